@@ -1,0 +1,72 @@
+"""Deadlines as durations: ``30d``, ``8w``, ``12h`` or ISO 8601 (``P3M``, ``P1Y2M10DT2H``).
+
+Months and years are kept apart from days so that "P3M" from 31 January ends on the last day
+of April, as a person would count, not after a fixed 90 days.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+_SHORT = re.compile(r"(?P<n>[0-9]{1,5})\s*(?P<unit>[hdw])")
+_ISO = re.compile(
+    r"P(?!$)(?:(?P<y>[0-9]{1,4})Y)?(?:(?P<mo>[0-9]{1,5})M)?(?:(?P<w>[0-9]{1,5})W)?(?:(?P<d>[0-9]{1,5})D)?"
+    r"(?:T(?=[0-9])(?:(?P<h>[0-9]{1,5})H)?(?:(?P<mi>[0-9]{1,5})M)?(?:(?P<s>[0-9]{1,7})S)?)?"
+)
+
+DURATION_HELP = "write it like 30d, 8w, 12h, or ISO 8601 such as P3M or P1Y2M"
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A calendar-aware span: whole months plus a fixed time delta."""
+
+    text: str
+    months: int
+    delta: timedelta
+
+    def add_to(self, moment: datetime) -> datetime:
+        """The moment this duration after ``moment`` (month ends clamp, as calendars do)."""
+        if self.months:
+            month_index = moment.month - 1 + self.months
+            year = moment.year + month_index // 12
+            month = month_index % 12 + 1
+            day = min(moment.day, calendar.monthrange(year, month)[1])
+            moment = moment.replace(year=year, month=month, day=day)
+        return moment + self.delta
+
+    @property
+    def approx_days(self) -> float:
+        """Length in days, counting a month as 30.44 days: for sorting and display only."""
+        return self.months * 30.436875 + self.delta.total_seconds() / 86400
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_duration(text: str) -> Duration:
+    """Parse a duration; raises ValueError with a message that says how to write one."""
+    cleaned = text.strip()
+    short = _SHORT.fullmatch(cleaned)
+    if short:
+        n = int(short["n"])
+        unit = short["unit"]
+        delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        duration = Duration(cleaned, 0, delta)
+    else:
+        iso = _ISO.fullmatch(cleaned.upper())
+        if not iso:
+            raise ValueError(f"'{text}' is not a duration; {DURATION_HELP}")
+        parts = {key: int(value) if value else 0 for key, value in iso.groupdict().items()}
+        duration = Duration(
+            cleaned,
+            parts["y"] * 12 + parts["mo"],
+            timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["mi"],
+                      seconds=parts["s"]),
+        )
+    if duration.approx_days <= 0:
+        raise ValueError(f"'{text}' is zero; a deadline must be longer than nothing")
+    return duration

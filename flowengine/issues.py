@@ -1,0 +1,66 @@
+"""Lint findings: what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+START_HINT = "start from a bundled workflow, e.g. workflows/default/innovation-chain.yaml"
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a source file; line and column count from 1 (0 = unknown)."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding. ``code`` is stable across releases so users can look it up."""
+
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+    hint: str = ""
+
+    def format(self) -> str:
+        text = f"{self.location}: {self.severity.value} {self.code}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.column,
+        }
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.location.file, self.location.line, self.location.column, self.code)
+
+
+def error(code: str, message: str, location: Location, hint: str = "") -> Issue:
+    return Issue(code, Severity.ERROR, message, location, hint)
+
+
+def warning(code: str, message: str, location: Location, hint: str = "") -> Issue:
+    return Issue(code, Severity.WARNING, message, location, hint)

@@ -1,0 +1,180 @@
+"""A workflow definition as plain frozen data, each node knowing where in the YAML it came from.
+
+Built by :mod:`flowengine.loader`; read by validation, rendering and (later) the engine.
+Nothing here imports a third-party package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flowengine.durations import Duration
+from flowengine.issues import Location
+
+LANGUAGES = ("en", "nb", "sv")
+STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
+OUTCOMES = ("implemented", "partially_implemented", "rejected", "withdrawn", "merged", "parked", "transferred")
+ROLE_KINDS = ("panel", "council", "service", "administration", "politician", "evaluator",
+              "project_leader", "system", "other")
+FIELD_TYPES = ("text", "date", "number", "choice", "url")
+ANY_STATE = "*"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Display text per language, with the documented fallback: language → en → the id."""
+
+    texts: tuple[tuple[str, str], ...] = ()
+
+    def get(self, language: str, default: str) -> str:
+        texts = dict(self.texts)
+        return texts.get(language) or texts.get("en") or default
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.texts)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a node's parts are written: ``parts`` maps "key" or "key=item" to a location."""
+
+    location: Location
+    parts: tuple[tuple[str, Location], ...] = ()
+
+    def where(self, key: str, item: str | None = None) -> Location:
+        """The location of a key's value (or of one item of a list value), else of the node."""
+        parts = dict(self.parts)
+        if item is not None and f"{key}={item}" in parts:
+            return parts[f"{key}={item}"]
+        return parts.get(key, self.location)
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    kind: str
+    labels: Labels
+    description: str
+    location: Location
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language, self.id)
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    type: str
+    options: tuple[str, ...]
+    required: bool
+    labels: Labels
+    description: str
+    location: Location
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language, self.id)
+
+
+@dataclass(frozen=True)
+class State:
+    id: str
+    initial: bool
+    final: bool
+    outcome: str | None
+    stage: str | None
+    owner: str | None
+    deadline: Duration | None
+    deadline_text: str | None  # as written, even when it is not a valid duration
+    answers_panel: bool
+    labels: Labels
+    description: str
+    location: Location
+    at: Located
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language, self.id)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One declared step. ``sources`` is already expanded when ``from`` was ``*``."""
+
+    trigger: str
+    sources: tuple[str, ...]
+    from_any: bool
+    target: str
+    roles: tuple[str, ...]
+    requires: tuple[str, ...]
+    requires_comment: bool
+    answers_panel: bool
+    labels: Labels
+    description: str
+    location: Location
+    index: int
+    at: Located
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language, self.trigger)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A whole definition. Mappings keep the file's order, which output follows."""
+
+    id: str
+    version: str
+    prefix: str
+    title: str
+    description: str
+    labels: Labels
+    roles: dict[str, Role]
+    fields: dict[str, Field]
+    states: dict[str, State]
+    transitions: tuple[Transition, ...]
+    source: str
+    location: Location
+    content_hash: str = field(default="")
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language, self.title or self.id)
+
+    @property
+    def initial_state(self) -> State | None:
+        return next((state for state in self.states.values() if state.initial), None)
+
+    def outgoing(self, state_id: str) -> list[Transition]:
+        return [t for t in self.transitions if state_id in t.sources]
+
+
+def workflow_to_dict(workflow: Workflow, language: str = "en") -> dict[str, object]:
+    """A JSON-ready view of a workflow, labels resolved in ``language``; keeps file order."""
+    return {
+        "id": workflow.id,
+        "version": workflow.version,
+        "prefix": workflow.prefix,
+        "title": workflow.label(language),
+        "description": workflow.description,
+        "source": workflow.source,
+        "content_hash": workflow.content_hash,
+        "roles": [
+            {"id": r.id, "kind": r.kind, "label": r.label(language)} for r in workflow.roles.values()
+        ],
+        "fields": [
+            {"id": f.id, "type": f.type, "required": f.required, "options": list(f.options),
+             "label": f.label(language)}
+            for f in workflow.fields.values()
+        ],
+        "states": [
+            {"id": s.id, "label": s.label(language), "stage": s.stage, "owner": s.owner,
+             "deadline": s.deadline_text, "initial": s.initial, "final": s.final, "outcome": s.outcome,
+             "answers_panel": s.answers_panel}
+            for s in workflow.states.values()
+        ],
+        "transitions": [
+            {"trigger": t.trigger, "label": t.label(language),
+             "from": "*" if t.from_any else list(t.sources), "to": t.target, "roles": list(t.roles),
+             "requires": list(t.requires), "requires_comment": t.requires_comment,
+             "answers_panel": t.answers_panel}
+            for t in workflow.transitions
+        ],
+    }

@@ -1,0 +1,22 @@
+"""Close-match suggestions for "did you mean …?" hints."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+# Common slips that string similarity alone does not catch.
+_ALIASES = {"no": "nb", "nn": "nb", "nob": "nb", "se": "sv", "swe": "sv", "eng": "en", "gb": "en"}
+
+
+def did_you_mean(wanted: str, known: Iterable[str]) -> str | None:
+    """Return the known name closest to ``wanted``, or None when nothing is close."""
+    candidates = list(known)
+    alias = _ALIASES.get(wanted.lower())
+    if alias in candidates:
+        return alias
+    lowered = {c.lower(): c for c in candidates}
+    if wanted.lower() in lowered:
+        return lowered[wanted.lower()]
+    matches = difflib.get_close_matches(wanted, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None

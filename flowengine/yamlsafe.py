@@ -1,0 +1,316 @@
+"""Safe YAML reading for files written by people who are not programmers — or by attackers.
+
+The document is built from PyYAML's event stream rather than its constructors, so that:
+
+- no tag can build a Python object (only ``!!str`` is accepted as a tag);
+- scalars resolve as in YAML 1.2's core schema: ``no``, ``on``, ``yes`` and ``off`` stay text;
+- duplicate keys are reported (the first value is kept) instead of silently overwritten;
+- nesting depth and alias expansion are bounded, so alias bombs fail fast in bounded memory;
+- every value and every mapping key keeps its line and column for error messages.
+
+Paths are tuples of keys and list indexes, the same shape as ``jsonschema``'s error paths.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flowengine.errors import DefinitionError
+from flowengine.issues import START_HINT, Issue, Location, error
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_INT = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class LocatedDocument:
+    """Plain data (dicts, lists, scalars) plus where each part came from."""
+
+    source: str
+    data: Any
+    text: str = ""
+    value_locations: dict[PathKey, Location] = field(default_factory=dict)
+    key_locations: dict[PathKey, Location] = field(default_factory=dict)
+    raw_scalars: dict[PathKey, str] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    def where(self, path: PathKey) -> Location:
+        """Location of the entry at ``path``: its key if it has one, else its value.
+
+        Falls back to the nearest ancestor, so paths inside aliases still point somewhere.
+        """
+        probe = tuple(path)
+        while True:
+            if probe in self.key_locations:
+                return self.key_locations[probe]
+            if probe in self.value_locations:
+                return self.value_locations[probe]
+            if not probe:
+                return Location(self.source, 1, 1)
+            probe = probe[:-1]
+
+    def value_at(self, path: PathKey) -> Location:
+        """Location of the value at ``path`` (falls back like :meth:`where`)."""
+        if tuple(path) in self.value_locations:
+            return self.value_locations[tuple(path)]
+        return self.where(path)
+
+
+class _Fatal(Exception):
+    def __init__(self, issue: Issue) -> None:
+        self.issue = issue
+
+
+@dataclass
+class _Frame:
+    """A mapping or sequence being built."""
+
+    path: PathKey
+    container: dict[str, Any] | list[Any]
+    size: int = 1
+    pending_key: str | None = None
+    pending_key_location: Location | None = None
+    key_lines: dict[str, int] = field(default_factory=dict)
+    anchor: str | None = None
+    skip_value: bool = False
+
+
+def read_file(path: str | Path) -> LocatedDocument:
+    """Read a workflow file safely; raises DefinitionError for anything unreadable."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError as exc:
+        raise DefinitionError([error("FE001", "is a directory, not a YAML file", Location(name),
+                                     "name a .yaml file")]) from exc
+    except OSError as exc:
+        raise DefinitionError([error("FE001", f"cannot read the file: {exc.strerror or exc}",
+                                     Location(name), "check the path and its permissions")]) from exc
+    return read_bytes(raw, name)
+
+
+def read_bytes(raw: bytes, source: str) -> LocatedDocument:
+    """Decode and parse bytes; see :func:`read_text`."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise DefinitionError([error(
+            "FE011", f"file is larger than {MAX_FILE_BYTES // 1024} KiB", Location(source),
+            "a workflow is a few kilobytes; is this the right file?")])
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise DefinitionError([error(
+            "FE003", "binary data (a NUL byte), not a YAML text file", Location(source, line, 1),
+            "save the workflow as plain UTF-8 text")])
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DefinitionError([error(
+            "FE002", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", Location(source, line, column),
+            "save the file as UTF-8 (in most editors: 'Save with encoding' → UTF-8)")]) from exc
+    return read_text(text, source)
+
+
+def read_text(text: str, source: str) -> LocatedDocument:
+    """Parse YAML text into a :class:`LocatedDocument`; raises DefinitionError on fatal problems."""
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        raise DefinitionError([error("FE004", "the file is empty", Location(source),
+                                     START_HINT)])
+    builder = _Builder(source)
+    builder.doc.text = text
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+    except _Fatal as fatal:
+        raise DefinitionError([fatal.issue]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        problem = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise DefinitionError([error("FE005", f"YAML syntax error: {problem}", location,
+                                     "check indentation, colons and quotes on this line and the one before")]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        raise DefinitionError([error("FE005", f"YAML error: {exc}".splitlines()[0], location,
+                                     "check the file is plain YAML text")]) from exc
+    except RecursionError:
+        raise DefinitionError([error("FE010", "the document is nested too deeply", Location(source),
+                                     f"a workflow needs no more than {MAX_DEPTH} levels")]) from None
+    return builder.finish()
+
+
+class _Builder:
+    """Turns YAML events into plain data with locations, enforcing the safety bounds."""
+
+    def __init__(self, source: str) -> None:
+        self.doc = LocatedDocument(source=source, data=None)
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.documents = 0
+        self.root_set = False
+
+    def location(self, mark: Any) -> Location:
+        return Location(self.doc.source, mark.line + 1, mark.column + 1)
+
+    def fatal(self, code: str, message: str, mark: Any, hint: str) -> _Fatal:
+        return _Fatal(error(code, message, self.location(mark), hint))
+
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self.fatal("FE005", "the file holds more than one YAML document", event.start_mark,
+                                 "keep one workflow per file and remove the extra '---'")
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise self.fatal("FE005", f"alias '*{event.anchor}' names no anchor", event.start_mark,
+                                 f"define '&{event.anchor}' before using it")
+            value, size = self.anchors[event.anchor]
+            self.attach(value, size, event.start_mark, raw=None)
+        elif isinstance(event, yaml.ScalarEvent):
+            self.check_tag(event)
+            if self.stack and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is None:
+                self.take_key(event)
+                return
+            value = self.resolve(event)
+            self.remember_anchor(event.anchor, value, 1)
+            self.attach(value, 1, event.start_mark, raw=event.value if event.implicit[0] else None)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            self.check_tag(event)
+            if self.stack and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is None:
+                raise self.fatal("FE005", "a mapping key must be a plain word, not a list or mapping",
+                                 event.start_mark, "write the key as text followed by ':'")
+            if len(self.stack) >= MAX_DEPTH:
+                raise self.fatal("FE010", f"nesting deeper than {MAX_DEPTH} levels", event.start_mark,
+                                 "a workflow needs only a few levels; check the indentation")
+            container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+            path = self.child_path()
+            self.doc.value_locations[path] = self.location(event.start_mark)
+            self.stack.append(_Frame(path=path, container=container, anchor=event.anchor))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = self.stack.pop()
+            self.remember_anchor(frame.anchor, frame.container, frame.size)
+            self.attach(frame.container, frame.size, event.start_mark, raw=None, already_located=True)
+
+    def check_tag(self, event: Any) -> None:
+        tag = event.tag
+        if tag is None or tag in ("!", _STR_TAG):
+            return
+        raise self.fatal("FE008", f"YAML tag '{tag}' is not allowed", event.start_mark,
+                         "remove the tag: workflow files hold plain text, numbers, lists and mappings")
+
+    def resolve(self, event: yaml.ScalarEvent) -> Any:
+        text = event.value
+        if event.tag is not None or not event.implicit[0]:  # quoted, block or !!str: text
+            return text
+        if text in _NULL:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if _INT.fullmatch(text) and len(text) < 100:
+            return int(text)
+        if _FLOAT.fullmatch(text) and len(text) < 100:
+            return float(text)
+        return text
+
+    def remember_anchor(self, anchor: str | None, value: Any, size: int) -> None:
+        if anchor is not None:
+            self.anchors[anchor] = (value, size)
+
+    def child_path(self) -> PathKey:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.container, dict):
+            if frame.skip_value:  # a duplicate's value: keep its locations apart from the first's
+                return (*frame.path, "\x00duplicate", frame.size)
+            return (*frame.path, frame.pending_key or "")
+        return (*frame.path, len(frame.container))
+
+    def take_key(self, event: yaml.ScalarEvent) -> None:
+        frame = self.stack[-1]
+        key = event.value
+        location = self.location(event.start_mark)
+        if key == "<<" and event.style is None:
+            raise self.fatal("FE005", "merge keys ('<<') are not supported", event.start_mark,
+                             "write the entries out instead of merging them")
+        if key in frame.key_lines:
+            self.doc.issues.append(error(
+                "FE007", f"duplicate key '{key}' (first at line {frame.key_lines[key]})", location,
+                "remove or rename one of them; only the first is used"))
+            frame.skip_value = True
+        else:
+            frame.key_lines[key] = location.line
+            frame.skip_value = False
+        frame.pending_key = key
+        frame.pending_key_location = location
+
+    def attach(self, value: Any, size: int, mark: Any, raw: str | None, already_located: bool = False) -> None:
+        path = self.child_path() if not already_located else None
+        if not self.stack:
+            self.doc.data = value
+            self.root_set = True
+            if path is not None:
+                self.doc.value_locations[()] = self.location(mark)
+            return
+        frame = self.stack[-1]
+        frame.size += size
+        if frame.size > MAX_NODES:
+            raise self.fatal("FE009", f"the document expands to more than {MAX_NODES} values", mark,
+                             "this looks like an alias bomb; write the workflow without '&' and '*'")
+        if isinstance(frame.container, dict):
+            key = frame.pending_key or ""
+            entry_path = (*frame.path, key)
+            if not frame.skip_value:
+                frame.container[key] = value
+                if frame.pending_key_location is not None:
+                    self.doc.key_locations[entry_path] = frame.pending_key_location
+                if path is not None:
+                    self.doc.value_locations[entry_path] = self.location(mark)
+                if raw is not None:
+                    self.doc.raw_scalars[entry_path] = raw
+            frame.pending_key = None
+            frame.pending_key_location = None
+            frame.skip_value = False
+        else:
+            entry_path = (*frame.path, len(frame.container))
+            frame.container.append(value)
+            if path is not None:
+                self.doc.value_locations[entry_path] = self.location(mark)
+            if raw is not None:
+                self.doc.raw_scalars[entry_path] = raw
+
+    def finish(self) -> LocatedDocument:
+        if self.doc.data is None:
+            raise _fatal_empty(self.doc.source)
+        return self.doc
+
+
+def _fatal_empty(source: str) -> DefinitionError:
+    return DefinitionError([error("FE004", "the file holds no workflow (the document is empty)",
+                                  Location(source), START_HINT)])
