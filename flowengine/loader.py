@@ -1,0 +1,268 @@
+"""Workflow files → :class:`~flowengine.model.Workflow`.
+
+Two ways in:
+
+- :func:`check_file` / :func:`check_text` — the linter: safe YAML, structure (JSON Schema),
+  meaning and governance checks, every issue at once;
+- :func:`load_workflow` — the same, raising :class:`DefinitionError` when anything is an error.
+
+The model is built leniently: a value of the wrong type is left at its default (the
+structural check reports it), so the meaning checks still run on the rest of the file and
+the author sees every problem in one go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowengine.durations import DURATION_HELP, Duration, parse_duration
+from flowengine.errors import DefinitionError
+from flowengine.issues import START_HINT, Issue, Location, Severity, error
+from flowengine.model import (
+    ANY_STATE,
+    LANGUAGES,
+    ROLE_KINDS,
+    Field,
+    Labels,
+    Located,
+    Role,
+    State,
+    Transition,
+    Workflow,
+)
+from flowengine.yamlsafe import LocatedDocument, read_file, read_text
+
+
+@dataclass
+class CheckResult:
+    """What the linter found. ``workflow`` is None when the file could not be read at all."""
+
+    source: str
+    workflow: Workflow | None
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [issue for issue in self.issues if issue.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [issue for issue in self.issues if issue.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_file(path: str | Path, *, strict: bool = False) -> CheckResult:
+    """Lint one workflow file; never raises for problems in the file itself."""
+    try:
+        doc = read_file(path)
+    except DefinitionError as exc:
+        return CheckResult(str(path), None, list(exc.issues))
+    return check_document(doc, strict=strict, file_stem=Path(path).stem)
+
+
+def check_text(text: str, source: str = "<text>", *, strict: bool = False) -> CheckResult:
+    """Lint workflow text (used by tests and for definitions stored in a database)."""
+    try:
+        doc = read_text(text, source)
+    except DefinitionError as exc:
+        return CheckResult(source, None, list(exc.issues))
+    return check_document(doc, strict=strict)
+
+
+def check_document(doc: LocatedDocument, *, strict: bool = False, file_stem: str | None = None) -> CheckResult:
+    from flowengine.schema import check_structure
+    from flowengine.validation import check_workflow
+
+    issues = list(doc.issues)
+    if not isinstance(doc.data, dict):
+        issues.append(error("FE006", "the top level must be a mapping of keys (id:, states:, transitions: …)",
+                            doc.value_at(()), START_HINT))
+        return CheckResult(doc.source, None, _sorted(issues))
+    issues.extend(check_structure(doc))
+    workflow, build_issues = build_workflow(doc)
+    issues.extend(build_issues)
+    issues.extend(check_workflow(workflow, strict=strict, file_stem=file_stem))
+    return CheckResult(doc.source, workflow, _sorted(issues))
+
+
+def load_workflow(path: str | Path, *, strict: bool = False) -> Workflow:
+    """A valid workflow, or DefinitionError listing every error (warnings do not stop it)."""
+    result = check_file(path, strict=strict)
+    if result.workflow is None or result.errors:
+        raise DefinitionError(result.errors)
+    return result.workflow
+
+
+def _sorted(issues: list[Issue]) -> list[Issue]:
+    unique = {(i.code, i.location, i.message): i for i in issues}
+    return sorted(unique.values(), key=Issue.sort_key)
+
+
+def build_workflow(doc: LocatedDocument) -> tuple[Workflow, list[Issue]]:
+    """Build the model from a parsed document; returns the issues only building can see."""
+    builder = _ModelBuilder(doc)
+    return builder.build(), builder.issues
+
+
+class _ModelBuilder:
+    def __init__(self, doc: LocatedDocument) -> None:
+        self.doc = doc
+        self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+        self.issues: list[Issue] = []
+
+    def build(self) -> Workflow:
+        data = self.data
+        roles = {rid: self.role(rid, spec) for rid, spec in self.section("roles").items()}
+        fields = {fid: self.field(fid, spec) for fid, spec in self.section("fields").items()
+                  if isinstance(spec, dict)}
+        states = {sid: self.state(sid, spec) for sid, spec in self.section("states").items()
+                  if isinstance(spec, dict) or spec is None}
+        open_states = tuple(sid for sid, state in states.items() if not state.final)
+        raw_transitions = data.get("transitions")
+        transitions = tuple(
+            self.transition(index, spec, open_states)
+            for index, spec in enumerate(raw_transitions if isinstance(raw_transitions, list) else [])
+            if isinstance(spec, dict)
+        )
+        version = self.doc.raw_scalars.get(("version",), data.get("version", ""))
+        return Workflow(
+            id=_text(data.get("id")),
+            version=str(version) if version is not None else "",
+            prefix=_text(data.get("prefix")),
+            title=_text(data.get("title")),
+            description=_text(data.get("description")),
+            labels=_labels(data.get("labels")),
+            roles=roles,
+            fields=fields,
+            states=states,
+            transitions=transitions,
+            source=self.doc.source,
+            location=Location(self.doc.source, 1, 1),
+            content_hash=hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest(),
+        )
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def role(self, role_id: str, spec: Any) -> Role:
+        spec = spec if isinstance(spec, dict) else {}
+        kind = spec.get("kind")
+        if not isinstance(kind, str) or kind not in ROLE_KINDS:
+            kind = role_id if role_id in ROLE_KINDS else "other"
+        return Role(role_id, kind, _labels(spec.get("labels")), _text(spec.get("description")),
+                    self.doc.where(("roles", role_id)))
+
+    def field(self, field_id: str, spec: dict[str, Any]) -> Field:
+        options = spec.get("options")
+        return Field(
+            id=field_id,
+            type=_text(spec.get("type")) or "text",
+            options=tuple(str(o) for o in options) if isinstance(options, list) else (),
+            required=spec.get("required") is True,
+            labels=_labels(spec.get("labels")),
+            description=_text(spec.get("description")),
+            location=self.doc.where(("fields", field_id)),
+        )
+
+    def state(self, state_id: str, spec: dict[str, Any] | None) -> State:
+        spec = spec or {}
+        final = _flag(spec.get("final"))
+        stage = spec.get("stage") if isinstance(spec.get("stage"), str) else None
+        return State(
+            id=state_id,
+            initial=_flag(spec.get("initial")),
+            final=final,
+            outcome=spec.get("outcome") if isinstance(spec.get("outcome"), str) else None,
+            stage=stage or ("closed" if final else None),
+            owner=spec.get("owner") if isinstance(spec.get("owner"), str) else None,
+            deadline=self.deadline(("states", state_id, "deadline"), spec.get("deadline")),
+            deadline_text=None if spec.get("deadline") is None else str(spec.get("deadline")),
+            answers_panel=spec.get("answers_panel") is True,
+            labels=_labels(spec.get("labels")),
+            description=_text(spec.get("description")),
+            location=self.doc.where(("states", state_id)),
+            at=self.located(("states", state_id), spec),
+        )
+
+    def deadline(self, path: tuple[str, ...], value: Any) -> Duration | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.issues.append(error("FE211", f"deadline {value} has no unit", self.doc.value_at(path),
+                                         f"write {value}d for days, {value}w for weeks, or P{value}M for months"))
+            return None  # other types: the structural check already says what is wrong
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.issues.append(error("FE211", f"deadline {str(exc).split(';')[0]}", self.doc.value_at(path),
+                                     DURATION_HELP))
+            return None
+
+    def transition(self, index: int, spec: dict[str, Any], open_states: tuple[str, ...]) -> Transition:
+        raw_from = spec.get("from")
+        from_any = raw_from == ANY_STATE
+        if from_any:
+            sources = open_states
+        elif isinstance(raw_from, str):
+            sources = (raw_from,)
+        elif isinstance(raw_from, list):
+            sources = tuple(dict.fromkeys(s for s in raw_from if isinstance(s, str)))
+        else:
+            sources = ()
+        return Transition(
+            trigger=_text(spec.get("trigger")),
+            sources=sources,
+            from_any=from_any,
+            target=_text(spec.get("to")),
+            roles=_id_list(spec.get("roles")),
+            requires=_id_list(spec.get("requires")),
+            requires_comment=spec.get("requires_comment") is True,
+            answers_panel=spec.get("answers_panel") is True,
+            labels=_labels(spec.get("labels")),
+            description=_text(spec.get("description")),
+            location=self.doc.where(("transitions", index)),
+            index=index,
+            at=self.located(("transitions", index), spec),
+        )
+
+    def located(self, path: tuple[str | int, ...], spec: dict[str, Any]) -> Located:
+        """Locations of a node's keys, and of each item of its list values."""
+        parts: list[tuple[str, Location]] = []
+        for key, value in spec.items():
+            parts.append((key, self.doc.value_at((*path, key))))
+            if isinstance(value, list):
+                parts += [(f"{key}={item}", self.doc.value_at((*path, key, k)))
+                          for k, item in enumerate(value) if isinstance(item, str)]
+        return Located(self.doc.where(path), tuple(parts))
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no the author clearly meant as true counts as true here, so one slip (which the
+    structural check reports) does not cascade into a screenful of follow-on errors."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "y", "on", "true")
+    return value is True
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _id_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(dict.fromkeys(item for item in value if isinstance(item, str)))
+
+
+def _labels(value: Any) -> Labels:
+    if not isinstance(value, dict):
+        return Labels()
+    return Labels(tuple((lang, text) for lang, text in value.items() if lang in LANGUAGES and isinstance(text, str)))

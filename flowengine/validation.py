@@ -1,0 +1,228 @@
+"""Meaning and governance checks on a built workflow, as small independent functions.
+
+Each ``_check_*`` yields :class:`Issue` s and knows nothing of the others, so a rule can be
+read, tested and changed alone. Structural problems (types, unknown keys) are the schema's
+job; a check here skips what the schema already reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from flowengine.issues import Issue, Severity, error, warning
+from flowengine.model import Workflow
+from flowengine.suggest import did_you_mean
+
+_RESERVED_TRIGGERS = ("trigger", "state")
+_RESERVED_TRIGGER_PREFIXES = ("is_", "to_", "may_")
+_EXEMPT_OUTCOMES = ("withdrawn",)  # the panel withdrawing its own idea needs no council or answer
+
+Check = Callable[[Workflow], Iterator[Issue]]
+
+
+def check_workflow(workflow: Workflow, *, strict: bool = False, file_stem: str | None = None) -> list[Issue]:
+    """Run every check; with ``strict`` governance warnings count as errors."""
+    issues: list[Issue] = []
+    for check in CHECKS:
+        issues.extend(check(workflow))
+    if file_stem is not None and workflow.id and file_stem != workflow.id:
+        issues.append(warning("FE218", f"file name '{file_stem}' differs from workflow id '{workflow.id}'",
+                              workflow.location, f"rename the file to {workflow.id}.yaml"))
+    if strict:
+        issues = [error(i.code, i.message, i.location, i.hint) if i.severity is Severity.WARNING
+                  and i.code.startswith("FE3") else i for i in issues]
+    return issues
+
+
+def _suggest(wanted: str, known: list[str], kind: str) -> str:
+    suggestion = did_you_mean(wanted, known)
+    if suggestion:
+        return f"did you mean '{suggestion}'?"
+    return f"declare it under '{kind}:'" + (f" or use one of: {', '.join(known)}" if known else "")
+
+
+def _check_initial(workflow: Workflow) -> Iterator[Issue]:
+    if not workflow.states:
+        return
+    initials = [s for s in workflow.states.values() if s.initial]
+    if not initials:
+        first = next(iter(workflow.states.values()))
+        yield error("FE200", "no initial state", first.location,
+                    f"mark the state new proposals start in with 'initial: true', e.g. under '{first.id}'")
+    for extra in initials[1:]:
+        yield error("FE201", f"state '{extra.id}' is a second initial state (the first is '{initials[0].id}')",
+                    extra.location, "keep 'initial: true' on exactly one state")
+    for state in initials:
+        if state.final:
+            yield error("FE216", f"initial state '{state.id}' is also final", state.location,
+                        "a proposal must be able to move: remove 'final: true' or 'initial: true'")
+
+
+def _check_finals(workflow: Workflow) -> Iterator[Issue]:
+    if workflow.states and not any(s.final for s in workflow.states.values()):
+        yield error("FE202", "no final state", workflow.location,
+                    "add at least one state with 'final: true' and an outcome, e.g. implemented or rejected")
+    for state in workflow.states.values():
+        if state.final and state.outcome is None:
+            yield error("FE213", f"final state '{state.id}' has no outcome", state.location,
+                        "add e.g. 'outcome: implemented' (or rejected, withdrawn, merged, parked …)")
+        if not state.final and state.outcome is not None:
+            yield error("FE213", f"state '{state.id}' has an outcome but is not final", state.location,
+                        "add 'final: true' or remove the outcome")
+        if not state.final and state.stage is None:
+            yield error("FE217", f"state '{state.id}' has no stage", state.location,
+                        "add e.g. 'stage: council' (panel, council, administration, political, "
+                        "implementation, evaluation)")
+
+
+def _check_transition_states(workflow: Workflow) -> Iterator[Issue]:
+    known = list(workflow.states)
+    for t in workflow.transitions:
+        if not t.from_any:
+            for source in t.sources:
+                if source not in workflow.states:
+                    yield error("FE203", f"transition '{t.trigger}' comes from unknown state '{source}'",
+                                t.at.where("from", source), _suggest(source, known, "states"))
+        if t.target and t.target not in workflow.states:
+            yield error("FE204", f"transition '{t.trigger}' goes to unknown state '{t.target}'",
+                        t.at.where("to"), _suggest(t.target, known, "states"))
+
+
+def _check_roles(workflow: Workflow) -> Iterator[Issue]:
+    known = list(workflow.roles)
+    for state in workflow.states.values():
+        if state.owner is not None and state.owner not in workflow.roles:
+            yield error("FE205", f"state '{state.id}' is owned by unknown role '{state.owner}'",
+                        state.at.where("owner"), _suggest(state.owner, known, "roles"))
+    for t in workflow.transitions:
+        for role in t.roles:
+            if role not in workflow.roles:
+                yield error("FE205", f"transition '{t.trigger}' names unknown role '{role}'",
+                            t.at.where("roles", role), _suggest(role, known, "roles"))
+
+
+def _check_fields(workflow: Workflow) -> Iterator[Issue]:
+    known = list(workflow.fields)
+    for t in workflow.transitions:
+        for name in t.requires:
+            if name not in workflow.fields:
+                yield error("FE206", f"transition '{t.trigger}' requires unknown field '{name}'",
+                            t.at.where("requires", name), _suggest(name, known, "fields"))
+    for f in workflow.fields.values():
+        if f.type == "choice" and not f.options:
+            yield error("FE214", f"choice field '{f.id}' has no options", f.location,
+                        "add e.g. 'options: [low, medium, high]'")
+        if f.type != "choice" and f.options:
+            yield error("FE214", f"field '{f.id}' has options but is of type {f.type}", f.location,
+                        "set 'type: choice' or remove the options")
+
+
+def _check_reachability(workflow: Workflow) -> Iterator[Issue]:
+    from flowengine.graph import trap_states, unreachable_states
+
+    for sid in unreachable_states(workflow):
+        state = workflow.states[sid]
+        yield error("FE207", f"state '{sid}' cannot be reached from the initial state", state.location,
+                    f"add a transition with 'to: {sid}', or remove the state")
+    for sid in trap_states(workflow):
+        state = workflow.states[sid]
+        yield error("FE208", f"no final state can be reached from state '{sid}'", state.location,
+                    f"add a transition 'from: {sid}' towards a final state (e.g. rejected or parked)")
+
+
+def _check_final_outgoing(workflow: Workflow) -> Iterator[Issue]:
+    for t in workflow.transitions:
+        if t.from_any:
+            continue
+        for source in t.sources:
+            state = workflow.states.get(source)
+            if state is not None and state.final:
+                yield error("FE209", f"transition '{t.trigger}' leaves final state '{source}'",
+                            t.at.where("from", source),
+                            f"remove the transition, or make '{source}' an open state (no 'final: true')")
+
+
+def _check_duplicate_triggers(workflow: Workflow) -> Iterator[Issue]:
+    seen: dict[tuple[str, str], int] = {}
+    for t in workflow.transitions:
+        for source in t.sources:
+            key = (source, t.trigger)
+            if key in seen:
+                yield error("FE210", f"trigger '{t.trigger}' is declared twice from state '{source}' "
+                            f"(first at line {seen[key]})", t.at.where("trigger"),
+                            "give one of the transitions another trigger name")
+            else:
+                seen[key] = t.at.where("trigger").line
+
+
+def _check_trigger_names(workflow: Workflow) -> Iterator[Issue]:
+    for t in workflow.transitions:
+        if t.trigger in _RESERVED_TRIGGERS or t.trigger.startswith(_RESERVED_TRIGGER_PREFIXES):
+            yield error("FE215", f"trigger name '{t.trigger}' is reserved by the engine", t.at.where("trigger"),
+                        "choose another name; triggers may not be 'trigger' or 'state' nor start with "
+                        "is_, to_ or may_")
+
+
+def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
+    for state in workflow.states.values():
+        if state.final:
+            continue
+        if state.owner is None:
+            yield warning("FE300", f"open state '{state.id}' has no owner, so nobody is asked to act",
+                          state.location, "add 'owner: <role>'")
+        if state.deadline_text is None:
+            yield warning("FE301", f"open state '{state.id}' has no deadline, so a stall here goes unseen",
+                          state.location, "add e.g. 'deadline: 8w'")
+
+
+def _governed_targets(workflow: Workflow) -> list[str]:
+    return [sid for sid, s in workflow.states.items() if s.final and s.outcome not in _EXEMPT_OUTCOMES]
+
+
+def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
+    from flowengine.graph import bypass_paths
+
+    council_roles = {rid for rid, role in workflow.roles.items() if role.kind == "council"}
+    paths = bypass_paths(
+        workflow,
+        avoid_state=lambda s: s.owner in council_roles,
+        avoid_transition=lambda t: False,
+        targets=_governed_targets(workflow),
+    )
+    for target, path in paths.items():
+        reason = "" if council_roles else " (no role has 'kind: council')"
+        yield warning("FE302", f"outcome '{target}' can be reached without the user council{reason}: "
+                      + " → ".join(path), workflow.states[target].location,
+                      "route the chain through a state owned by the council role")
+
+
+def _check_panel_answer(workflow: Workflow) -> Iterator[Issue]:
+    from flowengine.graph import bypass_paths
+
+    targets = [sid for sid in _governed_targets(workflow) if not workflow.states[sid].answers_panel]
+    paths = bypass_paths(
+        workflow,
+        avoid_state=lambda s: s.answers_panel,
+        avoid_transition=lambda t: t.answers_panel,
+        targets=targets,
+    )
+    for target, path in paths.items():
+        yield warning("FE303", f"outcome '{target}' can be reached without the panel getting a reasoned "
+                      "answer: " + " → ".join(path), workflow.states[target].location,
+                      "mark the step that answers the panel with 'answers_panel: true'")
+
+
+CHECKS: tuple[Check, ...] = (
+    _check_initial,
+    _check_finals,
+    _check_transition_states,
+    _check_roles,
+    _check_fields,
+    _check_reachability,
+    _check_final_outgoing,
+    _check_duplicate_triggers,
+    _check_trigger_names,
+    _check_owner_and_deadline,
+    _check_council_passage,
+    _check_panel_answer,
+)
