@@ -1,0 +1,1 @@
+"""The flowengine command line (installed as ``flowengine_cli``; the source folder is ``cli/``)."""

@@ -1,0 +1,90 @@
+"""The ``flowengine`` command: the one place where library errors become messages and exit codes.
+
+Exit codes: 0 done, 1 refused or invalid, 2 usage error. Subcommand modules are imported only
+when their command runs, so ``flowengine --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import click
+
+from flowengine import __version__
+
+EXIT_INVALID = 1
+DEBUG_ENV = "FLOWENGINE_DEBUG"
+
+# name → (module, attribute, short help); help is here so listing commands imports nothing.
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "workflow": ("flowengine_cli.workflow", "workflow", "Check, list, show and draw workflow definitions."),
+}
+
+
+class FlowEngineGroup(click.Group):
+    """Loads subcommands lazily and turns library errors into one clear line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _COMMANDS:
+            module_name, attribute, _ = _COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from flowengine.errors import DefinitionError, FlowEngineError
+
+        try:
+            return super().invoke(ctx)
+        except DefinitionError as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            for issue in exc.issues:  # each line already says "file:line:col: error CODE: …"
+                click.echo(issue.format(), err=True)
+            ctx.exit(EXIT_INVALID)
+        except FlowEngineError as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_INVALID)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # last line of defence: never a traceback for users
+            if os.environ.get(DEBUG_ENV):
+                raise
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
+                       f"(run with {DEBUG_ENV}=1 for details and report it)", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=FlowEngineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowengine")
+def cli() -> None:
+    """flowengine: the innovation decision chain of municipal services, made explicit.
+
+    \b
+    Example:
+      flowengine workflow validate workflows/
+    """
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m flowengine_cli`
+    cli(prog_name="flowengine")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

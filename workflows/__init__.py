@@ -1,0 +1,1 @@
+"""The bundled workflows, shipped as package data so an installed flowengine finds them."""
