@@ -60,6 +60,9 @@ class FlowEngineGroup(click.Group):
             ctx.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `flowengine … | head` closed the pipe: nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            ctx.exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)

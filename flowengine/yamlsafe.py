@@ -3,7 +3,8 @@
 The document is built from PyYAML's event stream rather than its constructors, so that:
 
 - no tag can build a Python object (only ``!!str`` is accepted as a tag);
-- scalars resolve as in YAML 1.2's core schema: ``no``, ``on``, ``yes`` and ``off`` stay text;
+- scalars resolve as in YAML 1.2's core schema, so ``no``, ``on``, ``yes`` and ``off`` stay text
+  (only decimal numbers are numbers: ``0x1F``, ``.inf`` and ``.nan`` stay text too);
 - duplicate keys are reported (the first value is kept) instead of silently overwritten;
 - nesting depth and alias expansion are bounded, so alias bombs fail fast in bounded memory;
 - every value and every mapping key keeps its line and column for error messages.
@@ -33,6 +34,9 @@ _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 _INT = re.compile(r"[-+]?[0-9]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+# Characters YAML 1.2 forbids in a stream (section 5.1), found here so the error has a place.
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -124,7 +128,8 @@ def read_bytes(raw: bytes, source: str) -> LocatedDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1  # characters, as editors count
         raise DefinitionError([error(
             "FE002", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", Location(source, line, column),
             "save the file as UTF-8 (in most editors: 'Save with encoding' → UTF-8)")]) from exc
@@ -138,6 +143,15 @@ def read_text(text: str, source: str) -> LocatedDocument:
     ):
         raise DefinitionError([error("FE004", "the file is empty", Location(source),
                                      START_HINT)])
+    if len(text) > MAX_FILE_BYTES:
+        raise DefinitionError([error("FE011", f"text is larger than {MAX_FILE_BYTES // 1024} KiB", Location(source),
+                                     "a workflow is a few kilobytes; is this the right file?")])
+    bad = _NON_PRINTABLE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise DefinitionError([error("FE005", f"control character U+{ord(bad.group()):04X} is not allowed in YAML",
+                                     Location(source, line, column), "delete it; it is usually invisible in editors")])
     builder = _Builder(source)
     builder.doc.text = text
     try:
@@ -185,6 +199,9 @@ class _Builder:
                 raise self.fatal("FE005", "the file holds more than one YAML document", event.start_mark,
                                  "keep one workflow per file and remove the extra '---'")
         elif isinstance(event, yaml.AliasEvent):
+            if self.awaiting_key():
+                raise self.fatal("FE005", f"an alias ('*{event.anchor}') cannot be a key", event.start_mark,
+                                 "write the key out as plain text")
             if event.anchor not in self.anchors:
                 raise self.fatal("FE005", f"alias '*{event.anchor}' names no anchor", event.start_mark,
                                  f"define '&{event.anchor}' before using it")
@@ -192,15 +209,15 @@ class _Builder:
             self.attach(value, size, event.start_mark, raw=None)
         elif isinstance(event, yaml.ScalarEvent):
             self.check_tag(event)
-            if self.stack and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is None:
+            if self.awaiting_key():
                 self.take_key(event)
                 return
             value = self.resolve(event)
             self.remember_anchor(event.anchor, value, 1)
             self.attach(value, 1, event.start_mark, raw=event.value if event.implicit[0] else None)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            self.check_tag(event)
-            if self.stack and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is None:
+            self.check_tag(event, collection=True)
+            if self.awaiting_key():
                 raise self.fatal("FE005", "a mapping key must be a plain word, not a list or mapping",
                                  event.start_mark, "write the key as text followed by ':'")
             if len(self.stack) >= MAX_DEPTH:
@@ -215,9 +232,12 @@ class _Builder:
             self.remember_anchor(frame.anchor, frame.container, frame.size)
             self.attach(frame.container, frame.size, event.start_mark, raw=None, already_located=True)
 
-    def check_tag(self, event: Any) -> None:
+    def awaiting_key(self) -> bool:
+        return bool(self.stack) and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is None
+
+    def check_tag(self, event: Any, collection: bool = False) -> None:
         tag = event.tag
-        if tag is None or tag in ("!", _STR_TAG):
+        if tag is None or tag == "!" or (tag == _STR_TAG and not collection):
             return
         raise self.fatal("FE008", f"YAML tag '{tag}' is not allowed", event.start_mark,
                          "remove the tag: workflow files hold plain text, numbers, lists and mappings")
@@ -256,7 +276,8 @@ class _Builder:
         frame = self.stack[-1]
         key = event.value
         location = self.location(event.start_mark)
-        if key == "<<" and event.style is None:
+        if key == "<<" and event.implicit[0]:  # plain "<<" only; libyaml reports plain style as ''
+
             raise self.fatal("FE005", "merge keys ('<<') are not supported", event.start_mark,
                              "write the entries out instead of merging them")
         if key in frame.key_lines:
@@ -282,7 +303,7 @@ class _Builder:
         frame.size += size
         if frame.size > MAX_NODES:
             raise self.fatal("FE009", f"the document expands to more than {MAX_NODES} values", mark,
-                             "this looks like an alias bomb; write the workflow without '&' and '*'")
+                             "a workflow has a few hundred values; if it uses '&' and '*' aliases, write it without")
         if isinstance(frame.container, dict):
             key = frame.pending_key or ""
             entry_path = (*frame.path, key)
