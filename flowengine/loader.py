@@ -121,14 +121,21 @@ class _ModelBuilder:
         roles = {rid: self.role(rid, spec) for rid, spec in self.section("roles").items()}
         fields = {fid: self.field(fid, spec) for fid, spec in self.section("fields").items()
                   if isinstance(spec, dict)}
-        states = {sid: self.state(sid, spec) for sid, spec in self.section("states").items()
-                  if isinstance(spec, dict) or spec is None}
+        states = {sid: self.state(sid, spec) for sid, spec in self.section("states").items()}
         open_states = tuple(sid for sid, state in states.items() if not state.final)
         raw_transitions = data.get("transitions")
+        raw_list = raw_transitions if isinstance(raw_transitions, list) else []
         transitions = tuple(
-            self.transition(index, spec, open_states)
-            for index, spec in enumerate(raw_transitions if isinstance(raw_transitions, list) else [])
-            if isinstance(spec, dict)
+            self.transition(index, spec, open_states) for index, spec in enumerate(raw_list) if isinstance(spec, dict)
+        )
+        complete = (
+            isinstance(raw_transitions, list)
+            and len(transitions) == len(raw_list)
+            and all(state.readable for state in states.values())
+            and all(t.target and (t.sources or t.from_any) for t in transitions)
+            and all(isinstance(spec.get("from"), (str, list)) and not (
+                isinstance(spec.get("from"), list) and not all(isinstance(s, str) for s in spec["from"]))
+                for spec in raw_list if isinstance(spec, dict))
         )
         version = self.doc.raw_scalars.get(("version",), data.get("version", ""))
         return Workflow(
@@ -144,7 +151,9 @@ class _ModelBuilder:
             transitions=transitions,
             source=self.doc.source,
             location=Location(self.doc.source, 1, 1),
+            at=self.located((), data),
             content_hash=hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest(),
+            complete=complete,
         )
 
     def section(self, name: str) -> dict[str, Any]:
@@ -169,10 +178,11 @@ class _ModelBuilder:
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
             location=self.doc.where(("fields", field_id)),
+            at=self.located(("fields", field_id), spec),
         )
 
-    def state(self, state_id: str, spec: dict[str, Any] | None) -> State:
-        spec = spec or {}
+    def state(self, state_id: str, raw: Any) -> State:
+        spec = raw if isinstance(raw, dict) else {}
         final = _flag(spec.get("final"))
         stage = spec.get("stage") if isinstance(spec.get("stage"), str) else None
         return State(
@@ -189,6 +199,7 @@ class _ModelBuilder:
             description=_text(spec.get("description")),
             location=self.doc.where(("states", state_id)),
             at=self.located(("states", state_id), spec),
+            readable=isinstance(raw, dict),
         )
 
     def deadline(self, path: tuple[str, ...], value: Any) -> Duration | None:
@@ -237,7 +248,9 @@ class _ModelBuilder:
         """Locations of a node's keys, and of each item of its list values."""
         parts: list[tuple[str, Location]] = []
         for key, value in spec.items():
-            parts.append((key, self.doc.value_at((*path, key))))
+            # a scalar is pointed at where it is written; a list or mapping at its key
+            here = self.doc.where((*path, key)) if isinstance(value, (dict, list)) else self.doc.value_at((*path, key))
+            parts.append((key, here))
             if isinstance(value, list):
                 parts += [(f"{key}={item}", self.doc.value_at((*path, key, k)))
                           for k, item in enumerate(value) if isinstance(item, str)]

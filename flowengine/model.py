@@ -70,6 +70,7 @@ class Field:
     labels: Labels
     description: str
     location: Location
+    at: Located
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.id)
@@ -90,6 +91,7 @@ class State:
     description: str
     location: Location
     at: Located
+    readable: bool = True  # False when the state's entry is not a mapping: checks then leave it alone
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.id)
@@ -133,7 +135,10 @@ class Workflow:
     transitions: tuple[Transition, ...]
     source: str
     location: Location
+    at: Located
     content_hash: str = field(default="")
+    # False when some transition or state could not be read: graph checks would only echo that.
+    complete: bool = True
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.title or self.id)

@@ -7,12 +7,14 @@ job; a check here skips what the schema already reports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from flowengine.issues import Issue, Severity, error, warning
-from flowengine.model import Workflow
+from flowengine.model import State, Workflow
 from flowengine.suggest import did_you_mean
 
+_WORKFLOW_ID = re.compile(r"[a-z][a-z0-9_-]*")
 _RESERVED_TRIGGERS = ("trigger", "state")
 _RESERVED_TRIGGER_PREFIXES = ("is_", "to_", "may_")
 _EXEMPT_OUTCOMES = ("withdrawn",)  # the panel withdrawing its own idea needs no council or answer
@@ -25,9 +27,9 @@ def check_workflow(workflow: Workflow, *, strict: bool = False, file_stem: str |
     issues: list[Issue] = []
     for check in CHECKS:
         issues.extend(check(workflow))
-    if file_stem is not None and workflow.id and file_stem != workflow.id:
+    if file_stem is not None and _WORKFLOW_ID.fullmatch(workflow.id) and file_stem != workflow.id:
         issues.append(warning("FE218", f"file name '{file_stem}' differs from workflow id '{workflow.id}'",
-                              workflow.location, f"rename the file to {workflow.id}.yaml"))
+                              workflow.at.where("id"), f"rename the file to {workflow.id}.yaml"))
     if strict:
         issues = [error(i.code, i.message, i.location, i.hint) if i.severity is Severity.WARNING
                   and i.code.startswith("FE3") else i for i in issues]
@@ -60,9 +62,9 @@ def _check_initial(workflow: Workflow) -> Iterator[Issue]:
 
 def _check_finals(workflow: Workflow) -> Iterator[Issue]:
     if workflow.states and not any(s.final for s in workflow.states.values()):
-        yield error("FE202", "no final state", workflow.location,
+        yield error("FE202", "no final state", workflow.at.where("states"),
                     "add at least one state with 'final: true' and an outcome, e.g. implemented or rejected")
-    for state in workflow.states.values():
+    for state in _readable(workflow):
         if state.final and state.outcome is None:
             yield error("FE213", f"final state '{state.id}' has no outcome", state.location,
                         "add e.g. 'outcome: implemented' (or rejected, withdrawn, merged, parked …)")
@@ -75,7 +77,22 @@ def _check_finals(workflow: Workflow) -> Iterator[Issue]:
                         "implementation, evaluation)")
 
 
+def _readable(workflow: Workflow) -> list[State]:
+    """States whose entry could be read; the schema check already reports the others."""
+    return [state for state in workflow.states.values() if state.readable]
+
+
+def _graph_ready(workflow: Workflow) -> bool:
+    """Graph checks are judged only once every step is readable and names declared states;
+    until then they would only echo that error as a screenful of "unreachable" ones."""
+    return workflow.complete and all(
+        t.target in workflow.states and all(s in workflow.states for s in t.sources) for t in workflow.transitions
+    )
+
+
 def _check_transition_states(workflow: Workflow) -> Iterator[Issue]:
+    if not workflow.states:
+        return  # the structural check reports the empty or missing 'states'
     known = list(workflow.states)
     for t in workflow.transitions:
         if not t.from_any:
@@ -110,16 +127,18 @@ def _check_fields(workflow: Workflow) -> Iterator[Issue]:
                             t.at.where("requires", name), _suggest(name, known, "fields"))
     for f in workflow.fields.values():
         if f.type == "choice" and not f.options:
-            yield error("FE214", f"choice field '{f.id}' has no options", f.location,
+            yield error("FE214", f"choice field '{f.id}' has no options", f.at.where("options"),
                         "add e.g. 'options: [low, medium, high]'")
         if f.type != "choice" and f.options:
-            yield error("FE214", f"field '{f.id}' has options but is of type {f.type}", f.location,
+            yield error("FE214", f"field '{f.id}' has options but is of type {f.type}", f.at.where("options"),
                         "set 'type: choice' or remove the options")
 
 
 def _check_reachability(workflow: Workflow) -> Iterator[Issue]:
     from flowengine.graph import trap_states, unreachable_states
 
+    if not _graph_ready(workflow):
+        return
     for sid in unreachable_states(workflow):
         state = workflow.states[sid]
         yield error("FE207", f"state '{sid}' cannot be reached from the initial state", state.location,
@@ -164,7 +183,7 @@ def _check_trigger_names(workflow: Workflow) -> Iterator[Issue]:
 
 
 def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
-    for state in workflow.states.values():
+    for state in _readable(workflow):
         if state.final:
             continue
         if state.owner is None:
@@ -182,10 +201,13 @@ def _governed_targets(workflow: Workflow) -> list[str]:
 def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
     from flowengine.graph import bypass_paths
 
+    if not _graph_ready(workflow):
+        return
     council_roles = {rid for rid, role in workflow.roles.items() if role.kind == "council"}
     paths = bypass_paths(
         workflow,
-        avoid_state=lambda s: s.owner in council_roles,
+        # an owner that is not a declared role is already an error; give it the benefit of the doubt
+        avoid_state=lambda s: s.owner in council_roles or (s.owner is not None and s.owner not in workflow.roles),
         avoid_transition=lambda t: False,
         targets=_governed_targets(workflow),
     )
@@ -199,6 +221,8 @@ def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
 def _check_panel_answer(workflow: Workflow) -> Iterator[Issue]:
     from flowengine.graph import bypass_paths
 
+    if not _graph_ready(workflow):
+        return
     targets = [sid for sid in _governed_targets(workflow) if not workflow.states[sid].answers_panel]
     paths = bypass_paths(
         workflow,

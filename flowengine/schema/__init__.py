@@ -32,6 +32,17 @@ _TYPE_WORDS = {
     "null": "empty",
 }
 _KIND_OF_SECTION = {"roles": "role", "fields": "field", "states": "state"}
+_EMPTY_HINTS = {"states": "declare at least one state", "from": 'name at least one state, or write from: "*"',
+                "options": "list the values to choose from, e.g. options: [low, medium, high]"}
+_REFERENCE_KEYS = ("from", "to", "owner", "roles", "requires")
+
+
+def _is_reference(path: PathKey) -> bool:
+    """Whether the value at ``path`` names a state, role or field declared elsewhere."""
+    if len(path) >= 2 and path[0] in ("states", "transitions"):
+        last = path[-1] if isinstance(path[-1], str) else path[-2] if len(path) >= 3 else None
+        return last in _REFERENCE_KEYS
+    return False
 
 
 def schema_text() -> str:
@@ -62,6 +73,10 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
     kind = problem.validator
     where = _describe(path, doc.data)
 
+    if _is_reference(path) and kind in ("pattern", "oneOf") and isinstance(problem.instance, str):
+        return  # a malformed reference names nothing declared: the meaning check says so, with a suggestion
+    if kind == "type" and path and path[-1] == "deadline" and isinstance(problem.instance, (int, float)):
+        return  # the loader explains a number without a unit better (FE211)
     if "propertyNames" in schema_path:
         key = str(problem.instance)
         section = _KIND_OF_SECTION.get(str(path[-1]) if path else "", "key")
@@ -88,7 +103,9 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
         wanted = problem.validator_value if isinstance(problem.validator_value, list) else [problem.validator_value]
         words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         hint = f"write {words}"
-        if "boolean" in wanted and isinstance(problem.instance, str):
+        if "array" in wanted and isinstance(problem.instance, str):
+            hint = f"write a list, e.g. {_name(path)}: [{problem.instance}]"
+        elif "boolean" in wanted and isinstance(problem.instance, str):
             hint = "write true or false (in YAML 1.2, yes/no/on/off are text)"
         elif "string" in wanted and not isinstance(problem.instance, (dict, list)):
             hint = "put the value in quotes to make it text"
@@ -103,6 +120,10 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
         yield _pattern_issue(path, problem.instance, doc)
     elif kind == "oneOf" and path and path[-1] == "from":
         yield from _from_issues(problem, path, doc)
+    elif kind in ("minItems", "minProperties"):
+        place = f" {where}" if len(path) > 1 else ""
+        yield error("FE105", f"'{_name(path)}'{place} is empty", doc.value_at(path), _EMPTY_HINTS.get(
+            _name(path), "add at least one entry or remove the key"))
     else:
         yield error("FE105", f"{_name(path)} {where}: {problem.message}", doc.value_at(path),
                     "see docs/workflow-language.md")
@@ -148,6 +169,10 @@ def _required_example(key: str) -> str:
 
 def _name(path: PathKey) -> str:
     """The key a value sits under, for messages (list items name their list)."""
+    if len(path) == 2 and path[0] in _KIND_OF_SECTION:
+        return f"{_KIND_OF_SECTION[str(path[0])]} '{path[1]}'"
+    if len(path) == 2 and path[0] == "transitions" and isinstance(path[1], int):
+        return f"transition {path[1] + 1}"
     for part in reversed(path):
         if isinstance(part, str):
             return part
@@ -189,7 +214,8 @@ def _kind_of(value: Any) -> str:
 
 
 def _slug(text: str, separator: str = "_") -> str:
-    slug = re.sub(r"[^a-z0-9]+", separator, text.strip().lower()).strip(separator)
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", separator, text.strip())  # CouncilReview → Council_Review
+    slug = re.sub(r"[^a-z0-9]+", separator, spaced.lower()).strip(separator)
     if not slug or not slug[0].isalpha():
         slug = "s" + separator + slug if slug else "state"
     return slug

@@ -1,0 +1,192 @@
+"""The `flowengine workflow …` commands as a user meets them: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flowengine_cli.main import cli
+
+from flowengine.schema import workflow_schema
+
+from .conftest import MINIMAL_WORKFLOW, REPO_ROOT, WriteWorkflow
+
+
+def run(runner: CliRunner, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_valid_file_exits_0(runner: CliRunner, write_workflow: WriteWorkflow) -> None:
+    code, out, _ = run(runner, "workflow", "validate", str(write_workflow(MINIMAL_WORKFLOW)))
+    assert code == 0
+    assert "1 file(s) checked: valid; 0 error(s), 0 warning(s)" in out
+
+
+def test_validate_invalid_file_lists_every_issue_with_location_and_exits_1(
+    runner: CliRunner, write_workflow: WriteWorkflow
+) -> None:
+    broken = MINIMAL_WORKFLOW.replace("stage: council\n", "stage: counsil\n").replace(
+        "to: accepted", "to: acepted")
+    path = write_workflow(broken)
+    code, out, err = run(runner, "workflow", "validate", str(path))
+    assert code == 1
+    assert f"{path}:13:12: error FE103: 'counsil' is not an allowed stage (did you mean 'council'?)" in out
+    assert f"{path}:29:9: error FE204: transition 'accept' goes to unknown state 'acepted'" in out
+    assert "did you mean 'accepted'?" in out
+    assert "1 invalid" in err
+    assert "Traceback" not in out + err
+
+
+def test_validate_json_reports_issues_as_objects(runner: CliRunner, write_workflow: WriteWorkflow) -> None:
+    path = write_workflow(MINIMAL_WORKFLOW.replace("deadline: 8w", "deadline: soon"))
+    code, out, _ = run(runner, "workflow", "validate", "--json", str(path))
+    assert code == 1
+    report = json.loads(out)
+    assert report["valid"] is False
+    [issue] = report["files"][0]["issues"]
+    assert issue == {"code": "FE211", "severity": "error", "message": "deadline 'soon' is not a duration",
+                     "hint": issue["hint"], "file": str(path), "line": 15, "column": 15}
+    assert "30d" in issue["hint"]
+
+
+def test_validate_strict_turns_governance_warnings_into_errors(
+    runner: CliRunner, write_workflow: WriteWorkflow
+) -> None:
+    path = write_workflow(MINIMAL_WORKFLOW.replace("    deadline: 8w\n", ""))
+    assert run(runner, "workflow", "validate", str(path))[0] == 0
+    code, out, _ = run(runner, "workflow", "validate", "--strict", str(path))
+    assert code == 1
+    assert "error FE301: open state 'council_review' has no deadline" in out
+
+
+def test_validate_folder_skips_files_that_are_not_workflows(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "minimal.yaml").write_text(MINIMAL_WORKFLOW, encoding="utf-8")
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "data.yaml").write_text("proposals:\n  - title: x\n", encoding="utf-8")
+    code, out, _ = run(runner, "workflow", "validate", str(tmp_path))
+    assert code == 0
+    assert "1 file(s) checked" in out
+
+
+def test_validate_missing_path_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["workflow", "validate", "no/such/file.yaml"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01binary", b"\xff\xfe latin", b"- a list\n", b"key: [unclosed\n"])
+def test_hostile_files_give_one_clean_line_and_exit_1(runner: CliRunner, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    code, out, err = run(runner, "workflow", "validate", str(path))
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith(str(path))]
+    assert len(lines) == 1, out
+    assert " error FE0" in lines[0]
+    assert "Traceback" not in out + err
+
+
+def test_every_bundled_workflow_validates_strictly(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "workflow", "validate", "--strict", str(REPO_ROOT / "workflows"))
+    assert code == 0, out
+    assert "0 error(s), 0 warning(s)" in out
+
+
+def test_list_shows_bundled_and_extra_folders_and_marks_shadowing(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "minimal.yaml").write_text(MINIMAL_WORKFLOW, encoding="utf-8")
+    shadow = MINIMAL_WORKFLOW.replace("id: minimal", "id: innovation-chain")
+    (tmp_path / "innovation-chain.yaml").write_text(shadow, encoding="utf-8")
+    code, out, _ = run(runner, "workflow", "list", "--json", "--workflows", str(tmp_path))
+    assert code == 0
+    rows = json.loads(out)
+    ids = [(r["id"], r["bundled"], r["shadowed"]) for r in rows]
+    assert ("minimal", False, False) in ids
+    assert ("innovation-chain", False, False) in ids
+    assert ("innovation-chain", True, True) in ids
+    assert ("user-asks-user", True, False) in ids
+
+
+def test_list_reads_extra_folders_from_the_environment(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "minimal.yaml").write_text(MINIMAL_WORKFLOW, encoding="utf-8")
+    code, out, _ = run(runner, "workflow", "list", env={"FLOWENGINE_WORKFLOWS": str(tmp_path)})
+    assert code == 0
+    assert "minimal" in out and "innovation-chain" in out
+
+
+def test_show_prints_tables_in_the_chosen_language(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "workflow", "show", "innovation-chain", "--lang", "nb")
+    assert code == 0
+    assert "Brukerråd" in out
+    for heading in ("States", "Transitions", "Roles", "Fields"):
+        assert heading in out
+
+
+def test_show_json_keeps_file_order_and_resolves_labels(runner: CliRunner, write_workflow: WriteWorkflow) -> None:
+    path = write_workflow(MINIMAL_WORKFLOW)
+    code, out, _ = run(runner, "workflow", "show", str(path), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [s["id"] for s in data["states"]] == ["draft", "council_review", "accepted", "rejected"]
+    assert data["states"][0]["label"] == "draft"  # no labels: falls back to the id
+    assert data["transitions"][2] == {
+        "trigger": "reject", "label": "reject", "from": ["council_review"], "to": "rejected",
+        "roles": ["council"], "requires": [], "requires_comment": True, "answers_panel": True}
+
+
+def test_show_unknown_workflow_suggests_the_close_one(runner: CliRunner) -> None:
+    code, _out, err = run(runner, "workflow", "show", "innovation-chian")
+    assert code == 1
+    assert err.strip() == ("error: unknown workflow 'innovation-chian'; did you mean 'innovation-chain'?; "
+                           "run 'flowengine workflow list' to see them")
+
+
+def test_show_invalid_workflow_prints_its_issues_and_exits_1(runner: CliRunner, write_workflow: WriteWorkflow) -> None:
+    path = write_workflow(MINIMAL_WORKFLOW.replace("owner: council", "owner: councl"))
+    code, _, err = run(runner, "workflow", "show", str(path))
+    assert code == 1
+    assert f"{path}:14:12: error FE205" in err  # points at the owner value itself
+    assert "error FE205: state 'council_review' is owned by unknown role 'councl'" in err
+
+
+def test_diagram_writes_the_format_its_extension_names(runner: CliRunner, tmp_path: Path) -> None:
+    for suffix, magic in ((".svg", b"<svg"), (".png", b"\x89PNG"), (".pdf", b"%PDF"), (".dot", b"digraph")):
+        target = tmp_path / f"chain{suffix}"
+        code, out, _ = run(runner, "workflow", "diagram", "innovation-chain", "-o", str(target))
+        assert code == 0, out
+        assert magic in target.read_bytes()[:400]
+
+
+def test_diagram_unknown_extension_is_refused_without_writing(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "chain.jpg"
+    code, _, err = run(runner, "workflow", "diagram", "innovation-chain", "-o", str(target))
+    assert code == 1
+    assert "'.jpg'" in err and ".svg" in err
+    assert not target.exists()
+
+
+def test_schema_command_prints_the_bundled_schema(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "workflow", "schema")
+    assert code == 0
+    assert json.loads(out) == workflow_schema()
+
+
+def test_diagrams_check_fails_when_a_diagram_is_stale_and_redraw_fixes_it(runner: CliRunner, tmp_path: Path) -> None:
+    code, out, _ = run(runner, "workflow", "diagrams", "--check", "--out", str(tmp_path))
+    assert code == 1
+    assert "OUT OF DATE" in out
+    code, out, _ = run(runner, "workflow", "diagrams", "--out", str(tmp_path))
+    assert code == 0 and "redrawn" in out
+    code, out, _ = run(runner, "workflow", "diagrams", "--check", "--out", str(tmp_path))
+    assert code == 0 and "OUT OF DATE" not in out
+
+
+@pytest.mark.parametrize("command", [[], ["workflow"], ["workflow", "validate"], ["workflow", "list"],
+                                     ["workflow", "show"], ["workflow", "diagram"], ["workflow", "diagrams"],
+                                     ["workflow", "schema"]])
+def test_every_command_help_has_an_example(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
