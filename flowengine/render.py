@@ -28,6 +28,7 @@ from pathlib import Path
 
 from flowengine.errors import FlowEngineError
 from flowengine.model import STAGES, State, Transition, Workflow
+from flowengine.vocabulary import term
 
 __all__ = ["dot_digest", "render", "svg_is_current", "workflow_to_dot"]
 
@@ -68,56 +69,10 @@ _EDGE_COLOUR = "#444444"
 _ANSWERS_COLOUR = "#0072B2"  # Okabe-Ito blue: distinct from every outcome fill
 _ANY_COLOUR = "#777777"
 
-# Fixed texts of the diagram itself, per language; a language missing here falls back to en,
-# as workflow labels do.
-_TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "any": "any open state", "owner": "owner", "outcome": "outcome", "version": "version",
-        "legend": "Legend", "stages": "stages", "outcomes": "final states (outcome)",
-        "edges": "transitions", "edge": "transition", "comment": "comment required",
-        "answers": "answers the panel",
-        "initial": "bold border: where proposals start",
-        "panel": "user panel", "council": "user council", "administration": "administration",
-        "political": "political decision", "implementation": "implementation",
-        "evaluation": "evaluation", "closed": "closed",
-        "implemented": "implemented", "partially_implemented": "partially implemented",
-        "rejected": "rejected", "withdrawn": "withdrawn", "merged": "merged", "parked": "parked",
-        "transferred": "transferred",
-    },
-    "nb": {
-        "any": "enhver åpen tilstand", "owner": "ansvarlig", "outcome": "utfall",
-        "version": "versjon", "legend": "Tegnforklaring", "stages": "faser",
-        "outcomes": "slutttilstander (utfall)", "edges": "overganger", "edge": "overgang",
-        "comment": "krever kommentar", "answers": "svarer panelet",
-        "initial": "tykk ramme: her starter forslagene",
-        "panel": "brukerpanel", "council": "brukerråd", "administration": "administrasjon",
-        "political": "politisk behandling", "implementation": "gjennomføring",
-        "evaluation": "evaluering", "closed": "avsluttet",
-        "implemented": "gjennomført", "partially_implemented": "delvis gjennomført",
-        "rejected": "avslått", "withdrawn": "trukket", "merged": "slått sammen",
-        "parked": "parkert", "transferred": "overført",
-    },
-    "sv": {
-        "any": "varje öppet tillstånd", "owner": "ansvarig", "outcome": "utfall",
-        "version": "version", "legend": "Teckenförklaring", "stages": "faser",
-        "outcomes": "sluttillstånd (utfall)", "edges": "övergångar", "edge": "övergång",
-        "comment": "kräver kommentar", "answers": "svarar panelen",
-        "initial": "tjock ram: här börjar förslagen",
-        "panel": "brukarpanel", "council": "brukarråd", "administration": "förvaltning",
-        "political": "politiskt beslut", "implementation": "genomförande",
-        "evaluation": "utvärdering", "closed": "avslutad",
-        "implemented": "genomförd", "partially_implemented": "delvis genomförd",
-        "rejected": "avslagen", "withdrawn": "återkallad", "merged": "sammanslagen",
-        "parked": "parkerad", "transferred": "överförd",
-    },
-}
-
 _START = "__start__"
 _ANY = "__any_open_state__"
 
 
-def _text(key: str, language: str) -> str:
-    return _TEXTS.get(language, {}).get(key) or _TEXTS["en"][key]
 
 
 def _html(text: str) -> str:
@@ -159,7 +114,7 @@ def _stage_of(state: State) -> str | None:
 def _state_node(state: State, workflow: Workflow, name: str, language: str) -> str:
     title = f"<B>{_html(state.label(language))}</B>"
     if state.final:
-        detail = (f"{_text('outcome', language)}: {_text(state.outcome, language)}"
+        detail = (f"{term('outcome', language)}: {term(state.outcome, language)}"
                   if state.outcome in OUTCOME_COLOURS else "")
         attrs = {
             "shape": "doubleoctagon",
@@ -171,7 +126,7 @@ def _state_node(state: State, workflow: Workflow, name: str, language: str) -> s
         if state.owner:
             role = workflow.roles.get(state.owner)
             owner_label = role.label(language) if role else state.owner
-            owner = f"{_text('owner', language)}: {owner_label}"
+            owner = f"{term('owner', language)}: {owner_label}"
         deadline = str(state.deadline) if state.deadline else ""
         detail = " · ".join(part for part in (owner, deadline) if part)
         attrs = {}
@@ -215,15 +170,15 @@ def _legend(workflow: Workflow, language: str, anchor: str | None) -> list[str]:
         st.final and st.outcome == o for st in workflow.states.values())]
 
     def heading(key: str) -> str:
-        return f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{_html(_text(key, language))}</B></TD></TR>'
+        return f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{_html(term(key, language))}</B></TD></TR>'
 
     def swatch(colour: str, key: str) -> str:
         return (f'<TR><TD BORDER="1" COLOR="#888888" BGCOLOR="{colour}" WIDTH="36"> </TD>'
-                f'<TD ALIGN="LEFT">{_html(_text(key, language))}</TD></TR>')
+                f'<TD ALIGN="LEFT">{_html(term(key, language))}</TD></TR>')
 
     def line(key: str, width: int, colour: str, style: str = "") -> str:
         dash = f' STYLE="{style}"' if style else ""
-        text = _html(_text(key, language))
+        text = _html(term(key, language))
         if colour == _ANSWERS_COLOUR:
             text = f'<FONT COLOR="{colour}">{text}</FONT>'
         return (f'<TR><TD SIDES="B" BORDER="{width}" COLOR="{colour}"{dash} WIDTH="36"> </TD>'
@@ -237,13 +192,13 @@ def _legend(workflow: Workflow, language: str, anchor: str | None) -> list[str]:
         line("edge", 1, _EDGE_COLOUR),
         line("comment", 1, _EDGE_COLOUR, "dashed"),
         line("answers", 2, _ANSWERS_COLOUR),
-        f'<TR><TD COLSPAN="2" ALIGN="LEFT">{_html(_text("initial", language))}</TD></TR>',
+        f'<TR><TD COLSPAN="2" ALIGN="LEFT">{_html(term("initial", language))}</TD></TR>',
     ]
     table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
              + "".join(rows) + "</TABLE>>")
     lines = [
         "  subgraph cluster_legend {",
-        "    " + _attrs(label=f"<<B>{_html(_text('legend', language))}</B>>", style="rounded,filled",
+        "    " + _attrs(label=f"<<B>{_html(term('legend', language))}</B>>", style="rounded,filled",
                         fillcolor="#FFFFFF", color="#999999", fontsize="12").join(["graph ", ";"]),
         f'    "__legend" {_attrs(shape="plaintext", style="", fontsize="10", label=table)};',
         "  }",
@@ -263,7 +218,7 @@ def workflow_to_dot(workflow: Workflow, language: str = "en") -> str:
     names = _node_names(workflow)
     title = f"<B>{_html(workflow.label(language))}</B>"
     if workflow.version:
-        version = f" · {_text('version', language)} {workflow.version}"
+        version = f" · {term('version', language)} {workflow.version}"
         title += f'<FONT POINT-SIZE="11">{_html(version)}</FONT>'
     lines = [
         "// flowengine workflow diagram; generated by flowengine.render, do not edit",
@@ -285,7 +240,7 @@ def workflow_to_dot(workflow: Workflow, language: str = "en") -> str:
         if stage not in by_stage:
             continue
         lines.append(f"  subgraph cluster_{stage} {{")
-        lines.append("    " + _attrs(label=f"<<B>{_html(_text(stage, language))}</B>>",
+        lines.append("    " + _attrs(label=f"<<B>{_html(term(stage, language))}</B>>",
                                      style="rounded,filled", fillcolor=STAGE_COLOURS[stage],
                                      color="#AAAAAA", fontsize="12").join(["graph ", ";"]))
         lines += [_state_node(s, workflow, names[s.id], language) for s in by_stage[stage]]
@@ -304,7 +259,7 @@ def workflow_to_dot(workflow: Workflow, language: str = "en") -> str:
         lines.append(f'  "{_START}" [shape=point, width=0.12, label="", tooltip="start"];')
         lines.append(f'  "{_START}" -> "{names[initial.id]}";')
     if any(t.from_any for t in workflow.transitions):
-        any_label = f"<<I>{_html(_text('any', language))}</I>>"
+        any_label = f"<<I>{_html(term('any', language))}</I>>"
         any_attrs = _attrs(label=any_label, shape="box", style="rounded,filled", fillcolor="#F4F4F4",
                            fontsize="9", color=_ANY_COLOUR, height="0.3")
         lines.append(f'  "{_ANY}" {any_attrs};')
