@@ -72,8 +72,7 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
         warnings = sum(len(r.warnings) for r in results)
         bad = sum(1 for r in results if not r.ok)
         verdict = "valid" if valid else f"{bad} invalid"
-        click.echo(f"{len(results)} file(s) checked: {verdict}; {errors} error(s), {warnings} warning(s)",
-                   err=not valid)
+        click.echo(f"{len(results)} file(s) checked: {verdict}; {errors} error(s), {warnings} warning(s)", err=True)
     if not valid:
         raise SystemExit(EXIT_INVALID)
 
@@ -99,6 +98,7 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
             "id": entry.id, "version": wf.version if wf else "", "title": wf.label("en") if wf else "",
             "states": len(wf.states) if wf else 0, "valid": result.ok, "errors": len(result.errors),
             "warnings": len(result.warnings), "bundled": entry.bundled, "shadowed": entry.shadowed,
+            "duplicate": entry.duplicate,
             "path": str(entry.path),
         })
     if as_json:
@@ -110,7 +110,9 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     click.echo(table(
         ["id", "version", "title", "states", "status", "path"],
         [[r["id"], r["version"], r["title"], r["states"],
-          ("valid" if r["valid"] else f"{r['errors']} error(s)") + (" (shadowed)" if r["shadowed"] else ""),
+          ("valid" if r["valid"] else f"{r['errors']} error(s)")
+          + (" (overridden by an earlier folder)" if r["shadowed"] else "")
+          + (" (id declared by another file too)" if r["duplicate"] else ""),
           r["path"]] for r in rows],
     ))
 
@@ -149,10 +151,11 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
     ))
     click.echo("\nTransitions")
     click.echo(table(
-        ["trigger", "label", "from", "to", "roles", "requires", "comment"],
+        ["trigger", "label", "from", "to", "roles", "requires", "marks"],
         [[t.trigger, t.label(language), "* (any open state)" if t.from_any else list(t.sources), t.target,
           [roles.get(r, r) for r in t.roles] or "anyone", list(t.requires),
-          "required" if t.requires_comment else ""]
+          ", ".join(mark for mark, on in (("comment required", t.requires_comment),
+                                          ("answers the panel", t.answers_panel)) if on)]
          for t in wf.transitions],
     ))
     click.echo("\nRoles")

@@ -17,7 +17,7 @@ _ISO = re.compile(
     r"(?:T(?=[0-9])(?:(?P<h>[0-9]{1,5})H)?(?:(?P<mi>[0-9]{1,5})M)?(?:(?P<s>[0-9]{1,7})S)?)?"
 )
 
-DURATION_HELP = "write it like 30d, 8w, 12h, or ISO 8601 such as P3M or P1Y2M"
+DURATION_HELP = "write it like 30d (days), 8w (weeks), 12h (hours), P3M (months) or P1Y (a year)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,28 @@ class Duration:
         return self.text
 
 
+_WORDS = re.compile(r"(?P<n>[0-9]{1,5})\s*(?P<unit>[a-zåäø]+)\.?", re.IGNORECASE)
+# First letters of hour/day/week/month/year in en, nb and sv ("m" alone is ambiguous: months).
+_UNIT_WORDS = (("time", "h"), ("tim", "h"), ("hour", "h"), ("h", "h"), ("dag", "d"), ("day", "d"), ("d", "d"),
+               ("uke", "w"), ("veck", "w"), ("week", "w"), ("w", "w"), ("mån", "M"), ("mon", "M"), ("m", "M"),
+               ("år", "Y"), ("ar", "Y"), ("year", "Y"), ("y", "Y"))
+
+
+def _suggest(text: str) -> str:
+    """How to write what the author evidently meant ("3 months" → P3M), else the general rule."""
+    words = _WORDS.fullmatch(text)
+    if words:
+        unit = words["unit"].lower()
+        for prefix, code in _UNIT_WORDS:
+            if unit.startswith(prefix):
+                n = words["n"]
+                if code in "hdw":
+                    return f"write {n}{code}"
+                unit_name = ("month" if code == "M" else "year") + ("" if n == "1" else "s")
+                return f"write P{n}{code} for {n} {unit_name}"
+    return DURATION_HELP
+
+
 def parse_duration(text: str) -> Duration:
     """Parse a duration; raises ValueError with a message that says how to write one."""
     cleaned = text.strip()
@@ -59,7 +81,7 @@ def parse_duration(text: str) -> Duration:
     else:
         iso = _ISO.fullmatch(cleaned.upper())
         if not iso:
-            raise ValueError(f"'{text}' is not a duration; {DURATION_HELP}")
+            raise ValueError(f"'{text}' is not a duration; {_suggest(cleaned)}")
         parts = {key: int(value) if value else 0 for key, value in iso.groupdict().items()}
         duration = Duration(
             cleaned,

@@ -2,7 +2,8 @@
 
     FlowEngineError
      ├── DefinitionError      a workflow file is unreadable or invalid (carries its Issues)
-     └── NotFound             an id names nothing (carries close matches)
+     ├── NotFound             an id names nothing (carries close matches)
+     └── AmbiguousWorkflow    two files in one folder declare the same workflow id
 
 Every error builds its own message from the data it carries, so the command line only has
 to print ``str(error)``. Third-party exceptions are chained with ``from exc``.
@@ -11,6 +12,7 @@ to print ``str(error)``. Third-party exceptions are chained with ``from exc``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,3 +52,14 @@ class NotFound(FlowEngineError):
         if hint:
             parts.append(hint)
         super().__init__("; ".join(parts))
+
+
+class AmbiguousWorkflow(FlowEngineError):
+    """Two files in the same folder tree declare one workflow id; picking one would be a guess."""
+
+    def __init__(self, workflow_id: str, paths: Sequence[Path]) -> None:
+        self.workflow_id = workflow_id
+        self.paths = tuple(paths)
+        listed = ", ".join(str(p) for p in self.paths)
+        super().__init__(f"workflow id '{workflow_id}' is declared by {len(self.paths)} files: {listed}; "
+                         "give each file its own id, or move old copies out of the folder")

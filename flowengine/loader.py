@@ -130,6 +130,7 @@ class _ModelBuilder:
         )
         complete = (
             isinstance(raw_transitions, list)
+            and not any(i.code == "FE007" for i in self.doc.issues)  # entries merged by a missing '- '?
             and len(transitions) == len(raw_list)
             and all(state.readable for state in states.values())
             and all(t.target and (t.sources or t.from_any) for t in transitions)
@@ -213,8 +214,8 @@ class _ModelBuilder:
         try:
             return parse_duration(value)
         except ValueError as exc:
-            self.issues.append(error("FE211", f"deadline {str(exc).split(';')[0]}", self.doc.value_at(path),
-                                     DURATION_HELP))
+            message, _, hint = str(exc).partition("; ")
+            self.issues.append(error("FE211", f"deadline {message}", self.doc.value_at(path), hint or DURATION_HELP))
             return None
 
     def transition(self, index: int, spec: dict[str, Any], open_states: tuple[str, ...]) -> Transition:

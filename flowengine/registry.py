@@ -1,9 +1,11 @@
 """Where workflows live: folders given by the user, then the bundled ones.
 
-A workflow is named by its id (``innovation-chain``) or by a path to its file. Folders are
-searched in order — ``--workflows`` folders, then ``$FLOWENGINE_WORKFLOWS`` (separated by the
-system's path separator), then the bundled workflows — and the first workflow with an id wins,
-so a municipality can override a bundled workflow by giving its own a bundled id.
+A workflow is named by its id (``innovation-chain``) or by a path to its file. Folders (with
+their subfolders) are searched in order — ``--workflows`` folders, then
+``$FLOWENGINE_WORKFLOWS`` (separated by the system's path separator), then the bundled
+workflows — and the first folder with an id wins, so a municipality can override a bundled
+workflow by giving its own a bundled id. Two files with one id inside the same folder are an
+error rather than a silent pick: an old copy in a subfolder must never replace the real file.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from flowengine.errors import DefinitionError, NotFound
+from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound
 from flowengine.yamlsafe import read_file
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
@@ -23,12 +25,14 @@ _SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class WorkflowFile:
-    """A workflow file found in a folder; ``shadowed`` when an earlier folder has its id."""
+    """A workflow file found in a folder. ``shadowed``: an earlier folder has its id (an
+    intended override); ``duplicate``: another file in the same folder tree has its id."""
 
     id: str
     path: Path
     bundled: bool
     shadowed: bool = False
+    duplicate: bool = False
 
 
 def bundled_dir() -> Path:
@@ -73,12 +77,13 @@ def discover(dirs: Sequence[Path]) -> list[WorkflowFile]:
     seen: set[str] = set()
     for folder in dirs:
         is_bundled = folder.resolve() == bundled
-        for path in _yaml_files(folder):
-            wid = workflow_id_of(path)
-            if wid is None:
-                continue
-            found.append(WorkflowFile(wid, path, is_bundled, shadowed=wid in seen))
-            seen.add(wid)
+        in_folder = [(wid, path) for path in _yaml_files(folder) if (wid := workflow_id_of(path)) is not None]
+        counts: dict[str, int] = {}
+        for wid, _ in in_folder:
+            counts[wid] = counts.get(wid, 0) + 1
+        for wid, path in in_folder:
+            found.append(WorkflowFile(wid, path, is_bundled, shadowed=wid in seen, duplicate=counts[wid] > 1))
+        seen.update(counts)
     return found
 
 
@@ -89,14 +94,11 @@ def find_workflow(ref: str, dirs: Sequence[Path]) -> Path:
         if candidate.is_file():
             return candidate
         raise NotFound("workflow file", ref, [], hint="check the path")
-    # Fast path: files are conventionally named after their id.
-    for folder in dirs:
-        for path in _yaml_files(folder):
-            if path.stem == ref and workflow_id_of(path) == ref:
-                return path
     entries = discover(dirs)
-    for entry in entries:
-        if entry.id == ref:
-            return entry.path
+    matches = [entry for entry in entries if entry.id == ref and not entry.shadowed]
+    if len(matches) > 1:
+        raise AmbiguousWorkflow(ref, [m.path for m in matches])
+    if matches:
+        return matches[0].path
     raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed],
                    hint="run 'flowengine workflow list' to see them")

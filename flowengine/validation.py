@@ -73,8 +73,8 @@ def _check_finals(workflow: Workflow) -> Iterator[Issue]:
                         "add 'final: true' or remove the outcome")
         if not state.final and state.stage is None:
             yield error("FE217", f"state '{state.id}' has no stage", state.location,
-                        "add e.g. 'stage: council' (panel, council, administration, political, "
-                        "implementation, evaluation)")
+                        "add e.g. 'stage: council'; the stages are panel, council, administration, political, "
+                        "implementation and evaluation")
 
 
 def _readable(workflow: Workflow) -> list[State]:
@@ -98,8 +98,10 @@ def _check_transition_states(workflow: Workflow) -> Iterator[Issue]:
         if not t.from_any:
             for source in t.sources:
                 if source not in workflow.states:
+                    hint = (f"to name several states write a list: from: [{source}]" if "," in source
+                            else _suggest(source, known, "states"))
                     yield error("FE203", f"transition '{t.trigger}' comes from unknown state '{source}'",
-                                t.at.where("from", source), _suggest(source, known, "states"))
+                                t.at.where("from", source), hint)
         if t.target and t.target not in workflow.states:
             yield error("FE204", f"transition '{t.trigger}' goes to unknown state '{t.target}'",
                         t.at.where("to"), _suggest(t.target, known, "states"))

@@ -77,6 +77,32 @@ class LocatedDocument:
         return self.where(path)
 
 
+def _explain_syntax_error(context: str, problem: str, line_text: str) -> tuple[str, str]:
+    """PyYAML's parser words, said the way a person editing the file can act on."""
+    if "tab" in problem or ("cannot start any token" in problem and "\t" in line_text):
+        return "a tab character in the indentation", "YAML indents with spaces only: replace the tab with spaces"
+    if "scanning an alias" in context:
+        return ("'*' at the start of a value means a YAML alias",
+                'to mean "every open state", write from: "*" with the quotes')
+    if "mapping values are not allowed" in problem:
+        if line_text.count(": ") + line_text.rstrip().endswith(":") >= 2:
+            return ("a text holds ': ', which YAML reads as a new key",
+                    "put the whole text in quotes, e.g. en: \"Parked: waits for autumn\"")
+        return ("unexpected ':' here: this line is indented deeper than the key above allows",
+                "line it up with the keys next to it: the same number of spaces")
+    if "did not find expected key" in problem or "expected <block end>" in problem:
+        return ("this line is not lined up with the lines around it",
+                "indent it with exactly as many spaces as the keys next to it")
+    if "flow sequence" in context or "flow mapping" in context:
+        return "a '[' or '{' is not closed", "close the list with ']' (or '{' with '}') on the same line"
+    if "quoted scalar" in context:
+        return "a quotation mark is never closed", "close the quote on the same line"
+    if "could not find expected ':'" in problem:
+        return "a line without ':'", "write it as key: value"
+    words = " ".join(part for part in (context, problem) if part)
+    return f"YAML syntax error: {words}", "check indentation, colons and quotes on this line and the one before"
+
+
 class _Fatal(Exception):
     def __init__(self, issue: Issue) -> None:
         self.issue = issue
@@ -162,9 +188,9 @@ def read_text(text: str, source: str) -> LocatedDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
-        problem = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise DefinitionError([error("FE005", f"YAML syntax error: {problem}", location,
-                                     "check indentation, colons and quotes on this line and the one before")]) from exc
+        line_text = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        message, hint = _explain_syntax_error(exc.context or "", exc.problem or "", line_text)
+        raise DefinitionError([error("FE005", message, location, hint)]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
@@ -281,9 +307,11 @@ class _Builder:
             raise self.fatal("FE005", "merge keys ('<<') are not supported", event.start_mark,
                              "write the entries out instead of merging them")
         if key in frame.key_lines:
+            in_list_item = bool(frame.path) and isinstance(frame.path[-1], int)
+            hint = ("did you forget '- ' to start a new list item?" if in_list_item
+                    else "remove or rename one of them; only the first is used")
             self.doc.issues.append(error(
-                "FE007", f"duplicate key '{key}' (first at line {frame.key_lines[key]})", location,
-                "remove or rename one of them; only the first is used"))
+                "FE007", f"duplicate key '{key}' (first at line {frame.key_lines[key]})", location, hint))
             frame.skip_value = True
         else:
             frame.key_lines[key] = location.line

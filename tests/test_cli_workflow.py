@@ -20,9 +20,10 @@ def run(runner: CliRunner, *args: str, env: dict[str, str] | None = None) -> tup
 
 
 def test_validate_valid_file_exits_0(runner: CliRunner, write_workflow: WriteWorkflow) -> None:
-    code, out, _ = run(runner, "workflow", "validate", str(write_workflow(MINIMAL_WORKFLOW)))
+    code, out, err = run(runner, "workflow", "validate", str(write_workflow(MINIMAL_WORKFLOW)))
     assert code == 0
-    assert "1 file(s) checked: valid; 0 error(s), 0 warning(s)" in out
+    assert out == ""
+    assert "1 file(s) checked: valid; 0 error(s), 0 warning(s)" in err
 
 
 def test_validate_invalid_file_lists_every_issue_with_location_and_exits_1(
@@ -66,9 +67,9 @@ def test_validate_folder_skips_files_that_are_not_workflows(runner: CliRunner, t
     (tmp_path / "minimal.yaml").write_text(MINIMAL_WORKFLOW, encoding="utf-8")
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "data.yaml").write_text("proposals:\n  - title: x\n", encoding="utf-8")
-    code, out, _ = run(runner, "workflow", "validate", str(tmp_path))
+    code, _, err = run(runner, "workflow", "validate", str(tmp_path))
     assert code == 0
-    assert "1 file(s) checked" in out
+    assert "1 file(s) checked" in err
 
 
 def test_validate_missing_path_is_a_usage_error(runner: CliRunner) -> None:
@@ -90,9 +91,9 @@ def test_hostile_files_give_one_clean_line_and_exit_1(runner: CliRunner, tmp_pat
 
 
 def test_every_bundled_workflow_validates_strictly(runner: CliRunner) -> None:
-    code, out, _ = run(runner, "workflow", "validate", "--strict", str(REPO_ROOT / "workflows"))
+    code, out, err = run(runner, "workflow", "validate", "--strict", str(REPO_ROOT / "workflows"))
     assert code == 0, out
-    assert "0 error(s), 0 warning(s)" in out
+    assert "0 error(s), 0 warning(s)" in err
 
 
 def test_list_shows_bundled_and_extra_folders_and_marks_shadowing(runner: CliRunner, tmp_path: Path) -> None:
@@ -190,3 +191,44 @@ def test_every_command_help_has_an_example(runner: CliRunner, command: list[str]
     result = runner.invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output
+
+
+def test_two_files_with_one_id_in_a_folder_are_refused_not_guessed(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "minimal.yaml").write_text(MINIMAL_WORKFLOW, encoding="utf-8")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "minimal-copy.yaml").write_text(MINIMAL_WORKFLOW.replace("draft", "utkast"), encoding="utf-8")
+    code, _, err = run(runner, "workflow", "show", "minimal", "--workflows", str(tmp_path))
+    assert code == 1
+    assert "workflow id 'minimal' is declared by 2 files" in err
+    assert "minimal-copy.yaml" in err
+    _, out, _ = run(runner, "workflow", "list", "--workflows", str(tmp_path))
+    assert out.count("(id declared by another file too)") == 2
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), [
+    ("id: m\nstates:\n  a:\n    owner: x\n     stage: panel\n", "indented deeper", "same number of spaces"),
+    ("id: m\nstates:\n  a:\n\tstage: panel\n", "a tab character", "replace the tab with spaces"),
+    ("id: m\ntransitions:\n  - from: *\n", "'*' at the start of a value", 'write from: "*" with the quotes'),
+    ("id: m\nlabels:\n  nb: Lagt på is: venter\n", "a text holds ': '", "put the whole text in quotes"),
+    ("id: m\nlabels: [en, nb\n", "'[' or '{' is not closed", "close the list"),
+])
+def test_yaml_syntax_errors_are_explained_in_plain_words(
+    runner: CliRunner, tmp_path: Path, text: str, message: str, hint: str
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, _ = run(runner, "workflow", "validate", str(path))
+    assert code == 1
+    [line] = out.splitlines()
+    assert line.startswith(f"{path}:") and " error FE005: " in line
+    assert message in line and hint in line
+
+
+def test_a_missing_dash_between_transitions_says_so_and_nothing_more(
+    runner: CliRunner, write_workflow: WriteWorkflow
+) -> None:
+    merged = MINIMAL_WORKFLOW.replace("[panel]\n  - trigger: accept", "[panel]\n    trigger: accept")
+    code, out, _ = run(runner, "workflow", "validate", str(write_workflow(merged)))
+    assert code == 1
+    assert {line.split(": ")[1] for line in out.splitlines()} == {"error FE007"}
+    assert "did you forget '- ' to start a new list item?" in out

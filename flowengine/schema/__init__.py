@@ -105,8 +105,15 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
         hint = f"write {words}"
         if "array" in wanted and isinstance(problem.instance, str):
             hint = f"write a list, e.g. {_name(path)}: [{problem.instance}]"
+        elif "object" in wanted and isinstance(problem.instance, list):
+            hint = "remove the '- ' in front of each entry: entries here are 'name:' lines"
+        elif "object" in wanted and len(path) == 2 and path[0] in _KIND_OF_SECTION and problem.instance is not None:
+            hint = (f"if '{path[1]}' belongs to the {_KIND_OF_SECTION[str(path[0])]} above, indent it like "
+                    "that one's other keys")
+        elif "object" in wanted:
+            hint = "write its entries on the lines below it, indented by two more spaces"
         elif "boolean" in wanted and isinstance(problem.instance, str):
-            hint = "write true or false (in YAML 1.2, yes/no/on/off are text)"
+            hint = "write true or false; yes, no, on and off are read as text"
         elif "string" in wanted and not isinstance(problem.instance, (dict, list)):
             hint = "put the value in quotes to make it text"
         yield error("FE101", f"{_name(path)} must be {words}, not {_kind_of(problem.instance)}",
