@@ -43,6 +43,12 @@ class Duration:
         """Length in days, counting a month as 30.44 days: for sorting and display only."""
         return self.months * 30.436875 + self.delta.total_seconds() / 86400
 
+    def describe(self, language: str = "en") -> str:
+        """In words, in ``language``: P3M → "3 months" / "3 måneder" / "3 månader"."""
+        from flowengine.vocabulary import describe_duration
+
+        return describe_duration(self.months, int(self.delta.total_seconds()), language)
+
     def __str__(self) -> str:
         return self.text
 

@@ -127,7 +127,7 @@ def _state_node(state: State, workflow: Workflow, name: str, language: str) -> s
             role = workflow.roles.get(state.owner)
             owner_label = role.label(language) if role else state.owner
             owner = f"{term('owner', language)}: {owner_label}"
-        deadline = str(state.deadline) if state.deadline else ""
+        deadline = state.deadline.describe(language) if state.deadline else ""
         detail = " · ".join(part for part in (owner, deadline) if part)
         attrs = {}
     label = title + (f'<BR/><FONT POINT-SIZE="9">{_html(detail)}</FONT>' if detail else "")

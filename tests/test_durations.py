@@ -45,3 +45,16 @@ def test_empty_or_zero_durations_are_refused(text: str) -> None:
 
 def test_approximate_days_orders_months_and_weeks_sensibly() -> None:
     assert parse_duration("8w").approx_days < parse_duration("P2M").approx_days < parse_duration("9w").approx_days
+
+
+@pytest.mark.parametrize(("text", "language", "words"), [
+    ("P3M", "en", "3 months"),
+    ("P3M", "nb", "3 måneder"),
+    ("8w", "sv", "8 veckor"),
+    ("1w", "nb", "1 uke"),
+    ("17d", "en", "17 days"),
+    ("P1Y2M10DT2H", "sv", "1 år 2 månader 10 dagar 2 timmar"),
+    ("30d", "de", "30 days"),  # an unknown language falls back to English
+])
+def test_deadlines_are_described_in_words_of_the_chosen_language(text: str, language: str, words: str) -> None:
+    assert parse_duration(text).describe(language) == words

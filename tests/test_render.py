@@ -166,7 +166,7 @@ def test_open_states_show_owner_and_deadline_and_initial_is_marked() -> None:
     dot = workflow_to_dot(make_workflow(), "nb")
     council = node_line(dot, "at_council")
     assert "Hos brukerrådet" in council
-    assert "ansvarlig: Brukerråd · 8w" in council
+    assert "ansvarlig: Brukerråd · 8 uker" in council  # the deadline in words of the language
     assert 'penwidth="2.5"' in node_line(dot, "proposal")
     assert "penwidth" not in council
     assert '"__start__" -> "proposal";' in dot
