@@ -51,12 +51,16 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     Example:
       flowengine workflow validate workflows/ --strict
     """
+    from flowengine.errors import FlowEngineError
     from flowengine.loader import check_file
     from flowengine.registry import workflow_id_of
 
     explicit = {Path(p) for p in paths if not Path(p).is_dir()}
     results = [check_file(path, strict=strict) for path in _yaml_paths(paths)
                if path in explicit or workflow_id_of(path) is not None]
+    if not results:
+        raise FlowEngineError(f"no workflow files found in {', '.join(paths)}; "
+                              "a workflow is a .yaml file with 'states:' and 'transitions:'")
     valid = all(result.ok for result in results)
     if as_json:
         click.echo(json.dumps({

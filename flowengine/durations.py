@@ -47,7 +47,7 @@ class Duration:
         """In words, in ``language``: P3M → "3 months" / "3 måneder" / "3 månader"."""
         from flowengine.vocabulary import describe_duration
 
-        return describe_duration(self.months, int(self.delta.total_seconds()), language)
+        return describe_duration(self.months, int(self.delta.total_seconds()), language) or self.text
 
     def __str__(self) -> str:
         return self.text
@@ -97,4 +97,6 @@ def parse_duration(text: str) -> Duration:
         )
     if duration.approx_days <= 0:
         raise ValueError(f"'{text}' is zero; a deadline must be longer than nothing")
+    if duration.approx_days > 100 * 366:
+        raise ValueError(f"'{text}' is over 100 years; a deadline that long is no deadline")
     return duration

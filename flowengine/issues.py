@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -13,13 +14,21 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+def printable(text: str) -> str:
+    """Control, format and separator characters as visible \\uXXXX escapes: a zero-width space
+    in an id must be seen, and a newline in a value must not forge a second issue line."""
+    return "".join(
+        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else f"\\u{ord(ch):04x}" for ch in text
+    )
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """A place in a source file; line and column count from 1 (0 = unknown)."""
 
     file: str
-    line: int = 0
-    column: int = 0
+    line: int = 1
+    column: int = 1
 
     def __str__(self) -> str:
         if self.line <= 0:
@@ -38,10 +47,11 @@ class Issue:
     hint: str = ""
 
     def format(self) -> str:
+        """One line, always: text from the file cannot start a line of its own or hide a character."""
         text = f"{self.location}: {self.severity.value} {self.code}: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return printable(text)
 
     def as_dict(self) -> dict[str, object]:
         return {

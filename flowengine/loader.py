@@ -207,9 +207,12 @@ class _ModelBuilder:
         if value is None:
             return None
         if not isinstance(value, str):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000:
                 self.issues.append(error("FE211", f"deadline {value} has no unit", self.doc.value_at(path),
                                          f"write {value}d for days, {value}w for weeks, or P{value}M for months"))
+            elif isinstance(value, float) and not isinstance(value, bool):
+                self.issues.append(error("FE211", f"deadline {self.doc.raw_scalars.get(path, value)} is not a duration",
+                                         self.doc.value_at(path), DURATION_HELP))
             return None  # other types: the structural check already says what is wrong
         try:
             return parse_duration(value)

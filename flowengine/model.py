@@ -7,6 +7,7 @@ Nothing here imports a third-party package.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flowengine.durations import Duration
 from flowengine.issues import Location
@@ -41,9 +42,13 @@ class Located:
     location: Location
     parts: tuple[tuple[str, Location], ...] = ()
 
+    @cached_property
+    def _by_key(self) -> dict[str, Location]:
+        return dict(self.parts)
+
     def where(self, key: str, item: str | None = None) -> Location:
         """The location of a key's value (or of one item of a list value), else of the node."""
-        parts = dict(self.parts)
+        parts = self._by_key
         if item is not None and f"{key}={item}" in parts:
             return parts[f"{key}={item}"]
         return parts.get(key, self.location)

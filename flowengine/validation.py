@@ -37,6 +37,7 @@ def check_workflow(workflow: Workflow, *, strict: bool = False, file_stem: str |
 
 
 def _suggest(wanted: str, known: list[str], kind: str) -> str:
+    known = [name for name in known if name]
     suggestion = did_you_mean(wanted, known)
     if suggestion:
         return f"did you mean '{suggestion}'?"
@@ -98,8 +99,12 @@ def _check_transition_states(workflow: Workflow) -> Iterator[Issue]:
         if not t.from_any:
             for source in t.sources:
                 if source not in workflow.states:
-                    hint = (f"to name several states write a list: from: [{source}]" if "," in source
-                            else _suggest(source, known, "states"))
+                    if source == "*":
+                        hint = 'write from: "*" on its own, not inside a list'
+                    elif "," in source:
+                        hint = f"to name several states write a list: from: [{source}]"
+                    else:
+                        hint = _suggest(source, known, "states")
                     yield error("FE203", f"transition '{t.trigger}' comes from unknown state '{source}'",
                                 t.at.where("from", source), hint)
         if t.target and t.target not in workflow.states:
@@ -166,6 +171,8 @@ def _check_final_outgoing(workflow: Workflow) -> Iterator[Issue]:
 def _check_duplicate_triggers(workflow: Workflow) -> Iterator[Issue]:
     seen: dict[tuple[str, str], int] = {}
     for t in workflow.transitions:
+        if not t.trigger:
+            continue  # a missing trigger is the structural check's error
         for source in t.sources:
             key = (source, t.trigger)
             if key in seen:
@@ -196,6 +203,13 @@ def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
                           state.location, "add e.g. 'deadline: 8w'")
 
 
+def _path_text(path: list[str]) -> str:
+    """A path for a message; long ones keep their ends, so a message stays one readable line."""
+    if len(path) > 6:
+        path = [*path[:3], f"… {len(path) - 5} more …", *path[-2:]]
+    return " → ".join(path)
+
+
 def _governed_targets(workflow: Workflow) -> list[str]:
     return [sid for sid, s in workflow.states.items() if s.final and s.outcome not in _EXEMPT_OUTCOMES]
 
@@ -216,7 +230,7 @@ def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
     for target, path in paths.items():
         reason = "" if council_roles else " (no role has 'kind: council')"
         yield warning("FE302", f"outcome '{target}' can be reached without the user council{reason}: "
-                      + " → ".join(path), workflow.states[target].location,
+                      + _path_text(path), workflow.states[target].location,
                       "route the chain through a state owned by the council role")
 
 
@@ -234,7 +248,7 @@ def _check_panel_answer(workflow: Workflow) -> Iterator[Issue]:
     )
     for target, path in paths.items():
         yield warning("FE303", f"outcome '{target}' can be reached without the panel getting a reasoned "
-                      "answer: " + " → ".join(path), workflow.states[target].location,
+                      "answer: " + _path_text(path), workflow.states[target].location,
                       "mark the step that answers the panel with 'answers_panel: true'")
 
 

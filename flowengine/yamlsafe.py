@@ -38,6 +38,8 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 # Characters YAML 1.2 forbids in a stream (section 5.1), found here so the error has a place.
 _NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
+_UNICODE_BREAKS = {0x85: " ", 0x2028: " ", 0x2029: " "}
+
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathKey = tuple[str | int, ...]
@@ -82,8 +84,13 @@ def _explain_syntax_error(context: str, problem: str, line_text: str) -> tuple[s
     if "tab" in problem or ("cannot start any token" in problem and "\t" in line_text):
         return "a tab character in the indentation", "YAML indents with spaces only: replace the tab with spaces"
     if "scanning an alias" in context:
-        return ("'*' at the start of a value means a YAML alias",
-                'to mean "every open state", write from: "*" with the quotes')
+        if "from:" in line_text:
+            return ("'*' at the start of a value means a YAML alias",
+                    'to mean "every open state", write from: "*" with the quotes')
+        return "'*' at the start of a value means a YAML alias", "put the text in quotes"
+    if "escape" in problem:
+        return ("a backslash inside double quotes starts an escape, and this one is unknown",
+                "use single quotes instead, or write each backslash twice")
     if "mapping values are not allowed" in problem:
         if line_text.count(": ") + line_text.rstrip().endswith(":") >= 2:
             return ("a text holds ': ', which YAML reads as a new key",
@@ -126,13 +133,16 @@ def read_file(path: str | Path) -> LocatedDocument:
     """Read a workflow file safely; raises DefinitionError for anything unreadable."""
     name = str(path)
     try:
+        if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
+            raise DefinitionError([error("FE001", "not a regular file", Location(name), "name a .yaml file")])
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError as exc:
         raise DefinitionError([error("FE001", "is a directory, not a YAML file", Location(name),
                                      "name a .yaml file")]) from exc
-    except OSError as exc:
-        raise DefinitionError([error("FE001", f"cannot read the file: {exc.strerror or exc}",
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise DefinitionError([error("FE001", f"cannot read the file: {reason}",
                                      Location(name), "check the path and its permissions")]) from exc
     return read_bytes(raw, name)
 
@@ -176,12 +186,15 @@ def read_text(text: str, source: str) -> LocatedDocument:
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-        raise DefinitionError([error("FE005", f"control character U+{ord(bad.group()):04X} is not allowed in YAML",
+        raise DefinitionError([error("FE005", f"character U+{ord(bad.group()):04X} is not allowed in YAML",
                                      Location(source, line, column), "delete it; it is usually invisible in editors")])
     builder = _Builder(source)
     builder.doc.text = text
+    # YAML counts U+0085/U+2028/U+2029 as line breaks, editors do not: parse them as spaces so
+    # that line numbers match what the author sees.
+    parsed = text.translate(_UNICODE_BREAKS)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(parsed, Loader=_Loader):
             builder.feed(event)
     except _Fatal as fatal:
         raise DefinitionError([fatal.issue]) from None

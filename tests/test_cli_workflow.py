@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,31 @@ def test_a_missing_dash_between_transitions_says_so_and_nothing_more(
     assert code == 1
     assert {line.split(": ")[1] for line in out.splitlines()} == {"error FE007"}
     assert "did you forget '- ' to start a new list item?" in out
+
+
+def test_validate_a_folder_without_workflows_is_an_error_not_a_pass(runner: CliRunner, tmp_path: Path) -> None:
+    code, _, err = run(runner, "workflow", "validate", str(tmp_path))
+    assert code == 1
+    assert err.startswith("error: no workflow files found in")
+
+
+def test_a_fifo_is_refused_instead_of_waited_on(runner: CliRunner, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    code, out, _ = run(runner, "workflow", "validate", str(fifo))
+    assert code == 1
+    assert f"{fifo}:1:1: error FE001: not a regular file" in out
+
+
+def test_a_star_inside_a_from_list_says_to_write_it_alone(runner: CliRunner, write_workflow: WriteWorkflow) -> None:
+    path = write_workflow(MINIMAL_WORKFLOW.replace("    from: draft\n", '    from: [draft, "*"]\n'))
+    code, out, _ = run(runner, "workflow", "validate", str(path))
+    assert code == 1
+    assert """(write from: "*" on its own, not inside a list)""" in out
+
+
+def test_whole_file_problems_still_name_line_and_column(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing yet\n", encoding="utf-8")
+    _, out, _ = run(runner, "workflow", "validate", str(path))
+    assert out.startswith(f"{path}:1:1: error FE004: ")

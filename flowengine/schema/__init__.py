@@ -74,8 +74,12 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
     where = _describe(path, doc.data)
 
     if _is_reference(path) and kind in ("pattern", "oneOf") and isinstance(problem.instance, str):
-        return  # a malformed reference names nothing declared: the meaning check says so, with a suggestion
-    if kind == "type" and path and path[-1] == "deadline" and isinstance(problem.instance, (int, float)):
+        if problem.instance.strip():
+            return  # a malformed reference names nothing declared: the meaning check says so, with a suggestion
+        yield error("FE105", f"'{_name(path)}' {where} is empty", doc.value_at(path), "name a declared id here")
+        return
+    if (kind == "type" and path and path[-1] == "deadline" and isinstance(problem.instance, (int, float))
+            and not isinstance(problem.instance, bool)):
         return  # the loader explains a number without a unit better (FE211)
     if "propertyNames" in schema_path:
         key = str(problem.instance)
@@ -118,6 +122,9 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
             hint = "put the value in quotes to make it text"
         yield error("FE101", f"{_name(path)} must be {words}, not {_kind_of(problem.instance)}",
                     doc.value_at(path), hint)
+    elif kind == "enum" and not isinstance(problem.instance, str):
+        yield error("FE101", f"{_name(path)} must be one word, not {_kind_of(problem.instance)}", doc.value_at(path),
+                    "allowed: " + ", ".join(str(value) for value in problem.validator_value))
     elif kind == "enum":
         allowed = [str(value) for value in problem.validator_value]
         suggestion = did_you_mean(str(problem.instance), allowed)
