@@ -223,7 +223,6 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.documents = 0
-        self.root_set = False
 
     def location(self, mark: Any) -> Location:
         return Location(self.doc.source, mark.line + 1, mark.column + 1)
@@ -336,7 +335,6 @@ class _Builder:
         path = self.child_path() if not already_located else None
         if not self.stack:
             self.doc.data = value
-            self.root_set = True
             if path is not None:
                 self.doc.value_locations[()] = self.location(mark)
             return
