@@ -261,3 +261,13 @@ def test_whole_file_problems_still_name_line_and_column(runner: CliRunner, tmp_p
     path.write_text("# nothing yet\n", encoding="utf-8")
     _, out, _ = run(runner, "workflow", "validate", str(path))
     assert out.startswith(f"{path}:1:1: error FE004: ")
+
+
+def test_the_label_language_can_come_from_the_environment(runner: CliRunner) -> None:
+    _, out, _ = run(runner, "workflow", "show", "innovation-chain", env={"FLOWENGINE_LANG": "sv"})
+    assert "Brukarråd" in out
+
+
+def test_debug_mode_lets_the_error_through_for_bug_reports(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["workflow", "show", "no-such-workflow"], env={"FLOWENGINE_DEBUG": "1"})
+    assert type(result.exception).__name__ == "NotFound"
