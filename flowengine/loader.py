@@ -133,10 +133,7 @@ class _ModelBuilder:
             and not any(i.code == "FE007" for i in self.doc.issues)  # entries merged by a missing '- '?
             and len(transitions) == len(raw_list)
             and all(state.readable for state in states.values())
-            and all(t.target and (t.sources or t.from_any) for t in transitions)
-            and all(isinstance(spec.get("from"), (str, list)) and not (
-                isinstance(spec.get("from"), list) and not all(isinstance(s, str) for s in spec["from"]))
-                for spec in raw_list if isinstance(spec, dict))
+            and all(transition.readable for transition in transitions)
         )
         version = self.doc.raw_scalars.get(("version",), data.get("version", ""))
         return Workflow(
@@ -151,7 +148,6 @@ class _ModelBuilder:
             states=states,
             transitions=transitions,
             source=self.doc.source,
-            location=Location(self.doc.source, 1, 1),
             at=self.located((), data),
             content_hash=hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest(),
             complete=complete,
@@ -167,7 +163,7 @@ class _ModelBuilder:
         if not isinstance(kind, str) or kind not in ROLE_KINDS:
             kind = role_id if role_id in ROLE_KINDS else "other"
         return Role(role_id, kind, _labels(spec.get("labels")), _text(spec.get("description")),
-                    self.doc.where(("roles", role_id)))
+                    self.located(("roles", role_id), spec))
 
     def field(self, field_id: str, spec: dict[str, Any]) -> Field:
         options = spec.get("options")
@@ -178,7 +174,6 @@ class _ModelBuilder:
             required=spec.get("required") is True,
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
-            location=self.doc.where(("fields", field_id)),
             at=self.located(("fields", field_id), spec),
         )
 
@@ -198,7 +193,6 @@ class _ModelBuilder:
             answers_panel=spec.get("answers_panel") is True,
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
-            location=self.doc.where(("states", state_id)),
             at=self.located(("states", state_id), spec),
             readable=isinstance(raw, dict),
         )
@@ -232,6 +226,8 @@ class _ModelBuilder:
             sources = tuple(dict.fromkeys(s for s in raw_from if isinstance(s, str)))
         else:
             sources = ()
+        whole_from = from_any or isinstance(raw_from, str) or (
+            isinstance(raw_from, list) and bool(raw_from) and all(isinstance(s, str) for s in raw_from))
         return Transition(
             trigger=_text(spec.get("trigger")),
             sources=sources,
@@ -243,9 +239,8 @@ class _ModelBuilder:
             answers_panel=spec.get("answers_panel") is True,
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
-            location=self.doc.where(("transitions", index)),
-            index=index,
             at=self.located(("transitions", index), spec),
+            readable=whole_from and bool(_text(spec.get("to"))),
         )
 
     def located(self, path: tuple[str | int, ...], spec: dict[str, Any]) -> Located:

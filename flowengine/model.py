@@ -54,27 +54,22 @@ class Located:
         return parts.get(key, self.location)
 
 
+class _Placed:
+    """A node that knows where it is written; ``location`` is its ``at``'s, never stored twice."""
+
+    at: Located
+
+    @property
+    def location(self) -> Location:
+        return self.at.location
+
+
 @dataclass(frozen=True)
-class Role:
+class Role(_Placed):
     id: str
     kind: str
     labels: Labels
     description: str
-    location: Location
-
-    def label(self, language: str) -> str:
-        return self.labels.get(language, self.id)
-
-
-@dataclass(frozen=True)
-class Field:
-    id: str
-    type: str
-    options: tuple[str, ...]
-    required: bool
-    labels: Labels
-    description: str
-    location: Location
     at: Located
 
     def label(self, language: str) -> str:
@@ -82,7 +77,21 @@ class Field:
 
 
 @dataclass(frozen=True)
-class State:
+class Field(_Placed):
+    id: str
+    type: str
+    options: tuple[str, ...]
+    required: bool
+    labels: Labels
+    description: str
+    at: Located
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language, self.id)
+
+
+@dataclass(frozen=True)
+class State(_Placed):
     id: str
     initial: bool
     final: bool
@@ -94,7 +103,6 @@ class State:
     answers_panel: bool
     labels: Labels
     description: str
-    location: Location
     at: Located
     readable: bool = True  # False when the state's entry is not a mapping: checks then leave it alone
 
@@ -103,7 +111,7 @@ class State:
 
 
 @dataclass(frozen=True)
-class Transition:
+class Transition(_Placed):
     """One declared step. ``sources`` is already expanded when ``from`` was ``*``."""
 
     trigger: str
@@ -116,16 +124,15 @@ class Transition:
     answers_panel: bool
     labels: Labels
     description: str
-    location: Location
-    index: int
     at: Located
+    readable: bool = True  # False when 'from' or 'to' could not be read: graph checks then wait
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.trigger)
 
 
 @dataclass(frozen=True)
-class Workflow:
+class Workflow(_Placed):
     """A whole definition. Mappings keep the file's order, which output follows."""
 
     id: str
@@ -139,7 +146,6 @@ class Workflow:
     states: dict[str, State]
     transitions: tuple[Transition, ...]
     source: str
-    location: Location
     at: Located
     content_hash: str = field(default="")
     # False when some transition or state could not be read: graph checks would only echo that.

@@ -31,7 +31,7 @@ def labels(**texts: str) -> Labels:
 
 
 def role(role_id: str, kind: str, **texts: str) -> Role:
-    return Role(id=role_id, kind=kind, labels=labels(**texts), description="", location=HERE)
+    return Role(id=role_id, kind=kind, labels=labels(**texts), description="", at=Located(HERE))
 
 
 def state(state_id: str, stage: str | None, *, initial: bool = False, final: bool = False,
@@ -40,16 +40,15 @@ def state(state_id: str, stage: str | None, *, initial: bool = False, final: boo
     return State(id=state_id, initial=initial, final=final, outcome=outcome, stage=stage, owner=owner,
                  deadline=parse_duration(deadline) if deadline else None, deadline_text=deadline,
                  answers_panel=False, labels=texts if texts is not None else Labels(),
-                 description="", location=HERE, at=Located(HERE))
+                 description="", at=Located(HERE))
 
 
-def transition(index: int, trigger: str, sources: tuple[str, ...], target: str, *,
+def transition(trigger: str, sources: tuple[str, ...], target: str, *,
                from_any: bool = False, roles: tuple[str, ...] = (), requires_comment: bool = False,
                answers_panel: bool = False, texts: Labels | None = None) -> Transition:
     return Transition(trigger=trigger, sources=sources, from_any=from_any, target=target, roles=roles,
                       requires=(), requires_comment=requires_comment, answers_panel=answers_panel,
-                      labels=texts if texts is not None else Labels(), description="", location=HERE,
-                      index=index, at=Located(HERE))
+                      labels=texts if texts is not None else Labels(), description="", at=Located(HERE))
 
 
 def make_workflow(*, panel_label: Labels | None = None, version: str = "1",
@@ -78,25 +77,25 @@ def make_workflow(*, panel_label: Labels | None = None, version: str = "1",
     states = {s.id: s for s in states_list}
     open_states = tuple(s.id for s in states_list if not s.final)
     transitions = (
-        transition(0, "send_to_council", ("proposal",), "at_council", roles=("panel",),
+        transition("send_to_council", ("proposal",), "at_council", roles=("panel",),
                    texts=labels(en="Send to council", nb="Send til brukerrådet")),
-        transition(1, "anchor", ("at_council",), "in_administration", roles=("council",),
+        transition("anchor", ("at_council",), "in_administration", roles=("council",),
                    texts=labels(en="Anchor and pass on", nb="Forankre og sende videre")),
-        transition(2, "ask_panel_again", ("at_council",), "proposal", roles=("council",),
+        transition("ask_panel_again", ("at_council",), "proposal", roles=("council",),
                    requires_comment=True, answers_panel=True,
                    texts=labels(en="Ask panel to work further", nb="Be panelet arbeide videre")),
-        transition(3, "implement", ("in_administration",), "implemented", roles=("admin",),
+        transition("implement", ("in_administration",), "implemented", roles=("admin",),
                    answers_panel=True, texts=labels(en="Decide and implement", nb="Vedta og gjennomføre")),
-        transition(4, "reject", ("in_administration",), "rejected", roles=("admin",),
+        transition("reject", ("in_administration",), "rejected", roles=("admin",),
                    requires_comment=True, answers_panel=True, texts=labels(en="Reject", nb="Avslå")),
-        transition(5, "withdraw", open_states, "withdrawn", from_any=True,
+        transition("withdraw", open_states, "withdrawn", from_any=True,
                    texts=labels(en="Withdraw", nb="Trekke tilbake", sv="Dra tillbaka")),
     )
     return Workflow(
         id="test_chain", version=version, prefix="TST", title="Test chain", description="",
         labels=labels(en="Test decision chain", nb="Test-beslutningskjede"),
         roles=roles, fields={}, states=states, transitions=transitions, source="test.yaml",
-        location=HERE, at=Located(HERE),
+        at=Located(HERE),
     )
 
 
