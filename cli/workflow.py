@@ -24,18 +24,6 @@ def workflow() -> None:
     """
 
 
-def _yaml_paths(paths: tuple[str, ...]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
-
-
 @workflow.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--strict", is_flag=True, help="Treat governance warnings (FE3xx) as errors.")
@@ -53,11 +41,15 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """
     from flowengine.errors import FlowEngineError
     from flowengine.loader import check_file
-    from flowengine.registry import workflow_id_of
+    from flowengine.registry import read_candidate, yaml_files
 
-    explicit = {Path(p) for p in paths if not Path(p).is_dir()}
-    results = [check_file(path, strict=strict) for path in _yaml_paths(paths)
-               if path in explicit or workflow_id_of(path) is not None]
+    candidates = []
+    for raw in map(Path, paths):
+        if raw.is_dir():  # in a folder, files that are not workflows (demo data …) are skipped
+            candidates += [c for c in map(read_candidate, yaml_files(raw)) if c.id is not None]
+        else:
+            candidates.append(read_candidate(raw))
+    results = [check_file(c.path, strict=strict, document=c.document) for c in candidates]
     if not results:
         raise FlowEngineError(f"no workflow files found in {', '.join(paths)}; "
                               "a workflow is a .yaml file with 'states:' and 'transitions:'")
@@ -96,7 +88,7 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
 
     rows: list[dict[str, Any]] = []
     for entry in discover(search_dirs(workflow_dirs)):
-        result = check_file(entry.path)
+        result = check_file(entry.path, document=entry.document)
         wf = result.workflow
         rows.append({
             "id": entry.id, "version": wf.version if wf else "", "title": wf.label("en") if wf else "",
@@ -235,6 +227,7 @@ def schema() -> None:
 
 def _load(workflow_ref: str, workflow_dirs: tuple[str, ...]) -> Any:
     from flowengine.loader import load_workflow
-    from flowengine.registry import find_workflow, search_dirs
+    from flowengine.registry import locate_workflow, search_dirs
 
-    return load_workflow(find_workflow(workflow_ref, search_dirs(workflow_dirs)))
+    found = locate_workflow(workflow_ref, search_dirs(workflow_dirs))
+    return load_workflow(found.path, document=found.document)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowengine.loader import load_workflow
+from flowengine.model import Workflow
 from flowengine.registry import bundled_dir, discover
 
 
 @dataclass(frozen=True)
 class DiagramStatus:
-    workflow_id: str
-    source: Path
+    workflow: Workflow
     diagram: Path
     current: bool
 
@@ -27,10 +27,10 @@ def bundled_diagram_status(out_dir: Path, language: str = "en") -> list[DiagramS
 
     statuses = []
     for entry in discover([bundled_dir()]):
-        workflow = load_workflow(entry.path)
+        workflow = load_workflow(entry.path, document=entry.document)
         target = out_dir / f"{workflow.id}.svg"
         current = target.is_file() and svg_is_current(target, workflow_to_dot(workflow, language))
-        statuses.append(DiagramStatus(workflow.id, entry.path, target, current))
+        statuses.append(DiagramStatus(workflow, target, current))
     return statuses
 
 
@@ -42,5 +42,5 @@ def write_bundled_diagrams(out_dir: Path, language: str = "en") -> list[DiagramS
     statuses = bundled_diagram_status(out_dir, language)
     for status in statuses:
         if not status.current:
-            render(load_workflow(status.source), status.diagram, language)
+            render(status.workflow, status.diagram, language)
     return statuses

@@ -57,13 +57,17 @@ class CheckResult:
         return not self.errors
 
 
-def check_file(path: str | Path, *, strict: bool = False) -> CheckResult:
-    """Lint one workflow file; never raises for problems in the file itself."""
-    try:
-        doc = read_file(path)
-    except DefinitionError as exc:
-        return CheckResult(str(path), None, list(exc.issues))
-    return check_document(doc, strict=strict, file_stem=Path(path).stem)
+def check_file(path: str | Path, *, strict: bool = False, document: LocatedDocument | None = None) -> CheckResult:
+    """Lint one workflow file; never raises for problems in the file itself.
+
+    ``document``: the file as already read (by the registry), so it is not read twice.
+    """
+    if document is None:
+        try:
+            document = read_file(path)
+        except DefinitionError as exc:
+            return CheckResult(str(path), None, list(exc.issues))
+    return check_document(document, strict=strict, file_stem=Path(path).stem)
 
 
 def check_text(text: str, source: str = "<text>", *, strict: bool = False) -> CheckResult:
@@ -91,9 +95,9 @@ def check_document(doc: LocatedDocument, *, strict: bool = False, file_stem: str
     return CheckResult(doc.source, workflow, _sorted(issues))
 
 
-def load_workflow(path: str | Path, *, strict: bool = False) -> Workflow:
+def load_workflow(path: str | Path, *, strict: bool = False, document: LocatedDocument | None = None) -> Workflow:
     """A valid workflow, or DefinitionError listing every error (warnings do not stop it)."""
-    result = check_file(path, strict=strict)
+    result = check_file(path, strict=strict, document=document)
     if result.workflow is None or result.errors:
         raise DefinitionError(result.errors)
     return result.workflow

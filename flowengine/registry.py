@@ -17,10 +17,20 @@ from importlib import resources
 from pathlib import Path
 
 from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound
-from flowengine.yamlsafe import read_file
+from flowengine.yamlsafe import LocatedDocument, read_file
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A YAML file read once: its parsed document (None if unreadable) and the workflow id it
+    declares (None if it is not a workflow, such as demo data). Checking reuses the document."""
+
+    path: Path
+    id: str | None
+    document: LocatedDocument | None
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class WorkflowFile:
     id: str
     path: Path
     bundled: bool
+    document: LocatedDocument | None
     shadowed: bool = False
     duplicate: bool = False
 
@@ -47,27 +58,29 @@ def search_dirs(extra: Iterable[str | Path] = (), environ: dict[str, str] | None
     return dirs
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def yaml_files(folder: Path) -> list[Path]:
+    """The .yaml/.yml files below a folder, sorted; hidden files and folders (.git …) are skipped."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def workflow_id_of(path: Path) -> str | None:
-    """The id a file declares, or None when it is not a workflow (e.g. demo data) or unreadable.
+def read_candidate(path: Path) -> Candidate:
+    """Read a file once and say whether it is a workflow.
 
-    A file counts as a workflow when its top level has ``states`` or ``transitions``.
+    A file counts as a workflow when its top level has ``states`` or ``transitions``; an
+    unreadable file counts too (under its file name), so that its error is shown, not hidden.
     """
     try:
         doc = read_file(path)
     except DefinitionError:
-        return path.stem
+        return Candidate(path, path.stem, None)
     data = doc.data
     if not isinstance(data, dict) or not ({"states", "transitions"} & set(data)):
-        return None
+        return Candidate(path, None, doc)
     declared = data.get("id")
-    return declared if isinstance(declared, str) and declared else path.stem
+    return Candidate(path, declared if isinstance(declared, str) and declared else path.stem, doc)
 
 
 def discover(dirs: Sequence[Path]) -> list[WorkflowFile]:
@@ -77,28 +90,35 @@ def discover(dirs: Sequence[Path]) -> list[WorkflowFile]:
     seen: set[str] = set()
     for folder in dirs:
         is_bundled = folder.resolve() == bundled
-        in_folder = [(wid, path) for path in _yaml_files(folder) if (wid := workflow_id_of(path)) is not None]
+        in_folder = [c for c in map(read_candidate, yaml_files(folder)) if c.id is not None]
         counts: dict[str, int] = {}
-        for wid, _ in in_folder:
-            counts[wid] = counts.get(wid, 0) + 1
-        for wid, path in in_folder:
-            found.append(WorkflowFile(wid, path, is_bundled, shadowed=wid in seen, duplicate=counts[wid] > 1))
+        for candidate in in_folder:
+            counts[str(candidate.id)] = counts.get(str(candidate.id), 0) + 1
+        for candidate in in_folder:
+            wid = str(candidate.id)
+            found.append(WorkflowFile(wid, candidate.path, is_bundled, candidate.document,
+                                      shadowed=wid in seen, duplicate=counts[wid] > 1))
         seen.update(counts)
     return found
 
 
 def find_workflow(ref: str, dirs: Sequence[Path]) -> Path:
     """The file for a workflow id or path; NotFound names the ids that exist."""
-    candidate = Path(ref)
-    if candidate.suffix in _SUFFIXES or os.sep in ref:
-        if candidate.is_file():
-            return candidate
+    return locate_workflow(ref, dirs).path
+
+
+def locate_workflow(ref: str, dirs: Sequence[Path]) -> Candidate:
+    """Like :func:`find_workflow`, keeping the document already read so it is not read again."""
+    path = Path(ref)
+    if path.suffix in _SUFFIXES or os.sep in ref:
+        if path.is_file():
+            return read_candidate(path)
         raise NotFound("workflow file", ref, [], hint="check the path")
     entries = discover(dirs)
     matches = [entry for entry in entries if entry.id == ref and not entry.shadowed]
     if len(matches) > 1:
         raise AmbiguousWorkflow(ref, [m.path for m in matches])
     if matches:
-        return matches[0].path
+        return Candidate(matches[0].path, matches[0].id, matches[0].document)
     raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed],
                    hint="run 'flowengine workflow list' to see them")

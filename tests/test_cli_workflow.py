@@ -271,3 +271,27 @@ def test_the_label_language_can_come_from_the_environment(runner: CliRunner) -> 
 def test_debug_mode_lets_the_error_through_for_bug_reports(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["workflow", "show", "no-such-workflow"], env={"FLOWENGINE_DEBUG": "1"})
     assert type(result.exception).__name__ == "NotFound"
+
+
+def test_each_file_is_read_once_per_command(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flowengine.loader
+    import flowengine.registry
+
+    for name in ("one", "two", "three"):
+        (tmp_path / f"{name}.yaml").write_text(MINIMAL_WORKFLOW.replace("id: minimal", f"id: {name}"), "utf-8")
+    reads: list[Path] = []
+    real_read = flowengine.registry.read_file
+
+    def counting_read(path: Path) -> object:
+        reads.append(Path(path))
+        return real_read(path)
+
+    monkeypatch.setattr(flowengine.registry, "read_file", counting_read)
+    monkeypatch.setattr(flowengine.loader, "read_file", counting_read)
+    for command in (["validate", str(tmp_path)], ["list", "--workflows", str(tmp_path)],
+                    ["show", "two", "--workflows", str(tmp_path)]):
+        reads.clear()
+        assert run(runner, "workflow", *command)[0] == 0
+        mine = [p for p in reads if p.parent == tmp_path]
+        assert sorted(mine) == sorted(set(mine)), f"{command[0]} read a file twice: {mine}"
+        assert len(mine) == 3
