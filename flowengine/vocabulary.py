@@ -5,62 +5,55 @@ are the words around them, kept in one place so diagrams, tables and reports agr
 
 from __future__ import annotations
 
-TERMS: dict[str, dict[str, str]] = {
-    "en": {
-        "any": "any open state", "owner": "owner", "outcome": "outcome", "version": "version",
-        "legend": "Legend", "stages": "stages", "outcomes": "final states (outcome)",
-        "edges": "transitions", "edge": "transition", "comment": "comment required",
-        "answers": "answers the panel",
-        "initial": "bold border: where proposals start",
-        "panel": "user panel", "council": "user council", "administration": "administration",
-        "political": "political decision", "implementation": "implementation",
-        "evaluation": "evaluation", "closed": "closed",
-        "implemented": "implemented", "partially_implemented": "partially implemented",
-        "rejected": "rejected", "withdrawn": "withdrawn", "merged": "merged", "parked": "parked",
-        "transferred": "transferred",
-        "year": "year", "years": "years", "month": "month", "months": "months", "week": "week",
-        "weeks": "weeks", "day": "day", "days": "days", "hour": "hour", "hours": "hours",
-        "minute": "minute", "minutes": "minutes",
-    },
-    "nb": {
-        "any": "enhver åpen tilstand", "owner": "ansvarlig", "outcome": "utfall",
-        "version": "versjon", "legend": "Tegnforklaring", "stages": "faser",
-        "outcomes": "slutttilstander (utfall)", "edges": "overganger", "edge": "overgang",
-        "comment": "krever kommentar", "answers": "svarer panelet",
-        "initial": "tykk ramme: her starter forslagene",
-        "panel": "brukerpanel", "council": "brukerråd", "administration": "administrasjon",
-        "political": "politisk behandling", "implementation": "gjennomføring",
-        "evaluation": "evaluering", "closed": "avsluttet",
-        "implemented": "gjennomført", "partially_implemented": "delvis gjennomført",
-        "rejected": "avslått", "withdrawn": "trukket", "merged": "slått sammen",
-        "parked": "parkert", "transferred": "overført",
-        "year": "år", "years": "år", "month": "måned", "months": "måneder", "week": "uke",
-        "weeks": "uker", "day": "dag", "days": "dager", "hour": "time", "hours": "timer",
-        "minute": "minutt", "minutes": "minutter",
-    },
-    "sv": {
-        "any": "varje öppet tillstånd", "owner": "ansvarig", "outcome": "utfall",
-        "version": "version", "legend": "Teckenförklaring", "stages": "faser",
-        "outcomes": "sluttillstånd (utfall)", "edges": "övergångar", "edge": "övergång",
-        "comment": "kräver kommentar", "answers": "svarar panelen",
-        "initial": "tjock ram: här börjar förslagen",
-        "panel": "brukarpanel", "council": "brukarråd", "administration": "förvaltning",
-        "political": "politiskt beslut", "implementation": "genomförande",
-        "evaluation": "utvärdering", "closed": "avslutad",
-        "implemented": "genomförd", "partially_implemented": "delvis genomförd",
-        "rejected": "avslagen", "withdrawn": "återkallad", "merged": "sammanslagen",
-        "parked": "parkerad", "transferred": "överförd",
-        "year": "år", "years": "år", "month": "månad", "months": "månader", "week": "vecka",
-        "weeks": "veckor", "day": "dag", "days": "dagar", "hour": "timme", "hours": "timmar",
-        "minute": "minut", "minutes": "minuter",
-    },
+from flowengine.model import LANGUAGES
+
+# One row per term, one column per language: a term cannot be missing in one language.
+TERMS: dict[str, tuple[str, str, str]] = {
+    "any": ("any open state", "enhver åpen tilstand", "varje öppet tillstånd"),
+    "owner": ("owner", "ansvarlig", "ansvarig"),
+    "outcome": ("outcome", "utfall", "utfall"),
+    "version": ("version", "versjon", "version"),
+    "legend": ("Legend", "Tegnforklaring", "Teckenförklaring"),
+    "stages": ("stages", "faser", "faser"),
+    "outcomes": ("final states (outcome)", "slutttilstander (utfall)", "sluttillstånd (utfall)"),
+    "edges": ("transitions", "overganger", "övergångar"),
+    "edge": ("transition", "overgang", "övergång"),
+    "comment": ("comment required", "krever kommentar", "kräver kommentar"),
+    "answers": ("answers the panel", "svarer panelet", "svarar panelen"),
+    "initial": ("bold border: where proposals start", "tykk ramme: her starter forslagene",
+                "tjock ram: här börjar förslagen"),
+    "panel": ("user panel", "brukerpanel", "brukarpanel"),
+    "council": ("user council", "brukerråd", "brukarråd"),
+    "administration": ("administration", "administrasjon", "förvaltning"),
+    "political": ("political decision", "politisk behandling", "politiskt beslut"),
+    "implementation": ("implementation", "gjennomføring", "genomförande"),
+    "evaluation": ("evaluation", "evaluering", "utvärdering"),
+    "closed": ("closed", "avsluttet", "avslutad"),
+    "implemented": ("implemented", "gjennomført", "genomförd"),
+    "partially_implemented": ("partially implemented", "delvis gjennomført", "delvis genomförd"),
+    "rejected": ("rejected", "avslått", "avslagen"),
+    "withdrawn": ("withdrawn", "trukket", "återkallad"),
+    "merged": ("merged", "slått sammen", "sammanslagen"),
+    "parked": ("parked", "parkert", "parkerad"),
+    "transferred": ("transferred", "overført", "överförd"),
+    "year": ("year", "år", "år"),
+    "years": ("years", "år", "år"),
+    "month": ("month", "måned", "månad"),
+    "months": ("months", "måneder", "månader"),
+    "week": ("week", "uke", "vecka"),
+    "weeks": ("weeks", "uker", "veckor"),
+    "day": ("day", "dag", "dag"),
+    "days": ("days", "dager", "dagar"),
+    "hour": ("hour", "time", "timme"),
+    "hours": ("hours", "timer", "timmar"),
+    "minute": ("minute", "minutt", "minut"),
+    "minutes": ("minutes", "minutter", "minuter"),
 }
-
-
 
 def term(key: str, language: str) -> str:
     """A fixed word in ``language``, falling back to English as workflow labels do."""
-    return TERMS.get(language, {}).get(key) or TERMS["en"][key]
+    texts = TERMS[key]
+    return texts[LANGUAGES.index(language)] if language in LANGUAGES else texts[0]
 
 
 def describe_duration(months: int, seconds: int, language: str) -> str:
