@@ -35,9 +35,10 @@ def assert_well_formed(result: CheckResult) -> None:
     assert isinstance(result, CheckResult)
     for issue in result.issues:
         assert ISSUE_CODE.fullmatch(issue.code), issue
-        assert issue.location.line >= 0, issue
-        assert issue.location.column >= 0, issue
+        assert issue.location.line >= 1, issue  # every line reads file:line:column, whole-file ones 1:1
+        assert issue.location.column >= 1, issue
         assert issue.message.strip(), issue
+        assert issue.format().isprintable(), issue
     if result.ok:
         assert result.workflow is not None
 
