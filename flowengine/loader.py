@@ -104,8 +104,7 @@ def load_workflow(path: str | Path, *, strict: bool = False, document: LocatedDo
 
 
 def _sorted(issues: list[Issue]) -> list[Issue]:
-    unique = {(i.code, i.location, i.message): i for i in issues}
-    return sorted(unique.values(), key=Issue.sort_key)
+    return sorted(issues, key=Issue.sort_key)
 
 
 def build_workflow(doc: LocatedDocument) -> tuple[Workflow, list[Issue]]:
