@@ -3,7 +3,12 @@
     FlowEngineError
      ├── DefinitionError      a workflow file is unreadable or invalid (carries its Issues)
      ├── NotFound             an id names nothing (carries close matches)
-     └── AmbiguousWorkflow    two files in one folder declare the same workflow id
+     ├── AmbiguousWorkflow    two files in one folder declare the same workflow id
+     ├── InvalidInput         a value given on the command line or to the API is malformed
+     ├── Refused              a request is well-formed but the workflow does not allow it now
+     │    └── TransitionRefused   a trigger may not fire (carries every reason and what is allowed)
+     ├── ConflictError        someone else changed the proposal first; nothing was written
+     └── StoreError           the database cannot be opened, is busy, or is not at our schema
 
 Every error builds its own message from the data it carries, so the command line only has
 to print ``str(error)``. Third-party exceptions are chained with ``from exc``.
@@ -63,3 +68,53 @@ class AmbiguousWorkflow(FlowEngineError):
         listed = ", ".join(str(p) for p in self.paths)
         super().__init__(f"workflow id '{workflow_id}' is declared by {len(self.paths)} files: {listed}; "
                          "give each file its own id, or move old copies out of the folder")
+
+
+class InvalidInput(FlowEngineError):
+    """A value is malformed (a field value, a date, an identity); the message says the fix."""
+
+
+class Refused(FlowEngineError):
+    """The request is understood but not allowed now; ``reasons`` lists every reason at once."""
+
+    def __init__(self, subject: str, reasons: Sequence[str], hint: str = "") -> None:
+        self.subject = subject
+        self.reasons = tuple(reasons)
+        self.hint = hint
+        text = f"{subject}: " + "; ".join(self.reasons) + "; nothing was written"
+        super().__init__(f"{text} — {hint}" if hint else text)
+
+
+class TransitionRefused(Refused):
+    """A trigger may not fire. ``allowed`` holds (trigger, roles that may fire it) for the current state."""
+
+    def __init__(self, proposal_id: str, state: str, trigger: str, reasons: Sequence[str],
+                 allowed: Sequence[tuple[str, tuple[str, ...]]]) -> None:
+        self.proposal_id = proposal_id
+        self.state = state
+        self.trigger = trigger
+        self.allowed = tuple(allowed)
+        if self.allowed:
+            listed = ", ".join(f"{name} ({', '.join(roles) if roles else 'any role'})" for name, roles in self.allowed)
+            hint = f"allowed now in {state}: {listed}"
+        else:
+            hint = f"{state} is final: nothing more can be done with {proposal_id}"
+        super().__init__(f"cannot {trigger} {proposal_id} (in {state})", reasons, hint)
+
+
+class ConflictError(FlowEngineError):
+    """Someone changed the proposal between reading and writing; exactly one writer wins."""
+
+    def __init__(self, proposal_id: str, actor: str, role: str, when: str, state: str) -> None:
+        self.proposal_id = proposal_id
+        self.actor = actor
+        self.role = role
+        self.when = when
+        self.state = state
+        super().__init__(
+            f"{proposal_id} was changed by {actor} ({role}) at {when} and is now in {state}; nothing was written "
+            f"— run `flowengine proposal show {proposal_id}` and try again if the step still applies")
+
+
+class StoreError(FlowEngineError):
+    """The database could not do what was asked: unreachable, busy for too long, or at a foreign schema."""

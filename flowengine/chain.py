@@ -1,0 +1,157 @@
+"""The hash chain over a proposal's events, replay, and the checks an auditor relies on.
+
+Each event's hash is SHA-256 over the previous hash and a canonical encoding of everything the
+event says (sorted keys, no spaces, UTF-8, times as ``iso_utc``), so editing, deleting,
+reordering or inserting a row breaks the chain at that row. Pure Python: no database here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import as_utc, iso_utc
+from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, Event, Proposal
+
+GENESIS = "0" * 64
+
+
+def canonical(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def event_hash(*, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
+               to_state: str, actor: str, role: str, at: datetime, entered_at: datetime, comment: str,
+               changes: dict[str, Any], details: dict[str, Any], idempotency_key: str | None,
+               prev_hash: str) -> str:
+    payload = {
+        "proposal": proposal, "seq": seq, "kind": kind, "trigger": trigger, "from": from_state,
+        "to": to_state, "actor": actor, "role": role, "at": iso_utc(at), "entered_at": iso_utc(entered_at),
+        "comment": comment, "changes": changes, "details": details, "idempotency_key": idempotency_key,
+    }
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(canonical(payload))
+    return digest.hexdigest()
+
+
+def recompute(event: Event) -> str:
+    return event_hash(
+        proposal=event.proposal, seq=event.seq, kind=event.kind, trigger=event.trigger,
+        from_state=event.from_state, to_state=event.to_state, actor=event.actor, role=event.role,
+        at=event.at, entered_at=event.entered_at, comment=event.comment, changes=event.changes,
+        details=event.details, idempotency_key=event.idempotency_key, prev_hash=event.prev_hash,
+    )
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A proposal's standing computed from its events alone."""
+
+    state: str
+    fields: dict[str, Any]
+    state_entered_at: datetime
+    version: int
+    head_hash: str
+    updated_at: datetime
+
+
+def enters_state(event: Event) -> bool:
+    """Creation and every step (a step back into the same state too) start the clock of a state;
+    setting fields does not."""
+    return event.kind in (CREATED, ADVANCED)
+
+
+def replay(events: Sequence[Event]) -> Replayed:
+    """Fold the events in order; the store's current row must always equal this."""
+    if not events:
+        raise ValueError("a proposal has at least its creation event")
+    fields: dict[str, Any] = {}
+    state = events[0].to_state
+    entered = events[0].at
+    for event in events:
+        if enters_state(event):
+            entered = event.at
+        state = event.to_state
+        for name, value in event.changes.items():
+            if value is None:
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+    last = events[-1]
+    return Replayed(state, fields, entered, last.seq, last.hash, last.at)
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first broken link of one proposal's history."""
+
+    proposal: str
+    seq: int | None
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proposal": self.proposal, "seq": self.seq, "problem": self.problem}
+
+
+def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | None:
+    """Walk one chain; None when every link holds and the proposal row equals the replay."""
+    pid = proposal.id
+    if not events:
+        return ChainBreak(pid, None, "the proposal has no events at all (its history was deleted)")
+    prev_hash = GENESIS
+    previous: Event | None = None
+    entered: datetime | None = None
+    for position, event in enumerate(events, start=1):
+        problem = _link_problem(event, position, prev_hash, previous, entered)
+        if problem:
+            return ChainBreak(pid, event.seq, problem)
+        if enters_state(event):
+            entered = event.at
+        prev_hash = event.hash
+        previous = event
+    replayed = replay(events)
+    mismatches = [
+        name for name, stored, derived in (
+            ("state", proposal.state, replayed.state),
+            ("version", proposal.version, replayed.version),
+            ("fields", proposal.fields, replayed.fields),
+            ("head hash", proposal.head_hash, replayed.head_hash),
+            ("time the state was entered", as_utc(proposal.state_entered_at), as_utc(replayed.state_entered_at)),
+        ) if stored != derived
+    ]
+    if mismatches:
+        return ChainBreak(pid, replayed.version,
+                          f"the proposal row does not match the replay of its events ({', '.join(mismatches)}): "
+                          "the row or the newest events were changed or deleted")
+    return None
+
+
+def _link_problem(event: Event, position: int, prev_hash: str, previous: Event | None,
+                  entered: datetime | None) -> str | None:
+    if event.seq != position:
+        return f"sequence number {event.seq} where {position} was expected (an event was deleted, inserted or moved)"
+    if event.prev_hash != prev_hash:
+        return "does not link to the event before it (an event before it was changed, deleted or inserted)"
+    if recompute(event) != event.hash:
+        return "its content does not match its hash (the event was edited)"
+    if event.kind not in EVENT_KINDS:
+        return f"unknown kind '{event.kind}'"
+    if previous is None:
+        if event.kind != CREATED:
+            return "the history does not start with the proposal's creation"
+        return None
+    if event.kind == CREATED:
+        return "a second creation event"
+    if event.from_state != previous.to_state:
+        return f"leaves '{event.from_state}' but the proposal was in '{previous.to_state}'"
+    if as_utc(event.at) < as_utc(previous.at):
+        return "is dated before the event it follows"
+    if entered is not None and as_utc(event.entered_at) != as_utc(entered):
+        return "its 'entered at' time is not when the proposal entered that state"
+    return None

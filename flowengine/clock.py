@@ -1,0 +1,83 @@
+"""Time: stored in UTC, shown in local time, and always read from an injectable clock.
+
+Nothing in the library calls ``datetime.now()`` directly, so tests and demos can replay any
+day, and ``--as-of`` is only another clock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from flowengine.errors import InvalidInput
+
+Clock = Callable[[], datetime]
+
+ENV_NOW = "FLOWENGINE_NOW"  # fixes "now" for reproducible demos and tests
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def clock_from_environment(environ: dict[str, str] | None = None) -> Clock:
+    """The system clock, or a fixed moment when ``FLOWENGINE_NOW`` is set."""
+    value = (os.environ if environ is None else environ).get(ENV_NOW, "").strip()
+    if not value:
+        return system_clock
+    fixed = parse_moment(value, what=ENV_NOW)
+    return lambda: fixed
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive value is taken to be UTC already (that is how SQLite returns them)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """The one canonical text of a moment, used in hashes and JSON: microseconds, 'Z'."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def local_text(moment: datetime) -> str:
+    """A moment in the reader's local time, to the minute."""
+    return as_utc(moment).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def parse_moment(text: str, *, what: str = "the date") -> datetime:
+    """A date or date-time given by a user; a bare date means the end of that day, local time."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return end_of_day(day)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"{what} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30 "
+                           "(or a full date-time such as 2019-06-30T14:00)") from exc
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a wall-clock time the user typed: their local zone
+    return as_utc(moment)
+
+
+def end_of_day(day: date) -> datetime:
+    """The last microsecond of a local calendar day, in UTC: '--as-of 2019-06-30' includes that whole day."""
+    next_midnight = datetime.combine(day + timedelta(days=1), time()).astimezone()
+    return as_utc(next_midnight - timedelta(microseconds=1))
+
+
+def days_between(start: datetime, end: datetime) -> float:
+    return (as_utc(end) - as_utc(start)).total_seconds() / 86400
+
+
+def describe_span(start: datetime, end: datetime) -> str:
+    """'3 d', '5 h', '12 min': how long something has waited, for tables."""
+    seconds = max(0.0, (as_utc(end) - as_utc(start)).total_seconds())
+    if seconds >= 86400:
+        return f"{int(seconds // 86400)} d"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 60)} min"

@@ -1,0 +1,154 @@
+"""A stored definition compiled into a ``transitions`` state machine, and the rules of firing.
+
+One machine per definition hash, built once per process and cached. A proposal is attached to
+the machine only while one trigger fires (``add_model`` costs grow with attached models), and
+nothing from YAML is ever resolved as Python code: the machine gets state and trigger names
+only, no callbacks or conditions. The checks a user must understand (role, fields, comment)
+are done here in plain code, so a refusal can name every reason at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from flowengine.errors import DefinitionError, InvalidInput, NotFound, StoreError, TransitionRefused
+from flowengine.fields import missing
+from flowengine.loader import build_workflow
+from flowengine.model import Transition, Workflow
+from flowengine.records import Actor
+from flowengine.yamlsafe import read_text
+
+
+@dataclass
+class _Token:
+    """What the machine moves for the length of one trigger: a state and nothing else."""
+
+    state: str
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A trigger available from a state, and what firing it would still need."""
+
+    trigger: str
+    target: str
+    roles: tuple[str, ...]
+    missing_fields: tuple[str, ...]
+    needs_comment: bool
+    label: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trigger": self.trigger, "to": self.target, "roles": list(self.roles),
+                "missing_fields": list(self.missing_fields), "needs_comment": self.needs_comment,
+                "label": self.label}
+
+
+class CompiledWorkflow:
+    """A workflow plus its machine; immutable once built."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.steps: dict[str, dict[str, Transition]] = {state: {} for state in workflow.states}
+        for transition in workflow.transitions:
+            for source in transition.sources:
+                self.steps[source][transition.trigger] = transition
+        initial = workflow.initial_state
+        if initial is None:  # stored definitions were validated; this guards hand-edited databases
+            raise InvalidInput(f"workflow {workflow.id} has no initial state")
+        self.machine = Machine(
+            model=None,
+            states=list(workflow.states),
+            initial=initial.id,
+            transitions=[{"trigger": t.trigger, "source": list(t.sources), "dest": t.target}
+                         for t in workflow.transitions],
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+
+    @property
+    def initial(self) -> str:
+        return str(self.machine.initial)
+
+    def transition(self, state: str, trigger: str) -> Transition | None:
+        return self.steps.get(state, {}).get(trigger)
+
+    def next_steps(self, state: str, fields: dict[str, Any], language: str = "en") -> list[NextStep]:
+        return [
+            NextStep(t.trigger, t.target, t.roles, tuple(missing(t.requires, fields)), t.requires_comment,
+                     t.label(language))
+            for t in self.steps.get(state, {}).values()
+        ]
+
+    def refusals(self, state: str, trigger: str, actor: Actor, fields: dict[str, Any], comment: str) -> list[str]:
+        """Every reason the trigger may not fire now, in the order a user fixes them; [] = allowed."""
+        transition = self.transition(state, trigger)
+        if transition is None:
+            elsewhere = sorted({src for t in self.workflow.transitions if t.trigger == trigger for src in t.sources})
+            if elsewhere:
+                return [f"'{trigger}' does not lead out of {state} (it leads out of {', '.join(elsewhere)})"]
+            from flowengine.suggest import did_you_mean
+
+            close = did_you_mean(trigger, sorted(self.steps.get(state, {})) or
+                                 sorted({t.trigger for t in self.workflow.transitions}))
+            guess = f" (did you mean '{close}'?)" if close else ""
+            return [f"{self.workflow.id} has no trigger '{trigger}'{guess}"]
+        reasons = []
+        if transition.roles and actor.role not in transition.roles:
+            reasons.append(f"role '{actor.role}' may not {trigger} (roles that may: {', '.join(transition.roles)})")
+        lacking = missing(transition.requires, fields)
+        if lacking:
+            sets = " ".join(f"--set {name}=…" for name in lacking)
+            reasons.append(f"field{'s' if len(lacking) > 1 else ''} still missing: {', '.join(lacking)} ({sets})")
+        if transition.requires_comment and not comment.strip():
+            reasons.append(f"'{trigger}' needs a comment explaining the decision (--comment \"…\")")
+        return reasons
+
+    def fire(self, proposal_id: str, state: str, trigger: str, actor: Actor, fields: dict[str, Any],
+             comment: str) -> str:
+        """The state after firing; TransitionRefused naming every reason when it may not fire."""
+        reasons = self.refusals(state, trigger, actor, fields, comment)
+        if reasons:
+            allowed = [(step.trigger, step.roles) for step in self.next_steps(state, fields)]
+            raise TransitionRefused(proposal_id, state, trigger, reasons, allowed)
+        token = _Token(state)
+        self.machine.add_model(token, initial=state)
+        try:
+            self.machine.events[trigger].trigger(token)
+        except MachineError as exc:  # the checks above make this unreachable; kept as a guard
+            raise TransitionRefused(proposal_id, state, trigger, [str(exc.value)], []) from exc
+        finally:
+            self.machine.remove_model(token)
+        return token.state
+
+    def check_role(self, actor: Actor) -> None:
+        """A role the workflow does not declare is a typo, not a new kind of participant."""
+        roles = self.workflow.roles
+        if roles and actor.role not in roles:
+            raise NotFound("role", actor.role, list(roles),
+                           hint=f"roles of {self.workflow.id}: {', '.join(roles)}")
+
+
+_CACHE: dict[str, CompiledWorkflow] = {}
+
+
+def compiled(content_hash: str, text: str, source: str) -> CompiledWorkflow:
+    """The machine for one stored definition, built on first use in this process."""
+    cached = _CACHE.get(content_hash)
+    if cached is None:
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != content_hash:
+            raise StoreError(f"the stored definition {content_hash[:12]} ({source}) does not match its hash: "
+                             "it was altered in the database; restore it from a backup")
+        document = read_text(text, source)
+        workflow, issues = build_workflow(document)
+        if issues or not workflow.complete:
+            raise DefinitionError(issues)
+        cached = _CACHE[content_hash] = CompiledWorkflow(workflow)
+    return cached
+
+
+def cached(content_hash: str) -> CompiledWorkflow | None:
+    return _CACHE.get(content_hash)

@@ -1,0 +1,104 @@
+"""Field values: ``name=value`` as typed by a user, checked against the field's declared type.
+
+Values are stored as JSON: text, dates and URLs as strings (dates ISO), numbers as int or
+float. An empty value (``name=``) clears the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from flowengine.errors import InvalidInput, NotFound
+from flowengine.model import Workflow
+
+MAX_VALUE_CHARS = 10_000
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """``["a=1", "b=two"]`` → ``{"a": "1", "b": "two"}``; the last of a repeated name wins."""
+    parsed: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"'{item}' is not field=value; write e.g. --set cost_estimate=25000")
+        parsed[name.strip()] = value
+    return parsed
+
+
+def coerce_fields(workflow: Workflow, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check each value against its field; returns the JSON values to store (None clears a field)."""
+    coerced: dict[str, Any] = {}
+    for name, raw in values.items():
+        spec = workflow.fields.get(name)
+        if spec is None:
+            hint = (f"fields of {workflow.id}: run 'flowengine workflow show {workflow.id}'"
+                    if workflow.fields else f"{workflow.id} declares no fields")
+            raise NotFound("field", name, list(workflow.fields), hint=hint)
+        coerced[name] = coerce_value(name, spec.type, spec.options, raw)
+    return coerced
+
+
+def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> Any:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        raise InvalidInput(f"field '{name}' takes a {kind}, not true/false")
+    text = str(raw).strip()
+    if len(text) > MAX_VALUE_CHARS:
+        raise InvalidInput(f"field '{name}' is longer than {MAX_VALUE_CHARS} characters; link to a document instead")
+    if kind == "number":
+        return _number(name, raw, text)
+    if kind == "date":
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise InvalidInput(f"field '{name}' takes a date written YYYY-MM-DD, e.g. 2019-03-01; "
+                               f"got '{text}'") from None
+    if kind == "choice":
+        if text in options:
+            return text
+        from flowengine.suggest import did_you_mean
+
+        close = did_you_mean(text, options)
+        guess = f"did you mean '{close}'? " if close else ""
+        raise InvalidInput(f"field '{name}' must be one of: {', '.join(options)}; got '{text}' ({guess}"
+                           f"quote values with spaces: --set {name}='{options[0] if options else ''}')")
+    if kind == "url":
+        if _URL.match(text):
+            return text
+        raise InvalidInput(f"field '{name}' takes a web address starting with https:// or http://; got '{text}'")
+    return text
+
+
+def _number(name: str, raw: Any, text: str) -> int | float:
+    if isinstance(raw, int):
+        return raw
+    compact = text.replace(" ", "").replace("\u00a0", "")
+    if re.fullmatch(r"-?\d+,\d{3}", compact):  # 1,500: thousands or a decimal comma? Do not guess.
+        raise InvalidInput(f"field '{name}': '{text}' is ambiguous (thousands or decimals?); write whole numbers "
+                           "without separators (25000) and decimals with a point (12.5)")
+    if compact.count(",") == 1 and "." not in compact:  # 12,5 as written in Norway and Sweden
+        compact = compact.replace(",", ".")
+    try:
+        value = float(compact)
+    except ValueError:
+        raise InvalidInput(f"field '{name}' takes a number such as 25000 or 12.5; got '{text}'") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"field '{name}' takes a finite number; got '{text}'")
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def missing(names: Iterable[str], values: Mapping[str, Any]) -> list[str]:
+    """The fields among ``names`` that have no value."""
+    return [name for name in names if values.get(name) in (None, "")]
+
+
+def display(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,99 @@
+"""What the store hands out: proposals, their events, and who acted. Plain frozen data.
+
+Field values are JSON values (text, number); times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import iso_utc
+from flowengine.errors import InvalidInput
+
+# An event's kind: how the proposal changed.
+CREATED = "created"
+ADVANCED = "advanced"
+FIELDS_SET = "fields_set"
+EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET)
+
+_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, in which role. ``name`` may be a pseudonym: no real name is ever required."""
+
+    name: str
+    role: str
+
+    def __post_init__(self) -> None:
+        for what, value in (("name", self.name), ("role", self.role)):
+            if not isinstance(value, str) or not value.strip() or not _NAME.match(value):
+                raise InvalidInput(f"actor {what} {value!r} is not usable: give 1 to 64 printable characters "
+                                   "(a pseudonym is enough), e.g. --as kari --role panel")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step in a proposal's history. ``entered_at`` is when ``from_state`` was entered, so
+    time in that state is ``at - entered_at`` without looking at any other row."""
+
+    proposal: str
+    seq: int
+    kind: str
+    trigger: str | None
+    from_state: str | None
+    to_state: str
+    actor: str
+    role: str
+    at: datetime
+    entered_at: datetime
+    comment: str
+    changes: dict[str, Any]
+    details: dict[str, Any]
+    idempotency_key: str | None
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "proposal": self.proposal, "seq": self.seq, "kind": self.kind, "trigger": self.trigger,
+            "from": self.from_state, "to": self.to_state, "actor": self.actor, "role": self.role,
+            "at": iso_utc(self.at), "entered_at": iso_utc(self.entered_at), "comment": self.comment,
+            "changes": self.changes, "details": self.details, "idempotency_key": self.idempotency_key,
+            "prev_hash": self.prev_hash, "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposal as stored: pinned to the definition (content hash) it runs under."""
+
+    id: str
+    workflow: str
+    workflow_version: str
+    definition_hash: str
+    title: str
+    description: str
+    origin: str
+    state: str
+    fields: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    state_entered_at: datetime
+    version: int
+    head_hash: str
+    created_by: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "workflow": self.workflow, "workflow_version": self.workflow_version,
+            "definition_hash": self.definition_hash, "title": self.title, "description": self.description,
+            "origin": self.origin, "state": self.state, "fields": self.fields,
+            "created_at": iso_utc(self.created_at), "updated_at": iso_utc(self.updated_at),
+            "state_entered_at": iso_utc(self.state_entered_at), "version": self.version,
+            "created_by": self.created_by,
+        }

@@ -1,0 +1,507 @@
+"""The façade the command line (and any Python caller) uses: load → check → fire → store.
+
+Every write is one transaction: the proposal row and its new event are written together or
+not at all, under an optimistic lock on the row's version. Reads can look at any past moment
+(``as_of``) by replaying the event chain, which is the truth the row is checked against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from flowengine import chain, engine
+from flowengine.clock import Clock, as_utc, local_text, system_clock
+from flowengine.engine import CompiledWorkflow, NextStep
+from flowengine.errors import (
+    ConflictError,
+    DefinitionError,
+    InvalidInput,
+    NotFound,
+    Refused,
+    StoreError,
+    TransitionRefused,
+)
+from flowengine.fields import coerce_fields, missing
+from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Event, Proposal
+from flowengine.store import queries
+from flowengine.store.database import Database, resolve_url
+
+MAX_TITLE_CHARS = 200
+MAX_TEXT_CHARS = 20_000
+MAX_KEY_CHARS = 200
+_WRITE_ATTEMPTS = 5  # a new proposal number taken by a concurrent writer: try the next one
+SORTS = ("id", "waiting", "updated", "state")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a proposal stands at a moment: the "why is this stuck" view."""
+
+    proposal: Proposal
+    moment: datetime
+    state_label: str
+    stage: str | None
+    owner: str | None
+    final: bool
+    outcome: str | None
+    deadline: str | None
+    due_at: datetime | None
+    next_steps: tuple[NextStep, ...]
+    last_event: Event
+
+    @property
+    def waiting_days(self) -> float:
+        return max(0.0, (self.moment - self.proposal.state_entered_at).total_seconds() / 86400)
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_at is not None and not self.final and self.moment > self.due_at
+
+    @property
+    def missing_fields(self) -> tuple[str, ...]:
+        """Fields some next step still needs, in the order the steps name them."""
+        seen: dict[str, None] = {}
+        for step in self.next_steps:
+            seen.update(dict.fromkeys(step.missing_fields))
+        return tuple(seen)
+
+    def as_dict(self) -> dict[str, Any]:
+        from flowengine.clock import iso_utc
+
+        return {
+            **self.proposal.as_dict(),
+            "as_of": iso_utc(self.moment), "state_label": self.state_label, "stage": self.stage,
+            "owner": self.owner, "final": self.final, "outcome": self.outcome,
+            "waiting_days": round(self.waiting_days, 2), "deadline": self.deadline,
+            "due_at": iso_utc(self.due_at) if self.due_at else None, "overdue": self.overdue,
+            "missing_fields": list(self.missing_fields), "next_steps": [s.as_dict() for s in self.next_steps],
+            "last_event": self.last_event.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A write's outcome. ``repeated``: the idempotency key had been used; nothing new was written."""
+
+    proposal: Proposal
+    event: Event | None
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    proposals: int
+    events: int
+    breaks: tuple[chain.ChainBreak, ...]
+    altered_definitions: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks and not self.altered_definitions
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "proposals": self.proposals, "events": self.events,
+                "breaks": [b.as_dict() for b in self.breaks], "altered_definitions": list(self.altered_definitions)}
+
+
+class FlowEngine:
+    """Proposals on their workflows, in one database. Use :meth:`open`; close when done."""
+
+    def __init__(self, database: Database, *, workflow_dirs: Sequence[str | Path] = (),
+                 clock: Clock = system_clock) -> None:
+        self.database = database
+        self.workflow_dirs = tuple(workflow_dirs)
+        self.clock = clock
+
+    @classmethod
+    def open(cls, target: str | None = None, *, workflow_dirs: Sequence[str | Path] = (),
+             clock: Clock | None = None) -> FlowEngine:
+        """``target``: a file path or database URL; None means ``$FLOWENGINE_DB`` or the default file.
+        A new database is created; an old SQLite one is upgraded."""
+        database = Database(resolve_url(target))
+        database.ensure_schema()
+        return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def __enter__(self) -> FlowEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def new_proposal(self, workflow: str, *, title: str, actor: Actor, description: str = "", origin: str = "",
+                     fields: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
+                     at: datetime | None = None) -> StepResult:
+        """Register a proposal under the workflow as its file reads now; it keeps that definition."""
+        title = _one_line("title", title, MAX_TITLE_CHARS)
+        description = _text("description", description)
+        origin = _one_line("origin", origin, MAX_TITLE_CHARS)
+        key = _key(idempotency_key)
+        content_hash, text, source = self._definition(workflow)
+        compiled = engine.compiled(content_hash, text, source)
+        wf = compiled.workflow
+        compiled.check_role(actor)
+        values = {k: v for k, v in coerce_fields(wf, fields or {}).items() if v is not None}
+        lacking = missing([fid for fid, spec in wf.fields.items() if spec.required], values)
+        if lacking:
+            raise Refused(f"cannot create a proposal under {wf.id}",
+                          [f"required field '{name}' is missing" for name in lacking],
+                          "give it with " + " ".join(f"--set {name}=…" for name in lacking))
+        moment = as_utc(at) if at else self.clock()
+        prefix = wf.prefix or _derived_prefix(wf.id)
+
+        def write(conn: Connection) -> StepResult:
+            if key and (done := queries.event_by_key(conn, key)):
+                return self._repeat(conn, done, None, None)
+            if not queries.has_definition(conn, content_hash):
+                queries.insert_definition(conn, content_hash=content_hash, workflow=wf.id, version=wf.version,
+                                          source=source, text=text, at=moment)
+            number = queries.next_number(conn, prefix)
+            pid = f"{prefix}-{number}"
+            event = _event(pid, 1, CREATED, None, None, compiled.initial, actor, moment, moment, "", values,
+                           {"title": title, "description": description, "origin": origin, "workflow": wf.id,
+                            "workflow_version": wf.version, "definition": content_hash}, key, chain.GENESIS)
+            pk = queries.insert_proposal(conn, {
+                "id": pid, "prefix": prefix, "number": number, "workflow": wf.id, "definition_hash": content_hash,
+                "title": title, "description": description, "origin": origin, "state": compiled.initial,
+                "fields": values, "created_at": moment, "created_by": actor.name, "updated_at": moment,
+                "state_entered_at": moment, "version": 1, "head_hash": event.hash})
+            queries.insert_event(conn, pk, event)
+            return StepResult(self._load(conn, pid)[1], event)
+
+        return self._write(write, key)
+
+    def advance(self, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
+                fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
+                idempotency_key: str | None = None, at: datetime | None = None) -> StepResult:
+        """Fire a trigger. Refused (naming every reason) or written with its event, never half."""
+        comment = _text("comment", comment)
+        key = _key(idempotency_key)
+
+        def write(conn: Connection) -> StepResult:
+            if key and (done := queries.event_by_key(conn, key)):
+                return self._repeat(conn, done, proposal_id, trigger)
+            pk, proposal = self._load(conn, proposal_id)
+            self._check_version(conn, pk, proposal, expected_version)
+            compiled = self._compiled(conn, proposal)
+            compiled.check_role(actor)
+            changes = _changed(proposal.fields, coerce_fields(compiled.workflow, fields or {}))
+            merged = _merged(proposal.fields, changes)
+            try:
+                new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
+            except TransitionRefused as refused:
+                raise self._explained(conn, pk, proposal, actor, refused) from None
+            moment = self._moment(proposal, at)
+            event = _event(proposal.id, proposal.version + 1, ADVANCED, trigger, proposal.state, new_state, actor,
+                           moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
+            self._commit_step(conn, pk, proposal, event, {
+                "state": new_state, "fields": merged, "updated_at": moment, "state_entered_at": moment})
+            return StepResult(self._load(conn, proposal.id)[1], event)
+
+        return self._write(write, key)
+
+    def set_fields(self, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
+                   expected_version: int | None = None, idempotency_key: str | None = None,
+                   at: datetime | None = None) -> StepResult:
+        """Fill in or correct fields; recorded as an event like any step. No change, no event."""
+        if not fields:
+            raise InvalidInput("name at least one field=value to set, e.g. cost_estimate=25000")
+        comment = _text("comment", comment)
+        key = _key(idempotency_key)
+
+        def write(conn: Connection) -> StepResult:
+            if key and (done := queries.event_by_key(conn, key)):
+                return self._repeat(conn, done, proposal_id, None)
+            pk, proposal = self._load(conn, proposal_id)
+            self._check_version(conn, pk, proposal, expected_version)
+            compiled = self._compiled(conn, proposal)
+            compiled.check_role(actor)
+            wf = compiled.workflow
+            changes = _changed(proposal.fields, coerce_fields(wf, fields))
+            cleared = [name for name, value in changes.items() if value is None and wf.fields[name].required]
+            if cleared:
+                raise Refused(f"cannot clear {', '.join(cleared)} of {proposal.id}",
+                              [f"'{name}' is a required field" for name in cleared], "give a new value instead")
+            if not changes:
+                return StepResult(proposal, None)
+            moment = self._moment(proposal, at)
+            event = _event(proposal.id, proposal.version + 1, FIELDS_SET, None, proposal.state, proposal.state,
+                           actor, moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
+            self._commit_step(conn, pk, proposal, event,
+                              {"fields": _merged(proposal.fields, changes), "updated_at": moment})
+            return StepResult(self._load(conn, proposal.id)[1], event)
+
+        return self._write(write, key)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def standing(self, proposal_id: str, *, as_of: datetime | None = None, language: str = "en") -> Standing:
+        """Where one proposal stands now, or at the end of a past moment."""
+        with self.database.read() as conn:
+            pk, proposal = self._load(conn, proposal_id)
+            events = queries.events_of(conn, pk, until=as_of)
+            if not events:
+                raise InvalidInput(f"{proposal.id} did not exist yet at {local_text(as_of or self.clock())} "
+                                   f"(created {local_text(proposal.created_at)})")
+            return self._standing(conn, _as_of(proposal, events) if as_of else proposal, events[-1], as_of, language)
+
+    def proposals(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
+                  owner: str | None = None, overdue: bool = False, as_of: datetime | None = None,
+                  sort: str = "id", language: str = "en") -> list[Standing]:
+        """Proposals matching every filter given, sorted (``id``, ``waiting``, ``updated`` or ``state``)."""
+        if sort not in SORTS:
+            raise InvalidInput(f"cannot sort by '{sort}'; choose one of: {', '.join(SORTS)}")
+        with self.database.read() as conn:
+            if as_of is None:
+                rows = queries.load_proposals(conn, workflow=workflow, state=state)
+                lasts = queries.last_events(conn, workflow=workflow)
+                pairs = [(p, lasts[p.id]) for p in rows if p.id in lasts]
+            else:
+                pairs = [(_as_of(p, events), events[-1])
+                         for p, events in queries.histories(conn, until=as_of, workflow=workflow) if events]
+                pairs = [(p, e) for p, e in pairs if not state or p.state == state]
+            found = [self._standing(conn, p, e, as_of, language) for p, e in pairs]
+        found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
+                 and (not overdue or s.overdue)]
+        keys: dict[str, Callable[[Standing], Any]] = {
+            "id": lambda s: _id_key(s.proposal.id),
+            "waiting": lambda s: (s.final, -s.waiting_days, _id_key(s.proposal.id)),
+            "updated": lambda s: (-s.proposal.updated_at.timestamp(), _id_key(s.proposal.id)),
+            "state": lambda s: (s.proposal.workflow, s.proposal.state, _id_key(s.proposal.id)),
+        }
+        return sorted(found, key=keys[sort])
+
+    def history(self, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
+        with self.database.read() as conn:
+            pk, proposal = self._load(conn, proposal_id)
+            return proposal, queries.events_of(conn, pk, until=as_of)
+
+    def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
+        """The definition a proposal runs under (not the file as it reads today)."""
+        with self.database.read() as conn:
+            return self._compiled(conn, proposal)
+
+    def verify(self) -> AuditReport:
+        """Walk every chain; report the first broken link of each damaged proposal."""
+        breaks: list[chain.ChainBreak] = []
+        count_proposals = count_events = 0
+        with self.database.read() as conn:
+            altered = tuple(queries.altered_definitions(conn))
+            for proposal, events in queries.histories(conn):
+                count_proposals += 1
+                count_events += len(events)
+                broken = chain.first_break(proposal, events)
+                if broken:
+                    breaks.append(broken)
+        return AuditReport(count_proposals, count_events, tuple(breaks), altered)
+
+    # -- inside -------------------------------------------------------------------------
+
+    def _definition(self, workflow: str) -> tuple[str, str, str]:
+        """(content hash, text, source) of a workflow as its file reads now; validated once per hash."""
+        from flowengine.registry import locate_workflow, search_dirs
+
+        candidate = locate_workflow(workflow, search_dirs(self.workflow_dirs))
+        if candidate.document is None:  # unreadable: let the loader say exactly why
+            from flowengine.loader import check_file
+
+            raise DefinitionError(check_file(candidate.path).issues)
+        text = candidate.document.text
+        content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if engine.cached(content_hash) is None:
+            with self.database.read() as conn:
+                known = queries.has_definition(conn, content_hash)
+            if not known:
+                from flowengine.loader import check_document
+
+                result = check_document(candidate.document, file_stem=candidate.path.stem)
+                if not result.ok:
+                    raise DefinitionError(result.errors)
+        return content_hash, text, str(candidate.path)
+
+    def _write(self, work: Callable[[Connection], T], key: str | None) -> T:
+        """One write transaction; a unique-key race becomes a conflict, a repeat or a retry."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self.database.write() as conn:
+                    return work(conn)
+            except IntegrityError as error:
+                if key and attempt + 1 < _WRITE_ATTEMPTS:
+                    with self.database.read() as conn:
+                        taken = queries.event_by_key(conn, key) is not None
+                    if taken:  # the same request, applied by a concurrent retry: answer as a repeat
+                        continue
+                number_taken = any(name in str(error.orig) for name in ("uq_proposals_prefix_number",
+                                                                         "proposals.number"))
+                if number_taken and attempt + 1 < _WRITE_ATTEMPTS:
+                    continue
+                raise StoreError(f"a concurrent write collided with this one ({_first_line(error)}); "
+                                 "nothing was written — try again") from error
+        raise StoreError("could not find a free proposal number; nothing was written — try again")
+
+    def _load(self, conn: Connection, proposal_id: str) -> tuple[int, Proposal]:
+        found = queries.load_proposal(conn, proposal_id.strip().upper())
+        if found is None:
+            raise NotFound("proposal", proposal_id, queries.proposal_ids(conn),
+                           hint="run 'flowengine proposal list' to see them")
+        return found
+
+    def _compiled(self, conn: Connection, proposal: Proposal) -> CompiledWorkflow:
+        cached = engine.cached(proposal.definition_hash)
+        if cached is not None:
+            return cached
+        stored = queries.definition_text(conn, proposal.definition_hash)
+        if stored is None:
+            raise StoreError(f"the definition {proposal.definition_hash[:12]} of {proposal.id} is missing "
+                             "from the database; restore it from a backup")
+        return engine.compiled(proposal.definition_hash, *stored)
+
+    def _check_version(self, conn: Connection, pk: int, proposal: Proposal, expected: int | None) -> None:
+        if expected is not None and proposal.version != expected:
+            raise self._conflict(conn, pk, proposal)
+
+    def _conflict(self, conn: Connection, pk: int, proposal: Proposal) -> ConflictError:
+        last = queries.last_event(conn, pk)
+        actor, role, when = (last.actor, last.role, local_text(last.at)) if last else ("?", "?", "?")
+        return ConflictError(proposal.id, actor, role, when, proposal.state)
+
+    def _commit_step(self, conn: Connection, pk: int, proposal: Proposal, event: Event,
+                     values: dict[str, Any]) -> None:
+        if not queries.update_proposal(conn, pk, proposal.version, {**values, "head_hash": event.hash}):
+            now = queries.load_proposal(conn, proposal.id)
+            raise self._conflict(conn, pk, now[1] if now else proposal)
+        queries.insert_event(conn, pk, event)
+
+    def _moment(self, proposal: Proposal, at: datetime | None) -> datetime:
+        """When a step happens: never before the proposal's last event, so its history stays in order."""
+        if at is not None:
+            moment = as_utc(at)
+            if moment < proposal.updated_at:
+                raise InvalidInput(f"{local_text(moment)} is before the last step of {proposal.id} "
+                                   f"({local_text(proposal.updated_at)}); steps are recorded in order")
+            return moment
+        return max(self.clock(), proposal.updated_at)  # a clock behind another writer's: keep order
+
+    def _explained(self, conn: Connection, pk: int, proposal: Proposal, actor: Actor,
+                   refused: TransitionRefused) -> TransitionRefused:
+        """Say who put the proposal where it is, when that was someone else: the usual cause of
+        a surprise refusal is a colleague who acted first."""
+        last = queries.last_event(conn, pk)
+        if last is None or last.actor == actor.name:
+            return refused
+        moved = f"{last.actor} ({last.role}) at {local_text(last.at)}"
+        return TransitionRefused(proposal.id, f"{proposal.state}, last changed by {moved}", refused.trigger,
+                                 refused.reasons, refused.allowed)
+
+    def _repeat(self, conn: Connection, done: Event, proposal_id: str | None, trigger: str | None) -> StepResult:
+        same = (proposal_id is None and done.kind == CREATED) or (
+            proposal_id is not None and done.proposal == proposal_id.strip().upper() and done.trigger == trigger
+            and done.kind != CREATED)
+        if not same:
+            what = f"{done.kind} {done.trigger or ''}".strip()
+            raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used for {what} of "
+                               f"{done.proposal} at {local_text(done.at)}; use a new key for a new request")
+        return StepResult(self._load(conn, done.proposal)[1], done, repeated=True)
+
+    def _standing(self, conn: Connection, proposal: Proposal, last: Event, as_of: datetime | None,
+                  language: str) -> Standing:
+        compiled = self._compiled(conn, proposal)
+        state = compiled.workflow.states.get(proposal.state)
+        moment = min(as_of, self.clock()) if as_of else self.clock()
+        due = state.deadline.add_to(proposal.state_entered_at) if state and state.deadline else None
+        return Standing(
+            proposal=proposal, moment=moment,
+            state_label=state.label(language) if state else proposal.state,
+            stage=state.stage if state else None, owner=state.owner if state else None,
+            final=bool(state and state.final), outcome=state.outcome if state else None,
+            deadline=state.deadline_text if state else None, due_at=due,
+            next_steps=tuple(compiled.next_steps(proposal.state, proposal.fields, language)),
+            last_event=last,
+        )
+
+
+def _as_of(proposal: Proposal, events: Sequence[Event]) -> Proposal:
+    replayed = chain.replay(events)
+    return replace(proposal, state=replayed.state, fields=replayed.fields, version=replayed.version,
+                   updated_at=replayed.updated_at, state_entered_at=replayed.state_entered_at,
+                   head_hash=replayed.head_hash)
+
+
+def _event(proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None, to_state: str,
+           actor: Actor, at: datetime, entered_at: datetime, comment: str, changes: dict[str, Any],
+           details: dict[str, Any], key: str | None, prev_hash: str) -> Event:
+    digest = chain.event_hash(
+        proposal=proposal, seq=seq, kind=kind, trigger=trigger, from_state=from_state, to_state=to_state,
+        actor=actor.name, role=actor.role, at=at, entered_at=entered_at, comment=comment, changes=changes,
+        details=details, idempotency_key=key, prev_hash=prev_hash)
+    return Event(proposal, seq, kind, trigger, from_state, to_state, actor.name, actor.role, as_utc(at),
+                 as_utc(entered_at), comment, changes, details, key, prev_hash, digest)
+
+
+def _changed(current: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in given.items() if current.get(name) != value}
+
+
+def _merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    for name, value in changes.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def _derived_prefix(workflow_id: str) -> str:
+    """Workflows without ``prefix``: the first six letters of the id, in capitals."""
+    return re.sub(r"[^A-Z]", "", workflow_id.upper())[:6] or "P"
+
+
+def _id_key(proposal_id: str) -> tuple[str, int]:
+    prefix, _, number = proposal_id.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (proposal_id, 0)
+
+
+def _one_line(what: str, value: str, limit: int) -> str:
+    text = (value or "").strip()
+    if what == "title" and not text:
+        raise InvalidInput("a proposal needs a title: --title \"Meeting place in the town centre\"")
+    if "\n" in text or len(text) > limit:
+        raise InvalidInput(f"the {what} must be one line of at most {limit} characters; "
+                           "put longer text in --description")
+    return text
+
+
+def _text(what: str, value: str) -> str:
+    text = (value or "").strip()
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"the {what} is longer than {MAX_TEXT_CHARS} characters; link to a document instead")
+    return text
+
+
+def _key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    key = value.strip()
+    if not key or len(key) > MAX_KEY_CHARS or any(ord(c) < 32 for c in key):
+        raise InvalidInput(f"an idempotency key is 1 to {MAX_KEY_CHARS} printable characters, e.g. a UUID")
+    return key
+
+
+def _first_line(error: IntegrityError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig is not None else "integrity error"

@@ -1,0 +1,175 @@
+"""Where the database is, opening it the right way, and turning driver errors into StoreErrors.
+
+SQLite (the default) is opened in WAL mode with a busy timeout and foreign keys on; write
+transactions start with ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of
+one failing half-way with "database is locked". PostgreSQL is reached by URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
+
+from flowengine.errors import StoreError
+from flowengine.store.schema import SCHEMA_HEAD
+
+ENV_DB = "FLOWENGINE_DB"
+BUSY_TIMEOUT_SECONDS = 30.0
+_WRITE = "flowengine_write"
+
+
+def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/flowengine/flowengine.db``, i.e. ``~/.local/share/flowengine/flowengine.db``."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "flowengine" / "flowengine.db"
+
+
+def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """``--db`` or ``$FLOWENGINE_DB`` (a file path or a database URL), else the default file."""
+    env = os.environ if environ is None else environ
+    value = (target or env.get(ENV_DB, "")).strip()
+    if not value:
+        path = default_database_path(env)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot create the database {value}: the folder {path.parent} does not exist "
+                         "(create it, or leave out --db to use the default location)")
+    if path.is_dir():
+        raise StoreError(f"{value} is a folder; give a file name for the database, e.g. {path / 'flowengine.db'}")
+    return f"sqlite:///{path}"
+
+
+class Database:
+    """One database: an engine plus the two kinds of transaction flowengine needs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    @property
+    def display_name(self) -> str:
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() == "sqlite":
+            return parsed.database or ":memory:"
+        return parsed.render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, taken at once (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        with translate_errors(self), self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot (one transaction, so every query sees the same moment)."""
+        with translate_errors(self), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def schema_revision(self) -> str | None:
+        """The stored schema revision; None for an empty database."""
+        with translate_errors(self), self.engine.connect() as conn:
+            if not self.engine.dialect.has_table(conn, "alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def ensure_schema(self, *, upgrade_existing: bool | None = None) -> tuple[str | None, str]:
+        """Create a new database, or upgrade an old one; a newer schema is refused.
+
+        Shared PostgreSQL databases are only created here, never upgraded behind the back of the
+        people running them: for those, ``flowengine db upgrade`` does it on purpose.
+        Returns the revisions before and after.
+        """
+        revision = self.schema_revision()
+        if revision == SCHEMA_HEAD:
+            return revision, revision
+        from flowengine.store import migrate
+
+        if revision is not None and revision not in migrate.known_revisions():
+            raise StoreError(f"the database {self.display_name} has schema revision {revision}, which this "
+                             "flowengine does not know: it was written by a newer flowengine; upgrade flowengine")
+        automatic = self.dialect == "sqlite" if upgrade_existing is None else upgrade_existing
+        if revision is not None and not automatic:
+            raise StoreError(f"the database {self.display_name} has schema revision {revision}, older than "
+                             f"{SCHEMA_HEAD}; run `flowengine db upgrade` (after a backup) to bring it up to date")
+        return migrate.upgrade(self)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise StoreError(f"'{url}' is not a database URL; give a file path or e.g. "
+                         "postgresql+psycopg://user@host/flowengine") from error
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        try:
+            return create_engine(url, pool_pre_ping=False)
+        except ModuleNotFoundError as error:
+            raise StoreError("PostgreSQL needs the psycopg driver: pip install 'flowengine[postgresql]'") from error
+    raise StoreError(f"flowengine stores in SQLite or PostgreSQL, not '{backend}'; "
+                     "give a file path or a postgresql+psycopg://… URL")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """The SQLAlchemy recipe for real SQLite transactions: the driver's own BEGIN is switched off
+    and flowengine emits BEGIN (reads) or BEGIN IMMEDIATE (writes) itself."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed step
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+@contextmanager
+def translate_errors(database: Database) -> Iterator[None]:
+    """Driver errors become one clear StoreError; errors of our own pass through untouched."""
+    try:
+        yield
+    except exc.IntegrityError:
+        raise  # the service turns these into conflicts or repeated requests
+    except exc.OperationalError as error:
+        message = str(error.orig).lower() if error.orig is not None else str(error).lower()
+        if "locked" in message or "busy" in message:
+            raise StoreError(f"the database {database.display_name} stayed busy for more than "
+                             f"{BUSY_TIMEOUT_SECONDS:.0f} s (another flowengine is writing); nothing was written "
+                             "— try again") from error
+        if "unable to open" in message:
+            raise StoreError(f"cannot open the database {database.display_name}: check the path and "
+                             "its permissions") from error
+        raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
+    except exc.DatabaseError as error:
+        raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
+
+
+def _first_line(error: exc.DBAPIError) -> str:
+    return str(error.orig if error.orig is not None else error).strip().splitlines()[0]

@@ -1,0 +1,59 @@
+"""Schema migrations through Alembic: the only module that imports it (only when the schema is
+not current, so an everyday command never pays for it)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+from flowengine.store.database import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_LOCK_KEY = 0x666C6F77  # "flow": serialises concurrent first starts against one server
+
+
+def _config() -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    return frozenset(script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions())
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def upgrade(database: Database, target: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to ``target`` in one transaction; returns (revision before, after).
+
+    The write lock is taken first, so two processes starting on a new database do not both
+    create it: the second finds it done.
+    """
+    from alembic import command
+
+    before = database.schema_revision()
+    config = _config()
+    with database.write() as conn:
+        if database.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        config.attributes["connection"] = conn
+        command.upgrade(config, target)
+    return before, database.schema_revision() or ""

@@ -1,0 +1,111 @@
+"""The tables, as SQLAlchemy Core (no ORM: one command's write is a handful of statements, and
+the ORM's import and unit-of-work would cost more than the work itself).
+
+The first migration (``migrations/versions/0001_first_schema.py``) creates exactly these; a
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from flowengine.clock import as_utc
+
+SCHEMA_HEAD = "0001_first_schema"  # the newest migration; checked on open without importing Alembic
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python; naive UTC in SQLite (which has no zones), timestamptz in PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = as_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value)
+
+
+metadata = MetaData()
+
+definitions = Table(
+    "definitions", metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("workflow", String(100), nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("stored_at", UTCDateTime, nullable=False),
+)
+
+proposals = Table(
+    "proposals", metadata,
+    Column("pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("prefix", String(10), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("workflow", String(100), nullable=False),
+    Column("definition_hash", String(64), ForeignKey("definitions.content_hash"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("state", String(100), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("state_entered_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    UniqueConstraint("prefix", "number", name="uq_proposals_prefix_number"),
+)
+Index("ix_proposals_workflow_state", proposals.c.workflow, proposals.c.state)
+
+events = Table(
+    "events", metadata,
+    Column("pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("proposal_pk", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("proposals.pk"),
+           nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("trigger", String(100), nullable=True),
+    Column("from_state", String(100), nullable=True),
+    Column("to_state", String(100), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("entered_at", UTCDateTime, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("idempotency_key", String(200), nullable=True, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
+)
+Index("ix_events_from_state", events.c.from_state)
+Index("ix_events_at", events.c.at)
