@@ -20,6 +20,12 @@ DEBUG_ENV = "FLOWENGINE_DEBUG"
 # name → (module, attribute, short help); help is here so listing commands imports nothing.
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflow": ("flowengine_cli.workflow", "workflow", "Check, list, show and draw workflow definitions."),
+    "init": ("flowengine_cli.database", "init", "Create the database and say where it is."),
+    "db": ("flowengine_cli.database", "db", "Database schema: status and upgrades of a shared database."),
+    "proposal": ("flowengine_cli.proposal", "proposal", "Register proposals, list them, show where one stands."),
+    "advance": ("flowengine_cli.proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
+    "history": ("flowengine_cli.history", "history", "Every step of a proposal: who, what, when and why."),
+    "audit": ("flowengine_cli.history", "audit", "Check that no step of any history was rewritten."),
 }
 
 

@@ -29,3 +29,34 @@ def workflows_option(func: F) -> F:
         help="Extra folder of workflow YAML files (repeatable; also $FLOWENGINE_WORKFLOWS). "
              "Searched before the bundled workflows.",
     )(func)
+
+
+def database_option(func: F) -> F:
+    return click.option(
+        "--db", "database", metavar="PATH|URL", envvar="FLOWENGINE_DB",
+        help="SQLite file or database URL (also $FLOWENGINE_DB). "
+             "Default: ~/.local/share/flowengine/flowengine.db.",
+    )(func)
+
+
+def identity_options(func: F) -> F:
+    func = click.option("--role", "role", metavar="ROLE", envvar="FLOWENGINE_ROLE",
+                        help="The role you act in, as the workflow names it (also $FLOWENGINE_ROLE).")(func)
+    return click.option("--as", "actor_name", metavar="NAME", envvar="FLOWENGINE_USER",
+                        help="Who you are; a pseudonym is enough (also $FLOWENGINE_USER).")(func)
+
+
+def as_of_option(func: F) -> F:
+    return click.option("--as-of", "as_of", metavar="DATE",
+                        help="Show the state at the end of a past day (YYYY-MM-DD) instead of now.")(func)
+
+
+def set_option(func: F) -> F:
+    return click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+                        help="Fill in a field (repeatable); an empty value clears it.")(func)
+
+
+def idempotency_option(func: F) -> F:
+    return click.option("--idempotency-key", "idempotency_key", metavar="KEY",
+                        help="A unique key for this request: repeating the command with the same key "
+                             "applies it once (for scripts that retry).")(func)

@@ -1,0 +1,196 @@
+"""``flowengine proposal …`` and ``flowengine advance``: register proposals and move them along."""
+
+from __future__ import annotations
+
+import click
+
+from .options import (
+    as_of_option,
+    database_option,
+    idempotency_option,
+    identity_options,
+    json_option,
+    language_option,
+    set_option,
+    workflows_option,
+)
+from .session import actor, moment, open_engine
+from .views import standing_text, standings_table, to_json
+
+_STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
+
+
+@click.group()
+def proposal() -> None:
+    """Register proposals, list them, see where one stands, fill in its fields.
+
+    \b
+    Example:
+      flowengine proposal new innovation-chain --title "Meeting place" --as kari --role panel
+    """
+
+
+@proposal.command("new")
+@click.argument("workflow")
+@click.option("--title", required=True, help="One line naming the proposal.")
+@click.option("--description", default="", help="What is proposed, in the panel's own words.")
+@click.option("--origin", default="", help="Where it came from: which panel, audit or meeting.")
+@set_option
+@identity_options
+@idempotency_option
+@database_option
+@workflows_option
+@json_option
+def new(workflow: str, title: str, description: str, origin: str, assignments: tuple[str, ...],
+        actor_name: str | None, role: str | None, idempotency_key: str | None, database: str | None,
+        workflow_dirs: tuple[str, ...], as_json: bool) -> None:
+    """Register a proposal under WORKFLOW (an id such as innovation-chain, or a .yaml file).
+
+    The proposal keeps the definition the workflow file has now: later edits of the file
+    apply to new proposals only.
+
+    \b
+    Example:
+      flowengine proposal new innovation-chain --title "Meeting place in the centre" \\
+          --origin "User panel, meeting 2017-03-02" --set summary="A place to meet" --as kari --role panel
+    """
+    from flowengine.fields import parse_assignments
+
+    who = actor(actor_name, role)
+    values = parse_assignments(assignments)
+    with open_engine(database, workflow_dirs) as engine:
+        result = engine.new_proposal(workflow, title=title, description=description, origin=origin,
+                                     fields=values, actor=who, idempotency_key=idempotency_key)
+    created = result.proposal
+    if as_json:
+        click.echo(to_json({**created.as_dict(), "repeated": result.repeated}))
+        return
+    again = " (already registered by an earlier run with this key)" if result.repeated else ""
+    click.echo(f"{created.id} registered in {created.state}{again}")
+    click.echo(f"next: flowengine proposal show {created.id}")
+
+
+@proposal.command("list")
+@click.option("--workflow", help="Only proposals under this workflow id.")
+@click.option("--state", help="Only proposals in this state.")
+@click.option("--stage", type=click.Choice(_STAGES), help="Only proposals in this stage.")
+@click.option("--owner", metavar="ROLE", help="Only proposals waiting for this role.")
+@click.option("--overdue", is_flag=True, help="Only proposals past their state's deadline.")
+@click.option("--sort", type=click.Choice(["id", "waiting", "updated", "state"]), default="id", show_default=True,
+              help="waiting: longest in its state first; updated: most recently changed first.")
+@as_of_option
+@language_option
+@database_option
+@json_option
+def list_proposals(workflow: str | None, state: str | None, stage: str | None, owner: str | None, overdue: bool,
+                   sort: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
+    """List proposals with their state, owner and time waiting.
+
+    \b
+    Example:
+      flowengine proposal list --overdue --sort waiting
+    """
+    with open_engine(database) as engine:
+        found = engine.proposals(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
+                                 as_of=moment(as_of), sort=sort, language=language)
+    if as_json:
+        click.echo(to_json([s.as_dict() for s in found]))
+    elif found:
+        click.echo(standings_table(found))
+    else:
+        click.echo("no proposals match" if any((workflow, state, stage, owner, overdue)) else
+                   "no proposals yet: register one with `flowengine proposal new WORKFLOW --title …`", err=True)
+
+
+@proposal.command("show")
+@click.argument("proposal_id", metavar="ID")
+@as_of_option
+@language_option
+@database_option
+@json_option
+def show(proposal_id: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
+    """Where a proposal stands: state, time waiting against its deadline, who must act, what is missing.
+
+    \b
+    Example:
+      flowengine proposal show INN-7
+    """
+    with open_engine(database) as engine:
+        standing = engine.standing(proposal_id, as_of=moment(as_of), language=language)
+    click.echo(to_json(standing.as_dict()) if as_json else standing_text(standing))
+
+
+@proposal.command("set")
+@click.argument("proposal_id", metavar="ID")
+@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
+@click.option("--comment", default="", help="Why the value was set or changed.")
+@click.option("--expect-version", type=click.IntRange(min=1), help="Refuse if the proposal changed since this version.")
+@identity_options
+@idempotency_option
+@database_option
+@json_option
+def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, expect_version: int | None,
+               actor_name: str | None, role: str | None, idempotency_key: str | None, database: str | None,
+               as_json: bool) -> None:
+    """Fill in or correct fields of a proposal; recorded in its history. An empty value clears a field.
+
+    \b
+    Example:
+      flowengine proposal set INN-7 cost_estimate=25000 case_number=2019/1234 --as kari --role panel
+    """
+    from flowengine.fields import parse_assignments
+
+    who = actor(actor_name, role)
+    values = parse_assignments(assignments)
+    with open_engine(database) as engine:
+        result = engine.set_fields(proposal_id, values, actor=who, comment=comment,
+                                   expected_version=expect_version, idempotency_key=idempotency_key)
+    if as_json:
+        click.echo(to_json({**result.proposal.as_dict(), "changed": result.event is not None,
+                            "repeated": result.repeated}))
+    elif result.event is None:
+        click.echo(f"nothing to change: {result.proposal.id} already has these values")
+    else:
+        click.echo(f"{result.proposal.id}: set {', '.join(result.event.changes)} (version {result.proposal.version})")
+
+
+@click.command()
+@click.argument("proposal_id", metavar="ID")
+@click.argument("trigger")
+@click.option("--comment", default="", help="Why: the reasoned answer the panel will read.")
+@set_option
+@click.option("--expect-version", type=click.IntRange(min=1),
+              help="Refuse if someone changed the proposal since this version (see `proposal show --json`).")
+@identity_options
+@idempotency_option
+@database_option
+@json_option
+def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str, ...], expect_version: int | None,
+            actor_name: str | None, role: str | None, idempotency_key: str | None, database: str | None,
+            as_json: bool) -> None:
+    """Move proposal ID along its workflow by firing TRIGGER.
+
+    Refused, with every reason and the steps allowed now, when the trigger does not lead out
+    of the current state, your role may not fire it, a required field is missing, or a
+    comment is needed. Nothing is written then.
+
+    \b
+    Example:
+      flowengine advance INN-7 send_to_council --set expected_benefit="Less isolation" --as kari --role panel
+    """
+    from flowengine.fields import parse_assignments
+
+    who = actor(actor_name, role)
+    values = parse_assignments(assignments)
+    with open_engine(database) as engine:
+        result = engine.advance(proposal_id, trigger, actor=who, comment=comment, fields=values,
+                                expected_version=expect_version, idempotency_key=idempotency_key)
+    moved = result.proposal
+    if as_json:
+        click.echo(to_json({**moved.as_dict(), "event": result.event.as_dict() if result.event else None,
+                            "repeated": result.repeated}))
+        return
+    event = result.event
+    source = event.from_state if event else "?"
+    again = " (already done by an earlier run with this key)" if result.repeated else ""
+    click.echo(f"{moved.id}: {trigger}: {source} → {event.to_state if event else moved.state}{again}")

@@ -1,0 +1,39 @@
+"""Opening the engine for one command, from the options every store command shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from flowengine.records import Actor
+    from flowengine.service import FlowEngine
+
+
+def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> FlowEngine:
+    from flowengine.clock import clock_from_environment
+    from flowengine.service import FlowEngine
+
+    return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment())
+
+
+def actor(name: str | None, role: str | None) -> Actor:
+    """Who is acting; a usage error (exit 2) when not said, since nothing can be recorded without it."""
+    if not name or not role:
+        missing = " and ".join(w for w, v in (("--as NAME", name), ("--role ROLE", role)) if not v)
+        raise click.UsageError(f"say who you are: {missing} (or set FLOWENGINE_USER and FLOWENGINE_ROLE); "
+                               "a pseudonym is enough")
+    from flowengine.records import Actor
+
+    return Actor(name.strip(), role.strip())
+
+
+def moment(as_of: str | None) -> datetime | None:
+    if not as_of:
+        return None
+    from flowengine.clock import parse_moment
+
+    return parse_moment(as_of, what="--as-of")

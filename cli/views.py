@@ -1,0 +1,120 @@
+"""Text views of proposals and histories, shared by the commands that print them."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .tables import table
+
+if TYPE_CHECKING:
+    from flowengine.records import Event
+    from flowengine.service import Standing
+
+_TITLE_WIDTH = 40
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def fields_text(fields: dict[str, Any]) -> str:
+    from flowengine.fields import display
+
+    return "; ".join(f"{name}: {display(value)}" for name, value in fields.items()) or "-"
+
+
+def changes_text(changes: dict[str, Any]) -> str:
+    from flowengine.fields import display
+
+    return ", ".join(f"{name}={'(cleared)' if value is None else display(value)}" for name, value in changes.items())
+
+
+def waiting_text(standing: Standing) -> str:
+    from flowengine.clock import describe_span, local_text
+
+    span = describe_span(standing.proposal.state_entered_at, standing.moment)
+    text = f"{span} in this state, since {local_text(standing.proposal.state_entered_at)}"
+    if standing.final:
+        return f"final since {local_text(standing.proposal.state_entered_at)}"
+    if standing.due_at is None:
+        return text + "; no deadline declared"
+    verdict = "OVERDUE" if standing.overdue else "on time"
+    return text + f"; deadline {standing.deadline}, due {local_text(standing.due_at)} ({verdict})"
+
+
+def standing_text(standing: Standing) -> str:
+    from flowengine.clock import local_text
+
+    proposal = standing.proposal
+    last = standing.last_event
+    stage = f" (stage {standing.stage})" if standing.stage else ""
+    outcome = f", outcome {standing.outcome}" if standing.outcome else ""
+    rows = [
+        ("workflow", f"{proposal.workflow} {proposal.workflow_version} (definition {proposal.definition_hash[:12]})"),
+        ("origin", proposal.origin or "-"),
+        ("state", f"{proposal.state} — {standing.state_label}{stage}{outcome}"),
+        ("waiting", waiting_text(standing)),
+        ("owner", f"{standing.owner} must act" if standing.owner and not standing.final else "-"),
+        ("last step", f"{_step_name(last)} by {last.actor} ({last.role}) at {local_text(last.at)}"),
+        ("fields", fields_text(proposal.fields)),
+    ]
+    if standing.missing_fields:
+        rows.append(("missing", ", ".join(standing.missing_fields)
+                     + f" (set with: flowengine proposal set {proposal.id} FIELD=VALUE)"))
+    lines = [f"{proposal.id}  {proposal.title}", ""]
+    width = max(len(label) for label, _ in rows)
+    lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
+    if proposal.description:
+        lines += ["", proposal.description]
+    lines.append("")
+    if standing.next_steps:
+        lines.append("next steps (flowengine advance " + proposal.id + " TRIGGER):")
+        lines.append(table(
+            ["trigger", "to", "roles", "still needs"],
+            [(s.trigger, s.target, ", ".join(s.roles) or "any role", _needs(s.missing_fields, s.needs_comment))
+             for s in standing.next_steps]))
+    else:
+        lines.append("no next steps: the proposal has reached the end of its chain")
+    return "\n".join(lines)
+
+
+def _needs(missing: tuple[str, ...], comment: bool) -> str:
+    needs = [*missing, *(["a comment"] if comment else [])]
+    return ", ".join(needs) or "-"
+
+
+def standings_table(standings: list[Standing]) -> str:
+    from flowengine.clock import describe_span
+
+    rows = []
+    for s in standings:
+        title = s.proposal.title
+        if len(title) > _TITLE_WIDTH:
+            title = title[: _TITLE_WIDTH - 1] + "…"
+        status = "final" if s.final else ("OVERDUE" if s.overdue else ("on time" if s.due_at else "-"))
+        rows.append((s.proposal.id, s.proposal.workflow, s.proposal.state, s.stage, s.owner if not s.final else None,
+                     describe_span(s.proposal.state_entered_at, s.moment), status, title))
+    return table(["id", "workflow", "state", "stage", "owner", "waiting", "deadline", "title"], rows)
+
+
+def _step_name(event: Event) -> str:
+    from flowengine.records import CREATED, FIELDS_SET
+
+    if event.kind == CREATED:
+        return "created"
+    if event.kind == FIELDS_SET:
+        return "fields set"
+    return event.trigger or event.kind
+
+
+def history_table(events: list[Event]) -> str:
+    from flowengine.clock import local_text
+
+    rows = []
+    for event in events:
+        unmoved = event.from_state in (None, event.to_state)
+        move = event.to_state if unmoved else f"{event.from_state} → {event.to_state}"
+        rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
+                     changes_text(event.changes), event.comment))
+    return table(["#", "when", "step", "state", "by", "fields", "comment"], rows)
