@@ -209,9 +209,7 @@ class FlowEngine:
             moment = self._moment(proposal, at)
             event = _event(proposal.id, proposal.version + 1, ADVANCED, trigger, proposal.state, new_state, actor,
                            moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
-            self._commit_step(conn, pk, proposal, event, {
-                "state": new_state, "fields": merged, "updated_at": moment, "state_entered_at": moment})
-            return StepResult(self._load(conn, proposal.id)[1], event)
+            return StepResult(self._commit_step(conn, pk, proposal, event, fields=merged), event)
 
         return self._write(write, key)
 
@@ -242,9 +240,8 @@ class FlowEngine:
             moment = self._moment(proposal, at)
             event = _event(proposal.id, proposal.version + 1, FIELDS_SET, None, proposal.state, proposal.state,
                            actor, moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
-            self._commit_step(conn, pk, proposal, event,
-                              {"fields": _merged(proposal.fields, changes), "updated_at": moment})
-            return StepResult(self._load(conn, proposal.id)[1], event)
+            return StepResult(self._commit_step(conn, pk, proposal, event, fields=_merged(proposal.fields, changes)),
+                              event)
 
         return self._write(write, key)
 
@@ -381,11 +378,18 @@ class FlowEngine:
         return ConflictError(proposal.id, actor, role, when, proposal.state)
 
     def _commit_step(self, conn: Connection, pk: int, proposal: Proposal, event: Event,
-                     values: dict[str, Any]) -> None:
-        if not queries.update_proposal(conn, pk, proposal.version, {**values, "head_hash": event.hash}):
+                     fields: dict[str, Any]) -> Proposal:
+        """Write the row and its event under the optimistic lock; returns the row as written."""
+        entered = event.at if chain.enters_state(event) else proposal.state_entered_at
+        after = replace(proposal, state=event.to_state, fields=fields, updated_at=event.at,
+                        state_entered_at=entered, head_hash=event.hash, version=event.seq)
+        if not queries.update_proposal(conn, pk, proposal.version, {
+                "state": after.state, "fields": after.fields, "updated_at": after.updated_at,
+                "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}):
             now = queries.load_proposal(conn, proposal.id)
             raise self._conflict(conn, pk, now[1] if now else proposal)
         queries.insert_event(conn, pk, event)
+        return after
 
     def _moment(self, proposal: Proposal, at: datetime | None) -> datetime:
         """When a step happens: never before the proposal's last event, so its history stays in order."""

@@ -35,11 +35,13 @@ def test_complete_examples_in_the_language_reference_are_valid_under_strict(exam
     assert result.issues == [], "\n".join(issue.format() for issue in result.issues)
 
 
-def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    [example] = _blocks(REPO_ROOT / "README.md", "python")
+def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workflows_example, proposals_example = _blocks(REPO_ROOT / "README.md", "python")
     monkeypatch.chdir(tmp_path)
-    exec(compile(example, "README.md", "exec"), {})
+    exec(compile(workflows_example, "README.md", "exec"), {})
     assert (tmp_path / "chain.png").read_bytes().startswith(b"\x89PNG")
+    exec(compile(proposals_example, "README.md", "exec"), {})
+    assert (tmp_path / "proposals.db").is_file()
 
 
 def test_readme_opens_with_the_two_setup_commands() -> None:

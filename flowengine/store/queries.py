@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from flowengine.records import Event, Proposal
 from flowengine.store.schema import definitions, events, proposals
@@ -65,8 +65,11 @@ def _proposal(row: Any) -> Proposal:  # a Row of _PROPOSAL_COLUMNS
     )
 
 
+_PROPOSAL_BY_ID = _PROPOSALS.where(proposals.c.id == bindparam("proposal_id"))
+
+
 def load_proposal(conn: Connection, proposal_id: str) -> tuple[int, Proposal] | None:
-    row = conn.execute(_PROPOSALS.where(proposals.c.id == proposal_id)).first()
+    row = conn.execute(_PROPOSAL_BY_ID, {"proposal_id": proposal_id}).first()
     return (row.pk, _proposal(row)) if row else None
 
 
@@ -83,21 +86,34 @@ def proposal_ids(conn: Connection) -> list[str]:
     return list(conn.execute(select(proposals.c.id).order_by(proposals.c.prefix, proposals.c.number)).scalars())
 
 
+_STEP_COLUMNS = ("state", "fields", "updated_at", "state_entered_at", "head_hash")
+# Built once with bound parameters: building a statement with literal values per call costs
+# more than executing it (the compiled form is cached, the per-call construction is not).
+_UPDATE_STEP = (
+    update(proposals)
+    .where(proposals.c.pk == bindparam("b_pk"), proposals.c.version == bindparam("b_version"))
+    .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in _STEP_COLUMNS})
+)
+_INSERT_EVENT = insert(events)
+
+
 def update_proposal(conn: Connection, pk: int, expected_version: int, values: dict[str, Any]) -> bool:
-    """Optimistic lock: the row changes only if nobody moved it past ``expected_version``."""
-    result = conn.execute(update(proposals)
-                          .where(proposals.c.pk == pk, proposals.c.version == expected_version)
-                          .values(version=expected_version + 1, **values))
+    """Optimistic lock: the row changes only if nobody moved it past ``expected_version``.
+    ``values`` gives every one of state, fields, updated_at, state_entered_at and head_hash."""
+    params = {name: values[name] for name in _STEP_COLUMNS}
+    result = conn.execute(_UPDATE_STEP, {"b_pk": pk, "b_version": expected_version,
+                                         "b_new_version": expected_version + 1, **params})
     return result.rowcount == 1
 
 
 def insert_event(conn: Connection, proposal_pk: int, event: Event) -> None:
-    conn.execute(insert(events).values(
-        proposal_pk=proposal_pk, seq=event.seq, kind=event.kind, trigger=event.trigger,
-        from_state=event.from_state, to_state=event.to_state, actor=event.actor, role=event.role, at=event.at,
-        entered_at=event.entered_at, comment=event.comment, changes=event.changes, details=event.details,
-        idempotency_key=event.idempotency_key, prev_hash=event.prev_hash, hash=event.hash,
-    ))
+    conn.execute(_INSERT_EVENT, {
+        "proposal_pk": proposal_pk, "seq": event.seq, "kind": event.kind, "trigger": event.trigger,
+        "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "role": event.role,
+        "at": event.at, "entered_at": event.entered_at, "comment": event.comment, "changes": event.changes,
+        "details": event.details, "idempotency_key": event.idempotency_key, "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    })
 
 
 _EVENT_COLUMNS = (
