@@ -48,7 +48,12 @@ def db() -> None:
 @database_option
 @json_option
 def status(database: str | None, as_json: bool) -> None:
-    """Say where the database is and which schema revision it has."""
+    """Say where the database is and which schema revision it has.
+
+    \b
+    Example:
+      flowengine db status --db ./trondheim.db
+    """
     from flowengine.store import Database, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 

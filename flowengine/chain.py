@@ -115,6 +115,24 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
             entered = event.at
         prev_hash = event.hash
         previous = event
+    created = events[0]
+    created_under = created.details.get("definition")
+    if proposal.definition_hash != created_under:
+        return ChainBreak(pid, created.seq,
+                          f"the proposal row runs under definition {proposal.definition_hash[:12]} but its "
+                          f"creation event records {str(created_under)[:12]} (the row was changed)")
+    described = [
+        name for name, stored, recorded in (
+            ("title", proposal.title, created.details.get("title")),
+            ("description", proposal.description, created.details.get("description")),
+            ("origin", proposal.origin, created.details.get("origin")),
+            ("created by", proposal.created_by, created.actor),
+            ("created at", as_utc(proposal.created_at), as_utc(created.at)),
+        ) if stored != recorded
+    ]
+    if described:
+        return ChainBreak(pid, created.seq, f"the proposal row's {', '.join(described)} differ from its creation "
+                          "event (the row was changed)")
     replayed = replay(events)
     mismatches = [
         name for name, stored, derived in (
@@ -126,7 +144,9 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
         ) if stored != derived
     ]
     if mismatches:
-        return ChainBreak(pid, replayed.version,
+        # Where the two first differ: a row ahead of its events points at the first missing one.
+        seq = min(proposal.version, replayed.version) + 1 if proposal.version != replayed.version else replayed.version
+        return ChainBreak(pid, seq,
                           f"the proposal row does not match the replay of its events ({', '.join(mismatches)}): "
                           "the row or the newest events were changed or deleted")
     return None

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from flowengine.issues import Issue
 
 
+_MAX_LISTED = 12  # a message names a few known ids, not a database's worth
+
+
 class FlowEngineError(Exception):
     """Root of every error the library raises on purpose."""
 
@@ -53,7 +56,9 @@ class NotFound(FlowEngineError):
         if suggestion:
             parts.append(f"did you mean '{suggestion}'?")
         elif self.known:
-            parts.append("known: " + ", ".join(self.known))
+            shown = ", ".join(self.known[:_MAX_LISTED])
+            more = f", … ({len(self.known)} in all)" if len(self.known) > _MAX_LISTED else ""
+            parts.append(f"known: {shown}{more}")
         if hint:
             parts.append(hint)
         super().__init__("; ".join(parts))
@@ -86,20 +91,23 @@ class Refused(FlowEngineError):
 
 
 class TransitionRefused(Refused):
-    """A trigger may not fire. ``allowed`` holds (trigger, roles that may fire it) for the current state."""
+    """A trigger may not fire. ``allowed`` holds (trigger, roles that may fire it) for the current state;
+    ``last_change`` optionally says who put the proposal there ("kari (panel) at 2019-03-01 10:00")."""
 
     def __init__(self, proposal_id: str, state: str, trigger: str, reasons: Sequence[str],
-                 allowed: Sequence[tuple[str, tuple[str, ...]]]) -> None:
+                 allowed: Sequence[tuple[str, tuple[str, ...]]], last_change: str = "") -> None:
         self.proposal_id = proposal_id
         self.state = state
         self.trigger = trigger
         self.allowed = tuple(allowed)
+        self.last_change = last_change
         if self.allowed:
             listed = ", ".join(f"{name} ({', '.join(roles) if roles else 'any role'})" for name, roles in self.allowed)
             hint = f"allowed now in {state}: {listed}"
         else:
             hint = f"{state} is final: nothing more can be done with {proposal_id}"
-        super().__init__(f"cannot {trigger} {proposal_id} (in {state})", reasons, hint)
+        changed = f", last changed by {last_change}" if last_change else ""
+        super().__init__(f"cannot {trigger} {proposal_id} (in {state}{changed})", reasons, hint)
 
 
 class ConflictError(FlowEngineError):

@@ -31,6 +31,7 @@ from flowengine.errors import (
     TransitionRefused,
 )
 from flowengine.fields import coerce_fields, missing
+from flowengine.model import Workflow
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Event, Proposal
 from flowengine.store import queries
 from flowengine.store.database import Database, resolve_url
@@ -167,7 +168,7 @@ class FlowEngine:
 
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
-                return self._repeat(conn, done, None, None)
+                return self._repeat(conn, done, None, None, created=(wf.id, title))
             if not queries.has_definition(conn, content_hash):
                 queries.insert_definition(conn, content_hash=content_hash, workflow=wf.id, version=wf.version,
                                           source=source, text=text, at=moment)
@@ -201,6 +202,7 @@ class FlowEngine:
             compiled = self._compiled(conn, proposal)
             compiled.check_role(actor)
             changes = _changed(proposal.fields, coerce_fields(compiled.workflow, fields or {}))
+            _refuse_clearing_required(compiled.workflow, proposal.id, changes)
             merged = _merged(proposal.fields, changes)
             try:
                 new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
@@ -231,10 +233,7 @@ class FlowEngine:
             compiled.check_role(actor)
             wf = compiled.workflow
             changes = _changed(proposal.fields, coerce_fields(wf, fields))
-            cleared = [name for name, value in changes.items() if value is None and wf.fields[name].required]
-            if cleared:
-                raise Refused(f"cannot clear {', '.join(cleared)} of {proposal.id}",
-                              [f"'{name}' is a required field" for name in cleared], "give a new value instead")
+            _refuse_clearing_required(wf, proposal.id, changes)
             if not changes:
                 return StepResult(proposal, None)
             moment = self._moment(proposal, at)
@@ -352,9 +351,10 @@ class FlowEngine:
         raise StoreError("could not find a free proposal number; nothing was written — try again")
 
     def _load(self, conn: Connection, proposal_id: str) -> tuple[int, Proposal]:
-        found = queries.load_proposal(conn, proposal_id.strip().upper())
+        wanted = proposal_id.strip().upper()  # ids are capitals; "inn-7" means INN-7
+        found = queries.load_proposal(conn, wanted)
         if found is None:
-            raise NotFound("proposal", proposal_id, queries.proposal_ids(conn),
+            raise NotFound("proposal", wanted, queries.proposal_ids(conn),
                            hint="run 'flowengine proposal list' to see them")
         return found
 
@@ -409,24 +409,30 @@ class FlowEngine:
         if last is None or last.actor == actor.name:
             return refused
         moved = f"{last.actor} ({last.role}) at {local_text(last.at)}"
-        return TransitionRefused(proposal.id, f"{proposal.state}, last changed by {moved}", refused.trigger,
-                                 refused.reasons, refused.allowed)
+        return TransitionRefused(proposal.id, proposal.state, refused.trigger, refused.reasons, refused.allowed,
+                                 last_change=moved)
 
-    def _repeat(self, conn: Connection, done: Event, proposal_id: str | None, trigger: str | None) -> StepResult:
-        same = (proposal_id is None and done.kind == CREATED) or (
+    def _repeat(self, conn: Connection, done: Event, proposal_id: str | None, trigger: str | None,
+                created: tuple[str, str] | None = None) -> StepResult:
+        """The answer to a request whose key was used before: the earlier result if it was this same
+        request (``created``: the workflow and title of a new proposal), else a refusal."""
+        registered = (done.details.get("workflow"), done.details.get("title"))
+        same = (proposal_id is None and done.kind == CREATED and created in (None, registered)) or (
             proposal_id is not None and done.proposal == proposal_id.strip().upper() and done.trigger == trigger
             and done.kind != CREATED)
         if not same:
-            what = f"{done.kind} {done.trigger or ''}".strip()
-            raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used for {what} of "
-                               f"{done.proposal} at {local_text(done.at)}; use a new key for a new request")
+            what = {CREATED: f"to register {done.proposal} ('{registered[1]}')",
+                    FIELDS_SET: f"to set fields of {done.proposal}"}.get(done.kind,
+                                                                          f"for {done.trigger} of {done.proposal}")
+            raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used {what} at "
+                               f"{local_text(done.at)}; nothing was written — use a new key for a new request")
         return StepResult(self._load(conn, done.proposal)[1], done, repeated=True)
 
     def _standing(self, conn: Connection, proposal: Proposal, last: Event, as_of: datetime | None,
                   language: str) -> Standing:
         compiled = self._compiled(conn, proposal)
         state = compiled.workflow.states.get(proposal.state)
-        moment = min(as_of, self.clock()) if as_of else self.clock()
+        moment = min(as_utc(as_of), self.clock()) if as_of else self.clock()  # a naive as_of is UTC, as everywhere
         due = state.deadline.add_to(proposal.state_entered_at) if state and state.deadline else None
         return Standing(
             proposal=proposal, moment=moment,
@@ -459,6 +465,14 @@ def _event(proposal: str, seq: int, kind: str, trigger: str | None, from_state: 
 
 def _changed(current: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in given.items() if current.get(name) != value}
+
+
+def _refuse_clearing_required(workflow: Workflow, proposal_id: str, changes: Mapping[str, Any]) -> None:
+    """A required field stays filled: neither a correction nor a step may empty it."""
+    cleared = [name for name, value in changes.items() if value is None and workflow.fields[name].required]
+    if cleared:
+        raise Refused(f"cannot clear {', '.join(cleared)} of {proposal_id}",
+                      [f"'{name}' is a required field" for name in cleared], "give a new value instead")
 
 
 def _merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from flowengine_cli.main import cli
 
 from .conftest import REPO_ROOT
 
@@ -39,3 +43,59 @@ def test_validate_does_not_import_graphviz() -> None:
     loaded = _modules_after(["workflow", "validate", str(chain)])
     assert "networkx" in loaded  # it does need the graph checks
     assert "graphviz" not in loaded
+
+
+def test_advance_and_proposal_help_import_no_database_graph_or_schema_library() -> None:
+    code = (
+        "import sys\n"
+        "from flowengine_cli.main import cli\n"
+        "for args in (['advance', '--help'], ['proposal', '--help']):\n"
+        "    try:\n        cli(args, prog_name='flowengine')\n"
+        "    except SystemExit as exc:\n        assert exc.code == 0, args\n"
+        "print(' '.join(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert "Example" in done.stdout
+    assert not set(done.stderr.split()) & {"sqlalchemy", "networkx", "graphviz", "jsonschema"}
+
+
+def _exit_and_modules(args: list[str], database: Path) -> tuple[object, set[str]]:
+    """Run one command in a fresh interpreter against ``database``: its exit code and top-level modules."""
+    code = (
+        "import sys\n"
+        "from flowengine_cli.main import cli\n"
+        "status = 0\n"
+        f"try:\n    cli({args!r}, prog_name='flowengine')\n"
+        "except SystemExit as exc:\n    status = exc.code\n"
+        "print(status, ' '.join(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": "2019-03-05T10:00:00Z"}
+    env.pop("FLOWENGINE_DEBUG", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                          env=env)
+    status, *modules = done.stderr.splitlines()[-1].split()
+    return status, set(modules)
+
+
+def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_library(tmp_path: Path) -> None:
+    database = tmp_path / "flowengine.db"
+    env = {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
+    registered = CliRunner().invoke(cli, ["proposal", "new", "innovation-chain", "--title", "Meeting place",
+                                          "--set", "summary=A place to meet", "--as", "ola", "--role", "panel"],
+                                    env=env)
+    assert registered.exit_code == 0, registered.stderr
+    status, loaded = _exit_and_modules(["advance", "INN-1", "send_to_council", "--set", "expected_benefit=Company",
+                                        "--as", "ola", "--role", "panel"], database)
+    assert status == "0"
+    assert "sqlalchemy" in loaded  # it did reach the database
+    assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
+
+
+def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(tmp_path: Path) -> None:
+    database = tmp_path / "flowengine.db"
+    status, loaded = _exit_and_modules(["proposal", "list"], database)  # a new database: the schema is created
+    assert status == "0"
+    assert "alembic" in loaded
+    status, loaded = _exit_and_modules(["proposal", "list"], database)
+    assert status == "0"
+    assert "alembic" not in loaded

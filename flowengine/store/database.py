@@ -8,6 +8,8 @@ one failing half-way with "database is locked". PostgreSQL is reached by URL.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,7 @@ from flowengine.store.schema import SCHEMA_HEAD
 
 ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
+_WAL_RETRY_SECONDS = 0.01
 _WRITE = "flowengine_write"
 
 
@@ -79,8 +82,17 @@ class Database:
         with translate_errors(self), self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def exists(self) -> bool:
+        """False for a SQLite file not created yet (asking a server is left to the first query)."""
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return True
+        return Path(parsed.database).exists()
+
     def schema_revision(self) -> str | None:
-        """The stored schema revision; None for an empty database."""
+        """The stored schema revision; None for an empty database (a missing file stays missing)."""
+        if not self.exists():
+            return None
         with translate_errors(self), self.engine.connect() as conn:
             if not self.engine.dialect.has_table(conn, "alembic_version"):
                 return None
@@ -118,13 +130,20 @@ def _create_engine(url: str) -> Engine:
         raise StoreError(f"'{url}' is not a database URL; give a file path or e.g. "
                          "postgresql+psycopg://user@host/flowengine") from error
     backend = parsed.get_backend_name()
+    unknown_driver = (f"flowengine cannot use the {backend} driver '{parsed.get_driver_name()}'; "
+                      "give a file path, or a postgresql+psycopg://… URL")
     if backend == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+        try:
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+        except (exc.NoSuchModuleError, ModuleNotFoundError) as error:  # sqlite+typo://, or a driver not installed
+            raise StoreError(unknown_driver) from error
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
         try:
             return create_engine(url, pool_pre_ping=False)
+        except exc.NoSuchModuleError as error:  # postgresql+psycopg3:// and other typos of the driver
+            raise StoreError(unknown_driver) from error
         except ModuleNotFoundError as error:
             raise StoreError("PostgreSQL needs the psycopg driver: pip install 'flowengine[postgresql]'") from error
     raise StoreError(f"flowengine stores in SQLite or PostgreSQL, not '{backend}'; "
@@ -140,7 +159,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed step
         cursor.close()
@@ -148,6 +167,24 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _enter_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting for the lock like every other statement does.
+
+    Switching a database into WAL mode needs an exclusive lock, and SQLite asks for it without
+    calling the busy handler: two processes opening a new database at once would otherwise see
+    "database is locked" at once, not after the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
 
 
 @contextmanager

@@ -1,0 +1,153 @@
+"""The database: the migration creates exactly the tables the code uses, a new file is set up
+on first use, SQLite runs in WAL mode with foreign keys, and anything that is not our database
+is refused with a StoreError that says what to do (never a traceback)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, inspect, text
+
+from flowengine.errors import StoreError
+from flowengine.service import FlowEngine
+from flowengine.store import migrate
+from flowengine.store.database import Database, default_database_path, resolve_url
+from flowengine.store.schema import SCHEMA_HEAD, metadata
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(resolve_url(str(tmp_path / "flow.db")))
+    db.ensure_schema()
+    yield db
+    db.dispose()
+
+
+def test_the_schema_head_is_the_newest_migration() -> None:
+    assert migrate.head_revision() == SCHEMA_HEAD
+    assert SCHEMA_HEAD in migrate.known_revisions()
+
+
+def _unique_sets(table: Table) -> set[frozenset[str]]:
+    from sqlalchemy import UniqueConstraint
+
+    found = {frozenset(c.name for c in constraint.columns)
+             for constraint in table.constraints if isinstance(constraint, UniqueConstraint)}
+    return found | {frozenset([column.name]) for column in table.columns if column.unique}
+
+
+def _described(table: Table) -> dict[str, Any]:
+    return {
+        "columns": {c.name: c.nullable for c in table.columns},
+        "primary key": {c.name for c in table.primary_key.columns},
+        "unique": _unique_sets(table),
+        "foreign keys": {(fk.parent.name, fk.column.table.name, fk.column.name) for fk in table.foreign_keys},
+        "indexes": {(i.name, tuple(c.name for c in i.columns)) for i in table.indexes},
+    }
+
+
+def test_the_migration_creates_exactly_the_tables_of_the_schema(database: Database) -> None:
+    inspector = inspect(database.engine)
+    assert set(inspector.get_table_names()) == set(metadata.tables) | {"alembic_version"}
+    for name, table in metadata.tables.items():
+        wanted = _described(table)
+        columns = inspector.get_columns(name)
+        got = {
+            "columns": {c["name"]: c["nullable"] for c in columns},
+            "primary key": set(inspector.get_pk_constraint(name)["constrained_columns"]),
+            "unique": {frozenset(u["column_names"]) for u in inspector.get_unique_constraints(name)},
+            "foreign keys": {(col, fk["referred_table"], ref)
+                             for fk in inspector.get_foreign_keys(name)
+                             for col, ref in zip(fk["constrained_columns"], fk["referred_columns"], strict=True)},
+            "indexes": {(i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(name)},
+        }
+        for pk in got["primary key"]:  # SQLite reports primary keys as nullable; the schema does not
+            got["columns"][pk] = False
+        assert got == wanted, name
+        assert [c["name"] for c in columns] == list(table.columns.keys()), name  # same order too
+
+
+def test_the_events_table_is_append_only(database: Database) -> None:
+    with database.read() as conn:
+        triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+    assert triggers == {"events_no_update", "events_no_delete"}
+
+
+def test_a_new_database_file_is_created_on_first_use(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    assert not path.exists()
+    with FlowEngine.open(str(path)) as engine:
+        assert engine.database.schema_revision() == SCHEMA_HEAD
+        assert engine.proposals() == []
+        assert engine.verify().ok
+    assert path.is_file()
+
+
+def test_opening_a_current_database_again_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "flow.db"
+    FlowEngine.open(str(path)).close()
+    with FlowEngine.open(str(path)) as engine:
+        assert engine.database.schema_revision() == SCHEMA_HEAD
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(database: Database) -> None:
+    with database.read() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+
+
+def test_a_database_of_a_newer_flowengine_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "flow.db"
+    FlowEngine.open(str(path)).close()
+    database = Database(resolve_url(str(path)))
+    with database.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    database.dispose()
+    with pytest.raises(StoreError, match=r"0099_from_the_future.*newer flowengine"):
+        FlowEngine.open(str(path))
+
+
+def test_a_database_in_a_missing_folder_is_refused_naming_the_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(StoreError, match=re.escape(f"the folder {missing} does not exist")):
+        FlowEngine.open(str(missing / "flow.db"))
+    assert not missing.exists()
+
+
+def test_a_folder_given_as_the_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder"):
+        FlowEngine.open(str(tmp_path))
+
+
+@pytest.mark.parametrize("content", [b"name,cost\nmeeting place,25000\n" * 20, b"\x89PNG\r\n\x1a\n" + b"\0" * 200])
+def test_a_file_that_is_not_a_database_is_refused_with_a_store_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="not a database"):
+        FlowEngine.open(str(path))
+    assert path.read_bytes() == content  # left as it was
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://user@host/flow", "SQLite or PostgreSQL"),
+    ("sqlite+nosuchdriver:///x.db", "cannot use the sqlite driver 'nosuchdriver'"),
+    ("postgresql+psycopg3://user@host/flow", "cannot use the postgresql driver 'psycopg3'"),
+])
+def test_a_url_of_another_kind_of_database_is_refused(url: str, says: str) -> None:
+    with pytest.raises(StoreError, match=says):
+        FlowEngine.open(url)
+
+
+def test_the_database_comes_from_the_environment_or_the_default_place(tmp_path: Path) -> None:
+    assert resolve_url(None, {"FLOWENGINE_DB": str(tmp_path / "env.db")}) == f"sqlite:///{tmp_path / 'env.db'}"
+    assert resolve_url(str(tmp_path / "given.db"), {"FLOWENGINE_DB": "elsewhere.db"}).endswith("given.db")
+    assert resolve_url("postgresql+psycopg://u@h/db", {}) == "postgresql+psycopg://u@h/db"
+    environ = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    assert default_database_path(environ) == tmp_path / "data" / "flowengine" / "flowengine.db"
+    assert resolve_url(None, environ) == f"sqlite:///{tmp_path / 'data' / 'flowengine' / 'flowengine.db'}"
+    assert (tmp_path / "data" / "flowengine").is_dir()  # the default folder is made when needed
