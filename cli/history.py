@@ -30,7 +30,7 @@ def history(proposal_id: str, as_of: str | None, database: str | None, as_json: 
                             "events": [event.as_dict() for event in events]}))
         return
     click.echo(f"{proposal.id}  {proposal.title}")
-    click.echo(history_table(events) if events else "(no steps by that day)")
+    click.echo(history_table(events))
 
 
 @click.group()

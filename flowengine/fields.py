@@ -16,6 +16,7 @@ from flowengine.errors import InvalidInput, NotFound
 from flowengine.model import Workflow
 
 MAX_VALUE_CHARS = 10_000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
@@ -55,6 +56,8 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
         return _number(name, raw, text)
     if kind == "date":
         try:
+            if not _DATE.match(text):
+                raise ValueError(text)
             return date.fromisoformat(text).isoformat()
         except ValueError:
             raise InvalidInput(f"field '{name}' takes a date written YYYY-MM-DD, e.g. 2019-03-01; "
@@ -68,6 +71,7 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
         guess = f"did you mean '{close}'? " if close else ""
         raise InvalidInput(f"field '{name}' must be one of: {', '.join(options)}; got '{text}' ({guess}"
                            f"quote values with spaces: --set {name}='{options[0] if options else ''}')")
+    check_printable(f"field '{name}'", text)
     if kind == "url":
         if _URL.match(text):
             return text
@@ -102,3 +106,13 @@ def display(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def check_printable(what: str, text: str) -> str:
+    """No terminal escapes or other control characters (tabs and line breaks are fine) in text
+    that other people will read on their screens."""
+    bad = next((c for c in text if (ord(c) < 32 or 127 <= ord(c) < 160) and c not in "\n\t"), None)
+    if bad is not None:
+        raise InvalidInput(f"the {what} contains the control character U+{ord(bad):04X}; "
+                           "remove it (it is usually pasted in by accident)")
+    return text

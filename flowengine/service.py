@@ -30,7 +30,7 @@ from flowengine.errors import (
     StoreError,
     TransitionRefused,
 )
-from flowengine.fields import coerce_fields, missing
+from flowengine.fields import check_printable, coerce_fields, missing
 from flowengine.model import Workflow
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Event, Proposal
 from flowengine.store import queries
@@ -131,7 +131,11 @@ class FlowEngine:
         """``target``: a file path or database URL; None means ``$FLOWENGINE_DB`` or the default file.
         A new database is created; an old SQLite one is upgraded."""
         database = Database(resolve_url(target))
-        database.ensure_schema()
+        try:
+            database.ensure_schema()
+        except BaseException:
+            database.dispose()
+            raise
         return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
 
     def close(self) -> None:
@@ -252,8 +256,7 @@ class FlowEngine:
             pk, proposal = self._load(conn, proposal_id)
             events = queries.events_of(conn, pk, until=as_of)
             if not events:
-                raise InvalidInput(f"{proposal.id} did not exist yet at {local_text(as_of or self.clock())} "
-                                   f"(created {local_text(proposal.created_at)})")
+                raise _not_yet(proposal, as_of or self.clock())
             return self._standing(conn, _as_of(proposal, events) if as_of else proposal, events[-1], as_of, language)
 
     def proposals(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
@@ -283,9 +286,15 @@ class FlowEngine:
         return sorted(found, key=keys[sort])
 
     def history(self, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
+        """A proposal's events in order; with ``as_of``, those up to that moment and the proposal as it was."""
         with self.database.read() as conn:
             pk, proposal = self._load(conn, proposal_id)
-            return proposal, queries.events_of(conn, pk, until=as_of)
+            events = queries.events_of(conn, pk, until=as_of)
+        if as_of is None:
+            return proposal, events
+        if not events:
+            raise _not_yet(proposal, as_of)
+        return _as_of(proposal, events), events
 
     def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
         """The definition a proposal runs under (not the file as it reads today)."""
@@ -373,9 +382,12 @@ class FlowEngine:
             raise self._conflict(conn, pk, proposal)
 
     def _conflict(self, conn: Connection, pk: int, proposal: Proposal) -> ConflictError:
+        # Everything from the newest event: under PostgreSQL's READ COMMITTED the row read a
+        # moment ago may already be older than it, and the message must not mix the two.
         last = queries.last_event(conn, pk)
-        actor, role, when = (last.actor, last.role, local_text(last.at)) if last else ("?", "?", "?")
-        return ConflictError(proposal.id, actor, role, when, proposal.state)
+        if last is None:
+            return ConflictError(proposal.id, "?", "?", "?", proposal.state)
+        return ConflictError(proposal.id, last.actor, last.role, local_text(last.at), last.to_state)
 
     def _commit_step(self, conn: Connection, pk: int, proposal: Proposal, event: Event,
                      fields: dict[str, Any]) -> Proposal:
@@ -445,6 +457,11 @@ class FlowEngine:
         )
 
 
+def _not_yet(proposal: Proposal, moment: datetime) -> InvalidInput:
+    return InvalidInput(f"{proposal.id} did not exist yet at {local_text(moment)} "
+                        f"(created {local_text(proposal.created_at)}); choose a later --as-of")
+
+
 def _as_of(proposal: Proposal, events: Sequence[Event]) -> Proposal:
     replayed = chain.replay(events)
     return replace(proposal, state=replayed.state, fields=replayed.fields, version=replayed.version,
@@ -496,7 +513,7 @@ def _id_key(proposal_id: str) -> tuple[str, int]:
 
 
 def _one_line(what: str, value: str, limit: int) -> str:
-    text = (value or "").strip()
+    text = check_printable(what, (value or "").strip())
     if what == "title" and not text:
         raise InvalidInput("a proposal needs a title: --title \"Meeting place in the town centre\"")
     if "\n" in text or len(text) > limit:
@@ -506,7 +523,7 @@ def _one_line(what: str, value: str, limit: int) -> str:
 
 
 def _text(what: str, value: str) -> str:
-    text = (value or "").strip()
+    text = check_printable(what, (value or "").strip())
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidInput(f"the {what} is longer than {MAX_TEXT_CHARS} characters; link to a document instead")
     return text

@@ -390,13 +390,14 @@ def test_history_as_of_a_past_day_stops_at_that_day(run: Run) -> None:
     out = ok(run("history", "INN-1", "--as-of", "2019-03-05")).stdout
     assert [row[2] for row in table_rows(out)] == ["created", "send_to_council"]
     assert len(as_json(run("history", "INN-1", "--as-of", "2019-03-04", "--json"))["events"]) == 1
-    early = ok(run("history", "INN-1", "--as-of", "2019-02-28"))
-    assert early.stdout == "INN-1  Meeting place in the centre\n(no steps by that day)\n"
+    line = one_error_line(run("history", "INN-1", "--as-of", "2019-02-28"))
+    assert line.startswith("error: INN-1 did not exist yet at 2019-02-28 23:59")
 
 
 def test_show_as_of_before_the_proposal_existed_is_an_error(run: Run) -> None:
     line = one_error_line(run("proposal", "show", "BSB-1", "--as-of", "2019-03-19"))
-    assert line == "error: BSB-1 did not exist yet at 2019-03-19 23:59 (created 2019-03-20 10:00)"
+    assert line == ("error: BSB-1 did not exist yet at 2019-03-19 23:59 (created 2019-03-20 10:00); "
+                    "choose a later --as-of")
 
 
 # -- bad input: one line, the right exit code, nothing written ------------------------------

@@ -92,13 +92,13 @@ def test_true_or_false_is_no_field_value(kind: str) -> None:
 # --- dates, choices, web addresses, text --------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "stored"), [("2019-03-01", "2019-03-01"), (" 2020-02-29 ", "2020-02-29"),
-                                             ("20190301", "2019-03-01")])
+@pytest.mark.parametrize(("raw", "stored"), [("2019-03-01", "2019-03-01"), (" 2020-02-29 ", "2020-02-29")])
 def test_a_date_is_stored_as_iso(raw: str, stored: str) -> None:
     assert coerce_value("implemented_on", "date", (), raw) == stored
 
 
-@pytest.mark.parametrize("raw", ["01.03.2019", "2019-02-29", "2019-13-01", "yesterday", "2019-03-01T10:00"])
+@pytest.mark.parametrize("raw", ["01.03.2019", "2019-02-29", "2019-13-01", "yesterday", "2019-03-01T10:00",
+                                 "20190301", "2019-W01-1"])
 def test_a_date_that_is_not_iso_or_does_not_exist_is_refused(raw: str) -> None:
     with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
         coerce_value("implemented_on", "date", (), raw)
@@ -199,3 +199,13 @@ def test_missing_counts_absent_none_and_empty_values_but_not_zero() -> None:
 
 def test_display_shows_numbers_without_a_trailing_zero() -> None:
     assert [display(12.5), display(3.0), display(25000), display("text")] == ["12.5", "3", "25000", "text"]
+
+
+@pytest.mark.parametrize("raw", ["line\x1b[31mred", "bell\x07", "\x9bcsi"])
+def test_a_text_value_with_control_characters_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="control character"):
+        coerce_value("summary", "text", (), raw)
+
+
+def test_a_text_value_may_hold_line_breaks_and_tabs() -> None:
+    assert coerce_value("summary", "text", (), "first\n\tsecond") == "first\n\tsecond"

@@ -544,8 +544,8 @@ def test_history_as_of_a_past_day_ends_on_that_day(flow: FlowEngine, timeline: t
     assert [e.kind for e in events] == [CREATED]
     _, events = flow.history(first)
     assert [e.kind for e in events] == [CREATED, ADVANCED]
-    _, events = flow.history(second, as_of=T0 + timedelta(days=2))
-    assert events == []
+    with pytest.raises(InvalidInput, match="did not exist yet"):
+        flow.history(second, as_of=T0 + timedelta(days=2))
 
 
 def test_a_step_dated_before_the_last_step_is_refused(flow: FlowEngine, clock: FixedClock) -> None:
@@ -696,3 +696,17 @@ def test_verify_passes_over_a_mixed_history(flow: FlowEngine, varied: dict[str, 
     assert report.ok and report.breaks == () and report.altered_definitions == ()
     assert (report.proposals, report.events) == (4, 6)
     assert report.as_dict()["ok"] is True
+
+
+@pytest.mark.parametrize("what", ["title", "comment"])
+def test_terminal_escapes_in_titles_and_comments_are_refused_and_nothing_is_written(
+        flow: FlowEngine, what: str) -> None:
+    pid = new_inn(flow)
+    before = flow.history(pid)[1]
+    with pytest.raises(InvalidInput, match="control character U\\+001B"):
+        if what == "title":
+            new_inn(flow, title="Nice\x1b]0;pwned\x07")
+        else:
+            flow.set_fields(pid, {"summary": "other"}, actor=PANEL, comment="see \x1b[2J")
+    assert flow.history(pid)[1] == before
+    assert [s.proposal.id for s in flow.proposals()] == [pid]
