@@ -201,12 +201,7 @@ class FlowEngine:
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
                 return self._repeat(conn, done, proposal_id, trigger)
-            pk, proposal = self._load(conn, proposal_id)
-            self._check_version(conn, pk, proposal, expected_version)
-            compiled = self._compiled(conn, proposal)
-            compiled.check_role(actor)
-            changes = _changed(proposal.fields, coerce_fields(compiled.workflow, fields or {}))
-            _refuse_clearing_required(compiled.workflow, proposal.id, changes)
+            pk, proposal, compiled, changes = self._prepare(conn, proposal_id, actor, fields or {}, expected_version)
             merged = _merged(proposal.fields, changes)
             try:
                 new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
@@ -231,13 +226,7 @@ class FlowEngine:
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
                 return self._repeat(conn, done, proposal_id, None)
-            pk, proposal = self._load(conn, proposal_id)
-            self._check_version(conn, pk, proposal, expected_version)
-            compiled = self._compiled(conn, proposal)
-            compiled.check_role(actor)
-            wf = compiled.workflow
-            changes = _changed(proposal.fields, coerce_fields(wf, fields))
-            _refuse_clearing_required(wf, proposal.id, changes)
+            pk, proposal, _, changes = self._prepare(conn, proposal_id, actor, fields, expected_version)
             if not changes:
                 return StepResult(proposal, None)
             moment = self._moment(proposal, at)
@@ -358,6 +347,19 @@ class FlowEngine:
                 raise StoreError(f"a concurrent write collided with this one ({_first_line(error)}); "
                                  "nothing was written — try again") from error
         raise StoreError("could not find a free proposal number; nothing was written — try again")
+
+    def _prepare(self, conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
+                 expected_version: int | None) -> tuple[int, Proposal, CompiledWorkflow, dict[str, Any]]:
+        """What every change to a proposal checks first: it exists, nobody moved it since the
+        caller looked, the role is the workflow's, and the field values are valid; returns the
+        field changes."""
+        pk, proposal = self._load(conn, proposal_id)
+        self._check_version(conn, pk, proposal, expected_version)
+        compiled = self._compiled(conn, proposal)
+        compiled.check_role(actor)
+        changes = _changed(proposal.fields, coerce_fields(compiled.workflow, fields))
+        _refuse_clearing_required(compiled.workflow, proposal.id, changes)
+        return pk, proposal, compiled, changes
 
     def _load(self, conn: Connection, proposal_id: str) -> tuple[int, Proposal]:
         wanted = proposal_id.strip().upper()  # ids are capitals; "inn-7" means INN-7

@@ -277,18 +277,10 @@ def expect_create(spec: Spec, role: str, given: Mapping[str, tuple[Any, Any]]) -
 
 def expect_advance(spec: Spec, current: Model | None, trigger: str, role: str,
                    given: Mapping[str, tuple[Any, Any]], comment: str, version: int | None) -> Expected:
-    if current is None:
-        return Expected(NotFound)
-    if version is not None and version != current.version:
-        return Expected(ConflictError)
-    if _role_unknown(spec, role):
-        return Expected(NotFound)
-    coerced = _coerce(spec, given)
-    if not isinstance(coerced, dict):
-        return Expected(coerced)
-    changes, merged = _merge(current.fields, coerced)
-    if any(value is None and spec.fields[name] for name, value in changes.items()):
-        return Expected(Refused)  # a required field may not be emptied, by a step either
+    checked = _expect_change(spec, current, role, given, version)
+    if isinstance(checked, Expected):
+        return checked
+    current, _, merged = checked
     step = spec.step(current.state, trigger)
     if step is None:
         return Expected(TransitionRefused, reasons=1)
@@ -308,6 +300,16 @@ def expect_set_fields(spec: Spec, current: Model | None, role: str,
                       given: Mapping[str, tuple[Any, Any]], version: int | None) -> Expected:
     if not given:
         return Expected(InvalidInput)
+    checked = _expect_change(spec, current, role, given, version)
+    if isinstance(checked, Expected):
+        return checked
+    current, changes, merged = checked
+    return Expected(state=current.state, fields=merged, writes=bool(changes))
+
+
+def _expect_change(spec: Spec, current: Model | None, role: str, given: Mapping[str, tuple[Any, Any]],
+                   version: int | None) -> Expected | tuple[Model, dict[str, Any], dict[str, Any]]:
+    """The checks every change makes before its own: a refusal, or (proposal, changes, merged fields)."""
     if current is None:
         return Expected(NotFound)
     if version is not None and version != current.version:
@@ -319,8 +321,8 @@ def expect_set_fields(spec: Spec, current: Model | None, role: str,
         return Expected(coerced)
     changes, merged = _merge(current.fields, coerced)
     if any(value is None and spec.fields[name] for name, value in changes.items()):
-        return Expected(Refused)
-    return Expected(state=current.state, fields=merged, writes=bool(changes))
+        return Expected(Refused)  # a required field may not be emptied, by a step either
+    return current, changes, merged
 
 
 # --- the machine ---------------------------------------------------------------------------------
