@@ -24,11 +24,8 @@ def init(database: str | None) -> None:
     from flowengine.store import Database, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
-    store = Database(resolve_url(database))
-    try:
+    with Database(resolve_url(database)) as store:
         before, _ = store.ensure_schema(upgrade_existing=True)
-    finally:
-        store.dispose()
     state = "created" if before is None else ("upgraded" if before != SCHEMA_HEAD else "ready")
     click.echo(f"database {state}: {store.display_name} (schema {SCHEMA_HEAD})")
     click.echo("next: flowengine proposal new innovation-chain --title \"…\" --as NAME --role ROLE")
@@ -57,11 +54,8 @@ def status(database: str | None, as_json: bool) -> None:
     from flowengine.store import Database, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
-    store = Database(resolve_url(database))
-    try:
+    with Database(resolve_url(database)) as store:
         revision = store.schema_revision()
-    finally:
-        store.dispose()
     if as_json:
         click.echo(to_json({"database": store.display_name, "revision": revision, "head": SCHEMA_HEAD,
                             "current": revision == SCHEMA_HEAD}))
@@ -86,11 +80,8 @@ def upgrade(database: str | None) -> None:
     from flowengine.store import Database, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
-    store = Database(resolve_url(database))
-    try:
+    with Database(resolve_url(database)) as store:
         before, after = store.ensure_schema(upgrade_existing=True)
-    finally:
-        store.dispose()
     if before == after:
         click.echo(f"{store.display_name}: already at {SCHEMA_HEAD}; nothing to do")
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,17 @@ def enters_state(event: Event) -> bool:
     return event.kind in (CREATED, ADVANCED)
 
 
+def apply_changes(fields: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields after an event's changes: a value sets a field, None clears it."""
+    result = dict(fields)
+    for name, value in changes.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
+
+
 def replay(events: Sequence[Event]) -> Replayed:
     """Fold the events in order; the store's current row must always equal this."""
     if not events:
@@ -78,11 +89,7 @@ def replay(events: Sequence[Event]) -> Replayed:
         if enters_state(event):
             entered = event.at
         state = event.to_state
-        for name, value in event.changes.items():
-            if value is None:
-                fields.pop(name, None)
-            else:
-                fields[name] = value
+        fields = apply_changes(fields, event.changes)
     last = events[-1]
     return Replayed(state, fields, entered, last.seq, last.hash, last.at)
 

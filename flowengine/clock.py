@@ -69,10 +69,6 @@ def end_of_day(day: date) -> datetime:
     return as_utc(next_midnight - timedelta(microseconds=1))
 
 
-def days_between(start: datetime, end: datetime) -> float:
-    return (as_utc(end) - as_utc(start)).total_seconds() / 86400
-
-
 def describe_span(start: datetime, end: datetime) -> str:
     """'3 d', '5 h', '12 min': how long something has waited, for tables."""
     seconds = max(0.0, (as_utc(end) - as_utc(start)).total_seconds())

@@ -9,7 +9,6 @@ are done here in plain code, so a refusal can name every reason at once.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,9 @@ from transitions import Machine, MachineError
 from flowengine.errors import DefinitionError, InvalidInput, NotFound, StoreError, TransitionRefused
 from flowengine.fields import missing
 from flowengine.loader import build_workflow
-from flowengine.model import Transition, Workflow
+from flowengine.model import Transition, Workflow, content_hash
 from flowengine.records import Actor
-from flowengine.yamlsafe import read_text
+from flowengine.yamlsafe import LocatedDocument, read_text
 
 
 @dataclass
@@ -135,18 +134,26 @@ class CompiledWorkflow:
 _CACHE: dict[str, CompiledWorkflow] = {}
 
 
-def compiled(content_hash: str, text: str, source: str) -> CompiledWorkflow:
+def compiled(definition_hash: str, text: str, source: str) -> CompiledWorkflow:
     """The machine for one stored definition, built on first use in this process."""
-    cached = _CACHE.get(content_hash)
+    cached = _CACHE.get(definition_hash)
+    if cached is not None:
+        return cached
+    if content_hash(text) != definition_hash:
+        raise StoreError(f"the stored definition {definition_hash[:12]} ({source}) does not match its hash: "
+                         "it was altered in the database; restore it from a backup")
+    return compiled_document(read_text(text, source))
+
+
+def compiled_document(document: LocatedDocument) -> CompiledWorkflow:
+    """The machine for a definition already read (and validated once, when it was first stored)."""
+    definition_hash = content_hash(document.text)
+    cached = _CACHE.get(definition_hash)
     if cached is None:
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != content_hash:
-            raise StoreError(f"the stored definition {content_hash[:12]} ({source}) does not match its hash: "
-                             "it was altered in the database; restore it from a backup")
-        document = read_text(text, source)
         workflow, issues = build_workflow(document)
         if issues or not workflow.complete:
             raise DefinitionError(issues)
-        cached = _CACHE[content_hash] = CompiledWorkflow(workflow)
+        cached = _CACHE[definition_hash] = CompiledWorkflow(workflow)
     return cached
 
 

@@ -13,7 +13,6 @@ the author sees every problem in one go.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from flowengine.model import (
     State,
     Transition,
     Workflow,
+    content_hash,
 )
 from flowengine.yamlsafe import LocatedDocument, read_file, read_text
 
@@ -152,7 +152,7 @@ class _ModelBuilder:
             transitions=transitions,
             source=self.doc.source,
             at=self.located((), data),
-            content_hash=hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest(),
+            content_hash=content_hash(self.doc.text),
             complete=complete,
         )
 

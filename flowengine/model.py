@@ -6,11 +6,18 @@ Nothing here imports a third-party package.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from flowengine.durations import Duration
 from flowengine.issues import Location
+
+
+def content_hash(text: str) -> str:
+    """The id of a definition: SHA-256 of its exact text. Proposals are pinned to it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 LANGUAGES = ("en", "nb", "sv")
 STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")

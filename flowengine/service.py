@@ -7,7 +7,6 @@ not at all, under an optimistic lock on the row's version. Reads can look at any
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -19,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from flowengine import chain, engine
-from flowengine.clock import Clock, as_utc, local_text, system_clock
+from flowengine.clock import Clock, as_utc, iso_utc, local_text, system_clock
 from flowengine.engine import CompiledWorkflow, NextStep
 from flowengine.errors import (
     ConflictError,
@@ -31,7 +30,7 @@ from flowengine.errors import (
     TransitionRefused,
 )
 from flowengine.fields import check_printable, coerce_fields, missing
-from flowengine.model import Workflow
+from flowengine.model import Workflow, content_hash
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Event, Proposal
 from flowengine.store import queries
 from flowengine.store.database import Database, resolve_url
@@ -78,8 +77,6 @@ class Standing:
         return tuple(seen)
 
     def as_dict(self) -> dict[str, Any]:
-        from flowengine.clock import iso_utc
-
         return {
             **self.proposal.as_dict(),
             "as_of": iso_utc(self.moment), "state_label": self.state_label, "stage": self.stage,
@@ -133,7 +130,7 @@ class FlowEngine:
         database = Database(resolve_url(target))
         try:
             database.ensure_schema()
-        except BaseException:
+        except BaseException:  # do not leave the engine's connections open
             database.dispose()
             raise
         return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
@@ -157,9 +154,9 @@ class FlowEngine:
         description = _text("description", description)
         origin = _one_line("origin", origin, MAX_TITLE_CHARS)
         key = _key(idempotency_key)
-        content_hash, text, source = self._definition(workflow)
-        compiled = engine.compiled(content_hash, text, source)
+        compiled, text, source = self._definition(workflow)
         wf = compiled.workflow
+        definition = wf.content_hash
         compiled.check_role(actor)
         values = {k: v for k, v in coerce_fields(wf, fields or {}).items() if v is not None}
         lacking = missing([fid for fid, spec in wf.fields.items() if spec.required], values)
@@ -173,21 +170,21 @@ class FlowEngine:
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
                 return self._repeat(conn, done, None, None, created=(wf.id, title))
-            if not queries.has_definition(conn, content_hash):
-                queries.insert_definition(conn, content_hash=content_hash, workflow=wf.id, version=wf.version,
+            if not queries.has_definition(conn, definition):
+                queries.insert_definition(conn, content_hash=definition, workflow=wf.id, version=wf.version,
                                           source=source, text=text, at=moment)
             number = queries.next_number(conn, prefix)
             pid = f"{prefix}-{number}"
             event = _event(pid, 1, CREATED, None, None, compiled.initial, actor, moment, moment, "", values,
                            {"title": title, "description": description, "origin": origin, "workflow": wf.id,
-                            "workflow_version": wf.version, "definition": content_hash}, key, chain.GENESIS)
-            pk = queries.insert_proposal(conn, {
-                "id": pid, "prefix": prefix, "number": number, "workflow": wf.id, "definition_hash": content_hash,
-                "title": title, "description": description, "origin": origin, "state": compiled.initial,
-                "fields": values, "created_at": moment, "created_by": actor.name, "updated_at": moment,
-                "state_entered_at": moment, "version": 1, "head_hash": event.hash})
+                            "workflow_version": wf.version, "definition": definition}, key, chain.GENESIS)
+            proposal = Proposal(
+                id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
+                description=description, origin=origin, state=compiled.initial, fields=values, created_at=moment,
+                updated_at=moment, state_entered_at=moment, version=1, head_hash=event.hash, created_by=actor.name)
+            pk = queries.insert_proposal(conn, proposal, prefix=prefix, number=number)
             queries.insert_event(conn, pk, event)
-            return StepResult(self._load(conn, pid)[1], event)
+            return StepResult(proposal, event)
 
         return self._write(write, key)
 
@@ -202,7 +199,7 @@ class FlowEngine:
             if key and (done := queries.event_by_key(conn, key)):
                 return self._repeat(conn, done, proposal_id, trigger)
             pk, proposal, compiled, changes = self._prepare(conn, proposal_id, actor, fields or {}, expected_version)
-            merged = _merged(proposal.fields, changes)
+            merged = chain.apply_changes(proposal.fields, changes)
             try:
                 new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
             except TransitionRefused as refused:
@@ -210,7 +207,7 @@ class FlowEngine:
             moment = self._moment(proposal, at)
             event = _event(proposal.id, proposal.version + 1, ADVANCED, trigger, proposal.state, new_state, actor,
                            moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
-            return StepResult(self._commit_step(conn, pk, proposal, event, fields=merged), event)
+            return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
         return self._write(write, key)
 
@@ -232,8 +229,7 @@ class FlowEngine:
             moment = self._moment(proposal, at)
             event = _event(proposal.id, proposal.version + 1, FIELDS_SET, None, proposal.state, proposal.state,
                            actor, moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
-            return StepResult(self._commit_step(conn, pk, proposal, event, fields=_merged(proposal.fields, changes)),
-                              event)
+            return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
         return self._write(write, key)
 
@@ -306,27 +302,27 @@ class FlowEngine:
 
     # -- inside -------------------------------------------------------------------------
 
-    def _definition(self, workflow: str) -> tuple[str, str, str]:
-        """(content hash, text, source) of a workflow as its file reads now; validated once per hash."""
+    def _definition(self, workflow: str) -> tuple[CompiledWorkflow, str, str]:
+        """A workflow as its file reads now, compiled, with its text and source; the file is read
+        once, and checked in full only the first time its exact text is stored."""
         from flowengine.registry import locate_workflow, search_dirs
 
         candidate = locate_workflow(workflow, search_dirs(self.workflow_dirs))
-        if candidate.document is None:  # unreadable: let the loader say exactly why
+        document = candidate.document
+        if document is None:  # unreadable: let the loader say exactly why
             from flowengine.loader import check_file
 
             raise DefinitionError(check_file(candidate.path).issues)
-        text = candidate.document.text
-        content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if engine.cached(content_hash) is None:
+        if engine.cached(content_hash(document.text)) is None:
             with self.database.read() as conn:
-                known = queries.has_definition(conn, content_hash)
+                known = queries.has_definition(conn, content_hash(document.text))
             if not known:
                 from flowengine.loader import check_document
 
-                result = check_document(candidate.document, file_stem=candidate.path.stem)
+                result = check_document(document, file_stem=candidate.path.stem)
                 if not result.ok:
                     raise DefinitionError(result.errors)
-        return content_hash, text, str(candidate.path)
+        return engine.compiled_document(document), document.text, str(candidate.path)
 
     def _write(self, work: Callable[[Connection], T], key: str | None) -> T:
         """One write transaction; a unique-key race becomes a conflict, a repeat or a retry."""
@@ -391,17 +387,16 @@ class FlowEngine:
             return ConflictError(proposal.id, "?", "?", "?", proposal.state)
         return ConflictError(proposal.id, last.actor, last.role, local_text(last.at), last.to_state)
 
-    def _commit_step(self, conn: Connection, pk: int, proposal: Proposal, event: Event,
-                     fields: dict[str, Any]) -> Proposal:
-        """Write the row and its event under the optimistic lock; returns the row as written."""
+    def _commit_step(self, conn: Connection, pk: int, proposal: Proposal, event: Event) -> Proposal:
+        """Write the row as the event leaves it, and the event, under the optimistic lock."""
         entered = event.at if chain.enters_state(event) else proposal.state_entered_at
-        after = replace(proposal, state=event.to_state, fields=fields, updated_at=event.at,
+        after = replace(proposal, state=event.to_state, fields=chain.apply_changes(proposal.fields, event.changes),
+                        updated_at=event.at,
                         state_entered_at=entered, head_hash=event.hash, version=event.seq)
         if not queries.update_proposal(conn, pk, proposal.version, {
                 "state": after.state, "fields": after.fields, "updated_at": after.updated_at,
                 "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}):
-            now = queries.load_proposal(conn, proposal.id)
-            raise self._conflict(conn, pk, now[1] if now else proposal)
+            raise self._conflict(conn, pk, proposal)
         queries.insert_event(conn, pk, event)
         return after
 
@@ -474,12 +469,9 @@ def _as_of(proposal: Proposal, events: Sequence[Event]) -> Proposal:
 def _event(proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None, to_state: str,
            actor: Actor, at: datetime, entered_at: datetime, comment: str, changes: dict[str, Any],
            details: dict[str, Any], key: str | None, prev_hash: str) -> Event:
-    digest = chain.event_hash(
-        proposal=proposal, seq=seq, kind=kind, trigger=trigger, from_state=from_state, to_state=to_state,
-        actor=actor.name, role=actor.role, at=at, entered_at=entered_at, comment=comment, changes=changes,
-        details=details, idempotency_key=key, prev_hash=prev_hash)
-    return Event(proposal, seq, kind, trigger, from_state, to_state, actor.name, actor.role, as_utc(at),
-                 as_utc(entered_at), comment, changes, details, key, prev_hash, digest)
+    unsealed = Event(proposal, seq, kind, trigger, from_state, to_state, actor.name, actor.role, as_utc(at),
+                     as_utc(entered_at), comment, changes, details, key, prev_hash, hash="")
+    return replace(unsealed, hash=chain.recompute(unsealed))
 
 
 def _changed(current: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -492,16 +484,6 @@ def _refuse_clearing_required(workflow: Workflow, proposal_id: str, changes: Map
     if cleared:
         raise Refused(f"cannot clear {', '.join(cleared)} of {proposal_id}",
                       [f"'{name}' is a required field" for name in cleared], "give a new value instead")
-
-
-def _merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(current)
-    for name, value in changes.items():
-        if value is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    return merged
 
 
 def _derived_prefix(workflow_id: str) -> str:

@@ -151,3 +151,30 @@ def test_the_database_comes_from_the_environment_or_the_default_place(tmp_path: 
     assert default_database_path(environ) == tmp_path / "data" / "flowengine" / "flowengine.db"
     assert resolve_url(None, environ) == f"sqlite:///{tmp_path / 'data' / 'flowengine' / 'flowengine.db'}"
     assert (tmp_path / "data" / "flowengine").is_dir()  # the default folder is made when needed
+
+
+def _one_revision_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend this flowengine knows a migration newer than the database's (there is one revision so far)."""
+    import flowengine.store.database as database_module
+
+    monkeypatch.setattr(database_module, "SCHEMA_HEAD", "0002_next")
+    monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({SCHEMA_HEAD, "0002_next"}))
+
+
+def test_an_older_shared_database_is_not_upgraded_behind_its_users_backs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Database(resolve_url(str(tmp_path / "shared.db"))) as store:
+        store.ensure_schema()
+        _one_revision_behind(monkeypatch)
+        with pytest.raises(StoreError, match=r"older than 0002_next; run `flowengine db upgrade`"):
+            store.ensure_schema(upgrade_existing=False)
+
+
+def test_an_older_sqlite_file_is_upgraded_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    upgraded: list[Database] = []
+    with Database(resolve_url(str(tmp_path / "own.db"))) as store:
+        store.ensure_schema()
+        _one_revision_behind(monkeypatch)
+        monkeypatch.setattr(migrate, "upgrade", lambda db: upgraded.append(db) or (SCHEMA_HEAD, "0002_next"))
+        assert store.ensure_schema() == (SCHEMA_HEAD, "0002_next")
+    assert upgraded == [store]

@@ -6,13 +6,13 @@ at this boundary, so no other module sees SQLAlchemy rows.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from flowengine.model import content_hash
 from flowengine.records import Event, Proposal
 from flowengine.store.schema import definitions, events, proposals
 
@@ -40,8 +40,15 @@ def next_number(conn: Connection, prefix: str) -> int:
     return int(highest or 0) + 1
 
 
-def insert_proposal(conn: Connection, values: dict[str, Any]) -> int:
-    result = conn.execute(insert(proposals).values(**values).returning(proposals.c.pk))
+def insert_proposal(conn: Connection, proposal: Proposal, *, prefix: str, number: int) -> int:
+    """Store a new proposal row; its workflow version lives with its definition, not here."""
+    result = conn.execute(insert(proposals).values(
+        id=proposal.id, prefix=prefix, number=number, workflow=proposal.workflow,
+        definition_hash=proposal.definition_hash, title=proposal.title, description=proposal.description,
+        origin=proposal.origin, state=proposal.state, fields=proposal.fields, created_at=proposal.created_at,
+        created_by=proposal.created_by, updated_at=proposal.updated_at, state_entered_at=proposal.state_entered_at,
+        version=proposal.version, head_hash=proposal.head_hash,
+    ).returning(proposals.c.pk))
     return int(result.scalar_one())
 
 
@@ -186,5 +193,5 @@ def last_events(conn: Connection, *, workflow: str | None = None) -> dict[str, E
 def altered_definitions(conn: Connection) -> Iterator[str]:
     """Stored definitions whose text no longer matches the hash they are filed under."""
     for row in conn.execute(select(definitions.c.content_hash, definitions.c.text, definitions.c.workflow)):
-        if hashlib.sha256(row.text.encode("utf-8")).hexdigest() != row.content_hash:
+        if content_hash(row.text) != row.content_hash:
             yield f"{row.workflow} {row.content_hash[:12]}"
