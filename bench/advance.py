@@ -40,13 +40,10 @@ transitions:
 """
 
 
-def _median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def process_costs(folder: Path, runs: int) -> list[tuple[str, float]]:
@@ -57,18 +54,21 @@ def process_costs(folder: Path, runs: int) -> list[tuple[str, float]]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(["flowengine", "proposal", "new", "ping-pong", "--title", "bench"], check=True, env=env,
                    stdout=subprocess.DEVNULL)
-    _median_seconds(["flowengine", "proposal", "list"], 2, env)  # warm-up: writes the bytecode caches
-    floor = _median_seconds([sys.executable, "-c", "import sqlalchemy"], runs, env)
-    helptext = _median_seconds(["flowengine", "--help"], runs, env)
-    # alternate the two triggers so every run really moves the proposal
-    times = []
+    for _ in range(2):  # warm-up: writes the bytecode caches
+        _seconds(["flowengine", "proposal", "list"], env)
+    commands = {
+        "python -c 'import sqlalchemy'": [sys.executable, "-c", "import sqlalchemy"],
+        "flowengine --help": ["flowengine", "--help"],
+        "flowengine advance (whole process)": ["flowengine", "advance", "PP-1", "hit"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    # Interleaved, so that the machine's drift during the run weighs on the baseline and the
+    # command alike; the triggers alternate so that every advance really moves the proposal.
     for index in range(runs):
-        trigger = "hit" if index % 2 == 0 else "hit_back"
-        start = time.perf_counter()
-        subprocess.run(["flowengine", "advance", "PP-1", trigger], check=True, env=env, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return [("python -c 'import sqlalchemy'", floor), ("flowengine --help", helptext),
-            ("flowengine advance (whole process)", statistics.median(times))]
+        commands["flowengine advance (whole process)"][-1] = "hit" if index % 2 == 0 else "hit_back"
+        for name, command in commands.items():
+            times[name].append(_seconds(command, env))
+    return [(name, statistics.median(values)) for name, values in times.items()]
 
 
 def api_steps(folder: Path, steps: int) -> float:
