@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .tables import table
+from flowengine.texttable import table
 
 if TYPE_CHECKING:
     from flowengine.records import Event

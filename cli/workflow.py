@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
+from flowengine.texttable import table
+
 from .options import json_option, language_option, workflows_option
-from .tables import table
 
 EXIT_INVALID = 1
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, iso_utc
-from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, Event, Proposal
+from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, PROGRESS, Event, Proposal
 
 GENESIS = "0" * 64
 
@@ -65,6 +65,13 @@ def enters_state(event: Event) -> bool:
     """Creation and every step (a step back into the same state too) start the clock of a state;
     setting fields does not."""
     return event.kind in (CREATED, ADVANCED)
+
+
+def restarts_deadline(event: Event, stage: str | None) -> bool:
+    """Whether an event restarts the deadline clock of the state it leaves the proposal in.
+    In an implementation stage, recorded progress does: an implementation is stalled only when
+    nothing has moved for longer than its deadline."""
+    return enters_state(event) or (event.kind == PROGRESS and stage == "implementation")
 
 
 def apply_changes(fields: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

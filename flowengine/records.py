@@ -17,7 +17,9 @@ from flowengine.errors import InvalidInput
 CREATED = "created"
 ADVANCED = "advanced"
 FIELDS_SET = "fields_set"
-EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET)
+PROGRESS = "progress"  # an implementation's progress: details {"percent", "note", "milestone", "milestone_date"}
+REMINDED = "reminded"  # a due reminder was handed out by `flowengine tick`: details {"after", "due"}
+EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED)
 
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 
@@ -97,3 +99,28 @@ class Proposal:
             "state_entered_at": iso_utc(self.state_entered_at), "version": self.version,
             "created_by": self.created_by,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """An event as the analysis needs it: no payloads, so a million of them stay cheap."""
+
+    kind: str
+    trigger: str | None
+    source: str | None
+    target: str
+    actor: str
+    role: str
+    at: datetime
+    commented: bool
+
+
+@dataclass(frozen=True)
+class Trail:
+    """One proposal's history up to the as-of moment, oldest step first."""
+
+    proposal: str
+    title: str
+    workflow: str
+    steps: tuple[Step, ...]
+    definition: str = ""

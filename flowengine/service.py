@@ -30,6 +30,7 @@ from flowengine.errors import (
     TransitionRefused,
 )
 from flowengine.fields import check_printable, coerce_fields, missing
+from flowengine.figures import Analysis
 from flowengine.model import Workflow, content_hash
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Event, Proposal
 from flowengine.store import queries
@@ -285,6 +286,30 @@ class FlowEngine:
         """The definition a proposal runs under (not the file as it reads today)."""
         with self.database.read() as conn:
             return self._compiled(conn, proposal)
+
+    def analyse(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> list[Analysis]:
+        """Where proposals stall, per workflow (every workflow with proposals when none is named),
+        measured against each workflow as its file declares it now, as of a moment."""
+        from flowengine.stalls import analyse
+
+        moment = min(as_utc(as_of), self.clock()) if as_of else self.clock()
+        with self.database.read() as conn:
+            names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
+        declared = [self.declared_workflow(name) for name in names]
+        with self.database.read() as conn:
+            return [analyse(wf, queries.trails(conn, until=moment, workflow=wf.id), moment) for wf in declared]
+
+    def declared_workflow(self, workflow: str) -> Workflow:
+        """A workflow as its file declares it now; the newest stored definition when no file has it
+        (a workflow whose file was removed still has a history worth reading)."""
+        try:
+            return self._definition(workflow)[0].workflow
+        except NotFound:
+            with self.database.read() as conn:
+                stored = queries.newest_definition(conn, workflow)
+            if stored is None:
+                raise
+            return engine.compiled(*stored).workflow
 
     def verify(self) -> AuditReport:
         """Walk every chain; report the first broken link of each damaged proposal."""

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from flowengine.model import content_hash
-from flowengine.records import Event, Proposal
+from flowengine.records import Event, Proposal, Step, Trail
 from flowengine.store.schema import definitions, events, proposals
 
 
@@ -195,3 +195,45 @@ def altered_definitions(conn: Connection) -> Iterator[str]:
     for row in conn.execute(select(definitions.c.content_hash, definitions.c.text, definitions.c.workflow)):
         if content_hash(row.text) != row.content_hash:
             yield f"{row.workflow} {row.content_hash[:12]}"
+
+
+_TRAIL_COLUMNS = (
+    proposals.c.id, proposals.c.title, proposals.c.workflow, proposals.c.definition_hash, events.c.kind,
+    events.c.trigger, events.c.from_state, events.c.to_state, events.c.actor, events.c.role, events.c.at,
+    (events.c.comment != "").label("commented"),
+)
+
+
+def trails(conn: Connection, *, until: datetime | None = None, workflow: str | None = None) -> Iterator[Trail]:
+    """Each proposal's history as the stall analysis needs it, streamed: no payload columns, so
+    the scan stays cheap on large logs. Proposals with no event by ``until`` are left out."""
+    query = (select(*_TRAIL_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
+             .order_by(proposals.c.prefix, proposals.c.number, events.c.seq))
+    if until is not None:
+        query = query.where(events.c.at <= until)
+    if workflow:
+        query = query.where(proposals.c.workflow == workflow)
+    current: list[Step] = []
+    head: Any = None
+    for row in conn.execute(query):
+        if head is not None and row.id != head.id:
+            yield Trail(head.id, head.title, head.workflow, tuple(current), head.definition_hash)
+            current = []
+        head = head if current else row
+        current.append(Step(row.kind, row.trigger, row.from_state, row.to_state, row.actor, row.role, row.at,
+                            bool(row.commented)))
+    if head is not None:
+        yield Trail(head.id, head.title, head.workflow, tuple(current), head.definition_hash)
+
+
+def workflows_in_use(conn: Connection) -> list[str]:
+    """Workflow ids that have proposals, in name order."""
+    return list(conn.execute(select(proposals.c.workflow).distinct().order_by(proposals.c.workflow)).scalars())
+
+
+def newest_definition(conn: Connection, workflow: str) -> tuple[str, str, str] | None:
+    """The most recently stored definition of a workflow id: (hash, text, source)."""
+    row = conn.execute(select(definitions.c.content_hash, definitions.c.text, definitions.c.source)
+                       .where(definitions.c.workflow == workflow)
+                       .order_by(definitions.c.stored_at.desc(), definitions.c.content_hash).limit(1)).first()
+    return (row.content_hash, row.text, row.source) if row else None

@@ -1,4 +1,4 @@
-"""Plain-text tables for terminals: no dependency, predictable width, sorted by the caller."""
+"""Plain-text tables for terminals and reports: no dependency, predictable width, sorted by the caller."""
 
 from __future__ import annotations
 

@@ -1,0 +1,274 @@
+"""What the stall analysis hands out: plain frozen figures, ready for tables, JSON and diagrams.
+
+Durations are in days (floats). Spreads use the median and the 90th percentile by linear
+interpolation between closest ranks (numpy's and PM4Py's default), so figures agree with a
+process-mining tool run on the same log. Nothing here imports a third-party package.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import iso_utc
+from flowengine.model import Workflow
+
+WAITING = "waiting"  # how a proposal is "lost" at a stage when it has not ended: it still waits there
+SEVERITY_LEVELS = 5  # 0 = nobody has stayed there; 1..4 = slowest quarter of the scale
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """The q-quantile of ascending values, linear between closest ranks (numpy's default)."""
+    if not ordered:
+        raise ValueError("no values")
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How long a set of stays lasted, in days."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+    max: float | None = None
+
+    @classmethod
+    def of(cls, days: Sequence[float]) -> Spread:
+        if not days:
+            return cls()
+        ordered = sorted(days)
+        return cls(len(ordered), quantile(ordered, 0.5), quantile(ordered, 0.9), ordered[-1])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "median_days": _round(self.median), "p90_days": _round(self.p90),
+                "max_days": _round(self.max)}
+
+
+@dataclass(frozen=True)
+class StateFigures:
+    """One state of the declared workflow (or one the history uses but the workflow does not declare)."""
+
+    state: str
+    stage: str | None
+    owner: str | None
+    declared: bool
+    final: bool
+    deadline_days: float | None
+    now: int  # proposals in it at the as-of moment
+    stalled_now: int  # of those, stalled (over the deadline, or over the p90 where none is declared)
+    over_deadline_now: int  # of those, over the declared deadline
+    passed: Spread  # finished stays: entered and left by the as-of moment
+    waiting: Spread  # current stays, counted up to the as-of moment
+    stays: Spread  # both together: what the diagram colours by
+    entered_by_month: tuple[tuple[str, int], ...] = ()  # ("2017-03", 4), months in UTC
+    left_by_month: tuple[tuple[str, int], ...] = ()
+    severity: int = 0  # 0..4, by the median of all stays relative to the slowest open state
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "stage": self.stage, "owner": self.owner, "declared": self.declared,
+                "final": self.final, "deadline_days": _round(self.deadline_days), "now": self.now,
+                "stalled_now": self.stalled_now, "over_deadline_now": self.over_deadline_now,
+                "passed": self.passed.as_dict(), "waiting": self.waiting.as_dict(), "stays": self.stays.as_dict(),
+                "entered_by_month": dict(self.entered_by_month), "left_by_month": dict(self.left_by_month),
+                "severity": self.severity}
+
+
+@dataclass(frozen=True)
+class StageFigures:
+    """A stage of the shared stage model: consecutive states of one stage count as one stay."""
+
+    stage: str
+    now: int
+    stalled_now: int
+    over_deadline_now: int
+    passed: Spread
+    waiting: Spread
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "now": self.now, "stalled_now": self.stalled_now,
+                "over_deadline_now": self.over_deadline_now, "passed": self.passed.as_dict(),
+                "waiting": self.waiting.as_dict()}
+
+
+@dataclass(frozen=True)
+class TransitionFigures:
+    """A step between two states: declared (perhaps never taken) or a jump the workflow does not declare."""
+
+    source: str
+    trigger: str
+    target: str
+    declared: bool
+    taken: int
+    days_before: Spread  # time in ``source`` before this step was taken
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.source, "trigger": self.trigger, "to": self.target, "declared": self.declared,
+                "taken": self.taken, "days_before": self.days_before.as_dict()}
+
+
+@dataclass(frozen=True)
+class LoopFigures:
+    """Proposals sent back: steps to an open state earlier in the chain."""
+
+    source: str
+    target: str
+    times: int
+    proposals: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.source, "to": self.target, "times": self.times, "proposals": self.proposals}
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    """Proposals that got at least this far, and those whose furthest stage this is without success."""
+
+    stage: str
+    reached: int
+    lost: tuple[tuple[str, int], ...]  # (outcome, count), and (WAITING, count) for those still in it
+
+    @property
+    def lost_total(self) -> int:
+        return sum(n for _, n in self.lost)
+
+    @property
+    def share_lost(self) -> float | None:
+        return self.lost_total / self.reached if self.reached else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "reached": self.reached, "lost": dict(self.lost), "lost_total": self.lost_total,
+                "share_lost": _round(self.share_lost, 4)}
+
+
+@dataclass(frozen=True)
+class Funnel:
+    proposals: int
+    stages: tuple[FunnelStage, ...]
+    implemented: int  # ended with outcome "implemented"
+    partially_implemented: int
+    evaluated: int  # reached an evaluation stage
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proposals": self.proposals, "stages": [s.as_dict() for s in self.stages],
+                "implemented": self.implemented, "partially_implemented": self.partially_implemented,
+                "evaluated": self.evaluated}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The feedback loop: how long until the panel got a reasoned answer (a step that answers the
+    panel, with its comment), and how many are still without one."""
+
+    proposals: int
+    answered: Spread  # days from creation to the first reasoned answer
+    unanswered: int
+    unanswered_waiting: Spread  # days since creation of those still without an answer
+
+    @property
+    def unanswered_share(self) -> float | None:
+        return self.unanswered / self.proposals if self.proposals else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proposals": self.proposals, "answered": self.answered.as_dict(), "unanswered": self.unanswered,
+                "unanswered_share": _round(self.unanswered_share, 4),
+                "unanswered_waiting": self.unanswered_waiting.as_dict()}
+
+
+@dataclass(frozen=True)
+class Stall:
+    """One proposal stalled at the as-of moment, and whose move it is."""
+
+    proposal: str
+    title: str
+    workflow: str
+    state: str
+    stage: str | None
+    owner: str | None  # the role that must act
+    since: datetime  # when the clock started: entering the state, or the last recorded progress
+    days: float
+    limit_days: float  # the deadline, or the p90 of history where no deadline is declared
+    rule: str  # "deadline", "p90" or "no progress"
+    last_actor: str
+    last_role: str
+
+    @property
+    def ratio(self) -> float:
+        return self.days / self.limit_days if self.limit_days else math.inf
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(since=iso_utc(self.since), days=_round(self.days), limit_days=_round(self.limit_days))
+        return data
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Where one workflow's proposals stall, as of one moment."""
+
+    workflow: Workflow
+    as_of: datetime
+    proposals: int
+    states: tuple[StateFigures, ...]  # declared states in file order, then undeclared ones the history uses
+    stages: tuple[StageFigures, ...]  # in the shared stage order, those the workflow uses
+    transitions: tuple[TransitionFigures, ...]  # declared in file order, then undeclared jumps
+    loops: tuple[LoopFigures, ...]  # most frequent first
+    funnel: Funnel
+    feedback: Feedback
+    stalls: tuple[Stall, ...]  # worst first: longest over its limit, relatively
+    definitions: tuple[str, ...] = field(default=())  # content hashes the proposals ran under
+
+    def state(self, state_id: str) -> StateFigures | None:
+        return next((s for s in self.states if s.state == state_id), None)
+
+    @property
+    def unused(self) -> tuple[TransitionFigures, ...]:
+        return tuple(t for t in self.transitions if t.declared and not t.taken)
+
+    @property
+    def jumps(self) -> tuple[TransitionFigures, ...]:
+        return tuple(t for t in self.transitions if not t.declared)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"workflow": self.workflow.id, "as_of": iso_utc(self.as_of), "proposals": self.proposals,
+                "stalls": [s.as_dict() for s in self.stalls], "states": [s.as_dict() for s in self.states],
+                "stages": [s.as_dict() for s in self.stages],
+                "transitions": [t.as_dict() for t in self.transitions],
+                "unused_transitions": [t.as_dict() for t in self.unused],
+                "undeclared_jumps": [t.as_dict() for t in self.jumps],
+                "loops": [loop.as_dict() for loop in self.loops], "funnel": self.funnel.as_dict(),
+                "feedback": self.feedback.as_dict()}
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """For figures meant for publication: actors shown as their roles only, and counts below a
+    threshold (with the spreads computed from them) suppressed."""
+
+    roles_only: bool = False
+    min_count: int = 0
+
+    @classmethod
+    def publication(cls, min_count: int = 3) -> Privacy:
+        return cls(roles_only=True, min_count=min_count)
+
+    def count(self, n: int) -> str:
+        """A count as it may be shown: "<3" when it could point at one person."""
+        return f"<{self.min_count}" if 0 < n < self.min_count else str(n)
+
+    def shows(self, spread: Spread) -> bool:
+        """Whether a spread rests on enough stays to be shown."""
+        return spread.count > 0 and spread.count >= self.min_count
+
+    def actor(self, name: str, role: str) -> str:
+        return role if self.roles_only else f"{name} ({role})"
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)

@@ -1,0 +1,300 @@
+"""The stall report: the analysis laid out as titled tables, then written as text, Markdown,
+CSV or JSON (and as HTML by the demo's report).
+
+Every format is built from the same :class:`Section` list, so they cannot disagree. Privacy
+is applied once, here, while cells are made: a suppressed count is the text "<3" in every
+format, and a spread resting on fewer stays is left empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import as_utc, iso_utc
+from flowengine.figures import WAITING, Analysis, Privacy, Spread
+from flowengine.model import STAGES, Workflow
+from flowengine.texttable import table
+from flowengine.vocabulary import term
+
+FORMATS = ("table", "json", "csv", "markdown")
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled table. ``key`` is stable for machines; ``title`` is for people."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    workflow: str | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "workflow": self.workflow, "columns": list(self.columns),
+                "rows": [list(row) for row in self.rows], "note": self.note}
+
+
+def local_date(moment: datetime) -> str:
+    return as_utc(moment).astimezone().strftime("%Y-%m-%d")
+
+
+def _days(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class _Cells:
+    """Makes cells under one privacy setting."""
+
+    def __init__(self, privacy: Privacy) -> None:
+        self.privacy = privacy
+
+    def count(self, n: int) -> Cell:
+        shown = self.privacy.count(n)
+        return n if shown == str(n) else shown
+
+    def spread(self, spread: Spread) -> tuple[Cell, Cell, Cell]:
+        if not self.privacy.shows(spread):
+            return None, None, None
+        return _days(spread.median), _days(spread.p90), _days(spread.max)
+
+    def share(self, part: int, whole: int) -> Cell:
+        if not whole or (self.privacy.min_count and 0 < part < self.privacy.min_count):
+            return None
+        return f"{100 * part / whole:.0f} %"
+
+
+def _state_label(workflow: Workflow, state_id: str, language: str) -> str:
+    declared = workflow.states.get(state_id)
+    return declared.label(language) if declared else f"{state_id} (not declared)"
+
+
+def _role_label(workflow: Workflow, role_id: str | None, language: str) -> str | None:
+    if role_id is None:
+        return None
+    role = workflow.roles.get(role_id)
+    return role.label(language) if role else role_id
+
+
+def build_sections(analyses: Sequence[Analysis], *, language: str = "en",
+                   privacy: Privacy | None = None) -> list[Section]:
+    """Worst stalls first (across every workflow given), then each workflow's figures."""
+    cells = _Cells(privacy or Privacy())
+    sections = [_stall_section(analyses, language, cells)]
+    for analysis in analyses:
+        sections += _workflow_sections(analysis, language, cells)
+    return sections
+
+
+def _stall_section(analyses: Sequence[Analysis], language: str, cells: _Cells) -> Section:
+    stalls = sorted(((a.workflow, s) for a in analyses for s in a.stalls),
+                    key=lambda pair: (-pair[1].ratio, -pair[1].days, pair[1].proposal))
+    rows = tuple(
+        (s.proposal, s.title, wf.id, _state_label(wf, s.state, language), _role_label(wf, s.owner, language),
+         local_date(s.since), _days(s.days), _days(s.limit_days), s.rule,
+         cells.privacy.actor(s.last_actor, s.last_role))
+        for wf, s in stalls
+    )
+    return Section("stalls", "Stalled proposals, worst first", (
+        "proposal", "title", "workflow", "state", "must act", "waiting since", "days", "limit days", "limit rule",
+        "last step by"), rows,
+        note="limit: the state's deadline; 'no progress': an implementation's deadline counted from its last "
+             "recorded progress; 'p90': no deadline declared, so 90 % of earlier stays were shorter")
+
+
+def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list[Section]:
+    wf = analysis.workflow
+    name = f"{wf.label(language)} ({wf.id})"
+    as_of = local_date(analysis.as_of)
+    stage_rows = tuple(
+        (term(s.stage, language), cells.count(s.now), cells.count(s.stalled_now), cells.count(s.over_deadline_now),
+         cells.count(s.passed.count), *cells.spread(s.passed), cells.spread(s.waiting)[0])
+        for s in analysis.stages
+    )
+    state_rows = tuple(
+        (s.state, _state_label(wf, s.state, language), term(s.stage, language) if s.stage else None,
+         _role_label(wf, s.owner, language), cells.count(s.now), cells.count(s.stalled_now),
+         cells.count(s.over_deadline_now), cells.count(s.passed.count), *cells.spread(s.passed),
+         _days(s.deadline_days), s.severity)
+        for s in analysis.states if s.now or s.passed.count or not s.final
+    )
+    transition_rows = tuple(
+        (t.source, t.trigger, t.target, cells.count(t.taken), cells.spread(t.days_before)[0],
+         "yes" if t.declared else "NO — not declared")
+        for t in analysis.transitions
+    )
+    loop_rows = tuple((loop.source, loop.target, cells.count(loop.times), cells.count(loop.proposals))
+                      for loop in analysis.loops)
+    funnel = analysis.funnel
+    funnel_rows: list[tuple[Cell, ...]] = [
+        (term(row.stage, language), cells.count(row.reached), cells.count(row.lost_total),
+         cells.share(row.lost_total, row.reached),
+         ", ".join(f"{_how(how, language)} {cells.count(n)}" for how, n in row.lost) or None)
+        for row in funnel.stages
+    ]
+    funnel_rows += [
+        (term("implemented", language), cells.count(funnel.implemented), None,
+         cells.share(funnel.implemented, funnel.proposals), None),
+        (term("partially_implemented", language), cells.count(funnel.partially_implemented), None,
+         cells.share(funnel.partially_implemented, funnel.proposals), None),
+        (term("evaluation", language), cells.count(funnel.evaluated), None,
+         cells.share(funnel.evaluated, funnel.proposals), None),
+    ]
+    feedback = analysis.feedback
+    answered = feedback.answered
+    feedback_rows = ((cells.count(feedback.proposals), cells.count(answered.count), *cells.spread(answered)[:2],
+                      cells.count(feedback.unanswered), cells.share(feedback.unanswered, feedback.proposals),
+                      cells.spread(feedback.unanswered_waiting)[0]),)
+    flow_rows = tuple(
+        (s.state, month, cells.count(dict(s.entered_by_month).get(month, 0)),
+         cells.count(dict(s.left_by_month).get(month, 0)))
+        for s in analysis.states
+        for month in sorted({m for m, _ in s.entered_by_month} | {m for m, _ in s.left_by_month})
+    )
+    days = ("median days", "p90 days", "max days")
+    return [
+        Section("stages", f"{name}: stages as of {as_of} ({analysis.proposals} proposals)",
+                ("stage", "now", "stalled", "over deadline", "passed", *days, "waiting median days"),
+                stage_rows, wf.id),
+        Section("states", f"{name}: states",
+                ("state", "label", "stage", "owner", "now", "stalled", "over deadline", "passed", *days,
+                 "deadline days", "severity"), state_rows, wf.id,
+                note="days: finished stays; severity 1-4: median of all stays (finished and current) "
+                     "relative to the slowest state; final states count proposals that ended there"),
+        Section("transitions", f"{name}: transitions", ("from", "trigger", "to", "taken", "median days before",
+                                                         "declared"), transition_rows, wf.id,
+                note=f"{len(analysis.unused)} declared transitions never taken; "
+                     f"{len(analysis.jumps)} steps no transition declares"),
+        Section("loops", f"{name}: sent back", ("from", "to", "times", "proposals"), loop_rows, wf.id,
+                note="a step back to an earlier state of the chain"),
+        Section("funnel", f"{name}: funnel", ("stage", "reached", "lost here", "share lost", "how"),
+                tuple(funnel_rows), wf.id,
+                note="reached: got at least this far; lost here: this was the furthest stage and the proposal "
+                     "was not implemented"),
+        Section("feedback", f"{name}: feedback loop", (
+            "proposals", "answered", "median days to answer", "p90 days to answer", "without answer",
+            "share without", "median days without"), feedback_rows, wf.id,
+            note="a reasoned answer: the first step that answers the panel, with its comment"),
+        Section("flow", f"{name}: entered and left per month (UTC)", ("state", "month", "entered", "left"),
+                flow_rows, wf.id),
+    ]
+
+
+def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",
+                     privacy: Privacy | None = None) -> list[Section]:
+    """Workflows side by side on the shared stage model: days per stage, then the funnel."""
+    cells = _Cells(privacy or Privacy())
+    names = tuple(a.workflow.id for a in analyses)
+    stages = [stage for stage in STAGES if any(s.stage == stage for a in analyses for s in a.stages)]
+    day_rows = []
+    for stage in stages:
+        row: list[Cell] = [term(stage, language)]
+        for analysis in analyses:
+            figures = next((s for s in analysis.stages if s.stage == stage), None)
+            if figures is None:
+                row.append(None)
+                continue
+            median, p90, _ = cells.spread(figures.passed)
+            row.append(None if median is None else f"{median} / {p90} ({cells.count(figures.passed.count)})")
+        day_rows.append(tuple(row))
+    funnel_rows = []
+    for stage in stages:
+        row = [term(stage, language)]
+        for analysis in analyses:
+            found = next((f for f in analysis.funnel.stages if f.stage == stage), None)
+            row.append(None if found is None else
+                       f"{cells.count(found.reached)} reached, {cells.count(found.lost_total)} lost")
+        funnel_rows.append(tuple(row))
+    for outcome in ("implemented", "partially_implemented"):
+        row = [term(outcome, language)]
+        for analysis in analyses:
+            n = getattr(analysis.funnel, outcome)
+            share = cells.share(n, analysis.funnel.proposals)
+            text = f"{cells.count(n)} of {cells.count(analysis.funnel.proposals)}"
+            row.append(f"{text} ({share})" if share else text)
+        funnel_rows.append(tuple(row))
+    as_of = local_date(analyses[0].as_of) if analyses else ""
+    return [
+        Section("compare_days", f"Days per stage as of {as_of}: median / p90 (stays)", ("stage", *names),
+                tuple(day_rows), note="finished stays in the stage; consecutive states of one stage count as one stay"),
+        Section("compare_funnel", "Funnel side by side", ("stage", *names), tuple(funnel_rows)),
+    ]
+
+
+def _how(how: str, language: str) -> str:
+    if how == WAITING:
+        return {"nb": "venter", "sv": "väntar"}.get(language, "still waiting")
+    return term(how, language) if how in _OUTCOME_TERMS else how
+
+
+_OUTCOME_TERMS = ("implemented", "partially_implemented", "rejected", "withdrawn", "merged", "parked", "transferred")
+
+
+# -- writers --------------------------------------------------------------------------------
+
+def as_text(sections: Sequence[Section]) -> str:
+    parts = []
+    for section in sections:
+        body = table(section.columns, section.rows) if section.rows else "(none)"
+        note = f"\n{section.note}" if section.note else ""
+        parts.append(f"{section.title}\n\n{body}{note}")
+    return "\n\n".join(parts) + "\n"
+
+
+def as_markdown(sections: Sequence[Section]) -> str:
+    parts = []
+    for section in sections:
+        lines = [f"## {_md(section.title)}", ""]
+        if section.rows:
+            lines.append("| " + " | ".join(_md(c) for c in section.columns) + " |")
+            lines.append("|" + "|".join(" --- " for _ in section.columns) + "|")
+            lines += ["| " + " | ".join(_md(_text(v)) for v in row) + " |" for row in section.rows]
+        else:
+            lines.append("(none)")
+        if section.note:
+            lines += ["", f"*{_md(section.note)}*"]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def as_csv(sections: Sequence[Section]) -> str:
+    """Long form, one value per line (section, workflow, row, column, value): every section
+    fits one sheet and pivots back into its table."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("section", "workflow", "row", "column", "value"))
+    for section in sections:
+        for row in section.rows:
+            key = _text(row[0])
+            for column, value in zip(section.columns[1:], row[1:], strict=True):
+                writer.writerow((section.key, section.workflow or "", key, column, _text(value)))
+    return out.getvalue()
+
+
+def as_json_data(sections: Sequence[Section], analyses: Sequence[Analysis], privacy: Privacy) -> dict[str, Any]:
+    """The sections; the full figures too unless privacy holds some back."""
+    data: dict[str, Any] = {
+        "as_of": iso_utc(analyses[0].as_of) if analyses else None,
+        "privacy": {"roles_only": privacy.roles_only, "min_count": privacy.min_count},
+        "sections": [s.as_dict() for s in sections],
+    }
+    if not privacy.roles_only and not privacy.min_count:
+        data["figures"] = [a.as_dict() for a in analyses]
+    return data
+
+
+def _text(value: Cell) -> str:
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+

@@ -1,0 +1,328 @@
+"""Where ideas stall: figures for one workflow, from the stored histories, as of one moment.
+
+One pass over each proposal's events turns them into *stays* (a proposal in a state from
+the step that entered it to the step that left it) and *steps*; everything else is counting
+and sorting those. The figures are measured against the workflow as *declared*, so a
+declared transition nobody took, or a jump nobody declared, shows up rather than vanishing.
+
+Definitions, chosen to agree with process mining on the same log:
+
+- time in a state: from the event that entered it to the event that left it, in days;
+  "passed" counts finished stays, "waiting" the current ones up to the as-of moment;
+- days before a transition: the time in its source state before it was taken;
+- sent back (a loop): a step to an open state earlier in the chain — an earlier stage, or
+  within one stage a state declared before the one left;
+- the funnel: a proposal reached every stage up to the furthest one it ever entered; it is
+  lost at that furthest stage unless it ended implemented (fully or in part);
+- the feedback loop: from creation to the first step that answers the panel with a comment;
+- stalled: longer in its state than the state's deadline (in an implementation stage:
+  longer than the deadline since the last recorded progress), or, where no deadline is
+  declared, longer than the p90 of finished stays there (when at least
+  :data:`MIN_HISTORY` stays have finished).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flowengine.clock import as_utc
+from flowengine.figures import (
+    WAITING,
+    Analysis,
+    Feedback,
+    Funnel,
+    FunnelStage,
+    LoopFigures,
+    Spread,
+    StageFigures,
+    Stall,
+    StateFigures,
+    TransitionFigures,
+)
+from flowengine.model import STAGES, State, Workflow
+from flowengine.records import ADVANCED, PROGRESS, Step, Trail
+
+MIN_HISTORY = 5  # finished stays needed before the p90 of a state without deadline judges a stall
+SUCCESS = ("implemented", "partially_implemented")
+FUNNEL_STAGES = tuple(stage for stage in STAGES if stage != "closed")
+_DAY = 86400.0
+
+
+@dataclass
+class _Open:
+    """A proposal's current stay at the as-of moment."""
+
+    trail: Trail
+    state: str
+    since: datetime  # entered the state
+    clock: datetime  # when its deadline clock last started (progress restarts it in implementation)
+    last: Step
+
+
+@dataclass
+class _Tally:
+    passed: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    waiting: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stage_passed: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stage_waiting: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    entered: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    left: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    before: dict[tuple[str, str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    loops: Counter[tuple[str, str]] = field(default_factory=Counter)
+    looped: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    ended: Counter[str] = field(default_factory=Counter)  # final states: proposals that ended there
+    open: list[_Open] = field(default_factory=list)
+    furthest: list[tuple[int, str | None]] = field(default_factory=list)  # (stage index, outcome or None)
+    evaluated: int = 0
+    answered: list[float] = field(default_factory=list)
+    unanswered: list[float] = field(default_factory=list)
+    definitions: set[str] = field(default_factory=set)
+    order: dict[str, tuple[int, int]] = field(default_factory=dict)  # a step to a lower one goes back
+
+
+def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Analysis:
+    """The figures of one workflow's proposals as of ``as_of``; ``trails`` hold events up to then."""
+    moment = as_utc(as_of)
+    tally = _Tally(order=chain_order(workflow))
+    count = 0
+    for trail in trails:
+        if trail.steps:
+            count += 1
+            _walk(workflow, trail, moment, tally)
+    states = _state_figures(workflow, tally, moment)
+    return Analysis(
+        workflow=workflow, as_of=moment, proposals=count, states=states,
+        stages=_stage_figures(workflow, tally, states, moment),
+        transitions=_transition_figures(workflow, tally), loops=_loop_figures(tally),
+        funnel=_funnel(workflow, tally, count),
+        feedback=Feedback(count, Spread.of(tally.answered), len(tally.unanswered), Spread.of(tally.unanswered)),
+        stalls=_stalls(workflow, tally, moment), definitions=tuple(sorted(tally.definitions)),
+    )
+
+
+def _days(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds() / _DAY)
+
+
+def _month(moment: datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> None:
+    """Turn one history into stays, steps, loops and its place in the funnel and feedback loop."""
+    states = workflow.states
+    if trail.definition:
+        tally.definitions.add(trail.definition)
+    first = trail.steps[0]
+    created = first.at
+    state, since, clock = first.target, first.at, first.at
+    stage = _stage(states.get(state))
+    stage_since = first.at
+    tally.entered[state][_month(first.at)] += 1
+    furthest = _stage_index(stage)
+    evaluated = stage == "evaluation"
+    answer: float | None = None
+    for step in trail.steps[1:]:
+        if step.kind == PROGRESS and stage == "implementation":
+            clock = step.at
+        if step.kind != ADVANCED:
+            continue
+        source, target = step.source or state, step.target
+        stay = _days(since, step.at)
+        tally.passed[source].append(stay)
+        tally.left[source][_month(step.at)] += 1
+        tally.before[(source, step.trigger or "", target)].append(stay)
+        tally.entered[target][_month(step.at)] += 1
+        if source in tally.order and target in tally.order and tally.order[target] < tally.order[source]:
+            tally.loops[(source, target)] += 1
+            tally.looped[(source, target)].add(trail.proposal)
+        if answer is None and step.commented and _answers_panel(workflow, source, step.trigger, target):
+            answer = _days(created, step.at)
+        target_stage = _stage(states.get(target))
+        if target_stage != stage:
+            if stage is not None:
+                tally.stage_passed[stage].append(_days(stage_since, step.at))
+            stage, stage_since = target_stage, step.at
+        furthest = max(furthest, _stage_index(target_stage))
+        evaluated = evaluated or target_stage == "evaluation"
+        state, since, clock = target, step.at, step.at
+    declared = states.get(state)
+    outcome = declared.outcome if declared and declared.final else None
+    if declared is not None and declared.final:
+        tally.ended[state] += 1
+    else:
+        tally.waiting[state].append(_days(since, moment))
+        if stage is not None:
+            tally.stage_waiting[stage].append(_days(stage_since, moment))
+        tally.open.append(_Open(trail, state, since, clock, trail.steps[-1]))
+    tally.furthest.append((furthest, outcome))
+    tally.evaluated += evaluated
+    if answer is None:
+        tally.unanswered.append(_days(created, moment))
+    else:
+        tally.answered.append(answer)
+
+
+def chain_order(workflow: Workflow) -> dict[str, tuple[int, int]]:
+    """Where each open state sits in the chain: by stage, then by the file's order."""
+    return {sid: (STAGES.index(state.stage) if state.stage in STAGES else -1, index)
+            for index, (sid, state) in enumerate(workflow.states.items()) if not state.final}
+
+
+def _stage(state: State | None) -> str | None:
+    if state is None or state.final:
+        return None
+    return state.stage
+
+
+def _stage_index(stage: str | None) -> int:
+    return FUNNEL_STAGES.index(stage) if stage in FUNNEL_STAGES else -1
+
+
+def _answers_panel(workflow: Workflow, source: str, trigger: str | None, target: str) -> bool:
+    declared = workflow.states.get(target)
+    if declared is not None and declared.answers_panel:
+        return True
+    return any(t.answers_panel and t.trigger == trigger and t.target == target and source in t.sources
+               for t in workflow.transitions)
+
+
+def _deadline_days(state: State | None) -> float | None:
+    return state.deadline.approx_days if state is not None and state.deadline is not None else None
+
+
+def _limit(workflow: Workflow, tally: _Tally, current: _Open) -> tuple[datetime, float, str] | None:
+    """When the proposal's clock runs out, how long that is, and by which rule; None: no rule applies."""
+    declared = workflow.states.get(current.state)
+    if declared is not None and declared.deadline is not None:
+        due = declared.deadline.add_to(current.clock)
+        rule = "no progress" if declared.stage == "implementation" else "deadline"
+        return due, _days(current.clock, due), rule
+    history = tally.passed.get(current.state, [])
+    if len(history) < MIN_HISTORY:
+        return None
+    p90 = Spread.of(history).p90 or 0.0
+    return current.since + timedelta(days=p90), p90, "p90"
+
+
+def _state_figures(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[StateFigures, ...]:
+    now: Counter[str] = Counter(o.state for o in tally.open)
+    stalled: Counter[str] = Counter()
+    over: Counter[str] = Counter()
+    for current in tally.open:
+        limit = _limit(workflow, tally, current)
+        if limit is not None and moment > limit[0]:
+            stalled[current.state] += 1
+            if limit[2] != "p90":
+                over[current.state] += 1
+    seen = set(tally.entered) | set(tally.passed) | set(now)
+    ids = list(workflow.states) + sorted(seen - set(workflow.states))
+    medians = {sid: Spread.of(tally.passed.get(sid, []) + tally.waiting.get(sid, [])) for sid in ids}
+    slowest = max((medians[sid].median or 0.0 for sid in ids
+                   if not (sid in workflow.states and workflow.states[sid].final)), default=0.0)
+    figures = []
+    for sid in ids:
+        declared = workflow.states.get(sid)
+        final = bool(declared and declared.final)
+        stays = medians[sid]
+        figures.append(StateFigures(
+            state=sid, stage=declared.stage if declared else None, owner=declared.owner if declared else None,
+            declared=declared is not None, final=final, deadline_days=_deadline_days(declared),
+            now=tally.ended[sid] if final else now[sid], stalled_now=stalled[sid], over_deadline_now=over[sid],
+            passed=Spread.of(tally.passed.get(sid, [])), waiting=Spread.of(tally.waiting.get(sid, [])),
+            stays=stays, entered_by_month=tuple(sorted(tally.entered.get(sid, Counter()).items())),
+            left_by_month=tuple(sorted(tally.left.get(sid, Counter()).items())),
+            severity=0 if final else _severity(stays, slowest),
+        ))
+    return tuple(figures)
+
+
+def _severity(stays: Spread, slowest: float) -> int:
+    """1..4 by the median of all stays relative to the slowest open state; 0 when nobody stayed."""
+    if not stays.count or stays.median is None:
+        return 0
+    if slowest <= 0:
+        return 1
+    return max(1, min(4, math.ceil(4 * stays.median / slowest - 1e-9)))
+
+
+def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures, ...],
+                   moment: datetime) -> tuple[StageFigures, ...]:
+    used = {s.stage for s in workflow.states.values() if s.stage and not s.final}
+    result = []
+    for stage in STAGES:
+        if stage not in used:
+            continue
+        members = [s for s in states if s.stage == stage and not s.final]
+        result.append(StageFigures(
+            stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
+            over_deadline_now=sum(s.over_deadline_now for s in members),
+            passed=Spread.of(tally.stage_passed.get(stage, [])), waiting=Spread.of(tally.stage_waiting.get(stage, [])),
+        ))
+    return tuple(result)
+
+
+def _transition_figures(workflow: Workflow, tally: _Tally) -> tuple[TransitionFigures, ...]:
+    declared: list[tuple[str, str, str]] = []
+    for transition in workflow.transitions:
+        for source in transition.sources:
+            key = (source, transition.trigger, transition.target)
+            if key not in declared:
+                declared.append(key)
+    known = set(declared)
+    jumps = sorted(key for key in tally.before if key not in known)
+    return tuple(
+        TransitionFigures(source, trigger, target, key in known, len(tally.before.get(key, [])),
+                          Spread.of(tally.before.get(key, [])))
+        for key in declared + jumps
+        for source, trigger, target in [key]
+    )
+
+
+def _loop_figures(tally: _Tally) -> tuple[LoopFigures, ...]:
+    loops = [LoopFigures(source, target, times, len(tally.looped[(source, target)]))
+             for (source, target), times in tally.loops.items()]
+    return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
+
+
+def _funnel(workflow: Workflow, tally: _Tally, count: int) -> Funnel:
+    used = [stage for stage in FUNNEL_STAGES
+            if any(s.stage == stage and not s.final for s in workflow.states.values())]
+    rows = []
+    for stage in used:
+        index = FUNNEL_STAGES.index(stage)
+        reached = sum(1 for furthest, _ in tally.furthest if furthest >= index)
+        lost: Counter[str] = Counter()
+        for furthest, outcome in tally.furthest:
+            if furthest == index and outcome not in SUCCESS:
+                lost[outcome or WAITING] += 1
+        rows.append(FunnelStage(stage, reached, tuple(sorted(lost.items(), key=lambda kv: (kv[0] == WAITING, kv[0])))))
+    outcomes = Counter(outcome for _, outcome in tally.furthest)
+    return Funnel(count, tuple(rows), outcomes["implemented"], outcomes["partially_implemented"], tally.evaluated)
+
+
+def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[Stall, ...]:
+    found = []
+    for current in tally.open:
+        limit = _limit(workflow, tally, current)
+        if limit is None or moment <= limit[0]:
+            continue
+        _, limit_days, rule = limit
+        declared = workflow.states.get(current.state)
+        found.append(Stall(
+            proposal=current.trail.proposal, title=current.trail.title, workflow=current.trail.workflow,
+            state=current.state, stage=declared.stage if declared else None,
+            owner=declared.owner if declared else None, since=current.clock, days=_days(current.clock, moment),
+            limit_days=limit_days, rule=rule, last_actor=current.last.actor, last_role=current.last.role,
+        ))
+    return tuple(sorted(found, key=lambda s: (-s.ratio, -s.days, _id_key(s.proposal))))
+
+
+def _id_key(proposal_id: str) -> tuple[str, int]:
+    prefix, _, number = proposal_id.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (proposal_id, 0)
+
