@@ -15,99 +15,23 @@ the query path is held to the same figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from flowengine.figures import WAITING, Analysis, Privacy, Spread, quantile
-from flowengine.loader import build_workflow
 from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Actor, Step, Trail
+from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Step, Trail
 from flowengine.report import as_csv, as_markdown, as_text, build_comparison, build_sections
 from flowengine.service import FlowEngine
 from flowengine.stalls import MIN_HISTORY, analyse
-from flowengine.yamlsafe import read_text
 
-TINY = """\
-id: tiny
-version: 1
-prefix: TINY
-title: Tiny chain
-roles:
-  panel: {kind: panel}
-  council: {kind: council}
-  admin: {kind: administration}
-  service: {kind: service}
-states:
-  draft: {initial: true, stage: panel, owner: panel, deadline: 30d}
-  council_review: {stage: council, owner: council, deadline: 10d}
-  admin_review: {stage: administration, owner: admin}
-  implementation: {stage: implementation, owner: service, deadline: 20d}
-  done: {final: true, outcome: implemented}
-  rejected: {final: true, outcome: rejected}
-  withdrawn: {final: true, outcome: withdrawn}
-transitions:
-  - {trigger: submit, from: draft, to: council_review, roles: [panel]}
-  - {trigger: send_back, from: council_review, to: draft, roles: [council], requires_comment: true}
-  - {trigger: recommend, from: council_review, to: admin_review, roles: [council]}
-  - {trigger: approve, from: admin_review, to: implementation, roles: [admin], requires_comment: true,
-     answers_panel: true}
-  - {trigger: reject, from: admin_review, to: rejected, roles: [admin], requires_comment: true, answers_panel: true}
-  - {trigger: finish, from: implementation, to: done, roles: [service]}
-  - {trigger: withdraw, from: "*", to: withdrawn, roles: [panel], requires_comment: true}
-"""
-
-DAY0 = datetime(2019, 1, 1, tzinfo=UTC)
-AS_OF = DAY0 + timedelta(days=40)
-ROLE_OF = {"submit": "panel", "send_back": "council", "recommend": "council", "approve": "admin",
-           "reject": "admin", "finish": "service", "withdraw": "panel"}
-COMMENTED = {"send_back", "approve", "reject", "withdraw"}
-TARGET = {"submit": "council_review", "send_back": "draft", "recommend": "admin_review",
-          "approve": "implementation", "reject": "rejected", "finish": "done", "withdraw": "withdrawn"}
-
-# (created on day, [(day, trigger)]); a trigger "progress" records progress without moving.
-HISTORIES: dict[str, tuple[int, list[tuple[int, str]]]] = {
-    "TINY-1": (0, [(4, "submit"), (6, "recommend"), (16, "approve"), (26, "finish")]),
-    "TINY-2": (1, [(3, "submit"), (8, "send_back"), (10, "submit"), (20, "recommend"), (23, "reject")]),
-    "TINY-3": (2, [(12, "submit")]),
-    "TINY-4": (5, [(6, "withdraw")]),
-    "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve"), (19, "progress")]),
-}
-
-
-def day(n: float) -> datetime:
-    return DAY0 + timedelta(days=n)
+from .stall_histories import AS_OF, COMMENTED, HISTORIES, ROLE_OF, TINY, day, tiny_workflow, trails, upto
 
 
 @pytest.fixture(scope="module")
 def tiny() -> Workflow:
-    workflow, issues = build_workflow(read_text(TINY, "tiny.yaml"))
-    assert not [i for i in issues if i.severity == "error"]
-    return workflow
-
-
-def trails(histories: dict[str, tuple[int, list[tuple[int, str]]]] = HISTORIES) -> list[Trail]:
-    result = []
-    for pid, (created, steps) in histories.items():
-        state = "draft"
-        made = [Step(CREATED, None, None, "draft", "kari", "panel", day(created), False)]
-        for when, trigger in steps:
-            if trigger == "progress":
-                made.append(Step(PROGRESS, None, state, state, "per", "service", day(when), True))
-                continue
-            target = TARGET[trigger]
-            made.append(Step(ADVANCED, trigger, state, target, "ola", ROLE_OF[trigger], day(when),
-                             trigger in COMMENTED))
-            state = target
-        result.append(Trail(pid, f"Idea {pid}", "tiny", tuple(made)))
-    return result
-
-
-def upto(moment: datetime) -> list[Trail]:
-    """What the store hands the analysis for an as-of view: events up to the moment."""
-    cut = [Trail(t.proposal, t.title, t.workflow, tuple(s for s in t.steps if s.at <= moment)) for t in trails()]
-    return [t for t in cut if t.steps]
+    return tiny_workflow()
 
 
 @pytest.fixture(scope="module")
@@ -385,7 +309,7 @@ def test_the_report_for_publication_shows_roles_and_hides_small_counts(figures: 
     sections = build_sections([figures], privacy=Privacy.publication())
     assert sections[0].rows[0][9] == "panel"
     funnel = _section(sections, "funnel")
-    assert ("user panel", 5, "<3", None, "withdrawn <3") == funnel.rows[0]  # type: ignore[attr-defined]
+    assert funnel.rows[0] == ("user panel", 5, "<3", None, "withdrawn <3")  # type: ignore[attr-defined]
     states = _section(sections, "states")
     council = next(row for row in states.rows if row[0] == "council_review")  # type: ignore[attr-defined]
     assert council[4] == "<3" and council[7] == 4 and council[8] == 3.5  # 4 stays: enough to show

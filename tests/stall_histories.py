@@ -1,0 +1,100 @@
+"""Small hand-built histories on a four-stage workflow, shared by the stall tests.
+
+Five proposals, day 0 = 2019-01-01 00:00 UTC, looked at on day 40:
+
+    TINY-1  created d0; submit d4; recommend d6; approve d16 (answer); finish d26   → implemented
+    TINY-2  created d1; submit d3; send_back d8; submit d10; recommend d20; reject d23 (answer) → rejected
+    TINY-3  created d2; submit d12                                                  → council since d12
+    TINY-4  created d5; withdraw d6                                                 → withdrawn
+    TINY-5  created d3; submit d5; recommend d7; approve d9 (answer); progress d19  → implementation
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flowengine.loader import build_workflow
+from flowengine.model import Workflow
+from flowengine.records import ADVANCED, CREATED, PROGRESS, Step, Trail
+from flowengine.yamlsafe import read_text
+
+TINY = """\
+id: tiny
+version: 1
+prefix: TINY
+title: Tiny chain
+roles:
+  panel: {kind: panel}
+  council: {kind: council}
+  admin: {kind: administration}
+  service: {kind: service}
+states:
+  draft: {initial: true, stage: panel, owner: panel, deadline: 30d}
+  council_review: {stage: council, owner: council, deadline: 10d}
+  admin_review: {stage: administration, owner: admin}
+  implementation: {stage: implementation, owner: service, deadline: 20d}
+  done: {final: true, outcome: implemented}
+  rejected: {final: true, outcome: rejected}
+  withdrawn: {final: true, outcome: withdrawn}
+transitions:
+  - {trigger: submit, from: draft, to: council_review, roles: [panel]}
+  - {trigger: send_back, from: council_review, to: draft, roles: [council], requires_comment: true}
+  - {trigger: recommend, from: council_review, to: admin_review, roles: [council]}
+  - {trigger: approve, from: admin_review, to: implementation, roles: [admin], requires_comment: true,
+     answers_panel: true}
+  - {trigger: reject, from: admin_review, to: rejected, roles: [admin], requires_comment: true, answers_panel: true}
+  - {trigger: finish, from: implementation, to: done, roles: [service]}
+  - {trigger: withdraw, from: "*", to: withdrawn, roles: [panel], requires_comment: true}
+"""
+
+DAY0 = datetime(2019, 1, 1, tzinfo=UTC)
+AS_OF = DAY0 + timedelta(days=40)
+ROLE_OF = {"submit": "panel", "send_back": "council", "recommend": "council", "approve": "admin",
+           "reject": "admin", "finish": "service", "withdraw": "panel"}
+COMMENTED = {"send_back", "approve", "reject", "withdraw"}
+TARGET = {"submit": "council_review", "send_back": "draft", "recommend": "admin_review",
+          "approve": "implementation", "reject": "rejected", "finish": "done", "withdraw": "withdrawn"}
+
+# (created on day, [(day, trigger)]); a trigger "progress" records progress without moving.
+HISTORIES: dict[str, tuple[int, list[tuple[int, str]]]] = {
+    "TINY-1": (0, [(4, "submit"), (6, "recommend"), (16, "approve"), (26, "finish")]),
+    "TINY-2": (1, [(3, "submit"), (8, "send_back"), (10, "submit"), (20, "recommend"), (23, "reject")]),
+    "TINY-3": (2, [(12, "submit")]),
+    "TINY-4": (5, [(6, "withdraw")]),
+    "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve"), (19, "progress")]),
+}
+
+
+def day(n: float) -> datetime:
+    return DAY0 + timedelta(days=n)
+
+
+def trails(histories: dict[str, tuple[int, list[tuple[int, str]]]] = HISTORIES) -> list[Trail]:
+    result = []
+    for pid, (created, steps) in histories.items():
+        state = "draft"
+        made = [Step(CREATED, None, None, "draft", "kari", "panel", day(created), False)]
+        for when, trigger in steps:
+            if trigger == "progress":
+                made.append(Step(PROGRESS, None, state, state, "per", "service", day(when), True))
+                continue
+            target = TARGET[trigger]
+            made.append(Step(ADVANCED, trigger, state, target, "ola", ROLE_OF[trigger], day(when),
+                             trigger in COMMENTED))
+            state = target
+        result.append(Trail(pid, f"Idea {pid}", "tiny", tuple(made)))
+    return result
+
+
+def upto(moment: datetime) -> list[Trail]:
+    """What the store hands the analysis for an as-of view: events up to the moment."""
+    cut = [Trail(t.proposal, t.title, t.workflow, tuple(s for s in t.steps if s.at <= moment)) for t in trails()]
+    return [t for t in cut if t.steps]
+
+
+
+
+def tiny_workflow() -> Workflow:
+    workflow, issues = build_workflow(read_text(TINY, "tiny.yaml"))
+    assert not [i for i in issues if i.severity == "error"]
+    return workflow
