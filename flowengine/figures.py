@@ -90,11 +90,12 @@ class StageFigures:
     over_deadline_now: int
     passed: Spread
     waiting: Spread
+    stays: Spread = Spread()  # both together: what the comparison colours by
 
     def as_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "now": self.now, "stalled_now": self.stalled_now,
                 "over_deadline_now": self.over_deadline_now, "passed": self.passed.as_dict(),
-                "waiting": self.waiting.as_dict()}
+                "waiting": self.waiting.as_dict(), "stays": self.stays.as_dict()}
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ escaping the closing quote, and ``\\n``, ``\\l``, ``\\N`` are interpreted). Node
 the state ids, which the schema limits to ``[a-z][a-z0-9_]*``; anything else falls back to a
 synthetic name, and helper nodes start with ``__`` so they can never collide with a state.
 
-This is the only module that imports ``graphviz``, and only inside :func:`render`, so
-commands that merely check a diagram's freshness never pay for it.
+This is the only module that imports ``graphviz``, and only when :func:`render_dot` draws
+(``render``, and the stall diagrams of :mod:`flowengine.overlay`, go through it), so commands
+that merely check a diagram's freshness never pay for it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from flowengine.errors import FlowEngineError
 from flowengine.model import STAGES, State, Transition, Workflow
 from flowengine.vocabulary import term
 
-__all__ = ["dot_digest", "render", "svg_is_current", "workflow_to_dot"]
+__all__ = ["diagram_format", "dot_digest", "render", "render_dot", "svg_is_current", "workflow_to_dot"]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 STAMP_PREFIX = "flowengine-dot-sha256:"
@@ -350,27 +351,42 @@ def _write_atomically(output: Path, data: bytes) -> None:
         raise
 
 
-def render(workflow: Workflow, output: Path, language: str = "en") -> Path:
-    """Draw ``workflow`` to ``output``; the file extension picks the format.
+def diagram_format(output: Path) -> str:
+    """The Graphviz output format for ``output``'s extension; refuses any other extension."""
+    suffix = Path(output).suffix.lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        if not suffix:
+            raise FlowEngineError(f"diagram file '{Path(output).name}' has no extension; "
+                                  "use .svg, .png, .pdf or .dot")
+        raise FlowEngineError(f"unsupported diagram format '{suffix}'; use .svg, .png, .pdf or .dot")
+    return fmt
 
-    ``.dot`` writes the source only (no Graphviz needed); ``.svg``, ``.png`` and ``.pdf`` run
+
+def render_dot(dot_source: str, output: Path) -> Path:
+    """Draw DOT text to ``output``, atomically; the file extension picks the format.
+
+    ``.dot`` writes the source itself (no Graphviz needed); ``.svg``, ``.png`` and ``.pdf`` run
     Graphviz's ``dot``. SVGs get the freshness stamp that :func:`svg_is_current` checks.
     Returns ``output``.
     """
     output = Path(output)
-    suffix = output.suffix.lower()
-    fmt = FORMATS.get(suffix)
-    if fmt is None:
-        if not suffix:
-            raise FlowEngineError(f"diagram file '{output.name}' has no extension; "
-                                  "use .svg, .png, .pdf or .dot")
-        raise FlowEngineError(f"unsupported diagram format '{suffix}'; use .svg, .png, .pdf or .dot")
-    source = workflow_to_dot(workflow, language)
+    fmt = diagram_format(output)
     if fmt == "dot":
-        data = source.encode("utf-8")
+        data = dot_source.encode("utf-8")
     else:
-        data = _run_dot(source, fmt)
+        data = _run_dot(dot_source, fmt)
         if fmt == "svg":
-            data = _stamp_svg(data, dot_digest(source))
+            data = _stamp_svg(data, dot_digest(dot_source))
     _write_atomically(output, data)
     return output
+
+
+def render(workflow: Workflow, output: Path, language: str = "en") -> Path:
+    """Draw ``workflow`` to ``output``; the file extension picks the format (see :func:`render_dot`).
+
+    Returns ``output``.
+    """
+    output = Path(output)
+    diagram_format(output)  # refuse a bad extension before building anything
+    return render_dot(workflow_to_dot(workflow, language), output)

@@ -297,7 +297,9 @@ class FlowEngine:
             names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
         declared = [self.declared_workflow(name) for name in names]
         with self.database.read() as conn:
-            return [analyse(wf, queries.trails(conn, until=moment, workflow=wf.id), moment) for wf in declared]
+            found = [analyse(wf, queries.trails(conn, until=moment, workflow=wf.id), moment) for wf in declared]
+        # The same instant in the reader's zone, so titles name the day they asked about.
+        return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
 
     def declared_workflow(self, workflow: str) -> Workflow:
         """A workflow as its file declares it now; the newest stored definition when no file has it

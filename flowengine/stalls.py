@@ -262,6 +262,7 @@ def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures
             stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
             over_deadline_now=sum(s.over_deadline_now for s in members),
             passed=Spread.of(tally.stage_passed.get(stage, [])), waiting=Spread.of(tally.stage_waiting.get(stage, [])),
+            stays=Spread.of(tally.stage_passed.get(stage, []) + tally.stage_waiting.get(stage, [])),
         ))
     return tuple(result)
 

@@ -1,0 +1,158 @@
+"""``flowengine stalls``: where ideas stall — the report, the stall diagram, the comparison."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from .options import as_of_option, database_option, language_option, workflows_option
+from .session import moment, open_engine
+
+if TYPE_CHECKING:
+    from flowengine.figures import Analysis, Privacy
+
+F = TypeVar("F", bound=Callable[..., Any])
+DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".dot")
+
+
+def privacy_options(func: F) -> F:
+    func = click.option("--min-count", "min_count", type=click.IntRange(0, 1000), default=None, metavar="N",
+                        help="Hide counts below N, and figures resting on fewer than N stays "
+                             "(default 3 with --publish, else 0).")(func)
+    func = click.option("--roles-only", is_flag=True,
+                        help="Show who acted by role only, never by name.")(func)
+    return click.option("--publish", is_flag=True,
+                        help="For publication: roles only, and counts below 3 hidden.")(func)
+
+
+def _privacy(publish: bool, roles_only: bool, min_count: int | None) -> Privacy:
+    from flowengine.figures import Privacy
+
+    default = 3 if publish else 0
+    return Privacy(roles_only=publish or roles_only, min_count=default if min_count is None else min_count)
+
+
+def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
+              as_of: str | None) -> list[Analysis]:
+    with open_engine(database, workflow_dirs) as engine:
+        analyses = engine.analyse(workflows, as_of=moment(as_of))
+    if not analyses:
+        raise click.ClickException("there are no proposals yet, so nothing can stall; "
+                                   "register one with 'flowengine proposal new'")
+    return analyses
+
+
+def _diagram_path(output: str) -> Path:
+    path = Path(output)
+    if path.suffix.lower() not in DIAGRAM_SUFFIXES:
+        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(DIAGRAM_SUFFIXES)}",
+                                 param_hint="-o")
+    return path
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@click.group("stalls")
+def stalls() -> None:
+    """Where ideas stall: the report, the stall diagram and the comparison of municipalities.
+
+    \b
+    Examples:
+      flowengine stalls report --as-of 2019-06-30
+      flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
+      flowengine stalls compare ostersund timra trondheim stjordal melhus -o compare.svg
+    """
+
+
+@stalls.command("report")
+@click.option("--workflow", "workflows", multiple=True, metavar="WF",
+              help="Only this workflow (repeatable). Default: every workflow with proposals.")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "csv", "markdown")), default="table",
+              show_default=True, help="How to write the report.")
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
+@privacy_options
+@language_option
+@database_option
+@workflows_option
+def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, publish: bool,
+           roles_only: bool, min_count: int | None, language: str, database: str | None,
+           workflow_dirs: tuple[str, ...]) -> None:
+    """Stalled proposals worst first, with who must act and for how long; then per workflow the
+    stages, states, transitions, loops, funnel, feedback loop and monthly flow."""
+    from flowengine import report as rep
+
+    privacy = _privacy(publish, roles_only, min_count)
+    analyses = _analyses(database, workflow_dirs, workflows, as_of)
+    sections = rep.build_sections(analyses, language=language, privacy=privacy)
+    if fmt == "json":
+        text = json.dumps(rep.as_json_data(sections, analyses, privacy), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
+    _emit(text, output)
+
+
+@stalls.command("diagram")
+@click.argument("workflow")
+@click.option("-o", "--output", required=True, metavar="FILE",
+              help="Where to write it: .svg, .png, .pdf or .dot.")
+@as_of_option
+@privacy_options
+@language_option
+@database_option
+@workflows_option
+def diagram(workflow: str, output: str, as_of: str | None, publish: bool, roles_only: bool,
+            min_count: int | None, language: str, database: str | None, workflow_dirs: tuple[str, ...]) -> None:
+    """The declared workflow coloured by where its proposals wait."""
+    from flowengine.overlay import render_stall_diagram
+
+    path = _diagram_path(output)
+    privacy = _privacy(publish, roles_only, min_count)
+    (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of)
+    render_stall_diagram(analysis, path, language, privacy)
+    click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
+               f"{len(analysis.stalls)} stalled)")
+
+
+@stalls.command("compare")
+@click.argument("workflows", nargs=-1, metavar="[WF]...")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "csv", "markdown")), default="table",
+              show_default=True, help="How to write the tables.")
+@click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
+@privacy_options
+@language_option
+@database_option
+@workflows_option
+def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, publish: bool,
+            roles_only: bool, min_count: int | None, language: str, database: str | None,
+            workflow_dirs: tuple[str, ...]) -> None:
+    """Municipalities side by side on the shared stages: median and p90 days per stage, and the
+    funnel. Default: every workflow with proposals."""
+    from flowengine import report as rep
+
+    path = _diagram_path(output) if output else None
+    privacy = _privacy(publish, roles_only, min_count)
+    analyses = _analyses(database, workflow_dirs, workflows, as_of)
+    sections = rep.build_comparison(analyses, language=language, privacy=privacy)
+    if fmt == "json":
+        text = json.dumps({"sections": [s.as_dict() for s in sections]}, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
+    if path is not None:
+        from flowengine.overlay import render_comparison
+
+        render_comparison(analyses, path, language, privacy)
+    click.echo(text, nl=False)
+    if path is not None:
+        click.echo(f"wrote {path}")
