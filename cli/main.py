@@ -26,6 +26,10 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "advance": ("flowengine_cli.proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
     "history": ("flowengine_cli.history", "history", "Every step of a proposal: who, what, when and why."),
     "audit": ("flowengine_cli.history", "audit", "Check that no step of any history was rewritten."),
+    "stalls": ("flowengine_cli.stalls", "stalls", "Where ideas stall: report, stall diagram, comparison."),
+    "progress": ("flowengine_cli.progress", "progress", "Record an implementation's progress and milestones."),
+    "tick": ("flowengine_cli.tick", "tick", "Apply due escalations and hand out due reminders (for cron)."),
+    "demo": ("flowengine_cli.demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
 }
 
 
