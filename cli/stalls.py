@@ -41,8 +41,10 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
     with open_engine(database, workflow_dirs) as engine:
         analyses = engine.analyse(workflows, as_of=moment(as_of))
     if not analyses:
-        raise click.ClickException("there are no proposals yet, so nothing can stall; "
-                                   "register one with 'flowengine proposal new'")
+        from flowengine.errors import InvalidInput
+
+        raise InvalidInput("there are no proposals yet, so nothing can stall; "
+                           "register one with 'flowengine proposal new'")
     return analyses
 
 
