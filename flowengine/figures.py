@@ -66,10 +66,16 @@ class StateFigures:
     over_deadline_now: int  # of those, over the declared deadline
     passed: Spread  # finished stays: entered and left by the as-of moment
     waiting: Spread  # current stays, counted up to the as-of moment
-    stays: Spread  # both together: what the diagram colours by
+    stays: Spread  # both together
     entered_by_month: tuple[tuple[str, int], ...] = ()  # ("2017-03", 4), months in UTC
     left_by_month: tuple[tuple[str, int], ...] = ()
-    severity: int = 0  # 0..4, by the median of all stays relative to the slowest open state
+    severity: int = 0  # 0..4, by the median of :attr:`typical` relative to the slowest open state
+
+    @property
+    def typical(self) -> Spread:
+        """What the diagram colours by: the dwell of finished stays — what a process-mining tool
+        ranks by — or, where nobody has left yet, the current waits (a state everyone is stuck in)."""
+        return self.passed if self.passed.count else self.waiting
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.state, "stage": self.stage, "owner": self.owner, "declared": self.declared,
@@ -90,12 +96,16 @@ class StageFigures:
     over_deadline_now: int
     passed: Spread
     waiting: Spread
-    stays: Spread = Spread()  # both together: what the comparison colours by
+
+    @property
+    def typical(self) -> Spread:
+        """As :attr:`StateFigures.typical`: finished stays, else current waits."""
+        return self.passed if self.passed.count else self.waiting
 
     def as_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "now": self.now, "stalled_now": self.stalled_now,
                 "over_deadline_now": self.over_deadline_now, "passed": self.passed.as_dict(),
-                "waiting": self.waiting.as_dict(), "stays": self.stays.as_dict()}
+                "waiting": self.waiting.as_dict()}
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ the workflow diagram.
 
 What the stall diagram shows, and how:
 
-- Open states are filled by ``StateFigures.severity`` (computed by the analysis: the median of
-  all stays, finished and still waiting, relative to the slowest open state) on a sequential
+- Open states are filled by ``StateFigures.severity`` (computed by the analysis: the median
+  dwell of finished stays — or of current waits where nobody has left yet — relative to the
+  slowest open state) on a sequential
   yellow-orange-brown scale (Paul Tol's colour-blind-safe YlOrBr); text turns white on the two
   darkest levels. White means nobody has stayed there; grey means too few stays to show.
 - Each open state says "now N · median X d" and "over deadline K" (or, without a deadline,
@@ -144,9 +145,9 @@ def _small(text: str, colour: str | None = None) -> str:
 
 def _fill(figures: StateFigures | None, privacy: Privacy) -> tuple[str, str]:
     """(fill, text colour) of an open state."""
-    if figures is None or figures.severity <= 0 or not figures.stays.count:
+    if figures is None or figures.severity <= 0 or not figures.typical.count:
         return SEVERITY_COLOURS[0], SEVERITY_TEXT[0]
-    if not privacy.shows(figures.stays):
+    if not privacy.shows(figures.typical):
         return HIDDEN_COLOUR, "#000000"
     level = min(figures.severity, len(SEVERITY_COLOURS) - 1)
     return SEVERITY_COLOURS[level], SEVERITY_TEXT[level]
@@ -159,7 +160,7 @@ def _flagged(figures: StateFigures | None) -> bool:
 def _figure_lines(figures: StateFigures | None, has_deadline: bool, privacy: Privacy, language: str) -> str:
     """"now N · median X d" and "over deadline K" (or "no deadline · stalled K")."""
     now = figures.now if figures else 0
-    stays = figures.stays if figures else Spread()
+    stays = figures.typical if figures else Spread()
     first = (f"{term('now', language)} {privacy.count(now)} · "
              f"{term('median', language)} {_median(stays, privacy, language)}")
     if has_deadline:
@@ -442,9 +443,9 @@ CELL_WIDTH = "2.1"  # inches, a minimum: equal cells keep the columns straight
 
 
 def _cell_value(stage: StageFigures, privacy: Privacy) -> float | None:
-    """The median of all stays in the stage, finished and current, as the stall diagram colours
+    """The stage's typical stay (finished stays, else current waits), as the stall diagram colours
     states; None when privacy hides it."""
-    return stage.stays.median if privacy.shows(stage.stays) else None
+    return stage.typical.median if privacy.shows(stage.typical) else None
 
 
 def _stage_cell(name: str, stage: StageFigures | None, slowest: float, privacy: Privacy,

@@ -82,6 +82,7 @@ class _Tally:
     unanswered: list[float] = field(default_factory=list)
     definitions: set[str] = field(default_factory=set)
     order: dict[str, tuple[int, int]] = field(default_factory=dict)  # a step to a lower one goes back
+    p90: dict[str, float | None] = field(default_factory=dict)  # of finished stays, where enough finished
 
 
 def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Analysis:
@@ -109,7 +110,8 @@ def _days(start: datetime, end: datetime) -> float:
 
 
 def _month(moment: datetime) -> str:
-    return f"{moment.year:04d}-{moment.month:02d}"
+    utc = as_utc(moment)
+    return f"{utc.year:04d}-{utc.month:02d}"
 
 
 def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> None:
@@ -202,10 +204,12 @@ def _limit(workflow: Workflow, tally: _Tally, current: _Open) -> tuple[datetime,
         due = declared.deadline.add_to(current.clock)
         rule = "no progress" if declared.stage == "implementation" else "deadline"
         return due, _days(current.clock, due), rule
-    history = tally.passed.get(current.state, [])
-    if len(history) < MIN_HISTORY:
+    if current.state not in tally.p90:  # once per state, not once per waiting proposal
+        history = tally.passed.get(current.state, [])
+        tally.p90[current.state] = Spread.of(history).p90 if len(history) >= MIN_HISTORY else None
+    p90 = tally.p90[current.state]
+    if p90 is None:
         return None
-    p90 = Spread.of(history).p90 or 0.0
     return current.since + timedelta(days=p90), p90, "p90"
 
 
@@ -221,33 +225,35 @@ def _state_figures(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple
                 over[current.state] += 1
     seen = set(tally.entered) | set(tally.passed) | set(now)
     ids = list(workflow.states) + sorted(seen - set(workflow.states))
-    medians = {sid: Spread.of(tally.passed.get(sid, []) + tally.waiting.get(sid, [])) for sid in ids}
-    slowest = max((medians[sid].median or 0.0 for sid in ids
+    passed = {sid: Spread.of(tally.passed.get(sid, [])) for sid in ids}
+    waiting = {sid: Spread.of(tally.waiting.get(sid, [])) for sid in ids}
+    typical = {sid: passed[sid] if passed[sid].count else waiting[sid] for sid in ids}
+    slowest = max((typical[sid].median or 0.0 for sid in ids
                    if not (sid in workflow.states and workflow.states[sid].final)), default=0.0)
     figures = []
     for sid in ids:
         declared = workflow.states.get(sid)
         final = bool(declared and declared.final)
-        stays = medians[sid]
         figures.append(StateFigures(
             state=sid, stage=declared.stage if declared else None, owner=declared.owner if declared else None,
             declared=declared is not None, final=final, deadline_days=_deadline_days(declared),
             now=tally.ended[sid] if final else now[sid], stalled_now=stalled[sid], over_deadline_now=over[sid],
-            passed=Spread.of(tally.passed.get(sid, [])), waiting=Spread.of(tally.waiting.get(sid, [])),
-            stays=stays, entered_by_month=tuple(sorted(tally.entered.get(sid, Counter()).items())),
+            passed=passed[sid], waiting=waiting[sid],
+            stays=Spread.of(tally.passed.get(sid, []) + tally.waiting.get(sid, [])),
+            entered_by_month=tuple(sorted(tally.entered.get(sid, Counter()).items())),
             left_by_month=tuple(sorted(tally.left.get(sid, Counter()).items())),
-            severity=0 if final else _severity(stays, slowest),
+            severity=0 if final else _severity(typical[sid], slowest),
         ))
     return tuple(figures)
 
 
-def _severity(stays: Spread, slowest: float) -> int:
-    """1..4 by the median of all stays relative to the slowest open state; 0 when nobody stayed."""
-    if not stays.count or stays.median is None:
+def _severity(typical: Spread, slowest: float) -> int:
+    """1..4 by the typical stay relative to the slowest open state's; 0 when nobody stayed."""
+    if not typical.count or typical.median is None:
         return 0
     if slowest <= 0:
         return 1
-    return max(1, min(4, math.ceil(4 * stays.median / slowest - 1e-9)))
+    return max(1, min(4, math.ceil(4 * typical.median / slowest - 1e-9)))
 
 
 def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures, ...],
@@ -262,7 +268,6 @@ def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures
             stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
             over_deadline_now=sum(s.over_deadline_now for s in members),
             passed=Spread.of(tally.stage_passed.get(stage, [])), waiting=Spread.of(tally.stage_waiting.get(stage, [])),
-            stays=Spread.of(tally.stage_passed.get(stage, []) + tally.stage_waiting.get(stage, [])),
         ))
     return tuple(result)
 

@@ -66,17 +66,17 @@ TERMS: dict[str, tuple[str, str, str]] = {
     "funnel": ("funnel", "trakt", "tratt"),
     "absent_stage": ("stage not in this workflow", "fasen finnes ikke i denne arbeidsflyten",
                      "fasen finns inte i detta arbetsflöde"),
-    "fill_states": ("fill: median days in the state, all stays (finished and still waiting), "
-                    "relative to the slowest state",
-                    "farge: median dager i tilstanden, alle opphold (avsluttede og pågående), "
-                    "i forhold til den tregeste tilstanden",
-                    "färg: median dagar i tillståndet, alla vistelser (avslutade och pågående), "
-                    "i förhållande till det långsammaste tillståndet"),
-    "fill_stages": ("fill: the longer of the two medians (finished stays, current waits), "
+    "fill_states": ("fill: median days spent in the state by proposals that left it (where none has left "
+                    "yet: by those waiting there), relative to the slowest state",
+                    "farge: median dager i tilstanden for forslag som har forlatt den (der ingen har det "
+                    "ennå: for dem som venter der), i forhold til den tregeste tilstanden",
+                    "färg: median dagar i tillståndet för förslag som har lämnat det (där inget har det "
+                    "ännu: för dem som väntar där), i förhållande till det långsammaste tillståndet"),
+    "fill_stages": ("fill: median days in the stage of proposals that left it (else of those waiting), "
                     "relative to the slowest cell",
-                    "farge: den lengste av de to medianene (avsluttede opphold, pågående venting), "
+                    "farge: median dager i fasen for forslag som har forlatt den (ellers for dem som venter), "
                     "i forhold til den tregeste cellen",
-                    "färg: den längsta av de två medianerna (avslutade vistelser, pågående väntan), "
+                    "färg: median dagar i fasen för förslag som har lämnat den (annars för dem som väntar), "
                     "i förhållande till den långsammaste cellen"),
     "severity_0": ("nobody has stayed here", "ingen har vært her", "ingen har varit här"),
     "severity_1": ("up to ¼", "inntil ¼", "upp till ¼"),

@@ -193,9 +193,9 @@ def chain_analysis(workflow: Workflow | None = None) -> Analysis:
         step("draft", "fast_track", "preparation", 2, 1.0, declared=False),
     )
     stages = (
-        StageFigures("panel", 1, 0, 0, spread(12, 6.0), spread(1, 3.0), spread(13, 6.0)),
-        StageFigures("council", 4, 2, 2, spread(9, 58.0), spread(4, 90.0), spread(13, 64.0)),
-        StageFigures("administration", 2, 1, 0, spread(7, 20.0), spread(2, 10.0), spread(9, 18.0)),
+        StageFigures("panel", 1, 0, 0, spread(12, 6.0), spread(1, 3.0)),
+        StageFigures("council", 4, 2, 2, spread(9, 58.0), spread(4, 90.0)),
+        StageFigures("administration", 2, 1, 0, spread(7, 20.0), spread(2, 10.0)),
     )
     funnel = Funnel(proposals=20, stages=(
         FunnelStage("panel", 20, (("waiting", 1),)),
@@ -219,8 +219,8 @@ def minimal_analysis() -> Analysis:
     transitions = (step("draft", "send_to_council", "council_review", 4, 3.0),
                    step("council_review", "accept", "accepted", 1, 9.0),
                    step("council_review", "reject", "rejected", 0))
-    stages = (StageFigures("panel", 0, 0, 0, spread(4, 3.0), Spread(), spread(4, 3.0)),
-              StageFigures("council", 3, 0, 0, spread(1, 9.0), spread(3, 12.0), spread(4, 11.0)))
+    stages = (StageFigures("panel", 0, 0, 0, spread(4, 3.0), Spread()),
+              StageFigures("council", 3, 0, 0, spread(1, 9.0), spread(3, 12.0)))
     funnel = Funnel(4, (FunnelStage("panel", 4, ()), FunnelStage("council", 4, (("waiting", 3),))), 1, 0, 0)
     return Analysis(workflow=workflow, as_of=AS_OF, proposals=4, states=states, stages=stages,
                     transitions=transitions, loops=(), funnel=funnel, feedback=Feedback(4, Spread(), 4, Spread()),
@@ -330,7 +330,8 @@ def test_darkest_levels_use_white_text() -> None:
 
 def test_state_nobody_stayed_in_is_white() -> None:
     analysis = chain_analysis()
-    states = tuple(dataclasses.replace(s, now=0, stays=Spread(), severity=0) if s.state == "draft" else s
+    states = tuple(dataclasses.replace(s, now=0, passed=Spread(), waiting=Spread(), stays=Spread(), severity=0)
+                   if s.state == "draft" else s
                    for s in analysis.states)
     dot = stall_diagram_dot(dataclasses.replace(analysis, states=states))
     line = node_line(dot, "draft")
@@ -406,7 +407,7 @@ def test_words_and_numbers_follow_the_language() -> None:
 
 def test_legend_explains_the_fill_and_what_median_means() -> None:
     legend = stall_diagram_dot(chain_analysis()).split("subgraph cluster_legend {")[1]
-    assert "median days in the state, all stays (finished and still waiting)" in legend
+    assert "median days spent in the state by proposals that left it" in legend
     for colour in SEVERITY_COLOURS:
         assert f'BGCOLOR="{colour}"' in legend
     assert "nobody has stayed here" in legend and "the slowest" in legend
