@@ -24,6 +24,7 @@ from flowengine.model import (
     ANY_STATE,
     LANGUAGES,
     ROLE_KINDS,
+    Escalation,
     Field,
     Labels,
     Located,
@@ -191,31 +192,46 @@ class _ModelBuilder:
             outcome=spec.get("outcome") if isinstance(spec.get("outcome"), str) else None,
             stage=stage or ("closed" if final else None),
             owner=spec.get("owner") if isinstance(spec.get("owner"), str) else None,
-            deadline=self.deadline(("states", state_id, "deadline"), spec.get("deadline")),
-            deadline_text=None if spec.get("deadline") is None else str(spec.get("deadline")),
+            deadline=self.duration(("states", state_id, "deadline"), spec.get("deadline"), "deadline"),
+            deadline_text=_as_written(spec.get("deadline")),
             answers_panel=spec.get("answers_panel") is True,
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
             at=self.located(("states", state_id), spec),
             readable=isinstance(raw, dict),
+            reminder=self.duration(("states", state_id, "reminder"), spec.get("reminder"), "reminder"),
+            reminder_text=_as_written(spec.get("reminder")),
+            escalation=self.escalation(state_id, spec.get("escalate")),
         )
 
-    def deadline(self, path: tuple[str, ...], value: Any) -> Duration | None:
+    def escalation(self, state_id: str, raw: Any) -> Escalation | None:
+        if not isinstance(raw, dict):
+            return None  # the structural check says what is wrong
+        path = ("states", state_id, "escalate")
+        return Escalation(
+            after=self.duration((*path, "after"), raw.get("after"), "escalation after"),
+            after_text=_as_written(raw.get("after")),
+            trigger=_text(raw.get("trigger")),
+            at=self.located(path, raw),
+        )
+
+    def duration(self, path: tuple[str, ...], value: Any, what: str) -> Duration | None:
+        """A deadline, reminder or escalation time; FE211 (with the spelling to use) when it is none."""
         if value is None:
             return None
         if not isinstance(value, str):
             if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000:
-                self.issues.append(error("FE211", f"deadline {value} has no unit", self.doc.value_at(path),
+                self.issues.append(error("FE211", f"{what} {value} has no unit", self.doc.value_at(path),
                                          f"write {value}d for days, {value}w for weeks, or P{value}M for months"))
             elif isinstance(value, float) and not isinstance(value, bool):
-                self.issues.append(error("FE211", f"deadline {self.doc.raw_scalars.get(path, value)} is not a duration",
+                self.issues.append(error("FE211", f"{what} {self.doc.raw_scalars.get(path, value)} is not a duration",
                                          self.doc.value_at(path), DURATION_HELP))
             return None  # other types: the structural check already says what is wrong
         try:
             return parse_duration(value)
         except ValueError as exc:
             message, _, hint = str(exc).partition("; ")
-            self.issues.append(error("FE211", f"deadline {message}", self.doc.value_at(path), hint or DURATION_HELP))
+            self.issues.append(error("FE211", f"{what} {message}", self.doc.value_at(path), hint or DURATION_HELP))
             return None
 
     def transition(self, index: int, spec: dict[str, Any], open_states: tuple[str, ...]) -> Transition:
@@ -265,6 +281,10 @@ def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("yes", "y", "on", "true")
     return value is True
+
+
+def _as_written(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _text(value: Any) -> str:

@@ -98,6 +98,17 @@ class Field(_Placed):
 
 
 @dataclass(frozen=True)
+class Escalation(_Placed):
+    """A step the engine takes by itself: after ``after`` in a state without a step (in an
+    implementation stage: without recorded progress), ``trigger`` fires as the actor ``system``."""
+
+    after: Duration | None  # None only in an invalid workflow: the text is not a duration (FE211)
+    after_text: str | None  # as written, even when it is not a valid duration
+    trigger: str
+    at: Located
+
+
+@dataclass(frozen=True)
 class State(_Placed):
     id: str
     initial: bool
@@ -112,6 +123,9 @@ class State(_Placed):
     description: str
     at: Located
     readable: bool = True  # False when the state's entry is not a mapping: checks then leave it alone
+    reminder: Duration | None = None  # remind the owner after this long on the deadline clock
+    reminder_text: str | None = None  # as written, even when it is not a valid duration
+    escalation: Escalation | None = None
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.id)
@@ -190,7 +204,9 @@ def workflow_to_dict(workflow: Workflow, language: str = "en") -> dict[str, obje
         "states": [
             {"id": s.id, "label": s.label(language), "stage": s.stage, "owner": s.owner,
              "deadline": s.deadline_text, "initial": s.initial, "final": s.final, "outcome": s.outcome,
-             "answers_panel": s.answers_panel}
+             "answers_panel": s.answers_panel, "reminder": s.reminder_text,
+             "escalate": {"after": s.escalation.after_text, "trigger": s.escalation.trigger}
+             if s.escalation else None}
             for s in workflow.states.values()
         ],
         "transitions": [

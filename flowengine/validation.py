@@ -203,6 +203,67 @@ def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
                           state.location, "add e.g. 'deadline: 8w'")
 
 
+def _check_reminders_and_escalations(workflow: Workflow) -> Iterator[Issue]:
+    for state in _readable(workflow):
+        escalation = state.escalation
+        if state.final:
+            if state.reminder_text is not None:
+                yield error("FE220", f"final state '{state.id}' has a reminder, but nobody has to act there",
+                            state.at.where("reminder"), "remove 'reminder:' from the final state")
+            if escalation is not None:
+                yield error("FE220", f"final state '{state.id}' has an escalation, but nothing leaves a final state",
+                            state.at.where("escalate"), "remove 'escalate:' from the final state")
+            continue
+        if escalation is not None:
+            yield from _escalation_issues(workflow, state)
+        after = escalation.after if escalation else None
+        if state.reminder is not None and after is not None and state.reminder.approx_days >= after.approx_days:
+            yield warning("FE222", f"the reminder after {state.reminder} in state '{state.id}' is never handed out: "
+                          f"the escalation after {after} moves the proposal on first", state.at.where("reminder"),
+                          f"remind earlier than {after}, or remove the reminder")
+        if after is not None and state.deadline is not None and after.approx_days < state.deadline.approx_days:
+            yield warning("FE223", f"the escalation after {after} in state '{state.id}' comes before its deadline "
+                          f"{state.deadline}: the owner loses time the deadline gives them",
+                          escalation.at.where("after") if escalation else state.location,
+                          f"escalate at or after the deadline, e.g. after: {state.deadline}")
+
+
+def _escalation_issues(workflow: Workflow, state: State) -> Iterator[Issue]:
+    escalation = state.escalation
+    if escalation is None or not escalation.trigger:
+        return  # a missing trigger is the structural check's error
+    trigger = escalation.trigger
+    where = escalation.at.where("trigger")
+    transition = next((t for t in workflow.outgoing(state.id) if t.trigger == trigger), None)
+    if transition is None:
+        if not workflow.complete:
+            return  # the trigger may be in a transition that could not be read
+        here = [t.trigger for t in workflow.outgoing(state.id)]
+        elsewhere = sorted({src for t in workflow.transitions if t.trigger == trigger for src in t.sources})
+        if elsewhere:
+            yield error("FE219", f"escalation trigger '{trigger}' does not lead out of state '{state.id}' "
+                        f"(it leads out of {', '.join(elsewhere)})", where,
+                        f"add a transition 'trigger: {trigger}' with 'from: {state.id}', or use one of: "
+                        + ", ".join(dict.fromkeys(here)))
+        else:
+            suggestion = did_you_mean(trigger, here)
+            yield error("FE219", f"escalation of state '{state.id}' names unknown trigger '{trigger}'", where,
+                        f"did you mean '{suggestion}'?" if suggestion else
+                        f"declare a transition 'trigger: {trigger}' with 'from: {state.id}'"
+                        + (f", or use one of: {', '.join(dict.fromkeys(here))}" if here else ""))
+        return
+    if transition.requires:
+        yield error("FE221", f"escalation '{trigger}' out of state '{state.id}' requires "
+                    f"{', '.join(transition.requires)}, which nobody fills in when the engine takes the step",
+                    where, f"escalate with a trigger that requires no fields, or drop 'requires' from '{trigger}'")
+    target = workflow.states.get(transition.target)
+    decides = transition.answers_panel or (target is not None and (target.final or target.answers_panel))
+    if decides:
+        yield warning("FE304", f"escalation '{trigger}' out of state '{state.id}' decides the proposal's fate by "
+                      f"itself (to '{transition.target}'): running out of time is no reasoned answer for the panel",
+                      where, "escalate to a state where someone must decide, e.g. the next body up")
+
+
 def _path_text(path: list[str]) -> str:
     """A path for a message; long ones keep their ends, so a message stays one readable line."""
     if len(path) > 6:
@@ -263,6 +324,7 @@ CHECKS: tuple[Check, ...] = (
     _check_duplicate_triggers,
     _check_trigger_names,
     _check_owner_and_deadline,
+    _check_reminders_and_escalations,
     _check_council_passage,
     _check_panel_answer,
 )

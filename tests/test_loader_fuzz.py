@@ -83,7 +83,7 @@ def test_check_text_never_raises_on_arbitrary_unicode(text: str) -> None:
 _NAMES = ["draft", "review", "done", "rejected", "panel", "council", "a", "", "*", "Draft", "x y", "null",
           "brukerråd", "to_x", "is_y", "trigger", "__proto__"]
 _STATE_KEYS = ["initial", "final", "outcome", "stage", "owner", "deadline", "answers_panel", "labels",
-               "description"]
+               "description", "reminder", "escalate"]
 _TRANSITION_KEYS = ["trigger", "from", "to", "roles", "requires", "requires_comment", "answers_panel", "labels",
                     "description"]
 _FIELD_KEYS = ["type", "options", "required", "labels", "description"]
@@ -103,7 +103,7 @@ _values = st.recursive(
     lambda children: st.one_of(
         st.lists(children, max_size=3),
         st.dictionaries(
-            st.one_of(st.sampled_from(_NAMES + _STATE_KEYS + _TRANSITION_KEYS), st.text(max_size=6),
+            st.one_of(st.sampled_from([*_NAMES, *_STATE_KEYS, *_TRANSITION_KEYS, "after"]), st.text(max_size=6),
                       st.integers(-3, 3), st.booleans(), st.none()),
             children, max_size=3),
     ),

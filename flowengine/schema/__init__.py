@@ -35,10 +35,13 @@ _KIND_OF_SECTION = {"roles": "role", "fields": "field", "states": "state"}
 _EMPTY_HINTS = {"states": "declare at least one state", "from": 'name at least one state, or write from: "*"',
                 "options": "list the values to choose from, e.g. options: [low, medium, high]"}
 _REFERENCE_KEYS = ("from", "to", "owner", "roles", "requires")
+_DURATION_KEYS = ("deadline", "reminder", "after")
 
 
 def _is_reference(path: PathKey) -> bool:
     """Whether the value at ``path`` names a state, role or field declared elsewhere."""
+    if len(path) == 4 and path[0] == "states" and path[2:] == ("escalate", "trigger"):
+        return True
     if len(path) >= 2 and path[0] in ("states", "transitions"):
         last = path[-1] if isinstance(path[-1], str) else path[-2] if len(path) >= 3 else None
         return last in _REFERENCE_KEYS
@@ -78,7 +81,7 @@ def _issues_for(problem: Any, doc: LocatedDocument) -> Iterator[Issue]:
             return  # a malformed reference names nothing declared: the meaning check says so, with a suggestion
         yield error("FE105", f"'{_name(path)}' {where} is empty", doc.value_at(path), "name a declared id here")
         return
-    if (kind == "type" and path and path[-1] == "deadline" and isinstance(problem.instance, (int, float))
+    if (kind == "type" and path and path[-1] in _DURATION_KEYS and isinstance(problem.instance, (int, float))
             and not isinstance(problem.instance, bool)):
         return  # the loader explains a number without a unit better (FE211)
     if "propertyNames" in schema_path:
@@ -177,7 +180,8 @@ def _allowed_keys(schema: dict[str, Any]) -> list[str]:
 def _required_example(key: str) -> str:
     examples = {"id": " e.g. id: my-municipality", "states": " with at least one state",
                 "transitions": " (a list of steps)", "trigger": " e.g. trigger: send_to_council",
-                "from": " e.g. from: panel_draft", "to": " e.g. to: council_review", "type": " e.g. type: text"}
+                "from": " e.g. from: panel_draft", "to": " e.g. to: council_review", "type": " e.g. type: text",
+                "after": " e.g. after: 90d"}
     return examples.get(key, "")
 
 
@@ -198,6 +202,8 @@ def _describe(path: PathKey, data: Any) -> str:
     if not path:
         return "at the top level"
     section = path[0]
+    if section == "states" and len(path) >= 3 and path[2] == "escalate":
+        return f"in the escalation of state '{path[1]}'"
     if section in _KIND_OF_SECTION and len(path) >= 2:
         text = f"in {_KIND_OF_SECTION[str(section)]} '{path[1]}'"
         return text + (" labels" if len(path) >= 3 and path[2] == "labels" else "")
