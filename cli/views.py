@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flowengine.texttable import table
 
 if TYPE_CHECKING:
+    from flowengine.deadlines import Progress
     from flowengine.records import Event
     from flowengine.service import Standing
 
@@ -40,7 +41,9 @@ def waiting_text(standing: Standing) -> str:
     if standing.due_at is None:
         return text + "; no deadline declared"
     verdict = "OVERDUE" if standing.overdue else "on time"
-    return text + f"; deadline {standing.deadline}, due {local_text(standing.due_at)} ({verdict})"
+    clock = standing.clock_started_at
+    since = "" if clock is None or clock == standing.proposal.state_entered_at else " from the last progress"
+    return text + f"; deadline {standing.deadline}{since}, due {local_text(standing.due_at)} ({verdict})"
 
 
 def standing_text(standing: Standing) -> str:
@@ -55,6 +58,7 @@ def standing_text(standing: Standing) -> str:
         ("origin", proposal.origin or "-"),
         ("state", f"{proposal.state} — {standing.state_label}{stage}{outcome}"),
         ("waiting", waiting_text(standing)),
+        *([("progress", progress_text(standing.progress))] if standing.progress else []),
         ("owner", f"{standing.owner} must act" if standing.owner and not standing.final else "-"),
         ("last step", f"{_step_name(last)} by {last.actor} ({last.role}) at {local_text(last.at)}"),
         ("fields", fields_text(proposal.fields)),
@@ -99,13 +103,39 @@ def standings_table(standings: list[Standing]) -> str:
 
 
 def _step_name(event: Event) -> str:
-    from flowengine.records import CREATED, FIELDS_SET
+    from flowengine.records import CREATED, FIELDS_SET, PROGRESS, REMINDED
 
     if event.kind == CREATED:
         return "created"
     if event.kind == FIELDS_SET:
         return "fields set"
+    if event.kind == PROGRESS:
+        return f"progress {event.details.get('percent')} %"
+    if event.kind == REMINDED:
+        return f"reminder after {event.details.get('after')}"
     return event.trigger or event.kind
+
+
+def progress_text(done: Progress) -> str:
+    from flowengine.clock import local_text
+
+    text = f"{done.percent} % at {local_text(done.at)} by {done.actor} ({done.role})"
+    details = _progress_text(done.note, done.milestone, done.milestone_date)
+    return f"{text}: {details}" if details else text
+
+
+def _progress_text(note: str, milestone: str | None, milestone_date: str | None) -> str:
+    reached = f"milestone '{milestone}'" + (f" ({milestone_date})" if milestone_date else "") if milestone else ""
+    return "; ".join(part for part in (note, reached) if part)
+
+
+def _comment(event: Event) -> str:
+    from flowengine.records import PROGRESS
+
+    if event.kind == PROGRESS:
+        details = event.details
+        return _progress_text(str(details.get("note") or ""), details.get("milestone"), details.get("milestone_date"))
+    return event.comment
 
 
 def history_table(events: list[Event]) -> str:
@@ -116,5 +146,5 @@ def history_table(events: list[Event]) -> str:
         unmoved = event.from_state in (None, event.to_state)
         move = event.to_state if unmoved else f"{event.from_state} → {event.to_state}"
         rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
-                     changes_text(event.changes), event.comment))
+                     changes_text(event.changes), _comment(event)))
     return table(["#", "when", "step", "state", "by", "fields", "comment"], rows)

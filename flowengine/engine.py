@@ -82,8 +82,10 @@ class CompiledWorkflow:
             for t in self.steps.get(state, {}).values()
         ]
 
-    def refusals(self, state: str, trigger: str, actor: Actor, fields: dict[str, Any], comment: str) -> list[str]:
-        """Every reason the trigger may not fire now, in the order a user fixes them; [] = allowed."""
+    def refusals(self, state: str, trigger: str, actor: Actor, fields: dict[str, Any], comment: str, *,
+                 any_role: bool = False) -> list[str]:
+        """Every reason the trigger may not fire now, in the order a user fixes them; [] = allowed.
+        ``any_role``: the step is the workflow's own (an escalation), so no role is checked."""
         transition = self.transition(state, trigger)
         if transition is None:
             elsewhere = sorted({src for t in self.workflow.transitions if t.trigger == trigger for src in t.sources})
@@ -96,7 +98,7 @@ class CompiledWorkflow:
             guess = f" (did you mean '{close}'?)" if close else ""
             return [f"{self.workflow.id} has no trigger '{trigger}'{guess}"]
         reasons = []
-        if transition.roles and actor.role not in transition.roles:
+        if transition.roles and actor.role not in transition.roles and not any_role:
             reasons.append(f"role '{actor.role}' may not {trigger} (roles that may: {', '.join(transition.roles)})")
         lacking = missing(transition.requires, fields)
         if lacking:
@@ -107,9 +109,9 @@ class CompiledWorkflow:
         return reasons
 
     def fire(self, proposal_id: str, state: str, trigger: str, actor: Actor, fields: dict[str, Any],
-             comment: str) -> str:
+             comment: str, *, any_role: bool = False) -> str:
         """The state after firing; TransitionRefused naming every reason when it may not fire."""
-        reasons = self.refusals(state, trigger, actor, fields, comment)
+        reasons = self.refusals(state, trigger, actor, fields, comment, any_role=any_role)
         if reasons:
             allowed = [(step.trigger, step.roles) for step in self.next_steps(state, fields)]
             raise TransitionRefused(proposal_id, state, trigger, reasons, allowed)

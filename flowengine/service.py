@@ -11,13 +11,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowengine import chain, engine
+from flowengine import chain, deadlines, engine
 from flowengine.clock import Clock, as_utc, iso_utc, local_text, system_clock
 from flowengine.engine import CompiledWorkflow, NextStep
 from flowengine.errors import (
@@ -29,10 +30,10 @@ from flowengine.errors import (
     StoreError,
     TransitionRefused,
 )
-from flowengine.fields import check_printable, coerce_fields, missing
+from flowengine.fields import check_printable, coerce_fields, coerce_value, missing
 from flowengine.figures import Analysis
 from flowengine.model import Workflow, content_hash
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Event, Proposal
+from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, REMINDED, Actor, Event, Proposal
 from flowengine.store import queries
 from flowengine.store.database import Database, resolve_url
 
@@ -57,9 +58,11 @@ class Standing:
     final: bool
     outcome: str | None
     deadline: str | None
-    due_at: datetime | None
+    due_at: datetime | None  # the deadline counted from ``clock_started_at``
     next_steps: tuple[NextStep, ...]
     last_event: Event
+    progress: deadlines.Progress | None = None  # the latest progress recorded in this stay
+    clock_started_at: datetime | None = None  # entering the state, or (implementation) the latest progress
 
     @property
     def waiting_days(self) -> float:
@@ -86,6 +89,8 @@ class Standing:
             "due_at": iso_utc(self.due_at) if self.due_at else None, "overdue": self.overdue,
             "missing_fields": list(self.missing_fields), "next_steps": [s.as_dict() for s in self.next_steps],
             "last_event": self.last_event.as_dict(),
+            "progress": self.progress.as_dict() if self.progress else None,
+            "clock_started_at": iso_utc(self.clock_started_at) if self.clock_started_at else None,
         }
 
 
@@ -198,7 +203,7 @@ class FlowEngine:
 
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
-                return self._repeat(conn, done, proposal_id, trigger)
+                return self._repeat(conn, done, proposal_id, trigger, kind=ADVANCED)
             pk, proposal, compiled, changes = self._prepare(conn, proposal_id, actor, fields or {}, expected_version)
             merged = chain.apply_changes(proposal.fields, changes)
             try:
@@ -223,7 +228,7 @@ class FlowEngine:
 
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
-                return self._repeat(conn, done, proposal_id, None)
+                return self._repeat(conn, done, proposal_id, None, kind=FIELDS_SET)
             pk, proposal, _, changes = self._prepare(conn, proposal_id, actor, fields, expected_version)
             if not changes:
                 return StepResult(proposal, None)
@@ -234,6 +239,56 @@ class FlowEngine:
 
         return self._write(write, key)
 
+    def record_progress(self, proposal_id: str, percent: int | str, *, actor: Actor, note: str = "",
+                        milestone: str | None = None, milestone_date: str | None = None,
+                        expected_version: int | None = None, idempotency_key: str | None = None,
+                        at: datetime | None = None) -> StepResult:
+        """Record how far an implementation has come (0 to 100 %, "40%" accepted), with a note and
+        perhaps a milestone reached and its date (YYYY-MM-DD). Only in a state of stage
+        implementation; it restarts that state's deadline clock, reminders and escalations."""
+        value = deadlines.parse_percent(percent)
+        note = _text("note", note)
+        name = _milestone(milestone)
+        day = _milestone_date(milestone_date)
+        if day is not None and name is None:
+            raise InvalidInput("a milestone date needs the milestone's name: --milestone NAME --milestone-date …")
+        key = _key(idempotency_key)
+
+        def write(conn: Connection) -> StepResult:
+            if key and (done := queries.event_by_key(conn, key)):
+                return self._repeat(conn, done, proposal_id, None, kind=PROGRESS)
+            pk, proposal, compiled, _ = self._prepare(conn, proposal_id, actor, {}, expected_version)
+            state = compiled.workflow.states.get(proposal.state)
+            if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
+                raise _not_implementing(compiled.workflow, proposal)
+            moment = self._moment(proposal, at)
+            event = _event(proposal.id, proposal.version + 1, PROGRESS, None, proposal.state, proposal.state, actor,
+                           moment, proposal.state_entered_at, "", {},
+                           {"percent": value, "note": note, "milestone": name, "milestone_date": day}, key,
+                           proposal.head_hash)
+            return StepResult(self._commit_step(conn, pk, proposal, event), event)
+
+        return self._write(write, key)
+
+    def tick(self, *, as_of: datetime | None = None, dry_run: bool = False,
+             workflow: str | None = None) -> deadlines.TickReport:
+        """Apply every escalation due by ``as_of`` (default: now) and hand out every reminder due,
+        each once, as events by the actor ``system``; all worked out from the stored history, so it
+        is safe to run from cron any number of times, and from several processes at once.
+        An ``as_of`` after now means now, except in a ``dry_run``, which writes nothing and reports
+        what would happen, and so may look ahead. A proposal with a step after ``as_of`` is left alone."""
+        now = self.clock()
+        moment = as_utc(as_of) if as_of is not None else now
+        if not dry_run:
+            moment = min(moment, now)  # what is still to come cannot be recorded as done
+        with self.database.read() as conn:
+            candidates = [p.id for p in queries.load_proposals(conn, workflow=workflow)
+                          if p.created_at <= moment and self._open(conn, p)]
+        log = deadlines.TickLog()
+        for proposal_id in candidates:
+            self._tick_proposal(proposal_id, moment, now, dry_run, log)
+        return log.report(moment, dry_run, len(candidates))
+
     # -- reading -------------------------------------------------------------------------
 
     def standing(self, proposal_id: str, *, as_of: datetime | None = None, language: str = "en") -> Standing:
@@ -243,7 +298,8 @@ class FlowEngine:
             events = queries.events_of(conn, pk, until=as_of)
             if not events:
                 raise _not_yet(proposal, as_of or self.clock())
-            return self._standing(conn, _as_of(proposal, events) if as_of else proposal, events[-1], as_of, language)
+            return self._standing(conn, _as_of(proposal, events) if as_of else proposal, events[-1], as_of, language,
+                                  events)
 
     def proposals(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
                   owner: str | None = None, overdue: bool = False, as_of: datetime | None = None,
@@ -255,12 +311,13 @@ class FlowEngine:
             if as_of is None:
                 rows = queries.load_proposals(conn, workflow=workflow, state=state)
                 lasts = queries.last_events(conn, workflow=workflow)
-                pairs = [(p, lasts[p.id]) for p in rows if p.id in lasts]
+                found = [self._standing(conn, p, lasts[p.id], as_of, language) for p in rows if p.id in lasts]
             else:
-                pairs = [(_as_of(p, events), events[-1])
-                         for p, events in queries.histories(conn, until=as_of, workflow=workflow) if events]
-                pairs = [(p, e) for p, e in pairs if not state or p.state == state]
-            found = [self._standing(conn, p, e, as_of, language) for p, e in pairs]
+                found = []
+                for current, events in queries.histories(conn, until=as_of, workflow=workflow):
+                    past = _as_of(current, events) if events else None
+                    if past is not None and (not state or past.state == state):
+                        found.append(self._standing(conn, past, events[-1], as_of, language, events))
         found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
                  and (not overdue or s.overdue)]
         keys: dict[str, Callable[[Standing], Any]] = {
@@ -416,10 +473,7 @@ class FlowEngine:
 
     def _commit_step(self, conn: Connection, pk: int, proposal: Proposal, event: Event) -> Proposal:
         """Write the row as the event leaves it, and the event, under the optimistic lock."""
-        entered = event.at if chain.enters_state(event) else proposal.state_entered_at
-        after = replace(proposal, state=event.to_state, fields=chain.apply_changes(proposal.fields, event.changes),
-                        updated_at=event.at,
-                        state_entered_at=entered, head_hash=event.hash, version=event.seq)
+        after = _after(proposal, event)
         if not queries.update_proposal(conn, pk, proposal.version, {
                 "state": after.state, "fields": after.fields, "updated_at": after.updated_at,
                 "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}):
@@ -449,27 +503,29 @@ class FlowEngine:
                                  last_change=moved)
 
     def _repeat(self, conn: Connection, done: Event, proposal_id: str | None, trigger: str | None,
-                created: tuple[str, str] | None = None) -> StepResult:
+                created: tuple[str, str] | None = None, kind: str | None = None) -> StepResult:
         """The answer to a request whose key was used before: the earlier result if it was this same
         request (``created``: the workflow and title of a new proposal), else a refusal."""
         registered = (done.details.get("workflow"), done.details.get("title"))
         same = (proposal_id is None and done.kind == CREATED and created in (None, registered)) or (
             proposal_id is not None and done.proposal == proposal_id.strip().upper() and done.trigger == trigger
-            and done.kind != CREATED)
+            and done.kind != CREATED and kind in (None, done.kind))
         if not same:
             what = {CREATED: f"to register {done.proposal} ('{registered[1]}')",
-                    FIELDS_SET: f"to set fields of {done.proposal}"}.get(done.kind,
+                    FIELDS_SET: f"to set fields of {done.proposal}",
+                    PROGRESS: f"to record progress of {done.proposal}"}.get(done.kind,
                                                                           f"for {done.trigger} of {done.proposal}")
             raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used {what} at "
                                f"{local_text(done.at)}; nothing was written — use a new key for a new request")
         return StepResult(self._load(conn, done.proposal)[1], done, repeated=True)
 
     def _standing(self, conn: Connection, proposal: Proposal, last: Event, as_of: datetime | None,
-                  language: str) -> Standing:
+                  language: str, events: Sequence[Event] | None = None) -> Standing:
         compiled = self._compiled(conn, proposal)
         state = compiled.workflow.states.get(proposal.state)
         moment = min(as_utc(as_of), self.clock()) if as_of else self.clock()  # a naive as_of is UTC, as everywhere
-        due = state.deadline.add_to(proposal.state_entered_at) if state and state.deadline else None
+        clock = self._deadline_clock(conn, compiled.workflow, proposal, last, events)
+        due = state.deadline.add_to(clock.started_at) if state and state.deadline else None
         return Standing(
             proposal=proposal, moment=moment,
             state_label=state.label(language) if state else proposal.state,
@@ -477,13 +533,153 @@ class FlowEngine:
             final=bool(state and state.final), outcome=state.outcome if state else None,
             deadline=state.deadline_text if state else None, due_at=due,
             next_steps=tuple(compiled.next_steps(proposal.state, proposal.fields, language)),
-            last_event=last,
+            last_event=last, progress=clock.progress, clock_started_at=clock.started_at,
         )
+
+    def _open(self, conn: Connection, proposal: Proposal) -> bool:
+        state = self._compiled(conn, proposal).workflow.states.get(proposal.state)
+        return state is not None and not state.final
+
+    def _tick_proposal(self, proposal_id: str, moment: datetime, now: datetime, dry_run: bool,
+                       log: deadlines.TickLog) -> None:
+        """Everything due for one proposal, one transaction per event: escalations while one is due
+        (each starts a new state's clock, which may be due too), then at most one reminder. A
+        proposal someone moved meanwhile is looked at again, never an error."""
+        held: list[tuple[Proposal, list[Event]]] = []  # a dry run's proposal and events, changed in memory
+        escalate = True
+        for _ in range(deadlines.MAX_STEPS):
+            step = partial(self._tick_step, proposal_id=proposal_id, moment=moment, now=now, dry_run=dry_run,
+                           escalate=escalate, held=held)
+            try:
+                with self.database.read() as conn:  # most proposals have nothing due: no write lock for them
+                    planned = step(conn, commit=False)
+                if planned is not None and planned.event is not None and not dry_run:
+                    planned = self._write(partial(step, commit=True), None)  # looked at again, under the lock
+            except ConflictError:
+                continue  # someone moved it between reading and writing: look again
+            if planned is None:
+                return
+            record = planned.record
+            if record is None:
+                log.left_alone.append(proposal_id)
+                return
+            if isinstance(record, deadlines.Reminder):
+                log.reminders.append(record)
+                return
+            if isinstance(record, deadlines.Blocked):
+                log.blocked.append(record)
+                escalate = False  # a reminder may still be due
+            else:
+                log.escalations.append(record)
+        log.unfinished.append(proposal_id)
+
+    def _tick_step(self, conn: Connection, *, proposal_id: str, moment: datetime, now: datetime, dry_run: bool,
+                   escalate: bool, held: list[tuple[Proposal, list[Event]]], commit: bool) -> _Planned | None:
+        """The one thing due now for a proposal: written with ``commit``, kept in ``held`` in a dry run."""
+        pk, proposal = self._load(conn, proposal_id)
+        compiled = self._compiled(conn, proposal)
+        proposal, events = held[-1] if held else (proposal, queries.events_of(conn, pk))
+        if proposal.updated_at > moment:
+            return _Planned(None, None)  # it has a step after the moment asked about: left alone
+        due = deadlines.next_due(compiled.workflow, proposal, events, moment, escalate=escalate)
+        if due is None:
+            return None
+        planned = _planned(compiled, proposal, due, moment, now)
+        if planned.event is not None and dry_run:
+            held.append((_after(proposal, planned.event), [*events, planned.event]))
+        elif planned.event is not None and commit:
+            self._commit_step(conn, pk, proposal, planned.event)
+        return planned
+
+    def _deadline_clock(self, conn: Connection, workflow: Workflow, proposal: Proposal, last: Event,
+                        events: Sequence[Event] | None) -> deadlines.DeadlineClock:
+        """The current stay's deadline clock; the history is read only for an implementation whose
+        newest event does not settle it (progress followed by a correction or a reminder)."""
+        if events is not None:
+            return deadlines.deadline_clock(events, workflow)
+        quick = deadlines.quick_clock(proposal, last)
+        if quick is not None:
+            return quick
+        state = workflow.states.get(proposal.state)
+        if state is not None and state.stage == deadlines.IMPLEMENTATION:
+            return deadlines.deadline_clock(queries.events_of(conn, self._load(conn, proposal.id)[0]), workflow)
+        return deadlines.DeadlineClock(as_utc(proposal.state_entered_at), 0, None, False)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """What ``tick`` found due for a proposal (None: it was left alone), and the event recording it
+    (None when nothing is written)."""
+
+    record: deadlines.Escalated | deadlines.Reminder | deadlines.Blocked | None
+    event: Event | None
+
+
+def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due, moment: datetime,
+             now: datetime) -> _Planned:
+    """The event that applies an escalation or hands out a reminder. Deterministic keys make a
+    second tick that raced this one fail on the optimistic lock instead of writing it again."""
+    state = due.state
+    seq, entered = proposal.version + 1, proposal.state_entered_at
+    if due.kind == deadlines.REMIND:
+        reminder = deadlines.Reminder(proposal.id, proposal.title, proposal.workflow, state.id, state.label("en"),
+                                      state.owner, due.after, due.due, due.clock.started_at, moment)
+        event = _event(proposal.id, seq, REMINDED, None, state.id, state.id, deadlines.SYSTEM, moment, entered, "",
+                       {}, {"after": due.after, "due": iso_utc(due.due)},
+                       f"tick:remind:{proposal.id}:{due.clock.started_by}", proposal.head_hash)
+        return _Planned(reminder, event)
+    comment = deadlines.escalation_comment(due)
+    try:  # the workflow's author declared the step: no role applies, but it must still lead out of here
+        target = compiled.fire(proposal.id, state.id, due.trigger, deadlines.SYSTEM, proposal.fields, comment,
+                               any_role=True)
+    except TransitionRefused as refused:
+        return _Planned(deadlines.Blocked(proposal.id, state.id, due.trigger, refused.reasons), None)
+    at = max(due.due, proposal.updated_at)  # when it fell due, but never before the step before it
+    event = _event(proposal.id, seq, ADVANCED, due.trigger, state.id, target, deadlines.SYSTEM, at, entered,
+                   comment, {}, {"escalation": {"after": due.after, "due": iso_utc(due.due),
+                                                "applied_at": iso_utc(now)}},
+                   f"tick:escalate:{proposal.id}:{proposal.version}", proposal.head_hash)
+    return _Planned(deadlines.Escalated(proposal.id, proposal.title, proposal.workflow, state.id, target,
+                                        due.trigger, due.after, due.due, at), event)
+
+
+def _not_implementing(workflow: Workflow, proposal: Proposal) -> Refused:
+    state = workflow.states.get(proposal.state)
+    where = f"{proposal.state} (stage {state.stage})" if state is not None and state.stage else proposal.state
+    implementing = [sid for sid, s in workflow.states.items() if s.stage == deadlines.IMPLEMENTATION and not s.final]
+    hint = (f"record it once {proposal.id} is in {' or '.join(implementing)}" if implementing
+            else f"{workflow.id} has no state of stage implementation")
+    return Refused(f"cannot record progress of {proposal.id}",
+                   [f"it is in {where}; progress is recorded only in a state of stage implementation"], hint)
+
+
+def _milestone(name: str | None) -> str | None:
+    text = check_printable("milestone", (name or "").strip())
+    if "\n" in text or len(text) > MAX_TITLE_CHARS:
+        raise InvalidInput(f"a milestone is named in one line of at most {MAX_TITLE_CHARS} characters; "
+                           "put the details in --note")
+    return text or None
+
+
+def _milestone_date(value: str | None) -> str | None:
+    try:
+        day: str | None = coerce_value("milestone_date", "date", (), value)
+    except InvalidInput:
+        raise InvalidInput(f"the milestone date takes a date written YYYY-MM-DD, e.g. 2024-05-01; "
+                           f"got '{value}'") from None
+    return day
 
 
 def _not_yet(proposal: Proposal, moment: datetime) -> InvalidInput:
     return InvalidInput(f"{proposal.id} did not exist yet at {local_text(moment)} "
                         f"(created {local_text(proposal.created_at)}); choose a later --as-of")
+
+
+def _after(proposal: Proposal, event: Event) -> Proposal:
+    """The proposal as one more event leaves it."""
+    entered = event.at if chain.enters_state(event) else proposal.state_entered_at
+    return replace(proposal, state=event.to_state, fields=chain.apply_changes(proposal.fields, event.changes),
+                   updated_at=event.at, state_entered_at=entered, head_hash=event.hash, version=event.seq)
 
 
 def _as_of(proposal: Proposal, events: Sequence[Event]) -> Proposal:

@@ -91,6 +91,28 @@ def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_libr
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
 
 
+@pytest.mark.parametrize("command", [
+    ["progress", "INN-1", "40", "--note", "Premises found", "--as", "ola", "--role", "service"],
+    ["tick"],
+    ["tick", "--dry-run", "--json"],
+], ids=["progress", "tick", "tick-dry-run"])
+def test_progress_and_tick_import_no_graph_schema_or_migration_library(tmp_path: Path, command: list[str]) -> None:
+    database = tmp_path / "flowengine.db"
+    env = {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
+    for args in (["proposal", "new", "innovation-chain", "--title", "Meeting place", "--set", "summary=A place",
+                  "--set", "expected_benefit=Company", "--set", "decision_reference=2019/1", "--as", "ola",
+                  "--role", "panel"],
+                 ["advance", "INN-1", "send_to_council", "--as", "ola", "--role", "panel"],
+                 ["advance", "INN-1", "recommend", "--as", "ola", "--role", "council"],
+                 ["advance", "INN-1", "decide", "--comment", "Yes", "--as", "ola", "--role", "administration"]):
+        done = CliRunner().invoke(cli, args, env=env)
+        assert done.exit_code == 0, done.stderr
+    status, loaded = _exit_and_modules(command, database)
+    assert status == "0"
+    assert "sqlalchemy" in loaded
+    assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
+
+
 def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(tmp_path: Path) -> None:
     database = tmp_path / "flowengine.db"
     status, loaded = _exit_and_modules(["proposal", "list"], database)  # a new database: the schema is created

@@ -1,0 +1,61 @@
+"""``flowengine progress``: how far an implementation has come, recorded like any step."""
+
+from __future__ import annotations
+
+import click
+
+from .options import database_option, idempotency_option, identity_options, json_option
+from .session import actor, open_engine
+from .views import to_json
+
+
+@click.command()
+@click.argument("proposal_id", metavar="ID")
+@click.argument("percent", metavar="PERCENT")
+@click.option("--note", default="", help="What was done since the last record, or what holds it up.")
+@click.option("--milestone", metavar="NAME", help='A milestone reached, e.g. "Lease signed".')
+@click.option("--milestone-date", "milestone_date", metavar="YYYY-MM-DD", help="When the milestone was reached.")
+@click.option("--expect-version", type=click.IntRange(min=1),
+              help="Refuse if someone changed the proposal since this version (see `proposal show --json`).")
+@identity_options
+@idempotency_option
+@database_option
+@json_option
+def progress(proposal_id: str, percent: str, note: str, milestone: str | None, milestone_date: str | None,
+             expect_version: int | None, actor_name: str | None, role: str | None, idempotency_key: str | None,
+             database: str | None, as_json: bool) -> None:
+    """Record how far proposal ID's implementation has come: PERCENT, a whole number from 0 to 100.
+
+    Only while the proposal is in a state of stage implementation. Every record restarts that
+    state's deadline, so an implementation counts as overdue (stalled) only when no progress has
+    been recorded for longer than its deadline. Nothing is written when the input is refused.
+
+    \b
+    Example:
+      flowengine progress INN-7 40% --note "Premises found" --milestone "Lease signed" \\
+          --milestone-date 2024-05-01 --as kari --role service
+    """
+    from flowengine.deadlines import parse_percent
+
+    who = actor(actor_name, role)
+    value = parse_percent(percent)
+    with open_engine(database) as engine:
+        result = engine.record_progress(proposal_id, value, actor=who, note=note, milestone=milestone,
+                                        milestone_date=milestone_date, expected_version=expect_version,
+                                        idempotency_key=idempotency_key)
+        state = engine.workflow_of(result.proposal).workflow.states.get(result.proposal.state)
+    recorded = result.proposal
+    event = result.event
+    if as_json:
+        click.echo(to_json({**recorded.as_dict(), "event": event.as_dict() if event else None,
+                            "repeated": result.repeated}))
+        return
+    from flowengine.clock import local_text
+
+    details = event.details if event else {}
+    reached = f", milestone '{details['milestone']}'" if details.get("milestone") else ""
+    again = " (already recorded by an earlier run with this key)" if result.repeated else ""
+    click.echo(f"{recorded.id}: progress {details.get('percent', value)} % in {recorded.state}{reached}{again}")
+    if event is not None and state is not None and state.deadline is not None:
+        due = state.deadline.add_to(event.at)
+        click.echo(f"deadline {state.deadline} counts from this record: due {local_text(due)}")

@@ -1,0 +1,78 @@
+"""``flowengine tick``: apply due escalations and hand out due reminders; for cron."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from .options import database_option, json_option
+from .session import moment, open_engine
+from .views import to_json
+
+if TYPE_CHECKING:
+    from flowengine.deadlines import TickReport
+
+_TITLE_WIDTH = 40
+
+
+@click.command()
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Apply what was due by the end of this day (YYYY-MM-DD) instead of by now; proposals with a "
+                   "step after it are left alone. With --dry-run it may lie ahead.")
+@click.option("--dry-run", is_flag=True, help="Write nothing: list what would be escalated and reminded.")
+@click.option("--workflow", help="Only proposals under this workflow id.")
+@database_option
+@json_option
+def tick(as_of: str | None, dry_run: bool, workflow: str | None, database: str | None, as_json: bool) -> None:
+    """Apply due escalations and hand out due reminders, each exactly once.
+
+    What is due is worked out from the stored history, never from timers, so tick is safe to run
+    from cron as often as you like, even twice at once: a second run finds nothing new.
+    Escalations are recorded as steps by the actor 'system', dated when they fell due.
+    Reminders are listed (--json for a mail script) and recorded, so none is handed out twice.
+
+    \b
+    Example:
+      flowengine tick --json > reminders.json
+    """
+    with open_engine(database) as engine:
+        report = engine.tick(as_of=moment(as_of), dry_run=dry_run, workflow=workflow)
+    if as_json:
+        click.echo(to_json({**report.as_dict(), "workflow": workflow}))
+    else:
+        click.echo(report_text(report, workflow))
+
+
+def report_text(report: TickReport, workflow: str | None) -> str:
+    from flowengine.clock import local_text
+    from flowengine.texttable import table
+
+    would = report.dry_run
+    scope = f" under {workflow}" if workflow else ""
+    lines = [f"as of {local_text(report.as_of)}: {report.checked} open proposal(s){scope} checked"
+             + (" (dry run: nothing written)" if would else "")]
+    if report.escalations:
+        lines += ["", f"{len(report.escalations)} escalation(s) {'due' if would else 'applied'}:", table(
+            ["proposal", "from", "to", "trigger", "after", "due"],
+            [(e.proposal, e.from_state, e.to_state, e.trigger, e.after, local_text(e.due))
+             for e in report.escalations])]
+    if report.reminders:
+        lines += ["", f"{len(report.reminders)} reminder(s) {'due' if would else 'handed out'}:", table(
+            ["proposal", "state", "owner", "waiting", "after", "due", "title"],
+            [(r.proposal, r.state, r.owner, f"{int(r.waiting_days)} d", r.after, local_text(r.due), _short(r.title))
+             for r in report.reminders])]
+    if not report.changed:
+        lines.append("nothing due: no escalation or reminder" + ("" if would else " was written"))
+    for blocked in report.blocked:
+        lines.append(f"{blocked.proposal}: the escalation '{blocked.trigger}' out of {blocked.state} cannot fire: "
+                     + "; ".join(blocked.reasons))
+    if report.left_alone:
+        lines.append(f"left alone (changed after the as-of moment): {', '.join(report.left_alone)}")
+    if report.unfinished:
+        lines.append(f"more escalations due than one run applies: {', '.join(report.unfinished)}; run tick again")
+    return "\n".join(lines)
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= _TITLE_WIDTH else title[: _TITLE_WIDTH - 1] + "…"

@@ -1,0 +1,59 @@
+"""Several processes running ``tick`` on one SQLite file at the same moment, as two cron jobs
+(or a cron job and an impatient administrator) would. The worker lives here, not in a test
+module, so that processes started with ``spawn`` import only flowengine and this file.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import traceback
+from datetime import datetime
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+from flowengine.service import FlowEngine
+
+from .stress_advances import FINISH_TIMEOUT, START_TIMEOUT, spawn
+
+
+def tick_worker(db: str, workflow_dir: str, now: datetime, start: Barrier, reports: Queue[dict[str, Any]]) -> None:
+    """Open an engine, wait for the others, tick once; report what this process applied."""
+    try:
+        with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=lambda: now) as engine:
+            start.wait(START_TIMEOUT)
+            reports.put(engine.tick().as_dict())
+    except Exception:
+        start.abort()
+        reports.put({"failure": traceback.format_exc()})
+
+
+def run_ticks(db: str | Path, workflow_dir: str | Path, *, processes: int, now: datetime) -> list[dict[str, Any]]:
+    """Every process's tick report (as JSON-ready dicts); fails if any process failed."""
+    context = spawn()
+    start = context.Barrier(processes)
+    reports: Queue[dict[str, Any]] = context.Queue()
+    workers = [context.Process(target=tick_worker, name=f"ticker-{n}",
+                               args=(str(db), str(workflow_dir), now, start, reports)) for n in range(processes)]
+    for worker in workers:
+        worker.start()
+    collected: list[dict[str, Any]] = []
+    deadline = time.monotonic() + FINISH_TIMEOUT
+    try:
+        while len(collected) < processes:
+            try:
+                collected.append(reports.get(timeout=0.5))
+            except queue.Empty:
+                if any(w.exitcode not in (None, 0) for w in workers) or time.monotonic() > deadline:
+                    raise RuntimeError("a ticking process ended without a report") from None
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+    failures = [report["failure"] for report in collected if "failure" in report]
+    assert not failures, "\n".join(failures)
+    return collected
