@@ -62,7 +62,7 @@ def inline_svg(svg: str, prefix: str = "") -> str:
     opening = re.search(r"<svg\b[^>]*>", body)
     if opening is None:
         return body.strip()
-    tag = re.sub(r"\s(?:width|height)=\"[^\"]*\"", "", opening.group(0))
+    tag = re.sub(r"\s+", " ", re.sub(r"\s(?:width|height)=\"[^\"]*\"", "", opening.group(0)))
     body = body[:opening.start()] + tag + body[opening.end():]
     if prefix:
         body = re.sub(r'\sid="([^"]*)"', lambda m: f' id="{prefix}-{m.group(1)}"', body)
