@@ -46,6 +46,7 @@ from flowengine.figures import (
 from flowengine.model import STAGES, State, Workflow
 from flowengine.records import ADVANCED, PROGRESS, Step, Trail
 
+SYSTEM_ROLE = "system"  # tick's escalations: an automatic comment is no reasoned answer
 MIN_HISTORY = 5  # finished stays needed before the p90 of a state without deadline judges a stall
 SUCCESS = ("implemented", "partially_implemented")
 FUNNEL_STAGES = tuple(stage for stage in STAGES if stage != "closed")
@@ -142,7 +143,8 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
         if source in tally.order and target in tally.order and tally.order[target] < tally.order[source]:
             tally.loops[(source, target)] += 1
             tally.looped[(source, target)].add(trail.proposal)
-        if answer is None and step.commented and _answers_panel(workflow, source, step.trigger, target):
+        if (answer is None and step.commented and step.role != SYSTEM_ROLE
+                and _answers_panel(workflow, source, step.trigger, target)):
             answer = _days(created, step.at)
         target_stage = _stage(states.get(target))
         if target_stage != stage:

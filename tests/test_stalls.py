@@ -218,6 +218,16 @@ def test_the_feedback_loop_measures_time_until_a_reasoned_answer(figures: Analys
     assert feedback.unanswered_waiting.median == 36.5  # 38 and 35 days
 
 
+def test_an_escalation_by_the_system_is_not_a_reasoned_answer(tiny: Workflow) -> None:
+    escalated = Trail("TINY-1", "x", "tiny", (
+        Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
+        Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(1), False),
+        Step(ADVANCED, "recommend", "council_review", "admin_review", "rita", "council", day(2), False),
+        Step(ADVANCED, "reject", "admin_review", "rejected", "system", "system", day(90), True)))
+    feedback = analyse(tiny, [escalated], day(100)).feedback
+    assert feedback.answered.count == 0 and feedback.unanswered == 1
+
+
 def test_stage_stays_join_consecutive_states_of_one_stage(figures: Analysis) -> None:
     stages = {s.stage: s for s in figures.stages}
     assert list(stages) == ["panel", "council", "administration", "implementation"]
