@@ -509,8 +509,8 @@ def test_refusal_names_every_reason_and_the_allowed_triggers_with_their_roles(ru
         "field still missing: decision_reference (--set decision_reference=…); "
         "'decide' needs a comment explaining the decision (--comment \"…\"); nothing was written "
         "— allowed now in administration_review: send_to_politicians (administration), decide (administration), "
-        "send_back (administration), reject (administration), park (administration), transfer (administration), "
-        "withdraw (panel, project_leader)")
+        "send_back (administration), escalate (council, project_leader), reject (administration), "
+        "park (administration), transfer (administration), withdraw (panel, project_leader)")
     assert snapshot(run) == before
 
 

@@ -625,7 +625,7 @@ def test_audit_holds_after_progress_escalations_and_reminders_and_finds_an_edite
 # --- the bundled workflows ----------------------------------------------------------------------------------
 
 
-def test_timra_sends_a_smaller_proposal_the_service_leaves_for_twelve_weeks_to_the_management_group(
+def test_timra_reminds_the_service_of_a_smaller_proposal_and_leaves_it_there(
         flow: FlowEngine, clock: FixedClock) -> None:
     leader = Actor("pia", "projektledare")
     pid = flow.new_proposal("timra", title="Clearer web information", actor=leader, at=T0, fields={
@@ -636,6 +636,17 @@ def test_timra_sends_a_smaller_proposal_the_service_leaves_for_twelve_weeks_to_t
     flow.advance(pid, "send_to_service", actor=Actor("rut", "brukarrad"), at=T0)
     (reminder,) = tick(flow, clock, 43).reminders  # after six weeks, two before the deadline
     assert (reminder.state, reminder.owner, reminder.due) == ("service_review", "verksamheten", at(42))
-    (escalation,) = tick(flow, clock, 85).escalations
-    assert (escalation.trigger, escalation.to_state, escalation.due) == (
-        "refer_to_management", "management_review", at(84))
+    assert tick(flow, clock, 400).escalations == ()  # the report's story: small proposals stall there
+
+
+def test_the_innovation_chain_escalates_to_the_council_after_90_days_in_administration(
+        flow: FlowEngine, clock: FixedClock) -> None:
+    leader = Actor("ola", "project_leader")
+    pid = flow.new_proposal("innovation-chain", title="Meeting place", actor=leader, at=T0, fields={
+        "summary": "A meeting place in the town centre", "expected_benefit": "Somewhere to go"}).proposal.id
+    flow.advance(pid, "send_to_council", actor=leader, at=T0)
+    flow.advance(pid, "recommend", actor=Actor("rita", "council"), at=T0)
+    assert tick(flow, clock, 89).escalations == ()
+    (escalation,) = tick(flow, clock, 91).escalations
+    assert (escalation.trigger, escalation.to_state, escalation.due) == ("escalate", "council_review", at(90))
+    assert flow.standing(pid).proposal.state == "council_review"
