@@ -14,6 +14,7 @@ from .session import moment, open_engine
 
 if TYPE_CHECKING:
     from flowengine.figures import Analysis, Privacy
+    from flowengine.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
 DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".dot")
@@ -54,6 +55,14 @@ def _diagram_path(output: str) -> Path:
         raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(DIAGRAM_SUFFIXES)}",
                                  param_hint="-o")
     return path
+
+
+def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> str:
+    from flowengine import report as rep
+
+    if fmt == "json":
+        return json.dumps(json_data, indent=2, ensure_ascii=False) + "\n"
+    return {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -97,11 +106,7 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
     privacy = _privacy(publish, roles_only, min_count)
     analyses = _analyses(database, workflow_dirs, workflows, as_of)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
-    if fmt == "json":
-        text = json.dumps(rep.as_json_data(sections, analyses, privacy), indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
-    _emit(text, output)
+    _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
 
 
 @stalls.command("diagram")
@@ -147,10 +152,7 @@ def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str
     privacy = _privacy(publish, roles_only, min_count)
     analyses = _analyses(database, workflow_dirs, workflows, as_of)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    if fmt == "json":
-        text = json.dumps({"sections": [s.as_dict() for s in sections]}, indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
+    text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
     if path is not None:
         from flowengine.overlay import render_comparison
 

@@ -49,6 +49,7 @@ from flowengine.render import (
     _node_names,
     _stage_of,
     diagram_format,
+    legend_cluster,
     render_dot,
 )
 from flowengine.vocabulary import term
@@ -301,7 +302,7 @@ def _stall_legend(workflow: Workflow, analysis: Analysis, privacy: Privacy, lang
     ]
     if privacy.min_count > 0:
         rows.append(_legend_text("privacy_counts", language, bold=False, n=privacy.min_count))
-    return _legend_cluster(rows, language, anchor)
+    return legend_cluster(rows, language, anchor)
 
 
 # --- shared legend pieces --------------------------------------------------------------------
@@ -325,19 +326,6 @@ def _line_sample(colour: str, width: str, style: str, text: str) -> str:
             f'<TD ALIGN="LEFT">{_html(text)}</TD></TR>')
 
 
-def _legend_cluster(rows: list[str], language: str, anchor: str | None) -> list[str]:
-    table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
-             + "".join(rows) + "</TABLE>>")
-    lines = [
-        "  subgraph cluster_legend {",
-        "    " + _attrs(label=f"<<B>{_html(term('legend', language))}</B>>", style="rounded,filled",
-                        fillcolor="#FFFFFF", color="#999999", fontsize="12").join(["graph ", ";"]),
-        f'    "{_LEGEND}" {_attrs(shape="plaintext", style="", fontsize="10", label=table)};',
-        "  }",
-    ]
-    if anchor is not None:
-        lines.append(f'  "{anchor}" -> "{_LEGEND}" [style=invis];')
-    return lines
 
 
 def _header(title_key: str, dates: Sequence[str], subject: str, detail: str, language: str) -> str:
@@ -501,7 +489,7 @@ def _comparison_legend(privacy: Privacy, language: str, anchor: str) -> list[str
     ]
     if privacy.min_count > 0:
         rows.append(_legend_text("privacy_counts", language, bold=False, n=privacy.min_count))
-    return _legend_cluster(rows, language, anchor)
+    return legend_cluster(rows, language, anchor)
 
 
 def comparison_dot(analyses: Sequence[Analysis], language: str = "en",

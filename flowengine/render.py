@@ -195,6 +195,11 @@ def _legend(workflow: Workflow, language: str, anchor: str | None) -> list[str]:
         line("answers", 2, _ANSWERS_COLOUR),
         f'<TR><TD COLSPAN="2" ALIGN="LEFT">{_html(term("initial", language))}</TD></TR>',
     ]
+    return legend_cluster(rows, language, anchor)
+
+
+def legend_cluster(rows: list[str], language: str, anchor: str | None) -> list[str]:
+    """The framed legend under a diagram: ``rows`` of an HTML-like table, kept below ``anchor``."""
     table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
              + "".join(rows) + "</TABLE>>")
     lines = [
