@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from flowengine.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
-DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".dot")
+REPORT_FORMATS = ("table", "json", "csv", "markdown")
 
 
 def privacy_options(func: F) -> F:
@@ -50,9 +50,12 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
 
 
 def _diagram_path(output: str) -> Path:
+    """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
+    from flowengine.render import FORMATS
+
     path = Path(output)
-    if path.suffix.lower() not in DIAGRAM_SUFFIXES:
-        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(DIAGRAM_SUFFIXES)}",
+    if path.suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(FORMATS)}",
                                  param_hint="-o")
     return path
 
@@ -69,7 +72,12 @@ def _emit(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    Path(output).write_text(text, encoding="utf-8")
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        from flowengine.errors import InvalidInput
+
+        raise InvalidInput(f"cannot write {output}: {exc.strerror or exc}; choose another -o") from None
     click.echo(f"wrote {output}")
 
 
@@ -89,7 +97,7 @@ def stalls() -> None:
 @click.option("--workflow", "workflows", multiple=True, metavar="WF",
               help="Only this workflow (repeatable). Default: every workflow with proposals.")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(("table", "json", "csv", "markdown")), default="table",
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
               show_default=True, help="How to write the report.")
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
 @privacy_options
@@ -134,7 +142,7 @@ def diagram(workflow: str, output: str, as_of: str | None, publish: bool, roles_
 @stalls.command("compare")
 @click.argument("workflows", nargs=-1, metavar="[WF]...")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(("table", "json", "csv", "markdown")), default="table",
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
               show_default=True, help="How to write the tables.")
 @click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
 @privacy_options

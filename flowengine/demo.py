@@ -36,6 +36,7 @@ from flowengine.issues import Location, printable
 from flowengine.records import Actor, Proposal
 from flowengine.registry import bundled_dir, discover, search_dirs
 from flowengine.service import AuditReport, FlowEngine
+from flowengine.stalls import worst_first
 from flowengine.yamlsafe import LocatedDocument, PathKey, read_file
 
 DEMO_NAME = "interreg-2016-2019.yaml"
@@ -179,8 +180,7 @@ class DemoResult:
     @property
     def stalls(self) -> tuple[Stall, ...]:
         """Every stalled proposal of the demo, worst first."""
-        found = [stall for analysis in self.analyses for stall in analysis.stalls]
-        return tuple(sorted(found, key=lambda s: (-s.ratio, -s.days, s.proposal)))
+        return worst_first(stall for analysis in self.analyses for stall in analysis.stalls)
 
     def as_dict(self) -> dict[str, Any]:
         return {"out_dir": str(self.out_dir), "database": str(self.database), **self.loaded.as_dict(),
@@ -466,9 +466,12 @@ def fresh_database(path: Path) -> Path:
 def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: Sequence[str | Path] = (),
                clock: Clock | None = None, language: str = "en") -> DemoResult:
     """Build the demo in ``out_dir``: a fresh SQLite database ``flowengine.db`` loaded from the demo
-    file (checked in full before anything is removed), and each municipality's workflow diagram
-    (``<workflow id>.svg``, drawn from the definition its proposals are pinned to).
+    file, each municipality's workflow diagram (``<id>.svg``, drawn from the definition its
+    proposals are pinned to) and stall diagram (``<id>-stalls.svg``), the comparison, the stall
+    report as Markdown and the HTML report.
 
+    The database is built beside the old one and put in its place only once every step has
+    loaded, so a mistake in the file leaves the old database as it was.
     Deterministic: every record is dated by the file; analyses use ``result.loaded.as_of``.
     """
     out = Path(out_dir)
@@ -477,14 +480,23 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInput(f"cannot create the output folder {out}: {exc.strerror or exc}") from exc
-    database = fresh_database(out / DATABASE_NAME)
-    with FlowEngine.open(str(database), workflow_dirs=workflow_dirs, clock=clock) as engine:
-        loaded = load_demo(engine, demo)
-        diagrams = draw_workflows(engine, loaded, out, language)
-        audit = engine.verify()
-        # The file's own offset, so titles name the file's as-of day on any machine.
-        analyses = tuple(replace(a, as_of=a.as_of.astimezone(loaded.as_of.tzinfo))
-                         for a in engine.analyse(list(loaded.by_workflow), as_of=loaded.as_of))
+    database = out / DATABASE_NAME
+    if database.is_dir():
+        raise InvalidInput(f"{database} is a folder, not a database file; move it away or choose another --out")
+    building = fresh_database(out / (DATABASE_NAME + ".building"))
+    try:
+        with FlowEngine.open(str(building), workflow_dirs=workflow_dirs, clock=clock) as engine:
+            loaded = load_demo(engine, demo)
+            audit = engine.verify()
+            # The file's own offset, so titles name the file's as-of day on any machine.
+            analyses = tuple(replace(a, as_of=a.as_of.astimezone(loaded.as_of.tzinfo))
+                             for a in engine.analyse(list(loaded.by_workflow), as_of=loaded.as_of))
+            diagrams = draw_workflows(engine, loaded, out, language)
+    except BaseException:
+        fresh_database(building)
+        raise
+    fresh_database(database)
+    os.replace(building, database)
     stall_diagrams, comparison, report, markdown = write_stall_views(analyses, dict(diagrams), out, language)
     return DemoResult(out, database, loaded, diagrams, audit, analyses, stall_diagrams, comparison, report, markdown)
 

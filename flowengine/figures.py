@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,6 @@ from flowengine.clock import iso_utc
 from flowengine.model import Workflow
 
 WAITING = "waiting"  # how a proposal is "lost" at a stage when it has not ended: it still waits there
-SEVERITY_LEVELS = 5  # 0 = nobody has stayed there; 1..4 = slowest quarter of the scale
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
@@ -233,7 +232,6 @@ class Analysis:
     funnel: Funnel
     feedback: Feedback
     stalls: tuple[Stall, ...]  # worst first: longest over its limit, relatively
-    definitions: tuple[str, ...] = field(default=())  # content hashes the proposals ran under
 
     def state(self, state_id: str) -> StateFigures | None:
         return next((s for s in self.states if s.state == state_id), None)

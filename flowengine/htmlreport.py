@@ -104,7 +104,7 @@ def html_report(analyses: Sequence[Analysis], *, stall_svgs: Mapping[str, str] |
     stall_svgs = stall_svgs or {}
     workflow_svgs = workflow_svgs or {}
     sections = build_sections(analyses, language=language, privacy=privacy)
-    as_of = local_date(analyses[0].as_of) if analyses else ""
+    as_of = local_date(analyses[0].as_of, analyses[0].as_of) if analyses else ""
     proposals = sum(a.proposals for a in analyses)
     stalled = sum(len(a.stalls) for a in analyses)
     answered = sum(a.feedback.answered.count for a in analyses)
@@ -114,12 +114,13 @@ def html_report(analyses: Sequence[Analysis], *, stall_svgs: Mapping[str, str] |
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)} — {escape(as_of)}</title><style>{_STYLE}</style></head><body>",
         f"<header><h1>{escape(title)}</h1>",
-        f'<p class="lead">As of {escape(as_of)}: {proposals} proposals in {len(analyses)} workflows.</p>',
+        f'<p class="lead">As of {escape(as_of)}: {escape(privacy.count(proposals))} proposals in {len(analyses)} '
+        "workflows.</p>",
         '<ul class="figures">',
-        f"<li><b>{proposals}</b>proposals</li>",
-        f'<li class="{"warn" if stalled else ""}"><b>{stalled}</b>stalled now</li>',
-        f"<li><b>{answered}</b>got a reasoned answer</li>",
-        f"<li><b>{implemented}</b>implemented (fully or in part)</li></ul>",
+        f"<li><b>{escape(privacy.count(proposals))}</b>proposals</li>",
+        f'<li class="{"warn" if stalled else ""}"><b>{escape(privacy.count(stalled))}</b>stalled now</li>',
+        f"<li><b>{escape(privacy.count(answered))}</b>got a reasoned answer</li>",
+        f"<li><b>{escape(privacy.count(implemented))}</b>implemented (fully or in part)</li></ul>",
         "<nav><ul>" + '<li><a href="#stalls">Stalls</a></li>'
         + ('<li><a href="#compare">Comparison</a></li>' if len(analyses) > 1 else "")
         + "".join(f'<li><a href="#wf-{escape(a.workflow.id)}">{escape(a.workflow.label(language))}</a></li>'

@@ -116,7 +116,8 @@ def _share(part: int, whole: int, privacy: Privacy, language: str) -> str:
 
 
 def _date(moment: datetime) -> str:
-    """The calendar date of ``moment`` in the time zone it carries (the analysis gives UTC)."""
+    """The calendar date of ``moment`` in the time zone it carries (``FlowEngine.analyse`` gives the
+    reader's zone, the demo its file's)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.date().isoformat()
@@ -498,8 +499,8 @@ def comparison_dot(analyses: Sequence[Analysis], language: str = "en",
     (in the order given), one column per stage from panel to evaluation, then the funnel.
 
     Each cell shows the median and p90 of finished stays in the stage, how many proposals are
-    there now and the median of their current wait; its fill grades the longer of the two
-    medians against the slowest cell of the whole diagram. A stage the workflow lacks is a
+    there now and the median of their current wait; its fill grades the stage's typical stay
+    (finished stays, else current waits) against the slowest cell of the whole diagram. A stage the workflow lacks is a
     grey "—". Rows are held level with ``rank=same`` and columns straight with equal cell
     widths and heavy invisible edges between the rows.
     """

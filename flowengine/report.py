@@ -18,10 +18,10 @@ from typing import Any
 from flowengine.clock import as_utc, iso_utc
 from flowengine.figures import WAITING, Analysis, Privacy, Spread
 from flowengine.model import STAGES, Workflow
+from flowengine.stalls import worst_first
 from flowengine.texttable import table
 from flowengine.vocabulary import term
 
-FORMATS = ("table", "json", "csv", "markdown")
 Cell = str | int | float | None
 
 
@@ -41,8 +41,11 @@ class Section:
                 "rows": [list(row) for row in self.rows], "note": self.note}
 
 
-def local_date(moment: datetime) -> str:
-    return as_utc(moment).astimezone().strftime("%Y-%m-%d")
+def local_date(moment: datetime, zone: datetime | None = None) -> str:
+    """The day of ``moment`` in ``zone``'s time zone (an analysis's as-of carries the reader's, or
+    the demo file's), else in the machine's local zone."""
+    tz = zone.tzinfo if zone is not None and zone.tzinfo is not None else None
+    return as_utc(moment).astimezone(tz).strftime("%Y-%m-%d")
 
 
 def _days(value: float | None) -> float | None:
@@ -93,13 +96,13 @@ def build_sections(analyses: Sequence[Analysis], *, language: str = "en",
 
 
 def _stall_section(analyses: Sequence[Analysis], language: str, cells: _Cells) -> Section:
-    stalls = sorted(((a.workflow, s) for a in analyses for s in a.stalls),
-                    key=lambda pair: (-pair[1].ratio, -pair[1].days, pair[1].proposal))
+    workflows = {a.workflow.id: a.workflow for a in analyses}
+    zone = analyses[0].as_of if analyses else None
     rows = tuple(
-        (s.proposal, s.title, wf.id, _state_label(wf, s.state, language), _role_label(wf, s.owner, language),
-         local_date(s.since), _days(s.days), _days(s.limit_days), s.rule,
-         cells.privacy.actor(s.last_actor, s.last_role))
-        for wf, s in stalls
+        (s.proposal, s.title, s.workflow, _state_label(workflows[s.workflow], s.state, language),
+         _role_label(workflows[s.workflow], s.owner, language), local_date(s.since, zone), _days(s.days),
+         _days(s.limit_days), s.rule, cells.privacy.actor(s.last_actor, s.last_role))
+        for s in worst_first(s for a in analyses for s in a.stalls)
     )
     return Section("stalls", "Stalled proposals, worst first", (
         "proposal", "title", "workflow", "state", "must act", "waiting since", "days", "limit days", "limit rule",
@@ -111,7 +114,7 @@ def _stall_section(analyses: Sequence[Analysis], language: str, cells: _Cells) -
 def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list[Section]:
     wf = analysis.workflow
     name = f"{wf.label(language)} ({wf.id})"
-    as_of = local_date(analysis.as_of)
+    as_of = local_date(analysis.as_of, analysis.as_of)
     stage_rows = tuple(
         (term(s.stage, language), cells.count(s.now), cells.count(s.stalled_now), cells.count(s.over_deadline_now),
          cells.count(s.passed.count), *cells.spread(s.passed), cells.spread(s.waiting)[0])
@@ -165,8 +168,9 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
         Section("states", f"{name}: states",
                 ("state", "label", "stage", "owner", "now", "stalled", "over deadline", "passed", *days,
                  "deadline days", "severity"), state_rows, wf.id,
-                note="days: finished stays; severity 1-4: median of all stays (finished and current) "
-                     "relative to the slowest state; final states count proposals that ended there"),
+                note="days: finished stays; severity 1-4: median of finished stays (current waits where "
+                     "nobody has left yet) relative to the slowest state; final states count proposals that "
+                     "ended there"),
         Section("transitions", f"{name}: transitions", ("from", "trigger", "to", "taken", "median days before",
                                                          "declared"), transition_rows, wf.id,
                 note=f"{len(analysis.unused)} declared transitions never taken; "
@@ -219,7 +223,7 @@ def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",
             text = f"{cells.count(n)} of {cells.count(analysis.funnel.proposals)}"
             row.append(f"{text} ({share})" if share else text)
         funnel_rows.append(tuple(row))
-    as_of = local_date(analyses[0].as_of) if analyses else ""
+    as_of = local_date(analyses[0].as_of, analyses[0].as_of) if analyses else ""
     return [
         Section("compare_days", f"Days per stage as of {as_of}: median / p90 (stays)", ("stage", *names),
                 tuple(day_rows), note="finished stays in the stage; consecutive states of one stage count as one stay"),
@@ -229,7 +233,7 @@ def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",
 
 def _how(how: str, language: str) -> str:
     if how == WAITING:
-        return {"nb": "venter", "sv": "väntar"}.get(language, "still waiting")
+        return term("waiting", language)
     return term(how, language) if how in _OUTCOME_TERMS else how
 
 

@@ -282,6 +282,10 @@ class FlowEngine:
         if not dry_run:
             moment = min(moment, now)  # what is still to come cannot be recorded as done
         with self.database.read() as conn:
+            if workflow and workflow not in queries.workflows_in_use(conn):
+                known = queries.workflows_in_use(conn)
+                raise NotFound("workflow", workflow, known, hint="tick knows the workflows that have proposals: "
+                               + (", ".join(known) or "none yet"))
             candidates = [p.id for p in queries.load_proposals(conn, workflow=workflow)
                           if p.created_at <= moment and self._open(conn, p)]
         log = deadlines.TickLog()

@@ -59,7 +59,6 @@ class _Open:
 
     trail: Trail
     state: str
-    since: datetime  # entered the state
     clock: datetime  # when its deadline clock last started (progress restarts it in implementation)
     last: Step
 
@@ -81,7 +80,6 @@ class _Tally:
     evaluated: int = 0
     answered: list[float] = field(default_factory=list)
     unanswered: list[float] = field(default_factory=list)
-    definitions: set[str] = field(default_factory=set)
     order: dict[str, tuple[int, int]] = field(default_factory=dict)  # a step to a lower one goes back
     p90: dict[str, float | None] = field(default_factory=dict)  # of finished stays, where enough finished
 
@@ -98,11 +96,11 @@ def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Ana
     states = _state_figures(workflow, tally, moment)
     return Analysis(
         workflow=workflow, as_of=moment, proposals=count, states=states,
-        stages=_stage_figures(workflow, tally, states, moment),
+        stages=_stage_figures(workflow, tally, states),
         transitions=_transition_figures(workflow, tally), loops=_loop_figures(tally),
         funnel=_funnel(workflow, tally, count),
         feedback=Feedback(count, Spread.of(tally.answered), len(tally.unanswered), Spread.of(tally.unanswered)),
-        stalls=_stalls(workflow, tally, moment), definitions=tuple(sorted(tally.definitions)),
+        stalls=_stalls(workflow, tally, moment),
     )
 
 
@@ -118,8 +116,6 @@ def _month(moment: datetime) -> str:
 def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> None:
     """Turn one history into stays, steps, loops and its place in the funnel and feedback loop."""
     states = workflow.states
-    if trail.definition:
-        tally.definitions.add(trail.definition)
     first = trail.steps[0]
     created = first.at
     state, since, clock = first.target, first.at, first.at
@@ -162,7 +158,7 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
         tally.waiting[state].append(_days(since, moment))
         if stage is not None:
             tally.stage_waiting[stage].append(_days(stage_since, moment))
-        tally.open.append(_Open(trail, state, since, clock, trail.steps[-1]))
+        tally.open.append(_Open(trail, state, clock, trail.steps[-1]))
     tally.furthest.append((furthest, outcome))
     tally.evaluated += evaluated
     if answer is None:
@@ -212,7 +208,7 @@ def _limit(workflow: Workflow, tally: _Tally, current: _Open) -> tuple[datetime,
     p90 = tally.p90[current.state]
     if p90 is None:
         return None
-    return current.since + timedelta(days=p90), p90, "p90"
+    return current.clock + timedelta(days=p90), p90, "p90"
 
 
 def _state_figures(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[StateFigures, ...]:
@@ -258,8 +254,7 @@ def _severity(typical: Spread, slowest: float) -> int:
     return max(1, min(4, math.ceil(4 * typical.median / slowest - 1e-9)))
 
 
-def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures, ...],
-                   moment: datetime) -> tuple[StageFigures, ...]:
+def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures, ...]) -> tuple[StageFigures, ...]:
     used = {s.stage for s in workflow.states.values() if s.stage and not s.final}
     result = []
     for stage in STAGES:
@@ -327,7 +322,12 @@ def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[Stall,
             owner=declared.owner if declared else None, since=current.clock, days=_days(current.clock, moment),
             limit_days=limit_days, rule=rule, last_actor=current.last.actor, last_role=current.last.role,
         ))
-    return tuple(sorted(found, key=lambda s: (-s.ratio, -s.days, _id_key(s.proposal))))
+    return worst_first(found)
+
+
+def worst_first(stalls: Iterable[Stall]) -> tuple[Stall, ...]:
+    """Longest over its limit (relatively) first; then longest waiting; then by id, numbers as numbers."""
+    return tuple(sorted(stalls, key=lambda s: (-s.ratio, -s.days, _id_key(s.proposal))))
 
 
 def _id_key(proposal_id: str) -> tuple[str, int]:

@@ -92,6 +92,12 @@ def test_report_can_be_written_to_a_file(place: Path, tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("## Stalled proposals, worst first")
 
 
+def test_a_report_file_that_cannot_be_written_is_one_line(place: Path, tmp_path: Path) -> None:
+    result = run(place, "stalls", "report", "-o", str(tmp_path / "missing" / "report.md"))
+    assert result.exit_code == 1 and result.output.startswith("error: cannot write ")
+    assert result.output.count("\n") == 1
+
+
 def test_an_as_of_day_before_the_stall_shows_none(place: Path) -> None:
     result = run(place, "stalls", "report", "--as-of", "2019-01-10", "--format", "json")
     assert json.loads(result.output)["figures"][0]["stalls"] == []

@@ -233,3 +233,10 @@ def test_help_of_progress_and_tick_exits_0_and_has_an_example(command: list[str]
     result = CliRunner().invoke(cli, [*command, "--help"], catch_exceptions=False)
     assert result.exit_code == 0
     assert f"flowengine {command[0]}" in result.stdout.split("Example", 1)[1]
+
+
+def test_tick_for_a_misspelt_workflow_suggests_the_one_meant(run: Run) -> None:
+    before = snapshot(run)
+    line = one_error_line(run("tick", "--workflow", "timly"))
+    assert "unknown workflow 'timly'; did you mean 'timely'?" in line
+    assert snapshot(run) == before

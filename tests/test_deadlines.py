@@ -478,7 +478,8 @@ def test_tick_looks_only_at_the_workflow_asked_for(flow: FlowEngine, clock: Fixe
     report = tick(flow, clock, 100, workflow="restless")
     assert {e.proposal for e in report.escalations} == {restless}
     assert flow.standing(pid).proposal.state == "administration_review"
-    assert tick(flow, clock, 100, workflow="no-such-workflow").checked == 0
+    with pytest.raises(NotFound, match="unknown workflow 'restles'; did you mean 'restless'"):
+        tick(flow, clock, 100, workflow="restles")
 
 
 def test_progress_postpones_the_escalation_of_an_implementation(flow: FlowEngine, clock: FixedClock) -> None:

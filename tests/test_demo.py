@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from flowengine_cli.main import cli
 
 from flowengine.demo import DATABASE_NAME, DemoResult, build_demo, demo_file, load_demo, read_demo
-from flowengine.errors import DefinitionError, InvalidInput, Refused
+from flowengine.errors import DefinitionError, FlowEngineError, InvalidInput, Refused
 from flowengine.records import ADVANCED
 from flowengine.registry import bundled_dir, discover, read_candidate
 from flowengine.service import FlowEngine, Standing
@@ -347,3 +347,16 @@ def test_a_demo_file_that_is_not_yaml_is_reported_at_its_line(tmp_path: Path) ->
     [issue] = raised.value.issues
     assert issue.location.file == str(data) and issue.location.line in (5, 6)  # where YAML notices it
     assert read_file(demo_file()).issues == []
+
+
+def test_a_demo_file_the_engine_refuses_leaves_the_old_database_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    build_demo(out)
+    text = demo_file().read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("trigger: send_to_council", "trigger: send_to_counsil", 1), encoding="utf-8")
+    with pytest.raises(FlowEngineError):
+        build_demo(out, data=bad)
+    with FlowEngine.open(str(out / DATABASE_NAME)) as engine:
+        assert len(engine.proposals()) == 15
+    assert not (out / (DATABASE_NAME + ".building")).exists()

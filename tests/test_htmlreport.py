@@ -61,3 +61,9 @@ def test_the_published_report_says_what_it_hides() -> None:
     page = _report(privacy=Privacy.publication())
     assert "Counts below 3 are hidden" in page and "by role only" in page
     assert "ola (" not in page
+
+
+def test_the_published_headline_figures_hide_small_counts_too() -> None:
+    analysis = analyse(tiny_workflow(), trails(), AS_OF)
+    page = html_report([analysis], privacy=Privacy.publication())
+    assert "<b>&lt;3</b>stalled now" in page and "<b>2</b>" not in page

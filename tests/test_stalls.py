@@ -14,6 +14,7 @@ the query path is held to the same figures.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 
 from flowengine.figures import WAITING, Analysis, Privacy, Spread, quantile
 from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor, Step, Trail
+from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Actor, Step, Trail
 from flowengine.report import as_csv, as_markdown, as_text, build_comparison, build_sections
 from flowengine.service import FlowEngine
 from flowengine.stalls import MIN_HISTORY, analyse
@@ -145,6 +146,24 @@ def test_without_a_deadline_a_stay_longer_than_the_p90_of_history_is_stalled(tin
     assert stalled[0].limit_days == pytest.approx(4.6)
     admin = late.state("admin_review")
     assert admin is not None and (admin.stalled_now, admin.over_deadline_now) == (1, 0)
+
+
+def test_without_a_deadline_the_p90_in_implementation_counts_from_the_last_progress() -> None:
+    workflow = tiny_workflow()
+    open_ended = dataclasses.replace(workflow, states={
+        **workflow.states, "implementation": dataclasses.replace(workflow.states["implementation"], deadline=None)})
+    finished = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (0, "approve"), (10, "finish")])
+                for n in range(1, 7)}  # six implementations of 10 days: p90 = 10
+    busy = Trail("TINY-7", "busy", "tiny", (
+        Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
+        Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(0), False),
+        Step(ADVANCED, "recommend", "council_review", "admin_review", "rita", "council", day(0), False),
+        Step(ADVANCED, "approve", "admin_review", "implementation", "eva", "admin", day(0), True),
+        Step(PROGRESS, None, "implementation", "implementation", "per", "service", day(95), True)))
+    result = analyse(open_ended, [*trails(finished), busy], day(100))
+    assert result.stalls == ()  # 5 days since its progress, against a p90 of 10
+    late = analyse(open_ended, [*trails(finished), busy], day(106))
+    assert [(s.proposal, s.rule, s.days) for s in late.stalls] == [("TINY-7", "p90", 11.0)]
 
 
 def test_without_a_deadline_and_little_history_nothing_is_called_stalled(tiny: Workflow) -> None:
