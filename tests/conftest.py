@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,18 @@ def write_workflow(tmp_path: Path) -> WriteWorkflow:
         return path
 
     return write
+
+
+class FixedClock:
+    """"Now" is whatever the test says it is: ``start`` until moved with :meth:`set`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, **delta: float) -> datetime:
+        """Move to ``start`` plus ``delta`` and return that moment."""
+        self.now = self.start + timedelta(**delta)
+        return self.now

@@ -8,19 +8,18 @@ stored in UTC, shown in local time, and `--as-of DAY` means the end of that loca
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from flowengine_cli.main import cli
 
+from .cli_support import Run, as_json, local_time_zone, ok, one_error_line
+from .cli_support import make_run as cli_run
 from .conftest import MINIMAL_WORKFLOW, WriteWorkflow
 
 CET = "CET-1CEST,M3.5.0,M10.5.0/3"  # Central European time with its summer time, no tzdata needed
@@ -38,47 +37,14 @@ LEADER = ("--as", "ola", "--role", "project_leader")
 COUNCIL = ("--as", "rita", "--role", "council")
 ADMINISTRATION = ("--as", "anne", "--role", "administration")
 
-# Variables of the developer's shell that would change what the commands do.
-_CLEARED_ENV = ("FLOWENGINE_USER", "FLOWENGINE_ROLE", "FLOWENGINE_WORKFLOWS", "FLOWENGINE_LANG",
-                "FLOWENGINE_DEBUG", "XDG_DATA_HOME")
-
-Run = Callable[..., Result]
-
-
 @pytest.fixture(scope="module", autouse=True)
 def central_european_time() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = CET
-    time.tzset()
-    try:
+    with local_time_zone(CET):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def make_run(database: Path) -> Run:
-    runner = CliRunner()
-
-    def run(*args: str, now: str = NOW, env: dict[str, str] | None = None) -> Result:
-        environment: dict[str, str | None] = {name: None for name in _CLEARED_ENV}
-        environment |= {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": now, **(env or {})}
-        return runner.invoke(cli, list(args), env=environment, catch_exceptions=False, prog_name="flowengine")
-
-    return run
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(ok(result).stdout)
+    return cli_run(database, NOW)
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -152,16 +118,6 @@ def snapshot(run: Run) -> tuple[Any, Any, Any]:
     state, fields and last event), and the history of the one most steps are tried on."""
     return (as_json(run("audit", "verify", "--json")), as_json(run("proposal", "list", "--json")),
             [e["hash"] for e in as_json(run("history", "INN-1", "--json"))["events"]])
-
-
-def one_error_line(result: Result, code: int = 1) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    return lines[0]
 
 
 # -- the project leader's session ---------------------------------------------------------

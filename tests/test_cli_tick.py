@@ -7,17 +7,15 @@ stored ones.
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from flowengine_cli.main import cli
 
+from .cli_support import Run, as_json, local_time_zone, make_run, ok, one_error_line
 from .test_deadlines import TIMELY
 
 D0 = "2024-03-01T09:00:00Z"
@@ -26,25 +24,12 @@ LEADER = ("--as", "kari", "--role", "panel")
 COUNCIL = ("--as", "ola", "--role", "council")
 ADMINISTRATION = ("--as", "eva", "--role", "administration")
 SERVICE = ("--as", "sam", "--role", "service")
-_CLEARED_ENV = ("FLOWENGINE_USER", "FLOWENGINE_ROLE", "FLOWENGINE_WORKFLOWS", "FLOWENGINE_LANG",
-                "FLOWENGINE_DEBUG", "XDG_DATA_HOME")
-
-Run = Callable[..., Result]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def utc_local_time() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC0"
-    time.tzset()
-    try:
+    with local_time_zone("UTC0"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 @pytest.fixture
@@ -53,12 +38,7 @@ def run(tmp_path: Path) -> Run:
     database = tmp_path / "flowengine.db"
     workflow = tmp_path / "timely.yaml"
     workflow.write_text(TIMELY, encoding="utf-8")
-    runner = CliRunner()
-
-    def run(*args: str, now: str = D1) -> Result:
-        environment: dict[str, str | None] = {name: None for name in _CLEARED_ENV}
-        environment |= {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": now}
-        return runner.invoke(cli, list(args), env=environment, catch_exceptions=False, prog_name="flowengine")
+    run = make_run(database, D1)
 
     for number, title in enumerate(("Meeting place", "Peer support"), start=1):
         ok(run("proposal", "new", str(workflow), "--title", title, *LEADER, now=D0))
@@ -68,27 +48,8 @@ def run(tmp_path: Path) -> Run:
     return run
 
 
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(ok(result).stdout)
-
-
 def snapshot(run: Run) -> Any:
     return as_json(run("audit", "verify", "--json")), as_json(run("proposal", "list", "--json"))
-
-
-def one_error_line(result: Result, code: int = 1) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 or code == 2, result.stderr
-    return lines[-1]
 
 
 # -- progress -------------------------------------------------------------------------------------

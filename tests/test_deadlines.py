@@ -23,6 +23,8 @@ from flowengine.model import workflow_to_dict
 from flowengine.records import ADVANCED, PROGRESS, REMINDED, Actor
 from flowengine.service import FlowEngine
 
+from .conftest import FixedClock
+
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 PANEL = Actor("kari", "panel")
@@ -99,18 +101,6 @@ transitions:
   - {trigger: back, from: there, to: here}
   - {trigger: withdraw, from: "*", to: ended, roles: [panel]}
 """
-
-
-class FixedClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, **delta: float) -> datetime:
-        self.now = T0 + timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from flowengine.errors import ConflictError, InvalidInput, NotFound, Refused, Tr
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor
 from flowengine.service import FlowEngine, Standing
 
-from .conftest import MINIMAL_WORKFLOW, REPO_ROOT
+from .conftest import MINIMAL_WORKFLOW, REPO_ROOT, FixedClock
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 INNOVATION_CHAIN = "innovation-chain"
@@ -52,21 +52,6 @@ transitions:
   - {trigger: send_back, from: review, to: draft, requires_comment: true}
   - {trigger: withdraw, from: "*", to: dropped, roles: [panel]}
 """
-
-
-class FixedClock:
-    """"Now" is whatever the test says it is."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, **delta: float) -> datetime:
-        """Move to T0 plus ``delta`` and return that moment."""
-        self.now = T0 + timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture
