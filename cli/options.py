@@ -60,3 +60,9 @@ def idempotency_option(func: F) -> F:
     return click.option("--idempotency-key", "idempotency_key", metavar="KEY",
                         help="A unique key for this request: repeating the command with the same key "
                              "applies it once (for scripts that retry).")(func)
+
+
+def expect_version_option(func: F) -> F:
+    return click.option("--expect-version", type=click.IntRange(min=1),
+                        help="Refuse if someone changed the proposal since this version "
+                             "(see `proposal show --json`).")(func)

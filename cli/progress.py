@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import database_option, idempotency_option, identity_options, json_option
+from .options import database_option, expect_version_option, idempotency_option, identity_options, json_option
 from .session import actor, open_engine
 from .views import to_json
 
@@ -15,8 +15,7 @@ from .views import to_json
 @click.option("--note", default="", help="What was done since the last record, or what holds it up.")
 @click.option("--milestone", metavar="NAME", help='A milestone reached, e.g. "Lease signed".')
 @click.option("--milestone-date", "milestone_date", metavar="YYYY-MM-DD", help="When the milestone was reached.")
-@click.option("--expect-version", type=click.IntRange(min=1),
-              help="Refuse if someone changed the proposal since this version (see `proposal show --json`).")
+@expect_version_option
 @identity_options
 @idempotency_option
 @database_option

@@ -7,6 +7,7 @@ import click
 from .options import (
     as_of_option,
     database_option,
+    expect_version_option,
     idempotency_option,
     identity_options,
     json_option,
@@ -124,7 +125,7 @@ def show(proposal_id: str, as_of: str | None, language: str, database: str | Non
 @click.argument("proposal_id", metavar="ID")
 @click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
 @click.option("--comment", default="", help="Why the value was set or changed.")
-@click.option("--expect-version", type=click.IntRange(min=1), help="Refuse if the proposal changed since this version.")
+@expect_version_option
 @identity_options
 @idempotency_option
 @database_option
@@ -159,8 +160,7 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
 @click.argument("trigger")
 @click.option("--comment", default="", help="Why: the reasoned answer the panel will read.")
 @set_option
-@click.option("--expect-version", type=click.IntRange(min=1),
-              help="Refuse if someone changed the proposal since this version (see `proposal show --json`).")
+@expect_version_option
 @identity_options
 @idempotency_option
 @database_option

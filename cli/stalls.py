@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -21,20 +21,33 @@ REPORT_FORMATS = ("table", "json", "csv", "markdown")
 
 
 def privacy_options(func: F) -> F:
-    func = click.option("--min-count", "min_count", type=click.IntRange(0, 1000), default=None, metavar="N",
-                        help="Hide counts below N, and figures resting on fewer than N stays "
-                             "(default 3 with --publish, else 0).")(func)
-    func = click.option("--roles-only", is_flag=True,
-                        help="Show who acted by role only, never by name.")(func)
-    return click.option("--publish", is_flag=True,
-                        help="For publication: roles only, and counts below 3 hidden.")(func)
+    """--publish, --roles-only and --min-count, handed to the command as one ``privacy``."""
+    from functools import wraps
+
+    @wraps(func)
+    def with_privacy(*args: Any, publish: bool, roles_only: bool, min_count: int | None, **kwargs: Any) -> Any:
+        from dataclasses import replace
+
+        from flowengine.figures import Privacy
+
+        chosen = Privacy.publication() if publish else Privacy(roles_only=roles_only)
+        if min_count is not None:
+            chosen = replace(chosen, min_count=min_count)
+        return func(*args, privacy=chosen, **kwargs)
+
+    decorated: Any = click.option("--min-count", "min_count", type=click.IntRange(0, 1000), default=None,
+                                  metavar="N", help="Hide counts below N, and figures resting on fewer than N "
+                                                    "stays (default 3 with --publish, else 0).")(with_privacy)
+    decorated = click.option("--roles-only", is_flag=True, help="Show who acted by role only, never by name.")(
+        decorated)
+    decorated = click.option("--publish", is_flag=True,
+                             help="For publication: roles only, and counts below 3 hidden.")(decorated)
+    return cast(F, decorated)
 
 
-def _privacy(publish: bool, roles_only: bool, min_count: int | None) -> Privacy:
-    from flowengine.figures import Privacy
-
-    default = 3 if publish else 0
-    return Privacy(roles_only=publish or roles_only, min_count=default if min_count is None else min_count)
+def format_option(func: F) -> F:
+    return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
+                        help="How to write the tables.")(func)
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
@@ -97,21 +110,18 @@ def stalls() -> None:
 @click.option("--workflow", "workflows", multiple=True, metavar="WF",
               help="Only this workflow (repeatable). Default: every workflow with proposals.")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
-              show_default=True, help="How to write the report.")
+@format_option
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
 @privacy_options
 @language_option
 @database_option
 @workflows_option
-def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, publish: bool,
-           roles_only: bool, min_count: int | None, language: str, database: str | None,
-           workflow_dirs: tuple[str, ...]) -> None:
+def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
+           language: str, database: str | None, workflow_dirs: tuple[str, ...]) -> None:
     """Stalled proposals worst first, with who must act and for how long; then per workflow the
     stages, states, transitions, loops, funnel, feedback loop and monthly flow."""
     from flowengine import report as rep
 
-    privacy = _privacy(publish, roles_only, min_count)
     analyses = _analyses(database, workflow_dirs, workflows, as_of)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
     _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
@@ -126,13 +136,12 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
 @language_option
 @database_option
 @workflows_option
-def diagram(workflow: str, output: str, as_of: str | None, publish: bool, roles_only: bool,
-            min_count: int | None, language: str, database: str | None, workflow_dirs: tuple[str, ...]) -> None:
+def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
+            workflow_dirs: tuple[str, ...]) -> None:
     """The declared workflow coloured by where its proposals wait."""
     from flowengine.overlay import render_stall_diagram
 
     path = _diagram_path(output)
-    privacy = _privacy(publish, roles_only, min_count)
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of)
     render_stall_diagram(analysis, path, language, privacy)
     click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
@@ -142,22 +151,19 @@ def diagram(workflow: str, output: str, as_of: str | None, publish: bool, roles_
 @stalls.command("compare")
 @click.argument("workflows", nargs=-1, metavar="[WF]...")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
-              show_default=True, help="How to write the tables.")
+@format_option
 @click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
 @privacy_options
 @language_option
 @database_option
 @workflows_option
-def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, publish: bool,
-            roles_only: bool, min_count: int | None, language: str, database: str | None,
-            workflow_dirs: tuple[str, ...]) -> None:
+def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
+            language: str, database: str | None, workflow_dirs: tuple[str, ...]) -> None:
     """Municipalities side by side on the shared stages: median and p90 days per stage, and the
     funnel. Default: every workflow with proposals."""
     from flowengine import report as rep
 
     path = _diagram_path(output) if output else None
-    privacy = _privacy(publish, roles_only, min_count)
     analyses = _analyses(database, workflow_dirs, workflows, as_of)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
     text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
