@@ -25,6 +25,7 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import TypeVar
 
 from flowengine import chain
 from flowengine.errors import ConflictError
@@ -36,6 +37,7 @@ WORKFLOW_ID = "ping-pong"
 # Named by its file, so creating a proposal reads this one file, not every workflow folder.
 WORKFLOW = str(WORKFLOW_DIR / f"{WORKFLOW_ID}.yaml")
 PREFIX = "PING"
+R = TypeVar("R")  # what a worker process reports
 FIXED_NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 # The one step that leads on from each non-final state of ping-pong, and the role that may take it.
 NEXT_STEP = {"a": ("ping", "panel"), "b": ("pong", "council")}
@@ -155,11 +157,16 @@ def advance_forever(db: str, proposal_ids: Sequence[str], actor_name: str) -> No
 
 
 def run_processes(processes: list[SpawnProcess], reports: Queue[WorkerReport]) -> list[WorkerReport]:
-    """Start the processes and collect one report from each; a process that dies without one
-    fails the run instead of leaving the caller waiting."""
+    """Every worker's report, in worker order."""
+    return sorted(collect_reports(processes, reports), key=lambda r: r.worker)
+
+
+def collect_reports(processes: list[SpawnProcess], reports: Queue[R]) -> list[R]:
+    """Start the processes and collect one report from each, in the order they come; a process
+    that dies without one fails the run instead of leaving the caller waiting."""
     for process in processes:
         process.start()
-    collected: list[WorkerReport] = []
+    collected: list[R] = []
     deadline = time.monotonic() + FINISH_TIMEOUT
     try:
         while len(collected) < len(processes):
@@ -177,7 +184,7 @@ def run_processes(processes: list[SpawnProcess], reports: Queue[WorkerReport]) -
             if process.is_alive():
                 process.kill()
                 process.join()
-    return sorted(collected, key=lambda r: r.worker)
+    return collected
 
 
 def run_advances(db: str | Path, *, processes: int, attempts: int,

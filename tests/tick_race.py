@@ -5,8 +5,6 @@ module, so that processes started with ``spawn`` import only flowengine and this
 
 from __future__ import annotations
 
-import queue
-import time
 import traceback
 from datetime import datetime
 from multiprocessing.queues import Queue
@@ -16,7 +14,7 @@ from typing import Any
 
 from flowengine.service import FlowEngine
 
-from .stress_advances import FINISH_TIMEOUT, START_TIMEOUT, spawn
+from .stress_advances import START_TIMEOUT, collect_reports, spawn
 
 
 def tick_worker(db: str, workflow_dir: str, now: datetime, start: Barrier, reports: Queue[dict[str, Any]]) -> None:
@@ -37,23 +35,7 @@ def run_ticks(db: str | Path, workflow_dir: str | Path, *, processes: int, now: 
     reports: Queue[dict[str, Any]] = context.Queue()
     workers = [context.Process(target=tick_worker, name=f"ticker-{n}",
                                args=(str(db), str(workflow_dir), now, start, reports)) for n in range(processes)]
-    for worker in workers:
-        worker.start()
-    collected: list[dict[str, Any]] = []
-    deadline = time.monotonic() + FINISH_TIMEOUT
-    try:
-        while len(collected) < processes:
-            try:
-                collected.append(reports.get(timeout=0.5))
-            except queue.Empty:
-                if any(w.exitcode not in (None, 0) for w in workers) or time.monotonic() > deadline:
-                    raise RuntimeError("a ticking process ended without a report") from None
-    finally:
-        for worker in workers:
-            worker.join(timeout=30)
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+    collected = collect_reports(workers, reports)
     failures = [report["failure"] for report in collected if "failure" in report]
     assert not failures, "\n".join(failures)
     return collected
