@@ -34,15 +34,12 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
       flowengine progress INN-7 40% --note "Premises found" --milestone "Lease signed" \\
           --milestone-date 2024-05-01 --as kari --role service
     """
-    from flowengine.deadlines import parse_percent
-
     who = actor(actor_name, role)
-    value = parse_percent(percent)
     with open_engine(database) as engine:
-        result = engine.record_progress(proposal_id, value, actor=who, note=note, milestone=milestone,
+        result = engine.record_progress(proposal_id, percent, actor=who, note=note, milestone=milestone,
                                         milestone_date=milestone_date, expected_version=expect_version,
                                         idempotency_key=idempotency_key)
-        state = engine.workflow_of(result.proposal).workflow.states.get(result.proposal.state)
+        standing = engine.standing(result.proposal.id)
     recorded = result.proposal
     event = result.event
     if as_json:
@@ -54,7 +51,6 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
     details = event.details if event else {}
     reached = f", milestone '{details['milestone']}'" if details.get("milestone") else ""
     again = " (already recorded by an earlier run with this key)" if result.repeated else ""
-    click.echo(f"{recorded.id}: progress {details.get('percent', value)} % in {recorded.state}{reached}{again}")
-    if event is not None and state is not None and state.deadline is not None:
-        due = state.deadline.add_to(event.at)
-        click.echo(f"deadline {state.deadline} counts from this record: due {local_text(due)}")
+    click.echo(f"{recorded.id}: progress {details.get('percent')} % in {recorded.state}{reached}{again}")
+    if standing.due_at is not None and event is not None and standing.clock_started_at == event.at:
+        click.echo(f"deadline {standing.deadline} counts from this record: due {local_text(standing.due_at)}")

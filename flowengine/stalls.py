@@ -93,14 +93,15 @@ def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Ana
         if trail.steps:
             count += 1
             _walk(workflow, trail, moment, tally)
-    states = _state_figures(workflow, tally, moment)
+    stalls = _stalls(workflow, tally, moment)
+    states = _state_figures(workflow, tally, stalls)
     return Analysis(
         workflow=workflow, as_of=moment, proposals=count, states=states,
         stages=_stage_figures(workflow, tally, states),
         transitions=_transition_figures(workflow, tally), loops=_loop_figures(tally),
         funnel=_funnel(workflow, tally, count),
         feedback=Feedback(count, Spread.of(tally.answered), len(tally.unanswered), Spread.of(tally.unanswered)),
-        stalls=_stalls(workflow, tally, moment),
+        stalls=stalls,
     )
 
 
@@ -211,16 +212,14 @@ def _limit(workflow: Workflow, tally: _Tally, current: _Open) -> tuple[datetime,
     return current.clock + timedelta(days=p90), p90, "p90"
 
 
-def _state_figures(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[StateFigures, ...]:
+def _state_figures(workflow: Workflow, tally: _Tally, stalls: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
     now: Counter[str] = Counter(o.state for o in tally.open)
     stalled: Counter[str] = Counter()
     over: Counter[str] = Counter()
-    for current in tally.open:
-        limit = _limit(workflow, tally, current)
-        if limit is not None and moment > limit[0]:
-            stalled[current.state] += 1
-            if limit[2] != "p90":
-                over[current.state] += 1
+    for stall in stalls:
+        stalled[stall.state] += 1
+        if stall.rule != "p90":  # the other rules are the declared deadline
+            over[stall.state] += 1
     seen = set(tally.entered) | set(tally.passed) | set(now)
     ids = list(workflow.states) + sorted(seen - set(workflow.states))
     passed = {sid: Spread.of(tally.passed.get(sid, [])) for sid in ids}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
@@ -372,7 +371,7 @@ def test_the_comparison_puts_workflows_side_by_side(figures: Analysis) -> None:
     assert funnel.rows[-2] == ("implemented", "1 of 5 (20 %)", "1 of 5 (20 %)")
 
 
-def test_json_report_figures_are_plain_numbers(figures: Analysis, tmp_path: Path) -> None:
+def test_json_report_figures_are_plain_numbers(figures: Analysis) -> None:
     data = figures.as_dict()
     assert data["stalls"][0]["proposal"] == "TINY-3"
     assert data["feedback"]["answered"]["median_days"] == 16.0
