@@ -66,3 +66,8 @@ def expect_version_option(func: F) -> F:
     return click.option("--expect-version", type=click.IntRange(min=1),
                         help="Refuse if someone changed the proposal since this version "
                              "(see `proposal show --json`).")(func)
+
+
+def quiet_option(func: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True,
+                        help="No progress bar (there is none anyway when standard error is not a terminal).")(func)

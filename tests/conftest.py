@@ -53,6 +53,13 @@ transitions:
 
 
 @pytest.fixture
+def db_target(tmp_path: Path) -> str:
+    """Where a test keeps its database, as ``--db`` and :meth:`FlowEngine.open` take it: a SQLite
+    file by default; a fresh database on a real server when the suite runs against PostgreSQL."""
+    return str(tmp_path / "flowengine.db")
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 

@@ -1,0 +1,31 @@
+"""A progress bar on the terminal for long work, and none anywhere else.
+
+A bar is drawn on standard error only when it is a terminal and ``--quiet`` was not given, so
+scripts, pipes and CI logs get the result alone.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from flowengine.meter import Meter, no_meter
+
+
+def bar_wanted(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def terminal_meter(label: str, total: int | None, *, quiet: bool) -> Iterator[Meter]:
+    """A meter drawing a bar of ``total`` units (a running count when the total is unknown)."""
+    if not bar_wanted(quiet):
+        yield no_meter
+        return
+    bar: click._termui_impl.ProgressBar[int] = click.progressbar(
+        length=total, label=label, file=sys.stderr, show_pos=True, show_eta=total is not None)
+    with bar:
+        yield bar.update
