@@ -21,8 +21,9 @@ CLEARED_ENV = ("FLOWENGINE_USER", "FLOWENGINE_ROLE", "FLOWENGINE_WORKFLOWS", "FL
 Run = Callable[..., Result]
 
 
-def make_run(database: Path, now: str) -> Run:
-    """``run(*args, now=…, env=…)``: the command line on ``database``, "now" fixed."""
+def make_run(database: str | Path, now: str) -> Run:
+    """``run(*args, now=…, env=…)``: the command line on ``database`` (a file or a URL, as the
+    ``db_target`` fixture gives it), "now" fixed."""
     runner = CliRunner()
     default_now = now
 

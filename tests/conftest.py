@@ -1,13 +1,16 @@
-"""Shared fixtures: a minimal valid workflow to start from, and a CLI runner."""
+"""Shared fixtures: a fresh database (SQLite, or PostgreSQL with ``$FLOWENGINE_TEST_PG``), a
+minimal valid workflow to start from, and a CLI runner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from .databases import ON_POSTGRESQL, POSTGRESQL_ONLY_REASON, SQLITE_ONLY_REASON, DatabaseTargets, targets
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,11 +55,43 @@ transitions:
 """
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests about SQLite files sit out the PostgreSQL run; tests of the server's own behaviour
+    sit out the SQLite run."""
+    for item in items:
+        sqlite_only = item.get_closest_marker("sqlite_only")
+        if ON_POSTGRESQL and sqlite_only:
+            item.add_marker(pytest.mark.skip(reason=sqlite_only.args[0] if sqlite_only.args else SQLITE_ONLY_REASON))
+        if not ON_POSTGRESQL and item.get_closest_marker("postgresql_only"):
+            item.add_marker(pytest.mark.skip(reason=POSTGRESQL_ONLY_REASON))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Built definitions are cached under ``$XDG_CACHE_HOME``: a run of the suite (and every
+    process it starts) keeps its cache to itself, out of the home folder."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_targets() -> Iterator[DatabaseTargets]:
+    """Makes fresh databases, for fixtures wider than one test (``.new(folder)``); drops what is
+    left of them at the end of the run."""
+    made = targets()
+    yield made
+    made.close()
+
+
 @pytest.fixture
-def db_target(tmp_path: Path) -> str:
+def db_target(tmp_path: Path, database_targets: DatabaseTargets) -> Iterator[str]:
     """Where a test keeps its database, as ``--db`` and :meth:`FlowEngine.open` take it: a SQLite
     file by default; a fresh database on a real server when the suite runs against PostgreSQL."""
-    return str(tmp_path / "flowengine.db")
+    target = database_targets.new(tmp_path)
+    yield target
+    database_targets.drop(target)
 
 
 @pytest.fixture

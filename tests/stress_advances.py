@@ -1,4 +1,4 @@
-"""Many processes advancing the same few proposals at once on one SQLite file.
+"""Many processes advancing the same few proposals at once on one database.
 
 The worker functions live here, not in a test module, so that processes started with the
 ``spawn`` method import only flowengine and this file. ``tests/test_concurrency.py`` and
@@ -6,7 +6,8 @@ The worker functions live here, not in a test module, so that processes started 
 
     python -m tests.stress_advances --processes 8 --advances 200 /tmp/stress.db
 
-which prints what happened and exits 1 if any invariant was broken.
+which prints what happened and exits 1 if any invariant was broken; give a database URL
+instead of the file to run it against a server (e.g. ``"$(scripts/postgres url)/postgres"``).
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ def problems(db: str | Path, proposal_ids: Sequence[str], reports: Sequence[Work
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.stress_advances", description=__doc__.splitlines()[0])
-    parser.add_argument("db", help="SQLite file to use (created if missing)")
+    parser.add_argument("db", help="SQLite file (created if missing) or database URL to use")
     parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--advances", type=int, default=200, help="advance attempts per process")
     parser.add_argument("--proposals", type=int, default=3, help="proposals they all advance")

@@ -17,6 +17,9 @@ from flowengine.demo import DemoResult, build_demo
 
 from .conftest import REPO_ROOT
 
+# The page is the same whatever database it was read from: one run is enough.
+pytestmark = pytest.mark.sqlite_only("builds the demo, a SQLite file by design")
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PHONE = (390, 844)

@@ -1,7 +1,7 @@
 """The proposal commands as a project leader meets them: `init`, `proposal …`, `advance`,
 `history`, `audit verify` and `db …` through the real command line (click's CliRunner).
 
-Every test runs on its own SQLite file, with "now" fixed by FLOWENGINE_NOW and the local time
+Every test runs on its own database (see tests/databases.py), with "now" fixed by FLOWENGINE_NOW and the local time
 zone fixed to Central European time (a POSIX TZ rule, so no tz database is needed): times are
 stored in UTC, shown in local time, and `--as-of DAY` means the end of that local day.
 """
@@ -9,7 +9,6 @@ stored in UTC, shown in local time, and `--as-of DAY` means the end of that loca
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,12 @@ import pytest
 from click.testing import CliRunner
 from flowengine_cli.main import cli
 
+from flowengine.store.schema import SCHEMA_HEAD
+
 from .cli_support import Run, as_json, local_time_zone, ok, one_error_line
 from .cli_support import make_run as cli_run
 from .conftest import MINIMAL_WORKFLOW, WriteWorkflow
+from .databases import DatabaseTargets, untouched
 
 CET = "CET-1CEST,M3.5.0,M10.5.0/3"  # Central European time with its summer time, no tzdata needed
 
@@ -43,7 +45,7 @@ def central_european_time() -> Iterator[None]:
         yield
 
 
-def make_run(database: Path) -> Run:
+def make_run(database: str | Path) -> Run:
     return cli_run(database, NOW)
 
 
@@ -90,27 +92,26 @@ def scenario(run: Run) -> None:
 
 
 @pytest.fixture(scope="module")
-def scenario_file(tmp_path_factory: pytest.TempPathFactory, central_european_time: None) -> Path:
-    database = tmp_path_factory.mktemp("scenario") / "flowengine.db"
+def scenario_file(tmp_path_factory: pytest.TempPathFactory, central_european_time: None,
+                  database_targets: DatabaseTargets) -> Iterator[str]:
+    database = database_targets.new(tmp_path_factory.mktemp("scenario"), copyable=True)
     scenario(make_run(database))
-    return database
+    yield database
+    database_targets.drop(database)
 
 
 @pytest.fixture
-def run(scenario_file: Path, tmp_path: Path) -> Run:
+def run(scenario_file: str, tmp_path: Path, database_targets: DatabaseTargets) -> Iterator[Run]:
     """A fresh copy of the scenario's database for each test."""
-    database = tmp_path / "flowengine.db"
-    for suffix in ("", "-wal"):  # the write-ahead log is merged on close; copied should one remain
-        if Path(f"{scenario_file}{suffix}").exists():
-            shutil.copyfile(f"{scenario_file}{suffix}", f"{database}{suffix}")
-    return make_run(database)
+    database = database_targets.copy(scenario_file, tmp_path, "scenario.db")
+    yield make_run(database)
+    database_targets.drop(database)
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> tuple[Run, Path]:
-    """A database path nothing has been written to yet."""
-    database = tmp_path / "new.db"
-    return make_run(database), database
+def fresh(db_target: str) -> tuple[Run, str]:
+    """A database nothing has been written to yet."""
+    return make_run(db_target), db_target
 
 
 def snapshot(run: Run) -> tuple[Any, Any, Any]:
@@ -123,10 +124,10 @@ def snapshot(run: Run) -> tuple[Any, Any, Any]:
 # -- the project leader's session ---------------------------------------------------------
 
 
-def test_init_then_new_numbers_proposals_inn_1_and_inn_2(fresh: tuple[Run, Path]) -> None:
+def test_init_then_new_numbers_proposals_inn_1_and_inn_2(fresh: tuple[Run, str]) -> None:
     run, database = fresh
     created = ok(run("init", now=D1))
-    assert created.stdout.splitlines()[0] == f"database created: {database} (schema 0001_first_schema)"
+    assert created.stdout.splitlines()[0] == f"database created: {database} (schema {SCHEMA_HEAD})"
     first = ok(run("proposal", "new", "innovation-chain", "--title", "Meeting place",
                    "--set", "summary=A place to meet", *LEADER, now=D1))
     assert first.stdout.splitlines() == ["INN-1 registered in panel_work", "next: flowengine proposal show INN-1"]
@@ -300,7 +301,7 @@ def test_list_json_has_the_standing_of_each(run: Run) -> None:
     assert (leaflet["id"], leaflet["waiting_days"], leaflet["overdue"]) == ("INN-2", 40.0, False)
 
 
-def test_list_with_nothing_matching_says_so_on_stderr(run: Run, fresh: tuple[Run, Path]) -> None:
+def test_list_with_nothing_matching_says_so_on_stderr(run: Run, fresh: tuple[Run, str]) -> None:
     none = ok(run("proposal", "list", "--state", "evaluation"))
     assert (none.stdout, none.stderr) == ("", "no proposals match\n")
     assert as_json(run("proposal", "list", "--state", "evaluation", "--json")) == []
@@ -548,6 +549,7 @@ def test_a_valid_workflow_file_can_be_given_by_path(run: Run, write_workflow: Wr
     assert (created["id"], created["workflow"], created["state"]) == ("MINIMA-1", "minimal", "draft")
 
 
+@pytest.mark.sqlite_only
 def test_db_in_a_missing_folder_is_one_error_line_and_creates_nothing(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "no" / "such" / "flowengine.db"
     for args in (("init",), ("proposal", "list"), ("advance", "INN-1", "recommend", *COUNCIL)):
@@ -557,11 +559,13 @@ def test_db_in_a_missing_folder_is_one_error_line_and_creates_nothing(run: Run, 
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.sqlite_only
 def test_db_that_is_a_folder_is_one_error_line(run: Run, tmp_path: Path) -> None:
     line = one_error_line(run("proposal", "list", "--db", str(tmp_path)))
     assert line.startswith(f"error: {tmp_path} is a folder; give a file name for the database")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("args", [("init",), ("db", "status"), ("db", "upgrade"), ("proposal", "list"),
                                   ("proposal", "show", "INN-1"), ("audit", "verify"),
                                   ("advance", "INN-1", "recommend", *COUNCIL)])
@@ -660,41 +664,41 @@ def test_set_an_empty_value_clears_an_optional_field(run: Run) -> None:
 # -- init and db ----------------------------------------------------------------------------
 
 
-def test_db_status_on_a_new_database_says_it_is_empty(fresh: tuple[Run, Path]) -> None:
+def test_db_status_on_a_new_database_says_it_is_empty(fresh: tuple[Run, str]) -> None:
     run, database = fresh
     assert ok(run("db", "status")).stdout == f"{database}: schema - (empty (created on first use))\n"
     assert as_json(run("db", "status", "--json")) == {"database": str(database), "revision": None,
-                                                      "head": "0001_first_schema", "current": False}
+                                                      "head": SCHEMA_HEAD, "current": False}
 
 
-def test_db_upgrade_on_a_new_database_creates_the_schema_then_has_nothing_to_do(fresh: tuple[Run, Path]) -> None:
+def test_db_upgrade_on_a_new_database_creates_the_schema_then_has_nothing_to_do(fresh: tuple[Run, str]) -> None:
     run, database = fresh
-    assert ok(run("db", "upgrade")).stdout == f"{database}: upgraded from empty to 0001_first_schema\n"
-    assert ok(run("db", "upgrade")).stdout == f"{database}: already at 0001_first_schema; nothing to do\n"
-    assert ok(run("db", "status")).stdout == f"{database}: schema 0001_first_schema (current)\n"
+    assert ok(run("db", "upgrade")).stdout == f"{database}: upgraded from empty to {SCHEMA_HEAD}\n"
+    assert ok(run("db", "upgrade")).stdout == f"{database}: already at {SCHEMA_HEAD}; nothing to do\n"
+    assert ok(run("db", "status")).stdout == f"{database}: schema {SCHEMA_HEAD} (current)\n"
 
 
-def test_init_on_a_new_then_an_existing_database(fresh: tuple[Run, Path]) -> None:
+def test_init_on_a_new_then_an_existing_database(fresh: tuple[Run, str]) -> None:
     run, database = fresh
     first = ok(run("init"))
     assert first.stdout.splitlines() == [
-        f"database created: {database} (schema 0001_first_schema)",
+        f"database created: {database} (schema {SCHEMA_HEAD})",
         'next: flowengine proposal new innovation-chain --title "…" --as NAME --role ROLE']
-    assert ok(run("init")).stdout.splitlines()[0] == f"database ready: {database} (schema 0001_first_schema)"
+    assert ok(run("init")).stdout.splitlines()[0] == f"database ready: {database} (schema {SCHEMA_HEAD})"
 
 
 def test_init_and_db_on_an_existing_database_keep_its_proposals(run: Run) -> None:
     before = snapshot(run)
     assert ok(run("init")).stdout.startswith("database ready: ")
-    assert ok(run("db", "upgrade")).stdout.endswith(": already at 0001_first_schema; nothing to do\n")
+    assert ok(run("db", "upgrade")).stdout.endswith(f": already at {SCHEMA_HEAD}; nothing to do\n")
     status = as_json(run("db", "status", "--json"))
-    assert (status["revision"], status["current"]) == ("0001_first_schema", True)
+    assert (status["revision"], status["current"]) == (SCHEMA_HEAD, True)
     assert snapshot(run) == before
 
 
-def test_every_command_creates_a_new_database_on_first_use(fresh: tuple[Run, Path]) -> None:
+def test_every_command_creates_a_new_database_on_first_use(fresh: tuple[Run, str]) -> None:
     run, database = fresh
-    assert not database.exists()
+    assert untouched(database)
     assert as_json(run("proposal", "list", "--json")) == []
     assert as_json(run("db", "status", "--json"))["current"] is True
     assert as_json(run("audit", "verify", "--json")) == {"ok": True, "proposals": 0, "events": 0, "breaks": [],

@@ -1,5 +1,5 @@
 """`flowengine stalls report|diagram|compare` as an auditor meets them, on the hand-built
-histories of :mod:`tests.stall_histories` written through the engine into a SQLite file."""
+histories of :mod:`tests.stall_histories` written through the engine into a fresh database."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,32 +17,40 @@ from flowengine_cli.main import cli
 from flowengine.records import Actor
 from flowengine.service import FlowEngine
 
+from .databases import DatabaseTargets
 from .stall_histories import COMMENTED, HISTORIES, ROLE_OF, TINY, day
 
 AS_OF = "2019-02-09T00:00:00Z"  # day 39: TINY-3 29 days into its 10-day council deadline
 
 
+class Place(NamedTuple):
+    folder: Path  # the workflow
+    db: str
+
+
 @pytest.fixture(scope="module")
-def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def place(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTargets) -> Iterator[Place]:
     folder = tmp_path_factory.mktemp("cli-stalls")
     (folder / "tiny.yaml").write_text(TINY, encoding="utf-8")
-    with FlowEngine.open(str(folder / "stalls.db"), workflow_dirs=[folder]) as engine:
+    db = database_targets.new(folder, "stalls.db")
+    with FlowEngine.open(db, workflow_dirs=[folder]) as engine:
         for pid, (created, steps) in HISTORIES.items():
             engine.new_proposal("tiny", title=f"Idea {pid}", actor=Actor("kari", "panel"), at=day(created))
             for when, trigger in steps:
                 if trigger != "progress":
                     engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
                                    comment="because" if trigger in COMMENTED else "")
-    yield folder
+    yield Place(folder, db)
+    database_targets.drop(db)
 
 
-def run(place: Path, *args: str) -> Result:
-    env = {"FLOWENGINE_DB": str(place / "stalls.db"), "FLOWENGINE_WORKFLOWS": str(place),
+def run(place: Place, *args: str) -> Result:
+    env = {"FLOWENGINE_DB": place.db, "FLOWENGINE_WORKFLOWS": str(place.folder),
            "FLOWENGINE_NOW": "2019-06-01T00:00:00Z", "FLOWENGINE_LANG": "en", "TZ": "UTC"}
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def test_report_lists_the_worst_stall_first_with_who_must_act(place: Path) -> None:
+def test_report_lists_the_worst_stall_first_with_who_must_act(place: Place) -> None:
     result = run(place, "stalls", "report", "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -52,7 +61,7 @@ def test_report_lists_the_worst_stall_first_with_who_must_act(place: Path) -> No
     assert "Tiny chain (tiny): funnel" in result.output and "feedback loop" in result.output
 
 
-def test_report_as_json_has_sections_and_full_figures(place: Path) -> None:
+def test_report_as_json_has_sections_and_full_figures(place: Place) -> None:
     data = json.loads(run(place, "stalls", "report", "--as-of", AS_OF, "--format", "json").output)
     assert [s["key"] for s in data["sections"]][:3] == ["stalls", "stages", "states"]
     (figures,) = data["figures"]
@@ -60,7 +69,7 @@ def test_report_as_json_has_sections_and_full_figures(place: Path) -> None:
     assert figures["funnel"]["implemented"] == 1
 
 
-def test_report_for_publication_hides_names_and_small_counts(place: Path) -> None:
+def test_report_for_publication_hides_names_and_small_counts(place: Place) -> None:
     data = json.loads(run(place, "stalls", "report", "--as-of", AS_OF, "--format", "json", "--publish").output)
     assert "figures" not in data  # the full figures would undo the suppression
     assert data["privacy"] == {"roles_only": True, "min_count": 3}
@@ -70,7 +79,7 @@ def test_report_for_publication_hides_names_and_small_counts(place: Path) -> Non
     assert "<3" in json.dumps(data)
 
 
-def test_min_count_can_be_set_on_its_own(place: Path) -> None:
+def test_min_count_can_be_set_on_its_own(place: Place) -> None:
     data = json.loads(run(place, "stalls", "report", "--as-of", AS_OF, "--format", "json",
                           "--min-count", "5").output)
     assert data["privacy"] == {"roles_only": False, "min_count": 5}
@@ -78,32 +87,32 @@ def test_min_count_can_be_set_on_its_own(place: Path) -> None:
     assert funnel["rows"][0][:3] == ["user panel", 5, "<5"]
 
 
-def test_report_as_csv_is_one_value_per_line(place: Path) -> None:
+def test_report_as_csv_is_one_value_per_line(place: Place) -> None:
     rows = list(csv.reader(io.StringIO(run(place, "stalls", "report", "--as-of", AS_OF, "--format", "csv").output)))
     assert rows[0] == ["section", "workflow", "row", "column", "value"]
     assert ["stalls", "", "TINY-3", "limit rule", "deadline"] in rows
     assert all(len(row) == 5 for row in rows)
 
 
-def test_report_can_be_written_to_a_file(place: Path, tmp_path: Path) -> None:
+def test_report_can_be_written_to_a_file(place: Place, tmp_path: Path) -> None:
     out = tmp_path / "report.md"
     result = run(place, "stalls", "report", "--as-of", AS_OF, "--format", "markdown", "-o", str(out))
     assert result.exit_code == 0 and f"wrote {out}" in result.output
     assert out.read_text(encoding="utf-8").startswith("## Stalled proposals, worst first")
 
 
-def test_a_report_file_that_cannot_be_written_is_one_line(place: Path, tmp_path: Path) -> None:
+def test_a_report_file_that_cannot_be_written_is_one_line(place: Place, tmp_path: Path) -> None:
     result = run(place, "stalls", "report", "-o", str(tmp_path / "missing" / "report.md"))
     assert result.exit_code == 1 and result.output.startswith("error: cannot write ")
     assert result.output.count("\n") == 1
 
 
-def test_an_as_of_day_before_the_stall_shows_none(place: Path) -> None:
+def test_an_as_of_day_before_the_stall_shows_none(place: Place) -> None:
     result = run(place, "stalls", "report", "--as-of", "2019-01-10", "--format", "json")
     assert json.loads(result.output)["figures"][0]["stalls"] == []
 
 
-def test_diagram_writes_the_overlay_with_the_as_of_date(place: Path, tmp_path: Path) -> None:
+def test_diagram_writes_the_overlay_with_the_as_of_date(place: Place, tmp_path: Path) -> None:
     out = tmp_path / "tiny.dot"
     result = run(place, "stalls", "diagram", "tiny", "-o", str(out), "--as-of", "2019-02-09", "--lang", "nb")
     assert result.exit_code == 0, result.output
@@ -113,13 +122,13 @@ def test_diagram_writes_the_overlay_with_the_as_of_date(place: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".png"])
-def test_diagram_renders_with_graphviz(place: Path, tmp_path: Path, suffix: str) -> None:
+def test_diagram_renders_with_graphviz(place: Place, tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"tiny{suffix}"
     assert run(place, "stalls", "diagram", "tiny", "-o", str(out)).exit_code == 0
     assert out.stat().st_size > 1000
 
 
-def test_compare_prints_tables_and_draws_one_diagram(place: Path, tmp_path: Path) -> None:
+def test_compare_prints_tables_and_draws_one_diagram(place: Place, tmp_path: Path) -> None:
     out = tmp_path / "compare.dot"
     result = run(place, "stalls", "compare", "tiny", "--as-of", AS_OF, "-o", str(out))
     assert result.exit_code == 0, result.output
@@ -127,7 +136,7 @@ def test_compare_prints_tables_and_draws_one_diagram(place: Path, tmp_path: Path
     assert out.exists() and "digraph" in out.read_text(encoding="utf-8")
 
 
-def test_an_unknown_workflow_is_named_with_a_suggestion_and_nothing_is_written(place: Path, tmp_path: Path) -> None:
+def test_an_unknown_workflow_is_named_with_a_suggestion_and_nothing_is_written(place: Place, tmp_path: Path) -> None:
     out = tmp_path / "x.svg"
     result = run(place, "stalls", "diagram", "tinny", "-o", str(out))
     assert result.exit_code == 1
@@ -135,18 +144,18 @@ def test_an_unknown_workflow_is_named_with_a_suggestion_and_nothing_is_written(p
     assert not out.exists()
 
 
-def test_a_diagram_file_needs_a_known_suffix(place: Path, tmp_path: Path) -> None:
+def test_a_diagram_file_needs_a_known_suffix(place: Place, tmp_path: Path) -> None:
     result = run(place, "stalls", "diagram", "tiny", "-o", str(tmp_path / "x.txt"))
     assert result.exit_code == 2 and ".svg, .png, .pdf, .dot" in result.output
 
 
-def test_a_bad_as_of_date_is_refused_in_one_line(place: Path) -> None:
+def test_a_bad_as_of_date_is_refused_in_one_line(place: Place) -> None:
     result = run(place, "stalls", "report", "--as-of", "31.12.2019")
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "YYYY-MM-DD" in result.output
 
 
-def test_an_empty_database_has_nothing_to_report(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["stalls", "report", "--db", str(tmp_path / "empty.db")],
+def test_an_empty_database_has_nothing_to_report(db_target: str) -> None:
+    result = CliRunner().invoke(cli, ["stalls", "report", "--db", db_target],
                                 env={"FLOWENGINE_NOW": "2019-06-01"})
     assert result.exit_code == 1 and "no proposals yet" in result.output

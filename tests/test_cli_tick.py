@@ -33,12 +33,11 @@ def utc_local_time() -> Iterator[None]:
 
 
 @pytest.fixture
-def run(tmp_path: Path) -> Run:
+def run(tmp_path: Path, db_target: str) -> Run:
     """TML-1 in council_review since D1, TML-2 in implementation since D1."""
-    database = tmp_path / "flowengine.db"
     workflow = tmp_path / "timely.yaml"
     workflow.write_text(TIMELY, encoding="utf-8")
-    run = make_run(database, D1)
+    run = make_run(db_target, D1)
 
     for number, title in enumerate(("Meeting place", "Peer support"), start=1):
         ok(run("proposal", "new", str(workflow), "--title", title, *LEADER, now=D0))

@@ -1,5 +1,6 @@
-"""Several processes writing one SQLite file at once: exactly one writer wins each race, the
-losers get a ConflictError that explains itself, and the history stays a clean chain.
+"""Several processes writing one database at once (a SQLite file, or one on a PostgreSQL
+server): exactly one writer wins each race, the losers get a ConflictError that explains
+itself, and the history stays a clean chain.
 
 Every worker is a fresh interpreter (``spawn``) with its own FlowEngine, as separate
 ``flowengine`` commands would be. They wait for each other at a barrier and then all hammer
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import pairwise
@@ -24,6 +26,7 @@ from flowengine import chain
 from flowengine.records import Event, Proposal
 from flowengine.store.schema import SCHEMA_HEAD
 
+from .databases import DatabaseTargets
 from .stress_advances import (
     NEXT_STEP,
     PREFIX,
@@ -45,7 +48,7 @@ WRITER_HOLDS_SECONDS = 1.0  # far below the busy timeout: an opener must still b
 
 @dataclass(frozen=True)
 class Race:
-    db: Path
+    db: str
     proposal_ids: list[str]
     reports: list[WorkerReport]
     histories: dict[str, tuple[Proposal, list[Event]]]
@@ -59,13 +62,14 @@ class Race:
 
 
 @pytest.fixture(scope="module")
-def race(tmp_path_factory: pytest.TempPathFactory) -> Race:
-    db = tmp_path_factory.mktemp("concurrency") / "race.db"
+def race(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTargets) -> Iterator[Race]:
+    db = database_targets.new(tmp_path_factory.mktemp("concurrency"), "race.db")
     proposal_ids, reports = run_advances(db, processes=PROCESSES, attempts=ADVANCES_PER_PROCESS,
                                          proposals=PROPOSALS)
     with open_engine(db) as engine:
         histories = {pid: engine.history(pid) for pid in proposal_ids}
-    return Race(db, proposal_ids, reports, histories)
+    yield Race(db, proposal_ids, reports, histories)
+    database_targets.drop(db)
 
 
 def test_every_worker_reports_every_attempt(race: Race) -> None:
@@ -142,22 +146,26 @@ def test_every_proposal_row_equals_the_replay_of_its_events(race: Race) -> None:
             replayed.version, replayed.head_hash, replayed.fields)
 
 
-def test_processes_creating_on_a_brand_new_database_all_succeed_with_distinct_ids(tmp_path: Path) -> None:
-    dbs = [tmp_path / f"new-{n}.db" for n in range(NEW_DATABASES)]
+def test_processes_creating_on_a_brand_new_database_all_succeed_with_distinct_ids(
+        tmp_path: Path, database_targets: DatabaseTargets) -> None:
+    dbs = [database_targets.new(tmp_path, f"new-{n}.db") for n in range(NEW_DATABASES)]
     reports = run_creations(dbs, processes=CREATING_PROCESSES, count=CREATIONS_PER_PROCESS)
     failures = [f"{r.worker}:\n{failure}" for r in reports for failure in r.failures]
     assert not failures, "\n".join(failures)
     expected = sorted(f"{PREFIX}-{n}" for n in range(1, CREATING_PROCESSES * CREATIONS_PER_PROCESS + 1))
     for db in dbs:
-        created = [pid for r in reports for where, pid in r.created if where == str(db)]
+        created = [pid for r in reports for where, pid in r.created if where == db]
         assert sorted(created) == expected, db
         with open_engine(db) as engine:
             assert engine.database.schema_revision() == SCHEMA_HEAD
             report = engine.verify()
             assert report.ok, report.as_dict()
             assert report.proposals == len(expected)
+    for db in dbs:
+        database_targets.drop(db)
 
 
+@pytest.mark.sqlite_only
 def test_opening_a_file_another_connection_is_writing_waits_instead_of_failing(tmp_path: Path) -> None:
     """Switching a file to WAL needs an exclusive lock, and SQLite does not wait for that one by
     itself: this is the race of two first opens, with the other writer holding on for longer."""

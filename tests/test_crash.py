@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import sys
 import time
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from flowengine import chain
 from flowengine.records import Actor
 
+from .databases import DatabaseTargets, count_events
 from .stress_advances import NEXT_STEP, advance_forever, create_proposals, open_engine, spawn
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -31,21 +30,16 @@ POLLS = 3000  # at most a minute of waiting for a writer to get going (a bound, 
 
 @dataclass(frozen=True)
 class Killed:
-    db: Path
+    db: str
     proposal_ids: list[str]
     events_at_kill: list[int]
 
 
-def count_events(db: Path) -> int:
-    with closing(sqlite3.connect(db, timeout=30)) as conn:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-
-
-def kill_mid_advances(db: Path, proposal_ids: list[str], name: str) -> int:
+def kill_mid_advances(db: str, proposal_ids: list[str], name: str) -> int:
     """Start a writer that never stops, let it write EVENTS_BEFORE_KILL events, SIGKILL it while it
     is still writing; return the number of events seen just before the kill."""
     target = count_events(db) + EVENTS_BEFORE_KILL
-    writer = spawn().Process(target=advance_forever, args=(str(db), proposal_ids, name), name=name)
+    writer = spawn().Process(target=advance_forever, args=(db, proposal_ids, name), name=name)
     writer.start()
     try:
         seen = 0
@@ -68,11 +62,12 @@ def kill_mid_advances(db: Path, proposal_ids: list[str], name: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
-    db = tmp_path_factory.mktemp("crash") / "crash.db"
+def killed(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTargets) -> Iterator[Killed]:
+    db = database_targets.new(tmp_path_factory.mktemp("crash"), "crash.db")
     proposal_ids = create_proposals(db, PROPOSALS)
     seen = [kill_mid_advances(db, proposal_ids, f"doomed-{n}") for n in range(KILLS)]
-    return Killed(db, proposal_ids, seen)
+    yield Killed(db, proposal_ids, seen)
+    database_targets.drop(db)
 
 
 def test_killed_writers_had_written_before_they_died(killed: Killed) -> None:

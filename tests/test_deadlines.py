@@ -7,14 +7,13 @@ Every clock is fixed and every step is dated, so nothing depends on when the tes
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from flowengine.deadlines import MAX_STEPS, SYSTEM, TickReport, parse_percent
 from flowengine.errors import ConflictError, InvalidInput, NotFound, Refused
@@ -24,6 +23,7 @@ from flowengine.records import ADVANCED, PROGRESS, REMINDED, Actor
 from flowengine.service import FlowEngine
 
 from .conftest import FixedClock
+from .databases import stored_bytes, tampering
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -118,14 +118,14 @@ def workflow_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "flow.db"
+def db(db_target: str) -> str:
+    return db_target
 
 
 @pytest.fixture
-def flow(db: Path, workflow_dir: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEngine]:
+def flow(db: str, workflow_dir: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEngine]:
     monkeypatch.delenv("FLOWENGINE_WORKFLOWS", raising=False)
-    with FlowEngine.open(str(db), workflow_dirs=[workflow_dir], clock=clock) as engine:
+    with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=clock) as engine:
         yield engine
 
 
@@ -379,17 +379,17 @@ def test_tick_twice_changes_nothing_the_second_time(flow: FlowEngine, clock: Fix
 
 
 def test_a_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
-        flow: FlowEngine, clock: FixedClock, db: Path) -> None:
+        flow: FlowEngine, clock: FixedClock, db: str) -> None:
     pid = new(flow)
     to_administration(flow, pid)
     other = new(flow, "Leaflet")
     flow.advance(other, "send_to_council", actor=PANEL, at=T0)
     histories = everything(flow)
-    stored = db.read_bytes()
+    stored = stored_bytes(db)
     dry = tick(flow, clock, 130, dry_run=True)
     assert dry.dry_run and dry.changed
     assert everything(flow) == histories
-    assert db.read_bytes() == stored
+    assert stored_bytes(db) == stored
     real = tick(flow, clock, 130)
     assert not real.dry_run
     assert real.escalations == dry.escalations
@@ -570,10 +570,10 @@ def test_an_escalation_goes_before_a_reminder_of_the_state_it_leaves(flow: FlowE
 # --- racing ticks and the audit ------------------------------------------------------------------------------
 
 
-def test_ticks_racing_in_several_processes_apply_each_escalation_once(db: Path, workflow_dir: Path) -> None:
+def test_ticks_racing_in_several_processes_apply_each_escalation_once(db: str, workflow_dir: Path) -> None:
     from .tick_race import run_ticks
 
-    with FlowEngine.open(str(db), workflow_dirs=[workflow_dir], clock=lambda: T0) as engine:
+    with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=lambda: T0) as engine:
         ids = [new(engine, f"Proposal {n}") for n in range(3)]
         for pid in ids:
             to_administration(engine, pid)
@@ -581,7 +581,7 @@ def test_ticks_racing_in_several_processes_apply_each_escalation_once(db: Path, 
     escalations = [e for report in reports for e in report["escalations"]]
     assert sorted((e["proposal"], e["to"]) for e in escalations) == sorted(
         (pid, state) for pid in ids for state in ("political_review", "administration_review"))
-    with FlowEngine.open(str(db), workflow_dirs=[workflow_dir], clock=lambda: at(130)) as engine:
+    with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=lambda: at(130)) as engine:
         for pid in ids:
             triggers = [e.trigger for e in engine.history(pid)[1]]
             assert triggers.count("escalate") == 1 and triggers.count("return_to_administration") == 1
@@ -591,7 +591,7 @@ def test_ticks_racing_in_several_processes_apply_each_escalation_once(db: Path, 
 
 
 def test_audit_holds_after_progress_escalations_and_reminders_and_finds_an_edited_progress(
-        flow: FlowEngine, clock: FixedClock, db: Path) -> None:
+        flow: FlowEngine, clock: FixedClock, db: str) -> None:
     pid = new(flow)
     to_implementation(flow, pid)
     flow.record_progress(pid, 40, actor=SERVICE, note="Premises found", at=at(10))
@@ -601,13 +601,11 @@ def test_audit_holds_after_progress_escalations_and_reminders_and_finds_an_edite
     assert {PROGRESS, REMINDED, ADVANCED} <= set(kinds)
     assert flow.verify().ok
     seq = kinds.index(PROGRESS) + 1
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute("DROP TRIGGER events_no_update")
-        conn.execute("UPDATE events SET details = ? WHERE seq = ? AND proposal_pk = "
-                     "(SELECT pk FROM proposals WHERE id = ?)",
-                     ('{"percent": 90, "note": "Premises found", "milestone": null, "milestone_date": null}',
-                      seq, pid))
-        conn.commit()
+    with tampering(db) as conn:
+        conn.execute(text("UPDATE events SET details = :details WHERE seq = :seq AND proposal_pk = "
+                          "(SELECT pk FROM proposals WHERE id = :pid)"),
+                     {"details": '{"percent": 90, "note": "Premises found", "milestone": null, "milestone_date": null}',
+                      "seq": seq, "pid": pid})
     report = flow.verify()
     assert [(b.proposal, b.seq) for b in report.breaks] == [(pid, seq)]
     assert "does not match its hash" in report.breaks[0].problem

@@ -2,11 +2,13 @@
 
 Hypothesis builds a workflow (2 to 7 states, transitions among them, some from ``"*"``, random
 roles, ``requires`` and ``requires_comment``), checks it with the linter, and then runs random
-requests against a fresh SQLite file: new proposals, triggers (valid or not) fired by roles
+requests against a fresh database: new proposals, triggers (valid or not) fired by roles
 (declared or not) with field values (valid, invalid or clearing) and with or without a
 comment, and field corrections. An oracle computed here from the workflow *as generated* (not
 from flowengine's model of it) says whether each request must be accepted or refused and what
-the proposal looks like afterwards.
+the proposal looks like afterwards. On PostgreSQL (``$FLOWENGINE_TEST_PG``) every example
+starts from the same server database, emptied with TRUNCATE: a new database for each example
+would cost more than the example.
 
 After every step: the stored row equals the replay of its events and the model, the audit
 passes, a refusal wrote nothing and an acceptance wrote exactly one event with the next seq.
@@ -36,6 +38,8 @@ from flowengine.errors import ConflictError, FlowEngineError, InvalidInput, NotF
 from flowengine.loader import check_text
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor
 from flowengine.service import FlowEngine, StepResult
+
+from .databases import ON_POSTGRESQL, reset, targets
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -345,14 +349,24 @@ class Counter:
 
 
 @cache
-def empty_database() -> Path:
-    """A new database, migrated once per test run: each example starts from a copy of it (the
-    migration costs more than the rest of an example)."""
+def empty_database() -> str:
+    """A new database, migrated once per test run: each example starts from a copy of it, or on
+    a server from it emptied (the migration costs more than the rest of an example)."""
     folder = Path(tempfile.mkdtemp(prefix="flowengine-template-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    FlowEngine.open(str(folder / "empty.db")).close()
-    assert not (folder / "empty.db-wal").exists()  # closed cleanly: the file alone is the database
-    return folder / "empty.db"
+    target = targets().new(folder, "empty.db")
+    FlowEngine.open(target).close()
+    assert ON_POSTGRESQL or not (folder / "empty.db-wal").exists()  # closed cleanly: the file alone is the database
+    return target
+
+
+def fresh_database(folder: Path) -> str:
+    """An empty, migrated database for one example."""
+    if ON_POSTGRESQL:
+        reset(empty_database())
+        return empty_database()
+    shutil.copyfile(empty_database(), folder / "flow.db")
+    return str(folder / "flow.db")
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -372,8 +386,7 @@ class EngineMachine(RuleBasedStateMachine):
         (self.folder / "workflows").mkdir()
         self.path = self.folder / "workflows" / f"{spec.id}.yaml"
         self.path.write_text(spec.text, encoding="utf-8")
-        shutil.copyfile(empty_database(), self.folder / "flow.db")
-        self.engine = FlowEngine.open(str(self.folder / "flow.db"), workflow_dirs=[self.folder / "workflows"],
+        self.engine = FlowEngine.open(fresh_database(self.folder), workflow_dirs=[self.folder / "workflows"],
                                       clock=Counter())
         self.spec = spec
         required = {name: VALID[FIELD_TYPES[name][0]][0] for name, needed in spec.fields.items() if needed}

@@ -69,10 +69,10 @@ def workflow_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def flow(tmp_path: Path, workflow_dir: Path, clock: FixedClock,
+def flow(db_target: str, workflow_dir: Path, clock: FixedClock,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEngine]:
     monkeypatch.delenv("FLOWENGINE_WORKFLOWS", raising=False)
-    with FlowEngine.open(str(tmp_path / "flow.db"), workflow_dirs=[workflow_dir], clock=clock) as engine:
+    with FlowEngine.open(db_target, workflow_dirs=[workflow_dir], clock=clock) as engine:
         yield engine
 
 

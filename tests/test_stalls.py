@@ -15,7 +15,7 @@ the query path is held to the same figures.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -26,6 +26,7 @@ from flowengine.report import as_csv, as_markdown, as_text, build_comparison, bu
 from flowengine.service import FlowEngine
 from flowengine.stalls import MIN_HISTORY, analyse
 
+from .databases import DatabaseTargets
 from .stall_histories import AS_OF, COMMENTED, HISTORIES, ROLE_OF, TINY, day, tiny_workflow, trails, upto
 
 
@@ -285,12 +286,14 @@ def _write_histories(engine: FlowEngine) -> None:
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> FlowEngine:
+def stored(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTargets) -> Iterator[FlowEngine]:
     folder = tmp_path_factory.mktemp("stalls")
     (folder / "tiny.yaml").write_text(TINY, encoding="utf-8")
-    engine = FlowEngine.open(str(folder / "stalls.db"), workflow_dirs=[folder], clock=lambda: day(100))
-    _write_histories(engine)
-    return engine
+    db = database_targets.new(folder, "stalls.db")
+    with FlowEngine.open(db, workflow_dirs=[folder], clock=lambda: day(100)) as engine:
+        _write_histories(engine)
+        yield engine
+    database_targets.drop(db)
 
 
 def test_figures_read_from_the_store_equal_those_from_the_histories(stored: FlowEngine, tiny: Workflow) -> None:

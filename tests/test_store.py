@@ -1,6 +1,7 @@
-"""The database: the migration creates exactly the tables the code uses, a new file is set up
-on first use, SQLite runs in WAL mode with foreign keys, and anything that is not our database
-is refused with a StoreError that says what to do (never a traceback)."""
+"""The database: the migration creates exactly the tables the code uses, a new database is set
+up on first use, SQLite runs in WAL mode with foreign keys, a shared PostgreSQL database is never
+upgraded behind its users' backs, and anything that is not our database is refused with a
+StoreError that says what to do (never a traceback)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from flowengine.store import migrate
 from flowengine.store.database import Database, default_database_path, resolve_url
 from flowengine.store.schema import SCHEMA_HEAD, metadata
 
+from .databases import untouched
+from .stress_advances import create_proposals
+
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(resolve_url(str(tmp_path / "flow.db")))
+def database(db_target: str) -> Iterator[Database]:
+    db = Database(resolve_url(db_target))
     db.ensure_schema()
     yield db
     db.dispose()
@@ -63,7 +67,8 @@ def test_the_migration_creates_exactly_the_tables_of_the_schema(database: Databa
             "foreign keys": {(col, fk["referred_table"], ref)
                              for fk in inspector.get_foreign_keys(name)
                              for col, ref in zip(fk["constrained_columns"], fk["referred_columns"], strict=True)},
-            "indexes": {(i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(name)},
+            "indexes": {(i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(name)
+                        if not i.get("duplicates_constraint")},  # PostgreSQL lists a unique constraint's own index
         }
         for pk in got["primary key"]:  # SQLite reports primary keys as nullable; the schema does not
             got["columns"][pk] = False
@@ -71,29 +76,42 @@ def test_the_migration_creates_exactly_the_tables_of_the_schema(database: Databa
         assert [c["name"] for c in columns] == list(table.columns.keys()), name  # same order too
 
 
+@pytest.mark.sqlite_only
 def test_the_events_table_is_append_only(database: Database) -> None:
     with database.read() as conn:
         triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
     assert triggers == {"events_no_update", "events_no_delete"}
 
 
-def test_a_new_database_file_is_created_on_first_use(tmp_path: Path) -> None:
-    path = tmp_path / "new.db"
-    assert not path.exists()
-    with FlowEngine.open(str(path)) as engine:
+@pytest.mark.postgresql_only
+def test_the_events_table_is_append_only_on_postgresql(database: Database, db_target: str) -> None:
+    create_proposals(db_target, 1)
+    with database.read() as conn:
+        triggers = set(conn.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass "
+                                         "AND NOT tgisinternal")).scalars())
+    assert triggers == {"events_append_only"}
+    for statement in ("UPDATE events SET comment = 'rewritten'", "DELETE FROM events"):
+        with pytest.raises(StoreError, match="append-only: history cannot be changed or deleted"), \
+                database.write() as conn:
+            conn.execute(text(statement))
+
+
+def test_a_new_database_is_created_on_first_use(db_target: str) -> None:
+    assert untouched(db_target)
+    with FlowEngine.open(db_target) as engine:
         assert engine.database.schema_revision() == SCHEMA_HEAD
         assert engine.proposals() == []
         assert engine.verify().ok
-    assert path.is_file()
+    assert not untouched(db_target)
 
 
-def test_opening_a_current_database_again_changes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "flow.db"
-    FlowEngine.open(str(path)).close()
-    with FlowEngine.open(str(path)) as engine:
+def test_opening_a_current_database_again_changes_nothing(db_target: str) -> None:
+    FlowEngine.open(db_target).close()
+    with FlowEngine.open(db_target) as engine:
         assert engine.database.schema_revision() == SCHEMA_HEAD
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(database: Database) -> None:
     with database.read() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -101,17 +119,17 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(database: Database) -> Non
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
 
 
-def test_a_database_of_a_newer_flowengine_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "flow.db"
-    FlowEngine.open(str(path)).close()
-    database = Database(resolve_url(str(path)))
+def test_a_database_of_a_newer_flowengine_is_refused(db_target: str) -> None:
+    FlowEngine.open(db_target).close()
+    database = Database(resolve_url(db_target))
     with database.write() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
     database.dispose()
     with pytest.raises(StoreError, match=r"0099_from_the_future.*newer flowengine"):
-        FlowEngine.open(str(path))
+        FlowEngine.open(db_target)
 
 
+@pytest.mark.sqlite_only
 def test_a_database_in_a_missing_folder_is_refused_naming_the_folder(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such"
     with pytest.raises(StoreError, match=re.escape(f"the folder {missing} does not exist")):
@@ -119,11 +137,13 @@ def test_a_database_in_a_missing_folder_is_refused_naming_the_folder(tmp_path: P
     assert not missing.exists()
 
 
+@pytest.mark.sqlite_only
 def test_a_folder_given_as_the_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is a folder"):
         FlowEngine.open(str(tmp_path))
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("content", [b"name,cost\nmeeting place,25000\n" * 20, b"\x89PNG\r\n\x1a\n" + b"\0" * 200])
 def test_a_file_that_is_not_a_database_is_refused_with_a_store_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "notes.db"
@@ -162,14 +182,25 @@ def _one_revision_behind(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_older_shared_database_is_not_upgraded_behind_its_users_backs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Database(resolve_url(str(tmp_path / "shared.db"))) as store:
+        db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Database(resolve_url(db_target)) as store:
         store.ensure_schema()
         _one_revision_behind(monkeypatch)
         with pytest.raises(StoreError, match=r"older than 0002_next; run `flowengine db upgrade`"):
             store.ensure_schema(upgrade_existing=False)
 
 
+@pytest.mark.postgresql_only
+def test_an_older_postgresql_database_is_left_for_db_upgrade_on_open(
+        db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    FlowEngine.open(db_target).close()
+    _one_revision_behind(monkeypatch)
+    monkeypatch.setattr(migrate, "upgrade", lambda db: pytest.fail("a shared database was upgraded on open"))
+    with pytest.raises(StoreError, match=r"older than 0002_next; run `flowengine db upgrade` \(after a backup\)"):
+        FlowEngine.open(db_target)
+
+
+@pytest.mark.sqlite_only
 def test_an_older_sqlite_file_is_upgraded_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     upgraded: list[Database] = []
     with Database(resolve_url(str(tmp_path / "own.db"))) as store:

@@ -1,4 +1,4 @@
-"""Several processes running ``tick`` on one SQLite file at the same moment, as two cron jobs
+"""Several processes running ``tick`` on one database at the same moment, as two cron jobs
 (or a cron job and an impatient administrator) would. The worker lives here, not in a test
 module, so that processes started with ``spawn`` import only flowengine and this file.
 """

@@ -2,18 +2,27 @@
 
 SQLite (the default) is opened in WAL mode with a busy timeout and foreign keys on; write
 transactions start with ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of
-one failing half-way with "database is locked". PostgreSQL is reached by URL.
+one failing half-way with "database is locked". PostgreSQL is reached by URL and runs at the
+server's isolation level (READ COMMITTED unless its administrator chose otherwise); the rows
+are guarded by the optimistic version check and unique keys, not by the isolation level.
+
+Either database may roll a write back because of concurrent writers (a serialization failure
+or a deadlock on PostgreSQL, a lock SQLite would not wait for): :meth:`Database.run_write`
+runs the whole transaction again, a bounded number of times.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
@@ -23,8 +32,23 @@ from flowengine.store.schema import SCHEMA_HEAD
 
 ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
+WRITE_ATTEMPTS = 5  # a write rolled back by concurrent writers is run again, at most this often in all
+_RETRY_PAUSE_SECONDS = 0.02  # before the second attempt; doubled before each further one, with jitter
 _WAL_RETRY_SECONDS = 0.01
 _WRITE = "flowengine_write"
+# PostgreSQL's answers that mean "nothing was written; the same transaction may well succeed now".
+_TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock"}
+
+T = TypeVar("T")
+
+
+class Contention(StoreError):
+    """A write the database rolled back because of concurrent writers: safe to run again whole."""
+
+    def __init__(self, database: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"a write to {database} was rolled back by concurrent writers ({reason}); "
+                         "nothing was written — try again")
 
 
 def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -60,6 +84,10 @@ class Database:
         self.url = url
         self.engine = _create_engine(url)
         self.dialect = self.engine.dialect.name
+        # SQLite: each thread keeps its write connection between transactions (see write()).
+        self._writer = threading.local()
+        self._writers: list[Connection] = []
+        self._writers_lock = threading.Lock()
 
     @property
     def display_name(self) -> str:
@@ -70,11 +98,68 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction, taken at once (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
-        with translate_errors(self), self.engine.connect() as conn:
-            conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+        """A write transaction, taken at once (``BEGIN IMMEDIATE`` on SQLite); commits on success.
+
+        On SQLite the connection stays with the thread for its next write: checking one out of
+        the pool and back costs more than a whole step's statements. Between transactions it
+        holds no lock; after any failure it goes back to the pool and the next write starts afresh.
+        """
+        with translate_errors(self, writing=True):
+            if self.dialect != "sqlite":
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{_WRITE: True})
+                    with conn.begin():
+                        yield conn
+                return
+            conn = self._write_connection()
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                self._drop_writer(conn)
+                raise
+
+    def _write_connection(self) -> Connection:
+        conn: Connection | None = getattr(self._writer, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect().execution_options(**{_WRITE: True})
+            self._writer.conn = conn
+            with self._writers_lock:
+                self._writers.append(conn)
+        return conn
+
+    def _drop_writer(self, conn: Connection) -> None:
+        if getattr(self._writer, "conn", None) is conn:
+            self._writer.conn = None
+        with self._writers_lock:
+            if conn in self._writers:
+                self._writers.remove(conn)
+        with contextlib.suppress(exc.SQLAlchemyError, sqlite3.Error):  # the failure that led here is the one to report
+            conn.close()
+
+    def run_write(self, work: Callable[[Connection], T], *, operation: str = "write",
+                  attempts: int = WRITE_ATTEMPTS) -> T:
+        """``work`` in one write transaction; run again from scratch when concurrent writers made
+        the database roll it back, so ``work`` must start afresh each time (read, then write).
+
+        Gives up after ``attempts`` tries, or once the busy timeout has run out (SQLite has then
+        already waited that long for its lock), with one StoreError naming ``operation``.
+        """
+        began = time.monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except Contention as contention:
+                spent = time.monotonic() - began
+                if tries >= attempts or spent >= BUSY_TIMEOUT_SECONDS:
+                    raise StoreError(
+                        f"the {operation} in {self.display_name} gave up after {tries} "
+                        f"attempt{'s' if tries > 1 else ''} in {spent:.1f} s, each rolled back because of "
+                        f"concurrent writers ({contention.reason}); nothing was written — try again") from contention
+            time.sleep(_RETRY_PAUSE_SECONDS * 2 ** (tries - 1) * random.uniform(0.5, 1.5))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -120,6 +205,10 @@ class Database:
         return migrate.upgrade(self)
 
     def dispose(self) -> None:
+        with self._writers_lock:
+            held, self._writers = self._writers, []
+        for conn in held:
+            conn.close()
         self.engine.dispose()
 
     def __enter__(self) -> Database:
@@ -172,7 +261,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        # On the driver's own connection: SQLAlchemy's execution bookkeeping would cost more than
+        # the BEGIN itself, on every step. Its errors still reach callers as SQLAlchemy's.
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
+        try:
+            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error, dialect=conn.dialect) from error
 
 
 def _enter_wal(cursor: Any) -> None:
@@ -194,23 +289,31 @@ def _enter_wal(cursor: Any) -> None:
 
 
 @contextmanager
-def translate_errors(database: Database) -> Iterator[None]:
-    """Driver errors become one clear StoreError; errors of our own pass through untouched."""
+def translate_errors(database: Database, *, writing: bool = False) -> Iterator[None]:
+    """Driver errors become one clear StoreError; errors of our own pass through untouched.
+    A write rolled back because of concurrent writers is a :class:`Contention`, for
+    :meth:`Database.run_write` to run again."""
     try:
         yield
     except exc.IntegrityError:
         raise  # the service turns these into conflicts or repeated requests
-    except exc.OperationalError as error:
+    except exc.DBAPIError as error:
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if sqlstate in _TRANSIENT_SQLSTATES:
+            raise Contention(database.display_name, f"{_TRANSIENT_SQLSTATES[sqlstate]}: {_first_line(error)}") \
+                from error
+        if not isinstance(error, exc.OperationalError):
+            raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
         message = str(error.orig).lower() if error.orig is not None else str(error).lower()
-        if "locked" in message or "busy" in message:
+        if database.dialect == "sqlite" and ("locked" in message or "busy" in message):
+            if writing:
+                raise Contention(database.display_name, _first_line(error)) from error
             raise StoreError(f"the database {database.display_name} stayed busy for more than "
                              f"{BUSY_TIMEOUT_SECONDS:.0f} s (another flowengine is writing); nothing was written "
                              "— try again") from error
         if "unable to open" in message:
             raise StoreError(f"cannot open the database {database.display_name}: check the path and "
                              "its permissions") from error
-        raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
-    except exc.DatabaseError as error:
         raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
 
 
