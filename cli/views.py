@@ -103,7 +103,7 @@ def standings_table(standings: list[Standing]) -> str:
 
 
 def _step_name(event: Event) -> str:
-    from flowengine.records import CREATED, FIELDS_SET, PROGRESS, REMINDED
+    from flowengine.records import CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED
 
     if event.kind == CREATED:
         return "created"
@@ -113,6 +113,10 @@ def _step_name(event: Event) -> str:
         return f"progress {event.details.get('percent')} %"
     if event.kind == REMINDED:
         return f"reminder after {event.details.get('after')}"
+    if event.kind == MIGRATED:
+        details = event.details
+        return (f"migrated {details.get('from_version') or '-'} ({str(details.get('from_definition'))[:7]}) → "
+                f"{details.get('to_version') or '-'} ({str(details.get('to_definition'))[:7]})")
     return event.trigger or event.kind
 
 

@@ -1,4 +1,5 @@
-"""``flowengine workflow …``: check, list, show and draw workflow definitions."""
+"""``flowengine workflow …``: check, list, show and draw workflow definitions; list the versions
+stored for a workflow and move running proposals to a new one."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import click
 
 from flowengine.texttable import table
 
-from .options import json_option, language_option, workflows_option
+from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
 
 EXIT_INVALID = 1
 
 
 @click.group()
 def workflow() -> None:
-    """Check, list, show and draw workflow definitions.
+    """Check, list, show and draw workflow definitions; list and migrate their versions.
 
     \b
     Example:
@@ -224,6 +225,113 @@ def schema() -> None:
     from flowengine.schema import schema_text
 
     click.echo(schema_text(), nl=False)
+
+
+@workflow.command()
+@click.argument("workflow_id", metavar="WF")
+@database_option
+@workflows_option
+@json_option
+def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, ...], as_json: bool) -> None:
+    """List the stored definitions of workflow WF, newest first, and the proposals on each.
+
+    A definition is stored the first time a proposal is created under (or migrated to) its
+    exact text, so editing the YAML file makes a new version for new proposals while running
+    ones keep theirs. Two definitions with one 'version:' (the file was edited without raising
+    it) are told apart by their hash: "1 (a1b2c3d)".
+
+    \b
+    Example:
+      flowengine workflow versions innovation-chain
+    """
+    from flowengine.clock import local_text
+    from flowengine.versions import short_hash
+
+    from .session import open_engine
+
+    with open_engine(database, workflow_dirs) as engine:
+        found = engine.workflow_versions(workflow_id)
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in found], indent=2, ensure_ascii=False))
+        return
+    click.echo(table(
+        ["version", "hash", "first stored", "source", "proposals", "open", "file"],
+        [[v.label, short_hash(v.content_hash), local_text(v.stored_at), v.source, str(v.proposals), str(v.open),
+          "current" if v.current else ""] for v in found]))
+    shared = sorted({v.version for v in found if v.label != (v.version or "-")})
+    if shared:
+        click.echo(f"note: definitions share version {', '.join(shared)}: the file was edited without raising "
+                   "'version:'; raise it with every edit so people can tell the versions apart", err=True)
+
+
+@workflow.command()
+@click.argument("workflow_id", metavar="WF")
+@click.option("--to", "to", required=True, metavar="FILE",
+              help="The new definition: a workflow file whose id is WF (or WF itself: its file as it reads now).")
+@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
+              help="Move proposals in state OLD to state NEW of the new definition (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Write nothing; show what would move where, and the warnings.")
+@click.option("--comment", default="", help="Why the proposals move, kept in each history.")
+@identity_options
+@database_option
+@workflows_option
+@quiet_option
+@json_option
+def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, comment: str, actor_name: str | None,
+            role: str | None, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool,
+            as_json: bool) -> None:
+    """Move every running proposal of WF to the definition in FILE, keeping where each stands.
+
+    A proposal keeps its state (same name, or the one --map names) and its time in it; the
+    move is an event in its history. All proposals move in one transaction or none do.
+    Refused, naming the proposals, when a state has no open state to go to in FILE: give
+    --map OLD=NEW for it. Proposals that ended stay on their definitions; running it again
+    moves nothing.
+
+    \b
+    Example:
+      flowengine workflow migrate innovation-chain --to workflows/innovation-chain.yaml \\
+          --map council_review=council_hearing --dry-run
+      flowengine workflow migrate innovation-chain --to workflows/innovation-chain.yaml \\
+          --map council_review=council_hearing --as eva --role administration
+    """
+    from flowengine.migration import parse_map
+
+    from .meter import terminal_meter
+    from .session import actor, open_engine
+
+    mapping = parse_map(maps)
+    who = actor(actor_name, role) if not dry_run or actor_name or role else None
+    with open_engine(database, workflow_dirs) as engine, \
+            terminal_meter("migrating", None, quiet=quiet or dry_run or as_json) as meter:
+        done = engine.migrate(workflow_id, to, actor=who, mapping=mapping, dry_run=dry_run, comment=comment,
+                              meter=meter)
+    if as_json:
+        click.echo(json.dumps(done.as_dict(), indent=2, ensure_ascii=False))
+        return
+    plan = done.plan
+    if plan.moves:
+        click.echo(table(["proposal", "state", "from version"], [
+            [m.proposal.id, m.proposal.state if m.to_state == m.proposal.state
+             else f"{m.proposal.state} → {m.to_state}", _version(m.proposal.workflow_version,
+                                                                 m.proposal.definition_hash)]
+            for m in plan.moves]))
+    for move in plan.moves:
+        for warning in move.warnings:
+            click.echo(f"warning: {move.proposal.id}: {warning}")
+    verb = "would move" if dry_run else "moved"
+    summary = f"{len(plan.moves)} proposal(s) {verb} to {workflow_id} {plan.target}"
+    if plan.already:
+        summary += f"; {len(plan.already)} already on it"
+    if plan.final:
+        summary += f"; {len(plan.final)} ended, left on their definitions"
+    click.echo(summary + ("; dry run: nothing was written" if dry_run else ""))
+
+
+def _version(version: str, content_hash: str) -> str:
+    from flowengine.versions import short_hash
+
+    return f"{version or '-'} ({short_hash(content_hash)})"
 
 
 def _load(workflow_ref: str, workflow_dirs: tuple[str, ...]) -> Any:

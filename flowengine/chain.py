@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, iso_utc
-from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, PROGRESS, Event, Proposal
+from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, MIGRATED, PROGRESS, Event, Proposal
 
 GENESIS = "0" * 64
 
@@ -59,11 +59,13 @@ class Replayed:
     version: int
     head_hash: str
     updated_at: datetime
+    definition: str = ""  # the definition the events leave it on: the creation's, or the newest migration's
+    workflow_version: str = ""
 
 
 def enters_state(event: Event) -> bool:
     """Creation and every step (a step back into the same state too) start the clock of a state;
-    setting fields does not."""
+    setting fields does not, nor does a migration (it renames the stay, the clock keeps running)."""
     return event.kind in (CREATED, ADVANCED)
 
 
@@ -92,13 +94,20 @@ def replay(events: Sequence[Event]) -> Replayed:
     fields: dict[str, Any] = {}
     state = events[0].to_state
     entered = events[0].at
+    definition, version = _definition(events[0], "definition", "workflow_version")
     for event in events:
         if enters_state(event):
             entered = event.at
+        if event.kind == MIGRATED:
+            definition, version = _definition(event, "to_definition", "to_version")
         state = event.to_state
         fields = apply_changes(fields, event.changes)
     last = events[-1]
-    return Replayed(state, fields, entered, last.seq, last.hash, last.at)
+    return Replayed(state, fields, entered, last.seq, last.hash, last.at, definition, version)
+
+
+def _definition(event: Event, hash_key: str, version_key: str) -> tuple[str, str]:
+    return str(event.details.get(hash_key) or ""), str(event.details.get(version_key) or "")
 
 
 @dataclass(frozen=True)
@@ -121,20 +130,25 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
     prev_hash = GENESIS
     previous: Event | None = None
     entered: datetime | None = None
+    definition = ""
     for position, event in enumerate(events, start=1):
-        problem = _link_problem(event, position, prev_hash, previous, entered)
+        problem = _link_problem(event, position, prev_hash, previous, entered) or _migration_problem(event, definition)
         if problem:
             return ChainBreak(pid, event.seq, problem)
         if enters_state(event):
             entered = event.at
+        if position == 1:
+            definition = str(event.details.get("definition") or "")
+        elif event.kind == MIGRATED:
+            definition = str(event.details.get("to_definition") or "")
         prev_hash = event.hash
         previous = event
     created = events[0]
-    created_under = created.details.get("definition")
-    if proposal.definition_hash != created_under:
+    if proposal.definition_hash != definition:
+        recorder = "its creation event" if definition == created.details.get("definition") else "its newest migration"
         return ChainBreak(pid, created.seq,
-                          f"the proposal row runs under definition {proposal.definition_hash[:12]} but its "
-                          f"creation event records {str(created_under)[:12]} (the row was changed)")
+                          f"the proposal row runs under definition {proposal.definition_hash[:12]} but "
+                          f"{recorder} records {definition[:12]} (the row was changed)")
     described = [
         name for name, stored, recorded in (
             ("title", proposal.title, created.details.get("title")),
@@ -163,6 +177,18 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
         return ChainBreak(pid, seq,
                           f"the proposal row does not match the replay of its events ({', '.join(mismatches)}): "
                           "the row or the newest events were changed or deleted")
+    return None
+
+
+def _migration_problem(event: Event, definition: str) -> str | None:
+    """A migration names the definition it moved from (the one the history was on) and the one it moved to."""
+    if event.kind != MIGRATED:
+        return None
+    if event.details.get("from_definition") != definition:
+        return (f"migrates from definition {str(event.details.get('from_definition'))[:12]} but the proposal "
+                f"was on {definition[:12]}")
+    if not isinstance(event.details.get("to_definition"), str) or not event.details["to_definition"]:
+        return "a migration that names no definition to move to"
     return None
 
 

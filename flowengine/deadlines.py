@@ -84,11 +84,14 @@ def deadline_clock(events: Sequence[Event], workflow: Workflow) -> DeadlineClock
     start = events[0]
     progress: Progress | None = None
     reminded = False
+    # Only the current stay's events decide; they share its stage, read from the state's current
+    # name (a migration may have renamed the stay after progress was recorded under the old name).
+    current = workflow.states.get(events[-1].to_state)
+    stage = current.stage if current else None
     for event in events:
-        state = workflow.states.get(event.to_state)
         if chain.enters_state(event):
             progress = None
-        if chain.restarts_deadline(event, state.stage if state else None):
+        if chain.restarts_deadline(event, stage):
             start, reminded = event, False
         if event.kind == PROGRESS:
             progress = Progress.of(event)

@@ -19,7 +19,11 @@ ADVANCED = "advanced"
 FIELDS_SET = "fields_set"
 PROGRESS = "progress"  # an implementation's progress: details {"percent", "note", "milestone", "milestone_date"}
 REMINDED = "reminded"  # a due reminder was handed out by `flowengine tick`: details {"after", "due"}
-EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED)
+# Moved to another definition of its workflow by `flowengine workflow migrate`: details
+# {"from_definition", "to_definition", "from_version", "to_version", "map"}. It renames the
+# current stay (from_state → to_state) without ending it: the state's clock keeps running.
+MIGRATED = "migrated"
+EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED)
 
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 
@@ -124,3 +128,15 @@ class Trail:
     workflow: str
     steps: tuple[Step, ...]
     definition: str = ""
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    """One stored definition of a workflow: the exact text some proposals were (or are) run under."""
+
+    content_hash: str
+    workflow: str
+    version: str
+    source: str
+    text: str
+    stored_at: datetime

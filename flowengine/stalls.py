@@ -15,6 +15,9 @@ Definitions, chosen to agree with process mining on the same log:
 - the funnel: a proposal reached every stage up to the furthest one it ever entered; it is
   lost at that furthest stage unless it ended implemented (fully or in part);
 - the feedback loop: from creation to the first step that answers the panel with a comment;
+- a migration (``workflow migrate``) renames the current stay without ending it: the whole
+  stay, its entry included, counts under the new name; stages, the funnel and the feedback
+  loop move on advances only;
 - stalled: longer in its state than the state's deadline (in an implementation stage:
   longer than the deadline since the last recorded progress), or, where no deadline is
   declared, longer than the p90 of finished stays there (when at least
@@ -44,7 +47,7 @@ from flowengine.figures import (
     TransitionFigures,
 )
 from flowengine.model import STAGES, State, Workflow
-from flowengine.records import ADVANCED, PROGRESS, Step, Trail
+from flowengine.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail
 
 SYSTEM_ROLE = "system"  # tick's escalations: an automatic comment is no reasoned answer
 MIN_HISTORY = 5  # finished stays needed before the p90 of a state without deadline judges a stall
@@ -129,6 +132,10 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
     for step in trail.steps[1:]:
         if step.kind == PROGRESS and stage == "implementation":
             clock = step.at
+        if step.kind == MIGRATED:  # the stay goes on under its new name; its stage stay is left as it is
+            _rename(tally, state, step.target, since)
+            state = step.target
+            continue
         if step.kind != ADVANCED:
             continue
         source, target = step.source or state, step.target
@@ -166,6 +173,19 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
         tally.unanswered.append(_days(created, moment))
     else:
         tally.answered.append(answer)
+
+
+def _rename(tally: _Tally, old: str, new: str, since: datetime) -> None:
+    """A migration renamed the current stay: its entry counts under the new name, as its time will."""
+    if old == new:
+        return
+    month = _month(since)
+    tally.entered[old][month] -= 1
+    if not tally.entered[old][month]:
+        del tally.entered[old][month]
+    if not tally.entered[old]:
+        del tally.entered[old]
+    tally.entered[new][month] += 1
 
 
 def chain_order(workflow: Workflow) -> dict[str, tuple[int, int]]:
