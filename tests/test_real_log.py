@@ -1,34 +1,25 @@
-"""The stall analysis on two real public event logs, held to an independent process-mining computation.
+"""The stall analysis on two real public event logs, imported with ``flowengine import`` and held
+to an independent process-mining computation.
 
-The logs (``tests/fixtures/eventlogs/``, provenance in the README there) are read as workflow
-histories the way process mining reads them: each case is a proposal; the state after an
-event is the activity just completed; the case's first event creates it in that state; a
-directly-follows pair (a → b) is a step from ``a`` to ``b`` with trigger ``b``, taken
-``time(b) - time(a)`` after ``a`` was entered. The events of a case are sorted stably by time,
-so events with equal timestamps keep the order of the file.
-
-The workflow is generated from what the log shows, so that the time in a state is exactly
-the durations of the directly-follows edges leaving its activity (PM4Py's performance DFG):
-
-- one state per activity (id: the activity's name as a slug; label: the name itself). The
-  initial state is the activity every case starts with (the language allows one initial
-  state; both logs have a single start activity);
-- an activity that never leads anywhere is final (outcome ``transferred``: the case leaves the
-  log there). An activity that ends some cases but leads on in others cannot be final (a
-  final state has no way out, FE209), so it stays open and the cases that end there count as
-  *waiting* there. To keep every open state able to reach a final one (FE208), each of these
-  gets a declared transition ``end`` to a synthetic final state ``ended`` that no case takes;
-- the other declared transitions are exactly the directly-follows pairs seen, in the order
-  first seen. No deadlines are declared: a log knows none.
+The logs (``tests/fixtures/eventlogs/``, provenance in the README there) are imported under the
+workflows written for them (``examples/eventlogs/``): one state per activity, labelled with the
+activity's name; the transitions are the directly-follows pairs of the log; the final states are
+the activities no event ever follows. The import reads a log the way process mining does: each
+case is a proposal; the state after an event is the activity just completed; the case's first
+event creates it in that state; a directly-follows pair (a → b) is a step from ``a`` to ``b``,
+taken ``time(b) - time(a)`` after ``a`` was entered; a case's events are sorted stably by time,
+so events with equal timestamps keep the order of the file. So the time in a state is exactly the
+durations of the directly-follows edges leaving its activity (PM4Py's performance DFG), and a
+case the log leaves at an activity that leads on elsewhere counts as *waiting* there.
 
 The as-of moment is the log's last event, so no directly-follows pair is cut off and every
 pair is a finished ("passed") stay; the waiting stays only count toward ``stays`` and the
 severity.
 
-The oracle computes the same figures by another route: durations collected per case with
-``itertools.pairwise`` and ``timedelta`` division, keyed by activity name (not by state id),
-and summarised with :mod:`statistics` (its ``inclusive`` quantiles are numpy's and PM4Py's
-linear interpolation).
+The oracle computes the same figures by another route, from the files alone: its own CSV and
+XES readers, durations collected per case with ``itertools.pairwise`` and ``timedelta``
+division, keyed by activity name (not by state id), and summarised with :mod:`statistics` (its
+``inclusive`` quantiles are numpy's and PM4Py's linear interpolation).
 """
 
 from __future__ import annotations
@@ -36,29 +27,29 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import re
 import statistics
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from flowengine.eventlog.importer import import_log
 from flowengine.figures import Analysis, Spread
-from flowengine.loader import check_text
 from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, Step, Trail
-from flowengine.stalls import analyse
+from flowengine.service import FlowEngine
+
+from .cli_support import make_run, ok
+from .conftest import REPO_ROOT
+from .databases import DatabaseTargets
 
 LOGS = Path(__file__).resolve().parent / "fixtures" / "eventlogs"
+EXAMPLES = REPO_ROOT / "examples" / "eventlogs"
 DAY = timedelta(days=1)
 TOLERANCE = 1e-9  # days
-ROLE = "office"
-END, ENDED = "end", "ended"  # the synthetic way out of activities that end some cases but not all
-RESERVED = ("trigger", "state", END, ENDED)
 
 
 # -- reading a log ---------------------------------------------------------------------------
@@ -113,64 +104,6 @@ def read_xes_log(path: Path) -> Log:
             events.append(LogEvent(case, found["concept:name"], _moment(found["time:timestamp"]),
                                    found.get("org:resource", "")))
     return _by_case(events)
-
-
-# -- the log as a workflow and its histories -------------------------------------------------
-
-def slug(activity: str) -> str:
-    """A state id (``[a-z][a-z0-9_]*``) for an activity name."""
-    text = re.sub(r"[^a-z0-9]+", "_", activity.lower()).strip("_")
-    if not text[:1].isalpha() or text in RESERVED or text.startswith(("is_", "to_", "may_")):
-        text = f"a_{text}"
-    return text
-
-
-def workflow_text(workflow_id: str, log: Log) -> str:
-    activities: dict[str, str] = {}  # state id → activity, in the order first seen
-    pairs: dict[tuple[str, str], None] = {}
-    starts: set[str] = set()
-    ends: set[str] = set()
-    for events in log.values():
-        ids = [slug(event.activity) for event in events]
-        for sid, event in zip(ids, events, strict=True):
-            assert activities.setdefault(sid, event.activity) == event.activity, f"two activities share id {sid}"
-        starts.add(ids[0])
-        ends.add(ids[-1])
-        for source, target in itertools.pairwise(ids):
-            pairs.setdefault((source, target))
-    assert len(starts) == 1, f"one initial state is allowed, the log starts with {sorted(starts)}"
-    leading = {source for source, _ in pairs}
-    open_ends = [sid for sid in activities if sid in ends and sid in leading]
-    lines = [f"id: {workflow_id}", "version: 1", "prefix: LOG", f"title: {json.dumps(workflow_id)}",
-             "roles:", f"  {ROLE}: {{kind: administration}}", "states:"]
-    for sid, activity in activities.items():
-        label = f"labels: {{en: {json.dumps(activity)}}}"
-        if sid not in leading:
-            lines.append(f"  {sid}: {{final: true, outcome: transferred, {label}}}")
-        else:
-            initial = "initial: true, " if sid in starts else ""
-            lines.append(f"  {sid}: {{{initial}stage: administration, owner: {ROLE}, {label}}}")
-    if open_ends:
-        lines.append(f"  {ENDED}: {{final: true, outcome: transferred}}")
-    lines.append("transitions:")
-    lines += [f"  - {{trigger: {target}, from: {source}, to: {target}, roles: [{ROLE}]}}" for source, target in pairs]
-    if open_ends:
-        lines.append(f"  - {{trigger: {END}, from: [{', '.join(open_ends)}], to: {ENDED}, roles: [{ROLE}]}}")
-    return "\n".join(lines) + "\n"
-
-
-def trails(workflow_id: str, log: Log) -> list[Trail]:
-    result = []
-    for case, events in log.items():
-        first = events[0]
-        steps = [Step(CREATED, None, None, slug(first.activity), first.resource or "unknown", ROLE,
-                      first.at.astimezone(UTC), False)]
-        for event in events[1:]:
-            state = slug(event.activity)
-            steps.append(Step(ADVANCED, state, steps[-1].target, state, event.resource or "unknown", ROLE,
-                              event.at.astimezone(UTC), False))
-        result.append(Trail(case, case, workflow_id, tuple(steps)))
-    return result
 
 
 # -- the oracle ------------------------------------------------------------------------------
@@ -234,23 +167,31 @@ class Case:
     analysis: Analysis
     oracle: Oracle
     state_of: dict[str, str]  # activity → state id, read back from the workflow's labels
+    target: str  # the database the log was imported into
+    as_of: datetime
 
 
 READERS = {"receipt.csv": read_csv_log, "roadtraffic100traces.xes": read_xes_log}
 SIZES = {"receipt.csv": (1434, 8577), "roadtraffic100traces.xes": (100, 390)}
+WORKFLOWS = {"receipt.csv": "receipt", "roadtraffic100traces.xes": "road-traffic-fines"}
+ACTOR = "police-office"  # the road-traffic log names who acted only when a fine is created
 
 
 @pytest.fixture(scope="module", params=sorted(READERS))
-def real(request: pytest.FixtureRequest) -> Case:
+def real(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         database_targets: DatabaseTargets) -> Iterator[Case]:
     name: str = request.param
     log = READERS[name](LOGS / name)
-    workflow_id = name.partition(".")[0]
-    result = check_text(workflow_text(workflow_id, log), f"{workflow_id}.yaml")
-    assert result.workflow is not None and not result.errors, [str(issue) for issue in result.errors]
-    workflow = result.workflow
     as_of = max(event.at for events in log.values() for event in events)
-    state_of = {state.label("en"): sid for sid, state in workflow.states.items() if sid != ENDED}
-    return Case(name, log, workflow, analyse(workflow, trails(workflow_id, log), as_of), oracle(log, as_of), state_of)
+    target = database_targets.new(tmp_path_factory.mktemp("real-log"))
+    with FlowEngine.open(target, workflow_dirs=[EXAMPLES], clock=lambda: as_of) as flow:
+        report = import_log(flow, LOGS / name, WORKFLOWS[name], actor=ACTOR)
+        assert report.cases == len(log)
+        (analysis,) = flow.analyse([WORKFLOWS[name]], as_of=as_of)
+        workflow = flow.declared_workflow(WORKFLOWS[name])
+    state_of = {state.label("en"): sid for sid, state in workflow.states.items()}
+    yield Case(name, log, workflow, analysis, oracle(log, as_of), state_of, target, as_of)
+    database_targets.drop(target)
 
 
 # -- the tests -------------------------------------------------------------------------------
@@ -265,9 +206,9 @@ def test_each_log_is_read_whole_with_aware_times_in_order(real: Case) -> None:
 
 def test_the_workflow_declares_every_activity_and_every_directly_follows_pair(real: Case) -> None:
     assert set(real.state_of) == real.oracle.activities
-    declared = {(t.sources, t.trigger, t.target) for t in real.workflow.transitions if t.trigger != END}
-    assert declared == {((real.state_of[a],), real.state_of[b], real.state_of[b]) for a, b in real.oracle.edges}
-    finals = {sid for sid, state in real.workflow.states.items() if state.final and sid != ENDED}
+    declared = {(source, t.trigger, t.target) for t in real.workflow.transitions for source in t.sources}
+    assert declared == {(real.state_of[a], real.state_of[b], real.state_of[b]) for a, b in real.oracle.edges}
+    finals = {sid for sid, state in real.workflow.states.items() if state.final}
     assert finals == {real.state_of[activity] for activity in real.oracle.sinks}
 
 
@@ -287,7 +228,7 @@ def test_each_transition_is_its_directly_follows_edge(real: Case) -> None:
         assert taken[key].taken == len(days), key
         assert_spread(taken[key].days_before, days, f"days before {key}")
     assert real.analysis.jumps == ()
-    assert {(t.trigger, t.target) for t in real.analysis.unused} <= {(END, ENDED)}
+    assert real.analysis.unused == ()
 
 
 def test_cases_that_do_not_end_in_a_final_state_wait_until_the_last_event_of_the_log(real: Case) -> None:
@@ -312,3 +253,18 @@ def test_the_state_with_the_longest_median_stay_is_the_worst(real: Case) -> None
             assert severity[first] <= severity[second], (first, second)
     assert all(severity[sid] == 0 for sid, state in real.workflow.states.items() if state.final)
     assert all(1 <= severity[sid] <= 4 for sid in medians)
+
+
+def test_the_stall_report_of_the_command_line_gives_the_same_figures(real: Case) -> None:
+    run = make_run(real.target, real.as_of.isoformat())
+    report = json.loads(ok(run("stalls", "report", "--workflows", str(EXAMPLES), "--workflow",
+                               WORKFLOWS[real.name], "--format", "json")).stdout)
+    (figures,) = report["figures"]
+    by_state = {state["state"]: state for state in figures["states"]}
+    for activity, sid in real.state_of.items():
+        days = real.oracle.dwell.get(activity, [])
+        passed = by_state[sid]["passed"]
+        assert passed["count"] == len(days), sid
+        if days:
+            assert passed["median_days"] == pytest.approx(statistics.median(days), abs=0.005), sid  # JSON: 2 places
+    assert figures["proposals"] == len(real.log)

@@ -1,0 +1,177 @@
+"""How fast `flowengine import` writes a log, against raw sqlite3 ``executemany`` of the same rows.
+
+    python bench/import.py [--runs 5] [--sizes 10000,100000,1000000] [--events-per-case 10]
+
+For each size a CSV log is generated (cases of ``--events-per-case`` events on a small workflow
+with a loop; standard XES column names), then, alternating run by run so that the machine's
+drift weighs on both alike:
+
+- the import: ``import_log`` through the Python API into a fresh SQLite file — reading the CSV,
+  checking every step against the workflow, sealing the hash chains and writing proposals and
+  events in one transaction;
+- the floor: the very rows that import stored (read back from its database), written with the
+  standard library's ``sqlite3`` ``executemany`` into a fresh database with the same schema,
+  indexes and triggers, in one transaction, with the same pragmas.
+
+Prints a Markdown table of medians: events per second of each, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+LOOP = """\
+id: bench-loop
+version: 1
+prefix: BL
+roles:
+  clerk: {kind: administration}
+states:
+  received: {initial: true, stage: panel, owner: clerk}
+  checked: {stage: administration, owner: clerk}
+  adjusted: {stage: administration, owner: clerk}
+  decided: {stage: political, owner: clerk}
+  done: {final: true, outcome: implemented, stage: closed}
+transitions:
+  - {trigger: check, from: [received, adjusted], to: checked}
+  - {trigger: adjust, from: checked, to: adjusted}
+  - {trigger: decide, from: checked, to: decided}
+  - {trigger: reopen, from: decided, to: received}
+  - {trigger: close, from: decided, to: done}
+"""
+def trail(per_case: int) -> list[str]:
+    """received → checked → (adjusted → checked)* → decided → done: ``per_case`` events (even, ≥ 4)."""
+    loops = max(0, (per_case - 4) // 2)
+    return ["received", "checked", *["adjusted", "checked"] * loops, "decided", "done"]
+
+
+def write_log(path: Path, cases: int, per_case: int) -> int:
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    events = 0
+    activities = trail(per_case)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["case:concept:name", "concept:name", "time:timestamp", "org:resource"])
+        for case in range(1, cases + 1):
+            moment = start + timedelta(minutes=case)
+            for activity in activities:
+                writer.writerow([f"case-{case}", activity, moment.isoformat(), f"clerk{case % 17}"])
+                moment += timedelta(hours=7, seconds=case % 59)
+                events += 1
+    return events
+
+
+def run_import(folder: Path, log: Path, tag: str) -> tuple[float, Path]:
+    from flowengine.eventlog.importer import import_log
+    from flowengine.service import FlowEngine
+
+    target = folder / f"import-{tag}.db"
+    with FlowEngine.open(str(target), workflow_dirs=[folder]) as engine:
+        start = time.perf_counter()
+        import_log(engine, log, "bench-loop")
+        return time.perf_counter() - start, target
+
+
+Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[str], list[str], list[tuple[object, ...]]]
+
+
+def stored_rows(database: Path) -> Rows:
+    conn = sqlite3.connect(database)
+    definitions = conn.execute("SELECT * FROM definitions").fetchall()
+    cursor = conn.execute("SELECT * FROM proposals ORDER BY pk")
+    proposal_columns = [d[0] for d in cursor.description]
+    proposals = cursor.fetchall()
+    cursor = conn.execute("SELECT * FROM events ORDER BY pk")
+    event_columns = [d[0] for d in cursor.description]
+    events = cursor.fetchall()
+    conn.close()
+    return proposals, events, proposal_columns, event_columns, definitions
+
+
+def run_raw(folder: Path, source: Path, tag: str) -> float:
+    """The same rows (read back from the import's database first, untimed) into the same
+    (empty) schema, by the driver alone. The rows are dropped again afterwards, so that the
+    imports never run with a million of them held in memory."""
+    from flowengine.service import FlowEngine
+
+    target = folder / f"raw-{tag}.db"
+    FlowEngine.open(str(target)).close()  # the schema, its indexes and triggers, as flowengine creates them
+    proposals, events, proposal_columns, event_columns, definitions = stored_rows(source)
+    conn = sqlite3.connect(target, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.executemany("INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?)", definitions)  # stored before the import too
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(f"INSERT INTO proposals ({', '.join(proposal_columns)}) "
+                     f"VALUES ({', '.join('?' * len(proposal_columns))})", proposals)
+    conn.executemany(f"INSERT INTO events ({', '.join(event_columns)}) "
+                     f"VALUES ({', '.join('?' * len(event_columns))})", events)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, float, float]:
+    log = folder / f"log-{cases}.csv"
+    events = write_log(log, cases, per_case)
+    imports: list[float] = []
+    raws: list[float] = []
+    source: Path | None = None
+    for index in range(runs):
+        seconds, database = run_import(folder, log, f"{cases}-{index}")
+        imports.append(seconds)
+        if source is None:
+            source = database  # the rows the import stored: the raw runs write exactly these
+        else:
+            database.unlink()
+        raws.append(run_raw(folder, source, f"{cases}-{index}"))
+        (folder / f"raw-{cases}-{index}.db").unlink()
+    if source is not None:
+        source.unlink()
+    for leftover in folder.glob("*.db-*"):
+        leftover.unlink()
+    log.unlink()
+    return events, statistics.median(imports), statistics.median(raws)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per size (median reported)")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="events per log, comma-separated")
+    parser.add_argument("--events-per-case", type=int, default=10)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "bench-loop.yaml").write_text(LOOP, encoding="utf-8")
+        for size in (int(text) for text in args.sizes.split(",")):
+            cases = max(1, size // args.events_per_case)
+            results.append((cases, *measure(folder, cases, args.events_per_case, args.runs)))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}, {platform.system()} — {date.today().isoformat()}; "
+          f"medians of {args.runs} interleaved runs")
+    print()
+    print("| log | flowengine import | raw sqlite3 executemany, same rows | ratio |")
+    print("| --- | --- | --- | --- |")
+    for cases, events, imported, raw in results:
+        print(f"| {events:,} events / {cases:,} cases | {events / imported:,.0f} events/s ({imported:.2f} s) "
+              f"| {events / raw:,.0f} events/s ({raw:.2f} s) | {raw / imported:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

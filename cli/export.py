@@ -1,0 +1,63 @@
+"""``flowengine export``: the whole history as an event log for process-mining tools."""
+
+from __future__ import annotations
+
+import io
+
+import click
+
+from .meter import terminal_meter
+from .options import database_option, quiet_option
+from .session import open_engine
+
+FORMATS = ("csv", "xes", "ocel")  # flowengine.eventlog.export.FORMATS, not imported so --help stays fast
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+              help="csv (one row per event), xes (IEEE 1849) or ocel (OCEL 2.0 JSON).")
+@click.option("--workflow", "workflows", multiple=True, metavar="WF",
+              help="Only proposals of this workflow (repeatable); default: every workflow.")
+@click.option("--pseudonymise", is_flag=True,
+              help="Actors become person-1, person-2… and free text is left out (titles, descriptions, "
+                   "origins, comments, progress notes and milestones, text and URL field values, "
+                   "idempotency keys), and so are the hashes; states, roles, times, numbers, dates and "
+                   "choices stay.")
+@click.option("--steps-only", is_flag=True,
+              help="Only creations and steps (kinds created and advanced): events that leave the state "
+                   "unchanged would show as self-loops in a directly-follows graph and cut sojourn times.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write to FILE (replaced only once the log is complete) instead of standard output.")
+@quiet_option
+@database_option
+def export(fmt: str, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, output: str | None,
+           quiet: bool, database: str | None) -> None:
+    """Write every event of every proposal as an event log (CSV, XES or OCEL 2.0 JSON).
+
+    One case per proposal, its events in order; an event's activity is the state the proposal
+    is in after it, so field changes, progress and reminders repeat their state's activity
+    (use --steps-only for a directly-follows or sojourn-time analysis). The flowengine:*
+    attributes carry the rest of each event, so the log can be read back exactly.
+
+    \b
+    Example:
+      flowengine export --format xes --steps-only -o interreg.xes
+      flowengine export --format csv --pseudonymise --workflow innovation-chain > events.csv
+    """
+    from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, planned_units
+
+    options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only)
+    with open_engine(database) as engine:
+        total = planned_units(engine.database, fmt, options)
+        with terminal_meter("Exporting", total, quiet=quiet) as meter:
+            if output:
+                written = export_to_file(engine.database, output, fmt, options, meter=meter)
+            else:
+                stdout = io.TextIOWrapper(click.get_binary_stream("stdout"), encoding="utf-8", newline="")
+                try:
+                    written = export_log(engine.database, stdout, fmt, options, meter=meter)
+                finally:
+                    stdout.flush()
+                    stdout.detach()
+    if output and not quiet:
+        click.echo(f"{written} event(s) written to {output}", err=True)

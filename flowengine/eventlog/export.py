@@ -1,0 +1,176 @@
+"""The whole stored history as an event log for process-mining tools: CSV, XES or OCEL 2.0.
+
+Every event of every proposal goes out (creations, steps, field changes, progress, reminders,
+and kinds added later), proposal by proposal and in each by seq, streamed from the database
+and written as it comes, so memory does not grow with the log (only with the number of
+distinct people, whom OCEL lists as objects and pseudonymisation numbers).
+
+An event's activity is the state the proposal is in after it. Events that leave the state
+unchanged (fields set, progress, reminders) therefore repeat their state's activity, a
+self-loop in a directly-follows graph; ``steps_only`` keeps creations and steps alone, which
+is what a sojourn-time or directly-follows analysis wants. The ``flowengine:*`` attributes
+carry everything else an event says, so an import rebuilds each event, and its hash, exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import Connection
+
+from flowengine.errors import FlowEngineError, InvalidInput, NotFound
+from flowengine.eventlog.csv_writer import write_csv
+from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_is
+from flowengine.eventlog.ocel_writer import write_ocel
+from flowengine.eventlog.xes_writer import write_xes
+from flowengine.meter import Meter, no_meter
+from flowengine.records import ADVANCED, CREATED
+from flowengine.store import eventstream, queries
+from flowengine.store.database import Database
+
+Writer = Callable[[TextIO, LogSource], None]
+WRITERS: dict[str, Writer] = {"csv": write_csv, "xes": write_xes, "ocel": write_ocel}
+FORMATS = tuple(WRITERS)
+SUFFIXES = {"csv": ".csv", "xes": ".xes", "ocel": ".json"}
+PASSES = {"csv": 1, "xes": 1, "ocel": 2}  # OCEL writes its objects, then its events
+STEP_KINDS = (CREATED, ADVANCED)  # what --steps-only keeps: the events that put a proposal in a state
+_METER_EVERY = 500  # events between two reports to the meter
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Which events, and how: ``workflows`` (all when empty), pseudonymised, steps only."""
+
+    workflows: tuple[str, ...] = ()
+    pseudonymise: bool = False
+    steps_only: bool = False
+
+    @property
+    def selection(self) -> eventstream.Selection:
+        return eventstream.Selection(tuple(dict.fromkeys(self.workflows)), STEP_KINDS if self.steps_only else ())
+
+
+def planned_units(database: Database, fmt: str, options: ExportOptions = ExportOptions()) -> int:
+    """How many units :func:`export_log` will report to its meter (events times passes), counted
+    cheaply first so a progress bar knows its total; refuses what the export would refuse."""
+    passes = _passes(fmt)
+    with database.read() as conn:
+        _check_workflows(conn, options.workflows)
+        return eventstream.count_events(conn, options.selection) * passes
+
+
+def export_log(database: Database, out: TextIO, fmt: str, options: ExportOptions = ExportOptions(), *,
+               meter: Meter = no_meter) -> int:
+    """Write the event log to ``out`` (text, opened with ``newline=""`` for CSV); returns the
+    number of events written. One read transaction: every pass sees the same moment."""
+    writer = WRITERS.get(fmt)
+    if writer is None:
+        raise NotFound("event log format", fmt, FORMATS)
+    with database.read() as conn:
+        _check_workflows(conn, options.workflows)
+        passes: list[Generator[LogEvent, None, None]] = []
+        source, written = _source(conn, options, meter, passes)
+        try:
+            writer(out, source)
+        finally:  # a writer that failed (a closed pipe) leaves its pass open: close its cursor now
+            for open_pass in passes:
+                open_pass.close()
+    return written[0] // PASSES[fmt]
+
+
+def export_to_file(database: Database, path: str | Path, fmt: str, options: ExportOptions = ExportOptions(), *,
+                   meter: Meter = no_meter) -> int:
+    """Like :func:`export_log`, into a file written beside ``path`` and moved into place at the
+    end, so a failure leaves no half log (and an older log there stays as it was)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"cannot write the event log {target}: the folder {target.parent} does not exist; "
+                           "create it first")
+    if target.is_dir():
+        example = target / ("events" + SUFFIXES.get(fmt, ""))
+        raise InvalidInput(f"{target} is a folder; give a file name, e.g. {example}")
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the event log {target}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            written = export_log(database, handle, fmt, options, meter=meter)
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        if isinstance(exc, OSError):
+            raise InvalidInput(f"cannot write the event log {target}: {exc.strerror or exc}") from exc
+        raise
+    return written
+
+
+def _passes(fmt: str) -> int:
+    if fmt not in PASSES:
+        raise NotFound("event log format", fmt, FORMATS)
+    return PASSES[fmt]
+
+
+def _check_workflows(conn: Connection, workflows: tuple[str, ...]) -> None:
+    if not workflows:
+        return
+    known = queries.workflows_in_use(conn)
+    for wanted in workflows:
+        if wanted not in known:
+            raise NotFound("workflow", wanted, known, hint="the export knows the workflows that have proposals: "
+                           + (", ".join(known) or "none yet"))
+
+
+def _source(conn: Connection, options: ExportOptions, meter: Meter,
+            passes: list[Generator[LogEvent, None, None]]) -> tuple[LogSource, list[int]]:
+    """The events as the writers read them; ``written[0]`` counts the events passed out, and
+    ``passes`` collects every pass started, for closing while the connection is still open."""
+    selection = options.selection
+    shape: Callable[[eventstream.LoggedEvent], LogEvent] = (
+        Pseudonymiser(_field_types(conn)) if options.pseudonymise else as_is)
+    written = [0]
+
+    def events() -> Iterator[LogEvent]:
+        one_pass = stream()
+        passes.append(one_pass)
+        return one_pass
+
+    def stream() -> Generator[LogEvent, None, None]:
+        pending = 0
+        for logged in eventstream.logged_events(conn, selection):
+            yield shape(logged)
+            written[0] += 1
+            pending += 1
+            if pending == _METER_EVERY:
+                meter(pending)
+                pending = 0
+        if pending:
+            meter(pending)
+
+    activities = tuple(eventstream.activities(conn, selection))
+    return LogSource(events, activities, options.pseudonymise), written
+
+
+def _field_types(conn: Connection) -> dict[str, dict[str, str]]:
+    """Each stored definition's field types, which say what pseudonymisation may keep. A
+    definition that no longer reads declares nothing, so all its text values are withheld."""
+    from flowengine.engine import compiled
+
+    types: dict[str, dict[str, str]] = {}
+    for definition_hash, text, source in eventstream.stored_definitions(conn):
+        try:
+            fields = compiled(definition_hash, text, source).workflow.fields
+        except FlowEngineError:
+            fields = {}
+        types[definition_hash] = {name: spec.type for name, spec in fields.items()}
+    return types

@@ -1,0 +1,135 @@
+"""Writing many finished histories at once: proposal rows and their events, batch by batch,
+through the driver's ``executemany``.
+
+The service writes one step at a time under an optimistic lock; an import writes histories
+that are complete before they reach the database, inside one transaction that the caller owns
+(so a failed import leaves nothing behind). On SQLite the rows go to the driver as plain tuples
+in the storage format SQLAlchemy's types would produce (naive UTC times as
+``YYYY-MM-DD HH:MM:SS.ffffff``, JSON as ``json.dumps`` writes it), and proposals get their
+primary keys from the batch itself, which is safe under the write lock every write takes. On
+PostgreSQL the same rows go through SQLAlchemy Core, whose types convert them, and the keys
+come back with ``RETURNING``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from flowengine.store.schema import events, proposals
+
+# One event as the importer builds it (a plain tuple: a million of them must stay cheap):
+# seq, kind, trigger, from_state, to_state, actor, role, at, at_iso, entered_at, entered_iso,
+# comment, changes, details, idempotency_key, prev_hash, hash — times aware UTC, *_iso in
+# clock.iso_utc form.
+EventRow = tuple[int, str, str | None, str | None, str, str, str, datetime, str, datetime, str, str,
+                 dict[str, Any], dict[str, Any], str | None, str, str]
+
+# One proposal: id, prefix, number, workflow, definition_hash, title, description, origin, state,
+# fields, created_at, created_by, updated_at, state_entered_at, version, head_hash.
+ProposalRow = tuple[str, str, int, str, str, str, str, str, str, dict[str, Any], datetime, str, datetime,
+                    datetime, int, str]
+
+_PROPOSAL_NAMES = ("id", "prefix", "number", "workflow", "definition_hash", "title", "description", "origin",
+                   "state", "fields", "created_at", "created_by", "updated_at", "state_entered_at", "version",
+                   "head_hash")
+_EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at",
+                "entered_at", "comment", "changes", "details", "idempotency_key", "prev_hash", "hash")
+_SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
+                     f"VALUES ({', '.join('?' * (len(_PROPOSAL_NAMES) + 1))})")
+_SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_NAMES)}) VALUES ({', '.join('?' * len(_EVENT_NAMES))})"
+
+
+def _sqlite_time(iso: str) -> str:
+    """``2024-03-01T09:00:00.000000Z`` → ``2024-03-01 09:00:00.000000``, as SQLAlchemy stores it."""
+    return f"{iso[:10]} {iso[11:26]}"
+
+
+def _sqlite_json(value: dict[str, Any]) -> str:
+    return json.dumps(value) if value else "{}"
+
+
+class BulkWriter:
+    """Appends batches of new proposals with their histories to one open write transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self._next_pk = 0
+        if self.sqlite:
+            self._next_pk = int(conn.execute(select(func.max(proposals.c.pk))).scalar() or 0) + 1
+
+    def write(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], *, iso: Sequence[tuple[str, str, str]]
+              ) -> None:
+        """Store each proposal and its events. ``iso``: per proposal, the ``iso_utc`` texts of its
+        created_at, updated_at and state_entered_at (what SQLite stores is derived from them)."""
+        if not batch:
+            return
+        if self.sqlite:
+            self._write_sqlite(batch, iso)
+        else:
+            self._write_core(batch)
+
+    def _write_sqlite(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]],
+                      iso: Sequence[tuple[str, str, str]]) -> None:
+        first = self._next_pk
+        rows = []
+        for offset, ((proposal, _), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
+            (pid, prefix, number, workflow, definition, title, description, origin, state, fields, _c, created_by,
+             _u, _s, version, head) = proposal
+            rows.append((first + offset, pid, prefix, number, workflow, definition, title, description, origin, state,
+                         _sqlite_json(fields), _sqlite_time(created), created_by, _sqlite_time(updated),
+                         _sqlite_time(entered), version, head))
+        self.conn.exec_driver_sql(_SQLITE_PROPOSALS, rows)
+        self._next_pk = first + len(rows)
+        self.conn.exec_driver_sql(_SQLITE_EVENTS, [
+            (first + offset, seq, kind, trigger, source, target, actor, role, f"{at[:10]} {at[11:26]}",
+             f"{entered[:10]} {entered[11:26]}", comment, json.dumps(changes) if changes else "{}",
+             json.dumps(details) if details else "{}", key, prev, digest)
+            for offset, (_, history) in enumerate(batch)
+            for (seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details, key,
+                 prev, digest) in history
+        ])
+
+    def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
+        statement = insert(proposals).returning(proposals.c.pk, sort_by_parameter_order=True)
+        keys = self.conn.execute(statement, [dict(zip(_PROPOSAL_NAMES, row, strict=True)) for row, _ in batch])
+        pks = [int(pk) for pk in keys.scalars()]
+        self.conn.execute(insert(events), [
+            {"proposal_pk": pk, "seq": seq, "kind": kind, "trigger": trigger, "from_state": source,
+             "to_state": target, "actor": actor, "role": role, "at": at, "entered_at": entered, "comment": comment,
+             "changes": changes, "details": details, "idempotency_key": key, "prev_hash": prev, "hash": digest}
+            for pk, (_, history) in zip(pks, batch, strict=True)
+            for (seq, kind, trigger, source, target, actor, role, at, _ai, entered, _ei, comment, changes, details,
+                 key, prev, digest) in history
+        ])
+
+
+def taken_ids(conn: Connection) -> set[str]:
+    """Every proposal id in the database (ids are unique across workflows)."""
+    return set(conn.execute(select(proposals.c.id)).scalars())
+
+
+def origins(conn: Connection, workflow: str) -> dict[str, str]:
+    """origin → proposal id, for the proposals of one workflow (an import records where each came from)."""
+    return {origin: pid for pid, origin in conn.execute(
+        select(proposals.c.id, proposals.c.origin).where(proposals.c.workflow == workflow)) if origin}
+
+
+def highest_number(conn: Connection, prefix: str) -> int:
+    return int(conn.execute(select(func.max(proposals.c.number)).where(proposals.c.prefix == prefix)).scalar() or 0)
+
+
+def taken_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """Those of ``keys`` some stored event already carries as its idempotency key."""
+    wanted = list(keys)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update(conn.execute(select(events.c.idempotency_key)
+                                  .where(events.c.idempotency_key.in_(chunk))).scalars())
+    return found
