@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from .options import as_of_option, database_option, language_option, workflows_option
+from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
 from .session import moment, open_engine
 
 if TYPE_CHECKING:
@@ -51,9 +51,16 @@ def format_option(func: F) -> F:
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-              as_of: str | None) -> list[Analysis]:
-    with open_engine(database, workflow_dirs) as engine:
-        analyses = engine.analyse(workflows, as_of=moment(as_of))
+              as_of: str | None, quiet: bool) -> list[Analysis]:
+    """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
+    million events takes a second or more."""
+    from flowengine.bulkstalls import PHASES
+
+    from .meter import terminal_meter
+
+    total = PHASES + len(set(workflows)) if workflows else None
+    with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
+        analyses = engine.analyse(workflows, as_of=moment(as_of), meter=meter)
     if not analyses:
         from flowengine.errors import InvalidInput
 
@@ -116,13 +123,14 @@ def stalls() -> None:
 @language_option
 @database_option
 @workflows_option
+@quiet_option
 def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
-           language: str, database: str | None, workflow_dirs: tuple[str, ...]) -> None:
+           language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Stalled proposals worst first, with who must act and for how long; then per workflow the
     stages, states, transitions, loops, funnel, feedback loop and monthly flow."""
     from flowengine import report as rep
 
-    analyses = _analyses(database, workflow_dirs, workflows, as_of)
+    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
     _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
 
@@ -136,13 +144,14 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
 @language_option
 @database_option
 @workflows_option
+@quiet_option
 def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
-            workflow_dirs: tuple[str, ...]) -> None:
+            workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """The declared workflow coloured by where its proposals wait."""
     from flowengine.overlay import render_stall_diagram
 
     path = _diagram_path(output)
-    (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of)
+    (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
     render_stall_diagram(analysis, path, language, privacy)
     click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
                f"{len(analysis.stalls)} stalled)")
@@ -157,14 +166,15 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 @language_option
 @database_option
 @workflows_option
+@quiet_option
 def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
-            language: str, database: str | None, workflow_dirs: tuple[str, ...]) -> None:
+            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Municipalities side by side on the shared stages: median and p90 days per stage, and the
     funnel. Default: every workflow with proposals."""
     from flowengine import report as rep
 
     path = _diagram_path(output) if output else None
-    analyses = _analyses(database, workflow_dirs, workflows, as_of)
+    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
     text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
     if path is not None:

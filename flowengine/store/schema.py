@@ -1,7 +1,7 @@
 """The tables, as SQLAlchemy Core (no ORM: one command's write is a handful of statements, and
 the ORM's import and unit-of-work would cost more than the work itself).
 
-The first migration (``migrations/versions/0001_first_schema.py``) creates exactly these; a
+The migrations (``migrations/versions/``) create exactly these; a
 test keeps the two in step.
 """
 
@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
 
-SCHEMA_HEAD = "0001_first_schema"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0002_analysis_indexes"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -109,3 +109,12 @@ events = Table(
 )
 Index("ix_events_from_state", events.c.from_state)
 Index("ix_events_at", events.c.at)
+# For the stall analysis of large logs (migration 0002): it reads these columns from the index alone.
+# The last two are partial (only commented steps; only progress records): the migration says so
+# with WHERE. Here they carry names and columns only, which test_store compares, because a
+# ``postgresql_where`` would import SQLAlchemy's PostgreSQL dialect into every SQLite command.
+Index("ix_events_flow", events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state,
+      events.c.proposal_pk, events.c.seq, events.c.at)
+Index("ix_events_commented", events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state, events.c.role,
+      events.c.proposal_pk, events.c.seq, events.c.at)
+Index("ix_events_progress", events.c.kind, events.c.proposal_pk, events.c.at)

@@ -1,0 +1,669 @@
+"""The stall analysis of large logs: exactly the :class:`~flowengine.figures.Analysis` of
+:func:`flowengine.stalls.analyse`, from a few index scans instead of a walk over every event.
+
+:func:`flowengine.stalls.analyse` stays the readable definition; this module computes the same
+figures column-wise. :mod:`flowengine.store.aggregates` hands over every creation, step and
+migration (its proposal and sequence number as one key, and its time) grouped by kind, source,
+trigger and target, and the commented steps that may answer the panel, each column as one
+string; numpy (imported by this module alone) parses them and sorts the events by proposal and
+sequence once, and every figure is then a vectorised pass over those arrays:
+
+- a step's time in its source state is its time minus that of the creation or step before it
+  (migrations rename a stay, they do not end it);
+- a stay is counted as entered under the name it ends with (a migration moves the entry);
+- stage stays run between the steps that change the stage; the funnel takes each proposal's
+  highest stage, the feedback loop its first commented answering step (by sequence);
+- medians and 90th percentiles use :func:`flowengine.figures.quantile`'s formula on the same
+  two order statistics, so they equal the reference's to the last bit;
+- only proposals that may be stalled become Python objects: only their latest progress is
+  looked up, and only the stalled ones' id, title and last actor.
+
+A workflow whose history the column-wise view cannot take (a history that does not start with
+its creation, or a step that names no source state: neither is ever written by flowengine) is
+analysed by the reference instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection
+
+from flowengine.clock import as_utc
+from flowengine.errors import StoreError
+from flowengine.figures import (
+    WAITING,
+    Analysis,
+    Feedback,
+    Funnel,
+    FunnelStage,
+    LoopFigures,
+    Spread,
+    StageFigures,
+    Stall,
+    StateFigures,
+    TransitionFigures,
+)
+from flowengine.meter import Meter, no_meter
+from flowengine.model import STAGES, Workflow
+from flowengine.records import ADVANCED, CREATED, MIGRATED
+from flowengine.stalls import (
+    FUNNEL_STAGES,
+    MIN_HISTORY,
+    SUCCESS,
+    _answers_panel,
+    _deadline_days,
+    _severity,
+    chain_order,
+    worst_first,
+)
+from flowengine.store import aggregates
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US_PER_DAY = 86_400_000_000
+_KINDS = {CREATED: 0, ADVANCED: 1, MIGRATED: 2}
+_NONE = -1  # the code of "no stage" (a final or undeclared state, or one declared without a stage)
+PHASES = 2  # units a meter is told before the first workflow: the steps read, the answers read
+
+
+def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime, meter: Meter = no_meter, *,
+                steps: Sequence[aggregates.StepGroup] | None = None) -> list[Analysis]:
+    """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.stalls.analyse`
+    gives it; ``meter`` is told one unit per phase read (:data:`PHASES`) and one per workflow.
+    ``steps``: :func:`aggregates.steps` of the same moment, when the caller has read them already."""
+    moment = as_utc(as_of)
+    log = _Log.read(conn, moment, steps)
+    meter(1)
+    answering = sorted({(g.source, g.trigger, g.target) for g in log.groups if g.kind == ADVANCED
+                        and g.source is not None
+                        and any(_answers_panel(wf, g.source, g.trigger, g.target) for wf in workflows)},
+                       key=lambda key: (key[0] or "", key[1] or "", key[2]))
+    answers = aggregates.commented_steps(conn, moment, answering)
+    meter(1)
+    members = {m.workflow: _ints(m.proposals, m.count) for m in aggregates.members(conn)}
+    found = []
+    for workflow in workflows:
+        pks = members.get(workflow.id, np.zeros(0, dtype=np.int64))
+        view = log.of(pks)
+        if view is None or not view.pk.size:
+            found.append(_reference(conn, workflow, moment))
+        else:
+            found.append(_Figures(conn, workflow, moment, log, view, answers).analysis())
+        meter(1)
+    return found
+
+
+def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:
+    from flowengine.stalls import analyse
+    from flowengine.store import queries
+
+    return analyse(workflow, queries.trails(conn, until=moment, workflow=workflow.id), moment)
+
+
+# -- reading the columns ---------------------------------------------------------------------
+
+def _ints(text: str, count: int) -> Ints:
+    if not count or not text:
+        return np.zeros(0, dtype=np.int64)
+    values = np.fromstring(text, dtype=np.int64, sep=",")  # text mode: not the deprecated binary one
+    if values.size != count:
+        raise StoreError(f"the database counted {count} events but listed {values.size}; "
+                         "run the analysis again (a concurrent change?) or report it as a bug")
+    return values
+
+
+_WIDTH = 27  # "YYYY-MM-DD HH:MM:SS.ffffff" and its comma
+_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
+_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord(".")}
+
+
+def _micros(text: str, count: int, time_format: str) -> Ints:
+    """Microseconds since 1970 (UTC) of the times as the database handed them over."""
+    if time_format == aggregates.MICROS:
+        return _ints(text, count)
+    if not count:
+        return np.zeros(0, dtype=np.int64)
+    raw = (text + ",").encode("ascii", "replace")
+    if len(raw) != count * _WIDTH:
+        return _micros_slowly(text)
+    table = np.frombuffer(raw, dtype=np.uint8).reshape(count, _WIDTH)
+    digits = table[:, _DIGITS] - np.uint8(ord("0"))  # wraps below "0", so one bound checks both
+    marks_ok = all(bool((table[:, column] == mark).all()) for column, mark in _MARKS.items())
+    if not marks_ok or bool((digits > 9).any()):
+        return _micros_slowly(text)
+
+    def number(first: int, last: int) -> Ints:
+        value = np.zeros(count, dtype=np.int64)
+        for column in range(first, last):
+            value = value * 10 + digits[:, column]
+        return value
+
+    days = _days_from_civil(number(0, 4), number(4, 6), number(6, 8))
+    hour, minute, second, micro = number(8, 10), number(10, 12), number(12, 14), number(14, 20)
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+
+
+def _days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised)."""
+    year = year - (month <= 2)
+    era = np.floor_divide(year, 400)
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days: Ints = era * 146097 + day_of_era - 719468
+    return days
+
+
+def _month_codes(micros: Ints) -> Ints:
+    """Months since 1970-01 (UTC) of times in microseconds: the inverse of _days_from_civil."""
+    shifted = np.floor_divide(micros, _US_PER_DAY) + 719468
+    era = np.floor_divide(shifted, 146097)
+    day_of_era = shifted - era * 146097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    month = np.where(shifted_month < 10, shifted_month + 3, shifted_month - 9)
+    year = year_of_era + era * 400 + (month <= 2)
+    months: Ints = (year - 1970) * 12 + month - 1
+    return months
+
+
+def _micros_slowly(text: str) -> Ints:
+    """Times in any form SQLite may hold them (written by another tool): one by one."""
+    values = [(as_utc(datetime.fromisoformat(item)) - _EPOCH) // timedelta(microseconds=1)
+              for item in text.split(",")]
+    return np.array(values, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Events:
+    pk: Ints
+    seq: Ints
+    at: Ints
+
+
+def _events(columns: aggregates.Columns, time_format: str) -> _Events:
+    keys = _ints(columns.keys, columns.count)
+    return _Events(keys >> aggregates.SEQ_BITS, keys & ((1 << aggregates.SEQ_BITS) - 1),
+                   _micros(columns.times, columns.count, time_format))
+
+
+@dataclass(frozen=True)
+class _View:
+    """One workflow's creations, steps and migrations, sorted by proposal and sequence number."""
+
+    pk: Ints
+    seq: Ints
+    at: Ints
+    group: Ints  # index into _Log.groups
+
+
+@dataclass(frozen=True)
+class _Log:
+    groups: tuple[aggregates.StepGroup, ...]
+    pk: Ints
+    seq: Ints
+    at: Ints
+    group: Ints
+    time_format: str
+
+    @classmethod
+    def read(cls, conn: Connection, moment: datetime, steps: Sequence[aggregates.StepGroup] | None) -> _Log:
+        time_format = aggregates.time_format(conn)
+        groups = tuple(aggregates.steps(conn, moment) if steps is None else steps)
+        parts = [_events(g.events, time_format) for g in groups]
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(groups, empty, empty, empty, empty, time_format)
+        pk = np.concatenate([p.pk for p in parts])
+        seq = np.concatenate([p.seq for p in parts])
+        at = np.concatenate([p.at for p in parts])
+        group = np.repeat(np.arange(len(groups), dtype=np.int64), [p.pk.size for p in parts])
+        order = _by_event(pk, seq)
+        return cls(groups, pk[order], seq[order], at[order], group[order], time_format)
+
+    def of(self, members: Ints) -> _View | None:
+        """The events of these proposals; None when the column-wise view cannot take them."""
+        keep = _member(self.pk, members)
+        view = _View(self.pk[keep], self.seq[keep], self.at[keep], self.group[keep])
+        if not view.pk.size:
+            return view
+        kinds = np.array([_KINDS[g.kind] for g in self.groups], dtype=np.int64)[view.group]
+        first = _starts(view.pk)
+        sourceless = np.array([g.kind != CREATED and g.source is None for g in self.groups], dtype=bool)
+        if bool((kinds[first] != _KINDS[CREATED]).any()) or bool(sourceless[view.group].any()):
+            return None
+        return view
+
+
+def _by_event(pk: Ints, seq: Ints) -> Ints:
+    """The order by proposal, then sequence number. The database hands each group over in that
+    order already, so a stable sort (a merge of sorted runs) is cheap."""
+    return np.argsort((pk << aggregates.SEQ_BITS) | seq, kind="stable")
+
+
+def _member(pk: Ints, members: Ints) -> Flags:
+    """Which of ``pk`` are among ``members``: a lookup table where keys are small, as they are."""
+    if not pk.size or not members.size:
+        return np.zeros(pk.size, dtype=bool)
+    top = max(int(pk.max()), int(members.max()))
+    if min(int(pk.min()), int(members.min())) < 0 or top > 50_000_000:
+        return np.isin(pk, members)
+    table = np.zeros(top + 1, dtype=bool)
+    table[members] = True
+    return table[pk]
+
+
+def _starts(keys: Ints) -> Flags:
+    """True where a run of equal keys begins."""
+    flags = np.ones(keys.size, dtype=bool)
+    flags[1:] = keys[1:] != keys[:-1]
+    return flags
+
+
+def _days(micros: Ints) -> Floats:
+    """As stalls._days: seconds as timedelta.total_seconds gives them, then days, never negative."""
+    return np.maximum(micros.astype(np.float64) / 1e6 / 86400.0, 0.0)
+
+
+def _month_text(code: int) -> str:
+    return f"{1970 + code // 12:04d}-{code % 12 + 1:02d}"
+
+
+def _spreads(keys: Ints, values: Floats) -> dict[int, Spread]:
+    """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks."""
+    if not keys.size:
+        return {}
+    low, high = int(keys.min()), int(keys.max())
+    small = keys - low if high - low < 32_000 else keys  # 16 bits: numpy sorts them by radix
+    order = np.argsort(small.astype(np.int16) if small is not keys else keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(_starts(keys))
+    ends = np.append(starts[1:], keys.size)
+    found = {}
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        size = end - start
+        ranks = _ranks(size)
+        ordered = np.partition(values[start:end], sorted(set(ranks.values())))
+        picked = {rank: float(ordered[rank]) for rank in ranks.values()}
+        found[int(keys[start])] = Spread(size, _quantile(picked, size, 0.5), _quantile(picked, size, 0.9),
+                                         picked[size - 1])
+    return found
+
+
+def _ranks(size: int) -> dict[str, int]:
+    """The order statistics a Spread needs: each quantile's two closest ranks, and the largest."""
+    ranks = {"max": size - 1}
+    for q in (0.5, 0.9):
+        low = math.floor((size - 1) * q)
+        ranks[f"{q}-low"], ranks[f"{q}-high"] = low, min(low + 1, size - 1)
+    return ranks
+
+
+def _quantile(ordered: dict[int, float], size: int, q: float) -> float:
+    """figures.quantile, on the two ranks it reads."""
+    position = (size - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, size - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _counts(keys: Ints) -> dict[int, int]:
+    values, counts = np.unique(keys, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+# -- the figures -----------------------------------------------------------------------------
+
+class _Figures:
+    """One workflow's figures from its sorted events: the reference's tally, column-wise."""
+
+    def __init__(self, conn: Connection, workflow: Workflow, moment: datetime, log: _Log, view: _View,
+                 answers: Sequence[aggregates.StepGroup]) -> None:
+        self.conn, self.workflow, self.moment, self.view = conn, workflow, moment, view
+        self.now_us = (moment - _EPOCH) // timedelta(microseconds=1)
+        self.groups = groups = log.groups
+        self.time_format = log.time_format
+        self.names: list[str] = list(workflow.states)
+        self.codes: dict[str, int] = {name: index for index, name in enumerate(self.names)}
+        for g in groups:
+            for name in (g.source, g.target):
+                if name is not None and name not in self.codes:
+                    self.codes[name] = len(self.names)
+                    self.names.append(name)
+        self.source = np.array([self.codes[g.source] if g.source is not None else _NONE for g in groups],
+                               dtype=np.int64)
+        self.target = np.array([self.codes[g.target] for g in groups], dtype=np.int64)
+        self.kind = np.array([_KINDS[g.kind] for g in groups], dtype=np.int64)
+        states = workflow.states
+        stage_of = [_NONE] * len(self.names)
+        funnel_of = [_NONE] * len(self.names)
+        final = [False] * len(self.names)
+        for name, code in self.codes.items():
+            state = states.get(name)
+            if state is not None and state.final:
+                final[code] = True
+            elif state is not None and state.stage is not None:
+                stage_of[code] = STAGES.index(state.stage) if state.stage in STAGES else len(STAGES)
+                funnel_of[code] = FUNNEL_STAGES.index(state.stage) if state.stage in FUNNEL_STAGES else _NONE
+        self.stage_of = np.array(stage_of, dtype=np.int64)
+        self.funnel_of = np.array(funnel_of, dtype=np.int64)
+        self.final = np.array(final, dtype=bool)
+        self.answers = answers
+
+    def analysis(self) -> Analysis:
+        v = self.view
+        kind, target = self.kind[v.group], self.target[v.group]
+        first = _starts(v.pk)
+        entering = kind != _KINDS[MIGRATED]
+        e = np.flatnonzero(entering)  # creations and steps: each starts a stay
+        e_pk, e_at, e_kind = v.pk[e], v.at[e], kind[e]
+        e_first = _starts(e_pk)
+        proposals = int(first.sum())
+        # Steps: time in the source state since the creation or step before.
+        stepped = np.flatnonzero(e_kind == _KINDS[ADVANCED])
+        step_rows = e[stepped]
+        step_group = v.group[step_rows]
+        step_source = self.source[step_group]
+        step_days = _days(e_at[stepped] - e_at[stepped - 1])
+        e_months = _month_codes(e_at)
+        step_months = e_months[stepped]
+        # Stays are entered under the name they end with: a migration moves the entry.
+        stay_last = np.append(e[1:] - 1, v.pk.size - 1)
+        entered_name = target[stay_last]
+        # Stages move on creations and steps only.
+        stage = self.stage_of[target[e]]
+        changed = e_first.copy()
+        changed[1:] |= stage[1:] != stage[:-1]
+        changes = np.flatnonzero(changed)
+        continued = ~e_first[changes[1:]]
+        left_stage = stage[changes[:-1]][continued]
+        stage_days = _days((e_at[changes[1:]] - e_at[changes[:-1]])[continued])
+        keep = left_stage != _NONE
+        # Per proposal: its last change of stage, its last stay, where it is now.
+        last_change = changes[np.append(~continued, True)]
+        e_last = np.flatnonzero(np.append(e_first[1:], True))
+        row_last = np.flatnonzero(np.append(first[1:], True))
+        created = v.at[first]
+        since = e_at[e_last]
+        stage_now = stage[last_change]
+        stage_since = e_at[last_change]
+        name_now = target[row_last]
+        final_now = self.final[name_now]
+        e_starts = np.flatnonzero(e_first)
+        furthest = np.maximum.reduceat(self.funnel_of[target[e]], e_starts)
+        evaluation = STAGES.index("evaluation")
+        evaluated = np.maximum.reduceat((stage == evaluation).astype(np.int64), e_starts)
+        open_ = ~final_now
+        waiting_days = _days(self.now_us - since[open_])
+        tally = _Tally(
+            passed=_spreads(step_source, step_days),
+            passed_values=(step_source, step_days),
+            waiting_values=(name_now[open_], waiting_days),
+            stage_passed=_spreads(left_stage[keep], stage_days[keep]),
+            stage_waiting=_spreads(stage_now[open_ & (stage_now != _NONE)],
+                                   _days(self.now_us - stage_since[open_ & (stage_now != _NONE)])),
+            entered=_by_month(entered_name, e_months),
+            left=_by_month(step_source, step_months),
+            before_groups=step_group, before_days=step_days,
+            now=_counts(name_now[open_]), ended=_counts(name_now[final_now]),
+        )
+        loops = self._loops(step_group, v.pk[step_rows])
+        pks = v.pk[first]
+        answered_at = self._answers(pks)
+        has_answer = answered_at >= 0
+        answered = _days(answered_at[has_answer] - created[has_answer])
+        unanswered = _days(self.now_us - created[~has_answer])
+        stalls = self._stalls(pks[open_], name_now[open_], since[open_], stage_now[open_], tally)
+        states = self._state_figures(tally, stalls)
+        return Analysis(
+            workflow=self.workflow, as_of=self.moment, proposals=proposals, states=states,
+            stages=self._stage_figures(tally, states), transitions=self._transition_figures(step_group, step_days),
+            loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals),
+            feedback=Feedback(proposals, _spreads(np.zeros(answered.size, dtype=np.int64), answered).get(0, Spread()),
+                              int(unanswered.size),
+                              _spreads(np.zeros(unanswered.size, dtype=np.int64), unanswered).get(0, Spread())),
+            stalls=stalls,
+        )
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _answers(self, pks: Ints) -> Ints:
+        """Per proposal (in ``pks`` order), the time of its first answering step; -1 for none."""
+        found = np.full(pks.size, -1, dtype=np.int64)
+        mine = [_events(g.events, self.time_format) for g in self.answers
+                if g.source is not None and _answers_panel(self.workflow, g.source, g.trigger, g.target)]
+        if not mine:
+            return found
+        pk, seq, at = (np.concatenate([getattr(rows, name) for rows in mine]) for name in ("pk", "seq", "at"))
+        take = _member(pk, pks)
+        pk, seq, at = pk[take], seq[take], at[take]
+        order = _by_event(pk, seq)
+        pk, at = pk[order], at[order]
+        head = _starts(pk)
+        found[np.searchsorted(pks, pk[head])] = at[head]
+        return found
+
+    def _clocks(self, pks: Ints, since: Ints, implementing: Flags) -> Ints:
+        """When each proposal's deadline clock last started: its stay's start, or where
+        ``implementing`` its latest progress record since (one index seek each)."""
+        clock = since.copy()
+        if not implementing.any():
+            return clock
+        wanted = pks[implementing]
+        progress = _events(aggregates.latest_progress(self.conn, self.moment, wanted.tolist()), self.time_format)
+        latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
+        order = np.argsort(wanted)
+        np.maximum.at(latest, order[np.searchsorted(wanted, progress.pk, sorter=order)], progress.at)
+        clock[implementing] = np.maximum(since[implementing], latest)
+        return clock
+
+    def _stalls(self, pks: Ints, names: Ints, since: Ints, stage: Ints, tally: _Tally) -> tuple[Stall, ...]:
+        """The open proposals over their limit, worst first (as stalls._stalls and _limit). A clock
+        only ever starts at or after its stay's start, so only proposals over the least limit
+        counted from there are looked at further: their progress, then their exact due time."""
+        moment = self.moment
+        never = np.iinfo(np.int64).max
+        least = np.full(pks.size, never, dtype=np.int64)  # the shortest limit each could be over
+        limits: dict[int, tuple[Any, str, float | None]] = {}  # state code → deadline or p90 span, rule, p90
+        for code in np.unique(names).tolist():
+            declared = self.workflow.states.get(self.names[code])
+            here = names == code
+            if declared is not None and declared.deadline is not None:
+                deadline = declared.deadline
+                least[here] = deadline.months * 28 * _US_PER_DAY + deadline.delta // timedelta(microseconds=1)
+                limits[code] = (deadline, "no progress" if declared.stage == "implementation" else "deadline", None)
+                continue
+            history = tally.passed.get(code)
+            if history is None or history.count < MIN_HISTORY or history.p90 is None:
+                continue
+            span = timedelta(days=history.p90) // timedelta(microseconds=1)
+            least[here] = span
+            limits[code] = (span, "p90", history.p90)
+        maybe = (least != never) & (self.now_us - since > least)
+        clock = self._clocks(pks, since, maybe & (stage == STAGES.index("implementation")))
+        candidates: list[tuple[int, int, int, float, str]] = []  # pk, state code, clock, limit in days, rule
+        for index in np.flatnonzero(maybe).tolist():
+            code, started_us = int(names[index]), int(clock[index])
+            limit, rule, p90 = limits[code]
+            started = _EPOCH + timedelta(microseconds=started_us)
+            if p90 is not None:
+                if self.now_us > started_us + limit:
+                    candidates.append((int(pks[index]), code, started_us, p90, rule))
+                continue
+            due = limit.add_to(started)
+            if moment > due:
+                limit_days = max(0.0, (due - started).total_seconds() / 86400.0)
+                candidates.append((int(pks[index]), code, started_us, limit_days, rule))
+        if not candidates:
+            return ()
+        who = aggregates.current(self.conn, (c[0] for c in candidates), moment)
+        found = []
+        for pk, code, started_us, limit_days, rule in candidates:
+            name = self.names[code]
+            declared = self.workflow.states.get(name)
+            started = _EPOCH + timedelta(microseconds=started_us)
+            current = who[pk]
+            found.append(Stall(
+                proposal=current.id, title=current.title, workflow=current.workflow, state=name,
+                stage=declared.stage if declared else None, owner=declared.owner if declared else None,
+                since=started, days=max(0.0, (moment - started).total_seconds() / 86400.0), limit_days=limit_days,
+                rule=rule, last_actor=current.last_actor, last_role=current.last_role,
+            ))
+        return worst_first(found)
+
+    def _loops(self, step_group: Ints, step_pk: Ints) -> tuple[LoopFigures, ...]:
+        order = chain_order(self.workflow)
+        pair_of: dict[int, tuple[str, str]] = {}
+        for index, g in enumerate(self.groups):
+            if g.kind == ADVANCED and g.source in order and g.target in order and order[g.target] < order[g.source]:
+                pair_of[index] = (g.source, g.target)
+        if not pair_of:
+            return ()
+        pairs = sorted(set(pair_of.values()))
+        pair_code = np.full(len(self.groups), -1, dtype=np.int64)
+        for index, pair in pair_of.items():
+            pair_code[index] = pairs.index(pair)
+        codes = pair_code[step_group]
+        looped = codes >= 0
+        times = _counts(codes[looped])
+        span = int(step_pk.max()) + 1
+        proposals = _counts(np.unique(codes[looped] * span + step_pk[looped]) // span)
+        loops = [LoopFigures(pairs[code][0], pairs[code][1], times[code], proposals[code]) for code in times]
+        return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
+
+    def _state_figures(self, tally: _Tally, stalls: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
+        workflow = self.workflow
+        stalled: Counter[str] = Counter()
+        over: Counter[str] = Counter()
+        for stall in stalls:
+            stalled[stall.state] += 1
+            if stall.rule != "p90":
+                over[stall.state] += 1
+        seen = ({self.names[c] for c in tally.entered} | {self.names[c] for c in tally.passed}
+                | {self.names[c] for c in tally.now})
+        ids = list(workflow.states) + sorted(seen - set(workflow.states))
+        waiting = _spreads(*tally.waiting_values)
+        stays = _spreads(np.concatenate([tally.passed_values[0], tally.waiting_values[0]]),
+                         np.concatenate([tally.passed_values[1], tally.waiting_values[1]]))
+        codes = {sid: self.codes[sid] for sid in ids}
+        passed_of = {sid: tally.passed.get(codes[sid], Spread()) for sid in ids}
+        waiting_of = {sid: waiting.get(codes[sid], Spread()) for sid in ids}
+        typical = {sid: passed_of[sid] if passed_of[sid].count else waiting_of[sid] for sid in ids}
+        slowest = max((typical[sid].median or 0.0 for sid in ids
+                       if not (sid in workflow.states and workflow.states[sid].final)), default=0.0)
+        figures = []
+        for sid in ids:
+            declared = workflow.states.get(sid)
+            final = bool(declared and declared.final)
+            code = codes[sid]
+            figures.append(StateFigures(
+                state=sid, stage=declared.stage if declared else None, owner=declared.owner if declared else None,
+                declared=declared is not None, final=final, deadline_days=_deadline_days(declared),
+                now=tally.ended.get(code, 0) if final else tally.now.get(code, 0), stalled_now=stalled[sid],
+                over_deadline_now=over[sid], passed=passed_of[sid], waiting=waiting_of[sid],
+                stays=stays.get(code, Spread()),
+                entered_by_month=tuple(sorted(tally.entered.get(code, {}).items())),
+                left_by_month=tuple(sorted(tally.left.get(code, {}).items())),
+                severity=0 if final else _severity(typical[sid], slowest),
+            ))
+        return tuple(figures)
+
+    def _stage_figures(self, tally: _Tally, states: tuple[StateFigures, ...]) -> tuple[StageFigures, ...]:
+        used = {s.stage for s in self.workflow.states.values() if s.stage and not s.final}
+        result = []
+        for index, stage in enumerate(STAGES):
+            if stage not in used:
+                continue
+            members = [s for s in states if s.stage == stage and not s.final]
+            result.append(StageFigures(
+                stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
+                over_deadline_now=sum(s.over_deadline_now for s in members),
+                passed=tally.stage_passed.get(index, Spread()), waiting=tally.stage_waiting.get(index, Spread()),
+            ))
+        return tuple(result)
+
+    def _transition_figures(self, step_group: Ints, step_days: Floats) -> tuple[TransitionFigures, ...]:
+        declared: list[tuple[str, str, str]] = []
+        for transition in self.workflow.transitions:
+            for source in transition.sources:
+                key = (source, transition.trigger, transition.target)
+                if key not in declared:
+                    declared.append(key)
+        key_of: dict[tuple[str, str, str], int] = {}
+        group_key = np.full(len(self.groups), -1, dtype=np.int64)
+        for index, g in enumerate(self.groups):
+            if g.kind == ADVANCED and g.source is not None:
+                group_key[index] = key_of.setdefault((g.source, g.trigger or "", g.target), len(key_of))
+        spreads = _spreads(group_key[step_group], step_days)
+        known = set(declared)
+        jumps = sorted(key for key, code in key_of.items() if key not in known and code in spreads)
+        result = []
+        for key in declared + jumps:
+            spread = spreads.get(key_of.get(key, -1), Spread())
+            result.append(TransitionFigures(key[0], key[1], key[2], key in known, spread.count, spread))
+        return tuple(result)
+
+    def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int) -> Funnel:
+        used = [stage for stage in FUNNEL_STAGES
+                if any(s.stage == stage and not s.final for s in self.workflow.states.values())]
+        outcome_of: list[str | None] = []
+        for name in self.names:
+            state = self.workflow.states.get(name)
+            outcome_of.append(state.outcome if state is not None and state.final else None)
+        pairs: Counter[tuple[int, str | None]] = Counter()
+        if furthest.size:
+            span = len(self.names)
+            for key, n in _counts((furthest + 1) * span + name_now).items():
+                pairs[(key // span - 1, outcome_of[key % span])] += n
+        rows = []
+        for stage in used:
+            index = FUNNEL_STAGES.index(stage)
+            reached = sum(n for (f, _), n in pairs.items() if f >= index)
+            lost: Counter[str] = Counter()
+            for (f, outcome), n in pairs.items():
+                if f == index and outcome not in SUCCESS:
+                    lost[outcome or WAITING] += n
+            rows.append(FunnelStage(stage, reached,
+                                    tuple(sorted(lost.items(), key=lambda kv: (kv[0] == WAITING, kv[0])))))
+        ended: Counter[str | None] = Counter()
+        for (_, outcome), n in pairs.items():
+            ended[outcome] += n
+        return Funnel(count, tuple(rows), ended["implemented"], ended["partially_implemented"], evaluated)
+
+
+@dataclass(frozen=True)
+class _Tally:
+    passed: dict[int, Spread]  # by state code
+    passed_values: tuple[Ints, Floats]
+    waiting_values: tuple[Ints, Floats]
+    stage_passed: dict[int, Spread]  # by index in STAGES
+    stage_waiting: dict[int, Spread]
+    entered: dict[int, dict[str, int]]  # state code → month → count
+    left: dict[int, dict[str, int]]
+    before_groups: Ints
+    before_days: Floats
+    now: dict[int, int]  # open proposals per state code
+    ended: dict[int, int]  # proposals that ended in each final state
+
+
+def _by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {}
+    if not names.size:
+        return found
+    span = int(months.max()) - int(months.min()) + 1
+    base = int(months.min())
+    for key, n in _counts(names * span + (months - base)).items():
+        found.setdefault(key // span, {})[_month_text(base + key % span)] = n
+    return found

@@ -1,0 +1,227 @@
+"""What the stall analysis of a large log reads: a few scans of covering indexes, each handing
+back its columns as comma-separated text per group.
+
+Fetching a million events as rows costs about a second in the driver alone; the same columns
+as a few dozen strings cost a fraction of that, and :mod:`flowengine.bulkstalls` parses them
+in bulk. The scans read indexes (``ix_events_flow``, ``ix_events_commented``,
+``ix_events_progress``, ``ix_proposals_workflow_state``), not the wide event rows. The caller
+owns the transaction.
+
+Times cross as text in one of two forms, named by :attr:`Scan.time_format`:
+
+- ``"stored"`` (SQLite): as SQLite keeps them, ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC;
+- ``"micros"`` (PostgreSQL): whole microseconds since 1970-01-01 UTC.
+
+Within one group, every column lists the same events in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+
+from flowengine.records import ADVANCED, CREATED, MIGRATED, PROGRESS
+from flowengine.store.schema import events, proposals
+
+SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
+STORED = "stored"
+MICROS = "micros"
+SYSTEM_ROLE = "system"  # as flowengine.stalls.SYSTEM_ROLE: tick's automatic comments answer nobody
+_CHUNK = 500  # proposals per IN list: far below every driver's limit of bound parameters
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Events as two comma-separated columns: each event's key (its proposal's primary key and
+    sequence number in one number, :data:`SEQ_BITS`) and its time."""
+
+    count: int
+    keys: str
+    times: str
+
+
+@dataclass(frozen=True)
+class StepGroup:
+    """The creations, steps or migrations with one kind, source, trigger and target."""
+
+    kind: str
+    source: str | None
+    trigger: str | None
+    target: str
+    events: Columns
+
+
+@dataclass(frozen=True)
+class Member:
+    """The proposals of one workflow (keys, comma-separated)."""
+
+    workflow: str
+    count: int
+    proposals: str
+
+
+@dataclass(frozen=True)
+class Current:
+    """What a stalled proposal's entry needs beyond the figures: its id and title, and who acted last."""
+
+    id: str
+    title: str
+    workflow: str
+    last_actor: str
+    last_role: str
+
+
+def time_format(conn: Connection) -> str:
+    return STORED if conn.dialect.name == "sqlite" else MICROS
+
+
+def _joined(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """group_concat (SQLite) or string_agg (PostgreSQL) of a column, ordered by event where the
+    database does not promise one order for every aggregate of a group."""
+    if conn.dialect.name == "sqlite":
+        return func.group_concat(column)
+    return _string_agg(column, events.c.proposal_pk, events.c.seq)
+
+
+def _string_agg(column: ColumnElement[Any], *order: ColumnElement[Any]) -> ColumnElement[Any]:
+    """PostgreSQL's string_agg, comma-separated, in the given order."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    return func.string_agg(cast(column, Text), aggregate_order_by(literal(","), *order))
+
+
+def _time(conn: Connection) -> ColumnElement[Any]:
+    if conn.dialect.name == "sqlite":
+        return events.c.at  # stored text, parsed in bulk on the other side
+    return _micros(events.c.at)
+
+
+def _micros(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return cast(func.round(func.extract("epoch", column) * 1_000_000), BigInteger)
+
+
+def _until(conn: Connection, until: datetime | None) -> list[ColumnElement[bool]]:
+    if until is None:
+        return []
+    if conn.dialect.name == "sqlite":
+        # The unary plus keeps SQLite's planner on the covering index rather than ix_events_at,
+        # which would fetch every row (it may choose so in a database never ANALYZEd).
+        return [literal_column("+events.at", events.c.at.type) <= until]
+    return [events.c.at <= until]
+
+
+def _columns(count: Any, keys: Any, times: Any) -> Columns:
+    return Columns(int(count or 0), keys or "", times or "")
+
+
+def _key() -> ColumnElement[Any]:
+    """An event's key: a proposal has far fewer than 2**24 (16 million) events."""
+    return events.c.proposal_pk * (1 << SEQ_BITS) + events.c.seq
+
+
+def steps(conn: Connection, until: datetime | None) -> list[StepGroup]:
+    """Every creation, step and migration up to ``until``, grouped by kind, source, trigger and
+    target (a few dozen groups): one scan of ``ix_events_flow``."""
+    query = (select(events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state, func.count(),
+                    _joined(conn, _key()), _joined(conn, _time(conn)))
+             .where(events.c.kind.in_((CREATED, ADVANCED, MIGRATED)), *_until(conn, until))
+             .group_by(events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state))
+    return [StepGroup(row[0], row[1], row[2], row[3], _columns(*row[4:])) for row in conn.execute(query)]
+
+
+def latest_progress(conn: Connection, until: datetime | None, pks: Iterable[int]) -> Columns:
+    """The latest progress record up to ``until`` of each of the given proposals that has one (it
+    restarts an implementation's clock): one seek each in the partial index ``ix_events_progress``.
+    The keys carry no sequence number (it is 0)."""
+    wanted = sorted(set(pks))
+    counts, keys, times = 0, [], []
+    for start in range(0, len(wanted), _CHUNK):
+        latest = (select(func.max(events.c.at))
+                  .where(events.c.kind == literal_column(f"'{PROGRESS}'"),  # as in the index's WHERE
+                         events.c.proposal_pk == proposals.c.pk, *_until(conn, until))
+                  .scalar_subquery())
+        rows = (select((proposals.c.pk * (1 << SEQ_BITS)).label("pk"), latest.label("at"))
+                .where(proposals.c.pk.in_(wanted[start:start + _CHUNK])).subquery())
+        columns: tuple[ColumnElement[Any], ColumnElement[Any]]
+        if conn.dialect.name == "sqlite":
+            columns = (func.group_concat(rows.c.pk), func.group_concat(rows.c.at))
+        else:
+            columns = (_string_agg(rows.c.pk, rows.c.pk), _string_agg(_micros(rows.c.at), rows.c.pk))
+        query = select(func.count(), *columns).where(rows.c.at.is_not(None))
+        count, key_text, time_text = conn.execute(query).one()
+        if count:
+            counts += int(count)
+            keys.append(key_text)
+            times.append(time_text)
+    return Columns(counts, ",".join(keys), ",".join(times))
+
+
+def commented_steps(conn: Connection, until: datetime | None,
+                    keys: Sequence[tuple[str, str | None, str]]) -> list[StepGroup]:
+    """Steps of the given (source, trigger, target) with a comment, by anyone but the system, up
+    to ``until``, grouped like :func:`steps`: the candidates for a proposal's first reasoned
+    answer to the panel. Reads the partial index ``ix_events_commented``."""
+    if not keys:
+        return []
+    # A literal constant, as in the partial index's own WHERE: a planner matches it, not a parameter.
+    commented = and_(events.c.kind == ADVANCED, events.c.comment != literal_column("''"))
+    which = or_(*(and_(events.c.from_state == source,
+                       events.c.trigger.is_(None) if trigger is None else events.c.trigger == trigger,
+                       events.c.to_state == target) for source, trigger, target in keys))
+    query = (select(events.c.from_state, events.c.trigger, events.c.to_state, func.count(),
+                    _joined(conn, _key()), _joined(conn, _time(conn)))
+             .where(commented, events.c.role != SYSTEM_ROLE, which, *_until(conn, until))
+             .group_by(events.c.from_state, events.c.trigger, events.c.to_state))
+    return [StepGroup(ADVANCED, row[0], row[1], row[2], _columns(*row[3:])) for row in conn.execute(query)]
+
+
+def members(conn: Connection) -> list[Member]:
+    """Which proposals belong to which workflow (from ``ix_proposals_workflow_state`` alone)."""
+    query = (select(proposals.c.workflow, func.count(), _joined_plain(conn, proposals.c.pk))
+             .group_by(proposals.c.workflow))
+    return [Member(row[0], int(row[1]), row[2] or "") for row in conn.execute(query)]
+
+
+def _joined_plain(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A column's values comma-separated (one aggregate per query: no order to agree on)."""
+    if conn.dialect.name == "sqlite":
+        return func.group_concat(column)
+    return func.string_agg(cast(column, Text), literal(","))
+
+
+def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dict[int, Current]:
+    """Id, title and workflow of the given proposals, and who acted last up to ``until``."""
+    found: dict[int, Current] = {}
+    wanted = sorted(set(pks))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        last: ColumnElement[Any] = proposals.c.version  # the row's version is its newest event's seq
+        if until is not None:
+            earlier = events.alias("earlier")
+            before = (select(func.max(earlier.c.seq))
+                      .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.at <= until).scalar_subquery())
+            last = case((proposals.c.updated_at <= until, proposals.c.version), else_=before)
+        query = (select(proposals.c.pk, proposals.c.id, proposals.c.title, proposals.c.workflow, events.c.actor,
+                        events.c.role)
+                 .join_from(proposals, events, events.c.proposal_pk == proposals.c.pk)
+                 .where(proposals.c.pk.in_(chunk), events.c.seq == last))
+        for row in conn.execute(query):
+            found[int(row.pk)] = Current(row.id, row.title, row.workflow, row.actor, row.role)
+    return found
