@@ -30,6 +30,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "progress": ("flowengine_cli.progress", "progress", "Record an implementation's progress and milestones."),
     "tick": ("flowengine_cli.tick", "tick", "Apply due escalations and hand out due reminders (for cron)."),
     "demo": ("flowengine_cli.demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
+    "import": ("flowengine_cli.importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
+    "export": ("flowengine_cli.export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
 }
 
 
@@ -39,10 +41,20 @@ class FlowEngineGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_COMMANDS})
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The console script's call: this process ends with the command (see startup.py)."""
+        from .startup import own_process
+
+        own_process()
+        return super().__call__(*args, **kwargs)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in _COMMANDS:
+            from .startup import loading
+
             module_name, attribute, _ = _COMMANDS[cmd_name]
-            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            with loading():
+                command: click.Command = getattr(importlib.import_module(module_name), attribute)
             return command
         return super().get_command(ctx, cmd_name)
 

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 
 def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> FlowEngine:
-    from flowengine.clock import clock_from_environment
-    from flowengine.service import FlowEngine
+    from .startup import loading
+
+    with loading():  # SQLAlchemy and the engine: most of a short command's time
+        from flowengine.clock import clock_from_environment
+        from flowengine.service import FlowEngine
 
     return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment())
 

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound
-from flowengine.yamlsafe import LocatedDocument, read_file
+from flowengine.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")
@@ -108,17 +108,45 @@ def find_workflow(ref: str, dirs: Sequence[Path]) -> Path:
 
 
 def locate_workflow(ref: str, dirs: Sequence[Path]) -> Candidate:
-    """Like :func:`find_workflow`, keeping the document already read so it is not read again."""
+    """Like :func:`find_workflow`, keeping the document already read so it is not read again.
+
+    The same answer as looking through :func:`discover`, without parsing every file: only files
+    that could declare ``ref`` are parsed (see :func:`_could_declare`), folder by folder, and the
+    first folder with it wins. Everything is read only to say what exists when nothing matches.
+    """
     path = Path(ref)
     if path.suffix in _SUFFIXES or os.sep in ref:
         if path.is_file():
             return read_candidate(path)
         raise NotFound("workflow file", ref, [], hint="check the path")
+    for folder in dirs:
+        matches = [candidate for candidate in (read_candidate(p) for p in yaml_files(folder) if _could_declare(p, ref))
+                   if candidate.id == ref]
+        if len(matches) > 1:
+            raise AmbiguousWorkflow(ref, [m.path for m in matches])
+        if matches:
+            return matches[0]
     entries = discover(dirs)
-    matches = [entry for entry in entries if entry.id == ref and not entry.shadowed]
-    if len(matches) > 1:
-        raise AmbiguousWorkflow(ref, [m.path for m in matches])
-    if matches:
-        return Candidate(matches[0].path, matches[0].id, matches[0].document)
     raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed],
                    hint="run 'flowengine workflow list' to see them")
+
+
+def _could_declare(path: Path, ref: str) -> bool:
+    """Whether the file at ``path`` may have the workflow id ``ref``, judged from its raw text.
+
+    A file's id is its top-level ``id`` or, when it has none or cannot be read, its file name.
+    A YAML value equal to ``ref`` is written with ``ref``'s characters in the text, unless it
+    uses an escape (a backslash), a doubled quote or a folded line (only when ``ref`` has a quote
+    or a space); so a file whose name is not ``ref`` and whose text has none of these cannot
+    declare it.
+    """
+    if path.stem == ref or "'" in ref or any(c.isspace() for c in ref):
+        return True
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return False  # unreadable: its id would be its file name, which is not ``ref``
+    if len(raw) > MAX_FILE_BYTES:
+        return False  # too large to read: the same
+    return ref.encode("utf-8") in raw or b"\\" in raw

@@ -59,7 +59,7 @@ def test_advance_and_proposal_help_import_no_database_graph_or_schema_library() 
     assert not set(done.stderr.split()) & {"sqlalchemy", "networkx", "graphviz", "jsonschema"}
 
 
-def _exit_and_modules(args: list[str], database: Path) -> tuple[object, set[str]]:
+def _exit_and_modules(args: list[str], database: str) -> tuple[object, set[str]]:
     """Run one command in a fresh interpreter against ``database``: its exit code and top-level modules."""
     code = (
         "import sys\n"
@@ -69,7 +69,7 @@ def _exit_and_modules(args: list[str], database: Path) -> tuple[object, set[str]
         "except SystemExit as exc:\n    status = exc.code\n"
         "print(status, ' '.join(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n"
     )
-    env = {**os.environ, "FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": "2019-03-05T10:00:00Z"}
+    env = {**os.environ, "FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-05T10:00:00Z"}
     env.pop("FLOWENGINE_DEBUG", None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
                           env=env)
@@ -77,9 +77,9 @@ def _exit_and_modules(args: list[str], database: Path) -> tuple[object, set[str]
     return status, set(modules)
 
 
-def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_library(tmp_path: Path) -> None:
-    database = tmp_path / "flowengine.db"
-    env = {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
+def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_library(db_target: str) -> None:
+    database = db_target
+    env = {"FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
     registered = CliRunner().invoke(cli, ["proposal", "new", "innovation-chain", "--title", "Meeting place",
                                           "--set", "summary=A place to meet", "--as", "ola", "--role", "panel"],
                                     env=env)
@@ -96,9 +96,9 @@ def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_libr
     ["tick"],
     ["tick", "--dry-run", "--json"],
 ], ids=["progress", "tick", "tick-dry-run"])
-def test_progress_and_tick_import_no_graph_schema_or_migration_library(tmp_path: Path, command: list[str]) -> None:
-    database = tmp_path / "flowengine.db"
-    env = {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
+def test_progress_and_tick_import_no_graph_schema_or_migration_library(db_target: str, command: list[str]) -> None:
+    database = db_target
+    env = {"FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
     for args in (["proposal", "new", "innovation-chain", "--title", "Meeting place", "--set", "summary=A place",
                   "--set", "expected_benefit=Company", "--set", "decision_reference=2019/1", "--as", "ola",
                   "--role", "panel"],
@@ -113,11 +113,84 @@ def test_progress_and_tick_import_no_graph_schema_or_migration_library(tmp_path:
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
 
 
-def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(tmp_path: Path) -> None:
-    database = tmp_path / "flowengine.db"
+def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(db_target: str) -> None:
+    database = db_target
     status, loaded = _exit_and_modules(["proposal", "list"], database)  # a new database: the schema is created
     assert status == "0"
     assert "alembic" in loaded
     status, loaded = _exit_and_modules(["proposal", "list"], database)
     assert status == "0"
     assert "alembic" not in loaded
+
+
+def test_a_step_under_a_definition_built_before_needs_no_yaml_parser_deadlines_or_stall_figures(
+        db_target: str, tmp_path: Path) -> None:
+    """The definition a proposal runs under is built by the first step that needs it and kept
+    (flowengine.buildcache); a later step imports neither PyYAML nor what it does not use: the
+    deadline clock, the stall figures."""
+    cache = str(tmp_path / "cache")
+    env = {"FLOWENGINE_DB": db_target, "FLOWENGINE_NOW": "2019-03-01T10:00:00Z", "XDG_CACHE_HOME": cache}
+    registered = CliRunner().invoke(cli, ["proposal", "new", "innovation-chain", "--title", "Meeting place",
+                                          "--set", "summary=A place to meet", "--as", "ola", "--role", "panel"],
+                                    env=env)
+    assert registered.exit_code == 0, registered.stderr
+    steps = (["advance", "INN-1", "send_to_council", "--set", "expected_benefit=Company"],  # builds and keeps it
+             ["advance", "INN-1", "send_back", "--comment", "Say more"])
+    for args in steps:
+        code = (
+            "import sys\n"
+            "from flowengine_cli.main import cli\n"
+            f"try:\n    cli({[*args, '--as', 'ola', '--role', 'council' if 'send_back' in args else 'panel']!r},"
+            " prog_name='flowengine')\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                              env={**os.environ, **env})
+    loaded = set(done.stderr.splitlines()[-1].split())
+    assert "flowengine.store.queries" in loaded  # it did reach the database
+    assert not loaded & {"yaml", "flowengine.loader", "flowengine.deadlines", "flowengine.figures"}
+
+
+def test_a_command_run_from_a_test_freezes_nothing_and_leaves_collection_on(tmp_path: Path) -> None:
+    """Freezing is for the process that ends with its command: a test run through CliRunner
+    must keep collecting its own garbage."""
+    import gc
+
+    frozen = gc.get_freeze_count()
+    done = CliRunner().invoke(cli, ["proposal", "list"], env={"FLOWENGINE_DB": str(tmp_path / "flowengine.db")})
+    assert done.exit_code == 0, done.output
+    assert gc.get_freeze_count() == frozen
+    assert gc.isenabled()
+
+
+def test_the_command_s_own_process_loads_its_modules_frozen_out_of_collection(tmp_path: Path) -> None:
+    code = (
+        "import gc, sys\n"
+        "from flowengine_cli.main import cli\n"
+        "try:\n    cli(['proposal', 'list'], prog_name='flowengine')\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "print(gc.get_freeze_count(), gc.isenabled(), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                          env={**os.environ, "FLOWENGINE_DB": str(tmp_path / "flowengine.db")})
+    frozen, enabled = done.stderr.splitlines()[-1].split()
+    assert int(frozen) > 20_000  # SQLAlchemy's and flowengine's modules, classes and functions
+    assert enabled == "True"  # the command's own work is collected as usual
+
+
+def test_loading_restores_collection_as_it_found_it() -> None:
+    import gc
+
+    from flowengine_cli.startup import loading
+
+    with loading():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with loading():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

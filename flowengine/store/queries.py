@@ -6,21 +6,127 @@ at this boundary, so no other module sees SQLAlchemy rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import weakref
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, Dialect, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Select
+from sqlalchemy.types import TypeEngine
 
+from flowengine.clock import as_utc
 from flowengine.model import content_hash
-from flowengine.records import Event, Proposal, Step, Trail
-from flowengine.store.schema import definitions, events, proposals
+from flowengine.records import Event, Proposal, Step, StoredDefinition, Trail
+from flowengine.store.schema import UTCDateTime, definitions, events, proposals
+
+# -- the hot path: one step is a read, an update and an insert ---------------------------------
+#
+# SQLAlchemy's per-execution bookkeeping (execution context, parameter processing, result
+# metadata, events) costs several times what SQLite itself spends on these small statements,
+# and a step runs three of them. On SQLite they are therefore rendered once per dialect by
+# SQLAlchemy, converted by SQLAlchemy's own type processors (but for the two bound several
+# times a step, see _bind_processor), and run on the driver's cursor inside the connection's
+# transaction. PostgreSQL, where the network round trip dominates, keeps the ordinary path.
+# Both store and read the very same values (tests/test_hot_path.py compares the stored bytes).
+
+_DRIVER_PATH_DIALECTS = frozenset({"sqlite"})
+
+
+class _DriverStatement:
+    """One Core statement rendered for one dialect, run on the DBAPI cursor."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, column_keys: list[str] | None = None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        names = list(compiled.positiontup or ()) if dialect.positional else list(compiled.binds)
+        self.positional = dialect.positional
+        self.binds = [(name, _bind_processor(compiled.binds[name].type, dialect)) for name in names]
+        self.results: list[Callable[[Any], Any] | None] = []
+        if isinstance(statement, Select):
+            self.results = [_result_processor(column.type, dialect) for column in statement.selected_columns]
+        self.error = dialect.loaded_dbapi.Error
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Execute in the connection's transaction (begun as SQLAlchemy would begin it); driver
+        errors become SQLAlchemy's, as every caller expects."""
+        values = [process(params[name]) if process else params[name] for name, process in self.binds]
+        bound: Any = values if self.positional else dict(zip((name for name, _ in self.binds), values, strict=True))
+        if not conn.in_transaction():
+            conn.begin()
+        try:
+            return conn.connection.driver_connection.execute(self.sql, bound)  # type: ignore[union-attr]
+        except self.error as error:
+            raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+
+    def row(self, raw: Any) -> list[Any]:
+        return [process(value) if process else value for process, value in zip(self.results, raw, strict=True)]
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time: naive UTC text with
+    microseconds, "2024-03-01 09:00:00.000000"."""
+    return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's conversion of a bound value; for times and JSON on SQLite (four and three
+    of them a step), the same conversion written directly: SQLAlchemy's takes several layers."""
+    if dialect.name == "sqlite":
+        if isinstance(kind, UTCDateTime):
+            return _sqlite_utc_text
+        if isinstance(kind, JSON) and getattr(dialect, "_json_serializer", None) is None:
+            return json.dumps  # SQLAlchemy's default serializer, called as it calls it
+    return kind.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's conversion of a value read; a time stored as flowengine stores it on SQLite
+    (the text _sqlite_utc_text writes) is read directly, anything else as SQLAlchemy reads it."""
+    processor = kind.dialect_impl(dialect).result_processor(dialect, None)
+    if dialect.name != "sqlite" or not isinstance(kind, UTCDateTime) or processor is None:
+        return processor
+    general = processor
+
+    def read(value: Any) -> Any:
+        if type(value) is str and len(value) == 26 and value[10] == " ":  # "2024-03-01 09:00:00.000000"
+            return as_utc(datetime.fromisoformat(value))
+        return general(value)
+
+    return read
+
+
+_DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, _DriverStatement]] = weakref.WeakKeyDictionary()
+
+
+def _driver_statement(conn: Connection, name: str, build: Callable[[Dialect], _DriverStatement]) -> \
+        _DriverStatement | None:
+    """The statement for the connection's dialect, or None where the ordinary path is used."""
+    dialect = conn.dialect
+    if dialect.name not in _DRIVER_PATH_DIALECTS:
+        return None
+    known = _DRIVER_STATEMENTS.setdefault(dialect, {})
+    found = known.get(name)
+    if found is None:
+        found = known[name] = build(dialect)
+    return found
+
+
+_DEFINITION_TEXT = select(definitions.c.text, definitions.c.source).where(
+    definitions.c.content_hash == bindparam("content_hash"))
 
 
 def definition_text(conn: Connection, content_hash: str) -> tuple[str, str] | None:
     """(YAML text, source name) of a stored definition."""
-    row = conn.execute(select(definitions.c.text, definitions.c.source)
-                       .where(definitions.c.content_hash == content_hash)).first()
+    driver = _driver_statement(conn, "definition_text", lambda d: _DriverStatement(_DEFINITION_TEXT, d))
+    if driver is not None:
+        raw = driver.run(conn, {"content_hash": content_hash}).fetchone()
+        return (str(raw[0]), str(raw[1])) if raw else None
+    row = conn.execute(_DEFINITION_TEXT, {"content_hash": content_hash}).first()
     return (row.text, row.source) if row else None
 
 
@@ -75,7 +181,35 @@ def _proposal(row: Any) -> Proposal:  # a Row of _PROPOSAL_COLUMNS
 _PROPOSAL_BY_ID = _PROPOSALS.where(proposals.c.id == bindparam("proposal_id"))
 
 
+class _ProposalRow(NamedTuple):
+    """A row of _PROPOSAL_COLUMNS read on the driver path, named as SQLAlchemy names it."""
+
+    pk: int
+    id: str
+    workflow: str
+    workflow_version: str
+    definition_hash: str
+    title: str
+    description: str
+    origin: str
+    state: str
+    fields: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    state_entered_at: datetime
+    version: int
+    head_hash: str
+    created_by: str
+
+
 def load_proposal(conn: Connection, proposal_id: str) -> tuple[int, Proposal] | None:
+    driver = _driver_statement(conn, "load_proposal", lambda d: _DriverStatement(_PROPOSAL_BY_ID, d))
+    if driver is not None:
+        raw = driver.run(conn, {"proposal_id": proposal_id}).fetchone()
+        if raw is None:
+            return None
+        found = _ProposalRow._make(driver.row(raw))
+        return found.pk, _proposal(found)
     row = conn.execute(_PROPOSAL_BY_ID, {"proposal_id": proposal_id}).first()
     return (row.pk, _proposal(row)) if row else None
 
@@ -102,25 +236,34 @@ _UPDATE_STEP = (
     .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in _STEP_COLUMNS})
 )
 _INSERT_EVENT = insert(events)
+_EVENT_KEYS = ["proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at", "entered_at",
+               "comment", "changes", "details", "idempotency_key", "prev_hash", "hash"]
 
 
 def update_proposal(conn: Connection, pk: int, expected_version: int, values: dict[str, Any]) -> bool:
     """Optimistic lock: the row changes only if nobody moved it past ``expected_version``.
     ``values`` gives every one of state, fields, updated_at, state_entered_at and head_hash."""
     params = {name: values[name] for name in _STEP_COLUMNS}
-    result = conn.execute(_UPDATE_STEP, {"b_pk": pk, "b_version": expected_version,
-                                         "b_new_version": expected_version + 1, **params})
-    return result.rowcount == 1
+    params.update(b_pk=pk, b_version=expected_version, b_new_version=expected_version + 1)
+    driver = _driver_statement(conn, "update_proposal", lambda d: _DriverStatement(_UPDATE_STEP, d))
+    if driver is not None:
+        return int(driver.run(conn, params).rowcount) == 1
+    return conn.execute(_UPDATE_STEP, params).rowcount == 1
 
 
 def insert_event(conn: Connection, proposal_pk: int, event: Event) -> None:
-    conn.execute(_INSERT_EVENT, {
+    params = {
         "proposal_pk": proposal_pk, "seq": event.seq, "kind": event.kind, "trigger": event.trigger,
         "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "role": event.role,
         "at": event.at, "entered_at": event.entered_at, "comment": event.comment, "changes": event.changes,
         "details": event.details, "idempotency_key": event.idempotency_key, "prev_hash": event.prev_hash,
         "hash": event.hash,
-    })
+    }
+    driver = _driver_statement(conn, "insert_event", lambda d: _DriverStatement(_INSERT_EVENT, d, _EVENT_KEYS))
+    if driver is not None:
+        driver.run(conn, params)
+    else:
+        conn.execute(_INSERT_EVENT, params)
 
 
 _EVENT_COLUMNS = (
@@ -237,3 +380,34 @@ def newest_definition(conn: Connection, workflow: str) -> tuple[str, str, str] |
                        .where(definitions.c.workflow == workflow)
                        .order_by(definitions.c.stored_at.desc(), definitions.c.content_hash).limit(1)).first()
     return (row.content_hash, row.text, row.source) if row else None
+
+
+def definitions_of(conn: Connection, workflow: str) -> list[StoredDefinition]:
+    """Every stored definition of a workflow id, newest first (by when it was first stored)."""
+    rows = conn.execute(select(definitions).where(definitions.c.workflow == workflow)
+                        .order_by(definitions.c.stored_at.desc(), definitions.c.content_hash))
+    return [StoredDefinition(row.content_hash, row.workflow, row.version, row.source, row.text, row.stored_at)
+            for row in rows]
+
+
+def states_by_definition(conn: Connection, workflow: str) -> dict[str, dict[str, int]]:
+    """How many proposals of a workflow are in each state, per definition they run on."""
+    query = (select(proposals.c.definition_hash, proposals.c.state, func.count().label("n"))
+             .where(proposals.c.workflow == workflow)
+             .group_by(proposals.c.definition_hash, proposals.c.state))
+    counts: dict[str, dict[str, int]] = {}
+    for row in conn.execute(query):
+        counts.setdefault(row.definition_hash, {})[row.state] = int(row.n)
+    return counts
+
+
+def move_proposal(conn: Connection, pk: int, expected_version: int, *, definition_hash: str, state: str,
+                  updated_at: datetime, head_hash: str) -> bool:
+    """A migration's row change, under the same optimistic lock as a step: the proposal moves to
+    another definition (and perhaps another state name); its fields and stay are left as they are."""
+    result = conn.execute(
+        update(proposals)
+        .where(proposals.c.pk == pk, proposals.c.version == expected_version)
+        .values(version=expected_version + 1, definition_hash=definition_hash, state=state,
+                updated_at=updated_at, head_hash=head_hash))
+    return result.rowcount == 1

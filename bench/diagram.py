@@ -1,0 +1,138 @@
+"""What drawing a stall diagram costs beyond Graphviz's own ``dot``.
+
+    python bench/diagram.py [--runs 31] [--proposals 400] [--seed 1]
+
+What is measured, precisely:
+
+- the subject: the bundled ``innovation-chain`` (12 states, 23 transitions) with a seeded,
+  realistic history: ``--proposals`` proposals created over three years, each walking the
+  declared transitions with log-normal stays (some sent back, some stalled, some still open),
+  analysed as of the end of the third year with :func:`flowengine.stalls.analyse`. The history
+  and the analysis are made once, before any timing;
+- **render_stall_diagram**: one call of :func:`flowengine.overlay.render_stall_diagram`
+  ``(analysis, out.svg)`` in this (warm) process: building the DOT text from the figures,
+  running ``dot -Tsvg`` through the graphviz package, stamping the SVG with its digest and
+  writing it atomically;
+- **dot alone**: ``dot -Tsvg -o out.svg`` as a subprocess, fed the identical DOT text on its
+  standard input (what :func:`~flowengine.overlay.stall_diagram_dot` returns for the analysis);
+- both ``--runs`` times, interleaved (dot alone, then the call, in turn), so the machine's drift
+  weighs on both alike; the table gives the medians, the difference and the ratio. Two warm-up
+  rounds of each come first and are not counted.
+
+Prints a Markdown table (machine, date, medians, difference, ratio, how to reproduce).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flowengine.loader import load_workflow
+from flowengine.model import Workflow
+from flowengine.overlay import render_stall_diagram, stall_diagram_dot
+from flowengine.records import ADVANCED, CREATED, Step, Trail
+from flowengine.registry import locate_workflow, search_dirs
+from flowengine.render import _stamp_svg, dot_digest
+from flowengine.stalls import analyse
+
+WORKFLOW = "innovation-chain"
+START = datetime(2016, 1, 1, tzinfo=UTC)
+YEARS = 3
+# Typical days spent in a state of each stage before the next step (the median of a log-normal).
+_STAGE_DAYS = {"panel": 30, "council": 21, "administration": 50, "political": 60, "implementation": 120,
+               "evaluation": 45}
+
+
+def history(proposals: int, seed: int) -> tuple[Workflow, list[Trail], datetime]:
+    """(workflow, trails, as_of): seeded walks along the declared transitions."""
+    workflow = load_workflow(locate_workflow(WORKFLOW, search_dirs()).path)
+    initial = workflow.initial_state
+    assert initial is not None
+    rng = random.Random(seed)
+    as_of = START + timedelta(days=365 * YEARS)
+    trails = []
+    for number in range(1, proposals + 1):
+        at = START + timedelta(days=rng.uniform(0, 365 * YEARS - 30))
+        steps = [Step(CREATED, None, None, initial.id, "panel-1", "panel", at, False)]
+        state = workflow.states[initial.id]
+        while not state.final:
+            median = _STAGE_DAYS.get(state.stage or "", 30) * (6 if rng.random() < 0.05 else 1)  # some stall
+            at = at + timedelta(days=math.exp(rng.gauss(math.log(median), 0.6)))
+            if at > as_of:
+                break  # still waiting here
+            out = workflow.outgoing(state.id)
+            weights = [1 if workflow.states[t.target].final else 4 for t in out]
+            taken = rng.choices(out, weights)[0]
+            role = taken.roles[0] if taken.roles else "system"
+            steps.append(Step(ADVANCED, taken.trigger, state.id, taken.target, f"{role}-1", role, at,
+                              taken.requires_comment))
+            state = workflow.states[taken.target]
+        trails.append(Trail(f"INN-{number}", f"Proposal {number}", workflow.id, tuple(steps), workflow.content_hash))
+    trails.sort(key=lambda trail: trail.steps[0].at)
+    return workflow, trails, as_of
+
+
+def _seconds(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=31, help="interleaved runs of each (medians reported)")
+    parser.add_argument("--proposals", type=int, default=400, help="proposals in the seeded history")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    workflow, trails, as_of = history(args.proposals, args.seed)
+    analysis = analyse(workflow, trails, as_of)
+    source = stall_diagram_dot(analysis)
+    dot_text = source.encode("utf-8")
+    times: dict[str, list[float]] = {"dot": [], "render": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        alone, drawn = Path(tmp) / "alone.svg", Path(tmp) / "drawn.svg"
+        actions: dict[str, Callable[[], object]] = {
+            "dot": lambda: subprocess.run(["dot", "-Tsvg", "-o", str(alone)], input=dot_text, check=True),
+            "render": lambda: render_stall_diagram(analysis, drawn),
+        }
+        for index in range(args.runs + 2):
+            for name, action in actions.items():
+                seconds = _seconds(action)
+                if index >= 2:
+                    times[name].append(seconds)
+        same = drawn.read_bytes() == _stamp_svg(alone.read_bytes(), dot_digest(source))
+    dot_alone, render = statistics.median(times["dot"]), statistics.median(times["render"])
+    stays = sum(len(trail.steps) for trail in trails)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()}, {_dot_version()} — {datetime.now().date().isoformat()}")
+    print(f"subject: {workflow.id} ({len(workflow.states)} states, {len(workflow.transitions)} transitions), "
+          f"{analysis.proposals} proposals, {stays} events, {len(analysis.stalls)} stalled now; "
+          f"DOT {len(dot_text):,} bytes; both drew the same SVG (but for the stamp): {same}")
+    print(f"medians of {args.runs} interleaved runs; reproduce: python bench/diagram.py --runs {args.runs} "
+          f"--proposals {args.proposals} --seed {args.seed}")
+    print()
+    print("| what | median | beyond dot alone |")
+    print("| --- | --- | --- |")
+    print(f"| `dot -Tsvg` of the same DOT text (subprocess) | {dot_alone * 1000:.1f} ms | — |")
+    print(f"| `render_stall_diagram` (DOT from figures, dot, stamp, atomic write) | {render * 1000:.1f} ms | "
+          f"{(render - dot_alone) * 1000:+.1f} ms ({render / dot_alone:.2f}x) |")
+
+
+def _dot_version() -> str:
+    done = subprocess.run(["dot", "-V"], capture_output=True, text=True, check=False)
+    return (done.stderr or done.stdout).strip().replace("dot - graphviz version", "Graphviz") or "dot"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Start-up without the garbage collector's detours: most of a one-step command is importing.
+
+Importing SQLAlchemy and flowengine makes some eighty thousand objects that live as long as
+the process: modules, classes, functions, compiled statements. Python's collector walks them
+again and again while they are made, and once more at exit, and finds nothing to free. A
+command therefore loads its modules with collection paused (:func:`loading`) and, when it is
+the process's own command (:func:`own_process`), freezes what was loaded out of every later
+collection (:func:`gc.freeze`); the command's own work is collected as usual.
+
+Only the process that runs one command and ends may freeze: a program calling the commands
+again and again (a test run through click's CliRunner) would otherwise keep every cycle of
+garbage it had made before each call.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_own_process = False
+
+
+def own_process() -> None:
+    """This process ends when its one command does (the console script, ``python -m``)."""
+    global _own_process
+    _own_process = True
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """Import modules inside: no collections meanwhile, and in a command's own process what
+    exists afterwards is frozen out of later ones (including the last one, at exit)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _own_process:
+            gc.freeze()
+        if enabled:
+            gc.enable()

@@ -1,0 +1,125 @@
+"""Built workflow definitions kept on disk between processes, so a one-step command needs no YAML.
+
+A command such as ``flowengine advance`` runs under a definition stored in the database. Building
+it from its YAML text means importing PyYAML and parsing the text with line numbers: more time
+than the step itself. The built :class:`~flowengine.model.Workflow` depends only on that text
+(its SHA-256, which the database files it under and which the caller has already checked), on
+where the text came from, and on the code that builds it, so it is kept once per definition in
+``$XDG_CACHE_HOME/flowengine/definitions`` (``~/.cache/flowengine/definitions``).
+
+The file's name carries a stamp of the building code (the sizes and times of the modules that
+shape a Workflow, flowengine's version and Python's), so a changed loader never reads an old
+build. A file is pickled, but read with an unpickler that can make nothing but the model's own
+frozen classes: a file cannot name any other code. Anything wrong with a file (missing,
+truncated, from another stamp, for another text or source) only means the text is built again;
+a cache that cannot be written is simply not kept. Roles in a definition are self-declared by
+whoever runs the command (``--role``), so the cache protects no boundary a user could not cross
+anyway; the stored text and its hash stay the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flowengine import __version__
+from flowengine.model import Workflow
+
+FORMAT = 1  # bump when the file layout changes
+# The modules whose code decides what a built Workflow holds.
+_BUILDERS = ("model.py", "loader.py", "yamlsafe.py", "durations.py", "issues.py")
+_CLASSES = {
+    ("flowengine.model", name)
+    for name in ("Workflow", "State", "Transition", "Role", "Field", "Escalation", "Labels", "Located")
+} | {("flowengine.durations", "Duration"), ("flowengine.issues", "Location"), ("datetime", "timedelta")}
+_stamp: str | None = None
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """Makes the definition's own classes and nothing else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _CLASSES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a workflow definition")
+
+
+def folder(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "flowengine" / "definitions"
+
+
+def code_stamp() -> str:
+    """Changes whenever the code that builds a Workflow may have changed; computed once per process."""
+    global _stamp
+    if _stamp is None:
+        here = Path(__file__).parent
+        marks: list[object] = [FORMAT, __version__, sys.version_info[:2]]
+        for name in _BUILDERS:
+            try:
+                status = (here / name).stat()
+                marks.append((name, status.st_size, status.st_mtime_ns))
+            except OSError:
+                marks.append((name, None))
+        _stamp = hashlib.sha256(repr(marks).encode("utf-8")).hexdigest()[:16]
+    return _stamp
+
+
+def _path(definition_hash: str) -> Path | None:
+    if len(definition_hash) != 64 or not all(c in "0123456789abcdef" for c in definition_hash):
+        return None  # never let a name from the database choose a path
+    try:
+        return folder() / f"{definition_hash}-{code_stamp()}.pickle"
+    except RuntimeError:  # no home folder to find the cache in
+        return None
+
+
+def load(definition_hash: str, source: str) -> Workflow | None:
+    """The Workflow built earlier from the text with this hash read from ``source``; None when
+    there is none (or it cannot be trusted), and the caller builds it from the text."""
+    path = _path(definition_hash)
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        workflow = _ModelUnpickler(io.BytesIO(data)).load()
+    except Exception:  # a damaged cache file is built again, whatever is wrong with it
+        return None
+    if not isinstance(workflow, Workflow) or workflow.content_hash != definition_hash or workflow.source != source:
+        return None
+    return workflow
+
+
+def store(definition_hash: str, workflow: Workflow) -> None:
+    """Keep a built Workflow for later processes; atomically, and quietly not when it cannot."""
+    path = _path(definition_hash)
+    if path is None or workflow.content_hash != definition_hash or path.exists():
+        return
+    temp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{definition_hash[:12]}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(workflow, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp_name, path)
+        temp_name = None
+        for older in path.parent.glob(f"{definition_hash}-*.pickle"):  # builds by code since changed
+            if older != path:
+                older.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError, RecursionError):
+        pass
+    finally:
+        if temp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
