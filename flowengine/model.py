@@ -19,12 +19,11 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The language's words the code acts on; the schema's enums say the same (tests/test_schema.py).
 LANGUAGES = ("en", "nb", "sv")
 STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
-OUTCOMES = ("implemented", "partially_implemented", "rejected", "withdrawn", "merged", "parked", "transferred")
 ROLE_KINDS = ("panel", "council", "service", "administration", "politician", "evaluator",
               "project_leader", "system", "other")
-FIELD_TYPES = ("text", "date", "number", "choice", "url")
 ANY_STATE = "*"
 
 
