@@ -72,7 +72,7 @@ def check_file(path: str | Path, *, strict: bool = False, document: LocatedDocum
 
 
 def check_text(text: str, source: str = "<text>", *, strict: bool = False) -> CheckResult:
-    """Lint workflow text (used by tests and for definitions stored in a database)."""
+    """Lint workflow text that is not in a file (the tests' and the docs' examples)."""
     try:
         doc = read_text(text, source)
     except DefinitionError as exc:
