@@ -302,29 +302,17 @@ def test_nesting_of_65_levels_is_refused_where_it_goes_too_deep() -> None:
     assert at(issue) == (1, 65)
 
 
-def test_ten_thousand_deep_flow_sequence_nesting_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "deep-flow.yaml"
-    path.write_text("[" * 10_000 + "]" * 10_000 + "\n")
+@pytest.mark.parametrize(("level", "tail"), [
+    ("[", "]" * 10_000),  # flow sequences: [[[[ … ]]]]
+    ("{a: ", "}" * 10_000),  # flow mappings: {a: {a: … }}
+    ("- ", "x"),  # block sequences, one level per '- ' on a single line
+], ids=["flow-sequence", "flow-mapping", "block-sequence"])
+def test_ten_thousand_deep_nesting_is_refused_where_it_goes_too_deep(tmp_path: Path, level: str, tail: str) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(level * 10_000 + tail + "\n")
     issue = fatal(lambda: yamlsafe.read_file(path))
     assert issue.code == "FE010"
-    assert at(issue) == (1, 65)
-
-
-def test_ten_thousand_deep_flow_mapping_nesting_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "deep-flow-map.yaml"
-    path.write_text("{a: " * 10_000 + "}" * 10_000 + "\n")
-    issue = fatal(lambda: yamlsafe.read_file(path))
-    assert issue.code == "FE010"
-    assert issue.location.line == 1
-
-
-def test_ten_thousand_deep_block_nesting_is_refused(tmp_path: Path) -> None:
-    # '- - - - x' nests block sequences one level per '- ' on a single line
-    path = tmp_path / "deep-block.yaml"
-    path.write_text("- " * 10_000 + "x\n")
-    issue = fatal(lambda: yamlsafe.read_file(path))
-    assert issue.code == "FE010"
-    assert at(issue) == (1, 2 * yamlsafe.MAX_DEPTH + 1)
+    assert at(issue) == (1, len(level) * yamlsafe.MAX_DEPTH + 1)  # where level MAX_DEPTH + 1 opens
 
 
 def test_deep_block_mapping_indentation_is_refused_at_the_line_too_deep() -> None:
