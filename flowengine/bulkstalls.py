@@ -39,14 +39,11 @@ from sqlalchemy import Connection
 from flowengine.clock import as_utc
 from flowengine.errors import StoreError
 from flowengine.figures import (
-    WAITING,
     Analysis,
     Feedback,
     Funnel,
-    FunnelStage,
     LoopFigures,
     Spread,
-    StageFigures,
     Stall,
     StateFigures,
     TransitionFigures,
@@ -57,11 +54,12 @@ from flowengine.records import ADVANCED, CREATED, MIGRATED
 from flowengine.stalls import (
     FUNNEL_STAGES,
     MIN_HISTORY,
-    SUCCESS,
-    _answers_panel,
-    _deadline_days,
-    _severity,
+    answers_panel,
     chain_order,
+    declared_transitions,
+    funnel,
+    stage_figures,
+    state_figures,
     worst_first,
 )
 from flowengine.store import aggregates
@@ -87,7 +85,7 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     meter(1)
     answering = sorted({(g.source, g.trigger, g.target) for g in log.groups if g.kind == ADVANCED
                         and g.source is not None
-                        and any(_answers_panel(wf, g.source, g.trigger, g.target) for wf in workflows)},
+                        and any(answers_panel(wf, g.source, g.trigger, g.target) for wf in workflows)},
                        key=lambda key: (key[0] or "", key[1] or "", key[2]))
     answers = aggregates.commented_steps(conn, moment, answering)
     meter(1)
@@ -411,9 +409,9 @@ class _Figures:
             passed=_spreads(step_source, step_days),
             passed_values=(step_source, step_days),
             waiting_values=(name_now[open_], waiting_days),
-            stage_passed=_spreads(left_stage[keep], stage_days[keep]),
-            stage_waiting=_spreads(stage_now[open_ & (stage_now != _NONE)],
-                                   _days(self.now_us - stage_since[open_ & (stage_now != _NONE)])),
+            stage_passed=_by_stage(_spreads(left_stage[keep], stage_days[keep])),
+            stage_waiting=_by_stage(_spreads(stage_now[open_ & (stage_now != _NONE)],
+                                             _days(self.now_us - stage_since[open_ & (stage_now != _NONE)]))),
             entered=_by_month(entered_name, e_months),
             left=_by_month(step_source, step_months),
             before_groups=step_group, before_days=step_days,
@@ -429,7 +427,8 @@ class _Figures:
         states = self._state_figures(tally, stalls)
         return Analysis(
             workflow=self.workflow, as_of=self.moment, proposals=proposals, states=states,
-            stages=self._stage_figures(tally, states), transitions=self._transition_figures(step_group, step_days),
+            stages=stage_figures(self.workflow, states, tally.stage_passed, tally.stage_waiting),
+            transitions=self._transition_figures(step_group, step_days),
             loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals),
             feedback=Feedback(proposals, _spreads(np.zeros(answered.size, dtype=np.int64), answered).get(0, Spread()),
                               int(unanswered.size),
@@ -443,7 +442,7 @@ class _Figures:
         """Per proposal (in ``pks`` order), the time of its first answering step; -1 for none."""
         found = np.full(pks.size, -1, dtype=np.int64)
         mine = [_events(g.events, self.time_format) for g in self.answers
-                if g.source is not None and _answers_panel(self.workflow, g.source, g.trigger, g.target)]
+                if g.source is not None and answers_panel(self.workflow, g.source, g.trigger, g.target)]
         if not mine:
             return found
         pk, seq, at = (np.concatenate([getattr(rows, name) for rows in mine]) for name in ("pk", "seq", "at"))
@@ -544,63 +543,20 @@ class _Figures:
         return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
     def _state_figures(self, tally: _Tally, stalls: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
-        workflow = self.workflow
-        stalled: Counter[str] = Counter()
-        over: Counter[str] = Counter()
-        for stall in stalls:
-            stalled[stall.state] += 1
-            if stall.rule != "p90":
-                over[stall.state] += 1
-        seen = ({self.names[c] for c in tally.entered} | {self.names[c] for c in tally.passed}
-                | {self.names[c] for c in tally.now})
-        ids = list(workflow.states) + sorted(seen - set(workflow.states))
-        waiting = _spreads(*tally.waiting_values)
+        names = self.names
+
+        def named(by_code: dict[int, Any]) -> dict[str, Any]:
+            return {names[code]: value for code, value in by_code.items()}
+
         stays = _spreads(np.concatenate([tally.passed_values[0], tally.waiting_values[0]]),
                          np.concatenate([tally.passed_values[1], tally.waiting_values[1]]))
-        codes = {sid: self.codes[sid] for sid in ids}
-        passed_of = {sid: tally.passed.get(codes[sid], Spread()) for sid in ids}
-        waiting_of = {sid: waiting.get(codes[sid], Spread()) for sid in ids}
-        typical = {sid: passed_of[sid] if passed_of[sid].count else waiting_of[sid] for sid in ids}
-        slowest = max((typical[sid].median or 0.0 for sid in ids
-                       if not (sid in workflow.states and workflow.states[sid].final)), default=0.0)
-        figures = []
-        for sid in ids:
-            declared = workflow.states.get(sid)
-            final = bool(declared and declared.final)
-            code = codes[sid]
-            figures.append(StateFigures(
-                state=sid, stage=declared.stage if declared else None, owner=declared.owner if declared else None,
-                declared=declared is not None, final=final, deadline_days=_deadline_days(declared),
-                now=tally.ended.get(code, 0) if final else tally.now.get(code, 0), stalled_now=stalled[sid],
-                over_deadline_now=over[sid], passed=passed_of[sid], waiting=waiting_of[sid],
-                stays=stays.get(code, Spread()),
-                entered_by_month=tuple(sorted(tally.entered.get(code, {}).items())),
-                left_by_month=tuple(sorted(tally.left.get(code, {}).items())),
-                severity=0 if final else _severity(typical[sid], slowest),
-            ))
-        return tuple(figures)
-
-    def _stage_figures(self, tally: _Tally, states: tuple[StateFigures, ...]) -> tuple[StageFigures, ...]:
-        used = {s.stage for s in self.workflow.states.values() if s.stage and not s.final}
-        result = []
-        for index, stage in enumerate(STAGES):
-            if stage not in used:
-                continue
-            members = [s for s in states if s.stage == stage and not s.final]
-            result.append(StageFigures(
-                stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
-                over_deadline_now=sum(s.over_deadline_now for s in members),
-                passed=tally.stage_passed.get(index, Spread()), waiting=tally.stage_waiting.get(index, Spread()),
-            ))
-        return tuple(result)
+        return state_figures(self.workflow, stalls, passed=named(tally.passed),
+                             waiting=named(_spreads(*tally.waiting_values)), stays=named(stays),
+                             now=named(tally.now), ended=named(tally.ended), entered=named(tally.entered),
+                             left=named(tally.left))
 
     def _transition_figures(self, step_group: Ints, step_days: Floats) -> tuple[TransitionFigures, ...]:
-        declared: list[tuple[str, str, str]] = []
-        for transition in self.workflow.transitions:
-            for source in transition.sources:
-                key = (source, transition.trigger, transition.target)
-                if key not in declared:
-                    declared.append(key)
+        declared = declared_transitions(self.workflow)
         key_of: dict[tuple[str, str, str], int] = {}
         group_key = np.full(len(self.groups), -1, dtype=np.int64)
         for index, g in enumerate(self.groups):
@@ -616,31 +572,16 @@ class _Figures:
         return tuple(result)
 
     def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int) -> Funnel:
-        used = [stage for stage in FUNNEL_STAGES
-                if any(s.stage == stage and not s.final for s in self.workflow.states.values())]
         outcome_of: list[str | None] = []
         for name in self.names:
             state = self.workflow.states.get(name)
             outcome_of.append(state.outcome if state is not None and state.final else None)
-        pairs: Counter[tuple[int, str | None]] = Counter()
+        ends: Counter[tuple[int, str | None]] = Counter()
         if furthest.size:
             span = len(self.names)
             for key, n in _counts((furthest + 1) * span + name_now).items():
-                pairs[(key // span - 1, outcome_of[key % span])] += n
-        rows = []
-        for stage in used:
-            index = FUNNEL_STAGES.index(stage)
-            reached = sum(n for (f, _), n in pairs.items() if f >= index)
-            lost: Counter[str] = Counter()
-            for (f, outcome), n in pairs.items():
-                if f == index and outcome not in SUCCESS:
-                    lost[outcome or WAITING] += n
-            rows.append(FunnelStage(stage, reached,
-                                    tuple(sorted(lost.items(), key=lambda kv: (kv[0] == WAITING, kv[0])))))
-        ended: Counter[str | None] = Counter()
-        for (_, outcome), n in pairs.items():
-            ended[outcome] += n
-        return Funnel(count, tuple(rows), ended["implemented"], ended["partially_implemented"], evaluated)
+                ends[(key // span - 1, outcome_of[key % span])] += n
+        return funnel(self.workflow, ends, count, evaluated)
 
 
 @dataclass(frozen=True)
@@ -648,14 +589,19 @@ class _Tally:
     passed: dict[int, Spread]  # by state code
     passed_values: tuple[Ints, Floats]
     waiting_values: tuple[Ints, Floats]
-    stage_passed: dict[int, Spread]  # by index in STAGES
-    stage_waiting: dict[int, Spread]
+    stage_passed: dict[str, Spread]  # by stage
+    stage_waiting: dict[str, Spread]
     entered: dict[int, dict[str, int]]  # state code → month → count
     left: dict[int, dict[str, int]]
     before_groups: Ints
     before_days: Floats
     now: dict[int, int]  # open proposals per state code
     ended: dict[int, int]  # proposals that ended in each final state
+
+
+def _by_stage(by_index: dict[int, Spread]) -> dict[str, Spread]:
+    """Spreads keyed by index in STAGES, keyed by the stage (an index past STAGES is no shared stage)."""
+    return {STAGES[index]: spread for index, spread in by_index.items() if index < len(STAGES)}
 
 
 def _by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:

@@ -29,6 +29,22 @@ def quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def quarter(value: float, slowest: float) -> int:
+    """1..4: the quarter of ``slowest`` that ``value`` falls in (1 when ``slowest`` is 0) — the
+    grades of the stall diagram's states and of the comparison's cells."""
+    if slowest <= 0:
+        return 1
+    return max(1, min(4, math.ceil(4 * value / slowest - 1e-9)))
+
+
+def severity(typical: Spread, slowest: float) -> int:
+    """:attr:`StateFigures.severity`: 1..4 by the typical stay's median relative to the slowest
+    open state's (:func:`quarter`); 0 when nobody stayed."""
+    if not typical.count or typical.median is None:
+        return 0
+    return quarter(typical.median, slowest)
+
+
 @dataclass(frozen=True)
 class Spread:
     """How long a set of stays lasted, in days."""

@@ -32,13 +32,20 @@ Graphviz runs only in :func:`flowengine.render.render_dot`, which both render fu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flowengine.errors import InvalidInput
-from flowengine.figures import Analysis, Privacy, Spread, StageFigures, StateFigures, TransitionFigures
+from flowengine.figures import (
+    Analysis,
+    Privacy,
+    Spread,
+    StageFigures,
+    StateFigures,
+    TransitionFigures,
+    quarter,
+)
 from flowengine.model import STAGES, State, Transition, Workflow
 from flowengine.render import (
     _FONT,
@@ -121,13 +128,6 @@ def _date(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.date().isoformat()
-
-
-def _level(value: float, slowest: float) -> int:
-    """1..4 by ``value`` relative to ``slowest``, by quarters (as the analysis grades states)."""
-    if slowest <= 0:
-        return 1
-    return max(1, min(4, math.ceil(4 * value / slowest - 1e-9)))
 
 
 def _width(taken: int, most: int, privacy: Privacy) -> str:
@@ -458,7 +458,7 @@ def _stage_cell(name: str, stage: StageFigures | None, slowest: float, privacy: 
     elif value is None:
         fill, text = HIDDEN_COLOUR, "#000000"
     else:
-        level = _level(value, slowest)
+        level = quarter(value, slowest)
         fill, text = SEVERITY_COLOURS[level], SEVERITY_TEXT[level]
     attrs = {"label": f"<{label}>", "fillcolor": fill, "fontcolor": text, "style": "filled"}
     if flagged:

@@ -26,9 +26,8 @@ Definitions, chosen to agree with process mining on the same log:
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -45,6 +44,7 @@ from flowengine.figures import (
     Stall,
     StateFigures,
     TransitionFigures,
+    severity,
 )
 from flowengine.model import STAGES, State, Workflow
 from flowengine.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail
@@ -97,12 +97,18 @@ def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Ana
             count += 1
             _walk(workflow, trail, moment, tally)
     stalls = _stalls(workflow, tally, moment)
-    states = _state_figures(workflow, tally, stalls)
+    passed = {sid: Spread.of(days) for sid, days in tally.passed.items()}
+    states = state_figures(
+        workflow, stalls, passed=passed, waiting={sid: Spread.of(days) for sid, days in tally.waiting.items()},
+        stays={sid: Spread.of(tally.passed.get(sid, []) + tally.waiting.get(sid, []))
+               for sid in set(tally.passed) | set(tally.waiting)},
+        now=Counter(o.state for o in tally.open), ended=tally.ended, entered=tally.entered, left=tally.left)
     return Analysis(
         workflow=workflow, as_of=moment, proposals=count, states=states,
-        stages=_stage_figures(workflow, tally, states),
+        stages=stage_figures(workflow, states, {stage: Spread.of(days) for stage, days in tally.stage_passed.items()},
+                             {stage: Spread.of(days) for stage, days in tally.stage_waiting.items()}),
         transitions=_transition_figures(workflow, tally), loops=_loop_figures(tally),
-        funnel=_funnel(workflow, tally, count),
+        funnel=funnel(workflow, Counter(tally.furthest), count, tally.evaluated),
         feedback=Feedback(count, Spread.of(tally.answered), len(tally.unanswered), Spread.of(tally.unanswered)),
         stalls=stalls,
     )
@@ -148,7 +154,7 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
             tally.loops[(source, target)] += 1
             tally.looped[(source, target)].add(trail.proposal)
         if (answer is None and step.commented and step.role != SYSTEM_ROLE
-                and _answers_panel(workflow, source, step.trigger, target)):
+                and answers_panel(workflow, source, step.trigger, target)):
             answer = _days(created, step.at)
         target_stage = _stage(states.get(target))
         if target_stage != stage:
@@ -204,7 +210,8 @@ def _stage_index(stage: str | None) -> int:
     return FUNNEL_STAGES.index(stage) if stage in FUNNEL_STAGES else -1
 
 
-def _answers_panel(workflow: Workflow, source: str, trigger: str | None, target: str) -> bool:
+def answers_panel(workflow: Workflow, source: str, trigger: str | None, target: str) -> bool:
+    """Whether a step from ``source`` by ``trigger`` to ``target`` answers the panel (when commented)."""
     declared = workflow.states.get(target)
     if declared is not None and declared.answers_panel:
         return True
@@ -212,7 +219,7 @@ def _answers_panel(workflow: Workflow, source: str, trigger: str | None, target:
                for t in workflow.transitions)
 
 
-def _deadline_days(state: State | None) -> float | None:
+def deadline_days(state: State | None) -> float | None:
     return state.deadline.approx_days if state is not None and state.deadline is not None else None
 
 
@@ -232,19 +239,21 @@ def _limit(workflow: Workflow, tally: _Tally, current: _Open) -> tuple[datetime,
     return current.clock + timedelta(days=p90), p90, "p90"
 
 
-def _state_figures(workflow: Workflow, tally: _Tally, stalls: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
-    now: Counter[str] = Counter(o.state for o in tally.open)
-    stalled: Counter[str] = Counter()
-    over: Counter[str] = Counter()
-    for stall in stalls:
-        stalled[stall.state] += 1
-        if stall.rule != "p90":  # the other rules are the declared deadline
-            over[stall.state] += 1
-    seen = set(tally.entered) | set(tally.passed) | set(now)
+def state_figures(workflow: Workflow, stalls: Sequence[Stall], *, passed: Mapping[str, Spread],
+                  waiting: Mapping[str, Spread], stays: Mapping[str, Spread], now: Mapping[str, int],
+                  ended: Mapping[str, int], entered: Mapping[str, Mapping[str, int]],
+                  left: Mapping[str, Mapping[str, int]]) -> tuple[StateFigures, ...]:
+    """Each declared state in file order, then the undeclared ones the history uses, sorted.
+    The mappings are keyed by state id (missing: nobody): the spreads of finished stays, current
+    waits and both; open proposals now, proposals that ended in each final state; entered and
+    left per month. Shared by this reference and :mod:`flowengine.bulkstalls`."""
+    stalled = Counter(stall.state for stall in stalls)
+    over = Counter(stall.state for stall in stalls if stall.rule != "p90")  # the other rules are the deadline
+    seen = set(entered) | set(passed) | set(now)
     ids = list(workflow.states) + sorted(seen - set(workflow.states))
-    passed = {sid: Spread.of(tally.passed.get(sid, [])) for sid in ids}
-    waiting = {sid: Spread.of(tally.waiting.get(sid, [])) for sid in ids}
-    typical = {sid: passed[sid] if passed[sid].count else waiting[sid] for sid in ids}
+    passed_of = {sid: passed.get(sid, Spread()) for sid in ids}
+    waiting_of = {sid: waiting.get(sid, Spread()) for sid in ids}
+    typical = {sid: passed_of[sid] if passed_of[sid].count else waiting_of[sid] for sid in ids}
     slowest = max((typical[sid].median or 0.0 for sid in ids
                    if not (sid in workflow.states and workflow.states[sid].final)), default=0.0)
     figures = []
@@ -253,27 +262,21 @@ def _state_figures(workflow: Workflow, tally: _Tally, stalls: tuple[Stall, ...])
         final = bool(declared and declared.final)
         figures.append(StateFigures(
             state=sid, stage=declared.stage if declared else None, owner=declared.owner if declared else None,
-            declared=declared is not None, final=final, deadline_days=_deadline_days(declared),
-            now=tally.ended[sid] if final else now[sid], stalled_now=stalled[sid], over_deadline_now=over[sid],
-            passed=passed[sid], waiting=waiting[sid],
-            stays=Spread.of(tally.passed.get(sid, []) + tally.waiting.get(sid, [])),
-            entered_by_month=tuple(sorted(tally.entered.get(sid, Counter()).items())),
-            left_by_month=tuple(sorted(tally.left.get(sid, Counter()).items())),
-            severity=0 if final else _severity(typical[sid], slowest),
+            declared=declared is not None, final=final, deadline_days=deadline_days(declared),
+            now=ended.get(sid, 0) if final else now.get(sid, 0), stalled_now=stalled[sid],
+            over_deadline_now=over[sid], passed=passed_of[sid], waiting=waiting_of[sid],
+            stays=stays.get(sid, Spread()),
+            entered_by_month=tuple(sorted(entered.get(sid, {}).items())),
+            left_by_month=tuple(sorted(left.get(sid, {}).items())),
+            severity=0 if final else severity(typical[sid], slowest),
         ))
     return tuple(figures)
 
 
-def _severity(typical: Spread, slowest: float) -> int:
-    """1..4 by the typical stay relative to the slowest open state's; 0 when nobody stayed."""
-    if not typical.count or typical.median is None:
-        return 0
-    if slowest <= 0:
-        return 1
-    return max(1, min(4, math.ceil(4 * typical.median / slowest - 1e-9)))
-
-
-def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures, ...]) -> tuple[StageFigures, ...]:
+def stage_figures(workflow: Workflow, states: Sequence[StateFigures], passed: Mapping[str, Spread],
+                  waiting: Mapping[str, Spread]) -> tuple[StageFigures, ...]:
+    """The stages the workflow's open states use, in the shared order: their states' counts summed,
+    and the spreads of stage stays (keyed by stage; missing: nobody)."""
     used = {s.stage for s in workflow.states.values() if s.stage and not s.final}
     result = []
     for stage in STAGES:
@@ -283,18 +286,24 @@ def _stage_figures(workflow: Workflow, tally: _Tally, states: tuple[StateFigures
         result.append(StageFigures(
             stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
             over_deadline_now=sum(s.over_deadline_now for s in members),
-            passed=Spread.of(tally.stage_passed.get(stage, [])), waiting=Spread.of(tally.stage_waiting.get(stage, [])),
+            passed=passed.get(stage, Spread()), waiting=waiting.get(stage, Spread()),
         ))
     return tuple(result)
 
 
-def _transition_figures(workflow: Workflow, tally: _Tally) -> tuple[TransitionFigures, ...]:
+def declared_transitions(workflow: Workflow) -> list[tuple[str, str, str]]:
+    """(source, trigger, target) of every declared transition, once each, in the file's order."""
     declared: list[tuple[str, str, str]] = []
     for transition in workflow.transitions:
         for source in transition.sources:
             key = (source, transition.trigger, transition.target)
             if key not in declared:
                 declared.append(key)
+    return declared
+
+
+def _transition_figures(workflow: Workflow, tally: _Tally) -> tuple[TransitionFigures, ...]:
+    declared = declared_transitions(workflow)
     known = set(declared)
     jumps = sorted(key for key in tally.before if key not in known)
     return tuple(
@@ -311,20 +320,24 @@ def _loop_figures(tally: _Tally) -> tuple[LoopFigures, ...]:
     return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
 
-def _funnel(workflow: Workflow, tally: _Tally, count: int) -> Funnel:
+def funnel(workflow: Workflow, ends: Mapping[tuple[int, str | None], int], count: int, evaluated: int) -> Funnel:
+    """The funnel from how many proposals ended each way: ``ends`` counts (index in
+    :data:`FUNNEL_STAGES` of the furthest stage reached, outcome or None while open)."""
     used = [stage for stage in FUNNEL_STAGES
             if any(s.stage == stage and not s.final for s in workflow.states.values())]
     rows = []
     for stage in used:
         index = FUNNEL_STAGES.index(stage)
-        reached = sum(1 for furthest, _ in tally.furthest if furthest >= index)
+        reached = sum(n for (furthest, _), n in ends.items() if furthest >= index)
         lost: Counter[str] = Counter()
-        for furthest, outcome in tally.furthest:
+        for (furthest, outcome), n in ends.items():
             if furthest == index and outcome not in SUCCESS:
-                lost[outcome or WAITING] += 1
+                lost[outcome or WAITING] += n
         rows.append(FunnelStage(stage, reached, tuple(sorted(lost.items(), key=lambda kv: (kv[0] == WAITING, kv[0])))))
-    outcomes = Counter(outcome for _, outcome in tally.furthest)
-    return Funnel(count, tuple(rows), outcomes["implemented"], outcomes["partially_implemented"], tally.evaluated)
+    outcomes: Counter[str | None] = Counter()
+    for (_, outcome), n in ends.items():
+        outcomes[outcome] += n
+    return Funnel(count, tuple(rows), outcomes["implemented"], outcomes["partially_implemented"], evaluated)
 
 
 def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[Stall, ...]:
