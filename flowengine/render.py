@@ -25,13 +25,14 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from flowengine.errors import FlowEngineError
 from flowengine.model import STAGES, State, Transition, Workflow
 from flowengine.vocabulary import term
 
-__all__ = ["diagram_format", "dot_digest", "render", "render_dot", "svg_is_current", "workflow_to_dot"]
+__all__ = ["diagram_format", "dot_digest", "render", "render_dot", "replacing", "svg_is_current", "workflow_to_dot"]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 STAMP_PREFIX = "flowengine-dot-sha256:"
@@ -334,25 +335,28 @@ def _run_dot(dot_source: str, fmt: str) -> bytes:
     return data
 
 
-def _write_atomically(output: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory, so readers never see half a diagram."""
-    # mkstemp creates the file 0600; keep an existing file's mode, else use the usual 0644 so
-    # a diagram committed or served from diagrams/ stays readable.
+@contextlib.contextmanager
+def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEngineError) -> Iterator[Path]:
+    """A temporary file beside ``output`` to write; when the block ends it takes ``output``'s
+    place in one move, so readers never see half a file. On any failure it is removed and
+    ``output`` stays as it was; an OSError becomes ``error(f"{failure}: {reason}")``.
+    The file gets an existing ``output``'s mode, else the usual 0644 (mkstemp makes it 0600),
+    so a diagram committed or served from ``diagrams/`` stays readable."""
     try:
         mode = stat.S_IMODE(output.stat().st_mode) if output.exists() else 0o644
         fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        os.close(fd)
     except OSError as exc:
-        raise FlowEngineError(f"cannot write diagram '{output}': {exc.strerror or exc}") from exc
+        raise error(f"{failure}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        yield Path(temp_name)
         os.chmod(temp_name, mode)
         os.replace(temp_name, output)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         if isinstance(exc, OSError):
-            raise FlowEngineError(f"cannot write diagram '{output}': {exc.strerror or exc}") from exc
+            raise error(f"{failure}: {exc.strerror or exc}") from exc
         raise
 
 
@@ -383,7 +387,8 @@ def render_dot(dot_source: str, output: Path) -> Path:
         data = _run_dot(dot_source, fmt)
         if fmt == "svg":
             data = _stamp_svg(data, dot_digest(dot_source))
-    _write_atomically(output, data)
+    with replacing(output, f"cannot write diagram '{output}'") as temp:
+        temp.write_bytes(data)
     return output
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from flowengine.durations import parse_duration
-from flowengine.errors import FlowEngineError
+from flowengine.errors import FlowEngineError, InvalidInput
 from flowengine.issues import Location
 from flowengine.model import STAGES, Labels, Located, Role, State, Transition, Workflow
-from flowengine.render import dot_digest, render, svg_is_current, workflow_to_dot
+from flowengine.render import dot_digest, render, replacing, svg_is_current, workflow_to_dot
 
 GOLDEN = Path(__file__).parent / "golden"
 HAS_DOT = shutil.which("dot") is not None
@@ -291,6 +291,31 @@ def test_missing_dot_program_is_a_flowengine_error(tmp_path: Path,
 def test_missing_directory_is_a_flowengine_error(tmp_path: Path) -> None:
     with pytest.raises(FlowEngineError, match="cannot write diagram"):
         render(make_workflow(), tmp_path / "nowhere" / "chain.dot")
+
+
+def test_a_replaced_file_appears_whole_with_a_readable_mode_or_not_at_all(tmp_path: Path) -> None:
+    new = tmp_path / "new.svg"
+    with replacing(new, "cannot write it") as temp:
+        assert temp.parent == tmp_path and temp != new
+        temp.write_bytes(b"drawn")
+        assert not new.exists()
+    assert new.read_bytes() == b"drawn" and new.stat().st_mode & 0o777 == 0o644
+    kept = tmp_path / "kept.svg"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    with pytest.raises(RuntimeError, match="half way"), replacing(kept, "cannot write it") as temp:
+        temp.write_bytes(b"half")
+        raise RuntimeError("half way")
+    assert kept.read_bytes() == b"old"
+    with replacing(kept, "cannot write it") as temp:
+        temp.write_bytes(b"new")
+    assert kept.read_bytes() == b"new" and kept.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(InvalidInput, match=r"^cannot write the log: ") as caught, \
+            replacing(kept, "cannot write the log", InvalidInput):
+        raise OSError(28, "No space left on device")
+    assert "No space left" in str(caught.value)
+    assert kept.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.svg", "new.svg"]  # no temporary file left
 
 
 # --- freshness stamp -------------------------------------------------------------------------
