@@ -11,11 +11,13 @@ Five proposals, day 0 = 2019-01-01 00:00 UTC, looked at on day 40:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from flowengine.loader import build_workflow
 from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, PROGRESS, Step, Trail
+from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Step, Trail
 from flowengine.yamlsafe import read_text
 
 TINY = """\
@@ -86,15 +88,53 @@ def trails(histories: dict[str, tuple[int, list[tuple[int, str]]]] = HISTORIES) 
     return result
 
 
-def upto(moment: datetime) -> list[Trail]:
-    """What the store hands the analysis for an as-of view: events up to the moment."""
-    cut = [Trail(t.proposal, t.title, t.workflow, tuple(s for s in t.steps if s.at <= moment)) for t in trails()]
+def upto(moment: datetime, histories: Sequence[Trail] | None = None) -> list[Trail]:
+    """What the store hands the analysis for an as-of view: events up to the moment (of the five
+    tiny histories unless others are given)."""
+    cut = [Trail(t.proposal, t.title, t.workflow, tuple(s for s in t.steps if s.at <= moment))
+           for t in (trails() if histories is None else histories)]
     return [t for t in cut if t.steps]
-
-
 
 
 def tiny_workflow() -> Workflow:
     workflow, issues = build_workflow(read_text(TINY, "tiny.yaml"))
     assert not [i for i in issues if i.severity == "error"]
     return workflow
+
+
+def open_ended(workflow: Workflow) -> Workflow:
+    """The tiny chain with no deadline in implementation: stalls there are judged by the p90."""
+    return dataclasses.replace(workflow, states={
+        **workflow.states, "implementation": dataclasses.replace(workflow.states["implementation"], deadline=None)})
+
+
+# -- histories of single stall tests, also held to the fast analysis ------------------------
+
+def p90_history() -> dict[str, tuple[int, list[tuple[int, str]]]]:
+    """Admin stays of 1..5 days (p90 = 4.6), and TINY-6 waiting in admin_review since day 0."""
+    history = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (n, "approve")]) for n in range(1, 6)}
+    history["TINY-6"] = (0, [(0, "submit"), (0, "recommend")])
+    return history
+
+
+def busy_implementation() -> list[Trail]:
+    """Six implementations of 10 days (p90 = 10), and TINY-7 in implementation since day 0 with
+    progress recorded on day 95."""
+    finished = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (0, "approve"), (10, "finish")])
+                for n in range(1, 7)}
+    busy = Trail("TINY-7", "busy", "tiny", (
+        Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
+        Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(0), False),
+        Step(ADVANCED, "recommend", "council_review", "admin_review", "rita", "council", day(0), False),
+        Step(ADVANCED, "approve", "admin_review", "implementation", "eva", "admin", day(0), True),
+        Step(PROGRESS, None, "implementation", "implementation", "per", "service", day(95), True)))
+    return [*trails(finished), busy]
+
+
+JUMP = Trail("TINY-9", "Jumped", "tiny", (  # a step no transition declares
+    Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
+    Step(ADVANCED, "shortcut", "draft", "done", "mallory", "panel", day(3), False)))
+CORRECTED = Trail("TINY-1", "x", "tiny", (  # fields set in draft on day 2, submitted on day 5
+    Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
+    Step(FIELDS_SET, None, "draft", "draft", "kari", "panel", day(2), False),
+    Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(5), False)))

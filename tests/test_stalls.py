@@ -14,20 +14,34 @@ the query path is held to the same figures.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 
 import pytest
 
 from flowengine.figures import WAITING, Analysis, Privacy, Spread, quantile
 from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Actor, Step, Trail
+from flowengine.records import ADVANCED, CREATED, Actor, Step, Trail
 from flowengine.report import as_csv, as_markdown, as_text, build_comparison, build_sections
 from flowengine.service import FlowEngine
 from flowengine.stalls import MIN_HISTORY, analyse
 
 from .databases import DatabaseTargets
-from .stall_histories import AS_OF, COMMENTED, HISTORIES, ROLE_OF, TINY, day, tiny_workflow, trails, upto
+from .stall_histories import (
+    AS_OF,
+    COMMENTED,
+    CORRECTED,
+    HISTORIES,
+    JUMP,
+    ROLE_OF,
+    TINY,
+    busy_implementation,
+    day,
+    open_ended,
+    p90_history,
+    tiny_workflow,
+    trails,
+    upto,
+)
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +148,7 @@ def test_recorded_progress_keeps_an_implementation_from_counting_as_stalled(tiny
 
 
 def test_without_a_deadline_a_stay_longer_than_the_p90_of_history_is_stalled(tiny: Workflow) -> None:
-    history = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (n, "approve")]) for n in range(1, 6)}
-    # Admin stays 1..5 days: p90 = 4.6. One proposal has waited 4.5 days, one 4.7.
-    history["TINY-6"] = (0, [(0, "submit"), (0, "recommend")])
+    history = p90_history()  # admin stays of 1..5 days: p90 = 4.6; TINY-6 waits there from day 0
     assert MIN_HISTORY == 5
     early = analyse(tiny, trails(history), day(4.5))
     assert [s.proposal for s in early.stalls if s.state == "admin_review"] == []
@@ -148,21 +160,11 @@ def test_without_a_deadline_a_stay_longer_than_the_p90_of_history_is_stalled(tin
     assert admin is not None and (admin.stalled_now, admin.over_deadline_now) == (1, 0)
 
 
-def test_without_a_deadline_the_p90_in_implementation_counts_from_the_last_progress() -> None:
-    workflow = tiny_workflow()
-    open_ended = dataclasses.replace(workflow, states={
-        **workflow.states, "implementation": dataclasses.replace(workflow.states["implementation"], deadline=None)})
-    finished = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (0, "approve"), (10, "finish")])
-                for n in range(1, 7)}  # six implementations of 10 days: p90 = 10
-    busy = Trail("TINY-7", "busy", "tiny", (
-        Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
-        Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(0), False),
-        Step(ADVANCED, "recommend", "council_review", "admin_review", "rita", "council", day(0), False),
-        Step(ADVANCED, "approve", "admin_review", "implementation", "eva", "admin", day(0), True),
-        Step(PROGRESS, None, "implementation", "implementation", "per", "service", day(95), True)))
-    result = analyse(open_ended, [*trails(finished), busy], day(100))
+def test_without_a_deadline_the_p90_in_implementation_counts_from_the_last_progress(tiny: Workflow) -> None:
+    # Six implementations of 10 days (p90 = 10); TINY-7 in implementation since day 0, progress on day 95.
+    result = analyse(open_ended(tiny), busy_implementation(), day(100))
     assert result.stalls == ()  # 5 days since its progress, against a p90 of 10
-    late = analyse(open_ended, [*trails(finished), busy], day(106))
+    late = analyse(open_ended(tiny), busy_implementation(), day(106))
     assert [(s.proposal, s.rule, s.days) for s in late.stalls] == [("TINY-7", "p90", 11.0)]
 
 
@@ -191,10 +193,7 @@ def test_declared_transitions_never_taken_are_reported(figures: Analysis) -> Non
 
 
 def test_a_step_no_transition_declares_is_reported_as_a_jump(tiny: Workflow) -> None:
-    jump = Trail("TINY-9", "Jumped", "tiny", (
-        Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
-        Step(ADVANCED, "shortcut", "draft", "done", "mallory", "panel", day(3), False)))
-    result = analyse(tiny, [*trails(), jump], AS_OF)
+    result = analyse(tiny, [*trails(), JUMP], AS_OF)  # TINY-9: draft -> done by "shortcut" on day 3
     assert [(t.source, t.trigger, t.target, t.taken, t.declared) for t in result.jumps] == [
         ("draft", "shortcut", "done", 1, False)]
 
@@ -318,11 +317,7 @@ def test_every_workflow_with_proposals_is_analysed_when_none_is_named(stored: Fl
 
 
 def test_fields_set_events_do_not_end_a_stay(tiny: Workflow) -> None:
-    trail = Trail("TINY-1", "x", "tiny", (
-        Step(CREATED, None, None, "draft", "kari", "panel", day(0), False),
-        Step(FIELDS_SET, None, "draft", "draft", "kari", "panel", day(2), False),
-        Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(5), False)))
-    result = analyse(tiny, [trail], day(6))
+    result = analyse(tiny, [CORRECTED], day(6))  # fields set on day 2, submitted on day 5
     draft = result.state("draft")
     assert draft is not None and draft.passed == Spread(1, 5.0, 5.0, 5.0)
 
