@@ -45,6 +45,14 @@ def privacy_options(func: F) -> F:
     return cast(F, decorated)
 
 
+def analysis_options(func: F) -> F:
+    """What every ``stalls`` command reads and shows the analysis with, in this order: the privacy
+    options, --lang, --db, --workflows and --quiet."""
+    for option in (quiet_option, workflows_option, database_option, language_option, privacy_options):
+        func = option(func)
+    return func
+
+
 def format_option(func: F) -> F:
     return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
                         help="How to write the tables.")(func)
@@ -119,15 +127,16 @@ def stalls() -> None:
 @as_of_option
 @format_option
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
-@privacy_options
-@language_option
-@database_option
-@workflows_option
-@quiet_option
+@analysis_options
 def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Stalled proposals worst first, with who must act and for how long; then per workflow the
-    stages, states, transitions, loops, funnel, feedback loop and monthly flow."""
+    stages, states, transitions, loops, funnel, feedback loop and monthly flow.
+
+    \b
+    Example:
+      flowengine stalls report --workflow melhus --format markdown -o melhus.md
+    """
     from flowengine import report as rep
 
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
@@ -140,14 +149,15 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="Where to write it: .svg, .png, .pdf or .dot.")
 @as_of_option
-@privacy_options
-@language_option
-@database_option
-@workflows_option
-@quiet_option
+@analysis_options
 def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
             workflow_dirs: tuple[str, ...], quiet: bool) -> None:
-    """The declared workflow coloured by where its proposals wait."""
+    """The declared workflow coloured by where its proposals wait.
+
+    \b
+    Example:
+      flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
+    """
     from flowengine.overlay import render_stall_diagram
 
     path = _diagram_path(output)
@@ -162,15 +172,16 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 @as_of_option
 @format_option
 @click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
-@privacy_options
-@language_option
-@database_option
-@workflows_option
-@quiet_option
+@analysis_options
 def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
             language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Municipalities side by side on the shared stages: median and p90 days per stage, and the
-    funnel. Default: every workflow with proposals."""
+    funnel. Default: every workflow with proposals.
+
+    \b
+    Example:
+      flowengine stalls compare ostersund timra trondheim stjordal melhus -o compare.svg
+    """
     from flowengine import report as rep
 
     path = _diagram_path(output) if output else None

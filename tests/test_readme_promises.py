@@ -64,15 +64,7 @@ def _options(path: tuple[str, ...]) -> set[str]:
 
 # -- the command line ---------------------------------------------------------------------------
 
-_NO_EXAMPLE_YET = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="cli/stalls.py: the help of report, diagram and compare has no Example paragraph yet")
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(path, marks=_NO_EXAMPLE_YET) if path[:1] == ("stalls",) and len(path) == 2 else path
-    for path in _commands()
-], ids=lambda path: " ".join(path) or "flowengine")
+@pytest.mark.parametrize("path", _commands(), ids=lambda path: " ".join(path) or "flowengine")
 def test_every_command_s_help_ends_with_an_example_of_that_command(path: tuple[str, ...]) -> None:
     """README: "Every command's `--help` ends with an example." (click adds the options after it)."""
     result = CliRunner().invoke(cli, [*path, "--help"])
