@@ -165,6 +165,26 @@ def test_a_thread_keeps_its_write_connection_between_transactions(database: Data
     assert seen and seen[0] != first
 
 
+@pytest.mark.sqlite_only("the write connection is kept between transactions on SQLite only")
+def test_a_thread_that_ends_gives_its_write_connection_back(database: Database) -> None:
+    """More short-lived writing threads than the pool has connections (5 + 10 overflow), as a
+    server with a thread per request has: each one's kept connection goes back when it ends."""
+    with database.write():
+        pass
+    held = database.engine.pool.checkedout()
+
+    def elsewhere() -> None:
+        with database.write():
+            pass
+
+    for _ in range(20):
+        worker = threading.Thread(target=elsewhere)
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+        assert database.engine.pool.checkedout() == held
+
+
 def test_after_a_failed_write_the_next_write_starts_on_a_fresh_connection(database: Database) -> None:
     with database.write() as conn:
         first = conn

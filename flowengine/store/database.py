@@ -19,6 +19,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,23 @@ def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = N
     return f"sqlite:///{path}"
 
 
+class _Kept:
+    """A thread's kept write connection. Only that thread's local storage holds it, so when the
+    thread ends it goes, and its finalizer hands the connection back to the pool (a server
+    starting a thread per request would otherwise run the pool dry, one thread at a time)."""
+
+    __slots__ = ("__weakref__", "close", "conn")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.close = weakref.finalize(self, _close_quietly, conn)
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(exc.SQLAlchemyError, sqlite3.Error):  # a failure that led here is the one to report
+        conn.close()
+
+
 class Database:
     """One database: an engine plus the two kinds of transaction flowengine needs."""
 
@@ -86,8 +104,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         # SQLite: each thread keeps its write connection between transactions (see write()).
         self._writer = threading.local()
-        self._writers: list[Connection] = []
-        self._writers_lock = threading.Lock()
+        self._kept: weakref.WeakSet[_Kept] = weakref.WeakSet()  # every thread's, for dispose()
+        self._kept_lock = threading.Lock()
 
     @property
     def display_name(self) -> str:
@@ -102,7 +120,7 @@ class Database:
 
         On SQLite the connection stays with the thread for its next write: checking one out of
         the pool and back costs more than a whole step's statements. Between transactions it
-        holds no lock; after any failure it goes back to the pool and the next write starts afresh.
+        holds no lock; after any failure, and when the thread ends, it goes back to the pool.
         """
         with translate_errors(self, writing=True):
             if self.dialect != "sqlite":
@@ -111,31 +129,22 @@ class Database:
                     with conn.begin():
                         yield conn
                 return
-            conn = self._write_connection()
+            kept = self._kept_writer()
             try:
-                with conn.begin():
-                    yield conn
+                with kept.conn.begin():
+                    yield kept.conn
             except BaseException:
-                self._drop_writer(conn)
+                self._writer.kept = None
+                kept.close()
                 raise
 
-    def _write_connection(self) -> Connection:
-        conn: Connection | None = getattr(self._writer, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self.engine.connect().execution_options(**{_WRITE: True})
-            self._writer.conn = conn
-            with self._writers_lock:
-                self._writers.append(conn)
-        return conn
-
-    def _drop_writer(self, conn: Connection) -> None:
-        if getattr(self._writer, "conn", None) is conn:
-            self._writer.conn = None
-        with self._writers_lock:
-            if conn in self._writers:
-                self._writers.remove(conn)
-        with contextlib.suppress(exc.SQLAlchemyError, sqlite3.Error):  # the failure that led here is the one to report
-            conn.close()
+    def _kept_writer(self) -> _Kept:
+        kept: _Kept | None = getattr(self._writer, "kept", None)
+        if kept is None or kept.conn.closed or kept.conn.invalidated:
+            kept = self._writer.kept = _Kept(self.engine.connect().execution_options(**{_WRITE: True}))
+            with self._kept_lock:
+                self._kept.add(kept)
+        return kept
 
     def run_write(self, work: Callable[[Connection], T], *, operation: str = "write",
                   attempts: int = WRITE_ATTEMPTS) -> T:
@@ -205,10 +214,10 @@ class Database:
         return migrate.upgrade(self)
 
     def dispose(self) -> None:
-        with self._writers_lock:
-            held, self._writers = self._writers, []
-        for conn in held:
-            conn.close()
+        with self._kept_lock:
+            held = list(self._kept)
+        for kept in held:
+            kept.close()
         self.engine.dispose()
 
     def __enter__(self) -> Database:
