@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, func, select
 
 from flowengine.records import Event
+from flowengine.store.queries import EVENT_COLUMNS, event_from_row
 from flowengine.store.schema import definitions, events, proposals
 
 BATCH_ROWS = 1000
@@ -39,13 +40,8 @@ class LoggedEvent(NamedTuple):
     definition_hash: str
 
 
-_COLUMNS = (
-    proposals.c.id.label("proposal"), events.c.seq, events.c.kind, events.c.trigger, events.c.from_state,
-    events.c.to_state, events.c.actor, events.c.role, events.c.at, events.c.entered_at, events.c.comment,
-    events.c.changes, events.c.details, events.c.idempotency_key, events.c.prev_hash, events.c.hash,
-    proposals.c.title, proposals.c.workflow, definitions.c.version.label("workflow_version"),
-    proposals.c.definition_hash,
-)
+_COLUMNS = (*EVENT_COLUMNS, proposals.c.title, proposals.c.workflow, definitions.c.version.label("workflow_version"),
+            proposals.c.definition_hash)
 _JOINED = events.join(proposals, events.c.proposal_pk == proposals.c.pk).join(
     definitions, proposals.c.definition_hash == definitions.c.content_hash)
 
@@ -73,19 +69,11 @@ def logged_events(conn: Connection, selection: Selection = Selection(), *,
             if not rows:
                 return
             for row in rows:
-                yield LoggedEvent(_event(row), row.title, row.workflow, row.workflow_version, row.definition_hash)
+                yield LoggedEvent(event_from_row(row), row.title, row.workflow, row.workflow_version,
+                                  row.definition_hash)
             del rows  # let the batch go before the next is fetched: one batch in memory, not two
     finally:
         result.close()
-
-
-def _event(row: Any) -> Event:
-    return Event(
-        proposal=row.proposal, seq=row.seq, kind=row.kind, trigger=row.trigger, from_state=row.from_state,
-        to_state=row.to_state, actor=row.actor, role=row.role, at=row.at, entered_at=row.entered_at,
-        comment=row.comment, changes=dict(row.changes), details=dict(row.details),
-        idempotency_key=row.idempotency_key, prev_hash=row.prev_hash, hash=row.hash,
-    )
 
 
 def count_events(conn: Connection, selection: Selection = Selection()) -> int:

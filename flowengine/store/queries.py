@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
 
 from sqlalchemy import JSON, Connection, Dialect, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
@@ -47,8 +50,12 @@ class _DriverStatement:
         self.positional = dialect.positional
         self.binds = [(name, _bind_processor(compiled.binds[name].type, dialect)) for name in names]
         self.results: list[Callable[[Any], Any] | None] = []
+        self.record: Callable[[list[Any]], Any] = tuple
         if isinstance(statement, Select):
             self.results = [_result_processor(column.type, dialect) for column in statement.selected_columns]
+            # rows named as SQLAlchemy names them, so one converter serves both paths
+            keys = [str(column.key) for column in statement.selected_columns]
+            self.record = namedtuple("Row", keys)._make  # type: ignore[attr-defined]
         self.error = dialect.loaded_dbapi.Error
 
     def run(self, conn: Connection, params: dict[str, Any]) -> Any:
@@ -63,8 +70,10 @@ class _DriverStatement:
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
 
-    def row(self, raw: Any) -> list[Any]:
-        return [process(value) if process else value for process, value in zip(self.results, raw, strict=True)]
+    def row(self, raw: Any) -> Any:
+        """A fetched row converted as SQLAlchemy converts it, its columns named as in SQLAlchemy's Row."""
+        return self.record([process(value) if process else value
+                            for process, value in zip(self.results, raw, strict=True)])
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
@@ -181,34 +190,13 @@ def _proposal(row: Any) -> Proposal:  # a Row of _PROPOSAL_COLUMNS
 _PROPOSAL_BY_ID = _PROPOSALS.where(proposals.c.id == bindparam("proposal_id"))
 
 
-class _ProposalRow(NamedTuple):
-    """A row of _PROPOSAL_COLUMNS read on the driver path, named as SQLAlchemy names it."""
-
-    pk: int
-    id: str
-    workflow: str
-    workflow_version: str
-    definition_hash: str
-    title: str
-    description: str
-    origin: str
-    state: str
-    fields: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    state_entered_at: datetime
-    version: int
-    head_hash: str
-    created_by: str
-
-
 def load_proposal(conn: Connection, proposal_id: str) -> tuple[int, Proposal] | None:
     driver = _driver_statement(conn, "load_proposal", lambda d: _DriverStatement(_PROPOSAL_BY_ID, d))
     if driver is not None:
         raw = driver.run(conn, {"proposal_id": proposal_id}).fetchone()
         if raw is None:
             return None
-        found = _ProposalRow._make(driver.row(raw))
+        found = driver.row(raw)
         return found.pk, _proposal(found)
     row = conn.execute(_PROPOSAL_BY_ID, {"proposal_id": proposal_id}).first()
     return (row.pk, _proposal(row)) if row else None
@@ -266,15 +254,16 @@ def insert_event(conn: Connection, proposal_pk: int, event: Event) -> None:
         conn.execute(_INSERT_EVENT, params)
 
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     proposals.c.id.label("proposal"), events.c.seq, events.c.kind, events.c.trigger, events.c.from_state,
     events.c.to_state, events.c.actor, events.c.role, events.c.at, events.c.entered_at, events.c.comment,
     events.c.changes, events.c.details, events.c.idempotency_key, events.c.prev_hash, events.c.hash,
 )
-_EVENTS = select(*_EVENT_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
+_EVENTS = select(*EVENT_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
 
 
-def _event(row: Any) -> Event:  # a Row of _EVENT_COLUMNS
+def event_from_row(row: Any) -> Event:
+    """The Event of a row that starts with :data:`EVENT_COLUMNS` (the event log's rows add more)."""
     return Event(
         proposal=row.proposal, seq=row.seq, kind=row.kind, trigger=row.trigger, from_state=row.from_state,
         to_state=row.to_state, actor=row.actor, role=row.role, at=row.at, entered_at=row.entered_at,
@@ -287,18 +276,18 @@ def events_of(conn: Connection, proposal_pk: int, *, until: datetime | None = No
     query = _EVENTS.where(events.c.proposal_pk == proposal_pk).order_by(events.c.seq)
     if until is not None:
         query = query.where(events.c.at <= until)
-    return [_event(row) for row in conn.execute(query)]
+    return [event_from_row(row) for row in conn.execute(query)]
 
 
 def last_event(conn: Connection, proposal_pk: int) -> Event | None:
     row = conn.execute(_EVENTS.where(events.c.proposal_pk == proposal_pk)
                        .order_by(events.c.seq.desc()).limit(1)).first()
-    return _event(row) if row else None
+    return event_from_row(row) if row else None
 
 
 def event_by_key(conn: Connection, idempotency_key: str) -> Event | None:
     row = conn.execute(_EVENTS.where(events.c.idempotency_key == idempotency_key)).first()
-    return _event(row) if row else None
+    return event_from_row(row) if row else None
 
 
 def histories(conn: Connection, *, until: datetime | None = None,
@@ -311,15 +300,8 @@ def histories(conn: Connection, *, until: datetime | None = None,
     if workflow:
         query = query.where(proposals.c.workflow == workflow)
     by_id = {p.id: p for p in load_proposals(conn, workflow=workflow)}
-    current: list[Event] = []
-    for row in conn.execute(query):
-        event = _event(row)
-        if current and current[0].proposal != event.proposal:
-            yield by_id.pop(current[0].proposal), current
-            current = []
-        current.append(event)
-    if current:
-        yield by_id.pop(current[0].proposal), current
+    for pid, rows in groupby(conn.execute(query), attrgetter("proposal")):
+        yield by_id.pop(pid), [event_from_row(row) for row in rows]
     if until is None:
         for proposal in by_id.values():  # proposals whose events are all gone
             yield proposal, []
@@ -330,7 +312,7 @@ def last_events(conn: Connection, *, workflow: str | None = None) -> dict[str, E
     query = _EVENTS.where(events.c.seq == proposals.c.version)
     if workflow:
         query = query.where(proposals.c.workflow == workflow)
-    return {row.proposal: _event(row) for row in conn.execute(query)}
+    return {row.proposal: event_from_row(row) for row in conn.execute(query)}
 
 
 def altered_definitions(conn: Connection) -> Iterator[str]:
@@ -356,17 +338,12 @@ def trails(conn: Connection, *, until: datetime | None = None, workflow: str | N
         query = query.where(events.c.at <= until)
     if workflow:
         query = query.where(proposals.c.workflow == workflow)
-    current: list[Step] = []
-    head: Any = None
-    for row in conn.execute(query):
-        if head is not None and row.id != head.id:
-            yield Trail(head.id, head.title, head.workflow, tuple(current), head.definition_hash)
-            current = []
-        head = head if current else row
-        current.append(Step(row.kind, row.trigger, row.from_state, row.to_state, row.actor, row.role, row.at,
-                            bool(row.commented)))
-    if head is not None:
-        yield Trail(head.id, head.title, head.workflow, tuple(current), head.definition_hash)
+    for _, group in groupby(conn.execute(query), attrgetter("id")):
+        rows = list(group)
+        head = rows[0]
+        yield Trail(head.id, head.title, head.workflow, tuple(
+            Step(row.kind, row.trigger, row.from_state, row.to_state, row.actor, row.role, row.at, bool(row.commented))
+            for row in rows), head.definition_hash)
 
 
 def workflows_in_use(conn: Connection) -> list[str]:
