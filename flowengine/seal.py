@@ -38,7 +38,7 @@ def seal(*, prev_hash: str, proposal: str, seq: int, kind: str, trigger: str | N
 def seal_encoded(prev_hash: str, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
                  to_state: str, actor: str, role: str, at: str, entered_at: str, comment: str, changes: str,
                  details: str, idempotency_key: str | None) -> str:
-    """:func:`seal` with ``changes`` and ``details`` already encoded (by :func:`encode_object`, or
+    """:func:`seal` with ``changes`` and ``details`` already encoded (``{}`` when empty, or
     :func:`creation_details` for the details every creation carries): the inner loop of an import."""
     payload = (
         f'{{"actor":{_string(actor)},"at":"{at}","changes":{changes},"comment":{_string(comment)},'
@@ -49,11 +49,6 @@ def seal_encoded(prev_hash: str, proposal: str, seq: int, kind: str, trigger: st
         f'"to":{_string(to_state)},"trigger":{"null" if trigger is None else _string(trigger)}}}'
     )
     return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
-
-
-def encode_object(value: dict[str, Any]) -> str:
-    """A field-changes or details object, as the canonical encoding writes it."""
-    return _object(value)
 
 
 def creation_details(*, title: str, description: str, origin: str, workflow: str, workflow_version: str,
