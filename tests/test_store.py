@@ -174,7 +174,7 @@ def test_the_database_comes_from_the_environment_or_the_default_place(tmp_path: 
 
 
 def _one_revision_behind(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend this flowengine knows a migration newer than the database's (there is one revision so far)."""
+    """Pretend this flowengine knows a migration newer than the newest real one, so the database is behind."""
     import flowengine.store.database as database_module
 
     monkeypatch.setattr(database_module, "SCHEMA_HEAD", "0002_next")
@@ -209,3 +209,31 @@ def test_an_older_sqlite_file_is_upgraded_on_first_use(tmp_path: Path, monkeypat
         monkeypatch.setattr(migrate, "upgrade", lambda db: upgraded.append(db) or (SCHEMA_HEAD, "0002_next"))
         assert store.ensure_schema() == (SCHEMA_HEAD, "0002_next")
     assert upgraded == [store]
+
+
+_ANALYSIS_INDEXES = {"ix_events_flow", "ix_events_commented", "ix_events_progress"}  # what 0002 adds
+
+
+def _downgrade(database: Database, revision: str) -> None:
+    """Take the schema back to an older revision, as a database an older flowengine made would be."""
+    from alembic import command
+
+    config = migrate._config()
+    with database.write() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_an_older_database_is_really_upgraded_and_keeps_its_histories(db_target: str) -> None:
+    """Not a stand-in for the migration: the real one runs on a database with data in it."""
+    proposal_ids = create_proposals(db_target, 2)
+    with Database(resolve_url(db_target)) as store:
+        _downgrade(store, "0001_first_schema")
+        assert store.schema_revision() == "0001_first_schema"
+        assert not _ANALYSIS_INDEXES & {index["name"] for index in inspect(store.engine).get_indexes("events")}
+        assert store.ensure_schema(upgrade_existing=True) == ("0001_first_schema", SCHEMA_HEAD)
+        assert {index["name"] for index in inspect(store.engine).get_indexes("events")} >= _ANALYSIS_INDEXES
+    with FlowEngine.open(db_target) as engine:
+        assert [standing.proposal.id for standing in engine.proposals()] == proposal_ids
+        report = engine.verify()
+        assert report.ok and report.proposals == 2 and report.events == 2, report.as_dict()
