@@ -17,21 +17,22 @@ from flowengine import __version__
 EXIT_INVALID = 1
 DEBUG_ENV = "FLOWENGINE_DEBUG"
 
-# name → (module, attribute, short help); help is here so listing commands imports nothing.
+# name → (module relative to this package, attribute, short help); help is here so listing commands
+# imports nothing.
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "workflow": ("flowengine_cli.workflow", "workflow", "Check, list, show and draw workflow definitions."),
-    "init": ("flowengine_cli.database", "init", "Create the database and say where it is."),
-    "db": ("flowengine_cli.database", "db", "Database schema: status and upgrades of a shared database."),
-    "proposal": ("flowengine_cli.proposal", "proposal", "Register proposals, list them, show where one stands."),
-    "advance": ("flowengine_cli.proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
-    "history": ("flowengine_cli.history", "history", "Every step of a proposal: who, what, when and why."),
-    "audit": ("flowengine_cli.history", "audit", "Check that no step of any history was rewritten."),
-    "stalls": ("flowengine_cli.stalls", "stalls", "Where ideas stall: report, stall diagram, comparison."),
-    "progress": ("flowengine_cli.progress", "progress", "Record an implementation's progress and milestones."),
-    "tick": ("flowengine_cli.tick", "tick", "Apply due escalations and hand out due reminders (for cron)."),
-    "demo": ("flowengine_cli.demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
-    "import": ("flowengine_cli.importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
-    "export": ("flowengine_cli.export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
+    "workflow": (".workflow", "workflow", "Check, list, show and draw workflow definitions."),
+    "init": (".database", "init", "Create the database and say where it is."),
+    "db": (".database", "db", "Database schema: status and upgrades of a shared database."),
+    "proposal": (".proposal", "proposal", "Register proposals, list them, show where one stands."),
+    "advance": (".proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
+    "history": (".history", "history", "Every step of a proposal: who, what, when and why."),
+    "audit": (".history", "audit", "Check that no step of any history was rewritten."),
+    "stalls": (".stalls", "stalls", "Where ideas stall: report, stall diagram, comparison."),
+    "progress": (".progress", "progress", "Record an implementation's progress and milestones."),
+    "tick": (".tick", "tick", "Apply due escalations and hand out due reminders (for cron)."),
+    "demo": (".demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
+    "import": (".importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
+    "export": (".export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
 }
 
 
@@ -54,7 +55,7 @@ class FlowEngineGroup(click.Group):
 
             module_name, attribute, _ = _COMMANDS[cmd_name]
             with loading():
-                command: click.Command = getattr(importlib.import_module(module_name), attribute)
+                command: click.Command = getattr(importlib.import_module(module_name, __package__), attribute)
             return command
         return super().get_command(ctx, cmd_name)
 

@@ -1,10 +1,6 @@
 """Promises the README makes that no other test held it to: the command line's shape, where
 things live, the error tree, what the library never does, which module alone imports a heavy
 library, and what the set-up scripts run.
-
-Where the README promises more than the code does today, the test of the promise is marked
-``xfail(strict=True)`` with the mend it waits for: mending the code makes it pass, and then
-the mark must go.
 """
 
 from __future__ import annotations
@@ -94,9 +90,6 @@ def test_the_console_script_is_flowengine_cli_s_main() -> None:
     assert script.value == "flowengine_cli.main:cli"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="cli/main.py names its commands' modules 'flowengine_cli.…' instead of relative to its own package")
 def test_the_command_line_works_under_its_folder_s_name_without_a_second_copy() -> None:
     """README: "Modules in `cli/` import each other relatively, so they work under either name"."""
     probe = ("import sys; from click.testing import CliRunner; from cli.main import cli; "
