@@ -169,7 +169,7 @@ class FlowEngine:
         description = _text("description", description)
         origin = _one_line("origin", origin, MAX_TITLE_CHARS)
         key = _key(idempotency_key)
-        compiled, text, source = self._definition(workflow)
+        compiled, text, source = self.definition(workflow)
         wf = compiled.workflow
         definition = wf.content_hash
         compiled.check_role(actor)
@@ -180,7 +180,7 @@ class FlowEngine:
                           [f"required field '{name}' is missing" for name in lacking],
                           "give it with " + " ".join(f"--set {name}=…" for name in lacking))
         moment = as_utc(at) if at else self.clock()
-        prefix = wf.prefix or _derived_prefix(wf.id)
+        prefix = wf.prefix or derived_prefix(wf.id)
 
         def write(conn: Connection) -> StepResult:
             if key and (done := queries.event_by_key(conn, key)):
@@ -201,7 +201,7 @@ class FlowEngine:
             queries.insert_event(conn, pk, event)
             return StepResult(proposal, event)
 
-        return self._write(write, key)
+        return self._write(write, key, "new proposal")
 
     def advance(self, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
                 fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
@@ -220,11 +220,11 @@ class FlowEngine:
             except TransitionRefused as refused:
                 raise self._explained(conn, pk, proposal, actor, refused) from None
             moment = self._moment(proposal, at)
-            event = _event(proposal.id, proposal.version + 1, ADVANCED, trigger, proposal.state, new_state, actor,
-                           moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
+            event = _next_event(proposal, ADVANCED, actor, moment, trigger=trigger, to_state=new_state,
+                                comment=comment, changes=changes, key=key)
             return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
-        return self._write(write, key)
+        return self._write(write, key, "advance")
 
     def set_fields(self, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
                    expected_version: int | None = None, idempotency_key: str | None = None,
@@ -242,11 +242,10 @@ class FlowEngine:
             if not changes:
                 return StepResult(proposal, None)
             moment = self._moment(proposal, at)
-            event = _event(proposal.id, proposal.version + 1, FIELDS_SET, None, proposal.state, proposal.state,
-                           actor, moment, proposal.state_entered_at, comment, changes, {}, key, proposal.head_hash)
+            event = _next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key)
             return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
-        return self._write(write, key)
+        return self._write(write, key, "change of fields")
 
     def record_progress(self, proposal_id: str, percent: int | str, *, actor: Actor, note: str = "",
                         milestone: str | None = None, milestone_date: str | None = None,
@@ -273,13 +272,11 @@ class FlowEngine:
             if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
                 raise _not_implementing(compiled.workflow, proposal)
             moment = self._moment(proposal, at)
-            event = _event(proposal.id, proposal.version + 1, PROGRESS, None, proposal.state, proposal.state, actor,
-                           moment, proposal.state_entered_at, "", {},
-                           {"percent": value, "note": note, "milestone": name, "milestone_date": day}, key,
-                           proposal.head_hash)
+            event = _next_event(proposal, PROGRESS, actor, moment, key=key, details={
+                "percent": value, "note": note, "milestone": name, "milestone_date": day})
             return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
-        return self._write(write, key)
+        return self._write(write, key, "progress record")
 
     def tick(self, *, as_of: datetime | None = None, dry_run: bool = False,
              workflow: str | None = None) -> deadlines.TickReport:
@@ -295,8 +292,7 @@ class FlowEngine:
         if not dry_run:
             moment = min(moment, now)  # what is still to come cannot be recorded as done
         with self.database.read() as conn:
-            if workflow and workflow not in queries.workflows_in_use(conn):
-                known = queries.workflows_in_use(conn)
+            if workflow and workflow not in (known := queries.workflows_in_use(conn)):
                 raise NotFound("workflow", workflow, known, hint="tick knows the workflows that have proposals: "
                                + (", ".join(known) or "none yet"))
             candidates = [p.id for p in queries.load_proposals(conn, workflow=workflow)
@@ -401,7 +397,7 @@ class FlowEngine:
         the states only older stored definitions declare, as the newest of them declares them, so
         figures over proposals on every version match states by name (see :func:`versions.spanning`)."""
         try:
-            current = self._definition(workflow)[0].workflow
+            current = self.definition(workflow)[0].workflow
         except NotFound:
             with self.database.read() as conn:
                 stored = queries.newest_definition(conn, workflow)
@@ -433,7 +429,7 @@ class FlowEngine:
 
     # -- inside -------------------------------------------------------------------------
 
-    def _definition(self, workflow: str) -> tuple[CompiledWorkflow, str, str]:
+    def definition(self, workflow: str) -> tuple[CompiledWorkflow, str, str]:
         """A workflow as its file reads now, compiled, with its text and source; the file is read
         once, and checked in full only the first time its exact text is stored."""
         from flowengine.registry import locate_workflow, search_dirs
@@ -455,17 +451,13 @@ class FlowEngine:
                     raise DefinitionError(result.errors)
         return engine.compiled_document(document), document.text, str(candidate.path)
 
-    def _write(self, work: Callable[[Connection], T], key: str | None) -> T:
+    def _write(self, work: Callable[[Connection], T], key: str | None, operation: str) -> T:
         """One write transaction; a unique-key race becomes a conflict, a repeat or a retry.
+        ``operation`` names the write in the message of a transaction that gave up.
 
         Every ``work`` here reads what it needs inside the transaction and keeps nothing between
         calls, so a transaction the database rolled back because of concurrent writers (a
         serialization failure or deadlock) is simply run again by :meth:`Database.run_write`."""
-        method = work.func if isinstance(work, partial) else work
-        name = getattr(method, "__qualname__", "write").split(".<locals>")[0].rsplit(".", 1)[-1].strip("_")
-        operation = {"new_proposal": "new proposal", "set_fields": "change of fields",
-                     "record_progress": "progress record", "tick_step": "tick",
-                     "write_migration": "migration"}.get(name, name.replace("_", " "))
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 return self.database.run_write(work, operation=operation)
@@ -613,7 +605,7 @@ class FlowEngine:
                 with self.database.read() as conn:  # most proposals have nothing due: no write lock for them
                     planned = step(conn, commit=False)
                 if planned is not None and planned.event is not None and not dry_run:
-                    planned = self._write(partial(step, commit=True), None)  # looked at again, under the lock
+                    planned = self._write(partial(step, commit=True), None, "tick")  # looked at again, under the lock
             except ConflictError:
                 continue  # someone moved it between reading and writing: look again
             if planned is None:
@@ -668,7 +660,6 @@ class FlowEngine:
             return deadlines.deadline_clock(queries.events_of(conn, self._load(conn, proposal.id)[0]), workflow)
         return deadlines.DeadlineClock(as_utc(proposal.state_entered_at), 0, None, False)
 
-
     # -- versions and migration ------------------------------------------------------------
 
     def workflow_versions(self, workflow: str) -> list[DefinitionVersion]:
@@ -679,7 +670,7 @@ class FlowEngine:
         with self.database.read() as conn:
             stored = queries.definitions_of(conn, workflow)
             if not stored:
-                known = sorted({*queries.workflows_in_use(conn)})
+                known = queries.workflows_in_use(conn)
                 raise NotFound("workflow", workflow, known,
                                hint="versions are stored when proposals are created; workflows with some: "
                                + (", ".join(known) or "none yet"))
@@ -717,7 +708,7 @@ class FlowEngine:
             assert actor is not None
             try:
                 events = self._write(partial(self._write_migration, plan=plan, text=text, actor=actor,
-                                             comment=comment, at=at, meter=meter), None)
+                                             comment=comment, at=at, meter=meter), None, "migration")
             except ConflictError as error:
                 conflict = error
                 continue
@@ -772,9 +763,8 @@ class FlowEngine:
                 raise self._conflict(conn, pk, proposal)
             details = {"from_definition": planned.definition_hash, "to_definition": plan.to_definition,
                        "from_version": planned.workflow_version, "to_version": plan.to_version, "map": plan.mapping}
-            event = _event(planned.id, planned.version + 1, MIGRATED, None, planned.state, move.to_state, actor,
-                           max(moment, planned.updated_at), planned.state_entered_at, comment, {}, details, None,
-                           planned.head_hash)
+            event = _next_event(planned, MIGRATED, actor, max(moment, planned.updated_at), to_state=move.to_state,
+                                comment=comment, details=details)
             if not queries.move_proposal(conn, pk, planned.version, definition_hash=plan.to_definition,
                                          state=move.to_state, updated_at=event.at, head_hash=event.hash):
                 raise self._conflict(conn, pk, proposal)
@@ -811,13 +801,12 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
     from flowengine import deadlines
 
     state = due.state
-    seq, entered = proposal.version + 1, proposal.state_entered_at
     if due.kind == deadlines.REMIND:
         reminder = deadlines.Reminder(proposal.id, proposal.title, proposal.workflow, state.id, state.label("en"),
                                       state.owner, due.after, due.due, due.clock.started_at, moment)
-        event = _event(proposal.id, seq, REMINDED, None, state.id, state.id, deadlines.SYSTEM, moment, entered, "",
-                       {}, {"after": due.after, "due": iso_utc(due.due)},
-                       f"tick:remind:{proposal.id}:{due.clock.started_by}", proposal.head_hash)
+        event = _next_event(proposal, REMINDED, deadlines.SYSTEM, moment,
+                            details={"after": due.after, "due": iso_utc(due.due)},
+                            key=f"tick:remind:{proposal.id}:{due.clock.started_by}")
         return _Planned(reminder, event)
     comment = deadlines.escalation_comment(due)
     try:  # the workflow's author declared the step: no role applies, but it must still lead out of here
@@ -826,10 +815,10 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
     except TransitionRefused as refused:
         return _Planned(deadlines.Blocked(proposal.id, state.id, due.trigger, refused.reasons), None)
     at = max(due.due, proposal.updated_at)  # when it fell due, but never before the step before it
-    event = _event(proposal.id, seq, ADVANCED, due.trigger, state.id, target, deadlines.SYSTEM, at, entered,
-                   comment, {}, {"escalation": {"after": due.after, "due": iso_utc(due.due),
-                                                "applied_at": iso_utc(now)}},
-                   f"tick:escalate:{proposal.id}:{proposal.version}", proposal.head_hash)
+    event = _next_event(proposal, ADVANCED, deadlines.SYSTEM, at, trigger=due.trigger, to_state=target,
+                        comment=comment, key=f"tick:escalate:{proposal.id}:{proposal.version}",
+                        details={"escalation": {"after": due.after, "due": iso_utc(due.due),
+                                                "applied_at": iso_utc(now)}})
     return _Planned(deadlines.Escalated(proposal.id, proposal.title, proposal.workflow, state.id, target,
                                         due.trigger, due.after, due.due, at), event)
 
@@ -897,6 +886,15 @@ def _event(proposal: str, seq: int, kind: str, trigger: str | None, from_state: 
                  changes, details, key, prev_hash, sealed)
 
 
+def _next_event(proposal: Proposal, kind: str, actor: Actor, at: datetime, *, trigger: str | None = None,
+                to_state: str | None = None, comment: str = "", changes: dict[str, Any] | None = None,
+                details: dict[str, Any] | None = None, key: str | None = None) -> Event:
+    """The event after the proposal's newest: out of its state (into ``to_state``, else staying),
+    chained to its head."""
+    return _event(proposal.id, proposal.version + 1, kind, trigger, proposal.state, to_state or proposal.state, actor,
+                  at, proposal.state_entered_at, comment, changes or {}, details or {}, key, proposal.head_hash)
+
+
 def _changed(current: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in given.items() if current.get(name) != value}
 
@@ -909,7 +907,7 @@ def _refuse_clearing_required(workflow: Workflow, proposal_id: str, changes: Map
                       [f"'{name}' is a required field" for name in cleared], "give a new value instead")
 
 
-def _derived_prefix(workflow_id: str) -> str:
+def derived_prefix(workflow_id: str) -> str:
     """Workflows without ``prefix``: the first six letters of the id, in capitals."""
     return re.sub(r"[^A-Z]", "", workflow_id.upper())[:6] or "P"
 

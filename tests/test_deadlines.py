@@ -118,14 +118,10 @@ def workflow_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(db_target: str) -> str:
-    return db_target
-
-
-@pytest.fixture
-def flow(db: str, workflow_dir: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEngine]:
+def flow(db_target: str, workflow_dir: Path, clock: FixedClock,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEngine]:
     monkeypatch.delenv("FLOWENGINE_WORKFLOWS", raising=False)
-    with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=clock) as engine:
+    with FlowEngine.open(db_target, workflow_dirs=[workflow_dir], clock=clock) as engine:
         yield engine
 
 
@@ -379,17 +375,17 @@ def test_tick_twice_changes_nothing_the_second_time(flow: FlowEngine, clock: Fix
 
 
 def test_a_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
-        flow: FlowEngine, clock: FixedClock, db: str) -> None:
+        flow: FlowEngine, clock: FixedClock, db_target: str) -> None:
     pid = new(flow)
     to_administration(flow, pid)
     other = new(flow, "Leaflet")
     flow.advance(other, "send_to_council", actor=PANEL, at=T0)
     histories = everything(flow)
-    stored = stored_bytes(db)
+    stored = stored_bytes(db_target)
     dry = tick(flow, clock, 130, dry_run=True)
     assert dry.dry_run and dry.changed
     assert everything(flow) == histories
-    assert stored_bytes(db) == stored
+    assert stored_bytes(db_target) == stored
     real = tick(flow, clock, 130)
     assert not real.dry_run
     assert real.escalations == dry.escalations
@@ -570,18 +566,18 @@ def test_an_escalation_goes_before_a_reminder_of_the_state_it_leaves(flow: FlowE
 # --- racing ticks and the audit ------------------------------------------------------------------------------
 
 
-def test_ticks_racing_in_several_processes_apply_each_escalation_once(db: str, workflow_dir: Path) -> None:
+def test_ticks_racing_in_several_processes_apply_each_escalation_once(db_target: str, workflow_dir: Path) -> None:
     from .tick_race import run_ticks
 
-    with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=lambda: T0) as engine:
+    with FlowEngine.open(db_target, workflow_dirs=[workflow_dir], clock=lambda: T0) as engine:
         ids = [new(engine, f"Proposal {n}") for n in range(3)]
         for pid in ids:
             to_administration(engine, pid)
-    reports = run_ticks(db, workflow_dir, processes=3, now=at(130))
+    reports = run_ticks(db_target, workflow_dir, processes=3, now=at(130))
     escalations = [e for report in reports for e in report["escalations"]]
     assert sorted((e["proposal"], e["to"]) for e in escalations) == sorted(
         (pid, state) for pid in ids for state in ("political_review", "administration_review"))
-    with FlowEngine.open(db, workflow_dirs=[workflow_dir], clock=lambda: at(130)) as engine:
+    with FlowEngine.open(db_target, workflow_dirs=[workflow_dir], clock=lambda: at(130)) as engine:
         for pid in ids:
             triggers = [e.trigger for e in engine.history(pid)[1]]
             assert triggers.count("escalate") == 1 and triggers.count("return_to_administration") == 1
@@ -591,7 +587,7 @@ def test_ticks_racing_in_several_processes_apply_each_escalation_once(db: str, w
 
 
 def test_audit_holds_after_progress_escalations_and_reminders_and_finds_an_edited_progress(
-        flow: FlowEngine, clock: FixedClock, db: str) -> None:
+        flow: FlowEngine, clock: FixedClock, db_target: str) -> None:
     pid = new(flow)
     to_implementation(flow, pid)
     flow.record_progress(pid, 40, actor=SERVICE, note="Premises found", at=at(10))
@@ -601,7 +597,7 @@ def test_audit_holds_after_progress_escalations_and_reminders_and_finds_an_edite
     assert {PROGRESS, REMINDED, ADVANCED} <= set(kinds)
     assert flow.verify().ok
     seq = kinds.index(PROGRESS) + 1
-    with tampering(db) as conn:
+    with tampering(db_target) as conn:
         conn.execute(text("UPDATE events SET details = :details WHERE seq = :seq AND proposal_pk = "
                           "(SELECT pk FROM proposals WHERE id = :pid)"),
                      {"details": '{"percent": 90, "note": "Premises found", "milestone": null, "milestone_date": null}',
@@ -639,3 +635,30 @@ def test_the_innovation_chain_escalates_to_the_council_after_90_days_in_administ
     (escalation,) = tick(flow, clock, 91).escalations
     assert (escalation.trigger, escalation.to_state, escalation.due) == ("escalate", "council_review", at(90))
     assert flow.standing(pid).proposal.state == "council_review"
+
+
+# --- how a write names itself -------------------------------------------------------------------------------
+
+
+def operations(flow: FlowEngine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``operation`` every write transaction is run under: what a write that gives up is called."""
+    named: list[str] = []
+    real = flow.database.run_write
+
+    def run_write(work: Any, *, operation: str = "write", **options: Any) -> Any:
+        named.append(operation)
+        return real(work, operation=operation, **options)
+
+    monkeypatch.setattr(flow.database, "run_write", run_write)
+    return named
+
+
+def test_every_write_runs_under_its_own_name(flow: FlowEngine, clock: FixedClock,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    named = operations(flow, monkeypatch)
+    pid = new(flow)
+    flow.set_fields(pid, {"reference": "2024/1"}, actor=PANEL, at=T0)
+    to_implementation(flow, pid)
+    flow.record_progress(pid, 10, actor=SERVICE, at=at(1))
+    assert len(tick(flow, clock, 1 + 8 * 7).reminders) == 1
+    assert named == ["new proposal", "change of fields", "advance", "advance", "advance", "progress record", "tick"]

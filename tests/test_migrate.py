@@ -127,6 +127,16 @@ def test_migrate_moves_running_proposals_by_state_name_and_by_map(flow: FlowEngi
     assert flow.verify().ok
 
 
+def test_a_migration_runs_under_its_name(flow: FlowEngine, folder: Path, clock: FixedClock,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from .test_deadlines import operations
+
+    three_on_v1(flow, clock)
+    named = operations(flow, monkeypatch)
+    flow.migrate("minimal", edit(folder, MINIMAL_V2), actor=COUNCIL, mapping={"council_review": "council_hearing"})
+    assert named == ["migration"]
+
+
 def test_the_migrated_event_is_chained_and_records_both_definitions(flow: FlowEngine, folder: Path,
                                                                      clock: FixedClock) -> None:
     _, review, _ = three_on_v1(flow, clock)

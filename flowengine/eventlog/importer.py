@@ -59,6 +59,7 @@ from flowengine.eventlog import attributes as col
 from flowengine.meter import Meter, no_meter
 from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, FIELDS_SET, PROGRESS, REMINDED
 from flowengine.seal import creation_details, encode_text, seal, seal_encoded, seal_step
+from flowengine.service import derived_prefix
 from flowengine.store import bulk
 from flowengine.suggest import did_you_mean
 
@@ -215,7 +216,7 @@ def import_log(engine: FlowEngine, path: str | Path, workflow: str, *, fmt: str 
     transaction; :class:`LogRejected` (naming every problem) and nothing written if any case
     does not fit. ``actor``/``role``: for events whose log names none."""
     log = open_log(path, fmt)
-    compiled, text, source = engine._definition(workflow)
+    compiled, text, source = engine.definition(workflow)
     wanted = _columns(log, dict(mapping or {}))
     if role is not None and compiled.workflow.roles and role not in compiled.workflow.roles:
         raise NotFound("role", role, list(compiled.workflow.roles),
@@ -381,7 +382,7 @@ class _Builder:
         self.workflow: Workflow = workflow
         self.definition = workflow.content_hash
         self.initial = self.settings.compiled.initial
-        self.prefix = workflow.prefix or _derived_prefix(workflow.id)
+        self.prefix = workflow.prefix or derived_prefix(workflow.id)
         self.id_pattern = re.compile(rf"{re.escape(self.prefix)}-([1-9][0-9]{{0,8}})")
         self.taken = bulk.taken_ids(self.conn)
         self.origins = bulk.origins(self.conn, workflow.id)
@@ -744,15 +745,8 @@ class _Builder:
 def _moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
     """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        moment = None
-    if moment is None:
-        try:
-            moment = datetime.fromisoformat(text.strip())
-        except ValueError:
-            moment = None
-    if moment is None:
         return (f"bad timestamp '{text}': write ISO 8601 with a UTC offset, e.g. 2019-03-01T09:30:00+01:00 "
                 "or 2019-03-01 09:30:00Z")
     if moment.tzinfo is None:
@@ -836,10 +830,4 @@ def _foreign_definition(workflow: Workflow, created: Mapping[str, Any]) -> str:
     return (f"the case was created under definition {str(created.get('definition', '?'))[:12]} of {workflow.id}, "
             f"but its file now reads {workflow.content_hash[:12]} and the database does not hold the older one; "
             "import with the workflow file as it was when the log was exported")
-
-
-def _derived_prefix(workflow_id: str) -> str:
-    from flowengine.service import _derived_prefix as derived
-
-    return derived(workflow_id)
 
