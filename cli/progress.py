@@ -39,7 +39,7 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
         result = engine.record_progress(proposal_id, percent, actor=who, note=note, milestone=milestone,
                                         milestone_date=milestone_date, expected_version=expect_version,
                                         idempotency_key=idempotency_key)
-        standing = engine.standing(result.proposal.id)
+        standing = None if as_json else engine.standing(result.proposal.id)  # for when it now falls due
     recorded = result.proposal
     event = result.event
     if as_json:
@@ -52,5 +52,5 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
     reached = f", milestone '{details['milestone']}'" if details.get("milestone") else ""
     again = " (already recorded by an earlier run with this key)" if result.repeated else ""
     click.echo(f"{recorded.id}: progress {details.get('percent')} % in {recorded.state}{reached}{again}")
-    if standing.due_at is not None and event is not None and standing.clock_started_at == event.at:
+    if standing and standing.due_at is not None and event is not None and standing.clock_started_at == event.at:
         click.echo(f"deadline {standing.deadline} counts from this record: due {local_text(standing.due_at)}")

@@ -18,7 +18,10 @@ from .options import (
 from .session import actor, moment, open_engine
 from .views import standing_text, standings_table, to_json
 
+# flowengine.model.STAGES and flowengine.service.SORTS, written out so that `--help` imports neither
+# (tests/test_cli_proposals.py holds them equal).
 _STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
+_SORTS = ("id", "waiting", "updated", "state")
 
 
 @click.group()
@@ -77,7 +80,7 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
 @click.option("--stage", type=click.Choice(_STAGES), help="Only proposals in this stage.")
 @click.option("--owner", metavar="ROLE", help="Only proposals waiting for this role.")
 @click.option("--overdue", is_flag=True, help="Only proposals past their state's deadline.")
-@click.option("--sort", type=click.Choice(["id", "waiting", "updated", "state"]), default="id", show_default=True,
+@click.option("--sort", type=click.Choice(_SORTS), default="id", show_default=True,
               help="waiting: longest in its state first; updated: most recently changed first.")
 @as_of_option
 @language_option

@@ -8,12 +8,10 @@ import click
 
 from .options import database_option, json_option
 from .session import moment, open_engine
-from .views import to_json
+from .views import short_title, to_json
 
 if TYPE_CHECKING:
     from flowengine.deadlines import TickReport
-
-_TITLE_WIDTH = 40
 
 
 @click.command()
@@ -60,8 +58,8 @@ def report_text(report: TickReport, workflow: str | None) -> str:
     if report.reminders:
         lines += ["", f"{len(report.reminders)} reminder(s) {'due' if would else 'handed out'}:", table(
             ["proposal", "state", "owner", "waiting", "after", "due", "title"],
-            [(r.proposal, r.state, r.owner, f"{int(r.waiting_days)} d", r.after, local_text(r.due), _short(r.title))
-             for r in report.reminders])]
+            [(r.proposal, r.state, r.owner, f"{int(r.waiting_days)} d", r.after, local_text(r.due),
+              short_title(r.title)) for r in report.reminders])]
     if not report.changed:
         lines.append("nothing due: no escalation or reminder" + ("" if would else " was written"))
     for blocked in report.blocked:
@@ -73,6 +71,3 @@ def report_text(report: TickReport, workflow: str | None) -> str:
         lines.append(f"more escalations due than one run applies: {', '.join(report.unfinished)}; run tick again")
     return "\n".join(lines)
 
-
-def _short(title: str) -> str:
-    return title if len(title) <= _TITLE_WIDTH else title[: _TITLE_WIDTH - 1] + "…"

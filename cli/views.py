@@ -19,6 +19,11 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def short_title(title: str) -> str:
+    """A title cut to fit a table's column."""
+    return title if len(title) <= _TITLE_WIDTH else title[: _TITLE_WIDTH - 1] + "…"
+
+
 def fields_text(fields: dict[str, Any]) -> str:
     from flowengine.fields import display
 
@@ -93,12 +98,9 @@ def standings_table(standings: list[Standing]) -> str:
 
     rows = []
     for s in standings:
-        title = s.proposal.title
-        if len(title) > _TITLE_WIDTH:
-            title = title[: _TITLE_WIDTH - 1] + "…"
         status = "final" if s.final else ("OVERDUE" if s.overdue else ("on time" if s.due_at else "-"))
         rows.append((s.proposal.id, s.proposal.workflow, s.proposal.state, s.stage, s.owner if not s.final else None,
-                     describe_span(s.proposal.state_entered_at, s.moment), status, title))
+                     describe_span(s.proposal.state_entered_at, s.moment), status, short_title(s.proposal.title)))
     return table(["id", "workflow", "state", "stage", "owner", "waiting", "deadline", "title"], rows)
 
 
@@ -114,9 +116,12 @@ def _step_name(event: Event) -> str:
     if event.kind == REMINDED:
         return f"reminder after {event.details.get('after')}"
     if event.kind == MIGRATED:
+        from flowengine.versions import version_label
+
         details = event.details
-        return (f"migrated {details.get('from_version') or '-'} ({str(details.get('from_definition'))[:7]}) → "
-                f"{details.get('to_version') or '-'} ({str(details.get('to_definition'))[:7]})")
+        before, after = (version_label(str(details.get(f"{side}_version") or ""),
+                                       str(details.get(f"{side}_definition"))) for side in ("from", "to"))
+        return f"migrated {before} → {after}"
     return event.trigger or event.kind
 
 

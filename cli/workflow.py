@@ -3,7 +3,6 @@ stored for a workflow and move running proposals to a new one."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import click
 from flowengine.texttable import table
 
 from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
+from .views import to_json
 
 EXIT_INVALID = 1
 
@@ -57,11 +57,11 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
                               "a workflow is a .yaml file with 'states:' and 'transitions:'")
     valid = all(result.ok for result in results)
     if as_json:
-        click.echo(json.dumps({
+        click.echo(to_json({
             "valid": valid,
             "files": [{"file": r.source, "valid": r.ok, "workflow": r.workflow.id if r.workflow else None,
                        "issues": [i.as_dict() for i in r.issues]} for r in results],
-        }, indent=2, ensure_ascii=False))
+        }))
     else:
         for result in results:
             for issue in result.issues:
@@ -100,7 +100,7 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
             "path": str(entry.path),
         })
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(to_json(rows))
         return
     if not rows:
         click.echo("no workflows found")
@@ -134,7 +134,7 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
     wf = _load(workflow_ref, workflow_dirs)
     data = workflow_to_dict(wf, language)
     if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(to_json(data))
         return
     roles = {r.id: r.label(language) for r in wf.roles.values()}
     click.echo(f"{wf.label(language)}  ({wf.id}, version {wf.version or '-'}, prefix {wf.prefix or '-'})")
@@ -252,7 +252,7 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
     with open_engine(database, workflow_dirs) as engine:
         found = engine.workflow_versions(workflow_id)
     if as_json:
-        click.echo(json.dumps([v.as_dict() for v in found], indent=2, ensure_ascii=False))
+        click.echo(to_json([v.as_dict() for v in found]))
         return
     click.echo(table(
         ["version", "hash", "first stored", "source", "proposals", "open", "file"],
@@ -307,14 +307,16 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
         done = engine.migrate(workflow_id, to, actor=who, mapping=mapping, dry_run=dry_run, comment=comment,
                               meter=meter)
     if as_json:
-        click.echo(json.dumps(done.as_dict(), indent=2, ensure_ascii=False))
+        click.echo(to_json(done.as_dict()))
         return
+    from flowengine.versions import version_label
+
     plan = done.plan
     if plan.moves:
         click.echo(table(["proposal", "state", "from version"], [
             [m.proposal.id, m.proposal.state if m.to_state == m.proposal.state
-             else f"{m.proposal.state} → {m.to_state}", _version(m.proposal.workflow_version,
-                                                                 m.proposal.definition_hash)]
+             else f"{m.proposal.state} → {m.to_state}",
+             version_label(m.proposal.workflow_version, m.proposal.definition_hash)]
             for m in plan.moves]))
     for move in plan.moves:
         for warning in move.warnings:
@@ -326,12 +328,6 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
     if plan.final:
         summary += f"; {len(plan.final)} ended, left on their definitions"
     click.echo(summary + ("; dry run: nothing was written" if dry_run else ""))
-
-
-def _version(version: str, content_hash: str) -> str:
-    from flowengine.versions import short_hash
-
-    return f"{version or '-'} ({short_hash(content_hash)})"
 
 
 def _load(workflow_ref: str, workflow_dirs: tuple[str, ...]) -> Any:

@@ -24,7 +24,7 @@ from flowengine.errors import InvalidInput, NotFound, Refused
 from flowengine.model import Workflow
 from flowengine.records import Event, Proposal
 from flowengine.suggest import did_you_mean
-from flowengine.versions import short_hash
+from flowengine.versions import version_label
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Plan:
 
     @property
     def target(self) -> str:
-        return f"{self.to_version or '-'} ({short_hash(self.to_definition)})"
+        return version_label(self.to_version, self.to_definition)
 
     def refusal(self) -> Refused | None:
         """Every state that cannot move, with the proposals in it and the ``--map`` that fixes it."""

@@ -26,13 +26,18 @@ def short_hash(content_hash: str) -> str:
     return content_hash[:SHORT_HASH]
 
 
+def version_label(version: str, content_hash: str) -> str:
+    """A definition named so that no other can be mistaken for it: ``1 (a1b2c3d)``."""
+    return f"{version or '-'} ({short_hash(content_hash)})"
+
+
 def version_labels(definitions: Iterable[tuple[str, str]]) -> dict[str, str]:
     """(hash, version) pairs → how to name each: the version string, with the short hash added
     when another definition of the workflow carries the same string (its file was edited
     without raising ``version:``)."""
     pairs = list(definitions)
     uses = Counter(version for _, version in pairs)
-    return {content_hash: f"{version or '-'} ({short_hash(content_hash)})" if uses[version] > 1 else version or "-"
+    return {content_hash: version_label(version, content_hash) if uses[version] > 1 else version or "-"
             for content_hash, version in pairs}
 
 

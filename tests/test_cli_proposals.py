@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 from flowengine_cli.main import cli
@@ -45,7 +46,7 @@ def central_european_time() -> Iterator[None]:
         yield
 
 
-def make_run(database: str | Path) -> Run:
+def make_run(database: str) -> Run:
     return cli_run(database, NOW)
 
 
@@ -574,7 +575,7 @@ def test_db_file_that_is_not_a_database_is_one_error_line_and_stays_untouched(
 ) -> None:
     notes = tmp_path / "notes.db"
     notes.write_bytes(b"Meeting notes, not a database\n" * 10)
-    line = one_error_line(make_run(notes)(*args))
+    line = one_error_line(make_run(str(notes))(*args))
     assert line == f"error: database error in {notes}: file is not a database"
     assert notes.read_bytes() == b"Meeting notes, not a database\n" * 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
@@ -717,3 +718,14 @@ def test_help_of_every_command_exits_0_and_has_an_example(command: list[str]) ->
     assert result.exit_code == 0
     assert "Example" in result.stdout
     assert f"flowengine {' '.join(command)}" in result.stdout.split("Example", 1)[1]
+
+
+def test_list_offers_every_stage_and_sort_the_library_knows() -> None:
+    """The command spells them out so that its help imports neither the model nor the database."""
+    from flowengine_cli.proposal import list_proposals
+
+    from flowengine.model import STAGES
+    from flowengine.service import SORTS
+
+    choices = {p.name: tuple(p.type.choices) for p in list_proposals.params if isinstance(p.type, click.Choice)}
+    assert (choices["stage"], choices["sort"]) == (STAGES, SORTS)

@@ -136,6 +136,17 @@ def test_tick_hands_out_a_due_reminder_then_says_nothing_is_due(run: Run) -> Non
     assert snapshot(run) == before
 
 
+def test_a_long_title_is_cut_to_the_same_width_in_the_reminders_and_the_list(run: Run, tmp_path: Path) -> None:
+    title = "A meeting place in the town centre, run with peers and open every evening"
+    ok(run("proposal", "new", str(tmp_path / "timely.yaml"), "--title", title, *LEADER, now=D0))
+    ok(run("advance", "TML-3", "send_to_council", *LEADER))
+    cut = title[:39] + "…"
+    reminded = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()
+    assert reminded[-1].startswith("TML-3") and reminded[-1].endswith(f"  {cut}")
+    listed = ok(run("proposal", "list")).stdout.splitlines()
+    assert listed[-1].startswith("TML-3") and listed[-1].endswith(f"  {cut}")
+
+
 def test_tick_applies_an_escalation_and_history_shows_who_and_why(run: Run) -> None:
     ok(run("advance", "TML-1", "recommend", *COUNCIL, now="2024-03-05T09:00:00Z"))
     out = ok(run("tick", "--workflow", "timely", now="2024-06-10T00:00:00Z")).stdout
