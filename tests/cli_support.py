@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
@@ -21,7 +20,7 @@ CLEARED_ENV = ("FLOWENGINE_USER", "FLOWENGINE_ROLE", "FLOWENGINE_WORKFLOWS", "FL
 Run = Callable[..., Result]
 
 
-def make_run(database: str | Path, now: str) -> Run:
+def make_run(database: str, now: str) -> Run:
     """``run(*args, now=…, env=…)``: the command line on ``database`` (a file or a URL, as the
     ``db_target`` fixture gives it), "now" fixed."""
     runner = CliRunner()
@@ -29,7 +28,7 @@ def make_run(database: str | Path, now: str) -> Run:
 
     def run(*args: str, now: str = default_now, env: dict[str, str] | None = None) -> Result:
         environment: dict[str, str | None] = {name: None for name in CLEARED_ENV}
-        environment |= {"FLOWENGINE_DB": str(database), "FLOWENGINE_NOW": now, **(env or {})}
+        environment |= {"FLOWENGINE_DB": database, "FLOWENGINE_NOW": now, **(env or {})}
         return runner.invoke(cli, list(args), env=environment, catch_exceptions=False, prog_name="flowengine")
 
     return run

@@ -124,3 +124,27 @@ def test_a_build_by_changed_code_replaces_the_older_one(cache_home: Path, monkey
     buildcache.store(digest, workflow)
     names = [p.name for p in buildcache.folder().glob("*.pickle")]
     assert names == [f"{digest}-0123456789abcdef.pickle"]
+
+
+def test_the_stamp_changes_with_every_module_that_builds_a_workflow(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache file is named by the stamp, so an edited loader (or model …) never reads an old build."""
+    here = Path(buildcache.__file__).parent
+    code = tmp_path / "flowengine"
+    code.mkdir()
+    for name in buildcache._BUILDERS:
+        (code / name).write_bytes((here / name).read_bytes())
+    monkeypatch.setattr(buildcache, "__file__", str(code / "buildcache.py"))
+
+    def stamp() -> str:
+        monkeypatch.setattr(buildcache, "_stamp", None)
+        return buildcache.code_stamp()
+
+    seen = [stamp()]
+    assert stamp() == seen[0]  # the same code, the same stamp
+    for name in buildcache._BUILDERS:
+        with (code / name).open("a", encoding="utf-8") as module:
+            module.write("\n# edited\n")
+        seen.append(stamp())
+    assert len(set(seen)) == len(buildcache._BUILDERS) + 1
+    assert set(buildcache._BUILDERS) >= {"model.py", "loader.py"}

@@ -52,7 +52,7 @@ def run(db_target: str, folder: Path) -> Run:
 
 
 def in_folder(db_target: str, folder: Path) -> Run:
-    base = make_run(db_target, "2024-03-01T09:00:00Z")  # type: ignore[arg-type]  # a file path or a URL
+    base = make_run(db_target, "2024-03-01T09:00:00Z")
 
     def run(*args: str, now: str = "2024-03-01T09:00:00Z") -> Result:
         return base(*args, now=now, env={"FLOWENGINE_WORKFLOWS": str(folder)})
