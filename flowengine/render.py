@@ -19,20 +19,16 @@ that merely check a diagram's freshness never pay for it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import stat
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
+from flowengine.atomicfile import replacing
 from flowengine.errors import FlowEngineError
 from flowengine.model import STAGES, State, Transition, Workflow
 from flowengine.vocabulary import term
 
-__all__ = ["diagram_format", "dot_digest", "render", "render_dot", "replacing", "svg_is_current", "workflow_to_dot"]
+__all__ = ["diagram_format", "dot_digest", "render", "render_dot", "svg_is_current", "workflow_to_dot"]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 STAMP_PREFIX = "flowengine-dot-sha256:"
@@ -333,31 +329,6 @@ def _run_dot(dot_source: str, fmt: str) -> bytes:
         detail = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {exc.returncode}"
         raise FlowEngineError(f"Graphviz's 'dot' could not draw the diagram: {detail}") from exc
     return data
-
-
-@contextlib.contextmanager
-def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEngineError) -> Iterator[Path]:
-    """A temporary file beside ``output`` to write; when the block ends it takes ``output``'s
-    place in one move, so readers never see half a file. On any failure it is removed and
-    ``output`` stays as it was; an OSError becomes ``error(f"{failure}: {reason}")``.
-    The file gets an existing ``output``'s mode, else the usual 0644 (mkstemp makes it 0600),
-    so a diagram committed or served from ``diagrams/`` stays readable."""
-    try:
-        mode = stat.S_IMODE(output.stat().st_mode) if output.exists() else 0o644
-        fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise error(f"{failure}: {exc.strerror or exc}") from exc
-    try:
-        yield Path(temp_name)
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, output)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        if isinstance(exc, OSError):
-            raise error(f"{failure}: {exc.strerror or exc}") from exc
-        raise
 
 
 def diagram_format(output: Path) -> str:

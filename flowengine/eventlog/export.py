@@ -14,10 +14,6 @@ carry everything else an event says, so an import rebuilds each event, and its h
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
-import tempfile
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +21,7 @@ from typing import TextIO
 
 from sqlalchemy import Connection
 
+from flowengine.atomicfile import replacing
 from flowengine.errors import FlowEngineError, InvalidInput, NotFound
 from flowengine.eventlog.csv_writer import write_csv
 from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_is
@@ -96,22 +93,9 @@ def export_to_file(database: Database, path: str | Path, fmt: str, options: Expo
     if target.is_dir():
         example = target / ("events" + SUFFIXES.get(fmt, ""))
         raise InvalidInput(f"{target} is a folder; give a file name, e.g. {example}")
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write the event log {target}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            written = export_log(database, handle, fmt, options, meter=meter)
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        if isinstance(exc, OSError):
-            raise InvalidInput(f"cannot write the event log {target}: {exc.strerror or exc}") from exc
-        raise
+    with replacing(target, f"cannot write the event log {target}", InvalidInput) as temp, \
+            temp.open("w", encoding="utf-8", newline="") as handle:
+        written = export_log(database, handle, fmt, options, meter=meter)
     return written
 
 
