@@ -7,7 +7,7 @@ import io
 import click
 
 from .meter import terminal_meter
-from .options import database_option, quiet_option
+from .options import database_option, quiet_option, workflow_filter_option
 from .session import open_engine
 
 FORMATS = ("csv", "xes", "ocel")  # flowengine.eventlog.export.FORMATS, not imported so --help stays fast
@@ -16,8 +16,7 @@ FORMATS = ("csv", "xes", "ocel")  # flowengine.eventlog.export.FORMATS, not impo
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
               help="csv (one row per event), xes (IEEE 1849) or ocel (OCEL 2.0 JSON).")
-@click.option("--workflow", "workflows", multiple=True, metavar="WF",
-              help="Only proposals of this workflow (repeatable); default: every workflow.")
+@workflow_filter_option
 @click.option("--pseudonymise", is_flag=True,
               help="Actors become person-1, person-2… and free text is left out (titles, descriptions, "
                    "origins, comments, progress notes and milestones, text and URL field values, "

@@ -31,6 +31,13 @@ def workflows_option(func: F) -> F:
     )(func)
 
 
+def workflow_filter_option(func: F) -> F:
+    """--workflow WF, repeatable, as ``workflows``: the commands that read every workflow's proposals."""
+    return click.option("--workflow", "workflows", multiple=True, metavar="WF",
+                        help="Only proposals of this workflow (repeatable). Default: every workflow with "
+                             "proposals.")(func)
+
+
 def database_option(func: F) -> F:
     return click.option(
         "--db", "database", metavar="PATH|URL", envvar="FLOWENGINE_DB",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -426,3 +427,48 @@ def test_the_seal_of_a_plain_step_is_the_chains_hash(actor: str, role: str, prop
     assert fast == chain.event_hash(proposal=proposal, seq=seq, kind=ADVANCED, trigger=trigger, from_state=source,
                                     to_state=target, actor=actor, role=role, at=at, entered_at=entered_at,
                                     comment=comment, changes={}, details={}, idempotency_key=None, prev_hash=prev)
+
+
+# -- files that are no event log ------------------------------------------------------------------
+
+def test_timestamps_with_spaces_around_them_are_read(flow: FlowEngine, tmp_path: Path) -> None:
+    rows = [("c-1", "received", " 2024-03-01T09:00:00+01:00", "kari", "clerk"),
+            ("c-1", "checked", "2024-03-02 09:00:00Z\t", "kari", "clerk")]
+    import_log(flow, write(tmp_path, rows), "review")
+    _, events = flow.history("REV-1")
+    assert [e.at for e in events] == [datetime(2024, 3, 1, 8, tzinfo=UTC), datetime(2024, 3, 2, 9, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("log.csv", b"", "log.csv is empty: a CSV log starts with a row of column names"),
+    ("log.csv", b"case:concept:name,concept:name,concept:name\n", "the column concept:name appears twice"),
+    ("log.csv", "case:concept:name,concept:name\nc-1,Søknad\n".encode("latin-1"), "is not UTF-8 text"),
+    ("log.xes", b'<?xml version="1.0"?>\n<log><trace><event></trace></log>\n',
+     "log.xes:2:21: not readable as XES (XML): mismatched tag"),
+    # the root is judged as the file opens, before anything after it is read (here: broken XML)
+    ("log.xes", b'<?xml version="1.0"?>\n<feed><trace></feed>\n', "log.xes is XML but not XES: its root element "
+                                                                    "is <feed>, not <log>"),
+    ("log.txt", b"case:concept:name\n", "cannot tell the format of log.txt from its name"),
+])
+def test_a_file_that_is_no_readable_log_is_refused_saying_why(flow: FlowEngine, tmp_path: Path, name: str,
+                                                              content: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput) as refused:
+        import_log(flow, path, "review", actor="archive", role="clerk")
+    assert message in str(refused.value)
+    assert not isinstance(refused.value, LogRejected) and flow.proposals() == []
+
+
+def test_a_missing_file_is_refused(flow: FlowEngine, tmp_path: Path) -> None:
+    for name in ("missing.csv", "missing.xes"):
+        with pytest.raises(InvalidInput, match=re.escape(f"cannot read {tmp_path / name}: no such file")):
+            import_log(flow, tmp_path / name, "review")
+
+
+def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
+    from flowengine_cli import importing
+
+    from flowengine.eventlog.importer import FORMATS
+
+    assert importing.FORMATS == FORMATS

@@ -268,3 +268,48 @@ def test_the_stall_report_of_the_command_line_gives_the_same_figures(real: Case)
         if days:
             assert passed["median_days"] == pytest.approx(statistics.median(days), abs=0.005), sid  # JSON: 2 places
     assert figures["proposals"] == len(real.log)
+
+
+# What the README says of each log ("Two real public logs"), as of the log's last event: the
+# states where cases are left waiting and the stalled list's count there, the final states'
+# counts, and the slowest states' medians (and the longest stay) in days.
+README_FIGURES = {
+    "receipt.csv": {
+        "waiting": {"T10 Determine necessity to stop indication": (828, 820),
+                    "T05 Print and send confirmation of receipt": (400, 392),
+                    "Confirmation of receipt": (116, 116)},
+        "ended": {"T15 Print document X request unlicensed": 39},
+        "slowest": {},
+    },
+    "roadtraffic100traces.xes": {
+        "waiting": {"Payment": (47, 47), "Send Fine": (17, 17)},
+        "ended": {"Send for Credit Collection": 36},
+        "slowest": {"Add penalty": (379, 840), "Create Fine": (60, None), "Insert Fine Notification": (60, None)},
+    },
+}
+
+
+def test_the_figures_the_readme_gives_for_each_log(real: Case) -> None:
+    expected = README_FIGURES[real.name]
+    stalled = Counter(stall.state for stall in real.analysis.stalls)
+    waiting = {}
+    for activity, sid in real.state_of.items():
+        figures = real.analysis.state(sid)
+        assert figures is not None
+        if figures.final:
+            assert {activity: figures.now} == {activity: expected["ended"].get(activity, 0)}
+        elif figures.now:
+            waiting[activity] = (figures.now, stalled[sid])
+    largest = dict(sorted(waiting.items(), key=lambda item: -item[1][0])[:len(expected["waiting"])])
+    assert largest == expected["waiting"]
+    assert max(stalled.values()) == max(count for _, count in expected["waiting"].values())  # they head the list
+    for activity, (median, longest) in expected["slowest"].items():
+        figures = real.analysis.state(real.state_of[activity])
+        assert figures is not None and figures.passed.median is not None and figures.passed.max is not None
+        assert round(figures.passed.median) == median, activity
+        assert longest is None or round(figures.passed.max) == longest, activity
+    if expected["slowest"]:
+        worst = max(real.analysis.states, key=lambda s: s.passed.median or 0.0)
+        assert (worst.state, worst.severity) == (real.state_of[next(iter(expected["slowest"]))], 4)
+    else:  # receipt: the work itself is fast, the median stay under a day and the p90 at most 11 days
+        assert all((s.passed.median or 0) < 1 and (s.passed.p90 or 0) <= 11 for s in real.analysis.states)

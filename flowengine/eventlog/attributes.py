@@ -20,6 +20,7 @@ ROLE = "org:role"  # the role they acted in
 LIFECYCLE = "lifecycle:transition"  # always "complete": every event is a finished step
 
 # Case attributes (repeated on each CSV row, once per trace in XES).
+CASE_PREFIX = "case:"  # a case attribute's column; XES trace and OCEL object attributes go without it
 CASE_TITLE = "case:title"
 CASE_WORKFLOW = "case:workflow"
 CASE_WORKFLOW_VERSION = "case:workflow_version"

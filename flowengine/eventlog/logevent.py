@@ -59,6 +59,8 @@ _KEPT_DETAILS: dict[str, frozenset[str]] = {
     REMINDED: frozenset({"after", "due"}),
     MIGRATED: frozenset({"from_definition", "to_definition", "from_version", "to_version", "map"}),
 }  # other kinds, and the other keys of these: every text in them is withheld
+# One encoder for the whole export: json.dumps with options builds a new one for every value.
+_JSON_TEXT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def timestamp_text(moment: datetime) -> str:
 
 def json_text(value: Mapping[str, Any]) -> str:
     """Changes and details as one line of JSON, keys sorted, so equal events export equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _JSON_TEXT(value)
 
 
 def as_is(logged: LoggedEvent) -> LogEvent:

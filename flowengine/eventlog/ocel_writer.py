@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from flowengine.eventlog.attributes import (
     ACTIVITY,
+    CASE_PREFIX,
     CASE_TITLE,
     CASE_WORKFLOW,
     CASE_WORKFLOW_VERSION,
@@ -45,7 +46,6 @@ PROPOSAL = "proposal"  # the object type of proposals, and the qualifier relatin
 ACTOR = "actor"  # the object type of the people (or "system") who acted
 ACTOR_PREFIX = "actor:"  # actor object ids, kept apart from proposal ids
 STATE = "state"  # the proposal object's attribute that changes at every step
-CASE_PREFIX = "case:"
 _OCEL_TYPES = {DATE: "time", INT: "integer"}  # every other attribute is a string
 _EVENT_ATTRIBUTES = ((RESOURCE, "string"), (ROLE, "string"), (LIFECYCLE, "string"), (SEQ, "integer"),
                      (KIND, "string"), (TRIGGER, "string"), (FROM_STATE, "string"), (ENTERED_AT, "time"),
@@ -53,6 +53,7 @@ _EVENT_ATTRIBUTES = ((RESOURCE, "string"), (ROLE, "string"), (LIFECYCLE, "string
                      (HASH, "string"))
 _WITHOUT_WHEN_PSEUDONYMISED = frozenset({IDEMPOTENCY_KEY, HASH})
 _CARRIED_ELSEWHERE = frozenset({ACTIVITY, TIMESTAMP})  # the event's type and time
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode  # built once, not per value as json.dumps does
 
 
 def object_attribute(key: str) -> str:
@@ -134,4 +135,4 @@ def _case(event: LogEvent) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return _JSON(value)

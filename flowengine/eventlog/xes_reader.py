@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from flowengine.errors import InvalidInput
-
-CASE_PREFIX = "case:"
+from flowengine.eventlog.attributes import CASE_PREFIX
 
 
 def _tag(element: ET.Element) -> str:
@@ -32,8 +31,6 @@ class XesLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = path.name
-        if not path.is_file():
-            raise InvalidInput(f"cannot read {path}: no such file")
 
     def where(self, position: tuple[int, int]) -> str:
         trace, event = position
@@ -51,6 +48,9 @@ class XesLog:
                     depth += 1
                     if root is None:
                         root = element
+                        if _tag(root) != "log":
+                            raise InvalidInput(f"{self.name} is XML but not XES: its root element is "
+                                               f"<{_tag(root)}>, not <log>")
                     continue
                 depth -= 1
                 if depth != 1 or _tag(element) != "trace":
@@ -75,5 +75,3 @@ class XesLog:
             raise InvalidInput(f"{self.name}:{line}:{column}: not readable as XES (XML): {error.msg}") from error
         except OSError as error:
             raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
-        if root is not None and _tag(root) != "log":
-            raise InvalidInput(f"{self.name} is XML but not XES: its root element is <{_tag(root)}>, not <log>")

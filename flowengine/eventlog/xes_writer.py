@@ -20,6 +20,7 @@ from flowengine.errors import InvalidInput
 from flowengine.eventlog.attributes import (
     ACTIVITY,
     CASE,
+    CASE_PREFIX,
     KIND,
     LIFECYCLE,
     RESOURCE,
@@ -37,7 +38,6 @@ EXTENSIONS = (  # (name, prefix, uri) of the standard extensions the log's attri
     ("Organizational", "org", "http://www.xes-standard.org/org.xesext"),
     ("Lifecycle", "lifecycle", "http://www.xes-standard.org/lifecycle.xesext"),
 )
-CASE_PREFIX = "case:"
 LOG_NAME = "flowengine"
 _UNKNOWN = "__INVALID__"  # the default of a global attribute every event overrides
 _EPOCH = "1970-01-01T00:00:00.000000+00:00"
