@@ -28,6 +28,12 @@ EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED)
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 
 
+def id_order(proposal_id: str) -> tuple[str, int]:
+    """How proposal ids sort for people: by prefix, then by number as a number (INN-2 before INN-10)."""
+    prefix, _, number = proposal_id.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (proposal_id, 0)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts, in which role. ``name`` may be a pseudonym: no real name is ever required."""

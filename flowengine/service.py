@@ -33,7 +33,18 @@ from flowengine.errors import (
 )
 from flowengine.fields import check_printable, coerce_fields, coerce_value, missing
 from flowengine.model import Workflow, content_hash
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED, Actor, Event, Proposal
+from flowengine.records import (
+    ADVANCED,
+    CREATED,
+    FIELDS_SET,
+    MIGRATED,
+    PROGRESS,
+    REMINDED,
+    Actor,
+    Event,
+    Proposal,
+    id_order,
+)
 from flowengine.seal import seal
 from flowengine.store import queries
 from flowengine.store.database import Database, resolve_url
@@ -334,10 +345,10 @@ class FlowEngine:
         found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
                  and (not overdue or s.overdue)]
         keys: dict[str, Callable[[Standing], Any]] = {
-            "id": lambda s: _id_key(s.proposal.id),
-            "waiting": lambda s: (s.final, -s.waiting_days, _id_key(s.proposal.id)),
-            "updated": lambda s: (-s.proposal.updated_at.timestamp(), _id_key(s.proposal.id)),
-            "state": lambda s: (s.proposal.workflow, s.proposal.state, _id_key(s.proposal.id)),
+            "id": lambda s: id_order(s.proposal.id),
+            "waiting": lambda s: (s.final, -s.waiting_days, id_order(s.proposal.id)),
+            "updated": lambda s: (-s.proposal.updated_at.timestamp(), id_order(s.proposal.id)),
+            "state": lambda s: (s.proposal.workflow, s.proposal.state, id_order(s.proposal.id)),
         }
         return sorted(found, key=keys[sort])
 
@@ -363,30 +374,16 @@ class FlowEngine:
         measured against each workflow as its file declares it now, as of a moment. Computed
         from index scans (:mod:`flowengine.bulkstalls`), equal to :func:`flowengine.stalls.analyse`
         over every history; ``meter`` is told ``bulkstalls.PHASES`` units, then one per workflow."""
-        import threading
-        from contextlib import suppress
-        from importlib import import_module
-
+        from flowengine.bulkstalls import analyse_all
         from flowengine.meter import no_meter
         from flowengine.store import aggregates
-
-        def load() -> None:  # a module that fails to load fails again at the import below, loudly
-            with suppress(Exception):
-                import_module("flowengine.bulkstalls")
 
         moment = min(as_utc(as_of), self.clock()) if as_of else self.clock()
         with self.database.read() as conn:
             names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
         declared = [self.declared_workflow(name) for name in names]
-        # numpy and the figures' module load while the database scans its index (the scan lets
-        # go of the interpreter): a tenth of a second off a large log.
-        loading = threading.Thread(target=load, daemon=True)
-        loading.start()
         with self.database.read() as conn:
             steps = aggregates.steps(conn, moment) if names else []
-            loading.join()
-            from flowengine.bulkstalls import analyse_all
-
             found = analyse_all(conn, declared, moment, meter or no_meter, steps=steps)
         # The same instant in the reader's zone, so titles name the day they asked about.
         return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
@@ -910,11 +907,6 @@ def _refuse_clearing_required(workflow: Workflow, proposal_id: str, changes: Map
 def derived_prefix(workflow_id: str) -> str:
     """Workflows without ``prefix``: the first six letters of the id, in capitals."""
     return re.sub(r"[^A-Z]", "", workflow_id.upper())[:6] or "P"
-
-
-def _id_key(proposal_id: str) -> tuple[str, int]:
-    prefix, _, number = proposal_id.rpartition("-")
-    return (prefix, int(number)) if number.isdigit() else (proposal_id, 0)
 
 
 def _one_line(what: str, value: str, limit: int) -> str:

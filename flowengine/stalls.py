@@ -47,7 +47,7 @@ from flowengine.figures import (
     severity,
 )
 from flowengine.model import STAGES, State, Workflow
-from flowengine.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail
+from flowengine.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail, id_order
 
 SYSTEM_ROLE = "system"  # tick's escalations: an automatic comment is no reasoned answer
 MIN_HISTORY = 5  # finished stays needed before the p90 of a state without deadline judges a stall
@@ -359,10 +359,4 @@ def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[Stall,
 
 def worst_first(stalls: Iterable[Stall]) -> tuple[Stall, ...]:
     """Longest over its limit (relatively) first; then longest waiting; then by id, numbers as numbers."""
-    return tuple(sorted(stalls, key=lambda s: (-s.ratio, -s.days, _id_key(s.proposal))))
-
-
-def _id_key(proposal_id: str) -> tuple[str, int]:
-    prefix, _, number = proposal_id.rpartition("-")
-    return (prefix, int(number)) if number.isdigit() else (proposal_id, 0)
-
+    return tuple(sorted(stalls, key=lambda s: (-s.ratio, -s.days, id_order(s.proposal))))
