@@ -62,7 +62,7 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
               as_of: str | None, quiet: bool) -> list[Analysis]:
     """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
-    from flowengine.bulkstalls import PHASES
+    from flowengine.store.aggregates import PHASES
 
     from .meter import terminal_meter
 

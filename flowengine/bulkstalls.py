@@ -37,6 +37,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection
 
 from flowengine.clock import as_utc
+from flowengine.durations import Duration
 from flowengine.errors import StoreError
 from flowengine.figures import (
     Analysis,
@@ -54,6 +55,7 @@ from flowengine.records import ADVANCED, CREATED, MIGRATED
 from flowengine.stalls import (
     FUNNEL_STAGES,
     MIN_HISTORY,
+    answering,
     answers_panel,
     chain_order,
     declared_transitions,
@@ -72,24 +74,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000
 _KINDS = {CREATED: 0, ADVANCED: 1, MIGRATED: 2}
 _NONE = -1  # the code of "no stage" (a final or undeclared state, or one declared without a stage)
-PHASES = 2  # units a meter is told before the first workflow: the steps read, the answers read
 
 
 def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime, meter: Meter = no_meter, *,
-                steps: Sequence[aggregates.StepGroup] | None = None) -> list[Analysis]:
+                reading: aggregates.Reading | None = None) -> list[Analysis]:
     """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.stalls.analyse`
-    gives it; ``meter`` is told one unit per phase read (:data:`PHASES`) and one per workflow.
-    ``steps``: :func:`aggregates.steps` of the same moment, when the caller has read them already."""
+    gives it; ``meter`` is told one unit per phase read (:data:`aggregates.PHASES`) and one per workflow.
+    ``reading``: :func:`read` of the same moment and workflows, when the caller has read it already
+    (its meter then told the phases)."""
     moment = as_utc(as_of)
-    log = _Log.read(conn, moment, steps)
-    meter(1)
-    answering = sorted({(g.source, g.trigger, g.target) for g in log.groups if g.kind == ADVANCED
-                        and g.source is not None
-                        and any(answers_panel(wf, g.source, g.trigger, g.target) for wf in workflows)},
-                       key=lambda key: (key[0] or "", key[1] or "", key[2]))
-    answers = aggregates.commented_steps(conn, moment, answering)
-    meter(1)
-    members = {m.workflow: _ints(m.proposals, m.count) for m in aggregates.members(conn)}
+    if reading is None:
+        reading = read(conn, workflows, moment, meter)
+    log = _Log.of_groups(reading.steps, aggregates.time_format(conn))
+    members = {m.workflow: _ints(m.proposals, m.count) for m in reading.members}
     found = []
     for workflow in workflows:
         pks = members.get(workflow.id, np.zeros(0, dtype=np.int64))
@@ -97,9 +94,15 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
         if view is None or not view.pk.size:
             found.append(_reference(conn, workflow, moment))
         else:
-            found.append(_Figures(conn, workflow, moment, log, view, answers).analysis())
+            found.append(_Figures(conn, workflow, moment, log, view, reading.answers).analysis())
         meter(1)
     return found
+
+
+def read(conn: Connection, workflows: Sequence[Workflow], moment: datetime, meter: Meter = no_meter
+         ) -> aggregates.Reading:
+    """What :func:`analyse_all` reads from the database (no numpy needed for it)."""
+    return aggregates.read(conn, moment, answering(workflows), meter)
 
 
 def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:
@@ -163,18 +166,41 @@ def _days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
     return days
 
 
-def _month_codes(micros: Ints) -> Ints:
-    """Months since 1970-01 (UTC) of times in microseconds: the inverse of _days_from_civil."""
-    shifted = np.floor_divide(micros, _US_PER_DAY) + 719468
+def _civil(days: Ints) -> tuple[Ints, Ints, Ints]:
+    """Year, month and day of days since 1970-01-01: the inverse of _days_from_civil."""
+    shifted = days + 719468
     era = np.floor_divide(shifted, 146097)
     day_of_era = shifted - era * 146097
     year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
     day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
     shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
     month = np.where(shifted_month < 10, shifted_month + 3, shifted_month - 9)
     year = year_of_era + era * 400 + (month <= 2)
+    return year, month, day
+
+
+def _month_codes(micros: Ints) -> Ints:
+    """Months since 1970-01 (UTC) of times in microseconds."""
+    year, month, _ = _civil(np.floor_divide(micros, _US_PER_DAY))
     months: Ints = (year - 1970) * 12 + month - 1
     return months
+
+
+def _add(duration: Duration, micros: Ints) -> Ints:
+    """Duration.add_to on times in microseconds (UTC): whole months first, a month's end
+    clamping the day, then the fixed delta."""
+    delta = duration.delta // timedelta(microseconds=1)
+    if not duration.months:
+        return micros + delta
+    days = np.floor_divide(micros, _US_PER_DAY)
+    year, month, day = _civil(days)
+    index = month - 1 + duration.months
+    year, month = year + index // 12, index % 12 + 1
+    month_start = _days_from_civil(year, month, np.ones_like(month))
+    month_length = _days_from_civil(year + month // 12, month % 12 + 1, np.ones_like(month)) - month_start
+    moved: Ints = (month_start + np.minimum(day, month_length) - 1 - days) * _US_PER_DAY + micros + delta
+    return moved
 
 
 def _micros_slowly(text: str) -> Ints:
@@ -217,9 +243,7 @@ class _Log:
     time_format: str
 
     @classmethod
-    def read(cls, conn: Connection, moment: datetime, steps: Sequence[aggregates.StepGroup] | None) -> _Log:
-        time_format = aggregates.time_format(conn)
-        groups = tuple(aggregates.steps(conn, moment) if steps is None else steps)
+    def of_groups(cls, groups: tuple[aggregates.StepGroup, ...], time_format: str) -> _Log:
         parts = [_events(g.events, time_format) for g in groups]
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
@@ -472,10 +496,9 @@ class _Figures:
         """The open proposals over their limit, worst first (as stalls._stalls and _limit). A clock
         only ever starts at or after its stay's start, so only proposals over the least limit
         counted from there are looked at further: their progress, then their exact due time."""
-        moment = self.moment
         never = np.iinfo(np.int64).max
         least = np.full(pks.size, never, dtype=np.int64)  # the shortest limit each could be over
-        limits: dict[int, tuple[Any, str, float | None]] = {}  # state code → deadline or p90 span, rule, p90
+        limits: dict[int, tuple[Duration | int, str, float | None]] = {}  # code → deadline or p90 span, rule, p90
         for code in np.unique(names).tolist():
             declared = self.workflow.states.get(self.names[code])
             here = names == code
@@ -492,33 +515,33 @@ class _Figures:
             limits[code] = (span, "p90", history.p90)
         maybe = (least != never) & (self.now_us - since > least)
         clock = self._clocks(pks, since, maybe & (stage == STAGES.index("implementation")))
-        candidates: list[tuple[int, int, int, float, str]] = []  # pk, state code, clock, limit in days, rule
-        for index in np.flatnonzero(maybe).tolist():
-            code, started_us = int(names[index]), int(clock[index])
-            limit, rule, p90 = limits[code]
-            started = _EPOCH + timedelta(microseconds=started_us)
-            if p90 is not None:
-                if self.now_us > started_us + limit:
-                    candidates.append((int(pks[index]), code, started_us, p90, rule))
-                continue
-            due = limit.add_to(started)
-            if moment > due:
-                limit_days = max(0.0, (due - started).total_seconds() / 86400.0)
-                candidates.append((int(pks[index]), code, started_us, limit_days, rule))
-        if not candidates:
+        due = np.full(pks.size, never, dtype=np.int64)
+        limit_days = np.zeros(pks.size, dtype=np.float64)
+        for code, (limit, _, p90) in limits.items():
+            here = np.flatnonzero(maybe & (names == code))
+            if isinstance(limit, Duration):
+                due[here] = _add(limit, clock[here])
+                limit_days[here] = _days(due[here] - clock[here])
+            else:
+                due[here] = clock[here] + limit
+                limit_days[here] = p90
+        stalled = np.flatnonzero(maybe & (self.now_us > due))
+        if not stalled.size:
             return ()
-        who = aggregates.current(self.conn, (c[0] for c in candidates), moment)
+        who = aggregates.current(self.conn, pks[stalled].tolist(), self.moment)
+        waited = _days(self.now_us - clock[stalled])
         found = []
-        for pk, code, started_us, limit_days, rule in candidates:
+        for pk, code, started_us, days, limit_days_of in zip(
+                pks[stalled].tolist(), names[stalled].tolist(), clock[stalled].tolist(), waited.tolist(),
+                limit_days[stalled].tolist(), strict=True):
             name = self.names[code]
             declared = self.workflow.states.get(name)
-            started = _EPOCH + timedelta(microseconds=started_us)
             current = who[pk]
             found.append(Stall(
                 proposal=current.id, title=current.title, workflow=current.workflow, state=name,
                 stage=declared.stage if declared else None, owner=declared.owner if declared else None,
-                since=started, days=max(0.0, (moment - started).total_seconds() / 86400.0), limit_days=limit_days,
-                rule=rule, last_actor=current.last_actor, last_role=current.last_role,
+                since=_EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
+                rule=limits[code][1], last_actor=current.last_actor, last_role=current.last_role,
             ))
         return worst_first(found)
 

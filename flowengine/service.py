@@ -373,18 +373,24 @@ class FlowEngine:
         """Where proposals stall, per workflow (every workflow with proposals when none is named),
         measured against each workflow as its file declares it now, as of a moment. Computed
         from index scans (:mod:`flowengine.bulkstalls`), equal to :func:`flowengine.stalls.analyse`
-        over every history; ``meter`` is told ``bulkstalls.PHASES`` units, then one per workflow."""
-        from flowengine.bulkstalls import analyse_all
+        over every history; ``meter`` is told ``aggregates.PHASES`` units, then one per workflow."""
+        from flowengine import preload, stalls
         from flowengine.meter import no_meter
         from flowengine.store import aggregates
 
         moment = min(as_utc(as_of), self.clock()) if as_of else self.clock()
         with self.database.read() as conn:
             names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
+        if not names:
+            return []
         declared = [self.declared_workflow(name) for name in names]
+        numpy_ready = preload.in_background("flowengine.bulkstalls")
         with self.database.read() as conn:
-            steps = aggregates.steps(conn, moment) if names else []
-            found = analyse_all(conn, declared, moment, meter or no_meter, steps=steps)
+            reading = aggregates.read(conn, moment, stalls.answering(declared), meter or no_meter)
+            numpy_ready()
+            from flowengine.bulkstalls import analyse_all
+
+            found = analyse_all(conn, declared, moment, meter or no_meter, reading=reading)
         # The same instant in the reader's zone, so titles name the day they asked about.
         return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
 

@@ -27,7 +27,7 @@ Definitions, chosen to agree with process mining on the same log:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -217,6 +217,13 @@ def answers_panel(workflow: Workflow, source: str, trigger: str | None, target: 
         return True
     return any(t.answers_panel and t.trigger == trigger and t.target == target and source in t.sources
                for t in workflow.transitions)
+
+
+def answering(workflows: Sequence[Workflow]) -> Callable[[str, str | None, str], bool]:
+    """Whether a step from source by trigger to target answers the panel in any of the workflows."""
+    def answers(source: str, trigger: str | None, target: str) -> bool:
+        return any(answers_panel(workflow, source, trigger, target) for workflow in workflows)
+    return answers
 
 
 def deadline_days(state: State | None) -> float | None:

@@ -16,19 +16,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowengine import chain
-from flowengine.bulkstalls import PHASES, analyse_all
+from flowengine import bulkstalls, chain
+from flowengine.bulkstalls import analyse_all
 from flowengine.clock import as_utc
+from flowengine.durations import Duration
 from flowengine.figures import Analysis
 from flowengine.model import Workflow, content_hash
 from flowengine.records import ADVANCED, CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED, Event, Proposal, Step, Trail
 from flowengine.service import FlowEngine
 from flowengine.stalls import analyse
 from flowengine.store import queries
+from flowengine.store.aggregates import PHASES
 
 from .databases import DatabaseTargets
 from .stall_histories import (
@@ -272,6 +275,27 @@ def test_generated_histories_give_the_reference_figures(
         assert_same(fast, analyse(workflow, upto(moment, made), moment))
     finally:
         database_targets.drop(target)
+
+
+# -- calendar arithmetic on columns ----------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@settings(max_examples=300, deadline=None)
+@given(moments=st.lists(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2400, 12, 31)),
+                        min_size=1, max_size=20),
+       months=st.integers(0, 40), days=st.integers(0, 400), seconds=st.integers(0, 86399))
+def test_adding_a_duration_to_a_column_of_times_is_duration_add_to(
+        moments: list[datetime], months: int, days: int, seconds: int) -> None:
+    duration = Duration(f"P{months}M{days}DT{seconds}S", months, timedelta(days=days, seconds=seconds))
+    times = [moment.replace(tzinfo=UTC) for moment in moments]
+    # Month ends and 29 February, where the clamp matters, whatever the draw.
+    times += [datetime(2024, 1, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2024, 2, 29, tzinfo=UTC),
+              datetime(2023, 8, 31, 12, tzinfo=UTC), datetime(1969, 12, 31, 23, tzinfo=UTC)]
+    micros = np.array([(t - _EPOCH) // timedelta(microseconds=1) for t in times], dtype=np.int64)
+    expected = [(duration.add_to(t) - _EPOCH) // timedelta(microseconds=1) for t in times]
+    assert bulkstalls._add(duration, micros).tolist() == expected
 
 
 # -- the command line --------------------------------------------------------------------------

@@ -17,17 +17,20 @@ Within one group, every column lists the same events in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ColumnElement,
     Connection,
     Text,
     and_,
+    any_,
     case,
     cast,
     func,
@@ -37,6 +40,7 @@ from sqlalchemy import (
     select,
 )
 
+from flowengine.meter import Meter, no_meter
 from flowengine.records import ADVANCED, CREATED, MIGRATED, PROGRESS
 from flowengine.store.schema import events, proposals
 
@@ -44,7 +48,7 @@ SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) i
 STORED = "stored"
 MICROS = "micros"
 SYSTEM_ROLE = "system"  # as flowengine.stalls.SYSTEM_ROLE: tick's automatic comments answer nobody
-_CHUNK = 500  # proposals per IN list: far below every driver's limit of bound parameters
+PHASES = 2  # units :func:`read` tells its meter: the steps read, the answering steps read
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,33 @@ class Current:
     workflow: str
     last_actor: str
     last_role: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything the analysis of a moment reads in bulk, from one transaction."""
+
+    steps: tuple[StepGroup, ...]
+    answers: tuple[StepGroup, ...]
+    members: tuple[Member, ...]
+
+
+Answering = Callable[[str, str | None, str], bool]  # (source, trigger, target) → may it answer the panel?
+
+
+def read(conn: Connection, until: datetime | None, answering: Answering, meter: Meter = no_meter) -> Reading:
+    """The steps (:func:`steps`), the commented ones of them that ``answering`` accepts
+    (:func:`commented_steps`) and the workflows' members; the meter is told :data:`PHASES` units.
+
+    All of it is database work, none of it needs numpy: the analysis imports numpy meanwhile."""
+    groups = tuple(steps(conn, until))
+    meter(1)
+    keys = sorted({(g.source, g.trigger, g.target) for g in groups
+                   if g.kind == ADVANCED and g.source is not None and answering(g.source, g.trigger, g.target)},
+                  key=lambda key: (key[0] or "", key[1] or "", key[2]))
+    answers = tuple(commented_steps(conn, until, keys))
+    meter(1)
+    return Reading(groups, answers, tuple(members(conn)))
 
 
 def time_format(conn: Connection) -> str:
@@ -150,27 +181,30 @@ def latest_progress(conn: Connection, until: datetime | None, pks: Iterable[int]
     """The latest progress record up to ``until`` of each of the given proposals that has one (it
     restarts an implementation's clock): one seek each in the partial index ``ix_events_progress``.
     The keys carry no sequence number (it is 0)."""
-    wanted = sorted(set(pks))
-    counts, keys, times = 0, [], []
-    for start in range(0, len(wanted), _CHUNK):
-        latest = (select(func.max(events.c.at))
-                  .where(events.c.kind == literal_column(f"'{PROGRESS}'"),  # as in the index's WHERE
-                         events.c.proposal_pk == proposals.c.pk, *_until(conn, until))
-                  .scalar_subquery())
-        rows = (select((proposals.c.pk * (1 << SEQ_BITS)).label("pk"), latest.label("at"))
-                .where(proposals.c.pk.in_(wanted[start:start + _CHUNK])).subquery())
-        columns: tuple[ColumnElement[Any], ColumnElement[Any]]
-        if conn.dialect.name == "sqlite":
-            columns = (func.group_concat(rows.c.pk), func.group_concat(rows.c.at))
-        else:
-            columns = (_string_agg(rows.c.pk, rows.c.pk), _string_agg(_micros(rows.c.at), rows.c.pk))
-        query = select(func.count(), *columns).where(rows.c.at.is_not(None))
-        count, key_text, time_text = conn.execute(query).one()
-        if count:
-            counts += int(count)
-            keys.append(key_text)
-            times.append(time_text)
-    return Columns(counts, ",".join(keys), ",".join(times))
+    latest = (select(func.max(events.c.at))
+              .where(events.c.kind == literal_column(f"'{PROGRESS}'"),  # as in the index's WHERE
+                     events.c.proposal_pk == proposals.c.pk, *_until(conn, until))
+              .scalar_subquery())
+    rows = (select((proposals.c.pk * (1 << SEQ_BITS)).label("pk"), latest.label("at"))
+            .where(_among(conn, proposals.c.pk, pks)).subquery())
+    columns: tuple[ColumnElement[Any], ColumnElement[Any]]
+    if conn.dialect.name == "sqlite":
+        columns = (func.group_concat(rows.c.pk), func.group_concat(rows.c.at))
+    else:
+        columns = (_string_agg(rows.c.pk, rows.c.pk), _string_agg(_micros(rows.c.at), rows.c.pk))
+    count, key_text, time_text = conn.execute(select(func.count(), *columns).where(rows.c.at.is_not(None))).one()
+    return _columns(count, key_text, time_text)
+
+
+def _among(conn: Connection, column: ColumnElement[Any], pks: Iterable[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``pks``, the ids bound as one parameter: a statement compiled once,
+    however many ids (an IN list binds one parameter each, and rebuilds the statement for each
+    length)."""
+    wanted = sorted({int(pk) for pk in pks})
+    if conn.dialect.name == "sqlite":
+        ids = func.json_each(literal(json.dumps(wanted), Text)).table_valued("value")
+        return column.in_(select(ids.c.value))
+    return column == any_(literal(wanted, ARRAY(BigInteger)))
 
 
 def commented_steps(conn: Connection, until: datetime | None,
@@ -208,20 +242,15 @@ def _joined_plain(conn: Connection, column: ColumnElement[Any]) -> ColumnElement
 
 def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dict[int, Current]:
     """Id, title and workflow of the given proposals, and who acted last up to ``until``."""
-    found: dict[int, Current] = {}
-    wanted = sorted(set(pks))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
-        last: ColumnElement[Any] = proposals.c.version  # the row's version is its newest event's seq
-        if until is not None:
-            earlier = events.alias("earlier")
-            before = (select(func.max(earlier.c.seq))
-                      .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.at <= until).scalar_subquery())
-            last = case((proposals.c.updated_at <= until, proposals.c.version), else_=before)
-        query = (select(proposals.c.pk, proposals.c.id, proposals.c.title, proposals.c.workflow, events.c.actor,
-                        events.c.role)
-                 .join_from(proposals, events, events.c.proposal_pk == proposals.c.pk)
-                 .where(proposals.c.pk.in_(chunk), events.c.seq == last))
-        for row in conn.execute(query):
-            found[int(row.pk)] = Current(row.id, row.title, row.workflow, row.actor, row.role)
-    return found
+    last: ColumnElement[Any] = proposals.c.version  # the row's version is its newest event's seq
+    if until is not None:
+        earlier = events.alias("earlier")
+        before = (select(func.max(earlier.c.seq))
+                  .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.at <= until).scalar_subquery())
+        last = case((proposals.c.updated_at <= until, proposals.c.version), else_=before)
+    query = (select(proposals.c.pk, proposals.c.id, proposals.c.title, proposals.c.workflow, events.c.actor,
+                    events.c.role)
+             .join_from(proposals, events, events.c.proposal_pk == proposals.c.pk)
+             .where(_among(conn, proposals.c.pk, pks), events.c.seq == last))
+    return {int(pk): Current(id_, title, workflow, actor, role)
+            for pk, id_, title, workflow, actor, role in conn.execute(query)}
