@@ -386,7 +386,9 @@ class FlowEngine:
         declared = [self.declared_workflow(name) for name in names]
         numpy_ready = preload.in_background("flowengine.bulkstalls")
         with self.database.read() as conn:
-            reading = aggregates.read(conn, moment, stalls.answering(declared), meter or no_meter)
+            # SQLite: a second reader on the second core (PostgreSQL works in parallel by itself).
+            beside = self.database.read if self.database.dialect == "sqlite" else None
+            reading = aggregates.read(conn, moment, stalls.answering(declared), meter or no_meter, beside=beside)
             numpy_ready()
             from flowengine.bulkstalls import analyse_all
 

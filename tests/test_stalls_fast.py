@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,31 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection
 
-from flowengine import bulkstalls, chain
+from flowengine import bulkstalls, chain, stalls
 from flowengine.bulkstalls import analyse_all
 from flowengine.clock import as_utc
 from flowengine.durations import Duration
+from flowengine.errors import StoreError
 from flowengine.figures import Analysis
 from flowengine.model import Workflow, content_hash
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED, Event, Proposal, Step, Trail
+from flowengine.records import (
+    ADVANCED,
+    CREATED,
+    FIELDS_SET,
+    MIGRATED,
+    PROGRESS,
+    REMINDED,
+    Actor,
+    Event,
+    Proposal,
+    Step,
+    Trail,
+)
 from flowengine.service import FlowEngine
 from flowengine.stalls import analyse
-from flowengine.store import queries
+from flowengine.store import aggregates, queries
 from flowengine.store.aggregates import PHASES
 
 from .databases import DatabaseTargets
@@ -187,6 +202,74 @@ def test_the_figures_through_the_service_are_the_references(db_target: str, tmp_
     assert through.as_of.utcoffset() is not None and through.as_of == AS_OF
     assert_same(dataclasses.replace(through, workflow=tiny, as_of=as_utc(through.as_of)),
                 analyse(tiny, trails(), AS_OF))
+
+
+# -- the second reader -------------------------------------------------------------------------
+
+def _readings(target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+              beside: Callable[[FlowEngine], Callable[[], AbstractContextManager[Connection]]]
+              ) -> tuple[aggregates.Reading, aggregates.Reading, list[bool]]:
+    """The reading on one connection, and with ``beside``; and for each read of the answering
+    steps, whether it ran on the main connection."""
+    (tmp_path / "tiny.yaml").write_text(TINY, encoding="utf-8")
+    answering = stalls.answering([tiny_workflow()])
+    on_main: list[bool] = []
+    with FlowEngine.open(target, workflow_dirs=[tmp_path], clock=lambda: day(100)) as engine:
+        with engine.database.read() as conn:
+            alone = aggregates.read(conn, AS_OF, answering)
+        original = aggregates.commented_steps
+
+        def watched(other: Connection, *args: Any) -> list[aggregates.StepGroup]:
+            on_main.append(other is main)
+            return original(other, *args)
+
+        monkeypatch.setattr(aggregates, "commented_steps", watched)
+        with engine.database.read() as main:
+            together = aggregates.read(main, AS_OF, answering, beside=beside(engine))
+    return alone, together, on_main
+
+
+@pytest.mark.sqlite_only
+def test_a_second_reader_on_the_same_snapshot_reads_the_answers_beside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = str(tmp_path / "beside.db")
+    store(target, trails())
+    alone, together, on_main = _readings(target, tmp_path, monkeypatch, lambda engine: engine.database.read)
+    assert on_main == [False]
+    assert together == alone and alone.answers and alone.members
+
+
+@pytest.mark.sqlite_only
+def test_a_second_reader_that_sees_a_later_commit_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = str(tmp_path / "later.db")
+    store(target, trails())
+
+    def after_a_new_proposal(engine: FlowEngine) -> Callable[[], AbstractContextManager[Connection]]:
+        def opener() -> AbstractContextManager[Connection]:
+            engine.new_proposal("tiny", title="Written meanwhile", actor=Actor("kari", "panel"))
+            return engine.database.read()
+        return opener
+
+    alone, together, on_main = _readings(target, tmp_path, monkeypatch, after_a_new_proposal)
+    assert on_main == [True]  # the answers were read again on the main snapshot
+    assert together == alone  # which knows nothing of the new proposal
+    with FlowEngine.open(target, workflow_dirs=[tmp_path]) as engine, engine.database.read() as conn:
+        assert sum(m.count for m in aggregates.members(conn)) == sum(m.count for m in alone.members) + 1
+
+
+@pytest.mark.sqlite_only
+def test_a_second_reader_that_fails_leaves_the_work_to_the_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = str(tmp_path / "fails.db")
+    store(target, trails())
+
+    def broken(engine: FlowEngine) -> Callable[[], AbstractContextManager[Connection]]:
+        def opener() -> AbstractContextManager[Connection]:
+            raise StoreError("the second connection could not be opened")
+        return opener
+
+    alone, together, on_main = _readings(target, tmp_path, monkeypatch, broken)
+    assert on_main == [True] and together == alone
 
 
 # -- the demo and synthetic logs ---------------------------------------------------------------

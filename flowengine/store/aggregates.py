@@ -17,11 +17,14 @@ Within one group, every column lists the same events in the same order.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -44,6 +47,7 @@ from flowengine.meter import Meter, no_meter
 from flowengine.records import ADVANCED, CREATED, MIGRATED, PROGRESS
 from flowengine.store.schema import events, proposals
 
+T = TypeVar("T")
 SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
 STORED = "stored"
 MICROS = "micros"
@@ -101,22 +105,84 @@ class Reading:
     members: tuple[Member, ...]
 
 
+AnswerKey = tuple[str, str | None, str]  # source, trigger, target
 Answering = Callable[[str, str | None, str], bool]  # (source, trigger, target) → may it answer the panel?
 
 
-def read(conn: Connection, until: datetime | None, answering: Answering, meter: Meter = no_meter) -> Reading:
+def read(conn: Connection, until: datetime | None, answering: Answering, meter: Meter = no_meter, *,
+         beside: Callable[[], AbstractContextManager[Connection]] | None = None) -> Reading:
     """The steps (:func:`steps`), the commented ones of them that ``answering`` accepts
     (:func:`commented_steps`) and the workflows' members; the meter is told :data:`PHASES` units.
 
-    All of it is database work, none of it needs numpy: the analysis imports numpy meanwhile."""
+    ``beside`` opens another read transaction on the same SQLite database. When it sees the
+    same snapshot as ``conn`` (the same newest event: SQLite commits one writer at a time and
+    numbers events in that order, and never deletes one), the answering steps and the members
+    are read there, on the second core, while ``conn`` reads the steps; otherwise, and without
+    ``beside`` or on another database, one after the other on ``conn``. None of it needs numpy:
+    the analysis imports numpy meanwhile."""
+
+    def answers_and_members(other: Connection, keys: list[AnswerKey]) -> tuple[tuple[StepGroup, ...],
+                                                                                tuple[Member, ...]]:
+        return tuple(commented_steps(other, until, keys)), tuple(members(other))
+
+    elsewhere = None
+    # Elsewhere (PostgreSQL) the order of event keys need not be that of commits: no second reader.
+    if beside is not None and conn.dialect.name == "sqlite":
+        snapshot = newest_event(conn)  # also fixes conn's snapshot: SQLite takes it at the first read
+        keys = _answer_keys(_group_keys(conn), answering)
+        elsewhere = _Beside(beside, snapshot, lambda other: answers_and_members(other, keys))
     groups = tuple(steps(conn, until))
     meter(1)
-    keys = sorted({(g.source, g.trigger, g.target) for g in groups
-                   if g.kind == ADVANCED and g.source is not None and answering(g.source, g.trigger, g.target)},
-                  key=lambda key: (key[0] or "", key[1] or "", key[2]))
-    answers = tuple(commented_steps(conn, until, keys))
+    rest = elsewhere.result() if elsewhere is not None else None
+    if rest is None:
+        keys = _answer_keys([(g.kind, g.source, g.trigger, g.target) for g in groups], answering)
+        rest = answers_and_members(conn, keys)
     meter(1)
-    return Reading(groups, answers, tuple(members(conn)))
+    return Reading(groups, *rest)
+
+
+def _answer_keys(groups: Iterable[tuple[str, str | None, str | None, str]], answering: Answering) -> list[AnswerKey]:
+    """The (source, trigger, target) of the steps among ``groups`` that may answer the panel."""
+    return sorted({(source, trigger, target) for kind, source, trigger, target in groups
+                   if kind == ADVANCED and source is not None and answering(source, trigger, target)},
+                  key=lambda key: (key[0] or "", key[1] or "", key[2]))
+
+
+def newest_event(conn: Connection) -> int:
+    """The key of the newest event (0 in an empty database)."""
+    return int(conn.execute(select(func.max(events.c.pk))).scalar() or 0)
+
+
+def _group_keys(conn: Connection) -> list[tuple[str, str | None, str | None, str]]:
+    """The distinct (kind, source, trigger, target) of creations, steps and migrations ever
+    written: a superset of those up to any moment. SQLite finds them by seeking
+    ``ix_events_flow`` once per key, skipping ahead rather than scanning (PostgreSQL would scan)."""
+    query = (select(events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state).distinct()
+             .where(events.c.kind.in_((CREATED, ADVANCED, MIGRATED))))
+    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
+
+
+class _Beside(Generic[T]):
+    """Work on another read transaction, on a thread of its own, when that sees ``snapshot``."""
+
+    def __init__(self, opener: Callable[[], AbstractContextManager[Connection]], snapshot: int,
+                 work: Callable[[Connection], T]) -> None:
+        self._found: T | None = None
+        self._thread = threading.Thread(target=self._run, args=(opener, snapshot, work), name="analysis reader",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, opener: Callable[[], AbstractContextManager[Connection]], snapshot: int,
+             work: Callable[[Connection], T]) -> None:
+        # Any failure leaves the work to the caller's own connection, which reports it if it is real.
+        with contextlib.suppress(Exception), opener() as other:
+            if newest_event(other) == snapshot:
+                self._found = work(other)
+
+    def result(self) -> T | None:
+        """The work's result; None when it was not done (another snapshot, or a failure)."""
+        self._thread.join()
+        return self._found
 
 
 def time_format(conn: Connection) -> str:
@@ -208,7 +274,7 @@ def _among(conn: Connection, column: ColumnElement[Any], pks: Iterable[int]) -> 
 
 
 def commented_steps(conn: Connection, until: datetime | None,
-                    keys: Sequence[tuple[str, str | None, str]]) -> list[StepGroup]:
+                    keys: Sequence[AnswerKey]) -> list[StepGroup]:
     """Steps of the given (source, trigger, target) with a comment, by anyone but the system, up
     to ``until``, grouped like :func:`steps`: the candidates for a proposal's first reasoned
     answer to the panel. Reads the partial index ``ix_events_commented``."""
