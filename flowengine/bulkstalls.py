@@ -124,6 +124,7 @@ def _ints(text: str, count: int) -> Ints:
     return values
 
 
+_TABLE_DAYS = 1_000_000  # about 2,700 years: beyond, months are worked out per event, not per day
 _WIDTH = 27  # "YYYY-MM-DD HH:MM:SS.ffffff" and its comma
 _DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
 _MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord(".")}
@@ -181,9 +182,17 @@ def _civil(days: Ints) -> tuple[Ints, Ints, Ints]:
 
 
 def _month_codes(micros: Ints) -> Ints:
-    """Months since 1970-01 (UTC) of times in microseconds."""
-    year, month, _ = _civil(np.floor_divide(micros, _US_PER_DAY))
-    months: Ints = (year - 1970) * 12 + month - 1
+    """Months since 1970-01 (UTC) of times in microseconds. A log spans far fewer days than it
+    has events: each day's month is worked out once, in a table looked up per event."""
+    days = np.floor_divide(micros, _US_PER_DAY)
+    if not days.size:
+        return days
+    first, last = int(days.min()), int(days.max())
+    if last - first > _TABLE_DAYS:
+        year, month, _ = _civil(days)
+        return (year - 1970) * 12 + month - 1
+    year, month, _ = _civil(np.arange(first, last + 1, dtype=np.int64))
+    months: Ints = ((year - 1970) * 12 + month - 1)[days - first]
     return months
 
 
@@ -304,7 +313,10 @@ def _month_text(code: int) -> str:
 
 
 def _spreads(keys: Ints, values: Floats) -> dict[int, Spread]:
-    """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks."""
+    """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks.
+
+    One partition per key at the two lower ranks the quantiles read; the rank above each is
+    the least value to its right, and the largest the greatest right of the upper one."""
     if not keys.size:
         return {}
     low, high = int(keys.min()), int(keys.max())
@@ -316,29 +328,26 @@ def _spreads(keys: Ints, values: Floats) -> dict[int, Spread]:
     found = {}
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         size = end - start
-        ranks = _ranks(size)
-        ordered = np.partition(values[start:end], sorted(set(ranks.values())))
-        picked = {rank: float(ordered[rank]) for rank in ranks.values()}
-        found[int(keys[start])] = Spread(size, _quantile(picked, size, 0.5), _quantile(picked, size, 0.9),
-                                         picked[size - 1])
+        median_low, p90_low = math.floor((size - 1) * 0.5), math.floor((size - 1) * 0.9)
+        ordered = np.partition(values[start:end], [median_low, p90_low])
+        found[int(keys[start])] = Spread(size, _quantile(_ranked(ordered, median_low), size, 0.5),
+                                         _quantile(_ranked(ordered, p90_low), size, 0.9),
+                                         float(ordered[p90_low:].max()))
     return found
 
 
-def _ranks(size: int) -> dict[str, int]:
-    """The order statistics a Spread needs: each quantile's two closest ranks, and the largest."""
-    ranks = {"max": size - 1}
-    for q in (0.5, 0.9):
-        low = math.floor((size - 1) * q)
-        ranks[f"{q}-low"], ranks[f"{q}-high"] = low, min(low + 1, size - 1)
-    return ranks
+def _ranked(partitioned: Floats, rank: int) -> tuple[float, float]:
+    """The values at ``rank`` and at the rank above (the same at the top) of values partitioned
+    at ``rank``: the one above is the least of those to its right."""
+    above = partitioned[rank + 1:]
+    return float(partitioned[rank]), float(above.min()) if above.size else float(partitioned[rank])
 
 
-def _quantile(ordered: dict[int, float], size: int, q: float) -> float:
-    """figures.quantile, on the two ranks it reads."""
+def _quantile(pair: tuple[float, float], size: int, q: float) -> float:
+    """figures.quantile, from the values at the two ranks it reads."""
     position = (size - 1) * q
-    low = math.floor(position)
-    high = min(low + 1, size - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    low_value, high_value = pair
+    return low_value + (high_value - low_value) * (position - math.floor(position))
 
 
 def _counts(keys: Ints) -> dict[int, int]:
