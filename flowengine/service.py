@@ -386,7 +386,7 @@ class FlowEngine:
         declared = [self.declared_workflow(name) for name in names]
         numpy_ready = preload.in_background("flowengine.bulkstalls")
         with self.database.read() as conn:
-            # SQLite: a second reader on the second core (PostgreSQL works in parallel by itself).
+            # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).
             beside = self.database.read if self.database.dialect == "sqlite" else None
             reading = aggregates.read(conn, moment, stalls.answering(declared), meter or no_meter, beside=beside)
             numpy_ready()
