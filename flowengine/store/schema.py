@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
 
-SCHEMA_HEAD = "0002_analysis_indexes"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0003_drop_from_state_index"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -107,7 +107,6 @@ events = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
 )
-Index("ix_events_from_state", events.c.from_state)
 Index("ix_events_at", events.c.at)
 # For the stall analysis of large logs (migration 0002): it reads these columns from the index alone.
 # The last two are partial (only commented steps; only progress records): the migration says so
