@@ -80,11 +80,11 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
                 reading: aggregates.Reading | None = None) -> list[Analysis]:
     """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.stalls.analyse`
     gives it; ``meter`` is told one unit per phase read (:data:`aggregates.PHASES`) and one per workflow.
-    ``reading``: :func:`read` of the same moment and workflows, when the caller has read it already
-    (its meter then told the phases)."""
+    ``reading``: :func:`aggregates.read` of the same moment and workflows, when the caller has
+    read it already (its meter then told the phases)."""
     moment = as_utc(as_of)
     if reading is None:
-        reading = read(conn, workflows, moment, meter)
+        reading = aggregates.read(conn, moment, answering(workflows), meter)
     log = _Log.of_groups(reading.steps, aggregates.time_format(conn))
     members = {m.workflow: _ints(m.proposals, m.count) for m in reading.members}
     found = []
@@ -97,12 +97,6 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
             found.append(_Figures(conn, workflow, moment, log, view, reading.answers).analysis())
         meter(1)
     return found
-
-
-def read(conn: Connection, workflows: Sequence[Workflow], moment: datetime, meter: Meter = no_meter
-         ) -> aggregates.Reading:
-    """What :func:`analyse_all` reads from the database (no numpy needed for it)."""
-    return aggregates.read(conn, moment, answering(workflows), meter)
 
 
 def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:

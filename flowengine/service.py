@@ -378,6 +378,7 @@ class FlowEngine:
         from flowengine.meter import no_meter
         from flowengine.store import aggregates
 
+        meter = meter or no_meter
         moment = min(as_utc(as_of), self.clock()) if as_of else self.clock()
         with self.database.read() as conn:
             names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
@@ -388,11 +389,11 @@ class FlowEngine:
         with self.database.read() as conn:
             # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).
             beside = self.database.read if self.database.dialect == "sqlite" else None
-            reading = aggregates.read(conn, moment, stalls.answering(declared), meter or no_meter, beside=beside)
+            reading = aggregates.read(conn, moment, stalls.answering(declared), meter, beside=beside)
             numpy_ready()
             from flowengine.bulkstalls import analyse_all
 
-            found = analyse_all(conn, declared, moment, meter or no_meter, reading=reading)
+            found = analyse_all(conn, declared, moment, meter, reading=reading)
         # The same instant in the reader's zone, so titles name the day they asked about.
         return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
 

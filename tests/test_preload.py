@@ -22,14 +22,19 @@ def module_folder(tmp_path: Path) -> Iterator[Path]:
         sys.modules.pop(name, None)
 
 
-def test_a_module_imported_in_the_background_is_ready_after_the_wait(module_folder: Path) -> None:
+def test_a_module_imported_in_the_background_is_ready_after_the_wait(
+        module_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (module_folder / "preload_probe_ok.py").write_text(
         "import threading\nIMPORTED_ON = threading.current_thread().name\n", encoding="utf-8")
-    wait = preload.in_background("preload_probe_ok")
-    wait()
+    preload.in_background("preload_probe_ok")()
     probe = sys.modules["preload_probe_ok"]
     assert probe.IMPORTED_ON == "import preload_probe_ok"  # the other thread did it
-    assert preload.in_background("preload_probe_ok") is not wait  # imported: nothing to start
+
+    def no_thread(*_args: object, **_kwargs: object) -> threading.Thread:
+        raise AssertionError("a thread was started for a module imported already")
+
+    monkeypatch.setattr(preload.threading, "Thread", no_thread)
+    preload.in_background("preload_probe_ok")()  # imported: nothing to start, nothing to wait for
 
 
 def test_a_failing_background_import_prints_nothing_and_the_callers_import_raises_it(

@@ -381,6 +381,21 @@ def test_adding_a_duration_to_a_column_of_times_is_duration_add_to(
     assert bulkstalls._add(duration, micros).tolist() == expected
 
 
+@settings(max_examples=100, deadline=None)
+@given(moments=st.lists(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)), min_size=1,
+                        max_size=30),
+       spread_over_millennia=st.booleans())
+def test_months_of_a_column_of_times_are_the_calendars(moments: list[datetime], spread_over_millennia: bool) -> None:
+    """Both ways of working them out: per day through a table, and per event when the times span
+    more days than the table may hold."""
+    times = [moment.replace(tzinfo=UTC) for moment in moments]
+    if spread_over_millennia:
+        times += [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)]
+    micros = np.array([(t - _EPOCH) // timedelta(microseconds=1) for t in times], dtype=np.int64)
+    expected = [(t.year - 1970) * 12 + t.month - 1 for t in times]
+    assert bulkstalls._month_codes(micros).tolist() == expected
+
+
 # -- the command line --------------------------------------------------------------------------
 
 def test_the_stalls_commands_draw_a_bar_on_a_terminal_and_not_with_quiet(
