@@ -142,8 +142,8 @@ def _raw_minimal(path: Path) -> Callable[[int], None]:
 def _raw_own_schema(path: Path, folder: Path) -> Callable[[int], None]:
     """The statements a step runs, with the values it stores, on flowengine's own tables: what
     SQLite itself spends on a step, with nothing of flowengine's in between."""
-    from flowengine.records import Actor
-    from flowengine.service import FlowEngine
+    from flowengine.history.records import Actor
+    from flowengine.service.facade import FlowEngine
 
     with FlowEngine.open(str(path), workflow_dirs=[folder]) as engine:
         engine.new_proposal("ping-pong", title="bench", actor=Actor("bench", "worker"))
@@ -177,8 +177,8 @@ def _raw_own_schema(path: Path, folder: Path) -> Callable[[int], None]:
 
 
 def api_rates(folder: Path, steps: int, rounds: int) -> dict[str, float]:
-    from flowengine.records import Actor
-    from flowengine.service import FlowEngine
+    from flowengine.history.records import Actor
+    from flowengine.service.facade import FlowEngine
 
     actor = Actor("bench", "worker")
     measured = _Rounds(steps)

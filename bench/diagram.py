@@ -7,14 +7,14 @@ What is measured, precisely:
 - the subject: the bundled ``innovation-chain`` (12 states, 23 transitions) with a seeded,
   realistic history: ``--proposals`` proposals created over three years, each walking the
   declared transitions with log-normal stays (some sent back, some stalled, some still open),
-  analysed as of the end of the third year with :func:`flowengine.stalls.analyse`. The history
+  analysed as of the end of the third year with :func:`flowengine.analysis.reference.analyse`. The history
   and the analysis are made once, before any timing;
-- **render_stall_diagram**: one call of :func:`flowengine.overlay.render_stall_diagram`
+- **render_stall_diagram**: one call of :func:`flowengine.views.overlay.render_stall_diagram`
   ``(analysis, out.svg)`` in this (warm) process: building the DOT text from the figures,
   running ``dot -Tsvg`` through the graphviz package, stamping the SVG with its digest and
   writing it atomically;
 - **dot alone**: ``dot -Tsvg -o out.svg`` as a subprocess, fed the identical DOT text on its
-  standard input (what :func:`~flowengine.overlay.stall_diagram_dot` returns for the analysis);
+  standard input (what :func:`~flowengine.views.overlay.stall_diagram_dot` returns for the analysis);
 - both ``--runs`` times, interleaved (dot alone, then the call, in turn), so the machine's drift
   weighs on both alike; the table gives the medians, the difference and the ratio. Two warm-up
   rounds of each come first and are not counted.
@@ -37,13 +37,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flowengine.loader import load_workflow
-from flowengine.model import Workflow
-from flowengine.overlay import render_stall_diagram, stall_diagram_dot
-from flowengine.records import ADVANCED, CREATED, Step, Trail
-from flowengine.registry import locate_workflow, search_dirs
-from flowengine.render import _stamp_svg, dot_digest
-from flowengine.stalls import analyse
+from flowengine.analysis.reference import analyse
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.model import Workflow
+from flowengine.definition.registry import locate_workflow, search_dirs
+from flowengine.history.records import ADVANCED, CREATED, Step, Trail
+from flowengine.views.overlay import render_stall_diagram, stall_diagram_dot
+from flowengine.views.render import _stamp_svg, dot_digest
 
 WORKFLOW = "innovation-chain"
 START = datetime(2016, 1, 1, tzinfo=UTC)

@@ -75,7 +75,7 @@ def write_log(path: Path, cases: int, per_case: int) -> int:
 
 def run_import(folder: Path, log: Path, tag: str) -> tuple[float, Path]:
     from flowengine.eventlog.importer import import_log
-    from flowengine.service import FlowEngine
+    from flowengine.service.facade import FlowEngine
 
     target = folder / f"import-{tag}.db"
     with FlowEngine.open(str(target), workflow_dirs=[folder]) as engine:
@@ -104,7 +104,7 @@ def run_raw(folder: Path, source: Path, tag: str) -> float:
     """The same rows (read back from the import's database first, untimed) into the same
     (empty) schema, by the driver alone. The rows are dropped again afterwards, so that the
     imports never run with a million of them held in memory."""
-    from flowengine.service import FlowEngine
+    from flowengine.service.facade import FlowEngine
 
     target = folder / f"raw-{tag}.db"
     FlowEngine.open(str(target)).close()  # the schema, its indexes and triggers, as flowengine creates them

@@ -55,7 +55,7 @@ def child_flowengine(db: Path) -> dict[str, Any]:
     started = time.perf_counter()
     import synthetic
 
-    from flowengine.service import FlowEngine
+    from flowengine.service.facade import FlowEngine
 
     imported = time.perf_counter()
     with FlowEngine.open(str(db), workflow_dirs=[HERE], clock=lambda: synthetic.END) as engine:

@@ -98,10 +98,10 @@ def workflow_text() -> str:
 
 def generate(proposals: int, seed: int, *, start: datetime = START,
              end: datetime = END) -> Iterator[tuple[Any, list[Any]]]:
-    """``proposals`` histories as (Proposal, [Event]) of :mod:`flowengine.records`, oldest first,
+    """``proposals`` histories as (Proposal, [Event]) of :mod:`flowengine.history.records`, oldest first,
     each event hash-chained as the engine does it. The same arguments give the same histories."""
-    from flowengine.model import content_hash
-    from flowengine.records import Event, Proposal
+    from flowengine.definition.model import content_hash
+    from flowengine.history.records import Event, Proposal
 
     text = workflow_text()
     definition = content_hash(text)
@@ -179,7 +179,7 @@ def _simulate(rng: random.Random, born: int, end: int, title: str, definition: s
 
 
 def _seal(prev_hash: str, payload: dict[str, Any]) -> str:
-    """flowengine.chain.event_hash, with the times already in their canonical text."""
+    """flowengine.history.chain.event_hash, with the times already in their canonical text."""
     digest = hashlib.sha256(prev_hash.encode("ascii"))
     digest.update(b"\n")
     digest.update(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -210,13 +210,14 @@ def write_sqlite(path: Path, proposals: int, seed: int, *, start: datetime = STA
                  histories: Iterable[tuple[Any, list[Any]]] | None = None) -> int:
     """A new flowengine database at ``path`` holding the generated histories; returns the number
     of events. The schema comes from flowengine's own migrations; the rows go in with executemany."""
+    from flowengine.store import migrate
     from flowengine.store.database import Database
 
     if path.exists():
         raise FileExistsError(f"{path} exists; remove it first")
     database = Database(f"sqlite:///{path}")
     try:
-        database.ensure_schema()
+        migrate.ensure_schema(database)
     finally:
         database.dispose()
     text = workflow_text()
@@ -266,8 +267,8 @@ def write_database(target: str, histories: Iterable[tuple[Any, list[Any]]], *, t
     synthetic chain's by default). Slower than :func:`write_sqlite`: for tests and small sizes.
     Returns the number of events."""
     from flowengine.clock import system_clock
-    from flowengine.model import content_hash
-    from flowengine.store import queries
+    from flowengine.definition.model import content_hash
+    from flowengine.store import migrate, queries
     from flowengine.store.database import Database, resolve_url
 
     text = workflow_text() if text is None else text
@@ -275,7 +276,7 @@ def write_database(target: str, histories: Iterable[tuple[Any, list[Any]]], *, t
     database = Database(resolve_url(target))
     count = 0
     try:
-        database.ensure_schema()
+        migrate.ensure_schema(database)
         with database.write() as conn:
             for proposal, events in histories:
                 if proposal.definition_hash != digest:

@@ -21,11 +21,11 @@ def init(database: str | None) -> None:
     Example:
       flowengine init --db ./trondheim.db
     """
-    from flowengine.store import Database, resolve_url
+    from flowengine.store import Database, migrate, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
     with Database(resolve_url(database)) as store:
-        before, _ = store.ensure_schema(upgrade_existing=True)
+        before, _ = migrate.ensure_schema(store, upgrade_existing=True)
     state = "created" if before is None else ("upgraded" if before != SCHEMA_HEAD else "ready")
     click.echo(f"database {state}: {store.display_name} (schema {SCHEMA_HEAD})")
     click.echo("next: flowengine proposal new innovation-chain --title \"…\" --as NAME --role ROLE")
@@ -77,11 +77,11 @@ def upgrade(database: str | None) -> None:
     Example:
       flowengine db upgrade --db postgresql+psycopg://flow@db.example.org/flowengine
     """
-    from flowengine.store import Database, resolve_url
+    from flowengine.store import Database, migrate, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
     with Database(resolve_url(database)) as store:
-        before, after = store.ensure_schema(upgrade_existing=True)
+        before, after = migrate.ensure_schema(store, upgrade_existing=True)
     if before == after:
         click.echo(f"{store.display_name}: already at {SCHEMA_HEAD}; nothing to do")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import click
 
@@ -52,7 +53,7 @@ def export(fmt: str, workflows: tuple[str, ...], pseudonymise: bool, steps_only:
             if output:
                 written = export_to_file(engine.database, output, fmt, options, meter=meter)
             else:
-                stdout = io.TextIOWrapper(click.get_binary_stream("stdout"), encoding="utf-8", newline="")
+                stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
                 try:
                     written = export_log(engine.database, stdout, fmt, options, meter=meter)
                 finally:

@@ -18,7 +18,7 @@ from .options import (
 from .session import actor, moment, open_engine
 from .views import standing_text, standings_table, to_json
 
-# flowengine.model.STAGES and flowengine.service.SORTS, written out so that `--help` imports neither
+# flowengine.definition.model.STAGES and flowengine.service.facade.SORTS, written out so that `--help` imports neither
 # (tests/test_cli_proposals.py holds them equal).
 _STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
 _SORTS = ("id", "waiting", "updated", "state")
@@ -58,7 +58,7 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
       flowengine proposal new innovation-chain --title "Meeting place in the centre" \\
           --origin "User panel, meeting 2017-03-02" --set summary="A place to meet" --as kari --role panel
     """
-    from flowengine.fields import parse_assignments
+    from flowengine.definition.fields import parse_assignments
 
     who = actor(actor_name, role)
     values = parse_assignments(assignments)
@@ -142,7 +142,7 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
     Example:
       flowengine proposal set INN-7 cost_estimate=25000 case_number=2019/1234 --as kari --role panel
     """
-    from flowengine.fields import parse_assignments
+    from flowengine.definition.fields import parse_assignments
 
     who = actor(actor_name, role)
     values = parse_assignments(assignments)
@@ -181,7 +181,7 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
     Example:
       flowengine advance INN-7 send_to_council --set expected_benefit="Less isolation" --as kari --role panel
     """
-    from flowengine.fields import parse_assignments
+    from flowengine.definition.fields import parse_assignments
 
     who = actor(actor_name, role)
     values = parse_assignments(assignments)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from flowengine.records import Actor
-    from flowengine.service import FlowEngine
+    from flowengine.history.records import Actor
+    from flowengine.service.facade import FlowEngine
 
 
 def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> FlowEngine:
@@ -18,7 +18,7 @@ def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> Flow
 
     with loading():  # SQLAlchemy and the engine: most of a short command's time
         from flowengine.clock import clock_from_environment
-        from flowengine.service import FlowEngine
+        from flowengine.service.facade import FlowEngine
 
     return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment())
 
@@ -29,7 +29,7 @@ def actor(name: str | None, role: str | None) -> Actor:
         missing = " and ".join(w for w, v in (("--as NAME", name), ("--role ROLE", role)) if not v)
         raise click.UsageError(f"say who you are: {missing} (or set FLOWENGINE_USER and FLOWENGINE_ROLE); "
                                "a pseudonym is enough")
-    from flowengine.records import Actor
+    from flowengine.history.records import Actor
 
     return Actor(name.strip(), role.strip())
 

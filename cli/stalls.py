@@ -13,8 +13,8 @@ from .options import as_of_option, database_option, language_option, quiet_optio
 from .session import moment, open_engine
 
 if TYPE_CHECKING:
-    from flowengine.figures import Analysis, Privacy
-    from flowengine.report import Section
+    from flowengine.analysis.figures import Analysis, Privacy
+    from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
 REPORT_FORMATS = ("table", "json", "csv", "markdown")
@@ -28,7 +28,7 @@ def privacy_options(func: F) -> F:
     def with_privacy(*args: Any, publish: bool, roles_only: bool, min_count: int | None, **kwargs: Any) -> Any:
         from dataclasses import replace
 
-        from flowengine.figures import Privacy
+        from flowengine.analysis.figures import Privacy
 
         chosen = Privacy.publication() if publish else Privacy(roles_only=roles_only)
         if min_count is not None:
@@ -79,7 +79,7 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
 
 def _diagram_path(output: str) -> Path:
     """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
-    from flowengine.render import FORMATS
+    from flowengine.views.render import FORMATS
 
     path = Path(output)
     if path.suffix.lower() not in FORMATS:
@@ -89,8 +89,7 @@ def _diagram_path(output: str) -> Path:
 
 
 def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> str:
-    from flowengine import report as rep
-
+    from flowengine.views import report as rep
     if fmt == "json":
         return json.dumps(json_data, indent=2, ensure_ascii=False) + "\n"
     return {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
@@ -137,8 +136,7 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
     Example:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
-    from flowengine import report as rep
-
+    from flowengine.views import report as rep
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
     _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
@@ -158,7 +156,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
     Example:
       flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
     """
-    from flowengine.overlay import render_stall_diagram
+    from flowengine.views.overlay import render_stall_diagram
 
     path = _diagram_path(output)
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
@@ -182,14 +180,13 @@ def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str
     Example:
       flowengine stalls compare ostersund timra trondheim stjordal melhus -o compare.svg
     """
-    from flowengine import report as rep
-
+    from flowengine.views import report as rep
     path = _diagram_path(output) if output else None
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
     text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
     if path is not None:
-        from flowengine.overlay import render_comparison
+        from flowengine.views.overlay import render_comparison
 
         render_comparison(analyses, path, language, privacy)
     click.echo(text, nl=False)

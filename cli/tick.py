@@ -11,7 +11,7 @@ from .session import moment, open_engine
 from .views import short_title, to_json
 
 if TYPE_CHECKING:
-    from flowengine.deadlines import TickReport
+    from flowengine.service.deadlines import TickReport
 
 
 @click.command()
@@ -44,7 +44,7 @@ def tick(as_of: str | None, dry_run: bool, workflow: str | None, database: str |
 
 def report_text(report: TickReport, workflow: str | None) -> str:
     from flowengine.clock import local_text
-    from flowengine.texttable import table
+    from flowengine.views.texttable import table
 
     would = report.dry_run
     scope = f" under {workflow}" if workflow else ""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from flowengine.texttable import table
+from flowengine.views.texttable import table
 
 if TYPE_CHECKING:
-    from flowengine.deadlines import Progress
-    from flowengine.records import Event
-    from flowengine.service import Standing
+    from flowengine.history.records import Event
+    from flowengine.service.deadlines import Progress
+    from flowengine.service.facade import Standing
 
 _TITLE_WIDTH = 40
 
@@ -25,13 +25,13 @@ def short_title(title: str) -> str:
 
 
 def fields_text(fields: dict[str, Any]) -> str:
-    from flowengine.fields import display
+    from flowengine.definition.fields import display
 
     return "; ".join(f"{name}: {display(value)}" for name, value in fields.items()) or "-"
 
 
 def changes_text(changes: dict[str, Any]) -> str:
-    from flowengine.fields import display
+    from flowengine.definition.fields import display
 
     return ", ".join(f"{name}={'(cleared)' if value is None else display(value)}" for name, value in changes.items())
 
@@ -105,7 +105,7 @@ def standings_table(standings: list[Standing]) -> str:
 
 
 def _step_name(event: Event) -> str:
-    from flowengine.records import CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED
+    from flowengine.history.records import CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED
 
     if event.kind == CREATED:
         return "created"
@@ -116,7 +116,7 @@ def _step_name(event: Event) -> str:
     if event.kind == REMINDED:
         return f"reminder after {event.details.get('after')}"
     if event.kind == MIGRATED:
-        from flowengine.versions import version_label
+        from flowengine.definition.versions import version_label
 
         details = event.details
         before, after = (version_label(str(details.get(f"{side}_version") or ""),
@@ -139,7 +139,7 @@ def _progress_text(note: str, milestone: str | None, milestone_date: str | None)
 
 
 def _comment(event: Event) -> str:
-    from flowengine.records import PROGRESS
+    from flowengine.history.records import PROGRESS
 
     if event.kind == PROGRESS:
         details = event.details

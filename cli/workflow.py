@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from flowengine.texttable import table
+from flowengine.views.texttable import table
 
 from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
 from .views import to_json
@@ -41,9 +41,9 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     Example:
       flowengine workflow validate workflows/ --strict
     """
+    from flowengine.definition.loader import check_file
+    from flowengine.definition.registry import read_candidate, yaml_files
     from flowengine.errors import FlowEngineError
-    from flowengine.loader import check_file
-    from flowengine.registry import read_candidate, yaml_files
 
     candidates = []
     for raw in map(Path, paths):
@@ -85,8 +85,8 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     Example:
       flowengine workflow list --workflows ./my-municipality
     """
-    from flowengine.loader import check_file
-    from flowengine.registry import discover, search_dirs
+    from flowengine.definition.loader import check_file
+    from flowengine.definition.registry import discover, search_dirs
 
     rows: list[dict[str, Any]] = []
     for entry in discover(search_dirs(workflow_dirs)):
@@ -129,7 +129,7 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
     Example:
       flowengine workflow show innovation-chain --lang nb
     """
-    from flowengine.model import workflow_to_dict
+    from flowengine.definition.model import workflow_to_dict
 
     wf = _load(workflow_ref, workflow_dirs)
     data = workflow_to_dict(wf, language)
@@ -179,7 +179,7 @@ def diagram(workflow_ref: str, output: str, workflow_dirs: tuple[str, ...], lang
     Example:
       flowengine workflow diagram innovation-chain -o chain.svg --lang nb
     """
-    from flowengine.render import render
+    from flowengine.views.render import render
 
     wf = _load(workflow_ref, workflow_dirs)
     written = render(wf, Path(output), language)
@@ -198,7 +198,7 @@ def diagrams(out_dir: str, check: bool) -> None:
       flowengine workflow diagrams            # run from the project's root
       flowengine workflow diagrams --check
     """
-    from flowengine.diagrams import bundled_diagram_status, write_bundled_diagrams
+    from flowengine.views.bundled import bundled_diagram_status, write_bundled_diagrams
 
     folder = Path(out_dir)
     if check:
@@ -222,7 +222,7 @@ def schema() -> None:
     Example:
       flowengine workflow schema > workflow.schema.json
     """
-    from flowengine.schema import schema_text
+    from flowengine.definition.structure import schema_text
 
     click.echo(schema_text(), nl=False)
 
@@ -245,7 +245,7 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
       flowengine workflow versions innovation-chain
     """
     from flowengine.clock import local_text
-    from flowengine.versions import short_hash
+    from flowengine.definition.versions import short_hash
 
     from .session import open_engine
 
@@ -295,7 +295,7 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
       flowengine workflow migrate innovation-chain --to workflows/innovation-chain.yaml \\
           --map council_review=council_hearing --as eva --role administration
     """
-    from flowengine.migration import parse_map
+    from flowengine.service.migration_plan import parse_map
 
     from .meter import terminal_meter
     from .session import actor, open_engine
@@ -309,7 +309,7 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
     if as_json:
         click.echo(to_json(done.as_dict()))
         return
-    from flowengine.versions import version_label
+    from flowengine.definition.versions import version_label
 
     plan = done.plan
     if plan.moves:
@@ -331,8 +331,8 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
 
 
 def _load(workflow_ref: str, workflow_dirs: tuple[str, ...]) -> Any:
-    from flowengine.loader import load_workflow
-    from flowengine.registry import locate_workflow, search_dirs
+    from flowengine.definition.loader import load_workflow
+    from flowengine.definition.registry import locate_workflow, search_dirs
 
     found = locate_workflow(workflow_ref, search_dirs(workflow_dirs))
     return load_workflow(found.path, document=found.document)

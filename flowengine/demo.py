@@ -2,8 +2,8 @@
 municipalities' workflows on the dates the file gives, and drawn.
 
 The data file (bundled: ``workflows/demo/interreg-2016-2019.yaml``; its header comment
-describes the format) is read with :mod:`flowengine.yamlsafe` like a workflow, and every
-record is written through the public :class:`~flowengine.service.FlowEngine` API with the
+describes the format) is read with :mod:`flowengine.definition.yamlsafe` like a workflow, and every
+record is written through the public :class:`~flowengine.service.facade.FlowEngine` API with the
 file's dates (``at=``), so the demo database is what a project leader would have recorded.
 Every mistake in the file is reported at its file:line:column with what to do about it; a
 step the workflow refuses is reported with the engine's own refusal, prefixed with the place.
@@ -22,7 +22,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flowengine.analysis.figures import Analysis, Stall
+from flowengine.analysis.reference import worst_first
 from flowengine.clock import Clock, iso_utc
+from flowengine.definition.registry import bundled_dir, discover, search_dirs
+from flowengine.definition.yamlsafe import LocatedDocument, PathKey, read_file
 from flowengine.errors import (
     AmbiguousWorkflow,
     FlowEngineError,
@@ -31,13 +35,9 @@ from flowengine.errors import (
     Refused,
     TransitionRefused,
 )
-from flowengine.figures import Analysis, Stall
+from flowengine.history.records import Actor, Proposal
 from flowengine.issues import Location, printable
-from flowengine.records import Actor, Proposal
-from flowengine.registry import bundled_dir, discover, search_dirs
-from flowengine.service import AuditReport, FlowEngine
-from flowengine.stalls import worst_first
-from flowengine.yamlsafe import LocatedDocument, PathKey, read_file
+from flowengine.service.facade import AuditReport, FlowEngine
 
 DEMO_NAME = "interreg-2016-2019.yaml"
 DATABASE_NAME = "flowengine.db"
@@ -505,9 +505,9 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
                       language: str = "en") -> tuple[tuple[tuple[str, Path], ...], Path, Path, Path]:
     """Each workflow's stall diagram, the comparison, the stall report as Markdown, and the
     HTML report that inlines them all."""
-    from flowengine.htmlreport import html_report
-    from flowengine.overlay import render_comparison, render_stall_diagram
-    from flowengine.report import as_markdown, build_sections
+    from flowengine.views.htmlreport import html_report
+    from flowengine.views.overlay import render_comparison, render_stall_diagram
+    from flowengine.views.report import as_markdown, build_sections
 
     stall_diagrams = tuple((a.workflow.id, render_stall_diagram(a, out_dir / f"{a.workflow.id}-stalls.svg", language))
                            for a in analyses)
@@ -527,7 +527,7 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
 def draw_workflows(engine: FlowEngine, loaded: DemoLoad, out_dir: Path,
                    language: str = "en") -> tuple[tuple[str, Path], ...]:
     """Each workflow of the demo, drawn from the definition its proposals run under."""
-    from flowengine.render import render
+    from flowengine.views.render import render
 
     drawn = []
     for wid, proposals in loaded.by_workflow.items():

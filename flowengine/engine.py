@@ -7,7 +7,7 @@ Python code: the machine gets state and trigger names only, no callbacks or cond
 checks a user must understand (role, fields, comment) are done here in plain code, so a
 refusal can name every reason at once.
 
-A definition stored in the database is built once and kept by :mod:`flowengine.buildcache`:
+A definition stored in the database is built once and kept by :mod:`flowengine.definition.buildcache`:
 a later process needs no YAML parser for it, which was most of what a one-step command cost.
 """
 
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine
 
-from flowengine import buildcache
+from flowengine.definition import buildcache
+from flowengine.definition.fields import missing
+from flowengine.definition.model import Transition, Workflow, content_hash
 from flowengine.errors import DefinitionError, InvalidInput, NotFound, StoreError, TransitionRefused
-from flowengine.fields import missing
-from flowengine.model import Transition, Workflow, content_hash
-from flowengine.records import Actor
+from flowengine.history.records import Actor
 
 if TYPE_CHECKING:
-    from flowengine.yamlsafe import LocatedDocument
+    from flowengine.definition.yamlsafe import LocatedDocument
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def compiled(definition_hash: str, text: str, source: str) -> CompiledWorkflow:
                          "it was altered in the database; restore it from a backup")
     built = buildcache.load(definition_hash, source)
     if built is None:
-        from flowengine.yamlsafe import read_text
+        from flowengine.definition.yamlsafe import read_text
 
         built = _built(read_text(text, source))
         buildcache.store(definition_hash, built)  # stored definitions only: a finite set, never each edit
@@ -159,7 +159,7 @@ def compiled_document(document: LocatedDocument) -> CompiledWorkflow:
 
 
 def _built(document: LocatedDocument) -> Workflow:
-    from flowengine.loader import build_workflow
+    from flowengine.definition.loader import build_workflow
 
     workflow, issues = build_workflow(document)
     if issues or not workflow.complete:

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flowengine import chain
 from flowengine.eventlog import attributes as a
-from flowengine.records import Actor, Event, Proposal
-from flowengine.service import FlowEngine
+from flowengine.history import chain
+from flowengine.history.records import Actor, Event, Proposal
+from flowengine.service.facade import FlowEngine
 from flowengine.store import queries
 from flowengine.store.database import Database, resolve_url
 

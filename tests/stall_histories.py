@@ -15,10 +15,10 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from flowengine.loader import build_workflow
-from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Step, Trail
-from flowengine.yamlsafe import read_text
+from flowengine.definition.loader import build_workflow
+from flowengine.definition.model import Workflow
+from flowengine.definition.yamlsafe import read_text
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Step, Trail
 
 TINY = """\
 id: tiny

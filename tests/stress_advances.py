@@ -28,10 +28,10 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import TypeVar
 
-from flowengine import chain
 from flowengine.errors import ConflictError
-from flowengine.records import Actor
-from flowengine.service import FlowEngine
+from flowengine.history import chain
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
 
 WORKFLOW_DIR = Path(__file__).resolve().parent / "fixtures" / "store"
 WORKFLOW_ID = "ping-pong"

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, exc, text
 
-from flowengine import chain
 from flowengine.clock import Clock
-from flowengine.records import ADVANCED, FIELDS_SET, Actor, Event
-from flowengine.service import AuditReport, FlowEngine
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, FIELDS_SET, Actor, Event
+from flowengine.service.facade import AuditReport, FlowEngine
 
 from .databases import raw_connection, tampering
 from .stress_advances import WORKFLOW, WORKFLOW_DIR, WORKFLOW_ID

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from flowengine import buildcache, engine
+from flowengine import engine
+from flowengine.definition import buildcache
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.model import Workflow, content_hash
+from flowengine.definition.registry import bundled_dir, yaml_files
 from flowengine.errors import StoreError
-from flowengine.loader import load_workflow
-from flowengine.model import Workflow, content_hash
-from flowengine.records import Actor
-from flowengine.registry import bundled_dir, yaml_files
+from flowengine.history.records import Actor
 
 from .conftest import MINIMAL_WORKFLOW
 
@@ -28,8 +29,8 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _built(text: str, source: str) -> Workflow:
-    from flowengine.loader import build_workflow
-    from flowengine.yamlsafe import read_text
+    from flowengine.definition.loader import build_workflow
+    from flowengine.definition.yamlsafe import read_text
 
     workflow, issues = build_workflow(read_text(text, source))
     assert not issues
@@ -129,12 +130,12 @@ def test_a_build_by_changed_code_replaces_the_older_one(cache_home: Path, monkey
 def test_the_stamp_changes_with_every_module_that_builds_a_workflow(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache file is named by the stamp, so an edited loader (or model …) never reads an old build."""
-    here = Path(buildcache.__file__).parent
+    here = Path(buildcache.__file__).parent.parent  # the flowengine package
     code = tmp_path / "flowengine"
-    code.mkdir()
+    (code / "definition").mkdir(parents=True)
     for name in buildcache._BUILDERS:
         (code / name).write_bytes((here / name).read_bytes())
-    monkeypatch.setattr(buildcache, "__file__", str(code / "buildcache.py"))
+    monkeypatch.setattr(buildcache, "__file__", str(code / "definition" / "buildcache.py"))
 
     def stamp() -> str:
         monkeypatch.setattr(buildcache, "_stamp", None)
@@ -147,4 +148,4 @@ def test_the_stamp_changes_with_every_module_that_builds_a_workflow(tmp_path: Pa
             module.write("\n# edited\n")
         seen.append(stamp())
     assert len(set(seen)) == len(buildcache._BUILDERS) + 1
-    assert set(buildcache._BUILDERS) >= {"model.py", "loader.py"}
+    assert set(buildcache._BUILDERS) >= {"definition/model.py", "definition/loader.py"}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.chain import GENESIS
 from flowengine.clock import iso_utc
-from flowengine.store import queries
+from flowengine.history.chain import GENESIS
+from flowengine.store import migrate, queries
 from flowengine.store.bulk import BulkWriter, EventRow, ProposalRow
 from flowengine.store.database import Database, resolve_url
 
@@ -42,7 +42,7 @@ def _case(number: int, start: datetime) -> tuple[ProposalRow, list[EventRow], tu
 def _store(path: Path, *, through_core: bool) -> dict[str, list[tuple[object, ...]]]:
     """Two batches written one way; then every stored value with SQLite's own type of it."""
     with Database(resolve_url(str(path))) as database:
-        database.ensure_schema()
+        migrate.ensure_schema(database)
         with database.write() as conn:
             queries.insert_definition(conn, content_hash=DEFINITION, workflow="innovation-chain", version="1",
                                       source="innovation-chain.yaml", text="id: innovation-chain\n", at=T0)

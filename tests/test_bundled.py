@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.diagrams import bundled_diagram_status
-from flowengine.loader import check_file
-from flowengine.model import STAGES
-from flowengine.registry import bundled_dir, discover
+from flowengine.definition.loader import check_file
+from flowengine.definition.model import STAGES
+from flowengine.definition.registry import bundled_dir, discover
+from flowengine.views.bundled import bundled_diagram_status
 
 from .conftest import REPO_ROOT
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from flowengine import chain
 from flowengine.clock import iso_utc
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Event, Proposal
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, Event, Proposal
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -724,8 +724,8 @@ def test_list_offers_every_stage_and_sort_the_library_knows() -> None:
     """The command spells them out so that its help imports neither the model nor the database."""
     from flowengine_cli.proposal import list_proposals
 
-    from flowengine.model import STAGES
-    from flowengine.service import SORTS
+    from flowengine.definition.model import STAGES
+    from flowengine.service.facade import SORTS
 
     choices = {p.name: tuple(p.type.choices) for p in list_proposals.params if isinstance(p.type, click.Choice)}
     assert (choices["stage"], choices["sort"]) == (STAGES, SORTS)

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 from flowengine_cli.main import cli
 
-from flowengine.records import Actor
-from flowengine.service import FlowEngine
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
 
 from .databases import DatabaseTargets
 from .stall_histories import COMMENTED, HISTORIES, ROLE_OF, TINY, day

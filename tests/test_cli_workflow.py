@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from flowengine_cli.main import cli
 
-from flowengine.schema import workflow_schema
+from flowengine.definition.structure import workflow_schema
 
 from .conftest import MINIMAL_WORKFLOW, REPO_ROOT, WriteWorkflow
 
@@ -274,20 +274,20 @@ def test_debug_mode_lets_the_error_through_for_bug_reports(runner: CliRunner) ->
 
 
 def test_each_file_is_read_once_per_command(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flowengine.loader
-    import flowengine.registry
+    import flowengine.definition.loader
+    import flowengine.definition.registry
 
     for name in ("one", "two", "three"):
         (tmp_path / f"{name}.yaml").write_text(MINIMAL_WORKFLOW.replace("id: minimal", f"id: {name}"), "utf-8")
     reads: list[Path] = []
-    real_read = flowengine.registry.read_file
+    real_read = flowengine.definition.registry.read_file
 
     def counting_read(path: Path) -> object:
         reads.append(Path(path))
         return real_read(path)
 
-    monkeypatch.setattr(flowengine.registry, "read_file", counting_read)
-    monkeypatch.setattr(flowengine.loader, "read_file", counting_read)
+    monkeypatch.setattr(flowengine.definition.registry, "read_file", counting_read)
+    monkeypatch.setattr(flowengine.definition.loader, "read_file", counting_read)
     for command in (["validate", str(tmp_path)], ["list", "--workflows", str(tmp_path)],
                     ["show", "two", "--workflows", str(tmp_path)]):
         reads.clear()

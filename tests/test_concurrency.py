@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from flowengine import chain
-from flowengine.records import Event, Proposal
+from flowengine.history import chain
+from flowengine.history.records import Event, Proposal
 from flowengine.store.schema import SCHEMA_HEAD
 
 from .databases import DatabaseTargets

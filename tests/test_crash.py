@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from flowengine import chain
-from flowengine.records import Actor
+from flowengine.history import chain
+from flowengine.history.records import Actor
 
 from .databases import DatabaseTargets, count_events
 from .stress_advances import NEXT_STEP, advance_forever, create_proposals, open_engine, spawn

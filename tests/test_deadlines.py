@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from flowengine.deadlines import MAX_STEPS, SYSTEM, TickReport, parse_percent
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.model import workflow_to_dict
 from flowengine.errors import ConflictError, InvalidInput, NotFound, Refused
-from flowengine.loader import load_workflow
-from flowengine.model import workflow_to_dict
-from flowengine.records import ADVANCED, PROGRESS, REMINDED, Actor
-from flowengine.service import FlowEngine
+from flowengine.history.records import ADVANCED, PROGRESS, REMINDED, Actor
+from flowengine.service.deadlines import MAX_STEPS, SYSTEM, TickReport, parse_percent
+from flowengine.service.facade import FlowEngine
 
 from .conftest import FixedClock
 from .databases import stored_bytes, tampering

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from flowengine_cli.main import cli
 
+from flowengine.definition.registry import bundled_dir, discover, read_candidate
+from flowengine.definition.yamlsafe import read_file
 from flowengine.demo import DATABASE_NAME, DemoLoad, DemoResult, build_demo, demo_file, load_demo, read_demo
 from flowengine.errors import DefinitionError, FlowEngineError, InvalidInput, Refused
-from flowengine.records import ADVANCED
-from flowengine.registry import bundled_dir, discover, read_candidate
-from flowengine.service import FlowEngine, Standing
-from flowengine.yamlsafe import read_file
+from flowengine.history.records import ADVANCED
+from flowengine.service.facade import FlowEngine, Standing
 
 from .databases import DatabaseTargets
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.loader import check_text
+from flowengine.definition.loader import check_text
 
 from .conftest import REPO_ROOT
 from .databases import ON_POSTGRESQL, untouched

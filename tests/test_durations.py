@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from flowengine.durations import parse_duration
+from flowengine.definition.durations import parse_duration
 
 
 @pytest.mark.parametrize(("text", "start", "end"), [

@@ -33,11 +33,11 @@ from hypothesis import event as tally
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from flowengine import chain
+from flowengine.definition.loader import check_text
 from flowengine.errors import ConflictError, FlowEngineError, InvalidInput, NotFound, Refused, TransitionRefused
-from flowengine.loader import check_text
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor
-from flowengine.service import FlowEngine, StepResult
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, Actor
+from flowengine.service.facade import FlowEngine, StepResult
 
 from .databases import ON_POSTGRESQL, reset, targets
 

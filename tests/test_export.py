@@ -19,7 +19,7 @@ import pytest
 from flowengine.errors import InvalidInput, NotFound
 from flowengine.eventlog import attributes as a
 from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, planned_units
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, REMINDED
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, REMINDED
 from flowengine.store import queries
 from flowengine.store.database import Database, resolve_url
 
@@ -179,7 +179,7 @@ def test_planned_units_count_events_once_per_pass(history: str) -> None:
 
 
 def test_an_empty_database_gives_a_header_an_empty_log_and_empty_arrays(db_target: str) -> None:
-    from flowengine.service import FlowEngine
+    from flowengine.service.facade import FlowEngine
 
     FlowEngine.open(db_target).close()
     assert read_csv(exported(db_target, "csv")) == []

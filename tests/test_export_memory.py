@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from flowengine import chain
 from flowengine.eventlog.export import ExportOptions, export_log
-from flowengine.records import ADVANCED, FIELDS_SET, Actor, Event, Proposal
-from flowengine.service import FlowEngine
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, FIELDS_SET, Actor, Event, Proposal
+from flowengine.service.facade import FlowEngine
 from flowengine.store import eventstream, queries
 from flowengine.store.database import Database, resolve_url
 

@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
+from flowengine.definition.fields import (
+    MAX_VALUE_CHARS,
+    coerce_fields,
+    coerce_value,
+    display,
+    missing,
+    parse_assignments,
+)
+from flowengine.definition.loader import check_text
+from flowengine.definition.model import Workflow
 from flowengine.errors import InvalidInput, NotFound
-from flowengine.fields import MAX_VALUE_CHARS, coerce_fields, coerce_value, display, missing, parse_assignments
-from flowengine.loader import check_text
-from flowengine.model import Workflow
 
 WITH_FIELDS = """\
 id: fields

@@ -16,11 +16,11 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from flowengine import engine
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.registry import bundled_dir, yaml_files
 from flowengine.errors import TransitionRefused
-from flowengine.loader import load_workflow
-from flowengine.records import Actor
-from flowengine.registry import bundled_dir, yaml_files
-from flowengine.service import FlowEngine
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
 from flowengine.store import queries
 from flowengine.store.database import Database
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from flowengine.figures import Privacy
-from flowengine.htmlreport import html_report, inline_svg
-from flowengine.stalls import analyse
+from flowengine.analysis.figures import Privacy
+from flowengine.analysis.reference import analyse
+from flowengine.views.htmlreport import html_report, inline_svg
 
 from .stall_histories import AS_OF, tiny_workflow, trails
 

@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowengine import chain
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound
 from flowengine.eventlog import attributes as a
 from flowengine.eventlog.importer import MAX_PROBLEMS, LogRejected, import_log, parse_mapping
-from flowengine.records import ADVANCED, CREATED
-from flowengine.seal import creation_details, encode_text, seal, seal_step
-from flowengine.service import FlowEngine
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, CREATED
+from flowengine.history.seal import creation_details, encode_text, seal, seal_step
+from flowengine.service.facade import FlowEngine
 
 from .cli_support import make_run, ok
 from .conftest import FixedClock
@@ -332,7 +332,7 @@ def test_importing_the_same_log_again_is_refused_case_by_case(flow: FlowEngine, 
 
 
 def test_a_case_id_taken_by_another_proposal_gets_the_next_number(flow: FlowEngine, tmp_path: Path) -> None:
-    from flowengine.records import Actor
+    from flowengine.history.records import Actor
 
     flow.new_proposal("review", title="Registered by hand", actor=Actor("kari", "clerk"))  # REV-1
     import_log(flow, write(tmp_path, [("REV-1", "received", "2024-03-01T09:00:00Z", "kari", "clerk")]), "review")

@@ -22,7 +22,7 @@ from flowengine_cli.main import cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowengine.loader import CheckResult, check_file, check_text
+from flowengine.definition.loader import CheckResult, check_file, check_text
 
 from .conftest import MINIMAL_WORKFLOW
 

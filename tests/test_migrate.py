@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from flowengine import chain
+from flowengine.definition.model import content_hash
 from flowengine.errors import ConflictError, DefinitionError, InvalidInput, NotFound, Refused, TransitionRefused
-from flowengine.migration import parse_map
-from flowengine.model import content_hash
-from flowengine.records import ADVANCED, EVENT_KINDS, MIGRATED, Actor
-from flowengine.service import FlowEngine
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, EVENT_KINDS, MIGRATED, Actor
+from flowengine.service.facade import FlowEngine
+from flowengine.service.migration_plan import parse_map
 from flowengine.store.schema import proposals
 
 from .cli_support import as_json, local_time_zone, ok, one_error_line
@@ -475,9 +475,9 @@ def test_cli_dry_run_then_migrate_then_nothing_more(db_target: str, folder: Path
 
 def test_the_analysis_of_migrated_histories_equals_the_reference_walk(flow: FlowEngine, folder: Path,
                                                                      clock: FixedClock) -> None:
-    """Whatever path ``FlowEngine.analyse`` takes, it matches :func:`flowengine.stalls.analyse` on
+    """Whatever path ``FlowEngine.analyse`` takes, it matches :func:`flowengine.analysis.reference.analyse` on
     histories with renames, a move into another stage, a retired state and a second migration."""
-    from flowengine.stalls import analyse
+    from flowengine.analysis.reference import analyse
     from flowengine.store import queries
 
     _, review, _ = three_on_v1(flow, clock)

@@ -12,9 +12,9 @@ from functools import cache
 
 import pytest
 
-from flowengine.loader import load_workflow
-from flowengine.model import Transition, Workflow
-from flowengine.registry import bundled_dir, discover
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.model import Transition, Workflow
+from flowengine.definition.registry import bundled_dir, discover
 
 MUNICIPALITIES = {"ostersund": "OSD", "timra": "TIM", "trondheim": "TRD", "stjordal": "STJ", "melhus": "MEL"}
 DECIDED = ("implemented", "partially_implemented", "transferred")  # outcomes where something goes on

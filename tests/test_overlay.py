@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.errors import FlowEngineError, InvalidInput
-from flowengine.figures import (
+from flowengine.analysis.figures import (
     Analysis,
     Feedback,
     Funnel,
@@ -32,9 +31,10 @@ from flowengine.figures import (
     StateFigures,
     TransitionFigures,
 )
-from flowengine.loader import check_text
-from flowengine.model import Workflow
-from flowengine.overlay import (
+from flowengine.definition.loader import check_text
+from flowengine.definition.model import Workflow
+from flowengine.errors import FlowEngineError, InvalidInput
+from flowengine.views.overlay import (
     ABSENT_COLOUR,
     DASH,
     FLAG_COLOUR,
@@ -283,9 +283,9 @@ def test_comparison_dot_matches_golden(name: str, language: str, privacy: Privac
 
 _PRINT_DOTS = """
 import hashlib
-from flowengine.figures import Privacy
+from flowengine.analysis.figures import Privacy
 from tests.test_overlay import chain_analysis, minimal_analysis
-from flowengine.overlay import comparison_dot, stall_diagram_dot
+from flowengine.views.overlay import comparison_dot, stall_diagram_dot
 text = stall_diagram_dot(chain_analysis(), "nb", Privacy.publication()) + comparison_dot(
     [chain_analysis(), minimal_analysis()], "sv")
 print(hashlib.sha256(text.encode()).hexdigest())
@@ -669,7 +669,7 @@ def test_comparison_renders_each_format(tmp_path: Path, suffix: str, magic: byte
 
 @needs_dot
 def test_stall_svg_carries_the_freshness_stamp(tmp_path: Path) -> None:
-    from flowengine.render import svg_is_current
+    from flowengine.views.render import svg_is_current
 
     svg = render_stall_diagram(chain_analysis(), tmp_path / "stalls.svg")
     assert svg_is_current(svg, stall_diagram_dot(chain_analysis()))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine import preload
+from flowengine.analysis import preload
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from flowengine_cli.main import cli
 
 from flowengine import errors
-from flowengine.buildcache import folder as cache_folder
-from flowengine.loader import load_workflow
-from flowengine.registry import ENV_WORKFLOWS, bundled_dir, search_dirs
-from flowengine.service import FlowEngine
+from flowengine.definition.buildcache import folder as cache_folder
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.registry import ENV_WORKFLOWS, bundled_dir, search_dirs
+from flowengine.definition.yamlsafe import read_text
+from flowengine.service.facade import FlowEngine
 from flowengine.store.database import default_database_path
-from flowengine.yamlsafe import read_text
 
 from .conftest import REPO_ROOT, FixedClock
 from .test_deadlines import T0, TIMELY, new, tick, to_administration
@@ -163,10 +163,10 @@ def test_the_library_never_prints_never_exits_and_knows_no_click() -> None:
 
 
 @pytest.mark.parametrize(("package", "importers"), [
-    ("jsonschema", {"flowengine/schema/__init__.py"}),
-    ("networkx", {"flowengine/graph.py"}),
-    ("graphviz", {"flowengine/render.py"}),
-    ("numpy", {"flowengine/bulkstalls.py"}),
+    ("jsonschema", {"flowengine/definition/structure.py"}),
+    ("networkx", {"flowengine/definition/graph.py"}),
+    ("graphviz", {"flowengine/views/render.py"}),
+    ("numpy", {"flowengine/analysis/columnar.py"}),
 ])
 def test_each_heavy_library_has_one_importer(package: str, importers: set[str]) -> None:
     assert {str(path) for path, tree in _modules("flowengine", "cli") if package in _imported(tree)} == importers

@@ -37,10 +37,10 @@ from pathlib import Path
 
 import pytest
 
+from flowengine.analysis.figures import Analysis, Spread
+from flowengine.definition.model import Workflow
 from flowengine.eventlog.importer import import_log
-from flowengine.figures import Analysis, Spread
-from flowengine.model import Workflow
-from flowengine.service import FlowEngine
+from flowengine.service.facade import FlowEngine
 
 from .cli_support import make_run, ok
 from .conftest import REPO_ROOT

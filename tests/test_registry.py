@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flowengine.definition.registry import Candidate, discover, locate_workflow
 from flowengine.errors import AmbiguousWorkflow, NotFound
-from flowengine.registry import Candidate, discover, locate_workflow
 
 from .conftest import MINIMAL_WORKFLOW
 
@@ -90,7 +90,7 @@ def test_looking_up_an_id_answers_as_reading_every_file_does(
 
 
 def test_a_lookup_parses_only_the_files_that_can_declare_the_id(tmp_path: Path, monkeypatch: object) -> None:
-    import flowengine.registry as registry
+    import flowengine.definition.registry as registry
 
     for name in ("one", "two", "three"):
         (tmp_path / f"{name}.yaml").write_text(MINIMAL_WORKFLOW.replace("id: minimal", f"id: {name}"), "utf-8")

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from flowengine.atomicfile import replacing
-from flowengine.durations import parse_duration
+from flowengine.definition.durations import parse_duration
+from flowengine.definition.model import STAGES, Labels, Located, Role, State, Transition, Workflow
 from flowengine.errors import FlowEngineError, InvalidInput
 from flowengine.issues import Location
-from flowengine.model import STAGES, Labels, Located, Role, State, Transition, Workflow
-from flowengine.render import dot_digest, render, svg_is_current, workflow_to_dot
+from flowengine.views.render import dot_digest, render, svg_is_current, workflow_to_dot
 
 GOLDEN = Path(__file__).parent / "golden"
 HAS_DOT = shutil.which("dot") is not None

@@ -20,7 +20,7 @@ import pytest
 from flowengine.eventlog import attributes as a
 from flowengine.eventlog.export import ExportOptions, export_log
 from flowengine.eventlog.importer import LogRejected, import_log
-from flowengine.service import FlowEngine
+from flowengine.service.facade import FlowEngine
 from flowengine.store.database import Database, resolve_url
 
 from .cli_support import make_run, ok

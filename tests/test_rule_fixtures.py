@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from flowengine.definition.loader import check_file
 from flowengine.issues import Severity
-from flowengine.loader import check_file
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "rules").glob("*.yaml"))
 _EXPECT = re.compile(

@@ -8,8 +8,9 @@ while the code expects it.
 
 from __future__ import annotations
 
-from flowengine.model import LANGUAGES, ROLE_KINDS, STAGES
-from flowengine.schema import workflow_schema
+from flowengine.definition.model import ROLE_KINDS, STAGES
+from flowengine.definition.structure import workflow_schema
+from flowengine.definition.vocabulary import LANGUAGES
 
 
 def test_stages_are_the_schema_s_stages_in_order() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from flowengine.errors import ConflictError, InvalidInput, NotFound, Refused, TransitionRefused
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, Actor
-from flowengine.service import FlowEngine, Standing
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, Actor
+from flowengine.service.facade import FlowEngine, Standing
 
 from .conftest import MINIMAL_WORKFLOW, REPO_ROOT, FixedClock
 

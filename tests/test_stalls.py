@@ -18,12 +18,12 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from flowengine.figures import WAITING, Analysis, Privacy, Spread, quantile
-from flowengine.model import Workflow
-from flowengine.records import ADVANCED, CREATED, Actor, Step, Trail
-from flowengine.report import as_csv, as_markdown, as_text, build_comparison, build_sections
-from flowengine.service import FlowEngine
-from flowengine.stalls import MIN_HISTORY, analyse
+from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread, quantile
+from flowengine.analysis.reference import MIN_HISTORY, analyse
+from flowengine.definition.model import Workflow
+from flowengine.history.records import ADVANCED, CREATED, Actor, Step, Trail
+from flowengine.service.facade import FlowEngine
+from flowengine.views.report import as_csv, as_markdown, as_text, build_comparison, build_sections
 
 from .databases import DatabaseTargets
 from .stall_histories import (

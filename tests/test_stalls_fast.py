@@ -1,5 +1,5 @@
-"""The stall analysis from index scans (flowengine.bulkstalls) gives exactly the reference's figures
-(flowengine.stalls.analyse walking every history): on the hand-built histories of the stall
+"""The stall analysis from index scans (flowengine.analysis.columnar) gives exactly the reference's figures
+(flowengine.analysis.reference.analyse walking every history): on the hand-built histories of the stall
 tests, on the demo, on synthetic logs cut at several moments, and on generated histories with
 every kind of event, migrations and undeclared jumps included.
 
@@ -23,14 +23,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection
 
-from flowengine import bulkstalls, chain, stalls
-from flowengine.bulkstalls import analyse_all
+from flowengine.analysis import columnar as bulkstalls
+from flowengine.analysis import reference as stalls
+from flowengine.analysis.columnar import analyse_all
+from flowengine.analysis.figures import Analysis
+from flowengine.analysis.reference import analyse
 from flowengine.clock import as_utc
-from flowengine.durations import Duration
+from flowengine.definition.durations import Duration
+from flowengine.definition.model import Workflow, content_hash
 from flowengine.errors import StoreError
-from flowengine.figures import Analysis
-from flowengine.model import Workflow, content_hash
-from flowengine.records import (
+from flowengine.history import chain
+from flowengine.history.records import (
     ADVANCED,
     CREATED,
     FIELDS_SET,
@@ -43,8 +46,7 @@ from flowengine.records import (
     Step,
     Trail,
 )
-from flowengine.service import FlowEngine
-from flowengine.stalls import analyse
+from flowengine.service.facade import FlowEngine
 from flowengine.store import aggregates, queries
 from flowengine.store.aggregates import PHASES
 

@@ -126,7 +126,7 @@ def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(db_target: str
 def test_a_step_under_a_definition_built_before_needs_no_yaml_parser_deadlines_or_stall_figures(
         db_target: str, tmp_path: Path) -> None:
     """The definition a proposal runs under is built by the first step that needs it and kept
-    (flowengine.buildcache); a later step imports neither PyYAML nor what it does not use: the
+    (flowengine.definition.buildcache); a later step imports neither PyYAML nor what it does not use: the
     deadline clock, the stall figures."""
     cache = str(tmp_path / "cache")
     env = {"FLOWENGINE_DB": db_target, "FLOWENGINE_NOW": "2019-03-01T10:00:00Z", "XDG_CACHE_HOME": cache}
@@ -149,7 +149,8 @@ def test_a_step_under_a_definition_built_before_needs_no_yaml_parser_deadlines_o
                               env={**os.environ, **env})
     loaded = set(done.stderr.splitlines()[-1].split())
     assert "flowengine.store.queries" in loaded  # it did reach the database
-    assert not loaded & {"yaml", "flowengine.loader", "flowengine.deadlines", "flowengine.figures"}
+    assert not loaded & {"yaml", "flowengine.definition.loader", "flowengine.service.deadlines",
+                         "flowengine.analysis.figures"}
 
 
 def test_a_command_run_from_a_test_freezes_nothing_and_leaves_collection_on(tmp_path: Path) -> None:

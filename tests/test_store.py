@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Table, inspect, text
 
 from flowengine.errors import StoreError
-from flowengine.service import FlowEngine
+from flowengine.service.facade import FlowEngine
 from flowengine.store import migrate
 from flowengine.store.database import Database, default_database_path, resolve_url
 from flowengine.store.schema import SCHEMA_HEAD, metadata
@@ -26,7 +26,7 @@ from .stress_advances import create_proposals
 @pytest.fixture
 def database(db_target: str) -> Iterator[Database]:
     db = Database(resolve_url(db_target))
-    db.ensure_schema()
+    migrate.ensure_schema(db)
     yield db
     db.dispose()
 
@@ -175,7 +175,7 @@ def test_the_database_comes_from_the_environment_or_the_default_place(tmp_path: 
 
 def _one_revision_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend this flowengine knows a migration newer than the newest real one, so the database is behind."""
-    import flowengine.store.database as database_module
+    import flowengine.store.migrate as database_module
 
     monkeypatch.setattr(database_module, "SCHEMA_HEAD", "0002_next")
     monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({SCHEMA_HEAD, "0002_next"}))
@@ -184,10 +184,10 @@ def _one_revision_behind(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_older_shared_database_is_not_upgraded_behind_its_users_backs(
         db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with Database(resolve_url(db_target)) as store:
-        store.ensure_schema()
+        migrate.ensure_schema(store)
         _one_revision_behind(monkeypatch)
         with pytest.raises(StoreError, match=r"older than 0002_next; run `flowengine db upgrade`"):
-            store.ensure_schema(upgrade_existing=False)
+            migrate.ensure_schema(store, upgrade_existing=False)
 
 
 @pytest.mark.postgresql_only
@@ -204,10 +204,10 @@ def test_an_older_postgresql_database_is_left_for_db_upgrade_on_open(
 def test_an_older_sqlite_file_is_upgraded_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     upgraded: list[Database] = []
     with Database(resolve_url(str(tmp_path / "own.db"))) as store:
-        store.ensure_schema()
+        migrate.ensure_schema(store)
         _one_revision_behind(monkeypatch)
         monkeypatch.setattr(migrate, "upgrade", lambda db: upgraded.append(db) or (SCHEMA_HEAD, "0002_next"))
-        assert store.ensure_schema() == (SCHEMA_HEAD, "0002_next")
+        assert migrate.ensure_schema(store) == (SCHEMA_HEAD, "0002_next")
     assert upgraded == [store]
 
 
@@ -231,7 +231,7 @@ def test_an_older_database_is_really_upgraded_and_keeps_its_histories(db_target:
         _downgrade(store, "0001_first_schema")
         assert store.schema_revision() == "0001_first_schema"
         assert not _ANALYSIS_INDEXES & {index["name"] for index in inspect(store.engine).get_indexes("events")}
-        assert store.ensure_schema(upgrade_existing=True) == ("0001_first_schema", SCHEMA_HEAD)
+        assert migrate.ensure_schema(store, upgrade_existing=True) == ("0001_first_schema", SCHEMA_HEAD)
         indexes = {index["name"] for index in inspect(store.engine).get_indexes("events")}
         assert indexes >= _ANALYSIS_INDEXES and "ix_events_from_state" not in indexes  # 0003 drops it
     with FlowEngine.open(db_target) as engine:

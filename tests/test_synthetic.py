@@ -12,10 +12,10 @@ from types import ModuleType
 
 import pytest
 
-from flowengine import chain
-from flowengine.loader import check_file
-from flowengine.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS
-from flowengine.service import FlowEngine
+from flowengine.definition.loader import check_file
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS
+from flowengine.service.facade import FlowEngine
 
 from .conftest import REPO_ROOT
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from flowengine.model import content_hash
-from flowengine.records import Actor
-from flowengine.service import FlowEngine
-from flowengine.versions import short_hash, spanning, version_labels
+from flowengine.definition.model import content_hash
+from flowengine.definition.versions import short_hash, spanning, version_labels
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
 
 from .cli_support import Run, as_json, local_time_zone, make_run, ok, one_error_line
 from .conftest import MINIMAL_WORKFLOW, FixedClock
@@ -125,7 +125,7 @@ def test_version_labels_add_the_hash_only_where_a_version_string_repeats() -> No
 
 
 def test_the_spanning_view_adds_retired_states_as_the_newest_older_version_declared_them() -> None:
-    from flowengine.loader import check_text
+    from flowengine.definition.loader import check_text
 
     def workflow(text: str):  # type: ignore[no-untyped-def]
         result = check_text(text, "minimal.yaml")

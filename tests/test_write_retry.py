@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import Connection, event, text
 
 from flowengine.errors import StoreError
-from flowengine.records import Actor
-from flowengine.service import FlowEngine
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
 from flowengine.store import database as database_module
 from flowengine.store.database import WRITE_ATTEMPTS, Database, resolve_url
 

@@ -1,4 +1,4 @@
-"""Hostile-input tests for flowengine.yamlsafe, the safe YAML reader.
+"""Hostile-input tests for flowengine.definition.yamlsafe, the safe YAML reader.
 
 Every test runs twice: once with PyYAML's libyaml-based parser (what ``yamlsafe`` uses when
 the C extension is installed) and once with the pure-Python parser (its fallback), because the
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from flowengine import yamlsafe
+from flowengine.definition import yamlsafe
 from flowengine.errors import DefinitionError
 from flowengine.issues import Issue, Location, Severity
 

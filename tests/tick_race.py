@@ -12,7 +12,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
-from flowengine.service import FlowEngine
+from flowengine.service.facade import FlowEngine
 
 from .stress_advances import START_TIMEOUT, collect_reports, spawn
 

@@ -27,8 +27,8 @@ from flowengine.eventlog.csv_writer import write_csv
 from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_is
 from flowengine.eventlog.ocel_writer import write_ocel
 from flowengine.eventlog.xes_writer import write_xes
+from flowengine.history.records import ADVANCED, CREATED
 from flowengine.meter import Meter, no_meter
-from flowengine.records import ADVANCED, CREATED
 from flowengine.store import eventstream, queries
 from flowengine.store.database import Database
 

@@ -52,23 +52,23 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flowengine import chain
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound
 from flowengine.eventlog import attributes as col
+from flowengine.history import chain
+from flowengine.history.records import ADVANCED, CREATED, EVENT_KINDS, FIELDS_SET, PROGRESS, REMINDED
+from flowengine.history.seal import creation_details, encode_text, seal, seal_encoded, seal_step
 from flowengine.meter import Meter, no_meter
-from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, FIELDS_SET, PROGRESS, REMINDED
-from flowengine.seal import creation_details, encode_text, seal, seal_encoded, seal_step
-from flowengine.service import derived_prefix
+from flowengine.service.facade import derived_prefix
 from flowengine.store import bulk
 from flowengine.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from flowengine.definition.model import Workflow
     from flowengine.engine import CompiledWorkflow
-    from flowengine.model import Workflow
-    from flowengine.service import FlowEngine
+    from flowengine.service.facade import FlowEngine
 
 FORMATS = ("csv", "xes")
 MAX_PROBLEMS = 50  # reported one by one; the rest are counted

@@ -40,7 +40,7 @@ from flowengine.eventlog.attributes import (
     TIMESTAMP,
     TRIGGER,
 )
-from flowengine.records import CREATED, MIGRATED, PROGRESS, REMINDED
+from flowengine.history.records import CREATED, MIGRATED, PROGRESS, REMINDED
 from flowengine.store.eventstream import LoggedEvent
 
 # XES attribute types; CSV and OCEL carry every value as text, typed by their declarations.

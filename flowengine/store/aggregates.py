@@ -2,7 +2,7 @@
 back its columns as comma-separated text per group.
 
 Fetching a million events as rows costs about a second in the driver alone; the same columns
-as a few dozen strings cost a fraction of that, and :mod:`flowengine.bulkstalls` parses them
+as a few dozen strings cost a fraction of that, and :mod:`flowengine.analysis.columnar` parses them
 in bulk. The scans read indexes (``ix_events_flow``, ``ix_events_commented``,
 ``ix_events_progress``, ``ix_proposals_workflow_state``), not the wide event rows. The caller
 owns the transaction.
@@ -43,15 +43,15 @@ from sqlalchemy import (
     select,
 )
 
+from flowengine.history.records import ADVANCED, CREATED, MIGRATED, PROGRESS
 from flowengine.meter import Meter, no_meter
-from flowengine.records import ADVANCED, CREATED, MIGRATED, PROGRESS
 from flowengine.store.schema import events, proposals
 
 T = TypeVar("T")
 SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
 STORED = "stored"
 MICROS = "micros"
-SYSTEM_ROLE = "system"  # as flowengine.stalls.SYSTEM_ROLE: tick's automatic comments answer nobody
+SYSTEM_ROLE = "system"  # as flowengine.analysis.reference.SYSTEM_ROLE: tick's automatic comments answer nobody
 PHASES = 2  # units :func:`read` tells its meter: the steps read, the answering steps read
 
 

@@ -29,7 +29,6 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
 from flowengine.errors import StoreError
-from flowengine.store.schema import SCHEMA_HEAD
 
 ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -191,27 +190,6 @@ class Database:
             if not self.engine.dialect.has_table(conn, "alembic_version"):
                 return None
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-    def ensure_schema(self, *, upgrade_existing: bool | None = None) -> tuple[str | None, str]:
-        """Create a new database, or upgrade an old one; a newer schema is refused.
-
-        Shared PostgreSQL databases are only created here, never upgraded behind the back of the
-        people running them: for those, ``flowengine db upgrade`` does it on purpose.
-        Returns the revisions before and after.
-        """
-        revision = self.schema_revision()
-        if revision == SCHEMA_HEAD:
-            return revision, revision
-        from flowengine.store import migrate
-
-        if revision is not None and revision not in migrate.known_revisions():
-            raise StoreError(f"the database {self.display_name} has schema revision {revision}, which this "
-                             "flowengine does not know: it was written by a newer flowengine; upgrade flowengine")
-        automatic = self.dialect == "sqlite" if upgrade_existing is None else upgrade_existing
-        if revision is not None and not automatic:
-            raise StoreError(f"the database {self.display_name} has schema revision {revision}, older than "
-                             f"{SCHEMA_HEAD}; run `flowengine db upgrade` (after a backup) to bring it up to date")
-        return migrate.upgrade(self)
 
     def dispose(self) -> None:
         with self._kept_lock:

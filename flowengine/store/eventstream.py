@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, func, select
 
-from flowengine.records import Event
+from flowengine.history.records import Event
 from flowengine.store.queries import EVENT_COLUMNS, event_from_row
 from flowengine.store.schema import definitions, events, proposals
 

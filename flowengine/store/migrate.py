@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from flowengine.errors import StoreError
 from flowengine.store.database import Database
+from flowengine.store.schema import SCHEMA_HEAD
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -57,3 +59,23 @@ def upgrade(database: Database, target: str = "head") -> tuple[str | None, str]:
         config.attributes["connection"] = conn
         command.upgrade(config, target)
     return before, database.schema_revision() or ""
+
+
+def ensure_schema(database: Database, *, upgrade_existing: bool | None = None) -> tuple[str | None, str]:
+    """Create a new database, or upgrade an old one; a newer schema is refused.
+
+    Shared PostgreSQL databases are only created here, never upgraded behind the back of the
+    people running them: for those, ``flowengine db upgrade`` does it on purpose.
+    Returns the revisions before and after.
+    """
+    revision = database.schema_revision()
+    if revision == SCHEMA_HEAD:
+        return revision, revision
+    if revision is not None and revision not in known_revisions():
+        raise StoreError(f"the database {database.display_name} has schema revision {revision}, which this "
+                         "flowengine does not know: it was written by a newer flowengine; upgrade flowengine")
+    automatic = database.dialect == "sqlite" if upgrade_existing is None else upgrade_existing
+    if revision is not None and not automatic:
+        raise StoreError(f"the database {database.display_name} has schema revision {revision}, older than "
+                         f"{SCHEMA_HEAD}; run `flowengine db upgrade` (after a backup) to bring it up to date")
+    return upgrade(database)

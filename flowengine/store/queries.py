@@ -1,6 +1,6 @@
 """Every SQL statement flowengine runs, as small functions over one open connection.
 
-The caller owns the transaction; nothing here commits. Rows become :mod:`flowengine.records`
+The caller owns the transaction; nothing here commits. Rows become :mod:`flowengine.history.records`
 at this boundary, so no other module sees SQLAlchemy rows.
 """
 
@@ -22,8 +22,8 @@ from sqlalchemy.sql.expression import ClauseElement, Select
 from sqlalchemy.types import TypeEngine
 
 from flowengine.clock import as_utc
-from flowengine.model import content_hash
-from flowengine.records import Event, Proposal, Step, StoredDefinition, Trail
+from flowengine.definition.model import content_hash
+from flowengine.history.records import Event, Proposal, Step, StoredDefinition, Trail
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------

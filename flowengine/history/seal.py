@@ -1,5 +1,5 @@
 """An event's chain hash, computed fast enough for bulk imports, byte for byte as
-:func:`flowengine.chain.event_hash` computes it.
+:func:`flowengine.history.chain.event_hash` computes it.
 
 ``chain.canonical`` builds a dict and lets ``json.dumps`` sort and encode it: about 15 µs an
 event, more than inserting the row costs. Here the keys are written in their sorted order once,

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from flowengine.definition.model import Workflow
 from flowengine.errors import InvalidInput, NotFound
-from flowengine.model import Workflow
 
 MAX_VALUE_CHARS = 10_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -1,7 +1,7 @@
-"""The stall analysis of large logs: exactly the :class:`~flowengine.figures.Analysis` of
-:func:`flowengine.stalls.analyse`, from a few index scans instead of a walk over every event.
+"""The stall analysis of large logs: exactly the :class:`~flowengine.analysis.figures.Analysis` of
+:func:`flowengine.analysis.reference.analyse`, from a few index scans instead of a walk over every event.
 
-:func:`flowengine.stalls.analyse` stays the readable definition; this module computes the same
+:func:`flowengine.analysis.reference.analyse` stays the readable definition; this module computes the same
 figures column-wise. :mod:`flowengine.store.aggregates` hands over every creation, step and
 migration (its proposal and sequence number as one key, and its time) grouped by kind, source,
 trigger and target, and the commented steps that may answer the panel, each column as one
@@ -13,7 +13,7 @@ sequence once, and every figure is then a vectorised pass over those arrays:
 - a stay is counted as entered under the name it ends with (a migration moves the entry);
 - stage stays run between the steps that change the stage; the funnel takes each proposal's
   highest stage, the feedback loop its first commented answering step (by sequence);
-- medians and 90th percentiles use :func:`flowengine.figures.quantile`'s formula on the same
+- medians and 90th percentiles use :func:`flowengine.analysis.figures.quantile`'s formula on the same
   two order statistics, so they equal the reference's to the last bit;
 - only proposals that may be stalled become Python objects: only their latest progress is
   looked up, and only the stalled ones' id, title and last actor.
@@ -36,10 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
 
-from flowengine.clock import as_utc
-from flowengine.durations import Duration
-from flowengine.errors import StoreError
-from flowengine.figures import (
+from flowengine.analysis.figures import (
     Analysis,
     Feedback,
     Funnel,
@@ -49,10 +46,7 @@ from flowengine.figures import (
     StateFigures,
     TransitionFigures,
 )
-from flowengine.meter import Meter, no_meter
-from flowengine.model import STAGES, Workflow
-from flowengine.records import ADVANCED, CREATED, MIGRATED
-from flowengine.stalls import (
+from flowengine.analysis.reference import (
     FUNNEL_STAGES,
     MIN_HISTORY,
     answering,
@@ -64,6 +58,12 @@ from flowengine.stalls import (
     state_figures,
     worst_first,
 )
+from flowengine.clock import as_utc
+from flowengine.definition.durations import Duration
+from flowengine.definition.model import STAGES, Workflow
+from flowengine.errors import StoreError
+from flowengine.history.records import ADVANCED, CREATED, MIGRATED
+from flowengine.meter import Meter, no_meter
 from flowengine.store import aggregates
 
 Ints = npt.NDArray[np.int64]
@@ -78,7 +78,7 @@ _NONE = -1  # the code of "no stage" (a final or undeclared state, or one declar
 
 def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime, meter: Meter = no_meter, *,
                 reading: aggregates.Reading | None = None) -> list[Analysis]:
-    """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.stalls.analyse`
+    """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.analysis.reference.analyse`
     gives it; ``meter`` is told one unit per phase read (:data:`aggregates.PHASES`) and one per workflow.
     ``reading``: :func:`aggregates.read` of the same moment and workflows, when the caller has
     read it already (its meter then told the phases)."""
@@ -100,7 +100,7 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
 
 
 def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:
-    from flowengine.stalls import analyse
+    from flowengine.analysis.reference import analyse
     from flowengine.store import queries
 
     return analyse(workflow, queries.trails(conn, until=moment, workflow=workflow.id), moment)

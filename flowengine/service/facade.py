@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowengine import chain, engine
+from flowengine import engine
 from flowengine.clock import Clock, as_utc, iso_utc, local_text, system_clock
+from flowengine.definition.fields import check_printable, coerce_fields, coerce_value, missing
+from flowengine.definition.model import Workflow, content_hash
 from flowengine.engine import CompiledWorkflow, NextStep
 from flowengine.errors import (
     ConflictError,
@@ -31,9 +33,8 @@ from flowengine.errors import (
     StoreError,
     TransitionRefused,
 )
-from flowengine.fields import check_printable, coerce_fields, coerce_value, missing
-from flowengine.model import Workflow, content_hash
-from flowengine.records import (
+from flowengine.history import chain
+from flowengine.history.records import (
     ADVANCED,
     CREATED,
     FIELDS_SET,
@@ -45,16 +46,16 @@ from flowengine.records import (
     Proposal,
     id_order,
 )
-from flowengine.seal import seal
-from flowengine.store import queries
+from flowengine.history.seal import seal
+from flowengine.store import migrate, queries
 from flowengine.store.database import Database, resolve_url
 
 if TYPE_CHECKING:  # what a one-step command never needs is imported where it is used
-    from flowengine import deadlines
-    from flowengine.figures import Analysis
+    from flowengine.analysis.figures import Analysis
+    from flowengine.definition.versions import DefinitionVersion
     from flowengine.meter import Meter
-    from flowengine.migration import Migration, Plan
-    from flowengine.versions import DefinitionVersion
+    from flowengine.service import deadlines
+    from flowengine.service.migration_plan import Migration, Plan
 
 MAX_TITLE_CHARS = 200
 MAX_TEXT_CHARS = 20_000
@@ -155,7 +156,7 @@ class FlowEngine:
         A new database is created; an old SQLite one is upgraded."""
         database = Database(resolve_url(target))
         try:
-            database.ensure_schema()
+            migrate.ensure_schema(database)
         except BaseException:  # do not leave the engine's connections open
             database.dispose()
             raise
@@ -265,8 +266,7 @@ class FlowEngine:
         """Record how far an implementation has come (0 to 100 %, "40%" accepted), with a note and
         perhaps a milestone reached and its date (YYYY-MM-DD). Only in a state of stage
         implementation; it restarts that state's deadline clock, reminders and escalations."""
-        from flowengine import deadlines
-
+        from flowengine.service import deadlines
         value = deadlines.parse_percent(percent)
         note = _text("note", note)
         name = _milestone(milestone)
@@ -296,8 +296,7 @@ class FlowEngine:
         is safe to run from cron any number of times, and from several processes at once.
         An ``as_of`` after now means now, except in a ``dry_run``, which writes nothing and reports
         what would happen, and so may look ahead. A proposal with a step after ``as_of`` is left alone."""
-        from flowengine import deadlines
-
+        from flowengine.service import deadlines
         now = self.clock()
         moment = as_utc(as_of) if as_of is not None else now
         if not dry_run:
@@ -372,9 +371,10 @@ class FlowEngine:
                 meter: Meter | None = None) -> list[Analysis]:
         """Where proposals stall, per workflow (every workflow with proposals when none is named),
         measured against each workflow as its file declares it now, as of a moment. Computed
-        from index scans (:mod:`flowengine.bulkstalls`), equal to :func:`flowengine.stalls.analyse`
+        from index scans (:mod:`flowengine.analysis.columnar`), equal to :func:`flowengine.analysis.reference.analyse`
         over every history; ``meter`` is told ``aggregates.PHASES`` units, then one per workflow."""
-        from flowengine import preload, stalls
+        from flowengine.analysis import preload
+        from flowengine.analysis import reference as stalls
         from flowengine.meter import no_meter
         from flowengine.store import aggregates
 
@@ -385,13 +385,13 @@ class FlowEngine:
         if not names:
             return []
         declared = [self.declared_workflow(name) for name in names]
-        numpy_ready = preload.in_background("flowengine.bulkstalls")
+        numpy_ready = preload.in_background("flowengine.analysis.columnar")
         with self.database.read() as conn:
             # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).
             beside = self.database.read if self.database.dialect == "sqlite" else None
             reading = aggregates.read(conn, moment, stalls.answering(declared), meter, beside=beside)
             numpy_ready()
-            from flowengine.bulkstalls import analyse_all
+            from flowengine.analysis.columnar import analyse_all
 
             found = analyse_all(conn, declared, moment, meter, reading=reading)
         # The same instant in the reader's zone, so titles name the day they asked about.
@@ -412,7 +412,7 @@ class FlowEngine:
             current = engine.compiled(*stored).workflow
         if not spanning:
             return current
-        from flowengine.versions import spanning as spanning_view
+        from flowengine.definition.versions import spanning as spanning_view
 
         with self.database.read() as conn:
             older = [engine.compiled(d.content_hash, d.text, d.source).workflow
@@ -438,19 +438,19 @@ class FlowEngine:
     def definition(self, workflow: str) -> tuple[CompiledWorkflow, str, str]:
         """A workflow as its file reads now, compiled, with its text and source; the file is read
         once, and checked in full only the first time its exact text is stored."""
-        from flowengine.registry import locate_workflow, search_dirs
+        from flowengine.definition.registry import locate_workflow, search_dirs
 
         candidate = locate_workflow(workflow, search_dirs(self.workflow_dirs))
         document = candidate.document
         if document is None:  # unreadable: let the loader say exactly why
-            from flowengine.loader import check_file
+            from flowengine.definition.loader import check_file
 
             raise DefinitionError(check_file(candidate.path).issues)
         if engine.cached(content_hash(document.text)) is None:
             with self.database.read() as conn:
                 known = queries.has_definition(conn, content_hash(document.text))
             if not known:
-                from flowengine.loader import check_document
+                from flowengine.definition.loader import check_document
 
                 result = check_document(document, file_stem=candidate.path.stem)
                 if not result.ok:
@@ -600,8 +600,7 @@ class FlowEngine:
         """Everything due for one proposal, one transaction per event: escalations while one is due
         (each starts a new state's clock, which may be due too), then at most one reminder. A
         proposal someone moved meanwhile is looked at again, never an error."""
-        from flowengine import deadlines
-
+        from flowengine.service import deadlines
         held: list[tuple[Proposal, list[Event]]] = []  # a dry run's proposal and events, changed in memory
         escalate = True
         for _ in range(deadlines.MAX_STEPS):
@@ -633,8 +632,7 @@ class FlowEngine:
     def _tick_step(self, conn: Connection, *, proposal_id: str, moment: datetime, now: datetime, dry_run: bool,
                    escalate: bool, held: list[tuple[Proposal, list[Event]]], commit: bool) -> _Planned | None:
         """The one thing due now for a proposal: written with ``commit``, kept in ``held`` in a dry run."""
-        from flowengine import deadlines
-
+        from flowengine.service import deadlines
         pk, proposal = self._load(conn, proposal_id)
         compiled = self._compiled(conn, proposal)
         proposal, events = held[-1] if held else (proposal, queries.events_of(conn, pk))
@@ -654,8 +652,7 @@ class FlowEngine:
                         events: Sequence[Event] | None) -> deadlines.DeadlineClock:
         """The current stay's deadline clock; the history is read only for an implementation whose
         newest event does not settle it (progress followed by a correction or a reminder)."""
-        from flowengine import deadlines
-
+        from flowengine.service import deadlines
         if events is not None:
             return deadlines.deadline_clock(events, workflow)
         quick = deadlines.quick_clock(proposal, last)
@@ -671,7 +668,7 @@ class FlowEngine:
     def workflow_versions(self, workflow: str) -> list[DefinitionVersion]:
         """Every stored definition of a workflow, newest first, with how many proposals run on
         each and how many of those are open; ``current`` marks the one its file reads now."""
-        from flowengine.versions import definition_versions
+        from flowengine.definition.versions import definition_versions
 
         with self.database.read() as conn:
             stored = queries.definitions_of(conn, workflow)
@@ -688,12 +685,12 @@ class FlowEngine:
                 dry_run: bool = False, comment: str = "", at: datetime | None = None,
                 meter: Meter | None = None) -> Migration:
         """Move every running proposal of ``workflow`` to the definition in ``to`` (a file, or the
-        workflow's id for its file as it reads now), keeping each stay; see :mod:`flowengine.migration`.
+        workflow's id for its file as it reads now), keeping each stay; see :mod:`flowengine.service.migration_plan`.
         All in one transaction, each row under its optimistic lock: a proposal someone moves
         meanwhile makes the whole migration plan again (a few times, then ConflictError, nothing
         written). ``dry_run``: plan only, and ``actor`` may be None. Refused, writing nothing, when a
         state has nowhere to go."""
-        from flowengine.migration import Migration
+        from flowengine.service.migration_plan import Migration
 
         compiled, text, source = self._migration_target(workflow, to)
         if actor is not None:
@@ -724,8 +721,8 @@ class FlowEngine:
 
     def _migration_target(self, workflow: str, to: str | Path) -> tuple[CompiledWorkflow, str, str]:
         """The definition to migrate to, checked in full (warnings allowed), declaring ``workflow``."""
-        from flowengine.loader import check_document, check_file
-        from flowengine.registry import locate_workflow, search_dirs
+        from flowengine.definition.loader import check_document, check_file
+        from flowengine.definition.registry import locate_workflow, search_dirs
 
         candidate = locate_workflow(str(to), search_dirs(self.workflow_dirs))
         if candidate.document is None:
@@ -741,7 +738,7 @@ class FlowEngine:
         return compiled, candidate.document.text, str(candidate.path)
 
     def _migration_plan(self, conn: Connection, target: Workflow, mapping: dict[str, str], source: str) -> Plan:
-        from flowengine.migration import Running, plan
+        from flowengine.service.migration_plan import Running, plan
 
         stored = queries.definitions_of(conn, target.id)
         if not stored:
@@ -782,7 +779,7 @@ class FlowEngine:
 
     def _file_hash(self, workflow: str) -> str | None:
         """The content hash of the workflow's file as it reads now; None when no file has it."""
-        from flowengine.registry import locate_workflow, search_dirs
+        from flowengine.definition.registry import locate_workflow, search_dirs
 
         try:
             document = locate_workflow(workflow, search_dirs(self.workflow_dirs)).document
@@ -804,8 +801,7 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
              now: datetime) -> _Planned:
     """The event that applies an escalation or hands out a reminder. Deterministic keys make a
     second tick that raced this one fail on the optimistic lock instead of writing it again."""
-    from flowengine import deadlines
-
+    from flowengine.service import deadlines
     state = due.state
     if due.kind == deadlines.REMIND:
         reminder = deadlines.Reminder(proposal.id, proposal.title, proposal.workflow, state.id, state.label("en"),
@@ -830,8 +826,7 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
 
 
 def _not_implementing(workflow: Workflow, proposal: Proposal) -> Refused:
-    from flowengine import deadlines
-
+    from flowengine.service import deadlines
     state = workflow.states.get(proposal.state)
     where = f"{proposal.state} (stage {state.stage})" if state is not None and state.stage else proposal.state
     implementing = [sid for sid, s in workflow.states.items() if s.stage == deadlines.IMPLEMENTATION and not s.final]

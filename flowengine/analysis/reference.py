@@ -31,8 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flowengine.clock import as_utc
-from flowengine.figures import (
+from flowengine.analysis.figures import (
     WAITING,
     Analysis,
     Feedback,
@@ -46,8 +45,9 @@ from flowengine.figures import (
     TransitionFigures,
     severity,
 )
-from flowengine.model import STAGES, State, Workflow
-from flowengine.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail, id_order
+from flowengine.clock import as_utc
+from flowengine.definition.model import STAGES, State, Workflow
+from flowengine.history.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail, id_order
 
 SYSTEM_ROLE = "system"  # tick's escalations: an automatic comment is no reasoned answer
 MIN_HISTORY = 5  # finished stays needed before the p90 of a state without deadline judges a stall
@@ -253,7 +253,7 @@ def state_figures(workflow: Workflow, stalls: Sequence[Stall], *, passed: Mappin
     """Each declared state in file order, then the undeclared ones the history uses, sorted.
     The mappings are keyed by state id (missing: nobody): the spreads of finished stays, current
     waits and both; open proposals now, proposals that ended in each final state; entered and
-    left per month. Shared by this reference and :mod:`flowengine.bulkstalls`."""
+    left per month. Shared by this reference and :mod:`flowengine.analysis.columnar`."""
     stalled = Counter(stall.state for stall in stalls)
     over = Counter(stall.state for stall in stalls if stall.rule != "p90")  # the other rules are the deadline
     seen = set(entered) | set(passed) | set(now)

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import iso_utc
-from flowengine.model import Workflow
-from flowengine.records import StoredDefinition
+from flowengine.definition.model import Workflow
+from flowengine.history.records import StoredDefinition
 
 SHORT_HASH = 7  # as git abbreviates: enough to tell a workflow's few definitions apart
 

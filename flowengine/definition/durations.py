@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flowengine.definition.vocabulary import describe_duration
+
 _SHORT = re.compile(r"(?P<n>[0-9]{1,5})\s*(?P<unit>[hdw])")
 _ISO = re.compile(
     r"P(?!$)(?:(?P<y>[0-9]{1,4})Y)?(?:(?P<mo>[0-9]{1,5})M)?(?:(?P<w>[0-9]{1,5})W)?(?:(?P<d>[0-9]{1,5})D)?"
@@ -45,8 +47,6 @@ class Duration:
 
     def describe(self, language: str = "en") -> str:
         """In words, in ``language``: P3M → "3 months" / "3 måneder" / "3 månader"."""
-        from flowengine.vocabulary import describe_duration
-
         return describe_duration(self.months, int(self.delta.total_seconds()), language) or self.text
 
     def __str__(self) -> str:

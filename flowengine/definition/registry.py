@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from flowengine.definition.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
 from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound
-from flowengine.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 
 import networkx as nx
 
-from flowengine.model import State, Transition, Workflow
+from flowengine.definition.model import State, Transition, Workflow
 
 
 def definition_graph(workflow: Workflow) -> nx.MultiDiGraph:

@@ -13,7 +13,7 @@ the state ids, which the schema limits to ``[a-z][a-z0-9_]*``; anything else fal
 synthetic name, and helper nodes start with ``__`` so they can never collide with a state.
 
 This is the only module that imports ``graphviz``, and only when :func:`render_dot` draws
-(``render``, and the stall diagrams of :mod:`flowengine.overlay`, go through it), so commands
+(``render``, and the stall diagrams of :mod:`flowengine.views.overlay`, go through it), so commands
 that merely check a diagram's freshness never pay for it.
 """
 
@@ -24,9 +24,9 @@ import re
 from pathlib import Path
 
 from flowengine.atomicfile import replacing
+from flowengine.definition.model import STAGES, State, Transition, Workflow
+from flowengine.definition.vocabulary import term
 from flowengine.errors import FlowEngineError
-from flowengine.model import STAGES, State, Transition, Workflow
-from flowengine.vocabulary import term
 
 __all__ = ["diagram_format", "dot_digest", "render", "render_dot", "svg_is_current", "workflow_to_dot"]
 

@@ -1,8 +1,8 @@
 """Stall diagrams: where proposals wait, drawn over the declared workflow, and municipalities
 compared stage by stage.
 
-Both diagrams are DOT written by hand, like :mod:`flowengine.render`, from the figures of
-:mod:`flowengine.figures` alone: the same figures, language and privacy give byte-identical
+Both diagrams are DOT written by hand, like :mod:`flowengine.views.render`, from the figures of
+:mod:`flowengine.analysis.figures` alone: the same figures, language and privacy give byte-identical
 DOT on every machine (fixed number formats, iteration in declaration or stage order), so the
 DOT is golden-tested. Every piece of user text goes through the same HTML-label escaping as
 the workflow diagram.
@@ -27,7 +27,7 @@ What the stall diagram shows, and how:
 The layout is top to bottom (stages stacked, panel first): the stall figures make nodes wide,
 and a left-to-right chain of a dozen such states would be far wider than any page.
 
-Graphviz runs only in :func:`flowengine.render.render_dot`, which both render functions use.
+Graphviz runs only in :func:`flowengine.views.render.render_dot`, which both render functions use.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flowengine.errors import InvalidInput
-from flowengine.figures import (
+from flowengine.analysis.figures import (
     Analysis,
     Privacy,
     Spread,
@@ -46,8 +45,10 @@ from flowengine.figures import (
     TransitionFigures,
     quarter,
 )
-from flowengine.model import STAGES, State, Transition, Workflow
-from flowengine.render import (
+from flowengine.definition.model import STAGES, State, Transition, Workflow
+from flowengine.definition.vocabulary import term
+from flowengine.errors import InvalidInput
+from flowengine.views.render import (
     _FONT,
     _SAFE_NAME,
     OUTCOME_COLOURS,
@@ -59,7 +60,6 @@ from flowengine.render import (
     legend_cluster,
     render_dot,
 )
-from flowengine.vocabulary import term
 
 __all__ = [
     "SEVERITY_COLOURS",
@@ -354,7 +354,7 @@ def stall_diagram_dot(analysis: Analysis, language: str = "en", privacy: Privacy
     """Deterministic DOT of ``analysis.workflow`` with where its proposals wait drawn over it.
 
     Same node names, stage clusters and final-state column as
-    :func:`flowengine.render.workflow_to_dot`, laid out top to bottom. Counts go through
+    :func:`flowengine.views.render.workflow_to_dot`, laid out top to bottom. Counts go through
     ``privacy.count`` and spreads resting on too few stays are shown as a dash (and their fill
     grey); see the module docstring for what each mark means.
     """

@@ -1,6 +1,6 @@
 """A workflow definition as plain frozen data, each node knowing where in the YAML it came from.
 
-Built by :mod:`flowengine.loader`; read by validation, rendering and (later) the engine.
+Built by :mod:`flowengine.definition.loader`; read by validation, rendering and (later) the engine.
 Nothing here imports a third-party package.
 """
 
@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from flowengine.durations import Duration
+from flowengine.definition.durations import Duration
 from flowengine.issues import Location
 
 
@@ -20,7 +20,6 @@ def content_hash(text: str) -> str:
 
 
 # The language's words the code acts on; the schema's enums say the same (tests/test_schema.py).
-LANGUAGES = ("en", "nb", "sv")
 STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
 ROLE_KINDS = ("panel", "council", "service", "administration", "politician", "evaluator",
               "project_leader", "system", "other")

@@ -2,7 +2,7 @@
 
 A command such as ``flowengine advance`` runs under a definition stored in the database. Building
 it from its YAML text means importing PyYAML and parsing the text with line numbers: more time
-than the step itself. The built :class:`~flowengine.model.Workflow` depends only on that text
+than the step itself. The built :class:`~flowengine.definition.model.Workflow` depends only on that text
 (its SHA-256, which the database files it under and which the caller has already checked), on
 where the text came from, and on the code that builds it, so it is kept once per definition in
 ``$XDG_CACHE_HOME/flowengine/definitions`` (``~/.cache/flowengine/definitions``).
@@ -30,15 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import __version__
-from flowengine.model import Workflow
+from flowengine.definition.model import Workflow
 
 FORMAT = 1  # bump when the file layout changes
 # The modules whose code decides what a built Workflow holds.
-_BUILDERS = ("model.py", "loader.py", "yamlsafe.py", "durations.py", "issues.py")
+_BUILDERS = ("definition/model.py", "definition/loader.py", "definition/yamlsafe.py", "definition/durations.py",
+             "issues.py")
 _CLASSES = {
-    ("flowengine.model", name)
+    ("flowengine.definition.model", name)
     for name in ("Workflow", "State", "Transition", "Role", "Field", "Escalation", "Labels", "Located")
-} | {("flowengine.durations", "Duration"), ("flowengine.issues", "Location"), ("datetime", "timedelta")}
+} | {("flowengine.definition.durations", "Duration"), ("flowengine.issues", "Location"), ("datetime", "timedelta")}
 _stamp: str | None = None
 
 
@@ -61,7 +62,7 @@ def code_stamp() -> str:
     """Changes whenever the code that builds a Workflow may have changed; computed once per process."""
     global _stamp
     if _stamp is None:
-        here = Path(__file__).parent
+        here = Path(__file__).parent.parent  # the flowengine package
         marks: list[object] = [FORMAT, __version__, sys.version_info[:2]]
         for name in _BUILDERS:
             try:

@@ -2,7 +2,7 @@
 report's tables, no scripts, no external files — it can be mailed, archived and opened on a
 phone years later exactly as it was written.
 
-The tables are the stall report's own :class:`~flowengine.report.Section` objects, so the HTML
+The tables are the stall report's own :class:`~flowengine.views.report.Section` objects, so the HTML
 says what ``flowengine stalls report`` says.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from flowengine import __version__
-from flowengine.figures import Analysis, Privacy
-from flowengine.report import Cell, Section, build_comparison, build_sections, local_date
+from flowengine.analysis.figures import Analysis, Privacy
+from flowengine.views.report import Cell, Section, build_comparison, build_sections, local_date
 
 # Sections shown open in each workflow's part, in this order; the rest are folded away.
 _OPEN = ("stages", "funnel", "feedback")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from flowengine.definition.model import State, Workflow
 from flowengine.issues import Issue, Severity, error, warning
-from flowengine.model import State, Workflow
 from flowengine.suggest import did_you_mean
 
 _WORKFLOW_ID = re.compile(r"[a-z][a-z0-9_-]*")
@@ -142,7 +142,7 @@ def _check_fields(workflow: Workflow) -> Iterator[Issue]:
 
 
 def _check_reachability(workflow: Workflow) -> Iterator[Issue]:
-    from flowengine.graph import trap_states, unreachable_states
+    from flowengine.definition.graph import trap_states, unreachable_states
 
     if not _graph_ready(workflow):
         return
@@ -276,7 +276,7 @@ def _governed_targets(workflow: Workflow) -> list[str]:
 
 
 def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
-    from flowengine.graph import bypass_paths
+    from flowengine.definition.graph import bypass_paths
 
     if not _graph_ready(workflow):
         return
@@ -296,7 +296,7 @@ def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
 
 
 def _check_panel_answer(workflow: Workflow) -> Iterator[Issue]:
-    from flowengine.graph import bypass_paths
+    from flowengine.definition.graph import bypass_paths
 
     if not _graph_ready(workflow):
         return

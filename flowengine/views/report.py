@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread
+from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc, iso_utc
-from flowengine.figures import WAITING, Analysis, Privacy, Spread
-from flowengine.model import STAGES, Workflow
-from flowengine.stalls import worst_first
-from flowengine.texttable import table
-from flowengine.vocabulary import term
+from flowengine.definition.model import STAGES, Workflow
+from flowengine.definition.vocabulary import term
+from flowengine.views.texttable import table
 
 Cell = str | int | float | None
 

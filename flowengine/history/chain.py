@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, iso_utc
-from flowengine.records import ADVANCED, CREATED, EVENT_KINDS, MIGRATED, PROGRESS, Event, Proposal
+from flowengine.history.records import ADVANCED, CREATED, EVENT_KINDS, MIGRATED, PROGRESS, Event, Proposal
 
 GENESIS = "0" * 64
 

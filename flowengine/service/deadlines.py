@@ -1,7 +1,7 @@
 """The deadline clock, and the reminders and escalations it makes due, from the stored history alone.
 
 A state's deadline clock starts when a proposal enters the state; in a state of stage
-implementation, recorded progress restarts it (:func:`flowengine.chain.restarts_deadline`).
+implementation, recorded progress restarts it (:func:`flowengine.history.chain.restarts_deadline`).
 Deadlines, reminders and escalations all run on that clock. Nothing here keeps time in a
 running process: ``flowengine tick`` (from cron, any number of times) asks :func:`next_due`
 what a proposal's history makes due at a moment and records that as events, so a restart, a
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flowengine import chain
 from flowengine.clock import as_utc, iso_utc
+from flowengine.definition.model import State, Workflow
 from flowengine.errors import InvalidInput
-from flowengine.model import State, Workflow
-from flowengine.records import PROGRESS, REMINDED, Actor, Event, Proposal
+from flowengine.history import chain
+from flowengine.history.records import PROGRESS, REMINDED, Actor, Event, Proposal
 
 SYSTEM = Actor("system", "system")  # who takes the steps the workflow declares to happen by themselves
 IMPLEMENTATION = "implementation"  # the stage in which progress is recorded and restarts the clock

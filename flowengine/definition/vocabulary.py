@@ -5,7 +5,8 @@ are the words around them, kept in one place so diagrams, tables and reports agr
 
 from __future__ import annotations
 
-from flowengine.model import LANGUAGES
+# The languages every label and term comes in; the schema's enum says the same (tests/test_schema.py).
+LANGUAGES = ("en", "nb", "sv")
 
 # One row per term, one column per language: a term cannot be missing in one language.
 TERMS: dict[str, tuple[str, str, str]] = {
@@ -48,7 +49,7 @@ TERMS: dict[str, tuple[str, str, str]] = {
     "hours": ("hours", "timer", "timmar"),
     "minute": ("minute", "minutt", "minut"),
     "minutes": ("minutes", "minutter", "minuter"),
-    # The stall diagram and the comparison diagram (flowengine.overlay).
+    # The stall diagram and the comparison diagram (flowengine.views.overlay).
     "stalls_as_of": ("where proposals stall, as of", "hvor forslagene stopper opp, per",
                      "var förslagen fastnar, per"),
     "stages_as_of": ("where proposals stall, stage by stage, as of",

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import iso_utc
-from flowengine.model import Workflow
+from flowengine.definition.model import Workflow
 
 WAITING = "waiting"  # how a proposal is "lost" at a stage when it has not ended: it still waits there
 

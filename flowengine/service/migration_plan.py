@@ -20,11 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flowengine.definition.model import Workflow
+from flowengine.definition.versions import version_label
 from flowengine.errors import InvalidInput, NotFound, Refused
-from flowengine.model import Workflow
-from flowengine.records import Event, Proposal
+from flowengine.history.records import Event, Proposal
 from flowengine.suggest import did_you_mean
-from flowengine.versions import version_label
 
 
 @dataclass(frozen=True)

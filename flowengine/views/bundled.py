@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowengine.loader import load_workflow
-from flowengine.model import Workflow
-from flowengine.registry import bundled_dir, discover
+from flowengine.definition.loader import load_workflow
+from flowengine.definition.model import Workflow
+from flowengine.definition.registry import bundled_dir, discover
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class DiagramStatus:
 
 def bundled_diagram_status(out_dir: Path, language: str = "en") -> list[DiagramStatus]:
     """For every bundled workflow: where its diagram goes and whether the one there is current."""
-    from flowengine.render import svg_is_current, workflow_to_dot
+    from flowengine.views.render import svg_is_current, workflow_to_dot
 
     statuses = []
     for entry in discover([bundled_dir()]):
@@ -36,7 +36,7 @@ def bundled_diagram_status(out_dir: Path, language: str = "en") -> list[DiagramS
 
 def write_bundled_diagrams(out_dir: Path, language: str = "en") -> list[DiagramStatus]:
     """Redraw the diagrams that are out of date; returns the status before redrawing."""
-    from flowengine.render import render
+    from flowengine.views.render import render
 
     out_dir.mkdir(parents=True, exist_ok=True)
     statuses = bundled_diagram_status(out_dir, language)

@@ -1,4 +1,4 @@
-"""Workflow files → :class:`~flowengine.model.Workflow`.
+"""Workflow files → :class:`~flowengine.definition.model.Workflow`.
 
 Two ways in:
 
@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowengine.durations import DURATION_HELP, Duration, parse_duration
-from flowengine.errors import DefinitionError
-from flowengine.issues import START_HINT, Issue, Location, Severity, error
-from flowengine.model import (
+from flowengine.definition.durations import DURATION_HELP, Duration, parse_duration
+from flowengine.definition.model import (
     ANY_STATE,
-    LANGUAGES,
     ROLE_KINDS,
     Escalation,
     Field,
@@ -34,7 +31,10 @@ from flowengine.model import (
     Workflow,
     content_hash,
 )
-from flowengine.yamlsafe import LocatedDocument, read_file, read_text
+from flowengine.definition.vocabulary import LANGUAGES
+from flowengine.definition.yamlsafe import LocatedDocument, read_file, read_text
+from flowengine.errors import DefinitionError
+from flowengine.issues import START_HINT, Issue, Location, Severity, error
 
 
 @dataclass
@@ -81,8 +81,8 @@ def check_text(text: str, source: str = "<text>", *, strict: bool = False) -> Ch
 
 
 def check_document(doc: LocatedDocument, *, strict: bool = False, file_stem: str | None = None) -> CheckResult:
-    from flowengine.schema import check_structure
-    from flowengine.validation import check_workflow
+    from flowengine.definition.structure import check_structure
+    from flowengine.definition.validation import check_workflow
 
     issues = list(doc.issues)
     if not isinstance(doc.data, dict):

@@ -1,0 +1,1 @@
+"""Where proposals stall: figures, the reference analysis and the columnar one."""

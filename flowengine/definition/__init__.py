@@ -1,0 +1,1 @@
+"""The workflow language: safe YAML, the JSON Schema check, loader, model, validation, registry."""

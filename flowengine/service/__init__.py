@@ -1,0 +1,1 @@
+"""The façade (FlowEngine) and the operations it delegates to."""
