@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from flowengine.views.formats import diagram_suffix_choices, diagram_suffixes
+
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
 from .session import moment, open_engine
 
@@ -79,11 +81,9 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
 
 def _diagram_path(output: str) -> Path:
     """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
-    from flowengine.views.render import FORMATS
-
     path = Path(output)
-    if path.suffix.lower() not in FORMATS:
-        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(FORMATS)}",
+    if path.suffix.lower() not in diagram_suffixes():
+        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(diagram_suffixes())}",
                                  param_hint="-o")
     return path
 
@@ -145,7 +145,7 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
 @stalls.command("diagram")
 @click.argument("workflow")
 @click.option("-o", "--output", required=True, metavar="FILE",
-              help="Where to write it: .svg, .png, .pdf or .dot.")
+              help=f"Where to write it: {diagram_suffix_choices()}.")
 @as_of_option
 @analysis_options
 def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
@@ -156,7 +156,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
     Example:
       flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
     """
-    from flowengine.views.overlay import render_stall_diagram
+    from flowengine.views.stall_diagram import render_stall_diagram
 
     path = _diagram_path(output)
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
@@ -169,7 +169,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 @click.argument("workflows", nargs=-1, metavar="[WF]...")
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
+@click.option("-o", "--output", metavar="FILE", help=f"Also draw the comparison: {diagram_suffix_choices()}.")
 @analysis_options
 def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
             language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
@@ -186,7 +186,7 @@ def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
     text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
     if path is not None:
-        from flowengine.views.overlay import render_comparison
+        from flowengine.views.comparison_diagram import render_comparison
 
         render_comparison(analyses, path, language, privacy)
     click.echo(text, nl=False)

@@ -505,9 +505,10 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
                       language: str = "en") -> tuple[tuple[tuple[str, Path], ...], Path, Path, Path]:
     """Each workflow's stall diagram, the comparison, the stall report as Markdown, and the
     HTML report that inlines them all."""
+    from flowengine.views.comparison_diagram import render_comparison
     from flowengine.views.htmlreport import html_report
-    from flowengine.views.overlay import render_comparison, render_stall_diagram
     from flowengine.views.report import as_markdown, build_sections
+    from flowengine.views.stall_diagram import render_stall_diagram
 
     stall_diagrams = tuple((a.workflow.id, render_stall_diagram(a, out_dir / f"{a.workflow.id}-stalls.svg", language))
                            for a in analyses)
@@ -527,7 +528,7 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
 def draw_workflows(engine: FlowEngine, loaded: DemoLoad, out_dir: Path,
                    language: str = "en") -> tuple[tuple[str, Path], ...]:
     """Each workflow of the demo, drawn from the definition its proposals run under."""
-    from flowengine.views.render import render
+    from flowengine.views.workflow_diagram import render
 
     drawn = []
     for wid, proposals in loaded.by_workflow.items():

@@ -19,7 +19,8 @@ from flowengine.definition.durations import parse_duration
 from flowengine.definition.model import STAGES, Labels, Located, Role, State, Transition, Workflow
 from flowengine.errors import FlowEngineError, InvalidInput
 from flowengine.issues import Location
-from flowengine.views.render import dot_digest, render, svg_is_current, workflow_to_dot
+from flowengine.views.drawing import dot_digest, svg_is_current
+from flowengine.views.workflow_diagram import render, workflow_to_dot
 
 GOLDEN = Path(__file__).parent / "golden"
 HAS_DOT = shutil.which("dot") is not None
