@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from flowengine.views.formats import diagram_suffix_choices, diagram_suffixes
+from flowengine.suggest import either
+from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
 
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
 from .session import moment, open_engine
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
-    from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
-REPORT_FORMATS = ("table", "json", "csv", "markdown")
 
 
 def privacy_options(func: F) -> F:
@@ -56,8 +54,9 @@ def analysis_options(func: F) -> F:
 
 
 def format_option(func: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
-                        help="How to write the tables.")(func)
+    described = either(f"{f.name} ({f.description})" for f in REPORT_FORMATS)
+    return click.option("--format", "fmt", type=click.Choice(report_format_names()), default="table",
+                        show_default=True, help=f"How to write the tables: {described}.")(func)
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
@@ -86,13 +85,6 @@ def _diagram_path(output: str) -> Path:
         raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(diagram_suffixes())}",
                                  param_hint="-o")
     return path
-
-
-def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> str:
-    from flowengine.views import report as rep
-    if fmt == "json":
-        return json.dumps(json_data, indent=2, ensure_ascii=False) + "\n"
-    return {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -139,7 +131,7 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
     from flowengine.views import report as rep
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
-    _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
+    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
 
 
 @stalls.command("diagram")
@@ -184,7 +176,7 @@ def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str
     path = _diagram_path(output) if output else None
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
+    text = rep.as_format(fmt, sections)
     if path is not None:
         from flowengine.views.comparison_diagram import render_comparison
 

@@ -1,4 +1,4 @@
-"""The output formats of the views, listed once: diagram files.
+"""The output formats of the views, listed once: diagram files and stall report formats.
 
 The command line builds its choices, help texts and usage errors from these lists rather than
 copying them, so adding a format here (and its writer) is all it takes. This module imports
@@ -13,7 +13,8 @@ from pathlib import Path
 from flowengine.errors import FlowEngineError
 from flowengine.suggest import either
 
-__all__ = ["DIAGRAM_FORMATS", "DiagramFormat", "diagram_format", "diagram_suffix_choices", "diagram_suffixes"]
+__all__ = ["DIAGRAM_FORMATS", "REPORT_FORMATS", "DiagramFormat", "ReportFormat", "diagram_format",
+           "diagram_suffix_choices", "diagram_suffixes", "report_format_names"]
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,28 @@ class DiagramFormat:
     description: str
 
 
+@dataclass(frozen=True)
+class ReportFormat:
+    """A way to write the stall report's tables (the writers live in :mod:`flowengine.views.report`)."""
+
+    name: str
+    description: str
+
+
 DIAGRAM_FORMATS: tuple[DiagramFormat, ...] = (
     DiagramFormat(".svg", "svg", "a drawing for screens and web pages, stamped with the digest of its DOT"),
     DiagramFormat(".png", "png", "a picture"),
     DiagramFormat(".pdf", "pdf", "a page to print"),
     DiagramFormat(".dot", "dot", "the Graphviz source, for other tools"),
 )
+
+REPORT_FORMATS: tuple[ReportFormat, ...] = (
+    ReportFormat("table", "aligned text"),
+    ReportFormat("json", "for programs"),
+    ReportFormat("csv", "for spreadsheets"),
+    ReportFormat("markdown", "for documents"),
+)
+
 
 def diagram_suffixes() -> tuple[str, ...]:
     return tuple(f.suffix for f in DIAGRAM_FORMATS)
@@ -40,6 +57,10 @@ def diagram_suffixes() -> tuple[str, ...]:
 def diagram_suffix_choices() -> str:
     """``".svg, .png, .pdf or .dot"``, for messages and help texts."""
     return either(diagram_suffixes())
+
+
+def report_format_names() -> tuple[str, ...]:
+    return tuple(f.name for f in REPORT_FORMATS)
 
 
 def diagram_format(output: Path) -> DiagramFormat:
