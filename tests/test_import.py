@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -469,6 +470,9 @@ def test_a_missing_file_is_refused(flow: FlowEngine, tmp_path: Path) -> None:
 def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
     from flowengine_cli import importing
 
+    from flowengine.eventlog.formats import import_format_names
     from flowengine.eventlog.importer import FORMATS
 
-    assert importing.FORMATS == FORMATS
+    offered = next(p for p in importing.import_log.params if p.name == "fmt")
+    assert isinstance(offered.type, click.Choice)
+    assert tuple(offered.type.choices) == import_format_names() == FORMATS
