@@ -201,10 +201,13 @@ def test_layout_edges_that_continue_one_another_with_one_weight_are_one_path() -
             '  "a" -> "c" [style=invis, weight=100];\n  "c" -> "d" [style=invis];\n') in dot
 
 
-@pytest.mark.parametrize("name", ['a"b', "a b", "", "1a", "a-b", "æ"])
-def test_a_node_id_that_is_not_a_plain_name_is_refused(name: str) -> None:
-    with pytest.raises(ValueError, match="not a name"):
-        Node(name, NodeKind.STATE)
+@pytest.mark.parametrize("name", ['a"b', "a b", "", "1a", "a-b", "æ", "a\n"])
+def test_a_name_the_renderer_would_write_that_is_not_a_plain_name_is_refused(name: str) -> None:
+    for make in (lambda: Node(name, NodeKind.STATE), lambda: Edge("a", name, EdgeKind.TRANSITION),
+                 lambda: SameRank(("a", name)), lambda: Legend("Legend", (), anchor=name),
+                 lambda: Cluster(name, plain("x"), "#FFFFFF", "#AAAAAA", ())):
+        with pytest.raises(ValueError, match="not a name"):
+            make()
 
 
 # --- one module writes DOT -------------------------------------------------------------------

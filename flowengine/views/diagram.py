@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -126,6 +126,10 @@ class Edge:
     dash: Dash | None = None
     weight: int | None = None
 
+    def __post_init__(self) -> None:
+        _check_name(self.tail, "edge tail")
+        _check_name(self.head, "edge head")
+
     @property
     def invisible(self) -> bool:
         return self.kind is EdgeKind.LAYOUT
@@ -146,6 +150,8 @@ class Cluster:
 
     def __post_init__(self) -> None:
         _check_name(self.id, "cluster id")
+        for name in self.same_rank:
+            _check_name(name, "node id")
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,10 @@ class SameRank:
     """Nodes held side by side in one rank (a row of a grid, drawn top to bottom)."""
 
     nodes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for name in self.nodes:
+            _check_name(name, "node id")
 
 
 Element = Node | Edge | Cluster | SameRank
@@ -205,6 +215,10 @@ class Legend:
     anchor: str | None = None
     lines_left: bool = False
 
+    def __post_init__(self) -> None:
+        if self.anchor is not None:
+            _check_name(self.anchor, "legend anchor")
+
 
 @dataclass(frozen=True)
 class Look:
@@ -238,7 +252,7 @@ class Diagram:
     direction: Direction
     look: Look
     elements: tuple[Element, ...]
-    legend: Legend | None = field(default=None)
+    legend: Legend | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name, "diagram name")
@@ -265,6 +279,7 @@ class Diagram:
 
 
 def _check_name(name: str, what: str) -> None:
-    # Builders make these names; one that is not safe is a programming error, never user input.
+    # Builders make these names (from state ids only where those are safe); one that is not safe
+    # is a programming error, never user input, so it is not a FlowEngineError.
     if not _NAME.fullmatch(name):
         raise ValueError(f"{what} {name!r} is not a name of letters, digits and '_'")

@@ -42,7 +42,7 @@ from flowengine.views.diagram import (
     Span,
 )
 
-__all__ = ["html_text", "to_dot"]
+__all__ = ["to_dot"]
 
 # Characters XML 1.0 forbids (Graphviz's HTML-label parser is an XML parser) and lone
 # surrogates (they cannot be encoded as UTF-8); tabs become spaces, newlines become <BR/>.
@@ -57,6 +57,12 @@ _SAMPLE_WIDTH = "36"  # points: the width of a legend's swatch or line sample
 
 # Attribute orders (see the module docstring). A node or edge writes those of its attributes
 # that are set, in its kind's order.
+_GRAPH_ORDER = {
+    "left-to-right": ("charset", "rankdir", "newrank", "fontname", "fontsize", "labelloc", "labeljust", "label",
+                      "nodesep", "ranksep", "pad"),
+    "top-to-bottom": ("charset", "newrank", "fontname", "fontsize", "labelloc", "labeljust", "label", "pad",
+                      "rankdir", "nodesep", "ranksep"),
+}
 _FIGURE_ORDER = ("label", "fillcolor", "fontcolor", "style", "color", "penwidth")
 _SHAPE_ORDER = ("label", "shape", "style", "fillcolor", "fontsize", "color", "penwidth", "height")
 _NODE_ORDER = {
@@ -88,14 +94,10 @@ def to_dot(diagram: Diagram) -> str:
     graph = {"charset": "UTF-8", "rankdir": _RANKDIR[diagram.direction], "newrank": "true", "fontname": look.font,
              "fontsize": str(look.title_size), "labelloc": "t", "labeljust": "l", "label": _label(diagram.title),
              "nodesep": _number(look.node_gap), "ranksep": _number(look.rank_gap), "pad": "0.3"}
-    order = (("charset", "rankdir", "newrank", "fontname", "fontsize", "labelloc", "labeljust", "label", "nodesep",
-              "ranksep", "pad") if diagram.direction == "left-to-right" else
-             ("charset", "newrank", "fontname", "fontsize", "labelloc", "labeljust", "label", "pad", "rankdir",
-              "nodesep", "ranksep"))
     lines = [
         "// " + " ".join(diagram.comment.splitlines()),
         f"digraph {diagram.name} {{",
-        f"  graph {_attrs((key, graph[key]) for key in order)};",
+        f"  graph {_attrs((key, graph[key]) for key in _GRAPH_ORDER[diagram.direction])};",
         "  node " + _attrs([("fontname", look.font), ("fontsize", str(look.node_text_size)), ("shape", "box"),
                             ("style", "rounded,filled"), ("fillcolor", look.node_fill), ("color", look.node_border),
                             ("margin", "0.14,0.06")]) + ";",
@@ -112,7 +114,7 @@ def to_dot(diagram: Diagram) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html_text(text: str) -> str:
+def _escaped(text: str) -> str:
     """Escape text for the inside of an HTML-like label; newlines become line breaks."""
     if not _NEEDS_ESCAPING.search(text):
         return text
@@ -123,14 +125,14 @@ def html_text(text: str) -> str:
 
 
 def _span(span: Span) -> str:
-    text = html_text(span.text)
+    text = _escaped(span.text)
     if span.italic:
         text = f"<I>{text}</I>"
     if span.bold:
         text = f"<B>{text}</B>"
     if span.size is not None or span.colour is not None:
         size = f' POINT-SIZE="{span.size}"' if span.size is not None else ""
-        colour = f' COLOR="{html_text(span.colour)}"' if span.colour is not None else ""
+        colour = f' COLOR="{_escaped(span.colour)}"' if span.colour is not None else ""
         text = f"<FONT{size}{colour}>{text}</FONT>"
     return text
 
@@ -148,9 +150,9 @@ def _quoted(text: str) -> str:
 
 
 def _attrs(attributes: Iterable[tuple[str, str]]) -> str:
-    """``[key=value, ...]`` in the order given; values in ``<...>`` are HTML-like labels."""
-    parts = [f"{key}={value if value.startswith('<') and value.endswith('>') else _quoted(value)}"
-             for key, value in attributes]
+    """``[key=value, ...]`` in the order given; a ``label`` is an HTML-like label, made by :func:`_label`
+    (or the legend's table) from escaped text, every other value is quoted."""
+    parts = [f"{key}={value if key == 'label' else _quoted(value)}" for key, value in attributes]
     return "[" + ", ".join(parts) + "]"
 
 
@@ -276,19 +278,19 @@ def _legend(legend: Legend) -> list[str]:
 
 def _legend_row(row: LegendRow, lines_left: bool) -> str:
     if isinstance(row, LegendHeading | LegendNote):
-        text = html_text(row.text)
+        text = _escaped(row.text)
         if isinstance(row, LegendHeading):
             text = f"<B>{text}</B>"
         balign = ' BALIGN="LEFT"' if lines_left else ""
         return f'<TR><TD COLSPAN="2" ALIGN="LEFT"{balign}>{text}</TD></TR>'
     if isinstance(row, LegendSwatch):
-        sample = (f'<TD BORDER="{row.border_width}" COLOR="{html_text(row.border)}" BGCOLOR="{html_text(row.fill)}" '
-                  f'WIDTH="{_SAMPLE_WIDTH}">{html_text(row.mark) or " "}</TD>')
-        return f'<TR>{sample}<TD ALIGN="LEFT">{html_text(row.text)}</TD></TR>'
+        sample = (f'<TD BORDER="{row.border_width}" COLOR="{_escaped(row.border)}" BGCOLOR="{_escaped(row.fill)}" '
+                  f'WIDTH="{_SAMPLE_WIDTH}">{_escaped(row.mark) or " "}</TD>')
+        return f'<TR>{sample}<TD ALIGN="LEFT">{_escaped(row.text)}</TD></TR>'
     dash = f' STYLE="{row.dash}"' if row.dash else ""
-    text = html_text(row.text)
+    text = _escaped(row.text)
     if row.text_colour is not None:
-        text = f'<FONT COLOR="{html_text(row.text_colour)}">{text}</FONT>'
-    return (f'<TR><TD SIDES="B" BORDER="{row.width}" COLOR="{html_text(row.colour)}"{dash} '
+        text = f'<FONT COLOR="{_escaped(row.text_colour)}">{text}</FONT>'
+    return (f'<TR><TD SIDES="B" BORDER="{row.width}" COLOR="{_escaped(row.colour)}"{dash} '
             f'WIDTH="{_SAMPLE_WIDTH}"> </TD>'
             f'<TD ALIGN="LEFT">{text}</TD></TR>')
