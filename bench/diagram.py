@@ -18,7 +18,10 @@ What is measured, precisely:
   standard input (what :func:`~flowengine.views.stall_diagram.stall_diagram_dot` returns for the analysis);
 - both ``--runs`` times, interleaved (dot alone, then the call, in turn), so the machine's drift
   weighs on both alike; the table gives the medians, the difference and the ratio. Two warm-up
-  rounds of each come first and are not counted.
+  rounds of each come first and are not counted;
+- **flowengine's own CPU time**: the CPU time this process spends in each call (``dot`` runs in a
+  child process, whose time is not counted): the part flowengine adds, and a figure that other
+  work on a shared machine disturbs far less than the wall-clock times.
 
 Prints a Markdown table (machine, date, medians, difference, ratio, how to reproduce).
 """
@@ -101,6 +104,7 @@ def main() -> None:
     source = stall_diagram_dot(analysis)
     dot_text = source.encode("utf-8")
     times: dict[str, list[float]] = {"dot": [], "render": []}
+    own_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         alone, drawn = Path(tmp) / "alone.svg", Path(tmp) / "drawn.svg"
         actions: dict[str, Callable[[], object]] = {
@@ -109,9 +113,13 @@ def main() -> None:
         }
         for index in range(args.runs + 2):
             for name, action in actions.items():
+                cpu = time.process_time()
                 seconds = _seconds(action)
+                cpu = time.process_time() - cpu
                 if index >= 2:
                     times[name].append(seconds)
+                    if name == "render":
+                        own_cpu.append(cpu)
         same = drawn.read_bytes() == stamp_svg(alone.read_bytes(), dot_digest(source))
     dot_alone, render = statistics.median(times["dot"]), statistics.median(times["render"])
     stays = sum(len(trail.steps) for trail in trails)
@@ -128,6 +136,8 @@ def main() -> None:
     print(f"| `dot -Tsvg` of the same DOT text (subprocess) | {dot_alone * 1000:.1f} ms | — |")
     print(f"| `render_stall_diagram` (model from figures, DOT, dot, stamp, atomic write) | {render * 1000:.1f} ms | "
           f"{(render - dot_alone) * 1000:+.1f} ms ({render / dot_alone:.2f}x) |")
+    print(f"| of which CPU time in this process (dot runs in its own) | {statistics.median(own_cpu) * 1000:.1f} ms "
+          "| — |")
 
 
 def _dot_version() -> str:
