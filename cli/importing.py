@@ -69,7 +69,9 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
                     click.echo(problem.format(), err=True)
                 if rejected.count > len(rejected.problems):
                     click.echo(f"… and {rejected.count - len(rejected.problems)} more", err=True)
-            click.echo(f"error: {rejected.summary}", err=True)
+            from .remedies import with_hint
+
+            click.echo(f"error: {with_hint(rejected.summary, rejected.remedies)}", err=True)
             raise SystemExit(EXIT_REJECTED) from None
     if as_json:
         click.echo(to_json({"ok": True, **report.as_dict()}))

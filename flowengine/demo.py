@@ -33,6 +33,7 @@ from flowengine.errors import (
     InvalidInput,
     NotFound,
     Refused,
+    Remedy,
     TransitionRefused,
 )
 from flowengine.history.records import Actor, Proposal
@@ -454,7 +455,7 @@ def _placed(data: DemoData, path: PathKey, exc: FlowEngineError) -> InvalidInput
 def fresh_database(path: Path) -> Path:
     """Remove an old SQLite database at ``path`` (the file and its -wal/-shm, nothing else)."""
     if path.is_dir():
-        raise InvalidInput(f"{path} is a folder, not a database file; move it away or choose another --out")
+        raise InvalidInput(f"{path} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
     for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             old.unlink(missing_ok=True)
@@ -482,7 +483,7 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
         raise InvalidInput(f"cannot create the output folder {out}: {exc.strerror or exc}") from exc
     database = out / DATABASE_NAME
     if database.is_dir():
-        raise InvalidInput(f"{database} is a folder, not a database file; move it away or choose another --out")
+        raise InvalidInput(f"{database} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
     building = fresh_database(out / (DATABASE_NAME + ".building"))
     try:
         with FlowEngine.open(str(building), workflow_dirs=workflow_dirs, clock=clock) as engine:

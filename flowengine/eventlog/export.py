@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import Connection
-
 from flowengine.atomicfile import replacing
 from flowengine.errors import FlowEngineError, InvalidInput, NotFound
 from flowengine.eventlog.csv_writer import write_csv
@@ -30,8 +28,7 @@ from flowengine.eventlog.ocel_writer import write_ocel
 from flowengine.eventlog.xes_writer import write_xes
 from flowengine.history.records import ADVANCED, CREATED
 from flowengine.meter import Meter, no_meter
-from flowengine.store import eventstream, queries
-from flowengine.store.database import Database
+from flowengine.store import Connection, Database, eventstream, queries
 
 Writer = Callable[[TextIO, LogSource], None]
 FORMATS = export_format_names()
