@@ -88,7 +88,12 @@ class ChainBuilder:
         """The creation: the proposal enters ``state`` with ``fields``; ``details`` from :func:`creation_details`."""
         if self.seq:
             raise ValueError(f"{self.proposal} already has {self.seq} event(s); a chain is created once")
-        return self._built(CREATED, None, state, actor, role, at, at_iso, comment, fields or _NOTHING, details, key)
+        if at_iso is None:
+            at = as_utc(at)
+            at_iso = iso_utc(at)
+        self.entered_at, self.entered_iso = at, at_iso
+        return self._sealed(CREATED, None, None, state, actor, role, at, at_iso, comment, fields or _NOTHING,
+                            details, key)
 
     def step(self, kind: str, actor: str, role: str, at: datetime, *, trigger: str | None = None,
              to_state: str | None = None, comment: str = "", changes: dict[str, Any] | None = None,
@@ -96,22 +101,26 @@ class ChainBuilder:
         """The next event: out of the current state into ``to_state`` (else staying in it)."""
         if not self.seq:
             raise ValueError(f"{self.proposal} has no creation event yet; create it first")
-        return self._built(kind, trigger, to_state or self.state, actor, role, at, at_iso, comment,
+        if at_iso is None:
+            at = as_utc(at)
+            at_iso = iso_utc(at)
+        row = self._sealed(kind, trigger, self.state, to_state or self.state, actor, role, at, at_iso, comment,
                            changes or _NOTHING, details or _NOTHING, key)
-
-    def _built(self, kind: str, trigger: str | None, to_state: str, actor: str, role: str, at: datetime,
-               at_iso: str | None, comment: str, changes: dict[str, Any], details: dict[str, Any],
-               key: str | None) -> EventRow:
-        iso = at_iso or iso_utc(at)
-        at = as_utc(at) if at_iso is None else at
-        seq = self.seq + 1
-        source: str | None = self.state if kind != CREATED else None
-        entered_at, entered_iso = (at, iso) if kind == CREATED else (self.entered_at or at, self.entered_iso or iso)
-        digest = seal(self.head, self.proposal, seq, kind, trigger, source, to_state, actor, role, iso, entered_iso,
-                      comment, changes, details, key)
-        row = EventRow(self.proposal, seq, kind, trigger, source, to_state, actor, role, at, iso, entered_at,
-                       entered_iso, comment, changes, details, key, self.head, digest)
-        self.seq, self.state, self.head = seq, to_state, digest
         if kind in STATE_ENTERING:
-            self.entered_at, self.entered_iso = at, iso
+            self.entered_at, self.entered_iso = at, at_iso
         return row
+
+    def _sealed(self, kind: str, trigger: str | None, source: str | None, target: str, actor: str, role: str,
+                at: datetime, iso: str, comment: str, changes: dict[str, Any], details: dict[str, Any],
+                key: str | None) -> EventRow:
+        """The event after the head, sealed; the chain's head moves to it."""
+        head, seq, entered_iso = self.head, self.seq + 1, self.entered_iso
+        digest = seal(head, self.proposal, seq, kind, trigger, source, target, actor, role, iso, entered_iso, comment,
+                      changes, details, key)
+        self.seq, self.state, self.head = seq, target, digest
+        # tuple.__new__ directly: the named tuple's own __new__ would add a call per event of an import
+        return _new_row(EventRow, (self.proposal, seq, kind, trigger, source, target, actor, role, at, iso,
+                                   self.entered_at, entered_iso, comment, changes, details, key, head, digest))
+
+
+_new_row = tuple.__new__
