@@ -595,7 +595,7 @@ def test_comparison_funnel_shows_proposals_and_share_implemented() -> None:
     dot = comparison_dot([chain_analysis(), minimal_analysis()])
     assert "user panel: 20<BR/>implemented: 5 (25%)" in node_line(dot, "__row0_funnel")
     nb = comparison_dot([chain_analysis()], "nb")
-    assert "brukerpanel: 20<BR/>gjennomført: 5 (25 %)" in node_line(nb, "__row0_funnel")
+    assert "brukerpanel: 20<BR/>gjennomført: 5 (25\u00a0%)" in node_line(nb, "__row0_funnel")
 
 
 def test_comparison_privacy_hides_small_counts_and_their_shares() -> None:

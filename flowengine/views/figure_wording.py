@@ -11,19 +11,18 @@ from datetime import UTC, datetime
 
 from flowengine.analysis.figures import Privacy, Spread
 from flowengine.definition.vocabulary import term
+from flowengine.i18n.formats import decimal, percent
 
 __all__ = ["DASH", "NO_PRIVACY", "TIMES", "date", "days", "median", "number", "p90", "share"]
 
 DASH = "\u2013"  # en dash: a figure that is hidden or does not exist
 TIMES = "\u00d7"  # multiplication sign: "12 times" as 12 and this sign
 NO_PRIVACY = Privacy()  # every count and spread shown, as for internal use
-_COMMA_LANGUAGES = ("nb", "sv")  # decimal comma, and a space before "%"
 
 
 def number(value: float, language: str) -> str:
     """One decimal below 10, whole numbers above: "0.4", "3.5", "3", "12", "410"; "3,5" in nb/sv."""
-    text = f"{value:.1f}".removesuffix(".0") if value < 9.95 else f"{value:.0f}"
-    return text.replace(".", ",") if language in _COMMA_LANGUAGES else text
+    return decimal(value, language)
 
 
 def days(value: float | None, language: str) -> str:
@@ -43,8 +42,7 @@ def share(part: int, whole: int, privacy: Privacy, language: str) -> str:
     """"12%" ("12 %" in nb/sv), or the dash when either count is suppressed."""
     if whole <= 0 or privacy.count(part) != str(part) or privacy.count(whole) != str(whole):
         return DASH
-    percent = f"{100 * part / whole:.0f}"
-    return f"{percent} %" if language in _COMMA_LANGUAGES else f"{percent}%"
+    return percent(part, whole, language)
 
 
 def date(moment: datetime) -> str:
