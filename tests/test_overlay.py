@@ -44,6 +44,7 @@ from flowengine.views.stall_diagram import (
     UNUSED_COLOUR,
     render_stall_diagram,
     stall_diagram_dot,
+    tint,
 )
 
 from .conftest import MINIMAL_WORKFLOW, REPO_ROOT
@@ -316,7 +317,9 @@ def test_state_with_longest_median_has_darkest_fill() -> None:
     assert attribute(node_line(dot, slowest.state), "fillcolor") == SEVERITY_COLOURS[-1]
     # Darker for longer: the fills follow the medians through the scale.
     by_median = sorted(opened, key=lambda s: s.stays.median or 0.0)
-    darkness = [SEVERITY_COLOURS.index(attribute(node_line(dot, s.state), "fillcolor") or "") for s in by_median]
+    pale = [tint(colour) for colour in SEVERITY_COLOURS]  # the same levels, where few stays
+    fills = [attribute(node_line(dot, s.state), "fillcolor") or "" for s in by_median]
+    darkness = [SEVERITY_COLOURS.index(f) if f in SEVERITY_COLOURS else pale.index(f) for f in fills]
     assert darkness == sorted(darkness) and darkness[0] < darkness[-1]
 
 
@@ -345,7 +348,7 @@ def test_open_state_shows_now_median_and_over_deadline() -> None:
     assert "now 4 · median 60 d" in council
     assert "<B>over deadline 2</B>" in council  # bold: the text says it, not only the border
     draft = node_line(dot, "draft")
-    assert "now 1 · median 2.5 d<BR/>over deadline 0" in draft
+    assert "now 1 · median 2.5 d (n=6)<BR/>over deadline 0" in draft  # n: the stays the median rests on
 
 
 def test_state_without_deadline_shows_stalled_by_history() -> None:
@@ -464,7 +467,7 @@ def test_undeclared_jumps_are_dotted_red_and_say_so() -> None:
     on_hold = node_line(dot, "on_hold")
     assert attribute(on_hold, "style") == "rounded,filled,dotted" and attribute(on_hold, "color") == JUMP_COLOUR
     assert "not in the workflow" in on_hold and "now 1 · median 31 d" in on_hold
-    assert attribute(on_hold, "fillcolor") == SEVERITY_COLOURS[3]
+    assert attribute(on_hold, "fillcolor") == tint(SEVERITY_COLOURS[3])  # one stay: pale
 
 
 def test_jump_between_states_with_unsafe_names_gets_synthetic_node_names() -> None:

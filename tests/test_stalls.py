@@ -357,16 +357,16 @@ def test_every_report_format_carries_the_same_figures(figures: Analysis) -> None
     for written in (text, markdown, table_csv):
         assert "TINY-3" in written and "28.0" in written
     assert "brukerpanel" in text  # stage names in the chosen language
-    assert markdown.startswith("## Stalled proposals")
+    assert markdown.startswith("## Forslag som har stoppet opp, verst først")  # headings in it too
     assert table_csv.splitlines()[0] == "section,workflow,row,column,value"
-    assert "stalls,,TINY-3,days,28.0" in table_csv
+    assert "stalls,,TINY-3,dager,28.0" in table_csv  # column names as the reader reads them
 
 
 def test_the_comparison_puts_workflows_side_by_side(figures: Analysis) -> None:
     days, funnel = build_comparison([figures, figures])
     assert days.columns == ("stage", "tiny", "tiny")
     assert days.rows[1] == ("user council", "3.5 / 8.5 (4)", "3.5 / 8.5 (4)")
-    assert funnel.rows[-2] == ("implemented", "1 of 5 (20 %)", "1 of 5 (20 %)")
+    assert funnel.rows[-2] == ("implemented", "1 of 5 (20%)", "1 of 5 (20%)")
 
 
 def test_json_report_figures_are_plain_numbers(figures: Analysis) -> None:

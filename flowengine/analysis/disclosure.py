@@ -21,12 +21,13 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from flowengine.analysis.cells import SITE, CellTable
+from flowengine.analysis.cells import SITE, CellTable, published_cells
+from flowengine.analysis.figures import Analysis, Privacy
 
-__all__ = ["Bounds", "bounds", "suppress"]
+__all__ = ["Bounds", "bounds", "decide", "suppress"]
 
 # A hidden count's upper limit in the model: any count is far below it, and a cell that reaches
 # half of it is unbounded in effect (a solver is steadier with every variable bounded).
@@ -234,3 +235,14 @@ def _partner(weak: str, table: CellTable, hidden: set[str], linked: dict[str, li
             return min(candidates, key=lambda key: (table.values[key], index[key]))
         frontier = reached
     return None
+
+
+def decide(analyses: Sequence[Analysis], privacy: Privacy, *, open_workflows: Collection[str] = ()) -> Privacy:
+    """``privacy`` with its decision of which counts of ``analyses`` to hide. ``open_workflows``
+    publish their proposals one by one, so their counts are public by those pages and never hidden."""
+    if privacy.min_count <= 1:
+        return replace(privacy, hidden=frozenset())
+    table = published_cells(analyses)
+    opened = {f"{wid}|" for wid in open_workflows}
+    hidden = suppress(table, privacy.min_count, pinned=lambda key: key[: key.index("|") + 1] in opened)
+    return replace(privacy, hidden=hidden)

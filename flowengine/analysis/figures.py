@@ -271,24 +271,48 @@ class Analysis:
                 "feedback": self.feedback.as_dict()}
 
 
+SUPPRESSED = ":"  # a hidden count, as official statistics mark one kept back for confidentiality
+
+
 @dataclass(frozen=True)
 class Privacy:
     """For figures meant for publication: actors shown as their roles only, and counts below a
-    threshold (with the spreads computed from them) suppressed."""
+    threshold (with the spreads computed from them) suppressed.
+
+    ``hidden`` is the decision of :func:`flowengine.analysis.disclosure.decide`: the named cells
+    (:func:`flowengine.analysis.cells.cell`) to hide, small ones and their partners, so that no
+    hidden count can be worked out from the rest; a count asked for by its cell name is then shown
+    or hidden by it alone, and a count the decision does not know is hidden. Before a decision
+    (``None``), a count below the threshold is shown as "<3".
+    """
 
     roles_only: bool = False
     min_count: int = 0
+    hidden: frozenset[str] | None = None
 
     @classmethod
     def publication(cls, min_count: int = 3) -> Privacy:
         return cls(roles_only=True, min_count=min_count)
 
-    def count(self, n: int) -> str:
-        """A count as it may be shown: "<3" when it could point at one person."""
+    @property
+    def decided(self) -> bool:
+        """Whether counts are hidden by a decision over every published cell."""
+        return self.hidden is not None and self.min_count > 1
+
+    def count(self, n: int, cell: str | None = None) -> str:
+        """A count as it may be shown."""
+        if self.hidden is not None and self.min_count > 1:
+            return SUPPRESSED if cell is None or cell in self.hidden else str(n)
         return f"<{self.min_count}" if 0 < n < self.min_count else str(n)
 
-    def shows(self, spread: Spread) -> bool:
-        """Whether a spread rests on enough stays to be shown."""
+    def hides(self, n: int, cell: str | None = None) -> bool:
+        return self.count(n, cell) != str(n)
+
+    def shows(self, spread: Spread, cell: str | None = None) -> bool:
+        """Whether a spread rests on enough stays to be shown (and, named by ``cell``, on a count
+        that is shown)."""
+        if self.hides(spread.count, cell) if cell is not None else False:
+            return False
         return spread.count > 0 and spread.count >= self.min_count
 
     def actor(self, name: str, role: str) -> str:

@@ -36,7 +36,7 @@ def decimal(value: float, language: str) -> str:
     """One decimal below 10, whole numbers from there: "0.4", "3.5", "12", "410" ("3,5" in nb/sv);
     short enough for a diagram's node and the same for the same figure on every run."""
     if value < 9.95:
-        group, point = _marks(language)
+        point = _marks(language)[1]
         return f"{value:.1f}".removesuffix(".0").replace(".", point)
     return number(value, language)
 

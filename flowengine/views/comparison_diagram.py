@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from flowengine.analysis.cells import cell
 from flowengine.analysis.figures import Analysis, Privacy, StageFigures, quarter
 from flowengine.definition.model import STAGES
 from flowengine.definition.vocabulary import term
@@ -65,25 +66,33 @@ _ROW_WEIGHT = 10  # how hard the layout keeps a row's cells in order
 _COLUMN_WEIGHT = 100  # ... and a column's cells above one another
 
 
-def _cell_value(stage: StageFigures, privacy: Privacy) -> float | None:
+def _rests_on(workflow: str, stage: StageFigures) -> str:
+    return cell(workflow, "stage_passed" if stage.passed.count else "stage_now", stage.stage)
+
+
+def _cell_value(workflow: str, stage: StageFigures, privacy: Privacy) -> float | None:
     """The stage's typical stay (finished stays, else current waits), as the stall diagram colours
     states; None when privacy hides it."""
-    return stage.typical.median if privacy.shows(stage.typical) else None
+    return stage.typical.median if privacy.shows(stage.typical, _rests_on(workflow, stage)) else None
 
 
-def _stage_cell(name: str, stage: StageFigures | None, slowest: float, privacy: Privacy, language: str) -> Node:
+def _stage_cell(name: str, workflow: str, stage: StageFigures | None, slowest: float, privacy: Privacy,
+                language: str) -> Node:
     if stage is None:
         return Node(name, NodeKind.ABSENT, plain(ABSENT_MARK), outline=Outline(rounded=False, dash="dashed"),
                     fill=ABSENT_COLOUR, text_colour="#888888", border="#BBBBBB")
-    first = (f"{term('median', language)} {median(stage.passed, privacy, language)} · "
-             f"p90 {p90(stage.passed, privacy, language)}")
-    second = (f"{term('now', language)} {privacy.count(stage.now)} · "
-              f"{term('waiting', language)} {median(stage.waiting, privacy, language)}")
+    passed = cell(workflow, "stage_passed", stage.stage)
+    now = cell(workflow, "stage_now", stage.stage)
+    first = (f"{term('median', language)} {median(stage.passed, privacy, language, passed)} · "
+             f"p90 {p90(stage.passed, privacy, language, passed)}")
+    second = (f"{term('now', language)} {privacy.count(stage.now, now)} · "
+              f"{term('waiting', language)} {median(stage.waiting, privacy, language, now)}")
     label: Label = ((Span(first),), (Span(second),))
     flagged = stage.stalled_now > 0 or stage.over_deadline_now > 0
     if flagged:
-        label += ((Span(f"{term('stalled', language)} {privacy.count(stage.stalled_now)}", bold=True),),)
-    value = _cell_value(stage, privacy)
+        stalled = privacy.count(stage.stalled_now, cell(workflow, "stage_stalled", stage.stage))
+        label += ((Span(f"{term('stalled', language)} {stalled}", bold=True),),)
+    value = _cell_value(workflow, stage, privacy)
     if not stage.passed.count and not stage.waiting.count:
         fill, text = SEVERITY_COLOURS[0], SEVERITY_TEXT[0]
     elif value is None:
@@ -97,10 +106,14 @@ def _stage_cell(name: str, stage: StageFigures | None, slowest: float, privacy: 
 
 def _funnel_cell(name: str, analysis: Analysis, privacy: Privacy, language: str) -> Node:
     funnel = analysis.funnel
-    reached = next((s.reached for s in funnel.stages if s.stage == "panel"), funnel.proposals)
-    first = f"{term('panel', language)}: {privacy.count(reached)}"
-    second = (f"{term('implemented', language)}: {privacy.count(funnel.implemented)} "
-              f"({share(funnel.implemented, reached, privacy, language)})")
+    wid = analysis.workflow.id
+    panel = next((s for s in funnel.stages if s.stage == "panel"), None)
+    reached = panel.reached if panel else funnel.proposals
+    reached_key = cell(wid, "reached", "panel") if panel else cell(wid, "proposals")
+    implemented_key = cell(wid, "implemented")
+    first = f"{term('panel', language)}: {privacy.count(reached, reached_key)}"
+    second = (f"{term('implemented', language)}: {privacy.count(funnel.implemented, implemented_key)} "
+              f"({share(funnel.implemented, reached, privacy, language, implemented_key, reached_key)})")
     return Node(name, NodeKind.CELL, ((Span(first),), (Span(second),)), outline=_SQUARE)
 
 
@@ -139,8 +152,8 @@ def comparison_diagram(analyses: Sequence[Analysis], language: str = "en",
     if not analyses:
         raise InvalidInput("nothing to compare: give at least one workflow")
     stage_maps = [{s.stage: s for s in a.stages} for a in analyses]
-    values = [_cell_value(s, privacy) for stages in stage_maps for s in stages.values()
-              if s.stage in COMPARED_STAGES]
+    values = [_cell_value(a.workflow.id, s, privacy) for a, stages in zip(analyses, stage_maps, strict=True)
+              for s in stages.values() if s.stage in COMPARED_STAGES]
     slowest = max((v for v in values if v is not None), default=0.0)
     dates = sorted({date(a.as_of) for a in analyses})
 
@@ -152,10 +165,11 @@ def comparison_diagram(analyses: Sequence[Analysis], language: str = "en",
     grid = [header]
     for row, (analysis, stages) in enumerate(zip(analyses, stage_maps, strict=True)):
         names = [f"__row{row}_{c}" for c in ["name", *columns]]
-        count = f"{privacy.count(analysis.proposals)} {term('proposals', language)}"
+        shown = privacy.count(analysis.proposals, cell(analysis.workflow.id, "proposals"))
+        count = f"{shown} {term('proposals', language)}"
         elements.append(_heading(names[0], ((Span(analysis.workflow.label(language), bold=True),),
                                             (Span(count, size=9),))))
-        elements += [_stage_cell(names[index + 1], stages.get(stage), slowest, privacy, language)
+        elements += [_stage_cell(names[index + 1], analysis.workflow.id, stages.get(stage), slowest, privacy, language)
                      for index, stage in enumerate(COMPARED_STAGES)]
         elements.append(_funnel_cell(names[-1], analysis, privacy, language))
         grid.append(names)

@@ -30,17 +30,19 @@ def days(value: float | None, language: str) -> str:
     return DASH if value is None else f"{number(value, language)} {term('days_short', language)}"
 
 
-def median(spread: Spread, privacy: Privacy, language: str) -> str:
-    return days(spread.median if privacy.shows(spread) else None, language)
+def median(spread: Spread, privacy: Privacy, language: str, key: str | None = None) -> str:
+    """The median in days, or the dash where privacy holds back the count it rests on (``key``)."""
+    return days(spread.median if privacy.shows(spread, key) else None, language)
 
 
-def p90(spread: Spread, privacy: Privacy, language: str) -> str:
-    return days(spread.p90 if privacy.shows(spread) else None, language)
+def p90(spread: Spread, privacy: Privacy, language: str, key: str | None = None) -> str:
+    return days(spread.p90 if privacy.shows(spread, key) else None, language)
 
 
-def share(part: int, whole: int, privacy: Privacy, language: str) -> str:
+def share(part: int, whole: int, privacy: Privacy, language: str, part_key: str | None = None,
+          whole_key: str | None = None) -> str:
     """"12%" ("12 %" in nb/sv), or the dash when either count is suppressed."""
-    if whole <= 0 or privacy.count(part) != str(part) or privacy.count(whole) != str(whole):
+    if whole <= 0 or privacy.hides(part, part_key) or privacy.hides(whole, whole_key):
         return DASH
     return percent(part, whole, language)
 
