@@ -73,7 +73,7 @@ from flowengine.views.workflow_diagram import (
     state_title,
 )
 
-__all__ = ["SEVERITY_COLOURS", "few", "render_stall_diagram", "tint", "stall_diagram", "stall_diagram_dot"]
+__all__ = ["SEVERITY_COLOURS", "few", "render_stall_diagram", "stall_diagram", "stall_diagram_dot", "tint"]
 
 # Paul Tol's sequential YlOrBr scheme (colour-blind safe, prints in grey as a ramp), four of
 # its nine steps; level 0 (nobody stayed) is white. The text colour keeps a WCAG contrast of
