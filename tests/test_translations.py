@@ -83,3 +83,20 @@ def test_the_compiled_catalogue_leaves_out_fuzzy_and_empty_translations(tmp_path
     assert catalogue.gettext("kept") == "beholdt"
     assert catalogue.gettext("rough") == "rough" and catalogue.gettext("empty") == "empty"
     assert catalogue.pgettext("clock", "now") == "nå"
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Escalated automatically: 90 days in 'Prepared by the administration' without a decision"),
+    ("nb", "Eskalert automatisk: 90 dager i «Saksbehandling i administrasjonen» uten vedtak"),
+    ("sv", "Eskalerat automatiskt: 90 dagar i ”Bereds i förvaltningen” utan beslut"),
+])
+def test_the_escalation_comment_is_written_in_the_workflow_s_language(language: str, expected: str) -> None:
+    from datetime import UTC, datetime
+
+    from flowengine.definition.loader import load_workflow
+    from flowengine.service.deadlines import ESCALATE, DeadlineClock, Due, escalation_comment
+
+    workflow = load_workflow(ROOT / "workflows" / "default" / "innovation-chain.yaml")
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    due = Due(ESCALATE, workflow.states["administration_review"], "90d", moment, DeadlineClock(moment, 1, None, False))
+    assert escalation_comment(due, language) == expected

@@ -38,7 +38,7 @@ _BUILDERS = ("definition/model.py", "definition/loader.py", "definition/yamlsafe
              "issues.py")
 _CLASSES = {
     ("flowengine.definition.model", name)
-    for name in ("Workflow", "State", "Transition", "Role", "Field", "Escalation", "Labels", "Located")
+    for name in ("Workflow", "State", "Transition", "Role", "Field", "Escalation", "Labels", "Located", "Publication")
 } | {("flowengine.definition.durations", "Duration"), ("flowengine.issues", "Location"), ("datetime", "timedelta")}
 _stamp: str | None = None
 

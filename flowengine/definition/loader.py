@@ -25,6 +25,7 @@ from flowengine.definition.model import (
     Field,
     Labels,
     Located,
+    Publication,
     Role,
     State,
     Transition,
@@ -155,7 +156,14 @@ class _ModelBuilder:
             at=self.located((), data),
             content_hash=content_hash(self.doc.text),
             complete=complete,
+            language=data["language"] if data.get("language") in LANGUAGES else "en",
+            publication=self.publication(),
         )
+
+    def publication(self) -> Publication:
+        spec = self.section("publication")
+        return Publication(proposals=spec.get("proposals") is True, comments=spec.get("comments") is True,
+                           descriptions=spec.get("descriptions") is True)
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)
@@ -179,6 +187,7 @@ class _ModelBuilder:
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
             at=self.located(("fields", field_id), spec),
+            public=spec.get("public") is True,
         )
 
     def state(self, state_id: str, raw: Any) -> State:

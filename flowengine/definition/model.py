@@ -91,9 +91,19 @@ class Field(_Placed):
     labels: Labels
     description: str
     at: Located
+    public: bool = False  # a published report may show its value
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.id)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a published report may show of a workflow's proposals beyond its figures; all off by default."""
+
+    proposals: bool = False  # a page per proposal, the stalled list by proposal, the feeds
+    comments: bool = False  # step comments (the reasoned answers) and progress notes
+    descriptions: bool = False  # the proposals' descriptions
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,8 @@ class Workflow(_Placed):
     content_hash: str = field(default="")
     # False when some transition or state could not be read: graph checks would only echo that.
     complete: bool = True
+    language: str = "en"  # the municipality's: flowengine's own words in its records are written in it
+    publication: Publication = field(default_factory=Publication)
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.title or self.id)
@@ -192,6 +204,9 @@ def workflow_to_dict(workflow: Workflow, language: str = "en") -> dict[str, obje
     return {
         "id": workflow.id,
         "version": workflow.version,
+        "language": workflow.language,
+        "publication": {"proposals": workflow.publication.proposals, "comments": workflow.publication.comments,
+                        "descriptions": workflow.publication.descriptions},
         "prefix": workflow.prefix,
         "title": workflow.label(language),
         "description": workflow.description,
@@ -202,7 +217,7 @@ def workflow_to_dict(workflow: Workflow, language: str = "en") -> dict[str, obje
         ],
         "fields": [
             {"id": f.id, "type": f.type, "required": f.required, "options": list(f.options),
-             "label": f.label(language)}
+             "label": f.label(language), "public": f.public}
             for f in workflow.fields.values()
         ],
         "states": [

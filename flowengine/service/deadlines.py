@@ -21,6 +21,7 @@ from flowengine.definition.model import State, Workflow
 from flowengine.errors import InvalidInput
 from flowengine.history import chain
 from flowengine.history.records import PROGRESS, REMINDED, Event, Proposal
+from flowengine.i18n import t
 
 IMPLEMENTATION = "implementation"  # the stage in which progress is recorded and restarts the clock
 ESCALATE = "escalate"
@@ -144,12 +145,16 @@ def next_due(workflow: Workflow, proposal: Proposal, events: Sequence[Event], mo
     return None
 
 
-def escalation_comment(due: Due) -> str:
-    """The automatic comment an escalation is recorded with."""
+def escalation_comment(due: Due, language: str = "en") -> str:
+    """The automatic comment an escalation is recorded with, in the workflow's ``language``."""
     state = due.state
-    words = state.escalation.after.describe("en") if state.escalation and state.escalation.after else due.after
-    lacking = "recorded progress" if state.stage == IMPLEMENTATION else "a decision"
-    return f"Escalated automatically: {words} in '{state.id}' without {lacking}"
+    after = state.escalation.after.describe(language) if state.escalation and state.escalation.after else due.after
+    label = state.label(language)
+    if state.stage == IMPLEMENTATION:
+        return t("Escalated automatically: {after} in '{state}' without recorded progress", language=language,
+                 after=after, state=label)
+    return t("Escalated automatically: {after} in '{state}' without a decision", language=language, after=after,
+             state=label)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
                            details={"after": due.after, "due": iso_utc(due.due)},
                            key=f"tick:remind:{proposal.id}:{due.clock.started_by}")
         return _Planned(reminder, event)
-    comment = deadlines.escalation_comment(due)
+    comment = deadlines.escalation_comment(due, compiled.workflow.language)
     try:  # the workflow's author declared the step: no role applies, but it must still lead out of here
         target = compiled.fire(proposal.id, state.id, due.trigger, SYSTEM_ACTOR, proposal.fields, comment,
                                any_role=True)
