@@ -476,7 +476,7 @@ def test_progress_postpones_the_escalation_of_an_implementation(flow: FlowEngine
     (escalation,) = tick(flow, clock, 250).escalations
     assert (escalation.to_state, escalation.due) == ("stall_review", at(240))
     comment = flow.history(pid)[1][-1].comment
-    assert comment == "Escalated automatically: 20 weeks in 'implementation' without recorded progress"  # no label: the id
+    assert comment == "Escalated automatically: 20 weeks in 'implementation' without recorded progress"
 
 
 def test_a_conflict_while_ticking_is_looked_at_again_not_an_error(flow: FlowEngine, clock: FixedClock,
