@@ -16,6 +16,7 @@ from flowengine import __version__
 
 EXIT_INVALID = 1
 DEBUG_ENV = "FLOWENGINE_DEBUG"
+LANGUAGE_ENV = "FLOWENGINE_LANG"
 
 # name → (module relative to this package, attribute, short help); help is here so listing commands
 # imports nothing.
@@ -33,6 +34,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": (".demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
     "import": (".importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
     "export": (".export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
+    "report": (".site", "report", "Build the published report: a static site for panels, councils and politicians."),
 }
 
 
@@ -66,7 +68,14 @@ class FlowEngineGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from flowengine.i18n import speaking
+
+        with speaking(os.environ.get(LANGUAGE_ENV)):  # a command's --lang may change it (options.language_option)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         from flowengine.errors import DefinitionError, FlowEngineError
+        from flowengine.i18n import t
 
         try:
             return super().invoke(ctx)
@@ -81,7 +90,7 @@ class FlowEngineGroup(click.Group):
                 raise
             from .remedies import with_hint
 
-            click.echo(f"error: {with_hint(str(exc), exc.remedies)}", err=True)
+            click.echo(t("error: {message}", message=with_hint(str(exc), exc.remedies)), err=True)
             ctx.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -89,13 +98,13 @@ class FlowEngineGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
             ctx.exit(0)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo(t("interrupted"), err=True)
             ctx.exit(130)
         except Exception as exc:  # last line of defence: never a traceback for users
             if os.environ.get(DEBUG_ENV):
                 raise
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
-                       f"(run with {DEBUG_ENV}=1 for details and report it)", err=True)
+            click.echo(t("error: internal error: {kind}: {detail} (run with {variable}=1 for details and report it)",
+                         kind=type(exc).__name__, detail=exc, variable=DEBUG_ENV), err=True)
             ctx.exit(3)
 
 

@@ -16,10 +16,20 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
+def _speak(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The command's messages, headings and column names in the chosen language too."""
+    from flowengine.i18n import use
+
+    use(value)
+    return value
+
+
 def language_option(func: F) -> F:
     return click.option(
         "--lang", "language", type=click.Choice(LANGUAGE_CHOICES), default="en", show_default=True,
-        envvar="FLOWENGINE_LANG", help="Language of labels (falls back to en, then to ids).",
+        envvar="FLOWENGINE_LANG", callback=_speak, is_eager=True,
+        help="Language of what the command shows: labels (falling back to en, then to ids), headings, "
+             "column names and messages.",
     )(func)
 
 

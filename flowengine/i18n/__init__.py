@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LANGUAGES", "N_", "active", "catalogue_path", "marked", "pt", "speaking", "t", "tn", "usable"]
+__all__ = ["LANGUAGES", "N_", "active", "catalogue_path", "marked", "pt", "speaking", "t", "tn", "usable", "use"]
 
 LANGUAGES = ("en", "nb", "sv")  # English is the code's own: it has no catalogue
 _FOLDER = Path(__file__).resolve().parent
@@ -50,6 +50,13 @@ def speaking(language: str | None) -> Iterator[str]:
         yield _active.get()
     finally:
         _active.reset(token)
+
+
+def use(language: str | None) -> str:
+    """Make ``language`` the active one from here on, inside the innermost :func:`speaking` block
+    (which puts the one before back when it ends): for a command-line option read mid-command."""
+    _active.set(usable(language))
+    return _active.get()
 
 
 def catalogue_path(language: str) -> Path:

@@ -11,7 +11,7 @@ pays for what it does not use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -171,6 +171,14 @@ class FlowEngine:
         from flowengine.service import reading
 
         return reading.history(self, proposal_id, as_of=as_of)
+
+    def histories(self, *, workflow: str | None = None,
+                  as_of: datetime | None = None) -> Iterator[tuple[Proposal, list[Event]]]:
+        """Every proposal with its history (of one workflow; up to a moment), streamed in id order:
+        memory does not grow with the database. Keeps a read transaction open while iterated."""
+        from flowengine.service import reading
+
+        return reading.histories(self, workflow=workflow, as_of=as_of)
 
     def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
         """The definition a proposal runs under (not the file as it reads today)."""

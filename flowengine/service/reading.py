@@ -3,7 +3,7 @@ past moment, by replaying the event chain (the truth the row is checked against)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -68,6 +68,16 @@ def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) 
     if not events:
         raise not_yet(proposal, as_of)
     return as_of_events(proposal, events), events
+
+
+def histories(engine: Engine, *, workflow: str | None = None,
+              as_of: datetime | None = None) -> Iterator[tuple[Proposal, list[Event]]]:
+    """Every proposal (of ``workflow``) with its events up to ``as_of``, as it stood then, streamed
+    in id order; a proposal created later is left out."""
+    with engine.database.read() as conn:
+        for proposal, events in queries.histories(conn, until=as_of, workflow=workflow):
+            if events:
+                yield (as_of_events(proposal, events) if as_of else proposal), events
 
 
 def as_of_events(proposal: Proposal, events: Sequence[Event]) -> Proposal:

@@ -20,6 +20,7 @@ from flowengine.definition.vocabulary import term
 from flowengine.views.diagram import (
     Cluster,
     Diagram,
+    Direction,
     Edge,
     EdgeKind,
     Element,
@@ -210,9 +211,10 @@ def _legend(workflow: Workflow, language: str, anchor: str | None) -> Legend:
     return Legend(term("legend", language), tuple(rows), anchor)
 
 
-def workflow_diagram(workflow: Workflow, language: str = "en") -> Diagram:
+def workflow_diagram(workflow: Workflow, language: str = "en", direction: Direction = "left-to-right") -> Diagram:
     """The diagram of ``workflow`` in ``language``: stage clusters, the start, every declared
-    transition, and a legend."""
+    transition, and a legend; read left to right like a timeline, or top to bottom where the
+    page is narrow (a phone)."""
     names = node_names(workflow)
     title: list[Span] = [Span(workflow.label(language), bold=True)]
     if workflow.version:
@@ -225,7 +227,7 @@ def workflow_diagram(workflow: Workflow, language: str = "en") -> Diagram:
         elements.append(any_state_node(language))
     for transition in workflow.transitions:
         elements += _transition_edges(transition, workflow, names, language)
-    return Diagram("workflow", COMMENT, (tuple(title),), "left-to-right", Look(node_gap=0.3, rank_gap=0.55),
+    return Diagram("workflow", COMMENT, (tuple(title),), direction, Look(node_gap=0.3, rank_gap=0.55),
                    tuple(elements), _legend(workflow, language, anchor))
 
 

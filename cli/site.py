@@ -1,0 +1,62 @@
+"""``flowengine report``: the published report, a static site built from the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import (
+    as_of_option,
+    database_option,
+    language_option,
+    quiet_option,
+    workflow_filter_option,
+    workflows_option,
+)
+from .session import moment, open_engine
+
+
+@click.command("report")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="The site's folder: created, or replaced whole if flowengine built it before.")
+@as_of_option
+@workflow_filter_option
+@language_option
+@click.option("--internal", is_flag=True,
+              help="For the municipality's own eyes: names, comments, fields and every count. Without it the "
+                   "site is fit to publish: roles only, free text only where the workflow publishes it, small "
+                   "counts hidden.")
+@click.option("--min-count", type=click.IntRange(2, 1000), default=3, show_default=True, metavar="N",
+              help="Hide counts below N (and as many others as it takes that none can be worked out).")
+@click.option("--title", help="The site's title (default: \"Where ideas stall\", in the chosen language).")
+@database_option
+@workflows_option
+@quiet_option
+def report(out_dir: Path, as_of: str | None, workflows: tuple[str, ...], language: str, internal: bool,
+           min_count: int, title: str | None, database: str | None, workflow_dirs: tuple[str, ...],
+           quiet: bool) -> None:
+    """Build the report of where ideas stall as a static site: an index (headline figures,
+    stalled proposals worst first, the municipalities side by side), a page per workflow (stall
+    diagram, stages, funnel, feedback loop, flows) and a page per proposal, with Atom feeds per
+    workflow and per panel. No scripts, nothing fetched, relative links: it works from a file
+    share or any web server, and on a phone.
+
+    \b
+    Example:
+      flowengine report --out site --lang nb
+      flowengine report --out internal-site --internal --as-of 2019-12-31 --workflow trondheim
+    """
+    from flowengine.i18n import t
+    from flowengine.views.site.build import build_site
+
+    from .meter import terminal_meter
+
+    with open_engine(database, workflow_dirs) as engine, terminal_meter(t("writing pages"), None,
+                                                                         quiet=quiet) as meter:
+        built = build_site(engine, out_dir, as_of=moment(as_of), workflows=workflows, language=language,
+                           internal=internal, min_count=min_count, title=title, meter=meter)
+    click.echo(t("wrote {pages} pages ({proposals} of proposals) and {feeds} feeds into {folder}; open {index}",
+                 pages=built.pages, proposals=built.proposals, feeds=built.feeds, folder=built.out, index=built.index))
+    if not internal:
+        click.echo(t("published: roles only; {hidden} counts hidden to protect privacy", hidden=built.hidden))

@@ -1,0 +1,167 @@
+"""The site's index and workflow pages, from the analyses and the stall report's sections.
+
+Counts go through the one privacy decision (:class:`~flowengine.analysis.figures.Privacy`), so
+a page shows a count exactly as the tables and diagrams beside it do; stalled proposals are
+listed one by one only for workflows whose pages are published (:class:`Site.open`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from flowengine.analysis.cells import SITE, cell
+from flowengine.analysis.figures import Analysis, Privacy
+from flowengine.i18n import t
+from flowengine.i18n.formats import long_date
+from flowengine.views.figure_wording import DASH
+from flowengine.views.report import Section, build_comparison, build_sections, local_day, stall_section
+from flowengine.views.site.html import diagram_figure, link, page, section_html
+from flowengine.views.stall_diagram import SEVERITY_COLOURS, SOLID_STAYS, tint
+
+__all__ = ["Site", "index_page", "proposal_href", "workflow_page"]
+
+_SECTIONS = ("stages", "states", "funnel", "feedback", "transitions", "loops", "flow")
+
+
+@dataclass(frozen=True)
+class Site:
+    """What every page of one site shares."""
+
+    title: str
+    language: str
+    privacy: Privacy
+    analyses: tuple[Analysis, ...]
+    open: frozenset[str]  # workflows whose proposals have pages (all, for an internal site)
+    internal: bool
+
+    @property
+    def as_of(self) -> str:
+        return long_date(local_day(self.analyses[0].as_of, self.analyses[0].as_of), self.language) \
+            if self.analyses else ""
+
+    def footer(self) -> str:
+        if self.internal:
+            return t("Internal report: names, comments and every count are shown. Do not publish it.")
+        return t("Published report: people are shown by their role only; comments and fields only where the "
+                 "workflow publishes them. Counts marked “:” are hidden to protect privacy: those below {n}, and "
+                 "as many others as it takes that none of them can be worked out from the rest.",
+                 n=self.privacy.min_count)
+
+
+def proposal_href(proposal_id: str) -> str:
+    return f"p/{proposal_id}.html"
+
+
+def workflow_href(workflow_id: str) -> str:
+    return f"w/{workflow_id}.html"
+
+
+def _count(site: Site, n: int, key: str) -> str:
+    return escape(site.privacy.count(n, key))
+
+
+def _figures(site: Site) -> str:
+    analyses = site.analyses
+    stalled = sum(len(a.stalls) for a in analyses)
+    items = [
+        (site.privacy.count(sum(a.proposals for a in analyses), cell(SITE, "proposals")), t("proposals"), ""),
+        (site.privacy.count(stalled, cell(SITE, "stalled")), t("stalled now"), "warn" if stalled else ""),
+        (site.privacy.count(sum(a.feedback.answered.count for a in analyses), cell(SITE, "answered")),
+         t("got a reasoned answer"), ""),
+        (site.privacy.count(sum(a.funnel.implemented + a.funnel.partially_implemented for a in analyses),
+                            cell(SITE, "implemented")), t("implemented (fully or in part)"), ""),
+    ]
+    return '<ul class="figures">' + "".join(
+        f'<li class="{kind}"><b>{escape(value)}</b>{escape(what)}</li>' for value, what, kind in items) + "</ul>"
+
+
+def _stall_list(site: Site, depth: int, analyses: Sequence[Analysis]) -> str:
+    listed = [a for a in analyses if a.workflow.id in site.open]
+    section = stall_section(listed, site.language, site.privacy)
+    links = {s.proposal: f"{'../' * depth}{proposal_href(s.proposal)}" for a in listed for s in a.stalls}
+    html = section_html(section, "h2", "stalls", links)
+    quiet = [a for a in analyses if a.workflow.id not in site.open and a.stalls]
+    if quiet:
+        names = ", ".join(a.workflow.label(site.language) for a in quiet)
+        note = t("{workflows} publish figures only: their stalled proposals are counted, not listed.",
+                 workflows=names)
+        html += f'<p class="note">{escape(note)}</p>'
+    return html
+
+
+def colour_scale(privacy: Privacy) -> str:
+    """The stall colours explained in words, for readers who cannot tell them apart."""
+    levels = [
+        (SEVERITY_COLOURS[0], t("white: nobody has stayed there yet")),
+        (SEVERITY_COLOURS[1], t("light yellow: up to a quarter of the slowest state's median stay")),
+        (SEVERITY_COLOURS[2], t("orange: a quarter to a half")),
+        (SEVERITY_COLOURS[3], t("dark orange: a half to three quarters")),
+        (SEVERITY_COLOURS[4], t("dark brown: over three quarters — the slowest")),
+        (tint(SEVERITY_COLOURS[3]), t("pale with a dotted border: the median rests on fewer than {n} stays, so "
+                                      "read it as a hint", n=SOLID_STAYS)),
+    ]
+    if privacy.min_count > 1:
+        levels.append(("#D9D9D9", t("grey: too few to show")))
+    items = "".join(f'<li><span class="swatch" style="background:{colour}" aria-hidden="true"></span>{escape(text)}'
+                    "</li>" for colour, text in levels)
+    intro = t("The darker a state, the longer proposals stay there (the median of finished stays, or of those "
+              "waiting where nobody has left yet). The scale runs from light yellow to dark brown, so it reads in "
+              "grey print and for colour-blind readers; every state also says its figures in words. A thick red "
+              "border marks proposals over the deadline or stalled now.")
+    heading = escape(t("How to read the colours"))
+    return f'<h3 id="colours">{heading}</h3><p>{escape(intro)}</p><ul class="scale">{items}</ul>'
+
+
+def index_page(site: Site, comparison_svg: str | None) -> str:
+    body = [_figures(site), _stall_list(site, 0, site.analyses)]
+    if len(site.analyses) > 1:
+        body.append(f'<h2 id="compare">{escape(t("Municipalities side by side"))}</h2>')
+        if comparison_svg:
+            body.append(diagram_figure(comparison_svg, t("Median days per stage; the darker, the slower."),
+                                       "compare", "compare.svg"))
+        body += [section_html(s) for s in build_comparison(site.analyses, language=site.language,
+                                                          privacy=site.privacy)]
+    items = "".join(f"<li>{link(workflow_href(a.workflow.id), a.workflow.label(site.language))} — "
+                    f"{_count(site, a.proposals, cell(a.workflow.id, 'proposals'))} {escape(t('proposals'))}</li>"
+                    for a in site.analyses)
+    body.append(f'<h2 id="workflows">{escape(t("Workflows"))}</h2><ul>{items}</ul>')
+    lead = t("As of {date}: where proposals from the user panels stand, and where they stall.", date=site.as_of)
+    return page(title=f"{site.title} — {site.as_of}", heading=site.title, body="".join(body), language=site.language,
+                depth=0, lead=lead, footer=site.footer())
+
+
+def workflow_page(site: Site, analysis: Analysis, stall_svg: str, workflow_svg: str,
+                  proposal_lists: Sequence[tuple[str, str]]) -> str:
+    """``proposal_lists``: (href from the root, text) of the pages listing its proposals."""
+    wf = analysis.workflow
+    language = site.language
+    sections = {s.key: s for s in build_sections([analysis], language=language, privacy=site.privacy)
+                if s.workflow == wf.id}
+    body = []
+    if wf.id in site.open:
+        body.append(_stall_list(site, 1, [analysis]))
+    body.append(f'<h2 id="diagram">{escape(t("Where proposals wait"))}</h2>')
+    body.append(diagram_figure(stall_svg, t("The declared workflow, top to bottom, coloured by how long proposals "
+                                            "stay in each state."), f"stalls-{wf.id}", f"{wf.id}-stalls.svg"))
+    body.append(colour_scale(site.privacy))
+    body += [section_html(_titled(sections[key]), "h2", key) for key in _SECTIONS if key in sections]
+    body.append(f'<h2 id="workflow">{escape(t("The workflow as declared"))}</h2>')
+    body.append(diagram_figure(workflow_svg, t("{workflow}, version {version}: every state and transition.",
+                                               workflow=wf.label(language), version=wf.version or DASH),
+                               f"workflow-{wf.id}", f"{wf.id}-workflow.svg"))
+    if proposal_lists:
+        items = "".join(f"<li>{link('../' + href, text)}</li>" for href, text in proposal_lists)
+        body.append(f'<h2 id="proposals">{escape(t("Every proposal"))}</h2><ul>{items}</ul>')
+    lead = t("As of {date}; {proposals} proposals.", date=site.as_of,
+             proposals=site.privacy.count(analysis.proposals, cell(wf.id, "proposals")))
+    return page(title=f"{wf.label(language)} — {site.title}", heading=wf.label(language), body="".join(body),
+                language=language, depth=1, crumbs=[("index.html", site.title)], lead=lead, footer=site.footer())
+
+
+def _titled(section: Section) -> Section:
+    """The section with its title shortened: the page already names the workflow."""
+    _, _, rest = section.title.partition(": ")
+    return Section(section.key, rest[:1].upper() + rest[1:] if rest else section.title, section.columns,
+                   section.rows, section.workflow, section.note)

@@ -1,0 +1,132 @@
+"""One page per proposal: what was proposed and by which panel, each step with its date, the
+body that took it and the reasoned answer given, where it stands now and who must act.
+
+What a published page may show is decided here, once (:class:`Shown`): roles, never names;
+comments, descriptions and fields only where the workflow publishes them; flowengine's own
+words (an automatic escalation) always, since they hold nothing personal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from flowengine.analysis.figures import Stall
+from flowengine.definition.fields import display
+from flowengine.definition.model import Workflow
+from flowengine.definition.vocabulary import term
+from flowengine.history.records import ADVANCED, CREATED, PROGRESS, SYSTEM, Event, Proposal
+from flowengine.i18n import t
+from flowengine.i18n.formats import decimal, long_date
+from flowengine.views.figure_wording import DASH
+from flowengine.views.report import local_day, rule_text
+from flowengine.views.site.html import facts, page
+from flowengine.views.site.pages import Site
+
+__all__ = ["Shown", "proposal_page", "step_text"]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What of one workflow's proposals a page may show."""
+
+    workflow: Workflow
+    internal: bool
+
+    def actor(self, event: Event, language: str) -> str:
+        role = self.workflow.roles.get(event.role)
+        role_label = role.label(language) if role else (t("flowengine") if event.role == SYSTEM else event.role)
+        return role_label if not self.internal else f"{event.actor} ({role_label})"
+
+    def comment(self, event: Event) -> str:
+        if event.actor == SYSTEM and event.role == SYSTEM:
+            return event.comment  # flowengine's own words
+        return event.comment if self.internal or self.workflow.publication.comments else ""
+
+    def note(self, event: Event) -> str:
+        if event.kind != PROGRESS or not (self.internal or self.workflow.publication.comments):
+            return ""
+        details = event.details
+        parts = [str(details.get("note") or ""), str(details.get("milestone") or "")]
+        return "; ".join(p for p in parts if p)
+
+    def description(self, proposal: Proposal) -> str:
+        return proposal.description if self.internal or self.workflow.publication.descriptions else ""
+
+    def fields(self, values: dict[str, object]) -> list[tuple[str, str]]:
+        shown = []
+        for name, value in values.items():
+            declared = self.workflow.fields.get(name)
+            if value is None or not (self.internal or (declared is not None and declared.public)):
+                continue
+            shown.append((declared.label(self.workflow.language) if declared else name, display(value)))
+        return shown
+
+
+def _day(moment: datetime, zone: datetime, language: str) -> str:
+    return long_date(local_day(moment, zone), language)
+
+
+def _state(workflow: Workflow, state_id: str | None, language: str) -> str:
+    if state_id is None:
+        return DASH
+    declared = workflow.states.get(state_id)
+    return declared.label(language) if declared else state_id
+
+
+def step_text(event: Event, workflow: Workflow, language: str) -> str:
+    """What a step did, in words."""
+    if event.kind == CREATED:
+        return t("registered in “{state}”", state=_state(workflow, event.to_state, language))
+    if event.kind == ADVANCED:
+        declared = next((x for x in workflow.transitions if x.trigger == event.trigger), None)
+        action = declared.label(language) if declared else (event.trigger or "")
+        return t("{action}: from “{source}” to “{target}”", action=action,
+                 source=_state(workflow, event.from_state, language), target=_state(workflow, event.to_state, language))
+    if event.kind == PROGRESS:
+        return t("progress recorded: {percent} %", percent=event.details.get("percent"))
+    return t("information updated")
+
+
+def proposal_page(site: Site, workflow: Workflow, proposal: Proposal, events: Sequence[Event],
+                  stall: Stall | None, zone: datetime) -> str:
+    language = site.language
+    shown = Shown(workflow, site.internal)
+    state = workflow.states.get(proposal.state)
+    rows = [(t("workflow"), escape(workflow.label(language))),
+            (t("proposed by"), escape(proposal.origin or DASH)),
+            (t("registered"), escape(_day(proposal.created_at, zone, language))),
+            (t("stands now"), escape(_state(workflow, proposal.state, language)
+                                     + (f" ({term(state.stage, language)})" if state and state.stage else "")))]
+    if state is not None and not state.final and state.owner:
+        role = workflow.roles.get(state.owner)
+        since = _day(proposal.state_entered_at, zone, language)
+        rows.append((t("must act"), escape(t("{role}, since {date}", role=role.label(language) if role else state.owner,
+                                               date=since))))
+    if state is not None and state.deadline is not None and not state.final:
+        rows.append((t("deadline"), escape(state.deadline.describe(language))))
+    if stall is not None:
+        over = t("stalled: {days} days, against a limit of {limit} days ({rule})", days=decimal(stall.days, language),
+                 limit=decimal(stall.limit_days, language), rule=rule_text(stall.rule, language))
+        rows.append((t("status"), f'<span class="stalled">{escape(over)}</span>'))
+    rows += [(name, escape(value)) for name, value in shown.fields(proposal.fields)]
+    body = [facts(rows)]
+    description = shown.description(proposal)
+    if description:
+        body.append(f"<h2>{escape(t('What was proposed'))}</h2><p>{escape(description)}</p>")
+    items = []
+    for event in events:
+        if event.kind not in (CREATED, ADVANCED, PROGRESS):
+            continue
+        said = shown.comment(event) or shown.note(event)
+        answer = f"<blockquote>{escape(said)}</blockquote>" if said else ""
+        items.append(f'<li><span class="when">{escape(_day(event.at, zone, language))}</span> — '
+                     f"{escape(step_text(event, workflow, language))}; {escape(t('by'))} "
+                     f"{escape(shown.actor(event, language))}{answer}</li>")
+    body.append(f'<h2 id="steps">{escape(t("Step by step"))}</h2><ol class="steps">{"".join(items)}</ol>')
+    return page(title=f"{proposal.id} {proposal.title} — {site.title}", heading=f"{proposal.id}: {proposal.title}",
+                body="".join(body), language=language, depth=1,
+                crumbs=[("index.html", site.title), (f"w/{workflow.id}.html", workflow.label(language))],
+                footer=site.footer())
