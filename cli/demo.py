@@ -30,8 +30,8 @@ def demo(out_dir: Path, data: Path | None, language: str, workflow_dirs: tuple[s
 
     Loads every proposal the report tells of (Östersund, Timrå, Trondheim, Stjørdal, Melhus)
     into a fresh SQLite database OUT/flowengine.db, each step on its date; draws each
-    municipality's workflow and stall diagram and the comparison into OUT, and writes the
-    auditors' report OUT/report.html (self-contained: diagrams inline) and OUT/stall-report.md.
+    municipality's workflow and stall diagram and the comparison into OUT, and builds the
+    published report, the site OUT/site (open OUT/site/index.html), and OUT/stall-report.md.
     Only OUT/flowengine.db (and its -wal/-shm files) is replaced; nothing else in OUT is removed.
     Records are dated by the data file, so the database is the same on every run; the demo
     stands at the file's as_of day.
@@ -71,7 +71,7 @@ def demo(out_dir: Path, data: Path | None, language: str, workflow_dirs: tuple[s
     verdict = "every chain holds" if result.audit.ok else "BROKEN CHAINS: run flowengine audit verify"
     click.echo(f"database    {result.database} ({verdict})")
     click.echo(f"comparison  {result.comparison}")
-    click.echo(f"report      {result.report}  (open it in a browser; {result.markdown} as text)")
+    click.echo(f"report      {result.report}  (the published site: open it in a browser; {result.markdown} as text)")
     click.echo(f"next: flowengine stalls report --db {result.database} --as-of {as_of}")
     if not result.audit.ok:
         raise SystemExit(1)

@@ -37,6 +37,7 @@ from flowengine.errors import (
     TransitionRefused,
 )
 from flowengine.history.records import Actor, Proposal
+from flowengine.i18n import t
 from flowengine.issues import Location, printable
 from flowengine.service.facade import AuditReport, FlowEngine
 
@@ -169,7 +170,7 @@ class DemoResult:
     analyses: tuple[Analysis, ...] = ()
     stall_diagrams: tuple[tuple[str, Path], ...] = ()  # (workflow id, stall diagram file)
     comparison: Path | None = None
-    report: Path | None = None  # the self-contained HTML report
+    report: Path | None = None  # the published report: the site's index page
     markdown: Path | None = None  # the stall report as Markdown
 
     @property
@@ -505,10 +506,10 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
 def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[str, Path], out_dir: Path,
                       language: str = "en") -> tuple[tuple[tuple[str, Path], ...], Path, Path, Path]:
     """Each workflow's stall diagram, the comparison, the stall report as Markdown, and the
-    HTML report that inlines them all."""
+    published report: the site ``OUT/site`` (``workflow_diagrams`` are on its workflow pages)."""
     from flowengine.views.comparison_diagram import render_comparison
-    from flowengine.views.htmlreport import html_report
     from flowengine.views.report import as_markdown, build_sections
+    from flowengine.views.site.build import build_site
     from flowengine.views.stall_diagram import render_stall_diagram
 
     stall_diagrams = tuple((a.workflow.id, render_stall_diagram(a, out_dir / f"{a.workflow.id}-stalls.svg", language))
@@ -516,14 +517,10 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
     comparison = render_comparison(analyses, out_dir / "compare.svg", language)
     markdown = out_dir / "stall-report.md"
     markdown.write_text(as_markdown(build_sections(analyses, language=language)), encoding="utf-8")
-    page = html_report(
-        analyses, stall_svgs={wid: path.read_text(encoding="utf-8") for wid, path in stall_diagrams},
-        workflow_svgs={wid: path.read_text(encoding="utf-8") for wid, path in workflow_diagrams.items()},
-        comparison_svg=comparison.read_text(encoding="utf-8"), language=language,
-        title="Where ideas stall: the Interreg project 2016-2019")
-    report = out_dir / "report.html"
-    report.write_text(page, encoding="utf-8")
-    return stall_diagrams, comparison, report, markdown
+    with FlowEngine.open(str(out_dir / DATABASE_NAME)) as engine:
+        site = build_site(engine, out_dir / "site", analyses=analyses, language=language,
+                          title=t("Where ideas stall: the Interreg project 2016-2019", language=language))
+    return stall_diagrams, comparison, site.index, markdown
 
 
 def draw_workflows(engine: FlowEngine, loaded: DemoLoad, out_dir: Path,

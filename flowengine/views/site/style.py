@@ -36,7 +36,9 @@ figure { margin: 1rem 0; }
 .diagram::-webkit-scrollbar-track { background: #eee; }
 .diagram svg { display: block; max-width: none; height: auto; }
 figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; scrollbar-width: auto; scrollbar-color: #777 #eee; }
+.scroll::-webkit-scrollbar { height: 12px; }
+.scroll::-webkit-scrollbar-thumb { background: #777; border-radius: 6px; }
 table { border-collapse: collapse; font-size: .9rem; min-width: 100%; }
 caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
