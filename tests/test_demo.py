@@ -227,15 +227,18 @@ def test_the_stall_figures_show_trondheims_long_political_phase(built: DemoResul
 
 
 @BUILDS_SQLITE
-def test_the_demo_writes_stall_diagrams_the_comparison_and_the_html_report(built: DemoResult) -> None:
+def test_the_demo_writes_stall_diagrams_the_comparison_and_the_published_site(built: DemoResult) -> None:
     assert {wid for wid, _ in built.stall_diagrams} == set(WORKFLOWS)
     for _, path in built.stall_diagrams:
         assert b"as of 2019&#45;08&#45;09" in path.read_bytes()  # Graphviz writes "-" as &#45;
     assert built.comparison is not None and built.comparison.stat().st_size > 1000
     assert built.report is not None
+    assert built.report.name == "index.html"
     page = built.report.read_text(encoding="utf-8")
-    assert page.count("<svg ") == 2 * len(WORKFLOWS) + 1
+    assert page.count("<svg ") == 1  # the comparison
     assert "Stalled proposals, worst first" in page
+    for workflow in WORKFLOWS:  # its stall diagram and the workflow as declared
+        assert (built.report.parent / "w" / f"{workflow}.html").read_text(encoding="utf-8").count("<svg ") == 2
 
 
 def test_trondheim_has_the_longest_political_phase(engine: FlowEngine, standings: list[Standing]) -> None:
@@ -286,7 +289,7 @@ def test_the_demo_command_builds_the_same_database_and_draws_each_workflow(
         diagram = out / f"{workflow}.svg"
         assert diagram.read_bytes().lstrip().startswith((b"<?xml", b"<svg")), workflow
         assert str(diagram) in result.stdout
-    assert str(out / "report.html") in result.stdout and "stalled on 2019-08-09: 8, worst first" in result.stdout
+    assert str(out / "site" / "index.html") in result.stdout and "stalled on 2019-08-09: 8, worst first" in result.stdout
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
     with FlowEngine.open(str(out / DATABASE_NAME)) as again:  # records dated by the file: same chains
         heads = {s.proposal.id: s.proposal.head_hash for s in again.proposals()}
