@@ -289,7 +289,8 @@ def test_the_demo_command_builds_the_same_database_and_draws_each_workflow(
         diagram = out / f"{workflow}.svg"
         assert diagram.read_bytes().lstrip().startswith((b"<?xml", b"<svg")), workflow
         assert str(diagram) in result.stdout
-    assert str(out / "site" / "index.html") in result.stdout and "stalled on 2019-08-09: 8, worst first" in result.stdout
+    assert str(out / "site" / "index.html") in result.stdout
+    assert "stalled on 2019-08-09: 8, worst first" in result.stdout
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
     with FlowEngine.open(str(out / DATABASE_NAME)) as again:  # records dated by the file: same chains
         heads = {s.proposal.id: s.proposal.head_hash for s in again.proposals()}
