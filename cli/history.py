@@ -6,6 +6,7 @@ import click
 
 from .options import as_of_option, database_option, json_option
 from .session import moment, open_engine
+from .terminal import fit, output_options
 from .views import history_table, to_json
 
 EXIT_DAMAGED = 1
@@ -16,6 +17,7 @@ EXIT_DAMAGED = 1
 @as_of_option
 @database_option
 @json_option
+@output_options
 def history(proposal_id: str, as_of: str | None, database: str | None, as_json: bool) -> None:
     """Every step of proposal ID, oldest first: who did what, when, and why.
 
@@ -29,7 +31,7 @@ def history(proposal_id: str, as_of: str | None, database: str | None, as_json: 
         click.echo(to_json({"proposal": proposal.id, "title": proposal.title,
                             "events": [event.as_dict() for event in events]}))
         return
-    click.echo(f"{proposal.id}  {proposal.title}")
+    click.echo(fit(f"{proposal.id}  {proposal.title}"))
     click.echo(history_table(events))
 
 

@@ -16,6 +16,7 @@ from .options import (
     workflows_option,
 )
 from .session import actor, moment, open_engine
+from .terminal import output_options
 from .views import standing_text, standings_table, to_json
 
 # flowengine.definition.model.STAGES and flowengine.service.facade.SORTS, written out so that `--help` imports neither
@@ -86,6 +87,7 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
 @language_option
 @database_option
 @json_option
+@output_options
 def list_proposals(workflow: str | None, state: str | None, stage: str | None, owner: str | None, overdue: bool,
                    sort: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
     """List proposals with their state, owner and time waiting.
@@ -112,6 +114,7 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
 @language_option
 @database_option
 @json_option
+@output_options
 def show(proposal_id: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
     """Where a proposal stands: state, time waiting against its deadline, who must act, what is missing.
 

@@ -11,6 +11,7 @@ import click
 
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
 from .session import moment, open_engine
+from .terminal import output_options, table_width
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
@@ -92,7 +93,9 @@ def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> st
     from flowengine.views import report as rep
     if fmt == "json":
         return json.dumps(json_data, indent=2, ensure_ascii=False) + "\n"
-    return {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
+    if fmt == "table":
+        return rep.as_text(sections, width=table_width())
+    return {"csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -127,6 +130,7 @@ def stalls() -> None:
 @format_option
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
 @analysis_options
+@output_options
 def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Stalled proposals worst first, with who must act and for how long; then per workflow the
@@ -171,6 +175,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 @format_option
 @click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
 @analysis_options
+@output_options
 def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
             language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Municipalities side by side on the shared stages: median and p90 days per stage, and the

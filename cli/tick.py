@@ -8,7 +8,7 @@ import click
 
 from .options import database_option, json_option
 from .session import moment, open_engine
-from .views import short_title, to_json
+from .views import to_json
 
 if TYPE_CHECKING:
     from flowengine.service.deadlines import TickReport
@@ -44,7 +44,8 @@ def tick(as_of: str | None, dry_run: bool, workflow: str | None, database: str |
 
 def report_text(report: TickReport, workflow: str | None) -> str:
     from flowengine.clock import local_text
-    from flowengine.views.texttable import table
+
+    from .terminal import table
 
     would = report.dry_run
     scope = f" under {workflow}" if workflow else ""
@@ -59,7 +60,7 @@ def report_text(report: TickReport, workflow: str | None) -> str:
         lines += ["", f"{len(report.reminders)} reminder(s) {'due' if would else 'handed out'}:", table(
             ["proposal", "state", "owner", "waiting", "after", "due", "title"],
             [(r.proposal, r.state, r.owner, f"{int(r.waiting_days)} d", r.after, local_text(r.due),
-              short_title(r.title)) for r in report.reminders])]
+              r.title) for r in report.reminders], optional=("after", "due"))]
     if not report.changed:
         lines.append("nothing due: no escalation or reminder" + ("" if would else " was written"))
     for blocked in report.blocked:

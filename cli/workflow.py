@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 
-from flowengine.views.texttable import table
-
 from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
+from .terminal import fit, output_options, table
 from .views import to_json
 
 EXIT_INVALID = 1
@@ -78,6 +77,7 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 @workflow.command("list")
 @workflows_option
 @json_option
+@output_options
 def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     """List the workflows flowengine can find: your folders first, then the bundled ones.
 
@@ -120,6 +120,7 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
 @workflows_option
 @language_option
 @json_option
+@output_options
 def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_json: bool) -> None:
     """Show a workflow's states, stages, owners, deadlines, transitions and roles.
 
@@ -137,9 +138,9 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
         click.echo(to_json(data))
         return
     roles = {r.id: r.label(language) for r in wf.roles.values()}
-    click.echo(f"{wf.label(language)}  ({wf.id}, version {wf.version or '-'}, prefix {wf.prefix or '-'})")
+    click.echo(fit(f"{wf.label(language)}  ({wf.id}, version {wf.version or '-'}, prefix {wf.prefix or '-'})"))
     if wf.description:
-        click.echo(wf.description.strip())
+        click.echo(fit(wf.description.strip()))
     click.echo("\nStates")
     click.echo(table(
         ["state", "label", "stage", "owner", "deadline", "kind"],
@@ -232,6 +233,7 @@ def schema() -> None:
 @database_option
 @workflows_option
 @json_option
+@output_options
 def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     """List the stored definitions of workflow WF, newest first, and the proposals on each.
 

@@ -20,7 +20,7 @@ from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc, iso_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
-from flowengine.views.texttable import table
+from flowengine.views.texttable import table, wrap
 
 Cell = str | int | float | None
 
@@ -242,13 +242,20 @@ _OUTCOME_TERMS = ("implemented", "partially_implemented", "rejected", "withdrawn
 
 # -- writers --------------------------------------------------------------------------------
 
-def as_text(sections: Sequence[Section]) -> str:
+def as_text(sections: Sequence[Section], width: int | None = None) -> str:
+    """The sections as text tables, each no wider than ``width`` characters when it is given."""
     parts = []
     for section in sections:
-        body = table(section.columns, section.rows) if section.rows else "(none)"
-        note = f"\n{section.note}" if section.note else ""
-        parts.append(f"{section.title}\n\n{body}{note}")
+        body = table(section.columns, section.rows, width=width) if section.rows else "(none)"
+        note = f"\n{_within(section.note, width)}" if section.note else ""
+        parts.append(f"{_within(section.title, width)}\n\n{body}{note}")
     return "\n\n".join(parts) + "\n"
+
+
+def _within(text: str, width: int | None) -> str:
+    if width is None:
+        return text
+    return "\n".join(part for line in text.split("\n") for part in wrap(line, width))
 
 
 def as_markdown(sections: Sequence[Section]) -> str:
