@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from .options import as_of_option, database_option, json_option
-from .session import moment, open_engine
+from .session import open_engine
 from .terminal import fit, output_options
 from .views import history_table, to_json
 
@@ -18,7 +20,7 @@ EXIT_DAMAGED = 1
 @database_option
 @json_option
 @output_options
-def history(proposal_id: str, as_of: str | None, database: str | None, as_json: bool) -> None:
+def history(proposal_id: str, as_of: datetime | None, database: str | None, as_json: bool) -> None:
     """Every step of proposal ID, oldest first: who did what, when, and why.
 
     \b
@@ -26,7 +28,7 @@ def history(proposal_id: str, as_of: str | None, database: str | None, as_json: 
       flowengine history INN-7 --as-of 2019-06-30
     """
     with open_engine(database) as engine:
-        proposal, events = engine.history(proposal_id, as_of=moment(as_of))
+        proposal, events = engine.history(proposal_id, as_of=as_of)
     if as_json:
         click.echo(to_json({"proposal": proposal.id, "title": proposal.title,
                             "events": [event.as_dict() for event in events]}))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from .meter import terminal_meter
-from .options import database_option, json_option, quiet_option, workflows_option
+from .options import CHECK_LOG_COLUMNS, database_option, json_option, quiet_option, workflows_option
 from .session import open_engine
 from .views import to_json
 
@@ -22,7 +22,7 @@ FORMATS = ("csv", "xes")  # flowengine.eventlog.importer.FORMATS, not imported s
               help="The workflow the cases ran under (an id or a .yaml file).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="The log's format (default: from the file name's suffix).")
-@click.option("--map", "mappings", multiple=True, metavar="COLUMN=MEANING",
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=MEANING", callback=CHECK_LOG_COLUMNS,
               help="What a column means (repeatable): case, activity, timestamp, actor, role, trigger, comment, "
                    "title or lifecycle. Standard XES names need none.")
 @click.option("--actor", metavar="NAME", help="Who acted, for events whose log names nobody (org:resource empty).")

@@ -1,7 +1,8 @@
 """The ``flowengine`` command: the one place where library errors become messages and exit codes.
 
-Exit codes: 0 done, 1 refused or invalid, 2 usage error. Subcommand modules are imported only
-when their command runs, so ``flowengine --help`` stays fast.
+Exit codes: 0 done, 1 refused or invalid, 2 usage error (click's: an unknown option, a missing
+argument, a malformed option value), 3 internal error. Subcommand modules are imported only when
+their command runs, so ``flowengine --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 from flowengine import __version__
 
 EXIT_INVALID = 1
+EXIT_INTERNAL = 3
 DEBUG_ENV = "FLOWENGINE_DEBUG"
 
 # name → (module relative to this package, attribute, short help); help is here so listing commands
@@ -94,7 +96,7 @@ class FlowEngineGroup(click.Group):
                 raise
             click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
                        f"(run with {DEBUG_ENV}=1 for details and report it)", err=True)
-            ctx.exit(3)
+            ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=FlowEngineGroup, context_settings={"help_option_names": ["-h", "--help"]})

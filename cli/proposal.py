@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from .options import (
+    CHECK_ASSIGNMENTS,
     as_of_option,
     database_option,
     expect_version_option,
@@ -15,7 +18,7 @@ from .options import (
     set_option,
     workflows_option,
 )
-from .session import actor, moment, open_engine
+from .session import actor, open_engine
 from .terminal import output_options
 from .views import standing_text, standings_table, to_json
 
@@ -89,7 +92,7 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
 @json_option
 @output_options
 def list_proposals(workflow: str | None, state: str | None, stage: str | None, owner: str | None, overdue: bool,
-                   sort: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
+                   sort: str, as_of: datetime | None, language: str, database: str | None, as_json: bool) -> None:
     """List proposals with their state, owner and time waiting.
 
     \b
@@ -98,7 +101,7 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
     """
     with open_engine(database) as engine:
         found = engine.proposals(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                 as_of=moment(as_of), sort=sort, language=language)
+                                 as_of=as_of, sort=sort, language=language)
     if as_json:
         click.echo(to_json([s.as_dict() for s in found]))
     elif found:
@@ -115,7 +118,7 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
 @database_option
 @json_option
 @output_options
-def show(proposal_id: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
+def show(proposal_id: str, as_of: datetime | None, language: str, database: str | None, as_json: bool) -> None:
     """Where a proposal stands: state, time waiting against its deadline, who must act, what is missing.
 
     \b
@@ -123,13 +126,13 @@ def show(proposal_id: str, as_of: str | None, language: str, database: str | Non
       flowengine proposal show INN-7
     """
     with open_engine(database) as engine:
-        standing = engine.standing(proposal_id, as_of=moment(as_of), language=language)
+        standing = engine.standing(proposal_id, as_of=as_of, language=language)
     click.echo(to_json(standing.as_dict()) if as_json else standing_text(standing))
 
 
 @proposal.command("set")
 @click.argument("proposal_id", metavar="ID")
-@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
+@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...", callback=CHECK_ASSIGNMENTS)
 @click.option("--comment", default="", help="Why the value was set or changed.")
 @expect_version_option
 @identity_options

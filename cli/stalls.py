@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
-from .session import moment, open_engine
+from .session import open_engine
 from .terminal import output_options, table_width
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def format_option(func: F) -> F:
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-              as_of: str | None, quiet: bool) -> list[Analysis]:
+              as_of: datetime | None, quiet: bool) -> list[Analysis]:
     """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
     from flowengine.store.aggregates import PHASES
@@ -69,7 +70,7 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
 
     total = PHASES + len(set(workflows)) if workflows else None
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
-        analyses = engine.analyse(workflows, as_of=moment(as_of), meter=meter)
+        analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
     if not analyses:
         from flowengine.errors import InvalidInput
 
@@ -131,7 +132,7 @@ def stalls() -> None:
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
 @analysis_options
 @output_options
-def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
+def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Stalled proposals worst first, with who must act and for how long; then per workflow the
     stages, states, transitions, loops, funnel, feedback loop and monthly flow.
@@ -152,7 +153,7 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
               help="Where to write it: .svg, .png, .pdf or .dot.")
 @as_of_option
 @analysis_options
-def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
+def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy, language: str, database: str | None,
             workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """The declared workflow coloured by where its proposals wait.
 
@@ -176,7 +177,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 @click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
 @analysis_options
 @output_options
-def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
+def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
             language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Municipalities side by side on the shared stages: median and p90 days per stage, and the
     funnel. Default: every workflow with proposals.

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
+from .options import (
+    CHECK_STATE_MAP,
+    database_option,
+    identity_options,
+    json_option,
+    language_option,
+    quiet_option,
+    workflows_option,
+)
 from .terminal import fit, output_options, table
 from .views import to_json
 
@@ -270,7 +278,7 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
 @click.argument("workflow_id", metavar="WF")
 @click.option("--to", "to", required=True, metavar="FILE",
               help="The new definition: a workflow file whose id is WF (or WF itself: its file as it reads now).")
-@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
+@click.option("--map", "maps", multiple=True, metavar="OLD=NEW", callback=CHECK_STATE_MAP,
               help="Move proposals in state OLD to state NEW of the new definition (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Write nothing; show what would move where, and the warnings.")
 @click.option("--comment", default="", help="Why the proposals move, kept in each history.")

@@ -399,10 +399,6 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
                                          *LEADER),
      ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 and is now in implementation",
       "nothing was written"]),
-    ("--set without =", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on", *LEADER),
-     ["error: 'implemented_on' is not field=value; write e.g. --set cost_estimate=25000"]),
-    ("set argument without =", ("proposal", "set", "INN-1", "=25000", *LEADER),
-     ["error: '=25000' is not field=value"]),
     ("not a number", ("proposal", "set", "INN-1", "cost_estimate=lots", *LEADER),
      ["error: field 'cost_estimate' takes a number such as 25000 or 12.5; got 'lots'"]),
     ("ambiguous number", ("proposal", "set", "INN-1", "cost_estimate=1,500", *LEADER),
@@ -427,12 +423,6 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
       "nothing was written — give it with --set summary=…"]),
     ("empty title", ("proposal", "new", "innovation-chain", "--title", " ", "--set", "summary=s", *LEADER),
      ["error: a proposal needs a title"]),
-    ("--as-of not a date on show", ("proposal", "show", "INN-1", "--as-of", "yesterday"),
-     ["error: --as-of 'yesterday' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30"]),
-    ("--as-of not a day on list", ("proposal", "list", "--as-of", "2019-02-30"),
-     ["error: --as-of '2019-02-30' is not a date"]),
-    ("--as-of in another format on history", ("history", "INN-1", "--as-of", "03/10/2019"),
-     ["error: --as-of '03/10/2019' is not a date"]),
     ("idempotency key reused for another step", ("advance", "INN-2", "withdraw", "--comment", "Merged into INN-1",
                                                  "--idempotency-key", "key-1", *LEADER),
      ["error: idempotency key 'key-1' was already used to set fields of BSB-1 at 2019-04-10 11:00; "
@@ -453,6 +443,31 @@ def test_bad_input_gives_one_error_line_exit_1_and_writes_nothing(
     line = one_error_line(run(*args))
     for part in expected:
         assert part in line, line
+    assert snapshot(run) == before
+
+
+MALFORMED = [  # a malformed option value is a usage error: exit 2, click's usage lines, then the reason
+    ("--set without =", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on", *LEADER),
+     "Error: Invalid value for '--set': 'implemented_on' is not field=value; write e.g. --set cost_estimate=25000"),
+    ("set argument without =", ("proposal", "set", "INN-1", "=25000", *LEADER),
+     "Error: Invalid value for 'FIELD=VALUE...': '=25000' is not field=value"),
+    ("--as-of not a date on show", ("proposal", "show", "INN-1", "--as-of", "yesterday"),
+     "Error: Invalid value for '--as-of': the value 'yesterday' is not a date; write it as YYYY-MM-DD,"),
+    ("--as-of not a day on list", ("proposal", "list", "--as-of", "2019-02-30"),
+     "Error: Invalid value for '--as-of': the value '2019-02-30' is not a date"),
+    ("--as-of in another format on history", ("history", "INN-1", "--as-of", "03/10/2019"),
+     "Error: Invalid value for '--as-of': the value '03/10/2019' is not a date"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), [pytest.param(args, expected, id=name)
+                                                 for name, args, expected in MALFORMED])
+def test_a_malformed_option_value_is_a_usage_error_exit_2_and_writes_nothing(
+    run: Run, args: tuple[str, ...], expected: str
+) -> None:
+    before = snapshot(run)
+    line = one_error_line(run(*args), code=2)
+    assert line.startswith(expected), line
     assert snapshot(run) == before
 
 
