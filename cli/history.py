@@ -9,7 +9,7 @@ import click
 from .options import as_of_option, database_option, json_option
 from .session import open_engine
 from .terminal import fit, output_options
-from .views import history_table, to_json
+from .views import audit_text, history_table, to_json
 
 EXIT_DAMAGED = 1
 
@@ -64,13 +64,9 @@ def verify(database: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(report.as_dict()))
     else:
-        for broken in report.breaks:
-            where = f"event {broken.seq}" if broken.seq is not None else "history"
-            click.echo(f"{broken.proposal}: {where}: {broken.problem}")
-        for definition in report.altered_definitions:
-            click.echo(f"definition {definition}: its text does not match its hash (altered in the database)")
-        verdict = "every chain holds" if report.ok else (
-            f"{len(report.breaks)} damaged proposal(s), {len(report.altered_definitions)} altered definition(s)")
-        click.echo(f"{report.proposals} proposal(s), {report.events} event(s) checked: {verdict}", err=True)
+        findings, verdict = audit_text(report)
+        for line in findings:
+            click.echo(line)
+        click.echo(verdict, err=True)
     if not report.ok:
         raise SystemExit(EXIT_DAMAGED)

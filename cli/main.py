@@ -24,7 +24,7 @@ DEBUG_ENV = "FLOWENGINE_DEBUG"
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflow": (".workflow", "workflow", "Check, list, show and draw workflow definitions."),
     "init": (".database", "init", "Create the database and say where it is."),
-    "db": (".database", "db", "Database schema: status and upgrades of a shared database."),
+    "db": (".database", "db", "The database: status, upgrade, backup and restore."),
     "proposal": (".proposal", "proposal", "Register proposals, list them, show where one stands."),
     "advance": (".proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
     "history": (".history", "history", "Every step of a proposal: who, what, when and why."),

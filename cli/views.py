@@ -10,7 +10,7 @@ from .terminal import fit, table
 if TYPE_CHECKING:
     from flowengine.history.records import Event
     from flowengine.service.deadlines import Progress
-    from flowengine.service.facade import Standing
+    from flowengine.service.facade import AuditReport, Standing
 
 
 def to_json(value: Any) -> str:
@@ -96,6 +96,17 @@ def standings_table(standings: list[Standing]) -> str:
                      describe_span(s.proposal.state_entered_at, s.moment), status, s.proposal.title))
     return table(["id", "workflow", "state", "stage", "owner", "waiting", "deadline", "title"], rows,
                  optional=("stage", "workflow"))
+
+
+def audit_text(report: AuditReport) -> tuple[list[str], str]:
+    """What an audit found, a line per damaged proposal or altered definition, and its verdict."""
+    findings = [f"{broken.proposal}: {'history' if broken.seq is None else f'event {broken.seq}'}: {broken.problem}"
+                for broken in report.breaks]
+    findings += [f"definition {definition}: its text does not match its hash (altered in the database)"
+                 for definition in report.altered_definitions]
+    verdict = "every chain holds" if report.ok else (
+        f"{len(report.breaks)} damaged proposal(s), {len(report.altered_definitions)} altered definition(s)")
+    return findings, f"{report.proposals} proposal(s), {report.events} event(s) checked: {verdict}"
 
 
 def _step_name(event: Event) -> str:
