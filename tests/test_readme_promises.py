@@ -234,3 +234,14 @@ def test_the_test_job_runs_ruff_mypy_and_the_suite_on_sqlite_then_on_postgresql(
     assert test[-1] == '"$venv/python" -m pytest "$@"'
     assert 'FLOWENGINE_TEST_PG="$(bash scripts/postgres start)"' in test
     assert "trap 'bash scripts/postgres stop' EXIT" in test
+
+
+def test_the_license_file_is_the_mit_license_pyproject_declares() -> None:
+    import tomllib
+
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    text = (REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert declared == {"text": "MIT"}
+    assert text.startswith("MIT License\n\nCopyright (c) ")
+    assert "Permission is hereby granted, free of charge, to any person obtaining a copy" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text
