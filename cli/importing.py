@@ -5,11 +5,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+
 import click
 
 from .meter import terminal_meter
 from .options import CHECK_LOG_COLUMNS, database_option, json_option, quiet_option, workflows_option
 from .session import open_engine
+from .terminal import spooled_standard_input
 from .views import to_json
 
 EXIT_REJECTED = 1
@@ -17,7 +22,7 @@ FORMATS = ("csv", "xes")  # flowengine.eventlog.importer.FORMATS, not imported s
 
 
 @click.command("import")
-@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--workflow", "-w", "workflow", required=True, metavar="WF",
               help="The workflow the cases ran under (an id or a .yaml file).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
@@ -37,7 +42,8 @@ FORMATS = ("csv", "xes")  # flowengine.eventlog.importer.FORMATS, not imported s
 def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, ...], actor: str | None,
                role: str | None, assume_utc: bool, dry_run: bool, quiet: bool, workflow_dirs: tuple[str, ...],
                database: str | None, as_json: bool) -> None:
-    """Import FILE, an event log, as proposals with their histories under workflow WF.
+    """Import FILE, an event log, as proposals with their histories under workflow WF (FILE -
+    reads standard input; then give --format).
 
     Each case becomes a proposal; each event's activity names the state it entered (a state's
     id or label), reached by the transition the workflow declares; events are taken in time
@@ -55,7 +61,14 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
     from flowengine.eventlog.importer import LogRejected, import_log, parse_mapping
 
     mapping = parse_mapping(mappings)
-    with open_engine(database, workflow_dirs) as engine, terminal_meter("importing", None, quiet=quiet) as meter:
+    with contextlib.ExitStack() as stack:
+        if path == "-":
+            if fmt is None:
+                raise click.UsageError("reading the log from standard input, say its format: --format csv or xes")
+            spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowengine-import-"))
+            path = str(spooled_standard_input(Path(spool)))
+        engine = stack.enter_context(open_engine(database, workflow_dirs))
+        meter = stack.enter_context(terminal_meter("importing", None, quiet=quiet))
         try:
             report = import_log(engine, path, workflow, fmt=fmt, mapping=mapping, actor=actor, role=role,
                                 assume_utc=assume_utc, dry_run=dry_run, meter=meter)

@@ -100,7 +100,7 @@ def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> st
 
 
 def _emit(text: str, output: str | None) -> None:
-    if output is None:
+    if output is None or output == "-":
         click.echo(text, nl=False)
         return
     try:
@@ -129,7 +129,8 @@ def stalls() -> None:
               help="Only this workflow (repeatable). Default: every workflow with proposals.")
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the report to FILE instead of the terminal (- : standard output).")
 @analysis_options
 @output_options
 def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,

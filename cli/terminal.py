@@ -19,6 +19,7 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -72,6 +73,28 @@ def fit(text: str) -> str:
         parts = texttable.wrap(line[indent:], max(1, width - indent))
         lines += [line[:indent] + parts[0], *(" " * indent + part for part in parts[1:])]
     return "\n".join(lines)
+
+
+STDIN_NAME = "<stdin>"  # how problems in what came through standard input are placed
+
+
+def standard_input_bytes(limit: int) -> bytes:
+    """At most ``limit`` bytes of standard input (``-`` given as a file); a usage error when it is a
+    terminal, where nobody meant to type a file."""
+    if sys.stdin.isatty():
+        raise click.UsageError("'-' reads standard input, which is a terminal here; pipe the file in: … < FILE")
+    return sys.stdin.buffer.read(limit)
+
+
+def spooled_standard_input(folder: Path) -> Path:
+    """Standard input copied into ``folder`` as a file named :data:`STDIN_NAME`, for readers that
+    need a file (they read it more than once); bounded by the disk, not by memory."""
+    if sys.stdin.isatty():
+        raise click.UsageError("'-' reads standard input, which is a terminal here; pipe the file in: … < FILE")
+    path = folder / STDIN_NAME
+    with path.open("wb") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    return path
 
 
 def pager_command() -> list[str] | None:

@@ -34,14 +34,14 @@ def workflow() -> None:
 
 
 @workflow.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Treat governance warnings (FE3xx) as errors.")
 @json_option
 def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Check workflow files and list every problem, each at file:line:column.
 
-    PATHS are YAML files or folders (searched for *.yaml). Exit code 0 when all are
-    valid, 1 when any has an error. Files that are not workflows (no 'states' or
+    PATHS are YAML files or folders (searched for *.yaml), or - for standard input. Exit code 0
+    when all are valid, 1 when any has an error. Files that are not workflows (no 'states' or
     'transitions' key, such as demo data) are skipped when found in a folder.
 
     \b
@@ -54,11 +54,20 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
     candidates = []
     for raw in map(Path, paths):
+        if str(raw) == "-":
+            continue
         if raw.is_dir():  # in a folder, files that are not workflows (demo data …) are skipped
             candidates += [c for c in map(read_candidate, yaml_files(raw)) if c.id is not None]
         else:
             candidates.append(read_candidate(raw))
     results = [check_file(c.path, strict=strict, document=c.document) for c in candidates]
+    if "-" in paths:
+        from flowengine.definition.loader import check_bytes
+        from flowengine.definition.yamlsafe import MAX_FILE_BYTES
+
+        from .terminal import STDIN_NAME, standard_input_bytes
+
+        results.append(check_bytes(standard_input_bytes(MAX_FILE_BYTES + 1), STDIN_NAME, strict=strict))
     if not results:
         raise FlowEngineError(f"no workflow files found in {', '.join(paths)}; "
                               "a workflow is a .yaml file with 'states:' and 'transitions:'")
