@@ -59,7 +59,7 @@ def test_progress_prints_the_record_and_when_the_deadline_now_falls(run: Run) ->
                     "--milestone-date", "2024-03-20", *SERVICE, now="2024-04-01T10:00:00Z"))
     assert result.stdout.splitlines() == [
         "TML-2: progress 40 % in implementation, milestone 'Lease signed'",
-        "deadline 10w counts from this record: due 2024-06-10 10:00"]
+        "deadline 10w counts from this record: due 2024-06-10 10:00 UTC"]
 
 
 def test_progress_json_gives_the_proposal_and_its_event(run: Run) -> None:
@@ -73,9 +73,9 @@ def test_show_has_the_progress_line_and_history_a_readable_step(run: Run) -> Non
     ok(run("progress", "TML-2", "40", "--note", "Premises found", "--milestone", "Lease signed", *SERVICE,
            now="2024-04-01T10:00:00Z"))
     shown = ok(run("proposal", "show", "TML-2", now="2024-05-01T10:00:00Z")).stdout
-    assert ("progress   40 % at 2024-04-01 10:00 by sam (service): Premises found; milestone 'Lease signed'"
+    assert ("progress   40 % at 2024-04-01 10:00 UTC by sam (service): Premises found; milestone 'Lease signed'"
             in shown.splitlines())
-    assert "deadline 10w from the last progress, due 2024-06-10 10:00 (on time)" in shown
+    assert "deadline 10w from the last progress, due 2024-06-10 10:00 UTC (on time)" in shown
     standing = as_json(run("proposal", "show", "TML-2", "--json", now="2024-05-01T10:00:00Z"))
     assert standing["progress"]["percent"] == 40
     assert standing["clock_started_at"] == "2024-04-01T10:00:00.000000Z"
@@ -119,16 +119,16 @@ def test_progress_without_saying_who_you_are_is_a_usage_error(run: Run) -> None:
 def test_tick_hands_out_a_due_reminder_then_says_nothing_is_due(run: Run) -> None:
     first = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()
     assert first == [
-        "as of 2024-04-02 06:00: 2 open proposal(s) checked",
+        "as of 2024-04-02 06:00 UTC: 2 open proposal(s) checked",
         "",
         "1 reminder(s) handed out:",
-        "proposal  state           owner    waiting  after  due               title",
-        "--------  --------------  -------  -------  -----  ----------------  -------------",
-        "TML-1     council_review  council  30 d     4w     2024-03-30 09:00  Meeting place",
+        "proposal  state           owner    waiting  after  due                   title",
+        "--------  --------------  -------  -------  -----  --------------------  -------------",
+        "TML-1     council_review  council  30 d     4w     2024-03-30 09:00 UTC  Meeting place",
     ]
     before = snapshot(run)
     second = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()
-    assert second == ["as of 2024-04-02 06:00: 2 open proposal(s) checked",
+    assert second == ["as of 2024-04-02 06:00 UTC: 2 open proposal(s) checked",
                       "nothing due: no escalation or reminder was written"]
     assert snapshot(run) == before
 
@@ -148,9 +148,9 @@ def test_tick_applies_an_escalation_and_history_shows_who_and_why(run: Run) -> N
     ok(run("advance", "TML-1", "recommend", *COUNCIL, now="2024-03-05T09:00:00Z"))
     out = ok(run("tick", "--workflow", "timely", now="2024-06-10T00:00:00Z")).stdout
     assert "1 escalation(s) applied:" in out
-    assert "TML-1     administration_review  political_review  escalate  90d    2024-06-03 09:00" in out
+    assert "TML-1     administration_review  political_review  escalate  90d    2024-06-03 09:00 UTC" in out
     last = ok(run("history", "TML-1", now="2024-06-10T00:00:00Z")).stdout.splitlines()[-1]
-    assert "2024-06-03 09:00  escalate" in last
+    assert "2024-06-03 09:00 UTC  escalate" in last
     assert "system (system)" in last
     assert "Escalated automatically: 90 days in 'administration_review' without a decision" in last
 

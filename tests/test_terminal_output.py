@@ -12,7 +12,7 @@ import pytest
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
 
-from .cli_support import make_run, ok
+from .cli_support import local_time_zone, make_run, ok
 from .conftest import MINIMAL_WORKFLOW
 from .databases import DatabaseTargets
 from .terminal import run_in_terminal
@@ -124,3 +124,12 @@ def test_a_pipe_is_never_paged(place: Place) -> None:
     result = ok(run("proposal", "list", env={"FLOWENGINE_PAGER": "sed s/^/PAGED:/",
                                              "FLOWENGINE_WORKFLOWS": str(place.folder)}))
     assert "PAGED:" not in result.stdout and result.stdout.startswith("id")
+
+
+@pytest.mark.parametrize(("rule", "zone"), [("UTC0", "UTC"), ("CET-1CEST,M3.5.0,M10.5.0/3", "CE")])
+def test_times_are_shown_with_their_zone(place: Place, rule: str, zone: str) -> None:
+    run = make_run(place.db, NOW)
+    with local_time_zone(rule):
+        shown = ok(run("history", place.first, env={"FLOWENGINE_WORKFLOWS": str(place.folder)})).stdout
+    stamps = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d( \S+)?", shown)
+    assert stamps and all(stamp.strip().startswith(zone) for stamp in stamps), shown
