@@ -6,6 +6,7 @@ from datetime import datetime
 
 import click
 
+from . import completion as complete
 from .options import as_of_option, database_option, json_option
 from .session import open_engine
 from .terminal import fit, output_options
@@ -15,7 +16,7 @@ EXIT_DAMAGED = 1
 
 
 @click.command()
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @as_of_option
 @database_option
 @json_option

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from . import completion as complete
 from .meter import terminal_meter
 from .options import CHECK_LOG_COLUMNS, database_option, json_option, quiet_option, workflows_option
 from .session import open_engine
@@ -23,7 +24,7 @@ FORMATS = ("csv", "xes")  # flowengine.eventlog.importer.FORMATS, not imported s
 
 @click.command("import")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--workflow", "-w", "workflow", required=True, metavar="WF",
+@click.option("--workflow", "-w", "workflow", required=True, metavar="WF", shell_complete=complete.workflow_ids,
               help="The workflow the cases ran under (an id or a .yaml file).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="The log's format (default: from the file name's suffix).")

@@ -35,6 +35,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": (".demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
     "import": (".importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
     "export": (".export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
+    "completion": (".completion", "completion", "Print the shell completion script: bash, zsh or fish."),
 }
 
 

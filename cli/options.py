@@ -110,7 +110,9 @@ def workflows_option(func: F) -> F:
 
 def workflow_filter_option(func: F) -> F:
     """--workflow WF, repeatable, as ``workflows``: the commands that read every workflow's proposals."""
-    return click.option("--workflow", "workflows", multiple=True, metavar="WF",
+    from .completion import workflow_ids
+
+    return click.option("--workflow", "workflows", multiple=True, metavar="WF", shell_complete=workflow_ids,
                         help="Only proposals of this workflow (repeatable). Default: every workflow with "
                              "proposals.")(func)
 

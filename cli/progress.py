@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
+from . import completion as complete
 from .options import DAY, database_option, expect_version_option, idempotency_option, identity_options, json_option
 from .session import actor, open_engine
 from .views import to_json
 
 
 @click.command()
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("percent", metavar="PERCENT")
 @click.option("--note", default="", help="What was done since the last record, or what holds it up.")
 @click.option("--milestone", metavar="NAME", help='A milestone reached, e.g. "Lease signed".')

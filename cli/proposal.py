@@ -6,6 +6,7 @@ from datetime import datetime
 
 import click
 
+from . import completion as complete
 from .options import (
     CHECK_ASSIGNMENTS,
     as_of_option,
@@ -39,7 +40,7 @@ def proposal() -> None:
 
 
 @proposal.command("new")
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("--title", required=True, help="One line naming the proposal.")
 @click.option("--description", default="", help="What is proposed, in the panel's own words.")
 @click.option("--origin", default="", help="Where it came from: which panel, audit or meeting.")
@@ -79,7 +80,7 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
 
 
 @proposal.command("list")
-@click.option("--workflow", help="Only proposals under this workflow id.")
+@click.option("--workflow", help="Only proposals under this workflow id.", shell_complete=complete.workflow_ids)
 @click.option("--state", help="Only proposals in this state.")
 @click.option("--stage", type=click.Choice(_STAGES), help="Only proposals in this stage.")
 @click.option("--owner", metavar="ROLE", help="Only proposals waiting for this role.")
@@ -112,7 +113,7 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
 
 
 @proposal.command("show")
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @as_of_option
 @language_option
 @database_option
@@ -131,7 +132,7 @@ def show(proposal_id: str, as_of: datetime | None, language: str, database: str 
 
 
 @proposal.command("set")
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...", callback=CHECK_ASSIGNMENTS)
 @click.option("--comment", default="", help="Why the value was set or changed.")
 @expect_version_option
@@ -165,8 +166,8 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
 
 
 @click.command()
-@click.argument("proposal_id", metavar="ID")
-@click.argument("trigger")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
+@click.argument("trigger", shell_complete=complete.triggers)
 @click.option("--comment", default="", help="Why: the reasoned answer the panel will read.")
 @set_option
 @expect_version_option

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from . import completion as complete
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
 from .session import open_engine
 from .terminal import output_options, table_width
@@ -125,7 +126,7 @@ def stalls() -> None:
 
 
 @stalls.command("report")
-@click.option("--workflow", "workflows", multiple=True, metavar="WF",
+@click.option("--workflow", "workflows", multiple=True, metavar="WF", shell_complete=complete.workflow_ids,
               help="Only this workflow (repeatable). Default: every workflow with proposals.")
 @as_of_option
 @format_option
@@ -149,7 +150,7 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
 
 
 @stalls.command("diagram")
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="Where to write it: .svg, .png, .pdf or .dot.")
 @as_of_option
@@ -172,7 +173,7 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
 
 
 @stalls.command("compare")
-@click.argument("workflows", nargs=-1, metavar="[WF]...")
+@click.argument("workflows", nargs=-1, metavar="[WF]...", shell_complete=complete.workflow_ids)
 @as_of_option
 @format_option
 @click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")

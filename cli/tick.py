@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from . import completion as complete
 from .options import MOMENT, database_option, json_option
 from .session import open_engine
 from .views import to_json
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
               help="Apply what was due by the end of this day (YYYY-MM-DD) instead of by now; proposals with a "
                    "step after it are left alone. With --dry-run it may lie ahead.")
 @click.option("--dry-run", is_flag=True, help="Write nothing: list what would be escalated and reminded.")
-@click.option("--workflow", help="Only proposals under this workflow id.")
+@click.option("--workflow", help="Only proposals under this workflow id.", shell_complete=complete.workflow_ids)
 @database_option
 @json_option
 def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, database: str | None, as_json: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from . import completion as complete
 from .options import (
     CHECK_STATE_MAP,
     database_option,
@@ -133,7 +134,7 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
 
 
 @workflow.command()
-@click.argument("workflow_ref", metavar="WF")
+@click.argument("workflow_ref", metavar="WF", shell_complete=complete.workflow_ids)
 @workflows_option
 @language_option
 @json_option
@@ -185,7 +186,7 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
 
 
 @workflow.command()
-@click.argument("workflow_ref", metavar="WF")
+@click.argument("workflow_ref", metavar="WF", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="File to write; its extension picks the format: .svg, .png, .pdf or .dot.")
 @workflows_option
@@ -246,7 +247,7 @@ def schema() -> None:
 
 
 @workflow.command()
-@click.argument("workflow_id", metavar="WF")
+@click.argument("workflow_id", metavar="WF", shell_complete=complete.workflow_ids)
 @database_option
 @workflows_option
 @json_option
@@ -284,7 +285,7 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
 
 
 @workflow.command()
-@click.argument("workflow_id", metavar="WF")
+@click.argument("workflow_id", metavar="WF", shell_complete=complete.workflow_ids)
 @click.option("--to", "to", required=True, metavar="FILE",
               help="The new definition: a workflow file whose id is WF (or WF itself: its file as it reads now).")
 @click.option("--map", "maps", multiple=True, metavar="OLD=NEW", callback=CHECK_STATE_MAP,
