@@ -23,6 +23,7 @@ from flowengine.service.facade import FlowEngine
 from .cli_support import CLEARED_ENV
 from .conftest import REPO_ROOT
 from .databases import ON_POSTGRESQL, DatabaseTargets, tampering
+from .test_readme_promises import _command, _commands
 
 OPS = """\
 id: ops
@@ -108,19 +109,9 @@ CASES: dict[str, Case] = {
 }
 
 
-def _leaves(command: click.Command = cli, path: tuple[str, ...] = ()) -> Iterator[str]:
-    if isinstance(command, click.Group):
-        context = click.Context(command)
-        for name in command.list_commands(context):
-            sub = command.get_command(context, name)
-            assert sub is not None
-            yield from _leaves(sub, (*path, name))
-    else:
-        yield " ".join(path)
-
-
 def test_every_command_has_its_exit_codes_tested() -> None:
-    assert set(_leaves()) == set(CASES)
+    leaves = {" ".join(path) for path in _commands() if not isinstance(_command(path), click.Group)}
+    assert leaves == set(CASES)
 
 
 class Place:
