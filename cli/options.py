@@ -57,10 +57,12 @@ def checked_by(parse: Callable[[tuple[str, ...]], object]) -> Callable[[click.Co
         if value:
             from flowengine.errors import FlowEngineError
 
+            from .remedies import with_hint
+
             try:
                 parse(tuple(value))
             except FlowEngineError as exc:
-                raise click.BadParameter(str(exc), ctx, param) from None
+                raise click.BadParameter(with_hint(str(exc), exc.remedies), ctx, param) from None
         return value
 
     return check

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+from flowengine.suggest import either
+from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
 
 from . import completion as complete
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
@@ -17,10 +19,8 @@ from .terminal import output_options, table_width
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
-    from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
-REPORT_FORMATS = ("table", "json", "csv", "markdown")
 
 
 def privacy_options(func: F) -> F:
@@ -57,8 +57,9 @@ def analysis_options(func: F) -> F:
 
 
 def format_option(func: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
-                        help="How to write the tables.")(func)
+    described = either(f"{f.name} ({f.description})" for f in REPORT_FORMATS)
+    return click.option("--format", "fmt", type=click.Choice(report_format_names()), default="table",
+                        show_default=True, help=f"How to write the tables: {described}.")(func)
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
@@ -82,22 +83,11 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
 
 def _diagram_path(output: str) -> Path:
     """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
-    from flowengine.views.render import FORMATS
-
     path = Path(output)
-    if path.suffix.lower() not in FORMATS:
-        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(FORMATS)}",
+    if path.suffix.lower() not in diagram_suffixes():
+        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(diagram_suffixes())}",
                                  param_hint="-o")
     return path
-
-
-def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> str:
-    from flowengine.views import report as rep
-    if fmt == "json":
-        return json.dumps(json_data, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "table":
-        return rep.as_text(sections, width=table_width())
-    return {"csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -146,13 +136,14 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
     from flowengine.views import report as rep
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
-    _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
+    width = table_width() if output in (None, "-") else None  # a file gets whole rows
+    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy), width=width), output)
 
 
 @stalls.command("diagram")
 @click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, metavar="FILE",
-              help="Where to write it: .svg, .png, .pdf or .dot.")
+              help=f"Where to write it: {diagram_suffix_choices()}.")
 @as_of_option
 @analysis_options
 def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy, language: str, database: str | None,
@@ -163,7 +154,7 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     Example:
       flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
     """
-    from flowengine.views.overlay import render_stall_diagram
+    from flowengine.views.stall_diagram import render_stall_diagram
 
     path = _diagram_path(output)
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
@@ -176,7 +167,7 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
 @click.argument("workflows", nargs=-1, metavar="[WF]...", shell_complete=complete.workflow_ids)
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
+@click.option("-o", "--output", metavar="FILE", help=f"Also draw the comparison: {diagram_suffix_choices()}.")
 @analysis_options
 @output_options
 def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
@@ -192,9 +183,9 @@ def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output
     path = _diagram_path(output) if output else None
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
+    text = rep.as_format(fmt, sections, width=table_width())
     if path is not None:
-        from flowengine.views.overlay import render_comparison
+        from flowengine.views.comparison_diagram import render_comparison
 
         render_comparison(analyses, path, language, privacy)
     click.echo(text, nl=False)

@@ -33,6 +33,7 @@ from flowengine.errors import (
     InvalidInput,
     NotFound,
     Refused,
+    Remedy,
     TransitionRefused,
 )
 from flowengine.history.records import Actor, Proposal
@@ -454,7 +455,7 @@ def _placed(data: DemoData, path: PathKey, exc: FlowEngineError) -> InvalidInput
 def fresh_database(path: Path) -> Path:
     """Remove an old SQLite database at ``path`` (the file and its -wal/-shm, nothing else)."""
     if path.is_dir():
-        raise InvalidInput(f"{path} is a folder, not a database file; move it away or choose another --out")
+        raise InvalidInput(f"{path} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
     for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             old.unlink(missing_ok=True)
@@ -482,7 +483,7 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
         raise InvalidInput(f"cannot create the output folder {out}: {exc.strerror or exc}") from exc
     database = out / DATABASE_NAME
     if database.is_dir():
-        raise InvalidInput(f"{database} is a folder, not a database file; move it away or choose another --out")
+        raise InvalidInput(f"{database} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
     building = fresh_database(out / (DATABASE_NAME + ".building"))
     try:
         with FlowEngine.open(str(building), workflow_dirs=workflow_dirs, clock=clock) as engine:
@@ -505,9 +506,10 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
                       language: str = "en") -> tuple[tuple[tuple[str, Path], ...], Path, Path, Path]:
     """Each workflow's stall diagram, the comparison, the stall report as Markdown, and the
     HTML report that inlines them all."""
+    from flowengine.views.comparison_diagram import render_comparison
     from flowengine.views.htmlreport import html_report
-    from flowengine.views.overlay import render_comparison, render_stall_diagram
     from flowengine.views.report import as_markdown, build_sections
+    from flowengine.views.stall_diagram import render_stall_diagram
 
     stall_diagrams = tuple((a.workflow.id, render_stall_diagram(a, out_dir / f"{a.workflow.id}-stalls.svg", language))
                            for a in analyses)
@@ -527,7 +529,7 @@ def write_stall_views(analyses: Sequence[Analysis], workflow_diagrams: Mapping[s
 def draw_workflows(engine: FlowEngine, loaded: DemoLoad, out_dir: Path,
                    language: str = "en") -> tuple[tuple[str, Path], ...]:
     """Each workflow of the demo, drawn from the definition its proposals run under."""
-    from flowengine.views.render import render
+    from flowengine.views.workflow_diagram import render
 
     drawn = []
     for wid, proposals in loaded.by_workflow.items():

@@ -40,7 +40,7 @@ from flowengine.eventlog.attributes import (
     TIMESTAMP,
     TRIGGER,
 )
-from flowengine.history.records import CREATED, MIGRATED, PROGRESS, REMINDED
+from flowengine.history.records import CREATED, MIGRATED, PROGRESS, REMINDED, SYSTEM
 from flowengine.store.eventstream import LoggedEvent
 
 # XES attribute types; CSV and OCEL carry every value as text, typed by their declarations.
@@ -51,7 +51,6 @@ INT = "int"
 Attribute = tuple[str, str, str]  # (key, XES type, value as text)
 
 WITHHELD = ""  # what free text becomes in a pseudonymised log
-SYSTEM_ACTOR = "system"  # flowengine's own escalations and reminders: no person, kept as it is
 KEPT_FIELD_TYPES = frozenset({"number", "date", "choice"})  # a workflow's words or figures, not a person's
 _KEPT_DETAILS: dict[str, frozenset[str]] = {
     CREATED: frozenset({"workflow", "workflow_version", "definition"}),
@@ -121,8 +120,8 @@ class Pseudonymiser:
         self._names: dict[str, str] = {}
 
     def actor(self, name: str, role: str) -> str:
-        if name == SYSTEM_ACTOR and role == SYSTEM_ACTOR:
-            return SYSTEM_ACTOR
+        if name == SYSTEM and role == SYSTEM:  # flowengine's own escalations and reminders: no person
+            return SYSTEM
         if name not in self._names:
             self._names[name] = f"person-{len(self._names) + 1}"
         return self._names[name]

@@ -190,8 +190,9 @@ def backup_postgresql(database: Database, path: Path, snapshot_id: str) -> Copy:
     pg_dump = _tool("pg_dump")
     uri, environment = _libpq(database)
     with replacing(path, f"cannot write the backup {path}", StoreError, mode=_OWNER_ONLY) as temporary:
-        _run([pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot_id}", f"--file={temporary}",
-              f"--dbname={uri}"], environment, f"pg_dump of {database.display_name}")
+        # -Fc: the custom format pg_restore reads; -w: never prompt for a password
+        _run([pg_dump, "-Fc", "-w", f"--snapshot={snapshot_id}", "-f", str(temporary), "-d", uri], environment,
+             f"pg_dump of {database.display_name}")
     return Copy(path, POSTGRESQL, path.stat().st_size)
 
 
@@ -204,5 +205,7 @@ def restore_postgresql(path: Path, target: Database) -> None:
         raise StoreError(f"{target.display_name} is not empty (it has {len(tables)} table(s)); restore into a new, "
                          "empty database")
     uri, environment = _libpq(target)
-    _run([pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-password",
-          f"--dbname={uri}", str(path)], environment, f"pg_restore into {target.display_name}")
+    # -O -x: the target's owner owns what is restored, and no grants are copied; -1 -e: one
+    # transaction, ended at the first error; -w: never prompt for a password
+    _run([pg_restore, "-O", "-x", "-1", "-e", "-w", "-d", uri, str(path)], environment,
+         f"pg_restore into {target.display_name}")
