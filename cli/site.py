@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from .options import (
     workflow_filter_option,
     workflows_option,
 )
-from .session import moment, open_engine
+from .session import open_engine
 
 
 @click.command("report")
@@ -33,7 +34,7 @@ from .session import moment, open_engine
 @database_option
 @workflows_option
 @quiet_option
-def report(out_dir: Path, as_of: str | None, workflows: tuple[str, ...], language: str, internal: bool,
+def report(out_dir: Path, as_of: datetime | None, workflows: tuple[str, ...], language: str, internal: bool,
            min_count: int, title: str | None, database: str | None, workflow_dirs: tuple[str, ...],
            quiet: bool) -> None:
     """Build the report of where ideas stall as a static site: an index (headline figures,
@@ -54,7 +55,7 @@ def report(out_dir: Path, as_of: str | None, workflows: tuple[str, ...], languag
 
     with open_engine(database, workflow_dirs) as engine, terminal_meter(t("writing pages"), None,
                                                                          quiet=quiet) as meter:
-        built = build_site(engine, out_dir, as_of=moment(as_of), workflows=workflows, language=language,
+        built = build_site(engine, out_dir, as_of=as_of, workflows=workflows, language=language,
                            internal=internal, min_count=min_count, title=title, meter=meter)
     click.echo(t("wrote {pages} pages ({proposals} of proposals) and {feeds} feeds into {folder}; open {index}",
                  pages=built.pages, proposals=built.proposals, feeds=built.feeds, folder=built.out, index=built.index))
