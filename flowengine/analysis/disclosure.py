@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -56,7 +55,6 @@ def _solver() -> Any:
         if _started:
             solver = highspy.Highs()  # type: ignore[no-untyped-call]
         else:
-            sys.stdout.flush()
             saved = os.dup(1)
             try:
                 with open(os.devnull, "wb") as sink:
