@@ -56,7 +56,7 @@ from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound
 from flowengine.eventlog import attributes as col
 from flowengine.history import chain
-from flowengine.history.records import ADVANCED, CREATED, EVENT_KINDS, FIELDS_SET, PROGRESS, REMINDED
+from flowengine.history.records import ADVANCED, CREATED, EVENT_KINDS, FIELDS_SET, NOTED, PROGRESS, REMINDED
 from flowengine.history.seal import creation_details, encode_text, seal, seal_encoded, seal_step
 from flowengine.meter import Meter, no_meter
 from flowengine.service.facade import derived_prefix
@@ -79,7 +79,7 @@ MAX_CASE_CHARS = 180
 _TITLE_CHARS = 200
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")  # as records.Actor takes it
 _FIRST = itemgetter(0)
-_IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED)  # what an exact rebuild takes
+_IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, NOTED)  # what an exact rebuild takes
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # What a column can mean, and the standard (XES) name that means it without a mapping.

@@ -17,13 +17,23 @@ from flowengine.errors import InvalidInput
 CREATED = "created"
 ADVANCED = "advanced"
 FIELDS_SET = "fields_set"
-PROGRESS = "progress"  # an implementation's progress: details {"percent", "note", "milestone", "milestone_date"}
+# An implementation's progress: details {"percent", "note", "milestone", "milestone_date"}; the
+# percent is None where only "in part" is known (the source gives no share).
+PROGRESS = "progress"
 REMINDED = "reminded"  # a due reminder was handed out by `flowengine tick`: details {"after", "due"}
 # Moved to another definition of its workflow by `flowengine workflow migrate`: details
 # {"from_definition", "to_definition", "from_version", "to_version", "map"}. It renames the
 # current stay (from_state → to_state) without ending it: the state's clock keeps running.
 MIGRATED = "migrated"
-EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED)
+# A note in the history: something heard of the proposal that moves nothing ("still waiting for
+# the committee"). It changes no state, field or deadline clock, but it is a record: the stall
+# analysis counts a proposal over its limit as known to be waiting only when something was
+# recorded after the limit ran out.
+NOTED = "noted"
+EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED, NOTED)
+# The creation's details name the proposal this one came from (``flowengine proposal new …
+# --from BSB-1``): an audit's finding that became a proposal in a municipal chain.
+FROM_KEY = "from"
 
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 

@@ -34,11 +34,14 @@ from flowengine.errors import (
     TransitionRefused,
 )
 from flowengine.history import chain
+from flowengine.history.provenance import Provenance, with_provenance
 from flowengine.history.records import (
     ADVANCED,
     CREATED,
     FIELDS_SET,
+    FROM_KEY,
     MIGRATED,
+    NOTED,
     PROGRESS,
     REMINDED,
     Actor,
@@ -175,8 +178,11 @@ class FlowEngine:
 
     def new_proposal(self, workflow: str, *, title: str, actor: Actor, description: str = "", origin: str = "",
                      fields: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
-                     at: datetime | None = None) -> StepResult:
-        """Register a proposal under the workflow as its file reads now; it keeps that definition."""
+                     at: datetime | None = None, from_proposal: str | None = None,
+                     provenance: Provenance | None = None) -> StepResult:
+        """Register a proposal under the workflow as its file reads now; it keeps that definition.
+        ``from_proposal``: the proposal it came from (an audit whose finding it is), which must
+        exist; the link is sealed into the creation event, and :meth:`led_to` finds it again."""
         title = _one_line("title", title, MAX_TITLE_CHARS)
         description = _text("description", description)
         origin = _one_line("origin", origin, MAX_TITLE_CHARS)
@@ -200,11 +206,14 @@ class FlowEngine:
             if not queries.has_definition(conn, definition):
                 queries.insert_definition(conn, content_hash=definition, workflow=wf.id, version=wf.version,
                                           source=source, text=text, at=moment)
+            came_from = self._origin(conn, from_proposal, moment) if from_proposal else None
             number = queries.next_number(conn, prefix)
             pid = f"{prefix}-{number}"
+            details = {"title": title, "description": description, "origin": origin, "workflow": wf.id,
+                       "workflow_version": wf.version, "definition": definition,
+                       **({FROM_KEY: came_from} if came_from else {})}
             event = _event(pid, 1, CREATED, None, None, compiled.initial, actor, moment, moment, "", values,
-                           {"title": title, "description": description, "origin": origin, "workflow": wf.id,
-                            "workflow_version": wf.version, "definition": definition}, key, chain.GENESIS)
+                           with_provenance(details, provenance), key, chain.GENESIS)
             proposal = Proposal(
                 id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
                 description=description, origin=origin, state=compiled.initial, fields=values, created_at=moment,
@@ -217,7 +226,8 @@ class FlowEngine:
 
     def advance(self, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
                 fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
-                idempotency_key: str | None = None, at: datetime | None = None) -> StepResult:
+                idempotency_key: str | None = None, at: datetime | None = None,
+                provenance: Provenance | None = None) -> StepResult:
         """Fire a trigger. Refused (naming every reason) or written with its event, never half."""
         comment = _text("comment", comment)
         key = _key(idempotency_key)
@@ -233,14 +243,14 @@ class FlowEngine:
                 raise self._explained(conn, pk, proposal, actor, refused) from None
             moment = self._moment(proposal, at)
             event = _next_event(proposal, ADVANCED, actor, moment, trigger=trigger, to_state=new_state,
-                                comment=comment, changes=changes, key=key)
+                                comment=comment, changes=changes, key=key, details=with_provenance({}, provenance))
             return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
         return self._write(write, key, "advance")
 
     def set_fields(self, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
                    expected_version: int | None = None, idempotency_key: str | None = None,
-                   at: datetime | None = None) -> StepResult:
+                   at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
         """Fill in or correct fields; recorded as an event like any step. No change, no event."""
         if not fields:
             raise InvalidInput("name at least one field=value to set, e.g. cost_estimate=25000")
@@ -254,18 +264,42 @@ class FlowEngine:
             if not changes:
                 return StepResult(proposal, None)
             moment = self._moment(proposal, at)
-            event = _next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key)
+            event = _next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key,
+                                details=with_provenance({}, provenance))
             return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
         return self._write(write, key, "change of fields")
 
-    def record_progress(self, proposal_id: str, percent: int | str, *, actor: Actor, note: str = "",
+    def note(self, proposal_id: str, comment: str, *, actor: Actor, expected_version: int | None = None,
+             idempotency_key: str | None = None, at: datetime | None = None,
+             provenance: Provenance | None = None) -> StepResult:
+        """Record something heard of a proposal that moves nothing ("still waiting for the
+        committee"): no state, field or deadline clock changes, but the history has a record of
+        that moment, so the stall analysis knows the proposal was still waiting then."""
+        text = _text("note", comment)
+        if not text:
+            raise InvalidInput("a note needs its text, e.g. \"Still waiting for the committee's meeting\"")
+        key = _key(idempotency_key)
+
+        def write(conn: Connection) -> StepResult:
+            if key and (done := queries.event_by_key(conn, key)):
+                return self._repeat(conn, done, proposal_id, None, kind=NOTED)
+            pk, proposal, _, _ = self._prepare(conn, proposal_id, actor, {}, expected_version)
+            moment = self._moment(proposal, at)
+            event = _next_event(proposal, NOTED, actor, moment, comment=text, key=key,
+                                details=with_provenance({}, provenance))
+            return StepResult(self._commit_step(conn, pk, proposal, event), event)
+
+        return self._write(write, key, "note")
+
+    def record_progress(self, proposal_id: str, percent: int | str | None, *, actor: Actor, note: str = "",
                         milestone: str | None = None, milestone_date: str | None = None,
                         expected_version: int | None = None, idempotency_key: str | None = None,
-                        at: datetime | None = None) -> StepResult:
-        """Record how far an implementation has come (0 to 100 %, "40%" accepted), with a note and
-        perhaps a milestone reached and its date (YYYY-MM-DD). Only in a state of stage
-        implementation; it restarts that state's deadline clock, reminders and escalations."""
+                        at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
+        """Record how far an implementation has come (0 to 100 %, "40%" accepted; None or "partly"
+        where only "in part" is known), with a note and perhaps a milestone reached and its date
+        (YYYY-MM-DD). Only in a state of stage implementation; it restarts that state's deadline
+        clock, reminders and escalations."""
         from flowengine.service import deadlines
         value = deadlines.parse_percent(percent)
         note = _text("note", note)
@@ -283,8 +317,8 @@ class FlowEngine:
             if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
                 raise _not_implementing(compiled.workflow, proposal)
             moment = self._moment(proposal, at)
-            event = _next_event(proposal, PROGRESS, actor, moment, key=key, details={
-                "percent": value, "note": note, "milestone": name, "milestone_date": day})
+            event = _next_event(proposal, PROGRESS, actor, moment, key=key, details=with_provenance({
+                "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance))
             return StepResult(self._commit_step(conn, pk, proposal, event), event)
 
         return self._write(write, key, "progress record")
@@ -361,6 +395,19 @@ class FlowEngine:
         if not events:
             raise _not_yet(proposal, as_of)
         return _as_of(proposal, events), events
+
+    def led_to(self, proposal_id: str, *, as_of: datetime | None = None) -> list[Proposal]:
+        """The proposals registered as coming from this one (``from_proposal``), in id order; with
+        ``as_of``, those registered by then."""
+        with self.database.read() as conn:
+            source = self._load(conn, proposal_id)[1].id
+            return queries.derived_from(conn, [source], until=as_of).get(source, [])
+
+    def links(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> dict[str, list[Proposal]]:
+        """Every proposal that led to others (among ``workflows``' proposals, or all), mapped to
+        those it led to, as registered by ``as_of``."""
+        with self.database.read() as conn:
+            return queries.derived_from(conn, None, until=as_of, workflows=workflows)
 
     def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
         """The definition a proposal runs under (not the file as it reads today)."""
@@ -496,11 +543,19 @@ class FlowEngine:
         _refuse_clearing_required(compiled.workflow, proposal.id, changes)
         return pk, proposal, compiled, changes
 
-    def _load(self, conn: Connection, proposal_id: str) -> tuple[int, Proposal]:
+    def _origin(self, conn: Connection, proposal_id: str, moment: datetime) -> str:
+        """The id of the proposal a new one comes from: it must exist, and be older."""
+        origin = self._load(conn, proposal_id, role="proposal it came from")[1]
+        if origin.created_at > moment:
+            raise InvalidInput(f"{origin.id} was registered at {local_text(origin.created_at)}, after "
+                               f"{local_text(moment)}: a proposal can only come from one registered before it")
+        return origin.id
+
+    def _load(self, conn: Connection, proposal_id: str, role: str = "proposal") -> tuple[int, Proposal]:
         wanted = proposal_id.strip().upper()  # ids are capitals; "inn-7" means INN-7
         found = queries.load_proposal(conn, wanted)
         if found is None:
-            raise NotFound("proposal", wanted, queries.proposal_ids(conn),
+            raise NotFound(role, wanted, queries.proposal_ids(conn),
                            hint="run 'flowengine proposal list' to see them")
         return found
 
@@ -568,6 +623,7 @@ class FlowEngine:
         if not same:
             what = {CREATED: f"to register {done.proposal} ('{registered[1]}')",
                     FIELDS_SET: f"to set fields of {done.proposal}",
+                    NOTED: f"for a note on {done.proposal}",
                     PROGRESS: f"to record progress of {done.proposal}"}.get(done.kind,
                                                                           f"for {done.trigger} of {done.proposal}")
             raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used {what} at "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
@@ -23,7 +23,7 @@ from sqlalchemy.types import TypeEngine
 
 from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
-from flowengine.history.records import Event, Proposal, Step, StoredDefinition, Trail
+from flowengine.history.records import CREATED, FROM_KEY, Event, Proposal, Step, StoredDefinition, Trail
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------
@@ -209,6 +209,33 @@ def load_proposals(conn: Connection, *, workflow: str | None = None, state: str 
     if state:
         query = query.where(proposals.c.state == state)
     return [_proposal(row) for row in conn.execute(query)]
+
+
+def derived_from(conn: Connection, sources: Sequence[str] | None, *, until: datetime | None = None,
+                 workflows: Sequence[str] = ()) -> dict[str, list[Proposal]]:
+    """The proposals whose creation names another as the one they came from, keyed by that one's
+    id (each list in id order): of the given ``sources`` (None: any), created by ``until``, and
+    where ``workflows`` are given, those whose source or own workflow is among them.
+
+    The link lives in the creation event's details (inside the hash chain), so this reads the
+    creation events: one per proposal, found through the index that starts with the kind."""
+    source = events.c.details[FROM_KEY].as_string()
+    origin = proposals.alias("origin")
+    query = (_PROPOSALS.add_columns(source.label("came_from"))
+             .join(events, events.c.proposal_pk == proposals.c.pk)
+             .join(origin, origin.c.id == source)
+             .where(events.c.kind == CREATED, source.is_not(None))
+             .order_by(origin.c.prefix, origin.c.number, proposals.c.prefix, proposals.c.number))
+    if sources is not None:
+        query = query.where(source.in_(list(sources)))
+    if until is not None:
+        query = query.where(events.c.at <= until)
+    if workflows:
+        query = query.where(proposals.c.workflow.in_(list(workflows)) | origin.c.workflow.in_(list(workflows)))
+    found: dict[str, list[Proposal]] = {}
+    for row in conn.execute(query):
+        found.setdefault(row.came_from, []).append(_proposal(row))
+    return found
 
 
 def proposal_ids(conn: Connection) -> list[str]:
