@@ -14,6 +14,7 @@ from .session import moment, open_engine
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
+    from flowengine.analysis.provenance import Marks
     from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +63,12 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
               as_of: str | None, quiet: bool) -> list[Analysis]:
     """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
+    return _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, marks=False)[0]
+
+
+def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
+                     as_of: str | None, quiet: bool, *, marks: bool = True) -> tuple[list[Analysis], dict[str, Marks]]:
+    """The analyses, and for histories rebuilt from a source which kind of step each figure rests on."""
     from flowengine.store.aggregates import PHASES
 
     from .meter import terminal_meter
@@ -69,12 +76,13 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
     total = PHASES + len(set(workflows)) if workflows else None
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=moment(as_of), meter=meter)
+        found = engine.provenance_marks(analyses) if marks and analyses else {}
     if not analyses:
         from flowengine.errors import InvalidInput
 
         raise InvalidInput("there are no proposals yet, so nothing can stall; "
                            "register one with 'flowengine proposal new'")
-    return analyses
+    return analyses, found
 
 
 def _diagram_path(output: str) -> Path:
@@ -129,16 +137,18 @@ def stalls() -> None:
 @analysis_options
 def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
-    """Stalled proposals worst first, with who must act and for how long; then per workflow the
-    stages, states, transitions, loops, funnel, feedback loop and monthly flow.
+    """Stalled proposals worst first, with who must act and for how long; those gone quiet (over
+    their limit with no record since: gaps in the records); then per workflow the stages, states,
+    transitions, loops, funnel, feedback loop and monthly flow. Where histories were rebuilt from
+    a source, each row says which kind of step it rests on (stated, inferred, illustrative).
 
     \b
     Example:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
     from flowengine.views import report as rep
-    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
-    sections = rep.build_sections(analyses, language=language, privacy=privacy)
+    analyses, marks = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet)
+    sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks)
     _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
 
 
@@ -162,7 +172,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
     render_stall_diagram(analysis, path, language, privacy)
     click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
-               f"{len(analysis.stalls)} stalled)")
+               f"{len(analysis.stalls)} stalled, {len(analysis.quiet)} gone quiet)")
 
 
 @stalls.command("compare")

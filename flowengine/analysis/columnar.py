@@ -15,8 +15,10 @@ sequence once, and every figure is then a vectorised pass over those arrays:
   highest stage, the feedback loop its first commented answering step (by sequence);
 - medians and 90th percentiles use :func:`flowengine.analysis.figures.quantile`'s formula on the same
   two order statistics, so they equal the reference's to the last bit;
-- only proposals that may be stalled become Python objects: only their latest progress is
-  looked up, and only the stalled ones' id, title and last actor.
+- only proposals that may be stalled become Python objects: the latest progress is looked up
+  only for open proposals in an implementation stage (it restarts their clock, and says
+  whether they are under way), and only the ones over their limit get their id, title, last
+  actor and when they were last heard of.
 
 A workflow whose history the column-wise view cannot take (a history that does not start with
 its creation, or a step that names no source state: neither is ever written by flowengine) is
@@ -54,9 +56,9 @@ from flowengine.analysis.reference import (
     chain_order,
     declared_transitions,
     funnel,
+    split_quiet,
     stage_figures,
     state_figures,
-    worst_first,
 )
 from flowengine.clock import as_utc
 from flowengine.definition.durations import Duration
@@ -450,17 +452,20 @@ class _Figures:
         has_answer = answered_at >= 0
         answered = _days(answered_at[has_answer] - created[has_answer])
         unanswered = _days(self.now_us - created[~has_answer])
-        stalls = self._stalls(pks[open_], name_now[open_], since[open_], stage_now[open_], tally)
-        states = self._state_figures(tally, stalls)
+        implementing = stage_now[open_] == STAGES.index("implementation")
+        clock, under_way = self._clocks(pks[open_], since[open_], v.seq[e][e_last][open_], implementing)
+        stalls, quiet = self._stalls(pks[open_], name_now[open_], since[open_], clock, tally)
+        states = self._state_figures(tally, stalls, quiet)
         return Analysis(
             workflow=self.workflow, as_of=self.moment, proposals=proposals, states=states,
             stages=stage_figures(self.workflow, states, tally.stage_passed, tally.stage_waiting),
             transitions=self._transition_figures(step_group, step_days),
-            loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals),
+            loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals,
+                                             int(under_way.sum())),
             feedback=Feedback(proposals, _spreads(np.zeros(answered.size, dtype=np.int64), answered).get(0, Spread()),
                               int(unanswered.size),
                               _spreads(np.zeros(unanswered.size, dtype=np.int64), unanswered).get(0, Spread())),
-            stalls=stalls,
+            stalls=stalls, quiet=quiet,
         )
 
     # -- pieces ------------------------------------------------------------------------------
@@ -481,24 +486,31 @@ class _Figures:
         found[np.searchsorted(pks, pk[head])] = at[head]
         return found
 
-    def _clocks(self, pks: Ints, since: Ints, implementing: Flags) -> Ints:
-        """When each proposal's deadline clock last started: its stay's start, or where
-        ``implementing`` its latest progress record since (one index seek each)."""
+    def _clocks(self, pks: Ints, since: Ints, entered: Ints, implementing: Flags) -> tuple[Ints, Flags]:
+        """When each proposal's deadline clock last started — its stay's start, or where
+        ``implementing`` its latest progress record in the stay (one index seek each) — and
+        whether it has progress recorded in the stay (``entered``: the seq that began the stay)."""
         clock = since.copy()
+        under_way = np.zeros(pks.size, dtype=bool)
         if not implementing.any():
-            return clock
+            return clock, under_way
         wanted = pks[implementing]
         progress = _events(aggregates.latest_progress(self.conn, self.moment, wanted.tolist()), self.time_format)
-        latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
         order = np.argsort(wanted)
-        np.maximum.at(latest, order[np.searchsorted(wanted, progress.pk, sorter=order)], progress.at)
-        clock[implementing] = np.maximum(since[implementing], latest)
-        return clock
+        position = order[np.searchsorted(wanted, progress.pk, sorter=order)]
+        latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
+        latest_seq = np.full(wanted.size, -1, dtype=np.int64)
+        latest[position], latest_seq[position] = progress.at, progress.seq
+        in_stay = latest_seq > entered[implementing]
+        clock[implementing] = np.where(in_stay, np.maximum(since[implementing], latest), since[implementing])
+        under_way[implementing] = in_stay
+        return clock, under_way
 
-    def _stalls(self, pks: Ints, names: Ints, since: Ints, stage: Ints, tally: _Tally) -> tuple[Stall, ...]:
-        """The open proposals over their limit, worst first (as stalls._stalls and _limit). A clock
-        only ever starts at or after its stay's start, so only proposals over the least limit
-        counted from there are looked at further: their progress, then their exact due time."""
+    def _stalls(self, pks: Ints, names: Ints, since: Ints, clock: Ints,
+                tally: _Tally) -> tuple[tuple[Stall, ...], tuple[Stall, ...]]:
+        """The open proposals over their limit (as stalls._stalls and _limit): (stalled, worst
+        first; gone quiet, longest silent first). A clock only ever starts at or after its stay's
+        start, so only proposals over the least limit counted from there are looked at further."""
         never = np.iinfo(np.int64).max
         least = np.full(pks.size, never, dtype=np.int64)  # the shortest limit each could be over
         limits: dict[int, tuple[Duration | int, str, float | None]] = {}  # code → deadline or p90 span, rule, p90
@@ -517,7 +529,6 @@ class _Figures:
             least[here] = span
             limits[code] = (span, "p90", history.p90)
         maybe = (least != never) & (self.now_us - since > least)
-        clock = self._clocks(pks, since, maybe & (stage == STAGES.index("implementation")))
         due = np.full(pks.size, never, dtype=np.int64)
         limit_days = np.zeros(pks.size, dtype=np.float64)
         for code, (limit, _, p90) in limits.items():
@@ -530,7 +541,7 @@ class _Figures:
                 limit_days[here] = p90
         stalled = np.flatnonzero(maybe & (self.now_us > due))
         if not stalled.size:
-            return ()
+            return (), ()
         who = aggregates.current(self.conn, pks[stalled].tolist(), self.moment)
         waited = _days(self.now_us - clock[stalled])
         found = []
@@ -545,8 +556,10 @@ class _Figures:
                 stage=declared.stage if declared else None, owner=declared.owner if declared else None,
                 since=_EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
                 rule=limits[code][1], last_actor=current.last_actor, last_role=current.last_role,
+                last_heard=as_utc(current.last_at), heard_days=max(0.0, (self.moment - as_utc(current.last_at))
+                                                                   .total_seconds() / 86400),
             ))
-        return worst_first(found)
+        return split_quiet(found)
 
     def _loops(self, step_group: Ints, step_pk: Ints) -> tuple[LoopFigures, ...]:
         order = chain_order(self.workflow)
@@ -568,7 +581,8 @@ class _Figures:
         loops = [LoopFigures(pairs[code][0], pairs[code][1], times[code], proposals[code]) for code in times]
         return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
-    def _state_figures(self, tally: _Tally, stalls: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
+    def _state_figures(self, tally: _Tally, stalls: tuple[Stall, ...],
+                       quiet: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
         names = self.names
 
         def named(by_code: dict[int, Any]) -> dict[str, Any]:
@@ -576,7 +590,7 @@ class _Figures:
 
         stays = _spreads(np.concatenate([tally.passed_values[0], tally.waiting_values[0]]),
                          np.concatenate([tally.passed_values[1], tally.waiting_values[1]]))
-        return state_figures(self.workflow, stalls, passed=named(tally.passed),
+        return state_figures(self.workflow, stalls, quiet=quiet, passed=named(tally.passed),
                              waiting=named(_spreads(*tally.waiting_values)), stays=named(stays),
                              now=named(tally.now), ended=named(tally.ended), entered=named(tally.entered),
                              left=named(tally.left))
@@ -597,7 +611,7 @@ class _Figures:
             result.append(TransitionFigures(key[0], key[1], key[2], key in known, spread.count, spread))
         return tuple(result)
 
-    def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int) -> Funnel:
+    def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int, in_progress: int) -> Funnel:
         outcome_of: list[str | None] = []
         for name in self.names:
             state = self.workflow.states.get(name)
@@ -607,7 +621,7 @@ class _Figures:
             span = len(self.names)
             for key, n in _counts((furthest + 1) * span + name_now).items():
                 ends[(key // span - 1, outcome_of[key % span])] += n
-        return funnel(self.workflow, ends, count, evaluated)
+        return funnel(self.workflow, ends, count, evaluated, in_progress)
 
 
 @dataclass(frozen=True)

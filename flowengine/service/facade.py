@@ -55,6 +55,7 @@ from flowengine.store.database import Database, resolve_url
 
 if TYPE_CHECKING:  # what a one-step command never needs is imported where it is used
     from flowengine.analysis.figures import Analysis
+    from flowengine.analysis.provenance import Marks
     from flowengine.definition.versions import DefinitionVersion
     from flowengine.meter import Meter
     from flowengine.service import deadlines
@@ -116,6 +117,21 @@ class Standing:
             "progress": self.progress.as_dict() if self.progress else None,
             "clock_started_at": iso_utc(self.clock_started_at) if self.clock_started_at else None,
         }
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A proposal that others came from (an audit whose findings became proposals), and where
+    each of them stands, at one moment."""
+
+    source: Standing
+    led_to: tuple[Standing, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proposal": self.source.proposal.id, "title": self.source.proposal.title,
+                "workflow": self.source.proposal.workflow, "state": self.source.proposal.state,
+                "led_to": [{"proposal": s.proposal.id, "workflow": s.proposal.workflow, "state": s.proposal.state,
+                            "stage": s.stage, "outcome": s.outcome} for s in self.led_to]}
 
 
 @dataclass(frozen=True)
@@ -409,6 +425,15 @@ class FlowEngine:
         with self.database.read() as conn:
             return queries.derived_from(conn, None, until=as_of, workflows=workflows)
 
+    def lineage(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
+                language: str = "en") -> list[Lineage]:
+        """Each proposal that others came from (among ``workflows``' proposals, or all), with where
+        it and each of them stood at ``as_of`` (now by default); sources in id order."""
+        links = self.links(workflows, as_of=as_of)
+        return [Lineage(self.standing(source, as_of=as_of, language=language),
+                        tuple(self.standing(p.id, as_of=as_of, language=language) for p in found))
+                for source, found in sorted(links.items(), key=lambda item: id_order(item[0]))]
+
     def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
         """The definition a proposal runs under (not the file as it reads today)."""
         with self.database.read() as conn:
@@ -443,6 +468,18 @@ class FlowEngine:
             found = analyse_all(conn, declared, moment, meter, reading=reading)
         # The same instant in the reader's zone, so titles name the day they asked about.
         return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
+
+    def provenance_marks(self, analyses: Sequence[Analysis]) -> dict[str, Marks]:
+        """For histories rebuilt from a source (whose steps record their provenance): which kind
+        of step each figure of each analysis rests on, by workflow id. Empty when no proposal of
+        those workflows records one: then only their creation events are looked at."""
+        from flowengine.analysis.provenance import marks
+
+        with self.database.read() as conn:
+            marked = set(queries.workflows_with_provenance(conn, [a.workflow.id for a in analyses]))
+            return {a.workflow.id: marks(a.workflow, queries.histories(conn, until=a.as_of, workflow=a.workflow.id),
+                                         a.as_of)
+                    for a in analyses if a.workflow.id in marked}
 
     def declared_workflow(self, workflow: str, *, spanning: bool = True) -> Workflow:
         """A workflow as its file declares it now; the newest stored definition when no file has it

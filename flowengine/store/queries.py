@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeEngine
 
 from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
+from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import CREATED, FROM_KEY, Event, Proposal, Step, StoredDefinition, Trail
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals
 
@@ -236,6 +237,18 @@ def derived_from(conn: Connection, sources: Sequence[str] | None, *, until: date
     for row in conn.execute(query):
         found.setdefault(row.came_from, []).append(_proposal(row))
     return found
+
+
+def workflows_with_provenance(conn: Connection, workflows: Sequence[str]) -> list[str]:
+    """Those of ``workflows`` with a proposal whose registration records where it comes from (a
+    history rebuilt from a source records it from its creation on): one look at the creation
+    events, which the index that starts with the kind finds."""
+    recorded = events.c.details[(DETAILS_KEY, "kind")].as_string()
+    query = (select(proposals.c.workflow).distinct()
+             .join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
+             .where(events.c.kind == CREATED, recorded.is_not(None), proposals.c.workflow.in_(list(workflows)))
+             .order_by(proposals.c.workflow))
+    return list(conn.execute(query).scalars())
 
 
 def proposal_ids(conn: Connection) -> list[str]:
