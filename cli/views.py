@@ -164,8 +164,11 @@ def history_table(events: list[Event]) -> str:
         move = event.to_state if unmoved else f"{event.from_state} → {event.to_state}"
         source = sources[event.seq]
         mark = (source.kind if source else "-",) if marked else ()
+        held = set(source.placeholders) if source else set()
+        fields = ", ".join(changes_text({name: value}) + (" (placeholder)" if name in held else "")
+                           for name, value in event.changes.items())
         rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
-                     changes_text(event.changes), _comment(event), *mark))
+                     fields, _comment(event), *mark))
     text = table(["#", "when", "step", "state", "by", "fields", "comment", *(("source",) if marked else ())], rows)
     if not marked:
         return text
