@@ -67,8 +67,10 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
 
 
 def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-                     as_of: str | None, quiet: bool, *, marks: bool = True) -> tuple[list[Analysis], dict[str, Marks]]:
-    """The analyses, and for histories rebuilt from a source which kind of step each figure rests on."""
+                     as_of: str | None, quiet: bool, *, marks: bool = True,
+                     language: str = "en") -> tuple[list[Analysis], dict[str, Marks], list[Section]]:
+    """The analyses; for histories rebuilt from a source, which kind of step each figure rests
+    on; and where proposals came from others (an audit's findings), that lineage as a section."""
     from flowengine.store.aggregates import PHASES
 
     from .meter import terminal_meter
@@ -77,12 +79,20 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=moment(as_of), meter=meter)
         found = engine.provenance_marks(analyses) if marks and analyses else {}
+        lineage = engine.lineage([a.workflow.id for a in analyses], as_of=moment(as_of), language=language) if (
+            marks and analyses) else []
     if not analyses:
         from flowengine.errors import InvalidInput
 
         raise InvalidInput("there are no proposals yet, so nothing can stall; "
                            "register one with 'flowengine proposal new'")
-    return analyses, found
+    extra: list[Section] = []
+    if lineage:
+        from flowengine.views.histories import lineage_section
+
+        extra.append(lineage_section([(line.source.proposal, [s.proposal for s in line.led_to]) for line in lineage],
+                                     {a.workflow.id: a.workflow for a in analyses}, language=language))
+    return analyses, found, extra
 
 
 def _diagram_path(output: str) -> Path:
@@ -139,16 +149,18 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Stalled proposals worst first, with who must act and for how long; those gone quiet (over
     their limit with no record since: gaps in the records); then per workflow the stages, states,
-    transitions, loops, funnel, feedback loop and monthly flow. Where histories were rebuilt from
-    a source, each row says which kind of step it rests on (stated, inferred, illustrative).
+    transitions, loops, funnel, feedback loop and monthly flow; and, where proposals were
+    registered as coming from another (an audit's findings), how many each led to and where
+    they are. Where histories were rebuilt from a source, each row says which kind of step it
+    rests on (stated, inferred, illustrative).
 
     \b
     Example:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
     from flowengine.views import report as rep
-    analyses, marks = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet)
-    sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks)
+    analyses, marks, lineage = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, language=language)
+    sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks) + lineage
     _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
 
 

@@ -235,3 +235,32 @@ def test_the_link_is_exported_as_a_case_attribute_in_every_format(run: Run, audi
     ocel = json.loads(ok(run("export", "--format", "ocel")).stdout)
     (linked,) = [o for o in ocel["objects"] if o["id"] == "TIM-1"]
     assert {"name": "from", "value": "BSB-1"} in [{k: a[k] for k in ("name", "value")} for a in linked["attributes"]]
+
+
+def test_the_stall_report_counts_proposals_per_audit_and_where_they_went(run: Run, audit: str) -> None:
+    new_timra(run, "Clearer web information", "--from", audit)
+    new_timra(run, "Information brochures", "--from", audit)
+    ok(run("advance", "TIM-2", "send_to_council", "--set", "expected_benefit=Fewer wasted trips", *LEADER))
+    report = as_json(run("stalls", "report", "--format", "json", "--quiet"))
+    [lineage] = [s for s in report["sections"] if s["key"] == "lineage"]
+    [row] = lineage["rows"]
+    assert row[:4] == ["BSB-1", "Audit of the day-activity services", "user-asks-user", 2]
+    assert row[4] == ("TIM-1 Clearer web information: Panel works on the proposal; "
+                      "TIM-2 Information brochures: With the user council")
+    before = as_json(run("stalls", "report", "--format", "json", "--quiet", "--as-of", "2019-01-01"))
+    assert not [s for s in before["sections"] if s["key"] == "lineage"]  # nothing was registered yet
+
+
+@pytest.mark.parametrize(("column", "value", "named"), [("came_from", "BSB-2", "came from"),
+                                                         ("provenance", "stated", "provenance")])
+def test_a_row_that_no_longer_mirrors_its_creation_event_is_reported(run: Run, audit: str, db_target: str,
+                                                                     column: str, value: str, named: str) -> None:
+    """The row's link and provenance are an index of the creation event; audit verify holds them equal."""
+    new_timra(run, "Clearer web information", "--from", audit)
+    assert as_json(run("proposal", "show", "TIM-1", "--json"))["from"] == "BSB-1"
+    with tampering(db_target) as conn:
+        conn.execute(text(f"UPDATE proposals SET {column} = :value WHERE id = 'TIM-1'"), {"value": value})
+    result = run("audit", "verify", "--json")
+    assert result.exit_code == 1
+    [broken] = json.loads(result.stdout)["breaks"]
+    assert (broken["proposal"], broken["seq"]) == ("TIM-1", 1) and named in broken["problem"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -494,17 +494,26 @@ class _Figures:
         under_way = np.zeros(pks.size, dtype=bool)
         if not implementing.any():
             return clock, under_way
-        wanted = pks[implementing]
-        progress = _events(aggregates.latest_progress(self.conn, self.moment, wanted.tolist()), self.time_format)
+        wanted, began = pks[implementing], since[implementing]
+        latest = self._latest(aggregates.latest_progress, wanted)[0]
+        in_stay = latest > began
+        tied = np.flatnonzero(latest == began)  # progress at the very moment the stay began: before or after?
+        if tied.size:
+            in_stay[tied] = self._latest(aggregates.latest_progress_seqs, wanted[tied])[1] > entered[implementing][tied]
+        clock[implementing] = np.where(in_stay, latest, began)
+        under_way[implementing] = in_stay
+        return clock, under_way
+
+    def _latest(self, read: Callable[[Connection, datetime, list[int]], aggregates.Columns],
+                wanted: Ints) -> tuple[Ints, Ints]:
+        """Each wanted proposal's latest progress: its time (the least int64 where none) and seq (-1)."""
+        progress = _events(read(self.conn, self.moment, wanted.tolist()), self.time_format)
         order = np.argsort(wanted)
         position = order[np.searchsorted(wanted, progress.pk, sorter=order)]
         latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
-        latest_seq = np.full(wanted.size, -1, dtype=np.int64)
-        latest[position], latest_seq[position] = progress.at, progress.seq
-        in_stay = latest_seq > entered[implementing]
-        clock[implementing] = np.where(in_stay, np.maximum(since[implementing], latest), since[implementing])
-        under_way[implementing] = in_stay
-        return clock, under_way
+        seq = np.full(wanted.size, -1, dtype=np.int64)
+        latest[position], seq[position] = progress.at, progress.seq
+        return latest, seq
 
     def _stalls(self, pks: Ints, names: Ints, since: Ints, clock: Ints,
                 tally: _Tally) -> tuple[tuple[Stall, ...], tuple[Stall, ...]]:

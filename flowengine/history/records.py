@@ -109,6 +109,8 @@ class Proposal:
     version: int
     head_hash: str
     created_by: str = ""
+    came_from: str | None = None  # the proposal it came from, as its creation event names it
+    provenance: str | None = None  # the kind of provenance its registration records (a rebuilt history)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -117,7 +119,7 @@ class Proposal:
             "origin": self.origin, "state": self.state, "fields": self.fields,
             "created_at": iso_utc(self.created_at), "updated_at": iso_utc(self.updated_at),
             "state_entered_at": iso_utc(self.state_entered_at), "version": self.version,
-            "created_by": self.created_by,
+            "created_by": self.created_by, "from": self.came_from, "provenance": self.provenance,
         }
 
 

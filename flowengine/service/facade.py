@@ -233,7 +233,8 @@ class FlowEngine:
             proposal = Proposal(
                 id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
                 description=description, origin=origin, state=compiled.initial, fields=values, created_at=moment,
-                updated_at=moment, state_entered_at=moment, version=1, head_hash=event.hash, created_by=actor.name)
+                updated_at=moment, state_entered_at=moment, version=1, head_hash=event.hash, created_by=actor.name,
+                came_from=came_from, provenance=provenance.kind if provenance else None)
             pk = queries.insert_proposal(conn, proposal, prefix=prefix, number=number)
             queries.insert_event(conn, pk, event)
             return StepResult(proposal, event)

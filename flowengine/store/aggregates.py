@@ -247,14 +247,26 @@ def steps(conn: Connection, until: datetime | None) -> list[StepGroup]:
 
 def latest_progress(conn: Connection, until: datetime | None, pks: Iterable[int]) -> Columns:
     """The latest progress record up to ``until`` of each of the given proposals that has one (it
-    restarts an implementation's clock): its key (with its seq, to tell whether it lies in the
-    current stay) and time. Times never go back along a history, so the latest record is both the
-    highest seq and the latest time: two seeks each in the index ``ix_events_progress``."""
+    restarts an implementation's clock): one seek each in the partial index ``ix_events_progress``.
+    The keys carry no sequence number (it is 0); :func:`latest_progress_seqs` gives it."""
+    return _latest_progress(conn, until, pks, with_seq=False)
+
+
+def latest_progress_seqs(conn: Connection, until: datetime | None, pks: Iterable[int]) -> Columns:
+    """As :func:`latest_progress`, with the record's sequence number in its key: whether it lies
+    before or after the step that began the current stay when both happened at the same moment.
+    Times never go back along a history, so the highest seq is the latest record."""
+    return _latest_progress(conn, until, pks, with_seq=True)
+
+
+def _latest_progress(conn: Connection, until: datetime | None, pks: Iterable[int], *, with_seq: bool) -> Columns:
     progress = (events.c.kind == literal_column(f"'{PROGRESS}'"),  # as in the index's WHERE
                 events.c.proposal_pk == proposals.c.pk, *_until(conn, until))
     latest = select(func.max(events.c.at)).where(*progress).scalar_subquery()
-    latest_seq = select(func.max(events.c.seq)).where(*progress).scalar_subquery()
-    rows = (select((proposals.c.pk * (1 << SEQ_BITS) + latest_seq).label("pk"), latest.label("at"))
+    key: ColumnElement[Any] = proposals.c.pk * (1 << SEQ_BITS)
+    if with_seq:
+        key = key + select(func.max(events.c.seq)).where(*progress).scalar_subquery()
+    rows = (select(key.label("pk"), latest.label("at"))
             .where(_among(conn, proposals.c.pk, pks)).subquery())
     columns: tuple[ColumnElement[Any], ColumnElement[Any]]
     if conn.dialect.name == "sqlite":

@@ -23,8 +23,7 @@ from sqlalchemy.types import TypeEngine
 
 from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
-from flowengine.history.provenance import DETAILS_KEY
-from flowengine.history.records import CREATED, FROM_KEY, Event, Proposal, Step, StoredDefinition, Trail
+from flowengine.history.records import Event, Proposal, Step, StoredDefinition, Trail
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------
@@ -163,7 +162,8 @@ def insert_proposal(conn: Connection, proposal: Proposal, *, prefix: str, number
         definition_hash=proposal.definition_hash, title=proposal.title, description=proposal.description,
         origin=proposal.origin, state=proposal.state, fields=proposal.fields, created_at=proposal.created_at,
         created_by=proposal.created_by, updated_at=proposal.updated_at, state_entered_at=proposal.state_entered_at,
-        version=proposal.version, head_hash=proposal.head_hash,
+        version=proposal.version, head_hash=proposal.head_hash, came_from=proposal.came_from,
+        provenance=proposal.provenance,
     ).returning(proposals.c.pk))
     return int(result.scalar_one())
 
@@ -173,6 +173,7 @@ _PROPOSAL_COLUMNS = (
     proposals.c.definition_hash, proposals.c.title, proposals.c.description, proposals.c.origin,
     proposals.c.state, proposals.c.fields, proposals.c.created_at, proposals.c.updated_at,
     proposals.c.state_entered_at, proposals.c.version, proposals.c.head_hash, proposals.c.created_by,
+    proposals.c.came_from, proposals.c.provenance,
 )
 _PROPOSALS = select(*_PROPOSAL_COLUMNS).join_from(
     proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
@@ -184,7 +185,7 @@ def _proposal(row: Any) -> Proposal:  # a Row of _PROPOSAL_COLUMNS
         definition_hash=row.definition_hash, title=row.title, description=row.description, origin=row.origin,
         state=row.state, fields=dict(row.fields), created_at=row.created_at, updated_at=row.updated_at,
         state_entered_at=row.state_entered_at, version=row.version, head_hash=row.head_hash,
-        created_by=row.created_by,
+        created_by=row.created_by, came_from=row.came_from, provenance=row.provenance,
     )
 
 
@@ -218,35 +219,29 @@ def derived_from(conn: Connection, sources: Sequence[str] | None, *, until: date
     id (each list in id order): of the given ``sources`` (None: any), created by ``until``, and
     where ``workflows`` are given, those whose source or own workflow is among them.
 
-    The link lives in the creation event's details (inside the hash chain), so this reads the
-    creation events: one per proposal, found through the index that starts with the kind."""
-    source = events.c.details[FROM_KEY].as_string()
+    The link is recorded in the creation event (inside the hash chain) and mirrored on the row,
+    indexed (migration 0004): this reads the rows."""
     origin = proposals.alias("origin")
-    query = (_PROPOSALS.add_columns(source.label("came_from"))
-             .join(events, events.c.proposal_pk == proposals.c.pk)
-             .join(origin, origin.c.id == source)
-             .where(events.c.kind == CREATED, source.is_not(None))
+    query = (_PROPOSALS.join(origin, origin.c.id == proposals.c.came_from)
+             .where(proposals.c.came_from.is_not(None))
              .order_by(origin.c.prefix, origin.c.number, proposals.c.prefix, proposals.c.number))
     if sources is not None:
-        query = query.where(source.in_(list(sources)))
+        query = query.where(proposals.c.came_from.in_(list(sources)))
     if until is not None:
-        query = query.where(events.c.at <= until)
+        query = query.where(proposals.c.created_at <= until)
     if workflows:
         query = query.where(proposals.c.workflow.in_(list(workflows)) | origin.c.workflow.in_(list(workflows)))
     found: dict[str, list[Proposal]] = {}
     for row in conn.execute(query):
-        found.setdefault(row.came_from, []).append(_proposal(row))
+        found.setdefault(str(row.came_from), []).append(_proposal(row))
     return found
 
 
 def workflows_with_provenance(conn: Connection, workflows: Sequence[str]) -> list[str]:
     """Those of ``workflows`` with a proposal whose registration records where it comes from (a
-    history rebuilt from a source records it from its creation on): one look at the creation
-    events, which the index that starts with the kind finds."""
-    recorded = events.c.details[(DETAILS_KEY, "kind")].as_string()
+    history rebuilt from a source records it from its creation on): the rows mirror it, indexed."""
     query = (select(proposals.c.workflow).distinct()
-             .join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
-             .where(events.c.kind == CREATED, recorded.is_not(None), proposals.c.workflow.in_(list(workflows)))
+             .where(proposals.c.provenance.is_not(None), proposals.c.workflow.in_(list(workflows)))
              .order_by(proposals.c.workflow))
     return list(conn.execute(query).scalars())
 
