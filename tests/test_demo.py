@@ -668,3 +668,13 @@ def test_a_demo_file_the_engine_refuses_leaves_the_old_database_as_it_was(tmp_pa
     with FlowEngine.open(str(out / DATABASE_NAME)) as engine:
         assert len(engine.proposals()) == 14
     assert not (out / (DATABASE_NAME + ".building")).exists()
+
+
+def test_the_readme_tells_the_truth_about_what_is_stated_inferred_and_illustrative() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    counts = read_demo().counts()
+    total = sum(counts.values())
+    assert f"| {counts[STATED]} of {total} |" in readme
+    assert f"| {counts[INFERRED]} |" in readme
+    assert f"| {counts[ILLUSTRATIVE]} ({round(100 * counts[ILLUSTRATIVE] / total)} %) |" in readme
+    assert "where the report says it stood on 2019-10-07, the day the report was signed" in readme
