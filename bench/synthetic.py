@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import random
 import sqlite3
@@ -102,6 +101,7 @@ def generate(proposals: int, seed: int, *, start: datetime = START,
     each event hash-chained as the engine does it. The same arguments give the same histories."""
     from flowengine.definition.model import content_hash
     from flowengine.history.records import Event, Proposal
+    from flowengine.history.steps import ChainBuilder
 
     text = workflow_text()
     definition = content_hash(text)
@@ -112,28 +112,25 @@ def generate(proposals: int, seed: int, *, start: datetime = START,
         pid = f"{PREFIX}-{number}"
         title = f"Synthetic proposal {number}"
         steps = _simulate(rng, born, last, title, definition)
+        chain = ChainBuilder(pid)
         events: list[Event] = []
-        prev_hash = GENESIS
-        entered = born
         fields: dict[str, Any] = {}
-        for seq, step in enumerate(steps, start=1):
+        for step in steps:
             actor = SYSTEM if step.role == SYSTEM else f"{step.role}-{rng.randrange(1, 9)}"
-            at, since = _moment(step.at), _moment(entered)
-            digest = _seal(prev_hash, {
-                "proposal": pid, "seq": seq, "kind": step.kind, "trigger": step.trigger, "from": step.source,
-                "to": step.target, "actor": actor, "role": step.role, "at": _iso(at), "entered_at": _iso(since),
-                "comment": step.comment, "changes": step.changes, "details": step.details, "idempotency_key": None})
-            events.append(Event(pid, seq, step.kind, step.trigger, step.source, step.target, actor, step.role, at,
-                                since, step.comment, step.changes, step.details, None, prev_hash, digest))
-            prev_hash = digest
+            at = _moment(step.at)
+            if step.kind == "created":
+                row = chain.create(step.target, actor, step.role, at, details=step.details, fields=step.changes,
+                                   comment=step.comment, at_iso=_iso(at))
+            else:
+                row = chain.step(step.kind, actor, step.role, at, trigger=step.trigger, to_state=step.target,
+                                 comment=step.comment, changes=step.changes, details=step.details, at_iso=_iso(at))
+            events.append(row.event())
             fields.update(step.changes)
-            if step.kind in ("created", "advanced"):
-                entered = step.at
         head = events[-1]
         yield Proposal(
             id=pid, workflow=WORKFLOW_ID, workflow_version="1", definition_hash=definition, title=title,
             description="", origin="Synthetic user panel", state=head.to_state, fields=fields,
-            created_at=events[0].at, updated_at=head.at, state_entered_at=_moment(entered), version=head.seq,
+            created_at=events[0].at, updated_at=head.at, state_entered_at=chain.entered_at or head.at, version=head.seq,
             head_hash=head.hash, created_by=events[0].actor,
         ), events
 
@@ -176,15 +173,6 @@ def _simulate(rng: random.Random, born: int, end: int, title: str, definition: s
         steps.append(_Step("advanced", trigger, state, target, role, leave, comment, {}, {}))
         state, entered = target, leave
     return steps
-
-
-def _seal(prev_hash: str, payload: dict[str, Any]) -> str:
-    """flowengine.history.chain.event_hash, with the times already in their canonical text."""
-    digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                             allow_nan=False).encode("utf-8"))
-    return digest.hexdigest()
 
 
 def _us(moment: datetime) -> int:

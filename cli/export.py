@@ -7,16 +7,17 @@ import sys
 
 import click
 
+from flowengine.eventlog.formats import export_format_names, export_formats
+from flowengine.suggest import either
+
 from .meter import terminal_meter
 from .options import database_option, quiet_option, workflow_filter_option
 from .session import open_engine
 
-FORMATS = ("csv", "xes", "ocel")  # flowengine.eventlog.export.FORMATS, not imported so --help stays fast
-
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
-              help="csv (one row per event), xes (IEEE 1849) or ocel (OCEL 2.0 JSON).")
+@click.option("--format", "fmt", type=click.Choice(export_format_names()), default="csv", show_default=True,
+              help=either(f"{f.name} ({f.description})" for f in export_formats()) + ".")
 @workflow_filter_option
 @click.option("--pseudonymise", is_flag=True,
               help="Actors become person-1, person-2… and free text is left out (titles, descriptions, "

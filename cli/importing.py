@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import click
 
+from flowengine.eventlog.formats import import_format_names
+
 from .meter import terminal_meter
 from .options import database_option, json_option, quiet_option, workflows_option
 from .session import open_engine
 from .views import to_json
 
 EXIT_REJECTED = 1
-FORMATS = ("csv", "xes")  # flowengine.eventlog.importer.FORMATS, not imported so --help stays fast
 
 
 @click.command("import")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--workflow", "-w", "workflow", required=True, metavar="WF",
               help="The workflow the cases ran under (an id or a .yaml file).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
+@click.option("--format", "fmt", type=click.Choice(import_format_names()),
               help="The log's format (default: from the file name's suffix).")
 @click.option("--map", "mappings", multiple=True, metavar="COLUMN=MEANING",
               help="What a column means (repeatable): case, activity, timestamp, actor, role, trigger, comment, "
@@ -68,7 +69,9 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
                     click.echo(problem.format(), err=True)
                 if rejected.count > len(rejected.problems):
                     click.echo(f"… and {rejected.count - len(rejected.problems)} more", err=True)
-            click.echo(f"error: {rejected.summary}", err=True)
+            from .remedies import with_hint
+
+            click.echo(f"error: {with_hint(rejected.summary, rejected.remedies)}", err=True)
             raise SystemExit(EXIT_REJECTED) from None
     if as_json:
         click.echo(to_json({"ok": True, **report.as_dict()}))

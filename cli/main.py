@@ -80,7 +80,9 @@ class FlowEngineGroup(click.Group):
         except FlowEngineError as exc:
             if os.environ.get(DEBUG_ENV):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            from .remedies import with_hint
+
+            click.echo(f"error: {with_hint(str(exc), exc.remedies)}", err=True)
             ctx.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise

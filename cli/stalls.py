@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+from flowengine.suggest import either
+from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
 
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
 from .session import moment, open_engine
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
-REPORT_FORMATS = ("table", "json", "csv", "markdown")
 
 
 def privacy_options(func: F) -> F:
@@ -55,8 +56,9 @@ def analysis_options(func: F) -> F:
 
 
 def format_option(func: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
-                        help="How to write the tables.")(func)
+    described = either(f"{f.name} ({f.description})" for f in REPORT_FORMATS)
+    return click.option("--format", "fmt", type=click.Choice(report_format_names()), default="table",
+                        show_default=True, help=f"How to write the tables: {described}.")(func)
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
@@ -97,20 +99,11 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
 
 def _diagram_path(output: str) -> Path:
     """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
-    from flowengine.views.render import FORMATS
-
     path = Path(output)
-    if path.suffix.lower() not in FORMATS:
-        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(FORMATS)}",
+    if path.suffix.lower() not in diagram_suffixes():
+        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(diagram_suffixes())}",
                                  param_hint="-o")
     return path
-
-
-def _written(fmt: str, sections: list[Section], json_data: dict[str, Any]) -> str:
-    from flowengine.views import report as rep
-    if fmt == "json":
-        return json.dumps(json_data, indent=2, ensure_ascii=False) + "\n"
-    return {"table": rep.as_text, "csv": rep.as_csv, "markdown": rep.as_markdown}[fmt](sections)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -161,13 +154,13 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
     from flowengine.views import report as rep
     analyses, marks, lineage = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, language=language)
     sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks) + lineage
-    _emit(_written(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
+    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
 
 
 @stalls.command("diagram")
 @click.argument("workflow")
 @click.option("-o", "--output", required=True, metavar="FILE",
-              help="Where to write it: .svg, .png, .pdf or .dot.")
+              help=f"Where to write it: {diagram_suffix_choices()}.")
 @as_of_option
 @analysis_options
 def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
@@ -178,7 +171,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
     Example:
       flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
     """
-    from flowengine.views.overlay import render_stall_diagram
+    from flowengine.views.stall_diagram import render_stall_diagram
 
     path = _diagram_path(output)
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
@@ -191,7 +184,7 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 @click.argument("workflows", nargs=-1, metavar="[WF]...")
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: .svg, .png, .pdf or .dot.")
+@click.option("-o", "--output", metavar="FILE", help=f"Also draw the comparison: {diagram_suffix_choices()}.")
 @analysis_options
 def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
             language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
@@ -206,9 +199,9 @@ def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str
     path = _diagram_path(output) if output else None
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    text = _written(fmt, sections, {"sections": [s.as_dict() for s in sections]})
+    text = rep.as_format(fmt, sections)
     if path is not None:
-        from flowengine.views.overlay import render_comparison
+        from flowengine.views.comparison_diagram import render_comparison
 
         render_comparison(analyses, path, language, privacy)
     click.echo(text, nl=False)

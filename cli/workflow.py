@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from flowengine.views.formats import diagram_suffix_choices
 from flowengine.views.texttable import table
 
 from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
@@ -169,7 +170,7 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
 @workflow.command()
 @click.argument("workflow_ref", metavar="WF")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="File to write; its extension picks the format: .svg, .png, .pdf or .dot.")
+              help=f"File to write; its extension picks the format: {diagram_suffix_choices()}.")
 @workflows_option
 @language_option
 def diagram(workflow_ref: str, output: str, workflow_dirs: tuple[str, ...], language: str) -> None:
@@ -179,7 +180,7 @@ def diagram(workflow_ref: str, output: str, workflow_dirs: tuple[str, ...], lang
     Example:
       flowengine workflow diagram innovation-chain -o chain.svg --lang nb
     """
-    from flowengine.views.render import render
+    from flowengine.views.workflow_diagram import render
 
     wf = _load(workflow_ref, workflow_dirs)
     written = render(wf, Path(output), language)

@@ -21,7 +21,7 @@ from transitions import Machine
 from flowengine.definition import buildcache
 from flowengine.definition.fields import missing
 from flowengine.definition.model import Transition, Workflow, content_hash
-from flowengine.errors import DefinitionError, InvalidInput, NotFound, StoreError, TransitionRefused
+from flowengine.errors import DefinitionError, InvalidInput, NotFound, Remedy, StoreError, TransitionRefused
 from flowengine.history.records import Actor
 
 if TYPE_CHECKING:
@@ -101,11 +101,20 @@ class CompiledWorkflow:
             reasons.append(f"role '{actor.role}' may not {trigger} (roles that may: {', '.join(transition.roles)})")
         lacking = missing(transition.requires, fields)
         if lacking:
-            sets = " ".join(f"--set {name}=…" for name in lacking)
-            reasons.append(f"field{'s' if len(lacking) > 1 else ''} still missing: {', '.join(lacking)} ({sets})")
+            reasons.append(f"field{'s' if len(lacking) > 1 else ''} still missing: {', '.join(lacking)}")
         if transition.requires_comment and not comment.strip():
-            reasons.append(f"'{trigger}' needs a comment explaining the decision (--comment \"…\")")
+            reasons.append(f"'{trigger}' needs a comment explaining the decision")
         return reasons
+
+    def remedies(self, state: str, trigger: str, fields: dict[str, Any], comment: str) -> tuple[Remedy, ...]:
+        """What the caller can give to make the trigger fire: the missing fields, a comment."""
+        transition = self.transition(state, trigger)
+        if transition is None:
+            return ()
+        given = [Remedy("field", name) for name in missing(transition.requires, fields)]
+        if transition.requires_comment and not comment.strip():
+            given.append(Remedy("comment"))
+        return tuple(given)
 
     def fire(self, proposal_id: str, state: str, trigger: str, actor: Actor, fields: dict[str, Any],
              comment: str, *, any_role: bool = False) -> str:
@@ -113,7 +122,8 @@ class CompiledWorkflow:
         reasons = self.refusals(state, trigger, actor, fields, comment, any_role=any_role)
         if reasons:
             allowed = [(step.trigger, step.roles) for step in self.next_steps(state, fields)]
-            raise TransitionRefused(proposal_id, state, trigger, reasons, allowed)
+            raise TransitionRefused(proposal_id, state, trigger, reasons, allowed).fixed_by(
+                *self.remedies(state, trigger, fields, comment))
         taken = self.machine.get_transitions(trigger, source=state)
         if len(taken) != 1:  # the checks above make this unreachable; kept as a guard
             raise TransitionRefused(proposal_id, state, trigger,

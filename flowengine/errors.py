@@ -11,14 +11,18 @@
      └── StoreError           the database cannot be opened, is busy, or is not at our schema
 
 Every error builds its own message from the data it carries, so the command line only has
-to print ``str(error)``. Third-party exceptions are chained with ``from exc``.
+to print ``str(error)``. Messages speak the library's terms, never a command-line option: where
+the caller can fix something (give a field, a comment, a later date …) the error carries
+:class:`Remedy` values, which the command line turns into its own options. Third-party
+exceptions are chained with ``from exc``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from flowengine.issues import Issue
@@ -27,8 +31,51 @@ if TYPE_CHECKING:
 _MAX_LISTED = 12  # a message names a few known ids, not a database's worth
 
 
+# What a remedy can ask for. The command line maps each kind to its option (tests check that
+# every kind has one).
+REMEDY_KINDS = (
+    "field",        # name: a field to give a value
+    "comment",      # a comment explaining the step
+    "actor",        # say who acts: a name (a pseudonym is enough) and a role
+    "later_moment",  # look at a later moment
+    "title",        # the proposal needs a title
+    "description",  # longer text belongs in the description
+    "note",         # longer text of a progress record belongs in its note
+    "milestone",    # a milestone date needs the milestone's name
+    "map",          # name: a state to map, value: a suggested target (a migration's or an import's map)
+    "column",       # name: a column of an event log, value: the meaning it holds
+    "assume_utc",   # read times without an offset as UTC
+    "log_format",   # the format of an event log
+    "workflow",     # name: the workflow to give
+    "default_actor",  # a name for the events of a log that name none
+    "default_role",   # a role for the events of a log that name none
+    "out",          # another output folder
+    "database",     # another database
+    "list_proposals",  # see which proposals there are
+    "show_proposal",   # name: look at where a proposal stands now
+)
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A fix the caller can apply, in the library's terms: ``Remedy("field", "expected_benefit")``
+    is shown by the command line as ``--set expected_benefit=…``."""
+
+    kind: str
+    name: str = ""
+    value: str = ""
+
+
 class FlowEngineError(Exception):
-    """Root of every error the library raises on purpose."""
+    """Root of every error the library raises on purpose. ``remedies``: what the caller can do
+    about it, for the command line to name as options."""
+
+    remedies: tuple[Remedy, ...] = ()
+
+    def fixed_by(self, *remedies: Remedy) -> Self:
+        """This error with ``remedies`` added; returns it, so ``raise Error(…).fixed_by(…)`` reads on."""
+        self.remedies = (*self.remedies, *remedies)
+        return self
 
 
 class DefinitionError(FlowEngineError):
@@ -121,7 +168,7 @@ class ConflictError(FlowEngineError):
         self.state = state
         super().__init__(
             f"{proposal_id} was changed by {actor} ({role}) at {when} and is now in {state}; nothing was written "
-            f"— run `flowengine proposal show {proposal_id}` and try again if the step still applies")
+            "— look at where it stands now and try again if the step still applies")
 
 
 class StoreError(FlowEngineError):

@@ -1,8 +1,7 @@
-"""Close-match suggestions for "did you mean …?" hints."""
+"""Close-match suggestions for "did you mean …?" hints, and the list of what is allowed."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 # Common slips that string similarity alone does not catch.
@@ -11,6 +10,8 @@ _ALIASES = {"no": "nb", "nn": "nb", "nob": "nb", "se": "sv", "swe": "sv", "eng":
 
 def did_you_mean(wanted: str, known: Iterable[str]) -> str | None:
     """Return the known name closest to ``wanted``, or None when nothing is close."""
+    import difflib  # here: the command line's help texts use either() and should not pay for it
+
     candidates = list(known)
     alias = _ALIASES.get(wanted.lower())
     if alias in candidates:
@@ -20,3 +21,9 @@ def did_you_mean(wanted: str, known: Iterable[str]) -> str | None:
         return lowered[wanted.lower()]
     matches = difflib.get_close_matches(wanted, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def either(choices: Iterable[str]) -> str:
+    """``"a, b or c"``: the choices a message offers, in their order."""
+    items = list(choices)
+    return " or ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)

@@ -25,6 +25,7 @@ from flowengine.history import chain
 from flowengine.history.records import ADVANCED, FIELDS_SET, Actor, Event
 from flowengine.service.facade import AuditReport, FlowEngine
 
+from . import sealing_oracle as oracle
 from .databases import raw_connection, tampering
 from .stress_advances import WORKFLOW, WORKFLOW_DIR, WORKFLOW_ID
 
@@ -127,7 +128,7 @@ def insert_row(conn: Connection, event: Event, copy_times_from: int) -> None:
         f":changes, '{{}}', NULL, :prev_hash, :hash FROM events WHERE pk = {EVENT_PK}",
         new_seq=event.seq, kind=event.kind, trigger=event.trigger, from_state=event.from_state,
         to_state=event.to_state, actor=event.actor, role=event.role, comment=event.comment,
-        changes=chain.canonical(event.changes).decode(), prev_hash=event.prev_hash, hash=event.hash,
+        changes=oracle.canonical(event.changes).decode(), prev_hash=event.prev_hash, hash=event.hash,
         pid=TARGET, seq=copy_times_from)
 
 

@@ -13,8 +13,9 @@ import pytest
 
 from flowengine.clock import iso_utc
 from flowengine.history.chain import GENESIS
+from flowengine.history.steps import EventRow
 from flowengine.store import migrate, queries
-from flowengine.store.bulk import BulkWriter, EventRow, ProposalRow
+from flowengine.store.bulk import BulkWriter, ProposalRow
 from flowengine.store.database import Database, resolve_url
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
@@ -30,11 +31,12 @@ def _case(number: int, start: datetime) -> tuple[ProposalRow, list[EventRow], tu
                              f"case-{number}", "council_review", {"summary": "Et sted å møtes \u2013 «åpent»"},
                              start, "kari", later, later, 2, f"{number:064x}")
     events: list[EventRow] = [
-        (1, "created", None, None, "panel_work", "kari", "panel", start, iso_utc(start), start, iso_utc(start), "",
-         {"summary": "Et sted å møtes \u2013 «åpent»"}, {"title": "Møteplass i sentrum", "origin": f"case-{number}"},
-         None, GENESIS, "a" * 64),
-        (2, "advanced", "send_to_council", "panel_work", "council_review", "ola", "council", later, iso_utc(later),
-         start, iso_utc(start), "Ready\nfor the council", {}, {}, f"import-{number}", "a" * 64, f"{number:064x}"),
+        EventRow(pid, 1, "created", None, None, "panel_work", "kari", "panel", start, iso_utc(start), start,
+                 iso_utc(start), "", {"summary": "Et sted å møtes \u2013 «åpent»"},
+                 {"title": "Møteplass i sentrum", "origin": f"case-{number}"}, None, GENESIS, "a" * 64),
+        EventRow(pid, 2, "advanced", "send_to_council", "panel_work", "council_review", "ola", "council", later,
+                 iso_utc(later), start, iso_utc(start), "Ready\nfor the council", {}, {}, f"import-{number}", "a" * 64,
+                 f"{number:064x}"),
     ]
     return proposal, events, (iso_utc(start), iso_utc(later), iso_utc(later))
 

@@ -354,17 +354,17 @@ def test_history_as_of_a_past_day_stops_at_that_day(run: Run) -> None:
 
 def test_show_as_of_before_the_proposal_existed_is_an_error(run: Run) -> None:
     line = one_error_line(run("proposal", "show", "BSB-1", "--as-of", "2019-03-19"))
-    assert line == ("error: BSB-1 did not exist yet at 2019-03-19 23:59 (created 2019-03-20 10:00); "
-                    "choose a later --as-of")
+    assert line == ("error: BSB-1 did not exist yet at 2019-03-19 23:59 (created 2019-03-20 10:00) "
+                    "(fix: a later --as-of)")
 
 
 # -- bad input: one line, the right exit code, nothing written ------------------------------
 
 REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
     ("unknown id", ("advance", "INM-1", "recommend", *COUNCIL),
-     ["error: unknown proposal 'INM-1'; did you mean 'INN-1'?; run 'flowengine proposal list' to see them"]),
+     ["error: unknown proposal 'INM-1'; did you mean 'INN-1'? (fix: flowengine proposal list)"]),
     ("unknown id on a read", ("history", "INN-12"),
-     ["error: unknown proposal 'INN-12'; did you mean 'INN-2'?; run 'flowengine proposal list' to see them"]),
+     ["error: unknown proposal 'INN-12'; did you mean 'INN-2'? (fix: flowengine proposal list)"]),
     ("unknown id on a field change", ("proposal", "set", "INN-7", "cost_estimate=1", *LEADER),
      ["error: unknown proposal 'INN-7'"]),
     ("unknown trigger", ("advance", "INN-2", "sned_to_council", *LEADER),
@@ -384,13 +384,13 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
      ["error: unknown role 'councl'; did you mean 'council'?; roles of innovation-chain: panel, council"]),
     ("missing field", ("advance", "INN-1", "start_evaluation", *LEADER),
      ["error: cannot start_evaluation INN-1 (in implementation",
-      "field still missing: implemented_on (--set implemented_on=…)"]),
+      "field still missing: implemented_on; nothing was written", "(fix: --set implemented_on=…)"]),
     ("missing comment", ("advance", "INN-2", "withdraw", *LEADER),
-     ["error: cannot withdraw INN-2 (in panel_work): 'withdraw' needs a comment explaining the decision "
-      "(--comment \"…\"); nothing was written"]),
+     ["error: cannot withdraw INN-2 (in panel_work): 'withdraw' needs a comment explaining the decision; "
+      "nothing was written", "(fix: --comment \"…\")"]),
     ("several reasons", ("advance", "INN-2", "send_to_council", *COUNCIL),
      ["role 'council' may not send_to_council (roles that may: panel, project_leader); "
-      "field still missing: expected_benefit (--set expected_benefit=…); nothing was written"]),
+      "field still missing: expected_benefit; nothing was written", "(fix: --set expected_benefit=…)"]),
     ("stale version", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on=2019-04-09",
                        "--expect-version", "3", *LEADER),
      ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 and is now in implementation; "
@@ -400,7 +400,7 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
      ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 and is now in implementation",
       "nothing was written"]),
     ("--set without =", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on", *LEADER),
-     ["error: 'implemented_on' is not field=value; write e.g. --set cost_estimate=25000"]),
+     ["error: 'implemented_on' is not field=value, e.g. cost_estimate=25000 (fix: --set cost_estimate=…)"]),
     ("set argument without =", ("proposal", "set", "INN-1", "=25000", *LEADER),
      ["error: '=25000' is not field=value"]),
     ("not a number", ("proposal", "set", "INN-1", "cost_estimate=lots", *LEADER),
@@ -424,7 +424,7 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
      ["error: unknown workflow 'inovation-chain'; did you mean 'innovation-chain'?"]),
     ("required field missing on new", ("proposal", "new", "innovation-chain", "--title", "x", *LEADER),
      ["error: cannot create a proposal under innovation-chain: required field 'summary' is missing; "
-      "nothing was written — give it with --set summary=…"]),
+      "nothing was written — give a value for each (fix: --set summary=…)"]),
     ("empty title", ("proposal", "new", "innovation-chain", "--title", " ", "--set", "summary=s", *LEADER),
      ["error: a proposal needs a title"]),
     ("--as-of not a date on show", ("proposal", "show", "INN-1", "--as-of", "yesterday"),
@@ -464,11 +464,12 @@ def test_refusal_names_every_reason_and_the_allowed_triggers_with_their_roles(ru
     assert line == (
         "error: cannot decide INN-2 (in administration_review, last changed by rita (council) at 2019-04-10 11:00): "
         "role 'project_leader' may not decide (roles that may: administration); "
-        "field still missing: decision_reference (--set decision_reference=…); "
-        "'decide' needs a comment explaining the decision (--comment \"…\"); nothing was written "
+        "field still missing: decision_reference; "
+        "'decide' needs a comment explaining the decision; nothing was written "
         "— allowed now in administration_review: send_to_politicians (administration), decide (administration), "
         "send_back (administration), escalate (council, project_leader), reject (administration), "
-        "park (administration), transfer (administration), withdraw (panel, project_leader)")
+        "park (administration), transfer (administration), withdraw (panel, project_leader) "
+        "(fix: --set decision_reference=…; --comment \"…\")")
     assert snapshot(run) == before
 
 
@@ -556,7 +557,7 @@ def test_db_in_a_missing_folder_is_one_error_line_and_creates_nothing(run: Run, 
     for args in (("init",), ("proposal", "list"), ("advance", "INN-1", "recommend", *COUNCIL)):
         line = one_error_line(run(*args, "--db", str(target)))
         assert line == (f"error: cannot create the database {target}: the folder {target.parent} does not exist "
-                        "(create it, or leave out --db to use the default location)")
+                        "(create it, or choose another place)")
     assert not (tmp_path / "no").exists()
 
 
@@ -725,7 +726,7 @@ def test_list_offers_every_stage_and_sort_the_library_knows() -> None:
     from flowengine_cli.proposal import list_proposals
 
     from flowengine.definition.model import STAGES
-    from flowengine.service.facade import SORTS
+    from flowengine.service.reading import SORTS
 
     choices = {p.name: tuple(p.type.choices) for p in list_proposals.params if isinstance(p.type, click.Choice)}
     assert (choices["stage"], choices["sort"]) == (STAGES, SORTS)

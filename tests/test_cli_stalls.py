@@ -161,3 +161,21 @@ def test_an_empty_database_has_nothing_to_report(db_target: str) -> None:
     result = CliRunner().invoke(cli, ["stalls", "report", "--db", db_target],
                                 env={"FLOWENGINE_NOW": "2019-06-01"})
     assert result.exit_code == 1 and "no proposals yet" in result.output
+
+
+def test_report_and_compare_offer_exactly_the_report_formats_the_library_writes() -> None:
+    import click
+    from flowengine_cli import stalls as command
+
+    from flowengine.errors import NotFound
+    from flowengine.views.formats import report_format_names
+    from flowengine.views.report import Section, as_format
+
+    for offering in (command.report, command.compare):
+        (chosen,) = [p for p in offering.params if p.name == "fmt"]
+        assert isinstance(chosen.type, click.Choice) and tuple(chosen.type.choices) == report_format_names()
+    sections = [Section("stages", "Stages", ("stage", "now"), (("panel", 2),))]
+    for name in report_format_names():
+        assert "panel" in as_format(name, sections)
+    with pytest.raises(NotFound, match="unknown report format 'xml'"):
+        as_format("xml", sections)

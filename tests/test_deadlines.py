@@ -18,8 +18,8 @@ from sqlalchemy import text
 from flowengine.definition.loader import load_workflow
 from flowengine.definition.model import workflow_to_dict
 from flowengine.errors import ConflictError, InvalidInput, NotFound, Refused
-from flowengine.history.records import ADVANCED, PROGRESS, REMINDED, Actor
-from flowengine.service.deadlines import MAX_STEPS, SYSTEM, TickReport, parse_percent
+from flowengine.history.records import ADVANCED, PROGRESS, REMINDED, SYSTEM_ACTOR, Actor
+from flowengine.service.deadlines import MAX_STEPS, TickReport, parse_percent
 from flowengine.service.facade import FlowEngine
 
 from .conftest import FixedClock
@@ -288,7 +288,7 @@ def test_progress_is_a_whole_percentage(given: int | str, wanted: int) -> None:
      "the milestone date takes a date written YYYY-MM-DD, e.g. 2024-05-01; got '2024-02-30'"),
     ({"milestone": "Lease", "milestone_date": "20.3.2024"}, "got '20.3.2024'"),
     ({"milestone_date": "2024-03-20"}, "a milestone date needs the milestone's name"),
-    ({"milestone": "Lease\nsigned"}, "a milestone is named in one line"),
+    ({"milestone": "Lease\nsigned"}, "the milestone must be one line"),
     ({"note": "see \x1b[2J"}, "control character U+001B"),
 ])
 def test_bad_progress_input_is_invalid_and_writes_nothing(flow: FlowEngine, options: dict[str, Any],
@@ -342,7 +342,7 @@ def test_tick_applies_a_due_escalation_as_a_system_step_dated_when_it_fell_due(
     event = flow.history(pid)[1][-1]
     assert (event.kind, event.trigger, event.from_state, event.to_state) == (
         ADVANCED, "escalate", "administration_review", "political_review")
-    assert (event.actor, event.role) == (SYSTEM.name, SYSTEM.role) == ("system", "system")
+    assert (event.actor, event.role) == (SYSTEM_ACTOR.name, SYSTEM_ACTOR.role) == ("system", "system")
     assert (event.at, event.entered_at) == (at(91), at(1))
     assert event.comment == "Escalated automatically: 90 days in 'administration_review' without a decision"
     assert event.details == {"escalation": {"after": "90d", "due": "2024-05-31T09:00:00.000000Z",
@@ -483,7 +483,9 @@ def test_a_conflict_while_ticking_is_looked_at_again_not_an_error(flow: FlowEngi
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     pid = new(flow)
     to_administration(flow, pid)
-    commit = flow._commit_step
+    from flowengine.service import tick as tick_module
+
+    commit = tick_module.commit_step
     lost = []
 
     def lose_the_first_race(*args: Any) -> Any:
@@ -492,7 +494,7 @@ def test_a_conflict_while_ticking_is_looked_at_again_not_an_error(flow: FlowEngi
             raise ConflictError(pid, "someone", "administration", "just now", "administration_review")
         return commit(*args)
 
-    monkeypatch.setattr(flow, "_commit_step", lose_the_first_race)
+    monkeypatch.setattr(tick_module, "commit_step", lose_the_first_race)
     report = tick(flow, clock, 100)
     assert lost and len(report.escalations) == 1
     assert [e.trigger for e in flow.history(pid)[1]].count("escalate") == 1

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import pytest
 from flowengine_cli import export as export_command
 from flowengine_cli import meter
@@ -121,6 +122,10 @@ def test_help_says_what_steps_only_and_pseudonymise_leave_out(run: Run) -> None:
 
 
 def test_the_command_offers_exactly_the_formats_the_library_writes() -> None:
-    from flowengine.eventlog.export import FORMATS
+    from flowengine.eventlog.export import PASSES, SUFFIXES, WRITERS
+    from flowengine.eventlog.formats import export_format_names
 
-    assert export_command.FORMATS == FORMATS
+    offered = next(p for p in export_command.export.params if p.name == "fmt")
+    assert isinstance(offered.type, click.Choice)
+    assert tuple(offered.type.choices) == export_format_names()
+    assert set(WRITERS) == set(PASSES) == set(SUFFIXES) == set(export_format_names())

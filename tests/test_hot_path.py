@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from flowengine import engine
 from flowengine.definition.loader import load_workflow
@@ -21,7 +20,7 @@ from flowengine.definition.registry import bundled_dir, yaml_files
 from flowengine.errors import TransitionRefused
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
-from flowengine.store import queries
+from flowengine.store import KeyTaken, queries
 from flowengine.store.database import Database
 
 from .conftest import REPO_ROOT, FixedClock
@@ -106,15 +105,16 @@ def test_a_statement_outside_a_transaction_begins_one_as_sqlalchemy_would(db_tar
         assert conn.in_transaction()
 
 
-def test_a_driver_error_reaches_the_caller_as_sqlalchemys(db_target: str) -> None:
+def test_a_taken_unique_key_reaches_the_caller_naming_the_key(db_target: str) -> None:
     pid = _steps(db_target)
     with FlowEngine.open(db_target) as flow:
-        with pytest.raises(IntegrityError), flow.database.write() as conn:
+        with pytest.raises(KeyTaken) as taken, flow.database.write() as conn:
             found = queries.load_proposal(conn, pid)
             assert found is not None
             event = queries.last_event(conn, found[0])
             assert event is not None
             queries.insert_event(conn, found[0], event)  # its sequence number is taken
+        assert taken.value.key == "event_seq"
         assert flow.history(pid)[1][-1] == event  # nothing was written, and the engine goes on
 
 

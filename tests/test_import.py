@@ -10,19 +10,14 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+import click
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from flowengine.clock import iso_utc
-from flowengine.errors import InvalidInput, NotFound
+from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as a
 from flowengine.eventlog.importer import MAX_PROBLEMS, LogRejected, import_log, parse_mapping
-from flowengine.history import chain
 from flowengine.history.records import ADVANCED, CREATED
-from flowengine.history.seal import creation_details, encode_text, seal, seal_step
 from flowengine.service.facade import FlowEngine
 
 from .cli_support import make_run, ok
@@ -254,7 +249,8 @@ def test_a_bad_timestamp_is_refused(flow: FlowEngine, tmp_path: Path) -> None:
 def test_a_timestamp_without_offset_is_refused_unless_assumed_utc(flow: FlowEngine, tmp_path: Path) -> None:
     rows = [GOOD[0], ("c-1", "checked", "2024-03-02T09:00:00", "kari", "clerk")]
     path = write(tmp_path, rows)
-    assert "has no UTC offset" in only_problem(flow, path) and "--assume-utc" in only_problem(flow, path)
+    assert "has no UTC offset" in only_problem(flow, path)
+    assert rejected(flow, path).remedies == (Remedy("assume_utc"),)
     import_log(flow, path, "review", assume_utc=True)
     assert flow.history("REV-1")[1][1].at == datetime(2024, 3, 2, 9, tzinfo=UTC)
 
@@ -273,7 +269,8 @@ def test_missing_case_activity_and_timestamp_are_each_named(flow: FlowEngine, tm
 def test_a_missing_actor_asks_for_the_default(flow: FlowEngine, tmp_path: Path) -> None:
     rows = [("c-1", "received", "2024-03-01T09:00:00Z", "", "clerk")]
     assert only_problem(flow, write(tmp_path, rows)) == (
-        "log.csv:2: case c-1: no actor (the org:resource column is empty here; give --actor for rows without one)")
+        "log.csv:2: case c-1: no actor (the org:resource column is empty here; give a default actor for rows without "
+        "one)")
 
 
 def test_the_physical_line_counts_line_breaks_inside_quoted_fields(flow: FlowEngine, tmp_path: Path) -> None:
@@ -378,57 +375,6 @@ def test_the_command_lists_each_problem_then_one_error_line(db_target: str, fold
     assert "Traceback" not in result.stderr
 
 
-# -- the fast seal is the chain's hash ------------------------------------------------------------
-
-TEXT = st.text(st.characters(codec="utf-8"), max_size=30)  # any text a UTF-8 file can carry
-JSON_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-                          | TEXT, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
-                          max_leaves=8)
-MOMENT = st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC))
-
-
-@settings(max_examples=300, deadline=None)
-@given(proposal=TEXT, seq=st.integers(min_value=0, max_value=2**40), kind=TEXT, trigger=st.none() | TEXT,
-       from_state=st.none() | TEXT, to_state=TEXT, actor=TEXT, role=TEXT, at=MOMENT, entered_at=MOMENT, comment=TEXT,
-       changes=st.dictionaries(TEXT, JSON_VALUE, max_size=4), details=st.dictionaries(TEXT, JSON_VALUE, max_size=4),
-       idempotency_key=st.none() | TEXT, prev_hash=st.text("0123456789abcdef", min_size=64, max_size=64))
-def test_the_fast_seal_is_byte_for_byte_the_chains_hash(proposal: str, seq: int, kind: str, trigger: str | None,
-                                                       from_state: str | None, to_state: str, actor: str, role: str,
-                                                       at: datetime, entered_at: datetime, comment: str,
-                                                       changes: dict[str, object], details: dict[str, object],
-                                                       idempotency_key: str | None, prev_hash: str) -> None:
-    values: dict[str, Any] = {
-              "proposal": proposal, "seq": seq, "kind": kind, "trigger": trigger, "from_state": from_state,
-              "to_state": to_state, "actor": actor, "role": role, "comment": comment, "changes": changes,
-              "details": details, "idempotency_key": idempotency_key, "prev_hash": prev_hash}
-    assert seal(at=iso_utc(at), entered_at=iso_utc(entered_at), **values) == chain.event_hash(
-        at=at, entered_at=entered_at, **values)
-
-
-@settings(max_examples=100, deadline=None)
-@given(title=TEXT, description=TEXT, origin=TEXT, workflow=TEXT, version=TEXT, definition=TEXT)
-def test_a_creations_details_encode_as_the_canonical_encoding_does(title: str, description: str, origin: str,
-                                                                   workflow: str, version: str,
-                                                                   definition: str) -> None:
-    details = {"title": title, "description": description, "origin": origin, "workflow": workflow,
-               "workflow_version": version, "definition": definition}
-    assert creation_details(**details).encode() == chain.canonical(details)
-
-
-@settings(max_examples=200, deadline=None)
-@given(actor=TEXT, role=TEXT, proposal=TEXT, source=TEXT, target=TEXT, trigger=TEXT, comment=TEXT,
-       seq=st.integers(min_value=1, max_value=2**40), at=MOMENT, entered_at=MOMENT)
-def test_the_seal_of_a_plain_step_is_the_chains_hash(actor: str, role: str, proposal: str, source: str, target: str,
-                                                     trigger: str, comment: str, seq: int, at: datetime,
-                                                     entered_at: datetime) -> None:
-    prev = "a" * 64
-    fast = seal_step(prev, encode_text(actor), iso_utc(at), comment, iso_utc(entered_at), encode_text(source),
-                     encode_text(proposal), encode_text(role), seq, encode_text(target), encode_text(trigger))
-    assert fast == chain.event_hash(proposal=proposal, seq=seq, kind=ADVANCED, trigger=trigger, from_state=source,
-                                    to_state=target, actor=actor, role=role, at=at, entered_at=entered_at,
-                                    comment=comment, changes={}, details={}, idempotency_key=None, prev_hash=prev)
-
-
 # -- files that are no event log ------------------------------------------------------------------
 
 def test_timestamps_with_spaces_around_them_are_read(flow: FlowEngine, tmp_path: Path) -> None:
@@ -469,6 +415,9 @@ def test_a_missing_file_is_refused(flow: FlowEngine, tmp_path: Path) -> None:
 def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
     from flowengine_cli import importing
 
+    from flowengine.eventlog.formats import import_format_names
     from flowengine.eventlog.importer import FORMATS
 
-    assert importing.FORMATS == FORMATS
+    offered = next(p for p in importing.import_log.params if p.name == "fmt")
+    assert isinstance(offered.type, click.Choice)
+    assert tuple(offered.type.choices) == import_format_names() == FORMATS

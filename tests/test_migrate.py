@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy import update
 
 from flowengine.definition.model import content_hash
-from flowengine.errors import ConflictError, DefinitionError, InvalidInput, NotFound, Refused, TransitionRefused
+from flowengine.errors import (
+    ConflictError,
+    DefinitionError,
+    InvalidInput,
+    NotFound,
+    Refused,
+    Remedy,
+    TransitionRefused,
+)
 from flowengine.history import chain
 from flowengine.history.records import ADVANCED, EVENT_KINDS, MIGRATED, Actor
 from flowengine.service.facade import FlowEngine
@@ -229,7 +237,7 @@ def test_an_unmapped_state_refuses_the_whole_migration_naming_its_proposals_and_
     assert message.startswith("cannot migrate minimal to 2 (")
     assert f"'council_review' is not a state of the new definition; it holds {review}, {other}" in message
     assert "nothing was written" in message
-    assert "--map council_review=council_hearing" in message
+    assert Remedy("map", "council_review", "council_hearing") in refused.value.remedies
     assert stored(flow) == before
     with pytest.raises(Refused):  # a dry run says the same
         flow.migrate("minimal", v2, actor=None, dry_run=True)
@@ -281,7 +289,7 @@ def test_the_new_definition_is_checked_in_full_and_must_be_the_same_workflow(
 
 def test_map_items_are_old_equals_new() -> None:
     assert parse_map(["a=b", " c = d "]) == {"a": "b", "c": "d"}
-    with pytest.raises(InvalidInput, match="--map takes OLD=NEW"):
+    with pytest.raises(InvalidInput, match="a state map is OLD=NEW"):
         parse_map(["council_review"])
     with pytest.raises(InvalidInput, match="two new states"):
         parse_map(["a=b", "a=c"])
@@ -325,7 +333,9 @@ def test_migrating_again_moves_nothing(flow: FlowEngine, folder: Path, clock: Fi
 def interfere(flow: FlowEngine, monkeypatch: pytest.MonkeyPatch, step: Any, times: int) -> list[int]:
     """Run ``step`` right after each of the first ``times`` plans: a colleague acting while the
     migration is between planning and writing."""
-    original = flow._migration_plan
+    from flowengine.service import migrating
+
+    original = migrating._plan
     calls: list[int] = []
 
     def planned(*args: Any, **kwargs: Any) -> Any:
@@ -335,7 +345,7 @@ def interfere(flow: FlowEngine, monkeypatch: pytest.MonkeyPatch, step: Any, time
             step(len(calls))
         return plan
 
-    monkeypatch.setattr(flow, "_migration_plan", planned)
+    monkeypatch.setattr(migrating, "_plan", planned)
     return calls
 
 

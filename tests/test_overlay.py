@@ -34,17 +34,14 @@ from flowengine.analysis.figures import (
 from flowengine.definition.loader import check_text
 from flowengine.definition.model import Workflow
 from flowengine.errors import FlowEngineError, InvalidInput
-from flowengine.views.overlay import (
-    ABSENT_COLOUR,
-    DASH,
+from flowengine.views.comparison_diagram import ABSENT_COLOUR, comparison_dot, render_comparison
+from flowengine.views.figure_wording import DASH, TIMES
+from flowengine.views.stall_diagram import (
     FLAG_COLOUR,
     HIDDEN_COLOUR,
     JUMP_COLOUR,
     SEVERITY_COLOURS,
-    TIMES,
     UNUSED_COLOUR,
-    comparison_dot,
-    render_comparison,
     render_stall_diagram,
     stall_diagram_dot,
 )
@@ -285,7 +282,8 @@ _PRINT_DOTS = """
 import hashlib
 from flowengine.analysis.figures import Privacy
 from tests.test_overlay import chain_analysis, minimal_analysis
-from flowengine.views.overlay import comparison_dot, stall_diagram_dot
+from flowengine.views.comparison_diagram import comparison_dot
+from flowengine.views.stall_diagram import stall_diagram_dot
 text = stall_diagram_dot(chain_analysis(), "nb", Privacy.publication()) + comparison_dot(
     [chain_analysis(), minimal_analysis()], "sv")
 print(hashlib.sha256(text.encode()).hexdigest())
@@ -669,7 +667,7 @@ def test_comparison_renders_each_format(tmp_path: Path, suffix: str, magic: byte
 
 @needs_dot
 def test_stall_svg_carries_the_freshness_stamp(tmp_path: Path) -> None:
-    from flowengine.views.render import svg_is_current
+    from flowengine.views.drawing import svg_is_current
 
     svg = render_stall_diagram(chain_analysis(), tmp_path / "stalls.svg")
     assert svg_is_current(svg, stall_diagram_dot(chain_analysis()))

@@ -19,7 +19,9 @@ from flowengine.definition.durations import parse_duration
 from flowengine.definition.model import STAGES, Labels, Located, Role, State, Transition, Workflow
 from flowengine.errors import FlowEngineError, InvalidInput
 from flowengine.issues import Location
-from flowengine.views.render import dot_digest, render, svg_is_current, workflow_to_dot
+from flowengine.views.drawing import dot_digest, svg_is_current
+from flowengine.views.formats import diagram_suffixes
+from flowengine.views.workflow_diagram import render, workflow_to_dot
 
 GOLDEN = Path(__file__).parent / "golden"
 HAS_DOT = shutil.which("dot") is not None
@@ -250,10 +252,15 @@ def test_hostile_text_renders_with_graphviz(tmp_path: Path) -> None:
 # --- rendering to files ----------------------------------------------------------------------
 
 
+MAGIC = {".svg": b"<svg", ".png": b"\x89PNG", ".pdf": b"%PDF", ".dot": b"digraph workflow {"}
+
+
+def test_every_diagram_format_of_the_registry_is_tested_here() -> None:
+    assert set(MAGIC) == set(diagram_suffixes())
+
+
 @needs_dot
-@pytest.mark.parametrize(("suffix", "magic"), [
-    (".svg", b"<svg"), (".png", b"\x89PNG"), (".pdf", b"%PDF"), (".dot", b"digraph workflow {"),
-])
+@pytest.mark.parametrize(("suffix", "magic"), MAGIC.items())
 def test_render_writes_each_format(tmp_path: Path, suffix: str, magic: bytes) -> None:
     output = tmp_path / f"chain{suffix}"
     assert render(make_workflow(), output, "nb") == output

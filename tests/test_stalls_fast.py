@@ -23,9 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection
 
-from flowengine.analysis import columnar as bulkstalls
 from flowengine.analysis import reference as stalls
-from flowengine.analysis.columnar import analyse_all
+from flowengine.analysis.columnar import analyse_all, arrays
 from flowengine.analysis.figures import Analysis
 from flowengine.analysis.reference import analyse
 from flowengine.clock import as_utc
@@ -381,7 +380,7 @@ def test_adding_a_duration_to_a_column_of_times_is_duration_add_to(
               datetime(2023, 8, 31, 12, tzinfo=UTC), datetime(1969, 12, 31, 23, tzinfo=UTC)]
     micros = np.array([(t - _EPOCH) // timedelta(microseconds=1) for t in times], dtype=np.int64)
     expected = [(duration.add_to(t) - _EPOCH) // timedelta(microseconds=1) for t in times]
-    assert bulkstalls._add(duration, micros).tolist() == expected
+    assert arrays.add_duration(duration, micros).tolist() == expected
 
 
 @settings(max_examples=100, deadline=None)
@@ -396,7 +395,7 @@ def test_months_of_a_column_of_times_are_the_calendars(moments: list[datetime], 
         times += [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)]
     micros = np.array([(t - _EPOCH) // timedelta(microseconds=1) for t in times], dtype=np.int64)
     expected = [(t.year - 1970) * 12 + t.month - 1 for t in times]
-    assert bulkstalls._month_codes(micros).tolist() == expected
+    assert arrays.month_codes(micros).tolist() == expected
 
 
 # -- the command line --------------------------------------------------------------------------

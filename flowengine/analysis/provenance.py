@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from flowengine.analysis.reference import SYSTEM_ROLE, answers_panel, chain_order
+from flowengine.analysis.reference import answers_panel, chain_order
 from flowengine.clock import as_utc
 from flowengine.definition.model import State, Workflow
 from flowengine.history.provenance import KINDS, Provenance, weakest
-from flowengine.history.records import ADVANCED, MIGRATED, Event, Proposal
+from flowengine.history.records import ADVANCED, MIGRATED, SYSTEM, Event, Proposal
 
 Kind = str | None  # a provenance kind, or None where a step records none
 K = TypeVar("K")
@@ -109,7 +109,7 @@ def _walk(workflow: Workflow, order: dict[str, tuple[int, int]], events: Sequenc
         _add(found.flow, (target, _month(event.at)), kind)
         if source in order and target in order and order[target] < order[source]:
             _add(found.loops, (source, target), kind)
-        if (answer == "none" and event.comment and event.role != SYSTEM_ROLE
+        if (answer == "none" and event.comment and event.role != SYSTEM
                 and answers_panel(workflow, source, event.trigger, target)):
             answer = kind
         declared = workflow.states.get(target)

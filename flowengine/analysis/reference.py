@@ -54,9 +54,8 @@ from flowengine.analysis.figures import (
 )
 from flowengine.clock import as_utc
 from flowengine.definition.model import STAGES, State, Workflow
-from flowengine.history.records import ADVANCED, MIGRATED, PROGRESS, Step, Trail, id_order
+from flowengine.history.records import ADVANCED, MIGRATED, PROGRESS, SYSTEM, Step, Trail, id_order
 
-SYSTEM_ROLE = "system"  # tick's escalations: an automatic comment is no reasoned answer
 MIN_HISTORY = 5  # finished stays needed before the p90 of a state without deadline judges a stall
 SUCCESS = ("implemented", "partially_implemented")
 FUNNEL_STAGES = tuple(stage for stage in STAGES if stage != "closed")
@@ -165,7 +164,8 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
         if source in tally.order and target in tally.order and tally.order[target] < tally.order[source]:
             tally.loops[(source, target)] += 1
             tally.looped[(source, target)].add(trail.proposal)
-        if (answer is None and step.commented and step.role != SYSTEM_ROLE
+        # tick's escalations (role SYSTEM) carry an automatic comment, which is no reasoned answer
+        if (answer is None and step.commented and step.role != SYSTEM
                 and answers_panel(workflow, source, step.trigger, target)):
             answer = _days(created, step.at)
         target_stage = _stage(states.get(target))

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from flowengine.definition.model import Workflow
-from flowengine.errors import InvalidInput, NotFound
+from flowengine.errors import InvalidInput, NotFound, Remedy
 
 MAX_VALUE_CHARS = 10_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -26,7 +26,8 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InvalidInput(f"'{item}' is not field=value; write e.g. --set cost_estimate=25000")
+            raise InvalidInput(f"'{item}' is not field=value, e.g. cost_estimate=25000").fixed_by(
+                Remedy("field", "cost_estimate"))
         parsed[name.strip()] = value
     return parsed
 
@@ -69,8 +70,9 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
 
         close = did_you_mean(text, options)
         guess = f"did you mean '{close}'? " if close else ""
-        raise InvalidInput(f"field '{name}' must be one of: {', '.join(options)}; got '{text}' ({guess}"
-                           f"quote values with spaces: --set {name}='{options[0] if options else ''}')")
+        raise InvalidInput(f"field '{name}' must be one of: {', '.join(options)}; got '{text}'"
+                           + (f" ({guess.strip()})" if guess else "")).fixed_by(
+            Remedy("field", name, options[0] if options else ""))
     check_printable(f"field '{name}'", text)
     if kind == "url":
         if _URL.match(text):

@@ -7,6 +7,7 @@ Nothing here imports a third-party package.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -176,6 +177,11 @@ class Workflow(_Placed):
     @property
     def initial_state(self) -> State | None:
         return next((state for state in self.states.values() if state.initial), None)
+
+    @property
+    def proposal_prefix(self) -> str:
+        """What its proposals' ids start with: ``prefix``, else the first six letters of the id, in capitals."""
+        return self.prefix or re.sub(r"[^A-Z]", "", self.id.upper())[:6] or "P"
 
     def outgoing(self, state_id: str) -> list[Transition]:
         return [t for t in self.transitions if state_id in t.sources]

@@ -17,9 +17,20 @@ from typing import Any
 
 from flowengine.clock import iso_utc
 from flowengine.definition.model import Workflow
-from flowengine.history.records import StoredDefinition
 
 SHORT_HASH = 7  # as git abbreviates: enough to tell a workflow's few definitions apart
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    """One stored definition of a workflow: the exact text some proposals were (or are) run under."""
+
+    content_hash: str
+    workflow: str
+    version: str
+    source: str
+    text: str
+    stored_at: datetime
 
 
 def short_hash(content_hash: str) -> str:

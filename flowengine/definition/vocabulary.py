@@ -49,7 +49,7 @@ TERMS: dict[str, tuple[str, str, str]] = {
     "hours": ("hours", "timer", "timmar"),
     "minute": ("minute", "minutt", "minut"),
     "minutes": ("minutes", "minutter", "minuter"),
-    # The stall diagram and the comparison diagram (flowengine.views.overlay).
+    # The stall diagram and the comparison diagram (flowengine.views.stall_diagram, comparison_diagram).
     "stalls_as_of": ("where proposals stall, as of", "hvor forslagene stopper opp, per",
                      "var förslagen fastnar, per"),
     "stages_as_of": ("where proposals stall, stage by stage, as of",

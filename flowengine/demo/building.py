@@ -23,7 +23,7 @@ from flowengine.definition.model import Workflow
 from flowengine.demo.data import ContextItem
 from flowengine.demo.loading import DemoLoad, load_demo
 from flowengine.demo.reading import read_demo
-from flowengine.errors import InvalidInput
+from flowengine.errors import InvalidInput, Remedy
 from flowengine.history.provenance import KINDS, LEGEND, STATED
 from flowengine.history.records import Event, Proposal
 from flowengine.service.facade import AuditReport, FlowEngine, Lineage
@@ -86,7 +86,7 @@ class DemoResult:
 def fresh_database(path: Path) -> Path:
     """Remove an old SQLite database at ``path`` (the file and its -wal/-shm, nothing else)."""
     if path.is_dir():
-        raise InvalidInput(f"{path} is a folder, not a database file; move it away or choose another --out")
+        raise InvalidInput(f"{path} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
     for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             old.unlink(missing_ok=True)
@@ -122,7 +122,7 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
         raise InvalidInput(f"cannot create the output folder {out}: {exc.strerror or exc}") from exc
     database = out / DATABASE_NAME
     if database.is_dir():
-        raise InvalidInput(f"{database} is a folder, not a database file; move it away or choose another --out")
+        raise InvalidInput(f"{database} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
     building = fresh_database(out / (DATABASE_NAME + ".building"))
     try:
         with FlowEngine.open(str(building), workflow_dirs=workflow_dirs, clock=clock) as engine:
@@ -158,10 +158,11 @@ def _read_histories(engine: FlowEngine, loaded: DemoLoad) -> _Histories:
 def write_reports(result: DemoResult, histories: _Histories, language: str = "en") -> DemoResult:
     """Each workflow's stall diagram, the comparison, and the report as Markdown and as HTML
     (which inlines every diagram)."""
+    from flowengine.views.comparison_diagram import render_comparison
     from flowengine.views.histories import history_section, lineage_section
     from flowengine.views.htmlreport import Part, html_report
-    from flowengine.views.overlay import render_comparison, render_stall_diagram
     from flowengine.views.report import as_markdown, build_sections
+    from flowengine.views.stall_diagram import render_stall_diagram
 
     out, analyses, loaded = result.out_dir, result.analyses, result.loaded
     stall_diagrams = tuple((a.workflow.id, render_stall_diagram(a, out / f"{a.workflow.id}-stalls.svg", language))
@@ -238,7 +239,7 @@ def context_section(context: Sequence[ContextItem]) -> Section:
 def draw_workflows(engine: FlowEngine, loaded: DemoLoad, out_dir: Path,
                    language: str = "en") -> tuple[tuple[str, Path], ...]:
     """Each workflow of the demo, drawn from the definition its proposals run under."""
-    from flowengine.views.render import render
+    from flowengine.views.workflow_diagram import render
 
     drawn = []
     for wid, proposals in loaded.by_workflow.items():

@@ -19,23 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import Connection
-
 from flowengine.atomicfile import replacing
 from flowengine.errors import FlowEngineError, InvalidInput, NotFound
 from flowengine.eventlog.csv_writer import write_csv
+from flowengine.eventlog.formats import export_format_names, export_formats
 from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_is
 from flowengine.eventlog.ocel_writer import write_ocel
 from flowengine.eventlog.xes_writer import write_xes
 from flowengine.history.records import ADVANCED, CREATED, FROM_KEY
 from flowengine.meter import Meter, no_meter
-from flowengine.store import eventstream, queries
-from flowengine.store.database import Database
+from flowengine.store import Connection, Database, eventstream, queries
 
 Writer = Callable[[TextIO, LogSource], None]
-WRITERS: dict[str, Writer] = {"csv": write_csv, "xes": write_xes, "ocel": write_ocel}
-FORMATS = tuple(WRITERS)
-SUFFIXES = {"csv": ".csv", "xes": ".xes", "ocel": ".json"}
+FORMATS = export_format_names()
+WRITERS: dict[str, Writer] = {"csv": write_csv, "xes": write_xes, "ocel": write_ocel}  # one per format in FORMATS
+SUFFIXES = {f.name: f.suffix for f in export_formats()}
 PASSES = {"csv": 1, "xes": 1, "ocel": 2}  # OCEL writes its objects, then its events
 STEP_KINDS = (CREATED, ADVANCED)  # what --steps-only keeps: the events that put a proposal in a state
 _METER_EVERY = 500  # events between two reports to the meter

@@ -42,7 +42,7 @@ from flowengine.eventlog.attributes import (
     TRIGGER,
 )
 from flowengine.history.provenance import DETAILS_KEY
-from flowengine.history.records import CREATED, FROM_KEY, MIGRATED, PROGRESS, REMINDED
+from flowengine.history.records import CREATED, FROM_KEY, MIGRATED, PROGRESS, REMINDED, SYSTEM
 from flowengine.store.eventstream import LoggedEvent
 
 # XES attribute types; CSV and OCEL carry every value as text, typed by their declarations.
@@ -53,7 +53,6 @@ INT = "int"
 Attribute = tuple[str, str, str]  # (key, XES type, value as text)
 
 WITHHELD = ""  # what free text becomes in a pseudonymised log
-SYSTEM_ACTOR = "system"  # flowengine's own escalations and reminders: no person, kept as it is
 KEPT_FIELD_TYPES = frozenset({"number", "date", "choice"})  # a workflow's words or figures, not a person's
 _KEPT_DETAILS: dict[str, frozenset[str]] = {
     CREATED: frozenset({"workflow", "workflow_version", "definition", FROM_KEY}),  # a proposal id is no one's name
@@ -124,8 +123,8 @@ class Pseudonymiser:
         self._names: dict[str, str] = {}
 
     def actor(self, name: str, role: str) -> str:
-        if name == SYSTEM_ACTOR and role == SYSTEM_ACTOR:
-            return SYSTEM_ACTOR
+        if name == SYSTEM and role == SYSTEM:  # flowengine's own escalations and reminders: no person
+            return SYSTEM
         if name not in self._names:
             self._names[name] = f"person-{len(self._names) + 1}"
         return self._names[name]

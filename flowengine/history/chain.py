@@ -1,14 +1,12 @@
-"""The hash chain over a proposal's events, replay, and the checks an auditor relies on.
+"""Replay of a proposal's events, and the checks an auditor relies on.
 
-Each event's hash is SHA-256 over the previous hash and a canonical encoding of everything the
-event says (sorted keys, no spaces, UTF-8, times as ``iso_utc``), so editing, deleting,
-reordering or inserting a row breaks the chain at that row. Pure Python: no database here.
+Each event's hash is sealed by :func:`flowengine.history.seal.seal` over the previous hash and
+everything the event says, so editing, deleting, reordering or inserting a row breaks the chain
+at that row. Pure Python: no database here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,38 +14,27 @@ from typing import Any
 
 from flowengine.clock import as_utc, iso_utc
 from flowengine.history.provenance import DETAILS_KEY
-from flowengine.history.records import ADVANCED, CREATED, EVENT_KINDS, FROM_KEY, MIGRATED, PROGRESS, Event, Proposal
+from flowengine.history.records import (
+    CREATED,
+    EVENT_KINDS,
+    FROM_KEY,
+    MIGRATED,
+    PROGRESS,
+    STATE_ENTERING,
+    Event,
+    Proposal,
+)
+from flowengine.history.seal import GENESIS, seal
 
-GENESIS = "0" * 64
-
-
-def canonical(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
-
-
-def event_hash(*, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
-               to_state: str, actor: str, role: str, at: datetime, entered_at: datetime, comment: str,
-               changes: dict[str, Any], details: dict[str, Any], idempotency_key: str | None,
-               prev_hash: str) -> str:
-    payload = {
-        "proposal": proposal, "seq": seq, "kind": kind, "trigger": trigger, "from": from_state,
-        "to": to_state, "actor": actor, "role": role, "at": iso_utc(at), "entered_at": iso_utc(entered_at),
-        "comment": comment, "changes": changes, "details": details, "idempotency_key": idempotency_key,
-    }
-    digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(canonical(payload))
-    return digest.hexdigest()
+__all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "enters_state", "first_break", "recompute",
+           "replay", "restarts_deadline"]
 
 
 def recompute(event: Event) -> str:
-    return event_hash(
-        proposal=event.proposal, seq=event.seq, kind=event.kind, trigger=event.trigger,
-        from_state=event.from_state, to_state=event.to_state, actor=event.actor, role=event.role,
-        at=event.at, entered_at=event.entered_at, comment=event.comment, changes=event.changes,
-        details=event.details, idempotency_key=event.idempotency_key, prev_hash=event.prev_hash,
-    )
+    """What the event's hash must be, by the one sealing function."""
+    return seal(event.prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
+                event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at), event.comment,
+                event.changes, event.details, event.idempotency_key)
 
 
 @dataclass(frozen=True)
@@ -67,7 +54,7 @@ class Replayed:
 def enters_state(event: Event) -> bool:
     """Creation and every step (a step back into the same state too) start the clock of a state;
     setting fields does not, nor does a migration (it renames the stay, the clock keeps running)."""
-    return event.kind in (CREATED, ADVANCED)
+    return event.kind in STATE_ENTERING
 
 
 def restarts_deadline(event: Event, stage: str | None) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import iso_utc
-from flowengine.errors import InvalidInput
+from flowengine.errors import InvalidInput, Remedy
 
 # An event's kind: how the proposal changed.
 CREATED = "created"
@@ -28,14 +28,28 @@ MIGRATED = "migrated"
 # A note in the history: something heard of the proposal that moves nothing ("still waiting for
 # the committee"). It changes no state, field or deadline clock, but it is a record: the stall
 # analysis counts a proposal over its limit as known to be waiting only when something was
-# recorded after the limit ran out.
+# recorded within its limit.
 NOTED = "noted"
 EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED, NOTED)
+STATE_ENTERING = (CREATED, ADVANCED)  # kinds that start the clock of the state they lead to
 # The creation's details name the proposal this one came from (``flowengine proposal new …
 # --from BSB-1``): an audit's finding that became a proposal in a municipal chain.
 FROM_KEY = "from"
 
-_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+# The engine's own name and role: the steps a workflow declares to happen by themselves
+# (escalations) and the reminders `tick` hands out are recorded by this actor.
+SYSTEM = "system"
+
+# What a name or role may be: 1 to 64 characters, none of them a control character.
+ACTOR_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+ACTOR_NAME_RULE = "1 to 64 printable characters"
+
+
+def actor_problem(what: str, value: str) -> str | None:
+    """Why ``value`` cannot be an actor's ``what`` ("name" or "role"); None when it can."""
+    if not isinstance(value, str) or not value.strip() or not ACTOR_NAME.match(value):
+        return f"actor {what} {str(value)[:70]!r} is not usable: give {ACTOR_NAME_RULE} (a pseudonym is enough)"
+    return None
 
 
 def id_order(proposal_id: str) -> tuple[str, int]:
@@ -53,9 +67,12 @@ class Actor:
 
     def __post_init__(self) -> None:
         for what, value in (("name", self.name), ("role", self.role)):
-            if not isinstance(value, str) or not value.strip() or not _NAME.match(value):
-                raise InvalidInput(f"actor {what} {value!r} is not usable: give 1 to 64 printable characters "
-                                   "(a pseudonym is enough), e.g. --as kari --role panel")
+            problem = actor_problem(what, value)
+            if problem is not None:
+                raise InvalidInput(problem).fixed_by(Remedy("actor"))
+
+
+SYSTEM_ACTOR = Actor(SYSTEM, SYSTEM)
 
 
 @dataclass(frozen=True)
@@ -146,15 +163,3 @@ class Trail:
     workflow: str
     steps: tuple[Step, ...]
     definition: str = ""
-
-
-@dataclass(frozen=True)
-class StoredDefinition:
-    """One stored definition of a workflow: the exact text some proposals were (or are) run under."""
-
-    content_hash: str
-    workflow: str
-    version: str
-    source: str
-    text: str
-    stored_at: datetime

@@ -1,1 +1,2 @@
-"""The façade (FlowEngine) and the operations it delegates to."""
+"""The façade (:class:`flowengine.service.facade.FlowEngine`) and the operations it delegates to,
+one module per job: steps, reading, tick, migrating, audit, analysis."""

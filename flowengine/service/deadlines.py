@@ -20,9 +20,8 @@ from flowengine.clock import as_utc, iso_utc
 from flowengine.definition.model import State, Workflow
 from flowengine.errors import InvalidInput
 from flowengine.history import chain
-from flowengine.history.records import PROGRESS, REMINDED, Actor, Event, Proposal
+from flowengine.history.records import PROGRESS, REMINDED, Event, Proposal
 
-SYSTEM = Actor("system", "system")  # who takes the steps the workflow declares to happen by themselves
 IMPLEMENTATION = "implementation"  # the stage in which progress is recorded and restarts the clock
 ESCALATE = "escalate"
 REMIND = "remind"

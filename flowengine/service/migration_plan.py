@@ -22,7 +22,7 @@ from typing import Any
 
 from flowengine.definition.model import Workflow
 from flowengine.definition.versions import version_label
-from flowengine.errors import InvalidInput, NotFound, Refused
+from flowengine.errors import InvalidInput, NotFound, Refused, Remedy
 from flowengine.history.records import Event, Proposal
 from flowengine.suggest import did_you_mean
 
@@ -83,15 +83,14 @@ class Plan:
         return version_label(self.to_version, self.to_definition)
 
     def refusal(self) -> Refused | None:
-        """Every state that cannot move, with the proposals in it and the ``--map`` that fixes it."""
+        """Every state that cannot move, with the proposals in it and the map that fixes it."""
         if not self.unmapped:
             return None
         reasons = [f"'{u.state}' {u.why}; it holds {', '.join(u.proposals)}" for u in self.unmapped]
-        fixes = " ".join(f"--map {u.state}={did_you_mean(u.state, self.open_states) or 'STATE'}"
-                         for u in self.unmapped)
+        fixes = [Remedy("map", u.state, did_you_mean(u.state, self.open_states) or "STATE") for u in self.unmapped]
         return Refused(f"cannot migrate {self.workflow} to {self.target}", reasons,
-                       f"map each to an open state of the new definition: {fixes} "
-                       f"(open states: {', '.join(self.open_states)})")
+                       f"map each to an open state of the new definition "
+                       f"(open states: {', '.join(self.open_states)})").fixed_by(*fixes)
 
     def as_dict(self) -> dict[str, Any]:
         return {"workflow": self.workflow, "to_definition": self.to_definition, "to_version": self.to_version,
@@ -101,15 +100,15 @@ class Plan:
 
 
 def parse_map(items: Iterable[str]) -> dict[str, str]:
-    """``old=new`` pairs (``--map``) into a mapping; one old state maps to one new state."""
+    """``old=new`` pairs into a mapping; one old state maps to one new state."""
     mapping: dict[str, str] = {}
     for item in items:
         old, sep, new = (part.strip() for part in item.partition("="))
         if not sep or not old or not new:
-            raise InvalidInput(f"--map takes OLD=NEW, a state of the old definition and one of the new, "
-                               f"e.g. --map council_review=review; got '{item}'")
+            raise InvalidInput(f"a state map is OLD=NEW, a state of the old definition and one of the new, "
+                               f"e.g. council_review=review; got '{item}'")
         if mapping.get(old, new) != new:
-            raise InvalidInput(f"--map gives '{old}' two new states ({mapping[old]} and {new}); give one")
+            raise InvalidInput(f"the state map gives '{old}' two new states ({mapping[old]} and {new}); give one")
         mapping[old] = new
     return mapping
 
@@ -184,11 +183,11 @@ def _check_map(target: Workflow, mapping: Mapping[str, str], known: set[str]) ->
     for old, new in mapping.items():
         if old not in known:
             raise NotFound("state", old, sorted(known),
-                           hint=f"the left of --map names a state of a stored definition of {target.id}")
+                           hint=f"the left of a state map names a state of a stored definition of {target.id}")
         if new not in target.states:
             raise NotFound("state", new, list(target.states),
-                           hint=f"the right of --map names a state of the new definition of {target.id}")
-    finals = [f"--map {old}={new}: '{new}' is final" for old, new in mapping.items() if target.states[new].final]
+                           hint=f"the right of a state map names a state of the new definition of {target.id}")
+    finals = [f"{old}={new}: '{new}' is final" for old, new in mapping.items() if target.states[new].final]
     if finals:
         raise Refused(f"cannot migrate {target.id}", finals,
                       "a migration never ends a proposal: map to an open state, then close the proposals "

@@ -43,7 +43,7 @@ from sqlalchemy import (
     select,
 )
 
-from flowengine.history.records import ADVANCED, CREATED, MIGRATED, PROGRESS
+from flowengine.history.records import ADVANCED, CREATED, MIGRATED, PROGRESS, SYSTEM
 from flowengine.meter import Meter, no_meter
 from flowengine.store.schema import events, proposals
 
@@ -51,7 +51,6 @@ T = TypeVar("T")
 SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
 STORED = "stored"
 MICROS = "micros"
-SYSTEM_ROLE = "system"  # as flowengine.analysis.reference.SYSTEM_ROLE: tick's automatic comments answer nobody
 PHASES = 2  # units :func:`read` tells its meter: the steps read, the answering steps read
 
 
@@ -302,7 +301,7 @@ def commented_steps(conn: Connection, until: datetime | None,
                        events.c.to_state == target) for source, trigger, target in keys))
     query = (select(events.c.from_state, events.c.trigger, events.c.to_state, func.count(),
                     _joined(conn, _key()), _joined(conn, _time(conn)))
-             .where(commented, events.c.role != SYSTEM_ROLE, which, *_until(conn, until))
+             .where(commented, events.c.role != SYSTEM, which, *_until(conn, until))
              .group_by(events.c.from_state, events.c.trigger, events.c.to_state))
     return [StepGroup(ADVANCED, row[0], row[1], row[2], _columns(*row[3:])) for row in conn.execute(query)]
 

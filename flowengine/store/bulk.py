@@ -22,14 +22,8 @@ from sqlalchemy import Connection, func, insert, select
 
 from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import FROM_KEY
+from flowengine.history.steps import EventRow
 from flowengine.store.schema import events, proposals
-
-# One event as the importer builds it (a plain tuple: a million of them must stay cheap):
-# seq, kind, trigger, from_state, to_state, actor, role, at, at_iso, entered_at, entered_iso,
-# comment, changes, details, idempotency_key, prev_hash, hash — times aware UTC, *_iso in
-# clock.iso_utc form.
-EventRow = tuple[int, str, str | None, str | None, str, str, str, datetime, str, datetime, str, str,
-                 dict[str, Any], dict[str, Any], str | None, str, str]
 
 # One proposal: id, prefix, number, workflow, definition_hash, title, description, origin, state,
 # fields, created_at, created_by, updated_at, state_entered_at, version, head_hash. Its row's
@@ -54,7 +48,7 @@ def _sqlite_time(iso: str) -> str:
 
 def _mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
     """What the row mirrors of the creation event: the proposal it came from, its provenance's kind."""
-    details = history[0][13] if history else {}
+    details = history[0].details if history else {}
     came_from = details.get(FROM_KEY)
     recorded = details.get(DETAILS_KEY)
     kind = recorded.get("kind") if isinstance(recorded, dict) else None
@@ -103,8 +97,8 @@ class BulkWriter:
              f"{entered[:10]} {entered[11:26]}", comment, json.dumps(changes) if changes else "{}",
              json.dumps(details) if details else "{}", key, prev, digest)
             for offset, (_, history) in enumerate(batch)
-            for (seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details, key,
-                 prev, digest) in history
+            for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
+                 key, prev, digest) in history
         ])
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
@@ -117,8 +111,8 @@ class BulkWriter:
              "to_state": target, "actor": actor, "role": role, "at": at, "entered_at": entered, "comment": comment,
              "changes": changes, "details": details, "idempotency_key": key, "prev_hash": prev, "hash": digest}
             for pk, (_, history) in zip(pks, batch, strict=True)
-            for (seq, kind, trigger, source, target, actor, role, at, _ai, entered, _ei, comment, changes, details,
-                 key, prev, digest) in history
+            for (_p, seq, kind, trigger, source, target, actor, role, at, _ai, entered, _ei, comment, changes,
+                 details, key, prev, digest) in history
         ])
 
 

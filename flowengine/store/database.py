@@ -42,6 +42,33 @@ _TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock"}
 T = TypeVar("T")
 
 
+# Which unique key a duplicate insert ran into, by the names each backend puts in its message.
+_UNIQUE_KEYS = (
+    ("proposal_number", ("uq_proposals_prefix_number", "proposals.prefix, proposals.number", "proposals.number")),
+    ("definition", ("definitions_pkey", "definitions.content_hash")),
+    ("idempotency_key", ("events_idempotency_key_key", "events.idempotency_key")),
+    ("proposal_id", ("proposals_id_key", "proposals.id")),
+    ("event_seq", ("uq_events_proposal_seq", "events.proposal_pk, events.seq")),
+)
+
+
+class KeyTaken(StoreError):
+    """A write ran into a unique key that a concurrent writer took first; nothing was written.
+    ``key`` says which: ``proposal_number``, ``definition``, ``idempotency_key``, ``proposal_id``,
+    ``event_seq`` or ``other``."""
+
+    def __init__(self, database: str, key: str, detail: str) -> None:
+        self.key = key
+        self.detail = detail
+        super().__init__(f"a concurrent write to {database} collided with this one ({detail}); nothing was "
+                         "written — try again")
+
+
+def taken_key(message: str) -> str:
+    """The unique key a driver's duplicate-key message names (see :class:`KeyTaken`)."""
+    return next((key for key, names in _UNIQUE_KEYS if any(name in message for name in names)), "other")
+
+
 class Contention(StoreError):
     """A write the database rolled back because of concurrent writers: safe to run again whole."""
 
@@ -71,7 +98,7 @@ def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = N
     path = Path(value).expanduser()
     if not path.parent.is_dir():
         raise StoreError(f"cannot create the database {value}: the folder {path.parent} does not exist "
-                         "(create it, or leave out --db to use the default location)")
+                         "(create it, or choose another place)")
     if path.is_dir():
         raise StoreError(f"{value} is a folder; give a file name for the database, e.g. {path / 'flowengine.db'}")
     return f"sqlite:///{path}"
@@ -282,8 +309,9 @@ def translate_errors(database: Database, *, writing: bool = False) -> Iterator[N
     :meth:`Database.run_write` to run again."""
     try:
         yield
-    except exc.IntegrityError:
-        raise  # the service turns these into conflicts or repeated requests
+    except exc.IntegrityError as error:  # the service turns these into conflicts or repeated requests
+        message = str(error.orig) if error.orig is not None else str(error)
+        raise KeyTaken(database.display_name, taken_key(message), _first_line(error)) from error
     except exc.DBAPIError as error:
         sqlstate = getattr(error.orig, "sqlstate", None)
         if sqlstate in _TRANSIENT_SQLSTATES:

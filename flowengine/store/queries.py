@@ -23,7 +23,8 @@ from sqlalchemy.types import TypeEngine
 
 from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
-from flowengine.history.records import Event, Proposal, Step, StoredDefinition, Trail
+from flowengine.definition.versions import StoredDefinition
+from flowengine.history.records import Event, Proposal, Step, Trail
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------

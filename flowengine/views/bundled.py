@@ -23,7 +23,8 @@ class DiagramStatus:
 
 def bundled_diagram_status(out_dir: Path, language: str = "en") -> list[DiagramStatus]:
     """For every bundled workflow: where its diagram goes and whether the one there is current."""
-    from flowengine.views.render import svg_is_current, workflow_to_dot
+    from flowengine.views.drawing import svg_is_current
+    from flowengine.views.workflow_diagram import workflow_to_dot
 
     statuses = []
     for entry in discover([bundled_dir()]):
@@ -36,7 +37,7 @@ def bundled_diagram_status(out_dir: Path, language: str = "en") -> list[DiagramS
 
 def write_bundled_diagrams(out_dir: Path, language: str = "en") -> list[DiagramStatus]:
     """Redraw the diagrams that are out of date; returns the status before redrawing."""
-    from flowengine.views.render import render
+    from flowengine.views.workflow_diagram import render
 
     out_dir.mkdir(parents=True, exist_ok=True)
     statuses = bundled_diagram_status(out_dir, language)

@@ -75,8 +75,8 @@ def lineage_section(lines: Sequence[tuple[Proposal, Sequence[Proposal]]], workfl
     )
     return Section("lineage", "From audits to proposals", (
         "proposal", "title", "workflow", "proposals it led to", "where they are"), rows,
-        note="proposals registered as coming from another (flowengine proposal new … --from ID): a "
-             "user-asks-user audit's findings that became proposals in a municipal chain")
+        note="proposals registered as coming from another: a user-asks-user audit's findings that became "
+             "proposals in a municipal chain")
 
 
 def _step(event: Event) -> str:

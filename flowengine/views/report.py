@@ -1,5 +1,5 @@
 """The stall report: the analysis laid out as titled tables, then written as text, Markdown,
-CSV or JSON (and as HTML by the demo's report).
+CSV or JSON (the report formats of :mod:`flowengine.views.formats`; and as HTML by the demo's report).
 
 Every format is built from the same :class:`Section` list, so they cannot disagree. Privacy
 is applied once, here, while cells are made: a suppressed count is the text "<3" in every
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,8 +22,10 @@ from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc, iso_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
+from flowengine.errors import NotFound
 from flowengine.history.provenance import weakest
 from flowengine.history.records import id_order
+from flowengine.views.formats import report_format_names
 from flowengine.views.texttable import table
 
 Cell = str | int | float | None
@@ -360,6 +363,23 @@ def as_json_data(sections: Sequence[Section], analyses: Sequence[Analysis], priv
     if not privacy.roles_only and not privacy.min_count:
         data["figures"] = [a.as_dict() for a in analyses]
     return data
+
+
+def as_format(name: str, sections: Sequence[Section], data: dict[str, Any] | None = None) -> str:
+    """``sections`` written in report format ``name`` (one of
+    :data:`~flowengine.views.formats.REPORT_FORMATS`); JSON writes ``data`` when given (e.g.
+    :func:`as_json_data`), else the sections alone."""
+    if name == "json":
+        chosen = data if data is not None else {"sections": [s.as_dict() for s in sections]}
+        return json.dumps(chosen, indent=2, ensure_ascii=False) + "\n"
+    writer = _TEXT_WRITERS.get(name)
+    if writer is None:
+        raise NotFound("report format", name, report_format_names())
+    return writer(sections)
+
+
+_TEXT_WRITERS: dict[str, Callable[[Sequence[Section]], str]] = {
+    "table": as_text, "csv": as_csv, "markdown": as_markdown}
 
 
 def _text(value: Cell) -> str:

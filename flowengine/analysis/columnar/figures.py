@@ -27,17 +27,35 @@ analysed by the reference instead.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-from sqlalchemy import Connection
 
+from flowengine.analysis.columnar.arrays import (
+    EPOCH,
+    KIND_CODES,
+    US_PER_DAY,
+    Flags,
+    Floats,
+    Ints,
+    Log,
+    View,
+    add_duration,
+    by_month,
+    count_keys,
+    days_of,
+    event_columns,
+    event_order,
+    is_member,
+    month_codes,
+    parse_ints,
+    run_starts,
+    spreads_by_key,
+)
 from flowengine.analysis.figures import (
     Analysis,
     Feedback,
@@ -63,18 +81,10 @@ from flowengine.analysis.reference import (
 from flowengine.clock import as_utc
 from flowengine.definition.durations import Duration
 from flowengine.definition.model import STAGES, Workflow
-from flowengine.errors import StoreError
-from flowengine.history.records import ADVANCED, CREATED, MIGRATED
+from flowengine.history.records import ADVANCED, MIGRATED
 from flowengine.meter import Meter, no_meter
-from flowengine.store import aggregates
+from flowengine.store import Connection, aggregates
 
-Ints = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
-Flags = npt.NDArray[np.bool_]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US_PER_DAY = 86_400_000_000
-_KINDS = {CREATED: 0, ADVANCED: 1, MIGRATED: 2}
 _NONE = -1  # the code of "no stage" (a final or undeclared state, or one declared without a stage)
 
 
@@ -87,8 +97,8 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     moment = as_utc(as_of)
     if reading is None:
         reading = aggregates.read(conn, moment, answering(workflows), meter)
-    log = _Log.of_groups(reading.steps, aggregates.time_format(conn))
-    members = {m.workflow: _ints(m.proposals, m.count) for m in reading.members}
+    log = Log.of_groups(reading.steps, aggregates.time_format(conn))
+    members = {m.workflow: parse_ints(m.proposals, m.count) for m in reading.members}
     found = []
     for workflow in workflows:
         pks = members.get(workflow.id, np.zeros(0, dtype=np.int64))
@@ -108,258 +118,15 @@ def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analys
     return analyse(workflow, queries.trails(conn, until=moment, workflow=workflow.id), moment)
 
 
-# -- reading the columns ---------------------------------------------------------------------
-
-def _ints(text: str, count: int) -> Ints:
-    if not count or not text:
-        return np.zeros(0, dtype=np.int64)
-    values = np.fromstring(text, dtype=np.int64, sep=",")  # text mode: not the deprecated binary one
-    if values.size != count:
-        raise StoreError(f"the database counted {count} events but listed {values.size}; "
-                         "run the analysis again (a concurrent change?) or report it as a bug")
-    return values
-
-
-_TABLE_DAYS = 1_000_000  # about 2,700 years: beyond, months are worked out per event, not per day
-_WIDTH = 27  # "YYYY-MM-DD HH:MM:SS.ffffff" and its comma
-_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
-_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord(".")}
-
-
-def _micros(text: str, count: int, time_format: str) -> Ints:
-    """Microseconds since 1970 (UTC) of the times as the database handed them over."""
-    if time_format == aggregates.MICROS:
-        return _ints(text, count)
-    if not count:
-        return np.zeros(0, dtype=np.int64)
-    raw = (text + ",").encode("ascii", "replace")
-    if len(raw) != count * _WIDTH:
-        return _micros_slowly(text)
-    table = np.frombuffer(raw, dtype=np.uint8).reshape(count, _WIDTH)
-    digits = table[:, _DIGITS] - np.uint8(ord("0"))  # wraps below "0", so one bound checks both
-    marks_ok = all(bool((table[:, column] == mark).all()) for column, mark in _MARKS.items())
-    if not marks_ok or bool((digits > 9).any()):
-        return _micros_slowly(text)
-
-    def number(first: int, last: int) -> Ints:
-        value = np.zeros(count, dtype=np.int64)
-        for column in range(first, last):
-            value = value * 10 + digits[:, column]
-        return value
-
-    days = _days_from_civil(number(0, 4), number(4, 6), number(6, 8))
-    hour, minute, second, micro = number(8, 10), number(10, 12), number(12, 14), number(14, 20)
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
-
-
-def _days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised)."""
-    year = year - (month <= 2)
-    era = np.floor_divide(year, 400)
-    year_of_era = year - era * 400
-    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days: Ints = era * 146097 + day_of_era - 719468
-    return days
-
-
-def _civil(days: Ints) -> tuple[Ints, Ints, Ints]:
-    """Year, month and day of days since 1970-01-01: the inverse of _days_from_civil."""
-    shifted = days + 719468
-    era = np.floor_divide(shifted, 146097)
-    day_of_era = shifted - era * 146097
-    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    shifted_month = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
-    month = np.where(shifted_month < 10, shifted_month + 3, shifted_month - 9)
-    year = year_of_era + era * 400 + (month <= 2)
-    return year, month, day
-
-
-def _month_codes(micros: Ints) -> Ints:
-    """Months since 1970-01 (UTC) of times in microseconds. A log spans far fewer days than it
-    has events: each day's month is worked out once, in a table looked up per event."""
-    days = np.floor_divide(micros, _US_PER_DAY)
-    if not days.size:
-        return days
-    first, last = int(days.min()), int(days.max())
-    if last - first > _TABLE_DAYS:
-        year, month, _ = _civil(days)
-        return (year - 1970) * 12 + month - 1
-    year, month, _ = _civil(np.arange(first, last + 1, dtype=np.int64))
-    months: Ints = ((year - 1970) * 12 + month - 1)[days - first]
-    return months
-
-
-def _add(duration: Duration, micros: Ints) -> Ints:
-    """Duration.add_to on times in microseconds (UTC): whole months first, a month's end
-    clamping the day, then the fixed delta."""
-    delta = duration.delta // timedelta(microseconds=1)
-    if not duration.months:
-        return micros + delta
-    days = np.floor_divide(micros, _US_PER_DAY)
-    year, month, day = _civil(days)
-    index = month - 1 + duration.months
-    year, month = year + index // 12, index % 12 + 1
-    month_start = _days_from_civil(year, month, np.ones_like(month))
-    month_length = _days_from_civil(year + month // 12, month % 12 + 1, np.ones_like(month)) - month_start
-    moved: Ints = (month_start + np.minimum(day, month_length) - 1 - days) * _US_PER_DAY + micros + delta
-    return moved
-
-
-def _micros_slowly(text: str) -> Ints:
-    """Times in any form SQLite may hold them (written by another tool): one by one."""
-    values = [(as_utc(datetime.fromisoformat(item)) - _EPOCH) // timedelta(microseconds=1)
-              for item in text.split(",")]
-    return np.array(values, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class _Events:
-    pk: Ints
-    seq: Ints
-    at: Ints
-
-
-def _events(columns: aggregates.Columns, time_format: str) -> _Events:
-    keys = _ints(columns.keys, columns.count)
-    return _Events(keys >> aggregates.SEQ_BITS, keys & ((1 << aggregates.SEQ_BITS) - 1),
-                   _micros(columns.times, columns.count, time_format))
-
-
-@dataclass(frozen=True)
-class _View:
-    """One workflow's creations, steps and migrations, sorted by proposal and sequence number."""
-
-    pk: Ints
-    seq: Ints
-    at: Ints
-    group: Ints  # index into _Log.groups
-
-
-@dataclass(frozen=True)
-class _Log:
-    groups: tuple[aggregates.StepGroup, ...]
-    pk: Ints
-    seq: Ints
-    at: Ints
-    group: Ints
-    time_format: str
-
-    @classmethod
-    def of_groups(cls, groups: tuple[aggregates.StepGroup, ...], time_format: str) -> _Log:
-        parts = [_events(g.events, time_format) for g in groups]
-        if not parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return cls(groups, empty, empty, empty, empty, time_format)
-        pk = np.concatenate([p.pk for p in parts])
-        seq = np.concatenate([p.seq for p in parts])
-        at = np.concatenate([p.at for p in parts])
-        group = np.repeat(np.arange(len(groups), dtype=np.int64), [p.pk.size for p in parts])
-        order = _by_event(pk, seq)
-        return cls(groups, pk[order], seq[order], at[order], group[order], time_format)
-
-    def of(self, members: Ints) -> _View | None:
-        """The events of these proposals; None when the column-wise view cannot take them."""
-        keep = _member(self.pk, members)
-        view = _View(self.pk[keep], self.seq[keep], self.at[keep], self.group[keep])
-        if not view.pk.size:
-            return view
-        kinds = np.array([_KINDS[g.kind] for g in self.groups], dtype=np.int64)[view.group]
-        first = _starts(view.pk)
-        sourceless = np.array([g.kind != CREATED and g.source is None for g in self.groups], dtype=bool)
-        if bool((kinds[first] != _KINDS[CREATED]).any()) or bool(sourceless[view.group].any()):
-            return None
-        return view
-
-
-def _by_event(pk: Ints, seq: Ints) -> Ints:
-    """The order by proposal, then sequence number. The database hands each group over in that
-    order already, so a stable sort (a merge of sorted runs) is cheap."""
-    return np.argsort((pk << aggregates.SEQ_BITS) | seq, kind="stable")
-
-
-def _member(pk: Ints, members: Ints) -> Flags:
-    """Which of ``pk`` are among ``members``: a lookup table where keys are small, as they are."""
-    if not pk.size or not members.size:
-        return np.zeros(pk.size, dtype=bool)
-    top = max(int(pk.max()), int(members.max()))
-    if min(int(pk.min()), int(members.min())) < 0 or top > 50_000_000:
-        return np.isin(pk, members)
-    table = np.zeros(top + 1, dtype=bool)
-    table[members] = True
-    return table[pk]
-
-
-def _starts(keys: Ints) -> Flags:
-    """True where a run of equal keys begins."""
-    flags = np.ones(keys.size, dtype=bool)
-    flags[1:] = keys[1:] != keys[:-1]
-    return flags
-
-
-def _days(micros: Ints) -> Floats:
-    """As stalls._days: seconds as timedelta.total_seconds gives them, then days, never negative."""
-    return np.maximum(micros.astype(np.float64) / 1e6 / 86400.0, 0.0)
-
-
-def _month_text(code: int) -> str:
-    return f"{1970 + code // 12:04d}-{code % 12 + 1:02d}"
-
-
-def _spreads(keys: Ints, values: Floats) -> dict[int, Spread]:
-    """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks.
-
-    One partition per key at the two lower ranks the quantiles read; the rank above each is
-    the least value to its right, and the largest the greatest right of the upper one."""
-    if not keys.size:
-        return {}
-    low, high = int(keys.min()), int(keys.max())
-    small = keys - low if high - low < 32_000 else keys  # 16 bits: numpy sorts them by radix
-    order = np.argsort(small.astype(np.int16) if small is not keys else keys, kind="stable")
-    keys, values = keys[order], values[order]
-    starts = np.flatnonzero(_starts(keys))
-    ends = np.append(starts[1:], keys.size)
-    found = {}
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        size = end - start
-        median_low, p90_low = math.floor((size - 1) * 0.5), math.floor((size - 1) * 0.9)
-        ordered = np.partition(values[start:end], [median_low, p90_low])
-        found[int(keys[start])] = Spread(size, _quantile(_ranked(ordered, median_low), size, 0.5),
-                                         _quantile(_ranked(ordered, p90_low), size, 0.9),
-                                         float(ordered[p90_low:].max()))
-    return found
-
-
-def _ranked(partitioned: Floats, rank: int) -> tuple[float, float]:
-    """The values at ``rank`` and at the rank above (the same at the top) of values partitioned
-    at ``rank``: the one above is the least of those to its right."""
-    above = partitioned[rank + 1:]
-    return float(partitioned[rank]), float(above.min()) if above.size else float(partitioned[rank])
-
-
-def _quantile(pair: tuple[float, float], size: int, q: float) -> float:
-    """figures.quantile, from the values at the two ranks it reads."""
-    position = (size - 1) * q
-    low_value, high_value = pair
-    return low_value + (high_value - low_value) * (position - math.floor(position))
-
-
-def _counts(keys: Ints) -> dict[int, int]:
-    values, counts = np.unique(keys, return_counts=True)
-    return dict(zip(values.tolist(), counts.tolist(), strict=True))
-
-
 # -- the figures -----------------------------------------------------------------------------
 
 class _Figures:
     """One workflow's figures from its sorted events: the reference's tally, column-wise."""
 
-    def __init__(self, conn: Connection, workflow: Workflow, moment: datetime, log: _Log, view: _View,
+    def __init__(self, conn: Connection, workflow: Workflow, moment: datetime, log: Log, view: View,
                  answers: Sequence[aggregates.StepGroup]) -> None:
         self.conn, self.workflow, self.moment, self.view = conn, workflow, moment, view
-        self.now_us = (moment - _EPOCH) // timedelta(microseconds=1)
+        self.now_us = (moment - EPOCH) // timedelta(microseconds=1)
         self.groups = groups = log.groups
         self.time_format = log.time_format
         self.names: list[str] = list(workflow.states)
@@ -372,7 +139,7 @@ class _Figures:
         self.source = np.array([self.codes[g.source] if g.source is not None else _NONE for g in groups],
                                dtype=np.int64)
         self.target = np.array([self.codes[g.target] for g in groups], dtype=np.int64)
-        self.kind = np.array([_KINDS[g.kind] for g in groups], dtype=np.int64)
+        self.kind = np.array([KIND_CODES[g.kind] for g in groups], dtype=np.int64)
         states = workflow.states
         stage_of = [_NONE] * len(self.names)
         funnel_of = [_NONE] * len(self.names)
@@ -392,19 +159,19 @@ class _Figures:
     def analysis(self) -> Analysis:
         v = self.view
         kind, target = self.kind[v.group], self.target[v.group]
-        first = _starts(v.pk)
-        entering = kind != _KINDS[MIGRATED]
+        first = run_starts(v.pk)
+        entering = kind != KIND_CODES[MIGRATED]
         e = np.flatnonzero(entering)  # creations and steps: each starts a stay
         e_pk, e_at, e_kind = v.pk[e], v.at[e], kind[e]
-        e_first = _starts(e_pk)
+        e_first = run_starts(e_pk)
         proposals = int(first.sum())
         # Steps: time in the source state since the creation or step before.
-        stepped = np.flatnonzero(e_kind == _KINDS[ADVANCED])
+        stepped = np.flatnonzero(e_kind == KIND_CODES[ADVANCED])
         step_rows = e[stepped]
         step_group = v.group[step_rows]
         step_source = self.source[step_group]
-        step_days = _days(e_at[stepped] - e_at[stepped - 1])
-        e_months = _month_codes(e_at)
+        step_days = days_of(e_at[stepped] - e_at[stepped - 1])
+        e_months = month_codes(e_at)
         step_months = e_months[stepped]
         # Stays are entered under the name they end with: a migration moves the entry.
         stay_last = np.append(e[1:] - 1, v.pk.size - 1)
@@ -416,7 +183,7 @@ class _Figures:
         changes = np.flatnonzero(changed)
         continued = ~e_first[changes[1:]]
         left_stage = stage[changes[:-1]][continued]
-        stage_days = _days((e_at[changes[1:]] - e_at[changes[:-1]])[continued])
+        stage_days = days_of((e_at[changes[1:]] - e_at[changes[:-1]])[continued])
         keep = left_stage != _NONE
         # Per proposal: its last change of stage, its last stay, where it is now.
         last_change = changes[np.append(~continued, True)]
@@ -433,25 +200,25 @@ class _Figures:
         evaluation = STAGES.index("evaluation")
         evaluated = np.maximum.reduceat((stage == evaluation).astype(np.int64), e_starts)
         open_ = ~final_now
-        waiting_days = _days(self.now_us - since[open_])
+        waiting_days = days_of(self.now_us - since[open_])
         tally = _Tally(
-            passed=_spreads(step_source, step_days),
+            passed=spreads_by_key(step_source, step_days),
             passed_values=(step_source, step_days),
             waiting_values=(name_now[open_], waiting_days),
-            stage_passed=_by_stage(_spreads(left_stage[keep], stage_days[keep])),
-            stage_waiting=_by_stage(_spreads(stage_now[open_ & (stage_now != _NONE)],
-                                             _days(self.now_us - stage_since[open_ & (stage_now != _NONE)]))),
-            entered=_by_month(entered_name, e_months),
-            left=_by_month(step_source, step_months),
+            stage_passed=_by_stage(spreads_by_key(left_stage[keep], stage_days[keep])),
+            stage_waiting=_by_stage(spreads_by_key(stage_now[open_ & (stage_now != _NONE)],
+                                             days_of(self.now_us - stage_since[open_ & (stage_now != _NONE)]))),
+            entered=by_month(entered_name, e_months),
+            left=by_month(step_source, step_months),
             before_groups=step_group, before_days=step_days,
-            now=_counts(name_now[open_]), ended=_counts(name_now[final_now]),
+            now=count_keys(name_now[open_]), ended=count_keys(name_now[final_now]),
         )
         loops = self._loops(step_group, v.pk[step_rows])
         pks = v.pk[first]
         answered_at = self._answers(pks)
         has_answer = answered_at >= 0
-        answered = _days(answered_at[has_answer] - created[has_answer])
-        unanswered = _days(self.now_us - created[~has_answer])
+        answered = days_of(answered_at[has_answer] - created[has_answer])
+        unanswered = days_of(self.now_us - created[~has_answer])
         implementing = stage_now[open_] == STAGES.index("implementation")
         clock, under_way = self._clocks(pks[open_], since[open_], v.seq[e][e_last][open_], implementing)
         stalls, quiet = self._stalls(pks[open_], name_now[open_], since[open_], clock, tally)
@@ -462,9 +229,7 @@ class _Figures:
             transitions=self._transition_figures(step_group, step_days),
             loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals,
                                              int(under_way.sum())),
-            feedback=Feedback(proposals, _spreads(np.zeros(answered.size, dtype=np.int64), answered).get(0, Spread()),
-                              int(unanswered.size),
-                              _spreads(np.zeros(unanswered.size, dtype=np.int64), unanswered).get(0, Spread())),
+            feedback=Feedback(proposals, _one_spread(answered), int(unanswered.size), _one_spread(unanswered)),
             stalls=stalls, quiet=quiet,
         )
 
@@ -473,16 +238,16 @@ class _Figures:
     def _answers(self, pks: Ints) -> Ints:
         """Per proposal (in ``pks`` order), the time of its first answering step; -1 for none."""
         found = np.full(pks.size, -1, dtype=np.int64)
-        mine = [_events(g.events, self.time_format) for g in self.answers
+        mine = [event_columns(g.events, self.time_format) for g in self.answers
                 if g.source is not None and answers_panel(self.workflow, g.source, g.trigger, g.target)]
         if not mine:
             return found
         pk, seq, at = (np.concatenate([getattr(rows, name) for rows in mine]) for name in ("pk", "seq", "at"))
-        take = _member(pk, pks)
+        take = is_member(pk, pks)
         pk, seq, at = pk[take], seq[take], at[take]
-        order = _by_event(pk, seq)
+        order = event_order(pk, seq)
         pk, at = pk[order], at[order]
-        head = _starts(pk)
+        head = run_starts(pk)
         found[np.searchsorted(pks, pk[head])] = at[head]
         return found
 
@@ -507,7 +272,7 @@ class _Figures:
     def _latest(self, read: Callable[[Connection, datetime, list[int]], aggregates.Columns],
                 wanted: Ints) -> tuple[Ints, Ints]:
         """Each wanted proposal's latest progress: its time (the least int64 where none) and seq (-1)."""
-        progress = _events(read(self.conn, self.moment, wanted.tolist()), self.time_format)
+        progress = event_columns(read(self.conn, self.moment, wanted.tolist()), self.time_format)
         order = np.argsort(wanted)
         position = order[np.searchsorted(wanted, progress.pk, sorter=order)]
         latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
@@ -528,7 +293,7 @@ class _Figures:
             here = names == code
             if declared is not None and declared.deadline is not None:
                 deadline = declared.deadline
-                least[here] = deadline.months * 28 * _US_PER_DAY + deadline.delta // timedelta(microseconds=1)
+                least[here] = deadline.months * 28 * US_PER_DAY + deadline.delta // timedelta(microseconds=1)
                 limits[code] = (deadline, "no progress" if declared.stage == "implementation" else "deadline", None)
                 continue
             history = tally.passed.get(code)
@@ -543,8 +308,8 @@ class _Figures:
         for code, (limit, _, p90) in limits.items():
             here = np.flatnonzero(maybe & (names == code))
             if isinstance(limit, Duration):
-                due[here] = _add(limit, clock[here])
-                limit_days[here] = _days(due[here] - clock[here])
+                due[here] = add_duration(limit, clock[here])
+                limit_days[here] = days_of(due[here] - clock[here])
             else:
                 due[here] = clock[here] + limit
                 limit_days[here] = p90
@@ -552,7 +317,7 @@ class _Figures:
         if not stalled.size:
             return (), ()
         who = aggregates.current(self.conn, pks[stalled].tolist(), self.moment)
-        waited = _days(self.now_us - clock[stalled])
+        waited = days_of(self.now_us - clock[stalled])
         found = []
         for pk, code, started_us, days, limit_days_of in zip(
                 pks[stalled].tolist(), names[stalled].tolist(), clock[stalled].tolist(), waited.tolist(),
@@ -563,7 +328,7 @@ class _Figures:
             found.append(Stall(
                 proposal=current.id, title=current.title, workflow=current.workflow, state=name,
                 stage=declared.stage if declared else None, owner=declared.owner if declared else None,
-                since=_EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
+                since=EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
                 rule=limits[code][1], last_actor=current.last_actor, last_role=current.last_role,
                 last_heard=as_utc(current.last_at), heard_days=max(0.0, (self.moment - as_utc(current.last_at))
                                                                    .total_seconds() / 86400),
@@ -584,9 +349,9 @@ class _Figures:
             pair_code[index] = pairs.index(pair)
         codes = pair_code[step_group]
         looped = codes >= 0
-        times = _counts(codes[looped])
+        times = count_keys(codes[looped])
         span = int(step_pk.max()) + 1
-        proposals = _counts(np.unique(codes[looped] * span + step_pk[looped]) // span)
+        proposals = count_keys(np.unique(codes[looped] * span + step_pk[looped]) // span)
         loops = [LoopFigures(pairs[code][0], pairs[code][1], times[code], proposals[code]) for code in times]
         return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
@@ -597,10 +362,10 @@ class _Figures:
         def named(by_code: dict[int, Any]) -> dict[str, Any]:
             return {names[code]: value for code, value in by_code.items()}
 
-        stays = _spreads(np.concatenate([tally.passed_values[0], tally.waiting_values[0]]),
+        stays = spreads_by_key(np.concatenate([tally.passed_values[0], tally.waiting_values[0]]),
                          np.concatenate([tally.passed_values[1], tally.waiting_values[1]]))
         return state_figures(self.workflow, stalls, quiet=quiet, passed=named(tally.passed),
-                             waiting=named(_spreads(*tally.waiting_values)), stays=named(stays),
+                             waiting=named(spreads_by_key(*tally.waiting_values)), stays=named(stays),
                              now=named(tally.now), ended=named(tally.ended), entered=named(tally.entered),
                              left=named(tally.left))
 
@@ -611,7 +376,7 @@ class _Figures:
         for index, g in enumerate(self.groups):
             if g.kind == ADVANCED and g.source is not None:
                 group_key[index] = key_of.setdefault((g.source, g.trigger or "", g.target), len(key_of))
-        spreads = _spreads(group_key[step_group], step_days)
+        spreads = spreads_by_key(group_key[step_group], step_days)
         known = set(declared)
         jumps = sorted(key for key, code in key_of.items() if key not in known and code in spreads)
         result = []
@@ -628,7 +393,7 @@ class _Figures:
         ends: Counter[tuple[int, str | None]] = Counter()
         if furthest.size:
             span = len(self.names)
-            for key, n in _counts((furthest + 1) * span + name_now).items():
+            for key, n in count_keys((furthest + 1) * span + name_now).items():
                 ends[(key // span - 1, outcome_of[key % span])] += n
         return funnel(self.workflow, ends, count, evaluated, in_progress)
 
@@ -653,12 +418,6 @@ def _by_stage(by_index: dict[int, Spread]) -> dict[str, Spread]:
     return {STAGES[index]: spread for index, spread in by_index.items() if index < len(STAGES)}
 
 
-def _by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:
-    found: dict[int, dict[str, int]] = {}
-    if not names.size:
-        return found
-    span = int(months.max()) - int(months.min()) + 1
-    base = int(months.min())
-    for key, n in _counts(names * span + (months - base)).items():
-        found.setdefault(key // span, {})[_month_text(base + key % span)] = n
-    return found
+def _one_spread(values: Floats) -> Spread:
+    """The spread of all ``values`` together."""
+    return spreads_by_key(np.zeros(values.size, dtype=np.int64), values).get(0, Spread())

@@ -1,0 +1,45 @@
+"""The library's remedies (:class:`flowengine.errors.Remedy`) as this command line's options:
+the library says what would fix a refusal in its own terms, the command line says how to type it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowengine.errors import Remedy
+
+# kind → how to write it (from the remedy's name and value)
+OPTIONS: dict[str, Callable[[str, str], str]] = {
+    "field": lambda name, value: f"--set {name}='{value}'" if value else f"--set {name}=…",
+    "comment": lambda name, value: '--comment "…"',
+    "actor": lambda name, value: "--as NAME --role ROLE",
+    "later_moment": lambda name, value: "a later --as-of",
+    "title": lambda name, value: '--title "…"',
+    "description": lambda name, value: "longer text in --description",
+    "note": lambda name, value: "the details in --note",
+    "milestone": lambda name, value: "--milestone NAME",
+    "map": lambda name, value: f"--map {name}={value}",
+    "column": lambda name, value: f'--map "{name}={value}"',
+    "assume_utc": lambda name, value: "--assume-utc",
+    "log_format": lambda name, value: "--format csv|xes",
+    "workflow": lambda name, value: f"--workflow {name}",
+    "default_actor": lambda name, value: "--actor NAME",
+    "default_role": lambda name, value: "--role ROLE",
+    "out": lambda name, value: "another --out",
+    "database": lambda name, value: "--db PATH",
+    "list_proposals": lambda name, value: "flowengine proposal list",
+    "show_proposal": lambda name, value: f"flowengine proposal show {name}",
+}
+
+
+def hint(remedies: Iterable[Remedy]) -> str:
+    """`` (fix: --set expected_benefit=… --comment "…")``, or nothing when there is no remedy."""
+    written = list(dict.fromkeys(OPTIONS[r.kind](r.name, r.value) for r in remedies if r.kind in OPTIONS))
+    return f" (fix: {'; '.join(written)})" if written else ""
+
+
+def with_hint(message: str, remedies: Iterable[Remedy]) -> str:
+    """The message with the hint at the end of its first line."""
+    first, newline, rest = message.partition("\n")
+    return first + hint(remedies) + newline + rest

@@ -1,0 +1,8 @@
+"""The stall analysis of large logs, column-wise with numpy (this package is its only importer):
+exactly the figures of :func:`flowengine.analysis.reference.analyse`, from a few index scans
+(:mod:`~flowengine.analysis.columnar.figures`) over arrays of the events
+(:mod:`~flowengine.analysis.columnar.arrays`)."""
+
+from flowengine.analysis.columnar.figures import analyse_all
+
+__all__ = ["analyse_all"]

@@ -1,0 +1,281 @@
+"""The columns of the stall analysis as numpy arrays: times parsed from the text the database
+hands over, calendar arithmetic on them, events sorted by proposal and sequence, and spreads
+with :func:`flowengine.analysis.figures.quantile`'s arithmetic."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from flowengine.analysis.figures import Spread
+from flowengine.clock import as_utc
+from flowengine.definition.durations import Duration
+from flowengine.errors import StoreError
+from flowengine.history.records import ADVANCED, CREATED, MIGRATED
+from flowengine.store import aggregates
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US_PER_DAY = 86_400_000_000
+KIND_CODES = {CREATED: 0, ADVANCED: 1, MIGRATED: 2}
+
+
+# -- reading the columns ---------------------------------------------------------------------
+
+def parse_ints(text: str, count: int) -> Ints:
+    if not count or not text:
+        return np.zeros(0, dtype=np.int64)
+    values = np.fromstring(text, dtype=np.int64, sep=",")  # text mode: not the deprecated binary one
+    if values.size != count:
+        raise StoreError(f"the database counted {count} events but listed {values.size}; "
+                         "run the analysis again (a concurrent change?) or report it as a bug")
+    return values
+
+
+_TABLE_DAYS = 1_000_000  # about 2,700 years: beyond, months are worked out per event, not per day
+_WIDTH = 27  # "YYYY-MM-DD HH:MM:SS.ffffff" and its comma
+_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
+_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord(".")}
+
+
+def parse_micros(text: str, count: int, time_format: str) -> Ints:
+    """Microseconds since 1970 (UTC) of the times as the database handed them over."""
+    if time_format == aggregates.MICROS:
+        return parse_ints(text, count)
+    if not count:
+        return np.zeros(0, dtype=np.int64)
+    raw = (text + ",").encode("ascii", "replace")
+    if len(raw) != count * _WIDTH:
+        return parse_micros_slowly(text)
+    table = np.frombuffer(raw, dtype=np.uint8).reshape(count, _WIDTH)
+    digits = table[:, _DIGITS] - np.uint8(ord("0"))  # wraps below "0", so one bound checks both
+    marks_ok = all(bool((table[:, column] == mark).all()) for column, mark in _MARKS.items())
+    if not marks_ok or bool((digits > 9).any()):
+        return parse_micros_slowly(text)
+
+    def number(first: int, last: int) -> Ints:
+        value = np.zeros(count, dtype=np.int64)
+        for column in range(first, last):
+            value = value * 10 + digits[:, column]
+        return value
+
+    days = days_from_civil(number(0, 4), number(4, 6), number(6, 8))
+    hour, minute, second, micro = number(8, 10), number(10, 12), number(12, 14), number(14, 20)
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+
+
+def days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised)."""
+    year = year - (month <= 2)
+    era = np.floor_divide(year, 400)
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days: Ints = era * 146097 + day_of_era - 719468
+    return days
+
+
+def civil(days: Ints) -> tuple[Ints, Ints, Ints]:
+    """Year, month and day of days since 1970-01-01: the inverse of days_from_civil."""
+    shifted = days + 719468
+    era = np.floor_divide(shifted, 146097)
+    day_of_era = shifted - era * 146097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = np.where(shifted_month < 10, shifted_month + 3, shifted_month - 9)
+    year = year_of_era + era * 400 + (month <= 2)
+    return year, month, day
+
+
+def month_codes(micros: Ints) -> Ints:
+    """Months since 1970-01 (UTC) of times in microseconds. A log spans far fewer days than it
+    has events: each day's month is worked out once, in a table looked up per event."""
+    days = np.floor_divide(micros, US_PER_DAY)
+    if not days.size:
+        return days
+    first, last = int(days.min()), int(days.max())
+    if last - first > _TABLE_DAYS:
+        year, month, _ = civil(days)
+        return (year - 1970) * 12 + month - 1
+    year, month, _ = civil(np.arange(first, last + 1, dtype=np.int64))
+    months: Ints = ((year - 1970) * 12 + month - 1)[days - first]
+    return months
+
+
+def add_duration(duration: Duration, micros: Ints) -> Ints:
+    """Duration.add_to on times in microseconds (UTC): whole months first, a month's end
+    clamping the day, then the fixed delta."""
+    delta = duration.delta // timedelta(microseconds=1)
+    if not duration.months:
+        return micros + delta
+    days = np.floor_divide(micros, US_PER_DAY)
+    year, month, day = civil(days)
+    index = month - 1 + duration.months
+    year, month = year + index // 12, index % 12 + 1
+    month_start = days_from_civil(year, month, np.ones_like(month))
+    month_length = days_from_civil(year + month // 12, month % 12 + 1, np.ones_like(month)) - month_start
+    moved: Ints = (month_start + np.minimum(day, month_length) - 1 - days) * US_PER_DAY + micros + delta
+    return moved
+
+
+def parse_micros_slowly(text: str) -> Ints:
+    """Times in any form SQLite may hold them (written by another tool): one by one."""
+    values = [(as_utc(datetime.fromisoformat(item)) - EPOCH) // timedelta(microseconds=1)
+              for item in text.split(",")]
+    return np.array(values, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    pk: Ints
+    seq: Ints
+    at: Ints
+
+
+def event_columns(columns: aggregates.Columns, time_format: str) -> EventColumns:
+    keys = parse_ints(columns.keys, columns.count)
+    return EventColumns(keys >> aggregates.SEQ_BITS, keys & ((1 << aggregates.SEQ_BITS) - 1),
+                   parse_micros(columns.times, columns.count, time_format))
+
+
+@dataclass(frozen=True)
+class View:
+    """One workflow's creations, steps and migrations, sorted by proposal and sequence number."""
+
+    pk: Ints
+    seq: Ints
+    at: Ints
+    group: Ints  # index into Log.groups
+
+
+@dataclass(frozen=True)
+class Log:
+    groups: tuple[aggregates.StepGroup, ...]
+    pk: Ints
+    seq: Ints
+    at: Ints
+    group: Ints
+    time_format: str
+
+    @classmethod
+    def of_groups(cls, groups: tuple[aggregates.StepGroup, ...], time_format: str) -> Log:
+        parts = [event_columns(g.events, time_format) for g in groups]
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(groups, empty, empty, empty, empty, time_format)
+        pk = np.concatenate([p.pk for p in parts])
+        seq = np.concatenate([p.seq for p in parts])
+        at = np.concatenate([p.at for p in parts])
+        group = np.repeat(np.arange(len(groups), dtype=np.int64), [p.pk.size for p in parts])
+        order = event_order(pk, seq)
+        return cls(groups, pk[order], seq[order], at[order], group[order], time_format)
+
+    def of(self, members: Ints) -> View | None:
+        """The events of these proposals; None when the column-wise view cannot take them."""
+        keep = is_member(self.pk, members)
+        view = View(self.pk[keep], self.seq[keep], self.at[keep], self.group[keep])
+        if not view.pk.size:
+            return view
+        kinds = np.array([KIND_CODES[g.kind] for g in self.groups], dtype=np.int64)[view.group]
+        first = run_starts(view.pk)
+        sourceless = np.array([g.kind != CREATED and g.source is None for g in self.groups], dtype=bool)
+        if bool((kinds[first] != KIND_CODES[CREATED]).any()) or bool(sourceless[view.group].any()):
+            return None
+        return view
+
+
+def event_order(pk: Ints, seq: Ints) -> Ints:
+    """The order by proposal, then sequence number. The database hands each group over in that
+    order already, so a stable sort (a merge of sorted runs) is cheap."""
+    return np.argsort((pk << aggregates.SEQ_BITS) | seq, kind="stable")
+
+
+def is_member(pk: Ints, members: Ints) -> Flags:
+    """Which of ``pk`` are among ``members``: a lookup table where keys are small, as they are."""
+    if not pk.size or not members.size:
+        return np.zeros(pk.size, dtype=bool)
+    top = max(int(pk.max()), int(members.max()))
+    if min(int(pk.min()), int(members.min())) < 0 or top > 50_000_000:
+        return np.isin(pk, members)
+    table = np.zeros(top + 1, dtype=bool)
+    table[members] = True
+    return table[pk]
+
+
+def run_starts(keys: Ints) -> Flags:
+    """True where a run of equal keys begins."""
+    flags = np.ones(keys.size, dtype=bool)
+    flags[1:] = keys[1:] != keys[:-1]
+    return flags
+
+
+def days_of(micros: Ints) -> Floats:
+    """As stalls._days: seconds as timedelta.total_seconds gives them, then days, never negative."""
+    return np.maximum(micros.astype(np.float64) / 1e6 / 86400.0, 0.0)
+
+
+def month_text(code: int) -> str:
+    return f"{1970 + code // 12:04d}-{code % 12 + 1:02d}"
+
+
+def spreads_by_key(keys: Ints, values: Floats) -> dict[int, Spread]:
+    """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks.
+
+    One partition per key at the two lower ranks the quantiles read; the rank above each is
+    the least value to its right, and the largest the greatest right of the upper one."""
+    if not keys.size:
+        return {}
+    low, high = int(keys.min()), int(keys.max())
+    small = keys - low if high - low < 32_000 else keys  # 16 bits: numpy sorts them by radix
+    order = np.argsort(small.astype(np.int16) if small is not keys else keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(run_starts(keys))
+    ends = np.append(starts[1:], keys.size)
+    found = {}
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        size = end - start
+        median_low, p90_low = math.floor((size - 1) * 0.5), math.floor((size - 1) * 0.9)
+        ordered = np.partition(values[start:end], [median_low, p90_low])
+        found[int(keys[start])] = Spread(size, quantile_of(ranked(ordered, median_low), size, 0.5),
+                                         quantile_of(ranked(ordered, p90_low), size, 0.9),
+                                         float(ordered[p90_low:].max()))
+    return found
+
+
+def ranked(partitioned: Floats, rank: int) -> tuple[float, float]:
+    """The values at ``rank`` and at the rank above (the same at the top) of values partitioned
+    at ``rank``: the one above is the least of those to its right."""
+    above = partitioned[rank + 1:]
+    return float(partitioned[rank]), float(above.min()) if above.size else float(partitioned[rank])
+
+
+def quantile_of(pair: tuple[float, float], size: int, q: float) -> float:
+    """figures.quantile, from the values at the two ranks it reads."""
+    position = (size - 1) * q
+    low_value, high_value = pair
+    return low_value + (high_value - low_value) * (position - math.floor(position))
+
+
+def count_keys(keys: Ints) -> dict[int, int]:
+    values, counts = np.unique(keys, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {}
+    if not names.size:
+        return found
+    span = int(months.max()) - int(months.min()) + 1
+    base = int(months.min())
+    for key, n in count_keys(names * span + (months - base)).items():
+        found.setdefault(key // span, {})[month_text(base + key % span)] = n
+    return found

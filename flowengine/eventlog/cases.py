@@ -1,0 +1,460 @@
+"""One case of an event log becomes one proposal with its history: the rows checked against
+the workflow, and the events built by the one step builder
+(:class:`flowengine.history.steps.ChainBuilder`), as every other write path builds them.
+
+A case of a foreign log is created at its first event and stepped by the declared transitions;
+a case of flowengine's own export is rebuilt exactly (see :mod:`flowengine.eventlog.importer`).
+Every problem is collected with its place in the file, never raised, so that one import
+reports them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+from flowengine.clock import iso_utc
+from flowengine.errors import Remedy
+from flowengine.eventlog import attributes as col
+from flowengine.eventlog.fitting import (
+    Resolved,
+    actor_and_role_problem,
+    foreign_definition,
+    json_object,
+    only_role,
+    read_moment,
+    resolve,
+    state_index,
+    unknown_activity,
+)
+from flowengine.eventlog.meanings import (
+    ACTIVITY,
+    ACTOR,
+    CHANGES,
+    COMMENT,
+    DETAILS,
+    ENTERED,
+    FROM,
+    HASH,
+    KEY,
+    KIND,
+    ORDER,
+    ROLE,
+    SEQ,
+    TIME,
+    TITLE,
+    TRIGGER,
+)
+from flowengine.history import chain, inputs
+from flowengine.history.records import (
+    ADVANCED,
+    CREATED,
+    EVENT_KINDS,
+    FIELDS_SET,
+    NOTED,
+    PROGRESS,
+    REMINDED,
+    STATE_ENTERING,
+    SYSTEM,
+)
+from flowengine.history.steps import ChainBuilder, EventRow, creation_details
+from flowengine.store import bulk
+
+if TYPE_CHECKING:
+    from flowengine.definition.model import Workflow
+    from flowengine.engine import CompiledWorkflow
+    from flowengine.store import Connection
+
+MAX_PROBLEMS = 50  # reported one by one; the rest are counted
+ORIGIN_PREFIX = "event log case "
+MAX_CASE_CHARS = 180
+IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, NOTED)  # what an exact rebuild takes
+_FIRST = itemgetter(0)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+Rows = list[tuple[Any, Sequence[str]]]  # (position in the file, the row's values in meanings.ORDER + EXACT)
+Built = tuple[bulk.ProposalRow, list[EventRow], tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One row that breaks the workflow: where it is, its case, and why."""
+
+    where: str
+    case: str | None
+    reason: str
+
+    def format(self) -> str:
+        case = f"case {self.case}: " if self.case is not None else ""
+        return f"{self.where}: {case}{self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "case": self.case, "reason": self.reason}
+
+
+@dataclass
+class CaseBuilder:
+    """Builds the cases of one import, with what it learnt of the database (taken ids, origins,
+    the next free number) and of the workflow (states by activity name, resolved transitions)."""
+
+    conn: Connection
+    compiled: CompiledWorkflow
+    where: Any  # position -> "line 7" / "trace 3, event 2": the reader's own
+    columns: list[str | None]  # the column of each meaning, as the import chose them
+    default_actor: str | None = None
+    default_role: str | None = None
+    assume_utc: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    remedies: dict[Remedy, None] = field(default_factory=dict)  # what would fix some of the problems
+    count: int = 0
+    skipped: int = 0
+    cases: int = 0
+    events: int = 0
+    kept: int = 0
+    exact: int = 0
+    first_id: str | None = None
+    last_id: str | None = None
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        workflow = self.compiled.workflow
+        self.workflow: Workflow = workflow
+        self.definition = workflow.content_hash
+        self.initial = self.compiled.initial
+        self.prefix = workflow.proposal_prefix
+        self.id_pattern = re.compile(rf"{re.escape(self.prefix)}-([1-9][0-9]{{0,8}})")
+        self.taken = bulk.taken_ids(self.conn)
+        self.origins = bulk.origins(self.conn, workflow.id)
+        self.next_number = bulk.highest_number(self.conn, self.prefix) + 1
+        self.used: set[str] = set()
+        self.keys: dict[str, str] = {}  # idempotency key → case, for the keys of this file
+        self.batch_keys: dict[str, tuple[Any, str]] = {}
+        self.states = state_index(workflow)
+        self.steps: dict[tuple[str, str, str], Resolved] = {}
+        self.actors: dict[tuple[str, str], str | None] = {}  # (name, role) → why it is not usable, or None
+        self.actor = self.default_actor or ""
+        self.role = self.default_role or only_role(workflow) or ""
+        self.definitions: dict[str, CompiledWorkflow | None] = {self.definition: self.compiled}
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def column(self, meaning: str) -> str:
+        return self.columns[ORDER.index(meaning)] or meaning
+
+    def problem(self, position: Any, case: str | None, reason: str, *remedies: Remedy) -> None:
+        self.count += 1
+        self.remedies.update(dict.fromkeys(remedies))
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(self.where(position), case, reason))
+
+    def check_keys(self) -> None:
+        """The idempotency keys of the cases built since the last check, against the stored ones."""
+        if self.batch_keys:
+            for key in sorted(bulk.taken_keys(self.conn, self.batch_keys)):
+                position, case = self.batch_keys[key]
+                self.problem(position, case, f"its idempotency key '{key}' is already used by a stored event "
+                                             "(this history was imported or recorded before)")
+            self.batch_keys = {}
+
+    # -- one case ----------------------------------------------------------------------------
+
+    def build(self, case: str, where: Any, rows: Rows) -> Built | None:
+        self.cases += 1
+        if rows[0][1][KIND]:
+            self.exact += 1
+            return self._exact(case, where, rows)
+        return self._generic(case, where, rows)
+
+    def _moments(self, case: str, rows: Rows) -> list[tuple[datetime, str, Any, Sequence[str]]]:
+        """Rows with an activity and a readable time, as (utc, iso, position, values)."""
+        found = []
+        assume_utc = self.assume_utc
+        for position, values in rows:
+            if not values[ACTIVITY] or not values[TIME]:
+                lacking = [m for m, index in (("activity", ACTIVITY), ("timestamp", TIME)) if not values[index]]
+                self.problem(position, case, " and ".join(f"no {m} (the {self.column(m)} column is empty)"
+                                                          for m in lacking))
+                continue
+            moment = read_moment(values[TIME], assume_utc)
+            if isinstance(moment, str):
+                self.problem(position, case, moment, *([Remedy("assume_utc")] if "no UTC offset" in moment else []))
+                continue
+            found.append((moment[0], moment[1], position, values))
+        return found
+
+    def _identity(self, case: str, where: Any, origin: str | None, exact: bool) -> tuple[str, int] | None:
+        """The proposal id of a case: its own when it is one and free, else the next free number."""
+        if len(case) > MAX_CASE_CHARS or _CONTROL.search(case):
+            self.problem(where, case[:40], f"the case id is not usable (at most {MAX_CASE_CHARS} printable "
+                                           "characters)")
+            return None
+        if origin is not None and origin in self.origins:
+            self.problem(where, case, f"this case is already in the database as {self.origins[origin]} "
+                                      "(imported before); remove it from the log or import into another database")
+            return None
+        match = self.id_pattern.fullmatch(case)
+        if exact and match and case in self.taken:
+            self.problem(where, case, f"{case} is already in the database (imported before, or registered "
+                                      "there); remove it from the log or import into another database")
+            return None
+        if match and case not in self.taken and case not in self.used:
+            number = int(match.group(1))
+            self.kept += 1
+        else:
+            number = self.next_number
+            while f"{self.prefix}-{number}" in self.taken or f"{self.prefix}-{number}" in self.used:
+                number += 1
+        pid = f"{self.prefix}-{number}"
+        self.used.add(pid)
+        self.next_number = max(self.next_number, number + 1)
+        return pid, number
+
+    def _who(self, position: Any, case: str, name: str, role: str) -> bool:
+        """Whether the actor and role are usable; a problem recorded when not."""
+        key = (name, role)
+        if key not in self.actors:
+            if not name or not role:
+                lacking = [what for what, value in (("actor", name), ("role", role)) if not value]
+                self.actors[key] = "; ".join(f"no {what} (the {self.column(what)} column is empty here; give a "
+                                             f"default {what} for rows without one)" for what in lacking)
+            else:
+                self.actors[key] = actor_and_role_problem(self.workflow, name, role)
+        problem = self.actors[key]
+        if problem is not None:
+            self.problem(position, case, problem,
+                         *(Remedy(f"default_{what}") for what, value in (("actor", name), ("role", role))
+                           if not value))
+        return problem is None
+
+    def _generic(self, case: str, where: Any, rows: Rows) -> Built | None:
+        """A case of a foreign log: created at its first event, then a step per event. The inner
+        loop of a bulk import: every lookup is cached, nothing is built that is not stored."""
+        before = self.count
+        found = self._moments(case, rows)
+        found.sort(key=_FIRST)  # stable: events at the same moment keep the file's order
+        origin = ORIGIN_PREFIX + case
+        identity = self._identity(case, where, origin, exact=False)
+        title = (rows[0][1][TITLE] or case).strip()
+        if "\n" in title or len(title) > inputs.MAX_TITLE_CHARS:
+            self.problem(where, case, f"the title must be one line of at most {inputs.MAX_TITLE_CHARS} characters")
+        if not found:
+            return None
+        pid = identity[0] if identity else ""
+        broken = identity is None or self.count != before
+        details = creation_details(title=title, description="", origin=origin, workflow=self.workflow.id,
+                                   workflow_version=self.workflow.version, definition=self.definition)
+        states, steps, initial = self.states, self.steps, self.initial
+        history: list[EventRow] = []
+        append = history.append
+        builder = ChainBuilder(pid)
+        state: str | None = None
+        started = False
+        for at, iso, position, values in found:
+            target = states.get(values[ACTIVITY])
+            if target is None:
+                self.problem(position, case, unknown_activity(self.workflow, values[ACTIVITY], states))
+                broken, state = True, None
+                continue
+            name, role = values[ACTOR] or self.actor, values[ROLE] or self.role
+            usable = self._who(position, case, name, role)
+            broken = broken or not usable
+            comment = values[COMMENT]
+            if not started:
+                started = True
+                if not broken:
+                    append(builder.create(initial, name, role, at, at_iso=iso, details=details,
+                                          comment=comment if target == initial else ""))
+                state = initial
+                if target == initial:
+                    continue
+            elif state is None:
+                state = target  # the event before was unreadable: check the next one from here
+                continue
+            step = steps.get((state, target, values[TRIGGER]))
+            if step is None:
+                step = steps[(state, target, values[TRIGGER])] = resolve(self.workflow, state, target,
+                                                                          values[TRIGGER] or None)
+            if step.problem is not None:
+                self.problem(position, case, step.problem,
+                             *([Remedy("column", "COLUMN", "trigger")] if "trigger column" in step.problem else []))
+                broken = True
+            elif step.roles and role not in step.roles and usable:
+                self.problem(position, case, f"role '{role}' may not {step.trigger} from {state} "
+                                             f"(roles that may: {', '.join(step.roles)})")
+                broken = True
+            if not broken:
+                append(builder.step(ADVANCED, name, role, at, at_iso=iso, trigger=step.trigger, to_state=target,
+                                    comment=comment))
+            state = target
+        if broken or identity is None or not history:
+            return None
+        return self._finish(identity[1], title, "", origin, self.definition, history, {})
+
+    def _finish(self, number: int, title: str, description: str, origin: str, definition: str,
+                history: list[EventRow], fields: dict[str, Any]) -> Built:
+        first, last = history[0], history[-1]
+        entered = next(event for event in reversed(history) if event.kind in STATE_ENTERING)
+        pid = first.proposal
+        self.events += len(history)
+        self.first_id = self.first_id or pid
+        self.last_id = pid
+        self.first_at = first.at if self.first_at is None else min(self.first_at, first.at)
+        self.last_at = last.at if self.last_at is None else max(self.last_at, last.at)
+        workflow = self.definitions[definition]
+        assert workflow is not None
+        proposal: bulk.ProposalRow = (pid, self.prefix, number, workflow.workflow.id, definition, title, description,
+                                      origin, last.to_state, fields, first.at, first.actor, last.at, entered.at,
+                                      last.seq, last.hash)
+        return proposal, history, (first.at_iso, last.at_iso, entered.at_iso)
+
+    def _exact(self, case: str, where: Any, rows: Rows) -> Built | None:
+        """flowengine's own export: every event rebuilt as it was, in sequence order."""
+        before = self.count
+        found = self._moments(case, rows)
+        numbered: list[tuple[int, datetime, str, Any, Sequence[str]]] = []
+        for at, iso, position, values in found:
+            text = values[SEQ]
+            if not text.isdigit():
+                self.problem(position, case, f"no sequence number ({col.SEQ} is '{text}', not a whole number)")
+                continue
+            numbered.append((int(text), at, iso, position, values))
+        numbered.sort(key=itemgetter(0))
+        for expected, (seq, _, _, position, _) in enumerate(numbered, start=1):
+            if seq != expected:
+                self.problem(position, case, f"sequence number {seq} where {expected} was expected (an event of "
+                                             "this case is missing or doubled)")
+                return None
+        if not numbered or self.count != before:
+            return None
+        created = json_object(numbered[0][4][DETAILS])
+        if not isinstance(created, dict):
+            self.problem(numbered[0][3], case, f"{col.DETAILS} is not a JSON object")
+            return None
+        definition = str(created.get("definition", ""))
+        compiled = self._definition_of(definition)
+        if compiled is None or created.get("workflow") != self.workflow.id:
+            named = str(created.get("workflow", "?"))
+            remedies = [Remedy("workflow", named)] if named != self.workflow.id else []
+            self.problem(numbered[0][3], case, foreign_definition(self.workflow, created), *remedies)
+            return None
+        identity = self._identity(case, where, None, exact=True)
+        if identity is None:
+            return None
+        pid, number = identity
+        hashed = pid == case
+        builder = ChainBuilder(pid)
+        history: list[EventRow] = []
+        fields: dict[str, Any] = {}
+        previous_at: datetime | None = None
+        for seq, at, iso, position, values in numbered:
+            event = self._exact_event(case, position, values, seq, at, compiled, builder, previous_at)
+            if event is None:
+                return None
+            kind, trigger, target, actor, role, comment, changes, details, key = event
+            if kind == CREATED:
+                row = builder.create(target, actor, role, at, at_iso=iso, details=details, fields=changes,
+                                     comment=comment, key=key)
+            else:
+                row = builder.step(kind, actor, role, at, at_iso=iso, trigger=trigger, to_state=target,
+                                   comment=comment, changes=changes, details=details, key=key)
+            if hashed and values[HASH] and values[HASH] != row.hash:
+                self.problem(position, case, f"the event does not reproduce its {col.HASH} (the row was changed "
+                                             f"after the export; leave out the {col.HASH} column to import the "
+                                             "rows as they now read, under new hashes)")
+                return None
+            history.append(row)
+            fields = chain.apply_changes(fields, changes)
+            previous_at = at
+        # The row says what the creation event says, even where a pseudonymised export left it empty.
+        return self._finish(number, str(created.get("title", "")), str(created.get("description", "")),
+                            str(created.get("origin", "")), definition, history, fields)
+
+    def _definition_of(self, definition: str) -> CompiledWorkflow | None:
+        """The definition a case was created under: the workflow file's, or one stored already."""
+        if definition not in self.definitions:
+            from flowengine import engine
+            from flowengine.store import queries
+
+            stored = queries.definition_text(self.conn, definition)
+            self.definitions[definition] = engine.compiled(definition, *stored) if stored else None
+        return self.definitions[definition]
+
+    def _exact_event(self, case: str, position: Any, values: Sequence[str], seq: int, at: datetime,
+                     compiled: CompiledWorkflow, builder: ChainBuilder, previous_at: datetime | None
+                     ) -> tuple[str, str | None, str, str, str, str, dict[str, Any], dict[str, Any],
+                                str | None] | None:
+        """The event a row of flowengine's own export describes, checked against the chain so far
+        (``builder``: its state and when that was entered); None, with the problem recorded, if it
+        does not fit."""
+        workflow = compiled.workflow
+        kind = values[KIND]
+        if kind not in IMPORTABLE:
+            if kind in EVENT_KINDS:  # a migration: its definitions do not travel in a log
+                self.problem(position, case, f"a '{kind}' event (the proposal was moved to another definition of "
+                                             "its workflow) cannot be imported: the log does not carry the "
+                                             "definitions; import the history exported before the migration, "
+                                             "and migrate again after the import")
+            else:
+                self.problem(position, case, f"unknown kind '{kind}'; an import takes {', '.join(IMPORTABLE)}")
+            return None
+        target = values[ACTIVITY] or ""
+        if target not in workflow.states:
+            self.problem(position, case, unknown_activity(workflow, target, {s: s for s in workflow.states}))
+            return None
+        state = builder.state
+        trigger, source, key = values[TRIGGER] or None, values[FROM] or None, values[KEY] or None
+        entered = read_moment(values[ENTERED], False)
+        changes, details = json_object(values[CHANGES]), json_object(values[DETAILS])
+        reasons = []
+        if isinstance(entered, str):
+            reasons.append(f"{col.ENTERED_AT}: {entered}")
+        elif entered[0] != (at if kind == CREATED else builder.entered_at):
+            reasons.append(f"its {col.ENTERED_AT} is not when the case entered {source or target}")
+        for name, value in ((col.CHANGES, changes), (col.DETAILS, details)):
+            if not isinstance(value, dict):
+                reasons.append(f"{name} is not a JSON object")
+        if isinstance(changes, dict):
+            unknown = [name for name in changes if name not in workflow.fields]
+            if unknown:
+                reasons.append(f"{workflow.id} declares no field {', '.join(unknown)}")
+        escalated = isinstance(details, dict) and "escalation" in details
+        if kind == CREATED:
+            if seq != 1 or source is not None or trigger is not None or target != compiled.initial:
+                reasons.append(f"a creation must be the first event and enter {compiled.initial}")
+        else:
+            if seq == 1:
+                reasons.append("the history does not start with the proposal's creation")
+            if source != state:
+                reasons.append(f"leaves '{source}' but the case was in '{state}'")
+            if previous_at is not None and at < previous_at:
+                reasons.append(f"time goes backwards: {iso_utc(at)} is before the event it follows "
+                               f"({iso_utc(previous_at)})")
+            if kind == ADVANCED:
+                step = resolve(workflow, state, target, trigger)
+                if step.problem is not None:
+                    reasons.append(step.problem)
+                elif step.roles and values[ROLE] not in step.roles and not escalated:
+                    reasons.append(f"role '{values[ROLE]}' may not {trigger} (roles that may: "
+                                   f"{', '.join(step.roles)})")
+            elif target != source:
+                reasons.append(f"a '{kind}' event stays in its state, but this one goes from {source} to {target}")
+        name, role = values[ACTOR] or "", values[ROLE] or ""
+        if not (role == SYSTEM and (escalated or kind in (REMINDED, PROGRESS, FIELDS_SET))):
+            problem = actor_and_role_problem(workflow, name, role)
+            if problem is not None:
+                reasons.append(problem)
+        if key is not None:
+            if key in self.keys:
+                reasons.append(f"its idempotency key '{key}' is used again (first by case {self.keys[key]})")
+            self.keys[key] = case
+            self.batch_keys[key] = (position, case)
+        if reasons:
+            self.problem(position, case, "; ".join(reasons))
+            return None
+        assert isinstance(changes, dict) and isinstance(details, dict)
+        return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key

@@ -1,0 +1,116 @@
+"""How the rows of an event log fit a workflow: activities named by state id or label, the
+declared transition a step takes, who may take it, and times with their zone. Pure: no database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flowengine.clock import iso_utc
+from flowengine.definition.model import Workflow
+from flowengine.history.records import actor_problem
+from flowengine.suggest import did_you_mean
+
+
+@dataclass
+class Resolved:
+    """A transition resolved once per (state, target, trigger) and reused; ``problem`` when none fits."""
+
+    trigger: str | None
+    roles: tuple[str, ...]
+    problem: str | None
+
+
+
+def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
+    """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return (f"bad timestamp '{text}': write ISO 8601 with a UTC offset, e.g. 2019-03-01T09:30:00+01:00 "
+                "or 2019-03-01 09:30:00Z")
+    if moment.tzinfo is None:
+        if not assume_utc:
+            return (f"timestamp '{text}' has no UTC offset, so the moment is unknown; add the offset, or read "
+                    "such times as UTC")
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:
+        return utc, iso_utc(utc)
+    return utc, utc.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def state_index(workflow: Workflow) -> dict[str, str]:
+    """Activity name → state id: each state by its id, then by each of its labels."""
+    index: dict[str, str] = {}
+    for sid, state in workflow.states.items():
+        for _, label in state.labels.texts:
+            index.setdefault(label, sid)
+    index.update({sid: sid for sid in workflow.states})
+    return index
+
+
+def unknown_activity(workflow: Workflow, activity: str, index: Mapping[str, str]) -> str:
+    close = did_you_mean(activity, list(index))
+    guess = f"did you mean '{close}'?" if close else f"states: {', '.join(list(workflow.states)[:12])}"
+    return f"unknown activity '{activity}': no state of {workflow.id} has it as id or label ({guess})"
+
+
+def resolve(workflow: Workflow, source: str, target: str, trigger: str | None) -> Resolved:
+    """The declared transition from ``source`` into ``target`` (``trigger`` says which, if given)."""
+    outgoing = workflow.outgoing(source)
+    allowed = ", ".join(f"{t.trigger} → {t.target}" for t in outgoing) or "none: it is final"
+    if trigger is not None:
+        chosen = next((t for t in outgoing if t.trigger == trigger), None)
+        if chosen is None:
+            return Resolved(None, (), f"no transition '{trigger}' leads out of {source} (allowed from {source}: "
+                                   f"{allowed})")
+        if chosen.target != target:
+            return Resolved(None, (), f"'{trigger}' leads from {source} to {chosen.target}, but the log has {target}")
+        return Resolved(trigger, chosen.roles, None)
+    leading = [t for t in outgoing if t.target == target]
+    if not leading:
+        return Resolved(None, (), f"no declared transition from {source} to {target} (allowed from {source}: "
+                               f"{allowed})")
+    if len(leading) > 1:
+        names = ", ".join(t.trigger for t in leading)
+        return Resolved(None, (), f"{len(leading)} transitions lead from {source} to {target} ({names}); the log "
+                               "must say which in a trigger column")
+    return Resolved(leading[0].trigger, leading[0].roles, None)
+
+
+def actor_and_role_problem(workflow: Workflow, name: str, role: str) -> str | None:
+    problem = actor_problem("name", name)
+    if problem is not None:
+        return problem
+    if workflow.roles and role not in workflow.roles:
+        close = did_you_mean(role, list(workflow.roles))
+        hint = f"did you mean '{close}'?" if close else f"roles: {', '.join(workflow.roles)}"
+        return f"role '{role}' is not a role of {workflow.id} ({hint})"
+    return None
+
+
+def only_role(workflow: Workflow) -> str | None:
+    return next(iter(workflow.roles)) if len(workflow.roles) == 1 else None
+
+
+def foreign_definition(workflow: Workflow, created: Mapping[str, Any]) -> str:
+    named = str(created.get("workflow", "?"))
+    if named != workflow.id:
+        return f"the case belongs to workflow '{named}', not {workflow.id}; import it under {named}"
+    return (f"the case was created under definition {str(created.get('definition', '?'))[:12]} of {workflow.id}, "
+            f"but its file now reads {workflow.content_hash[:12]} and the database does not hold the older one; "
+            "import with the workflow file as it was when the log was exported")

@@ -1,0 +1,57 @@
+"""Where proposals stall, per workflow, for the façade: the declared workflows looked up, the
+columnar analysis run over the store's index scans (see :mod:`flowengine.analysis.columnar`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flowengine.clock import as_utc
+from flowengine.meter import Meter, no_meter
+from flowengine.service.context import Engine
+from flowengine.service.lookup import declared_workflow
+from flowengine.store import queries
+
+if TYPE_CHECKING:
+    from flowengine.analysis.figures import Analysis
+    from flowengine.analysis.provenance import Marks
+
+
+def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
+            meter: Meter | None = None) -> list[Analysis]:
+    from flowengine.analysis import preload, reference
+    from flowengine.store import aggregates
+
+    meter = meter or no_meter
+    moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()
+    with engine.database.read() as conn:
+        names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
+    if not names:
+        return []
+    declared = [declared_workflow(engine, name) for name in names]
+    numpy_ready = preload.in_background("flowengine.analysis.columnar")
+    with engine.database.read() as conn:
+        # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).
+        beside = engine.database.read if engine.database.dialect == "sqlite" else None
+        reading = aggregates.read(conn, moment, reference.answering(declared), meter, beside=beside)
+        numpy_ready()
+        from flowengine.analysis.columnar import analyse_all
+
+        found = analyse_all(conn, declared, moment, meter, reading=reading)
+    # The same instant in the reader's zone, so titles name the day they asked about.
+    return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
+
+
+def provenance_marks(engine: Engine, analyses: Sequence[Analysis]) -> dict[str, Marks]:
+    """For histories rebuilt from a source (their steps record provenance): which kind of step
+    each figure of each analysis rests on, by workflow id. Empty when no proposal of those
+    workflows records one: the rows say so (migration 0004), so no event is read then."""
+    from flowengine.analysis.provenance import marks
+
+    with engine.database.read() as conn:
+        marked = set(queries.workflows_with_provenance(conn, [a.workflow.id for a in analyses]))
+        return {a.workflow.id: marks(a.workflow, queries.histories(conn, until=a.as_of, workflow=a.workflow.id),
+                                     a.as_of)
+                for a in analyses if a.workflow.id in marked}

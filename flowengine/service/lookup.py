@@ -1,0 +1,91 @@
+"""Finding what an operation works on: a proposal by id, the definition it runs under, and a
+workflow's definition as its file reads now (or as the database last stored it)."""
+
+from __future__ import annotations
+
+from flowengine import engine as engines
+from flowengine.definition.model import Workflow, content_hash
+from flowengine.engine import CompiledWorkflow
+from flowengine.errors import DefinitionError, FlowEngineError, NotFound, Remedy, StoreError
+from flowengine.history.records import Proposal
+from flowengine.service.context import Engine
+from flowengine.store import Connection, queries
+
+
+def load(conn: Connection, proposal_id: str, *, kind: str = "proposal") -> tuple[int, Proposal]:
+    """The proposal (and its row's key); ids are capitals, so "inn-7" means INN-7. ``kind`` names
+    what the id stands for in the message when there is none ("proposal it came from")."""
+    wanted = proposal_id.strip().upper()
+    found = queries.load_proposal(conn, wanted)
+    if found is None:
+        raise NotFound(kind, wanted, queries.proposal_ids(conn)).fixed_by(Remedy("list_proposals"))
+    return found
+
+
+def compiled_of(conn: Connection, proposal: Proposal) -> CompiledWorkflow:
+    """The definition a proposal runs under (not the file as it reads today)."""
+    cached = engines.cached(proposal.definition_hash)
+    if cached is not None:
+        return cached
+    stored = queries.definition_text(conn, proposal.definition_hash)
+    if stored is None:
+        raise StoreError(f"the definition {proposal.definition_hash[:12]} of {proposal.id} is missing "
+                         "from the database; restore it from a backup")
+    return engines.compiled(proposal.definition_hash, *stored)
+
+
+def current_definition(engine: Engine, workflow: str) -> tuple[CompiledWorkflow, str, str]:
+    """A workflow as its file reads now, compiled, with its text and source; the file is read
+    once, and checked in full only the first time its exact text is stored."""
+    from flowengine.definition.registry import locate_workflow, search_dirs
+
+    candidate = locate_workflow(workflow, search_dirs(engine.workflow_dirs))
+    document = candidate.document
+    if document is None:  # unreadable: let the loader say exactly why
+        from flowengine.definition.loader import check_file
+
+        raise DefinitionError(check_file(candidate.path).issues)
+    if engines.cached(content_hash(document.text)) is None:
+        with engine.database.read() as conn:
+            known = queries.has_definition(conn, content_hash(document.text))
+        if not known:
+            from flowengine.definition.loader import check_document
+
+            result = check_document(document, file_stem=candidate.path.stem)
+            if not result.ok:
+                raise DefinitionError(result.errors)
+    return engines.compiled_document(document), document.text, str(candidate.path)
+
+
+def declared_workflow(engine: Engine, workflow: str, *, spanning: bool = True) -> Workflow:
+    """A workflow as its file declares it now; the newest stored definition when no file has it
+    (a workflow whose file was removed still has a history worth reading). ``spanning``: plus
+    the states only older stored definitions declare, as the newest of them declares them, so
+    figures over proposals on every version match states by name (see :func:`versions.spanning`)."""
+    try:
+        current = current_definition(engine, workflow)[0].workflow
+    except NotFound:
+        with engine.database.read() as conn:
+            stored = queries.newest_definition(conn, workflow)
+        if stored is None:
+            raise
+        current = engines.compiled(*stored).workflow
+    if not spanning:
+        return current
+    from flowengine.definition.versions import spanning as spanning_view
+
+    with engine.database.read() as conn:
+        older = [engines.compiled(d.content_hash, d.text, d.source).workflow
+                 for d in queries.definitions_of(conn, workflow) if d.content_hash != current.content_hash]
+    return spanning_view(current, older)
+
+
+def file_hash(engine: Engine, workflow: str) -> str | None:
+    """The content hash of the workflow's file as it reads now; None when no file has it."""
+    from flowengine.definition.registry import locate_workflow, search_dirs
+
+    try:
+        document = locate_workflow(workflow, search_dirs(engine.workflow_dirs)).document
+    except FlowEngineError:
+        return None
+    return content_hash(document.text) if document is not None else None

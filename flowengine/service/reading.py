@@ -1,0 +1,146 @@
+"""Reading proposals: where one stands, which match a filter, a history — now or as of any
+past moment, by replaying the event chain (the truth the row is checked against)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import as_utc, local_text
+from flowengine.definition.model import Workflow
+from flowengine.errors import InvalidInput, Remedy
+from flowengine.history import chain
+from flowengine.history.records import Event, Proposal, id_order
+from flowengine.service import deadlines
+from flowengine.service.context import Engine
+from flowengine.service.lookup import compiled_of, load
+from flowengine.service.results import Lineage, Standing
+from flowengine.store import Connection, queries
+
+SORTS = ("id", "waiting", "updated", "state")
+
+
+def standing(engine: Engine, proposal_id: str, *, as_of: datetime | None = None, language: str = "en") -> Standing:
+    with engine.database.read() as conn:
+        pk, proposal = load(conn, proposal_id)
+        events = queries.events_of(conn, pk, until=as_of)
+        if not events:
+            raise not_yet(proposal, as_of or engine.clock())
+        return _standing(engine, conn, as_of_events(proposal, events) if as_of else proposal, events[-1], as_of,
+                         language, events)
+
+
+def proposals(engine: Engine, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
+              owner: str | None = None, overdue: bool = False, as_of: datetime | None = None, sort: str = "id",
+              language: str = "en") -> list[Standing]:
+    if sort not in SORTS:
+        raise InvalidInput(f"cannot sort by '{sort}'; choose one of: {', '.join(SORTS)}")
+    with engine.database.read() as conn:
+        if as_of is None:
+            rows = queries.load_proposals(conn, workflow=workflow, state=state)
+            lasts = queries.last_events(conn, workflow=workflow)
+            found = [_standing(engine, conn, p, lasts[p.id], as_of, language) for p in rows if p.id in lasts]
+        else:
+            found = []
+            for current, events in queries.histories(conn, until=as_of, workflow=workflow):
+                past = as_of_events(current, events) if events else None
+                if past is not None and (not state or past.state == state):
+                    found.append(_standing(engine, conn, past, events[-1], as_of, language, events))
+    found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
+             and (not overdue or s.overdue)]
+    keys: dict[str, Callable[[Standing], Any]] = {
+        "id": lambda s: id_order(s.proposal.id),
+        "waiting": lambda s: (s.final, -s.waiting_days, id_order(s.proposal.id)),
+        "updated": lambda s: (-s.proposal.updated_at.timestamp(), id_order(s.proposal.id)),
+        "state": lambda s: (s.proposal.workflow, s.proposal.state, id_order(s.proposal.id)),
+    }
+    return sorted(found, key=keys[sort])
+
+
+def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
+    with engine.database.read() as conn:
+        pk, proposal = load(conn, proposal_id)
+        events = queries.events_of(conn, pk, until=as_of)
+    if as_of is None:
+        return proposal, events
+    if not events:
+        raise not_yet(proposal, as_of)
+    return as_of_events(proposal, events), events
+
+
+def as_of_events(proposal: Proposal, events: Sequence[Event]) -> Proposal:
+    """The proposal as its events up to a moment leave it, on the definition it ran under then
+    (a later migration moved it to another)."""
+    replayed = chain.replay(events)
+    return replace(proposal, state=replayed.state, fields=replayed.fields, version=replayed.version,
+                   updated_at=replayed.updated_at, state_entered_at=replayed.state_entered_at,
+                   head_hash=replayed.head_hash, definition_hash=replayed.definition or proposal.definition_hash,
+                   workflow_version=replayed.workflow_version or proposal.workflow_version)
+
+
+def not_yet(proposal: Proposal, moment: datetime) -> InvalidInput:
+    return InvalidInput(f"{proposal.id} did not exist yet at {local_text(moment)} "
+                        f"(created {local_text(proposal.created_at)})").fixed_by(
+        Remedy("later_moment"))
+
+
+def _standing(engine: Engine, conn: Connection, proposal: Proposal, last: Event, as_of: datetime | None,
+              language: str, events: Sequence[Event] | None = None) -> Standing:
+    compiled = compiled_of(conn, proposal)
+    state = compiled.workflow.states.get(proposal.state)
+    moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()  # a naive as_of is UTC, as everywhere
+    clock = _deadline_clock(conn, compiled.workflow, proposal, last, events)
+    due = state.deadline.add_to(clock.started_at) if state and state.deadline else None
+    return Standing(
+        proposal=proposal, moment=moment,
+        state_label=state.label(language) if state else proposal.state,
+        stage=state.stage if state else None, owner=state.owner if state else None,
+        final=bool(state and state.final), outcome=state.outcome if state else None,
+        deadline=state.deadline_text if state else None, due_at=due,
+        next_steps=tuple(compiled.next_steps(proposal.state, proposal.fields, language)),
+        last_event=last, progress=clock.progress, clock_started_at=clock.started_at,
+    )
+
+
+def _deadline_clock(conn: Connection, workflow: Workflow, proposal: Proposal, last: Event,
+                    events: Sequence[Event] | None) -> deadlines.DeadlineClock:
+    """The current stay's deadline clock; the history is read only for an implementation whose
+    newest event does not settle it (progress followed by a correction or a reminder)."""
+    if events is not None:
+        return deadlines.deadline_clock(events, workflow)
+    quick = deadlines.quick_clock(proposal, last)
+    if quick is not None:
+        return quick
+    state = workflow.states.get(proposal.state)
+    if state is not None and state.stage == deadlines.IMPLEMENTATION:
+        return deadlines.deadline_clock(queries.events_of(conn, load(conn, proposal.id)[0]), workflow)
+    return deadlines.DeadlineClock(as_utc(proposal.state_entered_at), 0, None, False)
+
+
+# -- where proposals came from --------------------------------------------------------------
+
+def led_to(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> list[Proposal]:
+    """The proposals registered as coming from this one, in id order; with ``as_of``, those
+    registered by then."""
+    with engine.database.read() as conn:
+        source = load(conn, proposal_id)[1].id
+        return queries.derived_from(conn, [source], until=as_of).get(source, [])
+
+
+def links(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> dict[str, list[Proposal]]:
+    """Every proposal that led to others (among ``workflows``' proposals, or all), mapped to those
+    it led to, as registered by ``as_of``."""
+    with engine.database.read() as conn:
+        return queries.derived_from(conn, None, until=as_of, workflows=workflows)
+
+
+def lineage(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
+            language: str = "en") -> list[Lineage]:
+    """Each proposal that others came from, with where it and each of them stood at ``as_of``
+    (now by default); sources in id order."""
+    found = links(engine, workflows, as_of=as_of)
+    return [Lineage(standing(engine, source, as_of=as_of, language=language),
+                    tuple(standing(engine, p.id, as_of=as_of, language=language) for p in derived))
+            for source, derived in sorted(found.items(), key=lambda item: id_order(item[0]))]

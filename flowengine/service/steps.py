@@ -1,0 +1,265 @@
+"""Changing a proposal: register it, fire a trigger, set fields, record progress, note something.
+
+Each is one transaction through the façade's write helper: the proposal row and its new event
+(built by :class:`flowengine.history.steps.ChainBuilder`) are written together or not at all,
+under an optimistic lock on the row's version. A request carrying an idempotency key that was
+used before is answered with its earlier result, never applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import as_utc, local_text
+from flowengine.definition.fields import coerce_fields, coerce_value, missing
+from flowengine.definition.model import Workflow
+from flowengine.engine import CompiledWorkflow
+from flowengine.errors import InvalidInput, Refused, Remedy, TransitionRefused
+from flowengine.history import chain, inputs
+from flowengine.history.provenance import Provenance, with_provenance
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, NOTED, PROGRESS, Actor, Event, Proposal
+from flowengine.history.steps import ChainBuilder, creation_details
+from flowengine.service.context import Engine
+from flowengine.service.lookup import compiled_of, current_definition, load
+from flowengine.service.results import StepResult
+from flowengine.service.writing import commit_step, conflict, next_event
+from flowengine.store import Connection, queries
+
+
+def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, description: str = "",
+                 origin: str = "", fields: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
+                 at: datetime | None = None, from_proposal: str | None = None,
+                 provenance: Provenance | None = None) -> StepResult:
+    title = inputs.title(title)
+    description = inputs.text("description", description)
+    origin = inputs.one_line("origin", origin, longer=Remedy("description"))
+    key = inputs.idempotency_key(idempotency_key)
+    compiled, text, source = current_definition(engine, workflow)
+    wf = compiled.workflow
+    definition = wf.content_hash
+    compiled.check_role(actor)
+    values = {k: v for k, v in coerce_fields(wf, fields or {}).items() if v is not None}
+    lacking = missing([fid for fid, spec in wf.fields.items() if spec.required], values)
+    if lacking:
+        raise Refused(f"cannot create a proposal under {wf.id}",
+                      [f"required field '{name}' is missing" for name in lacking],
+                      "give a value for each").fixed_by(*(Remedy("field", name) for name in lacking))
+    moment = as_utc(at) if at else engine.clock()
+    prefix = wf.proposal_prefix
+
+    def write(conn: Connection) -> StepResult:
+        if key and (done := queries.event_by_key(conn, key)):
+            return _repeat(conn, done, None, None, created=(wf.id, title))
+        if not queries.has_definition(conn, definition):
+            queries.insert_definition(conn, content_hash=definition, workflow=wf.id, version=wf.version,
+                                      source=source, text=text, at=moment)
+        came_from = _origin(conn, from_proposal, moment) if from_proposal else None
+        number = queries.next_number(conn, prefix)
+        pid = f"{prefix}-{number}"
+        details = creation_details(title=title, description=description, origin=origin, workflow=wf.id,
+                                   workflow_version=wf.version, definition=definition, came_from=came_from,
+                                   provenance=provenance)
+        event = ChainBuilder(pid).create(compiled.initial, actor.name, actor.role, moment, details=details,
+                                         fields=values, key=key).event()
+        proposal = Proposal(
+            id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
+            description=description, origin=origin, state=compiled.initial, fields=values, created_at=moment,
+            updated_at=moment, state_entered_at=moment, version=1, head_hash=event.hash, created_by=actor.name,
+            came_from=came_from, provenance=provenance.kind if provenance else None)
+        pk = queries.insert_proposal(conn, proposal, prefix=prefix, number=number)
+        queries.insert_event(conn, pk, event)
+        return StepResult(proposal, event)
+
+    return engine.transaction(write, operation="new proposal", key=key)
+
+
+def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
+            fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
+            idempotency_key: str | None = None, at: datetime | None = None,
+            provenance: Provenance | None = None) -> StepResult:
+    comment = inputs.text("comment", comment)
+    key = inputs.idempotency_key(idempotency_key)
+
+    def write(conn: Connection) -> StepResult:
+        if key and (done := queries.event_by_key(conn, key)):
+            return _repeat(conn, done, proposal_id, trigger, kind=ADVANCED)
+        pk, proposal, compiled, changes = _prepare(conn, proposal_id, actor, fields or {}, expected_version)
+        merged = chain.apply_changes(proposal.fields, changes)
+        try:
+            new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
+        except TransitionRefused as refused:
+            raise _explained(conn, pk, proposal, actor, refused) from None
+        moment = _moment(engine, proposal, at)
+        event = next_event(proposal, ADVANCED, actor, moment, trigger=trigger, to_state=new_state,
+                           comment=comment, changes=changes, key=key, details=with_provenance({}, provenance))
+        return StepResult(commit_step(conn, pk, proposal, event), event)
+
+    return engine.transaction(write, operation="advance", key=key)
+
+
+def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
+               expected_version: int | None = None, idempotency_key: str | None = None,
+               at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
+    if not fields:
+        raise InvalidInput("name at least one field and its value to set, e.g. cost_estimate=25000").fixed_by(
+            Remedy("field", "cost_estimate"))
+    comment = inputs.text("comment", comment)
+    key = inputs.idempotency_key(idempotency_key)
+
+    def write(conn: Connection) -> StepResult:
+        if key and (done := queries.event_by_key(conn, key)):
+            return _repeat(conn, done, proposal_id, None, kind=FIELDS_SET)
+        pk, proposal, _, changes = _prepare(conn, proposal_id, actor, fields, expected_version)
+        if not changes:
+            return StepResult(proposal, None)
+        moment = _moment(engine, proposal, at)
+        event = next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key,
+                           details=with_provenance({}, provenance))
+        return StepResult(commit_step(conn, pk, proposal, event), event)
+
+    return engine.transaction(write, operation="change of fields", key=key)
+
+
+def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expected_version: int | None = None,
+         idempotency_key: str | None = None, at: datetime | None = None,
+         provenance: Provenance | None = None) -> StepResult:
+    text = inputs.text("note", comment)
+    if not text:
+        raise InvalidInput("a note needs its text, e.g. \"Still waiting for the committee's meeting\"")
+    key = inputs.idempotency_key(idempotency_key)
+
+    def write(conn: Connection) -> StepResult:
+        if key and (done := queries.event_by_key(conn, key)):
+            return _repeat(conn, done, proposal_id, None, kind=NOTED)
+        pk, proposal, _, _ = _prepare(conn, proposal_id, actor, {}, expected_version)
+        moment = _moment(engine, proposal, at)
+        event = next_event(proposal, NOTED, actor, moment, comment=text, key=key,
+                           details=with_provenance({}, provenance))
+        return StepResult(commit_step(conn, pk, proposal, event), event)
+
+    return engine.transaction(write, operation="note", key=key)
+
+
+def record_progress(engine: Engine, proposal_id: str, percent: int | str | None, *, actor: Actor, note: str = "",
+                    milestone: str | None = None, milestone_date: str | None = None,
+                    expected_version: int | None = None, idempotency_key: str | None = None,
+                    at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
+    from flowengine.service import deadlines  # only progress needs it: a plain step never pays for it
+
+    value = deadlines.parse_percent(percent)
+    note = inputs.text("note", note)
+    name = inputs.one_line("milestone", milestone or "", longer=Remedy("note")) or None
+    day = _milestone_date(milestone_date)
+    if day is not None and name is None:
+        raise InvalidInput("a milestone date needs the milestone's name").fixed_by(Remedy("milestone"))
+    key = inputs.idempotency_key(idempotency_key)
+
+    def write(conn: Connection) -> StepResult:
+        if key and (done := queries.event_by_key(conn, key)):
+            return _repeat(conn, done, proposal_id, None, kind=PROGRESS)
+        pk, proposal, compiled, _ = _prepare(conn, proposal_id, actor, {}, expected_version)
+        state = compiled.workflow.states.get(proposal.state)
+        if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
+            raise _not_implementing(compiled.workflow, proposal)
+        moment = _moment(engine, proposal, at)
+        event = next_event(proposal, PROGRESS, actor, moment, key=key, details=with_provenance({
+            "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance))
+        return StepResult(commit_step(conn, pk, proposal, event), event)
+
+    return engine.transaction(write, operation="progress record", key=key)
+
+
+# -- inside -----------------------------------------------------------------------------------
+
+def _origin(conn: Connection, proposal_id: str, moment: datetime) -> str:
+    """The id of the proposal a new one comes from: it must exist, and be older."""
+    origin = load(conn, proposal_id, kind="proposal it came from")[1]
+    if origin.created_at > moment:
+        raise InvalidInput(f"{origin.id} was registered at {local_text(origin.created_at)}, after "
+                           f"{local_text(moment)}: a proposal can only come from one registered before it")
+    return origin.id
+
+
+def _prepare(conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
+             expected_version: int | None) -> tuple[int, Proposal, CompiledWorkflow, dict[str, Any]]:
+    """What every change to a proposal checks first: it exists, nobody moved it since the
+    caller looked, the role is the workflow's, and the field values are valid; returns the
+    field changes."""
+    pk, proposal = load(conn, proposal_id)
+    if expected_version is not None and proposal.version != expected_version:
+        raise conflict(conn, pk, proposal)
+    compiled = compiled_of(conn, proposal)
+    compiled.check_role(actor)
+    changes = {name: value for name, value in coerce_fields(compiled.workflow, fields).items()
+               if proposal.fields.get(name) != value}
+    cleared = [name for name, value in changes.items() if value is None and compiled.workflow.fields[name].required]
+    if cleared:  # a required field stays filled: neither a correction nor a step may empty it
+        raise Refused(f"cannot clear {', '.join(cleared)} of {proposal.id}",
+                      [f"'{name}' is a required field" for name in cleared], "give a new value instead")
+    return pk, proposal, compiled, changes
+
+
+def _moment(engine: Engine, proposal: Proposal, at: datetime | None) -> datetime:
+    """When a step happens: never before the proposal's last event, so its history stays in order."""
+    if at is not None:
+        moment = as_utc(at)
+        if moment < proposal.updated_at:
+            raise InvalidInput(f"{local_text(moment)} is before the last step of {proposal.id} "
+                               f"({local_text(proposal.updated_at)}); steps are recorded in order")
+        return moment
+    return max(engine.clock(), proposal.updated_at)  # a clock behind another writer's: keep order
+
+
+def _explained(conn: Connection, pk: int, proposal: Proposal, actor: Actor,
+               refused: TransitionRefused) -> TransitionRefused:
+    """Say who put the proposal where it is, when that was someone else: the usual cause of
+    a surprise refusal is a colleague who acted first."""
+    last = queries.last_event(conn, pk)
+    if last is None or last.actor == actor.name:
+        return refused
+    moved = f"{last.actor} ({last.role}) at {local_text(last.at)}"
+    return TransitionRefused(proposal.id, proposal.state, refused.trigger, refused.reasons, refused.allowed,
+                             last_change=moved).fixed_by(*refused.remedies)
+
+
+def _repeat(conn: Connection, done: Event, proposal_id: str | None, trigger: str | None,
+            created: tuple[str, str] | None = None, kind: str | None = None) -> StepResult:
+    """The answer to a request whose key was used before: the earlier result if it was this same
+    request (``created``: the workflow and title of a new proposal), else a refusal."""
+    registered = (done.details.get("workflow"), done.details.get("title"))
+    same = (proposal_id is None and done.kind == CREATED and created in (None, registered)) or (
+        proposal_id is not None and done.proposal == proposal_id.strip().upper() and done.trigger == trigger
+        and done.kind != CREATED and kind in (None, done.kind))
+    if not same:
+        what = {CREATED: f"to register {done.proposal} ('{registered[1]}')",
+                FIELDS_SET: f"to set fields of {done.proposal}",
+                NOTED: f"for a note on {done.proposal}",
+                PROGRESS: f"to record progress of {done.proposal}"}.get(done.kind,
+                                                                      f"for {done.trigger} of {done.proposal}")
+        raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used {what} at "
+                           f"{local_text(done.at)}; nothing was written — use a new key for a new request")
+    return StepResult(load(conn, done.proposal)[1], done, repeated=True)
+
+
+def _not_implementing(workflow: Workflow, proposal: Proposal) -> Refused:
+    from flowengine.service import deadlines
+
+    state = workflow.states.get(proposal.state)
+    where = f"{proposal.state} (stage {state.stage})" if state is not None and state.stage else proposal.state
+    implementing = [sid for sid, s in workflow.states.items() if s.stage == deadlines.IMPLEMENTATION and not s.final]
+    hint = (f"record it once {proposal.id} is in {' or '.join(implementing)}" if implementing
+            else f"{workflow.id} has no state of stage implementation")
+    return Refused(f"cannot record progress of {proposal.id}",
+                   [f"it is in {where}; progress is recorded only in a state of stage implementation"], hint)
+
+
+def _milestone_date(value: str | None) -> str | None:
+    try:
+        day: str | None = coerce_value("milestone_date", "date", (), value)
+    except InvalidInput:
+        raise InvalidInput(f"the milestone date takes a date written YYYY-MM-DD, e.g. 2024-05-01; "
+                           f"got '{value}'") from None
+    return day
+

@@ -1,0 +1,75 @@
+"""The output formats of the views, listed once: diagram files and stall report formats.
+
+The command line builds its choices, help texts and usage errors from these lists rather than
+copying them, so adding a format here (and its writer) is all it takes. This module imports
+nothing heavy: the command line reads it while it builds its options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowengine.errors import FlowEngineError
+from flowengine.suggest import either
+
+__all__ = ["DIAGRAM_FORMATS", "REPORT_FORMATS", "DiagramFormat", "ReportFormat", "diagram_format",
+           "diagram_suffix_choices", "diagram_suffixes", "report_format_names"]
+
+
+@dataclass(frozen=True)
+class DiagramFormat:
+    """A diagram file: its suffix picks it; ``graphviz`` is the format ``dot -T`` writes (``dot``:
+    the DOT text itself, written without Graphviz)."""
+
+    suffix: str
+    graphviz: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ReportFormat:
+    """A way to write the stall report's tables (the writers live in :mod:`flowengine.views.report`)."""
+
+    name: str
+    description: str
+
+
+DIAGRAM_FORMATS: tuple[DiagramFormat, ...] = (
+    DiagramFormat(".svg", "svg", "a drawing for screens and web pages, stamped with the digest of its DOT"),
+    DiagramFormat(".png", "png", "a picture"),
+    DiagramFormat(".pdf", "pdf", "a page to print"),
+    DiagramFormat(".dot", "dot", "the Graphviz source, for other tools"),
+)
+
+REPORT_FORMATS: tuple[ReportFormat, ...] = (
+    ReportFormat("table", "aligned text"),
+    ReportFormat("json", "for programs"),
+    ReportFormat("csv", "for spreadsheets"),
+    ReportFormat("markdown", "for documents"),
+)
+
+
+def diagram_suffixes() -> tuple[str, ...]:
+    return tuple(f.suffix for f in DIAGRAM_FORMATS)
+
+
+def diagram_suffix_choices() -> str:
+    """``".svg, .png, .pdf or .dot"``, for messages and help texts."""
+    return either(diagram_suffixes())
+
+
+def report_format_names() -> tuple[str, ...]:
+    return tuple(f.name for f in REPORT_FORMATS)
+
+
+def diagram_format(output: Path) -> DiagramFormat:
+    """The format ``output``'s suffix names; refuses a file without one of the suffixes."""
+    suffix = Path(output).suffix.lower()
+    found = next((f for f in DIAGRAM_FORMATS if f.suffix == suffix), None)
+    if found is None:
+        allowed = diagram_suffix_choices()
+        if not suffix:
+            raise FlowEngineError(f"diagram file '{Path(output).name}' has no extension; use {allowed}")
+        raise FlowEngineError(f"unsupported diagram format '{suffix}'; use {allowed}")
+    return found

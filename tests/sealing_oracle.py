@@ -1,0 +1,32 @@
+"""The reference encoding of an event's hash, written the obvious way with ``json.dumps``: the
+tests hold :func:`flowengine.history.seal.seal` (the one sealing function, written for speed) to
+it byte for byte. Not used by flowengine itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from flowengine.clock import iso_utc
+
+
+def canonical(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def event_hash(*, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
+               to_state: str, actor: str, role: str, at: datetime, entered_at: datetime, comment: str,
+               changes: dict[str, Any], details: dict[str, Any], idempotency_key: str | None,
+               prev_hash: str) -> str:
+    payload = {
+        "proposal": proposal, "seq": seq, "kind": kind, "trigger": trigger, "from": from_state,
+        "to": to_state, "actor": actor, "role": role, "at": iso_utc(at), "entered_at": iso_utc(entered_at),
+        "comment": comment, "changes": changes, "details": details, "idempotency_key": idempotency_key,
+    }
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(canonical(payload))
+    return digest.hexdigest()
