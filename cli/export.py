@@ -28,7 +28,7 @@ from .session import open_engine
               help="Only creations and steps (kinds created and advanced): events that leave the state "
                    "unchanged would show as self-loops in a directly-follows graph and cut sojourn times.")
 @click.option("-o", "--output", metavar="FILE",
-              help="Write to FILE (replaced only once the log is complete) instead of standard output.")
+              help="Write to FILE (replaced only once the log is complete); - or none: standard output.")
 @quiet_option
 @database_option
 def export(fmt: str, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, output: str | None,
@@ -48,6 +48,7 @@ def export(fmt: str, workflows: tuple[str, ...], pseudonymise: bool, steps_only:
     from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, planned_units
 
     options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only)
+    output = None if output == "-" else output
     with open_engine(database) as engine:
         total = planned_units(engine.database, fmt, options)
         with terminal_meter("Exporting", total, quiet=quiet) as meter:

@@ -5,25 +5,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+
 import click
 
 from flowengine.eventlog.formats import import_format_names
 
+from . import completion as complete
 from .meter import terminal_meter
-from .options import database_option, json_option, quiet_option, workflows_option
+from .options import CHECK_LOG_COLUMNS, database_option, json_option, quiet_option, workflows_option
 from .session import open_engine
+from .terminal import spooled_standard_input
 from .views import to_json
 
 EXIT_REJECTED = 1
 
 
 @click.command("import")
-@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--workflow", "-w", "workflow", required=True, metavar="WF",
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--workflow", "-w", "workflow", required=True, metavar="WF", shell_complete=complete.workflow_ids,
               help="The workflow the cases ran under (an id or a .yaml file).")
 @click.option("--format", "fmt", type=click.Choice(import_format_names()),
               help="The log's format (default: from the file name's suffix).")
-@click.option("--map", "mappings", multiple=True, metavar="COLUMN=MEANING",
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=MEANING", callback=CHECK_LOG_COLUMNS,
               help="What a column means (repeatable): case, activity, timestamp, actor, role, trigger, comment, "
                    "title or lifecycle. Standard XES names need none.")
 @click.option("--actor", metavar="NAME", help="Who acted, for events whose log names nobody (org:resource empty).")
@@ -38,7 +44,8 @@ EXIT_REJECTED = 1
 def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, ...], actor: str | None,
                role: str | None, assume_utc: bool, dry_run: bool, quiet: bool, workflow_dirs: tuple[str, ...],
                database: str | None, as_json: bool) -> None:
-    """Import FILE, an event log, as proposals with their histories under workflow WF.
+    """Import FILE, an event log, as proposals with their histories under workflow WF (FILE -
+    reads standard input; then give --format).
 
     Each case becomes a proposal; each event's activity names the state it entered (a state's
     id or label), reached by the transition the workflow declares; events are taken in time
@@ -56,7 +63,14 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
     from flowengine.eventlog.importer import LogRejected, import_log, parse_mapping
 
     mapping = parse_mapping(mappings)
-    with open_engine(database, workflow_dirs) as engine, terminal_meter("importing", None, quiet=quiet) as meter:
+    with contextlib.ExitStack() as stack:
+        if path == "-":
+            if fmt is None:
+                raise click.UsageError("reading the log from standard input, say its format: --format csv or xes")
+            spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowengine-import-"))
+            path = str(spooled_standard_input(Path(spool)))
+        engine = stack.enter_context(open_engine(database, workflow_dirs))
+        meter = stack.enter_context(terminal_meter("importing", None, quiet=quiet))
         try:
             report = import_log(engine, path, workflow, fmt=fmt, mapping=mapping, actor=actor, role=role,
                                 assume_utc=assume_utc, dry_run=dry_run, meter=meter)

@@ -1,7 +1,8 @@
 """The ``flowengine`` command: the one place where library errors become messages and exit codes.
 
-Exit codes: 0 done, 1 refused or invalid, 2 usage error. Subcommand modules are imported only
-when their command runs, so ``flowengine --help`` stays fast.
+Exit codes: 0 done, 1 refused or invalid, 2 usage error (click's: an unknown option, a missing
+argument, a malformed option value), 3 internal error. Subcommand modules are imported only when
+their command runs, so ``flowengine --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 from flowengine import __version__
 
 EXIT_INVALID = 1
+EXIT_INTERNAL = 3
 DEBUG_ENV = "FLOWENGINE_DEBUG"
 
 # name → (module relative to this package, attribute, short help); help is here so listing commands
@@ -22,7 +24,7 @@ DEBUG_ENV = "FLOWENGINE_DEBUG"
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflow": (".workflow", "workflow", "Check, list, show and draw workflow definitions."),
     "init": (".database", "init", "Create the database and say where it is."),
-    "db": (".database", "db", "Database schema: status and upgrades of a shared database."),
+    "db": (".database", "db", "The database: status, upgrade, backup and restore."),
     "proposal": (".proposal", "proposal", "Register proposals, list them, show where one stands."),
     "advance": (".proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
     "history": (".history", "history", "Every step of a proposal: who, what, when and why."),
@@ -34,6 +36,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": (".demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
     "import": (".importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
     "export": (".export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
+    "completion": (".completion", "completion", "Print the shell completion script: bash, zsh or fish."),
 }
 
 
@@ -97,7 +100,7 @@ class FlowEngineGroup(click.Group):
                 raise
             click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
                        f"(run with {DEBUG_ENV}=1 for details and report it)", err=True)
-            ctx.exit(3)
+            ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=FlowEngineGroup, context_settings={"help_option_names": ["-h", "--help"]})

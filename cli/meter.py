@@ -6,6 +6,7 @@ scripts, pipes and CI logs get the result alone.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,11 +22,16 @@ def bar_wanted(quiet: bool) -> bool:
 
 @contextmanager
 def terminal_meter(label: str, total: int | None, *, quiet: bool) -> Iterator[Meter]:
-    """A meter drawing a bar of ``total`` units (a running count when the total is unknown)."""
+    """A meter drawing a bar of ``total`` units, or a running count when the total is not known
+    beforehand (an import reads its file only once; an analysis of every workflow learns how many
+    there are as it goes)."""
     if not bar_wanted(quiet):
         yield no_meter
         return
+    # click wants a length or an iterable; the bar is only fed through update(), so an endless
+    # count stands for "length not known" (click then shows the units done so far).
     bar: click._termui_impl.ProgressBar[int] = click.progressbar(
-        length=total, label=label, file=sys.stderr, show_pos=True, show_eta=total is not None)
+        itertools.count() if total is None else None, length=total, label=label, file=sys.stderr, show_pos=True,
+        show_eta=total is not None)
     with bar:
         yield bar.update

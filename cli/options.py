@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -10,6 +11,84 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 LANGUAGE_CHOICES = ("en", "nb", "sv")
+
+
+class Moment(click.ParamType[datetime, Any]):
+    """A day (the end of it, local time) or a date-time; a malformed one is a usage error (exit 2)."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        from flowengine.clock import parse_moment
+        from flowengine.errors import InvalidInput
+
+        try:
+            return parse_moment(str(value), what="the value")
+        except InvalidInput as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Day(click.ParamType[str, Any]):
+    """A calendar day, YYYY-MM-DD, kept as text; a malformed one is a usage error (exit 2)."""
+
+    name = "day"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from datetime import date
+
+        try:
+            return date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            self.fail(f"'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", param, ctx)
+
+
+MOMENT = Moment()
+DAY = Day()
+
+
+def checked_by(parse: Callable[[tuple[str, ...]], object]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback that reads repeated values with the library's own ``parse`` as soon as
+    they are given, so a malformed one is a usage error (exit 2) before any work starts; the
+    command gets the values as given."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            from flowengine.errors import FlowEngineError
+
+            from .remedies import with_hint
+
+            try:
+                parse(tuple(value))
+            except FlowEngineError as exc:
+                raise click.BadParameter(with_hint(str(exc), exc.remedies), ctx, param) from None
+        return value
+
+    return check
+
+
+def _assignments(values: tuple[str, ...]) -> object:
+    from flowengine.definition.fields import parse_assignments
+
+    return parse_assignments(values)
+
+
+def _log_columns(values: tuple[str, ...]) -> object:
+    from flowengine.eventlog.importer import parse_mapping
+
+    return parse_mapping(values)
+
+
+def _state_map(values: tuple[str, ...]) -> object:
+    from flowengine.service.migration_plan import parse_map
+
+    return parse_map(values)
+
+
+CHECK_ASSIGNMENTS = checked_by(_assignments)  # FIELD=VALUE, as --set or as arguments
+CHECK_LOG_COLUMNS = checked_by(_log_columns)  # import --map COLUMN=MEANING
+CHECK_STATE_MAP = checked_by(_state_map)  # workflow migrate --map OLD=NEW
 
 
 def json_option(func: F) -> F:
@@ -33,7 +112,9 @@ def workflows_option(func: F) -> F:
 
 def workflow_filter_option(func: F) -> F:
     """--workflow WF, repeatable, as ``workflows``: the commands that read every workflow's proposals."""
-    return click.option("--workflow", "workflows", multiple=True, metavar="WF",
+    from .completion import workflow_ids
+
+    return click.option("--workflow", "workflows", multiple=True, metavar="WF", shell_complete=workflow_ids,
                         help="Only proposals of this workflow (repeatable). Default: every workflow with "
                              "proposals.")(func)
 
@@ -54,12 +135,12 @@ def identity_options(func: F) -> F:
 
 
 def as_of_option(func: F) -> F:
-    return click.option("--as-of", "as_of", metavar="DATE",
+    return click.option("--as-of", "as_of", metavar="DATE", type=MOMENT,
                         help="Show the state at the end of a past day (YYYY-MM-DD) instead of now.")(func)
 
 
 def set_option(func: F) -> F:
-    return click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+    return click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", callback=CHECK_ASSIGNMENTS,
                         help="Fill in a field (repeatable); an empty value clears it.")(func)
 
 

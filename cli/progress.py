@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import click
 
-from .options import database_option, expect_version_option, idempotency_option, identity_options, json_option
+from . import completion as complete
+from .options import DAY, database_option, expect_version_option, idempotency_option, identity_options, json_option
 from .session import actor, open_engine
 from .views import to_json
 
 
 @click.command()
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("percent", metavar="PERCENT")
 @click.option("--note", default="", help="What was done since the last record, or what holds it up.")
 @click.option("--milestone", metavar="NAME", help='A milestone reached, e.g. "Lease signed".')
-@click.option("--milestone-date", "milestone_date", metavar="YYYY-MM-DD", help="When the milestone was reached.")
+@click.option("--milestone-date", "milestone_date", metavar="YYYY-MM-DD", type=DAY,
+              help="When the milestone was reached.")
 @expect_version_option
 @identity_options
 @idempotency_option

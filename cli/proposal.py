@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
+from . import completion as complete
 from .options import (
+    CHECK_ASSIGNMENTS,
     as_of_option,
     database_option,
     expect_version_option,
@@ -15,7 +19,8 @@ from .options import (
     set_option,
     workflows_option,
 )
-from .session import actor, moment, open_engine
+from .session import actor, open_engine
+from .terminal import output_options
 from .views import standing_text, standings_table, to_json
 
 # flowengine.definition.model.STAGES and flowengine.service.facade.SORTS, written out so that `--help` imports neither
@@ -35,11 +40,11 @@ def proposal() -> None:
 
 
 @proposal.command("new")
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("--title", required=True, help="One line naming the proposal.")
 @click.option("--description", default="", help="What is proposed, in the panel's own words.")
 @click.option("--origin", default="", help="Where it came from: which panel, audit or meeting.")
-@click.option("--from", "from_proposal", metavar="ID",
+@click.option("--from", "from_proposal", metavar="ID", shell_complete=complete.proposal_ids,
               help="The proposal it came from, e.g. the user-asks-user audit BSB-1 whose finding it is; "
                    "must exist. Both histories show the link.")
 @set_option
@@ -82,7 +87,7 @@ def new(workflow: str, title: str, description: str, origin: str, from_proposal:
 
 
 @proposal.command("list")
-@click.option("--workflow", help="Only proposals under this workflow id.")
+@click.option("--workflow", help="Only proposals under this workflow id.", shell_complete=complete.workflow_ids)
 @click.option("--state", help="Only proposals in this state.")
 @click.option("--stage", type=click.Choice(_STAGES), help="Only proposals in this stage.")
 @click.option("--owner", metavar="ROLE", help="Only proposals waiting for this role.")
@@ -93,8 +98,9 @@ def new(workflow: str, title: str, description: str, origin: str, from_proposal:
 @language_option
 @database_option
 @json_option
+@output_options
 def list_proposals(workflow: str | None, state: str | None, stage: str | None, owner: str | None, overdue: bool,
-                   sort: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
+                   sort: str, as_of: datetime | None, language: str, database: str | None, as_json: bool) -> None:
     """List proposals with their state, owner and time waiting.
 
     \b
@@ -103,7 +109,7 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
     """
     with open_engine(database) as engine:
         found = engine.proposals(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                 as_of=moment(as_of), sort=sort, language=language)
+                                 as_of=as_of, sort=sort, language=language)
     if as_json:
         click.echo(to_json([s.as_dict() for s in found]))
     elif found:
@@ -114,12 +120,13 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
 
 
 @proposal.command("show")
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @as_of_option
 @language_option
 @database_option
 @json_option
-def show(proposal_id: str, as_of: str | None, language: str, database: str | None, as_json: bool) -> None:
+@output_options
+def show(proposal_id: str, as_of: datetime | None, language: str, database: str | None, as_json: bool) -> None:
     """Where a proposal stands: state, time waiting against its deadline, who must act, what is missing.
 
     \b
@@ -127,13 +134,13 @@ def show(proposal_id: str, as_of: str | None, language: str, database: str | Non
       flowengine proposal show INN-7
     """
     with open_engine(database) as engine:
-        standing = engine.standing(proposal_id, as_of=moment(as_of), language=language)
+        standing = engine.standing(proposal_id, as_of=as_of, language=language)
     click.echo(to_json(standing.as_dict()) if as_json else standing_text(standing))
 
 
 @proposal.command("set")
-@click.argument("proposal_id", metavar="ID")
-@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
+@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...", callback=CHECK_ASSIGNMENTS)
 @click.option("--comment", default="", help="Why the value was set or changed.")
 @expect_version_option
 @identity_options
@@ -166,8 +173,8 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
 
 
 @click.command()
-@click.argument("proposal_id", metavar="ID")
-@click.argument("trigger")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
+@click.argument("trigger", shell_complete=complete.triggers)
 @click.option("--comment", default="", help="Why: the reasoned answer the panel will read.")
 @set_option
 @expect_version_option
@@ -207,7 +214,7 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
 
 
 @click.command()
-@click.argument("proposal_id", metavar="ID")
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("text")
 @expect_version_option
 @identity_options

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -33,10 +32,3 @@ def actor(name: str | None, role: str | None) -> Actor:
 
     return Actor(name.strip(), role.strip())
 
-
-def moment(as_of: str | None) -> datetime | None:
-    if not as_of:
-        return None
-    from flowengine.clock import parse_moment
-
-    return parse_moment(as_of, what="--as-of")

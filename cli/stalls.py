@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -11,8 +12,10 @@ import click
 from flowengine.suggest import either
 from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
 
+from . import completion as complete
 from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
-from .session import moment, open_engine
+from .session import open_engine
+from .terminal import output_options, table_width
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
@@ -62,14 +65,14 @@ def format_option(func: F) -> F:
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-              as_of: str | None, quiet: bool) -> list[Analysis]:
+              as_of: datetime | None, quiet: bool) -> list[Analysis]:
     """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
     return _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, marks=False)[0]
 
 
 def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-                     as_of: str | None, quiet: bool, *, marks: bool = True,
+                     as_of: datetime | None, quiet: bool, *, marks: bool = True,
                      language: str = "en") -> tuple[list[Analysis], dict[str, Marks], list[Section]]:
     """The analyses; for histories rebuilt from a source, which kind of step each figure rests
     on; and where proposals came from others (an audit's findings), that lineage as a section."""
@@ -79,9 +82,9 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
 
     total = PHASES + len(set(workflows)) if workflows else None
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
-        analyses = engine.analyse(workflows, as_of=moment(as_of), meter=meter)
+        analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
         found = engine.provenance_marks(analyses) if marks and analyses else {}
-        lineage = engine.lineage([a.workflow.id for a in analyses], as_of=moment(as_of), language=language) if (
+        lineage = engine.lineage([a.workflow.id for a in analyses], as_of=as_of, language=language) if (
             marks and analyses) else []
     if not analyses:
         from flowengine.errors import InvalidInput
@@ -107,7 +110,7 @@ def _diagram_path(output: str) -> Path:
 
 
 def _emit(text: str, output: str | None) -> None:
-    if output is None:
+    if output is None or output == "-":
         click.echo(text, nl=False)
         return
     try:
@@ -132,13 +135,15 @@ def stalls() -> None:
 
 
 @stalls.command("report")
-@click.option("--workflow", "workflows", multiple=True, metavar="WF",
+@click.option("--workflow", "workflows", multiple=True, metavar="WF", shell_complete=complete.workflow_ids,
               help="Only this workflow (repeatable). Default: every workflow with proposals.")
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of the terminal.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the report to FILE instead of the terminal (- : standard output).")
 @analysis_options
-def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
+@output_options
+def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Stalled proposals worst first, with who must act and for how long; those gone quiet (over
     their limit with no record since: gaps in the records); then per workflow the stages, states,
@@ -154,16 +159,17 @@ def report(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str 
     from flowengine.views import report as rep
     analyses, marks, lineage = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, language=language)
     sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks) + lineage
-    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy)), output)
+    width = table_width() if output in (None, "-") else None  # a file gets whole rows
+    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy), width=width), output)
 
 
 @stalls.command("diagram")
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, metavar="FILE",
               help=f"Where to write it: {diagram_suffix_choices()}.")
 @as_of_option
 @analysis_options
-def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, language: str, database: str | None,
+def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy, language: str, database: str | None,
             workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """The declared workflow coloured by where its proposals wait.
 
@@ -181,12 +187,13 @@ def diagram(workflow: str, output: str, as_of: str | None, privacy: Privacy, lan
 
 
 @stalls.command("compare")
-@click.argument("workflows", nargs=-1, metavar="[WF]...")
+@click.argument("workflows", nargs=-1, metavar="[WF]...", shell_complete=complete.workflow_ids)
 @as_of_option
 @format_option
 @click.option("-o", "--output", metavar="FILE", help=f"Also draw the comparison: {diagram_suffix_choices()}.")
 @analysis_options
-def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str | None, privacy: Privacy,
+@output_options
+def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
             language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
     """Municipalities side by side on the shared stages: median and p90 days per stage, and the
     funnel. Default: every workflow with proposals.
@@ -199,7 +206,7 @@ def compare(workflows: tuple[str, ...], as_of: str | None, fmt: str, output: str
     path = _diagram_path(output) if output else None
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    text = rep.as_format(fmt, sections)
+    text = rep.as_format(fmt, sections, width=table_width())
     if path is not None:
         from flowengine.views.comparison_diagram import render_comparison
 

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from .options import database_option, json_option
-from .session import moment, open_engine
-from .views import short_title, to_json
+from . import completion as complete
+from .options import MOMENT, database_option, json_option
+from .session import open_engine
+from .views import to_json
 
 if TYPE_CHECKING:
     from flowengine.service.deadlines import TickReport
 
 
 @click.command()
-@click.option("--as-of", "as_of", metavar="DATE",
+@click.option("--as-of", "as_of", metavar="DATE", type=MOMENT,
               help="Apply what was due by the end of this day (YYYY-MM-DD) instead of by now; proposals with a "
                    "step after it are left alone. With --dry-run it may lie ahead.")
 @click.option("--dry-run", is_flag=True, help="Write nothing: list what would be escalated and reminded.")
-@click.option("--workflow", help="Only proposals under this workflow id.")
+@click.option("--workflow", help="Only proposals under this workflow id.", shell_complete=complete.workflow_ids)
 @database_option
 @json_option
-def tick(as_of: str | None, dry_run: bool, workflow: str | None, database: str | None, as_json: bool) -> None:
+def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, database: str | None, as_json: bool) -> None:
     """Apply due escalations and hand out due reminders, each exactly once.
 
     What is due is worked out from the stored history, never from timers, so tick is safe to run
@@ -35,7 +37,7 @@ def tick(as_of: str | None, dry_run: bool, workflow: str | None, database: str |
       flowengine tick --json > reminders.json
     """
     with open_engine(database) as engine:
-        report = engine.tick(as_of=moment(as_of), dry_run=dry_run, workflow=workflow)
+        report = engine.tick(as_of=as_of, dry_run=dry_run, workflow=workflow)
     if as_json:
         click.echo(to_json({**report.as_dict(), "workflow": workflow}))
     else:
@@ -44,7 +46,8 @@ def tick(as_of: str | None, dry_run: bool, workflow: str | None, database: str |
 
 def report_text(report: TickReport, workflow: str | None) -> str:
     from flowengine.clock import local_text
-    from flowengine.views.texttable import table
+
+    from .terminal import table
 
     would = report.dry_run
     scope = f" under {workflow}" if workflow else ""
@@ -59,7 +62,7 @@ def report_text(report: TickReport, workflow: str | None) -> str:
         lines += ["", f"{len(report.reminders)} reminder(s) {'due' if would else 'handed out'}:", table(
             ["proposal", "state", "owner", "waiting", "after", "due", "title"],
             [(r.proposal, r.state, r.owner, f"{int(r.waiting_days)} d", r.after, local_text(r.due),
-              short_title(r.title)) for r in report.reminders])]
+              r.title) for r in report.reminders], optional=("after", "due"))]
     if not report.changed:
         lines.append("nothing due: no escalation or reminder" + ("" if would else " was written"))
     for blocked in report.blocked:

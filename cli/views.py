@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from flowengine.views.texttable import table
+from .terminal import fit, table
 
 if TYPE_CHECKING:
     from flowengine.history.records import Event
     from flowengine.service.deadlines import Progress
-    from flowengine.service.facade import Standing
-
-_TITLE_WIDTH = 40
+    from flowengine.service.facade import AuditReport, Standing
 
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def short_title(title: str) -> str:
-    """A title cut to fit a table's column."""
-    return title if len(title) <= _TITLE_WIDTH else title[: _TITLE_WIDTH - 1] + "…"
 
 
 def fields_text(fields: dict[str, Any]) -> str:
@@ -85,7 +78,7 @@ def standing_text(standing: Standing) -> str:
              for s in standing.next_steps]))
     else:
         lines.append("no next steps: the proposal has reached the end of its chain")
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def _needs(missing: tuple[str, ...], comment: bool) -> str:
@@ -100,8 +93,20 @@ def standings_table(standings: list[Standing]) -> str:
     for s in standings:
         status = "final" if s.final else ("OVERDUE" if s.overdue else ("on time" if s.due_at else "-"))
         rows.append((s.proposal.id, s.proposal.workflow, s.proposal.state, s.stage, s.owner if not s.final else None,
-                     describe_span(s.proposal.state_entered_at, s.moment), status, short_title(s.proposal.title)))
-    return table(["id", "workflow", "state", "stage", "owner", "waiting", "deadline", "title"], rows)
+                     describe_span(s.proposal.state_entered_at, s.moment), status, s.proposal.title))
+    return table(["id", "workflow", "state", "stage", "owner", "waiting", "deadline", "title"], rows,
+                 optional=("stage", "workflow"))
+
+
+def audit_text(report: AuditReport) -> tuple[list[str], str]:
+    """What an audit found, a line per damaged proposal or altered definition, and its verdict."""
+    findings = [f"{broken.proposal}: {'history' if broken.seq is None else f'event {broken.seq}'}: {broken.problem}"
+                for broken in report.breaks]
+    findings += [f"definition {definition}: its text does not match its hash (altered in the database)"
+                 for definition in report.altered_definitions]
+    verdict = "every chain holds" if report.ok else (
+        f"{len(report.breaks)} damaged proposal(s), {len(report.altered_definitions)} altered definition(s)")
+    return findings, f"{report.proposals} proposal(s), {report.events} event(s) checked: {verdict}"
 
 
 def _step_name(event: Event) -> str:
@@ -169,7 +174,8 @@ def history_table(events: list[Event]) -> str:
                            for name, value in event.changes.items())
         rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
                      fields, _comment(event), *mark))
-    text = table(["#", "when", "step", "state", "by", "fields", "comment", *(("source",) if marked else ())], rows)
+    text = table(["#", "when", "step", "state", "by", "fields", "comment", *(("source",) if marked else ())], rows,
+                 optional=("fields",))
     if not marked:
         return text
     return text + "\n\n" + provenance_notes(events)

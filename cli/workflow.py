@@ -9,9 +9,18 @@ from typing import Any
 import click
 
 from flowengine.views.formats import diagram_suffix_choices
-from flowengine.views.texttable import table
 
-from .options import database_option, identity_options, json_option, language_option, quiet_option, workflows_option
+from . import completion as complete
+from .options import (
+    CHECK_STATE_MAP,
+    database_option,
+    identity_options,
+    json_option,
+    language_option,
+    quiet_option,
+    workflows_option,
+)
+from .terminal import fit, output_options, table
 from .views import to_json
 
 EXIT_INVALID = 1
@@ -28,14 +37,14 @@ def workflow() -> None:
 
 
 @workflow.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Treat governance warnings (FE3xx) as errors.")
 @json_option
 def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Check workflow files and list every problem, each at file:line:column.
 
-    PATHS are YAML files or folders (searched for *.yaml). Exit code 0 when all are
-    valid, 1 when any has an error. Files that are not workflows (no 'states' or
+    PATHS are YAML files or folders (searched for *.yaml), or - for standard input. Exit code 0
+    when all are valid, 1 when any has an error. Files that are not workflows (no 'states' or
     'transitions' key, such as demo data) are skipped when found in a folder.
 
     \b
@@ -48,11 +57,20 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
     candidates = []
     for raw in map(Path, paths):
+        if str(raw) == "-":
+            continue
         if raw.is_dir():  # in a folder, files that are not workflows (demo data …) are skipped
             candidates += [c for c in map(read_candidate, yaml_files(raw)) if c.id is not None]
         else:
             candidates.append(read_candidate(raw))
     results = [check_file(c.path, strict=strict, document=c.document) for c in candidates]
+    if "-" in paths:
+        from flowengine.definition.loader import check_bytes
+        from flowengine.definition.yamlsafe import MAX_FILE_BYTES
+
+        from .terminal import STDIN_NAME, standard_input_bytes
+
+        results.append(check_bytes(standard_input_bytes(MAX_FILE_BYTES + 1), STDIN_NAME, strict=strict))
     if not results:
         raise FlowEngineError(f"no workflow files found in {', '.join(paths)}; "
                               "a workflow is a .yaml file with 'states:' and 'transitions:'")
@@ -79,6 +97,7 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 @workflow.command("list")
 @workflows_option
 @json_option
+@output_options
 def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     """List the workflows flowengine can find: your folders first, then the bundled ones.
 
@@ -117,10 +136,11 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
 
 
 @workflow.command()
-@click.argument("workflow_ref", metavar="WF")
+@click.argument("workflow_ref", metavar="WF", shell_complete=complete.workflow_ids)
 @workflows_option
 @language_option
 @json_option
+@output_options
 def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_json: bool) -> None:
     """Show a workflow's states, stages, owners, deadlines, transitions and roles.
 
@@ -138,9 +158,9 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
         click.echo(to_json(data))
         return
     roles = {r.id: r.label(language) for r in wf.roles.values()}
-    click.echo(f"{wf.label(language)}  ({wf.id}, version {wf.version or '-'}, prefix {wf.prefix or '-'})")
+    click.echo(fit(f"{wf.label(language)}  ({wf.id}, version {wf.version or '-'}, prefix {wf.prefix or '-'})"))
     if wf.description:
-        click.echo(wf.description.strip())
+        click.echo(fit(wf.description.strip()))
     click.echo("\nStates")
     click.echo(table(
         ["state", "label", "stage", "owner", "deadline", "kind"],
@@ -168,7 +188,7 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
 
 
 @workflow.command()
-@click.argument("workflow_ref", metavar="WF")
+@click.argument("workflow_ref", metavar="WF", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help=f"File to write; its extension picks the format: {diagram_suffix_choices()}.")
 @workflows_option
@@ -229,10 +249,11 @@ def schema() -> None:
 
 
 @workflow.command()
-@click.argument("workflow_id", metavar="WF")
+@click.argument("workflow_id", metavar="WF", shell_complete=complete.workflow_ids)
 @database_option
 @workflows_option
 @json_option
+@output_options
 def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     """List the stored definitions of workflow WF, newest first, and the proposals on each.
 
@@ -266,10 +287,10 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
 
 
 @workflow.command()
-@click.argument("workflow_id", metavar="WF")
+@click.argument("workflow_id", metavar="WF", shell_complete=complete.workflow_ids)
 @click.option("--to", "to", required=True, metavar="FILE",
               help="The new definition: a workflow file whose id is WF (or WF itself: its file as it reads now).")
-@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
+@click.option("--map", "maps", multiple=True, metavar="OLD=NEW", callback=CHECK_STATE_MAP,
               help="Move proposals in state OLD to state NEW of the new definition (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Write nothing; show what would move where, and the warnings.")
 @click.option("--comment", default="", help="Why the proposals move, kept in each history.")

@@ -14,14 +14,17 @@ from flowengine.errors import FlowEngineError
 
 
 @contextlib.contextmanager
-def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEngineError) -> Iterator[Path]:
+def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEngineError,
+              mode: int | None = None) -> Iterator[Path]:
     """A temporary file beside ``output`` to write; when the block ends it takes ``output``'s
     place in one move, so readers never see half a file. On any failure it is removed and
     ``output`` stays as it was; an OSError becomes ``error(f"{failure}: {reason}")``.
     The file gets an existing ``output``'s mode, else the usual 0644 (mkstemp makes it 0600),
-    so a diagram committed or served from ``diagrams/`` stays readable."""
+    so a diagram committed or served from ``diagrams/`` stays readable; ``mode`` chooses another
+    (a backup is its owner's alone)."""
     try:
-        mode = stat.S_IMODE(output.stat().st_mode) if output.exists() else 0o644
+        if mode is None:
+            mode = stat.S_IMODE(output.stat().st_mode) if output.exists() else 0o644
         fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
         os.close(fd)
     except OSError as exc:

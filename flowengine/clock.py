@@ -43,8 +43,9 @@ def iso_utc(moment: datetime) -> str:
 
 
 def local_text(moment: datetime) -> str:
-    """A moment in the reader's local time, to the minute."""
-    return as_utc(moment).astimezone().strftime("%Y-%m-%d %H:%M")
+    """A moment in the reader's local time, to the minute, with its zone ("2019-06-30 14:00 CEST"),
+    so that a reader elsewhere, or a server set to UTC, is never misread."""
+    return as_utc(moment).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
 def parse_moment(text: str, *, what: str = "the date") -> datetime:

@@ -77,6 +77,16 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def no_terminal_settings() -> Iterator[None]:
+    """The developer's shell may export a width or a pager: commands under test see neither, so
+    tables keep whole rows and output is never held for a pager."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("COLUMNS", "LINES", "PAGER", "FLOWENGINE_PAGER"):
+            patch.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def database_targets() -> Iterator[DatabaseTargets]:
     """Makes fresh databases, for fixtures wider than one test (``.new(folder)``); drops what is
     left of them at the end of the run."""

@@ -126,6 +126,9 @@ def test_no_private_name_is_imported_from_another_module() -> None:
 
 
 _OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]+(?![\w:)-])")  # an option, not a CSS variable
+# Options of other programs that the library runs, which have no short form: pg_dump's snapshot
+# (flowengine/store/backup.py). They are arguments, never words in a message.
+_OTHER_PROGRAMS_OPTIONS = ("--snapshot=",)
 
 
 def _strings(tree: ast.Module) -> Iterator[tuple[str, int]]:
@@ -142,7 +145,7 @@ def _strings(tree: ast.Module) -> Iterator[tuple[str, int]]:
 def test_library_messages_name_no_command_line_option() -> None:
     """The library speaks its own terms; remedies carry what the command line turns into options."""
     found = [f"{path.relative_to(ROOT)}:{line}: {text[:80]!r}" for _, path, tree in _library_modules()
-             for text, line in _strings(tree) if _OPTION.search(text)]
+             for text, line in _strings(tree) if _OPTION.search(text) and not text.startswith(_OTHER_PROGRAMS_OPTIONS)]
     assert found == []
 
 

@@ -30,7 +30,7 @@ CET = "CET-1CEST,M3.5.0,M10.5.0/3"  # Central European time with its summer time
 # The days of the scenario, in UTC. D2 is 00:30 on 5 March in local time: the day boundary of
 # --as-of is the local one.
 D1 = "2019-03-01T09:00:00Z"  # 10:00 local: INN-1 and INN-2 registered
-D2 = "2019-03-04T23:30:00Z"  # 2019-03-05 00:30 local: INN-1 sent to the council
+D2 = "2019-03-04T23:30:00Z"  # 2019-03-05 00:30 CET local: INN-1 sent to the council
 D3 = "2019-03-20T09:00:00Z"  # 10:00 local: the council recommends INN-1; BSB-1 registered
 D4 = "2019-04-02T09:00:00Z"  # 11:00 local (summer time): the administration decides INN-1
 NOW = "2019-04-10T09:00:00Z"
@@ -143,10 +143,10 @@ def test_show_says_state_stage_owner_deadline_next_steps_and_missing_fields(run:
     assert out.splitlines()[0] == "INN-2  Information leaflet"
     info = labelled(out)
     assert info["state"] == "panel_work — Panel works on the proposal (stage panel)"
-    assert info["waiting"] == ("40 d in this state, since 2019-03-01 10:00; deadline P3M, "
-                               "due 2019-06-01 11:00 (on time)")
+    assert info["waiting"] == ("40 d in this state, since 2019-03-01 10:00 CET; deadline P3M, "
+                               "due 2019-06-01 11:00 CEST (on time)")
     assert info["owner"] == "panel must act"
-    assert info["last step"] == "created by ola (project_leader) at 2019-03-01 10:00"
+    assert info["last step"] == "created by ola (project_leader) at 2019-03-01 10:00 CET"
     assert info["fields"] == "summary: Leaflet about the services"
     assert info["missing"].startswith("expected_benefit (set with: flowengine proposal set INN-2 FIELD=VALUE)")
     assert "next steps (flowengine advance INN-2 TRIGGER):" in out
@@ -161,10 +161,10 @@ def test_show_after_three_steps(run: Run) -> None:
     info = labelled(out)
     assert info["origin"] == "User panel, meeting 2019-02-28"
     assert info["state"] == "implementation — Being implemented (stage implementation)"
-    assert info["waiting"] == ("8 d in this state, since 2019-04-02 11:00; deadline P6M, "
-                               "due 2019-10-02 11:00 (on time)")
+    assert info["waiting"] == ("8 d in this state, since 2019-04-02 11:00 CEST; deadline P6M, "
+                               "due 2019-10-02 11:00 CEST (on time)")
     assert info["owner"] == "service must act"
-    assert info["last step"] == "decide by anne (administration) at 2019-04-02 11:00"
+    assert info["last step"] == "decide by anne (administration) at 2019-04-02 11:00 CEST"
     assert info["fields"] == ("summary: A place to meet; expected_benefit: Less isolation; "
                               "category: meeting place; decision_reference: 2019/1234")
     assert info["missing"].startswith("implemented_on ")
@@ -177,7 +177,7 @@ def test_show_after_three_steps(run: Run) -> None:
 
 def test_show_marks_an_overdue_proposal(run: Run) -> None:
     info = labelled(ok(run("proposal", "show", "INN-2", now=LATE)).stdout)
-    assert info["waiting"].endswith("due 2019-06-01 11:00 (OVERDUE)")
+    assert info["waiting"].endswith("due 2019-06-01 11:00 CEST (OVERDUE)")
 
 
 def test_show_json_has_the_standing(run: Run) -> None:
@@ -220,7 +220,7 @@ def test_a_final_proposal_shows_no_next_steps_and_refuses_every_trigger(run: Run
     out = ok(run("proposal", "show", "INN-2")).stdout
     info = labelled(out)
     assert info["state"] == "withdrawn — Withdrawn by the panel (stage closed), outcome withdrawn"
-    assert (info["waiting"], info["owner"]) == ("final since 2019-04-10 11:00", "-")
+    assert (info["waiting"], info["owner"]) == ("final since 2019-04-10 11:00 CEST", "-")
     assert out.endswith("no next steps: the proposal has reached the end of its chain\n")
     [row] = [r for r in table_rows(ok(run("proposal", "list")).stdout) if r[0] == "INN-2"]
     assert (row[2], row[4], row[6]) == ("withdrawn", "-", "final")
@@ -234,12 +234,12 @@ def test_history_lists_every_step_with_who_comments_and_field_changes(run: Run) 
     out = ok(run("history", "INN-1")).stdout
     assert out.splitlines()[0] == "INN-1  Meeting place in the centre"
     assert table_rows(out) == [
-        ["1", "2019-03-01 10:00", "created", "panel_work", "ola (project_leader)", "summary=A place to meet", "-"],
-        ["2", "2019-03-05 00:30", "send_to_council", "panel_work → council_review", "ola (project_leader)",
+        ["1", "2019-03-01 10:00 CET", "created", "panel_work", "ola (project_leader)", "summary=A place to meet", "-"],
+        ["2", "2019-03-05 00:30 CET", "send_to_council", "panel_work → council_review", "ola (project_leader)",
          "expected_benefit=Less isolation, category=meeting place", "From the panel report"],
-        ["3", "2019-03-20 10:00", "recommend", "council_review → administration_review", "rita (council)", "-",
+        ["3", "2019-03-20 10:00 CET", "recommend", "council_review → administration_review", "rita (council)", "-",
          "The council supports it"],
-        ["4", "2019-04-02 11:00", "decide", "administration_review → implementation", "anne (administration)",
+        ["4", "2019-04-02 11:00 CEST", "decide", "administration_review → implementation", "anne (administration)",
          "decision_reference=2019/1234", "Within the mandate"],
     ]
 
@@ -330,9 +330,10 @@ def test_show_as_of_a_past_day_shows_that_days_state(run: Run) -> None:
     after = labelled(ok(run("proposal", "show", "INN-1", "--as-of", "2019-03-05")).stdout)
     assert after["state"] == "council_review — With the user council (stage council)"
     assert after["fields"] == "summary: A place to meet; expected_benefit: Less isolation; category: meeting place"
-    assert after["waiting"] == ("23 h in this state, since 2019-03-05 00:30; deadline 6w, "
-                                "due 2019-04-16 01:30 (on time)")  # six weeks of UTC, across the change to summer time
-    assert after["last step"] == "send_to_council by ola (project_leader) at 2019-03-05 00:30"
+    # six weeks of UTC, across the change to summer time
+    assert after["waiting"] == ("23 h in this state, since 2019-03-05 00:30 CET; deadline 6w, "
+                                "due 2019-04-16 01:30 CEST (on time)")
+    assert after["last step"] == "send_to_council by ola (project_leader) at 2019-03-05 00:30 CET"
 
 
 def test_list_as_of_a_past_day_shows_the_proposals_as_they_were(run: Run) -> None:
@@ -349,12 +350,12 @@ def test_history_as_of_a_past_day_stops_at_that_day(run: Run) -> None:
     assert [row[2] for row in table_rows(out)] == ["created", "send_to_council"]
     assert len(as_json(run("history", "INN-1", "--as-of", "2019-03-04", "--json"))["events"]) == 1
     line = one_error_line(run("history", "INN-1", "--as-of", "2019-02-28"))
-    assert line.startswith("error: INN-1 did not exist yet at 2019-02-28 23:59")
+    assert line.startswith("error: INN-1 did not exist yet at 2019-02-28 23:59 CET")
 
 
 def test_show_as_of_before_the_proposal_existed_is_an_error(run: Run) -> None:
     line = one_error_line(run("proposal", "show", "BSB-1", "--as-of", "2019-03-19"))
-    assert line == ("error: BSB-1 did not exist yet at 2019-03-19 23:59 (created 2019-03-20 10:00) "
+    assert line == ("error: BSB-1 did not exist yet at 2019-03-19 23:59 CET (created 2019-03-20 10:00 CET) "
                     "(fix: a later --as-of)")
 
 
@@ -393,16 +394,12 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
       "field still missing: expected_benefit; nothing was written", "(fix: --set expected_benefit=…)"]),
     ("stale version", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on=2019-04-09",
                        "--expect-version", "3", *LEADER),
-     ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 and is now in implementation; "
+     ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 CEST and is now in implementation; "
       "nothing was written"]),
     ("stale version of a field change", ("proposal", "set", "INN-1", "cost_estimate=25000", "--expect-version", "1",
                                          *LEADER),
-     ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 and is now in implementation",
+     ["error: INN-1 was changed by anne (administration) at 2019-04-02 11:00 CEST and is now in implementation",
       "nothing was written"]),
-    ("--set without =", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on", *LEADER),
-     ["error: 'implemented_on' is not field=value, e.g. cost_estimate=25000 (fix: --set cost_estimate=…)"]),
-    ("set argument without =", ("proposal", "set", "INN-1", "=25000", *LEADER),
-     ["error: '=25000' is not field=value"]),
     ("not a number", ("proposal", "set", "INN-1", "cost_estimate=lots", *LEADER),
      ["error: field 'cost_estimate' takes a number such as 25000 or 12.5; got 'lots'"]),
     ("ambiguous number", ("proposal", "set", "INN-1", "cost_estimate=1,500", *LEADER),
@@ -427,15 +424,9 @@ REFUSALS: list[tuple[str, tuple[str, ...], list[str]]] = [
       "nothing was written — give a value for each (fix: --set summary=…)"]),
     ("empty title", ("proposal", "new", "innovation-chain", "--title", " ", "--set", "summary=s", *LEADER),
      ["error: a proposal needs a title"]),
-    ("--as-of not a date on show", ("proposal", "show", "INN-1", "--as-of", "yesterday"),
-     ["error: --as-of 'yesterday' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30"]),
-    ("--as-of not a day on list", ("proposal", "list", "--as-of", "2019-02-30"),
-     ["error: --as-of '2019-02-30' is not a date"]),
-    ("--as-of in another format on history", ("history", "INN-1", "--as-of", "03/10/2019"),
-     ["error: --as-of '03/10/2019' is not a date"]),
     ("idempotency key reused for another step", ("advance", "INN-2", "withdraw", "--comment", "Merged into INN-1",
                                                  "--idempotency-key", "key-1", *LEADER),
-     ["error: idempotency key 'key-1' was already used to set fields of BSB-1 at 2019-04-10 11:00; "
+     ["error: idempotency key 'key-1' was already used to set fields of BSB-1 at 2019-04-10 11:00 CEST; "
       "nothing was written — use a new key for a new request"]),
     ("idempotency key reused for another proposal", ("proposal", "new", "innovation-chain", "--title", "Other idea",
                                                      "--set", "summary=s", "--idempotency-key", "key-1", *LEADER),
@@ -456,13 +447,40 @@ def test_bad_input_gives_one_error_line_exit_1_and_writes_nothing(
     assert snapshot(run) == before
 
 
+MALFORMED = [  # a malformed option value is a usage error: exit 2, click's usage lines, then the reason
+    ("--set without =", ("advance", "INN-1", "start_evaluation", "--set", "implemented_on", *LEADER),
+     "Error: Invalid value for '--set': 'implemented_on' is not field=value, e.g. cost_estimate=25000 "
+     "(fix: --set cost_estimate=…)"),
+    ("set argument without =", ("proposal", "set", "INN-1", "=25000", *LEADER),
+     "Error: Invalid value for 'FIELD=VALUE...': '=25000' is not field=value"),
+    ("--as-of not a date on show", ("proposal", "show", "INN-1", "--as-of", "yesterday"),
+     "Error: Invalid value for '--as-of': the value 'yesterday' is not a date; write it as YYYY-MM-DD,"),
+    ("--as-of not a day on list", ("proposal", "list", "--as-of", "2019-02-30"),
+     "Error: Invalid value for '--as-of': the value '2019-02-30' is not a date"),
+    ("--as-of in another format on history", ("history", "INN-1", "--as-of", "03/10/2019"),
+     "Error: Invalid value for '--as-of': the value '03/10/2019' is not a date"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), [pytest.param(args, expected, id=name)
+                                                 for name, args, expected in MALFORMED])
+def test_a_malformed_option_value_is_a_usage_error_exit_2_and_writes_nothing(
+    run: Run, args: tuple[str, ...], expected: str
+) -> None:
+    before = snapshot(run)
+    line = one_error_line(run(*args), code=2)
+    assert line.startswith(expected), line
+    assert snapshot(run) == before
+
+
 def test_refusal_names_every_reason_and_the_allowed_triggers_with_their_roles(run: Run) -> None:
     ok(run("advance", "INN-2", "send_to_council", "--set", "expected_benefit=Easier", *LEADER))
     ok(run("advance", "INN-2", "recommend", *COUNCIL))
     before = snapshot(run)
     line = one_error_line(run("advance", "INN-2", "decide", *LEADER))
     assert line == (
-        "error: cannot decide INN-2 (in administration_review, last changed by rita (council) at 2019-04-10 11:00): "
+        "error: cannot decide INN-2 (in administration_review, last changed by rita (council) at "
+        "2019-04-10 11:00 CEST): "
         "role 'project_leader' may not decide (roles that may: administration); "
         "field still missing: decision_reference; "
         "'decide' needs a comment explaining the decision; nothing was written "

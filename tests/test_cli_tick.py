@@ -59,7 +59,7 @@ def test_progress_prints_the_record_and_when_the_deadline_now_falls(run: Run) ->
                     "--milestone-date", "2024-03-20", *SERVICE, now="2024-04-01T10:00:00Z"))
     assert result.stdout.splitlines() == [
         "TML-2: progress 40 % in implementation, milestone 'Lease signed'",
-        "deadline 10w counts from this record: due 2024-06-10 10:00"]
+        "deadline 10w counts from this record: due 2024-06-10 10:00 UTC"]
 
 
 def test_progress_json_gives_the_proposal_and_its_event(run: Run) -> None:
@@ -73,9 +73,9 @@ def test_show_has_the_progress_line_and_history_a_readable_step(run: Run) -> Non
     ok(run("progress", "TML-2", "40", "--note", "Premises found", "--milestone", "Lease signed", *SERVICE,
            now="2024-04-01T10:00:00Z"))
     shown = ok(run("proposal", "show", "TML-2", now="2024-05-01T10:00:00Z")).stdout
-    assert ("progress   40 % at 2024-04-01 10:00 by sam (service): Premises found; milestone 'Lease signed'"
+    assert ("progress   40 % at 2024-04-01 10:00 UTC by sam (service): Premises found; milestone 'Lease signed'"
             in shown.splitlines())
-    assert "deadline 10w from the last progress, due 2024-06-10 10:00 (on time)" in shown
+    assert "deadline 10w from the last progress, due 2024-06-10 10:00 UTC (on time)" in shown
     standing = as_json(run("proposal", "show", "TML-2", "--json", now="2024-05-01T10:00:00Z"))
     assert standing["progress"]["percent"] == 40
     assert standing["clock_started_at"] == "2024-04-01T10:00:00.000000Z"
@@ -87,9 +87,6 @@ def test_show_has_the_progress_line_and_history_a_readable_step(run: Run) -> Non
     pytest.param(("TML-2", "140", *SERVICE), "error: progress 140 is out of range; give a whole number from 0 to 100",
                  id="over-100"),
     pytest.param(("TML-2", "lots", *SERVICE), "error: progress 'lots' is not a percentage", id="not-a-number"),
-    pytest.param(("TML-2", "40", "--milestone", "Lease", "--milestone-date", "2024-02-30", *SERVICE),
-                 "error: the milestone date takes a date written YYYY-MM-DD, e.g. 2024-05-01; got '2024-02-30'",
-                 id="bad-date"),
     pytest.param(("TML-2", "40", "--milestone-date", "2024-02-03", *SERVICE),
                  "error: a milestone date needs the milestone's name", id="date-without-milestone"),
     pytest.param(("TML-1", "40", *COUNCIL),
@@ -122,38 +119,38 @@ def test_progress_without_saying_who_you_are_is_a_usage_error(run: Run) -> None:
 def test_tick_hands_out_a_due_reminder_then_says_nothing_is_due(run: Run) -> None:
     first = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()
     assert first == [
-        "as of 2024-04-02 06:00: 2 open proposal(s) checked",
+        "as of 2024-04-02 06:00 UTC: 2 open proposal(s) checked",
         "",
         "1 reminder(s) handed out:",
-        "proposal  state           owner    waiting  after  due               title",
-        "--------  --------------  -------  -------  -----  ----------------  -------------",
-        "TML-1     council_review  council  30 d     4w     2024-03-30 09:00  Meeting place",
+        "proposal  state           owner    waiting  after  due                   title",
+        "--------  --------------  -------  -------  -----  --------------------  -------------",
+        "TML-1     council_review  council  30 d     4w     2024-03-30 09:00 UTC  Meeting place",
     ]
     before = snapshot(run)
     second = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()
-    assert second == ["as of 2024-04-02 06:00: 2 open proposal(s) checked",
+    assert second == ["as of 2024-04-02 06:00 UTC: 2 open proposal(s) checked",
                       "nothing due: no escalation or reminder was written"]
     assert snapshot(run) == before
 
 
-def test_a_long_title_is_cut_to_the_same_width_in_the_reminders_and_the_list(run: Run, tmp_path: Path) -> None:
+def test_a_long_title_is_whole_in_the_reminders_and_the_list_when_no_width_limits_them(run: Run,
+                                                                                       tmp_path: Path) -> None:
     title = "A meeting place in the town centre, run with peers and open every evening"
     ok(run("proposal", "new", str(tmp_path / "timely.yaml"), "--title", title, *LEADER, now=D0))
     ok(run("advance", "TML-3", "send_to_council", *LEADER))
-    cut = title[:39] + "…"
     reminded = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()
-    assert reminded[-1].startswith("TML-3") and reminded[-1].endswith(f"  {cut}")
+    assert reminded[-1].startswith("TML-3") and reminded[-1].endswith(f"  {title}")
     listed = ok(run("proposal", "list")).stdout.splitlines()
-    assert listed[-1].startswith("TML-3") and listed[-1].endswith(f"  {cut}")
+    assert listed[-1].startswith("TML-3") and listed[-1].endswith(f"  {title}")
 
 
 def test_tick_applies_an_escalation_and_history_shows_who_and_why(run: Run) -> None:
     ok(run("advance", "TML-1", "recommend", *COUNCIL, now="2024-03-05T09:00:00Z"))
     out = ok(run("tick", "--workflow", "timely", now="2024-06-10T00:00:00Z")).stdout
     assert "1 escalation(s) applied:" in out
-    assert "TML-1     administration_review  political_review  escalate  90d    2024-06-03 09:00" in out
+    assert "TML-1     administration_review  political_review  escalate  90d    2024-06-03 09:00 UTC" in out
     last = ok(run("history", "TML-1", now="2024-06-10T00:00:00Z")).stdout.splitlines()[-1]
-    assert "2024-06-03 09:00  escalate" in last
+    assert "2024-06-03 09:00 UTC  escalate" in last
     assert "system (system)" in last
     assert "Escalated automatically: 90 days in 'administration_review' without a decision" in last
 
@@ -186,9 +183,19 @@ def test_tick_as_of_a_past_day_applies_what_was_due_by_its_end(run: Run) -> None
     assert [r["proposal"] for r in report["reminders"]] == ["TML-1"]
 
 
+def test_a_malformed_milestone_date_is_a_usage_error_and_writes_nothing(run: Run) -> None:
+    before = snapshot(run)
+    line = one_error_line(run("progress", "TML-2", "40", "--milestone", "Lease", "--milestone-date", "2024-02-30",
+                              *SERVICE), code=2)
+    assert line == ("Error: Invalid value for '--milestone-date': '2024-02-30' is not a day; write it as YYYY-MM-DD, "
+                    "e.g. 2019-06-30")
+    assert snapshot(run) == before
+
+
 @pytest.mark.parametrize(("args", "code", "expected"), [
-    (("--as-of", "yesterday"), 1, "error: --as-of 'yesterday' is not a date; write it as YYYY-MM-DD"),
-    (("--as-of", "2024-02-30"), 1, "error: --as-of '2024-02-30' is not a date"),
+    (("--as-of", "yesterday"), 2,
+     "Error: Invalid value for '--as-of': the value 'yesterday' is not a date; write it as YYYY-MM-DD"),
+    (("--as-of", "2024-02-30"), 2, "Error: Invalid value for '--as-of': the value '2024-02-30' is not a date"),
     (("--dryrun",), 2, "Did you mean '--dry-run'?"),
 ])
 def test_bad_tick_options_give_one_error_line_and_write_nothing(run: Run, args: tuple[str, ...], code: int,

@@ -315,6 +315,36 @@ def test_ten_thousand_deep_nesting_is_refused_where_it_goes_too_deep(tmp_path: P
     assert at(issue) == (1, len(level) * yamlsafe.MAX_DEPTH + 1)  # where level MAX_DEPTH + 1 opens
 
 
+class LookaheadLimitedLoader(yaml.SafeLoader):
+    """Stands in for a libyaml with a nesting limit of its own that it checks while scanning ahead
+    (0.2.6 does, at 1000 flow levels): it refuses a document deeper than ``LIMIT`` flow levels
+    before the first event, so flowengine's builder never sees the level that is too deep."""
+
+    LIMIT = 100
+
+    def __init__(self, stream: str) -> None:
+        level = 0
+        for token in yaml.scan(stream, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+                level += 1
+                if level > self.LIMIT:
+                    raise yaml.scanner.ScannerError("while increasing flow level", token.start_mark,
+                                                    "exceeded maximum nesting depth", token.start_mark)
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)):
+                level -= 1
+        super().__init__(stream)
+
+
+@pytest.mark.parametrize("level", ["[", "{a: "], ids=["flow-sequence", "flow-mapping"])
+def test_our_nesting_limit_applies_even_where_the_parser_has_a_lower_one_of_its_own(
+        monkeypatch: pytest.MonkeyPatch, level: str) -> None:
+    monkeypatch.setattr(yamlsafe, "_Loader", LookaheadLimitedLoader)
+    closing = "]" if level == "[" else "}"
+    issue = fatal_text(level * 1_000 + closing * 1_000)
+    assert issue.code == "FE010"
+    assert at(issue) == (1, len(level) * yamlsafe.MAX_DEPTH + 1)
+
+
 def test_deep_block_mapping_indentation_is_refused_at_the_line_too_deep() -> None:
     text = "".join(" " * level + "k:\n" for level in range(200))
     issue = fatal_text(text)

@@ -32,7 +32,7 @@ from flowengine.definition.model import (
     content_hash,
 )
 from flowengine.definition.vocabulary import LANGUAGES
-from flowengine.definition.yamlsafe import LocatedDocument, read_file, read_text
+from flowengine.definition.yamlsafe import LocatedDocument, read_bytes, read_file, read_text
 from flowengine.errors import DefinitionError
 from flowengine.issues import START_HINT, Issue, Location, Severity, error
 
@@ -69,6 +69,15 @@ def check_file(path: str | Path, *, strict: bool = False, document: LocatedDocum
         except DefinitionError as exc:
             return CheckResult(str(path), None, list(exc.issues))
     return check_document(document, strict=strict, file_stem=Path(path).stem)
+
+
+def check_bytes(raw: bytes, source: str, *, strict: bool = False) -> CheckResult:
+    """Lint a workflow read from somewhere that is not a file (standard input), as a file is read."""
+    try:
+        doc = read_bytes(raw, source)
+    except DefinitionError as exc:
+        return CheckResult(source, None, list(exc.issues))
+    return check_document(doc, strict=strict)
 
 
 def check_text(text: str, source: str = "<text>", *, strict: bool = False) -> CheckResult:

@@ -194,8 +194,19 @@ def read_text(text: str, source: str) -> LocatedDocument:
     # that line numbers match what the author sees.
     parsed = text.translate(_UNICODE_BREAKS)
     try:
-        for event in yaml.parse(parsed, Loader=_Loader):
-            builder.feed(event)
+        try:
+            for event in yaml.parse(parsed, Loader=_Loader):
+                builder.feed(event)
+        except yaml.MarkedYAMLError as exc:
+            if _Loader is yaml.SafeLoader or "nesting depth" not in (exc.problem or ""):
+                raise
+            # A libyaml with a nesting limit of its own (0.2.6 stops at 1000 flow levels) refuses
+            # while scanning ahead, before this builder sees a level too deep; the pure-Python
+            # parser reads level by level, so our own limit, and its place, apply.
+            builder = _Builder(source)
+            builder.doc.text = text
+            for event in yaml.parse(parsed, Loader=yaml.SafeLoader):
+                builder.feed(event)
     except _Fatal as fatal:
         raise DefinitionError([fatal.issue]) from None
     except yaml.MarkedYAMLError as exc:

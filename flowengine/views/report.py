@@ -26,7 +26,7 @@ from flowengine.errors import NotFound
 from flowengine.history.provenance import weakest
 from flowengine.history.records import id_order
 from flowengine.views.formats import report_format_names
-from flowengine.views.texttable import table
+from flowengine.views.texttable import table, wrap
 
 Cell = str | int | float | None
 SOURCE = "source"  # the column that says which kind of step a row rests on, in rebuilt histories
@@ -314,13 +314,20 @@ _OUTCOME_TERMS = ("implemented", "partially_implemented", "rejected", "withdrawn
 
 # -- writers --------------------------------------------------------------------------------
 
-def as_text(sections: Sequence[Section]) -> str:
+def as_text(sections: Sequence[Section], width: int | None = None) -> str:
+    """The sections as text tables, each no wider than ``width`` characters when it is given."""
     parts = []
     for section in sections:
-        body = table(section.columns, section.rows) if section.rows else "(none)"
-        note = f"\n{section.note}" if section.note else ""
-        parts.append(f"{section.title}\n\n{body}{note}")
+        body = table(section.columns, section.rows, width=width) if section.rows else "(none)"
+        note = f"\n{_within(section.note, width)}" if section.note else ""
+        parts.append(f"{_within(section.title, width)}\n\n{body}{note}")
     return "\n\n".join(parts) + "\n"
+
+
+def _within(text: str, width: int | None) -> str:
+    if width is None:
+        return text
+    return "\n".join(part for line in text.split("\n") for part in wrap(line, width))
 
 
 def as_markdown(sections: Sequence[Section]) -> str:
@@ -365,10 +372,13 @@ def as_json_data(sections: Sequence[Section], analyses: Sequence[Analysis], priv
     return data
 
 
-def as_format(name: str, sections: Sequence[Section], data: dict[str, Any] | None = None) -> str:
+def as_format(name: str, sections: Sequence[Section], data: dict[str, Any] | None = None, *,
+              width: int | None = None) -> str:
     """``sections`` written in report format ``name`` (one of
     :data:`~flowengine.views.formats.REPORT_FORMATS`); JSON writes ``data`` when given (e.g.
-    :func:`as_json_data`), else the sections alone."""
+    :func:`as_json_data`), else the sections alone; tables are no wider than ``width``, if given."""
+    if name == "table":
+        return as_text(sections, width)
     if name == "json":
         chosen = data if data is not None else {"sections": [s.as_dict() for s in sections]}
         return json.dumps(chosen, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,106 @@
+"""`-` as a file name: standard input for `import` and `workflow validate`, standard output for
+`export -o -` and `stalls report -o -`; never a file named "-"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flowengine_cli.main import cli
+
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
+
+from .cli_support import CLEARED_ENV
+from .conftest import MINIMAL_WORKFLOW, REPO_ROOT
+from .databases import DatabaseTargets
+from .terminal import run_in_terminal
+
+ROAD = REPO_ROOT / "tests" / "fixtures" / "eventlogs" / "roadtraffic100traces.xes"
+EVENTLOGS = str(REPO_ROOT / "examples" / "eventlogs")
+
+
+class Place:
+    def __init__(self, folder: Path, db: str) -> None:
+        self.folder, self.db = folder, db
+
+    def env(self) -> dict[str, str]:
+        return {"FLOWENGINE_DB": self.db, "FLOWENGINE_WORKFLOWS": str(self.folder / "workflows"),
+                "FLOWENGINE_NOW": "2025-06-01T12:00:00Z", "TZ": "UTC"}
+
+    def run(self, *args: str, stdin: bytes | None = None) -> Result:
+        environment: dict[str, str | None] = {name: None for name in CLEARED_ENV}
+        environment |= self.env()
+        return CliRunner().invoke(cli, list(args), input=stdin, env=environment, catch_exceptions=False,
+                                  prog_name="flowengine")
+
+
+@pytest.fixture
+def place(tmp_path: Path, database_targets: DatabaseTargets, monkeypatch: pytest.MonkeyPatch) -> Iterator[Place]:
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "minimal.yaml").write_text(MINIMAL_WORKFLOW, encoding="utf-8")
+    db = database_targets.new(tmp_path)
+    with FlowEngine.open(db, workflow_dirs=[tmp_path / "workflows"]) as engine:
+        engine.new_proposal("minimal", title="Meeting place", actor=Actor("kari", "panel"))
+    monkeypatch.chdir(tmp_path)  # where a file named "-" would appear
+    yield Place(tmp_path, db)
+    database_targets.drop(db)
+
+
+def no_dash_file(place: Place) -> None:
+    assert not (place.folder / "-").exists()
+
+
+def test_import_reads_a_log_from_standard_input(place: Place) -> None:
+    result = place.run("import", "-", "--format", "xes", "-w", "road-traffic-fines", "--workflows", EVENTLOGS,
+                       "--actor", "police", stdin=ROAD.read_bytes())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("imported 100 case(s), 390 event(s) from <stdin> under road-traffic-fines")
+
+
+def test_import_from_standard_input_names_its_problems_at_stdin_lines(place: Place) -> None:
+    log = b"case:concept:name,concept:name,time:timestamp\nc1,Nowhere,2020-01-01T00:00:00Z\n"
+    result = place.run("import", "-", "--format", "csv", "-w", "road-traffic-fines", "--workflows", EVENTLOGS,
+                       "--actor", "police", stdin=log)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("<stdin>:2: case c1: ")
+
+
+def test_import_from_standard_input_needs_the_format(place: Place) -> None:
+    result = place.run("import", "-", "-w", "road-traffic-fines", stdin=ROAD.read_bytes())
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == ("Error: reading the log from standard input, say its format: "
+                                              "--format csv or xes")
+
+
+def test_validate_reads_a_workflow_from_standard_input(place: Place) -> None:
+    valid = place.run("workflow", "validate", "-", stdin=MINIMAL_WORKFLOW.encode())
+    assert valid.exit_code == 0, valid.output
+    invalid = place.run("workflow", "validate", "-", stdin=MINIMAL_WORKFLOW.replace("to: accepted", "to: acepted")
+                        .encode())
+    assert invalid.exit_code == 1
+    assert invalid.stdout.startswith("<stdin>:") and "acepted" in invalid.stdout
+
+
+def test_export_to_dash_writes_standard_output(place: Place) -> None:
+    result = place.run("export", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("case:concept:name,") and "Meeting place" in result.stdout
+    no_dash_file(place)
+
+
+def test_stalls_report_to_dash_writes_standard_output(place: Place) -> None:
+    result = place.run("stalls", "report", "-o", "-", "--format", "markdown")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("## Stalled proposals")
+    no_dash_file(place)
+
+
+@pytest.mark.parametrize("command", [["import", "-", "--format", "csv", "-w", "minimal"],
+                                     ["workflow", "validate", "-"]])
+def test_dash_on_a_terminal_is_a_usage_error_not_a_wait(place: Place, command: list[str]) -> None:
+    screen = run_in_terminal(command, place.env(), timeout=60)
+    assert screen.exit_code == 2, screen.output
+    assert "'-' reads standard input, which is a terminal here; pipe the file in" in screen.output
