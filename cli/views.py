@@ -25,45 +25,56 @@ def fields_text(fields: dict[str, Any]) -> str:
 
 def changes_text(changes: dict[str, Any]) -> str:
     from flowengine.definition.fields import display
+    from flowengine.i18n import t
 
-    return ", ".join(f"{name}={'(cleared)' if value is None else display(value)}" for name, value in changes.items())
+    cleared = t("(cleared)")
+    return ", ".join(f"{name}={cleared if value is None else display(value)}" for name, value in changes.items())
 
 
 def waiting_text(standing: Standing) -> str:
     from flowengine.clock import describe_span, local_text
+    from flowengine.i18n import t
 
-    span = describe_span(standing.proposal.state_entered_at, standing.moment)
-    text = f"{span} in this state, since {local_text(standing.proposal.state_entered_at)}"
+    entered = local_text(standing.proposal.state_entered_at)
     if standing.final:
-        return f"final since {local_text(standing.proposal.state_entered_at)}"
+        return t("final since {moment}", moment=entered)
+    span = describe_span(standing.proposal.state_entered_at, standing.moment)
+    text = t("{span} in this state, since {moment}", span=span, moment=entered)
     if standing.due_at is None:
-        return text + "; no deadline declared"
-    verdict = "OVERDUE" if standing.overdue else "on time"
+        return text + "; " + t("no deadline declared")
+    verdict = t("OVERDUE") if standing.overdue else t("on time")
     clock = standing.clock_started_at
-    since = "" if clock is None or clock == standing.proposal.state_entered_at else " from the last progress"
-    return text + f"; deadline {standing.deadline}{since}, due {local_text(standing.due_at)} ({verdict})"
+    due = local_text(standing.due_at)
+    if clock is None or clock == standing.proposal.state_entered_at:
+        return text + "; " + t("deadline {deadline}, due {due} ({verdict})", deadline=standing.deadline, due=due,
+                               verdict=verdict)
+    return text + "; " + t("deadline {deadline} from the last progress, due {due} ({verdict})",
+                           deadline=standing.deadline, due=due, verdict=verdict)
 
 
 def standing_text(standing: Standing) -> str:
     from flowengine.clock import local_text
+    from flowengine.i18n import t
 
     proposal = standing.proposal
     last = standing.last_event
-    stage = f" (stage {standing.stage})" if standing.stage else ""
-    outcome = f", outcome {standing.outcome}" if standing.outcome else ""
+    stage = f" ({t('stage {stage}', stage=standing.stage)})" if standing.stage else ""
+    outcome = f", {t('outcome {outcome}', outcome=standing.outcome)}" if standing.outcome else ""
     rows = [
-        ("workflow", f"{proposal.workflow} {proposal.workflow_version} (definition {proposal.definition_hash[:12]})"),
-        ("origin", proposal.origin or "-"),
-        ("state", f"{proposal.state} — {standing.state_label}{stage}{outcome}"),
-        ("waiting", waiting_text(standing)),
-        *([("progress", progress_text(standing.progress))] if standing.progress else []),
-        ("owner", f"{standing.owner} must act" if standing.owner and not standing.final else "-"),
-        ("last step", f"{_step_name(last)} by {last.actor} ({last.role}) at {local_text(last.at)}"),
-        ("fields", fields_text(proposal.fields)),
+        (t("workflow"), t("{workflow} {version} (definition {definition})", workflow=proposal.workflow,
+                          version=proposal.workflow_version, definition=proposal.definition_hash[:12])),
+        (t("origin"), proposal.origin or "-"),
+        (t("state"), f"{proposal.state} — {standing.state_label}{stage}{outcome}"),
+        (t("waiting"), waiting_text(standing)),
+        *([(t("progress"), progress_text(standing.progress))] if standing.progress else []),
+        (t("owner"), t("{owner} must act", owner=standing.owner) if standing.owner and not standing.final else "-"),
+        (t("last step"), t("{step} by {actor} ({role}) at {moment}", step=_step_name(last), actor=last.actor,
+                           role=last.role, moment=local_text(last.at))),
+        (t("fields"), fields_text(proposal.fields)),
     ]
     if standing.missing_fields:
-        rows.append(("missing", ", ".join(standing.missing_fields)
-                     + f" (set with: flowengine proposal set {proposal.id} FIELD=VALUE)"))
+        rows.append((t("missing"), ", ".join(standing.missing_fields) + " (" + t(
+            "set with: {command}", command=f"flowengine proposal set {proposal.id} FIELD=VALUE") + ")"))
     lines = [f"{proposal.id}  {proposal.title}", ""]
     width = max(len(label) for label, _ in rows)
     lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
@@ -71,75 +82,89 @@ def standing_text(standing: Standing) -> str:
         lines += ["", proposal.description]
     lines.append("")
     if standing.next_steps:
-        lines.append("next steps (flowengine advance " + proposal.id + " TRIGGER):")
+        lines.append(t("next steps ({command}):", command=f"flowengine advance {proposal.id} TRIGGER"))
         lines.append(table(
-            ["trigger", "to", "roles", "still needs"],
-            [(s.trigger, s.target, ", ".join(s.roles) or "any role", _needs(s.missing_fields, s.needs_comment))
+            [t("trigger"), t("to"), t("roles"), t("still needs")],
+            [(s.trigger, s.target, ", ".join(s.roles) or t("any role"), _needs(s.missing_fields, s.needs_comment))
              for s in standing.next_steps]))
     else:
-        lines.append("no next steps: the proposal has reached the end of its chain")
+        lines.append(t("no next steps: the proposal has reached the end of its chain"))
     return fit("\n".join(lines))
 
 
 def _needs(missing: tuple[str, ...], comment: bool) -> str:
-    needs = [*missing, *(["a comment"] if comment else [])]
+    from flowengine.i18n import t
+
+    needs = [*missing, *([t("a comment")] if comment else [])]
     return ", ".join(needs) or "-"
 
 
 def standings_table(standings: list[Standing]) -> str:
     from flowengine.clock import describe_span
+    from flowengine.i18n import t
 
     rows = []
     for s in standings:
-        status = "final" if s.final else ("OVERDUE" if s.overdue else ("on time" if s.due_at else "-"))
+        status = t("final") if s.final else (t("OVERDUE") if s.overdue else (t("on time") if s.due_at else "-"))
         rows.append((s.proposal.id, s.proposal.workflow, s.proposal.state, s.stage, s.owner if not s.final else None,
                      describe_span(s.proposal.state_entered_at, s.moment), status, s.proposal.title))
-    return table(["id", "workflow", "state", "stage", "owner", "waiting", "deadline", "title"], rows,
-                 optional=("stage", "workflow"))
+    stage, workflow = t("stage"), t("workflow")
+    return table([t("id"), workflow, t("state"), stage, t("owner"), t("waiting"), t("deadline"), t("title")], rows,
+                 optional=(stage, workflow))
 
 
 def audit_text(report: AuditReport) -> tuple[list[str], str]:
     """What an audit found, a line per damaged proposal or altered definition, and its verdict."""
-    findings = [f"{broken.proposal}: {'history' if broken.seq is None else f'event {broken.seq}'}: {broken.problem}"
+    from flowengine.i18n import t
+
+    findings = [f"{broken.proposal}: "
+                + (t("history") if broken.seq is None else t("event {seq}", seq=broken.seq)) + f": {broken.problem}"
                 for broken in report.breaks]
-    findings += [f"definition {definition}: its text does not match its hash (altered in the database)"
-                 for definition in report.altered_definitions]
-    verdict = "every chain holds" if report.ok else (
-        f"{len(report.breaks)} damaged proposal(s), {len(report.altered_definitions)} altered definition(s)")
-    return findings, f"{report.proposals} proposal(s), {report.events} event(s) checked: {verdict}"
+    findings += [t("definition {definition}: its text does not match its hash (altered in the database)",
+                   definition=definition) for definition in report.altered_definitions]
+    verdict = t("every chain holds") if report.ok else t(
+        "{damaged} damaged proposal(s), {altered} altered definition(s)", damaged=len(report.breaks),
+        altered=len(report.altered_definitions))
+    return findings, t("{proposals} proposal(s), {events} event(s) checked: {verdict}", proposals=report.proposals,
+                       events=report.events, verdict=verdict)
 
 
 def _step_name(event: Event) -> str:
-    from flowengine.history.records import CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED
+    from flowengine.history.records import CREATED, MIGRATED, REMINDED
+    from flowengine.i18n import t
+    from flowengine.views.histories import step_name
 
     if event.kind == CREATED:
-        return "created"
-    if event.kind == FIELDS_SET:
-        return "fields set"
-    if event.kind == PROGRESS:
-        return f"progress {event.details.get('percent')} %"
+        return t("created")
     if event.kind == REMINDED:
-        return f"reminder after {event.details.get('after')}"
+        return t("reminder after {after}", after=event.details.get("after"))
     if event.kind == MIGRATED:
         from flowengine.definition.versions import version_label
 
         details = event.details
         before, after = (version_label(str(details.get(f"{side}_version") or ""),
                                        str(details.get(f"{side}_definition"))) for side in ("from", "to"))
-        return f"migrated {before} → {after}"
-    return event.trigger or event.kind
+        return t("migrated {before} → {after}", before=before, after=after)
+    return step_name(event)
 
 
 def progress_text(done: Progress) -> str:
     from flowengine.clock import local_text
+    from flowengine.i18n import t
 
-    text = f"{done.percent} % at {local_text(done.at)} by {done.actor} ({done.role})"
+    text = t("{share} at {moment} by {actor} ({role})", share=done.share, moment=local_text(done.at), actor=done.actor,
+             role=done.role)
     details = _progress_text(done.note, done.milestone, done.milestone_date)
     return f"{text}: {details}" if details else text
 
 
 def _progress_text(note: str, milestone: str | None, milestone_date: str | None) -> str:
-    reached = f"milestone '{milestone}'" + (f" ({milestone_date})" if milestone_date else "") if milestone else ""
+    from flowengine.i18n import t
+
+    reached = ""
+    if milestone:
+        reached = (t("milestone '{milestone}' ({date})", milestone=milestone, date=milestone_date) if milestone_date
+                   else t("milestone '{milestone}'", milestone=milestone))
     return "; ".join(part for part in (note, reached) if part)
 
 
@@ -153,12 +178,44 @@ def _comment(event: Event) -> str:
 
 
 def history_table(events: list[Event]) -> str:
+    """The steps as a table; where steps record their provenance (a history rebuilt from a
+    source), a column says which, and each step's source follows the table, with a legend."""
     from flowengine.clock import local_text
+    from flowengine.history.provenance import Provenance, kind_word
+    from flowengine.i18n import t
 
+    sources = {event.seq: Provenance.of(event.details) for event in events}
+    marked = any(sources.values())
+    placeholder = t("(placeholder)")
     rows = []
     for event in events:
         unmoved = event.from_state in (None, event.to_state)
         move = event.to_state if unmoved else f"{event.from_state} → {event.to_state}"
+        source = sources[event.seq]
+        mark = (kind_word(source.kind) if source else "-",) if marked else ()
+        held = set(source.placeholders) if source else set()
+        fields = ", ".join(changes_text({name: value}) + (f" {placeholder}" if name in held else "")
+                           for name, value in event.changes.items())
         rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
-                     changes_text(event.changes), _comment(event)))
-    return table(["#", "when", "step", "state", "by", "fields", "comment"], rows, optional=("fields",))
+                     fields, _comment(event), *mark))
+    field_column = t("fields")
+    text = table([t("#"), t("when"), t("step"), t("state"), t("by"), field_column, t("comment"),
+                  *((t("source"),) if marked else ())], rows, optional=(field_column,))
+    if not marked:
+        return text
+    return text + "\n\n" + provenance_notes(events)
+
+
+def provenance_notes(events: list[Event]) -> str:
+    """Each step's source in full, then what the three words mean."""
+    from flowengine.history.provenance import Provenance, legend_lines
+    from flowengine.i18n import t
+
+    lines = [t("sources:")]
+    for event in events:
+        source = Provenance.of(event.details)
+        lines.append(f"  #{event.seq} {source.describe() if source else t('- (no source recorded)')}")
+    lines.append("")
+    lines += legend_lines()
+    lines.append(t("Where a source gives only a season or a period (time: …), the step's date was chosen to fit it."))
+    return "\n".join(lines)

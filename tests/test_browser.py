@@ -1,4 +1,4 @@
-"""The demo's HTML report in a real browser: Debian's headless Chromium driven by Selenium.
+"""The demo's published site in a real browser: Debian's headless Chromium driven by Selenium.
 
 The screenshots are kept as CI artifacts in ``out/ci-artifacts/`` (or ``$FLOWENGINE_ARTIFACTS``),
 one as a phone sees the report and one as a desktop does.
@@ -71,9 +71,14 @@ def test_the_site_opens_with_its_diagrams_and_tables(browser: object, built: Dem
     assert built.report is not None
     index = _open(browser, built.report, DESKTOP)
     assert "Where ideas stall" in index.title  # type: ignore[attr-defined]
-    stalled = index.find_element(By.CSS_SELECTOR, "#stalls + .scroll table")  # type: ignore[attr-defined]
-    rows = stalled.find_elements(By.CSS_SELECTOR, "tbody tr")
-    assert [row.find_element(By.TAG_NAME, "th").text for row in rows] == [s.proposal for s in built.stalls]
+    for section, expected in (("stalls", built.stalls), ("quiet", built.quiet)):
+        table = index.find_element(By.CSS_SELECTOR, f"#{section} + .scroll table")  # type: ignore[attr-defined]
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert [row.find_element(By.TAG_NAME, "th").text for row in rows] == [s.proposal for s in expected]
+    assert len(built.stalls) == 2 and len(built.quiet) == 6
+    marked = index.find_elements(By.CSS_SELECTOR, "td.src-illustrative")  # type: ignore[attr-defined]
+    assert marked and all(cell.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
+                          for cell in marked if cell.is_displayed())  # the marker is seen, not only read
     index.save_screenshot(str(artifacts() / "site-index-desktop.png"))  # type: ignore[attr-defined]
     page = _open(browser, built.report.parent / "w" / "trondheim.html", DESKTOP)
     shown = [svg for svg in page.find_elements(By.CSS_SELECTOR, "figure svg") if svg.is_displayed()]  # type: ignore[attr-defined]

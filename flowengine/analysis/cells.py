@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from flowengine.analysis.figures import Analysis
+from flowengine.analysis.figures import CARRIED_ON, Analysis
 
-__all__ = ["SITE", "CellTable", "cell", "published_cells"]
+__all__ = ["SITE", "CellTable", "cell", "done", "done_cells", "published_cells"]
 
 SITE = "*"  # the workflow part of a cell counted over every workflow
 
@@ -35,6 +35,7 @@ class CellTable:
     values: dict[str, int] = field(default_factory=dict)
     latent: set[str] = field(default_factory=set)
     equalities: list[tuple[tuple[str, int], ...]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # identities the figures did not satisfy (see equal)
 
     def add(self, key: str, value: int) -> str:
         self.values[key] = value
@@ -48,7 +49,10 @@ class CellTable:
     def equal(self, total: str, parts: Iterable[str]) -> None:
         """``total`` = the sum of ``parts``, kept when the figures say so."""
         members = [p for p in parts if p in self.values]
-        if total not in self.values or sum(self.values[p] for p in members) != self.values[total]:
+        if total not in self.values:
+            return
+        if sum(self.values[p] for p in members) != self.values[total]:
+            self.dropped.append(f"{total} != {' + '.join(members) or '0'}")
             return
         terms: dict[str, int] = {total: -1}
         for part in members:
@@ -57,8 +61,7 @@ class CellTable:
 
     def at_most(self, small: str, big: str, slack_name: str) -> None:
         """``small`` ≤ ``big``: ``big`` = ``small`` + a latent slack."""
-        if small in self.values and big in self.values and self.values[small] <= self.values[big]:
-            self.equal(big, [small, self.hidden_part(slack_name, self.values[big] - self.values[small])])
+        self.sum_at_most([small], big, slack_name)
 
     def sum_at_most(self, parts: Sequence[str], total: str, slack_name: str) -> None:
         """The sum of ``parts`` ≤ ``total``."""
@@ -67,6 +70,8 @@ class CellTable:
             rest = self.values[total] - sum(self.values[p] for p in present)
             if rest >= 0:
                 self.equal(total, [*present, self.hidden_part(slack_name, rest)])
+            else:
+                self.dropped.append(f"{' + '.join(present)} > {total}")
 
     def shown(self) -> list[str]:
         return [key for key in self.values if key not in self.latent]
@@ -85,11 +90,29 @@ def published_cells(analyses: Sequence[Analysis]) -> CellTable:
                                             for s in a.states if not s.final])
     table.add(cell(everyone, "answered"), sum(a.feedback.answered.count for a in analyses))
     table.equal(cell(everyone, "answered"), [cell(a.workflow.id, "answered") for a in analyses])
-    table.add(cell(everyone, "implemented"),
-              sum(a.funnel.implemented + a.funnel.partially_implemented for a in analyses))
-    table.equal(cell(everyone, "implemented"), [c for a in analyses for c in (
-        cell(a.workflow.id, "implemented"), cell(a.workflow.id, "partially_implemented"))])
+    table.add(cell(everyone, "quiet"), sum(len(a.quiet) for a in analyses))
+    table.equal(cell(everyone, "quiet"), [cell(a.workflow.id, "quiet", s.state) for a in analyses
+                                          for s in a.states if not s.final])
+    table.add(cell(everyone, "done"), sum(done(a) for a in analyses))
+    table.equal(cell(everyone, "done"), [c for a in analyses for c in done_cells(a)])
+    table.add(cell(everyone, "carried_on"), sum(a.funnel.carried_on for a in analyses))
+    table.equal(cell(everyone, "carried_on"), [cell(a.workflow.id, "carried_on") for a in analyses])
     return table
+
+
+def done(analysis: Analysis) -> int:
+    """Proposals implemented, in use or partly in place: ended implemented (fully or in part), in
+    an evaluation stage now (taken into use), or being implemented with progress recorded."""
+    funnel = analysis.funnel
+    evaluating = sum(s.now for s in analysis.stages if s.stage == "evaluation")
+    return funnel.implemented + funnel.partially_implemented + evaluating + funnel.in_progress
+
+
+def done_cells(analysis: Analysis) -> list[str]:
+    """The cells :func:`done` adds up."""
+    wid = analysis.workflow.id
+    return [cell(wid, "implemented"), cell(wid, "partially_implemented"), cell(wid, "in_progress"),
+            *(cell(wid, "stage_now", s.stage) for s in analysis.stages if s.stage == "evaluation")]
 
 
 def _workflow_cells(table: CellTable, analysis: Analysis) -> None:
@@ -102,13 +125,17 @@ def _workflow_cells(table: CellTable, analysis: Analysis) -> None:
         if not s.final:
             table.add(cell(wid, "stalled", s.state), s.stalled_now)
             table.add(cell(wid, "over", s.state), s.over_deadline_now)
+            table.add(cell(wid, "quiet", s.state), s.quiet_now)
             table.add(cell(wid, "passed", s.state), s.passed.count)
-            table.at_most(cell(wid, "stalled", s.state), cell(wid, "now", s.state), cell(wid, "calm", s.state))
+            # Stalled and gone quiet are both over their limit, told apart by the last record: disjoint.
+            table.sum_at_most([cell(wid, "stalled", s.state), cell(wid, "quiet", s.state)], cell(wid, "now", s.state),
+                              cell(wid, "calm", s.state))
             table.at_most(cell(wid, "over", s.state), cell(wid, "stalled", s.state), cell(wid, "near", s.state))
     table.equal(total, [cell(wid, "now", s.state) for s in states])
     for g in analysis.stages:
         members = [s for s in open_states if s.stage == g.stage]
-        for what, value in (("now", g.now), ("stalled", g.stalled_now), ("over", g.over_deadline_now)):
+        for what, value in (("now", g.now), ("stalled", g.stalled_now), ("over", g.over_deadline_now),
+                            ("quiet", g.quiet_now)):
             table.add(cell(wid, f"stage_{what}", g.stage), value)
             table.equal(cell(wid, f"stage_{what}", g.stage), [cell(wid, what, s.state) for s in members])
         table.add(cell(wid, "stage_passed", g.stage), g.passed.count)
@@ -157,22 +184,30 @@ def _funnel_cells(table: CellTable, analysis: Analysis) -> None:
     for row in rows:
         table.add(cell(wid, "reached", row.stage), row.reached)
         table.add(cell(wid, "lost", row.stage), row.lost_total)
+        table.add(cell(wid, "carried", row.stage), row.carried_on)
     if rows:
         table.equal(total, [cell(wid, "reached", rows[0].stage)])
     for index, row in enumerate(rows):
         later = [cell(wid, "reached", rows[index + 1].stage)] if index + 1 < len(rows) else []
-        table.sum_at_most([*later, cell(wid, "lost", row.stage)], cell(wid, "reached", row.stage),
-                          cell(wid, "went_on", row.stage))
+        table.sum_at_most([*later, cell(wid, "lost", row.stage), cell(wid, "carried", row.stage)],
+                          cell(wid, "reached", row.stage), cell(wid, "went_on", row.stage))
         open_there = [cell(wid, "now", s.state) for s in analysis.states if not s.final and s.stage in
                       {r.stage for r in rows[index:]}]
         table.sum_at_most(open_there, cell(wid, "reached", row.stage), cell(wid, "passed_through", row.stage))
-    for outcome in ("implemented", "partially_implemented"):
+    declared = analysis.workflow.states
+    for outcome, outcomes in (("implemented", ("implemented",)), ("partially_implemented", ("partially_implemented",)),
+                              ("carried_on", CARRIED_ON)):
         table.add(cell(wid, outcome), getattr(funnel, outcome))
         table.equal(cell(wid, outcome), [cell(wid, "now", s.state) for s in analysis.states
-                                         if s.final and analysis.workflow.states.get(s.state) is not None
-                                         and analysis.workflow.states[s.state].outcome == outcome])
+                                         if s.final and s.state in declared and declared[s.state].outcome in outcomes])
+    table.equal(cell(wid, "carried_on"), [cell(wid, "carried", r.stage) for r in rows])
     table.sum_at_most([*(cell(wid, "lost", r.stage) for r in rows), cell(wid, "implemented"),
-                       cell(wid, "partially_implemented")], total, cell(wid, "ended_otherwise"))
+                       cell(wid, "partially_implemented"), cell(wid, "carried_on")], total,
+                      cell(wid, "ended_otherwise"))
+    table.add(cell(wid, "in_progress"), funnel.in_progress)
+    implementing = [cell(wid, "stage_now", g.stage) for g in analysis.stages if g.stage == "implementation"]
+    if implementing:
+        table.at_most(cell(wid, "in_progress"), implementing[0], cell(wid, "not_progressed"))
     table.add(cell(wid, "evaluated"), funnel.evaluated)
     if any(r.stage == "evaluation" for r in rows):
         table.equal(cell(wid, "reached", "evaluation"), [cell(wid, "evaluated")])

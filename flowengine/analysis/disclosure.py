@@ -17,22 +17,19 @@ This is the only module that imports ``highspy``, and only when something is to 
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from flowengine.analysis.cells import SITE, CellTable, published_cells
 from flowengine.analysis.figures import Analysis, Privacy
 
-__all__ = ["Bounds", "bounds", "decide", "suppress"]
+__all__ = ["Bounds", "bounds", "decide", "for_publication", "suppress"]
 
 # A hidden count's upper limit in the model: any count is far below it, and a cell that reaches
 # half of it is unbounded in effect (a solver is steadier with every variable bounded).
 _CEILING = 1e9
-_quiet_start = threading.Lock()
-_started = False
 
 
 @dataclass(frozen=True)
@@ -46,26 +43,26 @@ class Bounds:
         return self.high is not None and self.low == self.high
 
 
-def _solver() -> Any:
-    """A HiGHS instance that prints nothing (its first one in a process would print a banner)."""
-    global _started
+@cache
+def _quiet_highs() -> type:
+    """HiGHS with its output off from the very first call. HiGHS writes a banner on the first call
+    that is not an option's, so its maintainers' advice is to set ``output_flag`` to false before
+    any other; highspy's constructor makes such a call itself (it installs its callbacks), so the
+    options are set there, first."""
     import highspy
 
-    with _quiet_start:
-        if _started:
-            solver = highspy.Highs()  # type: ignore[no-untyped-call]
-        else:
-            saved = os.dup(1)
-            try:
-                with open(os.devnull, "wb") as sink:
-                    os.dup2(sink.fileno(), 1)
-                    solver = highspy.Highs()  # type: ignore[no-untyped-call]
-            finally:
-                os.dup2(saved, 1)
-                os.close(saved)
-            _started = True
-    solver.setOptionValue("output_flag", False)
-    return solver
+    class QuietHighs(highspy.Highs):
+        def enableCallbacks(self) -> None:
+            self.setOptionValue("output_flag", False)
+            self.setOptionValue("log_to_console", False)
+            super().enableCallbacks()  # type: ignore[no-untyped-call]
+
+    return QuietHighs
+
+
+def _solver() -> Any:
+    """A HiGHS instance that prints nothing."""
+    return _quiet_highs()()
 
 
 class _Model:
@@ -242,5 +239,22 @@ def decide(analyses: Sequence[Analysis], privacy: Privacy, *, open_workflows: Co
         return replace(privacy, hidden=frozenset())
     table = published_cells(analyses)
     opened = {f"{wid}|" for wid in open_workflows}
-    hidden = suppress(table, privacy.min_count, pinned=lambda key: key[: key.index("|") + 1] in opened)
+
+    def public(key: str) -> bool:
+        return key[: key.index("|") + 1] in opened
+
+    # A total over every workflow is public too when each count it adds up is.
+    totals = {equality[0][0] for equality in table.equalities if _is_site_total(equality)
+              and all(public(key) for key, _ in equality[1:])}
+    hidden = suppress(table, privacy.min_count, pinned=lambda key: public(key) or key in totals)
     return replace(privacy, hidden=hidden)
+
+
+def for_publication(analyses: Sequence[Analysis], privacy: Privacy) -> tuple[Privacy, frozenset[str] | None]:
+    """``privacy`` decided for ``analyses`` when it hides small counts, and the workflows whose
+    proposals may then be listed one by one (those whose workflow publishes its proposals; None:
+    every workflow, when no count is hidden)."""
+    if privacy.min_count <= 1:
+        return privacy, None
+    listed = frozenset(a.workflow.id for a in analyses if a.workflow.publication.proposals)
+    return decide(analyses, privacy, open_workflows=listed), listed

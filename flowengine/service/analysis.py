@@ -16,6 +16,7 @@ from flowengine.store import queries
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis
+    from flowengine.analysis.provenance import Marks
 
 
 def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
@@ -41,3 +42,16 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
         found = analyse_all(conn, declared, moment, meter, reading=reading)
     # The same instant in the reader's zone, so titles name the day they asked about.
     return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
+
+
+def provenance_marks(engine: Engine, analyses: Sequence[Analysis]) -> dict[str, Marks]:
+    """For histories rebuilt from a source (their steps record provenance): which kind of step
+    each figure of each analysis rests on, by workflow id. Empty when no proposal of those
+    workflows records one: the rows say so (migration 0004), so no event is read then."""
+    from flowengine.analysis.provenance import marks
+
+    with engine.database.read() as conn:
+        marked = set(queries.workflows_with_provenance(conn, [a.workflow.id for a in analyses]))
+        return {a.workflow.id: marks(a.workflow, queries.histories(conn, until=a.as_of, workflow=a.workflow.id),
+                                     a.as_of)
+                for a in analyses if a.workflow.id in marked}

@@ -11,18 +11,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flowengine.analysis.cells import cell
-from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread
+from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall
+from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc, iso_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
 from flowengine.errors import NotFound
+from flowengine.history.provenance import kind_word, weakest
+from flowengine.history.records import id_order
 from flowengine.i18n import N_, marked, t
 from flowengine.i18n.formats import percent, short_date
 from flowengine.views.formats import report_format_names
@@ -31,9 +34,17 @@ from flowengine.views.texttable import table, wrap
 Cell = str | int | float | None
 
 
+def source_note(language: str) -> str:
+    """What the source column means."""
+    return t("source: the weakest step the row rests on — stated (the source says so), inferred (read from it) "
+             "or illustrative (invented so the chain can run); '-': no recorded step", language=language)
+
+
 @dataclass(frozen=True)
 class Section:
-    """One titled table. ``key`` is stable for machines; ``title`` is for people."""
+    """One titled table. ``key`` is stable for machines; ``title`` is for people. ``sources``:
+    where the rows rest on rebuilt histories, the kind of step each rests on (stated, inferred,
+    illustrative or None), written in words in the last column."""
 
     key: str
     title: str
@@ -41,6 +52,7 @@ class Section:
     rows: tuple[tuple[Cell, ...], ...]
     workflow: str | None = None
     note: str = ""
+    sources: tuple[str | None, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "workflow": self.workflow, "columns": list(self.columns),
@@ -107,39 +119,93 @@ def rule_text(rule: str, language: str) -> str:
     return t("p90 of earlier stays", language=language)
 
 
-def build_sections(analyses: Sequence[Analysis], *, language: str = "en",
-                   privacy: Privacy | None = None) -> list[Section]:
-    """Worst stalls first (across every workflow given), then each workflow's figures."""
+def build_sections(analyses: Sequence[Analysis], *, language: str = "en", privacy: Privacy | None = None,
+                   marks: Mapping[str, Marks] | None = None, listed: Collection[str] | None = None) -> list[Section]:
+    """Worst stalls first (across every workflow given), then the proposals that have gone
+    quiet, then each workflow's figures. ``marks`` (by workflow id): where the histories were
+    rebuilt from a source, each row says which kind of step it rests on, in a "source" column.
+    ``listed``: the workflows whose stalled and quiet proposals are listed one by one (default:
+    all; a published report lists only those whose workflow publishes its proposals)."""
     cells = _Cells(privacy or Privacy(), language)
-    sections = [stall_section(analyses, language, cells.privacy)]
+    shown = {wid: found for wid, found in (marks or {}).items() if found.any}
+    named = [a for a in analyses if listed is None or a.workflow.id in listed]
+    sections = [stall_section(named, language, cells.privacy, shown),
+                quiet_section(named, language, cells.privacy, shown)]
     for analysis in analyses:
-        sections += _workflow_sections(analysis, language, cells)
+        sections += _workflow_sections(analysis, language, cells, shown.get(analysis.workflow.id))
     return sections
 
 
-def stall_section(analyses: Sequence[Analysis], language: str, privacy: Privacy) -> Section:
+def _marked(section: Section, kinds: Sequence[str | None] | None, language: str) -> Section:
+    """The section with a source column (``kinds``, one per row), or as it is without marks."""
+    if kinds is None:
+        return section
+    rows = tuple((*row, kind_word(kind, language) if kind else "-")
+                 for row, kind in zip(section.rows, kinds, strict=True))
+    note = f"{section.note}; {source_note(language)}" if section.note else source_note(language)
+    return Section(section.key, section.title, (*section.columns, t("source", language=language)), rows,
+                   section.workflow, note, tuple(kinds))
+
+
+def _last_by(workflow: Workflow, stall: Stall, privacy: Privacy, language: str) -> str | None:
+    if privacy.roles_only:
+        return _role_label(workflow, stall.last_role, language)
+    return privacy.actor(stall.last_actor, stall.last_role)
+
+
+def _stall_kinds(stalls: Sequence[Stall], marks: Mapping[str, Marks]) -> list[str | None] | None:
+    if not marks:
+        return None
+    return [marks[s.workflow].stalls.get(s.proposal) if s.workflow in marks else None for s in stalls]
+
+
+def stall_section(analyses: Sequence[Analysis], language: str, privacy: Privacy,
+                  marks: Mapping[str, Marks] | None = None) -> Section:
     """The stalled proposals of every workflow, worst first."""
     workflows = {a.workflow.id: a.workflow for a in analyses}
     zone = analyses[0].as_of if analyses else None
+    stalls = worst_first(s for a in analyses for s in a.stalls)
     rows = tuple(
         (s.proposal, s.title, s.workflow, _state_label(workflows[s.workflow], s.state, language),
          _role_label(workflows[s.workflow], s.owner, language), local_date(s.since, zone, language), _days(s.days),
-         _days(s.limit_days), rule_text(s.rule, language),
-         _role_label(workflows[s.workflow], s.last_role, language) if privacy.roles_only
-         else privacy.actor(s.last_actor, s.last_role))
-        for s in worst_first(s for a in analyses for s in a.stalls)
+         _days(s.limit_days), rule_text(s.rule, language), _last_by(workflows[s.workflow], s, privacy, language))
+        for s in stalls
     )
-    return Section("stalls", t("Stalled proposals, worst first", language=language), (
+    return _marked(Section("stalls", t("Stalled proposals, worst first", language=language), (
         t("proposal", language=language), t("title", language=language), t("workflow", language=language),
         t("state", language=language), t("must act", language=language), t("waiting since", language=language),
         t("days", language=language), t("limit days", language=language), t("limit rule", language=language),
         t("last step by", language=language)), rows,
-        note=t("limit: the state's deadline; 'no progress': an implementation's deadline counted from its last "
-               "recorded progress; 'p90': no deadline declared, so 90 % of earlier stays were shorter",
-               language=language))
+        note=t("stalled: over its limit, and heard of within it, so the owner is known to be waiting. limit: the "
+               "state's deadline; 'no progress': an implementation's deadline counted from its last recorded "
+               "progress; 'p90': no deadline declared, so 90 % of earlier stays were shorter", language=language)),
+        _stall_kinds(stalls, marks or {}), language)
 
 
-def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list[Section]:
+def quiet_section(analyses: Sequence[Analysis], language: str, privacy: Privacy,
+                  marks: Mapping[str, Marks] | None = None) -> Section:
+    """The proposals gone quiet (over the limit, no record since), longest silent first."""
+    workflows = {a.workflow.id: a.workflow for a in analyses}
+    zone = analyses[0].as_of if analyses else None
+    quiet = sorted((s for a in analyses for s in a.quiet), key=lambda s: (-s.heard_days, id_order(s.proposal)))
+    rows = tuple(
+        (s.proposal, s.title, s.workflow, _state_label(workflows[s.workflow], s.state, language),
+         _role_label(workflows[s.workflow], s.owner, language), local_date(s.since, zone, language),
+         local_date(s.last_heard, zone, language), _days(s.heard_days), _days(s.limit_days),
+         _last_by(workflows[s.workflow], s, privacy, language))
+        for s in quiet
+    )
+    return _marked(Section("quiet", t("Gone quiet: over the limit, and no record since", language=language), (
+        t("proposal", language=language), t("title", language=language), t("workflow", language=language),
+        t("state", language=language), t("owner", language=language), t("in it since", language=language),
+        t("last heard of", language=language), t("days since", language=language),
+        t("limit days", language=language), t("last record by", language=language)), rows,
+        note=t("no record for longer than the limit: a gap in the records, not a stall. The records cannot tell a "
+               "body that failed to act from a step nobody wrote down; a note when you hear of the proposal says "
+               "which", language=language)), _stall_kinds(quiet, marks or {}), language)
+
+
+def _workflow_sections(analysis: Analysis, language: str, cells: _Cells, mark: Marks | None) -> list[Section]:
     wf = analysis.workflow
     wid = wf.id
     name = f"{wf.label(language)} ({wid})"
@@ -152,20 +218,26 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
         (term(s.stage, language), cells.count(s.now, cell(wid, "stage_now", s.stage)),
          cells.count(s.stalled_now, cell(wid, "stage_stalled", s.stage)),
          cells.count(s.over_deadline_now, cell(wid, "stage_over", s.stage)),
+         cells.count(s.quiet_now, cell(wid, "stage_quiet", s.stage)),
          cells.count(s.passed.count, cell(wid, "stage_passed", s.stage)),
-         *cells.spread(s.passed, cell(wid, "stage_passed", s.stage)), cells.spread(s.waiting, cell(
-             wid, "stage_now", s.stage))[0])
+         *cells.spread(s.passed, cell(wid, "stage_passed", s.stage)),
+         cells.spread(s.waiting, cell(wid, "stage_now", s.stage))[0])
         for s in analysis.stages
     )
+    shown_states = [s for s in analysis.states if s.now or s.passed.count or not s.final]
+
+    def open_cell(what: str, state: str, final: bool) -> str | None:
+        return None if final else cell(wid, what, state)
+
     state_rows = tuple(
         (s.state, _state_label(wf, s.state, language), term(s.stage, language) if s.stage else None,
          _role_label(wf, s.owner, language), cells.count(s.now, cell(wid, "now", s.state)),
-         cells.count(s.stalled_now, None if s.final else cell(wid, "stalled", s.state)),
-         cells.count(s.over_deadline_now, None if s.final else cell(wid, "over", s.state)),
-         cells.count(s.passed.count, None if s.final else cell(wid, "passed", s.state)),
-         *cells.spread(s.passed, None if s.final else cell(wid, "passed", s.state)),
-         _days(s.deadline_days), s.severity)
-        for s in analysis.states if s.now or s.passed.count or not s.final
+         cells.count(s.stalled_now, open_cell("stalled", s.state, s.final)),
+         cells.count(s.over_deadline_now, open_cell("over", s.state, s.final)),
+         cells.count(s.quiet_now, open_cell("quiet", s.state, s.final)),
+         cells.count(s.passed.count, open_cell("passed", s.state, s.final)),
+         *cells.spread(s.passed, open_cell("passed", s.state, s.final)), _days(s.deadline_days), s.severity)
+        for s in shown_states
     )
     transition_rows = tuple(
         (t_.source, t_.trigger, t_.target, cells.count(t_.taken, cell(wid, "taken", t_.source, t_.trigger, t_.target)),
@@ -179,23 +251,23 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
                       for loop in analysis.loops)
     funnel = analysis.funnel
     total_key = cell(wid, "proposals")
-    detailed = not cells.privacy.decided  # how each was lost: not among the published cells
+    detailed = not cells.privacy.decided  # how each was lost, and the flows: not among the published cells
     funnel_rows: list[tuple[Cell, ...]] = [
         (term(row.stage, language), cells.count(row.reached, cell(wid, "reached", row.stage)),
          cells.count(row.lost_total, cell(wid, "lost", row.stage)),
          cells.share(row.lost_total, cell(wid, "lost", row.stage), row.reached, cell(wid, "reached", row.stage)),
-         (", ".join(f"{_how(how, language)} {cells.count(n)}" for how, n in row.lost) or None) if detailed else None)
+         (", ".join(f"{_how(how, language)} {cells.count(n)}" for how, n in row.lost) or None) if detailed else None,
+         cells.count(row.carried_on, cell(wid, "carried", row.stage)))
         for row in funnel.stages
     ]
     funnel_rows += [
-        (term("implemented", language), cells.count(funnel.implemented, cell(wid, "implemented")), None,
-         cells.share(funnel.implemented, cell(wid, "implemented"), funnel.proposals, total_key), None),
-        (term("partially_implemented", language),
-         cells.count(funnel.partially_implemented, cell(wid, "partially_implemented")), None,
-         cells.share(funnel.partially_implemented, cell(wid, "partially_implemented"), funnel.proposals, total_key),
-         None),
-        (t("evaluated", language=language), cells.count(funnel.evaluated, cell(wid, "evaluated")), None,
-         cells.share(funnel.evaluated, cell(wid, "evaluated"), funnel.proposals, total_key), None),
+        (label, cells.count(n, cell(wid, key)), None, cells.share(n, cell(wid, key), funnel.proposals, total_key),
+         None, None) for label, key, n in (
+            (term("implemented", language), "implemented", funnel.implemented),
+            (term("partially_implemented", language), "partially_implemented", funnel.partially_implemented),
+            (t("being implemented, progress recorded", language=language), "in_progress", funnel.in_progress),
+            (t("reached evaluation (taken into use)", language=language), "evaluated", funnel.evaluated),
+            (t("carried on elsewhere (transferred)", language=language), "carried_on", funnel.carried_on))
     ]
     feedback = analysis.feedback
     answered = feedback.answered
@@ -215,45 +287,56 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
     sections = [
         Section("stages", t("{workflow}: stages as of {date} ({proposals} proposals)", language=language,
                             workflow=name, date=as_of, proposals=proposals),
-                (t("stage", language=language), t("now", language=language), t("stalled", language=language),
-                 t("over deadline", language=language), t("passed", language=language), *days,
-                 t("waiting median days", language=language)), stage_rows, wid),
+                (tr(N_("stage")), tr(N_("now")), tr(N_("stalled")), tr(N_("over deadline")), tr(N_("gone quiet")),
+                 tr(N_("passed")), *days, tr(N_("waiting median days"))), stage_rows, wid),
         Section("states", t("{workflow}: states", language=language, workflow=name),
-                (t("state", language=language), t("label", language=language), t("stage", language=language),
-                 t("owner", language=language), t("now", language=language), t("stalled", language=language),
-                 t("over deadline", language=language), t("passed", language=language), *days,
-                 t("deadline days", language=language), t("severity", language=language)), state_rows, wid,
+                (tr(N_("state")), tr(N_("label")), tr(N_("stage")), tr(N_("owner")), tr(N_("now")),
+                 tr(N_("stalled")), tr(N_("over deadline")), tr(N_("gone quiet")), tr(N_("passed")), *days,
+                 tr(N_("deadline days")), tr(N_("severity"))), state_rows, wid,
                 note=t("days: finished stays; severity 1-4: median of finished stays (current waits where "
                        "nobody has left yet) relative to the slowest state; final states count proposals that "
                        "ended there", language=language)),
         Section("transitions", t("{workflow}: transitions", language=language, workflow=name),
-                (t("from", language=language), t("trigger", language=language), t("to", language=language),
-                 t("taken", language=language), t("median days before", language=language),
-                 t("declared", language=language)), transition_rows, wid,
+                (tr(N_("from")), tr(N_("trigger")), tr(N_("to")), tr(N_("taken")), tr(N_("median days before")),
+                 tr(N_("declared"))), transition_rows, wid,
                 note=t("{unused} declared transitions never taken; {jumps} steps no transition declares",
                        language=language, unused=len(analysis.unused), jumps=len(analysis.jumps))),
         Section("loops", t("{workflow}: sent back", language=language, workflow=name),
-                (t("from", language=language), t("to", language=language), t("times", language=language),
-                 t("proposals", language=language)), loop_rows, wid,
+                (tr(N_("from")), tr(N_("to")), tr(N_("times")), tr(N_("proposals"))), loop_rows, wid,
                 note=t("a step back to an earlier state of the chain", language=language)),
         Section("funnel", t("{workflow}: funnel", language=language, workflow=name),
-                (t("stage", language=language), t("reached", language=language), t("lost here", language=language),
-                 t("share lost", language=language), t("how", language=language)), tuple(funnel_rows), wid,
+                (tr(N_("stage")), tr(N_("reached")), tr(N_("lost here")), tr(N_("share lost")), tr(N_("how")),
+                 tr(N_("carried on"))), tuple(funnel_rows), wid,
                 note=t("reached: got at least this far; lost here: this was the furthest stage and the proposal "
-                       "was not implemented; evaluated: reached an evaluation stage", language=language)),
+                       "was neither implemented nor carried on elsewhere; carried on: handed on to another "
+                       "process or project (transferred), not lost", language=language)),
         Section("feedback", t("{workflow}: feedback loop", language=language, workflow=name), (
-            t("proposals", language=language), t("answered", language=language),
-            t("median days to answer", language=language), t("p90 days to answer", language=language),
-            t("without answer", language=language), t("share without", language=language),
-            t("median days without", language=language)), feedback_rows, wid,
+            tr(N_("proposals")), tr(N_("answered")), tr(N_("median days to answer")), tr(N_("p90 days to answer")),
+            tr(N_("without answer")), tr(N_("share without")), tr(N_("median days without"))), feedback_rows, wid,
             note=t("a reasoned answer: the first step that answers the panel, with its comment", language=language)),
     ]
     if detailed:
         sections.append(Section("flow", t("{workflow}: entered and left per month (UTC)", language=language,
                                           workflow=name),
-                                (t("state", language=language), t("month", language=language),
-                                 t("entered", language=language), t("left", language=language)), flow_rows, wid))
-    return sections
+                                (tr(N_("state")), tr(N_("month")), tr(N_("entered")), tr(N_("left"))), flow_rows,
+                                wid))
+    if mark is None:
+        return sections
+    kinds: dict[str, list[str | None]] = {
+        "stages": [mark.stages.get(s.stage) for s in analysis.stages],
+        "states": [mark.states.get(s.state) or (mark.funnel.get(s.state) if s.final else None)
+                   for s in shown_states],
+        "transitions": [mark.transitions.get((x.source, x.trigger, x.target)) for x in analysis.transitions],
+        "loops": [mark.loops.get((loop.source, loop.target)) for loop in analysis.loops],
+        "funnel": [*(mark.funnel.get(row.stage) for row in funnel.stages),
+                   mark.funnel.get("implemented"), mark.funnel.get("partially_implemented"),
+                   mark.stages.get("implementation"), mark.funnel.get("evaluation"),
+                   weakest([mark.funnel.get(outcome) for outcome in CARRIED_ON])],
+        "feedback": [mark.feedback],
+        "flow": [mark.flow.get((row[0], row[1])) for row in flow_rows if isinstance(row[0], str)
+                 and isinstance(row[1], str)],
+    }
+    return [_marked(section, kinds[section.key], language) for section in sections]
 
 
 def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",

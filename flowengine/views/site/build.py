@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING
 
 from flowengine.analysis.disclosure import decide
 from flowengine.analysis.figures import Analysis, Privacy
+from flowengine.definition.model import Publication
 from flowengine.errors import InvalidInput, Remedy
 from flowengine.history.records import ADVANCED, CREATED
 from flowengine.i18n import speaking, t, usable
 from flowengine.meter import Meter, no_meter
 from flowengine.views.comparison_diagram import comparison_diagram
 from flowengine.views.drawing import draw
+from flowengine.views.histories import lineage_section
+from flowengine.views.report import Section
 from flowengine.views.site.feeds import Feed, atom, origin_slug
 from flowengine.views.site.html import link, page
-from flowengine.views.site.pages import Site, index_page, proposal_href, workflow_page
+from flowengine.views.site.pages import Part, Site, index_page, proposal_href, workflow_page
 from flowengine.views.site.proposal_page import Shown, proposal_page, step_text
 from flowengine.views.site.style import STYLE
 from flowengine.views.stall_diagram import stall_diagram
@@ -39,7 +42,7 @@ from flowengine.views.workflow_diagram import workflow_diagram
 if TYPE_CHECKING:
     from flowengine.service.facade import FlowEngine
 
-__all__ = ["MARKER", "SiteResult", "build_site"]
+__all__ = ["MARKER", "Part", "SiteResult", "build_site"]
 
 MARKER = ".flowengine-site"
 LIST_SIZE = 500  # proposals per listing page
@@ -61,23 +64,30 @@ class SiteResult:
 
 def build_site(engine: FlowEngine, out: str | Path, *, as_of: datetime | None = None, workflows: Sequence[str] = (),
                language: str = "en", internal: bool = False, min_count: int = 3, title: str | None = None,
-               analyses: Sequence[Analysis] | None = None, meter: Meter = no_meter) -> SiteResult:
+               analyses: Sequence[Analysis] | None = None, publication: Publication | None = None,
+               intro: Sequence[Part] = (), appendix: Sequence[Part] = (), meter: Meter = no_meter) -> SiteResult:
     """Build the site of ``workflows`` (every workflow with proposals when none is named) as of a
     moment into ``out``. Published (``internal`` false): roles only, free text only where the
     workflow publishes it, counts below ``min_count`` hidden with their partners, proposal pages
-    only for workflows that publish them. ``analyses`` may be given when already made."""
+    only for workflows that publish them. ``analyses`` may be given when already made.
+
+    ``publication``, when given, replaces every workflow's own setting: for data public already
+    (the demo, rebuilt from a published report whose actors are pseudonyms). ``intro`` and
+    ``appendix`` are parts of the index before and after the figures."""
     language = usable(language)
     target = _checked(Path(out))
     with speaking(language):
         found = tuple(analyses) if analyses is not None else tuple(engine.analyse(workflows, as_of=as_of))
         if not found:
             raise InvalidInput(t("there are no proposals yet, so there is nothing to report"))
-        opened = frozenset(a.workflow.id for a in found if internal or a.workflow.publication.proposals)
+        opened = frozenset(a.workflow.id for a in found
+                           if internal or (publication or a.workflow.publication).proposals)
         privacy = Privacy() if internal else decide(found, Privacy.publication(min_count), open_workflows=opened)
-        site = Site(title or t("Where ideas stall"), language, privacy, found, opened, internal)
+        marks = {wid: found_marks for wid, found_marks in engine.provenance_marks(found).items() if found_marks.any}
+        site = Site(title or t("Where ideas stall"), language, privacy, found, opened, internal, marks, publication)
         building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
         try:
-            counts = _Writer(engine, site, building, meter).write_all()
+            counts = _Writer(engine, site, building, meter, intro, appendix).write_all()
             _move_into_place(building, target)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
@@ -114,14 +124,24 @@ def _move_into_place(building: Path, target: Path) -> None:
 
 
 class _Writer:
-    def __init__(self, engine: FlowEngine, site: Site, root: Path, meter: Meter) -> None:
+    def __init__(self, engine: FlowEngine, site: Site, root: Path, meter: Meter, intro: Sequence[Part],
+                 appendix: Sequence[Part]) -> None:
         self.engine = engine
         self.site = site
         self.root = root
         self.meter = meter
+        self.intro = intro
+        self.appendix = appendix
         self.pages = 0
         self.proposal_pages = 0
         self.feeds: dict[str, Feed] = {}
+        # Links between proposals (an audit's findings), as registered by the site's moment; a
+        # proposal is linked to only where it has a page.
+        self.lines = [(line.source.proposal, [s.proposal for s in line.led_to]) for line in engine.lineage(
+            [a.workflow.id for a in site.analyses], as_of=site.analyses[0].as_of, language=site.language)]
+        self.published = {p.id for source, derived in self.lines for p in (source, *derived)
+                          if p.workflow in site.open}
+        self.led_to = {source.id: [p.id for p in derived] for source, derived in self.lines}
 
     def write(self, relative: str, text: str) -> None:
         path = self.root / relative
@@ -141,7 +161,8 @@ class _Writer:
             comparison = (self.root / "compare.svg").read_text(encoding="utf-8")
         for analysis in site.analyses:
             self.workflow(analysis)
-        self.write("index.html", index_page(site, comparison))
+        self.write("index.html", index_page(site, comparison, intro=self.intro, appendix=self.appendix,
+                                            lineage=self.lineage()))
         moment = site.analyses[0].as_of
         for feed in self.feeds.values():
             self.write(f"feeds/{feed.key}.atom", atom(feed, site.language, moment))
@@ -172,11 +193,12 @@ class _Writer:
         site = self.site
         wf = analysis.workflow
         stalled = {s.proposal: s for s in analysis.stalls}
-        shown = Shown(wf, site.internal)
+        shown = Shown(wf, site.internal, site.publishes(wf))
         feed = self.feeds.setdefault(wf.id, Feed(wf.id, t("{workflow}: every step", workflow=wf.label(site.language))))
         for proposal, events in self.engine.histories(workflow=wf.id, as_of=analysis.as_of):
-            self.write(proposal_href(proposal.id), proposal_page(site, wf, proposal, events,
-                                                                 stalled.get(proposal.id), analysis.as_of))
+            self.write(proposal_href(proposal.id), proposal_page(
+                site, wf, proposal, events, stalled.get(proposal.id), analysis.as_of,
+                led_to=self.led_to.get(proposal.id, ()), published=self.has_page))
             self.proposal_pages += 1
             origin = None
             if proposal.origin:
@@ -192,6 +214,18 @@ class _Writer:
                         target.add(event, title, summary, proposal_href(proposal.id))
             state = wf.states.get(proposal.state)
             yield proposal.id, proposal.title, state.label(site.language) if state else proposal.state
+
+    def has_page(self, proposal_id: str) -> bool:
+        return proposal_id in self.published
+
+    def lineage(self) -> Section | None:
+        """The proposals others came from, and where those went: of published workflows only."""
+        site = self.site
+        shown = [(source, [p for p in derived if self.has_page(p.id)]) for source, derived in self.lines
+                 if self.has_page(source.id)]
+        if not shown:
+            return None
+        return lineage_section(shown, {a.workflow.id: a.workflow for a in site.analyses}, language=site.language)
 
     def listing(self, analysis: Analysis, rows: Sequence[tuple[str, str, str]], text: str) -> str:
         site = self.site

@@ -17,7 +17,7 @@ from flowengine.i18n import t
 from flowengine.views.figure_wording import DASH
 from flowengine.views.report import Cell, Section
 
-__all__ = ["SCALE", "cell_html", "diagram_figure", "facts", "link", "page", "section_html", "up"]
+__all__ = ["SCALE", "cell_html", "diagram_figure", "facts", "link", "page", "section_html", "source_mark", "up"]
 
 # Graphviz writes sizes in points; a CSS pixel is 3/4 of a point. Drawn 5 % over natural size,
 # the diagrams' smallest text (8 pt) comes out at 11.2 px.
@@ -43,20 +43,33 @@ def cell_html(value: Cell) -> str:
     return f"<td>{escape(str(value))}</td>"
 
 
+def source_mark(kind: str | None, text: str) -> str:
+    """A row's or a step's provenance, marked so a reader sees it at a glance (an illustrative
+    step stands out in colour and weight), with its word."""
+    if kind is None:
+        return escape(text)
+    return f'<span class="src src-{escape(kind)}">{escape(text)}</span>'
+
+
 def section_html(section: Section, heading: str = "h3", anchor: str | None = None,
                  first_column_links: dict[str, str] | None = None) -> str:
     """A section of the stall report as a heading, a table (scrolling sideways in place when wide)
-    and its note; ``first_column_links`` makes the first cell of a row a link."""
+    and its note; ``first_column_links`` makes the first cell of a row a link. A section with
+    sources marks its last column (:func:`source_mark`)."""
     links = first_column_links or {}
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in section.columns)
     ident = f' id="{escape(anchor)}"' if anchor else ""
     if section.rows:
         rows = []
-        for row in section.rows:
+        kinds = section.sources or (None,) * len(section.rows)
+        for row, kind in zip(section.rows, kinds, strict=True):
             first = str(row[0]) if row else ""
             lead = (f'<th scope="row">{link(links[first], first)}</th>' if first in links
                     else f'<th scope="row">{escape(first)}</th>')
-            rows.append("<tr>" + lead + "".join(cell_html(v) for v in row[1:]) + "</tr>")
+            rest = row[1:-1] if section.sources else row[1:]
+            marked = (f'<td class="src-{escape(kind)}">{escape(str(row[-1]))}</td>' if kind
+                      else cell_html(row[-1])) if section.sources else ""
+            rows.append("<tr>" + lead + "".join(cell_html(v) for v in rest) + marked + "</tr>")
         body = (f'<div class="scroll" tabindex="0" role="region" aria-label="{escape(section.title)}"><table>'
                 f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
     else:

@@ -53,6 +53,13 @@ ol.steps li { margin: .6rem 0; }
 ol.steps .when { font-weight: 600; }
 blockquote { margin: .3rem 0 .3rem .5rem; padding-left: .7rem; border-left: 3px solid var(--line); }
 .stalled { color: var(--warn); font-weight: 600; }
+td.src-illustrative, .src-illustrative { background: #fde2c8; color: #7a3300; font-weight: 600; }
+td.src-inferred, .src-inferred { background: #e6ecf7; color: #1f3a68; }
+td.src-stated, .src-stated { color: #2d5a2d; }
+span.src { padding: 0 .3rem; border-radius: .2rem; white-space: nowrap; }
+.figures small { display: block; font-size: .8rem; padding: 0 .25rem; border-radius: .2rem; margin-top: .2rem; }
+dl.legend { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .8rem; font-size: .9rem; }
+dl.legend dd { margin: 0; }
 .scale { list-style: none; padding: 0; }
 .scale li { display: flex; align-items: center; gap: .5rem; margin: .2rem 0; }
 .swatch { display: inline-block; width: 2.2rem; height: 1.1rem; border: 1px solid #777; flex: none; }
