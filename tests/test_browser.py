@@ -105,3 +105,53 @@ def test_the_site_is_readable_on_a_phone(browser: object, built: DemoResult, pag
     shot = artifacts() / f"site-{page.replace('/', '-').removesuffix('.html')}-phone.png"
     opened.save_screenshot(str(shot))  # type: ignore[attr-defined]
     assert shot.stat().st_size > 5_000
+
+
+AXE = REPO_ROOT / "tests" / "accessibility" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("page", ["index.html", "w/trondheim.html", "p/TRD-1.html", "index-nb"])
+def test_axe_finds_no_serious_accessibility_violation(browser: object, built: DemoResult, nb_site: Path, page: str,
+                                                      size: tuple[int, int]) -> None:
+    """axe-core (pinned in tests/accessibility, installed by scripts/install --test) run inside the
+    page as a screen-reader user's advocate would: no serious or critical violation."""
+    assert AXE.is_file(), "axe-core is missing: run bash scripts/install --test"
+    assert built.report is not None
+    path = nb_site / "index.html" if page == "index-nb" else built.report.parent / page
+    serious = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+               for v in _axe(browser, path, size) if v.get("impact") in SERIOUS]
+    assert serious == [], "\n".join(serious)
+
+
+def _axe(browser: object, path: Path, size: tuple[int, int]) -> list[dict[str, object]]:
+    opened = _open(browser, path, size)
+    opened.execute_script(AXE.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    opened.set_script_timeout(60)  # type: ignore[attr-defined]
+    violations = opened.execute_async_script(  # type: ignore[attr-defined]
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations), e => done(String(e)));")
+    assert isinstance(violations, list), violations
+    return violations
+
+
+def test_axe_does_find_violations_in_a_page_that_has_them(browser: object, tmp_path: Path) -> None:
+    """The check above can fail: a picture without words and pale grey text are caught."""
+    page = tmp_path / "bad.html"
+    page.write_text('<!doctype html><html lang="en"><head><title>bad</title></head><body><main>'
+                    '<img src="x.png"><p style="color:#ccc;background:#fff">pale</p></main></body></html>',
+                    encoding="utf-8")
+    found = {str(v["id"]): v.get("impact") for v in _axe(browser, page, DESKTOP)}
+    assert found.get("image-alt") == "critical" and found.get("color-contrast") == "serious"
+
+
+@pytest.fixture(scope="module")
+def nb_site(built: DemoResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's database published in Norwegian, as `flowengine report` builds it."""
+    from flowengine import FlowEngine
+    from flowengine.views.site.build import build_site
+
+    with FlowEngine.open(str(built.database)) as engine:
+        return build_site(engine, tmp_path_factory.mktemp("nb") / "site", language="nb",
+                          as_of=built.loaded.as_of).out
