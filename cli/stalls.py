@@ -19,6 +19,8 @@ from .terminal import output_options, table_width
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
+    from flowengine.analysis.provenance import Marks
+    from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,10 +64,48 @@ def format_option(func: F) -> F:
                         show_default=True, help=f"How to write the tables: {described}.")(func)
 
 
+def _report_format(fmt: str, output: str | None) -> str:
+    """The format to write: a file's suffix picks it (-o report.md: Markdown), and --format must
+    agree with it; a web page is refused (the published report is a site: flowengine report)."""
+    if output is None or output == "-":
+        return fmt
+    from flowengine.views.formats import SITE_SUFFIXES, report_format_of, report_suffixes
+
+    chosen = click.get_current_context().get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+    suffix = Path(output).suffix.lower()
+    if suffix in SITE_SUFFIXES:
+        raise click.BadParameter(f"'{output}': the stall report is not a web page; build the published report, a "
+                                 f"site readable in any browser, with: flowengine report --out DIR", param_hint="-o")
+    named = report_format_of(Path(output))
+    if named is None and not chosen:
+        raise click.BadParameter(f"'{output}' names no report format; end it in one of "
+                                 f"{either(report_suffixes())}, or give --format", param_hint="-o")
+    if named is not None and chosen and named != fmt:
+        raise click.BadParameter(f"'{output}' is a {named} file but --format is {fmt}; drop one or make them "
+                                 "agree", param_hint="-o")
+    return named or fmt
+
+
+def _publishable(analyses: list[Analysis], privacy: Privacy) -> tuple[Privacy, frozenset[str] | None]:
+    """With --publish (or --min-count): which counts to hide, small ones and as many others as it
+    takes that none can be worked out, and whose proposals may be listed one by one."""
+    from flowengine.analysis.disclosure import for_publication
+
+    return for_publication(analyses, privacy)
+
+
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
               as_of: datetime | None, quiet: bool) -> list[Analysis]:
     """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
+    return _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, marks=False)[0]
+
+
+def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
+                     as_of: datetime | None, quiet: bool, *, marks: bool = True,
+                     language: str = "en") -> tuple[list[Analysis], dict[str, Marks], list[Section]]:
+    """The analyses; for histories rebuilt from a source, which kind of step each figure rests
+    on; and where proposals came from others (an audit's findings), that lineage as a section."""
     from flowengine.store.aggregates import PHASES
 
     from .meter import terminal_meter
@@ -73,12 +113,21 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
     total = PHASES + len(set(workflows)) if workflows else None
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
+        found = engine.provenance_marks(analyses) if marks and analyses else {}
+        lineage = engine.lineage([a.workflow.id for a in analyses], as_of=as_of, language=language) if (
+            marks and analyses) else []
     if not analyses:
         from flowengine.errors import InvalidInput
 
         raise InvalidInput("there are no proposals yet, so nothing can stall; "
                            "register one with 'flowengine proposal new'")
-    return analyses
+    extra: list[Section] = []
+    if lineage:
+        from flowengine.views.histories import lineage_section
+
+        extra.append(lineage_section([(line.source.proposal, [s.proposal for s in line.led_to]) for line in lineage],
+                                     {a.workflow.id: a.workflow for a in analyses}, language=language))
+    return analyses, found, extra
 
 
 def _diagram_path(output: str) -> Path:
@@ -126,16 +175,24 @@ def stalls() -> None:
 @output_options
 def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
-    """Stalled proposals worst first, with who must act and for how long; then per workflow the
-    stages, states, transitions, loops, funnel, feedback loop and monthly flow.
+    """Stalled proposals worst first, with who must act and for how long; those gone quiet (over
+    their limit with no record since: gaps in the records); then per workflow the stages, states,
+    transitions, loops, funnel, feedback loop and monthly flow; and, where proposals were
+    registered as coming from another (an audit's findings), how many each led to and where
+    they are. Where histories were rebuilt from a source, each row says which kind of step it
+    rests on (stated, inferred, illustrative).
 
     \b
     Example:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
     from flowengine.views import report as rep
-    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
-    sections = rep.build_sections(analyses, language=language, privacy=privacy)
+    fmt = _report_format(fmt, output)
+    analyses, marks, lineage = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, language=language)
+    privacy, listed = _publishable(analyses, privacy)
+    if listed is not None:  # where proposals came from is shown for the listed workflows alone
+        lineage = []
+    sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks, listed=listed) + lineage
     width = table_width() if output in (None, "-") else None  # a file gets whole rows
     _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy), width=width), output)
 
@@ -154,13 +211,18 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     Example:
       flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
     """
+    from flowengine.analysis.cells import SITE, cell
     from flowengine.views.stall_diagram import render_stall_diagram
 
     path = _diagram_path(output)
     (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
+    privacy, _ = _publishable([analysis], privacy)
     render_stall_diagram(analysis, path, language, privacy)
-    click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
-               f"{len(analysis.stalls)} stalled)")
+    count = privacy.count
+    click.echo(f"wrote {path} ({analysis.workflow.id}, "
+               f"{count(analysis.proposals, cell(analysis.workflow.id, 'proposals'))} proposals, "
+               f"{count(len(analysis.stalls), cell(SITE, 'stalled'))} stalled, "
+               f"{count(len(analysis.quiet), cell(SITE, 'quiet'))} gone quiet)")
 
 
 @stalls.command("compare")
@@ -182,6 +244,7 @@ def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output
     from flowengine.views import report as rep
     path = _diagram_path(output) if output else None
     analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
+    privacy, _ = _publishable(analyses, privacy)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
     text = rep.as_format(fmt, sections, width=table_width())
     if path is not None:

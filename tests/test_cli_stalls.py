@@ -37,7 +37,9 @@ def place(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTa
         for pid, (created, steps) in HISTORIES.items():
             engine.new_proposal("tiny", title=f"Idea {pid}", actor=Actor("kari", "panel"), at=day(created))
             for when, trigger in steps:
-                if trigger != "progress":
+                if trigger == "note":
+                    engine.note(pid, "still here", actor=Actor("ola", "panel"), at=day(when))
+                elif trigger != "progress":
                     engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
                                    comment="because" if trigger in COMMENTED else "")
     yield Place(folder, db)
@@ -63,7 +65,7 @@ def test_report_lists_the_worst_stall_first_with_who_must_act(place: Place) -> N
 
 def test_report_as_json_has_sections_and_full_figures(place: Place) -> None:
     data = json.loads(run(place, "stalls", "report", "--as-of", AS_OF, "--format", "json").output)
-    assert [s["key"] for s in data["sections"]][:3] == ["stalls", "stages", "states"]
+    assert [s["key"] for s in data["sections"]][:4] == ["stalls", "quiet", "stages", "states"]
     (figures,) = data["figures"]
     assert figures["stalls"][0]["proposal"] == "TINY-3"
     assert figures["funnel"]["implemented"] == 1
@@ -74,9 +76,9 @@ def test_report_for_publication_hides_names_and_small_counts(place: Place) -> No
     assert "figures" not in data  # the full figures would undo the suppression
     assert data["privacy"] == {"roles_only": True, "min_count": 3}
     stalls = data["sections"][0]
-    assert stalls["rows"][0][-1] == "panel"
-    assert "ola" not in json.dumps(data)
-    assert "<3" in json.dumps(data)
+    assert stalls["key"] == "stalls" and stalls["rows"] == []  # tiny does not publish its proposals one by one
+    assert "ola" not in json.dumps(data) and "kari" not in json.dumps(data)
+    assert ":" in [cell for s in data["sections"] for row in s["rows"] for cell in row]  # hidden, as published
 
 
 def test_min_count_can_be_set_on_its_own(place: Place) -> None:
@@ -84,7 +86,10 @@ def test_min_count_can_be_set_on_its_own(place: Place) -> None:
                           "--min-count", "5").output)
     assert data["privacy"] == {"roles_only": False, "min_count": 5}
     funnel = next(s for s in data["sections"] if s["key"] == "funnel")
-    assert funnel["rows"][0][:3] == ["user panel", 5, "<5"]
+    assert funnel["rows"][0][:3] == ["user panel", ":", ":"]  # 5 reached, but 3 lost could be worked out from it
+    counts = [cell for s in data["sections"] if s["key"] not in ("stalls", "quiet", "transitions", "states")
+              for row in s["rows"] for cell in row[1:] if isinstance(cell, int)]
+    assert counts and not [n for n in counts if 0 < n < 5]
 
 
 def test_report_as_csv_is_one_value_per_line(place: Place) -> None:
@@ -99,6 +104,38 @@ def test_report_can_be_written_to_a_file(place: Place, tmp_path: Path) -> None:
     result = run(place, "stalls", "report", "--as-of", AS_OF, "--format", "markdown", "-o", str(out))
     assert result.exit_code == 0 and f"wrote {out}" in result.output
     assert out.read_text(encoding="utf-8").startswith("## Stalled proposals, worst first")
+
+
+@pytest.mark.parametrize(("name", "starts"), [("report.md", "## Stalled proposals"), ("report.markdown", "## Stalled"),
+                                              ("report.csv", "section,workflow,row,column,value"),
+                                              ("report.json", "{"), ("report.txt", "Stalled proposals, worst first")])
+def test_the_file_name_picks_the_report_format(place: Place, tmp_path: Path, name: str, starts: str) -> None:
+    out = tmp_path / name
+    result = run(place, "stalls", "report", "--as-of", AS_OF, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith(starts)
+
+
+@pytest.mark.parametrize(("name", "extra", "words"), [
+    ("report.html", (), ["not a web page", "flowengine report --out DIR"]),
+    ("report.HTM", ("--format", "table"), ["not a web page"]),
+    ("report.md", ("--format", "csv"), ["is a markdown file but --format is csv"]),
+    ("report", (), ["names no report format", ".md", "--format"]),
+])
+def test_a_file_name_that_does_not_fit_the_format_is_a_usage_error_and_nothing_is_written(
+        place: Place, tmp_path: Path, name: str, extra: tuple[str, ...], words: list[str]) -> None:
+    out = tmp_path / name
+    result = run(place, "stalls", "report", "--as-of", AS_OF, "-o", str(out), *extra)
+    assert result.exit_code == 2
+    for word in words:
+        assert word in result.output
+    assert not out.exists()
+
+
+def test_an_explicit_format_writes_a_file_of_any_other_name(place: Place, tmp_path: Path) -> None:
+    out = tmp_path / "report.out"
+    assert run(place, "stalls", "report", "--as-of", AS_OF, "--format", "csv", "-o", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("section,workflow")
 
 
 def test_a_report_file_that_cannot_be_written_is_one_line(place: Place, tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 from flowengine.errors import FlowEngineError
 from flowengine.suggest import either
 
-__all__ = ["DIAGRAM_FORMATS", "REPORT_FORMATS", "DiagramFormat", "ReportFormat", "diagram_format",
-           "diagram_suffix_choices", "diagram_suffixes", "report_format_names"]
+__all__ = ["DIAGRAM_FORMATS", "REPORT_FORMATS", "SITE_SUFFIXES", "DiagramFormat", "ReportFormat", "diagram_format",
+           "diagram_suffix_choices", "diagram_suffixes", "report_format_names", "report_format_of",
+           "report_suffixes"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,12 @@ class DiagramFormat:
 
 @dataclass(frozen=True)
 class ReportFormat:
-    """A way to write the stall report's tables (the writers live in :mod:`flowengine.views.report`)."""
+    """A way to write the stall report's tables (the writers live in :mod:`flowengine.views.report`);
+    a file whose name ends in one of ``suffixes`` is written in it."""
 
     name: str
     description: str
+    suffixes: tuple[str, ...] = ()
 
 
 DIAGRAM_FORMATS: tuple[DiagramFormat, ...] = (
@@ -43,11 +46,13 @@ DIAGRAM_FORMATS: tuple[DiagramFormat, ...] = (
 )
 
 REPORT_FORMATS: tuple[ReportFormat, ...] = (
-    ReportFormat("table", "aligned text"),
-    ReportFormat("json", "for programs"),
-    ReportFormat("csv", "for spreadsheets"),
-    ReportFormat("markdown", "for documents"),
+    ReportFormat("table", "aligned text", (".txt", ".text")),
+    ReportFormat("json", "for programs", (".json",)),
+    ReportFormat("csv", "for spreadsheets", (".csv",)),
+    ReportFormat("markdown", "for documents", (".md", ".markdown")),
 )
+# A web page is not one of them: the published report is a site of its own.
+SITE_SUFFIXES = (".html", ".htm", ".xhtml")
 
 
 def diagram_suffixes() -> tuple[str, ...]:
@@ -61,6 +66,16 @@ def diagram_suffix_choices() -> str:
 
 def report_format_names() -> tuple[str, ...]:
     return tuple(f.name for f in REPORT_FORMATS)
+
+
+def report_suffixes() -> tuple[str, ...]:
+    return tuple(suffix for f in REPORT_FORMATS for suffix in f.suffixes)
+
+
+def report_format_of(output: Path) -> str | None:
+    """The report format a file's suffix names, or None when it names none."""
+    suffix = Path(output).suffix.lower()
+    return next((f.name for f in REPORT_FORMATS if suffix in f.suffixes), None)
 
 
 def diagram_format(output: Path) -> DiagramFormat:
