@@ -38,11 +38,15 @@ def history(proposal_id: str, as_of: datetime | None, database: str | None, as_j
         click.echo(to_json({"proposal": proposal.id, "title": proposal.title, "from": came_from,
                             "led_to": [p.id for p in led_to], "events": [event.as_dict() for event in events]}))
         return
+    from flowengine.i18n import t
+
     click.echo(fit(f"{proposal.id}  {proposal.title}"))
+    labels = {"came": t("came from"), "led": t("led to")}
+    width = max(len(label) for label in labels.values()) + 1
     if came_from:
-        click.echo(fit(f"came from  {came_from} (flowengine history {came_from})"))
+        click.echo(fit(f"{labels['came']:<{width}} {came_from} (flowengine history {came_from})"))
     if led_to:
-        click.echo(fit("led to     " + ", ".join(f"{p.id} ({p.workflow}, {p.state})" for p in led_to)))
+        click.echo(fit(f"{labels['led']:<{width}} " + ", ".join(f"{p.id} ({p.workflow}, {p.state})" for p in led_to)))
     click.echo(history_table(events))
 
 

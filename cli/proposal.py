@@ -80,10 +80,12 @@ def new(workflow: str, title: str, description: str, origin: str, from_proposal:
     if as_json:
         click.echo(to_json({**created.as_dict(), "repeated": result.repeated}))
         return
-    again = " (already registered by an earlier run with this key)" if result.repeated else ""
-    came_from = f", from {from_proposal.strip().upper()}" if from_proposal else ""
-    click.echo(f"{created.id} registered in {created.state}{came_from}{again}")
-    click.echo(f"next: flowengine proposal show {created.id}")
+    from flowengine.i18n import t
+
+    again = " (" + t("already registered by an earlier run with this key") + ")" if result.repeated else ""
+    came_from = ", " + t("from {proposal}", proposal=from_proposal.strip().upper()) if from_proposal else ""
+    click.echo(t("{proposal} registered in {state}", proposal=created.id, state=created.state) + came_from + again)
+    click.echo(t("next: {command}", command=f"flowengine proposal show {created.id}"))
 
 
 @proposal.command("list")
@@ -115,8 +117,11 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
     elif found:
         click.echo(standings_table(found))
     else:
-        click.echo("no proposals match" if any((workflow, state, stage, owner, overdue)) else
-                   "no proposals yet: register one with `flowengine proposal new WORKFLOW --title …`", err=True)
+        from flowengine.i18n import t
+
+        click.echo(t("no proposals match") if any((workflow, state, stage, owner, overdue)) else
+                   t("no proposals yet: register one with {command}",
+                     command="`flowengine proposal new WORKFLOW --title …`"), err=True)
 
 
 @proposal.command("show")
@@ -167,9 +172,14 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
         click.echo(to_json({**result.proposal.as_dict(), "changed": result.event is not None,
                             "repeated": result.repeated}))
     elif result.event is None:
-        click.echo(f"nothing to change: {result.proposal.id} already has these values")
+        from flowengine.i18n import t
+
+        click.echo(t("nothing to change: {proposal} already has these values", proposal=result.proposal.id))
     else:
-        click.echo(f"{result.proposal.id}: set {', '.join(result.event.changes)} (version {result.proposal.version})")
+        from flowengine.i18n import t
+
+        click.echo(t("{proposal}: set {fields} (version {version})", proposal=result.proposal.id,
+                     fields=", ".join(result.event.changes), version=result.proposal.version))
 
 
 @click.command()
@@ -209,7 +219,9 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
         return
     event = result.event
     source = event.from_state if event else "?"
-    again = " (already done by an earlier run with this key)" if result.repeated else ""
+    from flowengine.i18n import t
+
+    again = " (" + t("already done by an earlier run with this key") + ")" if result.repeated else ""
     click.echo(f"{moved.id}: {trigger}: {source} → {event.to_state if event else moved.state}{again}")
 
 
@@ -243,5 +255,8 @@ def note(proposal_id: str, text: str, expect_version: int | None, actor_name: st
         click.echo(to_json({**result.proposal.as_dict(), "event": result.event.as_dict() if result.event else None,
                             "repeated": result.repeated}))
         return
-    again = " (already recorded by an earlier run with this key)" if result.repeated else ""
-    click.echo(f"{result.proposal.id}: noted in {result.proposal.state} (version {result.proposal.version}){again}")
+    from flowengine.i18n import t
+
+    again = " (" + t("already recorded by an earlier run with this key") + ")" if result.repeated else ""
+    click.echo(t("{proposal}: noted in {state} (version {version})", proposal=result.proposal.id,
+                 state=result.proposal.state, version=result.proposal.version) + again)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from flowengine.i18n import t
+
 if TYPE_CHECKING:
     from flowengine.errors import Remedy
 
@@ -14,10 +16,10 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "field": lambda name, value: f"--set {name}='{value}'" if value else f"--set {name}=…",
     "comment": lambda name, value: '--comment "…"',
     "actor": lambda name, value: "--as NAME --role ROLE",
-    "later_moment": lambda name, value: "a later --as-of",
+    "later_moment": lambda name, value: t("a later {option}", option="--as-of"),
     "title": lambda name, value: '--title "…"',
-    "description": lambda name, value: "longer text in --description",
-    "note": lambda name, value: "the details in --note",
+    "description": lambda name, value: t("longer text in {option}", option="--description"),
+    "note": lambda name, value: t("the details in {option}", option="--note"),
     "milestone": lambda name, value: "--milestone NAME",
     "map": lambda name, value: f"--map {name}={value}",
     "column": lambda name, value: f'--map "{name}={value}"',
@@ -26,7 +28,7 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "workflow": lambda name, value: f"--workflow {name}",
     "default_actor": lambda name, value: "--actor NAME",
     "default_role": lambda name, value: "--role ROLE",
-    "out": lambda name, value: "another --out",
+    "out": lambda name, value: t("another {option}", option="--out"),
     "database": lambda name, value: "--db PATH",
     "list_proposals": lambda name, value: "flowengine proposal list",
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
@@ -36,7 +38,7 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
 def hint(remedies: Iterable[Remedy]) -> str:
     """`` (fix: --set expected_benefit=… --comment "…")``, or nothing when there is no remedy."""
     written = list(dict.fromkeys(OPTIONS[r.kind](r.name, r.value) for r in remedies if r.kind in OPTIONS))
-    return f" (fix: {'; '.join(written)})" if written else ""
+    return " (" + t("fix: {options}", options="; ".join(written)) + ")" if written else ""
 
 
 def with_hint(message: str, remedies: Iterable[Remedy]) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from flowengine.i18n import t
 from flowengine.suggest import either
 from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
 
@@ -74,15 +75,17 @@ def _report_format(fmt: str, output: str | None) -> str:
     chosen = click.get_current_context().get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
     suffix = Path(output).suffix.lower()
     if suffix in SITE_SUFFIXES:
-        raise click.BadParameter(f"'{output}': the stall report is not a web page; build the published report, a "
-                                 f"site readable in any browser, with: flowengine report --out DIR", param_hint="-o")
+        raise click.BadParameter(t("'{file}': the stall report is not a web page; build the published report, a "
+                                   "site readable in any browser, with: {command}", file=output,
+                                   command="flowengine report --out DIR"), param_hint="-o")
     named = report_format_of(Path(output))
     if named is None and not chosen:
-        raise click.BadParameter(f"'{output}' names no report format; end it in one of "
-                                 f"{either(report_suffixes())}, or give --format", param_hint="-o")
+        raise click.BadParameter(t("'{file}' names no report format; end it in one of {suffixes}, or give {option}",
+                                   file=output, suffixes=either(report_suffixes()), option="--format"),
+                                 param_hint="-o")
     if named is not None and chosen and named != fmt:
-        raise click.BadParameter(f"'{output}' is a {named} file but --format is {fmt}; drop one or make them "
-                                 "agree", param_hint="-o")
+        raise click.BadParameter(t("'{file}' is a {named} file but {option} is {chosen}; drop one or make them "
+                                   "agree", file=output, named=named, option="--format", chosen=fmt), param_hint="-o")
     return named or fmt
 
 
@@ -111,7 +114,7 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     from .meter import terminal_meter
 
     total = PHASES + len(set(workflows)) if workflows else None
-    with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
+    with open_engine(database, workflow_dirs) as engine, terminal_meter(t("analysing"), total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
         found = engine.provenance_marks(analyses) if marks and analyses else {}
         lineage = engine.lineage([a.workflow.id for a in analyses], as_of=as_of, language=language) if (
@@ -119,8 +122,8 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     if not analyses:
         from flowengine.errors import InvalidInput
 
-        raise InvalidInput("there are no proposals yet, so nothing can stall; "
-                           "register one with 'flowengine proposal new'")
+        raise InvalidInput(t("there are no proposals yet, so nothing can stall; register one with {command}",
+                             command="'flowengine proposal new'"))
     extra: list[Section] = []
     if lineage:
         from flowengine.views.histories import lineage_section
@@ -134,7 +137,8 @@ def _diagram_path(output: str) -> Path:
     """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
     path = Path(output)
     if path.suffix.lower() not in diagram_suffixes():
-        raise click.BadParameter(f"'{output}' has no diagram suffix; end it in one of {', '.join(diagram_suffixes())}",
+        raise click.BadParameter(t("'{file}' has no diagram suffix; end it in one of {suffixes}", file=output,
+                                   suffixes=", ".join(diagram_suffixes())),
                                  param_hint="-o")
     return path
 
@@ -148,8 +152,9 @@ def _emit(text: str, output: str | None) -> None:
     except OSError as exc:
         from flowengine.errors import InvalidInput
 
-        raise InvalidInput(f"cannot write {output}: {exc.strerror or exc}; choose another -o") from None
-    click.echo(f"wrote {output}")
+        raise InvalidInput(t("cannot write {file}: {reason}; choose another {option}", file=output,
+                             reason=exc.strerror or exc, option="-o")) from None
+    click.echo(t("wrote {file}", file=output))
 
 
 @click.group("stalls")
@@ -219,10 +224,11 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     privacy, _ = _publishable([analysis], privacy)
     render_stall_diagram(analysis, path, language, privacy)
     count = privacy.count
-    click.echo(f"wrote {path} ({analysis.workflow.id}, "
-               f"{count(analysis.proposals, cell(analysis.workflow.id, 'proposals'))} proposals, "
-               f"{count(len(analysis.stalls), cell(SITE, 'stalled'))} stalled, "
-               f"{count(len(analysis.quiet), cell(SITE, 'quiet'))} gone quiet)")
+    click.echo(t("wrote {file} ({workflow}, {proposals} proposals, {stalled} stalled, {quiet} gone quiet)", file=path,
+                 workflow=analysis.workflow.id, proposals=count(analysis.proposals, cell(analysis.workflow.id,
+                                                                                        "proposals")),
+                 stalled=count(len(analysis.stalls), cell(SITE, "stalled")),
+                 quiet=count(len(analysis.quiet), cell(SITE, "quiet"))))
 
 
 @stalls.command("compare")
@@ -253,4 +259,4 @@ def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output
         render_comparison(analyses, path, language, privacy)
     click.echo(text, nl=False)
     if path is not None:
-        click.echo(f"wrote {path}")
+        click.echo(t("wrote {file}", file=path))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine
 
+from flowengine import i18n
 from flowengine.definition import buildcache
 from flowengine.definition.fields import missing
 from flowengine.definition.model import Transition, Workflow, content_hash
@@ -56,7 +57,7 @@ class CompiledWorkflow:
                 self.steps[source][transition.trigger] = transition
         initial = workflow.initial_state
         if initial is None:  # stored definitions were validated; this guards hand-edited databases
-            raise InvalidInput(f"workflow {workflow.id} has no initial state")
+            raise InvalidInput(i18n.t("workflow {workflow} has no initial state", workflow=workflow.id))
         self.machine = Machine(
             model=None,
             states=list(workflow.states),
@@ -89,21 +90,26 @@ class CompiledWorkflow:
         if transition is None:
             elsewhere = sorted({src for t in self.workflow.transitions if t.trigger == trigger for src in t.sources})
             if elsewhere:
-                return [f"'{trigger}' does not lead out of {state} (it leads out of {', '.join(elsewhere)})"]
+                return [i18n.t("'{trigger}' does not lead out of {state} (it leads out of {states})", trigger=trigger,
+                               state=state, states=", ".join(elsewhere))]
             from flowengine.suggest import did_you_mean
 
             close = did_you_mean(trigger, sorted(self.steps.get(state, {})) or
                                  sorted({t.trigger for t in self.workflow.transitions}))
-            guess = f" (did you mean '{close}'?)" if close else ""
-            return [f"{self.workflow.id} has no trigger '{trigger}'{guess}"]
+            if close:
+                return [i18n.t("{workflow} has no trigger '{trigger}' (did you mean '{close}'?)",
+                               workflow=self.workflow.id, trigger=trigger, close=close)]
+            return [i18n.t("{workflow} has no trigger '{trigger}'", workflow=self.workflow.id, trigger=trigger)]
         reasons = []
         if transition.roles and actor.role not in transition.roles and not any_role:
-            reasons.append(f"role '{actor.role}' may not {trigger} (roles that may: {', '.join(transition.roles)})")
+            reasons.append(i18n.t("role '{role}' may not {trigger} (roles that may: {roles})", role=actor.role,
+                                  trigger=trigger, roles=", ".join(transition.roles)))
         lacking = missing(transition.requires, fields)
         if lacking:
-            reasons.append(f"field{'s' if len(lacking) > 1 else ''} still missing: {', '.join(lacking)}")
+            reasons.append(i18n.tn("field still missing: {fields}", "fields still missing: {fields}", len(lacking),
+                                   fields=", ".join(lacking)))
         if transition.requires_comment and not comment.strip():
-            reasons.append(f"'{trigger}' needs a comment explaining the decision")
+            reasons.append(i18n.t("'{trigger}' needs a comment explaining the decision", trigger=trigger))
         return reasons
 
     def remedies(self, state: str, trigger: str, fields: dict[str, Any], comment: str) -> tuple[Remedy, ...]:
@@ -127,7 +133,7 @@ class CompiledWorkflow:
         taken = self.machine.get_transitions(trigger, source=state)
         if len(taken) != 1:  # the checks above make this unreachable; kept as a guard
             raise TransitionRefused(proposal_id, state, trigger,
-                                    [f"the machine has {len(taken)} transitions for it, not one"], [])
+                                    [i18n.t("the machine has {n} transitions for it, not one", n=len(taken))], [])
         return str(taken[0].dest)
 
     def check_role(self, actor: Actor) -> None:
@@ -135,7 +141,8 @@ class CompiledWorkflow:
         roles = self.workflow.roles
         if roles and actor.role not in roles:
             raise NotFound("role", actor.role, list(roles),
-                           hint=f"roles of {self.workflow.id}: {', '.join(roles)}")
+                           hint=i18n.t("roles of {workflow}: {roles}", workflow=self.workflow.id,
+                                       roles=", ".join(roles)))
 
 
 _CACHE: dict[str, CompiledWorkflow] = {}
@@ -147,8 +154,9 @@ def compiled(definition_hash: str, text: str, source: str) -> CompiledWorkflow:
     if cached is not None:
         return cached
     if content_hash(text) != definition_hash:
-        raise StoreError(f"the stored definition {definition_hash[:12]} ({source}) does not match its hash: "
-                         "it was altered in the database; restore it from a backup")
+        raise StoreError(i18n.t("the stored definition {definition} ({source}) does not match its hash: it was "
+                                "altered in the database; restore it from a backup", definition=definition_hash[:12],
+                                source=source))
     built = buildcache.load(definition_hash, source)
     if built is None:
         from flowengine.definition.yamlsafe import read_text

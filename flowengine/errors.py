@@ -24,11 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from flowengine.i18n import N_, marked, t
+
 if TYPE_CHECKING:
     from flowengine.issues import Issue
 
 
 _MAX_LISTED = 12  # a message names a few known ids, not a database's worth
+# What a NotFound can be about, as words of the catalogues (another kind is shown as it is given).
+KINDS_NOT_FOUND = (N_("workflow"), N_("workflow file"), N_("proposal"), N_("state"), N_("role"), N_("field"),
+                   N_("column"), N_("meaning"), N_("report format"), N_("event log format"))
 
 
 # What a remedy can ask for. The command line maps each kind to its option (tests check that
@@ -99,13 +104,13 @@ class NotFound(FlowEngineError):
         self.wanted = wanted
         self.known = tuple(sorted(known))
         suggestion = did_you_mean(wanted, self.known)
-        parts = [f"unknown {kind} '{wanted}'"]
+        parts = [t("unknown {kind} '{wanted}'", kind=marked(kind) if kind in KINDS_NOT_FOUND else kind, wanted=wanted)]
         if suggestion:
-            parts.append(f"did you mean '{suggestion}'?")
+            parts.append(t("did you mean '{suggestion}'?", suggestion=suggestion))
         elif self.known:
             shown = ", ".join(self.known[:_MAX_LISTED])
-            more = f", … ({len(self.known)} in all)" if len(self.known) > _MAX_LISTED else ""
-            parts.append(f"known: {shown}{more}")
+            more = ", " + t("… ({n} in all)", n=len(self.known)) if len(self.known) > _MAX_LISTED else ""
+            parts.append(t("known: {ids}", ids=shown + more))
         if hint:
             parts.append(hint)
         super().__init__("; ".join(parts))
@@ -118,8 +123,9 @@ class AmbiguousWorkflow(FlowEngineError):
         self.workflow_id = workflow_id
         self.paths = tuple(paths)
         listed = ", ".join(str(p) for p in self.paths)
-        super().__init__(f"workflow id '{workflow_id}' is declared by {len(self.paths)} files: {listed}; "
-                         "give each file its own id, or move old copies out of the folder")
+        super().__init__(t("workflow id '{workflow}' is declared by {n} files: {files}; give each file its own id, "
+                           "or move old copies out of the folder", workflow=workflow_id, n=len(self.paths),
+                           files=listed))
 
 
 class InvalidInput(FlowEngineError):
@@ -133,7 +139,7 @@ class Refused(FlowEngineError):
         self.subject = subject
         self.reasons = tuple(reasons)
         self.hint = hint
-        text = f"{subject}: " + "; ".join(self.reasons) + "; nothing was written"
+        text = t("{subject}: {reasons}; nothing was written", subject=subject, reasons="; ".join(self.reasons))
         super().__init__(f"{text} — {hint}" if hint else text)
 
 
@@ -149,12 +155,15 @@ class TransitionRefused(Refused):
         self.allowed = tuple(allowed)
         self.last_change = last_change
         if self.allowed:
-            listed = ", ".join(f"{name} ({', '.join(roles) if roles else 'any role'})" for name, roles in self.allowed)
-            hint = f"allowed now in {state}: {listed}"
+            anyone = t("any role")
+            listed = ", ".join(f"{name} ({', '.join(roles) if roles else anyone})" for name, roles in self.allowed)
+            hint = t("allowed now in {state}: {triggers}", state=state, triggers=listed)
         else:
-            hint = f"{state} is final: nothing more can be done with {proposal_id}"
-        changed = f", last changed by {last_change}" if last_change else ""
-        super().__init__(f"cannot {trigger} {proposal_id} (in {state}{changed})", reasons, hint)
+            hint = t("{state} is final: nothing more can be done with {proposal}", state=state, proposal=proposal_id)
+        where = (t("in {state}, last changed by {change}", state=state, change=last_change) if last_change
+                 else t("in {state}", state=state))
+        super().__init__(t("cannot {trigger} {proposal} ({where})", trigger=trigger, proposal=proposal_id, where=where),
+                         reasons, hint)
 
 
 class ConflictError(FlowEngineError):
@@ -166,9 +175,10 @@ class ConflictError(FlowEngineError):
         self.role = role
         self.when = when
         self.state = state
-        super().__init__(
-            f"{proposal_id} was changed by {actor} ({role}) at {when} and is now in {state}; nothing was written "
-            "— look at where it stands now and try again if the step still applies")
+        super().__init__(t(
+            "{proposal} was changed by {actor} ({role}) at {when} and is now in {state}; nothing was written — look "
+            "at where it stands now and try again if the step still applies", proposal=proposal_id, actor=actor,
+            role=role, when=when, state=state))
 
 
 class StoreError(FlowEngineError):

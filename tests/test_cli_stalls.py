@@ -153,7 +153,7 @@ def test_diagram_writes_the_overlay_with_the_as_of_date(place: Place, tmp_path: 
     out = tmp_path / "tiny.dot"
     result = run(place, "stalls", "diagram", "tiny", "-o", str(out), "--as-of", "2019-02-09", "--lang", "nb")
     assert result.exit_code == 0, result.output
-    assert "5 proposals, 2 stalled" in result.output
+    assert "5 forslag, 2 stoppet opp" in result.output  # --lang nb: the summary line in Norwegian too
     dot = out.read_text(encoding="utf-8")
     assert "2019-02-09" in dot and "council_review" in dot
 

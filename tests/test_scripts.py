@@ -60,7 +60,7 @@ class Machine:
             assert found, name
             (self.bin / name).symlink_to(found)
         self.tool("python3", PYTHON3)
-        for name in ("apt-get", "sudo", "dot", "chromium", "chromedriver", "systemd-analyze"):
+        for name in ("apt-get", "sudo", "dot", "chromium", "chromedriver", "systemd-analyze", "npm"):
             self.tool(name, RECORDER)
 
     def tool(self, name: str, text: str) -> None:
@@ -128,6 +128,7 @@ def test_install_for_the_tests_brings_systemd_analyze_and_the_dev_tools(machine:
     installs = [call for call in calls if call.startswith("apt-get install")]
     assert installs and "systemd" in installs[0].split()
     assert "venv-python -m pip install --quiet --disable-pip-version-check -e .[dev,postgresql]" in calls
+    assert "npm ci --prefix tests/accessibility --no-audit --no-fund --loglevel=error" in calls  # axe-core, as pinned
 
 
 def test_install_refuses_a_python_older_than_3_11_with_what_to_do(machine: Machine) -> None:
@@ -140,7 +141,8 @@ def test_install_refuses_a_python_older_than_3_11_with_what_to_do(machine: Machi
 def test_the_test_job_runs_every_tool_from_the_clone_s_venv(machine: Machine) -> None:
     done = machine.run("test", "-q")
     assert done.returncode == 0, done.stderr
-    calls = [call.strip() for call in machine.calls() if call.startswith("venv-")]
+    calls = [call.strip() for call in machine.calls()
+             if call.startswith("venv-") and not call.startswith("venv-python -c")]  # the axe-core version read
     assert calls == ["venv-python -m pip install --quiet --disable-pip-version-check -e .[dev,postgresql]",
                      "venv-ruff check .", "venv-mypy", "venv-python -m pytest -q", "venv-python -m pytest -q"]
     assert not [call for call in machine.calls() if call.startswith("python3 -m pip")]

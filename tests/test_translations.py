@@ -100,3 +100,113 @@ def test_the_escalation_comment_is_written_in_the_workflow_s_language(language: 
     moment = datetime(2026, 3, 1, tzinfo=UTC)
     due = Due(ESCALATE, workflow.states["administration_review"], "90d", moment, DeadlineClock(moment, 1, None, False))
     assert escalation_comment(due, language) == expected
+
+
+# -- what the command line shows, in the reader's language -------------------------------------
+
+# Modules whose every word a reader sees goes through the catalogues: a sentence written into them
+# outside t(), tn(), pt() or N_() is a sentence some reader gets in English.
+TRANSLATED = [
+    "cli/views.py", "cli/remedies.py", "cli/demo.py", "cli/site.py", "cli/history.py", "cli/proposal.py",
+    "cli/stalls.py", "cli/main.py", "flowengine/errors.py", "flowengine/engine.py", "flowengine/demo/building.py",
+    "flowengine/views/report.py", "flowengine/views/histories.py", "flowengine/views/stall_diagram.py",
+    "flowengine/views/comparison_diagram.py", "flowengine/views/workflow_diagram.py",
+    "flowengine/views/figure_wording.py", "flowengine/history/provenance.py", "flowengine/i18n/formats.py",
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "flowengine" / "views" / "site").glob("*.py"))),
+]
+# Calls whose strings are not shown as sentences: option and argument declarations (--help is
+# the command's own documentation), markup, string methods, and the wrappers themselves.
+_NOT_SHOWN = {"t", "pt", "tn", "N_", "marked", "option", "argument", "command", "group", "Choice", "Remedy",
+              "get", "startswith", "endswith", "replace", "split", "join", "partition", "sub", "search", "match",
+              "fullmatch", "findall", "format", "strftime", "setOptionValue", "TypeVar", "getLogger",
+              "NotFound"}  # its kind is one of errors.KINDS_NOT_FOUND, translated there
+
+
+def _bare_sentences(path: Path) -> list[str]:
+    import ast
+    import re
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name in _NOT_SHOWN:
+                skipped.update(id(sub) for sub in ast.walk(node))
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skipped.add(id(first.value))  # a docstring
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        if any(isinstance(target, ast.Name) and target.id.isupper() for target in targets):
+            # module constants: styles, markers, keys, and the commands' one-line help (cli/main.py)
+            skipped.update(id(sub) for sub in ast.walk(node))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
+            text = node.value
+            if re.search(r"[a-z]{3,} [a-z]{3,}", text) and "<" not in text and "flowengine " not in text \
+                    and "--" not in text:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text[:60]!r}")
+    return found
+
+
+def test_the_translated_modules_write_no_sentence_outside_the_catalogues() -> None:
+    found = [line for name in TRANSLATED for line in _bare_sentences(ROOT / name)]
+    assert found == []
+
+
+def _cli(tmp_path: Path, language: str, *args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+    from flowengine_cli.main import cli
+
+    env = {"FLOWENGINE_DB": str(tmp_path / "flowengine.db"), "FLOWENGINE_LANG": language, "TZ": "UTC",
+           "FLOWENGINE_NOW": "2026-03-01T10:00:00Z"}
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+LEADER = ("--as", "ola", "--role", "project_leader")
+
+
+def _registered(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "en", "init")[0] == 0
+    code, output = _cli(tmp_path, "en", "proposal", "new", "innovation-chain", "--title", "Peer support",
+                        "--set", "summary=Peers in the team", *LEADER)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("en", ["error: cannot send_to_council INN-1", "still missing: expected_benefit", "nothing was written",
+            "(fix: --set expected_benefit=…", "allowed now in panel_work"]),
+    ("nb", ["feil: kan ikke utføre send_to_council på INN-1", "mangler fortsatt: expected_benefit",
+            "ingenting ble skrevet", "(løsning: --set expected_benefit=…", "tillatt nå i panel_work"]),
+    ("sv", ["fel: kan inte utföra send_to_council på INN-1", "saknas fortfarande: expected_benefit",
+            "inget skrevs", "(åtgärd: --set expected_benefit=…", "tillåtet nu i panel_work"]),
+])
+def test_a_refusal_reads_in_the_reader_s_language_with_its_fix(tmp_path: Path, language: str,
+                                                                words: list[str]) -> None:
+    _registered(tmp_path)
+    code, output = _cli(tmp_path, language, "advance", "INN-1", "send_to_council", *LEADER)
+    assert code == 1
+    for word in words:
+        assert word in output, output
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("nb", ["arbeidsflyt", "tilstand", "venter", "ansvarlig", "siste steg", "neste steg", "i denne tilstanden"]),
+    ("sv", ["arbetsflöde", "tillstånd", "väntar", "ansvarig", "senaste steg", "nästa steg", "i detta tillstånd"]),
+])
+def test_proposal_show_list_and_history_speak_the_reader_s_language(tmp_path: Path, language: str,
+                                                                      words: list[str]) -> None:
+    _registered(tmp_path)
+    code, shown = _cli(tmp_path, language, "proposal", "show", "INN-1")
+    assert code == 0
+    for word in words:
+        assert word in shown, shown
+    code, listed = _cli(tmp_path, language, "proposal", "list")
+    assert code == 0 and words[0] in listed.splitlines()[0]  # the column names
+    code, history = _cli(tmp_path, language, "history", "INN-1")
+    assert code == 0 and {"nb": "opprettet", "sv": "skapat"}[language] in history

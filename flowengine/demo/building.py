@@ -96,12 +96,14 @@ class DemoResult:
 def fresh_database(path: Path) -> Path:
     """Remove an old SQLite database at ``path`` (the file and its -wal/-shm, nothing else)."""
     if path.is_dir():
-        raise InvalidInput(f"{path} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
+        raise InvalidInput(t("{path} is a folder, not a database file; move it away", path=path)).fixed_by(
+            Remedy("out"))
     for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             old.unlink(missing_ok=True)
         except OSError as exc:
-            raise InvalidInput(f"cannot remove the old database {old}: {exc.strerror or exc}") from exc
+            raise InvalidInput(t("cannot remove the old database {path}: {reason}", path=old,
+                                   reason=exc.strerror or exc)) from exc
     return path
 
 
@@ -129,10 +131,12 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InvalidInput(f"cannot create the output folder {out}: {exc.strerror or exc}") from exc
+        raise InvalidInput(t("cannot create the output folder {path}: {reason}", path=out,
+                             reason=exc.strerror or exc)) from exc
     database = out / DATABASE_NAME
     if database.is_dir():
-        raise InvalidInput(f"{database} is a folder, not a database file; move it away").fixed_by(Remedy("out"))
+        raise InvalidInput(t("{path} is a folder, not a database file; move it away", path=database)).fixed_by(
+            Remedy("out"))
     building = fresh_database(out / (DATABASE_NAME + ".building"))
     try:
         with FlowEngine.open(str(building), workflow_dirs=workflow_dirs, clock=clock) as engine:

@@ -62,14 +62,15 @@ class Provenance:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise InvalidInput(f"provenance '{self.kind}' is not one of {', '.join(KINDS)}")
+            raise InvalidInput(t("provenance '{kind}' is not one of {kinds}", kind=self.kind, kinds=", ".join(KINDS)))
         for what, value in (("text", self.text), ("section", self.section), ("when", self.when)):
             if not isinstance(value, str) or len(value) > MAX_TEXT:
-                raise InvalidInput(f"the provenance's {what} must be text of at most {MAX_TEXT} characters")
+                raise InvalidInput(t("the provenance's {what} must be text of at most {n} characters", what=what,
+                                     n=MAX_TEXT))
         if not self.text.strip():
-            raise InvalidInput(f"a {self.kind} step needs its text: "
-                               + {STATED: "the passage quoted", INFERRED: "what it is read from",
-                                  ILLUSTRATIVE: "why it had to be invented"}[self.kind])
+            needed = {STATED: t("the passage quoted"), INFERRED: t("what it is read from"),
+                      ILLUSTRATIVE: t("why it had to be invented")}[self.kind]
+            raise InvalidInput(t("a {kind} step needs its text: {needed}", kind=kind_word(self.kind), needed=needed))
 
     def as_details(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "text": self.text}

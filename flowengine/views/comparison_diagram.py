@@ -18,6 +18,7 @@ from flowengine.analysis.figures import Analysis, Privacy, StageFigures, quarter
 from flowengine.definition.model import STAGES
 from flowengine.definition.vocabulary import term
 from flowengine.errors import InvalidInput
+from flowengine.i18n import t
 from flowengine.views.diagram import (
     Diagram,
     Edge,
@@ -150,7 +151,7 @@ def comparison_diagram(analyses: Sequence[Analysis], language: str = "en",
     equal cell sizes and heavy invisible edges between the rows.
     """
     if not analyses:
-        raise InvalidInput("nothing to compare: give at least one workflow")
+        raise InvalidInput(t("nothing to compare: give at least one workflow"))
     stage_maps = [{s.stage: s for s in a.stages} for a in analyses]
     values = [_cell_value(a.workflow.id, s, privacy) for a, stages in zip(analyses, stage_maps, strict=True)
               for s in stages.values() if s.stage in COMPARED_STAGES]
