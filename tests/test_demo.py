@@ -557,6 +557,10 @@ def test_the_demo_writes_stall_diagrams_the_comparison_and_the_published_site(bu
         assert site_page(built, f"w/{workflow}.html").count("<svg ") == 2
     for loaded in built.loaded.proposals:  # every proposal, step by step
         assert "Step by step" in site_page(built, f"p/{loaded.id}.html")
+    for gap in built.quiet:  # a gap says it is one, a stall that it is stalled
+        assert "gone quiet: no record for" in site_page(built, f"p/{gap.proposal}.html")
+    for stall in built.stalls:
+        assert 'class="stalled">stalled: ' in site_page(built, f"p/{stall.proposal}.html")
 
 
 def test_the_history_verifies(engine: FlowEngine) -> None:

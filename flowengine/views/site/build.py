@@ -192,7 +192,7 @@ class _Writer:
         """Each proposal's page; yields (id, title, where it stands) for the listings."""
         site = self.site
         wf = analysis.workflow
-        stalled = {s.proposal: s for s in analysis.stalls}
+        stalled = {s.proposal: s for s in (*analysis.stalls, *analysis.quiet)}
         shown = Shown(wf, site.internal, site.publishes(wf))
         feed = self.feeds.setdefault(wf.id, Feed(wf.id, t("{workflow}: every step", workflow=wf.label(site.language))))
         for proposal, events in self.engine.histories(workflow=wf.id, as_of=analysis.as_of):

@@ -118,8 +118,9 @@ def _linked(ids: Sequence[str]) -> str:
 def proposal_page(site: Site, workflow: Workflow, proposal: Proposal, events: Sequence[Event],
                   stall: Stall | None, zone: datetime, *, led_to: Sequence[str] = (),
                   published: Callable[[str], bool] = lambda pid: True) -> str:
-    """``led_to``: the proposals registered as coming from this one; ``published``: whether a
-    proposal has a page (a link to one that has none is left out)."""
+    """``stall``: the proposal's stall, or its gap when it has gone quiet; ``led_to``: the proposals
+    registered as coming from this one; ``published``: whether a proposal has a page (a link to
+    one that has none is left out)."""
     language = site.language
     shown = Shown(workflow, site.internal, site.publishes(workflow))
     state = workflow.states.get(proposal.state)
@@ -135,7 +136,12 @@ def proposal_page(site: Site, workflow: Workflow, proposal: Proposal, events: Se
                                                date=since))))
     if state is not None and state.deadline is not None and not state.final:
         rows.append((t("deadline"), escape(state.deadline.describe(language))))
-    if stall is not None:
+    if stall is not None and stall.gone_quiet:
+        silent = t("gone quiet: no record for {days} days, against a limit of {limit} days — a gap in the records, "
+                   "not proof that anyone failed to act", days=decimal(stall.heard_days, language),
+                   limit=decimal(stall.limit_days, language))
+        rows.append((t("status"), escape(silent)))
+    elif stall is not None:
         over = t("stalled: {days} days, against a limit of {limit} days ({rule})", days=decimal(stall.days, language),
                  limit=decimal(stall.limit_days, language), rule=rule_text(stall.rule, language))
         rows.append((t("status"), f'<span class="stalled">{escape(over)}</span>'))
