@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from flowengine.eventlog.formats import import_format_names
+
 if TYPE_CHECKING:
     from flowengine.errors import Remedy
 
@@ -22,7 +24,7 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "map": lambda name, value: f"--map {name}={value}",
     "column": lambda name, value: f'--map "{name}={value}"',
     "assume_utc": lambda name, value: "--assume-utc",
-    "log_format": lambda name, value: "--format csv|xes",
+    "log_format": lambda name, value: f"--format {'|'.join(import_format_names())}",
     "workflow": lambda name, value: f"--workflow {name}",
     "default_actor": lambda name, value: "--actor NAME",
     "default_role": lambda name, value: "--role ROLE",

@@ -416,8 +416,8 @@ def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
     from flowengine_cli import importing
 
     from flowengine.eventlog.formats import import_format_names
-    from flowengine.eventlog.importer import FORMATS
+    from flowengine.eventlog.importer import FORMATS, readers
 
     offered = next(p for p in importing.import_log.params if p.name == "fmt")
     assert isinstance(offered.type, click.Choice)
-    assert tuple(offered.type.choices) == import_format_names() == FORMATS
+    assert tuple(offered.type.choices) == import_format_names() == FORMATS == tuple(readers())

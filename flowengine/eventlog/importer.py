@@ -43,7 +43,7 @@ scattered over the file is read again and grouped in memory.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as col
 from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder, Problem
+from flowengine.eventlog.formats import import_format_names, import_formats, suffixes
 from flowengine.eventlog.meanings import CASE, EXACT, LIFECYCLE, MEANINGS, ORDER
 from flowengine.history.steps import EventRow
 from flowengine.meter import Meter, no_meter
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from flowengine.engine import CompiledWorkflow
     from flowengine.service.facade import FlowEngine
 
-FORMATS = ("csv", "xes")
+FORMATS = import_format_names()
 BATCH_EVENTS = 20_000  # rows handed to the driver at once: large enough to amortise, small enough to stay flat
 
 __all__ = ["BATCH_EVENTS", "FORMATS", "MAX_PROBLEMS", "MEANINGS", "EventLog", "ImportReport", "LogRejected",
@@ -70,7 +71,7 @@ __all__ = ["BATCH_EVENTS", "FORMATS", "MAX_PROBLEMS", "MEANINGS", "EventLog", "I
 
 
 class EventLog(Protocol):
-    """What the importer needs of a reader (:class:`CsvLog`, :class:`XesLog`)."""
+    """What the importer needs of a reader (:class:`CsvLog`, :class:`XesLog`, :class:`OcelLog`)."""
 
     name: str
     kind: str
@@ -84,12 +85,12 @@ class EventLog(Protocol):
 
 
 def open_log(path: str | Path, fmt: str | None = None) -> EventLog:
-    """A reader for the file, by ``fmt`` or else by its suffix."""
-    from flowengine.eventlog.csv_reader import CsvLog
-    from flowengine.eventlog.xes_reader import XesLog
+    """A reader for the file, by ``fmt`` or else by its suffix (``.gz`` left off: a compressed
+    file is told by its first bytes)."""
+    from flowengine.eventlog.sources import format_by_name
 
     source = Path(path)
-    chosen = fmt or next((kind for kind in FORMATS if source.name.lower().endswith(f".{kind}")), None)
+    chosen = fmt or format_by_name(source.name, suffixes(import_formats()))
     if chosen is None:
         raise InvalidInput(f"cannot tell the format of {source.name} from its name; say whether it is "
                            f"{' or '.join(FORMATS)}").fixed_by(Remedy("log_format"))
@@ -97,7 +98,16 @@ def open_log(path: str | Path, fmt: str | None = None) -> EventLog:
         raise InvalidInput(f"unknown log format '{chosen}'; choose one of: {', '.join(FORMATS)}")
     if not source.is_file():
         raise InvalidInput(f"cannot read {source}: no such file")
-    return CsvLog(source) if chosen == "csv" else XesLog(source)
+    return readers()[chosen](source)
+
+
+def readers() -> dict[str, Callable[[Path], EventLog]]:
+    """The reader of each format in :data:`FORMATS` (imported when a log is opened)."""
+    from flowengine.eventlog.csv_reader import CsvLog
+    from flowengine.eventlog.ocel_reader import OcelLog
+    from flowengine.eventlog.xes_reader import XesLog
+
+    return {"csv": CsvLog, "xes": XesLog, "ocel": OcelLog}
 
 
 def parse_mapping(items: Iterable[str]) -> dict[str, str]:
