@@ -28,6 +28,8 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "workflow": lambda name, value: f"--workflow {name}",
     "default_actor": lambda name, value: "--actor NAME",
     "default_role": lambda name, value: "--role ROLE",
+    "keep_going": lambda name, value: "--keep-going",
+    "as_of": lambda name, value: f"--as-of {value}",
     "out": lambda name, value: "another --out",
     "database": lambda name, value: "--db PATH",
     "list_proposals": lambda name, value: "flowengine proposal list",

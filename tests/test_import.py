@@ -371,7 +371,8 @@ def test_the_command_lists_each_problem_then_one_error_line(db_target: str, fold
     lines = result.stderr.splitlines()
     assert lines[0].startswith("log.csv:3: case c-1: unknown activity 'cheked'")
     assert lines[1].startswith("log.csv:4: case c-2: bad timestamp 'yesterday'")
-    assert lines[2] == "error: cannot import log.csv under review: 2 problems; nothing was written"
+    assert lines[2] == ("error: cannot import log.csv under review: 2 problems in 2 of 2 cases; nothing was written "
+                        "— fitness: 0.0 % of cases (0 of 2), 0.0 % of events (0 of 3)")
     assert "Traceback" not in result.stderr
 
 

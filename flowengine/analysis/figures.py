@@ -10,13 +10,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowengine.clock import iso_utc
 from flowengine.definition.model import Workflow
 
 WAITING = "waiting"  # how a proposal is "lost" at a stage when it has not ended: it still waits there
+LONG_PAST = timedelta(days=30)  # a history whose newest event is older than this, as of today, is a finished log
+
+
+def long_past(newest: datetime, as_of: datetime) -> bool:
+    """Whether figures as of ``as_of`` would count every open case of a history whose newest event
+    is ``newest`` as waiting since then — an imported log from years ago, read as of today."""
+    return as_of - newest > LONG_PAST
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
