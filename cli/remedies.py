@@ -29,12 +29,18 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "default_actor": lambda name, value: "--actor NAME",
     "default_role": lambda name, value: "--role ROLE",
     "keep_going": lambda name, value: "--keep-going",
+    "min_share": lambda name, value: "--min-share",
     "as_of": lambda name, value: f"--as-of {value}",
     "out": lambda name, value: "another --out",
     "database": lambda name, value: "--db PATH",
     "list_proposals": lambda name, value: "flowengine proposal list",
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
 }
+
+
+def option(remedy: Remedy) -> str:
+    """One remedy as its option (``--keep-going``)."""
+    return OPTIONS[remedy.kind](remedy.name, remedy.value)
 
 
 def hint(remedies: Iterable[Remedy]) -> str:

@@ -71,11 +71,10 @@ class CsvLog:
                     if row:
                         if len(row) != width:
                             row = (row + [""] * width)[:width]
+                        if not nothing.isdisjoint(row):
+                            row = ["" if value in nothing else value for value in row]
                         row.append("")
-                        values = pick(row)
-                        if not nothing.isdisjoint(values):
-                            values = tuple("" if value in nothing else value for value in values)
-                        yield line, values
+                        yield line, pick(row)
                     line = reader.line_num + 1
         except csv.Error as error:
             raise InvalidInput(f"{self.name}:{line}: not readable as CSV: {error}") from error
