@@ -63,22 +63,26 @@ def format_option(func: F) -> F:
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-              as_of: datetime | None, quiet: bool) -> list[Analysis]:
-    """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
+              as_of: datetime | None, quiet: bool) -> tuple[list[Analysis], str | None]:
+    """Every named workflow's analysis, and what a report must say when it defaulted to today
+    but the history ended long ago; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
     from flowengine.store.aggregates import PHASES
+    from flowengine.views.report import as_of_note
 
     from .meter import terminal_meter
+    from .remedies import option
 
     total = PHASES + len(set(workflows)) if workflows else None
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
+        newest = engine.newest_step(workflows) if as_of is None and analyses else None
     if not analyses:
         from flowengine.errors import InvalidInput
 
         raise InvalidInput("there are no proposals yet, so nothing can stall; "
                            "register one with 'flowengine proposal new'")
-    return analyses
+    return analyses, as_of_note(analyses, newest, option)
 
 
 def _diagram_path(output: str) -> Path:
@@ -134,10 +138,13 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
     from flowengine.views import report as rep
-    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
+    analyses, note = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_sections(analyses, language=language, privacy=privacy)
     width = table_width() if output in (None, "-") else None  # a file gets whole rows
-    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy), width=width), output)
+    data = rep.as_json_data(sections, analyses, privacy)
+    if note is not None:
+        data["note"] = note
+    _emit(rep.with_note(fmt, rep.as_format(fmt, sections, data, width=width), note), output)
 
 
 @stalls.command("diagram")
@@ -157,7 +164,9 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     from flowengine.views.stall_diagram import render_stall_diagram
 
     path = _diagram_path(output)
-    (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
+    (analysis,), note = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
     render_stall_diagram(analysis, path, language, privacy)
     click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
                f"{len(analysis.stalls)} stalled)")
@@ -181,9 +190,10 @@ def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output
     """
     from flowengine.views import report as rep
     path = _diagram_path(output) if output else None
-    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
+    analyses, note = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    text = rep.as_format(fmt, sections, width=table_width())
+    text = rep.with_note(fmt, rep.as_format(fmt, sections, None if note is None else {
+        "note": note, "sections": [s.as_dict() for s in sections]}, width=table_width()), note)
     if path is not None:
         from flowengine.views.comparison_diagram import render_comparison
 

@@ -1,6 +1,7 @@
 """What the stall analysis hands out: plain frozen figures, ready for tables, JSON and diagrams.
 
-Durations are in days (floats). Spreads use the median and the 90th percentile by linear
+Durations are in days (floats, at full precision in ``as_dict`` too: JSON carries every
+digit, and only the tables people read round them). Spreads use the median and the 90th percentile by linear
 interpolation between closest ranks (numpy's and PM4Py's default), so figures agree with a
 process-mining tool run on the same log. Nothing here imports a third-party package.
 """
@@ -69,8 +70,8 @@ class Spread:
         return cls(len(ordered), quantile(ordered, 0.5), quantile(ordered, 0.9), ordered[-1])
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "median_days": _round(self.median), "p90_days": _round(self.p90),
-                "max_days": _round(self.max)}
+        return {"count": self.count, "median_days": self.median, "p90_days": self.p90,
+                "max_days": self.max}
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class StateFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.state, "stage": self.stage, "owner": self.owner, "declared": self.declared,
-                "final": self.final, "deadline_days": _round(self.deadline_days), "now": self.now,
+                "final": self.final, "deadline_days": self.deadline_days, "now": self.now,
                 "stalled_now": self.stalled_now, "over_deadline_now": self.over_deadline_now,
                 "passed": self.passed.as_dict(), "waiting": self.waiting.as_dict(), "stays": self.stays.as_dict(),
                 "entered_by_month": dict(self.entered_by_month), "left_by_month": dict(self.left_by_month),
@@ -177,7 +178,7 @@ class FunnelStage:
 
     def as_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "reached": self.reached, "lost": dict(self.lost), "lost_total": self.lost_total,
-                "share_lost": _round(self.share_lost, 4)}
+                "share_lost": self.share_lost}
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ class Feedback:
 
     def as_dict(self) -> dict[str, Any]:
         return {"proposals": self.proposals, "answered": self.answered.as_dict(), "unanswered": self.unanswered,
-                "unanswered_share": _round(self.unanswered_share, 4),
+                "unanswered_share": self.unanswered_share,
                 "unanswered_waiting": self.unanswered_waiting.as_dict()}
 
 
@@ -237,7 +238,7 @@ class Stall:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(since=iso_utc(self.since), days=_round(self.days), limit_days=_round(self.limit_days))
+        data.update(since=iso_utc(self.since), days=self.days, limit_days=self.limit_days)
         return data
 
 
@@ -300,7 +301,3 @@ class Privacy:
 
     def actor(self, name: str, role: str) -> str:
         return role if self.roles_only else f"{name} ({role})"
-
-
-def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)

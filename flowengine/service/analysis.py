@@ -41,3 +41,9 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
         found = analyse_all(conn, declared, moment, meter, reading=reading)
     # The same instant in the reader's zone, so titles name the day they asked about.
     return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
+
+
+def newest_step(engine: Engine, workflows: Sequence[str] = ()) -> datetime | None:
+    """When the newest event of the workflows (all when none is named) happened, if any."""
+    with engine.database.read() as conn:
+        return queries.newest_step(conn, workflows)

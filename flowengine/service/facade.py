@@ -205,6 +205,13 @@ class FlowEngine:
 
         return analysis.analyse(self, workflows, as_of=as_of, meter=meter)
 
+    def newest_step(self, workflows: Sequence[str] = ()) -> datetime | None:
+        """When the newest event of these workflows' proposals (of all, when none is named) happened:
+        a history that ended long ago (an imported log) is read as of then, not as of today."""
+        from flowengine.service import analysis
+
+        return analysis.newest_step(self, workflows)
+
     def verify(self) -> AuditReport:
         """Walk every chain; report the first broken link of each damaged proposal."""
         from flowengine.service import audit

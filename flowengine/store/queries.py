@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
@@ -350,6 +350,16 @@ def trails(conn: Connection, *, until: datetime | None = None, workflow: str | N
 def workflows_in_use(conn: Connection) -> list[str]:
     """Workflow ids that have proposals, in name order."""
     return list(conn.execute(select(proposals.c.workflow).distinct().order_by(proposals.c.workflow)).scalars())
+
+
+def newest_step(conn: Connection, workflows: Sequence[str] = ()) -> datetime | None:
+    """When the newest event of the workflows' proposals (all when none is named) happened: each
+    proposal row keeps its last step's time, so this reads proposals, not events."""
+    query = select(func.max(proposals.c.updated_at))
+    if workflows:
+        query = query.where(proposals.c.workflow.in_(list(workflows)))
+    newest = conn.execute(query).scalar()
+    return as_utc(newest) if newest is not None else None
 
 
 def newest_definition(conn: Connection, workflow: str) -> tuple[str, str, str] | None:

@@ -14,7 +14,7 @@ from html import escape
 
 from flowengine import __version__
 from flowengine.analysis.figures import Analysis, Privacy
-from flowengine.views.report import Cell, Section, build_comparison, build_sections, local_date
+from flowengine.views.report import Cell, Section, build_comparison, build_sections, for_reading, local_date
 
 # Sections shown open in each workflow's part, in this order; the rest are folded away.
 _OPEN = ("stages", "funnel", "feedback")
@@ -73,7 +73,7 @@ def _cell(value: Cell) -> str:
     if value is None or value == "":
         return "<td>&ndash;</td>"
     if isinstance(value, int | float):
-        return f'<td class="num">{escape(str(value))}</td>'
+        return f'<td class="num">{escape(str(for_reading(value)))}</td>'
     return f"<td>{escape(str(value))}</td>"
 
 

@@ -3,7 +3,9 @@ CSV or JSON (the report formats of :mod:`flowengine.views.formats`; and as HTML 
 
 Every format is built from the same :class:`Section` list, so they cannot disagree. Privacy
 is applied once, here, while cells are made: a suppressed count is the text "<3" in every
-format, and a spread resting on fewer stays is left empty.
+format, and a spread resting on fewer stays is left empty. Cells carry figures at full
+precision (days as floats, named so in the column): JSON and CSV write them as they are, and
+only the tables people read (text, Markdown, HTML) round them, to :data:`READING_DIGITS`.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread
+from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread, long_past
 from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc, iso_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
-from flowengine.errors import NotFound
+from flowengine.errors import NotFound, Remedy
 from flowengine.views.formats import report_format_names
 from flowengine.views.texttable import table, wrap
 
 Cell = str | int | float | None
+READING_DIGITS = 1  # decimals of days in a table read by people; JSON and CSV keep every digit
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,17 @@ def local_date(moment: datetime, zone: datetime | None = None) -> str:
 
 
 def _days(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+    """Days as computed: rounding is for the tables people read (:func:`for_reading`)."""
+    return value
+
+
+def for_reading(value: Cell) -> Cell:
+    """A cell as a table shows it: days rounded to :data:`READING_DIGITS` decimals."""
+    return round(value, READING_DIGITS) if isinstance(value, float) else value
+
+
+def _reading_rows(section: Section) -> tuple[tuple[Cell, ...], ...]:
+    return tuple(tuple(for_reading(value) for value in row) for row in section.rows)
 
 
 class _Cells:
@@ -207,7 +220,7 @@ def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",
             if figures is None:
                 row.append(None)
                 continue
-            median, p90, _ = cells.spread(figures.passed)
+            median, p90, _ = (for_reading(value) for value in cells.spread(figures.passed))
             row.append(None if median is None else f"{median} / {p90} ({cells.count(figures.passed.count)})")
         day_rows.append(tuple(row))
     funnel_rows = []
@@ -243,13 +256,40 @@ def _how(how: str, language: str) -> str:
 _OUTCOME_TERMS = ("implemented", "partially_implemented", "rejected", "withdrawn", "merged", "parked", "transferred")
 
 
+# -- a history that ended long ago ------------------------------------------------------------
+
+def as_of_note(analyses: Sequence[Analysis], newest: datetime | None, hint: Callable[[Remedy], str]) -> str | None:
+    """What a report as of today must say of a history whose newest event is long past (an
+    imported log): every case still open would count as waiting since then. ``hint`` writes
+    the remedy as the reader types it."""
+    if not analyses or newest is None or not long_past(newest, analyses[0].as_of):
+        return None
+    day = local_date(newest, analyses[0].as_of)
+    return (f"as of {local_date(analyses[0].as_of, analyses[0].as_of)}; the newest event is {day} — "
+            f"{hint(Remedy('as_of', value=day))} reads the history as it stood then")
+
+
+def with_note(fmt: str, text: str, note: str | None) -> str:
+    """``text`` in report format ``fmt`` with ``note`` stated first (JSON carries it as a field)."""
+    if note is None or fmt == "json":
+        return text
+    if fmt == "csv":
+        header, _, body = text.partition("\n")
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(("note", "", "as_of", "note", note))
+        return f"{header}\n{out.getvalue()}{body}"
+    if fmt == "markdown":
+        return f"> {_md(note)}\n\n{text}"
+    return f"{note}\n\n{text}"
+
+
 # -- writers --------------------------------------------------------------------------------
 
 def as_text(sections: Sequence[Section], width: int | None = None) -> str:
     """The sections as text tables, each no wider than ``width`` characters when it is given."""
     parts = []
     for section in sections:
-        body = table(section.columns, section.rows, width=width) if section.rows else "(none)"
+        body = table(section.columns, _reading_rows(section), width=width) if section.rows else "(none)"
         note = f"\n{_within(section.note, width)}" if section.note else ""
         parts.append(f"{_within(section.title, width)}\n\n{body}{note}")
     return "\n\n".join(parts) + "\n"
@@ -268,7 +308,7 @@ def as_markdown(sections: Sequence[Section]) -> str:
         if section.rows:
             lines.append("| " + " | ".join(_md(c) for c in section.columns) + " |")
             lines.append("|" + "|".join(" --- " for _ in section.columns) + "|")
-            lines += ["| " + " | ".join(_md(_text(v)) for v in row) + " |" for row in section.rows]
+            lines += ["| " + " | ".join(_md(_text(v)) for v in row) + " |" for row in _reading_rows(section)]
         else:
             lines.append("(none)")
         if section.note:
@@ -324,9 +364,10 @@ _TEXT_WRITERS: dict[str, Callable[[Sequence[Section]], str]] = {
 
 
 def _text(value: Cell) -> str:
+    """A cell as text; a float with every digit Python keeps (``repr``: it reads back equal)."""
     if value is None:
         return "-"
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _md(text: str) -> str:
