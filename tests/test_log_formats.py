@@ -182,3 +182,18 @@ def test_a_broken_or_hostile_ocel_file_is_refused_in_bounded_time(flow: FlowEngi
     path = tmp_path / "log.json"
     path.write_text(content, encoding="utf-8")
     refused_whole(flow, path, message, actor="kari", role="clerk")
+
+
+@pytest.mark.parametrize("text", [
+    "2019-03-01T09:30:00.123456+00:00", "2019-03-01 09:30:00+00:00", "2019-03-01T09:30:00.123456Z",
+    "2019-03-01T09:30:00Z", "2019-03-01T09:30:00-00:00", " 2019-03-01T09:30:00Z ", "2019-03-01T09:30:00+01:00",
+    "2019-03-01T09:30:00.5+00:00", "20190301T093000Z", "2019-03-01T09:30Z", "0999-03-01T09:30:00+00:00",
+    "2019-03-01T23:30:00.000001-02:30"])
+def test_a_time_is_read_as_the_same_moment_and_text_whatever_its_layout(text: str) -> None:
+    from datetime import UTC, datetime
+
+    from flowengine.clock import iso_utc
+    from flowengine.eventlog.fitting import read_moment
+
+    reference = datetime.fromisoformat(text.strip()).astimezone(UTC)
+    assert read_moment(text, False) == (reference, iso_utc(reference))

@@ -73,6 +73,7 @@ ORIGIN_PREFIX = "event log case "
 MAX_CASE_CHARS = 180
 IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED)  # what an exact rebuild takes
 _FIRST = itemgetter(0)
+_UNSEEN = object()  # an actor and role not checked yet
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Rows = list[tuple[Any, Sequence[str]]]  # (position in the file, the row's values in meanings.ORDER + EXACT)
@@ -278,6 +279,7 @@ class CaseBuilder:
         details = creation_details(title=title, description="", origin=origin, workflow=self.workflow.id,
                                    workflow_version=self.workflow.version, definition=self.definition)
         states, steps, initial = self.states, self.steps, self.initial
+        actors, default_actor, default_role = self.actors, self.actor, self.role
         history: list[EventRow] = []
         append = history.append
         builder = ChainBuilder(pid)
@@ -289,9 +291,12 @@ class CaseBuilder:
                 self.problem(position, case, unknown_activity(self.workflow, values[ACTIVITY], states))
                 broken, state = True, None
                 continue
-            name, role = values[ACTOR] or self.actor, values[ROLE] or self.role
-            usable = self._who(position, case, name, role)
-            broken = broken or not usable
+            name, role = values[ACTOR] or default_actor, values[ROLE] or default_role
+            if actors.get((name, role), _UNSEEN) is not None:  # not known to be fine: check (and say why)
+                usable = self._who(position, case, name, role)
+                broken = broken or not usable
+            else:
+                usable = True
             comment = values[COMMENT]
             if not started:
                 started = True
