@@ -28,13 +28,21 @@ def history(proposal_id: str, as_of: datetime | None, database: str | None, as_j
     Example:
       flowengine history INN-7 --as-of 2019-06-30
     """
+    from flowengine.history.records import FROM_KEY
+
     with open_engine(database) as engine:
         proposal, events = engine.history(proposal_id, as_of=as_of)
+        led_to = engine.led_to(proposal.id, as_of=as_of)
+    came_from = events[0].details.get(FROM_KEY) if events else None
     if as_json:
-        click.echo(to_json({"proposal": proposal.id, "title": proposal.title,
-                            "events": [event.as_dict() for event in events]}))
+        click.echo(to_json({"proposal": proposal.id, "title": proposal.title, "from": came_from,
+                            "led_to": [p.id for p in led_to], "events": [event.as_dict() for event in events]}))
         return
     click.echo(fit(f"{proposal.id}  {proposal.title}"))
+    if came_from:
+        click.echo(fit(f"came from  {came_from} (flowengine history {came_from})"))
+    if led_to:
+        click.echo(fit("led to     " + ", ".join(f"{p.id} ({p.workflow}, {p.state})" for p in led_to)))
     click.echo(history_table(events))
 
 

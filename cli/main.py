@@ -31,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": (".history", "audit", "Check that no step of any history was rewritten."),
     "stalls": (".stalls", "stalls", "Where ideas stall: report, stall diagram, comparison."),
     "progress": (".progress", "progress", "Record an implementation's progress and milestones."),
+    "note": (".proposal", "note", "Record something heard of a proposal that moves nothing."),
     "tick": (".tick", "tick", "Apply due escalations and hand out due reminders (for cron)."),
     "demo": (".demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
     "import": (".importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),

@@ -25,7 +25,8 @@ from .views import to_json
 def progress(proposal_id: str, percent: str, note: str, milestone: str | None, milestone_date: str | None,
              expect_version: int | None, actor_name: str | None, role: str | None, idempotency_key: str | None,
              database: str | None, as_json: bool) -> None:
-    """Record how far proposal ID's implementation has come: PERCENT, a whole number from 0 to 100.
+    """Record how far proposal ID's implementation has come: PERCENT, a whole number from 0 to 100,
+    or "partly" when part of it is known to be done but no share is.
 
     Only while the proposal is in a state of stage implementation. Every record restarts that
     state's deadline, so an implementation counts as overdue (stalled) only when no progress has
@@ -35,6 +36,7 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
     Example:
       flowengine progress INN-7 40% --note "Premises found" --milestone "Lease signed" \\
           --milestone-date 2024-05-01 --as kari --role service
+      flowengine progress INN-7 partly --note "The hub is open two days a week" --as kari --role service
     """
     who = actor(actor_name, role)
     with open_engine(database) as engine:
@@ -53,6 +55,7 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
     details = event.details if event else {}
     reached = f", milestone '{details['milestone']}'" if details.get("milestone") else ""
     again = " (already recorded by an earlier run with this key)" if result.repeated else ""
-    click.echo(f"{recorded.id}: progress {details.get('percent')} % in {recorded.state}{reached}{again}")
+    share = "in part" if details.get("percent") is None else f"{details['percent']} %"
+    click.echo(f"{recorded.id}: progress {share} in {recorded.state}{reached}{again}")
     if standing and standing.due_at is not None and event is not None and standing.clock_started_at == event.at:
         click.echo(f"deadline {standing.deadline} counts from this record: due {local_text(standing.due_at)}")

@@ -44,15 +44,18 @@ def proposal() -> None:
 @click.option("--title", required=True, help="One line naming the proposal.")
 @click.option("--description", default="", help="What is proposed, in the panel's own words.")
 @click.option("--origin", default="", help="Where it came from: which panel, audit or meeting.")
+@click.option("--from", "from_proposal", metavar="ID", shell_complete=complete.proposal_ids,
+              help="The proposal it came from, e.g. the user-asks-user audit BSB-1 whose finding it is; "
+                   "must exist. Both histories show the link.")
 @set_option
 @identity_options
 @idempotency_option
 @database_option
 @workflows_option
 @json_option
-def new(workflow: str, title: str, description: str, origin: str, assignments: tuple[str, ...],
-        actor_name: str | None, role: str | None, idempotency_key: str | None, database: str | None,
-        workflow_dirs: tuple[str, ...], as_json: bool) -> None:
+def new(workflow: str, title: str, description: str, origin: str, from_proposal: str | None,
+        assignments: tuple[str, ...], actor_name: str | None, role: str | None, idempotency_key: str | None,
+        database: str | None, workflow_dirs: tuple[str, ...], as_json: bool) -> None:
     """Register a proposal under WORKFLOW (an id such as innovation-chain, or a .yaml file).
 
     The proposal keeps the definition the workflow file has now: later edits of the file
@@ -62,6 +65,8 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
     Example:
       flowengine proposal new innovation-chain --title "Meeting place in the centre" \\
           --origin "User panel, meeting 2017-03-02" --set summary="A place to meet" --as kari --role panel
+      flowengine proposal new timra --title "Clearer web information" --from BSB-1 \\
+          --set summary="Finding of the audit" --as kari --role projektledare
     """
     from flowengine.definition.fields import parse_assignments
 
@@ -69,13 +74,15 @@ def new(workflow: str, title: str, description: str, origin: str, assignments: t
     values = parse_assignments(assignments)
     with open_engine(database, workflow_dirs) as engine:
         result = engine.new_proposal(workflow, title=title, description=description, origin=origin,
-                                     fields=values, actor=who, idempotency_key=idempotency_key)
+                                     fields=values, actor=who, idempotency_key=idempotency_key,
+                                     from_proposal=from_proposal)
     created = result.proposal
     if as_json:
         click.echo(to_json({**created.as_dict(), "repeated": result.repeated}))
         return
     again = " (already registered by an earlier run with this key)" if result.repeated else ""
-    click.echo(f"{created.id} registered in {created.state}{again}")
+    came_from = f", from {from_proposal.strip().upper()}" if from_proposal else ""
+    click.echo(f"{created.id} registered in {created.state}{came_from}{again}")
     click.echo(f"next: flowengine proposal show {created.id}")
 
 
@@ -204,3 +211,37 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
     source = event.from_state if event else "?"
     again = " (already done by an earlier run with this key)" if result.repeated else ""
     click.echo(f"{moved.id}: {trigger}: {source} → {event.to_state if event else moved.state}{again}")
+
+
+@click.command()
+@click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
+@click.argument("text")
+@expect_version_option
+@identity_options
+@idempotency_option
+@database_option
+@json_option
+def note(proposal_id: str, text: str, expect_version: int | None, actor_name: str | None, role: str | None,
+         idempotency_key: str | None, database: str | None, as_json: bool) -> None:
+    """Record in proposal ID's history something heard of it that moves nothing.
+
+    A note changes no state, field or deadline, but it is a record of that moment: a proposal
+    over its deadline counts as stalled (known to be waiting) only when something was recorded
+    after its deadline ran out; without any record since, it has gone quiet, which is a gap in
+    the records and not proof that anyone failed to act.
+
+    \b
+    Example:
+      flowengine note INN-7 "Asked the committee's secretary: still waiting for the June meeting" \\
+          --as kari --role project_leader
+    """
+    who = actor(actor_name, role)
+    with open_engine(database) as engine:
+        result = engine.note(proposal_id, text, actor=who, expected_version=expect_version,
+                             idempotency_key=idempotency_key)
+    if as_json:
+        click.echo(to_json({**result.proposal.as_dict(), "event": result.event.as_dict() if result.event else None,
+                            "repeated": result.repeated}))
+        return
+    again = " (already recorded by an earlier run with this key)" if result.repeated else ""
+    click.echo(f"{result.proposal.id}: noted in {result.proposal.state} (version {result.proposal.version}){again}")

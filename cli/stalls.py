@@ -19,6 +19,8 @@ from .terminal import output_options, table_width
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
+    from flowengine.analysis.provenance import Marks
+    from flowengine.views.report import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +69,16 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
     """Every named workflow's analysis, and what a report must say when it defaulted to today
     but the history ended long ago; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
+    analyses, _, _, note = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, marks=False)
+    return analyses, note
+
+
+def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
+                     as_of: datetime | None, quiet: bool, *, marks: bool = True, language: str = "en"
+                     ) -> tuple[list[Analysis], dict[str, Marks], list[Section], str | None]:
+    """The analyses; for histories rebuilt from a source, which kind of step each figure rests
+    on; where proposals came from others (an audit's findings), that lineage as a section; and
+    what a report must say when it defaulted to today but the history ended long ago."""
     from flowengine.store.aggregates import PHASES
     from flowengine.views.report import as_of_note
 
@@ -77,12 +89,21 @@ def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: t
     with open_engine(database, workflow_dirs) as engine, terminal_meter("analysing", total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
         newest = engine.newest_step(workflows) if as_of is None and analyses else None
+        found = engine.provenance_marks(analyses) if marks and analyses else {}
+        lineage = engine.lineage([a.workflow.id for a in analyses], as_of=as_of, language=language) if (
+            marks and analyses) else []
     if not analyses:
         from flowengine.errors import InvalidInput
 
         raise InvalidInput("there are no proposals yet, so nothing can stall; "
                            "register one with 'flowengine proposal new'")
-    return analyses, as_of_note(analyses, newest, option)
+    extra: list[Section] = []
+    if lineage:
+        from flowengine.views.histories import lineage_section
+
+        extra.append(lineage_section([(line.source.proposal, [s.proposal for s in line.led_to]) for line in lineage],
+                                     {a.workflow.id: a.workflow for a in analyses}, language=language))
+    return analyses, found, extra, as_of_note(analyses, newest, option)
 
 
 def _diagram_path(output: str) -> Path:
@@ -130,16 +151,21 @@ def stalls() -> None:
 @output_options
 def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
            language: str, database: str | None, workflow_dirs: tuple[str, ...], quiet: bool) -> None:
-    """Stalled proposals worst first, with who must act and for how long; then per workflow the
-    stages, states, transitions, loops, funnel, feedback loop and monthly flow.
+    """Stalled proposals worst first, with who must act and for how long; those gone quiet (over
+    their limit with no record since: gaps in the records); then per workflow the stages, states,
+    transitions, loops, funnel, feedback loop and monthly flow; and, where proposals were
+    registered as coming from another (an audit's findings), how many each led to and where
+    they are. Where histories were rebuilt from a source, each row says which kind of step it
+    rests on (stated, inferred, illustrative).
 
     \b
     Example:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
     from flowengine.views import report as rep
-    analyses, note = _analyses(database, workflow_dirs, workflows, as_of, quiet)
-    sections = rep.build_sections(analyses, language=language, privacy=privacy)
+    analyses, marks, lineage, note = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet,
+                                                      language=language)
+    sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks) + lineage
     width = table_width() if output in (None, "-") else None  # a file gets whole rows
     data = rep.as_json_data(sections, analyses, privacy)
     if note is not None:
@@ -169,7 +195,7 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
         click.echo(f"note: {note}", err=True)
     render_stall_diagram(analysis, path, language, privacy)
     click.echo(f"wrote {path} ({analysis.workflow.id}, {analysis.proposals} proposals, "
-               f"{len(analysis.stalls)} stalled)")
+               f"{len(analysis.stalls)} stalled, {len(analysis.quiet)} gone quiet)")
 
 
 @stalls.command("compare")

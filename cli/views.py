@@ -110,14 +110,17 @@ def audit_text(report: AuditReport) -> tuple[list[str], str]:
 
 
 def _step_name(event: Event) -> str:
-    from flowengine.history.records import CREATED, FIELDS_SET, MIGRATED, PROGRESS, REMINDED
+    from flowengine.history.records import CREATED, FIELDS_SET, MIGRATED, NOTED, PROGRESS, REMINDED
 
     if event.kind == CREATED:
         return "created"
     if event.kind == FIELDS_SET:
         return "fields set"
+    if event.kind == NOTED:
+        return "note"
     if event.kind == PROGRESS:
-        return f"progress {event.details.get('percent')} %"
+        percent = event.details.get("percent")
+        return "progress in part" if percent is None else f"progress {percent} %"
     if event.kind == REMINDED:
         return f"reminder after {event.details.get('after')}"
     if event.kind == MIGRATED:
@@ -133,7 +136,7 @@ def _step_name(event: Event) -> str:
 def progress_text(done: Progress) -> str:
     from flowengine.clock import local_text
 
-    text = f"{done.percent} % at {local_text(done.at)} by {done.actor} ({done.role})"
+    text = f"{done.share} at {local_text(done.at)} by {done.actor} ({done.role})"
     details = _progress_text(done.note, done.milestone, done.milestone_date)
     return f"{text}: {details}" if details else text
 
@@ -153,12 +156,40 @@ def _comment(event: Event) -> str:
 
 
 def history_table(events: list[Event]) -> str:
+    """The steps as a table; where steps record their provenance (a history rebuilt from a
+    source), a column says which, and each step's source follows the table, with a legend."""
     from flowengine.clock import local_text
+    from flowengine.history.provenance import Provenance
 
+    sources = {event.seq: Provenance.of(event.details) for event in events}
+    marked = any(sources.values())
     rows = []
     for event in events:
         unmoved = event.from_state in (None, event.to_state)
         move = event.to_state if unmoved else f"{event.from_state} → {event.to_state}"
+        source = sources[event.seq]
+        mark = (source.kind if source else "-",) if marked else ()
+        held = set(source.placeholders) if source else set()
+        fields = ", ".join(changes_text({name: value}) + (" (placeholder)" if name in held else "")
+                           for name, value in event.changes.items())
         rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
-                     changes_text(event.changes), _comment(event)))
-    return table(["#", "when", "step", "state", "by", "fields", "comment"], rows, optional=("fields",))
+                     fields, _comment(event), *mark))
+    text = table(["#", "when", "step", "state", "by", "fields", "comment", *(("source",) if marked else ())], rows,
+                 optional=("fields",))
+    if not marked:
+        return text
+    return text + "\n\n" + provenance_notes(events)
+
+
+def provenance_notes(events: list[Event]) -> str:
+    """Each step's source in full, then what the three words mean."""
+    from flowengine.history.provenance import KINDS, LEGEND, Provenance
+
+    lines = ["sources:"]
+    for event in events:
+        source = Provenance.of(event.details)
+        lines.append(f"  #{event.seq} {source.describe() if source else '- (no source recorded)'}")
+    lines.append("")
+    lines += [f"{kind}: {LEGEND[kind]}" for kind in KINDS]
+    lines.append("Where a source gives only a season or a period (time: …), the step's date was chosen to fit it.")
+    return "\n".join(lines)

@@ -35,10 +35,11 @@ if TYPE_CHECKING:
     from flowengine.eventlog.export import export_to_file
     from flowengine.eventlog.importer import Fitness, ImportReport, LogRejected, import_log
     from flowengine.history.chain import ChainBreak
+    from flowengine.history.provenance import Provenance
     from flowengine.history.records import Actor, Event, Proposal
     from flowengine.issues import Issue
     from flowengine.service.facade import FlowEngine
-    from flowengine.service.results import AuditReport, Standing, StepResult
+    from flowengine.service.results import AuditReport, Lineage, Standing, StepResult
     from flowengine.views.workflow_diagram import render, workflow_diagram, workflow_to_dot
 
 __version__ = "0.1.0"
@@ -48,6 +49,8 @@ _LAZY = {
     "Standing": "flowengine.service.results",
     "StepResult": "flowengine.service.results",
     "AuditReport": "flowengine.service.results",
+    "Lineage": "flowengine.service.results",
+    "Provenance": "flowengine.history.provenance",
     "Actor": "flowengine.history.records",
     "Event": "flowengine.history.records",
     "Proposal": "flowengine.history.records",
@@ -89,10 +92,12 @@ __all__ = [
     "ImportReport",
     "InvalidInput",
     "Issue",
+    "Lineage",
     "LogRejected",
     "NotFound",
     "Privacy",
     "Proposal",
+    "Provenance",
     "Refused",
     "Remedy",
     "Standing",

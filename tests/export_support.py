@@ -18,6 +18,7 @@ from typing import Any
 
 from flowengine.eventlog import attributes as a
 from flowengine.history import chain
+from flowengine.history.provenance import INFERRED, Provenance
 from flowengine.history.records import Actor, Event, Proposal
 from flowengine.service.facade import FlowEngine
 from flowengine.store import queries
@@ -115,6 +116,8 @@ REFERENCE_TEXT = "Case file Olsen/2024"
 COMMENT_LINES = "Looks good;\n\tsee the letter & the map <attached>"
 DECISION = "Within the mandate of the administration"
 NOTE = "Contractor signed with Bygg Olsen"
+NOTE_LINES = "Heard from the service: opening \"soon\",\nafter the summer"
+PROVENANCE_TEXT = "Read from the panel's report, «the second proposal», which names no date"
 MILESTONE = "Lease signed with Bygg Olsen"
 FINISH = "Opened on midsummer day"
 APPROVAL = "Approved by the council, ref. Olsen"
@@ -136,7 +139,8 @@ def write_workflows(folder: Path) -> Path:
 
 def build_history(target: str, folder: Path) -> None:
     """TML-1 through every kind (created, fields_set, advanced, reminded, escalated by system,
-    progress), TML-2 just created, SML-1 approved with number and text fields, SML-2 withdrawn."""
+    progress, noted), TML-2 just created, SML-1 approved with number and text fields, SML-2 registered
+    as coming from SML-1, with its provenance, and withdrawn."""
     clock = FixedClock(T0)
     with FlowEngine.open(target, workflow_dirs=[write_workflows(folder)], clock=clock) as flow:
         tml = flow.new_proposal("timely", title=TITLE, description=DESCRIPTION, origin=ORIGIN, actor=PANEL,
@@ -151,6 +155,7 @@ def build_history(target: str, folder: Path) -> None:
         flow.advance(tml, "decide", actor=ADMINISTRATION, comment=DECISION, at=at(101))
         flow.record_progress(tml, 40, actor=SERVICE, note=NOTE, milestone=MILESTONE, milestone_date="2024-06-01",
                              at=at(102))
+        flow.note(tml, NOTE_LINES, actor=SERVICE, at=at(102))
         flow.advance(tml, "finish", actor=SERVICE, comment=FINISH, at=at(103))
         flow.new_proposal("timely", title="Second timely proposal", actor=Actor(COUNCIL.name, "panel"),
                           at=at(104))
@@ -160,7 +165,9 @@ def build_history(target: str, folder: Path) -> None:
         flow.set_fields(sml, {"reference": REFERENCE_URL}, actor=COUNCIL, at=at(106))
         flow.advance(sml, "approve", actor=COUNCIL, comment=APPROVAL, at=at(107))
         dropped = flow.new_proposal("small", title="Second proposal in small", actor=PANEL,
-                                    fields={"summary": "Short"}, at=at(108)).proposal.id
+                                    fields={"summary": "Short"}, at=at(108), from_proposal=sml,
+                                    provenance=Provenance(INFERRED, PROVENANCE_TEXT, "Oppsummering, «side 3»",
+                                                          when="våren 2018")).proposal.id
         flow.advance(dropped, "withdraw", actor=PANEL, at=at(109))
 
 

@@ -4,9 +4,13 @@ Five proposals, day 0 = 2019-01-01 00:00 UTC, looked at on day 40:
 
     TINY-1  created d0; submit d4; recommend d6; approve d16 (answer); finish d26   → implemented
     TINY-2  created d1; submit d3; send_back d8; submit d10; recommend d20; reject d23 (answer) → rejected
-    TINY-3  created d2; submit d12                                                  → council since d12
+    TINY-3  created d2; submit d12; note d35                                        → council since d12
     TINY-4  created d5; withdraw d6                                                 → withdrawn
-    TINY-5  created d3; submit d5; recommend d7; approve d9 (answer); progress d19  → implementation
+    TINY-5  created d3; submit d5; recommend d7; approve d9 (answer); progress d19;
+            note d30                                                                → implementation
+
+TINY-3 and TINY-5 are over their limits on day 40 and were heard of within them (the notes):
+stalled. Without the notes they would have gone quiet.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from flowengine.definition.loader import build_workflow
 from flowengine.definition.model import Workflow
 from flowengine.definition.yamlsafe import read_text
-from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Step, Trail
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, NOTED, PROGRESS, Step, Trail
 
 TINY = """\
 id: tiny
@@ -57,13 +61,14 @@ COMMENTED = {"send_back", "approve", "reject", "withdraw"}
 TARGET = {"submit": "council_review", "send_back": "draft", "recommend": "admin_review",
           "approve": "implementation", "reject": "rejected", "finish": "done", "withdraw": "withdrawn"}
 
-# (created on day, [(day, trigger)]); a trigger "progress" records progress without moving.
-HISTORIES: dict[str, tuple[int, list[tuple[int, str]]]] = {
+# (created on day, [(day, trigger)]); a trigger "progress" records progress without moving, and
+# "note" a note (the panel's, by ola) that moves nothing.
+HISTORIES: dict[str, tuple[int, list[tuple[float, str]]]] = {
     "TINY-1": (0, [(4, "submit"), (6, "recommend"), (16, "approve"), (26, "finish")]),
     "TINY-2": (1, [(3, "submit"), (8, "send_back"), (10, "submit"), (20, "recommend"), (23, "reject")]),
-    "TINY-3": (2, [(12, "submit")]),
+    "TINY-3": (2, [(12, "submit"), (35, "note")]),
     "TINY-4": (5, [(6, "withdraw")]),
-    "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve"), (19, "progress")]),
+    "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve"), (19, "progress"), (30, "note")]),
 }
 
 
@@ -71,7 +76,7 @@ def day(n: float) -> datetime:
     return DAY0 + timedelta(days=n)
 
 
-def trails(histories: dict[str, tuple[int, list[tuple[int, str]]]] = HISTORIES) -> list[Trail]:
+def trails(histories: dict[str, tuple[int, list[tuple[float, str]]]] = HISTORIES) -> list[Trail]:
     result = []
     for pid, (created, steps) in histories.items():
         state = "draft"
@@ -79,6 +84,9 @@ def trails(histories: dict[str, tuple[int, list[tuple[int, str]]]] = HISTORIES) 
         for when, trigger in steps:
             if trigger == "progress":
                 made.append(Step(PROGRESS, None, state, state, "per", "service", day(when), True))
+                continue
+            if trigger == "note":
+                made.append(Step(NOTED, None, state, state, "ola", "panel", day(when), True))
                 continue
             target = TARGET[trigger]
             made.append(Step(ADVANCED, trigger, state, target, "ola", ROLE_OF[trigger], day(when),
@@ -110,16 +118,18 @@ def open_ended(workflow: Workflow) -> Workflow:
 
 # -- histories of single stall tests, also held to the fast analysis ------------------------
 
-def p90_history() -> dict[str, tuple[int, list[tuple[int, str]]]]:
-    """Admin stays of 1..5 days (p90 = 4.6), and TINY-6 waiting in admin_review since day 0."""
-    history = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (n, "approve")]) for n in range(1, 6)}
-    history["TINY-6"] = (0, [(0, "submit"), (0, "recommend")])
+def p90_history() -> dict[str, tuple[int, list[tuple[float, str]]]]:
+    """Admin stays of 1..5 days (p90 = 4.6), and TINY-6 waiting in admin_review since day 0,
+    heard of on day 5 (a note)."""
+    history: dict[str, tuple[int, list[tuple[float, str]]]] = {
+        f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (n, "approve")]) for n in range(1, 6)}
+    history["TINY-6"] = (0, [(0, "submit"), (0, "recommend"), (5, "note")])
     return history
 
 
 def busy_implementation() -> list[Trail]:
     """Six implementations of 10 days (p90 = 10), and TINY-7 in implementation since day 0 with
-    progress recorded on day 95."""
+    progress recorded on day 95 and a note on day 100."""
     finished = {f"TINY-{n}": (0, [(0, "submit"), (0, "recommend"), (0, "approve"), (10, "finish")])
                 for n in range(1, 7)}
     busy = Trail("TINY-7", "busy", "tiny", (
@@ -127,7 +137,8 @@ def busy_implementation() -> list[Trail]:
         Step(ADVANCED, "submit", "draft", "council_review", "kari", "panel", day(0), False),
         Step(ADVANCED, "recommend", "council_review", "admin_review", "rita", "council", day(0), False),
         Step(ADVANCED, "approve", "admin_review", "implementation", "eva", "admin", day(0), True),
-        Step(PROGRESS, None, "implementation", "implementation", "per", "service", day(95), True)))
+        Step(PROGRESS, None, "implementation", "implementation", "per", "service", day(95), True),
+        Step(NOTED, None, "implementation", "implementation", "per", "service", day(100), True)))
     return [*trails(finished), busy]
 
 

@@ -65,14 +65,17 @@ def test_the_report_opens_with_its_diagrams_and_tables(browser: object, built: D
     browser.get(built.report.as_uri())
     assert "Where ideas stall" in browser.title
     shown = [svg for svg in browser.find_elements(By.CSS_SELECTOR, "figure svg") if svg.is_displayed()]
-    assert len(shown) == 6  # the comparison and each municipality's stall diagram; workflows are folded
+    assert len(shown) == 7  # the comparison and each workflow's stall diagram (5 + the audit); workflows folded
     for svg in shown:
         assert svg.size["width"] > 200 and svg.size["height"] > 100, "a diagram drawn too small to read"
-    stalled = browser.find_element(By.CSS_SELECTOR, "#stalls table")
-    rows = stalled.find_elements(By.CSS_SELECTOR, "tbody tr")
-    assert len(rows) == len(built.stalls) == 8
-    assert [row.find_element(By.TAG_NAME, "td").text for row in rows] == [s.proposal for s in built.stalls]
-    assert len(browser.find_elements(By.CSS_SELECTOR, "table")) >= 1 + 2 + 5 * 3  # stalls, compare, 3 open each
+    for section, expected in (("stalls", built.stalls), ("quiet", built.quiet)):
+        rows = browser.find_element(By.CSS_SELECTOR, f"#{section} table").find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert [row.find_element(By.TAG_NAME, "td").text for row in rows] == [s.proposal for s in expected]
+    assert len(built.stalls) == 2 and len(built.quiet) == 6
+    marked = browser.find_elements(By.CSS_SELECTOR, "td.src-illustrative")
+    assert marked and all(cell.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
+                          for cell in marked if cell.is_displayed())  # the marker is seen, not only read
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table")) >= 2 + 2 + 6 * 3  # stalls, quiet, compare, 3 each
     for heading in ("funnel", "feedback loop"):
         assert any(heading in h.text for h in browser.find_elements(By.TAG_NAME, "h3"))
     browser.save_screenshot(str(artifacts() / "report-desktop.png"))

@@ -17,7 +17,7 @@ from flowengine.history.records import Actor
 
 from .conftest import MINIMAL_WORKFLOW
 
-BUNDLED = [path for path in yaml_files(bundled_dir()) if "demo" not in path.parts]
+BUNDLED = [path for path in yaml_files(bundled_dir()) if "demo" not in path.relative_to(bundled_dir()).parts]
 
 
 @pytest.fixture(autouse=True)

@@ -246,7 +246,7 @@ def test_history_lists_every_step_with_who_comments_and_field_changes(run: Run) 
 
 def test_history_json_has_every_event(run: Run) -> None:
     history = as_json(run("history", "INN-1", "--json"))
-    assert history.keys() == {"proposal", "title", "events"}
+    assert history.keys() == {"proposal", "title", "from", "led_to", "events"}
     assert history["proposal"] == "INN-1"
     assert [e["seq"] for e in history["events"]] == [1, 2, 3, 4]
     assert [e["kind"] for e in history["events"]] == ["created", "advanced", "advanced", "advanced"]

@@ -37,7 +37,9 @@ def place(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTa
         for pid, (created, steps) in HISTORIES.items():
             engine.new_proposal("tiny", title=f"Idea {pid}", actor=Actor("kari", "panel"), at=day(created))
             for when, trigger in steps:
-                if trigger != "progress":
+                if trigger == "note":
+                    engine.note(pid, "still here", actor=Actor("ola", "panel"), at=day(when))
+                elif trigger != "progress":
                     engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
                                    comment="because" if trigger in COMMENTED else "")
     yield Place(folder, db)
@@ -63,7 +65,7 @@ def test_report_lists_the_worst_stall_first_with_who_must_act(place: Place) -> N
 
 def test_report_as_json_has_sections_and_full_figures(place: Place) -> None:
     data = json.loads(run(place, "stalls", "report", "--as-of", AS_OF, "--format", "json").output)
-    assert [s["key"] for s in data["sections"]][:3] == ["stalls", "stages", "states"]
+    assert [s["key"] for s in data["sections"]][:4] == ["stalls", "quiet", "stages", "states"]
     (figures,) = data["figures"]
     assert figures["stalls"][0]["proposal"] == "TINY-3"
     assert figures["funnel"]["implemented"] == 1

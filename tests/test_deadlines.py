@@ -617,13 +617,12 @@ def test_timra_reminds_the_service_of_a_smaller_proposal_and_leaves_it_there(
     leader = Actor("pia", "projektledare")
     pid = flow.new_proposal("timra", title="Clearer web information", actor=leader, at=T0, fields={
         "summary": "Say on the web site when the day centres are open",
-        "audit_report": "https://example.org/audit.pdf", "expected_benefit": "Fewer wasted trips"}).proposal.id
-    flow.advance(pid, "hand_to_panel", actor=leader, at=T0)
+        "expected_benefit": "Fewer wasted trips"}).proposal.id
     flow.advance(pid, "send_to_council", actor=leader, at=T0)
     flow.advance(pid, "send_to_service", actor=Actor("rut", "brukarrad"), at=T0)
     (reminder,) = tick(flow, clock, 43).reminders  # after six weeks, two before the deadline
     assert (reminder.state, reminder.owner, reminder.due) == ("service_review", "verksamheten", at(42))
-    assert tick(flow, clock, 400).escalations == ()  # the report's story: small proposals stall there
+    assert tick(flow, clock, 400).escalations == ()  # no automatic escalation: the service is left to answer
 
 
 def test_the_innovation_chain_escalates_to_the_council_after_90_days_in_administration(

@@ -99,6 +99,8 @@ CASES: dict[str, Case] = {
     "stalls diagram": Case(("ops", "-o", "{dir}/s.dot"), ("nosuch", "-o", "{dir}/s.dot"), ("ops", "-o", "{dir}/s.txt"),
                            ENGINE),
     "stalls compare": Case(("--no-pager",), ("nosuch",), ("--as-of", "2019-13-45"), ENGINE),
+    "note": Case(("OPS-1", "Still waiting", *SERVICE), ("OPS-99", "Still waiting", *SERVICE),
+                 ("OPS-1", "Still waiting", "--expect-version", "x", *SERVICE), ENGINE),
     "progress": Case(("OPS-1", "40", *SERVICE), ("OPS-99", "40", *SERVICE),
                      ("OPS-1", "40", "--milestone-date", "2019-02-30", *SERVICE), ENGINE),
     "tick": Case((), ("--workflow", "nosuch"), ("--as-of", "2019-13-45"), ENGINE),

@@ -237,7 +237,7 @@ def test_a_pseudonymised_log_keeps_the_process_numbers_dates_and_choices(history
 def test_a_pseudonymised_ocel_log_declares_no_title_key_or_hash(history: str) -> None:
     document = json.loads(exported(history, "ocel", ExportOptions(pseudonymise=True)))
     (proposal_type,) = [t for t in document["objectTypes"] if t["name"] == "proposal"]
-    assert [attr["name"] for attr in proposal_type["attributes"]] == ["workflow", "workflow_version", "state"]
+    assert [attr["name"] for attr in proposal_type["attributes"]] == ["workflow", "workflow_version", "from", "state"]
     declared = {attr["name"] for t in document["eventTypes"] for attr in t["attributes"]}
     assert not declared & {a.HASH, a.IDEMPOTENCY_KEY}
     assert [o["id"] for o in document["objects"] if o["type"] == "actor"] == [

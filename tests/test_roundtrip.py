@@ -81,7 +81,9 @@ def test_an_import_of_an_export_is_the_same_history_hash_for_hash(original: str,
         assert now.as_dict() == was.as_dict()
         assert [e.as_dict() for e in now_events] == [e.as_dict() for e in was_events]
     kinds = {e.kind for _, events in after for e in events}
-    assert kinds == {"created", "advanced", "fields_set", "progress", "reminded"}
+    assert kinds == {"created", "advanced", "fields_set", "progress", "reminded", "noted"}
+    linked = next(events for p, events in after if p.id == "SML-2")[0].details
+    assert linked["from"] == "SML-1" and linked["provenance"]["kind"] == "inferred"  # the link and the source travel
     for workflow in WORKFLOWS:
         assert figures(copy, tmp_path, workflow) == figures(original, tmp_path, workflow)
 
@@ -95,7 +97,7 @@ def test_the_command_line_round_trip_exports_to_a_file_and_imports_it(original: 
     ok(export("export", "--workflow", "timely", "-o", str(log)))  # the format from the name
     assert (log.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
     done = ok(into("import", str(log), "--workflow", "timely", "--workflows", str(tmp_path / "workflows")))
-    assert f"imported 2 case(s), 10 event(s) from {name} under timely (TML-1 … TML-2)" in done.stdout
+    assert f"imported 2 case(s), 11 event(s) from {name} under timely (TML-1 … TML-2)" in done.stdout
     ok(into("audit", "verify"))
     again = into("import", str(log), "--workflow", "timely", "--workflows", str(tmp_path / "workflows"))
     assert again.exit_code == 1

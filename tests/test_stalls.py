@@ -6,7 +6,7 @@ Five proposals on a four-stage workflow, day 0 = 2019-01-01 00:00 UTC, looked at
     TINY-2  created d1; submit d3; send_back d8; submit d10; recommend d20; reject d23 (answer) → rejected
     TINY-3  created d2; submit d12                                                  → council since d12
     TINY-4  created d5; withdraw d6                                                 → withdrawn
-    TINY-5  created d3; submit d5; recommend d7; approve d9 (answer); progress d19  → implementation
+    TINY-5  created d3; submit d5; recommend d7; approve d9 (answer); progress d19; note d30  → implementation
 
 The same histories are also written through the engine and read back through the store, so
 the query path is held to the same figures.
@@ -139,10 +139,39 @@ def test_stalls_are_listed_worst_first_with_owner_and_rule(figures: Analysis) ->
     assert implementation.since == day(19) and implementation.days == 21.0 and implementation.limit_days == 20.0
 
 
+def test_over_its_limit_with_no_record_since_is_a_gap_not_a_stall(tiny: Workflow) -> None:
+    silent = {**HISTORIES, "TINY-3": (2, [(12, "submit")])}  # no note: nothing heard since day 12
+    result = analyse(tiny, trails(silent), AS_OF)
+    assert [s.proposal for s in result.stalls] == ["TINY-5"]
+    (gap,) = result.quiet
+    assert (gap.proposal, gap.owner, gap.last_heard, gap.heard_days, gap.days, gap.gone_quiet) == (
+        "TINY-3", "council", day(12), 28.0, 28.0, True)
+    council = result.state("council_review")
+    assert council is not None and (council.stalled_now, council.over_deadline_now, council.quiet_now) == (0, 0, 1)
+    assert next(s for s in result.stages if s.stage == "council").quiet_now == 1
+    assert gap.as_dict()["gone_quiet"] is True and result.as_dict()["gone_quiet"][0]["proposal"] == "TINY-3"
+
+
+@pytest.mark.parametrize(("heard_on", "stalled"), [(30, True), (29.9, False)])
+def test_a_record_within_the_limit_makes_a_long_wait_known(tiny: Workflow, heard_on: float, stalled: bool) -> None:
+    """TINY-3's limit is 10 days: heard of 10 days before the as-of day, it is known to be waiting."""
+    history = {**HISTORIES, "TINY-3": (2, [(12, "submit"), (heard_on, "note")])}
+    result = analyse(tiny, trails(history), AS_OF)
+    assert ("TINY-3" in [s.proposal for s in result.stalls]) is stalled
+    assert ("TINY-3" in [s.proposal for s in result.quiet]) is not stalled
+
+
+def test_gone_quiet_lists_the_longest_silent_first(tiny: Workflow) -> None:
+    silent = {**HISTORIES, "TINY-3": (2, [(12, "submit")]),
+              "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve"), (19, "progress")])}
+    assert [(s.proposal, s.heard_days) for s in analyse(tiny, trails(silent), AS_OF).quiet] == [
+        ("TINY-3", 28.0), ("TINY-5", 21.0)]
+
+
 def test_recorded_progress_keeps_an_implementation_from_counting_as_stalled(tiny: Workflow) -> None:
     later = analyse(tiny, trails(), day(38))  # 19 days since the progress of day 19
     assert [s.proposal for s in later.stalls] == ["TINY-3"]
-    no_progress = {**HISTORIES, "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve")])}
+    no_progress = {**HISTORIES, "TINY-5": (3, [(5, "submit"), (7, "recommend"), (9, "approve"), (30, "note")])}
     without = analyse(tiny, trails(no_progress), day(38))
     assert [s.proposal for s in without.stalls] == ["TINY-3", "TINY-5"]
 
@@ -280,6 +309,9 @@ def _write_histories(engine: FlowEngine) -> None:
         for when, trigger in steps:
             if trigger == "progress":  # a stand-in with the same effect on stays: no state change
                 continue
+            if trigger == "note":
+                engine.note(pid, "still here", actor=Actor("ola", "panel"), at=day(when))
+                continue
             engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
                            comment="because" if trigger in COMMENTED else "")
 
@@ -303,7 +335,8 @@ def test_figures_read_from_the_store_equal_those_from_the_histories(stored: Flow
     assert from_store.transitions == direct.transitions
     assert from_store.funnel == direct.funnel
     assert from_store.feedback == direct.feedback
-    assert [s.proposal for s in from_store.stalls] == [s.proposal for s in direct.stalls]
+    assert [s.proposal for s in from_store.stalls] == [s.proposal for s in direct.stalls] == ["TINY-3", "TINY-5"]
+    assert from_store.quiet == direct.quiet == ()
 
 
 def test_an_as_of_view_from_the_store_leaves_out_later_events(stored: FlowEngine, tiny: Workflow) -> None:
@@ -341,14 +374,14 @@ def test_the_report_for_publication_shows_roles_and_hides_small_counts(figures: 
     sections = build_sections([figures], privacy=Privacy.publication())
     assert sections[0].rows[0][9] == "panel"
     funnel = _section(sections, "funnel")
-    assert funnel.rows[0] == ("user panel", 5, "<3", None, "withdrawn <3")  # type: ignore[attr-defined]
+    assert funnel.rows[0] == ("user panel", 5, "<3", None, "withdrawn <3", 0)  # type: ignore[attr-defined]
     states = _section(sections, "states")
     council = next(row for row in states.rows if row[0] == "council_review")  # type: ignore[attr-defined]
-    assert council[4] == "<3" and council[7] == 4 and council[8] == 3.5  # 4 stays: enough to show
+    assert council[4] == "<3" and council[8] == 4 and council[9] == 3.5  # 4 stays: enough to show
     admin = next(row for row in states.rows if row[0] == "admin_review")  # type: ignore[attr-defined]
-    assert admin[7] == 3 and admin[8] == 3.0
+    assert admin[8] == 3 and admin[9] == 3.0
     impl = next(row for row in states.rows if row[0] == "implementation")  # type: ignore[attr-defined]
-    assert impl[7] == "<3" and impl[8] is None  # one finished stay: no median from it
+    assert impl[8] == "<3" and impl[9] is None  # one finished stay: no median from it
 
 
 def test_every_report_format_carries_the_same_figures(figures: Analysis) -> None:

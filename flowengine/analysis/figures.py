@@ -18,6 +18,7 @@ from flowengine.clock import iso_utc
 from flowengine.definition.model import Workflow
 
 WAITING = "waiting"  # how a proposal is "lost" at a stage when it has not ended: it still waits there
+CARRIED_ON = ("transferred",)  # outcomes that carry an idea on elsewhere: not lost, not implemented here
 LONG_PAST = timedelta(days=30)  # a history whose newest event is older than this, as of today, is a finished log
 
 
@@ -85,14 +86,15 @@ class StateFigures:
     final: bool
     deadline_days: float | None
     now: int  # proposals in it at the as-of moment
-    stalled_now: int  # of those, stalled (over the deadline, or over the p90 where none is declared)
-    over_deadline_now: int  # of those, over the declared deadline
+    stalled_now: int  # of those, stalled: over their limit, and heard of within it (see Stall.gone_quiet)
+    over_deadline_now: int  # of those stalled, over the declared deadline
     passed: Spread  # finished stays: entered and left by the as-of moment
     waiting: Spread  # current stays, counted up to the as-of moment
     stays: Spread  # both together
     entered_by_month: tuple[tuple[str, int], ...] = ()  # ("2017-03", 4), months in UTC
     left_by_month: tuple[tuple[str, int], ...] = ()
     severity: int = 0  # 0..4, by the median of :attr:`typical` relative to the slowest open state
+    quiet_now: int = 0  # proposals in it over their limit with no record for longer than it: gaps, not stalls
 
     @property
     def typical(self) -> Spread:
@@ -106,7 +108,7 @@ class StateFigures:
                 "stalled_now": self.stalled_now, "over_deadline_now": self.over_deadline_now,
                 "passed": self.passed.as_dict(), "waiting": self.waiting.as_dict(), "stays": self.stays.as_dict(),
                 "entered_by_month": dict(self.entered_by_month), "left_by_month": dict(self.left_by_month),
-                "severity": self.severity}
+                "severity": self.severity, "quiet_now": self.quiet_now}
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class StageFigures:
     over_deadline_now: int
     passed: Spread
     waiting: Spread
+    quiet_now: int = 0
 
     @property
     def typical(self) -> Spread:
@@ -127,8 +130,8 @@ class StageFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "now": self.now, "stalled_now": self.stalled_now,
-                "over_deadline_now": self.over_deadline_now, "passed": self.passed.as_dict(),
-                "waiting": self.waiting.as_dict()}
+                "over_deadline_now": self.over_deadline_now, "quiet_now": self.quiet_now,
+                "passed": self.passed.as_dict(), "waiting": self.waiting.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class FunnelStage:
     stage: str
     reached: int
     lost: tuple[tuple[str, int], ...]  # (outcome, count), and (WAITING, count) for those still in it
+    carried_on: int = 0  # ended here handed on to another process or project (CARRIED_ON): not lost
 
     @property
     def lost_total(self) -> int:
@@ -178,7 +182,7 @@ class FunnelStage:
 
     def as_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "reached": self.reached, "lost": dict(self.lost), "lost_total": self.lost_total,
-                "share_lost": self.share_lost}
+                "share_lost": self.share_lost, "carried_on": self.carried_on}
 
 
 @dataclass(frozen=True)
@@ -188,11 +192,13 @@ class Funnel:
     implemented: int  # ended with outcome "implemented"
     partially_implemented: int
     evaluated: int  # reached an evaluation stage
+    in_progress: int = 0  # still in an implementation stage, with progress recorded since entering it
+    carried_on: int = 0  # ended handed on to another process or project (CARRIED_ON)
 
     def as_dict(self) -> dict[str, Any]:
         return {"proposals": self.proposals, "stages": [s.as_dict() for s in self.stages],
                 "implemented": self.implemented, "partially_implemented": self.partially_implemented,
-                "evaluated": self.evaluated}
+                "evaluated": self.evaluated, "in_progress": self.in_progress, "carried_on": self.carried_on}
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,13 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Stall:
-    """One proposal stalled at the as-of moment, and whose move it is."""
+    """One proposal over its limit at the as-of moment, and whose move it is.
+
+    Over its limit is not stalled by itself. A proposal heard of within its limit (any record:
+    a step, a note, progress, a reminder) is known to be waiting: a stall. One with no record for
+    longer than its limit has *gone quiet*: the records stop, and they cannot tell a body that
+    failed to act from a step nobody recorded — a gap, shown with its "last heard of" age.
+    """
 
     proposal: str
     title: str
@@ -231,14 +243,22 @@ class Stall:
     rule: str  # "deadline", "p90" or "no progress"
     last_actor: str
     last_role: str
+    last_heard: datetime  # the newest record of the proposal up to the as-of moment, of any kind
+    heard_days: float  # days from it to the as-of moment
 
     @property
     def ratio(self) -> float:
         return self.days / self.limit_days if self.limit_days else math.inf
 
+    @property
+    def gone_quiet(self) -> bool:
+        """No record for longer than its limit: a gap in the records, not a stall."""
+        return self.heard_days > self.limit_days
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(since=iso_utc(self.since), days=self.days, limit_days=self.limit_days)
+        data.update(since=iso_utc(self.since), days=self.days, limit_days=self.limit_days,
+                    last_heard=iso_utc(self.last_heard), heard_days=self.heard_days, gone_quiet=self.gone_quiet)
         return data
 
 
@@ -255,7 +275,8 @@ class Analysis:
     loops: tuple[LoopFigures, ...]  # most frequent first
     funnel: Funnel
     feedback: Feedback
-    stalls: tuple[Stall, ...]  # worst first: longest over its limit, relatively
+    stalls: tuple[Stall, ...]  # over the limit and heard of within it; worst first: longest over, relatively
+    quiet: tuple[Stall, ...] = ()  # over the limit with no record for longer than it; longest silent first
 
     def state(self, state_id: str) -> StateFigures | None:
         return next((s for s in self.states if s.state == state_id), None)
@@ -270,7 +291,8 @@ class Analysis:
 
     def as_dict(self) -> dict[str, Any]:
         return {"workflow": self.workflow.id, "as_of": iso_utc(self.as_of), "proposals": self.proposals,
-                "stalls": [s.as_dict() for s in self.stalls], "states": [s.as_dict() for s in self.states],
+                "stalls": [s.as_dict() for s in self.stalls], "gone_quiet": [s.as_dict() for s in self.quiet],
+                "states": [s.as_dict() for s in self.states],
                 "stages": [s.as_dict() for s in self.stages],
                 "transitions": [t.as_dict() for t in self.transitions],
                 "unused_transitions": [t.as_dict() for t in self.unused],

@@ -18,10 +18,16 @@ Definitions, chosen to agree with process mining on the same log:
 - a migration (``workflow migrate``) renames the current stay without ending it: the whole
   stay, its entry included, counts under the new name; stages, the funnel and the feedback
   loop move on advances only;
-- stalled: longer in its state than the state's deadline (in an implementation stage:
+- over its limit: longer in its state than the state's deadline (in an implementation stage:
   longer than the deadline since the last recorded progress), or, where no deadline is
   declared, longer than the p90 of finished stays there (when at least
-  :data:`MIN_HISTORY` stays have finished).
+  :data:`MIN_HISTORY` stays have finished);
+- stalled: over its limit and heard of within it (its newest record of any kind is no older
+  than the limit), so the owner is known to be waiting; gone quiet: over its limit with no
+  record for longer than that — a gap in the records, not proof that anyone failed to act;
+- the funnel counts an idea handed on to another process or project (a "transferred"
+  outcome) as carried on, not lost, and an implementation with progress recorded in its
+  current stay as under way.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flowengine.analysis.figures import (
+    CARRIED_ON,
     WAITING,
     Analysis,
     Feedback,
@@ -62,7 +69,8 @@ class _Open:
     trail: Trail
     state: str
     clock: datetime  # when its deadline clock last started (progress restarts it in implementation)
-    last: Step
+    last: Step  # its newest record of any kind: who acted last, and when it was last heard of
+    progressed: bool  # progress recorded in this stay (in an implementation stage)
 
 
 @dataclass
@@ -80,6 +88,7 @@ class _Tally:
     open: list[_Open] = field(default_factory=list)
     furthest: list[tuple[int, str | None]] = field(default_factory=list)  # (stage index, outcome or None)
     evaluated: int = 0
+    in_progress: int = 0
     answered: list[float] = field(default_factory=list)
     unanswered: list[float] = field(default_factory=list)
     order: dict[str, tuple[int, int]] = field(default_factory=dict)  # a step to a lower one goes back
@@ -95,10 +104,11 @@ def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Ana
         if trail.steps:
             count += 1
             _walk(workflow, trail, moment, tally)
-    stalls = _stalls(workflow, tally, moment)
+    stalls, quiet = _stalls(workflow, tally, moment)
     passed = {sid: Spread.of(days) for sid, days in tally.passed.items()}
     states = state_figures(
-        workflow, stalls, passed=passed, waiting={sid: Spread.of(days) for sid, days in tally.waiting.items()},
+        workflow, stalls, quiet=quiet, passed=passed,
+        waiting={sid: Spread.of(days) for sid, days in tally.waiting.items()},
         stays={sid: Spread.of(tally.passed.get(sid, []) + tally.waiting.get(sid, []))
                for sid in set(tally.passed) | set(tally.waiting)},
         now=Counter(o.state for o in tally.open), ended=tally.ended, entered=tally.entered, left=tally.left)
@@ -107,9 +117,9 @@ def analyse(workflow: Workflow, trails: Iterable[Trail], as_of: datetime) -> Ana
         stages=stage_figures(workflow, states, {stage: Spread.of(days) for stage, days in tally.stage_passed.items()},
                              {stage: Spread.of(days) for stage, days in tally.stage_waiting.items()}),
         transitions=_transition_figures(workflow, tally), loops=_loop_figures(tally),
-        funnel=funnel(workflow, Counter(tally.furthest), count, tally.evaluated),
+        funnel=funnel(workflow, Counter(tally.furthest), count, tally.evaluated, tally.in_progress),
         feedback=Feedback(count, Spread.of(tally.answered), len(tally.unanswered), Spread.of(tally.unanswered)),
-        stalls=stalls,
+        stalls=stalls, quiet=quiet,
     )
 
 
@@ -134,9 +144,11 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
     furthest = _stage_index(stage)
     evaluated = stage == "evaluation"
     answer: float | None = None
+    progressed = False
     for step in trail.steps[1:]:
         if step.kind == PROGRESS and stage == "implementation":
             clock = step.at
+            progressed = True
         if step.kind == MIGRATED:  # the stay goes on under its new name; its stage stay is left as it is
             _rename(tally, state, step.target, since)
             state = step.target
@@ -163,7 +175,7 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
             stage, stage_since = target_stage, step.at
         furthest = max(furthest, _stage_index(target_stage))
         evaluated = evaluated or target_stage == "evaluation"
-        state, since, clock = target, step.at, step.at
+        state, since, clock, progressed = target, step.at, step.at, False
     declared = states.get(state)
     outcome = declared.outcome if declared and declared.final else None
     if declared is not None and declared.final:
@@ -172,7 +184,8 @@ def _walk(workflow: Workflow, trail: Trail, moment: datetime, tally: _Tally) -> 
         tally.waiting[state].append(_days(since, moment))
         if stage is not None:
             tally.stage_waiting[stage].append(_days(stage_since, moment))
-        tally.open.append(_Open(trail, state, clock, trail.steps[-1]))
+        tally.open.append(_Open(trail, state, clock, trail.steps[-1], progressed))
+        tally.in_progress += progressed and stage == "implementation"
     tally.furthest.append((furthest, outcome))
     tally.evaluated += evaluated
     if answer is None:
@@ -246,7 +259,8 @@ def _limit(workflow: Workflow, tally: _Tally, current: _Open) -> tuple[datetime,
     return current.clock + timedelta(days=p90), p90, "p90"
 
 
-def state_figures(workflow: Workflow, stalls: Sequence[Stall], *, passed: Mapping[str, Spread],
+def state_figures(workflow: Workflow, stalls: Sequence[Stall], *, quiet: Sequence[Stall] = (),
+                  passed: Mapping[str, Spread],
                   waiting: Mapping[str, Spread], stays: Mapping[str, Spread], now: Mapping[str, int],
                   ended: Mapping[str, int], entered: Mapping[str, Mapping[str, int]],
                   left: Mapping[str, Mapping[str, int]]) -> tuple[StateFigures, ...]:
@@ -256,6 +270,7 @@ def state_figures(workflow: Workflow, stalls: Sequence[Stall], *, passed: Mappin
     left per month. Shared by this reference and :mod:`flowengine.analysis.columnar`."""
     stalled = Counter(stall.state for stall in stalls)
     over = Counter(stall.state for stall in stalls if stall.rule != "p90")  # the other rules are the deadline
+    silent = Counter(stall.state for stall in quiet)
     seen = set(entered) | set(passed) | set(now)
     ids = list(workflow.states) + sorted(seen - set(workflow.states))
     passed_of = {sid: passed.get(sid, Spread()) for sid in ids}
@@ -275,7 +290,7 @@ def state_figures(workflow: Workflow, stalls: Sequence[Stall], *, passed: Mappin
             stays=stays.get(sid, Spread()),
             entered_by_month=tuple(sorted(entered.get(sid, {}).items())),
             left_by_month=tuple(sorted(left.get(sid, {}).items())),
-            severity=0 if final else severity(typical[sid], slowest),
+            severity=0 if final else severity(typical[sid], slowest), quiet_now=silent[sid],
         ))
     return tuple(figures)
 
@@ -294,6 +309,7 @@ def stage_figures(workflow: Workflow, states: Sequence[StateFigures], passed: Ma
             stage=stage, now=sum(s.now for s in members), stalled_now=sum(s.stalled_now for s in members),
             over_deadline_now=sum(s.over_deadline_now for s in members),
             passed=passed.get(stage, Spread()), waiting=waiting.get(stage, Spread()),
+            quiet_now=sum(s.quiet_now for s in members),
         ))
     return tuple(result)
 
@@ -327,9 +343,11 @@ def _loop_figures(tally: _Tally) -> tuple[LoopFigures, ...]:
     return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
 
-def funnel(workflow: Workflow, ends: Mapping[tuple[int, str | None], int], count: int, evaluated: int) -> Funnel:
+def funnel(workflow: Workflow, ends: Mapping[tuple[int, str | None], int], count: int, evaluated: int,
+           in_progress: int = 0) -> Funnel:
     """The funnel from how many proposals ended each way: ``ends`` counts (index in
-    :data:`FUNNEL_STAGES` of the furthest stage reached, outcome or None while open)."""
+    :data:`FUNNEL_STAGES` of the furthest stage reached, outcome or None while open). An
+    outcome that carries the idea on elsewhere (:data:`CARRIED_ON`) is no loss."""
     used = [stage for stage in FUNNEL_STAGES
             if any(s.stage == stage and not s.final for s in workflow.states.values())]
     rows = []
@@ -337,17 +355,23 @@ def funnel(workflow: Workflow, ends: Mapping[tuple[int, str | None], int], count
         index = FUNNEL_STAGES.index(stage)
         reached = sum(n for (furthest, _), n in ends.items() if furthest >= index)
         lost: Counter[str] = Counter()
+        carried = 0
         for (furthest, outcome), n in ends.items():
-            if furthest == index and outcome not in SUCCESS:
+            if furthest == index and outcome in CARRIED_ON:
+                carried += n
+            elif furthest == index and outcome not in SUCCESS:
                 lost[outcome or WAITING] += n
-        rows.append(FunnelStage(stage, reached, tuple(sorted(lost.items(), key=lambda kv: (kv[0] == WAITING, kv[0])))))
+        rows.append(FunnelStage(stage, reached, tuple(sorted(lost.items(), key=lambda kv: (kv[0] == WAITING, kv[0]))),
+                                carried))
     outcomes: Counter[str | None] = Counter()
     for (_, outcome), n in ends.items():
         outcomes[outcome] += n
-    return Funnel(count, tuple(rows), outcomes["implemented"], outcomes["partially_implemented"], evaluated)
+    return Funnel(count, tuple(rows), outcomes["implemented"], outcomes["partially_implemented"], evaluated,
+                  in_progress, sum(outcomes[outcome] for outcome in CARRIED_ON))
 
 
-def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[Stall, ...]:
+def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[tuple[Stall, ...], tuple[Stall, ...]]:
+    """The proposals over their limit: (stalled, worst first; gone quiet, longest silent first)."""
     found = []
     for current in tally.open:
         limit = _limit(workflow, tally, current)
@@ -360,8 +384,16 @@ def _stalls(workflow: Workflow, tally: _Tally, moment: datetime) -> tuple[Stall,
             state=current.state, stage=declared.stage if declared else None,
             owner=declared.owner if declared else None, since=current.clock, days=_days(current.clock, moment),
             limit_days=limit_days, rule=rule, last_actor=current.last.actor, last_role=current.last.role,
+            last_heard=current.last.at, heard_days=_days(current.last.at, moment),
         ))
-    return worst_first(found)
+    return split_quiet(found)
+
+
+def split_quiet(over: Iterable[Stall]) -> tuple[tuple[Stall, ...], tuple[Stall, ...]]:
+    """Proposals over their limit as (stalls, worst first; gone quiet, longest silent first)."""
+    found = list(over)
+    return (worst_first(s for s in found if not s.gone_quiet),
+            tuple(sorted((s for s in found if s.gone_quiet), key=lambda s: (-s.heard_days, id_order(s.proposal)))))
 
 
 def worst_first(stalls: Iterable[Stall]) -> tuple[Stall, ...]:

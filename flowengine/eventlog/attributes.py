@@ -24,6 +24,7 @@ CASE_PREFIX = "case:"  # a case attribute's column; XES trace and OCEL object at
 CASE_TITLE = "case:title"
 CASE_WORKFLOW = "case:workflow"
 CASE_WORKFLOW_VERSION = "case:workflow_version"
+CASE_FROM = "case:from"  # the proposal it came from (``proposal new … --from``): an audit, say
 
 # flowengine's own, per event: together with the standard ones they rebuild the event exactly,
 # so an import of flowengine's export reproduces every hash of the chain.
@@ -39,6 +40,6 @@ IDEMPOTENCY_KEY = "flowengine:idempotency_key"
 HASH = "flowengine:hash"  # the event's chain hash, for checking a round trip; never trusted on import
 
 CSV_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, RESOURCE, ROLE, LIFECYCLE, CASE_TITLE, CASE_WORKFLOW,
-               CASE_WORKFLOW_VERSION, SEQ, KIND, TRIGGER, FROM_STATE, ENTERED_AT, COMMENT, CHANGES, DETAILS,
+               CASE_WORKFLOW_VERSION, CASE_FROM, SEQ, KIND, TRIGGER, FROM_STATE, ENTERED_AT, COMMENT, CHANGES, DETAILS,
                IDEMPOTENCY_KEY, HASH)
 COMPLETE = "complete"

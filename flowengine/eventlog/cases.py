@@ -55,6 +55,7 @@ from flowengine.history.records import (
     CREATED,
     EVENT_KINDS,
     FIELDS_SET,
+    NOTED,
     PROGRESS,
     REMINDED,
     STATE_ENTERING,
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
 MAX_PROBLEMS = 50  # reported one by one; the rest are counted
 ORIGIN_PREFIX = "event log case "
 MAX_CASE_CHARS = 180
-IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED)  # what an exact rebuild takes
+IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, NOTED)  # what an exact rebuild takes
 _FIRST = itemgetter(0)
 _UNSEEN = object()  # an actor and role not checked yet
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -29,7 +29,7 @@ from flowengine.eventlog.formats import export_format_names, export_formats, suf
 from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_is
 from flowengine.eventlog.ocel_writer import write_ocel
 from flowengine.eventlog.xes_writer import write_xes
-from flowengine.history.records import ADVANCED, CREATED
+from flowengine.history.records import ADVANCED, CREATED, FROM_KEY
 from flowengine.meter import Meter, no_meter
 from flowengine.store import Connection, Database, eventstream, queries
 
@@ -144,7 +144,7 @@ def _source(conn: Connection, options: ExportOptions, meter: Meter,
     """The events as the writers read them; ``written[0]`` counts the events passed out, and
     ``passes`` collects every pass started, for closing while the connection is still open."""
     selection = options.selection
-    shape: Callable[[eventstream.LoggedEvent], LogEvent] = (
+    shape: Callable[[eventstream.LoggedEvent, str | None], LogEvent] = (
         Pseudonymiser(_field_types(conn)) if options.pseudonymise else as_is)
     written = [0]
 
@@ -155,8 +155,12 @@ def _source(conn: Connection, options: ExportOptions, meter: Meter,
 
     def stream() -> Generator[LogEvent, None, None]:
         pending = 0
+        came_from: str | None = None  # of the case streaming by, from its creation (which comes first)
         for logged in eventstream.logged_events(conn, selection):
-            yield shape(logged)
+            if logged.event.seq == 1:
+                link = logged.event.details.get(FROM_KEY)
+                came_from = link if isinstance(link, str) else None
+            yield shape(logged, came_from)
             written[0] += 1
             pending += 1
             if pending == _METER_EVERY:

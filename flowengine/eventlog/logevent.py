@@ -21,6 +21,7 @@ from typing import Any
 from flowengine.clock import as_utc
 from flowengine.eventlog.attributes import (
     ACTIVITY,
+    CASE_FROM,
     CASE_TITLE,
     CASE_WORKFLOW,
     CASE_WORKFLOW_VERSION,
@@ -40,7 +41,8 @@ from flowengine.eventlog.attributes import (
     TIMESTAMP,
     TRIGGER,
 )
-from flowengine.history.records import CREATED, MIGRATED, PROGRESS, REMINDED, SYSTEM
+from flowengine.history.provenance import DETAILS_KEY
+from flowengine.history.records import CREATED, FROM_KEY, MIGRATED, PROGRESS, REMINDED, SYSTEM
 from flowengine.store.eventstream import LoggedEvent
 
 # XES attribute types; CSV and OCEL carry every value as text, typed by their declarations.
@@ -53,7 +55,7 @@ Attribute = tuple[str, str, str]  # (key, XES type, value as text)
 WITHHELD = ""  # what free text becomes in a pseudonymised log
 KEPT_FIELD_TYPES = frozenset({"number", "date", "choice"})  # a workflow's words or figures, not a person's
 _KEPT_DETAILS: dict[str, frozenset[str]] = {
-    CREATED: frozenset({"workflow", "workflow_version", "definition"}),
+    CREATED: frozenset({"workflow", "workflow_version", "definition", FROM_KEY}),  # a proposal id is no one's name
     PROGRESS: frozenset({"percent", "milestone_date"}),
     REMINDED: frozenset({"after", "due"}),
     MIGRATED: frozenset({"from_definition", "to_definition", "from_version", "to_version", "map"}),
@@ -84,6 +86,7 @@ class LogEvent:
     details: dict[str, Any]
     idempotency_key: str | None
     hash: str | None
+    came_from: str | None = None  # the proposal this case came from, when it names one
 
 
 def timestamp_text(moment: datetime) -> str:
@@ -96,14 +99,14 @@ def json_text(value: Mapping[str, Any]) -> str:
     return _JSON_TEXT(value)
 
 
-def as_is(logged: LoggedEvent) -> LogEvent:
+def as_is(logged: LoggedEvent, came_from: str | None = None) -> LogEvent:
     event = logged.event
     return LogEvent(
         case=event.proposal, activity=event.to_state, at=event.at, resource=event.actor, role=event.role,
         title=logged.title, workflow=logged.workflow, workflow_version=logged.workflow_version, seq=event.seq,
         kind=event.kind, trigger=event.trigger, from_state=event.from_state, entered_at=event.entered_at,
         comment=event.comment, changes=event.changes, details=event.details,
-        idempotency_key=event.idempotency_key, hash=event.hash,
+        idempotency_key=event.idempotency_key, hash=event.hash, came_from=came_from,
     )
 
 
@@ -126,19 +129,21 @@ class Pseudonymiser:
             self._names[name] = f"person-{len(self._names) + 1}"
         return self._names[name]
 
-    def __call__(self, logged: LoggedEvent) -> LogEvent:
+    def __call__(self, logged: LoggedEvent, came_from: str | None = None) -> LogEvent:
         event = logged.event
         types = self._field_types.get(logged.definition_hash, {})
         changes = {name: value if types.get(name) in KEPT_FIELD_TYPES else _withheld(value)
                    for name, value in event.changes.items()}
         kept = _KEPT_DETAILS.get(event.kind, frozenset())
         details = {key: value if key in kept else _withheld(value) for key, value in event.details.items()}
+        if isinstance(event.details.get(DETAILS_KEY), dict):  # where a step came from: its kind, not its words
+            details[DETAILS_KEY] = {**details[DETAILS_KEY], "kind": event.details[DETAILS_KEY].get("kind")}
         return LogEvent(
             case=event.proposal, activity=event.to_state, at=event.at, resource=self.actor(event.actor, event.role),
             role=event.role, title=None, workflow=logged.workflow, workflow_version=logged.workflow_version,
             seq=event.seq, kind=event.kind, trigger=event.trigger, from_state=event.from_state,
             entered_at=event.entered_at, comment=WITHHELD, changes=changes, details=details, idempotency_key=None,
-            hash=None,
+            hash=None, came_from=came_from,
         )
 
 
@@ -160,6 +165,8 @@ def case_attributes(event: LogEvent) -> list[Attribute]:
         found.append((CASE_TITLE, STRING, event.title))
     found.append((CASE_WORKFLOW, STRING, event.workflow))
     found.append((CASE_WORKFLOW_VERSION, STRING, event.workflow_version))
+    if event.came_from is not None:
+        found.append((CASE_FROM, STRING, event.came_from))
     return found
 
 

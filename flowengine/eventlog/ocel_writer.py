@@ -10,7 +10,10 @@ Every attribute value is a JSON string, as the published OCEL 2.0 JSON schema re
 type (string, integer, time) is declared in the event or object type, as in OCEL's XML
 format. An event's type is its activity (the state it leaves the proposal in), its time the
 moment it happened, its id ``<proposal>:<seq>``. It relates to its proposal (qualifier
-``proposal``) and to the actor object (``actor:<name>``, qualifier: the role they acted in).
+``proposal``) and to the actor object (``actor:<name>``, qualifier: the role they acted in). A
+proposal registered as coming from another (an audit's finding) carries that one's id in its
+``from`` attribute; it is not an object-to-object relationship, because the other proposal may be
+outside the export (``--workflow``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, TextIO
 
 from flowengine.eventlog.attributes import (
     ACTIVITY,
+    CASE_FROM,
     CASE_PREFIX,
     CASE_TITLE,
     CASE_WORKFLOW,
@@ -70,8 +74,8 @@ def actor_id(resource: str) -> str:
 
 
 def write_ocel(out: TextIO, source: LogSource) -> None:
-    proposal_attributes = [CASE_WORKFLOW, CASE_WORKFLOW_VERSION] if source.pseudonymised else [
-        CASE_TITLE, CASE_WORKFLOW, CASE_WORKFLOW_VERSION]
+    proposal_attributes = [CASE_WORKFLOW, CASE_WORKFLOW_VERSION, CASE_FROM] if source.pseudonymised else [
+        CASE_TITLE, CASE_WORKFLOW, CASE_WORKFLOW_VERSION, CASE_FROM]
     object_types = [
         {"name": PROPOSAL, "attributes": [{"name": object_attribute(key), "type": "string"}
                                           for key in [*proposal_attributes, STATE]]},
@@ -103,7 +107,8 @@ def _write_proposals(out: TextIO, source: LogSource) -> tuple[int, list[str]]:
         created = timestamp_text(first.at)
         attributes = [{"name": object_attribute(key), "value": text, "time": created}
                       for key, text in ((CASE_TITLE, first.title), (CASE_WORKFLOW, first.workflow),
-                                        (CASE_WORKFLOW_VERSION, first.workflow_version)) if text is not None]
+                                        (CASE_WORKFLOW_VERSION, first.workflow_version),
+                                        (CASE_FROM, first.came_from)) if text is not None]
         head = _json({"id": case, "type": PROPOSAL})[:-1]  # left open for its attributes
         out.write(("," if written else "") + "\n" + head + ', "attributes": [')
         out.write(", ".join(_json(attribute) for attribute in attributes))

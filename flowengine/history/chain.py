@@ -13,7 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, iso_utc
-from flowengine.history.records import CREATED, EVENT_KINDS, MIGRATED, PROGRESS, STATE_ENTERING, Event, Proposal
+from flowengine.history.provenance import DETAILS_KEY
+from flowengine.history.records import (
+    CREATED,
+    EVENT_KINDS,
+    FROM_KEY,
+    MIGRATED,
+    PROGRESS,
+    STATE_ENTERING,
+    Event,
+    Proposal,
+)
 from flowengine.history.seal import GENESIS, seal
 
 __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "enters_state", "first_break", "recompute",
@@ -134,6 +144,8 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
             ("origin", proposal.origin, created.details.get("origin")),
             ("created by", proposal.created_by, created.actor),
             ("created at", as_utc(proposal.created_at), as_utc(created.at)),
+            ("came from", proposal.came_from, created.details.get(FROM_KEY)),
+            ("provenance", proposal.provenance, _recorded_kind(created)),
         ) if stored != recorded
     ]
     if described:
@@ -156,6 +168,13 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
                           f"the proposal row does not match the replay of its events ({', '.join(mismatches)}): "
                           "the row or the newest events were changed or deleted")
     return None
+
+
+def _recorded_kind(created: Event) -> str | None:
+    """The kind of provenance a creation event records, as the row mirrors it."""
+    found = created.details.get(DETAILS_KEY)
+    kind = found.get("kind") if isinstance(found, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _migration_problem(event: Event, definition: str) -> str | None:

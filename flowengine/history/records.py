@@ -17,14 +17,24 @@ from flowengine.errors import InvalidInput, Remedy
 CREATED = "created"
 ADVANCED = "advanced"
 FIELDS_SET = "fields_set"
-PROGRESS = "progress"  # an implementation's progress: details {"percent", "note", "milestone", "milestone_date"}
+# An implementation's progress: details {"percent", "note", "milestone", "milestone_date"}; the
+# percent is None where only "in part" is known (the source gives no share).
+PROGRESS = "progress"
 REMINDED = "reminded"  # a due reminder was handed out by `flowengine tick`: details {"after", "due"}
 # Moved to another definition of its workflow by `flowengine workflow migrate`: details
 # {"from_definition", "to_definition", "from_version", "to_version", "map"}. It renames the
 # current stay (from_state → to_state) without ending it: the state's clock keeps running.
 MIGRATED = "migrated"
-EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED)
+# A note in the history: something heard of the proposal that moves nothing ("still waiting for
+# the committee"). It changes no state, field or deadline clock, but it is a record: the stall
+# analysis counts a proposal over its limit as known to be waiting only when something was
+# recorded within its limit.
+NOTED = "noted"
+EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED, NOTED)
 STATE_ENTERING = (CREATED, ADVANCED)  # kinds that start the clock of the state they lead to
+# The creation's details name the proposal this one came from (``flowengine proposal new …
+# --from BSB-1``): an audit's finding that became a proposal in a municipal chain.
+FROM_KEY = "from"
 
 # The engine's own name and role: the steps a workflow declares to happen by themselves
 # (escalations) and the reminders `tick` hands out are recorded by this actor.
@@ -116,6 +126,8 @@ class Proposal:
     version: int
     head_hash: str
     created_by: str = ""
+    came_from: str | None = None  # the proposal it came from, as its creation event names it
+    provenance: str | None = None  # the kind of provenance its registration records (a rebuilt history)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +136,7 @@ class Proposal:
             "origin": self.origin, "state": self.state, "fields": self.fields,
             "created_at": iso_utc(self.created_at), "updated_at": iso_utc(self.updated_at),
             "state_entered_at": iso_utc(self.state_entered_at), "version": self.version,
-            "created_by": self.created_by,
+            "created_by": self.created_by, "from": self.came_from, "provenance": self.provenance,
         }
 
 

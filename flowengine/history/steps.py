@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from flowengine.clock import as_utc, iso_utc
-from flowengine.history.records import CREATED, STATE_ENTERING, Event, Proposal
+from flowengine.history.provenance import Provenance, with_provenance
+from flowengine.history.records import CREATED, FROM_KEY, STATE_ENTERING, Event, Proposal
 from flowengine.history.seal import GENESIS, seal
 
 _NOTHING: dict[str, Any] = {}  # shared empty changes/details: never mutated
@@ -50,10 +51,16 @@ class EventRow(NamedTuple):
 
 
 def creation_details(*, title: str, description: str, origin: str, workflow: str, workflow_version: str,
-                     definition: str) -> dict[str, Any]:
-    """What a creation event records of its proposal: the row is checked against it by ``audit verify``."""
-    return {"title": title, "description": description, "origin": origin, "workflow": workflow,
-            "workflow_version": workflow_version, "definition": definition}
+                     definition: str, came_from: str | None = None,
+                     provenance: Provenance | None = None) -> dict[str, Any]:
+    """What a creation event records of its proposal: the row is checked against it by ``audit
+    verify``. ``came_from``: the proposal it came from (an audit whose finding it is);
+    ``provenance``: where its registration comes from, in a history rebuilt from a source."""
+    details = {"title": title, "description": description, "origin": origin, "workflow": workflow,
+               "workflow_version": workflow_version, "definition": definition}
+    if came_from:
+        details[FROM_KEY] = came_from
+    return with_provenance(details, provenance)
 
 
 class ChainBuilder:

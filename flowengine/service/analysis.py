@@ -16,6 +16,7 @@ from flowengine.store import queries
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis
+    from flowengine.analysis.provenance import Marks
 
 
 def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
@@ -47,3 +48,16 @@ def newest_step(engine: Engine, workflows: Sequence[str] = ()) -> datetime | Non
     """When the newest event of the workflows (all when none is named) happened, if any."""
     with engine.database.read() as conn:
         return queries.newest_step(conn, workflows)
+
+
+def provenance_marks(engine: Engine, analyses: Sequence[Analysis]) -> dict[str, Marks]:
+    """For histories rebuilt from a source (their steps record provenance): which kind of step
+    each figure of each analysis rests on, by workflow id. Empty when no proposal of those
+    workflows records one: the rows say so (migration 0004), so no event is read then."""
+    from flowengine.analysis.provenance import marks
+
+    with engine.database.read() as conn:
+        marked = set(queries.workflows_with_provenance(conn, [a.workflow.id for a in analyses]))
+        return {a.workflow.id: marks(a.workflow, queries.histories(conn, until=a.as_of, workflow=a.workflow.id),
+                                     a.as_of)
+                for a in analyses if a.workflow.id in marked}

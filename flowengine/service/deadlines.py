@@ -30,14 +30,21 @@ _PERCENT = re.compile(r"\s*([0-9]{1,3})\s*%?\s*")
 _DAY = 86400.0
 
 
-def parse_percent(given: str | int) -> int:
-    """``40``, ``"40"`` or ``"40%"`` → 40; InvalidInput for anything that is not a whole number from 0 to 100."""
+PARTLY = ("partly", "in part", "part")  # progress whose share is not known: "delvis gjennomført"
+
+
+def parse_percent(given: str | int | None) -> int | None:
+    """``40``, ``"40"`` or ``"40%"`` → 40; None or ``"partly"`` → None (done in part, no share
+    known); InvalidInput for anything else."""
+    if given is None or (isinstance(given, str) and given.strip().lower() in PARTLY):
+        return None
     if isinstance(given, int) and not isinstance(given, bool):
         value = given
     else:
         match = _PERCENT.fullmatch(str(given)) if isinstance(given, str) else None
         if not match:
-            raise InvalidInput(f"progress '{given}' is not a percentage; give a whole number from 0 to 100, e.g. 40")
+            raise InvalidInput(f"progress '{given}' is not a percentage; give a whole number from 0 to 100, "
+                               "e.g. 40, or 'partly' when only part of it is known to be done")
         value = int(match[1])
     if not 0 <= value <= 100:
         raise InvalidInput(f"progress {value} is out of range; give a whole number from 0 to 100, e.g. 40")
@@ -48,7 +55,7 @@ def parse_percent(given: str | int) -> int:
 class Progress:
     """An implementation's progress as one event recorded it."""
 
-    percent: int
+    percent: int | None  # None: done in part, no share known
     note: str
     milestone: str | None
     milestone_date: str | None  # YYYY-MM-DD
@@ -59,8 +66,15 @@ class Progress:
     @classmethod
     def of(cls, event: Event) -> Progress:
         details = event.details
-        return cls(int(details.get("percent", 0)), str(details.get("note") or ""), details.get("milestone"),
+        percent = details.get("percent")
+        return cls(int(percent) if isinstance(percent, int | float) else None, str(details.get("note") or ""),
+                   details.get("milestone"),
                    details.get("milestone_date"), as_utc(event.at), event.actor, event.role)
+
+    @property
+    def share(self) -> str:
+        """How far it has come, for people: "40 %", or "in part" where no share is known."""
+        return "in part" if self.percent is None else f"{self.percent} %"
 
     def as_dict(self) -> dict[str, Any]:
         return {"percent": self.percent, "note": self.note, "milestone": self.milestone,

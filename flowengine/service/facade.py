@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flowengine.clock import Clock, system_clock
 from flowengine.errors import StoreError
 from flowengine.history.records import Actor, Event, Proposal
-from flowengine.service.results import AuditReport, Standing, StepResult
+from flowengine.service.results import AuditReport, Lineage, Standing, StepResult
 from flowengine.store import Connection, Database, KeyTaken, migrate, queries, resolve_url
 
 if TYPE_CHECKING:  # what a one-step command never needs is imported where it is used
     from flowengine.analysis.figures import Analysis
+    from flowengine.analysis.provenance import Marks
     from flowengine.definition.model import Workflow
     from flowengine.definition.versions import DefinitionVersion
     from flowengine.engine import CompiledWorkflow
+    from flowengine.history.provenance import Provenance
     from flowengine.meter import Meter
     from flowengine.service.deadlines import TickReport
     from flowengine.service.migration_plan import Migration
@@ -35,7 +37,7 @@ _WRITE_ATTEMPTS = 5  # a new proposal number taken by a concurrent writer: try t
 
 T = TypeVar("T")
 
-__all__ = ["AuditReport", "FlowEngine", "Standing", "StepResult"]
+__all__ = ["AuditReport", "FlowEngine", "Lineage", "Standing", "StepResult"]
 
 
 class FlowEngine:
@@ -101,43 +103,63 @@ class FlowEngine:
 
     def new_proposal(self, workflow: str, *, title: str, actor: Actor, description: str = "", origin: str = "",
                      fields: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
-                     at: datetime | None = None) -> StepResult:
-        """Register a proposal under the workflow as its file reads now; it keeps that definition."""
+                     at: datetime | None = None, from_proposal: str | None = None,
+                     provenance: Provenance | None = None) -> StepResult:
+        """Register a proposal under the workflow as its file reads now; it keeps that definition.
+        ``from_proposal``: the proposal it came from (an audit whose finding it is), which must
+        exist and be older; the link is sealed into the creation event (:meth:`led_to` reads it
+        back). ``provenance``: where the registration comes from, in a history rebuilt from a source."""
         from flowengine.service import steps
 
         return steps.new_proposal(self, workflow, title=title, actor=actor, description=description, origin=origin,
-                                  fields=fields, idempotency_key=idempotency_key, at=at)
+                                  fields=fields, idempotency_key=idempotency_key, at=at, from_proposal=from_proposal,
+                                  provenance=provenance)
 
     def advance(self, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
                 fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
-                idempotency_key: str | None = None, at: datetime | None = None) -> StepResult:
+                idempotency_key: str | None = None, at: datetime | None = None,
+                provenance: Provenance | None = None) -> StepResult:
         """Fire a trigger. Refused (naming every reason) or written with its event, never half."""
         from flowengine.service import steps
 
         return steps.advance(self, proposal_id, trigger, actor=actor, comment=comment, fields=fields,
-                             expected_version=expected_version, idempotency_key=idempotency_key, at=at)
+                             expected_version=expected_version, idempotency_key=idempotency_key, at=at,
+                             provenance=provenance)
 
     def set_fields(self, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
                    expected_version: int | None = None, idempotency_key: str | None = None,
-                   at: datetime | None = None) -> StepResult:
+                   at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
         """Fill in or correct fields; recorded as an event like any step. No change, no event."""
         from flowengine.service import steps
 
         return steps.set_fields(self, proposal_id, fields, actor=actor, comment=comment,
-                                expected_version=expected_version, idempotency_key=idempotency_key, at=at)
+                                expected_version=expected_version, idempotency_key=idempotency_key, at=at,
+                                provenance=provenance)
 
-    def record_progress(self, proposal_id: str, percent: int | str, *, actor: Actor, note: str = "",
+    def note(self, proposal_id: str, comment: str, *, actor: Actor, expected_version: int | None = None,
+             idempotency_key: str | None = None, at: datetime | None = None,
+             provenance: Provenance | None = None) -> StepResult:
+        """Record something heard of a proposal that moves nothing ("still waiting for the
+        committee"): no state, field or deadline clock changes, but the history has a record of
+        that moment, so the stall analysis knows the proposal was still waiting then."""
+        from flowengine.service import steps
+
+        return steps.note(self, proposal_id, comment, actor=actor, expected_version=expected_version,
+                          idempotency_key=idempotency_key, at=at, provenance=provenance)
+
+    def record_progress(self, proposal_id: str, percent: int | str | None, *, actor: Actor, note: str = "",
                         milestone: str | None = None, milestone_date: str | None = None,
                         expected_version: int | None = None, idempotency_key: str | None = None,
-                        at: datetime | None = None) -> StepResult:
-        """Record how far an implementation has come (0 to 100 %, "40%" accepted), with a note and
-        perhaps a milestone reached and its date (YYYY-MM-DD). Only in a state of stage
-        implementation; it restarts that state's deadline clock, reminders and escalations."""
+                        at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
+        """Record how far an implementation has come (0 to 100 %, "40%" accepted; None or
+        "partly" where only "in part" is known), with a note and perhaps a milestone reached and
+        its date (YYYY-MM-DD). Only in a state of stage implementation; it restarts that state's
+        deadline clock, reminders and escalations."""
         from flowengine.service import steps
 
         return steps.record_progress(self, proposal_id, percent, actor=actor, note=note, milestone=milestone,
                                      milestone_date=milestone_date, expected_version=expected_version,
-                                     idempotency_key=idempotency_key, at=at)
+                                     idempotency_key=idempotency_key, at=at, provenance=provenance)
 
     def tick(self, *, as_of: datetime | None = None, dry_run: bool = False,
              workflow: str | None = None) -> TickReport:
@@ -171,6 +193,27 @@ class FlowEngine:
         from flowengine.service import reading
 
         return reading.history(self, proposal_id, as_of=as_of)
+
+    def led_to(self, proposal_id: str, *, as_of: datetime | None = None) -> list[Proposal]:
+        """The proposals registered as coming from this one (``from_proposal``), in id order; with
+        ``as_of``, those registered by then."""
+        from flowengine.service import reading
+
+        return reading.led_to(self, proposal_id, as_of=as_of)
+
+    def links(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> dict[str, list[Proposal]]:
+        """Every proposal that led to others (among ``workflows``' proposals, or all), mapped to
+        those it led to, as registered by ``as_of``."""
+        from flowengine.service import reading
+
+        return reading.links(self, workflows, as_of=as_of)
+
+    def lineage(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
+                language: str = "en") -> list[Lineage]:
+        """Each proposal that others came from, with where it and each of them stood at ``as_of``."""
+        from flowengine.service import reading
+
+        return reading.lineage(self, workflows, as_of=as_of, language=language)
 
     def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
         """The definition a proposal runs under (not the file as it reads today)."""
@@ -211,6 +254,13 @@ class FlowEngine:
         from flowengine.service import analysis
 
         return analysis.newest_step(self, workflows)
+
+    def provenance_marks(self, analyses: Sequence[Analysis]) -> dict[str, Marks]:
+        """For histories rebuilt from a source (whose steps record their provenance): which kind
+        of step each figure of each analysis rests on, by workflow id; empty when none does."""
+        from flowengine.service import analysis
+
+        return analysis.provenance_marks(self, analyses)
 
     def verify(self) -> AuditReport:
         """Walk every chain; report the first broken link of each damaged proposal."""

@@ -12,12 +12,13 @@ from flowengine.service.context import Engine
 from flowengine.store import Connection, queries
 
 
-def load(conn: Connection, proposal_id: str) -> tuple[int, Proposal]:
-    """The proposal (and its row's key); ids are capitals, so "inn-7" means INN-7."""
+def load(conn: Connection, proposal_id: str, *, kind: str = "proposal") -> tuple[int, Proposal]:
+    """The proposal (and its row's key); ids are capitals, so "inn-7" means INN-7. ``kind`` names
+    what the id stands for in the message when there is none ("proposal it came from")."""
     wanted = proposal_id.strip().upper()
     found = queries.load_proposal(conn, wanted)
     if found is None:
-        raise NotFound("proposal", wanted, queries.proposal_ids(conn)).fixed_by(Remedy("list_proposals"))
+        raise NotFound(kind, wanted, queries.proposal_ids(conn)).fixed_by(Remedy("list_proposals"))
     return found
 
 

@@ -16,7 +16,7 @@ from flowengine.history.records import Event, Proposal, id_order
 from flowengine.service import deadlines
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, load
-from flowengine.service.results import Standing
+from flowengine.service.results import Lineage, Standing
 from flowengine.store import Connection, queries
 
 SORTS = ("id", "waiting", "updated", "state")
@@ -117,3 +117,30 @@ def _deadline_clock(conn: Connection, workflow: Workflow, proposal: Proposal, la
     if state is not None and state.stage == deadlines.IMPLEMENTATION:
         return deadlines.deadline_clock(queries.events_of(conn, load(conn, proposal.id)[0]), workflow)
     return deadlines.DeadlineClock(as_utc(proposal.state_entered_at), 0, None, False)
+
+
+# -- where proposals came from --------------------------------------------------------------
+
+def led_to(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> list[Proposal]:
+    """The proposals registered as coming from this one, in id order; with ``as_of``, those
+    registered by then."""
+    with engine.database.read() as conn:
+        source = load(conn, proposal_id)[1].id
+        return queries.derived_from(conn, [source], until=as_of).get(source, [])
+
+
+def links(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> dict[str, list[Proposal]]:
+    """Every proposal that led to others (among ``workflows``' proposals, or all), mapped to those
+    it led to, as registered by ``as_of``."""
+    with engine.database.read() as conn:
+        return queries.derived_from(conn, None, until=as_of, workflows=workflows)
+
+
+def lineage(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
+            language: str = "en") -> list[Lineage]:
+    """Each proposal that others came from, with where it and each of them stood at ``as_of``
+    (now by default); sources in id order."""
+    found = links(engine, workflows, as_of=as_of)
+    return [Lineage(standing(engine, source, as_of=as_of, language=language),
+                    tuple(standing(engine, p.id, as_of=as_of, language=language) for p in derived))
+            for source, derived in sorted(found.items(), key=lambda item: id_order(item[0]))]

@@ -64,6 +64,21 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """A proposal that others came from (an audit whose findings became proposals), and where
+    each of them stands, at one moment."""
+
+    source: Standing
+    led_to: tuple[Standing, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proposal": self.source.proposal.id, "title": self.source.proposal.title,
+                "workflow": self.source.proposal.workflow, "state": self.source.proposal.state,
+                "led_to": [{"proposal": s.proposal.id, "workflow": s.proposal.workflow, "state": s.proposal.state,
+                            "stage": s.stage, "outcome": s.outcome} for s in self.led_to]}
+
+
+@dataclass(frozen=True)
 class StepResult:
     """A write's outcome. ``repeated``: the idempotency key had been used; nothing new was written."""
 

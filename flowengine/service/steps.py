@@ -1,4 +1,4 @@
-"""Changing a proposal: register it, fire a trigger, set fields, record progress.
+"""Changing a proposal: register it, fire a trigger, set fields, record progress, note something.
 
 Each is one transaction through the façade's write helper: the proposal row and its new event
 (built by :class:`flowengine.history.steps.ChainBuilder`) are written together or not at all,
@@ -18,7 +18,8 @@ from flowengine.definition.model import Workflow
 from flowengine.engine import CompiledWorkflow
 from flowengine.errors import InvalidInput, Refused, Remedy, TransitionRefused
 from flowengine.history import chain, inputs
-from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Actor, Event, Proposal
+from flowengine.history.provenance import Provenance, with_provenance
+from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, NOTED, PROGRESS, Actor, Event, Proposal
 from flowengine.history.steps import ChainBuilder, creation_details
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, current_definition, load
@@ -29,7 +30,8 @@ from flowengine.store import Connection, queries
 
 def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, description: str = "",
                  origin: str = "", fields: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
-                 at: datetime | None = None) -> StepResult:
+                 at: datetime | None = None, from_proposal: str | None = None,
+                 provenance: Provenance | None = None) -> StepResult:
     title = inputs.title(title)
     description = inputs.text("description", description)
     origin = inputs.one_line("origin", origin, longer=Remedy("description"))
@@ -53,16 +55,19 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
         if not queries.has_definition(conn, definition):
             queries.insert_definition(conn, content_hash=definition, workflow=wf.id, version=wf.version,
                                       source=source, text=text, at=moment)
+        came_from = _origin(conn, from_proposal, moment) if from_proposal else None
         number = queries.next_number(conn, prefix)
         pid = f"{prefix}-{number}"
         details = creation_details(title=title, description=description, origin=origin, workflow=wf.id,
-                                   workflow_version=wf.version, definition=definition)
+                                   workflow_version=wf.version, definition=definition, came_from=came_from,
+                                   provenance=provenance)
         event = ChainBuilder(pid).create(compiled.initial, actor.name, actor.role, moment, details=details,
                                          fields=values, key=key).event()
         proposal = Proposal(
             id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
             description=description, origin=origin, state=compiled.initial, fields=values, created_at=moment,
-            updated_at=moment, state_entered_at=moment, version=1, head_hash=event.hash, created_by=actor.name)
+            updated_at=moment, state_entered_at=moment, version=1, head_hash=event.hash, created_by=actor.name,
+            came_from=came_from, provenance=provenance.kind if provenance else None)
         pk = queries.insert_proposal(conn, proposal, prefix=prefix, number=number)
         queries.insert_event(conn, pk, event)
         return StepResult(proposal, event)
@@ -72,7 +77,8 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
 
 def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
             fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
-            idempotency_key: str | None = None, at: datetime | None = None) -> StepResult:
+            idempotency_key: str | None = None, at: datetime | None = None,
+            provenance: Provenance | None = None) -> StepResult:
     comment = inputs.text("comment", comment)
     key = inputs.idempotency_key(idempotency_key)
 
@@ -87,7 +93,7 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
             raise _explained(conn, pk, proposal, actor, refused) from None
         moment = _moment(engine, proposal, at)
         event = next_event(proposal, ADVANCED, actor, moment, trigger=trigger, to_state=new_state,
-                           comment=comment, changes=changes, key=key)
+                           comment=comment, changes=changes, key=key, details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="advance", key=key)
@@ -95,7 +101,7 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
 
 def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
                expected_version: int | None = None, idempotency_key: str | None = None,
-               at: datetime | None = None) -> StepResult:
+               at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
     if not fields:
         raise InvalidInput("name at least one field and its value to set, e.g. cost_estimate=25000").fixed_by(
             Remedy("field", "cost_estimate"))
@@ -109,16 +115,37 @@ def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, a
         if not changes:
             return StepResult(proposal, None)
         moment = _moment(engine, proposal, at)
-        event = next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key)
+        event = next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key,
+                           details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="change of fields", key=key)
 
 
-def record_progress(engine: Engine, proposal_id: str, percent: int | str, *, actor: Actor, note: str = "",
+def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expected_version: int | None = None,
+         idempotency_key: str | None = None, at: datetime | None = None,
+         provenance: Provenance | None = None) -> StepResult:
+    text = inputs.text("note", comment)
+    if not text:
+        raise InvalidInput("a note needs its text, e.g. \"Still waiting for the committee's meeting\"")
+    key = inputs.idempotency_key(idempotency_key)
+
+    def write(conn: Connection) -> StepResult:
+        if key and (done := queries.event_by_key(conn, key)):
+            return _repeat(conn, done, proposal_id, None, kind=NOTED)
+        pk, proposal, _, _ = _prepare(conn, proposal_id, actor, {}, expected_version)
+        moment = _moment(engine, proposal, at)
+        event = next_event(proposal, NOTED, actor, moment, comment=text, key=key,
+                           details=with_provenance({}, provenance))
+        return StepResult(commit_step(conn, pk, proposal, event), event)
+
+    return engine.transaction(write, operation="note", key=key)
+
+
+def record_progress(engine: Engine, proposal_id: str, percent: int | str | None, *, actor: Actor, note: str = "",
                     milestone: str | None = None, milestone_date: str | None = None,
                     expected_version: int | None = None, idempotency_key: str | None = None,
-                    at: datetime | None = None) -> StepResult:
+                    at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
     from flowengine.service import deadlines  # only progress needs it: a plain step never pays for it
 
     value = deadlines.parse_percent(percent)
@@ -137,14 +164,23 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str, *, act
         if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
             raise _not_implementing(compiled.workflow, proposal)
         moment = _moment(engine, proposal, at)
-        event = next_event(proposal, PROGRESS, actor, moment, key=key, details={
-            "percent": value, "note": note, "milestone": name, "milestone_date": day})
+        event = next_event(proposal, PROGRESS, actor, moment, key=key, details=with_provenance({
+            "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="progress record", key=key)
 
 
 # -- inside -----------------------------------------------------------------------------------
+
+def _origin(conn: Connection, proposal_id: str, moment: datetime) -> str:
+    """The id of the proposal a new one comes from: it must exist, and be older."""
+    origin = load(conn, proposal_id, kind="proposal it came from")[1]
+    if origin.created_at > moment:
+        raise InvalidInput(f"{origin.id} was registered at {local_text(origin.created_at)}, after "
+                           f"{local_text(moment)}: a proposal can only come from one registered before it")
+    return origin.id
+
 
 def _prepare(conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
              expected_version: int | None) -> tuple[int, Proposal, CompiledWorkflow, dict[str, Any]]:
@@ -199,6 +235,7 @@ def _repeat(conn: Connection, done: Event, proposal_id: str | None, trigger: str
     if not same:
         what = {CREATED: f"to register {done.proposal} ('{registered[1]}')",
                 FIELDS_SET: f"to set fields of {done.proposal}",
+                NOTED: f"for a note on {done.proposal}",
                 PROGRESS: f"to record progress of {done.proposal}"}.get(done.kind,
                                                                       f"for {done.trigger} of {done.proposal}")
         raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used {what} at "

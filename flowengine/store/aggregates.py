@@ -86,13 +86,15 @@ class Member:
 
 @dataclass(frozen=True)
 class Current:
-    """What a stalled proposal's entry needs beyond the figures: its id and title, and who acted last."""
+    """What a stalled proposal's entry needs beyond the figures: its id and title, who acted last,
+    and when (the last time it was heard of)."""
 
     id: str
     title: str
     workflow: str
     last_actor: str
     last_role: str
+    last_at: datetime
 
 
 @dataclass(frozen=True)
@@ -245,12 +247,25 @@ def steps(conn: Connection, until: datetime | None) -> list[StepGroup]:
 def latest_progress(conn: Connection, until: datetime | None, pks: Iterable[int]) -> Columns:
     """The latest progress record up to ``until`` of each of the given proposals that has one (it
     restarts an implementation's clock): one seek each in the partial index ``ix_events_progress``.
-    The keys carry no sequence number (it is 0)."""
-    latest = (select(func.max(events.c.at))
-              .where(events.c.kind == literal_column(f"'{PROGRESS}'"),  # as in the index's WHERE
-                     events.c.proposal_pk == proposals.c.pk, *_until(conn, until))
-              .scalar_subquery())
-    rows = (select((proposals.c.pk * (1 << SEQ_BITS)).label("pk"), latest.label("at"))
+    The keys carry no sequence number (it is 0); :func:`latest_progress_seqs` gives it."""
+    return _latest_progress(conn, until, pks, with_seq=False)
+
+
+def latest_progress_seqs(conn: Connection, until: datetime | None, pks: Iterable[int]) -> Columns:
+    """As :func:`latest_progress`, with the record's sequence number in its key: whether it lies
+    before or after the step that began the current stay when both happened at the same moment.
+    Times never go back along a history, so the highest seq is the latest record."""
+    return _latest_progress(conn, until, pks, with_seq=True)
+
+
+def _latest_progress(conn: Connection, until: datetime | None, pks: Iterable[int], *, with_seq: bool) -> Columns:
+    progress = (events.c.kind == literal_column(f"'{PROGRESS}'"),  # as in the index's WHERE
+                events.c.proposal_pk == proposals.c.pk, *_until(conn, until))
+    latest = select(func.max(events.c.at)).where(*progress).scalar_subquery()
+    key: ColumnElement[Any] = proposals.c.pk * (1 << SEQ_BITS)
+    if with_seq:
+        key = key + select(func.max(events.c.seq)).where(*progress).scalar_subquery()
+    rows = (select(key.label("pk"), latest.label("at"))
             .where(_among(conn, proposals.c.pk, pks)).subquery())
     columns: tuple[ColumnElement[Any], ColumnElement[Any]]
     if conn.dialect.name == "sqlite":
@@ -306,7 +321,7 @@ def _joined_plain(conn: Connection, column: ColumnElement[Any]) -> ColumnElement
 
 
 def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dict[int, Current]:
-    """Id, title and workflow of the given proposals, and who acted last up to ``until``."""
+    """Id, title and workflow of the given proposals, and who acted last up to ``until``, when."""
     last: ColumnElement[Any] = proposals.c.version  # the row's version is its newest event's seq
     if until is not None:
         earlier = events.alias("earlier")
@@ -314,8 +329,8 @@ def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dic
                   .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.at <= until).scalar_subquery())
         last = case((proposals.c.updated_at <= until, proposals.c.version), else_=before)
     query = (select(proposals.c.pk, proposals.c.id, proposals.c.title, proposals.c.workflow, events.c.actor,
-                    events.c.role)
+                    events.c.role, events.c.at)
              .join_from(proposals, events, events.c.proposal_pk == proposals.c.pk)
              .where(_among(conn, proposals.c.pk, pks), events.c.seq == last))
-    return {int(pk): Current(id_, title, workflow, actor, role)
-            for pk, id_, title, workflow, actor, role in conn.execute(query)}
+    return {int(pk): Current(id_, title, workflow, actor, role, at)
+            for pk, id_, title, workflow, actor, role, at in conn.execute(query)}

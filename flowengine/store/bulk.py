@@ -20,17 +20,20 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from flowengine.history.provenance import DETAILS_KEY
+from flowengine.history.records import FROM_KEY
 from flowengine.history.steps import EventRow
 from flowengine.store.schema import events, proposals
 
 # One proposal: id, prefix, number, workflow, definition_hash, title, description, origin, state,
-# fields, created_at, created_by, updated_at, state_entered_at, version, head_hash.
+# fields, created_at, created_by, updated_at, state_entered_at, version, head_hash. Its row's
+# mirrors of the creation event (came_from, provenance) are read from the creation's details.
 ProposalRow = tuple[str, str, int, str, str, str, str, str, str, dict[str, Any], datetime, str, datetime,
                     datetime, int, str]
 
 _PROPOSAL_NAMES = ("id", "prefix", "number", "workflow", "definition_hash", "title", "description", "origin",
                    "state", "fields", "created_at", "created_by", "updated_at", "state_entered_at", "version",
-                   "head_hash")
+                   "head_hash", "came_from", "provenance")
 _EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at",
                 "entered_at", "comment", "changes", "details", "idempotency_key", "prev_hash", "hash")
 _SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
@@ -41,6 +44,15 @@ _SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_NAMES)}) VALUES ({', '.
 def _sqlite_time(iso: str) -> str:
     """``2024-03-01T09:00:00.000000Z`` → ``2024-03-01 09:00:00.000000``, as SQLAlchemy stores it."""
     return f"{iso[:10]} {iso[11:26]}"
+
+
+def _mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
+    """What the row mirrors of the creation event: the proposal it came from, its provenance's kind."""
+    details = history[0].details if history else {}
+    came_from = details.get(FROM_KEY)
+    recorded = details.get(DETAILS_KEY)
+    kind = recorded.get("kind") if isinstance(recorded, dict) else None
+    return (came_from if isinstance(came_from, str) else None), (kind if isinstance(kind, str) else None)
 
 
 def _sqlite_json(value: dict[str, Any]) -> str:
@@ -72,12 +84,12 @@ class BulkWriter:
                       iso: Sequence[tuple[str, str, str]]) -> None:
         first = self._next_pk
         rows = []
-        for offset, ((proposal, _), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
+        for offset, ((proposal, history), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
             (pid, prefix, number, workflow, definition, title, description, origin, state, fields, _c, created_by,
              _u, _s, version, head) = proposal
             rows.append((first + offset, pid, prefix, number, workflow, definition, title, description, origin, state,
                          _sqlite_json(fields), _sqlite_time(created), created_by, _sqlite_time(updated),
-                         _sqlite_time(entered), version, head))
+                         _sqlite_time(entered), version, head, *_mirrored(history)))
         self.conn.exec_driver_sql(_SQLITE_PROPOSALS, rows)
         self._next_pk = first + len(rows)
         self.conn.exec_driver_sql(_SQLITE_EVENTS, [
@@ -91,7 +103,8 @@ class BulkWriter:
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
         statement = insert(proposals).returning(proposals.c.pk, sort_by_parameter_order=True)
-        keys = self.conn.execute(statement, [dict(zip(_PROPOSAL_NAMES, row, strict=True)) for row, _ in batch])
+        keys = self.conn.execute(statement, [dict(zip(_PROPOSAL_NAMES, (*row, *_mirrored(history)), strict=True))
+                                             for row, history in batch])
         pks = [int(pk) for pk in keys.scalars()]
         self.conn.execute(insert(events), [
             {"proposal_pk": pk, "seq": seq, "kind": kind, "trigger": trigger, "from_state": source,

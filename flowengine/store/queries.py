@@ -163,7 +163,8 @@ def insert_proposal(conn: Connection, proposal: Proposal, *, prefix: str, number
         definition_hash=proposal.definition_hash, title=proposal.title, description=proposal.description,
         origin=proposal.origin, state=proposal.state, fields=proposal.fields, created_at=proposal.created_at,
         created_by=proposal.created_by, updated_at=proposal.updated_at, state_entered_at=proposal.state_entered_at,
-        version=proposal.version, head_hash=proposal.head_hash,
+        version=proposal.version, head_hash=proposal.head_hash, came_from=proposal.came_from,
+        provenance=proposal.provenance,
     ).returning(proposals.c.pk))
     return int(result.scalar_one())
 
@@ -173,6 +174,7 @@ _PROPOSAL_COLUMNS = (
     proposals.c.definition_hash, proposals.c.title, proposals.c.description, proposals.c.origin,
     proposals.c.state, proposals.c.fields, proposals.c.created_at, proposals.c.updated_at,
     proposals.c.state_entered_at, proposals.c.version, proposals.c.head_hash, proposals.c.created_by,
+    proposals.c.came_from, proposals.c.provenance,
 )
 _PROPOSALS = select(*_PROPOSAL_COLUMNS).join_from(
     proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
@@ -184,7 +186,7 @@ def _proposal(row: Any) -> Proposal:  # a Row of _PROPOSAL_COLUMNS
         definition_hash=row.definition_hash, title=row.title, description=row.description, origin=row.origin,
         state=row.state, fields=dict(row.fields), created_at=row.created_at, updated_at=row.updated_at,
         state_entered_at=row.state_entered_at, version=row.version, head_hash=row.head_hash,
-        created_by=row.created_by,
+        created_by=row.created_by, came_from=row.came_from, provenance=row.provenance,
     )
 
 
@@ -210,6 +212,39 @@ def load_proposals(conn: Connection, *, workflow: str | None = None, state: str 
     if state:
         query = query.where(proposals.c.state == state)
     return [_proposal(row) for row in conn.execute(query)]
+
+
+def derived_from(conn: Connection, sources: Sequence[str] | None, *, until: datetime | None = None,
+                 workflows: Sequence[str] = ()) -> dict[str, list[Proposal]]:
+    """The proposals whose creation names another as the one they came from, keyed by that one's
+    id (each list in id order): of the given ``sources`` (None: any), created by ``until``, and
+    where ``workflows`` are given, those whose source or own workflow is among them.
+
+    The link is recorded in the creation event (inside the hash chain) and mirrored on the row,
+    indexed (migration 0004): this reads the rows."""
+    origin = proposals.alias("origin")
+    query = (_PROPOSALS.join(origin, origin.c.id == proposals.c.came_from)
+             .where(proposals.c.came_from.is_not(None))
+             .order_by(origin.c.prefix, origin.c.number, proposals.c.prefix, proposals.c.number))
+    if sources is not None:
+        query = query.where(proposals.c.came_from.in_(list(sources)))
+    if until is not None:
+        query = query.where(proposals.c.created_at <= until)
+    if workflows:
+        query = query.where(proposals.c.workflow.in_(list(workflows)) | origin.c.workflow.in_(list(workflows)))
+    found: dict[str, list[Proposal]] = {}
+    for row in conn.execute(query):
+        found.setdefault(str(row.came_from), []).append(_proposal(row))
+    return found
+
+
+def workflows_with_provenance(conn: Connection, workflows: Sequence[str]) -> list[str]:
+    """Those of ``workflows`` with a proposal whose registration records where it comes from (a
+    history rebuilt from a source records it from its creation on): the rows mirror it, indexed."""
+    query = (select(proposals.c.workflow).distinct()
+             .where(proposals.c.provenance.is_not(None), proposals.c.workflow.in_(list(workflows)))
+             .order_by(proposals.c.workflow))
+    return list(conn.execute(query).scalars())
 
 
 def proposal_ids(conn: Connection) -> list[str]:

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
 
-SCHEMA_HEAD = "0003_drop_from_state_index"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0004_proposal_links"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -81,9 +81,15 @@ proposals = Table(
     Column("state_entered_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("head_hash", String(64), nullable=False),
+    # Mirrors of the creation event (migration 0004): the proposal it came from, and the kind of
+    # provenance its registration records; audit verify holds them equal to the event.
+    Column("came_from", String(40), nullable=True),
+    Column("provenance", String(20), nullable=True),
     UniqueConstraint("prefix", "number", name="uq_proposals_prefix_number"),
 )
 Index("ix_proposals_workflow_state", proposals.c.workflow, proposals.c.state)
+Index("ix_proposals_came_from", proposals.c.came_from)
+Index("ix_proposals_provenance", proposals.c.provenance, proposals.c.workflow)
 
 events = Table(
     "events", metadata,

@@ -9,12 +9,15 @@ says what ``flowengine stalls report`` says.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
 from flowengine import __version__
-from flowengine.analysis.figures import Analysis, Privacy
-from flowengine.views.report import Cell, Section, build_comparison, build_sections, for_reading, local_date
+from flowengine.analysis.figures import CARRIED_ON, Analysis, Privacy
+from flowengine.analysis.provenance import Marks
+from flowengine.history.provenance import ILLUSTRATIVE, INFERRED, KINDS, weakest
+from flowengine.views.report import SOURCE, Cell, Section, build_comparison, build_sections, for_reading, local_date
 
 # Sections shown open in each workflow's part, in this order; the rest are folded away.
 _OPEN = ("stages", "funnel", "feedback")
@@ -49,6 +52,10 @@ p.note { color: var(--muted); font-size: .85rem; margin: .3rem 0 0; }
 details { margin: .6rem 0; }
 summary { cursor: pointer; font-weight: 600; }
 footer { color: var(--muted); font-size: .85rem; padding: 2rem 1rem; }
+td.src-illustrative, small.src-illustrative { background: #fde2c8; color: #7a3300; font-weight: 600; }
+td.src-inferred, small.src-inferred { background: #e6ecf7; color: #1f3a68; }
+td.src-stated { color: #2d5a2d; }
+.figures small { display: block; font-size: .75rem; padding: 0 .25rem; border-radius: .2rem; margin-top: .2rem; }
 @media (max-width: 40rem) { body { font-size: 15px; } th, td { padding: .25rem .4rem; } }
 """
 
@@ -69,18 +76,22 @@ def inline_svg(svg: str, prefix: str = "") -> str:
     return body.strip()
 
 
-def _cell(value: Cell) -> str:
+def _cell(value: Cell, source: bool = False) -> str:
     if value is None or value == "":
         return "<td>&ndash;</td>"
     if isinstance(value, int | float):
         return f'<td class="num">{escape(str(for_reading(value)))}</td>'
+    if source and value in KINDS:  # a marker a reader sees at a glance, and its word
+        return f'<td class="src-{value}">{escape(str(value))}</td>'
     return f"<td>{escape(str(value))}</td>"
 
 
 def section_html(section: Section, heading: str = "h3") -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in section.columns)
+    sources = [column == SOURCE for column in section.columns]
     if section.rows:
-        body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in section.rows)
+        body = "".join("<tr>" + "".join(_cell(v, s) for v, s in zip(row, sources, strict=True)) + "</tr>"
+                       for row in section.rows)
         table = f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     else:
         table = "<p>None.</p>"
@@ -95,37 +106,93 @@ def _figure(svg: str | None, caption: str, prefix: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
+@dataclass(frozen=True)
+class Part:
+    """A part of the report beyond the figures (what a rebuilt history's source says besides
+    the steps, every history step by step…): its anchor, heading, lead text and tables."""
+
+    anchor: str
+    heading: str
+    sections: tuple[Section, ...]
+    lead: str = ""
+    folded: bool = False  # each table behind its title, for long parts
+
+
+def headline_done(analysis: Analysis) -> int:
+    """Proposals implemented, in use or partly in place: ended implemented (fully or in part),
+    in an evaluation stage now (taken into use), or being implemented with progress recorded."""
+    funnel = analysis.funnel
+    evaluating = sum(s.now for s in analysis.stages if s.stage == "evaluation")
+    return funnel.implemented + funnel.partially_implemented + evaluating + funnel.in_progress
+
+
+def _headline_marks(analyses: Sequence[Analysis], marks: Mapping[str, Marks]) -> dict[str, str | None]:
+    """For each headline figure, the weakest step it rests on."""
+    def of(pick: Callable[[Analysis, Marks], Sequence[str | None]]) -> str | None:
+        return weakest([kind for a in analyses if a.workflow.id in marks for kind in pick(a, marks[a.workflow.id])])
+
+    return {
+        "stalled": of(lambda a, m: [m.stalls.get(s.proposal) for s in a.stalls]),
+        "quiet": of(lambda a, m: [m.stalls.get(s.proposal) for s in a.quiet]),
+        "answered": of(lambda a, m: [m.feedback]),
+        "done": of(lambda a, m: [m.funnel.get("implemented"), m.funnel.get("partially_implemented"),
+                                 m.funnel.get("evaluation"), m.stages.get("implementation")]),
+        "carried": of(lambda a, m: [m.funnel.get(outcome) for outcome in CARRIED_ON]),
+    }
+
+
+def _figure_item(value: str, label: str, kind: str | None, warn: bool = False) -> str:
+    note = f'<small class="src-{kind}">rests on {kind} steps</small>' if kind in (ILLUSTRATIVE, INFERRED) else ""
+    return f'<li class="{"warn" if warn else ""}"><b>{escape(value)}</b>{escape(label)}{note}</li>'
+
+
 def html_report(analyses: Sequence[Analysis], *, stall_svgs: Mapping[str, str] | None = None,
                 workflow_svgs: Mapping[str, str] | None = None, comparison_svg: str | None = None,
-                language: str = "en", privacy: Privacy | None = None,
-                title: str = "Where ideas stall") -> str:
-    """The whole report; the SVG mappings are keyed by workflow id."""
+                language: str = "en", privacy: Privacy | None = None, title: str = "Where ideas stall",
+                marks: Mapping[str, Marks] | None = None, intro: Sequence[Part] = (),
+                appendix: Sequence[Part] = ()) -> str:
+    """The whole report; the SVG mappings are keyed by workflow id. ``marks``: where histories were
+    rebuilt from a source, which kind of step each figure rests on; ``intro`` parts come before
+    the figures, ``appendix`` parts after them."""
     privacy = privacy or Privacy()
     stall_svgs = stall_svgs or {}
     workflow_svgs = workflow_svgs or {}
-    sections = build_sections(analyses, language=language, privacy=privacy)
+    shown = {wid: found for wid, found in (marks or {}).items() if found.any}
+    sections = build_sections(analyses, language=language, privacy=privacy, marks=shown)
+    by_key = {s.key: s for s in sections if s.workflow is None}
     as_of = local_date(analyses[0].as_of, analyses[0].as_of) if analyses else ""
     proposals = sum(a.proposals for a in analyses)
     stalled = sum(len(a.stalls) for a in analyses)
-    answered = sum(a.feedback.answered.count for a in analyses)
-    implemented = sum(a.funnel.implemented + a.funnel.partially_implemented for a in analyses)
+    rests = _headline_marks(analyses, shown)
+    count = privacy.count
     parts = [
         f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)} — {escape(as_of)}</title><style>{_STYLE}</style></head><body>",
         f"<header><h1>{escape(title)}</h1>",
-        f'<p class="lead">As of {escape(as_of)}: {escape(privacy.count(proposals))} proposals in {len(analyses)} '
+        f'<p class="lead">As of {escape(as_of)}: {escape(count(proposals))} proposals in {len(analyses)} '
         "workflows.</p>",
         '<ul class="figures">',
-        f"<li><b>{escape(privacy.count(proposals))}</b>proposals</li>",
-        f'<li class="{"warn" if stalled else ""}"><b>{escape(privacy.count(stalled))}</b>stalled now</li>',
-        f"<li><b>{escape(privacy.count(answered))}</b>got a reasoned answer</li>",
-        f"<li><b>{escape(privacy.count(implemented))}</b>implemented (fully or in part)</li></ul>",
-        "<nav><ul>" + '<li><a href="#stalls">Stalls</a></li>'
+        _figure_item(count(proposals), "proposals", None),
+        _figure_item(count(stalled), "stalled now", rests["stalled"], warn=bool(stalled)),
+        _figure_item(count(sum(len(a.quiet) for a in analyses)), "gone quiet (no record since)", rests["quiet"]),
+        _figure_item(count(sum(a.feedback.answered.count for a in analyses)), "got a reasoned answer",
+                     rests["answered"]),
+        _figure_item(count(sum(headline_done(a) for a in analyses)), "implemented, in use or partly in place",
+                     rests["done"]),
+        _figure_item(count(sum(a.funnel.carried_on for a in analyses)), "carried on elsewhere", rests["carried"]),
+        "</ul>",
+        "<nav><ul>" + "".join(f'<li><a href="#{escape(part.anchor)}">{escape(part.heading)}</a></li>'
+                              for part in intro)
+        + '<li><a href="#stalls">Stalls</a></li><li><a href="#quiet">Gone quiet</a></li>'
         + ('<li><a href="#compare">Comparison</a></li>' if len(analyses) > 1 else "")
         + "".join(f'<li><a href="#wf-{escape(a.workflow.id)}">{escape(a.workflow.label(language))}</a></li>'
-                  for a in analyses) + "</ul></nav></header><main>",
-        f'<section id="stalls">{section_html(sections[0], "h2")}</section>',
+                  for a in analyses)
+        + "".join(f'<li><a href="#{escape(part.anchor)}">{escape(part.heading)}</a></li>' for part in appendix)
+        + "</ul></nav></header><main>",
+        *(_part_html(part) for part in intro),
+        f'<section id="stalls">{section_html(by_key["stalls"], "h2")}</section>',
+        f'<section id="quiet">{section_html(by_key["quiet"], "h2")}</section>',
     ]
     if len(analyses) > 1:
         compare = build_comparison(analyses, language=language, privacy=privacy)
@@ -136,8 +203,11 @@ def html_report(analyses: Sequence[Analysis], *, stall_svgs: Mapping[str, str] |
         wf = analysis.workflow
         own = {s.key: s for s in sections if s.workflow == wf.id}
         parts.append(f'<section id="wf-{escape(wf.id)}"><h2>{escape(wf.label(language))}</h2>')
-        parts.append(_figure(stall_svgs.get(wf.id), "Where proposals wait: the declared workflow coloured by "
-                                                    "how long proposals stay in each state.", f"stalls-{wf.id}"))
+        caption = "Where proposals wait: the declared workflow coloured by how long proposals stay in each state."
+        if wf.id in shown and shown[wf.id].overall() in (ILLUSTRATIVE, INFERRED):
+            caption += (f" Its figures rest on {shown[wf.id].overall()} steps too: the tables below say which, "
+                        "row by row.")
+        parts.append(_figure(stall_svgs.get(wf.id), caption, f"stalls-{wf.id}"))
         parts += [section_html(own[key]) for key in _OPEN if key in own]
         if workflow_svgs.get(wf.id):
             parts.append("<details><summary>The workflow as declared</summary>"
@@ -145,8 +215,19 @@ def html_report(analyses: Sequence[Analysis], *, stall_svgs: Mapping[str, str] |
         parts += [f"<details><summary>{escape(own[key].title)}</summary>{section_html(own[key])}</details>"
                   for key in _FOLDED if key in own]
         parts.append("</section>")
+    parts += [_part_html(part) for part in appendix]
     hidden = (f" Counts below {privacy.min_count} are hidden." if privacy.min_count else "")
     who = " People are shown by role only." if privacy.roles_only else ""
     parts.append(f"</main><footer>Written by flowengine {escape(__version__)} from the stored, hash-chained "
                  f"history.{escape(hidden + who)}</footer></body></html>\n")
     return "".join(parts)
+
+
+def _part_html(part: Part) -> str:
+    lead = f'<p class="lead">{escape(part.lead)}</p>' if part.lead else ""
+    if part.folded:
+        body = "".join(f"<details><summary>{escape(s.title)}</summary>{section_html(s)}</details>"
+                       for s in part.sections)
+    else:
+        body = "".join(section_html(s) for s in part.sections)
+    return f'<section id="{escape(part.anchor)}"><h2>{escape(part.heading)}</h2>{lead}{body}</section>'

@@ -13,22 +13,28 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread, long_past
+from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall, long_past
+from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc, iso_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
 from flowengine.errors import NotFound, Remedy
+from flowengine.history.provenance import weakest
+from flowengine.history.records import id_order
 from flowengine.views.formats import report_format_names
 from flowengine.views.texttable import table, wrap
 
 Cell = str | int | float | None
 READING_DIGITS = 1  # decimals of days in a table read by people; JSON and CSV keep every digit
+SOURCE = "source"  # the column that says which kind of step a row rests on, in rebuilt histories
+SOURCE_NOTE = ("source: the weakest step the row rests on — stated (the source says so), inferred (read from "
+               "it) or illustrative (invented so the chain can run); '-': no recorded step")
 
 
 @dataclass(frozen=True)
@@ -101,46 +107,88 @@ def _role_label(workflow: Workflow, role_id: str | None, language: str) -> str |
     return role.label(language) if role else role_id
 
 
-def build_sections(analyses: Sequence[Analysis], *, language: str = "en",
-                   privacy: Privacy | None = None) -> list[Section]:
-    """Worst stalls first (across every workflow given), then each workflow's figures."""
+def build_sections(analyses: Sequence[Analysis], *, language: str = "en", privacy: Privacy | None = None,
+                   marks: Mapping[str, Marks] | None = None) -> list[Section]:
+    """Worst stalls first (across every workflow given), then the proposals that have gone
+    quiet, then each workflow's figures. ``marks`` (by workflow id): where the histories were
+    rebuilt from a source, each row says which kind of step it rests on, in a "source" column."""
     cells = _Cells(privacy or Privacy())
-    sections = [_stall_section(analyses, language, cells)]
+    shown = {wid: found for wid, found in (marks or {}).items() if found.any}
+    sections = [_stall_section(analyses, language, cells, shown), _quiet_section(analyses, language, cells, shown)]
     for analysis in analyses:
-        sections += _workflow_sections(analysis, language, cells)
+        sections += _workflow_sections(analysis, language, cells, shown.get(analysis.workflow.id))
     return sections
 
 
-def _stall_section(analyses: Sequence[Analysis], language: str, cells: _Cells) -> Section:
+def _marked(section: Section, kinds: Sequence[str | None] | None) -> Section:
+    """The section with a source column (``kinds``, one per row), or as it is without marks."""
+    if kinds is None:
+        return section
+    rows = tuple((*row, kind or "-") for row, kind in zip(section.rows, kinds, strict=True))
+    note = f"{section.note}; {SOURCE_NOTE}" if section.note else SOURCE_NOTE
+    return Section(section.key, section.title, (*section.columns, SOURCE), rows, section.workflow, note)
+
+
+def _stall_section(analyses: Sequence[Analysis], language: str, cells: _Cells,
+                   marks: Mapping[str, Marks]) -> Section:
     workflows = {a.workflow.id: a.workflow for a in analyses}
     zone = analyses[0].as_of if analyses else None
+    stalls = worst_first(s for a in analyses for s in a.stalls)
     rows = tuple(
         (s.proposal, s.title, s.workflow, _state_label(workflows[s.workflow], s.state, language),
          _role_label(workflows[s.workflow], s.owner, language), local_date(s.since, zone), _days(s.days),
          _days(s.limit_days), s.rule, cells.privacy.actor(s.last_actor, s.last_role))
-        for s in worst_first(s for a in analyses for s in a.stalls)
+        for s in stalls
     )
-    return Section("stalls", "Stalled proposals, worst first", (
+    return _marked(Section("stalls", "Stalled proposals, worst first", (
         "proposal", "title", "workflow", "state", "must act", "waiting since", "days", "limit days", "limit rule",
         "last step by"), rows,
-        note="limit: the state's deadline; 'no progress': an implementation's deadline counted from its last "
-             "recorded progress; 'p90': no deadline declared, so 90 % of earlier stays were shorter")
+        note="stalled: over its limit, and heard of within it, so the owner is known to be waiting. limit: the "
+             "state's deadline; 'no progress': an implementation's deadline counted from its last recorded "
+             "progress; 'p90': no deadline declared, so 90 % of earlier stays were shorter"),
+        _stall_kinds(stalls, marks))
 
 
-def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list[Section]:
+def _stall_kinds(stalls: Sequence[Stall], marks: Mapping[str, Marks]) -> list[str | None] | None:
+    if not marks:
+        return None
+    return [marks[s.workflow].stalls.get(s.proposal) if s.workflow in marks else None for s in stalls]
+
+
+def _quiet_section(analyses: Sequence[Analysis], language: str, cells: _Cells,
+                   marks: Mapping[str, Marks]) -> Section:
+    workflows = {a.workflow.id: a.workflow for a in analyses}
+    zone = analyses[0].as_of if analyses else None
+    quiet = sorted((s for a in analyses for s in a.quiet), key=lambda s: (-s.heard_days, id_order(s.proposal)))
+    rows = tuple(
+        (s.proposal, s.title, s.workflow, _state_label(workflows[s.workflow], s.state, language),
+         _role_label(workflows[s.workflow], s.owner, language), local_date(s.since, zone),
+         local_date(s.last_heard, zone), _days(s.heard_days), _days(s.limit_days),
+         cells.privacy.actor(s.last_actor, s.last_role))
+        for s in quiet
+    )
+    return _marked(Section("quiet", "Gone quiet: over the limit, and no record since", (
+        "proposal", "title", "workflow", "state", "owner", "in it since", "last heard of", "days since",
+        "limit days", "last record by"), rows,
+        note="no record for longer than the limit: a gap in the records, not a stall. The records cannot tell "
+             "a body that failed to act from a step nobody wrote down; a note (flowengine note) when you hear "
+             "of the proposal says which"), _stall_kinds(quiet, marks))
+
+
+def _workflow_sections(analysis: Analysis, language: str, cells: _Cells, mark: Marks | None) -> list[Section]:
     wf = analysis.workflow
     name = f"{wf.label(language)} ({wf.id})"
     as_of = local_date(analysis.as_of, analysis.as_of)
     stage_rows = tuple(
         (term(s.stage, language), cells.count(s.now), cells.count(s.stalled_now), cells.count(s.over_deadline_now),
-         cells.count(s.passed.count), *cells.spread(s.passed), cells.spread(s.waiting)[0])
+         cells.count(s.quiet_now), cells.count(s.passed.count), *cells.spread(s.passed), cells.spread(s.waiting)[0])
         for s in analysis.stages
     )
     state_rows = tuple(
         (s.state, _state_label(wf, s.state, language), term(s.stage, language) if s.stage else None,
          _role_label(wf, s.owner, language), cells.count(s.now), cells.count(s.stalled_now),
-         cells.count(s.over_deadline_now), cells.count(s.passed.count), *cells.spread(s.passed),
-         _days(s.deadline_days), s.severity)
+         cells.count(s.over_deadline_now), cells.count(s.quiet_now), cells.count(s.passed.count),
+         *cells.spread(s.passed), _days(s.deadline_days), s.severity)
         for s in analysis.states if s.now or s.passed.count or not s.final
     )
     transition_rows = tuple(
@@ -154,16 +202,17 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
     funnel_rows: list[tuple[Cell, ...]] = [
         (term(row.stage, language), cells.count(row.reached), cells.count(row.lost_total),
          cells.share(row.lost_total, row.reached),
-         ", ".join(f"{_how(how, language)} {cells.count(n)}" for how, n in row.lost) or None)
+         ", ".join(f"{_how(how, language)} {cells.count(n)}" for how, n in row.lost) or None,
+         cells.count(row.carried_on))
         for row in funnel.stages
     ]
     funnel_rows += [
-        (term("implemented", language), cells.count(funnel.implemented), None,
-         cells.share(funnel.implemented, funnel.proposals), None),
-        (term("partially_implemented", language), cells.count(funnel.partially_implemented), None,
-         cells.share(funnel.partially_implemented, funnel.proposals), None),
-        (term("evaluation", language), cells.count(funnel.evaluated), None,
-         cells.share(funnel.evaluated, funnel.proposals), None),
+        (label, cells.count(n), None, cells.share(n, funnel.proposals), None, None) for label, n in (
+            (term("implemented", language), funnel.implemented),
+            (term("partially_implemented", language), funnel.partially_implemented),
+            ("being implemented, progress recorded", funnel.in_progress),
+            ("reached evaluation (taken into use)", funnel.evaluated),
+            ("carried on elsewhere (transferred)", funnel.carried_on))
     ]
     feedback = analysis.feedback
     answered = feedback.answered
@@ -177,13 +226,13 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
         for month in sorted({m for m, _ in s.entered_by_month} | {m for m, _ in s.left_by_month})
     )
     days = ("median days", "p90 days", "max days")
-    return [
+    sections = [
         Section("stages", f"{name}: stages as of {as_of} ({analysis.proposals} proposals)",
-                ("stage", "now", "stalled", "over deadline", "passed", *days, "waiting median days"),
+                ("stage", "now", "stalled", "over deadline", "gone quiet", "passed", *days, "waiting median days"),
                 stage_rows, wf.id),
         Section("states", f"{name}: states",
-                ("state", "label", "stage", "owner", "now", "stalled", "over deadline", "passed", *days,
-                 "deadline days", "severity"), state_rows, wf.id,
+                ("state", "label", "stage", "owner", "now", "stalled", "over deadline", "gone quiet", "passed",
+                 *days, "deadline days", "severity"), state_rows, wf.id,
                 note="days: finished stays; severity 1-4: median of finished stays (current waits where "
                      "nobody has left yet) relative to the slowest state; final states count proposals that "
                      "ended there"),
@@ -193,10 +242,12 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
                      f"{len(analysis.jumps)} steps no transition declares"),
         Section("loops", f"{name}: sent back", ("from", "to", "times", "proposals"), loop_rows, wf.id,
                 note="a step back to an earlier state of the chain"),
-        Section("funnel", f"{name}: funnel", ("stage", "reached", "lost here", "share lost", "how"),
+        Section("funnel", f"{name}: funnel", ("stage", "reached", "lost here", "share lost", "how",
+                                              "carried on"),
                 tuple(funnel_rows), wf.id,
                 note="reached: got at least this far; lost here: this was the furthest stage and the proposal "
-                     "was not implemented"),
+                     "was neither implemented nor carried on elsewhere; carried on: handed on to another "
+                     "process or project (transferred), not lost"),
         Section("feedback", f"{name}: feedback loop", (
             "proposals", "answered", "median days to answer", "p90 days to answer", "without answer",
             "share without", "median days without"), feedback_rows, wf.id,
@@ -204,6 +255,24 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells) -> list
         Section("flow", f"{name}: entered and left per month (UTC)", ("state", "month", "entered", "left"),
                 flow_rows, wf.id),
     ]
+    if mark is None:
+        return sections
+    shown_states = [s for s in analysis.states if s.now or s.passed.count or not s.final]
+    kinds: dict[str, list[str | None]] = {
+        "stages": [mark.stages.get(s.stage) for s in analysis.stages],
+        "states": [mark.states.get(s.state) or (mark.funnel.get(s.state) if s.final else None)
+                   for s in shown_states],
+        "transitions": [mark.transitions.get((t.source, t.trigger, t.target)) for t in analysis.transitions],
+        "loops": [mark.loops.get((loop.source, loop.target)) for loop in analysis.loops],
+        "funnel": [*(mark.funnel.get(row.stage) for row in funnel.stages),
+                   mark.funnel.get("implemented"), mark.funnel.get("partially_implemented"),
+                   mark.stages.get("implementation"), mark.funnel.get("evaluation"),
+                   weakest([mark.funnel.get(outcome) for outcome in CARRIED_ON])],
+        "feedback": [mark.feedback],
+        "flow": [mark.flow.get((row[0], row[1])) for row in flow_rows if isinstance(row[0], str)
+                 and isinstance(row[1], str)],
+    }
+    return [_marked(section, kinds[section.key]) for section in sections]
 
 
 def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",

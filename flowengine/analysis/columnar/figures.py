@@ -15,8 +15,10 @@ sequence once, and every figure is then a vectorised pass over those arrays:
   highest stage, the feedback loop its first commented answering step (by sequence);
 - medians and 90th percentiles use :func:`flowengine.analysis.figures.quantile`'s formula on the same
   two order statistics, so they equal the reference's to the last bit;
-- only proposals that may be stalled become Python objects: only their latest progress is
-  looked up, and only the stalled ones' id, title and last actor.
+- only proposals that may be stalled become Python objects: the latest progress is looked up
+  only for open proposals in an implementation stage (it restarts their clock, and says
+  whether they are under way), and only the ones over their limit get their id, title, last
+  actor and when they were last heard of.
 
 A workflow whose history the column-wise view cannot take (a history that does not start with
 its creation, or a step that names no source state: neither is ever written by flowengine) is
@@ -26,7 +28,7 @@ analysed by the reference instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,9 +74,9 @@ from flowengine.analysis.reference import (
     chain_order,
     declared_transitions,
     funnel,
+    split_quiet,
     stage_figures,
     state_figures,
-    worst_first,
 )
 from flowengine.clock import as_utc
 from flowengine.definition.durations import Duration
@@ -217,15 +219,18 @@ class _Figures:
         has_answer = answered_at >= 0
         answered = days_of(answered_at[has_answer] - created[has_answer])
         unanswered = days_of(self.now_us - created[~has_answer])
-        stalls = self._stalls(pks[open_], name_now[open_], since[open_], stage_now[open_], tally)
-        states = self._state_figures(tally, stalls)
+        implementing = stage_now[open_] == STAGES.index("implementation")
+        clock, under_way = self._clocks(pks[open_], since[open_], v.seq[e][e_last][open_], implementing)
+        stalls, quiet = self._stalls(pks[open_], name_now[open_], since[open_], clock, tally)
+        states = self._state_figures(tally, stalls, quiet)
         return Analysis(
             workflow=self.workflow, as_of=self.moment, proposals=proposals, states=states,
             stages=stage_figures(self.workflow, states, tally.stage_passed, tally.stage_waiting),
             transitions=self._transition_figures(step_group, step_days),
-            loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals),
+            loops=loops, funnel=self._funnel(furthest, name_now, int(evaluated.sum()), proposals,
+                                             int(under_way.sum())),
             feedback=Feedback(proposals, _one_spread(answered), int(unanswered.size), _one_spread(unanswered)),
-            stalls=stalls,
+            stalls=stalls, quiet=quiet,
         )
 
     # -- pieces ------------------------------------------------------------------------------
@@ -246,24 +251,40 @@ class _Figures:
         found[np.searchsorted(pks, pk[head])] = at[head]
         return found
 
-    def _clocks(self, pks: Ints, since: Ints, implementing: Flags) -> Ints:
-        """When each proposal's deadline clock last started: its stay's start, or where
-        ``implementing`` its latest progress record since (one index seek each)."""
+    def _clocks(self, pks: Ints, since: Ints, entered: Ints, implementing: Flags) -> tuple[Ints, Flags]:
+        """When each proposal's deadline clock last started — its stay's start, or where
+        ``implementing`` its latest progress record in the stay (one index seek each) — and
+        whether it has progress recorded in the stay (``entered``: the seq that began the stay)."""
         clock = since.copy()
+        under_way = np.zeros(pks.size, dtype=bool)
         if not implementing.any():
-            return clock
-        wanted = pks[implementing]
-        progress = event_columns(aggregates.latest_progress(self.conn, self.moment, wanted.tolist()), self.time_format)
-        latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
-        order = np.argsort(wanted)
-        np.maximum.at(latest, order[np.searchsorted(wanted, progress.pk, sorter=order)], progress.at)
-        clock[implementing] = np.maximum(since[implementing], latest)
-        return clock
+            return clock, under_way
+        wanted, began = pks[implementing], since[implementing]
+        latest = self._latest(aggregates.latest_progress, wanted)[0]
+        in_stay = latest > began
+        tied = np.flatnonzero(latest == began)  # progress at the very moment the stay began: before or after?
+        if tied.size:
+            in_stay[tied] = self._latest(aggregates.latest_progress_seqs, wanted[tied])[1] > entered[implementing][tied]
+        clock[implementing] = np.where(in_stay, latest, began)
+        under_way[implementing] = in_stay
+        return clock, under_way
 
-    def _stalls(self, pks: Ints, names: Ints, since: Ints, stage: Ints, tally: _Tally) -> tuple[Stall, ...]:
-        """The open proposals over their limit, worst first (as stalls._stalls and _limit). A clock
-        only ever starts at or after its stay's start, so only proposals over the least limit
-        counted from there are looked at further: their progress, then their exact due time."""
+    def _latest(self, read: Callable[[Connection, datetime, list[int]], aggregates.Columns],
+                wanted: Ints) -> tuple[Ints, Ints]:
+        """Each wanted proposal's latest progress: its time (the least int64 where none) and seq (-1)."""
+        progress = event_columns(read(self.conn, self.moment, wanted.tolist()), self.time_format)
+        order = np.argsort(wanted)
+        position = order[np.searchsorted(wanted, progress.pk, sorter=order)]
+        latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
+        seq = np.full(wanted.size, -1, dtype=np.int64)
+        latest[position], seq[position] = progress.at, progress.seq
+        return latest, seq
+
+    def _stalls(self, pks: Ints, names: Ints, since: Ints, clock: Ints,
+                tally: _Tally) -> tuple[tuple[Stall, ...], tuple[Stall, ...]]:
+        """The open proposals over their limit (as stalls._stalls and _limit): (stalled, worst
+        first; gone quiet, longest silent first). A clock only ever starts at or after its stay's
+        start, so only proposals over the least limit counted from there are looked at further."""
         never = np.iinfo(np.int64).max
         least = np.full(pks.size, never, dtype=np.int64)  # the shortest limit each could be over
         limits: dict[int, tuple[Duration | int, str, float | None]] = {}  # code → deadline or p90 span, rule, p90
@@ -282,7 +303,6 @@ class _Figures:
             least[here] = span
             limits[code] = (span, "p90", history.p90)
         maybe = (least != never) & (self.now_us - since > least)
-        clock = self._clocks(pks, since, maybe & (stage == STAGES.index("implementation")))
         due = np.full(pks.size, never, dtype=np.int64)
         limit_days = np.zeros(pks.size, dtype=np.float64)
         for code, (limit, _, p90) in limits.items():
@@ -295,7 +315,7 @@ class _Figures:
                 limit_days[here] = p90
         stalled = np.flatnonzero(maybe & (self.now_us > due))
         if not stalled.size:
-            return ()
+            return (), ()
         who = aggregates.current(self.conn, pks[stalled].tolist(), self.moment)
         waited = days_of(self.now_us - clock[stalled])
         found = []
@@ -310,8 +330,10 @@ class _Figures:
                 stage=declared.stage if declared else None, owner=declared.owner if declared else None,
                 since=EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
                 rule=limits[code][1], last_actor=current.last_actor, last_role=current.last_role,
+                last_heard=as_utc(current.last_at), heard_days=max(0.0, (self.moment - as_utc(current.last_at))
+                                                                   .total_seconds() / 86400),
             ))
-        return worst_first(found)
+        return split_quiet(found)
 
     def _loops(self, step_group: Ints, step_pk: Ints) -> tuple[LoopFigures, ...]:
         order = chain_order(self.workflow)
@@ -333,7 +355,8 @@ class _Figures:
         loops = [LoopFigures(pairs[code][0], pairs[code][1], times[code], proposals[code]) for code in times]
         return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
-    def _state_figures(self, tally: _Tally, stalls: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
+    def _state_figures(self, tally: _Tally, stalls: tuple[Stall, ...],
+                       quiet: tuple[Stall, ...]) -> tuple[StateFigures, ...]:
         names = self.names
 
         def named(by_code: dict[int, Any]) -> dict[str, Any]:
@@ -341,7 +364,7 @@ class _Figures:
 
         stays = spreads_by_key(np.concatenate([tally.passed_values[0], tally.waiting_values[0]]),
                          np.concatenate([tally.passed_values[1], tally.waiting_values[1]]))
-        return state_figures(self.workflow, stalls, passed=named(tally.passed),
+        return state_figures(self.workflow, stalls, quiet=quiet, passed=named(tally.passed),
                              waiting=named(spreads_by_key(*tally.waiting_values)), stays=named(stays),
                              now=named(tally.now), ended=named(tally.ended), entered=named(tally.entered),
                              left=named(tally.left))
@@ -362,7 +385,7 @@ class _Figures:
             result.append(TransitionFigures(key[0], key[1], key[2], key in known, spread.count, spread))
         return tuple(result)
 
-    def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int) -> Funnel:
+    def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int, in_progress: int) -> Funnel:
         outcome_of: list[str | None] = []
         for name in self.names:
             state = self.workflow.states.get(name)
@@ -372,7 +395,7 @@ class _Figures:
             span = len(self.names)
             for key, n in count_keys((furthest + 1) * span + name_now).items():
                 ends[(key // span - 1, outcome_of[key % span])] += n
-        return funnel(self.workflow, ends, count, evaluated)
+        return funnel(self.workflow, ends, count, evaluated, in_progress)
 
 
 @dataclass(frozen=True)
