@@ -110,7 +110,7 @@ def test_pairs_below_the_share_are_left_out_and_listed_unless_a_state_needs_them
     pairs = {(source, t.target) for t in workflow.transitions for source in t.sources}
     assert ("a", "c") not in pairs  # 1 of the 21 pairs leaving A
     assert ("a", "d") in pairs  # below the share, but D could not be reached without it
-    assert "#   a -> c: 1 times, 4.8 %" in text and "Kept below the share" in text
+    assert "#   a → c: 1 times, 4.8 %" in text and "Kept below the share" in text
     with FlowEngine.open(db_target, workflow_dirs=[tmp_path]) as flow:
         report = import_log(flow, log, "log", actor="archive", keep_going=True)
         assert report.fitness is not None and (report.fitness.cases_fit, report.fitness.cases) == (20, 21)

@@ -384,12 +384,12 @@ def draft_text(draft: Draft, hint: Callable[[Remedy], str] = _in_own_words) -> s
                      f"{draft.dropped_cases:,} case(s), which will not fit (import the others with "
                      f"{hint(Remedy('keep_going'))},")
         lines.append(f"# or lower {hint(Remedy('min_share'))}):")
-        lines += [f"#   {a} -> {b}: {n:,} times, {_pct(share)}" for a, b, n, share in draft.dropped[:20]]
+        lines += [f"#   {a} → {b}: {n:,} times, {_pct(share)}" for a, b, n, share in draft.dropped[:20]]
         if len(draft.dropped) > 20:
             lines.append(f"#   … and {len(draft.dropped) - 20} more")
     if draft.restored:
         lines.append("# Kept below the share, since a state would otherwise be unreachable or have no way to an end:")
-        lines += [f"#   {a} -> {b}: {n:,} times, {_pct(share)}" for a, b, n, share in draft.restored]
+        lines += [f"#   {a} → {b}: {n:,} times, {_pct(share)}" for a, b, n, share in draft.restored]
     if draft.naive_times:
         lines.append(f"# {draft.naive_times:,} times have no UTC offset: import with {hint(Remedy('assume_utc'))}.")
     lines += [
