@@ -1,4 +1,5 @@
-"""How fast `flowengine import` writes a log, against raw sqlite3 ``executemany`` of the same rows.
+"""How fast `flowengine import` writes a log, against raw sqlite3 ``executemany`` of the same rows;
+and how fast `flowengine workflow discover` drafts a workflow from the same log.
 
     python bench/import.py [--runs 5] [--sizes 10000,100000,1000000] [--events-per-case 10]
 
@@ -13,7 +14,12 @@ drift weighs on both alike:
   standard library's ``sqlite3`` ``executemany`` into a fresh database with the same schema,
   indexes and triggers, in one transaction, with the same pragmas.
 
-Prints a Markdown table of medians: events per second of each, and the ratio.
+- discovery: ``discover_workflow`` through the Python API (reading the log, counting its
+  variants, drafting the workflow text), and the whole command ``flowengine workflow discover
+  LOG -o draft.yaml`` in a fresh process (start-up and the draft's validation included), against
+  the floor of any reading of the log: one pass of the standard library's ``csv.reader`` over it.
+
+Prints Markdown tables of medians: events per second of each, and the ratios.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -126,13 +133,55 @@ def run_raw(folder: Path, source: Path, tag: str) -> float:
     return elapsed
 
 
-def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, float, float]:
+def run_discover(log: Path) -> float:
+    from flowengine.eventlog.draft import discover_workflow
+
+    start = time.perf_counter()
+    discover_workflow(log)
+    return time.perf_counter() - start
+
+
+def run_discover_command(folder: Path, log: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of the whole command in its own process."""
+    import resource
+
+    command = [str(Path(sys.executable).parent / "flowengine"), "workflow", "discover", str(log), "-o",
+               str(folder / "draft.yaml")]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_csv_pass(log: Path) -> float:
+    start = time.perf_counter()
+    with log.open(newline="", encoding="utf-8") as handle:
+        for _ in csv.reader(handle):
+            pass
+    return time.perf_counter() - start
+
+
+Discovery = tuple[float, float, float, float]  # medians: API, whole command, its CPU time, csv pass
+
+
+def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, float, float, Discovery]:
     log = folder / f"log-{cases}.csv"
     events = write_log(log, cases, per_case)
     imports: list[float] = []
     raws: list[float] = []
+    discovers: list[float] = []
+    commands: list[float] = []
+    cpu: list[float] = []
+    passes: list[float] = []
     source: Path | None = None
     for index in range(runs):
+        passes.append(run_csv_pass(log))
+        discovers.append(run_discover(log))
+        wall, used = run_discover_command(folder, log)
+        commands.append(wall)
+        cpu.append(used)
         seconds, database = run_import(folder, log, f"{cases}-{index}")
         imports.append(seconds)
         if source is None:
@@ -146,7 +195,9 @@ def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, fl
     for leftover in folder.glob("*.db-*"):
         leftover.unlink()
     log.unlink()
-    return events, statistics.median(imports), statistics.median(raws)
+    discovery = (statistics.median(discovers), statistics.median(commands), statistics.median(cpu),
+                 statistics.median(passes))
+    return events, statistics.median(imports), statistics.median(raws), discovery
 
 
 def main() -> None:
@@ -168,9 +219,16 @@ def main() -> None:
     print()
     print("| log | flowengine import | raw sqlite3 executemany, same rows | ratio |")
     print("| --- | --- | --- | --- |")
-    for cases, events, imported, raw in results:
+    for cases, events, imported, raw, _ in results:
         print(f"| {events:,} events / {cases:,} cases | {events / imported:,.0f} events/s ({imported:.2f} s) "
               f"| {events / raw:,.0f} events/s ({raw:.2f} s) | {raw / imported:.2f}x |")
+    print()
+    print("| log | discover, Python API | discover, whole command (CPU time) | one csv.reader pass over the log "
+          "| API / csv pass |")
+    print("| --- | --- | --- | --- | --- |")
+    for cases, events, _, _, (api, command, used, reading) in results:
+        print(f"| {events:,} events / {cases:,} cases | {api:.2f} s | {command:.2f} s ({used:.2f} s) "
+              f"| {reading:.2f} s | {api / reading:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ from .session import open_engine
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(export_format_names()), default="csv", show_default=True,
-              help=either(f"{f.name} ({f.description})" for f in export_formats()) + ".")
+@click.option("--format", "fmt", type=click.Choice(export_format_names()), default=None,
+              help=either(f"{f.name} ({f.description})" for f in export_formats())
+              + " (default: from -o's suffix, else csv).")
 @workflow_filter_option
 @click.option("--pseudonymise", is_flag=True,
               help="Actors become person-1, person-2… and free text is left out (titles, descriptions, "
@@ -28,10 +29,11 @@ from .session import open_engine
               help="Only creations and steps (kinds created and advanced): events that leave the state "
                    "unchanged would show as self-loops in a directly-follows graph and cut sojourn times.")
 @click.option("-o", "--output", metavar="FILE",
-              help="Write to FILE (replaced only once the log is complete); - or none: standard output.")
+              help="Write to FILE (replaced only once the log is complete; gzip-compressed when it ends in .gz); "
+                   "- or none: standard output.")
 @quiet_option
 @database_option
-def export(fmt: str, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, output: str | None,
+def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, output: str | None,
            quiet: bool, database: str | None) -> None:
     """Write every event of every proposal as an event log (CSV, XES or OCEL 2.0 JSON).
 
@@ -43,12 +45,14 @@ def export(fmt: str, workflows: tuple[str, ...], pseudonymise: bool, steps_only:
     \b
     Example:
       flowengine export --format xes --steps-only -o interreg.xes
+      flowengine export --steps-only -o interreg.xes.gz
       flowengine export --format csv --pseudonymise --workflow innovation-chain > events.csv
     """
-    from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, planned_units
+    from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, format_of, planned_units
 
     options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only)
     output = None if output == "-" else output
+    fmt = fmt or (format_of(output) if output else None) or "csv"
     with open_engine(database) as engine:
         total = planned_units(engine.database, fmt, options)
         with terminal_meter("Exporting", total, quiet=quiet) as meter:

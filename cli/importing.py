@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from flowengine.eventlog.formats import import_format_names
+from flowengine.suggest import either
 
 from . import completion as complete
 from .meter import terminal_meter
@@ -19,6 +21,9 @@ from .options import CHECK_LOG_COLUMNS, database_option, json_option, quiet_opti
 from .session import open_engine
 from .terminal import spooled_standard_input
 from .views import to_json
+
+if TYPE_CHECKING:
+    from flowengine.eventlog.importer import ImportReport
 
 EXIT_REJECTED = 1
 
@@ -37,21 +42,30 @@ EXIT_REJECTED = 1
                                              "workflow's roles (default: its only role, when it has one).")
 @click.option("--assume-utc", is_flag=True, help="Read timestamps without a UTC offset as UTC (else refused).")
 @click.option("--dry-run", is_flag=True, help="Check every case and say what would be imported; write nothing.")
+@click.option("--keep-going", is_flag=True,
+              help="Import the cases that fit and leave out the others, listing each of their problems in the "
+                   "rejects file (without it, one case that does not fit stops the whole import).")
+@click.option("--rejects", "rejects_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="With --keep-going: where to list what did not fit (default: LOG.rejects.csv, or .json with "
+                   "--json, in the current folder).")
 @quiet_option
 @workflows_option
 @database_option
 @json_option
 def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, ...], actor: str | None,
-               role: str | None, assume_utc: bool, dry_run: bool, quiet: bool, workflow_dirs: tuple[str, ...],
-               database: str | None, as_json: bool) -> None:
-    """Import FILE, an event log, as proposals with their histories under workflow WF (FILE -
-    reads standard input; then give --format).
+               role: str | None, assume_utc: bool, dry_run: bool, keep_going: bool, rejects_path: str | None,
+               quiet: bool, workflow_dirs: tuple[str, ...], database: str | None, as_json: bool) -> None:
+    """Import FILE, an event log (CSV, XES or OCEL 2.0 JSON, plain or .gz), as proposals with
+    their histories under workflow WF (FILE - reads standard input; then give --format).
 
     Each case becomes a proposal; each event's activity names the state it entered (a state's
     id or label), reached by the transition the workflow declares; events are taken in time
     order. flowengine's own export is rebuilt exactly, hashes and all. The whole file is one
     transaction: every row that does not fit is listed (file:line or trace and event, case,
-    why) and nothing is written. Importing the same cases twice is refused.
+    why) and nothing is written — or, with --keep-going, the cases that fit are imported and the
+    others listed in a rejects file. Either way the fitness is given: the share of cases and of
+    events that fit. Importing the same cases twice is refused. No workflow yet? Draft one from
+    the log with 'flowengine workflow discover'.
 
     \b
     Example:
@@ -59,25 +73,38 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
           --workflow road-traffic-fines --workflows examples/eventlogs --actor police-office
       flowengine import cases.csv -w innovation-chain --map "Case ID=case" --map "Step=activity" \\
           --map "Date=timestamp" --actor archive --role project_leader --dry-run
+      flowengine import helpdesk.csv.gz -w draft.yaml --keep-going --rejects helpdesk-rejects.csv
     """
     from flowengine.eventlog.importer import LogRejected, import_log, parse_mapping
 
     mapping = parse_mapping(mappings)
+    if rejects_path is not None and not keep_going:
+        raise click.UsageError("--rejects lists what --keep-going leaves out; give --keep-going too")
     with contextlib.ExitStack() as stack:
         if path == "-":
             if fmt is None:
-                raise click.UsageError("reading the log from standard input, say its format: --format csv or xes")
+                raise click.UsageError("reading the log from standard input, say its format: --format "
+                                       + either(import_format_names()))
             spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowengine-import-"))
             path = str(spooled_standard_input(Path(spool)))
         engine = stack.enter_context(open_engine(database, workflow_dirs))
+        rejects = None
+        if keep_going:
+            from flowengine.eventlog.rejects import rejects_file
+
+            target = Path(rejects_path) if rejects_path else _default_rejects(path, as_json)
+            rejects = stack.enter_context(rejects_file(target, "json" if as_json or target.suffix == ".json"
+                                                       else "csv", Path(path).name))
         meter = stack.enter_context(terminal_meter("importing", None, quiet=quiet))
         try:
             report = import_log(engine, path, workflow, fmt=fmt, mapping=mapping, actor=actor, role=role,
-                                assume_utc=assume_utc, dry_run=dry_run, meter=meter)
+                                assume_utc=assume_utc, dry_run=dry_run, meter=meter, keep_going=keep_going,
+                                rejects=rejects)
         except LogRejected as rejected:
             if as_json:
                 click.echo(to_json({"ok": False, "count": rejected.count,
-                                    "problems": [p.as_dict() for p in rejected.problems]}))
+                                    "problems": [p.as_dict() for p in rejected.problems],
+                                    "fitness": rejected.fitness.as_dict() if rejected.fitness else None}))
             else:
                 for problem in rejected.problems:
                     click.echo(problem.format(), err=True)
@@ -87,19 +114,47 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
 
             click.echo(f"error: {with_hint(rejected.summary, rejected.remedies)}", err=True)
             raise SystemExit(EXIT_REJECTED) from None
+        if rejects is not None:
+            rejects.close({"fitness": report.fitness.as_dict() if report.fitness else None})
+    written = str(target) if rejects is not None and report.problems else None
+    if not written and rejects is not None:
+        target.unlink(missing_ok=True)  # nothing was left out: no rejects file
     if as_json:
-        click.echo(to_json({"ok": True, **report.as_dict()}))
+        click.echo(to_json({"ok": True, **report.as_dict(), "rejects": written}))
         return
+    _say(report, written)
+
+
+def _default_rejects(path: str, as_json: bool) -> Path:
+    """``helpdesk.csv.gz`` → ``helpdesk.rejects.csv`` (or ``.json``) in the current folder."""
+    from flowengine.eventlog.sources import strip_compression
+
+    stem = Path(strip_compression(Path(path).name)).stem.lstrip("<").rstrip(">") or "log"
+    return Path.cwd() / f"{stem}.rejects.{'json' if as_json else 'csv'}"
+
+
+def _say(report: ImportReport, rejects: str | None) -> None:
+    from flowengine.clock import local_text
+
     span = (f" ({report.first_id} … {report.last_id})" if report.first_id and report.first_id != report.last_id
             else f" ({report.first_id})" if report.first_id else "")
     verb = "would import" if report.dry_run else "imported"
     click.echo(f"{verb} {report.cases:,} case(s), {report.events:,} event(s) from {report.log} under "
                f"{report.workflow}{span}")
+    if report.fitness is not None:
+        click.echo(f"fitness: {report.fitness.text()}")
+        left_out = report.fitness.cases - report.fitness.cases_fit
+        if left_out or rejects:
+            click.echo(f"left out {left_out:,} case(s) that do not fit: {report.problems:,} problem(s) listed in "
+                       f"{rejects}")
     if report.skipped:
         click.echo(f"skipped {report.skipped:,} event(s) whose lifecycle is not 'complete'")
     if report.first_at and report.last_at:
-        from flowengine.clock import local_text
-
         click.echo(f"events from {local_text(report.first_at)} to {local_text(report.last_at)}")
     if report.dry_run:
         click.echo("dry run: nothing was written")
+    if report.long_past and report.last_at is not None and report.imported_at is not None:
+        newest = local_text(report.last_at)[:10]
+        click.echo(f"note: the newest event is {newest}, long before today ({local_text(report.imported_at)[:10]}); "
+                   f"reports default to today, so every case still open would wait since then — pass "
+                   f"--as-of {newest} to read the log as it stood at its end")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from flowengine.eventlog.formats import import_format_names
 from flowengine.i18n import t
 
 if TYPE_CHECKING:
@@ -24,15 +25,23 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "map": lambda name, value: f"--map {name}={value}",
     "column": lambda name, value: f'--map "{name}={value}"',
     "assume_utc": lambda name, value: "--assume-utc",
-    "log_format": lambda name, value: "--format csv|xes",
+    "log_format": lambda name, value: f"--format {'|'.join(import_format_names())}",
     "workflow": lambda name, value: f"--workflow {name}",
     "default_actor": lambda name, value: "--actor NAME",
     "default_role": lambda name, value: "--role ROLE",
+    "keep_going": lambda name, value: "--keep-going",
+    "min_share": lambda name, value: "--min-share",
+    "as_of": lambda name, value: f"--as-of {value}",
     "out": lambda name, value: t("another {option}", option="--out"),
     "database": lambda name, value: "--db PATH",
     "list_proposals": lambda name, value: "flowengine proposal list",
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
 }
+
+
+def option(remedy: Remedy) -> str:
+    """One remedy as its option (``--keep-going``)."""
+    return OPTIONS[remedy.kind](remedy.name, remedy.value)
 
 
 def hint(remedies: Iterable[Remedy]) -> str:

@@ -98,24 +98,30 @@ def _publishable(analyses: list[Analysis], privacy: Privacy) -> tuple[Privacy, f
 
 
 def _analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-              as_of: datetime | None, quiet: bool) -> list[Analysis]:
-    """Every named workflow's analysis; a progress bar on a terminal unless ``quiet``: a log of a
+              as_of: datetime | None, quiet: bool) -> tuple[list[Analysis], str | None]:
+    """Every named workflow's analysis, and what a report must say when it defaulted to today
+    but the history ended long ago; a progress bar on a terminal unless ``quiet``: a log of a
     million events takes a second or more."""
-    return _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, marks=False)[0]
+    analyses, _, _, note = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, marks=False)
+    return analyses, note
 
 
 def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workflows: tuple[str, ...],
-                     as_of: datetime | None, quiet: bool, *, marks: bool = True,
-                     language: str = "en") -> tuple[list[Analysis], dict[str, Marks], list[Section]]:
+                     as_of: datetime | None, quiet: bool, *, marks: bool = True, language: str = "en"
+                     ) -> tuple[list[Analysis], dict[str, Marks], list[Section], str | None]:
     """The analyses; for histories rebuilt from a source, which kind of step each figure rests
-    on; and where proposals came from others (an audit's findings), that lineage as a section."""
+    on; where proposals came from others (an audit's findings), that lineage as a section; and
+    what a report must say when it defaulted to today but the history ended long ago."""
     from flowengine.store.aggregates import PHASES
+    from flowengine.views.report_writers import as_of_note
 
     from .meter import terminal_meter
+    from .remedies import option
 
     total = PHASES + len(set(workflows)) if workflows else None
     with open_engine(database, workflow_dirs) as engine, terminal_meter(t("analysing"), total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
+        newest = engine.newest_step(workflows) if as_of is None and analyses else None
         found = engine.provenance_marks(analyses) if marks and analyses else {}
         lineage = engine.lineage([a.workflow.id for a in analyses], as_of=as_of, language=language) if (
             marks and analyses) else []
@@ -130,7 +136,7 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
 
         extra.append(lineage_section([(line.source.proposal, [s.proposal for s in line.led_to]) for line in lineage],
                                      {a.workflow.id: a.workflow for a in analyses}, language=language))
-    return analyses, found, extra
+    return analyses, found, extra, as_of_note(analyses, newest, option)
 
 
 def _diagram_path(output: str) -> Path:
@@ -192,14 +198,19 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
       flowengine stalls report --workflow melhus --format markdown -o melhus.md
     """
     from flowengine.views import report as rep
+    from flowengine.views import report_writers as writers
     fmt = _report_format(fmt, output)
-    analyses, marks, lineage = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet, language=language)
+    analyses, marks, lineage, note = _marked_analyses(database, workflow_dirs, workflows, as_of, quiet,
+                                                      language=language)
     privacy, listed = _publishable(analyses, privacy)
     if listed is not None:  # where proposals came from is shown for the listed workflows alone
         lineage = []
     sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks, listed=listed) + lineage
     width = table_width() if output in (None, "-") else None  # a file gets whole rows
-    _emit(rep.as_format(fmt, sections, rep.as_json_data(sections, analyses, privacy), width=width), output)
+    data = writers.as_json_data(sections, analyses, privacy)
+    if note is not None:
+        data["note"] = note
+    _emit(writers.with_note(fmt, writers.as_format(fmt, sections, data, width=width), note), output)
 
 
 @stalls.command("diagram")
@@ -220,7 +231,9 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     from flowengine.views.stall_diagram import render_stall_diagram
 
     path = _diagram_path(output)
-    (analysis,) = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
+    (analysis,), note = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
+    if note is not None:
+        click.echo(t("note: {note}", note=note), err=True)
     privacy, _ = _publishable([analysis], privacy)
     render_stall_diagram(analysis, path, language, privacy)
     count = privacy.count
@@ -248,11 +261,13 @@ def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output
       flowengine stalls compare ostersund timra trondheim stjordal melhus -o compare.svg
     """
     from flowengine.views import report as rep
+    from flowengine.views import report_writers as writers
     path = _diagram_path(output) if output else None
-    analyses = _analyses(database, workflow_dirs, workflows, as_of, quiet)
+    analyses, note = _analyses(database, workflow_dirs, workflows, as_of, quiet)
     privacy, _ = _publishable(analyses, privacy)
     sections = rep.build_comparison(analyses, language=language, privacy=privacy)
-    text = rep.as_format(fmt, sections, width=table_width())
+    text = writers.with_note(fmt, writers.as_format(fmt, sections, None if note is None else {
+        "note": note, "sections": [s.as_dict() for s in sections]}, width=table_width()), note)
     if path is not None:
         from flowengine.views.comparison_diagram import render_comparison
 

@@ -8,10 +8,13 @@ from typing import Any
 
 import click
 
+from flowengine.eventlog.formats import import_format_names
+from flowengine.suggest import either
 from flowengine.views.formats import diagram_suffix_choices
 
 from . import completion as complete
 from .options import (
+    CHECK_LOG_COLUMNS,
     CHECK_STATE_MAP,
     database_option,
     identity_options,
@@ -92,6 +95,94 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
         click.echo(f"{len(results)} file(s) checked: {verdict}; {errors} error(s), {warnings} warning(s)", err=True)
     if not valid:
         raise SystemExit(EXIT_INVALID)
+
+
+@workflow.command()
+@click.argument("log", metavar="LOG", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", metavar="FILE", help="Write the draft to FILE (- or none: standard output).")
+@click.option("--min-share", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="P",
+              help="Leave out, as noise, a pair of activities that makes up less than this share (0-1) of the "
+                   "pairs leaving its first activity; the cases that take one will then not fit.")
+@click.option("--format", "fmt", type=click.Choice(import_format_names()),
+              help="The log's format (default: from the file name's suffix).")
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=MEANING", callback=CHECK_LOG_COLUMNS,
+              help="What a column means, as for import (case, activity, timestamp, role, lifecycle …).")
+@click.option("--id", "workflow_id", metavar="WF", help="The workflow's id (default: from the log's name).")
+@click.option("--prefix", metavar="ABC", help="Its proposal prefix, 2-6 capital letters (default: from the id).")
+@json_option
+def discover(log: str, output: str | None, min_share: float, fmt: str | None, mappings: tuple[str, ...],
+             workflow_id: str | None, prefix: str | None, as_json: bool) -> None:
+    """Draft a workflow from an event log: the first step for a log flowengine has not seen.
+
+    States from the log's activities (labelled with their names), transitions from the pairs of
+    activities that directly follow each other, the initial state from the activity most cases
+    start with and final states from the end activities nothing follows; stages and outcomes
+    guessed from the names where they say it, with a comment where not. The draft validates as
+    it is and imports the same log (LOG - reads standard input; then give --format).
+
+    \b
+    Example:
+      flowengine workflow discover helpdesk.csv.gz -o helpdesk.yaml --min-share 0.05
+      flowengine import helpdesk.csv.gz --workflow helpdesk.yaml --keep-going
+    """
+    import contextlib
+    import tempfile
+
+    from flowengine.atomicfile import replacing
+    from flowengine.definition.loader import check_text
+    from flowengine.errors import InvalidInput
+    from flowengine.eventlog.draft import discover_workflow
+    from flowengine.eventlog.reading import parse_mapping
+
+    from .remedies import option
+    from .terminal import spooled_standard_input
+
+    with contextlib.ExitStack() as stack:
+        source = log
+        if log == "-":
+            if fmt is None:
+                raise click.UsageError("reading the log from standard input, say its format: --format "
+                                       + either(import_format_names()))
+            spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowengine-discover-"))
+            source = str(spooled_standard_input(Path(spool)))
+        draft, text = discover_workflow(source, fmt=fmt, mapping=parse_mapping(mappings), min_share=min_share,
+                                        workflow_id=workflow_id, prefix=prefix, hint=option)
+    name = output if output not in (None, "-") else f"{draft.id}.yaml"
+    checked = check_text(text, name)
+    if not checked.ok:  # a draft that does not validate is flowengine's fault, not the log's
+        raise RuntimeError("the drafted workflow does not validate: " + "; ".join(i.format() for i in checked.errors))
+    if output in (None, "-"):
+        click.echo(text, nl=False)
+    else:
+        target = Path(name)
+        with replacing(target, f"cannot write the draft {target}", InvalidInput) as temp:
+            temp.write_text(text, encoding="utf-8")
+    finals = sum(1 for s in draft.states if s.final)
+    summary = {"workflow": draft.id, "output": None if output in (None, "-") else name, "cases": draft.cases,
+               "events": draft.events, "states": len(draft.states), "final_states": finals,
+               "transitions": len(draft.transitions), "pairs": draft.pairs, "dropped_pairs": len(draft.dropped),
+               "dropped_cases": draft.dropped_cases, "kept_below_share": len(draft.restored),
+               "left_out_rows": draft.left_out, "naive_times": draft.naive_times,
+               "warnings": len(checked.warnings)}
+    if as_json:
+        click.echo(to_json(summary), err=output in (None, "-"))
+        return
+    lines = [f"drafted {name}: {len(draft.states)} states ({finals} final), {draft.pairs} directly-follows "
+             f"pair(s) as {len(draft.transitions)} transition(s), from {draft.cases:,} cases and {draft.events:,} "
+             f"events of {draft.log}"]
+    if draft.dropped:
+        lines.append(f"left out {len(draft.dropped)} pair(s) below {min_share:g} of their activity's pairs, taken "
+                     f"by {draft.dropped_cases:,} case(s), which will not fit: import the rest with --keep-going, "
+                     "or lower --min-share")
+    if draft.left_out:
+        lines.append(f"left out {draft.left_out:,} row(s) with no case, activity or readable time (the first: "
+                     f"{draft.first_left_out})")
+    if draft.naive_times:
+        lines.append(f"{draft.naive_times:,} time(s) have no UTC offset: import with --assume-utc")
+    lines.append(f"it validates ({len(checked.warnings)} warning(s): deadlines and governance, which a log cannot "
+                 f"tell); check the stages the comments name, then: flowengine import {draft.log} --workflow {name}")
+    for line in lines:
+        click.echo(line, err=output in (None, "-"))
 
 
 @workflow.command("list")

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from flowengine.definition.loader import CheckResult, check_file, check_text, load_workflow
     from flowengine.definition.model import Workflow
     from flowengine.definition.registry import find_workflow, search_dirs
+    from flowengine.eventlog.draft import discover_workflow
     from flowengine.eventlog.export import export_to_file
-    from flowengine.eventlog.importer import ImportReport, LogRejected, import_log
+    from flowengine.eventlog.importer import Fitness, ImportReport, LogRejected, import_log
     from flowengine.history.chain import ChainBreak
     from flowengine.history.provenance import Provenance
     from flowengine.history.records import Actor, Event, Proposal
@@ -71,6 +72,8 @@ _LAZY = {
     "ImportReport": "flowengine.eventlog.importer",
     "LogRejected": "flowengine.eventlog.importer",
     "export_to_file": "flowengine.eventlog.export",
+    "discover_workflow": "flowengine.eventlog.draft",
+    "Fitness": "flowengine.eventlog.importer",
 }
 
 __all__ = [
@@ -83,6 +86,7 @@ __all__ = [
     "ConflictError",
     "DefinitionError",
     "Event",
+    "Fitness",
     "FlowEngine",
     "FlowEngineError",
     "ImportReport",
@@ -104,6 +108,7 @@ __all__ = [
     "__version__",
     "check_file",
     "check_text",
+    "discover_workflow",
     "export_to_file",
     "find_workflow",
     "import_log",

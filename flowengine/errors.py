@@ -54,6 +54,9 @@ REMEDY_KINDS = (
     "workflow",     # name: the workflow to give
     "default_actor",  # a name for the events of a log that name none
     "default_role",   # a role for the events of a log that name none
+    "keep_going",     # import the cases of a log that fit, and list the others
+    "min_share",      # a lower share of directly-follows pairs kept when drafting a workflow from a log
+    "as_of",          # value: a moment to look at instead of now (a finished log's last day)
     "out",          # another output folder
     "database",     # another database
     "list_proposals",  # see which proposals there are

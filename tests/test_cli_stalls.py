@@ -204,7 +204,8 @@ def test_report_and_compare_offer_exactly_the_report_formats_the_library_writes(
 
     from flowengine.errors import NotFound
     from flowengine.views.formats import report_format_names
-    from flowengine.views.report import Section, as_format
+    from flowengine.views.report import Section
+    from flowengine.views.report_writers import as_format
 
     for offering in (command.report, command.compare):
         (chosen,) = [p for p in offering.params if p.name == "fmt"]

@@ -72,6 +72,8 @@ CASES: dict[str, Case] = {
     "workflow diagram": Case(("ops", "-o", "{dir}/ops.dot"), ("nosuch", "-o", "{dir}/x.dot"), ("ops",), LOADER),
     "workflow diagrams": Case(("--out", "{dir}/diagrams"), ("--check", "--out", "{dir}/stale"), ("--check", "x"),
                               "flowengine.views.bundled.write_bundled_diagrams"),
+    "workflow discover": Case((ROAD, "-o", "{dir}/draft.yaml"), ("{dir}/missing.xes",), (ROAD, "--min-share", "2"),
+                              "flowengine.eventlog.draft.draft_workflow"),
     "workflow schema": Case((), None, ("extra",), "flowengine.definition.structure.schema_text"),
     "workflow versions": Case(("ops",), ("nosuch",), (), ENGINE),
     "workflow migrate": Case(("ops", "--to", "{ops}", "--dry-run"), ("ops", "--to", "{dir}/nosuch.yaml", "--dry-run"),

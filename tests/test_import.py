@@ -371,7 +371,8 @@ def test_the_command_lists_each_problem_then_one_error_line(db_target: str, fold
     lines = result.stderr.splitlines()
     assert lines[0].startswith("log.csv:3: case c-1: unknown activity 'cheked'")
     assert lines[1].startswith("log.csv:4: case c-2: bad timestamp 'yesterday'")
-    assert lines[2] == "error: cannot import log.csv under review: 2 problems; nothing was written"
+    assert lines[2] == ("error: cannot import log.csv under review: 2 problems in 2 of 2 cases; nothing was written "
+                        "— fitness: 0.0 % of cases (0 of 2), 0.0 % of events (0 of 3)")
     assert "Traceback" not in result.stderr
 
 
@@ -416,8 +417,8 @@ def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
     from flowengine_cli import importing
 
     from flowengine.eventlog.formats import import_format_names
-    from flowengine.eventlog.importer import FORMATS
+    from flowengine.eventlog.importer import FORMATS, readers
 
     offered = next(p for p in importing.import_log.params if p.name == "fmt")
     assert isinstance(offered.type, click.Choice)
-    assert tuple(offered.type.choices) == import_format_names() == FORMATS
+    assert tuple(offered.type.choices) == import_format_names() == FORMATS == tuple(readers())

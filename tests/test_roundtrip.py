@@ -1,7 +1,8 @@
 """Export, then import into a fresh database: the same histories, field by field and hash by
-hash, and the same stall figures — in CSV and in XES, on a history with loops, field changes,
-progress, reminders, an escalation by the engine itself, an idempotency key, and text with
-unicode, commas, quotes, markup and line breaks (``tests/export_support.py``).
+hash, and the same stall figures — in CSV, XES and OCEL 2.0 JSON, plain or gzip-compressed, on
+a history with loops, field changes, progress, reminders, an escalation by the engine itself,
+an idempotency key, and text with unicode, commas, quotes, markup and line breaks
+(``tests/export_support.py``).
 
 An export that was edited after the fact is refused at the row that changed, and a kind of
 event an import cannot rebuild (a migration) is named; nothing is written either way.
@@ -59,7 +60,7 @@ def import_text(target: str, folder: Path, text: str, fmt: str, workflow: str) -
     path = folder / f"{workflow}.{fmt}"
     path.write_text(text, encoding="utf-8", newline="")
     with FlowEngine.open(target, workflow_dirs=[folder / "workflows"], clock=FixedClock(LATER)) as flow:
-        import_log(flow, path, workflow)
+        import_log(flow, path, workflow, fmt=fmt)
 
 
 def figures(target: str, folder: Path, workflow: str) -> dict[str, object]:
@@ -69,7 +70,7 @@ def figures(target: str, folder: Path, workflow: str) -> dict[str, object]:
     return analysis.as_dict()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xes"])
+@pytest.mark.parametrize("fmt", ["csv", "xes", "ocel"])
 def test_an_import_of_an_export_is_the_same_history_hash_for_hash(original: str, copy: str, tmp_path: Path,
                                                                   fmt: str) -> None:
     for workflow in WORKFLOWS:
@@ -87,14 +88,16 @@ def test_an_import_of_an_export_is_the_same_history_hash_for_hash(original: str,
         assert figures(copy, tmp_path, workflow) == figures(original, tmp_path, workflow)
 
 
+@pytest.mark.parametrize("name", ["timely.xes", "timely.xes.gz", "timely.csv.gz", "timely.json.gz"])
 def test_the_command_line_round_trip_exports_to_a_file_and_imports_it(original: str, copy: str,
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path, name: str) -> None:
     export = make_run(original, "2030-01-01T00:00")
     into = make_run(copy, "2030-01-01T00:00")
-    log = tmp_path / "timely.xes"
-    ok(export("export", "--format", "xes", "--workflow", "timely", "-o", str(log)))
+    log = tmp_path / name
+    ok(export("export", "--workflow", "timely", "-o", str(log)))  # the format from the name
+    assert (log.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
     done = ok(into("import", str(log), "--workflow", "timely", "--workflows", str(tmp_path / "workflows")))
-    assert "imported 2 case(s), 11 event(s) from timely.xes under timely (TML-1 … TML-2)" in done.stdout
+    assert f"imported 2 case(s), 11 event(s) from {name} under timely (TML-1 … TML-2)" in done.stdout
     ok(into("audit", "verify"))
     again = into("import", str(log), "--workflow", "timely", "--workflows", str(tmp_path / "workflows"))
     assert again.exit_code == 1

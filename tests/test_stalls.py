@@ -23,7 +23,8 @@ from flowengine.analysis.reference import MIN_HISTORY, analyse
 from flowengine.definition.model import Workflow
 from flowengine.history.records import ADVANCED, CREATED, Actor, Step, Trail
 from flowengine.service.facade import FlowEngine
-from flowengine.views.report import as_csv, as_markdown, as_text, build_comparison, build_sections
+from flowengine.views.report import build_comparison, build_sections
+from flowengine.views.report_writers import as_csv, as_markdown, as_text
 
 from .databases import DatabaseTargets
 from .stall_histories import (

@@ -72,7 +72,7 @@ def test_import_from_standard_input_needs_the_format(place: Place) -> None:
     result = place.run("import", "-", "-w", "road-traffic-fines", stdin=ROAD.read_bytes())
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == ("Error: reading the log from standard input, say its format: "
-                                              "--format csv or xes")
+                                              "--format csv, xes or ocel")
 
 
 def test_validate_reads_a_workflow_from_standard_input(place: Place) -> None:

@@ -1,6 +1,7 @@
 """What the stall analysis hands out: plain frozen figures, ready for tables, JSON and diagrams.
 
-Durations are in days (floats). Spreads use the median and the 90th percentile by linear
+Durations are in days (floats, at full precision in ``as_dict`` too: JSON carries every
+digit, and only the tables people read round them). Spreads use the median and the 90th percentile by linear
 interpolation between closest ranks (numpy's and PM4Py's default), so figures agree with a
 process-mining tool run on the same log. Nothing here imports a third-party package.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowengine.clock import iso_utc
@@ -18,6 +19,13 @@ from flowengine.definition.model import Workflow
 
 WAITING = "waiting"  # how a proposal is "lost" at a stage when it has not ended: it still waits there
 CARRIED_ON = ("transferred",)  # outcomes that carry an idea on elsewhere: not lost, not implemented here
+LONG_PAST = timedelta(days=30)  # a history whose newest event is older than this, as of today, is a finished log
+
+
+def long_past(newest: datetime, as_of: datetime) -> bool:
+    """Whether figures as of ``as_of`` would count every open case of a history whose newest event
+    is ``newest`` as waiting since then — an imported log from years ago, read as of today."""
+    return as_of - newest > LONG_PAST
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
@@ -63,8 +71,8 @@ class Spread:
         return cls(len(ordered), quantile(ordered, 0.5), quantile(ordered, 0.9), ordered[-1])
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "median_days": _round(self.median), "p90_days": _round(self.p90),
-                "max_days": _round(self.max)}
+        return {"count": self.count, "median_days": self.median, "p90_days": self.p90,
+                "max_days": self.max}
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class StateFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.state, "stage": self.stage, "owner": self.owner, "declared": self.declared,
-                "final": self.final, "deadline_days": _round(self.deadline_days), "now": self.now,
+                "final": self.final, "deadline_days": self.deadline_days, "now": self.now,
                 "stalled_now": self.stalled_now, "over_deadline_now": self.over_deadline_now,
                 "passed": self.passed.as_dict(), "waiting": self.waiting.as_dict(), "stays": self.stays.as_dict(),
                 "entered_by_month": dict(self.entered_by_month), "left_by_month": dict(self.left_by_month),
@@ -174,7 +182,7 @@ class FunnelStage:
 
     def as_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "reached": self.reached, "lost": dict(self.lost), "lost_total": self.lost_total,
-                "share_lost": _round(self.share_lost, 4), "carried_on": self.carried_on}
+                "share_lost": self.share_lost, "carried_on": self.carried_on}
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,7 @@ class Feedback:
 
     def as_dict(self) -> dict[str, Any]:
         return {"proposals": self.proposals, "answered": self.answered.as_dict(), "unanswered": self.unanswered,
-                "unanswered_share": _round(self.unanswered_share, 4),
+                "unanswered_share": self.unanswered_share,
                 "unanswered_waiting": self.unanswered_waiting.as_dict()}
 
 
@@ -249,9 +257,8 @@ class Stall:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(since=iso_utc(self.since), days=_round(self.days), limit_days=_round(self.limit_days),
-                    last_heard=iso_utc(self.last_heard), heard_days=_round(self.heard_days),
-                    gone_quiet=self.gone_quiet)
+        data.update(since=iso_utc(self.since), days=self.days, limit_days=self.limit_days,
+                    last_heard=iso_utc(self.last_heard), heard_days=self.heard_days, gone_quiet=self.gone_quiet)
         return data
 
 
@@ -340,7 +347,3 @@ class Privacy:
 
     def actor(self, name: str, role: str) -> str:
         return role if self.roles_only else f"{name} ({role})"
-
-
-def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)

@@ -176,7 +176,8 @@ def write_reports(result: DemoResult, histories: _Histories, language: str = "en
     """Each workflow's stall diagram, the comparison, and the report as Markdown."""
     from flowengine.views.comparison_diagram import render_comparison
     from flowengine.views.histories import history_section, lineage_section
-    from flowengine.views.report import as_markdown, build_sections
+    from flowengine.views.report import build_sections
+    from flowengine.views.report_writers import as_markdown
     from flowengine.views.stall_diagram import render_stall_diagram
 
     out, analyses, loaded = result.out_dir, result.analyses, result.loaded

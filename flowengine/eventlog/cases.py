@@ -11,7 +11,7 @@ reports them all.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -74,6 +74,7 @@ ORIGIN_PREFIX = "event log case "
 MAX_CASE_CHARS = 180
 IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, NOTED)  # what an exact rebuild takes
 _FIRST = itemgetter(0)
+_UNSEEN = object()  # an actor and role not checked yet
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Rows = list[tuple[Any, Sequence[str]]]  # (position in the file, the row's values in meanings.ORDER + EXACT)
@@ -108,6 +109,7 @@ class CaseBuilder:
     default_actor: str | None = None
     default_role: str | None = None
     assume_utc: bool = False
+    on_problem: Callable[[Problem], None] | None = None  # told of every problem (a rejects file), not only the first
     problems: list[Problem] = field(default_factory=list)
     remedies: dict[Remedy, None] = field(default_factory=dict)  # what would fix some of the problems
     count: int = 0
@@ -149,17 +151,46 @@ class CaseBuilder:
     def problem(self, position: Any, case: str | None, reason: str, *remedies: Remedy) -> None:
         self.count += 1
         self.remedies.update(dict.fromkeys(remedies))
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(Problem(self.where(position), case, reason))
+        if len(self.problems) < MAX_PROBLEMS or self.on_problem is not None:
+            found = Problem(self.where(position), case, reason)
+            if len(self.problems) < MAX_PROBLEMS:
+                self.problems.append(found)
+            if self.on_problem is not None:
+                self.on_problem(found)
 
-    def check_keys(self) -> None:
-        """The idempotency keys of the cases built since the last check, against the stored ones."""
+    def check_keys(self) -> set[str]:
+        """The idempotency keys of the cases built since the last check, against the stored ones;
+        the cases whose keys are taken."""
+        refused: set[str] = set()
         if self.batch_keys:
             for key in sorted(bulk.taken_keys(self.conn, self.batch_keys)):
                 position, case = self.batch_keys[key]
                 self.problem(position, case, f"its idempotency key '{key}' is already used by a stored event "
                                              "(this history was imported or recorded before)")
+                refused.add(case)
             self.batch_keys = {}
+        return refused
+
+    def accept(self, history: Sequence[EventRow]) -> None:
+        """Count a history that goes into the database (or would, in a dry run)."""
+        first, last = history[0], history[-1]
+        self.events += len(history)
+        self.first_id = self.first_id or first.proposal
+        self.last_id = first.proposal
+        self.first_at = first.at if self.first_at is None else min(self.first_at, first.at)
+        self.last_at = last.at if self.last_at is None else max(self.last_at, last.at)
+
+    def _release(self, identity: tuple[str, int] | None, case: str) -> None:
+        """A case that does not fit gives its proposal id back, so the cases that do fit are numbered
+        without gaps."""
+        if identity is None:
+            return
+        pid, number = identity
+        self.used.discard(pid)
+        if pid == case:
+            self.kept -= 1
+        if number == self.next_number - 1:
+            self.next_number = number
 
     # -- one case ----------------------------------------------------------------------------
 
@@ -249,6 +280,7 @@ class CaseBuilder:
         details = creation_details(title=title, description="", origin=origin, workflow=self.workflow.id,
                                    workflow_version=self.workflow.version, definition=self.definition)
         states, steps, initial = self.states, self.steps, self.initial
+        actors, default_actor, default_role = self.actors, self.actor, self.role
         history: list[EventRow] = []
         append = history.append
         builder = ChainBuilder(pid)
@@ -260,9 +292,12 @@ class CaseBuilder:
                 self.problem(position, case, unknown_activity(self.workflow, values[ACTIVITY], states))
                 broken, state = True, None
                 continue
-            name, role = values[ACTOR] or self.actor, values[ROLE] or self.role
-            usable = self._who(position, case, name, role)
-            broken = broken or not usable
+            name, role = values[ACTOR] or default_actor, values[ROLE] or default_role
+            if actors.get((name, role), _UNSEEN) is not None:  # not known to be fine: check (and say why)
+                usable = self._who(position, case, name, role)
+                broken = broken or not usable
+            else:
+                usable = True
             comment = values[COMMENT]
             if not started:
                 started = True
@@ -292,6 +327,7 @@ class CaseBuilder:
                                     comment=comment))
             state = target
         if broken or identity is None or not history:
+            self._release(identity, case)
             return None
         return self._finish(identity[1], title, "", origin, self.definition, history, {})
 
@@ -300,11 +336,6 @@ class CaseBuilder:
         first, last = history[0], history[-1]
         entered = next(event for event in reversed(history) if event.kind in STATE_ENTERING)
         pid = first.proposal
-        self.events += len(history)
-        self.first_id = self.first_id or pid
-        self.last_id = pid
-        self.first_at = first.at if self.first_at is None else min(self.first_at, first.at)
-        self.last_at = last.at if self.last_at is None else max(self.last_at, last.at)
         workflow = self.definitions[definition]
         assert workflow is not None
         proposal: bulk.ProposalRow = (pid, self.prefix, number, workflow.workflow.id, definition, title, description,
@@ -354,6 +385,7 @@ class CaseBuilder:
         for seq, at, iso, position, values in numbered:
             event = self._exact_event(case, position, values, seq, at, compiled, builder, previous_at)
             if event is None:
+                self._release(identity, case)
                 return None
             kind, trigger, target, actor, role, comment, changes, details, key = event
             if kind == CREATED:
@@ -366,6 +398,7 @@ class CaseBuilder:
                 self.problem(position, case, f"the event does not reproduce its {col.HASH} (the row was changed "
                                              f"after the export; leave out the {col.HASH} column to import the "
                                              "rows as they now read, under new hashes)")
+                self._release(identity, case)
                 return None
             history.append(row)
             fields = chain.apply_changes(fields, changes)

@@ -3,7 +3,9 @@
 One event per row, the first row naming the columns (as PM4Py, Disco, Celonis and flowengine's
 own export write them). The delimiter is the one the header uses most of ``,``, ``;`` and tab
 (European spreadsheets write ``;``). A field may span lines inside quotes, so a row's line is
-the line it *starts* on, the one an editor shows. Nothing is held but the current row.
+the line it *starts* on, the one an editor shows. Nothing is held but the current row. The file
+may be gzip-compressed, and ``nan``/``NaN`` cells (pandas' missing values) read as empty
+(:mod:`flowengine.eventlog.sources`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from flowengine.errors import InvalidInput
+from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
 
 _DELIMITERS = (",", ";", "\t")
 _FIELD_LIMIT = 10_000_000  # a comment or a JSON column may be long; csv's default (128 kB) is not enough
@@ -28,8 +31,10 @@ class CsvLog:
         self.path = path
         self.name = path.name
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
+            with open_text(path) as handle:
                 first = handle.readline()
+        except DAMAGED as error:
+            raise damaged(path, error) from error
         except OSError as error:
             raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from error
         except UnicodeDecodeError as error:
@@ -56,8 +61,9 @@ class CsvLog:
         pick = itemgetter(*[index.get(name, missing) if name is not None else missing for name in wanted])
         csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
         line = 2
+        nothing = MISSING
         try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            with open_text(self.path) as handle:
                 reader = csv.reader(handle, delimiter=self.delimiter)
                 next(reader, None)
                 line = reader.line_num + 1
@@ -65,6 +71,8 @@ class CsvLog:
                     if row:
                         if len(row) != width:
                             row = (row + [""] * width)[:width]
+                        if not nothing.isdisjoint(row):
+                            row = ["" if value in nothing else value for value in row]
                         row.append("")
                         yield line, pick(row)
                     line = reader.line_num + 1
@@ -72,3 +80,7 @@ class CsvLog:
             raise InvalidInput(f"{self.name}:{line}: not readable as CSV: {error}") from error
         except UnicodeDecodeError as error:
             raise InvalidInput(f"{self.name} is not UTF-8 text (near line {line}); save it as UTF-8") from error
+        except DAMAGED as error:
+            raise damaged(self.name, error) from error
+        except OSError as error:
+            raise InvalidInput(f"cannot read {self.name} (near line {line}): {error.strerror or error}") from error

@@ -14,6 +14,9 @@ carry everything else an event says, so an import rebuilds each event, and its h
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import TextIO
 from flowengine.atomicfile import replacing
 from flowengine.errors import FlowEngineError, InvalidInput, NotFound
 from flowengine.eventlog.csv_writer import write_csv
-from flowengine.eventlog.formats import export_format_names, export_formats
+from flowengine.eventlog.formats import export_format_names, export_formats, suffixes
 from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_is
 from flowengine.eventlog.ocel_writer import write_ocel
 from flowengine.eventlog.xes_writer import write_xes
@@ -37,6 +40,7 @@ SUFFIXES = {f.name: f.suffix for f in export_formats()}
 PASSES = {"csv": 1, "xes": 1, "ocel": 2}  # OCEL writes its objects, then its events
 STEP_KINDS = (CREATED, ADVANCED)  # what --steps-only keeps: the events that put a proposal in a state
 _METER_EVERY = 500  # events between two reports to the meter
+GZIP_SUFFIX = ".gz"
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ def export_log(database: Database, out: TextIO, fmt: str, options: ExportOptions
 def export_to_file(database: Database, path: str | Path, fmt: str, options: ExportOptions = ExportOptions(), *,
                    meter: Meter = no_meter) -> int:
     """Like :func:`export_log`, into a file written beside ``path`` and moved into place at the
-    end, so a failure leaves no half log (and an older log there stays as it was)."""
+    end, so a failure leaves no half log (and an older log there stays as it was); compressed
+    with gzip when its name ends in ``.gz``."""
     target = Path(path)
     if not target.parent.is_dir():
         raise InvalidInput(f"cannot write the event log {target}: the folder {target.parent} does not exist; "
@@ -91,10 +96,31 @@ def export_to_file(database: Database, path: str | Path, fmt: str, options: Expo
     if target.is_dir():
         example = target / ("events" + SUFFIXES.get(fmt, ""))
         raise InvalidInput(f"{target} is a folder; give a file name, e.g. {example}")
+    compress = target.name.lower().endswith(GZIP_SUFFIX)
     with replacing(target, f"cannot write the event log {target}", InvalidInput) as temp, \
-            temp.open("w", encoding="utf-8", newline="") as handle:
+            _text_file(temp, compress) as handle:
         written = export_log(database, handle, fmt, options, meter=meter)
     return written
+
+
+def format_of(path: str | Path) -> str | None:
+    """The export format a file name asks for (``events.xes.gz`` → xes), if its suffix says."""
+    from flowengine.eventlog.sources import format_by_name
+
+    return format_by_name(Path(path).name, suffixes(export_formats()))
+
+
+@contextlib.contextmanager
+def _text_file(path: Path, compress: bool) -> Iterator[TextIO]:
+    """UTF-8 text into ``path``; gzip-compressed with no name or time in its header, so the same
+    history always gives the same bytes."""
+    if not compress:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+        return
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8", newline="") as handle:
+        yield handle
 
 
 def _passes(fmt: str) -> int:

@@ -25,13 +25,33 @@ class Resolved:
 
 
 
+_parse = datetime.fromisoformat
+
+
 def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
-    """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable."""
+    """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable. An import reads one per
+    event: a time already in UTC in one of the usual layouts (what flowengine, PM4Py and pandas
+    write) has its text taken from its own digits, without formatting the moment again."""
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = _parse(text)
     except ValueError:
-        return (f"bad timestamp '{text}': write ISO 8601 with a UTC offset, e.g. 2019-03-01T09:30:00+01:00 "
-                "or 2019-03-01 09:30:00Z")
+        try:
+            text = text.strip()
+            moment = _parse(text)
+        except ValueError:
+            return (f"bad timestamp '{text}': write ISO 8601 with a UTC offset, e.g. 2019-03-01T09:30:00+01:00 "
+                    "or 2019-03-01 09:30:00Z")
+    offset = moment.utcoffset()
+    if offset is not None and not offset and moment.year >= 1000:
+        size = len(text)
+        if size == 32 and text[19] == "." and text[26] in "+-":  # 2019-03-01T09:30:00.123456+00:00
+            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:26]}Z"
+        if size == 25 and text[19] in "+-":  # 2019-03-01T09:30:00+00:00
+            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:19]}.000000Z"
+        if size == 27 and text[19] == "." and text[26] == "Z":  # 2019-03-01T09:30:00.123456Z
+            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:26]}Z"
+        if size == 20 and text[19] == "Z":  # 2019-03-01T09:30:00Z
+            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:19]}.000000Z"
     if moment.tzinfo is None:
         if not assume_utc:
             return (f"timestamp '{text}' has no UTC offset, so the moment is unknown; add the offset, or read "

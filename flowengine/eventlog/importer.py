@@ -47,13 +47,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as col
 from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder, Problem
-from flowengine.eventlog.meanings import CASE, EXACT, LIFECYCLE, MEANINGS, ORDER
+from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
+from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
+from flowengine.eventlog.rejects import Rejects, RejectsFile
 from flowengine.history.steps import EventRow
 from flowengine.meter import Meter, no_meter
 from flowengine.store import bulk, queries
@@ -62,73 +64,66 @@ if TYPE_CHECKING:
     from flowengine.engine import CompiledWorkflow
     from flowengine.service.facade import FlowEngine
 
-FORMATS = ("csv", "xes")
 BATCH_EVENTS = 20_000  # rows handed to the driver at once: large enough to amortise, small enough to stay flat
 
-__all__ = ["BATCH_EVENTS", "FORMATS", "MAX_PROBLEMS", "MEANINGS", "EventLog", "ImportReport", "LogRejected",
-           "Problem", "import_log", "open_log", "parse_mapping"]
+__all__ = ["BATCH_EVENTS", "FORMATS", "MAX_PROBLEMS", "MEANINGS", "EventLog", "Fitness", "ImportReport",
+           "LogRejected", "Problem", "Rejects", "RejectsFile", "import_log", "open_log", "parse_mapping", "readers"]
 
 
-class EventLog(Protocol):
-    """What the importer needs of a reader (:class:`CsvLog`, :class:`XesLog`)."""
+@dataclass(frozen=True)
+class Fitness:
+    """How much of a log fits the workflow: the share of its cases, and of their events, that can
+    be replayed on it as they are — what process miners call a log's fitness. Events are the
+    finished ones (lifecycle ``complete``), rows without a case id counting as events that do not fit."""
 
-    name: str
-    kind: str
+    cases: int
+    cases_fit: int
+    events: int
+    events_fit: int
 
     @property
-    def header(self) -> list[str] | None: ...
+    def case_share(self) -> float:
+        return self.cases_fit / self.cases if self.cases else 1.0
 
-    def where(self, position: Any) -> str: ...
+    @property
+    def event_share(self) -> float:
+        return self.events_fit / self.events if self.events else 1.0
 
-    def rows(self, wanted: Sequence[str | None]) -> Iterator[tuple[Any, Sequence[str]]]: ...
+    def text(self) -> str:
+        return (f"{_percent(self.case_share)} of cases ({self.cases_fit:,} of {self.cases:,}), "
+                f"{_percent(self.event_share)} of events ({self.events_fit:,} of {self.events:,})")
 
-
-def open_log(path: str | Path, fmt: str | None = None) -> EventLog:
-    """A reader for the file, by ``fmt`` or else by its suffix."""
-    from flowengine.eventlog.csv_reader import CsvLog
-    from flowengine.eventlog.xes_reader import XesLog
-
-    source = Path(path)
-    chosen = fmt or next((kind for kind in FORMATS if source.name.lower().endswith(f".{kind}")), None)
-    if chosen is None:
-        raise InvalidInput(f"cannot tell the format of {source.name} from its name; say whether it is "
-                           f"{' or '.join(FORMATS)}").fixed_by(Remedy("log_format"))
-    if chosen not in FORMATS:
-        raise InvalidInput(f"unknown log format '{chosen}'; choose one of: {', '.join(FORMATS)}")
-    if not source.is_file():
-        raise InvalidInput(f"cannot read {source}: no such file")
-    return CsvLog(source) if chosen == "csv" else XesLog(source)
+    def as_dict(self) -> dict[str, Any]:
+        return {"cases": self.cases, "cases_fit": self.cases_fit, "case_share": self.case_share,
+                "events": self.events, "events_fit": self.events_fit, "event_share": self.event_share}
 
 
-def parse_mapping(items: Iterable[str]) -> dict[str, str]:
-    """``["Case ID=case", …]`` → ``{"case": "Case ID", …}`` (meaning → column)."""
-    mapping: dict[str, str] = {}
-    for item in items:
-        column, sep, meaning = item.rpartition("=")
-        column, meaning = column.strip(), meaning.strip().lower()
-        if not sep or not column or not meaning:
-            raise InvalidInput(f"'{item}' is not COLUMN=MEANING, e.g. \"Case ID=case\"")
-        if meaning not in MEANINGS:
-            raise NotFound("meaning", meaning, list(MEANINGS), hint=f"in the column map {item}")
-        if meaning in mapping and mapping[meaning] != column:
-            raise InvalidInput(f"the column map names two columns for the {meaning}: '{mapping[meaning]}' and "
-                               f"'{column}'")
-        mapping[meaning] = column
-    return mapping
+def _percent(share: float) -> str:
+    """One decimal, never rounded up to 100 % while something does not fit (nor down to 0 %)."""
+    shown = f"{100 * share:.1f}"
+    if shown == "100.0" and share < 1:
+        shown = "99.9"
+    elif shown == "0.0" and share > 0:
+        shown = "0.1"
+    return f"{shown} %"
 
 
 class LogRejected(InvalidInput):
     """The log does not fit the workflow; ``problems`` holds the first :data:`MAX_PROBLEMS`,
-    ``count`` all of them. Nothing was written."""
-    def __init__(self, log: str, workflow: str, problems: Sequence[Problem], count: int) -> None:
+    ``count`` all of them; ``fitness`` how much of it fits. Nothing was written."""
+    def __init__(self, log: str, workflow: str, problems: Sequence[Problem], count: int,
+                 fitness: Fitness | None = None) -> None:
         self.log = log
         self.workflow = workflow
         self.problems = tuple(problems)
         self.count = count
+        self.fitness = fitness
         more = f"\n… and {count - len(self.problems)} more" if count > len(self.problems) else ""
         listed = "\n".join(problem.format() for problem in self.problems)
-        super().__init__(f"cannot import {log} under {workflow}: {count} problem{'s' if count != 1 else ''}; "
-                         f"nothing was written\n{listed}{more}")
+        unfit = "" if fitness is None else f" in {fitness.cases - fitness.cases_fit:,} of {fitness.cases:,} cases"
+        fit = "" if fitness is None else f" — fitness: {fitness.text()}"
+        super().__init__(f"cannot import {log} under {workflow}: {count} problem{'s' if count != 1 else ''}{unfit}; "
+                         f"nothing was written{fit}\n{listed}{more}")
 
     @property
     def summary(self) -> str:
@@ -137,7 +132,8 @@ class LogRejected(InvalidInput):
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did (or, in a dry run, would do)."""
+    """What an import did (or, in a dry run, would do). ``cases`` and ``events`` are those imported;
+    with ``keep_going``, ``fitness`` says how many did not fit, and ``problems`` counts why."""
 
     log: str
     workflow: str
@@ -151,36 +147,54 @@ class ImportReport:
     last_at: datetime | None
     dry_run: bool
     exact: int  # cases rebuilt exactly from flowengine's own columns
+    fitness: Fitness | None = None
+    problems: int = 0
+    imported_at: datetime | None = None  # the clock's time of the import, against which last_at is long past or not
+
+    @property
+    def long_past(self) -> bool:
+        """Whether the newest event is so long before the import that reports, as of today, would
+        show every open case waiting since then: an as-of date at the log's end reads it as it stood."""
+        from flowengine.analysis.figures import long_past
+
+        return self.last_at is not None and self.imported_at is not None and long_past(self.last_at,
+                                                                                      self.imported_at)
 
     def as_dict(self) -> dict[str, Any]:
         return {"log": self.log, "workflow": self.workflow, "cases": self.cases, "events": self.events,
                 "skipped": self.skipped, "kept_ids": self.kept_ids, "first_id": self.first_id,
                 "last_id": self.last_id, "first_at": iso_utc(self.first_at) if self.first_at else None,
                 "last_at": iso_utc(self.last_at) if self.last_at else None, "dry_run": self.dry_run,
-                "exact": self.exact}
+                "exact": self.exact, "fitness": self.fitness.as_dict() if self.fitness else None,
+                "problems": self.problems, "last_event_long_past": self.long_past}
 
 
 def import_log(engine: FlowEngine, path: str | Path, workflow: str, *, fmt: str | None = None,
                mapping: Mapping[str, str] | None = None, actor: str | None = None, role: str | None = None,
                assume_utc: bool = False, dry_run: bool = False, meter: Meter = no_meter,
-               batch_events: int = BATCH_EVENTS) -> ImportReport:
+               batch_events: int = BATCH_EVENTS, keep_going: bool = False,
+               rejects: Rejects | None = None) -> ImportReport:
     """Import every case of the log at ``path`` as a proposal under ``workflow``, in one
     transaction; :class:`LogRejected` (naming every problem) and nothing written if any case
-    does not fit. ``actor``/``role``: for events whose log names none."""
+    does not fit — unless ``keep_going``: then the cases that fit are imported and the others
+    left out, every problem handed to ``rejects`` as it is found (:class:`RejectsFile`). ``actor``/``role``: for
+    events whose log names none."""
     log = open_log(path, fmt)
     compiled, text, source = engine.definition(workflow)
-    wanted = _columns(log, dict(mapping or {}))
+    wanted = columns(log, dict(mapping or {}))
     if role is not None and compiled.workflow.roles and role not in compiled.workflow.roles:
         raise NotFound("role", role, list(compiled.workflow.roles),
                        hint=f"the default role is one of the roles of {compiled.workflow.id}")
     settings = _Settings(log, compiled, text, source, wanted, actor, role, assume_utc, dry_run, meter,
-                         max(1, batch_events))
+                         max(1, batch_events), keep_going, rejects)
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived tuples and no cycles: the collector's passes would only cost time
     try:
         try:
             return _run(engine, settings, grouped=False)
         except _Scattered:
+            if rejects is not None:
+                rejects.restart()  # read again from the start: what the first pass found comes again
             return _run(engine, settings, grouped=True)
     finally:
         if collecting:
@@ -206,33 +220,29 @@ class _Settings:
     dry_run: bool
     meter: Meter
     batch_events: int
+    keep_going: bool
+    rejects: Rejects | None
 
 
-def _columns(log: EventLog, mapping: dict[str, str]) -> list[str | None]:
-    """The column of each meaning (then flowengine's own), checked against a CSV's header."""
-    chosen = [mapping.get(meaning, standard) for meaning, (standard, _) in MEANINGS.items()]
-    header = log.header
-    if header is not None:
-        known = set(header)
-        for meaning, column in mapping.items():
-            if column not in known:
-                raise NotFound("column", column, header, hint=f"in {log.name}").fixed_by(
-                    Remedy("column", column, meaning))
-        for meaning in ("case", "activity", "timestamp"):
-            column = chosen[ORDER.index(meaning)]
-            if column not in known:
-                standard = MEANINGS[meaning][0]
-                listed = ", ".join(header[:20]) + (", …" if len(header) > 20 else "")
-                raise InvalidInput(f"{log.name} has no column for the {meaning} ({standard}); name the column "
-                                   f"that holds it (columns: {listed})").fixed_by(Remedy("column", "COLUMN", meaning))
-    return [*chosen, *EXACT]
+@dataclass
+class _Tally:
+    """Cases and events that fit and that do not, for the fitness."""
+
+    cases: int = 0
+    cases_fit: int = 0
+    events: int = 0
+    events_fit: int = 0
+
+    def fitness(self) -> Fitness:
+        return Fitness(self.cases, self.cases_fit, self.events, self.events_fit)
 
 
 def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportReport:
     database = engine.database
     with database.read() if settings.dry_run else database.write() as conn:
         builder = CaseBuilder(conn, settings.compiled, settings.log.where, settings.wanted, settings.actor,
-                              settings.role, settings.assume_utc)
+                              settings.role, settings.assume_utc,
+                              on_problem=settings.rejects.add if settings.rejects is not None else None)
         writer = None if settings.dry_run else bulk.BulkWriter(conn)
         if writer is not None:
             workflow = settings.compiled.workflow
@@ -240,45 +250,62 @@ def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportRep
                 queries.insert_definition(conn, content_hash=workflow.content_hash, workflow=workflow.id,
                                           version=workflow.version, source=settings.source, text=settings.text,
                                           at=engine.clock())
+        tally = _Tally()
         batch: list[tuple[bulk.ProposalRow, list[EventRow]]] = []
+        names: list[tuple[str, int]] = []  # each batch entry's case and its number of rows
         times: list[tuple[str, str, str]] = []
         pending = 0
-        for case, where, rows in _cases(settings.log, builder, grouped):
+        for case, where, rows in _cases(settings.log, builder, grouped, tally):
+            tally.cases += 1
+            tally.events += len(rows)
+            before = builder.count
             built = builder.build(case, where, rows)
-            if built is None:
+            if built is None or builder.count != before:
                 continue
             proposal, history, iso = built
             batch.append((proposal, history))
+            names.append((case, len(rows)))
             times.append(iso)
             pending += len(history)
             if pending >= settings.batch_events:
-                _flush(builder, writer, batch, times)
+                _flush(builder, writer, batch, names, times, tally, settings.keep_going)
                 settings.meter(pending)
-                batch, times, pending = [], [], 0
-        _flush(builder, writer, batch, times)
+                batch, names, times, pending = [], [], [], 0
+        _flush(builder, writer, batch, names, times, tally, settings.keep_going)
         settings.meter(pending)
-        if builder.count:
-            raise LogRejected(settings.log.name, settings.compiled.workflow.id, builder.problems,
-                              builder.count).fixed_by(*builder.remedies)
-        return ImportReport(settings.log.name, settings.compiled.workflow.id, builder.cases, builder.events,
+        if builder.count and not settings.keep_going:
+            fitness = tally.fitness()
+            raise LogRejected(settings.log.name, settings.compiled.workflow.id, builder.problems, builder.count,
+                              fitness).fixed_by(*builder.remedies, *([Remedy("keep_going")] if fitness.cases_fit
+                                                                     else []))
+        return ImportReport(settings.log.name, settings.compiled.workflow.id, tally.cases_fit, builder.events,
                             builder.skipped, builder.kept, builder.first_id, builder.last_id, builder.first_at,
-                            builder.last_at, settings.dry_run, builder.exact)
+                            builder.last_at, settings.dry_run, builder.exact, tally.fitness(), builder.count,
+                            engine.clock())
 
 
-def _flush(builder: CaseBuilder, writer: bulk.BulkWriter | None,
-           batch: list[tuple[bulk.ProposalRow, list[EventRow]]], times: list[tuple[str, str, str]]) -> None:
-    builder.check_keys()
-    if writer is not None and not builder.count:
+def _flush(builder: CaseBuilder, writer: bulk.BulkWriter | None, batch: list[tuple[bulk.ProposalRow, list[EventRow]]],
+           names: list[tuple[str, int]], times: list[tuple[str, str, str]], tally: _Tally, keep_going: bool) -> None:
+    """Write the batch: all of it, or with ``keep_going`` the cases whose keys are free."""
+    refused = builder.check_keys()
+    if refused:
+        kept = [index for index, (case, _) in enumerate(names) if case not in refused]
+        batch, names, times = [batch[i] for i in kept], [names[i] for i in kept], [times[i] for i in kept]
+    for (_, history), (_, rows) in zip(batch, names, strict=True):
+        builder.accept(history)
+        tally.cases_fit += 1
+        tally.events_fit += rows
+    if writer is not None and (keep_going or not builder.count):
         writer.write(batch, iso=times)
 
 
-def _cases(log: EventLog, builder: CaseBuilder, grouped: bool
+def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
            ) -> Iterator[tuple[str, Any, list[tuple[Any, Sequence[str]]]]]:
     """(case, position of its first row, its rows) in file order; finished events only."""
     rows = log.rows(builder.columns)
     if grouped:
         by_case: dict[str, list[tuple[Any, Sequence[str]]]] = {}
-        for position, values in _complete(rows, builder):
+        for position, values in _complete(rows, builder, tally):
             by_case.setdefault(values[CASE], []).append((position, values))
         for case, found in by_case.items():
             yield case, found[0][0], found
@@ -286,7 +313,7 @@ def _cases(log: EventLog, builder: CaseBuilder, grouped: bool
     done: set[str] = set()
     current: str | None = None
     held: list[tuple[Any, Sequence[str]]] = []
-    for position, values in _complete(rows, builder):
+    for position, values in _complete(rows, builder, tally):
         case = values[CASE]
         if case != current:
             if current is not None:
@@ -300,11 +327,12 @@ def _cases(log: EventLog, builder: CaseBuilder, grouped: bool
         yield current, held[0][0], held
 
 
-def _complete(rows: Iterable[tuple[Any, Sequence[str]]], builder: CaseBuilder
+def _complete(rows: Iterable[tuple[Any, Sequence[str]]], builder: CaseBuilder, tally: _Tally
               ) -> Iterator[tuple[Any, Sequence[str]]]:
     for position, values in rows:
         if not values[CASE]:
             builder.problem(position, None, f"no case id (the {builder.column('case')} column is empty)")
+            tally.events += 1
             continue
         lifecycle = values[LIFECYCLE]
         if lifecycle and lifecycle.lower() != col.COMPLETE:

@@ -5,7 +5,10 @@ size costs one trace's worth of memory. A trace's own attributes are the case's:
 handed on under the ``case:`` prefix, as PM4Py names them when it turns a log into a table
 (the trace's ``concept:name`` is ``case:concept:name``). Only the attributes written directly on
 a trace or an event count; nested ones (lists, containers, metadata) are not events' data.
-Positions are "trace N, event M", both counted from 1 in the file's order.
+Positions are "trace N, event M", both counted from 1 in the file's order. The file may be
+gzip-compressed (``.xes.gz``); a document type declaration, and with it any entity, is refused
+before the log is read (:mod:`flowengine.eventlog.xmlguard`); ``nan``/``NaN`` values read as
+empty (:mod:`flowengine.eventlog.sources`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 
 from flowengine.errors import InvalidInput
 from flowengine.eventlog.attributes import CASE_PREFIX
+from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_binary
+from flowengine.eventlog.xmlguard import refuse_declarations
 
 
 def _tag(element: ET.Element) -> str:
@@ -43,7 +48,15 @@ class XesLog:
         depth = 0
         root: ET.Element | None = None
         try:
-            for action, element in ET.iterparse(self.path, events=("start", "end")):
+            with open_binary(self.path) as guarded:
+                refuse_declarations(guarded, self.name)
+            source = open_binary(self.path)
+        except DAMAGED as error:
+            raise damaged(self.name, error) from error
+        except OSError as error:
+            raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
+        try:
+            for action, element in ET.iterparse(source, events=("start", "end")):
                 if action == "start":
                     depth += 1
                     if root is None:
@@ -66,12 +79,17 @@ class XesLog:
                         case[CASE_PREFIX + key] = child.get("value", "")
                 for number, attributes in enumerate(events, start=1):
                     values = {**case, **attributes}
-                    yield (traces, number), [values.get(name, "") if name else "" for name in wanted]
+                    found = [values.get(name, "") if name else "" for name in wanted]
+                    yield (traces, number), ["" if value in MISSING else value for value in found]
                 element.clear()
                 if root is not None:
                     root.clear()  # the log element keeps no finished trace
         except ET.ParseError as error:
             line, column = error.position
             raise InvalidInput(f"{self.name}:{line}:{column}: not readable as XES (XML): {error.msg}") from error
+        except DAMAGED as error:
+            raise damaged(self.name, error) from error
         except OSError as error:
             raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
+        finally:
+            source.close()

@@ -44,6 +44,12 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
     return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
 
 
+def newest_step(engine: Engine, workflows: Sequence[str] = ()) -> datetime | None:
+    """When the newest event of the workflows (all when none is named) happened, if any."""
+    with engine.database.read() as conn:
+        return queries.newest_step(conn, workflows)
+
+
 def provenance_marks(engine: Engine, analyses: Sequence[Analysis]) -> dict[str, Marks]:
     """For histories rebuilt from a source (their steps record provenance): which kind of step
     each figure of each analysis rests on, by workflow id. Empty when no proposal of those

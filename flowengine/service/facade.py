@@ -256,6 +256,13 @@ class FlowEngine:
 
         return analysis.analyse(self, workflows, as_of=as_of, meter=meter)
 
+    def newest_step(self, workflows: Sequence[str] = ()) -> datetime | None:
+        """When the newest event of these workflows' proposals (of all, when none is named) happened:
+        a history that ended long ago (an imported log) is read as of then, not as of today."""
+        from flowengine.service import analysis
+
+        return analysis.newest_step(self, workflows)
+
     def provenance_marks(self, analyses: Sequence[Analysis]) -> dict[str, Marks]:
         """For histories rebuilt from a source (whose steps record their provenance): which kind
         of step each figure of each analysis rests on, by workflow id; empty when none does."""

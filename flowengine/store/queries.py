@@ -387,6 +387,16 @@ def workflows_in_use(conn: Connection) -> list[str]:
     return list(conn.execute(select(proposals.c.workflow).distinct().order_by(proposals.c.workflow)).scalars())
 
 
+def newest_step(conn: Connection, workflows: Sequence[str] = ()) -> datetime | None:
+    """When the newest event of the workflows' proposals (all when none is named) happened: each
+    proposal row keeps its last step's time, so this reads proposals, not events."""
+    query = select(func.max(proposals.c.updated_at))
+    if workflows:
+        query = query.where(proposals.c.workflow.in_(list(workflows)))
+    newest = conn.execute(query).scalar()
+    return as_utc(newest) if newest is not None else None
+
+
 def newest_definition(conn: Connection, workflow: str) -> tuple[str, str, str] | None:
     """The most recently stored definition of a workflow id: (hash, text, source)."""
     row = conn.execute(select(definitions.c.content_hash, definitions.c.text, definitions.c.source)

@@ -1,17 +1,17 @@
-"""The stall report: the analysis laid out as titled tables, then written as text, Markdown,
-CSV or JSON (the report formats of :mod:`flowengine.views.formats`; and as HTML by the demo's report).
+"""The stall report: the analysis laid out as titled tables (:class:`Section`), which
+:mod:`flowengine.views.report_writers` writes as text, Markdown, CSV or JSON (the report formats of
+:mod:`flowengine.views.formats`) and :mod:`flowengine.views.site` as the published site.
 
 Every format is built from the same :class:`Section` list, so they cannot disagree. Privacy
 is applied once, here, while cells are made: a suppressed count is the text "<3" in every
-format, and a spread resting on fewer stays is left empty.
+format, and a spread resting on fewer stays is left empty. Cells carry figures at full
+precision (days as floats, named so in the column): JSON and CSV write them as they are, and
+only the tables people read (text, Markdown, HTML) round them, to :data:`READING_DIGITS`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,18 +20,16 @@ from flowengine.analysis.cells import cell
 from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall
 from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
-from flowengine.clock import as_utc, iso_utc
+from flowengine.clock import as_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
-from flowengine.errors import NotFound
 from flowengine.history.provenance import kind_word, weakest
 from flowengine.history.records import id_order
 from flowengine.i18n import N_, marked, t
 from flowengine.i18n.formats import percent, short_date
-from flowengine.views.formats import report_format_names
-from flowengine.views.texttable import table, wrap
 
 Cell = str | int | float | None
+READING_DIGITS = 1  # decimals of days in a table read by people; JSON and CSV keep every digit
 
 
 def source_note(language: str) -> str:
@@ -72,7 +70,13 @@ def local_date(moment: datetime, zone: datetime | None = None, language: str = "
 
 
 def _days(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+    """Days as computed: rounding is for the tables people read (:func:`for_reading`)."""
+    return value
+
+
+def for_reading(value: Cell) -> Cell:
+    """A cell as a table shows it: days rounded to :data:`READING_DIGITS` decimals."""
+    return round(value, READING_DIGITS) if isinstance(value, float) else value
 
 
 class _Cells:
@@ -354,7 +358,7 @@ def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",
                 row.append(None)
                 continue
             key = cell(analysis.workflow.id, "stage_passed", stage)
-            median, p90, _ = cells.spread(figures.passed, key)
+            median, p90, _ = (for_reading(value) for value in cells.spread(figures.passed, key))
             row.append(None if median is None else f"{median} / {p90} ({cells.count(figures.passed.count, key)})")
         day_rows.append(tuple(row))
     funnel_rows = []
@@ -396,94 +400,3 @@ def _how(how: str, language: str) -> str:
 
 
 _OUTCOME_TERMS = ("implemented", "partially_implemented", "rejected", "withdrawn", "merged", "parked", "transferred")
-
-
-# -- writers --------------------------------------------------------------------------------
-
-def as_text(sections: Sequence[Section], width: int | None = None) -> str:
-    """The sections as text tables, each no wider than ``width`` characters when it is given."""
-    parts = []
-    for section in sections:
-        body = table(section.columns, section.rows, width=width) if section.rows else t("(none)")
-        note = f"\n{_within(section.note, width)}" if section.note else ""
-        parts.append(f"{_within(section.title, width)}\n\n{body}{note}")
-    return "\n\n".join(parts) + "\n"
-
-
-def _within(text: str, width: int | None) -> str:
-    if width is None:
-        return text
-    return "\n".join(part for line in text.split("\n") for part in wrap(line, width))
-
-
-def as_markdown(sections: Sequence[Section]) -> str:
-    parts = []
-    for section in sections:
-        lines = [f"## {_md(section.title)}", ""]
-        if section.rows:
-            lines.append("| " + " | ".join(_md(c) for c in section.columns) + " |")
-            lines.append("|" + "|".join(" --- " for _ in section.columns) + "|")
-            lines += ["| " + " | ".join(_md(_text(v)) for v in row) + " |" for row in section.rows]
-        else:
-            lines.append(t("(none)"))
-        if section.note:
-            lines += ["", f"*{_md(section.note)}*"]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
-
-
-def as_csv(sections: Sequence[Section]) -> str:
-    """Long form, one value per line (section, workflow, row, column, value): every section
-    fits one sheet and pivots back into its table."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("section", "workflow", "row", "column", "value"))
-    for section in sections:
-        for row in section.rows:
-            key = _text(row[0])
-            for column, value in zip(section.columns[1:], row[1:], strict=True):
-                writer.writerow((section.key, section.workflow or "", key, column, _text(value)))
-    return out.getvalue()
-
-
-def as_json_data(sections: Sequence[Section], analyses: Sequence[Analysis], privacy: Privacy) -> dict[str, Any]:
-    """The sections; the full figures too unless privacy holds some back."""
-    data: dict[str, Any] = {
-        "as_of": iso_utc(analyses[0].as_of) if analyses else None,
-        "privacy": {"roles_only": privacy.roles_only, "min_count": privacy.min_count},
-        "sections": [s.as_dict() for s in sections],
-    }
-    if not privacy.roles_only and not privacy.min_count:
-        data["figures"] = [a.as_dict() for a in analyses]
-    return data
-
-
-def as_format(name: str, sections: Sequence[Section], data: dict[str, Any] | None = None, *,
-              width: int | None = None) -> str:
-    """``sections`` written in report format ``name`` (one of
-    :data:`~flowengine.views.formats.REPORT_FORMATS`); JSON writes ``data`` when given (e.g.
-    :func:`as_json_data`), else the sections alone; tables are no wider than ``width``, if given."""
-    if name == "table":
-        return as_text(sections, width)
-    if name == "json":
-        chosen = data if data is not None else {"sections": [s.as_dict() for s in sections]}
-        return json.dumps(chosen, indent=2, ensure_ascii=False) + "\n"
-    writer = _TEXT_WRITERS.get(name)
-    if writer is None:
-        raise NotFound("report format", name, report_format_names())
-    return writer(sections)
-
-
-_TEXT_WRITERS: dict[str, Callable[[Sequence[Section]], str]] = {
-    "table": as_text, "csv": as_csv, "markdown": as_markdown}
-
-
-def _text(value: Cell) -> str:
-    if value is None:
-        return "-"
-    return str(value)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-

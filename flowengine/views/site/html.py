@@ -15,7 +15,7 @@ from flowengine import __version__
 from flowengine.analysis.figures import SUPPRESSED
 from flowengine.i18n import t
 from flowengine.views.figure_wording import DASH
-from flowengine.views.report import Cell, Section
+from flowengine.views.report import Cell, Section, for_reading
 
 __all__ = ["SCALE", "cell_html", "diagram_figure", "facts", "link", "page", "section_html", "source_mark", "up"]
 
@@ -38,7 +38,9 @@ def cell_html(value: Cell) -> str:
         return f"<td>{DASH}</td>"
     if value == SUPPRESSED:
         return f'<td class="num"><abbr title="{escape(t("hidden to protect privacy"))}">{SUPPRESSED}</abbr></td>'
-    if isinstance(value, int | float) or re.fullmatch(r"[<\d.,\s\u00a0%]+", str(value)):
+    if isinstance(value, int | float):
+        return f'<td class="num">{escape(str(for_reading(value)))}</td>'
+    if re.fullmatch(r"[<\d.,\s\u00a0%]+", str(value)):
         return f'<td class="num">{escape(str(value))}</td>'
     return f"<td>{escape(str(value))}</td>"
 

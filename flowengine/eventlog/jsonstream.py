@@ -1,0 +1,134 @@
+"""The arrays of one large JSON document, element by element, in the memory of one element.
+
+OCEL 2.0 JSON is one object whose ``objects`` and ``events`` arrays hold the whole log; read
+with ``json.load`` a log of a million events would take gigabytes. Here the top-level object is
+walked key by key: the wanted array's elements are decoded one at a time (by the standard
+library's own decoder, ``raw_decode``, on a sliding buffer) and every other value is stepped
+over the same way, so nothing but the current element is ever held.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from flowengine.errors import InvalidInput
+
+ELEMENT_LIMIT = 16 << 20  # characters in one element (one event, one object): no real one comes near
+_CHUNK = 1 << 20
+_SPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+class JsonStream:
+    """A cursor over a JSON text read in chunks; ``name`` places its errors."""
+
+    def __init__(self, handle: TextIO, name: str) -> None:
+        self.handle = handle
+        self.name = name
+        self.buffer = ""
+        self.pos = 0
+        self.ended = False
+        self.consumed = 0  # characters dropped from the front of the buffer
+
+    def _more(self) -> bool:
+        if self.ended:
+            return False
+        chunk = self.handle.read(_CHUNK)
+        if not chunk:
+            self.ended = True
+            return False
+        self.consumed += self.pos
+        self.buffer = self.buffer[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def _fail(self, what: str, at: int | None = None) -> InvalidInput:
+        where = self.consumed + (self.pos if at is None else at) + 1
+        return InvalidInput(f"{self.name}: not readable as OCEL 2.0 JSON near character {where}: {what}")
+
+    def peek(self) -> str:
+        """The next character after white space ("" at the end)."""
+        while True:
+            self.pos = _SPACE.match(self.buffer, self.pos).end()  # type: ignore[union-attr]  # always matches
+            if self.pos < len(self.buffer):
+                return self.buffer[self.pos]
+            if not self._more():
+                return ""
+
+    def expect(self, char: str) -> None:
+        found = self.peek()
+        if found != char:
+            raise self._fail(f"expected '{char}', found {_shown(found)}")
+        self.pos += 1
+
+    def value(self) -> Any:
+        """The next JSON value, decoded whole."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as error:
+                if len(self.buffer) - self.pos > ELEMENT_LIMIT:
+                    raise self._fail(f"one value is longer than {ELEMENT_LIMIT:,} characters") from None
+                if self._more():
+                    continue
+                if error.pos >= len(self.buffer):
+                    raise self._fail("the file ends in the middle of a value (was it cut short?)", error.pos) from None
+                raise self._fail(error.msg, error.pos) from None
+            except RecursionError:
+                raise self._fail("values nested too deeply") from None
+            if end == len(self.buffer) and self._more():
+                continue  # a number or word cut by the chunk's end: read it whole
+            self.pos = end
+            return value
+
+    def items(self) -> Iterator[Any]:
+        """The elements of the array that starts here, one at a time."""
+        self.expect("[")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self.value()
+            following = self.peek()
+            self.pos += 1
+            if following == "]":
+                return
+            if following != ",":
+                self.pos -= 1
+                raise self._fail(f"expected ',' or ']' in an array, found {_shown(following)}")
+
+    def members(self) -> Iterator[str]:
+        """The keys of the object that starts here; after each, the caller reads or skips its value."""
+        self.expect("{")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise self._fail("an object's key is not a string")
+            self.expect(":")
+            yield key
+            following = self.peek()
+            self.pos += 1
+            if following == "}":
+                return
+            if following != ",":
+                self.pos -= 1
+                raise self._fail(f"expected ',' or '}}' in an object, found {_shown(following)}")
+
+    def skip(self) -> None:
+        """Step over the next value; an array element by element, so a large one costs no memory."""
+        if self.peek() == "[":
+            for _ in self.items():
+                pass
+        else:
+            self.value()
+
+
+def _shown(char: str) -> str:
+    return repr(char) if char else "the end"

@@ -1,0 +1,147 @@
+"""The stall report's sections written in each report format: text tables, Markdown, CSV, JSON
+(:mod:`flowengine.views.formats` lists them), and the note a report on a history long past
+states first. Tables people read round days to :data:`~flowengine.views.report.READING_DIGITS`;
+JSON and CSV keep every digit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from flowengine.analysis.figures import Analysis, Privacy, long_past
+from flowengine.clock import iso_utc
+from flowengine.errors import NotFound, Remedy
+from flowengine.i18n import t
+from flowengine.views.formats import report_format_names
+from flowengine.views.report import Cell, Section, for_reading, local_date
+from flowengine.views.texttable import table, wrap
+
+__all__ = ["as_csv", "as_format", "as_json_data", "as_markdown", "as_of_note", "as_text", "with_note"]
+
+
+def _reading_rows(section: Section) -> tuple[tuple[Cell, ...], ...]:
+    return tuple(tuple(for_reading(value) for value in row) for row in section.rows)
+
+
+# -- a history that ended long ago ------------------------------------------------------------
+
+def as_of_note(analyses: Sequence[Analysis], newest: datetime | None, hint: Callable[[Remedy], str]) -> str | None:
+    """What a report as of today must say of a history whose newest event is long past (an
+    imported log): every case still open would count as waiting since then. ``hint`` writes
+    the remedy as the reader types it."""
+    if not analyses or newest is None or not long_past(newest, analyses[0].as_of):
+        return None
+    day = local_date(newest, analyses[0].as_of)
+    return t("as of {date}; the newest event is {newest} — {fix} reads the history as it stood then",
+             date=local_date(analyses[0].as_of, analyses[0].as_of), newest=day, fix=hint(Remedy("as_of", value=day)))
+
+
+def with_note(fmt: str, text: str, note: str | None) -> str:
+    """``text`` in report format ``fmt`` with ``note`` stated first (JSON carries it as a field)."""
+    if note is None or fmt == "json":
+        return text
+    if fmt == "csv":
+        header, _, body = text.partition("\n")
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(("note", "", "as_of", "note", note))
+        return f"{header}\n{out.getvalue()}{body}"
+    if fmt == "markdown":
+        return f"> {_md(note)}\n\n{text}"
+    return f"{note}\n\n{text}"
+
+
+# -- writers --------------------------------------------------------------------------------
+
+def as_text(sections: Sequence[Section], width: int | None = None) -> str:
+    """The sections as text tables, each no wider than ``width`` characters when it is given."""
+    parts = []
+    for section in sections:
+        body = table(section.columns, _reading_rows(section), width=width) if section.rows else t("(none)")
+        note = f"\n{_within(section.note, width)}" if section.note else ""
+        parts.append(f"{_within(section.title, width)}\n\n{body}{note}")
+    return "\n\n".join(parts) + "\n"
+
+
+def _within(text: str, width: int | None) -> str:
+    if width is None:
+        return text
+    return "\n".join(part for line in text.split("\n") for part in wrap(line, width))
+
+
+def as_markdown(sections: Sequence[Section]) -> str:
+    parts = []
+    for section in sections:
+        lines = [f"## {_md(section.title)}", ""]
+        if section.rows:
+            lines.append("| " + " | ".join(_md(c) for c in section.columns) + " |")
+            lines.append("|" + "|".join(" --- " for _ in section.columns) + "|")
+            lines += ["| " + " | ".join(_md(_text(v)) for v in row) + " |" for row in _reading_rows(section)]
+        else:
+            lines.append(t("(none)"))
+        if section.note:
+            lines += ["", f"*{_md(section.note)}*"]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def as_csv(sections: Sequence[Section]) -> str:
+    """Long form, one value per line (section, workflow, row, column, value): every section
+    fits one sheet and pivots back into its table."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("section", "workflow", "row", "column", "value"))
+    for section in sections:
+        for row in section.rows:
+            key = _text(row[0])
+            for column, value in zip(section.columns[1:], row[1:], strict=True):
+                writer.writerow((section.key, section.workflow or "", key, column, _text(value)))
+    return out.getvalue()
+
+
+def as_json_data(sections: Sequence[Section], analyses: Sequence[Analysis], privacy: Privacy) -> dict[str, Any]:
+    """The sections; the full figures too unless privacy holds some back."""
+    data: dict[str, Any] = {
+        "as_of": iso_utc(analyses[0].as_of) if analyses else None,
+        "privacy": {"roles_only": privacy.roles_only, "min_count": privacy.min_count},
+        "sections": [s.as_dict() for s in sections],
+    }
+    if not privacy.roles_only and not privacy.min_count:
+        data["figures"] = [a.as_dict() for a in analyses]
+    return data
+
+
+def as_format(name: str, sections: Sequence[Section], data: dict[str, Any] | None = None, *,
+              width: int | None = None) -> str:
+    """``sections`` written in report format ``name`` (one of
+    :data:`~flowengine.views.formats.REPORT_FORMATS`); JSON writes ``data`` when given (e.g.
+    :func:`as_json_data`), else the sections alone; tables are no wider than ``width``, if given."""
+    if name == "table":
+        return as_text(sections, width)
+    if name == "json":
+        chosen = data if data is not None else {"sections": [s.as_dict() for s in sections]}
+        return json.dumps(chosen, indent=2, ensure_ascii=False) + "\n"
+    writer = _TEXT_WRITERS.get(name)
+    if writer is None:
+        raise NotFound("report format", name, report_format_names())
+    return writer(sections)
+
+
+_TEXT_WRITERS: dict[str, Callable[[Sequence[Section]], str]] = {
+    "table": as_text, "csv": as_csv, "markdown": as_markdown}
+
+
+def _text(value: Cell) -> str:
+    """A cell as text; a float with every digit Python keeps (``repr``: it reads back equal)."""
+    if value is None:
+        return "-"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
