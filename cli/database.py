@@ -29,13 +29,17 @@ def init(database: str | None) -> None:
     Example:
       flowengine init --db ./trondheim.db
     """
-    from flowengine.store import Database, migrate, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
-    with Database(resolve_url(database)) as store:
-        before, _ = migrate.ensure_schema(store, upgrade_existing=True)
+    from .session import open_engine
+
+    with open_engine(database, upgrade_existing=True) as engine:
+        before, _ = engine.schema_change or (SCHEMA_HEAD, SCHEMA_HEAD)
+        login = engine.login
     state = "created" if before is None else ("upgraded" if before != SCHEMA_HEAD else "ready")
-    click.echo(f"database {state}: {store.display_name} (schema {SCHEMA_HEAD})")
+    click.echo(f"database {state}: {engine.database.display_name} (schema {SCHEMA_HEAD})")
+    if before is None:
+        click.echo(f"{login} holds admin and every role of every workflow (see: flowengine whoami)")
     click.echo("next: flowengine proposal new innovation-chain --title \"…\" --as NAME --role ROLE")
 
 
@@ -85,15 +89,17 @@ def upgrade(database: str | None) -> None:
     Example:
       flowengine db upgrade --db postgresql+psycopg://flow@db.example.org/flowengine
     """
-    from flowengine.store import Database, migrate, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
-    with Database(resolve_url(database)) as store:
-        before, after = migrate.ensure_schema(store, upgrade_existing=True)
+    from .session import open_engine
+
+    with open_engine(database, upgrade_existing=True) as engine:
+        before, after = engine.schema_change or (SCHEMA_HEAD, SCHEMA_HEAD)
+    name = engine.database.display_name
     if before == after:
-        click.echo(f"{store.display_name}: already at {SCHEMA_HEAD}; nothing to do")
+        click.echo(f"{name}: already at {SCHEMA_HEAD}; nothing to do")
     else:
-        click.echo(f"{store.display_name}: upgraded from {before or 'empty'} to {after}")
+        click.echo(f"{name}: upgraded from {before or 'empty'} to {after}")
 
 
 @db.command()

@@ -50,10 +50,11 @@ def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, step
     """
     from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, format_of, planned_units
 
-    options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only)
     output = None if output == "-" else output
     fmt = fmt or (format_of(output) if output else None) or "csv"
     with open_engine(database) as engine:
+        options = ExportOptions(workflows=engine.readable_workflows(workflows), pseudonymise=pseudonymise,
+                                steps_only=steps_only)
         total = planned_units(engine.database, fmt, options)
         with terminal_meter("Exporting", total, quiet=quiet) as meter:
             if output:

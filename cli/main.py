@@ -39,6 +39,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": (".export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
     "report": (".site", "report", "Build the published report: a static site for panels, councils and politicians."),
     "completion": (".completion", "completion", "Print the shell completion script: bash, zsh or fish."),
+    "access": (".access", "access", "Who may act in which role of which workflow: grant, revoke, list, log."),
+    "whoami": (".access", "whoami", "Who the database says you are, and your roles per workflow."),
 }
 
 
@@ -78,7 +80,7 @@ class FlowEngineGroup(click.Group):
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context) -> Any:
-        from flowengine.errors import DefinitionError, FlowEngineError
+        from flowengine.errors import AccessDenied, DefinitionError, FlowEngineError
         from flowengine.i18n import t
 
         try:
@@ -88,6 +90,14 @@ class FlowEngineGroup(click.Group):
                 raise
             for issue in exc.issues:  # each line already says "file:line:col: error CODE: …"
                 click.echo(issue.format(), err=True)
+            ctx.exit(EXIT_INVALID)
+        except AccessDenied as exc:  # "… an administrator can grant it: flowengine access grant …"
+            if os.environ.get(DEBUG_ENV):
+                raise
+            from .remedies import option
+
+            fix = [option(remedy) for remedy in exc.remedies[:1]]
+            click.echo(t("error: {message}", message=": ".join([str(exc), *fix])), err=True)
             ctx.exit(EXIT_INVALID)
         except FlowEngineError as exc:
             if os.environ.get(DEBUG_ENV):

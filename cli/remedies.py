@@ -36,7 +36,16 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "database": lambda name, value: "--db PATH",
     "list_proposals": lambda name, value: "flowengine proposal list",
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
+    "grant": lambda name, value: grant_command(name, value),
+    "unset_now": lambda name, value: t("unset {variable}", variable="FLOWENGINE_NOW"),
 }
+
+
+def grant_command(login: str, value: str) -> str:
+    """``flowengine access grant kari --role politician --workflow trondheim`` from a grant remedy."""
+    role, _, workflow = value.partition(":")
+    where = "--all-workflows" if workflow == "*" else f"--workflow {workflow}"
+    return f"flowengine access grant {login} --role {role} {where}"
 
 
 def option(remedy: Remedy) -> str:

@@ -12,14 +12,16 @@ if TYPE_CHECKING:
     from flowengine.service.facade import FlowEngine
 
 
-def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> FlowEngine:
+def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *,
+                upgrade_existing: bool | None = None) -> FlowEngine:
     from .startup import loading
 
     with loading():  # SQLAlchemy and the engine: most of a short command's time
         from flowengine.clock import clock_from_environment
         from flowengine.service.facade import FlowEngine
 
-    return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment())
+    return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment(),
+                           upgrade_existing=upgrade_existing)
 
 
 def actor(name: str | None, role: str | None) -> Actor:

@@ -122,9 +122,12 @@ def audit_text(report: AuditReport) -> tuple[list[str], str]:
                 for broken in report.breaks]
     findings += [t("definition {definition}: its text does not match its hash (altered in the database)",
                    definition=definition) for definition in report.altered_definitions]
+    findings += [t("access log: {problem}", problem=problem) for problem in report.access_problems]
     verdict = t("every chain holds") if report.ok else t(
         "{damaged} damaged proposal(s), {altered} altered definition(s)", damaged=len(report.breaks),
         altered=len(report.altered_definitions))
+    if report.access_problems:
+        verdict += ", " + t("{n} problem(s) in the access log", n=len(report.access_problems))
     return findings, t("{proposals} proposal(s), {events} event(s) checked: {verdict}", proposals=report.proposals,
                        events=report.events, verdict=verdict)
 
@@ -197,13 +200,24 @@ def history_table(events: list[Event]) -> str:
         fields = ", ".join(changes_text({name: value}) + (f" {placeholder}" if name in held else "")
                            for name, value in event.changes.items())
         rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
-                     fields, _comment(event), *mark))
-    field_column = t("fields")
-    text = table([t("#"), t("when"), t("step"), t("state"), t("by"), field_column, t("comment"),
-                  *((t("source"),) if marked else ())], rows, optional=(field_column,))
+                     fields, _comment(event), _recorded(event), *mark))
+    field_column, recorded = t("fields"), t("recorded by")
+    text = table([t("#"), t("when"), t("step"), t("state"), t("by"), field_column, t("comment"), recorded,
+                  *((t("source"),) if marked else ())], rows, optional=(field_column, recorded))
     if not marked:
         return text
     return text + "\n\n" + provenance_notes(events)
+
+
+def _recorded(event: Event) -> str:
+    """The authenticated login that recorded a step, and when, where that is not when it took
+    effect; "-" for a step recorded before logins were (event format 1)."""
+    from flowengine.clock import local_text
+
+    if event.login is None or event.recorded_at is None:
+        return "-"
+    when = local_text(event.recorded_at)
+    return event.login if when == local_text(event.at) else f"{event.login}, {when}"
 
 
 def provenance_notes(events: list[Event]) -> str:

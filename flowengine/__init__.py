@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from flowengine.errors import (
+    AccessDenied,
     AmbiguousWorkflow,
     ConflictError,
     DefinitionError,
@@ -77,6 +78,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AccessDenied",
     "Actor",
     "AmbiguousWorkflow",
     "Analysis",

@@ -15,6 +15,9 @@ from flowengine.errors import InvalidInput
 Clock = Callable[[], datetime]
 
 ENV_NOW = "FLOWENGINE_NOW"  # fixes "now" for reproducible demos and tests
+# Set while a database is created, it makes one for tests or demos: one whose clock may be fixed
+# (FLOWENGINE_NOW). A database made for real use is timed by its own clock, which nobody sets.
+ENV_FOR_TESTS = "FLOWENGINE_FOR_TESTS"
 
 
 def system_clock() -> datetime:

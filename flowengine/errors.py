@@ -7,6 +7,7 @@
      ├── InvalidInput         a value given on the command line or to the API is malformed
      ├── Refused              a request is well-formed but the workflow does not allow it now
      │    └── TransitionRefused   a trigger may not fire (carries every reason and what is allowed)
+     ├── AccessDenied         the authenticated login may not do this (carries the grant that would allow it)
      ├── ConflictError        someone else changed the proposal first; nothing was written
      └── StoreError           the database cannot be opened, is busy, or is not at our schema
 
@@ -61,6 +62,8 @@ REMEDY_KINDS = (
     "database",     # another database
     "list_proposals",  # see which proposals there are
     "show_proposal",   # name: look at where a proposal stands now
+    "grant",           # name: a login, value: "role:workflow" — what an administrator can grant it
+    "unset_now",       # do not fix the clock (a database made for real use times its steps itself)
 )
 
 
@@ -167,6 +170,11 @@ class TransitionRefused(Refused):
                  else t("in {state}", state=state))
         super().__init__(t("cannot {trigger} {proposal} ({where})", trigger=trigger, proposal=proposal_id, where=where),
                          reasons, hint)
+
+
+class AccessDenied(FlowEngineError):
+    """The authenticated login may not do what was asked; nothing was written. The message names
+    the login, the role or capability, the workflow, and what it holds there."""
 
 
 class ConflictError(FlowEngineError):

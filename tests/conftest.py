@@ -3,6 +3,7 @@ minimal valid workflow to start from, and a CLI runner."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from .databases import ON_POSTGRESQL, POSTGRESQL_ONLY_REASON, SQLITE_ONLY_REASON, DatabaseTargets, targets
+
+# Every database the suite creates is one made for tests, whose clock FLOWENGINE_NOW may fix (a
+# database made for real use refuses it); the tests of that refusal unset this.
+os.environ["FLOWENGINE_FOR_TESTS"] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

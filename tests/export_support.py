@@ -212,6 +212,7 @@ def assert_log_matches(records: Sequence[Mapping[str, str]], histories: Sequence
         assert _json(record[a.DETAILS]) == event.details, where
         assert (record.get(a.IDEMPOTENCY_KEY) or None) == event.idempotency_key, where
         assert record[a.HASH] == event.hash, where
+        assert (record.get(a.LOGIN) or None) == event.login, where
         if not kinds:  # the whole chain is there: rebuild each hash from the log alone
             if event.seq == 1:
                 previous_hash = chain.GENESIS
@@ -221,7 +222,9 @@ def assert_log_matches(records: Sequence[Mapping[str, str]], histories: Sequence
                 to_state=record[a.ACTIVITY], actor=record[a.RESOURCE], role=record[a.ROLE],
                 at=moment(record[a.TIMESTAMP]), entered_at=moment(record[a.ENTERED_AT]), comment=record[a.COMMENT],
                 changes=_json(record[a.CHANGES]), details=_json(record[a.DETAILS]),
-                idempotency_key=record.get(a.IDEMPOTENCY_KEY) or None, prev_hash=previous_hash)
+                idempotency_key=record.get(a.IDEMPOTENCY_KEY) or None, prev_hash=previous_hash,
+                login=record.get(a.LOGIN) or None,
+                recorded_at=moment(record[a.RECORDED_AT]) if record.get(a.RECORDED_AT) else None)
             assert rebuilt == record[a.HASH], where
             previous_hash = rebuilt
 

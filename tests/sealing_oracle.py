@@ -20,12 +20,15 @@ def canonical(payload: dict[str, Any]) -> bytes:
 def event_hash(*, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
                to_state: str, actor: str, role: str, at: datetime, entered_at: datetime, comment: str,
                changes: dict[str, Any], details: dict[str, Any], idempotency_key: str | None,
-               prev_hash: str) -> str:
-    payload = {
+               prev_hash: str, login: str | None = None, recorded_at: datetime | None = None) -> str:
+    payload: dict[str, Any] = {
         "proposal": proposal, "seq": seq, "kind": kind, "trigger": trigger, "from": from_state,
         "to": to_state, "actor": actor, "role": role, "at": iso_utc(at), "entered_at": iso_utc(entered_at),
         "comment": comment, "changes": changes, "details": details, "idempotency_key": idempotency_key,
     }
+    if login is not None:  # event format 2: the login that recorded it, and when
+        assert recorded_at is not None
+        payload.update(login=login, recorded_at=iso_utc(recorded_at))
     digest = hashlib.sha256(prev_hash.encode("ascii"))
     digest.update(b"\n")
     digest.update(canonical(payload))

@@ -29,11 +29,12 @@ FLOORS: dict[str, int] = {
     "history": 2,
     "engine": 3,
     "store": 4,
-    "analysis": 5,
-    "service": 6,
-    "views": 7,
-    "eventlog": 8,
-    "demo": 9,
+    "access": 5,
+    "analysis": 6,
+    "service": 7,
+    "views": 8,
+    "eventlog": 9,
+    "demo": 10,
 }
 
 

@@ -33,7 +33,8 @@ def _case(number: int, start: datetime) -> tuple[ProposalRow, list[EventRow], tu
     events: list[EventRow] = [
         EventRow(pid, 1, "created", None, None, "panel_work", "kari", "panel", start, iso_utc(start), start,
                  iso_utc(start), "", {"summary": "Et sted å møtes \u2013 «åpent»"},
-                 {"title": "Møteplass i sentrum", "origin": f"case-{number}"}, None, GENESIS, "a" * 64),
+                 {"title": "Møteplass i sentrum", "origin": f"case-{number}"}, None, GENESIS, "a" * 64,
+                     "kari", later, iso_utc(later)),
         EventRow(pid, 2, "advanced", "send_to_council", "panel_work", "council_review", "ola", "council", later,
                  iso_utc(later), start, iso_utc(start), "Ready\nfor the council", {}, {}, f"import-{number}", "a" * 64,
                  f"{number:064x}"),

@@ -112,6 +112,13 @@ CASES: dict[str, Case] = {
     "report": Case(("--out", "{dir}/site"), ("--out", "{dir}/site", "--workflow", "nosuch"),
                    ("--out", "{dir}/site", "--min-count", "1"), ENGINE),
     "export": Case(("-o", "{dir}/log.csv"), ("--workflow", "nosuch"), ("--format", "nope"), ENGINE),
+    "access grant": Case(("kari", "--role", "service", "--workflow", "ops"),
+                         ("kari", "--role", "nosuch", "--workflow", "ops"), ("kari", "--role", "service"), ENGINE),
+    "access revoke": Case(("kari", "--role", "service", "--workflow", "ops"),
+                          ("kari", "--role", "nosuch", "--workflow", "ops"), ("kari", "--role", "service"), ENGINE),
+    "access list": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
+    "access log": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
+    "whoami": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
 }
 
 

@@ -19,7 +19,8 @@ from flowengine.store import migrate
 from flowengine.store.database import Database, default_database_path, resolve_url
 from flowengine.store.schema import SCHEMA_HEAD, metadata
 
-from .databases import untouched
+from . import sealing_oracle as oracle
+from .databases import tampering, untouched
 from .stress_advances import create_proposals
 
 
@@ -80,7 +81,7 @@ def test_the_migration_creates_exactly_the_tables_of_the_schema(database: Databa
 def test_the_events_table_is_append_only(database: Database) -> None:
     with database.read() as conn:
         triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-    assert triggers == {"events_no_update", "events_no_delete"}
+    assert triggers == {"events_no_update", "events_no_delete", "access_log_no_update", "access_log_no_delete"}
 
 
 @pytest.mark.postgresql_only
@@ -206,7 +207,7 @@ def test_an_older_sqlite_file_is_upgraded_on_first_use(tmp_path: Path, monkeypat
     with Database(resolve_url(str(tmp_path / "own.db"))) as store:
         migrate.ensure_schema(store)
         _one_revision_behind(monkeypatch)
-        monkeypatch.setattr(migrate, "upgrade", lambda db: upgraded.append(db) or (SCHEMA_HEAD, "0002_next"))
+        monkeypatch.setattr(migrate, "upgrade", lambda db, **_: upgraded.append(db) or (SCHEMA_HEAD, "0002_next"))
         assert migrate.ensure_schema(store) == (SCHEMA_HEAD, "0002_next")
     assert upgraded == [store]
 
@@ -224,9 +225,25 @@ def _downgrade(database: Database, revision: str) -> None:
         command.downgrade(config, revision)
 
 
+def _as_written_before_logins(target: str) -> None:
+    """Reseal every (one-event) history as event format 1, before logins were recorded: what a
+    database of schema 0001 holds (a downgrade past 0005 drops the logins the seals cover)."""
+    with FlowEngine.open(target) as engine:
+        histories = list(engine.histories())
+    with tampering(target) as conn:
+        for proposal, (event,) in histories:
+            values = {k: v for k, v in vars(event).items() if k not in ("hash", "login", "recorded_at")}
+            digest = oracle.event_hash(**values)
+            conn.execute(text("UPDATE events SET hash = :new, login = NULL, recorded_at = NULL WHERE hash = :old"),
+                         {"new": digest, "old": event.hash})
+            conn.execute(text("UPDATE proposals SET head_hash = :new WHERE id = :id"),
+                         {"new": digest, "id": proposal.id})
+
+
 def test_an_older_database_is_really_upgraded_and_keeps_its_histories(db_target: str) -> None:
     """Not a stand-in for the migration: the real one runs on a database with data in it."""
     proposal_ids = create_proposals(db_target, 2)
+    _as_written_before_logins(db_target)
     with Database(resolve_url(db_target)) as store:
         _downgrade(store, "0001_first_schema")
         assert store.schema_revision() == "0001_first_schema"

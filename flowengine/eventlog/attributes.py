@@ -38,8 +38,10 @@ CHANGES = "flowengine:changes"  # JSON object
 DETAILS = "flowengine:details"  # JSON object
 IDEMPOTENCY_KEY = "flowengine:idempotency_key"
 HASH = "flowengine:hash"  # the event's chain hash, for checking a round trip; never trusted on import
+LOGIN = "flowengine:login"  # the authenticated login that recorded the event (event format 2)
+RECORDED_AT = "flowengine:recorded_at"  # when it was recorded, by the database's clock (event format 2)
 
 CSV_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, RESOURCE, ROLE, LIFECYCLE, CASE_TITLE, CASE_WORKFLOW,
                CASE_WORKFLOW_VERSION, CASE_FROM, SEQ, KIND, TRIGGER, FROM_STATE, ENTERED_AT, COMMENT, CHANGES, DETAILS,
-               IDEMPOTENCY_KEY, HASH)
+               IDEMPOTENCY_KEY, HASH, LOGIN, RECORDED_AT)
 COMPLETE = "complete"

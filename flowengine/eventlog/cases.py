@@ -42,7 +42,9 @@ from flowengine.eventlog.meanings import (
     HASH,
     KEY,
     KIND,
+    LOGIN,
     ORDER,
+    RECORDED,
     ROLE,
     SEQ,
     TIME,
@@ -60,6 +62,7 @@ from flowengine.history.records import (
     REMINDED,
     STATE_ENTERING,
     SYSTEM,
+    Stamp,
 )
 from flowengine.history.steps import ChainBuilder, EventRow, creation_details
 from flowengine.store import bulk
@@ -110,6 +113,7 @@ class CaseBuilder:
     default_role: str | None = None
     assume_utc: bool = False
     on_problem: Callable[[Problem], None] | None = None  # told of every problem (a rejects file), not only the first
+    stamp: Stamp | None = None  # the importing login and the time of the import, sealed into every event
     problems: list[Problem] = field(default_factory=list)
     remedies: dict[Remedy, None] = field(default_factory=dict)  # what would fix some of the problems
     count: int = 0
@@ -283,7 +287,7 @@ class CaseBuilder:
         actors, default_actor, default_role = self.actors, self.actor, self.role
         history: list[EventRow] = []
         append = history.append
-        builder = ChainBuilder(pid)
+        builder = ChainBuilder(pid, self.stamp)
         state: str | None = None
         started = False
         for at, iso, position, values in found:
@@ -378,7 +382,7 @@ class CaseBuilder:
             return None
         pid, number = identity
         hashed = pid == case
-        builder = ChainBuilder(pid)
+        builder = ChainBuilder(pid, self.stamp)
         history: list[EventRow] = []
         fields: dict[str, Any] = {}
         previous_at: datetime | None = None
@@ -387,7 +391,8 @@ class CaseBuilder:
             if event is None:
                 self._release(identity, case)
                 return None
-            kind, trigger, target, actor, role, comment, changes, details, key = event
+            kind, trigger, target, actor, role, comment, changes, details, key, stamp = event
+            builder.restamp(stamp)
             if kind == CREATED:
                 row = builder.create(target, actor, role, at, at_iso=iso, details=details, fields=changes,
                                      comment=comment, key=key)
@@ -420,7 +425,7 @@ class CaseBuilder:
     def _exact_event(self, case: str, position: Any, values: Sequence[str], seq: int, at: datetime,
                      compiled: CompiledWorkflow, builder: ChainBuilder, previous_at: datetime | None
                      ) -> tuple[str, str | None, str, str, str, str, dict[str, Any], dict[str, Any],
-                                str | None] | None:
+                                str | None, Stamp | None] | None:
         """The event a row of flowengine's own export describes, checked against the chain so far
         (``builder``: its state and when that was entered); None, with the problem recorded, if it
         does not fit."""
@@ -442,6 +447,13 @@ class CaseBuilder:
         state = builder.state
         trigger, source, key = values[TRIGGER] or None, values[FROM] or None, values[KEY] or None
         entered = read_moment(values[ENTERED], False)
+        stamp: Stamp | None = None  # who recorded it, and when: an event of format 2 keeps them
+        if values[LOGIN]:
+            recorded = read_moment(values[RECORDED], False)
+            if isinstance(recorded, str):
+                self.problem(position, case, f"{col.RECORDED_AT}: {recorded}")
+                return None
+            stamp = Stamp.of(values[LOGIN], recorded[0])
         changes, details = json_object(values[CHANGES]), json_object(values[DETAILS])
         reasons = []
         if isinstance(entered, str):
@@ -490,4 +502,4 @@ class CaseBuilder:
             self.problem(position, case, "; ".join(reasons))
             return None
         assert isinstance(changes, dict) and isinstance(details, dict)
-        return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key
+        return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key, stamp

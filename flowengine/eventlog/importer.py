@@ -57,6 +57,7 @@ from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
 from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
 from flowengine.eventlog.rejects import Rejects, RejectsFile
 from flowengine.history.steps import EventRow
+from flowengine.i18n import t
 from flowengine.meter import Meter, no_meter
 from flowengine.store import bulk, queries
 
@@ -240,9 +241,12 @@ class _Tally:
 def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportReport:
     database = engine.database
     with database.read() if settings.dry_run else database.write() as conn:
+        if not settings.dry_run:
+            engine.permissions(conn).check_admin(t("import an event log"))
         builder = CaseBuilder(conn, settings.compiled, settings.log.where, settings.wanted, settings.actor,
                               settings.role, settings.assume_utc,
-                              on_problem=settings.rejects.add if settings.rejects is not None else None)
+                              on_problem=settings.rejects.add if settings.rejects is not None else None,
+                              stamp=engine.stamp(conn))
         writer = None if settings.dry_run else bulk.BulkWriter(conn)
         if writer is not None:
             workflow = settings.compiled.workflow

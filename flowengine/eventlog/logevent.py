@@ -35,6 +35,8 @@ from flowengine.eventlog.attributes import (
     IDEMPOTENCY_KEY,
     KIND,
     LIFECYCLE,
+    LOGIN,
+    RECORDED_AT,
     RESOURCE,
     ROLE,
     SEQ,
@@ -87,6 +89,8 @@ class LogEvent:
     idempotency_key: str | None
     hash: str | None
     came_from: str | None = None  # the proposal this case came from, when it names one
+    login: str | None = None  # who recorded it (event format 2); left out when pseudonymised
+    recorded_at: datetime | None = None
 
 
 def timestamp_text(moment: datetime) -> str:
@@ -106,7 +110,8 @@ def as_is(logged: LoggedEvent, came_from: str | None = None) -> LogEvent:
         title=logged.title, workflow=logged.workflow, workflow_version=logged.workflow_version, seq=event.seq,
         kind=event.kind, trigger=event.trigger, from_state=event.from_state, entered_at=event.entered_at,
         comment=event.comment, changes=event.changes, details=event.details,
-        idempotency_key=event.idempotency_key, hash=event.hash, came_from=came_from,
+        idempotency_key=event.idempotency_key, hash=event.hash, came_from=came_from, login=event.login,
+        recorded_at=event.recorded_at,
     )
 
 
@@ -195,6 +200,8 @@ def event_attributes(event: LogEvent) -> list[Attribute]:
         found.append((IDEMPOTENCY_KEY, STRING, event.idempotency_key))
     if event.hash is not None:
         found.append((HASH, STRING, event.hash))
+    if event.login is not None and event.recorded_at is not None:
+        found += [(LOGIN, STRING, event.login), (RECORDED_AT, DATE, timestamp_text(event.recorded_at))]
     return found
 
 

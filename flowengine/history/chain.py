@@ -34,7 +34,8 @@ def recompute(event: Event) -> str:
     """What the event's hash must be, by the one sealing function."""
     return seal(event.prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
                 event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at), event.comment,
-                event.changes, event.details, event.idempotency_key)
+                event.changes, event.details, event.idempotency_key, event.login,
+                iso_utc(event.recorded_at) if event.recorded_at is not None else None)
 
 
 @dataclass(frozen=True)

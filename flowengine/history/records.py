@@ -96,6 +96,11 @@ class Event:
     idempotency_key: str | None
     prev_hash: str
     hash: str
+    # Event format 2 (migration 0005): the authenticated login that recorded the step, and when it
+    # was recorded by the database's clock, both sealed. ``at`` is when the step took effect.
+    # None in the events of format 1, written before: they verify as they were sealed.
+    login: str | None = None
+    recorded_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,8 +108,29 @@ class Event:
             "from": self.from_state, "to": self.to_state, "actor": self.actor, "role": self.role,
             "at": iso_utc(self.at), "entered_at": iso_utc(self.entered_at), "comment": self.comment,
             "changes": self.changes, "details": self.details, "idempotency_key": self.idempotency_key,
-            "prev_hash": self.prev_hash, "hash": self.hash,
+            "prev_hash": self.prev_hash, "hash": self.hash, "login": self.login,
+            "recorded_at": iso_utc(self.recorded_at) if self.recorded_at is not None else None,
         }
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who recorded a write, and when by the database's clock: sealed into every event it makes.
+    ``login`` is the authenticated login (never a name the caller chose); ``recorded_at`` is the
+    transaction's time, ``recorded_iso`` its ``clock.iso_utc`` text. ``simulated``: the time
+    comes from a fixed clock of a database made for tests or demos."""
+
+    login: str
+    recorded_at: datetime
+    recorded_iso: str
+    simulated: bool = False
+
+    @classmethod
+    def of(cls, login: str, recorded_at: datetime, *, simulated: bool = False) -> Stamp:
+        from flowengine.clock import as_utc
+
+        moment = as_utc(recorded_at)
+        return cls(login, moment, iso_utc(moment), simulated)
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,30 @@ _sha256 = hashlib.sha256
 
 def seal(prev_hash: str, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
          to_state: str, actor: str, role: str, at: str, entered_at: str, comment: str, changes: dict[str, Any],
-         details: dict[str, Any], idempotency_key: str | None, /) -> str:
-    """The hash of one event. ``at`` and ``entered_at`` are in ``clock.iso_utc`` form (digits and
-    ``-:.TZ`` only, so they need no escaping). Positional, because an import calls it once per event."""
+         details: dict[str, Any], idempotency_key: str | None, login: str | None = None,
+         recorded_at: str | None = None, /) -> str:
+    """The hash of one event. ``at``, ``entered_at`` and ``recorded_at`` are in ``clock.iso_utc``
+    form (digits and ``-:.TZ`` only, so they need no escaping). Positional, because an import
+    calls it once per event.
+
+    Event format 2 adds the authenticated ``login`` that recorded the step and the time it was
+    ``recorded_at`` (both keys, in their sorted places); an event of format 1 (``login`` None)
+    is encoded exactly as before, so histories written before keep verifying."""
+    stamped = "" if login is None else f'"login":{_string(login)},'
+    recorded = "" if login is None else f'"recorded_at":"{recorded_at}",'
     return _sha256((
         f'{prev_hash}\n{{"actor":{_string(actor)},"at":"{at}",'
         f'"changes":{_nested(changes) if changes else "{}"},"comment":{_string(comment)},'
         f'"details":{_nested(details) if details else "{}"},"entered_at":"{entered_at}",'
         f'"from":{"null" if from_state is None else _string(from_state)},'
         f'"idempotency_key":{"null" if idempotency_key is None else _string(idempotency_key)},'
-        f'"kind":{_string(kind)},"proposal":{_string(proposal)},"role":{_string(role)},"seq":{int.__repr__(seq)},'
+        f'"kind":{_string(kind)},{stamped}"proposal":{_string(proposal)},{recorded}"role":{_string(role)},'
+        f'"seq":{int.__repr__(seq)},'
         f'"to":{_string(to_state)},"trigger":{"null" if trigger is None else _string(trigger)}}}'
     ).encode()).hexdigest()
+
+
+def seal_entry(prev_hash: str, payload: dict[str, Any]) -> str:
+    """The hash of one entry of a chained log other than a history (the access log): SHA-256 over
+    the previous hash, a newline and the same canonical JSON encoding as an event's."""
+    return _sha256(f"{prev_hash}\n{_nested(payload)}".encode()).hexdigest()

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from flowengine.clock import as_utc, iso_utc
 from flowengine.history.provenance import Provenance, with_provenance
-from flowengine.history.records import CREATED, FROM_KEY, STATE_ENTERING, Event, Proposal
+from flowengine.history.records import CREATED, FROM_KEY, STATE_ENTERING, Event, Proposal, Stamp
 from flowengine.history.seal import GENESIS, seal
 
 _NOTHING: dict[str, Any] = {}  # shared empty changes/details: never mutated
@@ -43,11 +43,14 @@ class EventRow(NamedTuple):
     idempotency_key: str | None
     prev_hash: str
     hash: str
+    login: str | None
+    recorded_at: datetime | None
+    recorded_iso: str | None
 
     def event(self) -> Event:
         return Event(self.proposal, self.seq, self.kind, self.trigger, self.from_state, self.to_state, self.actor,
                      self.role, self.at, self.entered_at, self.comment, self.changes, self.details,
-                     self.idempotency_key, self.prev_hash, self.hash)
+                     self.idempotency_key, self.prev_hash, self.hash, self.login, self.recorded_at)
 
 
 def creation_details(*, title: str, description: str, origin: str, workflow: str, workflow_version: str,
@@ -65,23 +68,37 @@ def creation_details(*, title: str, description: str, origin: str, workflow: str
 
 class ChainBuilder:
     """Builds one proposal's events in order: each event follows the one built before it (or the
-    stored head it was started from), leaves the state the proposal is in, and is sealed."""
+    stored head it was started from), leaves the state the proposal is in, and is sealed.
 
-    __slots__ = ("entered_at", "entered_iso", "head", "proposal", "seq", "state")
+    ``stamp``: the authenticated login recording the events and the database's time of the
+    recording, sealed into each (event format 2); None only where a test builds format 1."""
 
-    def __init__(self, proposal: str) -> None:
+    __slots__ = ("entered_at", "entered_iso", "head", "login", "proposal", "recorded_at", "recorded_iso", "seq",
+                 "state")
+
+    def __init__(self, proposal: str, stamp: Stamp | None = None) -> None:
         """A new chain: its first event must be the creation (:meth:`create`)."""
         self.proposal = proposal
+        self.login = stamp.login if stamp else None
+        self.recorded_at = stamp.recorded_at if stamp else None
+        self.recorded_iso = stamp.recorded_iso if stamp else None
         self.seq = 0
         self.state = ""
         self.head = GENESIS
         self.entered_at: datetime | None = None
         self.entered_iso = ""
 
+    def restamp(self, stamp: Stamp | None) -> None:
+        """Seal the events built from now on with ``stamp`` (None: event format 1): an import of
+        flowengine's own export rebuilds each event as it was recorded."""
+        self.login = stamp.login if stamp else None
+        self.recorded_at = stamp.recorded_at if stamp else None
+        self.recorded_iso = stamp.recorded_iso if stamp else None
+
     @classmethod
-    def after(cls, proposal: Proposal) -> ChainBuilder:
+    def after(cls, proposal: Proposal, stamp: Stamp | None = None) -> ChainBuilder:
         """The chain of a stored proposal, continued from its head."""
-        chain = cls(proposal.id)
+        chain = cls(proposal.id, stamp)
         chain.seq = proposal.version
         chain.state = proposal.state
         chain.head = proposal.head_hash
@@ -122,12 +139,14 @@ class ChainBuilder:
                 key: str | None) -> EventRow:
         """The event after the head, sealed; the chain's head moves to it."""
         head, seq, entered_iso = self.head, self.seq + 1, self.entered_iso
+        login = self.login
         digest = seal(head, self.proposal, seq, kind, trigger, source, target, actor, role, iso, entered_iso, comment,
-                      changes, details, key)
+                      changes, details, key, login, self.recorded_iso)
         self.seq, self.state, self.head = seq, target, digest
         # tuple.__new__ directly: the named tuple's own __new__ would add a call per event of an import
         return _new_row(EventRow, (self.proposal, seq, kind, trigger, source, target, actor, role, at, iso,
-                                   self.entered_at, entered_iso, comment, changes, details, key, head, digest))
+                                   self.entered_at, entered_iso, comment, changes, details, key, head, digest,
+                                   login, self.recorded_at, self.recorded_iso))
 
 
 _new_row = tuple.__new__

@@ -27,7 +27,10 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
     meter = meter or no_meter
     moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()
     with engine.database.read() as conn:
-        names = list(dict.fromkeys(workflows)) or queries.workflows_in_use(conn)
+        perms = engine.permissions(conn)
+        for workflow in workflows:
+            perms.check_read(workflow)
+        names = list(dict.fromkeys(workflows)) or perms.readable(queries.workflows_in_use(conn))
     if not names:
         return []
     declared = [declared_workflow(engine, name) for name in names]

@@ -23,13 +23,17 @@ from flowengine.service.results import AuditReport, Lineage, Standing, StepResul
 from flowengine.store import Connection, Database, KeyTaken, migrate, queries, resolve_url
 
 if TYPE_CHECKING:  # what a one-step command never needs is imported where it is used
+    from flowengine.access.grants import Permissions
+    from flowengine.access.log import Entry
     from flowengine.analysis.figures import Analysis
     from flowengine.analysis.provenance import Marks
     from flowengine.definition.model import Workflow
     from flowengine.definition.versions import DefinitionVersion
     from flowengine.engine import CompiledWorkflow
     from flowengine.history.provenance import Provenance
+    from flowengine.history.records import Stamp
     from flowengine.meter import Meter
+    from flowengine.service.access import Grant, Identity
     from flowengine.service.deadlines import TickReport
     from flowengine.service.migration_plan import Migration
 
@@ -48,19 +52,102 @@ class FlowEngine:
         self.database = database
         self.workflow_dirs: tuple[str | Path, ...] = tuple(workflow_dirs)
         self.clock = clock
+        self._session: tuple[str, str] | None = None  # (login, clock kind), read on first need
+        self.schema_change: tuple[str | None, str] | None = None  # (revision before, after) of open()
 
     @classmethod
     def open(cls, target: str | None = None, *, workflow_dirs: Sequence[str | Path] = (),
-             clock: Clock | None = None) -> FlowEngine:
+             clock: Clock | None = None, upgrade_existing: bool | None = None) -> FlowEngine:
         """``target``: a file path or database URL; None means ``$FLOWENGINE_DB`` or the default file.
-        A new database is created; an old SQLite one is upgraded."""
+        A new database is created, its creator holding every role (solo mode); an old SQLite one
+        is upgraded, and with ``upgrade_existing`` any (by an administrator, once it has
+        grants). ``clock``: a fixed clock, honoured only by a database it creates (one made
+        for tests or demos) and by databases made so; a database made for real use refuses it."""
         database = Database(resolve_url(target))
+        fixed = clock is not None and clock is not system_clock
         try:
-            migrate.ensure_schema(database)
+            if upgrade_existing:
+                _check_upgrader(database)
+            change = migrate.ensure_schema(database, upgrade_existing=upgrade_existing,
+                                           clock=clock if fixed else None)
+            engine = cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
+            engine.schema_change = change
+            engine.check_clock(fixed)
         except BaseException:  # do not leave the engine's connections open
             database.dispose()
             raise
-        return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
+        return engine
+
+    # -- who is acting (flowengine.access) -------------------------------------------------
+
+    def _read_session(self) -> tuple[str, str]:
+        if self._session is None:
+            from flowengine.access import session
+
+            with self.database.read() as conn:
+                self._session = (session.login_of(conn), session.clock_kind(conn))
+        return self._session
+
+    @property
+    def login(self) -> str:
+        """The authenticated login acting: PostgreSQL's ``session_user``, or the OS login on SQLite."""
+        return self._read_session()[0]
+
+    @property
+    def recording_clock(self) -> Clock | None:
+        """The clock that times recordings in a database made for tests or demos; None: the database's own."""
+        from flowengine.access.session import INJECTED_CLOCK
+
+        return self.clock if self._read_session()[1] == INJECTED_CLOCK else None
+
+    def check_clock(self, fixed: bool) -> None:
+        """A fixed clock is refused by a database made for real use."""
+        from flowengine.access.session import check_clock
+
+        check_clock(self._read_session()[1], fixed, self.database.display_name)
+
+    def permissions(self, conn: Connection) -> Permissions:
+        """What the login may do, as the grants read in this transaction say."""
+        from flowengine.access.session import permissions
+
+        return permissions(conn, self.login)
+
+    def stamp(self, conn: Connection) -> Stamp:
+        """Who records this transaction's events, and when by the database's clock."""
+        from flowengine.access.session import stamp
+
+        return stamp(conn, self.login, self.recording_clock)
+
+    def whoami(self) -> Identity:
+        """The login, whether the database is made for tests or demos, and its roles per workflow."""
+        from flowengine.service import access
+
+        return access.whoami(self)
+
+    def grant(self, login: str, roles: Sequence[str], workflows: Sequence[str]) -> list[Grant]:
+        """Let ``login`` act in ``roles`` (or use capabilities) in ``workflows`` (``*``: every
+        workflow); admin only; each grant recorded in the access log. Returns what changed."""
+        from flowengine.service import access
+
+        return access.change(self, "grant", login, roles, workflows)
+
+    def revoke(self, login: str, roles: Sequence[str], workflows: Sequence[str]) -> list[Grant]:
+        """Take grants back (admin only), each recorded in the access log. Returns what changed."""
+        from flowengine.service import access
+
+        return access.change(self, "revoke", login, roles, workflows)
+
+    def grants(self, login: str | None = None) -> list[Grant]:
+        """Every standing grant (of one login); an administrator sees all, others their own."""
+        from flowengine.service import access
+
+        return access.grants(self, login)
+
+    def access_log(self) -> list[Entry]:
+        """Every grant and revoke ever recorded, oldest first (administrators only)."""
+        from flowengine.service import access
+
+        return access.log_entries(self)
 
     def close(self) -> None:
         self.database.dispose()
@@ -188,6 +275,13 @@ class FlowEngine:
         return reading.proposals(self, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
                                  as_of=as_of, sort=sort, language=language)
 
+    def readable_workflows(self, workflows: Sequence[str] = ()) -> tuple[str, ...]:
+        """The workflows a read (an export) may cover: those named, if the login may read each;
+        else ``()`` (every workflow) for a login that reads them all, or those it holds a role in."""
+        from flowengine.service import reading
+
+        return reading.readable_workflows(self, workflows)
+
     def history(self, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
         """A proposal's events in order; with ``as_of``, those up to that moment and the proposal as it was."""
         from flowengine.service import reading
@@ -296,3 +390,17 @@ class FlowEngine:
 
         return migrating.migrate(self, workflow, to, actor=actor, mapping=mapping, dry_run=dry_run,
                                  comment=comment, at=at, meter=meter)
+
+
+def _check_upgrader(database: Database) -> None:
+    """Upgrading a schema that already has grants (0005 on) takes the admin capability."""
+    from flowengine.access.session import login_of, permissions
+    from flowengine.i18n import t
+    from flowengine.store.schema import SCHEMA_HEAD
+
+    revision = database.schema_revision()
+    if revision is None or revision == SCHEMA_HEAD or revision < "0005":
+        return
+    with database.read() as conn:
+        perms = permissions(conn, login_of(conn))
+    perms.check_admin(t("upgrade the database's schema"))

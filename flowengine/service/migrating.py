@@ -9,18 +9,18 @@ from functools import partial
 from pathlib import Path
 
 from flowengine import engine as engines
-from flowengine.clock import as_utc
 from flowengine.definition.model import Workflow
 from flowengine.definition.versions import DefinitionVersion, definition_versions
 from flowengine.engine import CompiledWorkflow
 from flowengine.errors import ConflictError, DefinitionError, InvalidInput, NotFound, Remedy
 from flowengine.history import inputs
 from flowengine.history.records import MIGRATED, Actor, Event
+from flowengine.i18n import t
 from flowengine.meter import Meter
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, file_hash, load
 from flowengine.service.migration_plan import Migration, Plan, Running, plan
-from flowengine.service.writing import conflict, next_event
+from flowengine.service.writing import conflict, effective, next_event
 from flowengine.store import Connection, queries
 
 ATTEMPTS = 3  # a migration planned again when a concurrent step moved a planned proposal
@@ -49,6 +49,12 @@ def migrate(engine: Engine, workflow: str, to: str | Path, *, actor: Actor | Non
         raise InvalidInput("say who migrates: a name and a role of the new definition; only a dry run needs "
                            "nobody").fixed_by(Remedy("actor"))
     comment = inputs.text("comment", comment)
+    if not dry_run:
+        with engine.database.read() as conn:
+            perms = engine.permissions(conn)
+        perms.check_admin(t("migrate a workflow's proposals"))
+        assert actor is not None
+        perms.check_actor(workflow, actor)
     lost: ConflictError | None = None
     for attempt in range(1, ATTEMPTS + 1):
         with engine.database.read() as conn:
@@ -60,8 +66,8 @@ def migrate(engine: Engine, workflow: str, to: str | Path, *, actor: Actor | Non
             return Migration(planned, (), dry_run, attempt)
         assert actor is not None
         try:
-            events = engine.transaction(partial(_write, plan=planned, text=text, actor=actor, comment=comment,
-                                                at=as_utc(at) if at else engine.clock(), meter=meter),
+            events = engine.transaction(partial(_write, engine=engine, plan=planned, text=text, actor=actor,
+                                                comment=comment, at=at, meter=meter),
                                         operation="migration")
         except ConflictError as error:
             lost = error
@@ -101,10 +107,12 @@ def _plan(conn: Connection, target: Workflow, mapping: dict[str, str], source: s
     return plan(target, running, mapping, known_states=states, source=source)
 
 
-def _write(conn: Connection, *, plan: Plan, text: str, actor: Actor, comment: str, at: datetime,
-           meter: Meter | None) -> list[Event]:
+def _write(conn: Connection, *, engine: Engine, plan: Plan, text: str, actor: Actor, comment: str,
+           at: datetime | None, meter: Meter | None) -> list[Event]:
     """Every planned move, in the caller's one transaction; a row changed since it was planned
     raises ConflictError, which rolls the whole migration back."""
+    stamp = engine.stamp(conn)
+    at = effective(stamp, at)
     if not queries.has_definition(conn, plan.to_definition):
         queries.insert_definition(conn, content_hash=plan.to_definition, workflow=plan.workflow,
                                   version=plan.to_version, source=plan.source, text=text, at=at)
@@ -116,7 +124,7 @@ def _write(conn: Connection, *, plan: Plan, text: str, actor: Actor, comment: st
             raise conflict(conn, pk, proposal)
         details = {"from_definition": planned.definition_hash, "to_definition": plan.to_definition,
                    "from_version": planned.workflow_version, "to_version": plan.to_version, "map": plan.mapping}
-        event = next_event(planned, MIGRATED, actor, max(at, planned.updated_at), to_state=move.to_state,
+        event = next_event(planned, MIGRATED, actor, max(at, planned.updated_at), stamp=stamp, to_state=move.to_state,
                            comment=comment, details=details)
         if not queries.move_proposal(conn, pk, planned.version, definition_hash=plan.to_definition,
                                      state=move.to_state, updated_at=event.at, head_hash=event.hash):

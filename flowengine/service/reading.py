@@ -10,9 +10,10 @@ from typing import Any
 
 from flowengine.clock import as_utc, local_text
 from flowengine.definition.model import Workflow
-from flowengine.errors import InvalidInput, Remedy
+from flowengine.errors import AccessDenied, InvalidInput, NotFound, Remedy
 from flowengine.history import chain
 from flowengine.history.records import Event, Proposal, id_order
+from flowengine.i18n import t
 from flowengine.service import deadlines
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, load
@@ -22,9 +23,34 @@ from flowengine.store import Connection, queries
 SORTS = ("id", "waiting", "updated", "state")
 
 
+def readable_workflows(engine: Engine, workflows: Sequence[str] = ()) -> tuple[str, ...]:
+    """The workflows a read may cover: those named, each of which the login must be allowed to
+    read; when none is named, every workflow (``()``) for a login that reads them all, else those
+    it holds a role in. A login that may read nothing is refused."""
+    with engine.database.read() as conn:
+        perms = engine.permissions(conn)
+    for workflow in workflows:
+        perms.check_read(workflow)
+    if workflows or perms.reads_every_workflow:
+        return tuple(workflows)
+    mine = tuple(sorted({w for w, _ in perms.held if perms.may_read(w)}))
+    if not mine:
+        raise AccessDenied(t("{login} may not read any workflow here; an administrator can grant a role or the "
+                             "reader capability", login=perms.login))
+    return mine
+
+
+def readable(engine: Engine, conn: Connection, proposal_id: str) -> tuple[int, Proposal]:
+    """The proposal, if the login may read its workflow; else as if it were not there."""
+    pk, proposal = load(conn, proposal_id)
+    if not engine.permissions(conn).may_read(proposal.workflow):
+        raise NotFound("proposal", proposal.id, []).fixed_by(Remedy("list_proposals"))
+    return pk, proposal
+
+
 def standing(engine: Engine, proposal_id: str, *, as_of: datetime | None = None, language: str = "en") -> Standing:
     with engine.database.read() as conn:
-        pk, proposal = load(conn, proposal_id)
+        pk, proposal = readable(engine, conn, proposal_id)
         events = queries.events_of(conn, pk, until=as_of)
         if not events:
             raise not_yet(proposal, as_of or engine.clock())
@@ -38,13 +64,19 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by '{sort}'; choose one of: {', '.join(SORTS)}")
     with engine.database.read() as conn:
+        perms = engine.permissions(conn)
+        if workflow:
+            perms.check_read(workflow)
         if as_of is None:
-            rows = queries.load_proposals(conn, workflow=workflow, state=state)
+            rows = [p for p in queries.load_proposals(conn, workflow=workflow, state=state)
+                    if perms.may_read(p.workflow)]
             lasts = queries.last_events(conn, workflow=workflow)
             found = [_standing(engine, conn, p, lasts[p.id], as_of, language) for p in rows if p.id in lasts]
         else:
             found = []
             for current, events in queries.histories(conn, until=as_of, workflow=workflow):
+                if not perms.may_read(current.workflow):
+                    continue
                 past = as_of_events(current, events) if events else None
                 if past is not None and (not state or past.state == state):
                     found.append(_standing(engine, conn, past, events[-1], as_of, language, events))
@@ -61,7 +93,7 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
 
 def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
     with engine.database.read() as conn:
-        pk, proposal = load(conn, proposal_id)
+        pk, proposal = readable(engine, conn, proposal_id)
         events = queries.events_of(conn, pk, until=as_of)
     if as_of is None:
         return proposal, events
@@ -75,8 +107,11 @@ def histories(engine: Engine, *, workflow: str | None = None,
     """Every proposal (of ``workflow``) with its events up to ``as_of``, as it stood then, streamed
     in id order; a proposal created later is left out."""
     with engine.database.read() as conn:
+        perms = engine.permissions(conn)
+        if workflow:
+            perms.check_read(workflow)
         for proposal, events in queries.histories(conn, until=as_of, workflow=workflow):
-            if events:
+            if events and perms.may_read(proposal.workflow):
                 yield (as_of_events(proposal, events) if as_of else proposal), events
 
 
@@ -135,15 +170,28 @@ def led_to(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -
     """The proposals registered as coming from this one, in id order; with ``as_of``, those
     registered by then."""
     with engine.database.read() as conn:
-        source = load(conn, proposal_id)[1].id
-        return queries.derived_from(conn, [source], until=as_of).get(source, [])
+        source = readable(engine, conn, proposal_id)[1].id
+        perms = engine.permissions(conn)
+        return [p for p in queries.derived_from(conn, [source], until=as_of).get(source, [])
+                if perms.may_read(p.workflow)]
 
 
 def links(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> dict[str, list[Proposal]]:
     """Every proposal that led to others (among ``workflows``' proposals, or all), mapped to those
     it led to, as registered by ``as_of``."""
     with engine.database.read() as conn:
-        return queries.derived_from(conn, None, until=as_of, workflows=workflows)
+        perms = engine.permissions(conn)
+        for workflow in workflows:
+            perms.check_read(workflow)
+        found = queries.derived_from(conn, None, until=as_of, workflows=workflows)
+    visible = {pid: [p for p in derived if perms.may_read(p.workflow)] for pid, derived in found.items()}
+    return {pid: derived for pid, derived in visible.items() if derived and _may_read_id(engine, pid)}
+
+
+def _may_read_id(engine: Engine, proposal_id: str) -> bool:
+    with engine.database.read() as conn:
+        found = queries.load_proposal(conn, proposal_id)
+        return found is not None and engine.permissions(conn).may_read(found[1].workflow)
 
 
 def lineage(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,

@@ -93,11 +93,14 @@ class AuditReport:
     events: int
     breaks: tuple[ChainBreak, ...]
     altered_definitions: tuple[str, ...]
+    access_entries: int = 0  # entries of the access log
+    access_problems: tuple[str, ...] = ()  # its broken link, grants it does not account for
 
     @property
     def ok(self) -> bool:
-        return not self.breaks and not self.altered_definitions
+        return not self.breaks and not self.altered_definitions and not self.access_problems
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "proposals": self.proposals, "events": self.events,
-                "breaks": [b.as_dict() for b in self.breaks], "altered_definitions": list(self.altered_definitions)}
+                "breaks": [b.as_dict() for b in self.breaks], "altered_definitions": list(self.altered_definitions),
+                "access_log": {"entries": self.access_entries, "problems": list(self.access_problems)}}

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flowengine.clock import as_utc, local_text
+from flowengine.clock import local_text
 from flowengine.definition.fields import coerce_fields, coerce_value, missing
 from flowengine.definition.model import Workflow
 from flowengine.engine import CompiledWorkflow
-from flowengine.errors import InvalidInput, Refused, Remedy, TransitionRefused
+from flowengine.errors import InvalidInput, NotFound, Refused, Remedy, TransitionRefused
 from flowengine.history import chain, inputs
 from flowengine.history.provenance import Provenance, with_provenance
 from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, NOTED, PROGRESS, Actor, Event, Proposal
@@ -24,7 +24,7 @@ from flowengine.history.steps import ChainBuilder, creation_details
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, current_definition, load
 from flowengine.service.results import StepResult
-from flowengine.service.writing import commit_step, conflict, next_event
+from flowengine.service.writing import commit_step, conflict, effective, next_event
 from flowengine.store import Connection, queries
 
 
@@ -46,12 +46,14 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
         raise Refused(f"cannot create a proposal under {wf.id}",
                       [f"required field '{name}' is missing" for name in lacking],
                       "give a value for each").fixed_by(*(Remedy("field", name) for name in lacking))
-    moment = as_utc(at) if at else engine.clock()
     prefix = wf.proposal_prefix
 
     def write(conn: Connection) -> StepResult:
+        engine.permissions(conn).check_actor(wf.id, actor)
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, None, None, created=(wf.id, title))
+        stamp = engine.stamp(conn)
+        moment = effective(stamp, at)
         if not queries.has_definition(conn, definition):
             queries.insert_definition(conn, content_hash=definition, workflow=wf.id, version=wf.version,
                                       source=source, text=text, at=moment)
@@ -61,7 +63,7 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
         details = creation_details(title=title, description=description, origin=origin, workflow=wf.id,
                                    workflow_version=wf.version, definition=definition, came_from=came_from,
                                    provenance=provenance)
-        event = ChainBuilder(pid).create(compiled.initial, actor.name, actor.role, moment, details=details,
+        event = ChainBuilder(pid, stamp).create(compiled.initial, actor.name, actor.role, moment, details=details,
                                          fields=values, key=key).event()
         proposal = Proposal(
             id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
@@ -85,14 +87,15 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
     def write(conn: Connection) -> StepResult:
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, proposal_id, trigger, kind=ADVANCED)
-        pk, proposal, compiled, changes = _prepare(conn, proposal_id, actor, fields or {}, expected_version)
+        pk, proposal, compiled, changes = _prepare(engine, conn, proposal_id, actor, fields or {}, expected_version)
         merged = chain.apply_changes(proposal.fields, changes)
         try:
             new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
         except TransitionRefused as refused:
             raise _explained(conn, pk, proposal, actor, refused) from None
-        moment = _moment(engine, proposal, at)
-        event = next_event(proposal, ADVANCED, actor, moment, trigger=trigger, to_state=new_state,
+        stamp = engine.stamp(conn)
+        event = next_event(proposal, ADVANCED, actor, effective(stamp, at, proposal), stamp=stamp, trigger=trigger,
+                           to_state=new_state,
                            comment=comment, changes=changes, key=key, details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
@@ -111,11 +114,12 @@ def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, a
     def write(conn: Connection) -> StepResult:
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, proposal_id, None, kind=FIELDS_SET)
-        pk, proposal, _, changes = _prepare(conn, proposal_id, actor, fields, expected_version)
+        pk, proposal, _, changes = _prepare(engine, conn, proposal_id, actor, fields, expected_version)
         if not changes:
             return StepResult(proposal, None)
-        moment = _moment(engine, proposal, at)
-        event = next_event(proposal, FIELDS_SET, actor, moment, comment=comment, changes=changes, key=key,
+        stamp = engine.stamp(conn)
+        event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, proposal), stamp=stamp, comment=comment,
+                           changes=changes, key=key,
                            details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
@@ -133,9 +137,10 @@ def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expect
     def write(conn: Connection) -> StepResult:
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, proposal_id, None, kind=NOTED)
-        pk, proposal, _, _ = _prepare(conn, proposal_id, actor, {}, expected_version)
-        moment = _moment(engine, proposal, at)
-        event = next_event(proposal, NOTED, actor, moment, comment=text, key=key,
+        pk, proposal, _, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
+        stamp = engine.stamp(conn)
+        event = next_event(proposal, NOTED, actor, effective(stamp, at, proposal), stamp=stamp, comment=text,
+                           key=key,
                            details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
@@ -159,12 +164,13 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
     def write(conn: Connection) -> StepResult:
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, proposal_id, None, kind=PROGRESS)
-        pk, proposal, compiled, _ = _prepare(conn, proposal_id, actor, {}, expected_version)
+        pk, proposal, compiled, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
         state = compiled.workflow.states.get(proposal.state)
         if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
             raise _not_implementing(compiled.workflow, proposal)
-        moment = _moment(engine, proposal, at)
-        event = next_event(proposal, PROGRESS, actor, moment, key=key, details=with_provenance({
+        stamp = engine.stamp(conn)
+        event = next_event(proposal, PROGRESS, actor, effective(stamp, at, proposal), stamp=stamp, key=key,
+                           details=with_provenance({
             "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
@@ -182,16 +188,20 @@ def _origin(conn: Connection, proposal_id: str, moment: datetime) -> str:
     return origin.id
 
 
-def _prepare(conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
+def _prepare(engine: Engine, conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
              expected_version: int | None) -> tuple[int, Proposal, CompiledWorkflow, dict[str, Any]]:
-    """What every change to a proposal checks first: it exists, nobody moved it since the
-    caller looked, the role is the workflow's, and the field values are valid; returns the
-    field changes."""
+    """What every change to a proposal checks first: it exists, the login may act in that role
+    there, nobody moved it since the caller looked, the role is the workflow's, and the field
+    values are valid; returns the field changes."""
+    perms = engine.permissions(conn)
     pk, proposal = load(conn, proposal_id)
+    if not perms.may_read(proposal.workflow):  # as if it were not there: its id is not the login's to know
+        raise NotFound("proposal", proposal.id, []).fixed_by(Remedy("list_proposals"))
     if expected_version is not None and proposal.version != expected_version:
         raise conflict(conn, pk, proposal)
     compiled = compiled_of(conn, proposal)
     compiled.check_role(actor)
+    perms.check_actor(proposal.workflow, actor)
     changes = {name: value for name, value in coerce_fields(compiled.workflow, fields).items()
                if proposal.fields.get(name) != value}
     cleared = [name for name, value in changes.items() if value is None and compiled.workflow.fields[name].required]
@@ -199,17 +209,6 @@ def _prepare(conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[s
         raise Refused(f"cannot clear {', '.join(cleared)} of {proposal.id}",
                       [f"'{name}' is a required field" for name in cleared], "give a new value instead")
     return pk, proposal, compiled, changes
-
-
-def _moment(engine: Engine, proposal: Proposal, at: datetime | None) -> datetime:
-    """When a step happens: never before the proposal's last event, so its history stays in order."""
-    if at is not None:
-        moment = as_utc(at)
-        if moment < proposal.updated_at:
-            raise InvalidInput(f"{local_text(moment)} is before the last step of {proposal.id} "
-                               f"({local_text(proposal.updated_at)}); steps are recorded in order")
-        return moment
-    return max(engine.clock(), proposal.updated_at)  # a clock behind another writer's: keep order
 
 
 def _explained(conn: Connection, pk: int, proposal: Proposal, actor: Actor,

@@ -12,7 +12,7 @@ from functools import partial
 from flowengine.clock import as_utc, iso_utc
 from flowengine.engine import CompiledWorkflow
 from flowengine.errors import ConflictError, NotFound, TransitionRefused
-from flowengine.history.records import ADVANCED, REMINDED, SYSTEM_ACTOR, Event, Proposal
+from flowengine.history.records import ADVANCED, REMINDED, SYSTEM, SYSTEM_ACTOR, Event, Proposal, Stamp
 from flowengine.service import deadlines
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, load
@@ -30,7 +30,12 @@ def tick(engine: Engine, *, as_of: datetime | None = None, dry_run: bool = False
         if workflow and workflow not in (known := queries.workflows_in_use(conn)):
             raise NotFound("workflow", workflow, known, hint="tick knows the workflows that have proposals: "
                            + (", ".join(known) or "none yet"))
-        candidates = [p.id for p in queries.load_proposals(conn, workflow=workflow)
+        perms = engine.permissions(conn)  # the engine's own steps take the system capability
+        wanted = [workflow] if workflow else queries.workflows_in_use(conn)
+        mine = [w for w in wanted if perms.holds(w, SYSTEM)]
+        if wanted and not mine:
+            perms.check(wanted[0], SYSTEM)
+        candidates = [p.id for w in mine for p in queries.load_proposals(conn, workflow=w)
                       if p.created_at <= moment and _open(conn, p)]
     log = deadlines.TickLog()
     for proposal_id in candidates:
@@ -60,7 +65,7 @@ def _tick_proposal(engine: Engine, proposal_id: str, moment: datetime, now: date
     held: list[tuple[Proposal, list[Event]]] = []  # a dry run's proposal and events, changed in memory
     escalate = True
     for _ in range(deadlines.MAX_STEPS):
-        step = partial(_tick_step, proposal_id=proposal_id, moment=moment, now=now, dry_run=dry_run,
+        step = partial(_tick_step, engine=engine, proposal_id=proposal_id, moment=moment, now=now, dry_run=dry_run,
                        escalate=escalate, held=held)
         try:
             with engine.database.read() as conn:  # most proposals have nothing due: no write lock for them
@@ -86,7 +91,7 @@ def _tick_proposal(engine: Engine, proposal_id: str, moment: datetime, now: date
     log.unfinished.append(proposal_id)
 
 
-def _tick_step(conn: Connection, *, proposal_id: str, moment: datetime, now: datetime, dry_run: bool,
+def _tick_step(conn: Connection, *, engine: Engine, proposal_id: str, moment: datetime, now: datetime, dry_run: bool,
                escalate: bool, held: list[tuple[Proposal, list[Event]]], commit: bool) -> _Planned | None:
     """The one thing due now for a proposal: written with ``commit``, kept in ``held`` in a dry run."""
     pk, proposal = load(conn, proposal_id)
@@ -97,7 +102,7 @@ def _tick_step(conn: Connection, *, proposal_id: str, moment: datetime, now: dat
     due = deadlines.next_due(compiled.workflow, proposal, events, moment, escalate=escalate)
     if due is None:
         return None
-    planned = _planned(compiled, proposal, due, moment, now)
+    planned = _planned(compiled, proposal, due, moment, now, engine.stamp(conn))
     if planned.event is not None and dry_run:
         held.append((proposal_after(proposal, planned.event), [*events, planned.event]))
     elif planned.event is not None and commit:
@@ -106,14 +111,14 @@ def _tick_step(conn: Connection, *, proposal_id: str, moment: datetime, now: dat
 
 
 def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due, moment: datetime,
-             now: datetime) -> _Planned:
+             now: datetime, stamp: Stamp) -> _Planned:
     """The event that applies an escalation or hands out a reminder. Deterministic keys make a
     second tick that raced this one fail on the optimistic lock instead of writing it again."""
     state = due.state
     if due.kind == deadlines.REMIND:
         reminder = deadlines.Reminder(proposal.id, proposal.title, proposal.workflow, state.id, state.label("en"),
                                       state.owner, due.after, due.due, due.clock.started_at, moment)
-        event = next_event(proposal, REMINDED, SYSTEM_ACTOR, moment,
+        event = next_event(proposal, REMINDED, SYSTEM_ACTOR, moment, stamp=stamp,
                            details={"after": due.after, "due": iso_utc(due.due)},
                            key=f"tick:remind:{proposal.id}:{due.clock.started_by}")
         return _Planned(reminder, event)
@@ -124,7 +129,7 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
     except TransitionRefused as refused:
         return _Planned(deadlines.Blocked(proposal.id, state.id, due.trigger, refused.reasons), None)
     at = max(due.due, proposal.updated_at)  # when it fell due, but never before the step before it
-    event = next_event(proposal, ADVANCED, SYSTEM_ACTOR, at, trigger=due.trigger, to_state=target,
+    event = next_event(proposal, ADVANCED, SYSTEM_ACTOR, at, stamp=stamp, trigger=due.trigger, to_state=target,
                        comment=comment, key=f"tick:escalate:{proposal.id}:{proposal.version}",
                        details={"escalation": {"after": due.after, "due": iso_utc(due.due),
                                                "applied_at": iso_utc(now)}})

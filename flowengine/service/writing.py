@@ -8,20 +8,24 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flowengine.clock import local_text
-from flowengine.errors import ConflictError, Remedy
+from flowengine.clock import as_utc, local_text
+from flowengine.errors import ConflictError, InvalidInput, Remedy
 from flowengine.history import chain
-from flowengine.history.records import Actor, Event, Proposal
+from flowengine.history.records import Actor, Event, Proposal, Stamp
 from flowengine.history.steps import ChainBuilder
+from flowengine.i18n import t
 from flowengine.store import Connection, queries
 
 
-def next_event(proposal: Proposal, kind: str, actor: Actor, at: datetime, *, trigger: str | None = None,
-               to_state: str | None = None, comment: str = "", changes: dict[str, Any] | None = None,
-               details: dict[str, Any] | None = None, key: str | None = None) -> Event:
-    """The event after the proposal's newest: out of its state (into ``to_state``, else staying)."""
-    return ChainBuilder.after(proposal).step(kind, actor.name, actor.role, at, trigger=trigger, to_state=to_state,
-                                             comment=comment, changes=changes, details=details, key=key).event()
+def next_event(proposal: Proposal, kind: str, actor: Actor, at: datetime, *, stamp: Stamp,
+               trigger: str | None = None, to_state: str | None = None, comment: str = "",
+               changes: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
+               key: str | None = None) -> Event:
+    """The event after the proposal's newest: out of its state (into ``to_state``, else staying),
+    taking effect ``at`` and recorded as ``stamp`` says."""
+    return ChainBuilder.after(proposal, stamp).step(kind, actor.name, actor.role, at, trigger=trigger,
+                                                    to_state=to_state, comment=comment, changes=changes,
+                                                    details=details, key=key).event()
 
 
 def proposal_after(proposal: Proposal, event: Event) -> Proposal:
@@ -52,3 +56,21 @@ def conflict(conn: Connection, pk: int, proposal: Proposal) -> ConflictError:
     else:
         error = ConflictError(proposal.id, last.actor, last.role, local_text(last.at), last.to_state)
     return error.fixed_by(Remedy("show_proposal", proposal.id))
+
+
+def effective(stamp: Stamp, at: datetime | None, proposal: Proposal | None = None) -> datetime:
+    """When a step took effect: when it is recorded, unless ``at`` says earlier (a decision
+    taken at last Tuesday's meeting) — never later than its recording, and never before the
+    proposal's last step, so its history stays in order. (A database made for tests or demos,
+    whose clock is simulated, may script steps ahead of its clock.)"""
+    if at is None:
+        # a recording clock behind another writer's: keep order
+        return max(stamp.recorded_at, proposal.updated_at) if proposal is not None else stamp.recorded_at
+    moment = as_utc(at)
+    if moment > stamp.recorded_at and not stamp.simulated:
+        raise InvalidInput(t("{moment} is in the future: a step takes effect when it is recorded ({now}) or "
+                             "before", moment=local_text(moment), now=local_text(stamp.recorded_at)))
+    if proposal is not None and moment < proposal.updated_at:
+        raise InvalidInput(f"{local_text(moment)} is before the last step of {proposal.id} "
+                           f"({local_text(proposal.updated_at)}); steps are recorded in order")
+    return moment

@@ -35,7 +35,8 @@ _PROPOSAL_NAMES = ("id", "prefix", "number", "workflow", "definition_hash", "tit
                    "state", "fields", "created_at", "created_by", "updated_at", "state_entered_at", "version",
                    "head_hash", "came_from", "provenance")
 _EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at",
-                "entered_at", "comment", "changes", "details", "idempotency_key", "prev_hash", "hash")
+                "entered_at", "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login",
+                "recorded_at")
 _SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
                      f"VALUES ({', '.join('?' * (len(_PROPOSAL_NAMES) + 1))})")
 _SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_NAMES)}) VALUES ({', '.join('?' * len(_EVENT_NAMES))})"
@@ -95,10 +96,11 @@ class BulkWriter:
         self.conn.exec_driver_sql(_SQLITE_EVENTS, [
             (first + offset, seq, kind, trigger, source, target, actor, role, f"{at[:10]} {at[11:26]}",
              f"{entered[:10]} {entered[11:26]}", comment, json.dumps(changes) if changes else "{}",
-             json.dumps(details) if details else "{}", key, prev, digest)
+             json.dumps(details) if details else "{}", key, prev, digest, login,
+             None if recorded is None else f"{recorded[:10]} {recorded[11:26]}")
             for offset, (_, history) in enumerate(batch)
             for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
-                 key, prev, digest) in history
+                 key, prev, digest, login, _r, recorded) in history
         ])
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
@@ -109,10 +111,11 @@ class BulkWriter:
         self.conn.execute(insert(events), [
             {"proposal_pk": pk, "seq": seq, "kind": kind, "trigger": trigger, "from_state": source,
              "to_state": target, "actor": actor, "role": role, "at": at, "entered_at": entered, "comment": comment,
-             "changes": changes, "details": details, "idempotency_key": key, "prev_hash": prev, "hash": digest}
+             "changes": changes, "details": details, "idempotency_key": key, "prev_hash": prev, "hash": digest,
+             "login": login, "recorded_at": recorded}
             for pk, (_, history) in zip(pks, batch, strict=True)
             for (_p, seq, kind, trigger, source, target, actor, role, at, _ai, entered, _ei, comment, changes,
-                 details, key, prev, digest) in history
+                 details, key, prev, digest, login, recorded, _ri) in history
         ])
 
 

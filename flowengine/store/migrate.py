@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from flowengine.clock import Clock
 from flowengine.errors import StoreError
+from flowengine.store.access import first_grants
 from flowengine.store.database import Database
 from flowengine.store.schema import SCHEMA_HEAD
 
@@ -43,11 +45,13 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(database: Database, target: str = "head") -> tuple[str | None, str]:
+def upgrade(database: Database, target: str = "head", *, clock: Clock | None = None) -> tuple[str | None, str]:
     """Bring the schema to ``target`` in one transaction; returns (revision before, after).
 
     The write lock is taken first, so two processes starting on a new database do not both
-    create it: the second finds it done.
+    create it: the second finds it done. In the same transaction a database that has no access
+    log entry yet gets its first grants (:func:`flowengine.store.access.first_grants`; ``clock``:
+    a fixed clock it is created with), so no other process sees the tables without them.
     """
     from alembic import command
 
@@ -58,10 +62,13 @@ def upgrade(database: Database, target: str = "head") -> tuple[str | None, str]:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, target)
+        if target == "head":
+            first_grants(conn, before, clock)
     return before, database.schema_revision() or ""
 
 
-def ensure_schema(database: Database, *, upgrade_existing: bool | None = None) -> tuple[str | None, str]:
+def ensure_schema(database: Database, *, upgrade_existing: bool | None = None,
+                  clock: Clock | None = None) -> tuple[str | None, str]:
     """Create a new database, or upgrade an old one; a newer schema is refused.
 
     Shared PostgreSQL databases are only created here, never upgraded behind the back of the
@@ -78,4 +85,4 @@ def ensure_schema(database: Database, *, upgrade_existing: bool | None = None) -
     if revision is not None and not automatic:
         raise StoreError(f"the database {database.display_name} has schema revision {revision}, older than "
                          f"{SCHEMA_HEAD}; run `flowengine db upgrade` (after a backup) to bring it up to date")
-    return upgrade(database)
+    return upgrade(database, clock=clock)

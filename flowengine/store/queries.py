@@ -261,7 +261,7 @@ _UPDATE_STEP = (
 )
 _INSERT_EVENT = insert(events)
 _EVENT_KEYS = ["proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at", "entered_at",
-               "comment", "changes", "details", "idempotency_key", "prev_hash", "hash"]
+               "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login", "recorded_at"]
 
 
 def update_proposal(conn: Connection, pk: int, expected_version: int, values: dict[str, Any]) -> bool:
@@ -281,7 +281,7 @@ def insert_event(conn: Connection, proposal_pk: int, event: Event) -> None:
         "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "role": event.role,
         "at": event.at, "entered_at": event.entered_at, "comment": event.comment, "changes": event.changes,
         "details": event.details, "idempotency_key": event.idempotency_key, "prev_hash": event.prev_hash,
-        "hash": event.hash,
+        "hash": event.hash, "login": event.login, "recorded_at": event.recorded_at,
     }
     driver = _driver_statement(conn, "insert_event", lambda d: _DriverStatement(_INSERT_EVENT, d, _EVENT_KEYS))
     if driver is not None:
@@ -294,6 +294,7 @@ EVENT_COLUMNS = (
     proposals.c.id.label("proposal"), events.c.seq, events.c.kind, events.c.trigger, events.c.from_state,
     events.c.to_state, events.c.actor, events.c.role, events.c.at, events.c.entered_at, events.c.comment,
     events.c.changes, events.c.details, events.c.idempotency_key, events.c.prev_hash, events.c.hash,
+    events.c.login, events.c.recorded_at,
 )
 _EVENTS = select(*EVENT_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
 
@@ -304,7 +305,8 @@ def event_from_row(row: Any) -> Event:
         proposal=row.proposal, seq=row.seq, kind=row.kind, trigger=row.trigger, from_state=row.from_state,
         to_state=row.to_state, actor=row.actor, role=row.role, at=row.at, entered_at=row.entered_at,
         comment=row.comment, changes=dict(row.changes), details=dict(row.details),
-        idempotency_key=row.idempotency_key, prev_hash=row.prev_hash, hash=row.hash,
+        idempotency_key=row.idempotency_key, prev_hash=row.prev_hash, hash=row.hash, login=row.login,
+        recorded_at=row.recorded_at,
     )
 
 

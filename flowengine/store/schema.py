@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
 
-SCHEMA_HEAD = "0004_proposal_links"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0005_access"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -111,6 +111,10 @@ events = Table(
     Column("idempotency_key", String(200), nullable=True, unique=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Event format 2 (migration 0005): the authenticated login that recorded the step and the
+    # database's time of recording, both sealed; NULL in the events written before.
+    Column("login", String(64), nullable=True),
+    Column("recorded_at", UTCDateTime, nullable=True),
     UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
 )
 Index("ix_events_at", events.c.at)
@@ -123,3 +127,37 @@ Index("ix_events_flow", events.c.kind, events.c.from_state, events.c.trigger, ev
 Index("ix_events_commented", events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state, events.c.role,
       events.c.proposal_pk, events.c.seq, events.c.at)
 Index("ix_events_progress", events.c.kind, events.c.proposal_pk, events.c.at)
+
+# Who may do what (migration 0005): one row per login, workflow ("*": every workflow) and role
+# ("*": every role of it; or a capability: admin, system, reader, pseudonym). The access log is
+# the record; this table is what it leaves standing, and ``audit verify`` holds the two equal.
+grants = Table(
+    "grants", metadata,
+    Column("login", String(64), primary_key=True),
+    Column("workflow", String(100), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("granted_by", String(64), nullable=False),
+    Column("granted_at", UTCDateTime, nullable=False),
+)
+
+# Every grant and revoke, append-only and hash-chained like a proposal's history.
+access_log = Table(
+    "access_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("action", String(10), nullable=False),
+    Column("login", String(64), nullable=False),
+    Column("workflow", String(100), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("by_login", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# What the database was made for, set once when it is created: ``clock`` is ``system`` (steps
+# are timed by the database's clock) or ``injected`` (made for tests or demos, whose clock may be fixed).
+settings = Table(
+    "settings", metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+)

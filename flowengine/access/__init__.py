@@ -1,0 +1,1 @@
+"""Who is acting, and what they may do: the authenticated login, grants per workflow, the access log."""
