@@ -27,6 +27,7 @@ from flowengine.eventlog.fitting import (
     json_object,
     only_role,
     read_moment,
+    read_stamp,
     resolve,
     state_index,
     unknown_activity,
@@ -447,15 +448,9 @@ class CaseBuilder:
         state = builder.state
         trigger, source, key = values[TRIGGER] or None, values[FROM] or None, values[KEY] or None
         entered = read_moment(values[ENTERED], False)
-        stamp: Stamp | None = None  # who recorded it, and when: an event of format 2 keeps them
-        if values[LOGIN]:
-            recorded = read_moment(values[RECORDED], False)
-            if isinstance(recorded, str):
-                self.problem(position, case, f"{col.RECORDED_AT}: {recorded}")
-                return None
-            stamp = Stamp.of(values[LOGIN], recorded[0])
+        stamp = read_stamp(values[LOGIN], values[RECORDED])  # who recorded it, and when (format 2)
         changes, details = json_object(values[CHANGES]), json_object(values[DETAILS])
-        reasons = []
+        reasons = [stamp] if isinstance(stamp, str) else []
         if isinstance(entered, str):
             reasons.append(f"{col.ENTERED_AT}: {entered}")
         elif entered[0] != (at if kind == CREATED else builder.entered_at):
@@ -501,5 +496,5 @@ class CaseBuilder:
         if reasons:
             self.problem(position, case, "; ".join(reasons))
             return None
-        assert isinstance(changes, dict) and isinstance(details, dict)
+        assert isinstance(changes, dict) and isinstance(details, dict) and not isinstance(stamp, str)
         return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key, stamp

@@ -11,7 +11,7 @@ from typing import Any
 
 from flowengine.clock import iso_utc
 from flowengine.definition.model import Workflow
-from flowengine.history.records import actor_problem
+from flowengine.history.records import Stamp, actor_problem
 from flowengine.suggest import did_you_mean
 
 
@@ -61,6 +61,15 @@ def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
     if utc.year < 1000:
         return utc, iso_utc(utc)
     return utc, utc.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+def read_stamp(login: str, recorded: str) -> Stamp | str | None:
+    """Who recorded an event of flowengine's own export, and when (event format 2): kept by an
+    import, so it rebuilds the event's seal; None for an event of format 1; a problem as text."""
+    if not login:
+        return None
+    moment = read_moment(recorded, False)
+    return f"flowengine:recorded_at: {moment}" if isinstance(moment, str) else Stamp.of(login, moment[0])
 
 
 def json_object(text: str) -> dict[str, Any] | None:
