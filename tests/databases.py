@@ -43,6 +43,16 @@ def server_url() -> str | None:
 ON_POSTGRESQL = server_url() is not None
 
 
+def login() -> str:
+    """The login the test databases see acting: the server's user, or this process's OS login."""
+    server = server_url()
+    if server is None:
+        from flowengine.store.access import os_login
+
+        return os_login()
+    return make_url(server).username or "postgres"
+
+
 def with_options(target: str, *options: str) -> str:
     """``target`` with more libpq connection options (``-cname=value``, spaces escaped as ``\\ ``),
     e.g. a setting an administrator might have chosen for the database."""

@@ -37,7 +37,7 @@ def _case(number: int, start: datetime) -> tuple[ProposalRow, list[EventRow], tu
                      "kari", later, iso_utc(later)),
         EventRow(pid, 2, "advanced", "send_to_council", "panel_work", "council_review", "ola", "council", later,
                  iso_utc(later), start, iso_utc(start), "Ready\nfor the council", {}, {}, f"import-{number}", "a" * 64,
-                 f"{number:064x}"),
+                 f"{number:064x}", "kari", later, iso_utc(later)),
     ]
     return proposal, events, (iso_utc(start), iso_utc(later), iso_utc(later))
 

@@ -23,7 +23,9 @@ from flowengine.store.schema import SCHEMA_HEAD
 from .cli_support import Run, as_json, local_time_zone, ok, one_error_line
 from .cli_support import make_run as cli_run
 from .conftest import MINIMAL_WORKFLOW, WriteWorkflow
-from .databases import DatabaseTargets, untouched
+from .databases import DatabaseTargets, login, untouched
+
+ME = login()
 
 CET = "CET-1CEST,M3.5.0,M10.5.0/3"  # Central European time with its summer time, no tzdata needed
 
@@ -234,14 +236,15 @@ def test_history_lists_every_step_with_who_comments_and_field_changes(run: Run) 
     out = ok(run("history", "INN-1")).stdout
     assert out.splitlines()[0] == "INN-1  Meeting place in the centre"
     assert table_rows(out) == [
-        ["1", "2019-03-01 10:00 CET", "created", "panel_work", "ola (project_leader)", "summary=A place to meet", "-"],
+        ["1", "2019-03-01 10:00 CET", "created", "panel_work", "ola (project_leader)", "summary=A place to meet", "-",
+         ME],
         ["2", "2019-03-05 00:30 CET", "send_to_council", "panel_work → council_review", "ola (project_leader)",
-         "expected_benefit=Less isolation, category=meeting place", "From the panel report"],
+         "expected_benefit=Less isolation, category=meeting place", "From the panel report", ME],
         ["3", "2019-03-20 10:00 CET", "recommend", "council_review → administration_review", "rita (council)", "-",
-         "The council supports it"],
+         "The council supports it", ME],
         ["4", "2019-04-02 11:00 CEST", "decide", "administration_review → implementation", "anne (administration)",
-         "decision_reference=2019/1234", "Within the mandate"],
-    ]
+         "decision_reference=2019/1234", "Within the mandate", ME],
+    ]  # the last column: the login that recorded each step (solo mode: whoever runs the tests)
 
 
 def test_history_json_has_every_event(run: Run) -> None:
@@ -316,7 +319,8 @@ def test_audit_verify_holds_after_the_session(run: Run) -> None:
     assert verified.stdout == ""
     assert verified.stderr == "3 proposal(s), 6 event(s) checked: every chain holds\n"
     assert as_json(run("audit", "verify", "--json")) == {"ok": True, "proposals": 3, "events": 6, "breaks": [],
-                                                         "altered_definitions": []}
+                                                         "altered_definitions": [],
+                                                         "access_log": {"entries": 2, "problems": []}}
 
 
 # -- the past: --as-of ----------------------------------------------------------------------
@@ -658,7 +662,7 @@ def test_set_records_a_fields_set_event(run: Run) -> None:
     assert (event["actor"], event["comment"]) == ("ola", "From the budget")
     row = table_rows(ok(run("history", "INN-1")).stdout)[-1]
     assert row[2:] == ["fields set", "implementation", "ola (project_leader)",
-                       "cost_estimate=25000, link=https://example.org/report", "From the budget"]
+                       "cost_estimate=25000, link=https://example.org/report", "From the budget", ME]
     shown = as_json(run("proposal", "show", "INN-1", "--json"))
     assert (shown["fields"]["cost_estimate"], shown["version"]) == (25000, 5)
     assert shown["state_entered_at"] == "2019-04-02T09:00:00.000000Z"  # setting a field is not a move
@@ -703,6 +707,7 @@ def test_init_on_a_new_then_an_existing_database(fresh: tuple[Run, str]) -> None
     first = ok(run("init"))
     assert first.stdout.splitlines() == [
         f"database created: {database} (schema {SCHEMA_HEAD})",
+        f"{ME} holds admin and every role of every workflow (see: flowengine whoami)",
         'next: flowengine proposal new innovation-chain --title "…" --as NAME --role ROLE']
     assert ok(run("init")).stdout.splitlines()[0] == f"database ready: {database} (schema {SCHEMA_HEAD})"
 
@@ -722,7 +727,8 @@ def test_every_command_creates_a_new_database_on_first_use(fresh: tuple[Run, str
     assert as_json(run("proposal", "list", "--json")) == []
     assert as_json(run("db", "status", "--json"))["current"] is True
     assert as_json(run("audit", "verify", "--json")) == {"ok": True, "proposals": 0, "events": 0, "breaks": [],
-                                                         "altered_definitions": []}
+                                                         "altered_definitions": [],
+                                                         "access_log": {"entries": 2, "problems": []}}
 
 
 # -- help -----------------------------------------------------------------------------------

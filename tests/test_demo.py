@@ -99,7 +99,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory,
     """The demo's proposals loaded into a fresh database of the run's kind (the `demo` command
     itself always builds a SQLite file: those tests are marked sqlite_only)."""
     target = database_targets.new(tmp_path_factory.mktemp("demo-db"))
-    with FlowEngine.open(target) as opened:
+    as_of = read_demo().as_of  # recorded as of the file's day, as the demo command records it
+    with FlowEngine.open(target, clock=lambda: as_of) as opened:
         yield opened, load_demo(opened)
     database_targets.drop(target)
 

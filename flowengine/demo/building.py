@@ -20,7 +20,7 @@ from typing import Any
 from flowengine.analysis.figures import Analysis, Stall
 from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
-from flowengine.clock import Clock
+from flowengine.clock import Clock, system_clock
 from flowengine.definition.model import Publication, Workflow
 from flowengine.demo.data import ContextItem
 from flowengine.demo.loading import DemoLoad, load_demo
@@ -124,10 +124,14 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
 
     The database is built beside the old one and put in its place only once every step has
     loaded, so a mistake in the file leaves the old database as it was.
-    Deterministic: every record is dated by the file; analyses use ``result.loaded.as_of``.
+    Deterministic: every record is dated by the file, and recorded (without a ``clock``) as of the
+    file's as-of day; analyses use ``result.loaded.as_of``.
     """
     out = Path(out_dir)
     demo = read_demo(data)
+    if clock is None or clock is system_clock:  # a database made for a demo: recorded as of the file's day too, so the same every time
+        as_of = demo.as_of
+        clock = lambda: as_of  # noqa: E731
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
