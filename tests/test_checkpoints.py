@@ -132,8 +132,9 @@ def test_an_insider_rewrite_passes_the_plain_audit_but_not_the_checkpoint(db: st
                                                                           problem: str) -> None:
     before = take(db, key)
     assert held(db, before, trusted=public_path(key)).ok
+    events = history(db, TARGET)  # read before the guards are dropped: on PostgreSQL that locks the table
     with tampering(db) as conn:
-        rewrite(conn, history(db, TARGET))
+        rewrite(conn, events)
     assert verify(db).ok, verify(db).as_dict()  # the rewrite is invisible to the chain alone
     report = held(db, before, trusted=public_path(key))
     assert not report.ok
@@ -320,8 +321,9 @@ def test_tick_keeps_a_series_that_audit_verify_holds_the_database_to(db: str, ke
     assert not list(series.glob("*.tmp")) and not list(series.glob(".*"))
     result = ok(run("audit", "verify", "--checkpoint", str(series), "--public-key", str(public_path(key)), "--json"))
     assert as_json(result)["checkpoints"]["ok"] is True
+    events = history(db, TARGET)
     with tampering(db) as conn:
-        delete_tail_and_fix_row(conn, history(db, TARGET))
+        delete_tail_and_fix_row(conn, events)
     result = run("audit", "verify", "--checkpoint", str(series), "--public-key", str(public_path(key)))
     assert result.exit_code == 1
     assert result.stdout.count(f"{TARGET}: against ") == 2
