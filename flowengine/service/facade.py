@@ -185,6 +185,9 @@ class FlowEngine:
         """Proposals matching every filter given, sorted (``id``, ``waiting``, ``updated`` or ``state``);
         ``title``: a text the title contains, in any case. The whole list: at size, see
         :meth:`proposal_page` and :meth:`each_proposal`."""
+        if as_of is None:
+            return list(self.each_proposal(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
+                                           title=title, sort=sort, language=language))
         from flowengine.service import reading
 
         return reading.proposals(self, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,

@@ -35,15 +35,10 @@ def standing(engine: Engine, proposal_id: str, *, as_of: datetime | None = None,
 def proposals(engine: Engine, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
               owner: str | None = None, overdue: bool = False, as_of: datetime | None = None, sort: str = "id",
               title: str | None = None, language: str = "en") -> list[Standing]:
-    """Every matching proposal, sorted; now, the rows a batch at a time (see :mod:`paging`); at a
-    past moment, each history replayed up to it."""
+    """Every matching proposal, sorted, each history replayed up to ``as_of`` (now when None: the
+    reference that :mod:`paging`'s lists of the rows are held to)."""
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by '{sort}'; choose one of: {', '.join(SORTS)}")
-    if as_of is None:
-        from flowengine.service import paging
-
-        return list(paging.stream(engine, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                  title=title, sort=sort, language=language))
     found = []
     with engine.database.read() as conn:
         for current, events in queries.histories(conn, until=as_of, workflow=workflow):
