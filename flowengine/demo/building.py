@@ -129,7 +129,7 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
     """
     out = Path(out_dir)
     demo = read_demo(data)
-    if clock is None or clock is system_clock:  # a database made for a demo: recorded as of the file's day too, so the same every time
+    if clock is None or clock is system_clock:  # made for a demo: recorded as of the file's day, the same each time
         as_of = demo.as_of
         clock = lambda: as_of  # noqa: E731
     try:

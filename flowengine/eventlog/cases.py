@@ -43,9 +43,7 @@ from flowengine.eventlog.meanings import (
     HASH,
     KEY,
     KIND,
-    LOGIN,
     ORDER,
-    RECORDED,
     ROLE,
     SEQ,
     TIME,
@@ -114,6 +112,7 @@ class CaseBuilder:
     default_role: str | None = None
     assume_utc: bool = False
     on_problem: Callable[[Problem], None] | None = None  # told of every problem (a rejects file), not only the first
+    settle: Callable[[], None] = lambda: None  # called before reading the database: a write in flight finishes first
     stamp: Stamp | None = None  # the importing login and the time of the import, sealed into every event
     problems: list[Problem] = field(default_factory=list)
     remedies: dict[Remedy, None] = field(default_factory=dict)  # what would fix some of the problems
@@ -168,6 +167,7 @@ class CaseBuilder:
         the cases whose keys are taken."""
         refused: set[str] = set()
         if self.batch_keys:
+            self.settle()
             for key in sorted(bulk.taken_keys(self.conn, self.batch_keys)):
                 position, case = self.batch_keys[key]
                 self.problem(position, case, f"its idempotency key '{key}' is already used by a stored event "
@@ -392,8 +392,7 @@ class CaseBuilder:
             if event is None:
                 self._release(identity, case)
                 return None
-            kind, trigger, target, actor, role, comment, changes, details, key, stamp = event
-            builder.restamp(stamp)
+            kind, trigger, target, actor, role, comment, changes, details, key = event
             if kind == CREATED:
                 row = builder.create(target, actor, role, at, at_iso=iso, details=details, fields=changes,
                                      comment=comment, key=key)
@@ -419,6 +418,7 @@ class CaseBuilder:
             from flowengine import engine
             from flowengine.store import queries
 
+            self.settle()
             stored = queries.definition_text(self.conn, definition)
             self.definitions[definition] = engine.compiled(definition, *stored) if stored else None
         return self.definitions[definition]
@@ -426,7 +426,7 @@ class CaseBuilder:
     def _exact_event(self, case: str, position: Any, values: Sequence[str], seq: int, at: datetime,
                      compiled: CompiledWorkflow, builder: ChainBuilder, previous_at: datetime | None
                      ) -> tuple[str, str | None, str, str, str, str, dict[str, Any], dict[str, Any],
-                                str | None, Stamp | None] | None:
+                                str | None] | None:
         """The event a row of flowengine's own export describes, checked against the chain so far
         (``builder``: its state and when that was entered); None, with the problem recorded, if it
         does not fit."""
@@ -447,8 +447,7 @@ class CaseBuilder:
             return None
         state = builder.state
         trigger, source, key = values[TRIGGER] or None, values[FROM] or None, values[KEY] or None
-        entered = read_moment(values[ENTERED], False)
-        stamp = read_stamp(values[LOGIN], values[RECORDED])  # who recorded it, and when (format 2)
+        entered, stamp = read_moment(values[ENTERED], False), read_stamp(values)  # stamp: who recorded it, when
         changes, details = json_object(values[CHANGES]), json_object(values[DETAILS])
         reasons = [stamp] if isinstance(stamp, str) else []
         if isinstance(entered, str):
@@ -497,4 +496,5 @@ class CaseBuilder:
             self.problem(position, case, "; ".join(reasons))
             return None
         assert isinstance(changes, dict) and isinstance(details, dict) and not isinstance(stamp, str)
-        return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key, stamp
+        builder.restamp(stamp)  # the event is sealed as it was recorded
+        return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key

@@ -4,13 +4,14 @@ declared transition a step takes, who may take it, and times with their zone. Pu
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flowengine.clock import iso_utc
 from flowengine.definition.model import Workflow
+from flowengine.eventlog.meanings import LOGIN, RECORDED
 from flowengine.history.records import Stamp, actor_problem
 from flowengine.suggest import did_you_mean
 
@@ -63,12 +64,13 @@ def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
     return utc, utc.isoformat(timespec="microseconds")[:26] + "Z"
 
 
-def read_stamp(login: str, recorded: str) -> Stamp | str | None:
+def read_stamp(values: Sequence[str]) -> Stamp | str | None:
     """Who recorded an event of flowengine's own export, and when (event format 2): kept by an
     import, so it rebuilds the event's seal; None for an event of format 1; a problem as text."""
+    login = values[LOGIN]
     if not login:
         return None
-    moment = read_moment(recorded, False)
+    moment = read_moment(values[RECORDED], False)
     return f"flowengine:recorded_at: {moment}" if isinstance(moment, str) else Stamp.of(login, moment[0])
 
 

@@ -96,7 +96,7 @@ class Event:
     idempotency_key: str | None
     prev_hash: str
     hash: str
-    # Event format 2 (migration 0005): the authenticated login that recorded the step, and when it
+    # Event format 2 (migration 0006): the authenticated login that recorded the step, and when it
     # was recorded by the database's clock, both sealed. ``at`` is when the step took effect.
     # None in the events of format 1, written before: they verify as they were sealed.
     login: str | None = None

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
 
-SCHEMA_HEAD = "0005_access"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0006_access"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,7 +87,10 @@ proposals = Table(
     Column("provenance", String(20), nullable=True),
     UniqueConstraint("prefix", "number", name="uq_proposals_prefix_number"),
 )
-Index("ix_proposals_workflow_state", proposals.c.workflow, proposals.c.state)
+# One index per order a proposal list pages by, ties broken by id (migration 0005).
+Index("ix_proposals_workflow_state", proposals.c.workflow, proposals.c.state, proposals.c.prefix, proposals.c.number)
+Index("ix_proposals_waiting", proposals.c.state_entered_at, proposals.c.prefix, proposals.c.number)
+Index("ix_proposals_updated", proposals.c.updated_at, proposals.c.prefix, proposals.c.number)
 Index("ix_proposals_came_from", proposals.c.came_from)
 Index("ix_proposals_provenance", proposals.c.provenance, proposals.c.workflow)
 
@@ -111,7 +114,7 @@ events = Table(
     Column("idempotency_key", String(200), nullable=True, unique=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    # Event format 2 (migration 0005): the authenticated login that recorded the step and the
+    # Event format 2 (migration 0006): the authenticated login that recorded the step and the
     # database's time of recording, both sealed; NULL in the events written before.
     Column("login", String(64), nullable=True),
     Column("recorded_at", UTCDateTime, nullable=True),
@@ -128,7 +131,7 @@ Index("ix_events_commented", events.c.kind, events.c.from_state, events.c.trigge
       events.c.proposal_pk, events.c.seq, events.c.at)
 Index("ix_events_progress", events.c.kind, events.c.proposal_pk, events.c.at)
 
-# Who may do what (migration 0005): one row per login, workflow ("*": every workflow) and role
+# Who may do what (migration 0006): one row per login, workflow ("*": every workflow) and role
 # ("*": every role of it; or a capability: admin, system, reader, pseudonym). The access log is
 # the record; this table is what it leaves standing, and ``audit verify`` holds the two equal.
 grants = Table(

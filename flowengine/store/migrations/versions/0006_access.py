@@ -1,7 +1,7 @@
 """Who acted, for real: the recording login and time on every event, grants, the access log.
 
-Revision ID: 0005_access
-Revises: 0004_proposal_links
+Revision ID: 0006_access
+Revises: 0005_listing_indexes
 
 Events gain ``login`` (the authenticated login that recorded the step) and ``recorded_at``
 (the database's time of recording); both are sealed into the events written from now on (event
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_access"
-down_revision = "0004_proposal_links"
+revision = "0006_access"
+down_revision = "0005_listing_indexes"
 branch_labels = None
 depends_on = None
 
