@@ -144,6 +144,13 @@ def identity_options(func: F) -> F:
                         help="Who you are; a pseudonym is enough (also $FLOWENGINE_USER).")(func)
 
 
+def effective_option(func: F) -> F:
+    return click.option("--effective", "effective", metavar="DATE", type=MOMENT,
+                        help="When the step took effect, if before now (a decision at last Tuesday's meeting): "
+                             "never in the future, never before the step it follows; the time it is recorded "
+                             "is the database's.")(func)
+
+
 def as_of_option(func: F) -> F:
     return click.option("--as-of", "as_of", metavar="DATE", type=MOMENT,
                         help="Show the state at the end of a past day (YYYY-MM-DD) instead of now.")(func)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from . import completion as complete
-from .options import DAY, database_option, expect_version_option, idempotency_option, identity_options, json_option
+from .options import (
+    DAY,
+    database_option,
+    effective_option,
+    expect_version_option,
+    idempotency_option,
+    identity_options,
+    json_option,
+)
 from .session import actor, open_engine
 from .views import to_json
 
@@ -19,12 +29,13 @@ from .views import to_json
               help="When the milestone was reached.")
 @expect_version_option
 @identity_options
+@effective_option
 @idempotency_option
 @database_option
 @json_option
 def progress(proposal_id: str, percent: str, note: str, milestone: str | None, milestone_date: str | None,
              expect_version: int | None, actor_name: str | None, role: str | None, idempotency_key: str | None,
-             database: str | None, as_json: bool) -> None:
+             database: str | None, as_json: bool, effective: datetime | None = None) -> None:
     """Record how far proposal ID's implementation has come: PERCENT, a whole number from 0 to 100,
     or "partly" when part of it is known to be done but no share is.
 
@@ -42,7 +53,7 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
     with open_engine(database) as engine:
         result = engine.record_progress(proposal_id, percent, actor=who, note=note, milestone=milestone,
                                         milestone_date=milestone_date, expected_version=expect_version,
-                                        idempotency_key=idempotency_key)
+                                        idempotency_key=idempotency_key, at=effective)
         standing = None if as_json else engine.standing(result.proposal.id)  # for when it now falls due
     recorded = result.proposal
     event = result.event

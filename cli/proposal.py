@@ -13,6 +13,7 @@ from .options import (
     CHECK_ASSIGNMENTS,
     as_of_option,
     database_option,
+    effective_option,
     expect_version_option,
     idempotency_option,
     identity_options,
@@ -55,13 +56,14 @@ def proposal() -> None:
                    "must exist. Both histories show the link.")
 @set_option
 @identity_options
+@effective_option
 @idempotency_option
 @database_option
 @workflows_option
 @json_option
 def new(workflow: str, title: str, description: str, origin: str, from_proposal: str | None,
         assignments: tuple[str, ...], actor_name: str | None, role: str | None, idempotency_key: str | None,
-        database: str | None, workflow_dirs: tuple[str, ...], as_json: bool) -> None:
+        database: str | None, workflow_dirs: tuple[str, ...], as_json: bool, effective: datetime | None = None) -> None:
     """Register a proposal under WORKFLOW (an id such as innovation-chain, or a .yaml file).
 
     The proposal keeps the definition the workflow file has now: later edits of the file
@@ -81,7 +83,7 @@ def new(workflow: str, title: str, description: str, origin: str, from_proposal:
     with open_engine(database, workflow_dirs) as engine:
         result = engine.new_proposal(workflow, title=title, description=description, origin=origin,
                                      fields=values, actor=who, idempotency_key=idempotency_key,
-                                     from_proposal=from_proposal)
+                                     from_proposal=from_proposal, at=effective)
     created = result.proposal
     if as_json:
         click.echo(to_json({**created.as_dict(), "repeated": result.repeated}))
@@ -215,12 +217,13 @@ def show(proposal_id: str, as_of: datetime | None, language: str, database: str 
 @click.option("--comment", default="", help="Why the value was set or changed.")
 @expect_version_option
 @identity_options
+@effective_option
 @idempotency_option
 @database_option
 @json_option
 def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, expect_version: int | None,
                actor_name: str | None, role: str | None, idempotency_key: str | None, database: str | None,
-               as_json: bool) -> None:
+               as_json: bool, effective: datetime | None = None) -> None:
     """Fill in or correct fields of a proposal; recorded in its history. An empty value clears a field.
 
     \b
@@ -233,7 +236,8 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
     values = parse_assignments(assignments)
     with open_engine(database) as engine:
         result = engine.set_fields(proposal_id, values, actor=who, comment=comment,
-                                   expected_version=expect_version, idempotency_key=idempotency_key)
+                                   expected_version=expect_version, idempotency_key=idempotency_key,
+                                   at=effective)
     if as_json:
         click.echo(to_json({**result.proposal.as_dict(), "changed": result.event is not None,
                             "repeated": result.repeated}))
@@ -255,12 +259,13 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
 @set_option
 @expect_version_option
 @identity_options
+@effective_option
 @idempotency_option
 @database_option
 @json_option
 def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str, ...], expect_version: int | None,
             actor_name: str | None, role: str | None, idempotency_key: str | None, database: str | None,
-            as_json: bool) -> None:
+            as_json: bool, effective: datetime | None = None) -> None:
     """Move proposal ID along its workflow by firing TRIGGER.
 
     Refused, with every reason and the steps allowed now, when the trigger does not lead out
@@ -277,7 +282,7 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
     values = parse_assignments(assignments)
     with open_engine(database) as engine:
         result = engine.advance(proposal_id, trigger, actor=who, comment=comment, fields=values,
-                                expected_version=expect_version, idempotency_key=idempotency_key)
+                                expected_version=expect_version, idempotency_key=idempotency_key, at=effective)
     moved = result.proposal
     if as_json:
         click.echo(to_json({**moved.as_dict(), "event": result.event.as_dict() if result.event else None,
@@ -296,11 +301,12 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
 @click.argument("text")
 @expect_version_option
 @identity_options
+@effective_option
 @idempotency_option
 @database_option
 @json_option
 def note(proposal_id: str, text: str, expect_version: int | None, actor_name: str | None, role: str | None,
-         idempotency_key: str | None, database: str | None, as_json: bool) -> None:
+         idempotency_key: str | None, database: str | None, as_json: bool, effective: datetime | None = None) -> None:
     """Record in proposal ID's history something heard of it that moves nothing.
 
     A note changes no state, field or deadline, but it is a record of that moment: a proposal
@@ -316,7 +322,7 @@ def note(proposal_id: str, text: str, expect_version: int | None, actor_name: st
     who = actor(actor_name, role)
     with open_engine(database) as engine:
         result = engine.note(proposal_id, text, actor=who, expected_version=expect_version,
-                             idempotency_key=idempotency_key)
+                             idempotency_key=idempotency_key, at=effective)
     if as_json:
         click.echo(to_json({**result.proposal.as_dict(), "event": result.event.as_dict() if result.event else None,
                             "repeated": result.repeated}))

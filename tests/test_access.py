@@ -192,3 +192,21 @@ def test_a_fixed_clock_is_refused_by_a_database_made_for_real_use(db_target: str
     code, _, err = _cli(db_target, folder, "proposal", "list", now="2099-01-01")
     assert code == 1 and "made for real use" in err and "unset FLOWENGINE_NOW" in err
 
+
+
+def test_effective_dates_a_step_earlier_than_its_recording_never_later_nor_before_the_last(
+        db_target: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.delenv("FLOWENGINE_FOR_TESTS")
+    me = ("--as", ME, "--role", "project_leader")
+    made = _cli(db_target, folder, "proposal", "new", "melhus", "--title", "Decided on Tuesday", *me,
+                "--effective", "2024-01-02T10:00:00Z", now=None)
+    assert made[0] == 0, made
+    future = _cli(db_target, folder, "advance", "MEL-1", "send", *me, "--effective", "2999-01-01", now=None)
+    assert future[0] == 1 and "is in the future" in future[2]
+    earlier = _cli(db_target, folder, "note", "MEL-1", "Heard", *me, "--effective", "2023-12-31T10:00:00Z", now=None)
+    assert earlier[0] == 1 and "is before the last step of MEL-1" in earlier[2]
+    events = json.loads(_cli(db_target, folder, "history", "MEL-1", "--json", now=None)[1])["events"]
+    assert [(e["at"], e["login"]) for e in events] == [("2024-01-02T10:00:00.000000Z", ME)]
+    assert events[0]["recorded_at"] > "2025"  # recorded when it was, by the clock

@@ -61,11 +61,12 @@ class Permissions:
         return sorted({r for w, r in self.held if w in (workflow, EVERY) and r != ADMIN})
 
     def may_read(self, workflow: str) -> bool:
-        return bool(self.roles_in(workflow))
+        """Any role or capability there; an administrator reads everything (they could grant it)."""
+        return self.admin or bool(self.roles_in(workflow))
 
     @property
     def reads_every_workflow(self) -> bool:
-        return any(w == EVERY and r != ADMIN for w, r in self.held)
+        return any(w == EVERY for w, _ in self.held)
 
     def readable(self, workflows: Iterable[str]) -> list[str]:
         return [w for w in workflows if self.may_read(w)]

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
 
-SCHEMA_HEAD = "0006_access"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0007_postgresql_enforcement"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
