@@ -90,7 +90,7 @@ def test_the_events_table_is_append_only_on_postgresql(database: Database, db_ta
     with database.read() as conn:
         triggers = set(conn.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass "
                                          "AND NOT tgisinternal")).scalars())
-    assert triggers == {"events_append_only"}
+    assert triggers == {"events_append_only", "events_who_acted"}  # the second checks who records each event
     for statement in ("UPDATE events SET comment = 'rewritten'", "DELETE FROM events"):
         with pytest.raises(StoreError, match="append-only: history cannot be changed or deleted"), \
                 database.write() as conn:
