@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from . import completion as complete
+from .helptext import Command, Group
 from .options import as_of_option, database_option, json_option
 from .session import open_engine
 from .terminal import fit, output_options
@@ -15,7 +16,7 @@ from .views import audit_text, history_table, to_json
 EXIT_DAMAGED = 1
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @as_of_option
 @database_option
@@ -50,7 +51,7 @@ def history(proposal_id: str, as_of: datetime | None, database: str | None, as_j
     click.echo(history_table(events))
 
 
-@click.group()
+@click.group(cls=Group)
 def audit() -> None:
     """Check that the history has not been rewritten.
 

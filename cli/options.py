@@ -23,9 +23,10 @@ class Moment(click.ParamType[datetime, Any]):
             return value
         from flowengine.clock import parse_moment
         from flowengine.errors import InvalidInput
+        from flowengine.i18n import t
 
         try:
-            return parse_moment(str(value), what="the value")
+            return parse_moment(str(value), what=t("the value"))
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
 
@@ -41,7 +42,9 @@ class Day(click.ParamType[str, Any]):
         try:
             return date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
-            self.fail(f"'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", param, ctx)
+            from flowengine.i18n import t
+
+            self.fail(t("'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", value=value), param, ctx)
 
 
 MOMENT = Moment()

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from . import completion as complete
+from .helptext import Command, Group
 from .options import (
     CHECK_ASSIGNMENTS,
     as_of_option,
@@ -29,7 +30,7 @@ _STAGES = ("panel", "council", "administration", "political", "implementation", 
 _SORTS = ("id", "waiting", "updated", "state")
 
 
-@click.group()
+@click.group(cls=Group)
 def proposal() -> None:
     """Register proposals, list them, see where one stands, fill in its fields.
 
@@ -182,7 +183,7 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
                      fields=", ".join(result.event.changes), version=result.proposal.version))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("trigger", shell_complete=complete.triggers)
 @click.option("--comment", default="", help="Why: the reasoned answer the panel will read.")
@@ -225,7 +226,7 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
     click.echo(f"{moved.id}: {trigger}: {source} → {event.to_state if event else moved.state}{again}")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("text")
 @expect_version_option

@@ -48,17 +48,20 @@ def local_text(moment: datetime) -> str:
     return as_utc(moment).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
-def parse_moment(text: str, *, what: str = "the date") -> datetime:
+def parse_moment(text: str, *, what: str | None = None) -> datetime:
     """A date or date-time given by a user; a bare date means the end of that day, local time."""
+    from flowengine.i18n import t
+
     value = text.strip()
+    what = t("the date") if what is None else what
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
             return end_of_day(day)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidInput(f"{what} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30 "
-                           "(or a full date-time such as 2019-06-30T14:00)") from exc
+        raise InvalidInput(t("{what} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30 (or a full "
+                             "date-time such as 2019-06-30T14:00)", what=what, text=text)) from exc
     if moment.tzinfo is None:
         moment = moment.astimezone()  # a wall-clock time the user typed: their local zone
     return as_utc(moment)
