@@ -92,11 +92,11 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
         errors = sum(len(r.errors) for r in results)
         warnings = sum(len(r.warnings) for r in results)
         bad = sum(1 for r in results if not r.ok)
-        verdict = t("valid") if valid else t("{n} invalid", n=bad)
-        click.echo(t("{files} checked: {verdict}; {errors}, {warnings}",
-                     files=tn("{n} file", "{n} files", len(results)), verdict=verdict,
-                     errors=tn("{n} error", "{n} errors", errors),
-                     warnings=tn("{n} warning", "{n} warnings", warnings)), err=True)
+        verdict = t("valid") if valid else tn("{n} invalid", "{n} invalid", bad)
+        click.echo(tn("{n} file checked: {verdict}; {errors}, {warnings}",
+                      "{n} files checked: {verdict}; {errors}, {warnings}", len(results), verdict=verdict,
+                      errors=tn("{n} error", "{n} errors", errors),
+                      warnings=tn("{n} warning", "{n} warnings", warnings)), err=True)
     if not valid:
         raise SystemExit(EXIT_INVALID)
 

@@ -124,7 +124,7 @@ def test_tick_hands_out_a_due_reminder_then_says_nothing_is_due(run: Run) -> Non
         "1 reminder handed out:",
         "proposal  state           owner    waiting  after  due                   title",
         "--------  --------------  -------  -------  -----  --------------------  -------------",
-        "TML-1     council_review  council  30 d     4w     2024-03-30 09:00 UTC  Meeting place",
+        "TML-1     council_review  council  30 days  4w     2024-03-30 09:00 UTC  Meeting place",
     ]
     before = snapshot(run)
     second = ok(run("tick", now="2024-04-02T06:00:00Z")).stdout.splitlines()

@@ -122,7 +122,7 @@ def test_show_prints_tables_in_the_chosen_language(runner: CliRunner) -> None:
     code, out, _ = run(runner, "workflow", "show", "innovation-chain", "--lang", "nb")
     assert code == 0
     assert "Brukerråd" in out
-    for heading in ("States", "Transitions", "Roles", "Fields"):
+    for heading in ("Tilstander", "Overganger", "Roller", "Felter", "handling", "påkrevd ved opprettelse"):
         assert heading in out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -90,3 +91,23 @@ def test_a_group_lists_its_subcommands_in_the_reader_s_language() -> None:
     assert result.exit_code == 0
     assert "Si hvor databasen ligger" in result.output
     assert "Kommandoer:" in result.output
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("nb", ["feil FE200: ingen starttilstand", "advarsel FE301: den åpne tilstanden 'draft' har ingen frist",
+            "(legg til f.eks. 'deadline: 8w')", "1 fil kontrollert: 1 ugyldig; 1 feil, 1 advarsel"]),
+    ("sv", ["fel FE200: inget starttillstånd", "varning FE301: det öppna tillståndet 'draft' har ingen tidsfrist",
+            "(lägg till t.ex. 'deadline: 8w')", "1 fil kontrollerad: 1 ogiltig; 1 fel, 1 varning"]),
+    ("en", ["error FE200: no initial state", "warning FE301: open state 'draft' has no deadline",
+            "1 file checked: 1 invalid; 1 error, 1 warning"]),
+])
+def test_lint_findings_are_worded_in_the_reader_s_language(tmp_path: Path, language: str, words: list[str]) -> None:
+    workflow = tmp_path / "lint.yaml"
+    workflow.write_text("id: lint\nversion: 1\nroles:\n  panel: {}\nstates:\n  draft:\n    stage: panel\n"
+                        "    owner: panel\n  done:\n    final: true\n    outcome: implemented\ntransitions:\n"
+                        "  - {trigger: finish, from: draft, to: done, roles: [panel]}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["workflow", "validate", str(workflow)], env={"FLOWENGINE_LANG": language},
+                                prog_name="flowengine")
+    assert result.exit_code == 1
+    for word in words:
+        assert word in result.output, result.output
