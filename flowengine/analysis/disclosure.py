@@ -259,7 +259,9 @@ def _fewest(table: CellTable, keys: Sequence[str], primary: Collection[str], min
     solver.addVars(count, lower, upper)
     solver.changeColsIntegrality(count, list(range(count)), [highspy.HighsVarType.kInteger] * count)
     solver.changeColsCost(count, list(range(count)), cost)
-    starts, index, values = [], [], []
+    starts: list[int] = []
+    index: list[int] = []
+    values: list[float] = []
     for _, _, columns, coefficients in rows:
         starts.append(len(index))
         index += columns
