@@ -225,12 +225,13 @@ def _check_personal_data(workflow: Workflow) -> Iterator[Issue]:
     erasure requests know what to do with it."""
     for f in workflow.fields.values():
         if f.type == "text" and f.personal is None:
-            yield warning("FE305", f"text field '{f.id}' does not say whether it holds personal data, so nobody "
-                          "decided whether it may be published, exported or must be erasable", f.location,
-                          "add 'personal: true' (names, health, circumstances) or 'personal: false'")
+            yield warning("FE305", t("text field '{field}' does not say whether it holds personal data, so nobody "
+                                     "decided whether it may be published, exported or must be erasable", field=f.id),
+                          f.location, t("add 'personal: true' (names, health, circumstances) or 'personal: false'"))
         if f.personal and f.public:
-            yield warning("FE306", f"field '{f.id}' holds personal data and is marked public; a published report "
-                          "never shows personal data", f.at.where("public"), "remove 'public: true'")
+            yield warning("FE306", t("field '{field}' holds personal data and is marked public; a published report "
+                                     "never shows personal data", field=f.id), f.at.where("public"),
+                          t("remove 'public: true'"))
 
 
 def _check_reminders_and_escalations(workflow: Workflow) -> Iterator[Issue]:
