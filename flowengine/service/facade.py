@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # what a one-step command never needs is imported where it is
     from flowengine.engine import CompiledWorkflow
     from flowengine.history.provenance import Provenance
     from flowengine.meter import Meter
+    from flowengine.proof.checkpoint import Checkpoint
+    from flowengine.proof.keys import Signer
+    from flowengine.service.checkpoints import CheckpointReport
     from flowengine.service.deadlines import TickReport
     from flowengine.service.migration_plan import Migration
 
@@ -322,6 +325,22 @@ class FlowEngine:
         from flowengine.service import audit
 
         return audit.verify(self)
+
+    def checkpoint(self, signer: Signer) -> Checkpoint:
+        """Every chain's head now, with their Merkle root and the time, signed by ``signer``;
+        refused while any history fails :meth:`verify`. Keep it outside the database."""
+        from flowengine.service import checkpoints
+
+        return checkpoints.take(self, signer)
+
+    def verify_checkpoints(self, taken: Sequence[Checkpoint], *,
+                           trusted_key: bytes | None = None) -> CheckpointReport:
+        """Hold the database to checkpoints taken before: each sound (signed by ``trusted_key``
+        when given, one key for all), each extending the earlier ones, and every chain they list
+        still holding its head at its length."""
+        from flowengine.service import checkpoints
+
+        return checkpoints.check(self, taken, trusted_key)
 
     def workflow_versions(self, workflow: str) -> list[DefinitionVersion]:
         """Every stored definition of a workflow, newest first, with how many proposals run on
