@@ -56,12 +56,14 @@ class Replica:
 
     def catch_up(self, target: str) -> None:
         """Wait until the replica has replayed everything the primary has written so far (its WAL
-        position now), polling; fails after a minute rather than hang."""
+        insert position now: the suite's server commits without waiting for the flush, so the
+        flushed position may not hold the last commit yet), polling; fails after a minute rather
+        than hang."""
         primary = create_engine(target)
         replica = create_engine(self.url(target))
         try:
             with primary.connect() as conn:
-                position = conn.execute(text("SELECT pg_current_wal_flush_lsn()")).scalar_one()
+                position = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
             deadline = time.monotonic() + _CATCH_UP_SECONDS
             while True:
                 with replica.connect() as conn:
