@@ -67,7 +67,8 @@ def place(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTa
 def test_markdown_text_escapes_html_and_every_markdown_mark(text: str) -> None:
     shown = markdown_text(text)
     assert "<" not in shown and ">" not in shown and "\n" not in shown
-    assert not re.search(r"(?<!\\)[*_`~|#!\[\]]", shown), shown
+    assert not re.search(r"(?<!\\)[*`~|\[\]]|(?<![\\\w])_", shown), shown
+    assert not re.match(r"[#+-]", markdown_text(text, line_start=True))
 
 
 def test_the_markdown_report_carries_no_raw_html_or_links(place: Place, tmp_path: Path) -> None:

@@ -220,8 +220,8 @@ def write_reports(result: DemoResult, histories: _Histories, language: str = "en
           for proposal, events, workflow in histories.proposals),
     ]
     markdown = out / "stall-report.md"
-    text = (f"# {markdown_text(report_title(language))}\n\n{markdown_text(source_text(loaded, language))}\n\n"
-            + as_markdown(sections))
+    source = markdown_text(source_text(loaded, language), line_start=True)
+    text = f"# {markdown_text(report_title(language))}\n\n{source}\n\n" + as_markdown(sections)
     write_text(markdown, text, t("cannot write {path}", path=markdown), InvalidInput)
     return replace(result, stall_diagrams=stall_diagrams, comparison=comparison, markdown=markdown)
 

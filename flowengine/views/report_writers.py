@@ -54,7 +54,7 @@ def with_note(fmt: str, text: str, note: str | None) -> str:
         csv.writer(out, lineterminator="\n").writerow(("note", "", "as_of", "note", neutralise(note)))
         return f"{header}\n{out.getvalue()}{body}"
     if fmt == "markdown":
-        return f"> {_md(note)}\n\n{text}"
+        return f"> {markdown_text(note, line_start=True)}\n\n{text}"
     return f"{note}\n\n{text}"
 
 
@@ -147,17 +147,25 @@ def _text(value: Cell) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-# Markdown's own marks (emphasis, code, links and images, tables, headings, strikethrough) and the
-# backslash that escapes them; "<", ">" and "&" become entities, so no raw HTML survives any renderer.
-_MARKS = re.compile(r"([\\`*_\[\]{}|~#!])")
+# Markdown's own marks (emphasis, code, links and images, tables, strikethrough) and the backslash
+# that escapes them; an underscore inside a word (panel_work) is no mark and stays as it is. "<",
+# ">" and "&" become entities: no raw HTML survives any renderer. At the start of a line, a heading,
+# a list item or a numbered item would begin: that first mark is escaped too.
+_MARKS = re.compile(r"[\\`*\[\]|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_LINE_START = re.compile(r"^(?:#|[-+=]|\d+(?=[.)]))")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
-def markdown_text(text: str) -> str:
+def markdown_text(text: str, *, line_start: bool = False) -> str:
     """``text`` (a title, a label, a comment: anything a user wrote) as Markdown that shows it
-    literally: every Markdown mark escaped, HTML as entities, on one line."""
+    literally: every Markdown mark escaped, HTML as entities, on one line; ``line_start`` when
+    it begins a line of its own (a paragraph, a quote)."""
     one_line = " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
-    return _MARKS.sub(r"\\\1", one_line.translate(_HTML))
+    shown = _MARKS.sub(lambda mark: "\\" + mark.group(), one_line.translate(_HTML))
+    if line_start:
+        shown = _LINE_START.sub(lambda mark: mark.group() + "\\" if mark.group()[0].isdigit()
+                                else "\\" + mark.group(), shown)
+    return shown
 
 
 _md = markdown_text
