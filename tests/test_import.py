@@ -422,3 +422,43 @@ def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
     offered = next(p for p in importing.import_log.params if p.name == "fmt")
     assert isinstance(offered.type, click.Choice)
     assert tuple(offered.type.choices) == import_format_names() == FORMATS == tuple(readers())
+
+
+def test_a_batch_that_fails_on_the_writing_thread_fails_the_import_and_leaves_nothing(
+        flow: FlowEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine.errors import StoreError
+    from flowengine.store import bulk
+
+    written: list[int] = []
+    original = bulk.BulkWriter.write
+
+    def second_batch_fails(self: bulk.BulkWriter, batch: Sequence[object], **kwargs: object) -> None:
+        written.append(len(batch))
+        if len(written) == 2:
+            raise StoreError("the disk is full")
+        original(self, batch, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk.BulkWriter, "write", second_batch_fails)
+    with pytest.raises(StoreError, match="the disk is full"):
+        import_log(flow, write(tmp_path, GOOD), "review", batch_events=1)
+    assert len(written) == 2  # the first batch was written, then the transaction rolled back
+    assert flow.proposals() == []
+
+
+def test_batches_are_written_on_another_thread_while_the_next_is_built(
+        flow: FlowEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from flowengine.store import bulk
+
+    threads: set[str] = set()
+    original = bulk.BulkWriter.write
+
+    def recorded(self: bulk.BulkWriter, batch: Sequence[object], **kwargs: object) -> None:
+        threads.add(threading.current_thread().name)
+        original(self, batch, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk.BulkWriter, "write", recorded)
+    report = import_log(flow, write(tmp_path, GOOD), "review", batch_events=1)
+    assert report.events == 6 and flow.verify().ok
+    assert threads and threading.current_thread().name not in threads

@@ -110,6 +110,7 @@ class CaseBuilder:
     default_role: str | None = None
     assume_utc: bool = False
     on_problem: Callable[[Problem], None] | None = None  # told of every problem (a rejects file), not only the first
+    settle: Callable[[], None] = lambda: None  # called before reading the database: a write in flight finishes first
     problems: list[Problem] = field(default_factory=list)
     remedies: dict[Remedy, None] = field(default_factory=dict)  # what would fix some of the problems
     count: int = 0
@@ -163,6 +164,7 @@ class CaseBuilder:
         the cases whose keys are taken."""
         refused: set[str] = set()
         if self.batch_keys:
+            self.settle()
             for key in sorted(bulk.taken_keys(self.conn, self.batch_keys)):
                 position, case = self.batch_keys[key]
                 self.problem(position, case, f"its idempotency key '{key}' is already used by a stored event "
@@ -413,6 +415,7 @@ class CaseBuilder:
             from flowengine import engine
             from flowengine.store import queries
 
+            self.settle()
             stored = queries.definition_text(self.conn, definition)
             self.definitions[definition] = engine.compiled(definition, *stored) if stored else None
         return self.definitions[definition]

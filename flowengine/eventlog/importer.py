@@ -43,10 +43,12 @@ scattered over the file is read again and grouped in memory.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from flowengine.clock import iso_utc
@@ -243,10 +245,11 @@ class _Tally:
 
 def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportReport:
     database = engine.database
-    with database.read() if settings.dry_run else database.write() as conn:
+    with database.read() if settings.dry_run else database.write() as conn, _Background() as background:
         builder = CaseBuilder(conn, settings.compiled, settings.log.where, settings.wanted, settings.actor,
                               settings.role, settings.assume_utc,
-                              on_problem=settings.rejects.add if settings.rejects is not None else None)
+                              on_problem=settings.rejects.add if settings.rejects is not None else None,
+                              settle=background.wait)
         writer = None if settings.dry_run else bulk.BulkWriter(conn)
         if writer is not None:
             workflow = settings.compiled.workflow
@@ -272,10 +275,11 @@ def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportRep
             times.append(iso)
             pending += len(history)
             if pending >= settings.batch_events:
-                _flush(builder, writer, batch, names, times, tally, settings.keep_going)
+                _flush(builder, writer, batch, names, times, tally, settings.keep_going, background)
                 settings.meter(pending)
                 batch, names, times, pending = [], [], [], 0
-        _flush(builder, writer, batch, names, times, tally, settings.keep_going)
+        _flush(builder, writer, batch, names, times, tally, settings.keep_going, background)
+        background.wait()
         settings.meter(pending)
         if builder.count and not settings.keep_going:
             fitness = tally.fitness()
@@ -289,8 +293,10 @@ def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportRep
 
 
 def _flush(builder: CaseBuilder, writer: bulk.BulkWriter | None, batch: list[tuple[bulk.ProposalRow, list[EventRow]]],
-           names: list[tuple[str, int]], times: list[tuple[str, str, str]], tally: _Tally, keep_going: bool) -> None:
-    """Write the batch: all of it, or with ``keep_going`` the cases whose keys are free."""
+           names: list[tuple[str, int]], times: list[tuple[str, str, str]], tally: _Tally, keep_going: bool,
+           background: _Background) -> None:
+    """Write the batch (on the background thread): all of it, or with ``keep_going`` the cases
+    whose keys are free."""
     refused = builder.check_keys()
     if refused:
         kept = [index for index, (case, _) in enumerate(names) if case not in refused]
@@ -300,7 +306,43 @@ def _flush(builder: CaseBuilder, writer: bulk.BulkWriter | None, batch: list[tup
         tally.cases_fit += 1
         tally.events_fit += rows
     if writer is not None and (keep_going or not builder.count):
-        writer.write(batch, iso=times)
+        background.submit(writer.write, batch, iso=times)
+
+
+class _Background:
+    """One batch written on another thread while this one reads and seals the next. SQLite's
+    driver lets go of the interpreter lock while it steps through a statement (index upkeep is
+    most of a bulk write), so on two cores the building and the writing overlap. At most one
+    write is in flight, the connection is used by one thread at a time (:meth:`wait` before any
+    other use of it), and a write's error is raised here, in the importing thread."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowengine-import-writer")
+        self._pending: Future[None] | None = None
+
+    def submit(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        self.wait()
+        self._pending = self._pool.submit(write, *args, **kwargs)
+
+    def wait(self) -> None:
+        """Return when no write is in flight; the last write's error, if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> _Background:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending.exception()  # let it finish (the transaction rolls back after); the first error wins
+                self._pending = None
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
