@@ -38,10 +38,17 @@ class Day(click.ParamType[str, Any]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         from datetime import date
 
+        from flowengine.i18n import t
+        from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT
+
         try:
-            return date.fromisoformat(str(value).strip()).isoformat()
+            day = date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
             self.fail(f"'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", param, ctx)
+        if not EARLIEST_TEXT <= day < LATEST_TEXT:
+            self.fail(t("the day {day} lies outside the range flowengine accepts ({earliest} to {latest})",
+                        day=day, earliest=EARLIEST_TEXT, latest=LATEST_TEXT), param, ctx)
+        return day
 
 
 MOMENT = Moment()

@@ -162,13 +162,13 @@ def _emit(text: str, output: str | None) -> None:
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        from flowengine.errors import InvalidInput
+    from flowengine.atomicfile import write_text
+    from flowengine.errors import InvalidInput
 
-        raise InvalidInput(t("cannot write {file}: {reason}; choose another {option}", file=output,
-                             reason=exc.strerror or exc, option="-o")) from None
+    try:  # a fresh file moved over the target: never written through a link planted there
+        write_text(Path(output), text, t("cannot write {file}", file=output), InvalidInput)
+    except InvalidInput as exc:
+        raise InvalidInput(t("{problem}; choose another {option}", problem=str(exc), option="-o")) from None
     click.echo(t("wrote {file}", file=output))
 
 
