@@ -11,7 +11,7 @@ from flowengine.eventlog.formats import export_format_names, export_formats
 from flowengine.suggest import either
 
 from .meter import terminal_meter
-from .options import database_option, quiet_option, workflow_filter_option
+from .options import database_option, quiet_option, read_database_option, workflow_filter_option
 from .session import open_engine
 
 
@@ -37,6 +37,7 @@ from .session import open_engine
                    "- or none: standard output.")
 @quiet_option
 @database_option
+@read_database_option
 def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, raw_cells: bool,
            output: str | None, quiet: bool, database: str | None) -> None:
     """Write every event of every proposal as an event log (CSV, XES or OCEL 2.0 JSON).
@@ -58,7 +59,7 @@ def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, step
                             raw_cells=raw_cells)
     output = None if output == "-" else output
     fmt = fmt or (format_of(output) if output else None) or "csv"
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         total = planned_units(engine.database, fmt, options)
         with terminal_meter("Exporting", total, quiet=quiet) as meter:
             if output:

@@ -144,6 +144,24 @@ def database_option(func: F) -> F:
     )(func)
 
 
+READ_DATABASE = "flowengine.read_database"  # in click's context meta: --read-db, for open_engine(read_only=True)
+
+
+def _read_database(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[READ_DATABASE] = value.strip()
+
+
+def read_database_option(func: F) -> F:
+    """--read-db for a command that only reads: kept in the context, where ``open_engine`` finds it."""
+    return click.option(
+        "--read-db", metavar="URL", envvar="FLOWENGINE_READ_DB", expose_value=False, callback=_read_database,
+        help="Read from this database instead: a streaming replica of the one written to (also "
+             "$FLOWENGINE_READ_DB), so the work leaves the primary to the writers. It must be at the "
+             "same schema; what it shows is the replica's moment.",
+    )(func)
+
+
 def identity_options(func: F) -> F:
     func = click.option("--role", "role", metavar="ROLE", envvar="FLOWENGINE_ROLE",
                         help="The role you act in, as the workflow names it (also $FLOWENGINE_ROLE).")(func)
