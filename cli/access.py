@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .helptext import Command, Group
 from .options import database_option, json_option
 from .session import open_engine
 from .views import to_json
@@ -27,7 +28,7 @@ def _grant_options(func: click.decorators.FC) -> click.decorators.FC:
                              "repeat for more.")(func)
 
 
-@click.group()
+@click.group(cls=Group)
 def access() -> None:
     """Who may act in which role of which workflow (administrators grant and revoke).
 
@@ -132,7 +133,7 @@ def log(database: str | None, as_json: bool) -> None:
                      [[str(e.seq), local_text(e.at), e.by, e.action, e.login, e.workflow, e.role] for e in entries]))
 
 
-@click.command()
+@click.command(cls=Command)
 @database_option
 @json_option
 def whoami(database: str | None, as_json: bool) -> None:

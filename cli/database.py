@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from flowengine.i18n import t, tn
+
+from .helptext import Command, Group
 from .options import database_option, json_option
 from .views import to_json
 
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 EXIT_DAMAGED = 1
 
 
-@click.command()
+@click.command(cls=Command)
 @database_option
 def init(database: str | None) -> None:
     """Create the database (or bring it up to date) and say where it is.
@@ -36,14 +39,21 @@ def init(database: str | None) -> None:
     with open_engine(database, upgrade_existing=True) as engine:
         before, _ = engine.schema_change or (SCHEMA_HEAD, SCHEMA_HEAD)
         login = engine.login
-    state = "created" if before is None else ("upgraded" if before != SCHEMA_HEAD else "ready")
-    click.echo(f"database {state}: {engine.database.display_name} (schema {SCHEMA_HEAD})")
     if before is None:
-        click.echo(f"{login} holds admin and every role of every workflow (see: flowengine whoami)")
-    click.echo("next: flowengine proposal new innovation-chain --title \"…\" --as NAME --role ROLE")
+        said = t("database created: {database} (schema {schema})")
+    elif before != SCHEMA_HEAD:
+        said = t("database upgraded: {database} (schema {schema})")
+    else:
+        said = t("database ready: {database} (schema {schema})")
+    click.echo(said.format(database=engine.database.display_name, schema=SCHEMA_HEAD))
+    if before is None:
+        click.echo(t("{login} holds admin and every role of every workflow (see: {command})", login=login,
+                     command="flowengine whoami"))
+    click.echo(t("next: {command}", command='flowengine proposal new innovation-chain --title "…" --as NAME '
+                                            "--role ROLE"))
 
 
-@click.group()
+@click.group(cls=Group)
 def db() -> None:
     """The database: where it stands, upgrading a shared one, backing up and restoring.
 
@@ -72,9 +82,11 @@ def status(database: str | None, as_json: bool) -> None:
         click.echo(to_json({"database": store.display_name, "revision": revision, "head": SCHEMA_HEAD,
                             "current": revision == SCHEMA_HEAD}))
         return
-    verdict = "current" if revision == SCHEMA_HEAD else (
-        "empty (created on first use)" if revision is None else f"behind {SCHEMA_HEAD}: run `flowengine db upgrade`")
-    click.echo(f"{store.display_name}: schema {revision or '-'} ({verdict})")
+    verdict = t("current") if revision == SCHEMA_HEAD else (
+        t("empty (created on first use)") if revision is None
+        else t("behind {schema}: run `flowengine db upgrade`", schema=SCHEMA_HEAD))
+    click.echo(t("{database}: schema {revision} ({verdict})", database=store.display_name, revision=revision or "-",
+                 verdict=verdict))
 
 
 @db.command()
@@ -97,9 +109,10 @@ def upgrade(database: str | None) -> None:
         before, after = engine.schema_change or (SCHEMA_HEAD, SCHEMA_HEAD)
     name = engine.database.display_name
     if before == after:
-        click.echo(f"{name}: already at {SCHEMA_HEAD}; nothing to do")
+        click.echo(t("{database}: already at {schema}; nothing to do", database=name, schema=SCHEMA_HEAD))
     else:
-        click.echo(f"{name}: upgraded from {before or 'empty'} to {after}")
+        click.echo(t("{database}: upgraded from {before} to {after}", database=name,
+                     before=before or t("empty"), after=after))
 
 
 @db.command()
@@ -122,7 +135,7 @@ def backup(file: Path, database: str | None, as_json: bool) -> None:
     from flowengine.service.backups import backup as back_up
 
     report = back_up(database, file)
-    _copy_report(report, f"backed up {report.database} to {report.file}", as_json)
+    _copy_report(report, t("backed up {database} to {file}", database=report.database, file=report.file), as_json)
 
 
 @db.command()
@@ -143,7 +156,7 @@ def restore(file: Path, database: str | None, as_json: bool) -> None:
     from flowengine.service.backups import restore as put_back
 
     report = put_back(file, database)
-    _copy_report(report, f"restored {report.file} into {report.database}", as_json)
+    _copy_report(report, t("restored {file} into {database}", file=report.file, database=report.database), as_json)
 
 
 def _copy_report(report: CopyReport, done: str, as_json: bool) -> None:
@@ -153,9 +166,13 @@ def _copy_report(report: CopyReport, done: str, as_json: bool) -> None:
         from .views import audit_text
 
         findings, verdict = audit_text(report.audit)
-        click.echo(f"{done} ({report.kind}, {report.size:,} bytes)")
+        from flowengine.i18n import active
+        from flowengine.i18n.formats import number
+
+        size = tn("{count} byte", "{count} bytes", report.size, count=number(report.size, active()))
+        click.echo(f"{done} ({report.kind}, {size})")
         for line in findings:
             click.echo(line)
-        click.echo(f"audit: {verdict}")
+        click.echo(t("audit: {verdict}", verdict=verdict))
     if not report.audit.ok:
         raise SystemExit(EXIT_DAMAGED)

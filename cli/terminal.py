@@ -26,6 +26,8 @@ import click
 
 from flowengine.views import texttable
 
+from .shown import visible
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 PAGER_ENV = "FLOWENGINE_PAGER"
@@ -129,7 +131,7 @@ def page(text: str, command: list[str]) -> None:
         return
     assert pager.stdin is not None
     try:
-        pager.stdin.write(text.encode(sys.stdout.encoding or "utf-8", "replace"))
+        pager.stdin.write(visible(text).encode(sys.stdout.encoding or "utf-8", "replace"))
         pager.stdin.close()
     except BrokenPipeError:  # quit before reading everything
         pass
@@ -171,7 +173,7 @@ def output_options(func: F) -> F:
         return result
 
     decorated: Any = click.option("--no-pager", is_flag=True,
-                                  help=f"Print straight out, never through a pager (also ${PAGER_ENV}=cat).")(
+                                  help="Print straight out, never through a pager (also ${pager_variable}=cat).")(
         with_output)
     decorated = click.option("--wide", is_flag=True,
                              help="Whole table rows, however wide (default: as wide as the terminal).")(decorated)
