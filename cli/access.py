@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from flowengine.i18n import t
+
 from .helptext import Command, Group
 from .options import database_option, json_option
 from .session import open_engine
@@ -60,9 +62,9 @@ def grant(login: str, roles: tuple[str, ...], workflows: tuple[str, ...], every:
     with open_engine(database) as engine:
         done = engine.grant(login, list(roles), _where(workflows, every))
     for g in done:
-        click.echo(f"granted {g.role} in {g.workflow} to {g.login}")
+        click.echo(t("granted {role} in {workflow} to {login}", role=g.role, workflow=g.workflow, login=g.login))
     if not done:
-        click.echo(f"{login} already holds that; nothing changed")
+        click.echo(t("{login} already holds that; nothing changed", login=login))
 
 
 @access.command()
@@ -79,9 +81,9 @@ def revoke(login: str, roles: tuple[str, ...], workflows: tuple[str, ...], every
     with open_engine(database) as engine:
         done = engine.revoke(login, list(roles), _where(workflows, every))
     for g in done:
-        click.echo(f"revoked {g.role} in {g.workflow} from {g.login}")
+        click.echo(t("revoked {role} in {workflow} from {login}", role=g.role, workflow=g.workflow, login=g.login))
     if not done:
-        click.echo(f"{login} does not hold that; nothing changed")
+        click.echo(t("{login} does not hold that; nothing changed", login=login))
 
 
 @access.command(name="list")
@@ -104,7 +106,7 @@ def list_grants(login: str | None, database: str | None, as_json: bool) -> None:
 
     from .terminal import table
 
-    click.echo(table(["login", "workflow", "role", "granted by", "granted at"],
+    click.echo(table([t("login"), t("workflow"), t("role"), t("granted by"), t("granted at")],
                      [[g.login, g.workflow, g.role, g.granted_by, local_text(g.granted_at)] for g in found]))
 
 
@@ -129,7 +131,7 @@ def log(database: str | None, as_json: bool) -> None:
 
     from .terminal import table
 
-    click.echo(table(["#", "at", "by", "action", "login", "workflow", "role"],
+    click.echo(table([t("#"), t("at"), t("by"), t("action"), t("login"), t("workflow"), t("role")],
                      [[str(e.seq), local_text(e.at), e.by, e.action, e.login, e.workflow, e.role] for e in entries]))
 
 
@@ -148,9 +150,9 @@ def whoami(database: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(me.as_dict()))
         return
-    click.echo(f"login: {me.login}" + (" (admin)" if me.admin else ""))
+    click.echo(t("login: {login}", login=me.login) + (" (admin)" if me.admin else ""))
     for workflow, roles in me.roles.items():
-        where = "every workflow" if workflow == "*" else workflow
-        click.echo(f"  {where}: {', '.join('every role' if r == '*' else r for r in roles)}")
+        where = t("every workflow") if workflow == "*" else workflow
+        click.echo(f"  {where}: {', '.join(t('every role') if r == '*' else r for r in roles)}")
     if me.made_for_tests:
-        click.echo("this database was made for tests or demos: its clock may be fixed")
+        click.echo(t("this database was made for tests or demos: its clock may be fixed"))
