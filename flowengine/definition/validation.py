@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from flowengine.definition.model import State, Workflow
+from flowengine.definition.model import State, Transition, Workflow
 from flowengine.issues import Issue, Severity, error, warning
 from flowengine.suggest import did_you_mean
 
@@ -87,7 +87,8 @@ def _graph_ready(workflow: Workflow) -> bool:
     """Graph checks are judged only once every step is readable and names declared states;
     until then they would only echo that error as a screenful of "unreachable" ones."""
     return workflow.complete and all(
-        t.target in workflow.states and all(s in workflow.states for s in t.sources) for t in workflow.transitions
+        t.target in workflow.states and (t.from_any or all(s in workflow.states for s in t.sources))
+        for t in workflow.transitions
     )
 
 
@@ -169,18 +170,45 @@ def _check_final_outgoing(workflow: Workflow) -> Iterator[Issue]:
 
 
 def _check_duplicate_triggers(workflow: Workflow) -> Iterator[Issue]:
+    """A trigger declared twice from one state. A transition from any state is one entry per
+    trigger (with the states it leaves), not one per state, so the check stays linear."""
     seen: dict[tuple[str, str], int] = {}
+    anywhere: dict[str, tuple[int, frozenset[str]]] = {}  # trigger → first line "from: *" and its states
+    explicit: dict[str, dict[str, int]] = {}  # trigger → {state: first line}
+    expansions: dict[int, frozenset[str]] = {}  # every "from: *" shares one tuple of states
     for t in workflow.transitions:
         if not t.trigger:
             continue  # a missing trigger is the structural check's error
+        line = t.at.where("trigger").line
+        if t.from_any:
+            sources = expansions.get(id(t.sources)) or expansions.setdefault(id(t.sources), frozenset(t.sources))
+            earlier = anywhere.get(t.trigger)
+            clash: tuple[str, int] | None = None
+            if earlier is not None and sources & earlier[1]:
+                clash = (min(sources & earlier[1], key=t.sources.index), earlier[0])
+            else:
+                clash = next(((state, first) for state, first in explicit.get(t.trigger, {}).items()
+                              if state in sources), None)
+            if earlier is None:
+                anywhere[t.trigger] = (line, sources)
+            if clash is not None:
+                yield _duplicate(t, clash[0], clash[1])
+            continue
         for source in t.sources:
             key = (source, t.trigger)
-            if key in seen:
-                yield error("FE210", f"trigger '{t.trigger}' is declared twice from state '{source}' "
-                            f"(first at line {seen[key]})", t.at.where("trigger"),
-                            "give one of the transitions another trigger name")
+            first = seen.get(key)
+            if first is None and t.trigger in anywhere and source in anywhere[t.trigger][1]:
+                first = anywhere[t.trigger][0]
+            if first is not None:
+                yield _duplicate(t, source, first)
             else:
-                seen[key] = t.at.where("trigger").line
+                seen[key] = line
+                explicit.setdefault(t.trigger, {})[source] = line
+
+
+def _duplicate(t: Transition, source: str, first: int) -> Issue:
+    return error("FE210", f"trigger '{t.trigger}' is declared twice from state '{source}' (first at line {first})",
+                 t.at.where("trigger"), "give one of the transitions another trigger name")
 
 
 def _check_trigger_names(workflow: Workflow) -> Iterator[Issue]:
@@ -201,6 +229,20 @@ def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
         if state.deadline_text is None:
             yield warning("FE301", f"open state '{state.id}' has no deadline, so a stall here goes unseen",
                           state.location, "add e.g. 'deadline: 8w'")
+
+
+def _check_personal_data(workflow: Workflow) -> Iterator[Issue]:
+    """Free text is where personal data ends up (a name, a diagnosis); a workflow must say of
+    each text field whether it may hold any, so that publication, pseudonymised exports and
+    erasure requests know what to do with it."""
+    for f in workflow.fields.values():
+        if f.type == "text" and f.personal is None:
+            yield warning("FE305", f"text field '{f.id}' does not say whether it holds personal data, so nobody "
+                          "decided whether it may be published, exported or must be erasable", f.location,
+                          "add 'personal: true' (names, health, circumstances) or 'personal: false'")
+        if f.personal and f.public:
+            yield warning("FE306", f"field '{f.id}' holds personal data and is marked public; a published report "
+                          "never shows personal data", f.at.where("public"), "remove 'public: true'")
 
 
 def _check_reminders_and_escalations(workflow: Workflow) -> Iterator[Issue]:
@@ -234,7 +276,7 @@ def _escalation_issues(workflow: Workflow, state: State) -> Iterator[Issue]:
         return  # a missing trigger is the structural check's error
     trigger = escalation.trigger
     where = escalation.at.where("trigger")
-    transition = next((t for t in workflow.outgoing(state.id) if t.trigger == trigger), None)
+    transition = workflow.leaving(state.id, trigger)
     if transition is None:
         if not workflow.complete:
             return  # the trigger may be in a transition that could not be read
@@ -324,6 +366,7 @@ CHECKS: tuple[Check, ...] = (
     _check_duplicate_triggers,
     _check_trigger_names,
     _check_owner_and_deadline,
+    _check_personal_data,
     _check_reminders_and_escalations,
     _check_council_passage,
     _check_panel_answer,

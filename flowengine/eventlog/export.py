@@ -45,11 +45,13 @@ GZIP_SUFFIX = ".gz"
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """Which events, and how: ``workflows`` (all when empty), pseudonymised, steps only."""
+    """Which events, and how: ``workflows`` (all when empty), pseudonymised, steps only, and for
+    CSV whether cells a spreadsheet would run stay raw."""
 
     workflows: tuple[str, ...] = ()
     pseudonymise: bool = False
     steps_only: bool = False
+    raw_cells: bool = False  # CSV: formula-like cells as they are, not neutralised
 
     @property
     def selection(self) -> eventstream.Selection:
@@ -170,11 +172,12 @@ def _source(conn: Connection, options: ExportOptions, meter: Meter,
             meter(pending)
 
     activities = tuple(eventstream.activities(conn, selection))
-    return LogSource(events, activities, options.pseudonymise), written
+    return LogSource(events, activities, options.pseudonymise, options.raw_cells), written
 
 
 def _field_types(conn: Connection) -> dict[str, dict[str, str]]:
-    """Each stored definition's field types, which say what pseudonymisation may keep. A
+    """Each stored definition's field types, which say what pseudonymisation may keep (never a
+    field marked personal). A
     definition that no longer reads declares nothing, so all its text values are withheld."""
     from flowengine.engine import compiled
 
@@ -184,5 +187,6 @@ def _field_types(conn: Connection) -> dict[str, dict[str, str]]:
             fields = compiled(definition_hash, text, source).workflow.fields
         except FlowEngineError:
             fields = {}
-        types[definition_hash] = {name: spec.type for name, spec in fields.items()}
+        # A field marked personal is withheld whatever its type (a choice of diagnoses is personal too).
+        types[definition_hash] = {name: "personal" if spec.personal else spec.type for name, spec in fields.items()}
     return types
