@@ -23,9 +23,10 @@ class Moment(click.ParamType[datetime, Any]):
             return value
         from flowengine.clock import parse_moment
         from flowengine.errors import InvalidInput
+        from flowengine.i18n import t
 
         try:
-            return parse_moment(str(value), what="the value")
+            return parse_moment(str(value), what=t("the value"))
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
 
@@ -44,7 +45,7 @@ class Day(click.ParamType[str, Any]):
         try:
             day = date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
-            self.fail(f"'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", param, ctx)
+            self.fail(t("'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", value=value), param, ctx)
         if not EARLIEST_TEXT <= day < LATEST_TEXT:
             self.fail(t("the day {day} lies outside the range flowengine accepts ({earliest} to {latest})",
                         day=day, earliest=EARLIEST_TEXT, latest=LATEST_TEXT), param, ctx)

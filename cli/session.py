@@ -32,9 +32,12 @@ def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read
 def actor(name: str | None, role: str | None) -> Actor:
     """Who is acting; a usage error (exit 2) when not said, since nothing can be recorded without it."""
     if not name or not role:
-        missing = " and ".join(w for w, v in (("--as NAME", name), ("--role ROLE", role)) if not v)
-        raise click.UsageError(f"say who you are: {missing} (or set FLOWENGINE_USER and FLOWENGINE_ROLE); "
-                               "a pseudonym is enough")
+        from flowengine.i18n import t
+
+        missing = t("{first} and {second}", first="--as NAME", second="--role ROLE") if not name and not role \
+            else "--as NAME" if not name else "--role ROLE"
+        raise click.UsageError(t("say who you are: {missing} (or set FLOWENGINE_USER and FLOWENGINE_ROLE); "
+                                 "a pseudonym is enough", missing=missing))
     from flowengine.history.records import Actor
 
     return Actor(name.strip(), role.strip())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .helptext import Command
 from .options import (
     as_of_option,
     database_option,
@@ -19,7 +20,7 @@ from .options import (
 from .session import open_engine
 
 
-@click.command("report")
+@click.command("report", cls=Command)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="The site's folder: created, or replaced whole if flowengine built it before.")
 @as_of_option

@@ -11,9 +11,10 @@ import click
 
 from flowengine.i18n import t
 from flowengine.suggest import either
-from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
+from flowengine.views.formats import diagram_suffixes, report_format_names
 
 from . import completion as complete
+from .helptext import Group
 from .options import (
     as_of_option,
     database_option,
@@ -68,9 +69,8 @@ def analysis_options(func: F) -> F:
 
 
 def format_option(func: F) -> F:
-    described = either(f"{f.name} ({f.description})" for f in REPORT_FORMATS)
     return click.option("--format", "fmt", type=click.Choice(report_format_names()), default="table",
-                        show_default=True, help=f"How to write the tables: {described}.")(func)
+                        show_default=True, help="How to write the tables: {report_formats}.")(func)
 
 
 def _report_format(fmt: str, output: str | None) -> str:
@@ -172,7 +172,7 @@ def _emit(text: str, output: str | None) -> None:
     click.echo(t("wrote {file}", file=output))
 
 
-@click.group("stalls")
+@click.group("stalls", cls=Group)
 def stalls() -> None:
     """Where ideas stall: the report, the stall diagram and the comparison of municipalities.
 
@@ -225,7 +225,7 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
 @stalls.command("diagram")
 @click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, metavar="FILE",
-              help=f"Where to write it: {diagram_suffix_choices()}.")
+              help="Where to write it: {diagram_suffixes}.")
 @as_of_option
 @analysis_options
 def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy, language: str, database: str | None,
@@ -257,7 +257,7 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
 @click.argument("workflows", nargs=-1, metavar="[WF]...", shell_complete=complete.workflow_ids)
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help=f"Also draw the comparison: {diagram_suffix_choices()}.")
+@click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: {diagram_suffixes}.")
 @analysis_options
 @output_options
 def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,
