@@ -68,21 +68,23 @@ def run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, floa
 
 
 def populate(folder: Path, database: Path, states: int, proposals: int) -> None:
-    from flowengine.history.records import Actor
+    """``proposals`` cases moved at random along the workflow, imported as one log (one read of
+    the workflow, however many steps)."""
+    from flowengine.eventlog.importer import import_log
     from flowengine.service.facade import FlowEngine
 
     rng = random.Random(1)
-    day = datetime(2016, 1, 1, tzinfo=UTC)
-    actor = Actor("pia", "panel")
-    with FlowEngine.open(str(database), workflow_dirs=[folder], clock=lambda: day) as flow:
+    log = folder / "star-log.csv"
+    with log.open("w", encoding="utf-8") as out:
+        out.write("case:concept:name,concept:name,time:timestamp,org:resource,org:role\n")
         for number in range(proposals):
-            at = day + timedelta(days=number)
-            pid = flow.new_proposal("star", title=f"Proposal {number}", actor=actor, at=at).proposal.id
-            for step in range(rng.randint(0, 6)):
+            at = datetime(2016, 1, 1, tzinfo=UTC) + timedelta(days=number)
+            out.write(f"c{number},s0,{at.isoformat()},pia,panel\n")
+            for _ in range(rng.randint(0, 6)):
                 at += timedelta(days=rng.randint(1, 60))
-                flow.advance(pid, f"go{rng.randint(1, states - 2)}", actor=actor, at=at)
-                if step and rng.random() < 0.1:
-                    break
+                out.write(f"c{number},s{rng.randint(1, states - 2)},{at.isoformat()},pia,panel\n")
+    with FlowEngine.open(str(database), workflow_dirs=[folder]) as flow:
+        import_log(flow, log, "star")
 
 
 def workflows(args: argparse.Namespace, folder: Path) -> None:
