@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
+from . import checkpoints
 from . import completion as complete
+from .checkpoints import checkpoint_files_option, public_key_option
 from .options import as_of_option, database_option, json_option
 from .session import open_engine
 from .terminal import fit, output_options
@@ -61,25 +64,39 @@ def audit() -> None:
 
 
 @audit.command()
+@checkpoint_files_option
+@public_key_option
 @database_option
 @json_option
-def verify(database: str | None, as_json: bool) -> None:
+def verify(checkpoint_files: tuple[Path, ...], public_key: Path | None, database: str | None, as_json: bool) -> None:
     """Walk every proposal's hash chain; report the first broken link of each damaged one.
+
+    With --checkpoint, also prove against checkpoints taken before that nothing they recorded was
+    changed, removed or reordered since, by anyone, the database's owner included.
 
     Exit code 0 when every chain holds, 1 when any is broken.
 
     \b
     Example:
-      flowengine audit verify --db /srv/flowengine/flowengine.db
+      flowengine audit verify --db /srv/flowengine/flowengine.db --checkpoint checkpoints/
     """
     with open_engine(database) as engine:
         report = engine.verify()
+        held = checkpoints.check(engine, checkpoint_files, public_key) if checkpoint_files else None
     if as_json:
-        click.echo(to_json(report.as_dict()))
+        click.echo(to_json({**report.as_dict(), **({"checkpoints": held.as_dict()} if held else {})}))
     else:
         findings, verdict = audit_text(report)
+        if held:
+            more, held_verdict = checkpoints.report_text(held)
+            findings, verdict = findings + more, f"{verdict}\n{held_verdict}"
         for line in findings:
             click.echo(line)
         click.echo(verdict, err=True)
-    if not report.ok:
+    if not report.ok or (held and not held.ok):
         raise SystemExit(EXIT_DAMAGED)
+
+
+audit.add_command(checkpoints.keygen)
+audit.add_command(checkpoints.checkpoint)
+audit.add_command(checkpoints.prove)

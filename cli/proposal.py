@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,13 +22,17 @@ from .options import (
     workflows_option,
 )
 from .session import actor, open_engine
-from .terminal import output_options
-from .views import standing_text, standings_table, to_json
+from .terminal import output_options, streamed
+from .views import standing_row, standing_text, standings_headers, standings_table, tab_line, to_json
 
 # flowengine.definition.model.STAGES and flowengine.service.facade.SORTS, written out so that `--help` imports neither
 # (tests/test_cli_proposals.py holds them equal).
 _STAGES = ("panel", "council", "administration", "political", "implementation", "evaluation", "closed")
 _SORTS = ("id", "waiting", "updated", "state")
+_PAGE = 50  # flowengine.service.paging.DEFAULT_LIMIT
+
+if TYPE_CHECKING:
+    from flowengine.service.results import Standing
 
 
 @click.group()
@@ -94,34 +100,94 @@ def new(workflow: str, title: str, description: str, origin: str, from_proposal:
 @click.option("--stage", type=click.Choice(_STAGES), help="Only proposals in this stage.")
 @click.option("--owner", metavar="ROLE", help="Only proposals waiting for this role.")
 @click.option("--overdue", is_flag=True, help="Only proposals past their state's deadline.")
+@click.option("--title", "title", metavar="TEXT", help="Only proposals whose title contains TEXT (any case).")
 @click.option("--sort", type=click.Choice(_SORTS), default="id", show_default=True,
               help="waiting: longest in its state first; updated: most recently changed first.")
+@click.option("--limit", type=click.IntRange(min=1), default=_PAGE, show_default=True,
+              help="At most this many proposals (one page).")
+@click.option("--after", metavar="ID", shell_complete=complete.proposal_ids,
+              help="The page after proposal ID, in the same order and filters (the 'next' line names it).")
+@click.option("--all", "all_rows", is_flag=True, callback=streamed,
+              help="Every match, streamed as it is read: tab-separated rows (with --json, one JSON object a line).")
 @as_of_option
 @language_option
 @database_option
 @json_option
 @output_options
 def list_proposals(workflow: str | None, state: str | None, stage: str | None, owner: str | None, overdue: bool,
-                   sort: str, as_of: datetime | None, language: str, database: str | None, as_json: bool) -> None:
-    """List proposals with their state, owner and time waiting.
+                   title: str | None, sort: str, limit: int, after: str | None, all_rows: bool,
+                   as_of: datetime | None, language: str, database: str | None, as_json: bool) -> None:
+    """List proposals with their state, owner and time waiting: the first 50, and how to go on.
+
+    Each page costs the same however many proposals the database holds: the next one starts
+    after the last shown (--after ID), and --all streams every match without holding them.
 
     \b
     Example:
       flowengine proposal list --overdue --sort waiting
+      flowengine proposal list --workflow trondheim --title "meeting place" --after TRD-120
+      flowengine proposal list --all --stage implementation > implementation.tsv
     """
-    with open_engine(database) as engine:
-        found = engine.proposals(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                 as_of=as_of, sort=sort, language=language)
-    if as_json:
-        click.echo(to_json([s.as_dict() for s in found]))
-    elif found:
-        click.echo(standings_table(found))
+    if all_rows:
+        if as_of is not None:
+            raise click.UsageError("--all lists proposals as they stand now; leave out --as-of")
+        with open_engine(database) as engine:
+            shown = _stream(engine.each_proposal(workflow=workflow, state=state, stage=stage, owner=owner,
+                                                 overdue=overdue, title=title, sort=sort, after=after,
+                                                 language=language), as_json)
     else:
+        with open_engine(database) as engine:
+            found = engine.proposal_page(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
+                                         title=title, sort=sort, after=after, limit=limit, as_of=as_of,
+                                         language=language)
+        shown = len(found.standings)
+        if as_json:
+            click.echo(to_json([s.as_dict() for s in found.standings]))
+        elif found.standings:
+            click.echo(standings_table(found.standings))
+        if found.next_after is not None:
+            from flowengine.i18n import t
+
+            click.echo(t("next: {command}", command=_next_command(found.next_after)), err=True)
+    if not shown and not as_json:
         from flowengine.i18n import t
 
-        click.echo(t("no proposals match") if any((workflow, state, stage, owner, overdue)) else
+        click.echo(t("no proposals match") if any((workflow, state, stage, owner, overdue, title, after)) else
                    t("no proposals yet: register one with {command}",
                      command="`flowengine proposal new WORKFLOW --title …`"), err=True)
+
+
+def _stream(standings: Iterator[Standing], as_json: bool) -> int:
+    """Write each proposal as it comes (a header line first for text); the number written."""
+    import json
+
+    count = 0
+    if not as_json:
+        click.echo(tab_line(standings_headers()))
+    for standing in standings:
+        click.echo(json.dumps(standing.as_dict(), ensure_ascii=False) if as_json else tab_line(standing_row(standing)))
+        count += 1
+    return count
+
+
+def _next_command(after: str) -> str:
+    """The command that shows the next page: the options this one was given, ``--after`` the last
+    id shown."""
+    import shlex
+
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    words = ["flowengine", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if not isinstance(param, click.Option) or name == "after" or \
+                ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[name]
+        text = value.isoformat() if isinstance(value, datetime) else str(value)
+        words += [param.opts[0]] if param.is_flag else [param.opts[0], text]
+    return shlex.join([*words, "--after", after])
 
 
 @proposal.command("show")

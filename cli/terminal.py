@@ -32,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PAGER_ENV = "FLOWENGINE_PAGER"
 _WIDTH = "flowengine.width"  # in click's context meta: the width tables get, None for whole rows
+_STREAMED = "flowengine.streamed"  # in click's context meta: the output streams; never collected for a pager
 _LABEL = re.compile(r"\s*\S+(?: \S+)*? {2,}")  # "waiting    3 d in this state": where the value starts
 
 
@@ -142,6 +143,14 @@ def page(text: str, command: list[str]) -> None:
             continue
 
 
+def streamed(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """An option's callback: when set, the command's output streams as it is made (memory holds
+    one batch, not the whole output), so it never goes through the pager, which would collect it."""
+    if value:
+        ctx.meta[_STREAMED] = True
+    return value
+
+
 def output_options(func: F) -> F:
     """--wide and --no-pager for a command that prints tables or long text; the command itself
     takes neither: its output is collected and paged once it is done."""
@@ -150,7 +159,7 @@ def output_options(func: F) -> F:
     def with_output(*args: Any, wide: bool, no_pager: bool, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         ctx.meta[_WIDTH] = None if wide else terminal_width()
-        pager = None if no_pager else pager_command()
+        pager = None if no_pager or ctx.meta.get(_STREAMED) else pager_command()
         if pager is None:
             return func(*args, **kwargs)
         collected = io.StringIO()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from . import completion as complete
+from .checkpoints import key_option, signer
 from .options import MOMENT, database_option, json_option
 from .session import open_engine
 from .views import to_json
@@ -22,9 +24,15 @@ if TYPE_CHECKING:
                    "step after it are left alone. With --dry-run it may lie ahead.")
 @click.option("--dry-run", is_flag=True, help="Write nothing: list what would be escalated and reminded.")
 @click.option("--workflow", help="Only proposals under this workflow id.", shell_complete=complete.workflow_ids)
+@click.option("--checkpoint-dir", "checkpoint_dir", metavar="DIR",
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="After the run, write a signed checkpoint of every chain into DIR (named after its time), "
+                   "so cron keeps a series; needs --checkpoint-key.")
+@key_option("--checkpoint-key")
 @database_option
 @json_option
-def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, database: str | None, as_json: bool) -> None:
+def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, checkpoint_dir: Path | None, key: Path | None,
+         database: str | None, as_json: bool) -> None:
     """Apply due escalations and hand out due reminders, each exactly once.
 
     What is due is worked out from the stored history, never from timers, so tick is safe to run
@@ -33,15 +41,31 @@ def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, database: 
     Reminders are listed (--json for a mail script) and recorded, so none is handed out twice.
 
     \b
+    With --checkpoint-dir, each run that writes also leaves a signed checkpoint in that folder
+    (see `flowengine audit checkpoint`); a dry run writes none.
+
+    \b
     Example:
       flowengine tick --json > reminders.json
+      flowengine tick --checkpoint-dir /srv/checkpoints --checkpoint-key /etc/flowengine/checkpoint.key
     """
+    sign_with = signer(key) if checkpoint_dir is not None and not dry_run else None
+    written: Path | None = None
     with open_engine(database) as engine:
         report = engine.tick(as_of=as_of, dry_run=dry_run, workflow=workflow)
+        if sign_with is not None and checkpoint_dir is not None:
+            from flowengine.proof.checkpoint import write_in
+
+            written = write_in(engine.checkpoint(sign_with), checkpoint_dir)
     if as_json:
-        click.echo(to_json({**report.as_dict(), "workflow": workflow}))
+        click.echo(to_json({**report.as_dict(), "workflow": workflow,
+                            **({"checkpoint": str(written)} if written else {})}))
     else:
         click.echo(report_text(report, workflow))
+        if written:
+            from flowengine.i18n import t
+
+            click.echo(t("checkpoint written: {file}", file=written))
 
 
 def report_text(report: TickReport, workflow: str | None) -> str:

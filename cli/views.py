@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .terminal import fit, table
@@ -99,18 +100,36 @@ def _needs(missing: tuple[str, ...], comment: bool) -> str:
     return ", ".join(needs) or "-"
 
 
-def standings_table(standings: list[Standing]) -> str:
+def standings_table(standings: Sequence[Standing]) -> str:
+    from flowengine.i18n import t
+
+    stage, workflow = t("stage"), t("workflow")
+    return table(standings_headers(), [standing_row(s) for s in standings], optional=(stage, workflow))
+
+
+def standings_headers() -> list[str]:
+    from flowengine.i18n import t
+
+    return [t("id"), t("workflow"), t("state"), t("stage"), t("owner"), t("waiting"), t("deadline"), t("title")]
+
+
+def standing_row(s: Standing) -> tuple[str, str, str, str | None, str | None, str, str, str]:
+    """One proposal's row of a list: as the table shows it, and as ``--all`` streams it."""
     from flowengine.clock import describe_span
     from flowengine.i18n import t
 
-    rows = []
-    for s in standings:
-        status = t("final") if s.final else (t("OVERDUE") if s.overdue else (t("on time") if s.due_at else "-"))
-        rows.append((s.proposal.id, s.proposal.workflow, s.proposal.state, s.stage, s.owner if not s.final else None,
-                     describe_span(s.proposal.state_entered_at, s.moment), status, s.proposal.title))
-    stage, workflow = t("stage"), t("workflow")
-    return table([t("id"), workflow, t("state"), stage, t("owner"), t("waiting"), t("deadline"), t("title")], rows,
-                 optional=(stage, workflow))
+    status = t("final") if s.final else (t("OVERDUE") if s.overdue else (t("on time") if s.due_at else "-"))
+    return (s.proposal.id, s.proposal.workflow, s.proposal.state, s.stage, s.owner if not s.final else None,
+            describe_span(s.proposal.state_entered_at, s.moment), status, s.proposal.title)
+
+
+def tab_line(cells: Sequence[object]) -> str:
+    """Cells separated by tabs, for a stream that `cut`, `sort` and spreadsheets read; a tab or a
+    line break inside a cell becomes a space, an empty cell stays empty."""
+    return "\t".join("" if c is None else str(c).translate(_TAB_SAFE) for c in cells)
+
+
+_TAB_SAFE = str.maketrans("\t\r\n", "   ")
 
 
 def audit_text(report: AuditReport) -> tuple[list[str], str]:

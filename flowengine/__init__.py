@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from flowengine.history.provenance import Provenance
     from flowengine.history.records import Actor, Event, Proposal
     from flowengine.issues import Issue
+    from flowengine.proof.checkpoint import Checkpoint
+    from flowengine.proof.checkpoint import read_all as read_checkpoints
+    from flowengine.proof.keyfiles import read_public as read_public_key
+    from flowengine.proof.keyfiles import read_signer as read_signing_key
+    from flowengine.service.checkpoints import CheckpointReport
     from flowengine.service.facade import FlowEngine
     from flowengine.service.results import AuditReport, Lineage, Standing, StepResult
     from flowengine.views.workflow_diagram import render, workflow_diagram, workflow_to_dot
@@ -74,6 +79,13 @@ _LAZY = {
     "export_to_file": "flowengine.eventlog.export",
     "discover_workflow": "flowengine.eventlog.draft",
     "Fitness": "flowengine.eventlog.importer",
+    "Checkpoint": "flowengine.proof.checkpoint",
+    "CheckpointReport": "flowengine.service.checkpoints",
+}
+_RENAMED = {  # public name → (module, its name there)
+    "read_checkpoints": ("flowengine.proof.checkpoint", "read_all"),
+    "read_signing_key": ("flowengine.proof.keyfiles", "read_signer"),
+    "read_public_key": ("flowengine.proof.keyfiles", "read_public"),
 }
 
 __all__ = [
@@ -83,6 +95,8 @@ __all__ = [
     "AuditReport",
     "ChainBreak",
     "CheckResult",
+    "Checkpoint",
+    "CheckpointReport",
     "ConflictError",
     "DefinitionError",
     "Event",
@@ -113,6 +127,9 @@ __all__ = [
     "find_workflow",
     "import_log",
     "load_workflow",
+    "read_checkpoints",
+    "read_public_key",
+    "read_signing_key",
     "render",
     "search_dirs",
     "workflow_diagram",
@@ -121,10 +138,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module, attribute = _RENAMED.get(name) or (_LAZY.get(name), name)
     if module is None:
         raise AttributeError(f"module 'flowengine' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 

@@ -61,3 +61,27 @@ def write_text(output: Path, text: str, failure: str, error: type[FlowEngineErro
     with replacing(output, failure, error) as temp, temp.open("w", encoding="utf-8", newline="") as handle:
         handle.write(text)
     return output
+
+
+@contextlib.contextmanager
+def creating(output: Path, failure: str, error: type[FlowEngineError] = FlowEngineError,
+             mode: int = 0o644) -> Iterator[Path]:
+    """Like :func:`replacing`, for a file that must not exist yet (a key, a record kept for
+    years): the finished file is linked into place, which fails if anything, a symlink too,
+    took the name meanwhile; it is never replaced. It has ``mode`` from the start."""
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        os.close(fd)
+        os.chmod(temp_name, mode)
+    except OSError as exc:
+        raise error(f"{failure}: {exc.strerror or exc}") from exc
+    try:
+        yield Path(temp_name)
+        os.link(temp_name, output, follow_symlinks=False)
+    except BaseException as exc:
+        if isinstance(exc, OSError):
+            raise error(f"{failure}: {exc.strerror or exc}") from exc
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)

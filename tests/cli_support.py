@@ -15,7 +15,7 @@ from flowengine_cli.main import cli
 
 # Variables of the developer's shell that would change what the commands do.
 CLEARED_ENV = ("FLOWENGINE_USER", "FLOWENGINE_ROLE", "FLOWENGINE_WORKFLOWS", "FLOWENGINE_LANG",
-               "FLOWENGINE_DEBUG", "XDG_DATA_HOME")
+               "FLOWENGINE_DEBUG", "XDG_DATA_HOME", "FLOWENGINE_CHECKPOINT_KEY")
 
 Run = Callable[..., Result]
 

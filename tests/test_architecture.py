@@ -28,6 +28,7 @@ FLOORS: dict[str, int] = {
     "definition": 1,
     "history": 2,
     "engine": 3,
+    "proof": 3,
     "store": 4,
     "analysis": 5,
     "service": 6,

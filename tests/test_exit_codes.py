@@ -95,6 +95,12 @@ CASES: dict[str, Case] = {
                     ("OPS-1", "finish", "--set", "=x", *SERVICE), ENGINE),
     "history": Case(("OPS-1",), ("OPS-99",), ("OPS-1", "--as-of", "2019-13-45"), ENGINE),
     "audit verify": Case((), ("{tampered}",), ("--bogus",), ENGINE),
+    "audit keygen": Case(("-o", "{dir}/new.key"), ("-o", "{dir}/missing/new.key"), (),
+                         "flowengine.proof.keyfiles.write_key_pair"),
+    "audit checkpoint": Case(("--key", "{key}", "-o", "{dir}/c.json"), ("--key", "{ops}", "-o", "{dir}/c.json"),
+                             ("-o", "{dir}/c.json"), ENGINE),
+    "audit prove": Case(("OPS-1", "--checkpoint", "{checkpoint}"), ("OPS-99", "--checkpoint", "{checkpoint}"),
+                        ("OPS-1",), "flowengine.proof.checkpoint.inclusion"),
     "stalls report": Case(("--no-pager",), ("--workflow", "nosuch"), ("--as-of", "2019-13-45"), ENGINE),
     "stalls diagram": Case(("ops", "-o", "{dir}/s.dot"), ("nosuch", "-o", "{dir}/s.dot"), ("ops", "-o", "{dir}/s.txt"),
                            ENGINE),
@@ -125,11 +131,15 @@ class Place:
         self.folder, self.db = folder, db
 
     def args(self, words: tuple[str, ...]) -> list[str]:
-        backup = self.folder / "made.backup"
+        backup, key, checkpoint = self.folder / "made.backup", self.folder / "made.key", self.folder / "made.json"
         if "{backup}" in words and not backup.exists():
             assert self.run("db backup", (str(backup),)).exit_code == 0
-        return [word.format(dir=self.folder, ops=self.folder / "workflows" / "ops.yaml", backup=backup)
-                for word in words]
+        if {"{key}", "{checkpoint}"} & set(words) and not key.exists():
+            assert self.run("audit keygen", ("-o", str(key))).exit_code == 0
+        if "{checkpoint}" in words and not checkpoint.exists():
+            assert self.run("audit checkpoint", ("--key", str(key), "-o", str(checkpoint))).exit_code == 0
+        return [word.format(dir=self.folder, ops=self.folder / "workflows" / "ops.yaml", backup=backup, key=key,
+                            checkpoint=checkpoint) for word in words]
 
     def run(self, command: str, words: tuple[str, ...]) -> Result:
         environment: dict[str, str | None] = {name: None for name in CLEARED_ENV}

@@ -64,7 +64,8 @@ def longest_workflow() -> str:
     role = "r" * ID_CHARS
     trigger = "t" * ID_CHARS
     return (f"id: {'w' * WORKFLOW_CHARS}\nversion: \"{'9' * VERSION_CHARS}\"\nprefix: ABCDEF\n"
-            f"roles:\n  {role}: {{kind: panel}}\nstates:\n  {state}a: {{initial: true, stage: panel, owner: {role}, deadline: 1d}}\n"
+            f"roles:\n  {role}: {{kind: panel}}\nstates:\n"
+            f"  {state}a: {{initial: true, stage: panel, owner: {role}, deadline: 1d}}\n"
             f"  {state}b: {{final: true, outcome: implemented}}\ntransitions:\n"
             f"  - {{trigger: {trigger}, from: {state}a, to: {state}b, roles: [{role}]}}\n")
 

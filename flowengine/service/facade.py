@@ -20,7 +20,7 @@ from flowengine.clock import Clock, system_clock, windowed, within
 from flowengine.errors import ConflictError, StoreError
 from flowengine.history.records import Actor, Event, Proposal
 from flowengine.i18n import N_
-from flowengine.service.results import AuditReport, Lineage, Standing, StepResult
+from flowengine.service.results import AuditReport, Lineage, ProposalPage, Standing, StepResult
 from flowengine.store import Connection, Database, KeyTaken, migrate, queries, resolve_url
 
 if TYPE_CHECKING:  # what a one-step command never needs is imported where it is used
@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # what a one-step command never needs is imported where it is
     from flowengine.engine import CompiledWorkflow
     from flowengine.history.provenance import Provenance
     from flowengine.meter import Meter
+    from flowengine.proof.checkpoint import Checkpoint
+    from flowengine.proof.keys import Signer
+    from flowengine.service.checkpoints import CheckpointReport
     from flowengine.service.deadlines import TickReport
     from flowengine.service.migration_plan import Migration
 
@@ -196,12 +199,43 @@ class FlowEngine:
 
     def proposals(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
                   owner: str | None = None, overdue: bool = False, as_of: datetime | None = None,
-                  sort: str = "id", language: str = "en") -> list[Standing]:
-        """Proposals matching every filter given, sorted (``id``, ``waiting``, ``updated`` or ``state``)."""
+                  sort: str = "id", title: str | None = None, language: str = "en") -> list[Standing]:
+        """Proposals matching every filter given, sorted (``id``, ``waiting``, ``updated`` or ``state``);
+        ``title``: a text the title contains, in any case. The whole list: at size, see
+        :meth:`proposal_page` and :meth:`each_proposal`."""
+        if as_of is None:
+            return list(self.each_proposal(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
+                                           title=title, sort=sort, language=language))
         from flowengine.service import reading
 
         return reading.proposals(self, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                 as_of=within(as_of, _AS_OF), sort=sort, language=language)
+                                 as_of=within(as_of, _AS_OF), sort=sort, title=title, language=language)
+
+    def proposal_page(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
+                      owner: str | None = None, overdue: bool = False, title: str | None = None, sort: str = "id",
+                      after: str | None = None, limit: int = 50, as_of: datetime | None = None,
+                      language: str = "en") -> ProposalPage:
+        """Up to ``limit`` of the proposals :meth:`proposals` lists, those after proposal ``after``,
+        and the id to continue after. Now, each page costs the same however many proposals there
+        are (keyset pagination); at a past moment every history is replayed first."""
+        from flowengine.service import paging
+
+        if as_of is None:
+            return paging.page(self, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
+                               title=title, sort=sort, after=after, limit=limit, language=language)
+        return paging.slice_of(self.proposals(workflow=workflow, state=state, stage=stage, owner=owner,
+                                              overdue=overdue, as_of=as_of, sort=sort, title=title,
+                                              language=language), after, limit)
+
+    def each_proposal(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
+                      owner: str | None = None, overdue: bool = False, title: str | None = None, sort: str = "id",
+                      after: str | None = None, language: str = "en") -> Iterator[Standing]:
+        """Every proposal :meth:`proposals` lists (now), streamed in order: memory holds one batch,
+        not the list. Keeps a read transaction open while iterated."""
+        from flowengine.service import paging
+
+        return paging.stream(self, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
+                             title=title, sort=sort, after=after, language=language)
 
     def history(self, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
         """A proposal's events in order; with ``as_of``, those up to that moment and the proposal as it was."""
@@ -290,6 +324,22 @@ class FlowEngine:
         from flowengine.service import audit
 
         return audit.verify(self)
+
+    def checkpoint(self, signer: Signer) -> Checkpoint:
+        """Every chain's head now, with their Merkle root and the time, signed by ``signer``;
+        refused while any history fails :meth:`verify`. Keep it outside the database."""
+        from flowengine.service import checkpoints
+
+        return checkpoints.take(self, signer)
+
+    def verify_checkpoints(self, taken: Sequence[Checkpoint], *,
+                           trusted_key: bytes | None = None) -> CheckpointReport:
+        """Hold the database to checkpoints taken before: each sound (signed by ``trusted_key``
+        when given, one key for all), each extending the earlier ones, and every chain they list
+        still holding its head at its length."""
+        from flowengine.service import checkpoints
+
+        return checkpoints.check(self, taken, trusted_key)
 
     def workflow_versions(self, workflow: str) -> list[DefinitionVersion]:
         """Every stored definition of a workflow, newest first, with how many proposals run on

@@ -18,7 +18,7 @@ def load(conn: Connection, proposal_id: str, *, kind: str = "proposal") -> tuple
     wanted = proposal_id.strip().upper()
     found = queries.load_proposal(conn, wanted)
     if found is None:
-        raise NotFound(kind, wanted, queries.proposal_ids(conn)).fixed_by(Remedy("list_proposals"))
+        raise NotFound(kind, wanted, queries.ids_near(conn, wanted)).fixed_by(Remedy("list_proposals"))
     return found
 
 

@@ -34,29 +34,32 @@ def standing(engine: Engine, proposal_id: str, *, as_of: datetime | None = None,
 
 def proposals(engine: Engine, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
               owner: str | None = None, overdue: bool = False, as_of: datetime | None = None, sort: str = "id",
-              language: str = "en") -> list[Standing]:
+              title: str | None = None, language: str = "en") -> list[Standing]:
+    """Every matching proposal, sorted, each history replayed up to ``as_of`` (now when None: the
+    reference that :mod:`paging`'s lists of the rows are held to)."""
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by '{sort}'; choose one of: {', '.join(SORTS)}")
+    found = []
     with engine.database.read() as conn:
-        if as_of is None:
-            rows = queries.load_proposals(conn, workflow=workflow, state=state)
-            lasts = queries.last_events(conn, workflow=workflow)
-            found = [_standing(engine, conn, p, lasts[p.id], as_of, language) for p in rows if p.id in lasts]
-        else:
-            found = []
-            for current, events in queries.histories(conn, until=as_of, workflow=workflow):
-                past = as_of_events(current, events) if events else None
-                if past is not None and (not state or past.state == state):
-                    found.append(_standing(engine, conn, past, events[-1], as_of, language, events))
+        for current, events in queries.histories(conn, until=as_of, workflow=workflow):
+            past = as_of_events(current, events) if events else None
+            if past is not None and (not state or past.state == state) and \
+                    (not title or title.casefold() in past.title.casefold()):
+                found.append(_standing(engine, conn, past, events[-1], as_of, language, events))
     found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
              and (not overdue or s.overdue)]
     keys: dict[str, Callable[[Standing], Any]] = {
         "id": lambda s: id_order(s.proposal.id),
         "waiting": lambda s: (s.final, -s.waiting_days, id_order(s.proposal.id)),
-        "updated": lambda s: (-s.proposal.updated_at.timestamp(), id_order(s.proposal.id)),
+        "updated": lambda s: (s.proposal.updated_at, id_order(s.proposal.id)),  # newest first: reversed
         "state": lambda s: (s.proposal.workflow, s.proposal.state, id_order(s.proposal.id)),
     }
-    return sorted(found, key=keys[sort])
+    return sorted(found, key=keys[sort], reverse=sort == "updated")
+
+
+def standing_of(engine: Engine, conn: Connection, proposal: Proposal, last: Event, language: str) -> Standing:
+    """Where a proposal read with its newest event stands now (a listing's row)."""
+    return _standing(engine, conn, proposal, last, None, language)
 
 
 def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:

@@ -64,6 +64,17 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class ProposalPage:
+    """One page of a proposal list, and the proposal to continue after (None on the last page)."""
+
+    standings: tuple[Standing, ...]
+    next_after: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proposals": [s.as_dict() for s in self.standings], "next_after": self.next_after}
+
+
+@dataclass(frozen=True)
 class Lineage:
     """A proposal that others came from (an audit whose findings became proposals), and where
     each of them stands, at one moment."""

@@ -173,7 +173,8 @@ _PROPOSALS = select(*_PROPOSAL_COLUMNS).join_from(
     proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
 
 
-def _proposal(row: Any) -> Proposal:  # a Row of _PROPOSAL_COLUMNS
+def proposal_from_row(row: Any) -> Proposal:
+    """The Proposal of a row holding :data:`_PROPOSAL_COLUMNS` by their names."""
     return Proposal(
         id=row.id, workflow=row.workflow, workflow_version=row.workflow_version,
         definition_hash=row.definition_hash, title=row.title, description=row.description, origin=row.origin,
@@ -193,9 +194,9 @@ def load_proposal(conn: Connection, proposal_id: str) -> tuple[int, Proposal] | 
         if raw is None:
             return None
         found = driver.row(raw)
-        return found.pk, _proposal(found)
+        return found.pk, proposal_from_row(found)
     row = conn.execute(_PROPOSAL_BY_ID, {"proposal_id": proposal_id}).first()
-    return (row.pk, _proposal(row)) if row else None
+    return (row.pk, proposal_from_row(row)) if row else None
 
 
 def load_proposals(conn: Connection, *, workflow: str | None = None, state: str | None = None) -> list[Proposal]:
@@ -204,7 +205,7 @@ def load_proposals(conn: Connection, *, workflow: str | None = None, state: str 
         query = query.where(proposals.c.workflow == workflow)
     if state:
         query = query.where(proposals.c.state == state)
-    return [_proposal(row) for row in conn.execute(query)]
+    return [proposal_from_row(row) for row in conn.execute(query)]
 
 
 def derived_from(conn: Connection, sources: Sequence[str] | None, *, until: datetime | None = None,
@@ -227,7 +228,7 @@ def derived_from(conn: Connection, sources: Sequence[str] | None, *, until: date
         query = query.where(proposals.c.workflow.in_(list(workflows)) | origin.c.workflow.in_(list(workflows)))
     found: dict[str, list[Proposal]] = {}
     for row in conn.execute(query):
-        found.setdefault(str(row.came_from), []).append(_proposal(row))
+        found.setdefault(str(row.came_from), []).append(proposal_from_row(row))
     return found
 
 
@@ -238,6 +239,24 @@ def workflows_with_provenance(conn: Connection, workflows: Sequence[str]) -> lis
              .where(proposals.c.provenance.is_not(None), proposals.c.workflow.in_(list(workflows)))
              .order_by(proposals.c.workflow))
     return list(conn.execute(query).scalars())
+
+
+def ids_near(conn: Connection, wanted: str, *, around: int = 25) -> list[str]:
+    """Ids worth suggesting for a mistyped ``wanted``, read through the (prefix, number) key in a
+    bounded number of rows however many proposals there are: the neighbours of its number under
+    its prefix, else the first id under each prefix."""
+    prefix, _, tail = wanted.rpartition("-")
+    digits = tail[:len(tail) - len(tail.lstrip("0123456789"))] or None
+    if prefix and digits:
+        number = int(digits)
+        near = list(conn.execute(
+            select(proposals.c.id).where(proposals.c.prefix == prefix,
+                                         proposals.c.number.between(number - around, number + around))
+            .order_by(proposals.c.number)).scalars())
+        if near:
+            return near
+    firsts = select(proposals.c.prefix, func.min(proposals.c.number).label("n")).group_by(proposals.c.prefix)
+    return [f"{row.prefix}-{row.n}" for row in conn.execute(firsts.order_by(proposals.c.prefix).limit(1000))]
 
 
 def proposal_ids(conn: Connection) -> list[str]:

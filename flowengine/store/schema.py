@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from flowengine.clock import as_utc
 from flowengine.timewindow import from_stored, read_stored
 
-SCHEMA_HEAD = "0004_proposal_links"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0005_listing_indexes"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,7 +103,10 @@ proposals = Table(
     Column("provenance", String(20), nullable=True),
     UniqueConstraint("prefix", "number", name="uq_proposals_prefix_number"),
 )
-Index("ix_proposals_workflow_state", proposals.c.workflow, proposals.c.state)
+# One index per order a proposal list pages by, ties broken by id (migration 0005).
+Index("ix_proposals_workflow_state", proposals.c.workflow, proposals.c.state, proposals.c.prefix, proposals.c.number)
+Index("ix_proposals_waiting", proposals.c.state_entered_at, proposals.c.prefix, proposals.c.number)
+Index("ix_proposals_updated", proposals.c.updated_at, proposals.c.prefix, proposals.c.number)
 Index("ix_proposals_came_from", proposals.c.came_from)
 Index("ix_proposals_provenance", proposals.c.provenance, proposals.c.workflow)
 

@@ -1,0 +1,161 @@
+"""Signed checkpoints of the whole database, and the proof that nothing before one was rewritten.
+
+:func:`take` walks every history (refusing when any fails the plain audit: a checkpoint must not
+vouch for a damaged chain) and signs the heads; :func:`check` holds the database, as it is now,
+to checkpoints taken before: each checkpoint must be sound (its signature, its root; one key for
+them all, the trusted one when given), each later one must extend each earlier one, and every
+chain they list must still hold its head at its length. Plain ``audit verify`` cannot catch an
+owner who deletes a history's newest steps and fixes the row, or seals a whole chain again with
+flowengine's own code; this can, for everything recorded before the checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+from flowengine.clock import iso_utc
+from flowengine.errors import Refused
+from flowengine.history import chain
+from flowengine.i18n import t
+from flowengine.proof.checkpoint import Checkpoint, Head, sign
+from flowengine.proof.heads import chain_head, held
+from flowengine.service.context import Engine
+from flowengine.store import queries
+
+if TYPE_CHECKING:
+    from flowengine.proof.keys import Signer
+
+__all__ = ["CheckpointFinding", "CheckpointReport", "check", "take"]
+
+_LISTED = 12
+
+
+@dataclass(frozen=True)
+class CheckpointFinding:
+    """Something a checkpoint shows to have changed since it was taken (``chain`` None: the
+    checkpoint itself is at fault)."""
+
+    checkpoint: str
+    chain: str | None
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "chain": self.chain, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class CheckpointReport:
+    """The database held to ``checkpoints`` (oldest first)."""
+
+    checkpoints: tuple[Checkpoint, ...]
+    chains: int  # chain heads compared with the database
+    findings: tuple[CheckpointFinding, ...]
+    trusted_key: str | None  # the key id the checkpoints had to be signed by, when one was given
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({checkpoint.key_id for checkpoint in self.checkpoints}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "chains": self.chains, "trusted_key": self.trusted_key, "keys": list(self.key_ids),
+                "checkpoints": [{"file": c.source, "time": iso_utc(c.time), "size": len(c.heads), "root": c.root,
+                                 "key_id": c.key_id} for c in self.checkpoints],
+                "findings": [finding.as_dict() for finding in self.findings]}
+
+
+def heads(engine: Engine) -> list[Head]:
+    """Every chain's head now, from one consistent read; refused when any history is damaged."""
+    found: list[Head] = []
+    damaged: list[str] = []
+    with engine.database.read() as conn:
+        for proposal, events in queries.histories(conn):
+            if chain.first_break(proposal, events):
+                damaged.append(proposal.id)
+            else:
+                found.append(chain_head(proposal.id, events))
+    if damaged:
+        shown = ", ".join(damaged[:_LISTED]) + (", …" if len(damaged) > _LISTED else "")
+        raise Refused(t("checkpoint"), [t("{n} proposal(s) fail the audit ({ids}); a checkpoint would vouch for "
+                                          "damaged histories", n=len(damaged), ids=shown)],
+                      t("find out what happened with an audit first"))
+    return found
+
+
+def take(engine: Engine, signer: Signer) -> Checkpoint:
+    """A checkpoint of every chain's head now, signed by ``signer``, dated by the engine's clock."""
+    return sign(heads(engine), engine.clock(), signer)
+
+
+def check(engine: Engine, checkpoints: Sequence[Checkpoint], trusted_key: bytes | None = None) -> CheckpointReport:
+    """The database held to ``checkpoints``; ``trusted_key``: the raw public key they must be signed by."""
+    from flowengine.proof.checkpoint import fingerprint
+
+    ordered = tuple(sorted(checkpoints, key=lambda c: (c.time, c.source)))
+    findings: list[CheckpointFinding] = []
+    sound: list[Checkpoint] = []
+    for checkpoint in ordered:
+        problems = checkpoint.problems()
+        if trusted_key is not None and checkpoint.public_key != trusted_key:
+            problems.insert(0, t("it is signed by key {key}, not by the trusted key {trusted}", key=checkpoint.key_id,
+                                 trusted=fingerprint(trusted_key)))
+        findings += [CheckpointFinding(checkpoint.label, None, problem) for problem in problems]
+        if not problems:
+            sound.append(checkpoint)
+    keys = {checkpoint.public_key for checkpoint in ordered}
+    if trusted_key is None and len(keys) > 1:
+        findings.append(CheckpointFinding(ordered[-1].label, None, t(
+            "the checkpoints are signed by {n} different keys ({keys}); a series is one signer's",
+            n=len(keys), keys=", ".join(sorted(fingerprint(key) for key in keys)))))
+    findings += _extensions(sound)
+    compared, against = _against_database(engine, sound)
+    return CheckpointReport(ordered, compared, tuple(findings + against),
+                            fingerprint(trusted_key) if trusted_key is not None else None)
+
+
+def _extensions(ordered: Sequence[Checkpoint]) -> list[CheckpointFinding]:
+    """Each later checkpoint must extend each earlier one: every chain still there, no shorter, and
+    at the same length the same head (a longer one is checked against the database, which must hold both)."""
+    findings = []
+    for earlier, later in pairwise(ordered):
+        for head in earlier.heads:
+            now = later.head(head.name)
+            if now is None:
+                problem = t("listed by the earlier {earlier} but missing from this later checkpoint (it vanished "
+                            "between them)", earlier=earlier.label)
+            elif now.length < head.length:
+                problem = t("{length} step(s) here, {earlier_length} in the earlier {earlier} (steps were removed "
+                            "between them)", length=now.length, earlier_length=head.length, earlier=earlier.label)
+            elif now.length == head.length and now.head != head.head:
+                problem = t("another head than the earlier {earlier} at the same length (rewritten between them)",
+                            earlier=earlier.label)
+            else:
+                continue
+            findings.append(CheckpointFinding(later.label, head.name, problem))
+    return findings
+
+
+def _against_database(engine: Engine, checkpoints: Sequence[Checkpoint]) -> tuple[int, list[CheckpointFinding]]:
+    wanted: dict[str, list[tuple[Checkpoint, Head]]] = {}
+    for checkpoint in checkpoints:
+        for head in checkpoint.heads:
+            wanted.setdefault(head.name, []).append((checkpoint, head))
+    compared = sum(len(items) for items in wanted.values())
+    findings: list[CheckpointFinding] = []
+    with engine.database.read() as conn:
+        for proposal, events in queries.histories(conn):
+            for checkpoint, head in wanted.pop(proposal.id, ()):
+                problem = held(head, events)
+                if problem:
+                    findings.append(CheckpointFinding(checkpoint.label, proposal.id, problem))
+    for name, items in sorted(wanted.items()):
+        for checkpoint, _head in items:
+            findings.append(CheckpointFinding(checkpoint.label, name, t(
+                "the proposal is gone from the database (it was deleted with its history)")))
+    return compared, findings

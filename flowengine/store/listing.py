@@ -1,0 +1,145 @@
+"""Proposals a page at a time: filters in SQL, keyset pagination, each row with its newest event.
+
+A list over a national database (a million proposals) must cost the same for the first page as
+for the last, and must never hold every row: each page is one indexed query that starts right
+after the previous page's last row (its sort key, not an offset), joined to that row's newest
+event (the row's version is the event's seq). Filters that the rows answer (workflow, state,
+states per definition, a text in the title) are conditions of that query; whatever needs the
+definition's meaning the service checks on the rows it gets and asks for more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, false, or_, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+
+from flowengine.history.records import Event, Proposal
+from flowengine.store.queries import EVENT_COLUMNS, proposal_from_row
+from flowengine.store.schema import definitions, events, proposals
+
+SORTS = ("id", "waiting", "updated", "state")
+
+_COLUMNS = (
+    proposals.c.pk, proposals.c.id, proposals.c.prefix, proposals.c.number, proposals.c.workflow,
+    definitions.c.version.label("workflow_version"), proposals.c.definition_hash, proposals.c.title,
+    proposals.c.description, proposals.c.origin, proposals.c.state, proposals.c.fields, proposals.c.created_at,
+    proposals.c.updated_at, proposals.c.state_entered_at, proposals.c.version, proposals.c.head_hash,
+    proposals.c.created_by, proposals.c.came_from, proposals.c.provenance,
+    *(column.label(f"e_{column.key}") for column in EVENT_COLUMNS[1:]),
+)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the rows themselves can answer. ``states``: per definition hash, the states wanted
+    (None: any; an empty mapping: none); ``title``: a text the title contains, any case."""
+
+    workflow: str | None = None
+    state: str | None = None
+    title: str | None = None
+    states: Mapping[str, Sequence[str]] | None = None
+
+
+@dataclass(frozen=True)
+class Key:
+    """Where a row sorts: enough to start the next page right after it."""
+
+    prefix: str
+    number: int
+    updated_at: datetime
+    state_entered_at: datetime
+    workflow: str
+    state: str
+
+
+def _conditions(wanted: Filter) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if wanted.workflow:
+        found.append(proposals.c.workflow == wanted.workflow)
+    if wanted.state:
+        found.append(proposals.c.state == wanted.state)
+    if wanted.title:
+        found.append(proposals.c.title.icontains(wanted.title, autoescape=True))
+    if wanted.states is not None:
+        pairs = [and_(proposals.c.definition_hash == digest, proposals.c.state.in_(sorted(names)))
+                 for digest, names in sorted(wanted.states.items()) if names]
+        found.append(or_(*pairs) if pairs else false())
+    return found
+
+
+def _after(sort: str, key: Key) -> ColumnElement[bool]:
+    """Rows strictly after ``key`` in ``sort``'s order (ties broken by id), as the index of that
+    order reads them (migration 0005)."""
+    by_id = tuple_(proposals.c.prefix, proposals.c.number) > tuple_(key.prefix, key.number)
+    if sort == "id":
+        return by_id
+    if sort == "updated":  # newest first, and so the highest id first among equal times
+        return tuple_(proposals.c.updated_at, proposals.c.prefix, proposals.c.number) < \
+            tuple_(key.updated_at, key.prefix, key.number)
+    if sort == "waiting":  # longest in its state first
+        return tuple_(proposals.c.state_entered_at, proposals.c.prefix, proposals.c.number) > \
+            tuple_(key.state_entered_at, key.prefix, key.number)
+    return tuple_(proposals.c.workflow, proposals.c.state, proposals.c.prefix, proposals.c.number) > \
+        tuple_(key.workflow, key.state, key.prefix, key.number)
+
+
+def _order(sort: str) -> list[Any]:
+    by_id = [proposals.c.prefix, proposals.c.number]
+    if sort == "updated":
+        return [proposals.c.updated_at.desc(), proposals.c.prefix.desc(), proposals.c.number.desc()]
+    if sort == "waiting":
+        return [proposals.c.state_entered_at, *by_id]
+    if sort == "state":
+        return [proposals.c.workflow, proposals.c.state, *by_id]
+    return by_id
+
+
+def statement(wanted: Filter, *, sort: str, after: Key | None, limit: int) -> Select[Any]:
+    """The query of one page (tests read its plan)."""
+    query = (select(*_COLUMNS)
+             .join_from(proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
+             .join(events, and_(events.c.proposal_pk == proposals.c.pk, events.c.seq == proposals.c.version))
+             .where(*_conditions(wanted)).order_by(*_order(sort)).limit(limit))
+    return query if after is None else query.where(_after(sort, after))
+
+
+def page(conn: Connection, wanted: Filter, *, sort: str, after: Key | None,
+         limit: int) -> list[tuple[Key, Proposal, Event]]:
+    """Up to ``limit`` proposals matching ``wanted`` after ``after`` in ``sort``'s order, each with
+    its sort key and its newest event."""
+    found = []
+    for row in conn.execute(statement(wanted, sort=sort, after=after, limit=limit)):
+        key = Key(row.prefix, row.number, row.updated_at, row.state_entered_at, row.workflow, row.state)
+        found.append((key, proposal_from_row(row), Event(
+            proposal=row.id, seq=row.e_seq, kind=row.e_kind, trigger=row.e_trigger, from_state=row.e_from_state,
+            to_state=row.e_to_state, actor=row.e_actor, role=row.e_role, at=row.e_at, entered_at=row.e_entered_at,
+            comment=row.e_comment, changes=dict(row.e_changes), details=dict(row.e_details),
+            idempotency_key=row.e_idempotency_key, prev_hash=row.e_prev_hash, hash=row.e_hash)))
+    return found
+
+
+def key_of(conn: Connection, proposal_id: str) -> tuple[Key, str] | None:
+    """The sort key of one proposal and the definition it runs under, looked up by its id."""
+    row = conn.execute(select(proposals.c.prefix, proposals.c.number, proposals.c.updated_at,
+                              proposals.c.state_entered_at, proposals.c.workflow, proposals.c.state,
+                              proposals.c.definition_hash)
+                       .where(proposals.c.id == proposal_id)).first()
+    if row is None:
+        return None
+    return Key(row.prefix, row.number, row.updated_at, row.state_entered_at, row.workflow, row.state), \
+        row.definition_hash
+
+
+def definitions_in_use(conn: Connection, workflow: str | None = None) -> list[tuple[str, str, str]]:
+    """(hash, text, source) of every stored definition (of ``workflow``): the ones the filters on
+    a state's meaning (stage, owner, deadline) are resolved against."""
+    query = select(definitions.c.content_hash, definitions.c.text, definitions.c.source) \
+        .order_by(definitions.c.content_hash)
+    if workflow:
+        query = query.where(definitions.c.workflow == workflow)
+    return [(row.content_hash, row.text, row.source) for row in conn.execute(query)]

@@ -1,0 +1,84 @@
+"""The national data set (bench/national.py) at a tiny scale: municipal variants of the bundled
+chains, histories that loop, stall and end every way, reproducible, and valid chains that the
+real service accepts and moves on."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from itertools import pairwise
+from types import ModuleType
+
+import pytest
+
+from flowengine.history.records import ADVANCED, CREATED, NOTED, PROGRESS, Actor
+from flowengine.service.facade import FlowEngine
+
+from .conftest import REPO_ROOT, FixedClock
+
+
+def _module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_national", REPO_ROOT / "bench" / "national.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+national = _module()
+SCALE = 0.0003  # 300 proposals
+
+
+def test_each_municipality_runs_its_own_variant_of_a_bundled_chain() -> None:
+    found = national.variants(14)
+    assert len({v.id for v in found}) == len({v.prefix for v in found}) == len({v.digest for v in found}) == 14
+    assert {v.id.rsplit("-", 1)[0] for v in found} == {"trondheim", "melhus", "stjordal", "ostersund", "timra",
+                                                       "innovation-chain"}
+    assert all(2 <= len(v.prefix) <= 6 and v.prefix.isupper() for v in national.variants(650))
+
+
+def test_the_same_seed_gives_the_same_histories_and_another_seed_others() -> None:
+    chosen = national.variants(6)
+
+    def hashes(seed: int) -> list[str]:
+        return [e.hash for _, _, events, _ in national.histories(chosen, 60, seed) for e in events]
+
+    assert hashes(3) == hashes(3)
+    assert hashes(3) != hashes(4)
+
+
+def test_histories_loop_stall_note_progress_and_end_every_way() -> None:
+    chosen = national.variants(6)
+    built = list(national.histories(chosen, 900, 1))
+    kinds = Counter(e.kind for _, _, events, _ in built for e in events)
+    assert {CREATED, ADVANCED, NOTED, PROGRESS} <= set(kinds)
+    assert 8 <= sum(kinds.values()) / len(built) <= 12  # about ten events a proposal
+    assert any(e.trigger and "back" in e.trigger for _, _, events, _ in built for e in events)  # loops
+    stays = [(b.at - a.at).days for _, _, events, _ in built for a, b in pairwise(events)
+             if b.kind == ADVANCED]
+    assert max(stays) > 365  # long stalls
+    outcomes = Counter(events[-1].to_state for _, _, events, _ in built)
+    assert {"implemented", "rejected", "withdrawn", "parked"} <= set(outcomes)
+
+
+def test_the_data_set_is_accepted_by_audit_and_the_service_moves_it_on(db_target: str) -> None:
+    proposals, events = national.build(db_target, scale=SCALE, municipalities=6, seed=2)
+    assert proposals == 300 and events > 2000
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
+        report = engine.verify()
+        assert report.ok and (report.proposals, report.events) == (proposals, events)
+        open_one = next(s for s in engine.each_proposal(sort="waiting") if any(
+            not step.missing_fields for step in s.next_steps))
+        step = next(step for step in open_one.next_steps if not step.missing_fields)
+        moved = engine.advance(open_one.proposal.id, step.trigger, actor=Actor("kari", step.roles[0]),
+                               comment="Moved on")
+        assert moved.proposal.state == step.target
+        assert len({s.proposal.workflow for s in engine.each_proposal()}) == 6
+
+
+def test_a_database_with_proposals_is_refused(db_target: str) -> None:
+    national.build(db_target, scale=0.00001, municipalities=2, seed=2)
+    with pytest.raises(SystemExit, match="already holds proposals"):
+        national.build(db_target, scale=0.00001, municipalities=2, seed=2)
