@@ -90,7 +90,7 @@ def _step_problem(event: Event, workflow: Workflow, fields: Mapping[str, Any]) -
     if transition.target != event.to_state:
         return t("'{trigger}' from '{source}' leads to '{target}', not to '{state}'", trigger=trigger, source=source,
                  target=transition.target, state=event.to_state)
-    if event.actor == SYSTEM and "escalation" in event.details:
+    if event.actor == SYSTEM:  # the engine's own step: only an escalation, which no role limits
         escalation = workflow.states[source].escalation if source in workflow.states else None
         if escalation is None or escalation.trigger != trigger:
             return t("the engine escalated with '{trigger}', which is not the escalation of '{source}'",
