@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .helptext import Command
 from .options import database_option
 from .session import open_engine
 from .views import to_json
@@ -25,7 +26,8 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 
 def key_option(name: str = "--key") -> Callable[[F], F]:
     return click.option(name, "key", metavar="KEYFILE", type=FILE, envvar=KEY_ENV,
-                        help=f"The private key that signs (made by `flowengine audit keygen`; also ${KEY_ENV}).")
+                        help="The private key that signs (made by `flowengine audit keygen`; also "
+                             "$FLOWENGINE_CHECKPOINT_KEY).")
 
 
 def public_key_option(func: F) -> F:
@@ -52,7 +54,7 @@ def trusted(public_key: Path | None) -> bytes | None:
     return read_public(public_key)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("-o", "--output", "output", metavar="KEYFILE", type=FILE, required=True,
               help="Where to write the private key (mode 0600); the public key goes to KEYFILE.pub.")
 def keygen(output: Path) -> None:
@@ -74,7 +76,7 @@ def keygen(output: Path) -> None:
                  "key id {key}", private=output, public=public, key=fingerprint(raw)))
 
 
-@click.command()
+@click.command(cls=Command)
 @key_option()
 @click.option("-o", "--output", "output", metavar="FILE", required=True,
               help="The checkpoint file to write (never overwritten); - for standard output.")
@@ -110,7 +112,7 @@ def taken_text(taken: Checkpoint, path: Path | None) -> str:
     return f"{text}: {path}" if path else text
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID")
 @click.option("--checkpoint", "checkpoint_file", metavar="FILE", required=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path), help="The checkpoint to prove it by.")

@@ -13,6 +13,8 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem, get_completion_class
 
+from .helptext import Command
+
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_FLOWENGINE_COMPLETE"
 
@@ -63,11 +65,13 @@ def triggers(ctx: click.Context, param: click.Parameter, incomplete: str) -> lis
     role = ctx.params.get("role") or os.environ.get("FLOWENGINE_ROLE")
     steps = [step for step in standing.next_steps if step.trigger.startswith(incomplete)]
     mine = [step for step in steps if not role or not step.roles or role in step.roles]
-    return [CompletionItem(step.trigger, help=f"→ {step.target} ({', '.join(step.roles) or 'any role'})")
+    from flowengine.i18n import t
+
+    return [CompletionItem(step.trigger, help=f"→ {step.target} ({', '.join(step.roles) or t('any role')})")
             for step in (mine or steps)]
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion(shell: str) -> None:
     """Print the script that makes SHELL complete flowengine's commands, options, proposal ids,

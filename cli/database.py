@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from flowengine.i18n import t, tn
+
+from .helptext import Command, Group
 from .options import database_option, json_option
 from .views import to_json
 
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 EXIT_DAMAGED = 1
 
 
-@click.command()
+@click.command(cls=Command)
 @database_option
 def init(database: str | None) -> None:
     """Create the database (or bring it up to date) and say where it is.
@@ -34,12 +37,18 @@ def init(database: str | None) -> None:
 
     with Database(resolve_url(database)) as store:
         before, _ = migrate.ensure_schema(store, upgrade_existing=True)
-    state = "created" if before is None else ("upgraded" if before != SCHEMA_HEAD else "ready")
-    click.echo(f"database {state}: {store.display_name} (schema {SCHEMA_HEAD})")
-    click.echo("next: flowengine proposal new innovation-chain --title \"…\" --as NAME --role ROLE")
+    if before is None:
+        said = t("database created: {database} (schema {schema})")
+    elif before != SCHEMA_HEAD:
+        said = t("database upgraded: {database} (schema {schema})")
+    else:
+        said = t("database ready: {database} (schema {schema})")
+    click.echo(said.format(database=store.display_name, schema=SCHEMA_HEAD))
+    click.echo(t("next: {command}", command='flowengine proposal new innovation-chain --title "…" --as NAME '
+                                            "--role ROLE"))
 
 
-@click.group()
+@click.group(cls=Group)
 def db() -> None:
     """The database: where it stands, upgrading a shared one, backing up and restoring.
 
@@ -68,9 +77,11 @@ def status(database: str | None, as_json: bool) -> None:
         click.echo(to_json({"database": store.display_name, "revision": revision, "head": SCHEMA_HEAD,
                             "current": revision == SCHEMA_HEAD}))
         return
-    verdict = "current" if revision == SCHEMA_HEAD else (
-        "empty (created on first use)" if revision is None else f"behind {SCHEMA_HEAD}: run `flowengine db upgrade`")
-    click.echo(f"{store.display_name}: schema {revision or '-'} ({verdict})")
+    verdict = t("current") if revision == SCHEMA_HEAD else (
+        t("empty (created on first use)") if revision is None
+        else t("behind {schema}: run `flowengine db upgrade`", schema=SCHEMA_HEAD))
+    click.echo(t("{database}: schema {revision} ({verdict})", database=store.display_name, revision=revision or "-",
+                 verdict=verdict))
 
 
 @db.command()
@@ -91,9 +102,11 @@ def upgrade(database: str | None) -> None:
     with Database(resolve_url(database)) as store:
         before, after = migrate.ensure_schema(store, upgrade_existing=True)
     if before == after:
-        click.echo(f"{store.display_name}: already at {SCHEMA_HEAD}; nothing to do")
+        click.echo(t("{database}: already at {schema}; nothing to do", database=store.display_name,
+                     schema=SCHEMA_HEAD))
     else:
-        click.echo(f"{store.display_name}: upgraded from {before or 'empty'} to {after}")
+        click.echo(t("{database}: upgraded from {before} to {after}", database=store.display_name,
+                     before=before or t("empty"), after=after))
 
 
 @db.command()
@@ -116,7 +129,7 @@ def backup(file: Path, database: str | None, as_json: bool) -> None:
     from flowengine.service.backups import backup as back_up
 
     report = back_up(database, file)
-    _copy_report(report, f"backed up {report.database} to {report.file}", as_json)
+    _copy_report(report, t("backed up {database} to {file}", database=report.database, file=report.file), as_json)
 
 
 @db.command()
@@ -137,7 +150,7 @@ def restore(file: Path, database: str | None, as_json: bool) -> None:
     from flowengine.service.backups import restore as put_back
 
     report = put_back(file, database)
-    _copy_report(report, f"restored {report.file} into {report.database}", as_json)
+    _copy_report(report, t("restored {file} into {database}", file=report.file, database=report.database), as_json)
 
 
 def _copy_report(report: CopyReport, done: str, as_json: bool) -> None:
@@ -147,9 +160,13 @@ def _copy_report(report: CopyReport, done: str, as_json: bool) -> None:
         from .views import audit_text
 
         findings, verdict = audit_text(report.audit)
-        click.echo(f"{done} ({report.kind}, {report.size:,} bytes)")
+        from flowengine.i18n import active
+        from flowengine.i18n.formats import number
+
+        size = tn("{count} byte", "{count} bytes", report.size, count=number(report.size, active()))
+        click.echo(f"{done} ({report.kind}, {size})")
         for line in findings:
             click.echo(line)
-        click.echo(f"audit: {verdict}")
+        click.echo(t("audit: {verdict}", verdict=verdict))
     if not report.audit.ok:
         raise SystemExit(EXIT_DAMAGED)

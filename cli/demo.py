@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .helptext import Command
 from .options import json_option, language_option, workflows_option
 from .views import to_json
 
@@ -18,7 +19,7 @@ DEFAULT_OUT = Path("out") / "demo"
 _SHOWN_STALLS = 8
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
               show_default=True, help="Folder to write into; created if missing. Its flowengine.db is replaced.")
 @click.option("--data", "data", type=click.Path(dir_okay=False, exists=True, path_type=Path),

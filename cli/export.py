@@ -7,18 +7,17 @@ import sys
 
 import click
 
-from flowengine.eventlog.formats import export_format_names, export_formats
-from flowengine.suggest import either
+from flowengine.eventlog.formats import export_format_names
 
+from .helptext import Command
 from .meter import terminal_meter
-from .options import database_option, quiet_option, workflow_filter_option
+from .options import database_option, quiet_option, read_database_option, workflow_filter_option
 from .session import open_engine
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--format", "fmt", type=click.Choice(export_format_names()), default=None,
-              help=either(f"{f.name} ({f.description})" for f in export_formats())
-              + " (default: from -o's suffix, else csv).")
+              help="The log's format: {export_formats} (default: from -o's suffix, else csv).")
 @workflow_filter_option
 @click.option("--pseudonymise", is_flag=True,
               help="Actors become person-1, person-2… and free text is left out (titles, descriptions, "
@@ -37,6 +36,7 @@ from .session import open_engine
                    "- or none: standard output.")
 @quiet_option
 @database_option
+@read_database_option
 def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, raw_cells: bool,
            output: str | None, quiet: bool, database: str | None) -> None:
     """Write every event of every proposal as an event log (CSV, XES or OCEL 2.0 JSON).
@@ -53,14 +53,15 @@ def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, step
       flowengine export --format csv --pseudonymise --workflow innovation-chain > events.csv
     """
     from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, format_of, planned_units
+    from flowengine.i18n import t
 
     options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only,
                             raw_cells=raw_cells)
     output = None if output == "-" else output
     fmt = fmt or (format_of(output) if output else None) or "csv"
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         total = planned_units(engine.database, fmt, options)
-        with terminal_meter("Exporting", total, quiet=quiet) as meter:
+        with terminal_meter(t("Exporting"), total, quiet=quiet) as meter:
             if output:
                 written = export_to_file(engine.database, output, fmt, options, meter=meter)
             else:
@@ -71,4 +72,6 @@ def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, step
                     stdout.flush()
                     stdout.detach()
     if output and not quiet:
-        click.echo(f"{written} event(s) written to {output}", err=True)
+        from flowengine.i18n import tn
+
+        click.echo(tn("{n} event written to {file}", "{n} events written to {file}", written, file=output), err=True)

@@ -10,6 +10,7 @@ import click
 from . import checkpoints
 from . import completion as complete
 from .checkpoints import checkpoint_files_option, public_key_option
+from .helptext import Command, Group
 from .options import as_of_option, database_option, json_option
 from .session import open_engine
 from .terminal import fit, output_options
@@ -18,7 +19,7 @@ from .views import audit_text, history_table, to_json
 EXIT_DAMAGED = 1
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @as_of_option
 @database_option
@@ -53,7 +54,7 @@ def history(proposal_id: str, as_of: datetime | None, database: str | None, as_j
     click.echo(history_table(events))
 
 
-@click.group()
+@click.group(cls=Group)
 def audit() -> None:
     """Check that the history has not been rewritten.
 

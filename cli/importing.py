@@ -16,6 +16,7 @@ from flowengine.eventlog.formats import import_format_names
 from flowengine.suggest import either
 
 from . import completion as complete
+from .helptext import Command
 from .meter import terminal_meter
 from .options import CHECK_LOG_COLUMNS, database_option, json_option, quiet_option, workflows_option
 from .session import open_engine
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 EXIT_REJECTED = 1
 
 
-@click.command("import")
+@click.command("import", cls=Command)
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--workflow", "-w", "workflow", required=True, metavar="WF", shell_complete=complete.workflow_ids,
               help="The workflow the cases ran under (an id or a .yaml file).")
@@ -81,15 +82,16 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
       flowengine import helpdesk.csv.gz -w draft.yaml --keep-going --rejects helpdesk-rejects.csv
     """
     from flowengine.eventlog.importer import LogRejected, import_log, parse_mapping
+    from flowengine.i18n import t
 
     mapping = parse_mapping(mappings)
     if rejects_path is not None and not keep_going:
-        raise click.UsageError("--rejects lists what --keep-going leaves out; give --keep-going too")
+        raise click.UsageError(t("--rejects lists what --keep-going leaves out; give --keep-going too"))
     with contextlib.ExitStack() as stack:
         if path == "-":
             if fmt is None:
-                raise click.UsageError("reading the log from standard input, say its format: --format "
-                                       + either(import_format_names()))
+                raise click.UsageError(t("reading the log from standard input, say its format: --format {formats}",
+                                         formats=either(import_format_names())))
             spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowengine-import-"))
             path = str(spooled_standard_input(Path(spool)))
         engine = stack.enter_context(open_engine(database, workflow_dirs))
@@ -100,7 +102,7 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
             target = Path(rejects_path) if rejects_path else _default_rejects(path, as_json)
             rejects = stack.enter_context(rejects_file(target, "json" if as_json or target.suffix == ".json"
                                                        else "csv", Path(path).name))
-        meter = stack.enter_context(terminal_meter("importing", None, quiet=quiet))
+        meter = stack.enter_context(terminal_meter(t("importing"), None, quiet=quiet))
         try:
             report = import_log(engine, path, workflow, fmt=fmt, mapping=mapping, actor=actor, role=role,
                                 assume_utc=assume_utc, dry_run=dry_run, meter=meter, keep_going=keep_going,
@@ -114,10 +116,10 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
                 for problem in rejected.problems:
                     click.echo(problem.format(), err=True)
                 if rejected.count > len(rejected.problems):
-                    click.echo(f"… and {rejected.count - len(rejected.problems)} more", err=True)
+                    click.echo(t("… and {n} more", n=rejected.count - len(rejected.problems)), err=True)
             from .remedies import with_hint
 
-            click.echo(f"error: {with_hint(rejected.summary, rejected.remedies)}", err=True)
+            click.echo(t("error: {message}", message=with_hint(rejected.summary, rejected.remedies)), err=True)
             raise SystemExit(EXIT_REJECTED) from None
         if rejects is not None:
             rejects.close({"fitness": report.fitness.as_dict() if report.fitness else None})
@@ -140,26 +142,39 @@ def _default_rejects(path: str, as_json: bool) -> Path:
 
 def _say(report: ImportReport, rejects: str | None) -> None:
     from flowengine.clock import local_text
+    from flowengine.i18n import active, t, tn
+    from flowengine.i18n.formats import number
+
+    def count(n: int) -> str:
+        return number(n, active())
 
     span = (f" ({report.first_id} … {report.last_id})" if report.first_id and report.first_id != report.last_id
             else f" ({report.first_id})" if report.first_id else "")
-    verb = "would import" if report.dry_run else "imported"
-    click.echo(f"{verb} {report.cases:,} case(s), {report.events:,} event(s) from {report.log} under "
-               f"{report.workflow}{span}")
+    cases = tn("{count} case", "{count} cases", report.cases, count=count(report.cases))
+    events = tn("{count} event", "{count} events", report.events, count=count(report.events))
+    done = (t("would import {cases}, {events} from {log} under {workflow}{span}") if report.dry_run
+            else t("imported {cases}, {events} from {log} under {workflow}{span}"))
+    click.echo(done.format(cases=cases, events=events, log=report.log, workflow=report.workflow, span=span))
     if report.fitness is not None:
-        click.echo(f"fitness: {report.fitness.text()}")
+        click.echo(t("fitness: {fitness}", fitness=report.fitness.text()))
         left_out = report.fitness.cases - report.fitness.cases_fit
         if left_out or rejects:
-            click.echo(f"left out {left_out:,} case(s) that do not fit: {report.problems:,} problem(s) listed in "
-                       f"{rejects}")
+            click.echo(tn("left out {count} case that does not fit: {problems} listed in {file}",
+                          "left out {count} cases that do not fit: {problems} listed in {file}", left_out,
+                          count=count(left_out), file=rejects,
+                          problems=tn("{count} problem", "{count} problems", report.problems,
+                                      count=count(report.problems))))
     if report.skipped:
-        click.echo(f"skipped {report.skipped:,} event(s) whose lifecycle is not 'complete'")
+        click.echo(tn("skipped {count} event whose lifecycle is not 'complete'",
+                      "skipped {count} events whose lifecycle is not 'complete'", report.skipped,
+                      count=count(report.skipped)))
     if report.first_at and report.last_at:
-        click.echo(f"events from {local_text(report.first_at)} to {local_text(report.last_at)}")
+        click.echo(t("events from {first} to {last}", first=local_text(report.first_at),
+                     last=local_text(report.last_at)))
     if report.dry_run:
-        click.echo("dry run: nothing was written")
+        click.echo(t("dry run: nothing was written"))
     if report.long_past and report.last_at is not None and report.imported_at is not None:
         newest = local_text(report.last_at)[:10]
-        click.echo(f"note: the newest event is {newest}, long before today ({local_text(report.imported_at)[:10]}); "
-                   f"reports default to today, so every case still open would wait since then — pass "
-                   f"--as-of {newest} to read the log as it stood at its end")
+        click.echo(t("note: the newest event is {newest}, long before today ({today}); reports default to today, "
+                     "so every case still open would wait since then — pass --as-of {newest} to read the log as "
+                     "it stood at its end", newest=newest, today=local_text(report.imported_at)[:10]))

@@ -14,6 +14,9 @@ from typing import Any
 import click
 
 from flowengine import __version__
+from flowengine.i18n import N_
+
+from .helptext import Group
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 3
@@ -23,27 +26,29 @@ LANGUAGE_ENV = "FLOWENGINE_LANG"
 # name → (module relative to this package, attribute, short help); help is here so listing commands
 # imports nothing.
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "workflow": (".workflow", "workflow", "Check, list, show and draw workflow definitions."),
-    "init": (".database", "init", "Create the database and say where it is."),
-    "db": (".database", "db", "The database: status, upgrade, backup and restore."),
-    "proposal": (".proposal", "proposal", "Register proposals, list them, show where one stands."),
-    "advance": (".proposal", "advance", "Move a proposal along its workflow by firing a trigger."),
-    "history": (".history", "history", "Every step of a proposal: who, what, when and why."),
-    "audit": (".history", "audit", "Check that no step of any history was rewritten."),
-    "stalls": (".stalls", "stalls", "Where ideas stall: report, stall diagram, comparison."),
-    "progress": (".progress", "progress", "Record an implementation's progress and milestones."),
-    "note": (".proposal", "note", "Record something heard of a proposal that moves nothing."),
-    "tick": (".tick", "tick", "Apply due escalations and hand out due reminders (for cron)."),
-    "demo": (".demo", "demo", "Build the Interreg demo: database, diagrams and HTML report."),
-    "import": (".importing", "import_log", "Import an event log (CSV, XES) as proposals with histories."),
-    "export": (".export", "export", "Write the history as an event log: CSV, XES or OCEL 2.0."),
-    "report": (".site", "report", "Build the published report: a static site for panels, councils and politicians."),
-    "completion": (".completion", "completion", "Print the shell completion script: bash, zsh or fish."),
+    "workflow": (".workflow", "workflow", N_("Check, list, show and draw workflow definitions.")),
+    "init": (".database", "init", N_("Create the database and say where it is.")),
+    "db": (".database", "db", N_("The database: status, upgrade, backup and restore.")),
+    "proposal": (".proposal", "proposal", N_("Register proposals, list them, show where one stands.")),
+    "advance": (".proposal", "advance", N_("Move a proposal along its workflow by firing a trigger.")),
+    "history": (".history", "history", N_("Every step of a proposal: who, what, when and why.")),
+    "audit": (".history", "audit", N_("Check that no step of any history was rewritten.")),
+    "stalls": (".stalls", "stalls", N_("Where ideas stall: report, stall diagram, comparison.")),
+    "progress": (".progress", "progress", N_("Record an implementation's progress and milestones.")),
+    "note": (".proposal", "note", N_("Record something heard of a proposal that moves nothing.")),
+    "tick": (".tick", "tick", N_("Apply due escalations and hand out due reminders (for cron).")),
+    "demo": (".demo", "demo", N_("Build the Interreg demo: database, diagrams and HTML report.")),
+    "import": (".importing", "import_log", N_("Import an event log (CSV, XES) as proposals with histories.")),
+    "export": (".export", "export", N_("Write the history as an event log: CSV, XES or OCEL 2.0.")),
+    "report": (".site", "report",
+               N_("Build the published report: a static site for panels, councils and politicians.")),
+    "completion": (".completion", "completion", N_("Print the shell completion script: bash, zsh or fish.")),
 }
 
 
-class FlowEngineGroup(click.Group):
-    """Loads subcommands lazily and turns library errors into one clear line."""
+class FlowEngineGroup(Group):
+    """Loads subcommands lazily, speaks the reader's language and turns library errors into one
+    clear line."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_COMMANDS})
@@ -66,10 +71,19 @@ class FlowEngineGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]
+        from flowengine.i18n import marked, t
+
+        rows = [(name, marked(_COMMANDS[name][2])) for name in sorted(_COMMANDS)]
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(t("Commands")):
                 formatter.write_dl(rows)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """The whole run, parsing and ``--help`` included, in the language of ``$FLOWENGINE_LANG``."""
+        from flowengine.i18n import speaking
+
+        with speaking(os.environ.get(LANGUAGE_ENV)):
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         from flowengine.i18n import speaking

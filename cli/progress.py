@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from . import completion as complete
+from .helptext import Command
 from .options import DAY, database_option, expect_version_option, idempotency_option, identity_options, json_option
 from .session import actor, open_engine
 from .views import to_json
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("percent", metavar="PERCENT")
 @click.option("--note", default="", help="What was done since the last record, or what holds it up.")
@@ -51,11 +52,14 @@ def progress(proposal_id: str, percent: str, note: str, milestone: str | None, m
                             "repeated": result.repeated}))
         return
     from flowengine.clock import local_text
+    from flowengine.i18n import t
 
     details = event.details if event else {}
-    reached = f", milestone '{details['milestone']}'" if details.get("milestone") else ""
-    again = " (already recorded by an earlier run with this key)" if result.repeated else ""
-    share = "in part" if details.get("percent") is None else f"{details['percent']} %"
-    click.echo(f"{recorded.id}: progress {share} in {recorded.state}{reached}{again}")
+    reached = t(", milestone '{milestone}'", milestone=details["milestone"]) if details.get("milestone") else ""
+    again = t(" (already recorded by an earlier run with this key)") if result.repeated else ""
+    share = t("in part") if details.get("percent") is None else f"{details['percent']} %"
+    click.echo(t("{proposal}: progress {share} in {state}{milestone}{again}", proposal=recorded.id, share=share,
+                 state=recorded.state, milestone=reached, again=again))
     if standing and standing.due_at is not None and event is not None and standing.clock_started_at == event.at:
-        click.echo(f"deadline {standing.deadline} counts from this record: due {local_text(standing.due_at)}")
+        click.echo(t("deadline {deadline} counts from this record: due {due}", deadline=standing.deadline,
+                     due=local_text(standing.due_at)))

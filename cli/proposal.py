@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import completion as complete
+from .helptext import Command, Group
 from .options import (
     CHECK_ASSIGNMENTS,
     as_of_option,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from flowengine.service.results import Standing
 
 
-@click.group()
+@click.group(cls=Group)
 def proposal() -> None:
     """Register proposals, list them, see where one stands, fill in its fields.
 
@@ -248,7 +249,7 @@ def set_fields(proposal_id: str, assignments: tuple[str, ...], comment: str, exp
                      fields=", ".join(result.event.changes), version=result.proposal.version))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("trigger", shell_complete=complete.triggers)
 @click.option("--comment", default="", help="Why: the reasoned answer the panel will read.")
@@ -291,7 +292,7 @@ def advance(proposal_id: str, trigger: str, comment: str, assignments: tuple[str
     click.echo(f"{moved.id}: {trigger}: {source} → {event.to_state if event else moved.state}{again}")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("proposal_id", metavar="ID", shell_complete=complete.proposal_ids)
 @click.argument("text")
 @expect_version_option

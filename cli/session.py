@@ -12,22 +12,32 @@ if TYPE_CHECKING:
     from flowengine.service.facade import FlowEngine
 
 
-def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> FlowEngine:
+def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read_only: bool = False) -> FlowEngine:
+    """The engine on ``database``; for a command that only reads (``read_only``) and was given
+    ``--read-db`` (a replica of it), an engine that reads there instead."""
+    from .options import READ_DATABASE
     from .startup import loading
 
     with loading():  # SQLAlchemy and the engine: most of a short command's time
         from flowengine.clock import clock_from_environment
         from flowengine.service.facade import FlowEngine
 
+    ctx = click.get_current_context(silent=True)
+    replica = ctx.meta.get(READ_DATABASE) if read_only and ctx is not None else None
+    if replica:
+        return FlowEngine.open_read_only(replica, workflow_dirs=workflow_dirs, clock=clock_from_environment())
     return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment())
 
 
 def actor(name: str | None, role: str | None) -> Actor:
     """Who is acting; a usage error (exit 2) when not said, since nothing can be recorded without it."""
     if not name or not role:
-        missing = " and ".join(w for w, v in (("--as NAME", name), ("--role ROLE", role)) if not v)
-        raise click.UsageError(f"say who you are: {missing} (or set FLOWENGINE_USER and FLOWENGINE_ROLE); "
-                               "a pseudonym is enough")
+        from flowengine.i18n import t
+
+        missing = t("{first} and {second}", first="--as NAME", second="--role ROLE") if not name and not role \
+            else "--as NAME" if not name else "--role ROLE"
+        raise click.UsageError(t("say who you are: {missing} (or set FLOWENGINE_USER and FLOWENGINE_ROLE); "
+                                 "a pseudonym is enough", missing=missing))
     from flowengine.history.records import Actor
 
     return Actor(name.strip(), role.strip())

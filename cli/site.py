@@ -7,18 +7,20 @@ from pathlib import Path
 
 import click
 
+from .helptext import Command
 from .options import (
     as_of_option,
     database_option,
     language_option,
     quiet_option,
+    read_database_option,
     workflow_filter_option,
     workflows_option,
 )
 from .session import open_engine
 
 
-@click.command("report")
+@click.command("report", cls=Command)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="The site's folder: created, or replaced whole if flowengine built it before.")
 @as_of_option
@@ -32,6 +34,7 @@ from .session import open_engine
               help="Hide counts below N (and as many others as it takes that none can be worked out).")
 @click.option("--title", help="The site's title (default: \"Where ideas stall\", in the chosen language).")
 @database_option
+@read_database_option
 @workflows_option
 @quiet_option
 def report(out_dir: Path, as_of: datetime | None, workflows: tuple[str, ...], language: str, internal: bool,
@@ -53,7 +56,7 @@ def report(out_dir: Path, as_of: datetime | None, workflows: tuple[str, ...], la
 
     from .meter import terminal_meter
 
-    with open_engine(database, workflow_dirs) as engine, terminal_meter(t("writing pages"), None,
+    with open_engine(database, workflow_dirs, read_only=True) as engine, terminal_meter(t("writing pages"), None,
                                                                          quiet=quiet) as meter:
         built = build_site(engine, out_dir, as_of=as_of, workflows=workflows, language=language,
                            internal=internal, min_count=min_count, title=title, meter=meter)

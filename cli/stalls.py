@@ -11,10 +11,18 @@ import click
 
 from flowengine.i18n import t
 from flowengine.suggest import either
-from flowengine.views.formats import REPORT_FORMATS, diagram_suffix_choices, diagram_suffixes, report_format_names
+from flowengine.views.formats import diagram_suffixes, report_format_names
 
 from . import completion as complete
-from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
+from .helptext import Group
+from .options import (
+    as_of_option,
+    database_option,
+    language_option,
+    quiet_option,
+    read_database_option,
+    workflows_option,
+)
 from .session import open_engine
 from .terminal import output_options, table_width
 
@@ -53,16 +61,16 @@ def privacy_options(func: F) -> F:
 
 def analysis_options(func: F) -> F:
     """What every ``stalls`` command reads and shows the analysis with, in this order: the privacy
-    options, --lang, --db, --workflows and --quiet."""
-    for option in (quiet_option, workflows_option, database_option, language_option, privacy_options):
+    options, --lang, --db, --read-db, --workflows and --quiet."""
+    for option in (quiet_option, workflows_option, read_database_option, database_option, language_option,
+                   privacy_options):
         func = option(func)
     return func
 
 
 def format_option(func: F) -> F:
-    described = either(f"{f.name} ({f.description})" for f in REPORT_FORMATS)
     return click.option("--format", "fmt", type=click.Choice(report_format_names()), default="table",
-                        show_default=True, help=f"How to write the tables: {described}.")(func)
+                        show_default=True, help="How to write the tables: {report_formats}.")(func)
 
 
 def _report_format(fmt: str, output: str | None) -> str:
@@ -119,7 +127,8 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     from .remedies import option
 
     total = PHASES + len(set(workflows)) if workflows else None
-    with open_engine(database, workflow_dirs) as engine, terminal_meter(t("analysing"), total, quiet=quiet) as meter:
+    with open_engine(database, workflow_dirs, read_only=True) as engine, \
+            terminal_meter(t("analysing"), total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
         newest = engine.newest_step(workflows) if as_of is None and analyses else None
         found = engine.provenance_marks(analyses) if marks and analyses else {}
@@ -163,7 +172,7 @@ def _emit(text: str, output: str | None) -> None:
     click.echo(t("wrote {file}", file=output))
 
 
-@click.group("stalls")
+@click.group("stalls", cls=Group)
 def stalls() -> None:
     """Where ideas stall: the report, the stall diagram and the comparison of municipalities.
 
@@ -216,7 +225,7 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
 @stalls.command("diagram")
 @click.argument("workflow", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, metavar="FILE",
-              help=f"Where to write it: {diagram_suffix_choices()}.")
+              help="Where to write it: {diagram_suffixes}.")
 @as_of_option
 @analysis_options
 def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy, language: str, database: str | None,
@@ -248,7 +257,7 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
 @click.argument("workflows", nargs=-1, metavar="[WF]...", shell_complete=complete.workflow_ids)
 @as_of_option
 @format_option
-@click.option("-o", "--output", metavar="FILE", help=f"Also draw the comparison: {diagram_suffix_choices()}.")
+@click.option("-o", "--output", metavar="FILE", help="Also draw the comparison: {diagram_suffixes}.")
 @analysis_options
 @output_options
 def compare(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output: str | None, privacy: Privacy,

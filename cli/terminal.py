@@ -173,7 +173,7 @@ def output_options(func: F) -> F:
         return result
 
     decorated: Any = click.option("--no-pager", is_flag=True,
-                                  help=f"Print straight out, never through a pager (also ${PAGER_ENV}=cat).")(
+                                  help="Print straight out, never through a pager (also ${pager_variable}=cat).")(
         with_output)
     decorated = click.option("--wide", is_flag=True,
                              help="Whole table rows, however wide (default: as wide as the terminal).")(decorated)

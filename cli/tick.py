@@ -10,6 +10,7 @@ import click
 
 from . import completion as complete
 from .checkpoints import key_option, signer
+from .helptext import Command
 from .options import MOMENT, database_option, json_option
 from .session import open_engine
 from .views import to_json
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from flowengine.service.deadlines import TickReport
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--as-of", "as_of", metavar="DATE", type=MOMENT,
               help="Apply what was due by the end of this day (YYYY-MM-DD) instead of by now; proposals with a "
                    "step after it are left alone. With --dry-run it may lie ahead.")
@@ -70,31 +71,48 @@ def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, checkpoint
 
 def report_text(report: TickReport, workflow: str | None) -> str:
     from flowengine.clock import local_text
+    from flowengine.i18n import t, tn
 
     from .terminal import table
 
     would = report.dry_run
-    scope = f" under {workflow}" if workflow else ""
-    lines = [f"as of {local_text(report.as_of)}: {report.checked} open proposal(s){scope} checked"
-             + (" (dry run: nothing written)" if would else "")]
+    moment = local_text(report.as_of)
+    if workflow:
+        head = tn("as of {moment}: {n} open proposal under {workflow} checked",
+                  "as of {moment}: {n} open proposals under {workflow} checked", report.checked,
+                  moment=moment, workflow=workflow)
+    else:
+        head = tn("as of {moment}: {n} open proposal checked", "as of {moment}: {n} open proposals checked",
+                  report.checked, moment=moment)
+    lines = [head + (t(" (dry run: nothing written)") if would else "")]
     if report.escalations:
-        lines += ["", f"{len(report.escalations)} escalation(s) {'due' if would else 'applied'}:", table(
-            ["proposal", "from", "to", "trigger", "after", "due"],
+        count = len(report.escalations)
+        heading = (tn("{n} escalation due:", "{n} escalations due:", count) if would
+                   else tn("{n} escalation applied:", "{n} escalations applied:", count))
+        lines += ["", heading, table(
+            [t("proposal"), t("from"), t("to"), t("trigger"), t("after"), t("due")],
             [(e.proposal, e.from_state, e.to_state, e.trigger, e.after, local_text(e.due))
              for e in report.escalations])]
     if report.reminders:
-        lines += ["", f"{len(report.reminders)} reminder(s) {'due' if would else 'handed out'}:", table(
-            ["proposal", "state", "owner", "waiting", "after", "due", "title"],
-            [(r.proposal, r.state, r.owner, f"{int(r.waiting_days)} d", r.after, local_text(r.due),
-              r.title) for r in report.reminders], optional=("after", "due"))]
+        count = len(report.reminders)
+        heading = (tn("{n} reminder due:", "{n} reminders due:", count) if would
+                   else tn("{n} reminder handed out:", "{n} reminders handed out:", count))
+        after, due = t("after"), t("due")
+        lines += ["", heading, table(
+            [t("proposal"), t("state"), t("owner"), t("waiting"), after, due, t("title")],
+            [(r.proposal, r.state, r.owner, tn("{n} day", "{n} days", int(r.waiting_days)), r.after,
+              local_text(r.due), r.title) for r in report.reminders], optional=(after, due))]
     if not report.changed:
-        lines.append("nothing due: no escalation or reminder" + ("" if would else " was written"))
+        lines.append(t("nothing due: no escalation or reminder") if would
+                     else t("nothing due: no escalation or reminder was written"))
     for blocked in report.blocked:
-        lines.append(f"{blocked.proposal}: the escalation '{blocked.trigger}' out of {blocked.state} cannot fire: "
-                     + "; ".join(blocked.reasons))
+        lines.append(t("{proposal}: the escalation '{trigger}' out of {state} cannot fire: {reasons}",
+                       proposal=blocked.proposal, trigger=blocked.trigger, state=blocked.state,
+                       reasons="; ".join(blocked.reasons)))
     if report.left_alone:
-        lines.append(f"left alone (changed after the as-of moment): {', '.join(report.left_alone)}")
+        lines.append(t("left alone (changed after the as-of moment): {proposals}",
+                       proposals=", ".join(report.left_alone)))
     if report.unfinished:
-        lines.append(f"more escalations due than one run applies: {', '.join(report.unfinished)}; run tick again")
+        lines.append(t("more escalations due than one run applies: {proposals}; run tick again",
+                       proposals=", ".join(report.unfinished)))
     return "\n".join(lines)
-

@@ -134,7 +134,7 @@ _TAB_SAFE = str.maketrans("\t\r\n", "   ")
 
 def audit_text(report: AuditReport) -> tuple[list[str], str]:
     """What an audit found, a line per damaged proposal or altered definition, and its verdict."""
-    from flowengine.i18n import t
+    from flowengine.i18n import t, tn
 
     findings = [f"{broken.proposal}: "
                 + (t("history") if broken.seq is None else t("event {seq}", seq=broken.seq)) + f": {broken.problem}"
@@ -142,10 +142,11 @@ def audit_text(report: AuditReport) -> tuple[list[str], str]:
     findings += [t("definition {definition}: its text does not match its hash (altered in the database)",
                    definition=definition) for definition in report.altered_definitions]
     verdict = t("every chain holds") if report.ok else t(
-        "{damaged} damaged proposal(s), {altered} altered definition(s)", damaged=len(report.breaks),
-        altered=len(report.altered_definitions))
-    return findings, t("{proposals} proposal(s), {events} event(s) checked: {verdict}", proposals=report.proposals,
-                       events=report.events, verdict=verdict)
+        "{damaged}, {altered}", damaged=tn("{n} damaged proposal", "{n} damaged proposals", len(report.breaks)),
+        altered=tn("{n} altered definition", "{n} altered definitions", len(report.altered_definitions)))
+    return findings, t("{proposals}, {events} checked: {verdict}", verdict=verdict,
+                       proposals=tn("{n} proposal", "{n} proposals", report.proposals),
+                       events=tn("{n} event", "{n} events", report.events))
 
 
 def _step_name(event: Event) -> str:

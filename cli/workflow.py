@@ -9,10 +9,11 @@ from typing import Any
 import click
 
 from flowengine.eventlog.formats import import_format_names
+from flowengine.i18n import t, tn
 from flowengine.suggest import either
-from flowengine.views.formats import diagram_suffix_choices
 
 from . import completion as complete
+from .helptext import Group
 from .options import (
     CHECK_LOG_COLUMNS,
     CHECK_STATE_MAP,
@@ -30,7 +31,7 @@ from .views import to_json
 EXIT_INVALID = 1
 
 
-@click.group()
+@click.group(cls=Group)
 def workflow() -> None:
     """Check, list, show and draw workflow definitions; list and migrate their versions.
 
@@ -79,8 +80,8 @@ def validate(paths: tuple[str, ...], strict: bool, show_all: bool, as_json: bool
 
         results.append(check_bytes(standard_input_bytes(MAX_FILE_BYTES + 1), STDIN_NAME, strict=strict))
     if not results:
-        raise FlowEngineError(f"no workflow files found in {', '.join(paths)}; "
-                              "a workflow is a .yaml file with 'states:' and 'transitions:'")
+        raise FlowEngineError(t("no workflow files found in {paths}; a workflow is a .yaml file with 'states:' and "
+                                "'transitions:'", paths=", ".join(paths)))
     valid = all(result.ok for result in results)
     if as_json:
         click.echo(to_json({
@@ -98,8 +99,11 @@ def validate(paths: tuple[str, ...], strict: bool, show_all: bool, as_json: bool
         errors = sum(len(r.errors) for r in results)
         warnings = sum(len(r.warnings) for r in results)
         bad = sum(1 for r in results if not r.ok)
-        verdict = "valid" if valid else f"{bad} invalid"
-        click.echo(f"{len(results)} file(s) checked: {verdict}; {errors} error(s), {warnings} warning(s)", err=True)
+        verdict = t("valid") if valid else tn("{n} invalid", "{n} invalid", bad)
+        click.echo(tn("{n} file checked: {verdict}; {errors}, {warnings}",
+                      "{n} files checked: {verdict}; {errors}, {warnings}", len(results), verdict=verdict,
+                      errors=tn("{n} error", "{n} errors", errors),
+                      warnings=tn("{n} warning", "{n} warnings", warnings)), err=True)
     if not valid:
         raise SystemExit(EXIT_INVALID)
 
@@ -148,8 +152,8 @@ def discover(log: str, output: str | None, min_share: float, fmt: str | None, ma
         source = log
         if log == "-":
             if fmt is None:
-                raise click.UsageError("reading the log from standard input, say its format: --format "
-                                       + either(import_format_names()))
+                raise click.UsageError(t("reading the log from standard input, say its format: --format {formats}",
+                                         formats=either(import_format_names())))
             spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowengine-discover-"))
             source = str(spooled_standard_input(Path(spool)))
         draft, text = discover_workflow(source, fmt=fmt, mapping=parse_mapping(mappings), min_share=min_share,
@@ -157,12 +161,13 @@ def discover(log: str, output: str | None, min_share: float, fmt: str | None, ma
     name = output if output not in (None, "-") else f"{draft.id}.yaml"
     checked = check_text(text, name)
     if not checked.ok:  # a draft that does not validate is flowengine's fault, not the log's
-        raise RuntimeError("the drafted workflow does not validate: " + "; ".join(i.format() for i in checked.errors))
+        raise RuntimeError(t("the drafted workflow does not validate: {issues}",
+                             issues="; ".join(i.format() for i in checked.errors)))
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:
         target = Path(name)
-        with replacing(target, f"cannot write the draft {target}", InvalidInput) as temp:
+        with replacing(target, t("cannot write the draft {file}", file=target), InvalidInput) as temp:
             temp.write_text(text, encoding="utf-8")
     finals = sum(1 for s in draft.states if s.final)
     summary = {"workflow": draft.id, "output": None if output in (None, "-") else name, "cases": draft.cases,
@@ -174,20 +179,35 @@ def discover(log: str, output: str | None, min_share: float, fmt: str | None, ma
     if as_json:
         click.echo(to_json(summary), err=output in (None, "-"))
         return
-    lines = [f"drafted {name}: {len(draft.states)} states ({finals} final), {draft.pairs} directly-follows "
-             f"pair(s) as {len(draft.transitions)} transition(s), from {draft.cases:,} cases and {draft.events:,} "
-             f"events of {draft.log}"]
+    from flowengine.i18n import active
+    from flowengine.i18n.formats import number
+
+    language = active()
+    lines = [t("drafted {file}: {states} ({finals} final), {pairs} as {transitions}, from {cases} and {events} "
+               "of {log}", file=name, finals=finals, log=draft.log,
+               states=tn("{n} state", "{n} states", len(draft.states)),
+               pairs=tn("{n} directly-follows pair", "{n} directly-follows pairs", draft.pairs),
+               transitions=tn("{n} transition", "{n} transitions", len(draft.transitions)),
+               cases=tn("{count} case", "{count} cases", draft.cases, count=number(draft.cases, language)),
+               events=tn("{count} event", "{count} events", draft.events, count=number(draft.events, language)))]
     if draft.dropped:
-        lines.append(f"left out {len(draft.dropped)} pair(s) below {min_share:g} of their activity's pairs, taken "
-                     f"by {draft.dropped_cases:,} case(s), which will not fit: import the rest with --keep-going, "
-                     "or lower --min-share")
+        lines.append(tn("left out {n} pair below {share} of their activity's pairs, taken by {cases}, which will "
+                        "not fit: import the rest with --keep-going, or lower --min-share",
+                        "left out {n} pairs below {share} of their activity's pairs, taken by {cases}, which "
+                        "will not fit: import the rest with --keep-going, or lower --min-share", len(draft.dropped),
+                        share=f"{min_share:g}", cases=tn("{count} case", "{count} cases", draft.dropped_cases,
+                                                         count=number(draft.dropped_cases, language))))
     if draft.left_out:
-        lines.append(f"left out {draft.left_out:,} row(s) with no case, activity or readable time (the first: "
-                     f"{draft.first_left_out})")
+        lines.append(tn("left out {count} row with no case, activity or readable time (the first: {first})",
+                        "left out {count} rows with no case, activity or readable time (the first: {first})",
+                        draft.left_out, count=number(draft.left_out, language), first=draft.first_left_out))
     if draft.naive_times:
-        lines.append(f"{draft.naive_times:,} time(s) have no UTC offset: import with --assume-utc")
-    lines.append(f"it validates ({len(checked.warnings)} warning(s): deadlines and governance, which a log cannot "
-                 f"tell); check the stages the comments name, then: flowengine import {draft.log} --workflow {name}")
+        lines.append(tn("{count} time has no UTC offset: import with --assume-utc",
+                        "{count} times have no UTC offset: import with --assume-utc", draft.naive_times,
+                        count=number(draft.naive_times, language)))
+    lines.append(t("it validates ({warnings}: deadlines and governance, which a log cannot tell); check the stages "
+                   "the comments name, then: flowengine import {log} --workflow {file}", log=draft.log, file=name,
+                   warnings=tn("{n} warning", "{n} warnings", len(checked.warnings))))
     for line in lines:
         click.echo(line, err=output in (None, "-"))
 
@@ -221,14 +241,14 @@ def list_workflows(workflow_dirs: tuple[str, ...], as_json: bool) -> None:
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo("no workflows found")
+        click.echo(t("no workflows found"))
         return
     click.echo(table(
-        ["id", "version", "title", "states", "status", "path"],
+        [t("id"), t("version"), t("title"), t("states"), t("status"), t("path")],
         [[r["id"], r["version"], r["title"], r["states"],
-          ("valid" if r["valid"] else f"{r['errors']} error(s)")
-          + (" (overridden by an earlier folder)" if r["shadowed"] else "")
-          + (" (id declared by another file too)" if r["duplicate"] else ""),
+          (t("valid") if r["valid"] else tn("{n} error", "{n} errors", r["errors"]))
+          + (t(" (overridden by an earlier folder)") if r["shadowed"] else "")
+          + (t(" (id declared by another file too)") if r["duplicate"] else ""),
           r["path"]] for r in rows],
     ))
 
@@ -256,31 +276,33 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
         click.echo(to_json(data))
         return
     roles = {r.id: r.label(language) for r in wf.roles.values()}
-    click.echo(fit(f"{wf.label(language)}  ({wf.id}, version {wf.version or '-'}, prefix {wf.prefix or '-'})"))
+    click.echo(fit(t("{label}  ({workflow}, version {version}, prefix {prefix})", label=wf.label(language),
+                     workflow=wf.id, version=wf.version or "-", prefix=wf.prefix or "-")))
     if wf.description:
         click.echo(fit(wf.description.strip()))
-    click.echo("\nStates")
+    click.echo("\n" + t("States"))
     click.echo(table(
-        ["state", "label", "stage", "owner", "deadline", "kind"],
+        [t("state"), t("label"), t("stage"), t("owner"), t("deadline"), t("kind")],
         [[s.id, s.label(language), s.stage, roles.get(s.owner or "", s.owner), s.deadline_text,
-          ("initial" if s.initial else "") or (f"final: {s.outcome}" if s.final else "open")]
+          (t("initial") if s.initial else "") or (t("final: {outcome}", outcome=s.outcome) if s.final else t("open"))]
          for s in wf.states.values()],
     ))
-    click.echo("\nTransitions")
+    click.echo("\n" + t("Transitions"))
     click.echo(table(
-        ["trigger", "label", "from", "to", "roles", "requires", "marks"],
-        [[t.trigger, t.label(language), "* (any open state)" if t.from_any else list(t.sources), t.target,
-          [roles.get(r, r) for r in t.roles] or "anyone", list(t.requires),
-          ", ".join(mark for mark, on in (("comment required", t.requires_comment),
-                                          ("answers the panel", t.answers_panel)) if on)]
-         for t in wf.transitions],
+        [t("trigger"), t("label"), t("from"), t("to"), t("roles"), t("requires"), t("marks")],
+        [[step.trigger, step.label(language), t("* (any open state)") if step.from_any else list(step.sources),
+          step.target, [roles.get(r, r) for r in step.roles] or t("anyone"), list(step.requires),
+          ", ".join(mark for mark, on in ((t("comment required"), step.requires_comment),
+                                          (t("answers the panel"), step.answers_panel)) if on)]
+         for step in wf.transitions],
     ))
-    click.echo("\nRoles")
-    click.echo(table(["role", "kind", "label"], [[r.id, r.kind, r.label(language)] for r in wf.roles.values()]))
+    click.echo("\n" + t("Roles"))
+    click.echo(table([t("role"), t("kind"), t("label")],
+                     [[r.id, r.kind, r.label(language)] for r in wf.roles.values()]))
     if wf.fields:
-        click.echo("\nFields")
+        click.echo("\n" + t("Fields"))
         click.echo(table(
-            ["field", "type", "required at creation", "options", "label"],
+            [t("field"), t("type"), t("required at creation"), t("options"), t("label")],
             [[f.id, f.type, f.required, list(f.options), f.label(language)] for f in wf.fields.values()],
         ))
 
@@ -288,7 +310,7 @@ def show(workflow_ref: str, workflow_dirs: tuple[str, ...], language: str, as_js
 @workflow.command()
 @click.argument("workflow_ref", metavar="WF", shell_complete=complete.workflow_ids)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help=f"File to write; its extension picks the format: {diagram_suffix_choices()}.")
+              help="File to write; its extension picks the format: {diagram_suffixes}.")
 @workflows_option
 @language_option
 def diagram(workflow_ref: str, output: str, workflow_dirs: tuple[str, ...], language: str) -> None:
@@ -302,7 +324,7 @@ def diagram(workflow_ref: str, output: str, workflow_dirs: tuple[str, ...], lang
 
     wf = _load(workflow_ref, workflow_dirs)
     written = render(wf, Path(output), language)
-    click.echo(f"wrote {written}")
+    click.echo(t("wrote {file}", file=written))
 
 
 @workflow.command()
@@ -324,13 +346,13 @@ def diagrams(out_dir: str, check: bool) -> None:
         statuses = bundled_diagram_status(folder)
         stale = [s for s in statuses if not s.current]
         for status in statuses:
-            click.echo(f"{'current' if status.current else 'OUT OF DATE'}  {status.diagram}")
+            click.echo(f"{t('current') if status.current else t('OUT OF DATE')}  {status.diagram}")
         if stale:
-            click.echo("run 'flowengine workflow diagrams' to redraw them", err=True)
+            click.echo(t("run 'flowengine workflow diagrams' to redraw them"), err=True)
             raise SystemExit(EXIT_INVALID)
         return
     for status in write_bundled_diagrams(folder):
-        click.echo(f"{'unchanged' if status.current else 'redrawn'}  {status.diagram}")
+        click.echo(f"{t('unchanged') if status.current else t('redrawn')}  {status.diagram}")
 
 
 @workflow.command()
@@ -375,13 +397,14 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
         click.echo(to_json([v.as_dict() for v in found]))
         return
     click.echo(table(
-        ["version", "hash", "first stored", "source", "proposals", "open", "file"],
+        [t("version"), t("hash"), t("first stored"), t("source"), t("proposals"), t("open"), t("file")],
         [[v.label, short_hash(v.content_hash), local_text(v.stored_at), v.source, str(v.proposals), str(v.open),
-          "current" if v.current else ""] for v in found]))
+          t("current") if v.current else ""] for v in found]))
     shared = sorted({v.version for v in found if v.label != (v.version or "-")})
     if shared:
-        click.echo(f"note: definitions share version {', '.join(shared)}: the file was edited without raising "
-                   "'version:'; raise it with every edit so people can tell the versions apart", err=True)
+        click.echo(t("note: definitions share version {versions}: the file was edited without raising 'version:'; "
+                     "raise it with every edit so people can tell the versions apart", versions=", ".join(shared)),
+                   err=True)
 
 
 @workflow.command()
@@ -423,7 +446,7 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
     mapping = parse_map(maps)
     who = actor(actor_name, role) if not dry_run or actor_name or role else None
     with open_engine(database, workflow_dirs) as engine, \
-            terminal_meter("migrating", None, quiet=quiet or dry_run or as_json) as meter:
+            terminal_meter(t("migrating"), None, quiet=quiet or dry_run or as_json) as meter:
         done = engine.migrate(workflow_id, to, actor=who, mapping=mapping, dry_run=dry_run, comment=comment,
                               meter=meter)
     if as_json:
@@ -433,21 +456,26 @@ def migrate(workflow_id: str, to: str, maps: tuple[str, ...], dry_run: bool, com
 
     plan = done.plan
     if plan.moves:
-        click.echo(table(["proposal", "state", "from version"], [
+        click.echo(table([t("proposal"), t("state"), t("from version")], [
             [m.proposal.id, m.proposal.state if m.to_state == m.proposal.state
              else f"{m.proposal.state} → {m.to_state}",
              version_label(m.proposal.workflow_version, m.proposal.definition_hash)]
             for m in plan.moves]))
     for move in plan.moves:
         for warning in move.warnings:
-            click.echo(f"warning: {move.proposal.id}: {warning}")
-    verb = "would move" if dry_run else "moved"
-    summary = f"{len(plan.moves)} proposal(s) {verb} to {workflow_id} {plan.target}"
+            click.echo(t("warning: {proposal}: {warning}", proposal=move.proposal.id, warning=warning))
+    moved = len(plan.moves)
+    if dry_run:
+        summary = tn("{n} proposal would move to {workflow} {version}", "{n} proposals would move to {workflow} "
+                     "{version}", moved, workflow=workflow_id, version=plan.target)
+    else:
+        summary = tn("{n} proposal moved to {workflow} {version}", "{n} proposals moved to {workflow} {version}",
+                     moved, workflow=workflow_id, version=plan.target)
     if plan.already:
-        summary += f"; {len(plan.already)} already on it"
+        summary += t("; {n} already on it", n=len(plan.already))
     if plan.final:
-        summary += f"; {len(plan.final)} ended, left on their definitions"
-    click.echo(summary + ("; dry run: nothing was written" if dry_run else ""))
+        summary += t("; {n} ended, left on their definitions", n=len(plan.final))
+    click.echo(summary + (t("; dry run: nothing was written") if dry_run else ""))
 
 
 def _load(workflow_ref: str, workflow_dirs: tuple[str, ...]) -> Any:

@@ -69,10 +69,11 @@ def local_text(moment: datetime) -> str:
     return as_utc(moment).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
-def parse_moment(text: str, *, what: str = "the date") -> datetime:
+def parse_moment(text: str, *, what: str | None = None) -> datetime:
     """A date or date-time given by a user; a bare date means the end of that day, local time.
     Either must lie within the accepted window (:mod:`flowengine.timewindow`)."""
     value = text.strip()
+    what = t("the date") if what is None else what
     moment: datetime | None
     try:
         if len(value) == 10:
@@ -85,8 +86,8 @@ def parse_moment(text: str, *, what: str = "the date") -> datetime:
     except OverflowError:
         moment = None
     except ValueError as exc:
-        raise InvalidInput(f"{what} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30 "
-                           "(or a full date-time such as 2019-06-30T14:00)") from exc
+        raise InvalidInput(t("{what} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30 (or a full "
+                             "date-time such as 2019-06-30T14:00)", what=what, text=text)) from exc
     if moment is None or not in_window(moment):
         raise InvalidInput(t("{what} '{time}' lies outside the range flowengine accepts ({earliest} to {latest}, "
                              "UTC)", what=what, time=value, earliest=EARLIEST_TEXT, latest=LATEST_TEXT))

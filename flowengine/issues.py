@@ -6,12 +6,22 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-START_HINT = "start from a bundled workflow, e.g. workflows/default/innovation-chain.yaml"
+from flowengine.i18n import N_, marked
+
+START_HINT = N_("start from a bundled workflow, e.g. workflows/default/innovation-chain.yaml")
 
 
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+
+    @property
+    def word(self) -> str:
+        """The severity as the reader says it ("feil", "fel"); ``value`` stays the same for programs."""
+        return marked(_SEVERITY_WORDS[self])
+
+
+_SEVERITY_WORDS = {Severity.ERROR: N_("error"), Severity.WARNING: N_("warning")}
 
 
 def printable(text: str) -> str:
@@ -48,7 +58,7 @@ class Issue:
 
     def format(self) -> str:
         """One line, always: text from the file cannot start a line of its own or hide a character."""
-        text = f"{self.location}: {self.severity.value} {self.code}: {self.message}"
+        text = f"{self.location}: {self.severity.word} {self.code}: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
         return printable(text)

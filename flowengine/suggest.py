@@ -25,5 +25,9 @@ def did_you_mean(wanted: str, known: Iterable[str]) -> str | None:
 
 def either(choices: Iterable[str]) -> str:
     """``"a, b or c"``: the choices a message offers, in their order."""
+    from flowengine.i18n import t
+
     items = list(choices)
-    return " or ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+    if len(items) > 1:
+        return t("{choices} or {last}", choices=", ".join(items[:-1]), last=items[-1])
+    return "".join(items)

@@ -84,7 +84,7 @@ def test_a_backup_taken_while_another_process_advances_restores_elsewhere_and_ho
     assert PROPOSALS + READY_AFTER <= in_backup <= PROPOSALS + STEPS
     assert count_events(source) == PROPOSALS + STEPS
     audited = flowengine("audit", "verify", "--db", restored_target)
-    assert audited.exit_code == 0 and f"{PROPOSALS} proposal(s), {in_backup} event(s) checked" in audited.stderr
+    assert audited.exit_code == 0 and f"{PROPOSALS} proposals, {in_backup} events checked" in audited.stderr
     with raw_connection(restored_target) as conn:  # each proposal's row agrees with its own events
         rows = conn.execute(text("SELECT p.version, count(e.seq) FROM proposals p JOIN events e "
                                  "ON e.proposal_pk = p.pk GROUP BY p.pk, p.version")).all()
@@ -135,8 +135,8 @@ def test_a_backup_of_a_rewritten_history_names_the_break_and_exits_1(places: Pla
     result = flowengine("db", "backup", str(file), "--db", source)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[1].startswith(f"{first}: event 1: ")
-    assert result.stdout.splitlines()[-1] == "audit: 2 proposal(s), 2 event(s) checked: 1 damaged proposal(s), " \
-                                             "0 altered definition(s)"
+    assert result.stdout.splitlines()[-1] == "audit: 2 proposals, 2 events checked: 1 damaged proposal, " \
+                                             "0 altered definitions"
     assert file.exists()  # what the database held, kept as evidence
 
 

@@ -314,7 +314,7 @@ def test_list_with_nothing_matching_says_so_on_stderr(run: Run, fresh: tuple[Run
 def test_audit_verify_holds_after_the_session(run: Run) -> None:
     verified = ok(run("audit", "verify"))
     assert verified.stdout == ""
-    assert verified.stderr == "3 proposal(s), 6 event(s) checked: every chain holds\n"
+    assert verified.stderr == "3 proposals, 6 events checked: every chain holds\n"
     assert as_json(run("audit", "verify", "--json")) == {"ok": True, "proposals": 3, "events": 6, "breaks": [],
                                                          "altered_definitions": []}
 

@@ -98,7 +98,7 @@ def test_the_units_commands_tick_then_back_up_and_prune(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=120, check=False)
     assert backup.returncode == 0, backup.stderr
     (made,) = (tmp_path / "backups").glob("flowengine-*.backup")
-    assert "audit: 0 proposal(s), 0 event(s) checked: every chain holds" in backup.stdout
+    assert "audit: 0 proposals, 0 events checked: every chain holds" in backup.stdout
     prune = subprocess.run(_command("flowengine-backup.service", "ExecStartPost", db, tmp_path), env=environment,
                            capture_output=True, text=True, timeout=120, check=False)
     assert prune.returncode == 0 and made.exists()  # a fresh backup is kept

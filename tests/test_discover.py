@@ -139,13 +139,13 @@ def test_the_command_writes_the_draft_and_says_what_it_did(tmp_path: Path, db_ta
                  "--prefix", "RD", "--min-share", "0.1")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"drafted {out}: 10 states (1 final)")
-    assert "taken by 10 case(s), which will not fit: import the rest with --keep-going" in result.stdout
+    assert "taken by 10 cases, which will not fit: import the rest with --keep-going" in result.stdout
     assert "(import the others with --keep-going," in out.read_text(encoding="utf-8")
     assert run("workflow", "validate", str(out)).exit_code == 0
     imported = run("import", str(LOGS / "roadtraffic100traces.xes"), "-w", str(out), "--actor", "police",
                    "--keep-going", "--rejects", str(tmp_path / "rejects.csv"))
     assert imported.exit_code == 0, imported.output
-    assert "imported 90 case(s)" in imported.stdout and "under road (RD-1 …" in imported.stdout
+    assert "imported 90 cases" in imported.stdout and "under road (RD-1 …" in imported.stdout
 
 
 def test_the_command_writes_to_standard_output_with_its_summary_apart(tmp_path: Path, db_target: str) -> None:

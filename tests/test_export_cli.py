@@ -50,7 +50,7 @@ def test_a_file_is_written_with_the_count_said_on_standard_error(run: Run, histo
     result = ok(run("export", "--format", "ocel", "-o", str(target)))
     count = sum(len(events) for _, events in stored(history))
     assert result.stdout == ""
-    assert result.stderr == f"{count} event(s) written to {target}\n"
+    assert result.stderr == f"{count} events written to {target}\n"
     assert len(json.loads(target.read_text(encoding="utf-8"))["events"]) == count
     quiet = ok(run("export", "--format", "xes", "--output", str(tmp_path / "events.xes"), "--quiet"))
     assert quiet.stderr == "" and (tmp_path / "events.xes").read_text(encoding="utf-8").startswith("<?xml")

@@ -355,10 +355,10 @@ def test_the_command_reports_what_it_imported(db_target: str, folder: Path, tmp_
     run = make_run(db_target, "2030-01-01T00:00")
     path = write(tmp_path, GOOD)
     dry = ok(run("import", str(path), "--workflow", "review", "--workflows", str(folder), "--dry-run"))
-    assert "would import 2 case(s), 6 event(s) from log.csv under review" in dry.stdout
+    assert "would import 2 cases, 6 events from log.csv under review" in dry.stdout
     assert "nothing was written" in dry.stdout
     done = ok(run("import", str(path), "-w", "review", "--workflows", str(folder)))
-    assert done.stdout.startswith("imported 2 case(s), 6 event(s) from log.csv under review (REV-1 … REV-7)")
+    assert done.stdout.startswith("imported 2 cases, 6 events from log.csv under review (REV-1 … REV-7)")
     ok(run("audit", "verify"))
 
 

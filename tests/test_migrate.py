@@ -457,7 +457,7 @@ def test_cli_dry_run_then_migrate_then_nothing_more(db_target: str, folder: Path
         f"MINIMA-1  draft                             1 ({old})",
         f"MINIMA-2  council_review → council_hearing  1 ({old})"]
     assert "warning: MINIMA-2: field 'decision_ref' is not set; accept will need it" in dry.stdout
-    assert dry.stdout.splitlines()[-1] == (f"2 proposal(s) would move to minimal 2 ({content_hash(MINIMAL_V2)[:7]}); "
+    assert dry.stdout.splitlines()[-1] == (f"2 proposals would move to minimal 2 ({content_hash(MINIMAL_V2)[:7]}); "
                                            "dry run: nothing was written")
     assert as_json(run("audit", "verify", "--json")) == verified
 
@@ -470,7 +470,7 @@ def test_cli_dry_run_then_migrate_then_nothing_more(db_target: str, folder: Path
 
     again = ok(run("workflow", "migrate", "minimal", "--to", "minimal", "--map", "council_review=council_hearing",
                    "--as", "ola", "--role", "council"))
-    assert again.stdout.strip().endswith("0 proposal(s) moved to minimal 2 "
+    assert again.stdout.strip().endswith("0 proposals moved to minimal 2 "
                                          f"({content_hash(MINIMAL_V2)[:7]}); 2 already on it")
     history = ok(run("history", "MINIMA-2")).stdout.splitlines()
     assert f"migrated 1 ({old}) → 2 ({content_hash(MINIMAL_V2)[:7]})" in history[-1]

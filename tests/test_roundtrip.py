@@ -97,7 +97,7 @@ def test_the_command_line_round_trip_exports_to_a_file_and_imports_it(original: 
     ok(export("export", "--workflow", "timely", "-o", str(log)))  # the format from the name
     assert (log.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
     done = ok(into("import", str(log), "--workflow", "timely", "--workflows", str(tmp_path / "workflows")))
-    assert f"imported 2 case(s), 11 event(s) from {name} under timely (TML-1 … TML-2)" in done.stdout
+    assert f"imported 2 cases, 11 events from {name} under timely (TML-1 … TML-2)" in done.stdout
     ok(into("audit", "verify"))
     again = into("import", str(log), "--workflow", "timely", "--workflows", str(tmp_path / "workflows"))
     assert again.exit_code == 1

@@ -57,7 +57,7 @@ def test_import_reads_a_log_from_standard_input(place: Place) -> None:
     result = place.run("import", "-", "--format", "xes", "-w", "road-traffic-fines", "--workflows", EVENTLOGS,
                        "--actor", "police", stdin=ROAD.read_bytes())
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("imported 100 case(s), 390 event(s) from <stdin> under road-traffic-fines")
+    assert result.stdout.startswith("imported 100 cases, 390 events from <stdin> under road-traffic-fines")
 
 
 def test_import_from_standard_input_names_its_problems_at_stdin_lines(place: Place) -> None:

@@ -42,6 +42,7 @@ def test_validate_does_not_import_graphviz() -> None:
     chain = REPO_ROOT / "workflows" / "default" / "innovation-chain.yaml"
     loaded = _modules_after(["workflow", "validate", str(chain)])
     assert "jsonschema" in loaded  # it does check the file against the schema
+    assert "networkx" in loaded  # and asks the graph checks
     assert "graphviz" not in loaded
 
 

@@ -71,13 +71,13 @@ def test_stalls_diagram_draws_a_bar_then_writes_the_file(place: Place) -> None:
 def test_import_draws_a_running_count_then_says_what_it_imported(place: Place) -> None:
     screen = run_in_terminal(["import", str(ROAD_LOG), "--workflow", "road-traffic-fines", "--workflows",
                               str(REPO_ROOT / "examples" / "eventlogs"), "--actor", "police-office"], place.env())
-    assert_finished(screen.output, screen.exit_code, "importing", "imported 100 case(s), 390 event(s)")
+    assert_finished(screen.output, screen.exit_code, "importing", "imported 100 cases, 390 events")
 
 
 def test_export_to_a_file_draws_a_bar_of_known_length(place: Place) -> None:
     out = place.folder / "log.csv"
     screen = run_in_terminal(["export", "-o", str(out)], place.env())
-    assert_finished(screen.output, screen.exit_code, "Exporting", "5/5", f"event(s) written to {out}")
+    assert_finished(screen.output, screen.exit_code, "Exporting", "5/5", f"events written to {out}")
     assert out.read_text(encoding="utf-8").count("\n") > 3
 
 
@@ -87,7 +87,7 @@ def test_workflow_migrate_draws_a_count_while_it_moves_proposals(place: Place) -
     newer.write_text(MINIMAL_WORKFLOW.replace("version: 1", "version: 2"), encoding="utf-8")
     screen = run_in_terminal(["workflow", "migrate", "minimal", "--to", str(newer), "--as", "eva", "--role",
                               "council"], place.env())
-    assert_finished(screen.output, screen.exit_code, "migrating", "3 proposal(s) moved to minimal 2")
+    assert_finished(screen.output, screen.exit_code, "migrating", "3 proposals moved to minimal 2")
 
 
 def test_quiet_draws_no_bar_on_a_terminal(place: Place) -> None:

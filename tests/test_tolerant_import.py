@@ -98,9 +98,9 @@ def test_the_command_imports_what_fits_and_says_the_fitness(db_target: str, fold
     result = run("import", str(tmp_path / "log.csv"), "-w", "review", "--workflows", str(folder), "--keep-going")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:3] == [
-        "imported 2 case(s), 4 event(s) from log.csv under review (REV-1 … REV-2)",
+        "imported 2 cases, 4 events from log.csv under review (REV-1 … REV-2)",
         "fitness: 66.7 % of cases (2 of 3), 50.0 % of events (4 of 8)",
-        f"left out 1 case(s) that do not fit: 2 problem(s) listed in {tmp_path / 'log.rejects.csv'}",
+        f"left out 1 case that does not fit: 2 problems listed in {tmp_path / 'log.rejects.csv'}",
     ]
     assert (tmp_path / "log.rejects.csv").read_text(encoding="utf-8").count("\n") == 3
 

@@ -8,8 +8,14 @@ and for a small one, a value of at least the threshold, so a reader cannot even 
 is small. "Possible" is decided exactly: the smallest and largest value of the cell over all
 whole-number solutions of the published counts (hidden and latent cells at least 0; a zero
 may be hidden beside a small count), solved as an integer programme by HiGHS.
-A hidden cell that pins itself gets a partner: the smallest shown count it shares an identity
-with, or, failing that, one reached through the hidden cells around it.
+
+Which others to hide is decided for each connected part of the table as one integer programme
+too: the fewest cells such that, for every small count, some table a reader cannot tell from
+the true one (same shown counts, same sums, whole numbers) gives it at least the threshold —
+that table is the proof, so a solution cut short by the time limit is as safe as the best one.
+A partner that a reader can still work out is shown after all: it protects nothing. Should the
+programme find nothing in time, partners are chosen one at a time: the smallest shown count a
+hidden cell shares an identity with, or one reached through the hidden cells around it.
 
 This is the only module that imports ``highspy``, and only when something is to be hidden.
 """
@@ -30,6 +36,9 @@ __all__ = ["Bounds", "bounds", "decide", "for_publication", "suppress"]
 # A hidden count's upper limit in the model: any count is far below it, and a cell that reaches
 # half of it is unbounded in effect (a solver is steadier with every variable bounded).
 _CEILING = 1e9
+# How long the choice of partners for one part of the table may take before the one-at-a-time
+# choice is used instead, in seconds (the programme's best solution so far is kept when it has one).
+TIME_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,10 @@ def suppress(table: CellTable, min_count: int, *, pinned: Callable[[str], bool] 
     for keys in _components(table):
         if not any(key in hidden for key in keys) or keys[0].startswith(SITE + "|"):
             continue
+        chosen = _fewest(table, keys, primary, min_count, can_hide)
+        if chosen is not None:
+            hidden.update(chosen)
+            continue
         # First against the continuous relaxation (fast; a cell it pins, whole numbers pin too),
         # then against whole numbers, which may pin what the relaxation does not.
         for exact in (False, True):
@@ -199,6 +212,81 @@ def suppress(table: CellTable, min_count: int, *, pinned: Callable[[str], bool] 
         if _is_site_total(equality) and any(key in hidden for key, _ in equality[1:]):
             hidden.add(equality[0][0])
     return frozenset(hidden)
+
+
+def _fewest(table: CellTable, keys: Sequence[str], primary: Collection[str], min_count: int,
+           can_hide: Callable[[str], bool]) -> set[str] | None:
+    """The fewest cells of one connected part to hide (its small counts among them) so that each
+    small count reaches ``min_count`` in a table that agrees with every count shown and every
+    sum: one copy of the part's cells per small count (its *witness*), tied to the true counts
+    wherever a cell is shown. None when no such choice is found in :data:`TIME_LIMIT`."""
+    import highspy
+
+    solver = _solver()
+    small = [key for key in keys if key in primary]
+    members = set(keys)
+    equalities = [e for e in table.equalities if all(key in members for key, _ in e)]
+    flags = [key for key in keys if key not in table.latent and (key in primary or can_hide(key))]
+    flag = {key: i for i, key in enumerate(flags)}
+    lower = [1.0 if key in primary else 0.0 for key in flags]
+    upper = [1.0] * len(flags)
+    cost = [1.0] * len(flags)
+    rows: list[tuple[float, float, list[int], list[float]]] = []
+    rise = 2.0 * min_count  # how far above its true count a witness may take a hidden cell
+    witnesses: list[dict[str, int]] = []
+    for weak in small:
+        first = len(lower)
+        at = {key: first + i for i, key in enumerate(keys)}
+        witnesses.append(at)
+        for key in keys:
+            value = float(table.values[key])
+            if key in table.latent:
+                low, high = 0.0, _CEILING
+            elif key == weak:
+                low, high = float(min_count), float(min_count) + rise
+            elif key in flag:
+                low, high = 0.0, value + rise
+                # Shown (flag 0), the witness keeps the true count: w - rise·flag ≤ v and w + v·flag ≥ v.
+                rows.append((-highspy.kHighsInf, value, [at[key], flag[key]], [1.0, -rise]))
+                rows.append((value, highspy.kHighsInf, [at[key], flag[key]], [1.0, value]))
+            else:
+                low = high = value
+            lower.append(low)
+            upper.append(high)
+            cost.append(0.0)
+        rows += [(0.0, 0.0, [at[key] for key, _ in e], [float(c) for _, c in e]) for e in equalities]
+    count = len(lower)
+    solver.addVars(count, lower, upper)
+    solver.changeColsIntegrality(count, list(range(count)), [highspy.HighsVarType.kInteger] * count)
+    solver.changeColsCost(count, list(range(count)), cost)
+    starts: list[int] = []
+    index: list[int] = []
+    values: list[float] = []
+    for _, _, columns, coefficients in rows:
+        starts.append(len(index))
+        index += columns
+        values += coefficients
+    solver.addRows(len(rows), [r[0] for r in rows], [r[1] for r in rows], len(index), starts, index, values)
+    solver.setOptionValue("time_limit", TIME_LIMIT)
+    solver.setOptionValue("mip_rel_gap", 0.1)  # within a tenth of the fewest: proving the last cell costs most
+    # A first solution to start from: every cell that may be hidden hidden, which leaves each
+    # witness its own small problem (solved at once); the search then shows what it can.
+    free = [i for i, key in enumerate(flags) if key not in primary]
+    solver.changeColsBounds(len(free), free, [1.0] * len(free), [1.0] * len(free))
+    solver.run()
+    if solver.getInfo().primal_solution_status == 2:
+        start = solver.getSolution()
+        solver.changeColsBounds(len(free), free, [0.0] * len(free), [1.0] * len(free))
+        solver.setSolution(start)
+    else:
+        return None  # not even hiding everything protects them: chosen one at a time (and shown where hopeless)
+    solver.run()
+    if solver.getInfo().primal_solution_status != 2:  # 2: a feasible solution was found
+        return None
+    solution = solver.getSolution().col_value
+    # A partner no witness moves off its true count protects nothing: shown, it changes no witness.
+    return {key for key in flags if key in primary or (solution[flag[key]] > 0.5 and any(
+        abs(solution[at[key]] - table.values[key]) > 0.5 for at in witnesses))}
 
 
 def _too_narrow(found: Bounds, primary: bool, min_count: int) -> bool:

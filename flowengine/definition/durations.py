@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flowengine.definition.vocabulary import describe_duration
+from flowengine.i18n import N_, marked, t, tn
 from flowengine.timewindow import LAST, LATEST, add
 
 _SHORT = re.compile(r"(?P<n>[0-9]{1,5})\s*(?P<unit>[hdw])")
@@ -20,7 +21,7 @@ _ISO = re.compile(
     r"(?:T(?=[0-9])(?:(?P<h>[0-9]{1,5})H)?(?:(?P<mi>[0-9]{1,5})M)?(?:(?P<s>[0-9]{1,7})S)?)?"
 )
 
-DURATION_HELP = "write it like 30d (days), 8w (weeks), 12h (hours), P3M (months) or P1Y (a year)"
+DURATION_HELP = N_("write it like 30d (days), 8w (weeks), 12h (hours), P3M (months) or P1Y (a year)")
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,13 @@ def _suggest(text: str) -> str:
         unit = words["unit"].lower()
         for prefix, code in _UNIT_WORDS:
             if unit.startswith(prefix):
-                n = words["n"]
+                n = int(words["n"])
                 if code in "hdw":
-                    return f"write {n}{code}"
-                unit_name = ("month" if code == "M" else "year") + ("" if n == "1" else "s")
-                return f"write P{n}{code} for {n} {unit_name}"
-    return DURATION_HELP
+                    return t("write {duration}", duration=f"{n}{code}")
+                if code == "M":
+                    return tn("write P{n}M for {n} month", "write P{n}M for {n} months", n)
+                return tn("write P{n}Y for {n} year", "write P{n}Y for {n} years", n)
+    return marked(DURATION_HELP)
 
 
 def parse_duration(text: str) -> Duration:
@@ -91,7 +93,7 @@ def parse_duration(text: str) -> Duration:
     else:
         iso = _ISO.fullmatch(cleaned.upper())
         if not iso:
-            raise ValueError(f"'{text}' is not a duration; {_suggest(cleaned)}")
+            raise ValueError(t("'{text}' is not a duration; {hint}", text=text, hint=_suggest(cleaned)))
         parts = {key: int(value) if value else 0 for key, value in iso.groupdict().items()}
         duration = Duration(
             cleaned,
@@ -100,7 +102,7 @@ def parse_duration(text: str) -> Duration:
                       seconds=parts["s"]),
         )
     if duration.approx_days <= 0:
-        raise ValueError(f"'{text}' is zero; a deadline must be longer than nothing")
+        raise ValueError(t("'{text}' is zero; a deadline must be longer than nothing", text=text))
     if duration.approx_days > 100 * 366:
-        raise ValueError(f"'{text}' is over 100 years; a deadline that long is no deadline")
+        raise ValueError(t("'{text}' is over 100 years; a deadline that long is no deadline", text=text))
     return duration

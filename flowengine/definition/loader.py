@@ -35,6 +35,7 @@ from flowengine.definition.model import (
 from flowengine.definition.vocabulary import LANGUAGES
 from flowengine.definition.yamlsafe import LocatedDocument, read_bytes, read_file, read_text
 from flowengine.errors import DefinitionError
+from flowengine.i18n import marked, t
 from flowengine.issues import START_HINT, Issue, Location, Severity, error
 
 
@@ -96,8 +97,8 @@ def check_document(doc: LocatedDocument, *, strict: bool = False, file_stem: str
 
     issues = list(doc.issues)
     if not isinstance(doc.data, dict):
-        issues.append(error("FE006", "the top level must be a mapping of keys (id:, states:, transitions: …)",
-                            doc.value_at(()), START_HINT))
+        issues.append(error("FE006", t("the top level must be a mapping of keys (id:, states:, transitions: …)"),
+                            doc.value_at(()), marked(START_HINT)))
         return CheckResult(doc.source, None, _sorted(issues))
     too_big = size_issue(doc)
     if too_big is not None:
@@ -237,14 +238,14 @@ class _ModelBuilder:
             outcome=spec.get("outcome") if isinstance(spec.get("outcome"), str) else None,
             stage=stage or ("closed" if final else None),
             owner=spec.get("owner") if isinstance(spec.get("owner"), str) else None,
-            deadline=self.duration(("states", state_id, "deadline"), spec.get("deadline"), "deadline"),
+            deadline=self.duration(("states", state_id, "deadline"), spec.get("deadline"), t("deadline")),
             deadline_text=_as_written(spec.get("deadline")),
             answers_panel=spec.get("answers_panel") is True,
             labels=_labels(spec.get("labels")),
             description=_text(spec.get("description")),
             at=self.located(("states", state_id), spec),
             readable=isinstance(raw, dict),
-            reminder=self.duration(("states", state_id, "reminder"), spec.get("reminder"), "reminder"),
+            reminder=self.duration(("states", state_id, "reminder"), spec.get("reminder"), t("reminder")),
             reminder_text=_as_written(spec.get("reminder")),
             escalation=self.escalation(state_id, spec.get("escalate")),
         )
@@ -254,7 +255,7 @@ class _ModelBuilder:
             return None  # the structural check says what is wrong
         path = ("states", state_id, "escalate")
         return Escalation(
-            after=self.duration((*path, "after"), raw.get("after"), "escalation after"),
+            after=self.duration((*path, "after"), raw.get("after"), t("escalation after")),
             after_text=_as_written(raw.get("after")),
             trigger=_text(raw.get("trigger")),
             at=self.located(path, raw),
@@ -266,17 +267,21 @@ class _ModelBuilder:
             return None
         if not isinstance(value, str):
             if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000:
-                self.issues.append(error("FE211", f"{what} {value} has no unit", self.doc.value_at(path),
-                                         f"write {value}d for days, {value}w for weeks, or P{value}M for months"))
+                self.issues.append(error("FE211", t("{what} {value} has no unit", what=what, value=value),
+                                         self.doc.value_at(path),
+                                         t("write {value}d for days, {value}w for weeks, or P{value}M for months",
+                                           value=value)))
             elif isinstance(value, float) and not isinstance(value, bool):
-                self.issues.append(error("FE211", f"{what} {self.doc.raw_scalars.get(path, value)} is not a duration",
-                                         self.doc.value_at(path), DURATION_HELP))
+                self.issues.append(error("FE211", t("{what} {value} is not a duration", what=what,
+                                                    value=self.doc.raw_scalars.get(path, value)),
+                                         self.doc.value_at(path), marked(DURATION_HELP)))
             return None  # other types: the structural check already says what is wrong
         try:
             return parse_duration(value)
         except ValueError as exc:
             message, _, hint = str(exc).partition("; ")
-            self.issues.append(error("FE211", f"{what} {message}", self.doc.value_at(path), hint or DURATION_HELP))
+            self.issues.append(error("FE211", f"{what} {message}", self.doc.value_at(path),
+                                     hint or marked(DURATION_HELP)))
             return None
 
     def transition(self, index: int, spec: dict[str, Any], open_states: tuple[str, ...]) -> Transition:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from flowengine.definition.model import State, Transition, Workflow
+from flowengine.i18n import t
 from flowengine.issues import Issue, Severity, error, warning
 from flowengine.suggest import did_you_mean
 
@@ -28,8 +29,9 @@ def check_workflow(workflow: Workflow, *, strict: bool = False, file_stem: str |
     for check in CHECKS:
         issues.extend(check(workflow))
     if file_stem is not None and _WORKFLOW_ID.fullmatch(workflow.id) and file_stem != workflow.id:
-        issues.append(warning("FE218", f"file name '{file_stem}' differs from workflow id '{workflow.id}'",
-                              workflow.at.where("id"), f"rename the file to {workflow.id}.yaml"))
+        issues.append(warning("FE218", t("file name '{file}' differs from workflow id '{workflow}'", file=file_stem,
+                                         workflow=workflow.id),
+                              workflow.at.where("id"), t("rename the file to {file}", file=f"{workflow.id}.yaml")))
     if strict:
         issues = [error(i.code, i.message, i.location, i.hint) if i.severity is Severity.WARNING
                   and i.code.startswith("FE3") else i for i in issues]
@@ -40,8 +42,10 @@ def _suggest(wanted: str, known: list[str], kind: str) -> str:
     known = [name for name in known if name]
     suggestion = did_you_mean(wanted, known)
     if suggestion:
-        return f"did you mean '{suggestion}'?"
-    return f"declare it under '{kind}:'" + (f" or use one of: {', '.join(known)}" if known else "")
+        return t("did you mean '{suggestion}'?", suggestion=suggestion)
+    if known:
+        return t("declare it under '{kind}:' or use one of: {known}", kind=kind, known=", ".join(known))
+    return t("declare it under '{kind}:'", kind=kind)
 
 
 def _check_initial(workflow: Workflow) -> Iterator[Issue]:
@@ -50,32 +54,34 @@ def _check_initial(workflow: Workflow) -> Iterator[Issue]:
     initials = [s for s in workflow.states.values() if s.initial]
     if not initials:
         first = next(iter(workflow.states.values()))
-        yield error("FE200", "no initial state", first.location,
-                    f"mark the state new proposals start in with 'initial: true', e.g. under '{first.id}'")
+        yield error("FE200", t("no initial state"), first.location,
+                    t("mark the state new proposals start in with 'initial: true', e.g. under '{state}'",
+                      state=first.id))
     for extra in initials[1:]:
-        yield error("FE201", f"state '{extra.id}' is a second initial state (the first is '{initials[0].id}')",
-                    extra.location, "keep 'initial: true' on exactly one state")
+        yield error("FE201", t("state '{state}' is a second initial state (the first is '{first}')", state=extra.id,
+                               first=initials[0].id),
+                    extra.location, t("keep 'initial: true' on exactly one state"))
     for state in initials:
         if state.final:
-            yield error("FE216", f"initial state '{state.id}' is also final", state.location,
-                        "a proposal must be able to move: remove 'final: true' or 'initial: true'")
+            yield error("FE216", t("initial state '{state}' is also final", state=state.id), state.location,
+                        t("a proposal must be able to move: remove 'final: true' or 'initial: true'"))
 
 
 def _check_finals(workflow: Workflow) -> Iterator[Issue]:
     if workflow.states and not any(s.final for s in workflow.states.values()):
-        yield error("FE202", "no final state", workflow.at.where("states"),
-                    "add at least one state with 'final: true' and an outcome, e.g. implemented or rejected")
+        yield error("FE202", t("no final state"), workflow.at.where("states"),
+                    t("add at least one state with 'final: true' and an outcome, e.g. implemented or rejected"))
     for state in _readable(workflow):
         if state.final and state.outcome is None:
-            yield error("FE213", f"final state '{state.id}' has no outcome", state.location,
-                        "add e.g. 'outcome: implemented' (or rejected, withdrawn, merged, parked …)")
+            yield error("FE213", t("final state '{state}' has no outcome", state=state.id), state.location,
+                        t("add e.g. 'outcome: implemented' (or rejected, withdrawn, merged, parked …)"))
         if not state.final and state.outcome is not None:
-            yield error("FE213", f"state '{state.id}' has an outcome but is not final", state.location,
-                        "add 'final: true' or remove the outcome")
+            yield error("FE213", t("state '{state}' has an outcome but is not final", state=state.id), state.location,
+                        t("add 'final: true' or remove the outcome"))
         if not state.final and state.stage is None:
-            yield error("FE217", f"state '{state.id}' has no stage", state.location,
-                        "add e.g. 'stage: council'; the stages are panel, council, administration, political, "
-                        "implementation and evaluation")
+            yield error("FE217", t("state '{state}' has no stage", state=state.id), state.location,
+                        t("add e.g. 'stage: council'; the stages are panel, council, administration, political, "
+                          "implementation and evaluation"))
 
 
 def _readable(workflow: Workflow) -> list[State]:
@@ -87,8 +93,8 @@ def _graph_ready(workflow: Workflow) -> bool:
     """Graph checks are judged only once every step is readable and names declared states;
     until then they would only echo that error as a screenful of "unreachable" ones."""
     return workflow.complete and all(
-        t.target in workflow.states and (t.from_any or all(s in workflow.states for s in t.sources))
-        for t in workflow.transitions
+        step.target in workflow.states and (step.from_any or all(s in workflow.states for s in step.sources))
+        for step in workflow.transitions
     )
 
 
@@ -96,50 +102,55 @@ def _check_transition_states(workflow: Workflow) -> Iterator[Issue]:
     if not workflow.states:
         return  # the structural check reports the empty or missing 'states'
     known = list(workflow.states)
-    for t in workflow.transitions:
-        if not t.from_any:
-            for source in t.sources:
+    for step in workflow.transitions:
+        if not step.from_any:
+            for source in step.sources:
                 if source not in workflow.states:
                     if source == "*":
-                        hint = 'write from: "*" on its own, not inside a list'
+                        hint = t('write from: "*" on its own, not inside a list')
                     elif "," in source:
-                        hint = f"to name several states write a list: from: [{source}]"
+                        hint = t("to name several states write a list: from: [{states}]", states=source)
                     else:
                         hint = _suggest(source, known, "states")
-                    yield error("FE203", f"transition '{t.trigger}' comes from unknown state '{source}'",
-                                t.at.where("from", source), hint)
-        if t.target and t.target not in workflow.states:
-            yield error("FE204", f"transition '{t.trigger}' goes to unknown state '{t.target}'",
-                        t.at.where("to"), _suggest(t.target, known, "states"))
+                    yield error("FE203", t("transition '{trigger}' comes from unknown state '{state}'",
+                                           trigger=step.trigger, state=source),
+                                step.at.where("from", source), hint)
+        if step.target and step.target not in workflow.states:
+            yield error("FE204", t("transition '{trigger}' goes to unknown state '{state}'", trigger=step.trigger,
+                                   state=step.target),
+                        step.at.where("to"), _suggest(step.target, known, "states"))
 
 
 def _check_roles(workflow: Workflow) -> Iterator[Issue]:
     known = list(workflow.roles)
     for state in workflow.states.values():
         if state.owner is not None and state.owner not in workflow.roles:
-            yield error("FE205", f"state '{state.id}' is owned by unknown role '{state.owner}'",
+            yield error("FE205", t("state '{state}' is owned by unknown role '{role}'", state=state.id,
+                                   role=state.owner),
                         state.at.where("owner"), _suggest(state.owner, known, "roles"))
-    for t in workflow.transitions:
-        for role in t.roles:
+    for step in workflow.transitions:
+        for role in step.roles:
             if role not in workflow.roles:
-                yield error("FE205", f"transition '{t.trigger}' names unknown role '{role}'",
-                            t.at.where("roles", role), _suggest(role, known, "roles"))
+                yield error("FE205", t("transition '{trigger}' names unknown role '{role}'", trigger=step.trigger,
+                                       role=role),
+                            step.at.where("roles", role), _suggest(role, known, "roles"))
 
 
 def _check_fields(workflow: Workflow) -> Iterator[Issue]:
     known = list(workflow.fields)
-    for t in workflow.transitions:
-        for name in t.requires:
+    for step in workflow.transitions:
+        for name in step.requires:
             if name not in workflow.fields:
-                yield error("FE206", f"transition '{t.trigger}' requires unknown field '{name}'",
-                            t.at.where("requires", name), _suggest(name, known, "fields"))
+                yield error("FE206", t("transition '{trigger}' requires unknown field '{field}'",
+                                       trigger=step.trigger, field=name),
+                            step.at.where("requires", name), _suggest(name, known, "fields"))
     for f in workflow.fields.values():
         if f.type == "choice" and not f.options:
-            yield error("FE214", f"choice field '{f.id}' has no options", f.at.where("options"),
-                        "add e.g. 'options: [low, medium, high]'")
+            yield error("FE214", t("choice field '{field}' has no options", field=f.id), f.at.where("options"),
+                        t("add e.g. 'options: [low, medium, high]'"))
         if f.type != "choice" and f.options:
-            yield error("FE214", f"field '{f.id}' has options but is of type {f.type}", f.at.where("options"),
-                        "set 'type: choice' or remove the options")
+            yield error("FE214", t("field '{field}' has options but is of type {type}", field=f.id, type=f.type),
+                        f.at.where("options"), t("set 'type: choice' or remove the options"))
 
 
 def _check_reachability(workflow: Workflow) -> Iterator[Issue]:
@@ -149,24 +160,26 @@ def _check_reachability(workflow: Workflow) -> Iterator[Issue]:
         return
     for sid in unreachable_states(workflow):
         state = workflow.states[sid]
-        yield error("FE207", f"state '{sid}' cannot be reached from the initial state", state.location,
-                    f"add a transition with 'to: {sid}', or remove the state")
+        yield error("FE207", t("state '{state}' cannot be reached from the initial state", state=sid), state.location,
+                    t("add a transition with 'to: {state}', or remove the state", state=sid))
     for sid in trap_states(workflow):
         state = workflow.states[sid]
-        yield error("FE208", f"no final state can be reached from state '{sid}'", state.location,
-                    f"add a transition 'from: {sid}' towards a final state (e.g. rejected or parked)")
+        yield error("FE208", t("no final state can be reached from state '{state}'", state=sid), state.location,
+                    t("add a transition 'from: {state}' towards a final state (e.g. rejected or parked)", state=sid))
 
 
 def _check_final_outgoing(workflow: Workflow) -> Iterator[Issue]:
-    for t in workflow.transitions:
-        if t.from_any:
+    for step in workflow.transitions:
+        if step.from_any:
             continue
-        for source in t.sources:
+        for source in step.sources:
             state = workflow.states.get(source)
             if state is not None and state.final:
-                yield error("FE209", f"transition '{t.trigger}' leaves final state '{source}'",
-                            t.at.where("from", source),
-                            f"remove the transition, or make '{source}' an open state (no 'final: true')")
+                yield error("FE209", t("transition '{trigger}' leaves final state '{state}'", trigger=step.trigger,
+                                       state=source),
+                            step.at.where("from", source),
+                            t("remove the transition, or make '{state}' an open state (no 'final: true')",
+                              state=source))
 
 
 def _check_duplicate_triggers(workflow: Workflow) -> Iterator[Issue]:
@@ -176,47 +189,50 @@ def _check_duplicate_triggers(workflow: Workflow) -> Iterator[Issue]:
     anywhere: dict[str, tuple[int, frozenset[str]]] = {}  # trigger → first line "from: *" and its states
     explicit: dict[str, dict[str, int]] = {}  # trigger → {state: first line}
     expansions: dict[int, frozenset[str]] = {}  # every "from: *" shares one tuple of states
-    for t in workflow.transitions:
-        if not t.trigger:
+    for step in workflow.transitions:
+        if not step.trigger:
             continue  # a missing trigger is the structural check's error
-        line = t.at.where("trigger").line
-        if t.from_any:
-            sources = expansions.get(id(t.sources)) or expansions.setdefault(id(t.sources), frozenset(t.sources))
-            earlier = anywhere.get(t.trigger)
+        line = step.at.where("trigger").line
+        if step.from_any:
+            sources = expansions.get(id(step.sources)) or expansions.setdefault(id(step.sources),
+                                                                                 frozenset(step.sources))
+            earlier = anywhere.get(step.trigger)
             clash: tuple[str, int] | None = None
             if earlier is not None and sources & earlier[1]:
-                clash = (min(sources & earlier[1], key=t.sources.index), earlier[0])
+                clash = (min(sources & earlier[1], key=step.sources.index), earlier[0])
             else:
-                clash = next(((state, first) for state, first in explicit.get(t.trigger, {}).items()
+                clash = next(((state, first) for state, first in explicit.get(step.trigger, {}).items()
                               if state in sources), None)
             if earlier is None:
-                anywhere[t.trigger] = (line, sources)
+                anywhere[step.trigger] = (line, sources)
             if clash is not None:
-                yield _duplicate(t, clash[0], clash[1])
+                yield _duplicate(step, clash[0], clash[1])
             continue
-        for source in t.sources:
-            key = (source, t.trigger)
+        for source in step.sources:
+            key = (source, step.trigger)
             first = seen.get(key)
-            if first is None and t.trigger in anywhere and source in anywhere[t.trigger][1]:
-                first = anywhere[t.trigger][0]
+            if first is None and step.trigger in anywhere and source in anywhere[step.trigger][1]:
+                first = anywhere[step.trigger][0]
             if first is not None:
-                yield _duplicate(t, source, first)
+                yield _duplicate(step, source, first)
             else:
                 seen[key] = line
-                explicit.setdefault(t.trigger, {})[source] = line
+                explicit.setdefault(step.trigger, {})[source] = line
 
 
-def _duplicate(t: Transition, source: str, first: int) -> Issue:
-    return error("FE210", f"trigger '{t.trigger}' is declared twice from state '{source}' (first at line {first})",
-                 t.at.where("trigger"), "give one of the transitions another trigger name")
+def _duplicate(step: Transition, source: str, first: int) -> Issue:
+    return error("FE210", t("trigger '{trigger}' is declared twice from state '{state}' (first at line {line})",
+                           trigger=step.trigger, state=source, line=first),
+                 step.at.where("trigger"), t("give one of the transitions another trigger name"))
 
 
 def _check_trigger_names(workflow: Workflow) -> Iterator[Issue]:
-    for t in workflow.transitions:
-        if t.trigger in _RESERVED_TRIGGERS or t.trigger.startswith(_RESERVED_TRIGGER_PREFIXES):
-            yield error("FE215", f"trigger name '{t.trigger}' is reserved by the engine", t.at.where("trigger"),
-                        "choose another name; triggers may not be 'trigger' or 'state' nor start with "
-                        "is_, to_ or may_")
+    for step in workflow.transitions:
+        if step.trigger in _RESERVED_TRIGGERS or step.trigger.startswith(_RESERVED_TRIGGER_PREFIXES):
+            yield error("FE215", t("trigger name '{trigger}' is reserved by the engine", trigger=step.trigger),
+                        step.at.where("trigger"),
+                        t("choose another name; triggers may not be 'trigger' or 'state' nor start with "
+                          "is_, to_ or may_"))
 
 
 def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
@@ -224,11 +240,12 @@ def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
         if state.final:
             continue
         if state.owner is None:
-            yield warning("FE300", f"open state '{state.id}' has no owner, so nobody is asked to act",
-                          state.location, "add 'owner: <role>'")
+            yield warning("FE300", t("open state '{state}' has no owner, so nobody is asked to act", state=state.id),
+                          state.location, t("add 'owner: <role>'"))
         if state.deadline_text is None:
-            yield warning("FE301", f"open state '{state.id}' has no deadline, so a stall here goes unseen",
-                          state.location, "add e.g. 'deadline: 8w'")
+            yield warning("FE301", t("open state '{state}' has no deadline, so a stall here goes unseen",
+                                     state=state.id),
+                          state.location, t("add e.g. 'deadline: 8w'"))
 
 
 def _check_personal_data(workflow: Workflow) -> Iterator[Issue]:
@@ -237,12 +254,13 @@ def _check_personal_data(workflow: Workflow) -> Iterator[Issue]:
     erasure requests know what to do with it."""
     for f in workflow.fields.values():
         if f.type == "text" and f.personal is None:
-            yield warning("FE305", f"text field '{f.id}' does not say whether it holds personal data, so nobody "
-                          "decided whether it may be published, exported or must be erasable", f.location,
-                          "add 'personal: true' (names, health, circumstances) or 'personal: false'")
+            yield warning("FE305", t("text field '{field}' does not say whether it holds personal data, so nobody "
+                                     "decided whether it may be published, exported or must be erasable", field=f.id),
+                          f.location, t("add 'personal: true' (names, health, circumstances) or 'personal: false'"))
         if f.personal and f.public:
-            yield warning("FE306", f"field '{f.id}' holds personal data and is marked public; a published report "
-                          "never shows personal data", f.at.where("public"), "remove 'public: true'")
+            yield warning("FE306", t("field '{field}' holds personal data and is marked public; a published report "
+                                     "never shows personal data", field=f.id), f.at.where("public"),
+                          t("remove 'public: true'"))
 
 
 def _check_reminders_and_escalations(workflow: Workflow) -> Iterator[Issue]:
@@ -250,24 +268,28 @@ def _check_reminders_and_escalations(workflow: Workflow) -> Iterator[Issue]:
         escalation = state.escalation
         if state.final:
             if state.reminder_text is not None:
-                yield error("FE220", f"final state '{state.id}' has a reminder, but nobody has to act there",
-                            state.at.where("reminder"), "remove 'reminder:' from the final state")
+                yield error("FE220", t("final state '{state}' has a reminder, but nobody has to act there",
+                                       state=state.id),
+                            state.at.where("reminder"), t("remove 'reminder:' from the final state"))
             if escalation is not None:
-                yield error("FE220", f"final state '{state.id}' has an escalation, but nothing leaves a final state",
-                            state.at.where("escalate"), "remove 'escalate:' from the final state")
+                yield error("FE220", t("final state '{state}' has an escalation, but nothing leaves a final state",
+                                       state=state.id),
+                            state.at.where("escalate"), t("remove 'escalate:' from the final state"))
             continue
         if escalation is not None:
             yield from _escalation_issues(workflow, state)
         after = escalation.after if escalation else None
         if state.reminder is not None and after is not None and state.reminder.approx_days >= after.approx_days:
-            yield warning("FE222", f"the reminder after {state.reminder} in state '{state.id}' is never handed out: "
-                          f"the escalation after {after} moves the proposal on first", state.at.where("reminder"),
-                          f"remind earlier than {after}, or remove the reminder")
+            yield warning("FE222", t("the reminder after {reminder} in state '{state}' is never handed out: the "
+                                     "escalation after {after} moves the proposal on first", reminder=state.reminder,
+                                     state=state.id, after=after), state.at.where("reminder"),
+                          t("remind earlier than {after}, or remove the reminder", after=after))
         if after is not None and state.deadline is not None and after.approx_days < state.deadline.approx_days:
-            yield warning("FE223", f"the escalation after {after} in state '{state.id}' comes before its deadline "
-                          f"{state.deadline}: the owner loses time the deadline gives them",
+            yield warning("FE223", t("the escalation after {after} in state '{state}' comes before its deadline "
+                                     "{deadline}: the owner loses time the deadline gives them", after=after,
+                                     state=state.id, deadline=state.deadline),
                           escalation.at.where("after") if escalation else state.location,
-                          f"escalate at or after the deadline, e.g. after: {state.deadline}")
+                          t("escalate at or after the deadline, e.g. after: {deadline}", deadline=state.deadline))
 
 
 def _escalation_issues(workflow: Workflow, state: State) -> Iterator[Issue]:
@@ -280,36 +302,46 @@ def _escalation_issues(workflow: Workflow, state: State) -> Iterator[Issue]:
     if transition is None:
         if not workflow.complete:
             return  # the trigger may be in a transition that could not be read
-        here = [t.trigger for t in workflow.outgoing(state.id)]
-        elsewhere = sorted({src for t in workflow.transitions if t.trigger == trigger for src in t.sources})
+        here = [step.trigger for step in workflow.outgoing(state.id)]
+        elsewhere = sorted({src for step in workflow.transitions if step.trigger == trigger for src in step.sources})
         if elsewhere:
-            yield error("FE219", f"escalation trigger '{trigger}' does not lead out of state '{state.id}' "
-                        f"(it leads out of {', '.join(elsewhere)})", where,
-                        f"add a transition 'trigger: {trigger}' with 'from: {state.id}', or use one of: "
-                        + ", ".join(dict.fromkeys(here)))
+            yield error("FE219", t("escalation trigger '{trigger}' does not lead out of state '{state}' (it leads "
+                                   "out of {states})", trigger=trigger, state=state.id, states=", ".join(elsewhere)),
+                        where, t("add a transition 'trigger: {trigger}' with 'from: {state}', or use one of: "
+                                 "{triggers}", trigger=trigger, state=state.id,
+                                 triggers=", ".join(dict.fromkeys(here))))
         else:
             suggestion = did_you_mean(trigger, here)
-            yield error("FE219", f"escalation of state '{state.id}' names unknown trigger '{trigger}'", where,
-                        f"did you mean '{suggestion}'?" if suggestion else
-                        f"declare a transition 'trigger: {trigger}' with 'from: {state.id}'"
-                        + (f", or use one of: {', '.join(dict.fromkeys(here))}" if here else ""))
+            if suggestion:
+                hint = t("did you mean '{suggestion}'?", suggestion=suggestion)
+            elif here:
+                hint = t("declare a transition 'trigger: {trigger}' with 'from: {state}', or use one of: {triggers}",
+                         trigger=trigger, state=state.id, triggers=", ".join(dict.fromkeys(here)))
+            else:
+                hint = t("declare a transition 'trigger: {trigger}' with 'from: {state}'", trigger=trigger,
+                         state=state.id)
+            yield error("FE219", t("escalation of state '{state}' names unknown trigger '{trigger}'", state=state.id,
+                                   trigger=trigger), where, hint)
         return
     if transition.requires:
-        yield error("FE221", f"escalation '{trigger}' out of state '{state.id}' requires "
-                    f"{', '.join(transition.requires)}, which nobody fills in when the engine takes the step",
-                    where, f"escalate with a trigger that requires no fields, or drop 'requires' from '{trigger}'")
+        yield error("FE221", t("escalation '{trigger}' out of state '{state}' requires {fields}, which nobody fills "
+                               "in when the engine takes the step", trigger=trigger, state=state.id,
+                               fields=", ".join(transition.requires)),
+                    where, t("escalate with a trigger that requires no fields, or drop 'requires' from '{trigger}'",
+                             trigger=trigger))
     target = workflow.states.get(transition.target)
     decides = transition.answers_panel or (target is not None and (target.final or target.answers_panel))
     if decides:
-        yield warning("FE304", f"escalation '{trigger}' out of state '{state.id}' decides the proposal's fate by "
-                      f"itself (to '{transition.target}'): running out of time is no reasoned answer for the panel",
-                      where, "escalate to a state where someone must decide, e.g. the next body up")
+        yield warning("FE304", t("escalation '{trigger}' out of state '{state}' decides the proposal's fate by "
+                                 "itself (to '{target}'): running out of time is no reasoned answer for the panel",
+                                 trigger=trigger, state=state.id, target=transition.target),
+                      where, t("escalate to a state where someone must decide, e.g. the next body up"))
 
 
 def _path_text(path: list[str]) -> str:
     """A path for a message; long ones keep their ends, so a message stays one readable line."""
     if len(path) > 6:
-        path = [*path[:3], f"… {len(path) - 5} more …", *path[-2:]]
+        path = [*path[:3], t("… {n} more …", n=len(path) - 5), *path[-2:]]
     return " → ".join(path)
 
 
@@ -327,14 +359,16 @@ def _check_council_passage(workflow: Workflow) -> Iterator[Issue]:
         workflow,
         # an owner that is not a declared role is already an error; give it the benefit of the doubt
         avoid_state=lambda s: s.owner in council_roles or (s.owner is not None and s.owner not in workflow.roles),
-        avoid_transition=lambda t: False,
+        avoid_transition=lambda step: False,
         targets=_governed_targets(workflow),
     )
     for target, path in paths.items():
-        reason = "" if council_roles else " (no role has 'kind: council')"
-        yield warning("FE302", f"outcome '{target}' can be reached without the user council{reason}: "
-                      + _path_text(path), workflow.states[target].location,
-                      "route the chain through a state owned by the council role")
+        message = (t("outcome '{outcome}' can be reached without the user council: {path}") if council_roles
+                   else t("outcome '{outcome}' can be reached without the user council (no role has 'kind: "
+                          "council'): {path}"))
+        yield warning("FE302", message.format(outcome=target, path=_path_text(path)),
+                      workflow.states[target].location,
+                      t("route the chain through a state owned by the council role"))
 
 
 def _check_panel_answer(workflow: Workflow) -> Iterator[Issue]:
@@ -346,13 +380,13 @@ def _check_panel_answer(workflow: Workflow) -> Iterator[Issue]:
     paths = bypass_paths(
         workflow,
         avoid_state=lambda s: s.answers_panel,
-        avoid_transition=lambda t: t.answers_panel,
+        avoid_transition=lambda step: step.answers_panel,
         targets=targets,
     )
     for target, path in paths.items():
-        yield warning("FE303", f"outcome '{target}' can be reached without the panel getting a reasoned "
-                      "answer: " + _path_text(path), workflow.states[target].location,
-                      "mark the step that answers the panel with 'answers_panel: true'")
+        yield warning("FE303", t("outcome '{outcome}' can be reached without the panel getting a reasoned answer: "
+                                 "{path}", outcome=target, path=_path_text(path)), workflow.states[target].location,
+                      t("mark the step that answers the panel with 'answers_panel: true'"))
 
 
 CHECKS: tuple[Check, ...] = (

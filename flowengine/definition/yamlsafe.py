@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from flowengine.errors import DefinitionError
+from flowengine.i18n import marked
 from flowengine.issues import START_HINT, Issue, Location, error
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -181,7 +182,7 @@ def read_text(text: str, source: str) -> LocatedDocument:
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
         raise DefinitionError([error("FE004", "the file is empty", Location(source),
-                                     START_HINT)])
+                                     marked(START_HINT))])
     if len(text) > MAX_FILE_BYTES:
         raise DefinitionError([error("FE011", f"text is larger than {MAX_FILE_BYTES // 1024} KiB", Location(source),
                                      "a workflow is a few kilobytes; is this the right file?")])
@@ -393,4 +394,4 @@ class _Builder:
 
 def _fatal_empty(source: str) -> DefinitionError:
     return DefinitionError([error("FE004", "the file holds no workflow (the document is empty)",
-                                  Location(source), START_HINT)])
+                                  Location(source), marked(START_HINT))])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowengine.i18n import N_
+
 __all__ = ["LOG_FORMATS", "LogFormat", "export_format_names", "export_formats", "import_format_names",
            "import_formats", "suffixes"]
 
@@ -34,9 +36,9 @@ class LogFormat:
 
 
 LOG_FORMATS: tuple[LogFormat, ...] = (
-    LogFormat("csv", ".csv", "one row per event", imported=True),
-    LogFormat("xes", ".xes", "IEEE 1849", imported=True),
-    LogFormat("ocel", ".json", "OCEL 2.0 JSON", imported=True, also=(".jsonocel",)),
+    LogFormat("csv", ".csv", N_("one row per event"), imported=True),
+    LogFormat("xes", ".xes", N_("IEEE 1849"), imported=True),
+    LogFormat("ocel", ".json", N_("OCEL 2.0 JSON"), imported=True, also=(".jsonocel",)),
 )
 
 

@@ -116,6 +116,7 @@ def read_po(path: Path) -> list[Entry]:
 
 def _quoted(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    escaped = escaped.replace("\b", "\\b")  # click's mark for a paragraph kept as written
     return f'"{escaped}"'
 
 

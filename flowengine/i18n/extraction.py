@@ -4,11 +4,17 @@ A wrapped message is the first argument (``t``, ``N_``), the second (``pt``: aft
 context) or the first two (``tn``: singular and plural) of a call to one of the functions of
 :mod:`flowengine.i18n`, written as a plain string literal; anything else in that place (an
 f-string, a variable) is listed as a mistake, since no catalogue could hold it.
+
+The command line's help is collected too, though nothing wraps it: the docstring of a function
+decorated as a click command or group (as click cleans it), and every ``help=`` and
+``short_help=`` given as a string literal; the command line translates them when it writes
+its help.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +22,8 @@ from pathlib import Path
 __all__ = ["Message", "messages_in"]
 
 _WRAPPERS = {"t": 1, "N_": 1, "pt": 2, "tn": 2}
+_HELP_KEYWORDS = ("help", "short_help")
+_COMMAND_DECORATORS = ("command", "group")
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,28 @@ def _calls(tree: ast.Module) -> Iterator[tuple[str, ast.Call]]:
                 yield name, node
 
 
+def _decorator_name(decorator: ast.expr) -> str | None:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _help_texts(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, text) of each help text of the command line in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(_decorator_name(d) in _COMMAND_DECORATORS
+                                                     for d in node.decorator_list):
+            docstring = ast.get_docstring(node, clean=True)
+            if docstring:
+                yield node.lineno, docstring
+        elif isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg in _HELP_KEYWORDS and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    yield value.lineno, inspect.cleandoc(value.value)
+
+
 def messages_in(files: Iterable[Path], root: Path) -> tuple[list[Message], list[str]]:
     """(the wrapped messages in order of first use, each once; the calls that wrap no literal)."""
     found: dict[tuple[str | None, str], Message] = {}
@@ -68,4 +98,7 @@ def messages_in(files: Iterable[Path], root: Path) -> tuple[list[Message], list[
             else:
                 message = Message(texts[0], None, None, where)
             found.setdefault(message.key, message)
+        for line, text in sorted(_help_texts(tree)):
+            help_text = Message(text, None, None, f"{path.relative_to(root)}:{line}")
+            found.setdefault(help_text.key, help_text)
     return list(found.values()), mistakes

@@ -69,6 +69,22 @@ class FlowEngine:
             raise
         return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
 
+    @classmethod
+    def open_read_only(cls, target: str, *, workflow_dirs: Sequence[str | Path] = (),
+                       clock: Clock | None = None) -> FlowEngine:
+        """An engine that only reads ``target``: typically a streaming replica (a PostgreSQL hot
+        standby) of the database proposals are written to, so that analyses, reports and exports
+        leave the primary to the writers. Nothing is created or migrated there; its schema must be
+        the one this flowengine reads. What it shows is the replica's moment, which trails the
+        primary by its replay delay. Writes through it fail (the replica refuses them)."""
+        database = Database(resolve_url(target))
+        try:
+            migrate.check_schema(database)
+        except BaseException:
+            database.dispose()
+            raise
+        return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
+
     def close(self) -> None:
         self.database.dispose()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowengine.errors import FlowEngineError
+from flowengine.i18n import N_
 from flowengine.suggest import either
 
 __all__ = ["DIAGRAM_FORMATS", "REPORT_FORMATS", "SITE_SUFFIXES", "DiagramFormat", "ReportFormat", "diagram_format",
@@ -39,17 +40,17 @@ class ReportFormat:
 
 
 DIAGRAM_FORMATS: tuple[DiagramFormat, ...] = (
-    DiagramFormat(".svg", "svg", "a drawing for screens and web pages, stamped with the digest of its DOT"),
-    DiagramFormat(".png", "png", "a picture"),
-    DiagramFormat(".pdf", "pdf", "a page to print"),
-    DiagramFormat(".dot", "dot", "the Graphviz source, for other tools"),
+    DiagramFormat(".svg", "svg", N_("a drawing for screens and web pages, stamped with the digest of its DOT")),
+    DiagramFormat(".png", "png", N_("a picture")),
+    DiagramFormat(".pdf", "pdf", N_("a page to print")),
+    DiagramFormat(".dot", "dot", N_("the Graphviz source, for other tools")),
 )
 
 REPORT_FORMATS: tuple[ReportFormat, ...] = (
-    ReportFormat("table", "aligned text", (".txt", ".text")),
-    ReportFormat("json", "for programs", (".json",)),
-    ReportFormat("csv", "for spreadsheets", (".csv",)),
-    ReportFormat("markdown", "for documents", (".md", ".markdown")),
+    ReportFormat("table", N_("aligned text"), (".txt", ".text")),
+    ReportFormat("json", N_("for programs"), (".json",)),
+    ReportFormat("csv", N_("for spreadsheets"), (".csv",)),
+    ReportFormat("markdown", N_("for documents"), (".md", ".markdown")),
 )
 # A web page is not one of them: the published report is a site of its own.
 SITE_SUFFIXES = (".html", ".htm", ".xhtml")

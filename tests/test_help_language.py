@@ -1,0 +1,113 @@
+"""``--help`` speaks the reader's language: every command's and option's help has its Norwegian
+and Swedish text, and the help a person sees at a terminal is written in the chosen language."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from flowengine_cli.helptext import Command
+from flowengine_cli.main import cli
+
+from flowengine.i18n import catalogue_path
+from flowengine.i18n.catalogue import read_po
+
+from .terminal import run_in_terminal
+
+
+def _tree(command: click.Command, path: str, ctx: click.Context) -> Iterator[tuple[str, click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, f"{path} {name}"
+            yield from _tree(sub, f"{path} {name}", click.Context(sub, parent=ctx, info_name=name))
+
+
+def _help_texts(command: click.Command) -> Iterator[str]:
+    for text in (command.help, command.short_help):
+        if text:
+            yield inspect.cleandoc(text)
+    for param in command.params:
+        if isinstance(param, click.Option | click.Argument) and param.help:
+            yield inspect.cleandoc(param.help)
+
+
+def test_every_command_is_one_whose_help_is_written_in_the_reader_s_language() -> None:
+    commands = list(_tree(cli, "flowengine", click.Context(cli, info_name="flowengine")))
+    assert len(commands) > 30
+    assert [path for path, command in commands if not isinstance(command, Command)] == []
+
+
+@pytest.mark.parametrize("language", ["nb", "sv"])
+def test_every_help_text_of_every_command_and_option_has_a_translation(language: str) -> None:
+    translated = {entry.msgid for entry in read_po(catalogue_path(language))[1:] if entry.translated
+                  and entry.msgctxt is None}
+    missing = [f"{path}: {text[:60]!r}" for path, command in _tree(cli, "flowengine",
+                                                                    click.Context(cli, info_name="flowengine"))
+               for text in _help_texts(command) if text not in translated]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("nb", ["Bruk: flowengine stalls report", "Valg:", "Hvordan tabellene skrives",
+            "Vis denne meldingen og avslutt.", "[standard: table]", "Eksempel:"]),
+    ("sv", ["Användning: flowengine stalls report", "Flaggor:", "Hur tabellerna skrivs",
+            "Visa det här meddelandet och avsluta.", "[standard: table]", "Exempel:"]),
+])
+def test_help_at_a_terminal_is_written_in_the_language_of_the_environment(language: str, words: list[str]) -> None:
+    screen = run_in_terminal(["stalls", "report", "--help"], {"FLOWENGINE_LANG": language}, columns=100,
+                             timeout=60)
+    assert screen.exit_code == 0, screen.output
+    for word in words:
+        assert word in screen.output, screen.output
+    assert "Show this message" not in screen.output
+
+
+def test_lang_after_help_on_the_line_still_chooses_the_language_of_the_help() -> None:
+    screen = run_in_terminal(["workflow", "show", "--help", "--lang", "sv"], {}, columns=100, timeout=60)
+    assert screen.exit_code == 0, screen.output
+    assert "Visa ett arbetsflödes tillstånd" in screen.output
+    assert "Användning:" in screen.output
+
+
+@pytest.mark.parametrize(("language", "heading", "line"), [
+    ("nb", "Kommandoer:", "Bygg den publiserte rapporten"),
+    ("sv", "Kommandon:", "Bygg den publicerade rapporten"),
+    ("en", "Commands:", "Build the published report"),
+])
+def test_the_list_of_commands_is_written_in_the_reader_s_language(language: str, heading: str, line: str) -> None:
+    result = CliRunner().invoke(cli, ["--help"], env={"FLOWENGINE_LANG": language}, prog_name="flowengine")
+    assert result.exit_code == 0
+    assert heading in result.output and line in result.output
+
+
+def test_a_group_lists_its_subcommands_in_the_reader_s_language() -> None:
+    result = CliRunner().invoke(cli, ["db", "--help"], env={"FLOWENGINE_LANG": "nb"}, prog_name="flowengine")
+    assert result.exit_code == 0
+    assert "Si hvor databasen ligger" in result.output
+    assert "Kommandoer:" in result.output
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("nb", ["feil FE200: ingen starttilstand", "advarsel FE301: den åpne tilstanden 'draft' har ingen frist",
+            "(legg til f.eks. 'deadline: 8w')", "1 fil kontrollert: 1 ugyldig; 1 feil, 1 advarsel"]),
+    ("sv", ["fel FE200: inget starttillstånd", "varning FE301: det öppna tillståndet 'draft' har ingen tidsfrist",
+            "(lägg till t.ex. 'deadline: 8w')", "1 fil kontrollerad: 1 ogiltig; 1 fel, 1 varning"]),
+    ("en", ["error FE200: no initial state", "warning FE301: open state 'draft' has no deadline",
+            "1 file checked: 1 invalid; 1 error, 1 warning"]),
+])
+def test_lint_findings_are_worded_in_the_reader_s_language(tmp_path: Path, language: str, words: list[str]) -> None:
+    workflow = tmp_path / "lint.yaml"
+    workflow.write_text("id: lint\nversion: 1\nroles:\n  panel: {}\nstates:\n  draft:\n    stage: panel\n"
+                        "    owner: panel\n  done:\n    final: true\n    outcome: implemented\ntransitions:\n"
+                        "  - {trigger: finish, from: draft, to: done, roles: [panel]}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["workflow", "validate", str(workflow)], env={"FLOWENGINE_LANG": language},
+                                prog_name="flowengine")
+    assert result.exit_code == 1
+    for word in words:
+        assert word in result.output, result.output
