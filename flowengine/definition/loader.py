@@ -133,8 +133,9 @@ def size_issue(doc: LocatedDocument) -> Issue | None:
     for key, limit in (("states", MAX_STATES), ("transitions", MAX_TRANSITIONS)):
         section = data.get(key)
         if isinstance(section, (dict, list)) and len(section) > limit:
-            return error("FE013", f"the workflow declares {len(section):,} {key}; flowengine reads at most "
-                         f"{limit:,}", doc.value_at((key,)), "split the chain into several workflows")
+            return error("FE013", t("the workflow declares {count} {key}; flowengine reads at most {limit}",
+                                    count=f"{len(section):,}", key=key, limit=f"{limit:,}"),
+                         doc.value_at((key,)), t("split the chain into several workflows"))
     return None
 
 
@@ -175,8 +176,8 @@ class _ModelBuilder:
         )
         version = self.doc.raw_scalars.get(("version",), data.get("version", ""))
         if version is not None and len(str(version)) > MAX_VERSION_CHARS:  # a number as long as any text
-            self.issues.append(error("FE105", f"the version is longer than {MAX_VERSION_CHARS} characters",
-                                     self.doc.value_at(("version",)), "write a short version, e.g. 2 or 2024-1"))
+            self.issues.append(error("FE105", t("the version is longer than {n} characters", n=MAX_VERSION_CHARS),
+                                     self.doc.value_at(("version",)), t("write a short version, e.g. 2 or 2024-1")))
         return Workflow(
             id=_text(data.get("id")),
             version=str(version) if version is not None else "",
