@@ -111,3 +111,23 @@ def test_lint_findings_are_worded_in_the_reader_s_language(tmp_path: Path, langu
     assert result.exit_code == 1
     for word in words:
         assert word in result.output, result.output
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("nb", ["feil: kan ikke registrere framdrift for INN-1: det er i panel_work (fase panel)",
+            "registrer den når INN-1 er i"]),
+    ("sv", ["fel: kan inte registrera framsteg för INN-1: det är i panel_work (fas panel)",
+            "registrera det när INN-1 är i"]),
+])
+def test_a_refused_progress_record_reads_in_the_reader_s_language(tmp_path: Path, language: str,
+                                                                  words: list[str]) -> None:
+    env = {"FLOWENGINE_DB": str(tmp_path / "flowengine.db"), "FLOWENGINE_NOW": "2026-03-01T10:00:00Z"}
+    runner = CliRunner()
+    made = runner.invoke(cli, ["proposal", "new", "innovation-chain", "--title", "Peer support", "--set",
+                               "summary=Peers", "--as", "ola", "--role", "project_leader"], env=env)
+    assert made.exit_code == 0, made.output
+    refused = runner.invoke(cli, ["progress", "INN-1", "40", "--as", "ola", "--role", "project_leader"],
+                            env={**env, "FLOWENGINE_LANG": language})
+    assert refused.exit_code == 1
+    for word in words:
+        assert word in refused.output, refused.output
