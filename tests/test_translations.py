@@ -111,7 +111,7 @@ TRANSLATED = [
     "flowengine/suggest.py", "flowengine/errors.py", "flowengine/issues.py", "flowengine/definition/validation.py",
     "flowengine/definition/durations.py", "flowengine/definition/loader.py", "flowengine/definition/fields.py",
     "flowengine/service/migration_plan.py", "flowengine/service/migrating.py", "flowengine/definition/structure.py",
-    "flowengine/engine.py",
+    "flowengine/history/inputs.py", "flowengine/engine.py",
     "flowengine/demo/building.py",
     "flowengine/views/report.py", "flowengine/views/histories.py", "flowengine/views/stall_diagram.py",
     "flowengine/views/comparison_diagram.py", "flowengine/views/workflow_diagram.py",
