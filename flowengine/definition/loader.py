@@ -198,6 +198,7 @@ class _ModelBuilder:
             description=_text(spec.get("description")),
             at=self.located(("fields", field_id), spec),
             public=spec.get("public") is True,
+            personal=spec["personal"] if isinstance(spec.get("personal"), bool) else None,
         )
 
     def state(self, state_id: str, raw: Any) -> State:

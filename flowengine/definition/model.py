@@ -92,6 +92,9 @@ class Field(_Placed):
     description: str
     at: Located
     public: bool = False  # a published report may show its value
+    # Whether its values are personal data (a name, a health condition): True or False as the
+    # workflow says, None when it does not say (a governance warning for free text, FE305).
+    personal: bool | None = None
 
     def label(self, language: str) -> str:
         return self.labels.get(language, self.id)
@@ -217,7 +220,7 @@ def workflow_to_dict(workflow: Workflow, language: str = "en") -> dict[str, obje
         ],
         "fields": [
             {"id": f.id, "type": f.type, "required": f.required, "options": list(f.options),
-             "label": f.label(language), "public": f.public}
+             "label": f.label(language), "public": f.public, "personal": f.personal}
             for f in workflow.fields.values()
         ],
         "states": [

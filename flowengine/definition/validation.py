@@ -219,6 +219,21 @@ def _check_owner_and_deadline(workflow: Workflow) -> Iterator[Issue]:
                           state.location, t("add e.g. 'deadline: 8w'"))
 
 
+def _check_personal_data(workflow: Workflow) -> Iterator[Issue]:
+    """Free text is where personal data ends up (a name, a diagnosis); a workflow must say of
+    each text field whether it may hold any, so that publication, pseudonymised exports and
+    erasure requests know what to do with it."""
+    for f in workflow.fields.values():
+        if f.type == "text" and f.personal is None:
+            yield warning("FE305", t("text field '{field}' does not say whether it holds personal data, so nobody "
+                                     "decided whether it may be published, exported or must be erasable", field=f.id),
+                          f.location, t("add 'personal: true' (names, health, circumstances) or 'personal: false'"))
+        if f.personal and f.public:
+            yield warning("FE306", t("field '{field}' holds personal data and is marked public; a published report "
+                                     "never shows personal data", field=f.id), f.at.where("public"),
+                          t("remove 'public: true'"))
+
+
 def _check_reminders_and_escalations(workflow: Workflow) -> Iterator[Issue]:
     for state in _readable(workflow):
         escalation = state.escalation
@@ -356,6 +371,7 @@ CHECKS: tuple[Check, ...] = (
     _check_duplicate_triggers,
     _check_trigger_names,
     _check_owner_and_deadline,
+    _check_personal_data,
     _check_reminders_and_escalations,
     _check_council_passage,
     _check_panel_answer,

@@ -174,7 +174,8 @@ def _source(conn: Connection, options: ExportOptions, meter: Meter,
 
 
 def _field_types(conn: Connection) -> dict[str, dict[str, str]]:
-    """Each stored definition's field types, which say what pseudonymisation may keep. A
+    """Each stored definition's field types, which say what pseudonymisation may keep (never a
+    field marked personal). A
     definition that no longer reads declares nothing, so all its text values are withheld."""
     from flowengine.engine import compiled
 
@@ -184,5 +185,6 @@ def _field_types(conn: Connection) -> dict[str, dict[str, str]]:
             fields = compiled(definition_hash, text, source).workflow.fields
         except FlowEngineError:
             fields = {}
-        types[definition_hash] = {name: spec.type for name, spec in fields.items()}
+        # A field marked personal is withheld whatever its type (a choice of diagnoses is personal too).
+        types[definition_hash] = {name: "personal" if spec.personal else spec.type for name, spec in fields.items()}
     return types

@@ -73,7 +73,8 @@ class Shown:
         shown = []
         for name, value in values.items():
             declared = self.workflow.fields.get(name)
-            if value is None or not (self.internal or (declared is not None and declared.public)):
+            if value is None or not (self.internal or (declared is not None and declared.public
+                                                        and not declared.personal)):
                 continue
             shown.append((declared.label(self.workflow.language) if declared else name, display(value)))
         return shown
