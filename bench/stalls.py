@@ -16,7 +16,13 @@ process, ``--runs`` times:
 - **PM4Py on an EventLog**: the same after ``pm4py.convert_to_event_log`` (counted), PM4Py's
   classic object API;
 - **pandas**: the same per-state and per-edge figures with a plain group-by (the next entry of
-  each case by ``shift``), the CSV read likewise apart.
+  each case by ``shift``), the CSV read likewise apart;
+- **pandas from the database** (``pandas-db``): the states entered read from the same SQLite
+  file with ``read_sql_query``, the load counted as flowengine's is, then the per-state group-by;
+- **the bare SQL read** (``sql-read``): those columns fetched with ``sqlite3``, nothing computed:
+  the floor any analysis of the database stands on.
+
+``--tools`` picks which run beside flowengine (PM4Py needs ``pip install '.[bench]'``).
 
 Each child reports its time and its peak resident memory (``getrusage``); the per-state medians
 of all three are checked against each other. Prints a Markdown table of medians with the
@@ -42,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ("flowengine", "pm4py", "pm4py-log", "pandas")
+TOOLS = ("flowengine", "pm4py", "pm4py-log", "pandas", "pandas-db", "sql-read")
+_FROM_DB = ("flowengine", "pandas-db", "sql-read")  # the children that read the database, not the CSV
 
 
 def _peak_mb() -> float:
@@ -127,6 +134,42 @@ def child_pandas(csv_path: Path) -> dict[str, Any]:
             "medians": {str(k): float(v) for k, v in states["median"].items()}, "edges": len(edges)}
 
 
+_ENTERED = ("SELECT p.id AS case_id, e.to_state AS state, e.at AS at FROM events e JOIN proposals p "
+            "ON p.pk = e.proposal_pk WHERE e.kind IN ('created', 'advanced') ORDER BY p.pk, e.seq")
+
+
+def child_pandas_db(db: Path) -> dict[str, Any]:
+    """pandas from the same database: the states entered read with ``read_sql_query`` (the load
+    counted, as flowengine's is), then the same group-by as :func:`child_pandas`."""
+    import pandas as pd
+
+    begin = time.perf_counter()
+    with sqlite3.connect(db) as conn:
+        frame = pd.read_sql_query(_ENTERED, conn)
+    frame["at"] = pd.to_datetime(frame["at"], format="%Y-%m-%d %H:%M:%S.%f")
+    loaded = time.perf_counter()
+    cases = frame.groupby("case_id", sort=False)
+    frame["days"] = (cases["at"].shift(-1) - frame["at"]).dt.total_seconds() / 86400.0
+    finished = frame[frame["days"].notna()]
+
+    def p90(values: Any) -> float:
+        return float(values.quantile(0.9))
+
+    states = finished.groupby("state")["days"].agg(["count", "median", p90, "max"])
+    seconds = time.perf_counter() - begin
+    return {"seconds": seconds, "read_seconds": loaded - begin, "peak_mb": _peak_mb(),
+            "medians": {str(k): float(v) for k, v in states["median"].items()}}
+
+
+def child_sql_read(db: Path) -> dict[str, Any]:
+    """The floor: the columns the per-state figures need, read with the standard library's sqlite3
+    and nothing computed."""
+    begin = time.perf_counter()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(_ENTERED).fetchall()
+    return {"seconds": time.perf_counter() - begin, "peak_mb": _peak_mb(), "rows": len(rows), "medians": {}}
+
+
 # -- the parent ------------------------------------------------------------------------------------
 
 def _fingerprint() -> str:
@@ -196,7 +239,9 @@ def _machine() -> list[tuple[str, str]]:
 def _agree(results: dict[str, list[dict[str, Any]]]) -> str:
     ours = results["flowengine"][-1]["medians"]
     lines = []
-    for tool in ("pm4py", "pm4py-log", "pandas"):
+    for tool in ("pm4py", "pm4py-log", "pandas", "pandas-db"):
+        if tool not in results:
+            continue
         theirs = results[tool][-1]["medians"]
         shared = set(ours) & set(theirs)
         worst = max((abs(ours[s] - theirs[s]) for s in shared), default=0.0)
@@ -211,22 +256,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path("out/bench"))
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help="which to measure beside flowengine, comma-separated (default: all)")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("target", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         run: Any = {"flowengine": child_flowengine, "pm4py": child_pm4py, "pandas": child_pandas,
-               "pm4py-log": partial(child_pm4py, event_log=True)}[args.child]
+                    "pm4py-log": partial(child_pm4py, event_log=True), "pandas-db": child_pandas_db,
+                    "sql-read": child_sql_read}[args.child]
         print(json.dumps(run(args.target)))
         return 0
     sys.path.insert(0, str(HERE))
     db, csv_path, events = prepare(args.cache, args.proposals, args.seed)
-    results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
+    tools = ["flowengine", *(t for t in TOOLS if t in args.tools.split(",") and t != "flowengine")]
+    results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
     _run_child("flowengine", db)  # warm-up: the operating system's file cache, the bytecode
     for run in range(args.runs):
-        for tool in TOOLS:  # interleaved: the machine's drift weighs on all alike
-            results[tool].append(_run_child(tool, db if tool == "flowengine" else csv_path))
-        print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{t} {results[t][-1]['seconds']:.2f} s" for t in TOOLS),
+        for tool in tools:  # interleaved: the machine's drift weighs on all alike
+            results[tool].append(_run_child(tool, db if tool in _FROM_DB else csv_path))
+        print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{t} {results[t][-1]['seconds']:.2f} s" for t in tools),
               file=sys.stderr)
 
     def median(tool: str, key: str) -> float:
@@ -242,16 +291,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| the same, whole process (Python start, imports, open, analyse) | {whole:.2f} s | {whole / ours:.2f}x | |")
     for tool, label in (("pm4py", "PM4Py `discover_performance_dfg` on the DataFrame + per-state sojourn"),
                         ("pm4py-log", "PM4Py the same on its EventLog (`convert_to_event_log` counted)"),
-                        ("pandas", "pandas group-by: per-state and per-edge durations")):
+                        ("pandas", "pandas group-by: per-state and per-edge durations"),
+                        ("pandas-db", "pandas from the same database: `read_sql_query` + the per-state group-by, "
+                                      "load included"),
+                        ("sql-read", "bare SQL read of the columns those figures need (`sqlite3`, nothing "
+                                     "computed)")):
+        if tool not in results:
+            continue
         seconds = median(tool, "seconds")
-        print(f"| {label} | {seconds:.2f} s | {seconds / ours:.1f}x | {median(tool, 'peak_mb'):.0f} MB |")
-    print(f"| reading the CSV into a DataFrame (not counted above) | {median('pandas', 'read_seconds'):.2f} s | | |")
+        print(f"| {label} | {seconds:.2f} s | {seconds / ours:.2f}x | {median(tool, 'peak_mb'):.0f} MB |")
+    if "pandas" in results:
+        print(f"| reading the CSV into a DataFrame (not counted above) | {median('pandas', 'read_seconds'):.2f} s "
+              "| | |")
+    if "pandas-db" in results:
+        print(f"| … of which pandas' load from the database | {median('pandas-db', 'read_seconds'):.2f} s | | |")
     print()
     for name, value in _machine():
         print(f"- {name}: {value}")
     print(f"- figures agree: {_agree(results)}")
     print(f"- stalled proposals found: {results['flowengine'][-1]['stalls']:,}")
-    command = f"python bench/stalls.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs}"
+    command = (f"python bench/stalls.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs} "
+               f"--tools {','.join(tools)}")
     print(f"- reproduce: `pip install -e '.[bench]' && {command}`")
     return 0
 

@@ -11,7 +11,7 @@ from flowengine.eventlog.formats import export_format_names
 
 from .helptext import Command
 from .meter import terminal_meter
-from .options import database_option, quiet_option, workflow_filter_option
+from .options import database_option, quiet_option, read_database_option, workflow_filter_option
 from .session import open_engine
 
 
@@ -27,13 +27,18 @@ from .session import open_engine
 @click.option("--steps-only", is_flag=True,
               help="Only creations and steps (kinds created and advanced): events that leave the state "
                    "unchanged would show as self-loops in a directly-follows graph and cut sojourn times.")
+@click.option("--raw-cells", is_flag=True,
+              help="CSV: write cells that begin with =, +, -, @, a tab or a carriage return as they are. "
+                   "By default such a cell starts with an apostrophe, so a spreadsheet shows it as text "
+                   "instead of running it as a formula; flowengine import takes the apostrophe off again.")
 @click.option("-o", "--output", metavar="FILE",
               help="Write to FILE (replaced only once the log is complete; gzip-compressed when it ends in .gz); "
                    "- or none: standard output.")
 @quiet_option
 @database_option
-def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, output: str | None,
-           quiet: bool, database: str | None) -> None:
+@read_database_option
+def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, steps_only: bool, raw_cells: bool,
+           output: str | None, quiet: bool, database: str | None) -> None:
     """Write every event of every proposal as an event log (CSV, XES or OCEL 2.0 JSON).
 
     One case per proposal, its events in order; an event's activity is the state the proposal
@@ -50,10 +55,11 @@ def export(fmt: str | None, workflows: tuple[str, ...], pseudonymise: bool, step
     from flowengine.eventlog.export import ExportOptions, export_log, export_to_file, format_of, planned_units
     from flowengine.i18n import t
 
-    options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only)
+    options = ExportOptions(workflows=workflows, pseudonymise=pseudonymise, steps_only=steps_only,
+                            raw_cells=raw_cells)
     output = None if output == "-" else output
     fmt = fmt or (format_of(output) if output else None) or "csv"
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         total = planned_units(engine.database, fmt, options)
         with terminal_meter(t("Exporting"), total, quiet=quiet) as meter:
             if output:

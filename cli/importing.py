@@ -42,6 +42,10 @@ EXIT_REJECTED = 1
 @click.option("--role", metavar="ROLE", help="The role they acted in, for events without org:role; one of the "
                                              "workflow's roles (default: its only role, when it has one).")
 @click.option("--assume-utc", is_flag=True, help="Read timestamps without a UTC offset as UTC (else refused).")
+@click.option("--raw-cells", is_flag=True,
+              help="CSV: read every cell as it is. By default an apostrophe that flowengine export put before a "
+                   "cell beginning with =, +, -, @, a tab or a carriage return is taken off again; give this for "
+                   "a log written with export --raw-cells.")
 @click.option("--dry-run", is_flag=True, help="Check every case and say what would be imported; write nothing.")
 @click.option("--keep-going", is_flag=True,
               help="Import the cases that fit and leave out the others, listing each of their problems in the "
@@ -54,8 +58,9 @@ EXIT_REJECTED = 1
 @database_option
 @json_option
 def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, ...], actor: str | None,
-               role: str | None, assume_utc: bool, dry_run: bool, keep_going: bool, rejects_path: str | None,
-               quiet: bool, workflow_dirs: tuple[str, ...], database: str | None, as_json: bool) -> None:
+               role: str | None, assume_utc: bool, raw_cells: bool, dry_run: bool, keep_going: bool,
+               rejects_path: str | None, quiet: bool, workflow_dirs: tuple[str, ...], database: str | None,
+               as_json: bool) -> None:
     """Import FILE, an event log (CSV, XES or OCEL 2.0 JSON, plain or .gz), as proposals with
     their histories under workflow WF (FILE - reads standard input; then give --format).
 
@@ -101,7 +106,7 @@ def import_log(path: str, workflow: str, fmt: str | None, mappings: tuple[str, .
         try:
             report = import_log(engine, path, workflow, fmt=fmt, mapping=mapping, actor=actor, role=role,
                                 assume_utc=assume_utc, dry_run=dry_run, meter=meter, keep_going=keep_going,
-                                rejects=rejects)
+                                rejects=rejects, raw_cells=raw_cells)
         except LogRejected as rejected:
             if as_json:
                 click.echo(to_json({"ok": False, "count": rejected.count,

@@ -88,6 +88,9 @@ class FlowEngineGroup(Group):
     def invoke(self, ctx: click.Context) -> Any:
         from flowengine.i18n import speaking
 
+        from .shown import guard_terminal
+
+        guard_terminal()
         with speaking(os.environ.get(LANGUAGE_ENV)):  # a command's --lang may change it (options.language_option)
             return self._invoke(ctx)
 

@@ -39,12 +39,17 @@ class Day(click.ParamType[str, Any]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         from datetime import date
 
-        try:
-            return date.fromisoformat(str(value).strip()).isoformat()
-        except ValueError:
-            from flowengine.i18n import t
+        from flowengine.i18n import t
+        from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT
 
+        try:
+            day = date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
             self.fail(t("'{value}' is not a day; write it as YYYY-MM-DD, e.g. 2019-06-30", value=value), param, ctx)
+        if not EARLIEST_TEXT <= day < LATEST_TEXT:
+            self.fail(t("the day {day} lies outside the range flowengine accepts ({earliest} to {latest})",
+                        day=day, earliest=EARLIEST_TEXT, latest=LATEST_TEXT), param, ctx)
+        return day
 
 
 MOMENT = Moment()
@@ -137,6 +142,24 @@ def database_option(func: F) -> F:
         "--db", "database", metavar="PATH|URL", envvar="FLOWENGINE_DB",
         help="SQLite file or database URL (also $FLOWENGINE_DB). "
              "Default: ~/.local/share/flowengine/flowengine.db.",
+    )(func)
+
+
+READ_DATABASE = "flowengine.read_database"  # in click's context meta: --read-db, for open_engine(read_only=True)
+
+
+def _read_database(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[READ_DATABASE] = value.strip()
+
+
+def read_database_option(func: F) -> F:
+    """--read-db for a command that only reads: kept in the context, where ``open_engine`` finds it."""
+    return click.option(
+        "--read-db", metavar="URL", envvar="FLOWENGINE_READ_DB", expose_value=False, callback=_read_database,
+        help="Read from this database instead: a streaming replica of the one written to (also "
+             "$FLOWENGINE_READ_DB), so the work leaves the primary to the writers. It must be at the "
+             "same schema; what it shows is the replica's moment.",
     )(func)
 
 

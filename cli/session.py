@@ -12,13 +12,20 @@ if TYPE_CHECKING:
     from flowengine.service.facade import FlowEngine
 
 
-def open_engine(database: str | None, workflow_dirs: Sequence[str] = ()) -> FlowEngine:
+def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read_only: bool = False) -> FlowEngine:
+    """The engine on ``database``; for a command that only reads (``read_only``) and was given
+    ``--read-db`` (a replica of it), an engine that reads there instead."""
+    from .options import READ_DATABASE
     from .startup import loading
 
     with loading():  # SQLAlchemy and the engine: most of a short command's time
         from flowengine.clock import clock_from_environment
         from flowengine.service.facade import FlowEngine
 
+    ctx = click.get_current_context(silent=True)
+    replica = ctx.meta.get(READ_DATABASE) if read_only and ctx is not None else None
+    if replica:
+        return FlowEngine.open_read_only(replica, workflow_dirs=workflow_dirs, clock=clock_from_environment())
     return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment())
 
 

@@ -15,6 +15,7 @@ from .options import (
     database_option,
     language_option,
     quiet_option,
+    read_database_option,
     workflow_filter_option,
     workflows_option,
 )
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 @checkpoint_files_option
 @public_key_option
 @database_option
+@read_database_option
 @workflows_option
 @quiet_option
 def report(out_dir: Path, as_of: datetime | None, workflows: tuple[str, ...], language: str, internal: bool,
@@ -64,7 +66,7 @@ def report(out_dir: Path, as_of: datetime | None, workflows: tuple[str, ...], la
 
     from .meter import terminal_meter
 
-    with open_engine(database, workflow_dirs) as engine, terminal_meter(t("writing pages"), None,
+    with open_engine(database, workflow_dirs, read_only=True) as engine, terminal_meter(t("writing pages"), None,
                                                                          quiet=quiet) as meter:
         latest = _held_checkpoint(engine, checkpoint_files, public_key) if checkpoint_files else None
         built = build_site(engine, out_dir, as_of=as_of, workflows=workflows, language=language,

@@ -15,7 +15,14 @@ from flowengine.views.formats import diagram_suffixes, report_format_names
 
 from . import completion as complete
 from .helptext import Group
-from .options import as_of_option, database_option, language_option, quiet_option, workflows_option
+from .options import (
+    as_of_option,
+    database_option,
+    language_option,
+    quiet_option,
+    read_database_option,
+    workflows_option,
+)
 from .session import open_engine
 from .terminal import output_options, table_width
 
@@ -54,8 +61,9 @@ def privacy_options(func: F) -> F:
 
 def analysis_options(func: F) -> F:
     """What every ``stalls`` command reads and shows the analysis with, in this order: the privacy
-    options, --lang, --db, --workflows and --quiet."""
-    for option in (quiet_option, workflows_option, database_option, language_option, privacy_options):
+    options, --lang, --db, --read-db, --workflows and --quiet."""
+    for option in (quiet_option, workflows_option, read_database_option, database_option, language_option,
+                   privacy_options):
         func = option(func)
     return func
 
@@ -119,7 +127,8 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     from .remedies import option
 
     total = PHASES + len(set(workflows)) if workflows else None
-    with open_engine(database, workflow_dirs) as engine, terminal_meter(t("analysing"), total, quiet=quiet) as meter:
+    with open_engine(database, workflow_dirs, read_only=True) as engine, \
+            terminal_meter(t("analysing"), total, quiet=quiet) as meter:
         analyses = engine.analyse(workflows, as_of=as_of, meter=meter)
         newest = engine.newest_step(workflows) if as_of is None and analyses else None
         found = engine.provenance_marks(analyses) if marks and analyses else {}
@@ -153,13 +162,13 @@ def _emit(text: str, output: str | None) -> None:
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        from flowengine.errors import InvalidInput
+    from flowengine.atomicfile import write_text
+    from flowengine.errors import InvalidInput
 
-        raise InvalidInput(t("cannot write {file}: {reason}; choose another {option}", file=output,
-                             reason=exc.strerror or exc, option="-o")) from None
+    try:  # a fresh file moved over the target: never written through a link planted there
+        write_text(Path(output), text, t("cannot write {file}", file=output), InvalidInput)
+    except InvalidInput as exc:
+        raise InvalidInput(t("{problem}; choose another {option}", problem=str(exc), option="-o")) from None
     click.echo(t("wrote {file}", file=output))
 
 

@@ -26,6 +26,8 @@ import click
 
 from flowengine.views import texttable
 
+from .shown import visible
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 PAGER_ENV = "FLOWENGINE_PAGER"
@@ -129,7 +131,7 @@ def page(text: str, command: list[str]) -> None:
         return
     assert pager.stdin is not None
     try:
-        pager.stdin.write(text.encode(sys.stdout.encoding or "utf-8", "replace"))
+        pager.stdin.write(visible(text).encode(sys.stdout.encoding or "utf-8", "replace"))
         pager.stdin.close()
     except BrokenPipeError:  # quit before reading everything
         pass

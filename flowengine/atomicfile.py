@@ -4,6 +4,7 @@ half of it: diagrams, reports and exported logs are all written this way."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -17,14 +18,16 @@ from flowengine.errors import FlowEngineError
 def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEngineError,
               mode: int | None = None) -> Iterator[Path]:
     """A temporary file beside ``output`` to write; when the block ends it takes ``output``'s
-    place in one move, so readers never see half a file. On any failure it is removed and
+    place in one move, so readers never see half a file. The temporary file is created fresh
+    (never opened if it exists) and the move replaces whatever ``output`` is — a symbolic link
+    planted there is replaced, never written through; a folder there is refused. On any failure it is removed and
     ``output`` stays as it was; an OSError becomes ``error(f"{failure}: {reason}")``.
     The file gets an existing ``output``'s mode, else the usual 0644 (mkstemp makes it 0600),
     so a diagram committed or served from ``diagrams/`` stays readable; ``mode`` chooses another
     (a backup is its owner's alone)."""
     try:
         if mode is None:
-            mode = stat.S_IMODE(output.stat().st_mode) if output.exists() else 0o644
+            mode = _mode_of(output)
         fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
         os.close(fd)
     except OSError as exc:
@@ -39,6 +42,25 @@ def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEng
         if isinstance(exc, OSError):
             raise error(f"{failure}: {exc.strerror or exc}") from exc
         raise
+
+
+def _mode_of(output: Path) -> int:
+    """The mode of the file being replaced; a symbolic link's target is not looked at (its mode is
+    not this file's business), and a folder in the way is refused before anything is written."""
+    try:
+        found = os.lstat(output)
+    except FileNotFoundError:
+        return 0o644
+    if stat.S_ISDIR(found.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(output))
+    return stat.S_IMODE(found.st_mode) if stat.S_ISREG(found.st_mode) else 0o644
+
+
+def write_text(output: Path, text: str, failure: str, error: type[FlowEngineError] = FlowEngineError) -> Path:
+    """Write ``text`` (UTF-8) to ``output`` by :func:`replacing`: a fresh file moved over the target."""
+    with replacing(output, failure, error) as temp, temp.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    return output
 
 
 @contextlib.contextmanager

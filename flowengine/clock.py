@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from flowengine.errors import InvalidInput
+from flowengine.i18n import marked, t
+from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow, check, in_window
 
 Clock = Callable[[], datetime]
 
@@ -30,6 +32,23 @@ def clock_from_environment(environ: dict[str, str] | None = None) -> Clock:
     return lambda: fixed
 
 
+def within(moment: datetime | None, what: str) -> datetime | None:
+    """A time given through the API (a step's ``at``, an ``as_of``), checked against the window."""
+    return None if moment is None else check(as_utc(moment), marked(what))
+
+
+def windowed(clock: Clock) -> Clock:
+    """A clock whose every reading is checked against the window (an injected clock is a door too)."""
+    if getattr(clock, "windowed", False):
+        return clock
+
+    def read() -> datetime:
+        return check(as_utc(clock()), t("the clock"))
+
+    read.windowed = True  # type: ignore[attr-defined]
+    return read
+
+
 def as_utc(moment: datetime) -> datetime:
     """Aware UTC; a naive value is taken to be UTC already (that is how SQLite returns them)."""
     if moment.tzinfo is None:
@@ -45,26 +64,34 @@ def iso_utc(moment: datetime) -> str:
 def local_text(moment: datetime) -> str:
     """A moment in the reader's local time, to the minute, with its zone ("2019-06-30 14:00 CEST"),
     so that a reader elsewhere, or a server set to UTC, is never misread."""
+    if isinstance(moment, OutOfWindow):
+        return t("{stored} (outside the accepted range)", stored=moment.stored)
     return as_utc(moment).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
 def parse_moment(text: str, *, what: str | None = None) -> datetime:
-    """A date or date-time given by a user; a bare date means the end of that day, local time."""
-    from flowengine.i18n import t
-
+    """A date or date-time given by a user; a bare date means the end of that day, local time.
+    Either must lie within the accepted window (:mod:`flowengine.timewindow`)."""
     value = text.strip()
     what = t("the date") if what is None else what
+    moment: datetime | None
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
-            return end_of_day(day)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = end_of_day(date.fromisoformat(value))
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.astimezone()  # a wall-clock time the user typed: their local zone
+            moment = as_utc(moment)
+    except OverflowError:
+        moment = None
     except ValueError as exc:
         raise InvalidInput(t("{what} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2019-06-30 (or a full "
                              "date-time such as 2019-06-30T14:00)", what=what, text=text)) from exc
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a wall-clock time the user typed: their local zone
-    return as_utc(moment)
+    if moment is None or not in_window(moment):
+        raise InvalidInput(t("{what} '{time}' lies outside the range flowengine accepts ({earliest} to {latest}, "
+                             "UTC)", what=what, time=value, earliest=EARLIEST_TEXT, latest=LATEST_TEXT))
+    return moment
 
 
 def end_of_day(day: date) -> datetime:

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+from flowengine.errors import NotFound
 from flowengine.history.records import ADVANCED, CREATED, NOTED, PROGRESS, Actor
 from flowengine.service.facade import FlowEngine
 
@@ -82,3 +83,20 @@ def test_a_database_with_proposals_is_refused(db_target: str) -> None:
     national.build(db_target, scale=0.00001, municipalities=2, seed=2)
     with pytest.raises(SystemExit, match="already holds proposals"):
         national.build(db_target, scale=0.00001, municipalities=2, seed=2)
+
+
+def test_a_workflow_only_the_database_stores_is_found_without_parsing_any_workflow_file(
+        db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine.definition import registry
+
+    national.build(db_target, scale=0.00005, municipalities=6, seed=2)
+    parsed: list[object] = []
+    real = registry.read_candidate
+    monkeypatch.setattr(registry, "read_candidate", lambda path: parsed.append(path) or real(path))
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
+        declared = engine.declared_workflow("melhus-001")
+        (analysis,) = engine.analyse(["melhus-001"])
+    assert declared.id == analysis.workflow.id == "melhus-001"
+    assert parsed == []
+    with FlowEngine.open(db_target) as engine, pytest.raises(NotFound, match="did you mean 'melhus'"):
+        engine.declared_workflow("melhuss")  # in no file and not stored: what the files declare

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flowengine.definition.vocabulary import describe_duration
 from flowengine.i18n import N_, marked, t, tn
+from flowengine.timewindow import LAST, LATEST, add
 
 _SHORT = re.compile(r"(?P<n>[0-9]{1,5})\s*(?P<unit>[hdw])")
 _ISO = re.compile(
@@ -32,14 +33,17 @@ class Duration:
     delta: timedelta
 
     def add_to(self, moment: datetime) -> datetime:
-        """The moment this duration after ``moment`` (month ends clamp, as calendars do)."""
+        """The moment this duration after ``moment`` (month ends clamp, as calendars do); a sum
+        beyond the accepted window (P9999Y after any day) stops at its last moment, never overflows."""
         if self.months:
             month_index = moment.month - 1 + self.months
             year = moment.year + month_index // 12
+            if year >= LATEST.year:
+                return LAST
             month = month_index % 12 + 1
             day = min(moment.day, calendar.monthrange(year, month)[1])
             moment = moment.replace(year=year, month=month, day=day)
-        return moment + self.delta
+        return add(moment, self.delta)
 
     @property
     def approx_days(self) -> float:

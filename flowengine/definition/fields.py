@@ -15,6 +15,7 @@ from typing import Any
 from flowengine.definition.model import Workflow
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.i18n import t
+from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT
 
 MAX_VALUE_CHARS = 10_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -61,10 +62,15 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
         try:
             if not _DATE.match(text):
                 raise ValueError(text)
-            return date.fromisoformat(text).isoformat()
+            text = date.fromisoformat(text).isoformat()
         except ValueError:
             raise InvalidInput(t("field '{field}' takes a date written YYYY-MM-DD, e.g. 2019-03-01; got '{text}'",
                                  field=name, text=text)) from None
+        if not EARLIEST_TEXT <= text < LATEST_TEXT:
+            raise InvalidInput(t("field '{name}': the date {date} lies outside the range flowengine accepts "
+                                 "({earliest} to {latest})", name=name, date=text, earliest=EARLIEST_TEXT,
+                                 latest=LATEST_TEXT))
+        return text
     if kind == "choice":
         if text in options:
             return text

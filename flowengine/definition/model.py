@@ -199,7 +199,47 @@ class Workflow(_Placed):
         return self.prefix or re.sub(r"[^A-Z]", "", self.id.upper())[:6] or "P"
 
     def outgoing(self, state_id: str) -> list[Transition]:
-        return [t for t in self.transitions if state_id in t.sources]
+        """The transitions that leave ``state_id``, in file order (those from any state included)."""
+        explicit, anywhere, open_states = self._leaving
+        positions = explicit.get(state_id, [])
+        if state_id in open_states and anywhere:
+            positions = sorted([*positions, *anywhere])
+        return [self.transitions[i] for i in positions]
+
+    def leaving(self, state_id: str, trigger: str) -> Transition | None:
+        """The first transition (in file order) that ``trigger`` fires from ``state_id``, if any:
+        a look-up, however many states a ``from: "*"`` transition expands to."""
+        explicit, _, open_states = self._leaving
+        candidates = [i for i in explicit.get(state_id, []) if self.transitions[i].trigger == trigger]
+        if state_id in open_states:
+            candidates += self._anywhere_by_trigger.get(trigger, [])
+        return self.transitions[min(candidates)] if candidates else None
+
+    @cached_property
+    def _leaving(self) -> tuple[dict[str, list[int]], list[int], frozenset[str]]:
+        """Positions of the transitions leaving each state as written, those from any state, and
+        the states those leave: built once, in time linear in the file (not in its expansion)."""
+        explicit: dict[str, list[int]] = {}
+        anywhere: list[int] = []
+        open_states: set[str] = set()
+        shared: set[int] = set()
+        for position, transition in enumerate(self.transitions):
+            if transition.from_any:
+                anywhere.append(position)
+                if id(transition.sources) not in shared:
+                    shared.add(id(transition.sources))
+                    open_states.update(transition.sources)
+                continue
+            for source in transition.sources:
+                explicit.setdefault(source, []).append(position)
+        return explicit, anywhere, frozenset(open_states)
+
+    @cached_property
+    def _anywhere_by_trigger(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for position in self._leaving[1]:
+            found.setdefault(self.transitions[position].trigger, []).append(position)
+        return found
 
 
 def workflow_to_dict(workflow: Workflow, language: str = "en") -> dict[str, object]:

@@ -11,6 +11,7 @@ error rather than a silent pick: an old copy in a subfolder must never replace t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -107,12 +108,14 @@ def find_workflow(ref: str, dirs: Sequence[Path]) -> Path:
     return locate_workflow(ref, dirs).path
 
 
-def locate_workflow(ref: str, dirs: Sequence[Path]) -> Candidate:
+def locate_workflow(ref: str, dirs: Sequence[Path], *, suggest: bool = True) -> Candidate:
     """Like :func:`find_workflow`, keeping the document already read so it is not read again.
 
     The same answer as looking through :func:`discover`, without parsing every file: only files
     that could declare ``ref`` are parsed (see :func:`_could_declare`), folder by folder, and the
-    first folder with it wins. Everything is read only to say what exists when nothing matches.
+    first folder with it wins. Everything is read only to say what exists when nothing matches,
+    and only when ``suggest``: a caller that looks elsewhere next (the database's stored
+    definitions of a workflow no file has) needs no list of what the files declare.
     """
     path = Path(ref)
     if path.suffix in _SUFFIXES or os.sep in ref:
@@ -126,6 +129,8 @@ def locate_workflow(ref: str, dirs: Sequence[Path]) -> Candidate:
             raise AmbiguousWorkflow(ref, [m.path for m in matches])
         if matches:
             return matches[0]
+    if not suggest:
+        raise NotFound("workflow", ref, [])
     entries = discover(dirs)
     raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed],
                    hint="run 'flowengine workflow list' to see them")
@@ -149,4 +154,13 @@ def _could_declare(path: Path, ref: str) -> bool:
         return False  # unreadable: its id would be its file name, which is not ``ref``
     if len(raw) > MAX_FILE_BYTES:
         return False  # too large to read: the same
+    plain = _PLAIN_ID.findall(raw)
+    if len(plain) == 1 and len(_ANY_ID.findall(raw)) == 1 and b'"id"' not in raw and b"'id'" not in raw:
+        return bool(plain[0].decode("ascii") == ref)  # one top-level "id: name" line: the file's id
     return ref.encode("utf-8") in raw or b"\\" in raw
+
+
+# A top-level ``id:`` key whose value is a plain workflow id (a line at the left margin is a key
+# of the top-level mapping: a block scalar's lines are indented): nothing else can be its value.
+_PLAIN_ID = re.compile(rb"^id:[ \t]+([a-z][a-z0-9_-]*)[ \t]*(?:#[^\n]*)?\r?$", re.MULTILINE)
+_ANY_ID = re.compile(rb"^id[ \t]*:", re.MULTILINE)

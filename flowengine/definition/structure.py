@@ -62,11 +62,40 @@ def workflow_schema() -> dict[str, Any]:
     return loaded
 
 
-def check_structure(doc: LocatedDocument) -> list[Issue]:
-    """Every structural problem of the document at once, each at its own line."""
+@cache
+def _inlined_schema() -> dict[str, Any]:
+    """The schema with each ``$ref`` replaced by what it names (none is recursive): resolving a
+    reference costs jsonschema more than checking the value, once per state and transition."""
+    schema = workflow_schema()
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            rest = {key: inline(value) for key, value in node.items() if key != "$ref"}
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                named = inline(definitions[reference.removeprefix("#/$defs/")])
+                if set(rest) <= {"description", "title"}:  # words only beside it: the two merge
+                    return {**named, **rest}
+                return {**rest, "allOf": [named]}
+            return rest
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return {key: inline(value) for key, value in schema.items() if key != "$defs"}
+
+
+@cache
+def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(workflow_schema())
+    return Draft202012Validator(_inlined_schema())
+
+
+def check_structure(doc: LocatedDocument) -> list[Issue]:
+    """Every structural problem of the document at once, each at its own line."""
+    validator = _validator()
     issues: list[Issue] = []
     for problem in validator.iter_errors(doc.data):
         issues.extend(_issues_for(problem, doc))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from flowengine.definition.model import State, Workflow
+from flowengine.definition.model import State, Transition, Workflow
 from flowengine.i18n import t
 from flowengine.issues import Issue, Severity, error, warning
 from flowengine.suggest import did_you_mean
@@ -93,7 +93,7 @@ def _graph_ready(workflow: Workflow) -> bool:
     """Graph checks are judged only once every step is readable and names declared states;
     until then they would only echo that error as a screenful of "unreachable" ones."""
     return workflow.complete and all(
-        step.target in workflow.states and all(s in workflow.states for s in step.sources)
+        step.target in workflow.states and (step.from_any or all(s in workflow.states for s in step.sources))
         for step in workflow.transitions
     )
 
@@ -183,18 +183,47 @@ def _check_final_outgoing(workflow: Workflow) -> Iterator[Issue]:
 
 
 def _check_duplicate_triggers(workflow: Workflow) -> Iterator[Issue]:
+    """A trigger declared twice from one state. A transition from any state is one entry per
+    trigger (with the states it leaves), not one per state, so the check stays linear."""
     seen: dict[tuple[str, str], int] = {}
+    anywhere: dict[str, tuple[int, frozenset[str]]] = {}  # trigger → first line "from: *" and its states
+    explicit: dict[str, dict[str, int]] = {}  # trigger → {state: first line}
+    expansions: dict[int, frozenset[str]] = {}  # every "from: *" shares one tuple of states
     for step in workflow.transitions:
         if not step.trigger:
             continue  # a missing trigger is the structural check's error
+        line = step.at.where("trigger").line
+        if step.from_any:
+            sources = expansions.get(id(step.sources)) or expansions.setdefault(id(step.sources),
+                                                                                 frozenset(step.sources))
+            earlier = anywhere.get(step.trigger)
+            clash: tuple[str, int] | None = None
+            if earlier is not None and sources & earlier[1]:
+                clash = (min(sources & earlier[1], key=step.sources.index), earlier[0])
+            else:
+                clash = next(((state, first) for state, first in explicit.get(step.trigger, {}).items()
+                              if state in sources), None)
+            if earlier is None:
+                anywhere[step.trigger] = (line, sources)
+            if clash is not None:
+                yield _duplicate(step, clash[0], clash[1])
+            continue
         for source in step.sources:
             key = (source, step.trigger)
-            if key in seen:
-                yield error("FE210", t("trigger '{trigger}' is declared twice from state '{state}' (first at line "
-                                       "{line})", trigger=step.trigger, state=source, line=seen[key]),
-                            step.at.where("trigger"), t("give one of the transitions another trigger name"))
+            first = seen.get(key)
+            if first is None and step.trigger in anywhere and source in anywhere[step.trigger][1]:
+                first = anywhere[step.trigger][0]
+            if first is not None:
+                yield _duplicate(step, source, first)
             else:
-                seen[key] = step.at.where("trigger").line
+                seen[key] = line
+                explicit.setdefault(step.trigger, {})[source] = line
+
+
+def _duplicate(step: Transition, source: str, first: int) -> Issue:
+    return error("FE210", t("trigger '{trigger}' is declared twice from state '{state}' (first at line {line})",
+                           trigger=step.trigger, state=source, line=first),
+                 step.at.where("trigger"), t("give one of the transitions another trigger name"))
 
 
 def _check_trigger_names(workflow: Workflow) -> Iterator[Issue]:
@@ -269,7 +298,7 @@ def _escalation_issues(workflow: Workflow, state: State) -> Iterator[Issue]:
         return  # a missing trigger is the structural check's error
     trigger = escalation.trigger
     where = escalation.at.where("trigger")
-    transition = next((step for step in workflow.outgoing(state.id) if step.trigger == trigger), None)
+    transition = workflow.leaving(state.id, trigger)
     if transition is None:
         if not workflow.complete:
             return  # the trigger may be in a transition that could not be read

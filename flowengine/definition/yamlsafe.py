@@ -26,6 +26,9 @@ from flowengine.i18n import marked, t
 from flowengine.issues import START_HINT, Issue, Location, error
 
 MAX_FILE_BYTES = 1024 * 1024
+# Control characters (line breaks and tabs aside) and the bidirectional overrides that reorder what a
+# reader sees: a workflow's texts reach terminals, reports and web pages, so none may carry them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 
@@ -270,6 +273,12 @@ class _Builder:
             if self.awaiting_key():
                 self.take_key(event)
                 return
+            control = _CONTROL.search(event.value)
+            if control is not None:
+                self.doc.issues.append(error(
+                    "FE012", f"the text contains the control character U+{ord(control.group()):04X}",
+                    self.location(event.start_mark),
+                    "remove it: terminals and reports would act on it (write a line break as a new line)"))
             value = self.resolve(event)
             self.remember_anchor(event.anchor, value, 1)
             self.attach(value, 1, event.start_mark, raw=event.value if event.implicit[0] else None)

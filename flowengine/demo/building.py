@@ -12,6 +12,7 @@ never prints and never exits.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,9 +21,10 @@ from typing import Any
 from flowengine.analysis.figures import Analysis, Stall
 from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
+from flowengine.atomicfile import write_text
 from flowengine.clock import Clock
 from flowengine.definition.model import Publication, Workflow
-from flowengine.demo.data import ContextItem
+from flowengine.demo.data import ContextItem, DemoData
 from flowengine.demo.loading import DemoLoad, load_demo
 from flowengine.demo.reading import read_demo
 from flowengine.errors import InvalidInput, Remedy
@@ -128,11 +130,32 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
     """
     out = Path(out_dir)
     demo = read_demo(data)
+    created = _first_missing(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInput(t("cannot create the output folder {path}: {reason}", path=out,
                              reason=exc.strerror or exc)) from exc
+    try:
+        return _build(out, demo, workflow_dirs, clock, language)
+    except BaseException:
+        if created is not None:  # a refused or failed build leaves no new folder behind
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (what mkdir would create)."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate):
+            break
+        missing = candidate
+    return missing
+
+
+def _build(out: Path, demo: DemoData, workflow_dirs: Sequence[str | Path], clock: Clock | None,
+           language: str) -> DemoResult:
     database = out / DATABASE_NAME
     if database.is_dir():
         raise InvalidInput(t("{path} is a folder, not a database file; move it away", path=database)).fixed_by(
@@ -177,7 +200,7 @@ def write_reports(result: DemoResult, histories: _Histories, language: str = "en
     from flowengine.views.comparison_diagram import render_comparison
     from flowengine.views.histories import history_section, lineage_section
     from flowengine.views.report import build_sections
-    from flowengine.views.report_writers import as_markdown
+    from flowengine.views.report_writers import as_markdown, markdown_text
     from flowengine.views.stall_diagram import render_stall_diagram
 
     out, analyses, loaded = result.out_dir, result.analyses, result.loaded
@@ -197,8 +220,9 @@ def write_reports(result: DemoResult, histories: _Histories, language: str = "en
           for proposal, events, workflow in histories.proposals),
     ]
     markdown = out / "stall-report.md"
-    markdown.write_text(f"# {report_title(language)}\n\n{source_text(loaded, language)}\n\n" + as_markdown(sections),
-                        encoding="utf-8")
+    source = markdown_text(source_text(loaded, language), line_start=True)
+    text = f"# {markdown_text(report_title(language))}\n\n{source}\n\n" + as_markdown(sections)
+    write_text(markdown, text, t("cannot write {path}", path=markdown), InvalidInput)
     return replace(result, stall_diagrams=stall_diagrams, comparison=comparison, markdown=markdown)
 
 

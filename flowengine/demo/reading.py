@@ -28,7 +28,9 @@ from flowengine.demo.data import (
 from flowengine.errors import InvalidInput
 from flowengine.history.provenance import KINDS, STATED, Provenance
 from flowengine.history.records import Actor
+from flowengine.i18n import t
 from flowengine.issues import printable
+from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, problem
 
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}):(\d{2}))?$")
 _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
@@ -131,7 +133,7 @@ class _Reader:
     def as_of(self, path: PathKey, value: Any) -> datetime:
         """The end of the as-of day, so that steps on that day are included."""
         day = self.when(path, value, "as_of", with_time=False).astimezone(self.offset).date()
-        next_midnight = datetime.combine(day + timedelta(days=1), time(), self.offset)
+        next_midnight = datetime.combine(day + timedelta(days=1), time(), self.offset)  # within the window
         return (next_midnight - timedelta(microseconds=1)).astimezone(UTC)
 
     def when(self, path: PathKey, value: Any, what: str, *, with_time: bool = True) -> datetime:
@@ -145,7 +147,16 @@ class _Reader:
             clock = time(int(match.group(2)), int(match.group(3))) if match.group(2) else _NOON
         except ValueError:
             raise self.fail(path, f"{what} {value!r} is not a date of the calendar", f"write it as {example}") from None
-        return datetime.combine(day, clock, self.offset).astimezone(UTC)
+        try:
+            moment = datetime.combine(day, clock, self.offset).astimezone(UTC)
+        except OverflowError:
+            moment = None
+        reason = problem(moment) if moment is not None else t(
+            "the time {time} lies outside the range flowengine accepts ({earliest} to {latest}, UTC)",
+            time=text.strip(), earliest=EARLIEST_TEXT, latest=LATEST_TEXT)
+        if moment is None or reason is not None:
+            raise self.fail(path, f"{what} {value!r}: {reason}", f"write a date from {EARLIEST_TEXT} to {LATEST_TEXT}")
+        return moment
 
     def actor(self, path: PathKey, spec: Mapping[str, Any]) -> Actor:
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flowengine.errors import InvalidInput
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
+from flowengine.views.spreadsheet import restore
 
 _DELIMITERS = (",", ";", "\t")
 _FIELD_LIMIT = 10_000_000  # a comment or a JSON column may be long; csv's default (128 kB) is not enough
@@ -26,6 +27,7 @@ class CsvLog:
     """A CSV file of events; ``header`` is read on opening, rows are streamed by :meth:`rows`."""
 
     kind = "csv"
+    raw_cells = False  # True: cells as they are (a log exported raw); else an export's apostrophes come off
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -62,6 +64,7 @@ class CsvLog:
         csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
         line = 2
         nothing = MISSING
+        restoring = not self.raw_cells
         try:
             with open_text(self.path) as handle:
                 reader = csv.reader(handle, delimiter=self.delimiter)
@@ -73,6 +76,8 @@ class CsvLog:
                             row = (row + [""] * width)[:width]
                         if not nothing.isdisjoint(row):
                             row = ["" if value in nothing else value for value in row]
+                        if restoring and any(value[:1] == "'" for value in row):  # a cell neutralised on export
+                            row = [restore(value) for value in row]
                         row.append("")
                         yield line, pick(row)
                     line = reader.line_num + 1

@@ -45,11 +45,13 @@ GZIP_SUFFIX = ".gz"
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """Which events, and how: ``workflows`` (all when empty), pseudonymised, steps only."""
+    """Which events, and how: ``workflows`` (all when empty), pseudonymised, steps only, and for
+    CSV whether cells a spreadsheet would run stay raw."""
 
     workflows: tuple[str, ...] = ()
     pseudonymise: bool = False
     steps_only: bool = False
+    raw_cells: bool = False  # CSV: formula-like cells as they are, not neutralised
 
     @property
     def selection(self) -> eventstream.Selection:
@@ -170,7 +172,7 @@ def _source(conn: Connection, options: ExportOptions, meter: Meter,
             meter(pending)
 
     activities = tuple(eventstream.activities(conn, selection))
-    return LogSource(events, activities, options.pseudonymise), written
+    return LogSource(events, activities, options.pseudonymise, options.raw_cells), written
 
 
 def _field_types(conn: Connection) -> dict[str, dict[str, str]]:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flowengine.clock import iso_utc
 from flowengine.definition.model import Workflow
 from flowengine.history.records import actor_problem
+from flowengine.i18n import t
 from flowengine.suggest import did_you_mean
+from flowengine.timewindow import EARLIEST, EARLIEST_TEXT, LATEST, LATEST_TEXT
 
 
 @dataclass
@@ -29,9 +30,23 @@ _parse = datetime.fromisoformat
 
 
 def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
-    """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable. An import reads one per
-    event: a time already in UTC in one of the usual layouts (what flowengine, PM4Py and pandas
-    write) has its text taken from its own digits, without formatting the moment again."""
+    """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable or refused: outside the
+    accepted window (:mod:`flowengine.timewindow`) a time is refused like an unreadable one."""
+    try:
+        found = _read_moment(text, assume_utc)
+    except OverflowError:
+        found = (datetime.max.replace(tzinfo=UTC), "")
+    if isinstance(found, str) or EARLIEST <= found[0] < LATEST:
+        return found
+    return t("bad timestamp '{text}': {reason}", text=text.strip(), reason=t(
+        "the time lies outside the range flowengine accepts ({earliest} to {latest}, UTC)",
+        earliest=EARLIEST_TEXT, latest=LATEST_TEXT))
+
+
+def _read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
+    """An import reads one per event: a time already in UTC in one of the usual layouts (what
+    flowengine, PM4Py and pandas write) has its text taken from its own digits, without
+    formatting the moment again."""
     try:
         moment = _parse(text)
     except ValueError:
@@ -59,7 +74,7 @@ def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
         moment = moment.replace(tzinfo=UTC)
     utc = moment.astimezone(UTC)
     if utc.year < 1000:
-        return utc, iso_utc(utc)
+        return utc, ""  # refused by the window
     return utc, utc.isoformat(timespec="microseconds")[:26] + "Z"
 
 

@@ -55,6 +55,7 @@ from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as col
 from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder, Problem
+from flowengine.eventlog.csv_reader import CsvLog
 from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
 from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
 from flowengine.eventlog.rejects import Rejects, RejectsFile
@@ -175,13 +176,16 @@ def import_log(engine: FlowEngine, path: str | Path, workflow: str, *, fmt: str 
                mapping: Mapping[str, str] | None = None, actor: str | None = None, role: str | None = None,
                assume_utc: bool = False, dry_run: bool = False, meter: Meter = no_meter,
                batch_events: int = BATCH_EVENTS, keep_going: bool = False,
-               rejects: Rejects | None = None) -> ImportReport:
+               rejects: Rejects | None = None, raw_cells: bool = False) -> ImportReport:
     """Import every case of the log at ``path`` as a proposal under ``workflow``, in one
     transaction; :class:`LogRejected` (naming every problem) and nothing written if any case
     does not fit — unless ``keep_going``: then the cases that fit are imported and the others
     left out, every problem handed to ``rejects`` as it is found (:class:`RejectsFile`). ``actor``/``role``: for
-    events whose log names none."""
+    events whose log names none. ``raw_cells``: a CSV log's cells as they are, keeping the apostrophe the
+    export puts before a formula (:mod:`flowengine.views.spreadsheet`)."""
     log = open_log(path, fmt)
+    if raw_cells and isinstance(log, CsvLog):
+        log.raw_cells = True
     compiled, text, source = engine.definition(workflow)
     wanted = columns(log, dict(mapping or {}))
     if role is not None and compiled.workflow.roles and role not in compiled.workflow.roles:

@@ -206,3 +206,4 @@ class LogSource:
     events: Callable[[], Iterator[LogEvent]]
     activities: tuple[str, ...]
     pseudonymised: bool
+    raw_cells: bool = False  # CSV: cells that begin as formulas are written as they are

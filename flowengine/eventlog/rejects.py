@@ -18,6 +18,7 @@ from typing import Any, Protocol, TextIO
 from flowengine.atomicfile import replacing
 from flowengine.errors import InvalidInput
 from flowengine.eventlog.cases import Problem
+from flowengine.views.spreadsheet import neutralise
 
 REJECT_FORMATS = ("csv", "json")
 COLUMNS = ("where", "case", "reason")
@@ -56,7 +57,7 @@ class RejectsFile:
 
     def add(self, problem: Problem) -> None:
         if self.fmt == "csv":
-            self._csv.writerow((problem.where, problem.case or "", problem.reason))
+            self._csv.writerow(tuple(map(neutralise, (problem.where, problem.case or "", problem.reason))))
         else:
             self.handle.write(("," if self.count else "") + "\n  " + json.dumps(problem.as_dict(), ensure_ascii=False))
         self.count += 1

@@ -25,6 +25,8 @@ from flowengine.history.records import (
     Proposal,
 )
 from flowengine.history.seal import GENESIS, seal
+from flowengine.i18n import t
+from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow
 
 __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "enters_state", "first_break", "recompute",
            "replay", "restarts_deadline"]
@@ -195,6 +197,11 @@ def _link_problem(event: Event, position: int, prev_hash: str, previous: Event |
         return f"sequence number {event.seq} where {position} was expected (an event was deleted, inserted or moved)"
     if event.prev_hash != prev_hash:
         return "does not link to the event before it (an event before it was changed, deleted or inserted)"
+    outside = next((m for m in (event.at, event.entered_at) if isinstance(m, OutOfWindow)), None)
+    if outside is not None:
+        return t("its time '{stored}' lies outside the range flowengine accepts ({earliest} to {latest}, UTC); "
+                 "it was written before that range was enforced, so its seal cannot be checked",
+                 stored=outside.stored, earliest=EARLIEST_TEXT, latest=LATEST_TEXT)
     if recompute(event) != event.hash:
         return "its content does not match its hash (the event was edited)"
     if event.kind not in EVENT_KINDS:

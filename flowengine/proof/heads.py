@@ -17,7 +17,7 @@ from flowengine.history.seal import GENESIS
 from flowengine.i18n import t
 from flowengine.proof.checkpoint import Head
 
-__all__ = ["chain_head", "held"]
+__all__ = ["chain_head", "held", "held_links"]
 
 
 def chain_head(name: str, events: Sequence[Event]) -> Head:
@@ -27,15 +27,22 @@ def chain_head(name: str, events: Sequence[Event]) -> Head:
 
 def held(head: Head, events: Sequence[Event]) -> str | None:
     """Why ``events`` (a proposal's history, by seq) no longer hold ``head``; None when they do."""
-    if len(events) < head.length:
+    return held_links(head, [(event.seq, event.prev_hash, event.hash, recompute(event)) for event in events])
+
+
+def held_links(head: Head, links: Sequence[tuple[int, str, str, str]]) -> str | None:
+    """Why a chain given as (seq, previous hash, stored hash, hash recomputed from the content)
+    per entry, oldest first, no longer holds ``head``; None when it does. Any hash-chained log
+    (a history, the access log) is checked by this one rule."""
+    if len(links) < head.length:
         return t("the checkpoint recorded {length} step(s), the database now has {now} (steps were deleted)",
-                 length=head.length, now=len(events))
+                 length=head.length, now=len(links))
     previous = GENESIS
-    for position, event in enumerate(events[:head.length], start=1):
-        if event.seq != position or event.prev_hash != previous or recompute(event) != event.hash:
+    for position, (seq, prev_hash, stored, recomputed) in enumerate(links[:head.length], start=1):
+        if seq != position or prev_hash != previous or recomputed != stored:
             return t("step {seq} is not sealed into its place in the chain (steps were changed, removed or "
                      "reordered)", seq=position)
-        previous = event.hash
+        previous = stored
     if previous != head.head:
         return t("its first {length} step(s) are not the ones the checkpoint recorded (the history up to step "
                  "{length} was rewritten and sealed again)", length=head.length)

@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flowengine.clock import Clock, system_clock
+from flowengine.clock import Clock, system_clock, windowed, within
 from flowengine.errors import StoreError
 from flowengine.history.records import Actor, Event, Proposal
+from flowengine.i18n import N_
 from flowengine.service.results import AuditReport, Lineage, ProposalPage, Standing, StepResult
 from flowengine.store import Connection, Database, KeyTaken, migrate, queries, resolve_url
 
@@ -42,6 +43,9 @@ T = TypeVar("T")
 
 __all__ = ["AuditReport", "FlowEngine", "Lineage", "Standing", "StepResult"]
 
+_STEP_TIME = N_("the time of the step")
+_AS_OF = N_("the as-of time")
+
 
 class FlowEngine:
     """Proposals on their workflows, in one database. Use :meth:`open`; close when done."""
@@ -50,7 +54,7 @@ class FlowEngine:
                  clock: Clock = system_clock) -> None:
         self.database = database
         self.workflow_dirs: tuple[str | Path, ...] = tuple(workflow_dirs)
-        self.clock = clock
+        self.clock = windowed(clock)
 
     @classmethod
     def open(cls, target: str | None = None, *, workflow_dirs: Sequence[str | Path] = (),
@@ -61,6 +65,22 @@ class FlowEngine:
         try:
             migrate.ensure_schema(database)
         except BaseException:  # do not leave the engine's connections open
+            database.dispose()
+            raise
+        return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
+
+    @classmethod
+    def open_read_only(cls, target: str, *, workflow_dirs: Sequence[str | Path] = (),
+                       clock: Clock | None = None) -> FlowEngine:
+        """An engine that only reads ``target``: typically a streaming replica (a PostgreSQL hot
+        standby) of the database proposals are written to, so that analyses, reports and exports
+        leave the primary to the writers. Nothing is created or migrated there; its schema must be
+        the one this flowengine reads. What it shows is the replica's moment, which trails the
+        primary by its replay delay. Writes through it fail (the replica refuses them)."""
+        database = Database(resolve_url(target))
+        try:
+            migrate.check_schema(database)
+        except BaseException:
             database.dispose()
             raise
         return cls(database, workflow_dirs=workflow_dirs, clock=clock or system_clock)
@@ -115,8 +135,8 @@ class FlowEngine:
         from flowengine.service import steps
 
         return steps.new_proposal(self, workflow, title=title, actor=actor, description=description, origin=origin,
-                                  fields=fields, idempotency_key=idempotency_key, at=at, from_proposal=from_proposal,
-                                  provenance=provenance)
+                                  fields=fields, idempotency_key=idempotency_key,
+                                  at=within(at, _STEP_TIME), from_proposal=from_proposal, provenance=provenance)
 
     def advance(self, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
                 fields: Mapping[str, Any] | None = None, expected_version: int | None = None,
@@ -126,8 +146,8 @@ class FlowEngine:
         from flowengine.service import steps
 
         return steps.advance(self, proposal_id, trigger, actor=actor, comment=comment, fields=fields,
-                             expected_version=expected_version, idempotency_key=idempotency_key, at=at,
-                             provenance=provenance)
+                             expected_version=expected_version, idempotency_key=idempotency_key,
+                             at=within(at, _STEP_TIME), provenance=provenance)
 
     def set_fields(self, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
                    expected_version: int | None = None, idempotency_key: str | None = None,
@@ -136,8 +156,8 @@ class FlowEngine:
         from flowengine.service import steps
 
         return steps.set_fields(self, proposal_id, fields, actor=actor, comment=comment,
-                                expected_version=expected_version, idempotency_key=idempotency_key, at=at,
-                                provenance=provenance)
+                                expected_version=expected_version, idempotency_key=idempotency_key,
+                                at=within(at, _STEP_TIME), provenance=provenance)
 
     def note(self, proposal_id: str, comment: str, *, actor: Actor, expected_version: int | None = None,
              idempotency_key: str | None = None, at: datetime | None = None,
@@ -148,7 +168,8 @@ class FlowEngine:
         from flowengine.service import steps
 
         return steps.note(self, proposal_id, comment, actor=actor, expected_version=expected_version,
-                          idempotency_key=idempotency_key, at=at, provenance=provenance)
+                          idempotency_key=idempotency_key,
+                             at=within(at, _STEP_TIME), provenance=provenance)
 
     def record_progress(self, proposal_id: str, percent: int | str | None, *, actor: Actor, note: str = "",
                         milestone: str | None = None, milestone_date: str | None = None,
@@ -162,7 +183,8 @@ class FlowEngine:
 
         return steps.record_progress(self, proposal_id, percent, actor=actor, note=note, milestone=milestone,
                                      milestone_date=milestone_date, expected_version=expected_version,
-                                     idempotency_key=idempotency_key, at=at, provenance=provenance)
+                                     idempotency_key=idempotency_key,
+                             at=within(at, _STEP_TIME), provenance=provenance)
 
     def tick(self, *, as_of: datetime | None = None, dry_run: bool = False,
              workflow: str | None = None) -> TickReport:
@@ -172,7 +194,7 @@ class FlowEngine:
         what would happen, and so may look ahead. A proposal with a step after ``as_of`` is left alone."""
         from flowengine.service import tick
 
-        return tick.tick(self, as_of=as_of, dry_run=dry_run, workflow=workflow)
+        return tick.tick(self, as_of=within(as_of, _AS_OF), dry_run=dry_run, workflow=workflow)
 
     # -- reading (flowengine.service.reading) ----------------------------------------------
 
@@ -180,7 +202,7 @@ class FlowEngine:
         """Where one proposal stands now, or at the end of a past moment."""
         from flowengine.service import reading
 
-        return reading.standing(self, proposal_id, as_of=as_of, language=language)
+        return reading.standing(self, proposal_id, as_of=within(as_of, _AS_OF), language=language)
 
     def proposals(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
                   owner: str | None = None, overdue: bool = False, as_of: datetime | None = None,
@@ -194,7 +216,7 @@ class FlowEngine:
         from flowengine.service import reading
 
         return reading.proposals(self, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                 as_of=as_of, sort=sort, title=title, language=language)
+                                 as_of=within(as_of, _AS_OF), sort=sort, title=title, language=language)
 
     def proposal_page(self, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
                       owner: str | None = None, overdue: bool = False, title: str | None = None, sort: str = "id",
@@ -226,7 +248,7 @@ class FlowEngine:
         """A proposal's events in order; with ``as_of``, those up to that moment and the proposal as it was."""
         from flowengine.service import reading
 
-        return reading.history(self, proposal_id, as_of=as_of)
+        return reading.history(self, proposal_id, as_of=within(as_of, _AS_OF))
 
     def histories(self, *, workflow: str | None = None,
                   as_of: datetime | None = None) -> Iterator[tuple[Proposal, list[Event]]]:
@@ -234,28 +256,28 @@ class FlowEngine:
         memory does not grow with the database. Keeps a read transaction open while iterated."""
         from flowengine.service import reading
 
-        return reading.histories(self, workflow=workflow, as_of=as_of)
+        return reading.histories(self, workflow=workflow, as_of=within(as_of, _AS_OF))
 
     def led_to(self, proposal_id: str, *, as_of: datetime | None = None) -> list[Proposal]:
         """The proposals registered as coming from this one (``from_proposal``), in id order; with
         ``as_of``, those registered by then."""
         from flowengine.service import reading
 
-        return reading.led_to(self, proposal_id, as_of=as_of)
+        return reading.led_to(self, proposal_id, as_of=within(as_of, _AS_OF))
 
     def links(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None) -> dict[str, list[Proposal]]:
         """Every proposal that led to others (among ``workflows``' proposals, or all), mapped to
         those it led to, as registered by ``as_of``."""
         from flowengine.service import reading
 
-        return reading.links(self, workflows, as_of=as_of)
+        return reading.links(self, workflows, as_of=within(as_of, _AS_OF))
 
     def lineage(self, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
                 language: str = "en") -> list[Lineage]:
         """Each proposal that others came from, with where it and each of them stood at ``as_of``."""
         from flowengine.service import reading
 
-        return reading.lineage(self, workflows, as_of=as_of, language=language)
+        return reading.lineage(self, workflows, as_of=within(as_of, _AS_OF), language=language)
 
     def workflow_of(self, proposal: Proposal) -> CompiledWorkflow:
         """The definition a proposal runs under (not the file as it reads today)."""
@@ -288,7 +310,7 @@ class FlowEngine:
         ``aggregates.PHASES`` units, then one per workflow."""
         from flowengine.service import analysis
 
-        return analysis.analyse(self, workflows, as_of=as_of, meter=meter)
+        return analysis.analyse(self, workflows, as_of=within(as_of, _AS_OF), meter=meter)
 
     def newest_step(self, workflows: Sequence[str] = ()) -> datetime | None:
         """When the newest event of these workflows' proposals (of all, when none is named) happened:
@@ -345,4 +367,4 @@ class FlowEngine:
         from flowengine.service import migrating
 
         return migrating.migrate(self, workflow, to, actor=actor, mapping=mapping, dry_run=dry_run,
-                                 comment=comment, at=at, meter=meter)
+                                 comment=comment, at=within(at, _STEP_TIME), meter=meter)

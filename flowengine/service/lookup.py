@@ -34,12 +34,13 @@ def compiled_of(conn: Connection, proposal: Proposal) -> CompiledWorkflow:
     return engines.compiled(proposal.definition_hash, *stored)
 
 
-def current_definition(engine: Engine, workflow: str) -> tuple[CompiledWorkflow, str, str]:
+def current_definition(engine: Engine, workflow: str, *, suggest: bool = True) -> tuple[CompiledWorkflow, str, str]:
     """A workflow as its file reads now, compiled, with its text and source; the file is read
-    once, and checked in full only the first time its exact text is stored."""
+    once, and checked in full only the first time its exact text is stored. Without ``suggest``,
+    a workflow no file declares is not found without reading every file for suggestions."""
     from flowengine.definition.registry import locate_workflow, search_dirs
 
-    candidate = locate_workflow(workflow, search_dirs(engine.workflow_dirs))
+    candidate = locate_workflow(workflow, search_dirs(engine.workflow_dirs), suggest=suggest)
     document = candidate.document
     if document is None:  # unreadable: let the loader say exactly why
         from flowengine.definition.loader import check_file
@@ -63,11 +64,12 @@ def declared_workflow(engine: Engine, workflow: str, *, spanning: bool = True) -
     the states only older stored definitions declare, as the newest of them declares them, so
     figures over proposals on every version match states by name (see :func:`versions.spanning`)."""
     try:
-        current = current_definition(engine, workflow)[0].workflow
+        current = current_definition(engine, workflow, suggest=False)[0].workflow
     except NotFound:
         with engine.database.read() as conn:
             stored = queries.newest_definition(conn, workflow)
         if stored is None:
+            current_definition(engine, workflow)  # not found: again, to say what the files declare
             raise
         current = engines.compiled(*stored).workflow
     if not spanning:

@@ -79,3 +79,19 @@ def ensure_schema(database: Database, *, upgrade_existing: bool | None = None) -
         raise StoreError(f"the database {database.display_name} has schema revision {revision}, older than "
                          f"{SCHEMA_HEAD}; run `flowengine db upgrade` (after a backup) to bring it up to date")
     return upgrade(database)
+
+
+def check_schema(database: Database) -> str:
+    """The schema revision of a database this process only reads (a streaming replica): it must
+    be the one this flowengine reads, since nothing may be written there to bring it up to date."""
+    revision = database.schema_revision()
+    if revision == SCHEMA_HEAD:
+        return revision
+    if revision is None:
+        raise StoreError(f"{database.display_name} holds no flowengine database to read from; name a "
+                         "replica of the database the proposals are written to")
+    newer = revision not in known_revisions()
+    raise StoreError(f"the database {database.display_name} has schema revision {revision}, "
+                     + ("newer than this flowengine reads; upgrade flowengine" if newer else
+                        f"older than {SCHEMA_HEAD}; upgrade the database it replicates, and let the "
+                        "replica catch up"))

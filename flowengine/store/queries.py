@@ -25,7 +25,7 @@ from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
 from flowengine.definition.versions import StoredDefinition
 from flowengine.history.records import Event, Proposal, Step, Trail
-from flowengine.store.schema import UTCDateTime, definitions, events, proposals
+from flowengine.store.schema import UTCDateTime, definitions, events, proposals, read_time
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------
 #
@@ -100,14 +100,7 @@ def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any]
     processor = kind.dialect_impl(dialect).result_processor(dialect, None)
     if dialect.name != "sqlite" or not isinstance(kind, UTCDateTime) or processor is None:
         return processor
-    general = processor
-
-    def read(value: Any) -> Any:
-        if type(value) is str and len(value) == 26 and value[10] == " ":  # "2024-03-01 09:00:00.000000"
-            return as_utc(datetime.fromisoformat(value))
-        return general(value)
-
-    return read
+    return read_time
 
 
 _DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, _DriverStatement]] = weakref.WeakKeyDictionary()

@@ -7,7 +7,8 @@ test keeps the two in step.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
+from flowengine.timewindow import from_stored, read_stored
 
 SCHEMA_HEAD = "0005_listing_indexes"  # the newest migration; checked on open without importing Alembic
 
@@ -45,9 +47,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return as_utc(value)
+        return read_time(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None]:
+        """Any stored time reads: one outside the accepted window (written before it was enforced,
+        or by another tool) comes back marked at the window's edge, never as an error."""
+        return read_time
+
+
+def read_time(value: Any) -> datetime | None:
+    """A time as SQLite (text) or PostgreSQL (a datetime) gives it, as aware UTC within the window."""
+    if value is None:
+        return None
+    if type(value) is str:
+        if len(value) == 26 and value[10] == " " and "1900" <= value[:4] < "2200":  # "2024-03-01 09:00:00.000000"
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return read_stored(value)
+    return from_stored(as_utc(value))
 
 
 metadata = MetaData()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,9 +20,11 @@ from flowengine.errors import NotFound, Remedy
 from flowengine.i18n import t
 from flowengine.views.formats import report_format_names
 from flowengine.views.report import Cell, Section, for_reading, local_date
+from flowengine.views.spreadsheet import neutralise
 from flowengine.views.texttable import table, wrap
 
-__all__ = ["as_csv", "as_format", "as_json_data", "as_markdown", "as_of_note", "as_text", "with_note"]
+__all__ = ["as_csv", "as_format", "as_json_data", "as_markdown", "as_of_note", "as_text", "markdown_text",
+           "with_note"]
 
 
 def _reading_rows(section: Section) -> tuple[tuple[Cell, ...], ...]:
@@ -48,10 +51,10 @@ def with_note(fmt: str, text: str, note: str | None) -> str:
     if fmt == "csv":
         header, _, body = text.partition("\n")
         out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow(("note", "", "as_of", "note", note))
+        csv.writer(out, lineterminator="\n").writerow(("note", "", "as_of", "note", neutralise(note)))
         return f"{header}\n{out.getvalue()}{body}"
     if fmt == "markdown":
-        return f"> {_md(note)}\n\n{text}"
+        return f"> {markdown_text(note, line_start=True)}\n\n{text}"
     return f"{note}\n\n{text}"
 
 
@@ -91,7 +94,8 @@ def as_markdown(sections: Sequence[Section]) -> str:
 
 def as_csv(sections: Sequence[Section]) -> str:
     """Long form, one value per line (section, workflow, row, column, value): every section
-    fits one sheet and pivots back into its table."""
+    fits one sheet and pivots back into its table. A cell a spreadsheet would run as a formula
+    starts with an apostrophe (:mod:`flowengine.views.spreadsheet`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("section", "workflow", "row", "column", "value"))
@@ -99,7 +103,8 @@ def as_csv(sections: Sequence[Section]) -> str:
         for row in section.rows:
             key = _text(row[0])
             for column, value in zip(section.columns[1:], row[1:], strict=True):
-                writer.writerow((section.key, section.workflow or "", key, column, _text(value)))
+                writer.writerow((section.key, section.workflow or "", neutralise(key), neutralise(column),
+                                 neutralise(_text(value))))
     return out.getvalue()
 
 
@@ -142,6 +147,26 @@ def _text(value: Cell) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# Markdown's own marks (emphasis, code, links and images, tables, strikethrough) and the backslash
+# that escapes them; an underscore inside a word (panel_work) is no mark and stays as it is. "<",
+# ">" and "&" become entities: no raw HTML survives any renderer. At the start of a line, a heading,
+# a list item or a numbered item would begin: that first mark is escaped too.
+_MARKS = re.compile(r"[\\`*\[\]|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_LINE_START = re.compile(r"^(?:#|[-+=]|\d+(?=[.)]))")
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def markdown_text(text: str, *, line_start: bool = False) -> str:
+    """``text`` (a title, a label, a comment: anything a user wrote) as Markdown that shows it
+    literally: every Markdown mark escaped, HTML as entities, on one line; ``line_start`` when
+    it begins a line of its own (a paragraph, a quote)."""
+    one_line = " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+    shown = _MARKS.sub(lambda mark: "\\" + mark.group(), one_line.translate(_HTML))
+    if line_start:
+        shown = _LINE_START.sub(lambda mark: mark.group() + "\\" if mark.group()[0].isdigit()
+                                else "\\" + mark.group(), shown)
+    return shown
+
+
+_md = markdown_text
 

@@ -12,11 +12,11 @@ import numpy as np
 import numpy.typing as npt
 
 from flowengine.analysis.figures import Spread
-from flowengine.clock import as_utc
 from flowengine.definition.durations import Duration
 from flowengine.errors import StoreError
 from flowengine.history.records import ADVANCED, CREATED, MIGRATED
 from flowengine.store import aggregates
+from flowengine.timewindow import LAST, read_stored
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -24,6 +24,7 @@ Flags = npt.NDArray[np.bool_]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_DAY = 86_400_000_000
+_LAST = (LAST - EPOCH) // timedelta(microseconds=1)  # the accepted window's last moment
 KIND_CODES = {CREATED: 0, ADVANCED: 1, MIGRATED: 2}
 
 
@@ -116,7 +117,7 @@ def add_duration(duration: Duration, micros: Ints) -> Ints:
     clamping the day, then the fixed delta."""
     delta = duration.delta // timedelta(microseconds=1)
     if not duration.months:
-        return micros + delta
+        return np.minimum(micros + delta, _LAST)
     days = np.floor_divide(micros, US_PER_DAY)
     year, month, day = civil(days)
     index = month - 1 + duration.months
@@ -124,13 +125,12 @@ def add_duration(duration: Duration, micros: Ints) -> Ints:
     month_start = days_from_civil(year, month, np.ones_like(month))
     month_length = days_from_civil(year + month // 12, month % 12 + 1, np.ones_like(month)) - month_start
     moved: Ints = (month_start + np.minimum(day, month_length) - 1 - days) * US_PER_DAY + micros + delta
-    return moved
+    return np.minimum(moved, _LAST)  # as Duration.add_to: never past the accepted window
 
 
 def parse_micros_slowly(text: str) -> Ints:
     """Times in any form SQLite may hold them (written by another tool): one by one."""
-    values = [(as_utc(datetime.fromisoformat(item)) - EPOCH) // timedelta(microseconds=1)
-              for item in text.split(",")]
+    values = [(read_stored(item) - EPOCH) // timedelta(microseconds=1) for item in text.split(",")]
     return np.array(values, dtype=np.int64)
 
 

@@ -1,0 +1,132 @@
+"""Interactive commands as whole processes on a national database, against importing SQLAlchemy.
+
+    python bench/national.py --db out/national.db [--scale 1]      # build the data set first
+    python bench/interactive.py --db out/national.db [--runs 11]
+    python bench/interactive.py --db postgresql+psycopg://…/flowengine [--runs 11]
+
+What is measured: each command below started as its own process (``flowengine …``, output to
+/dev/null), ``--runs`` times, interleaved with ``python -c "import sqlalchemy"`` — the floor of
+any command that reads the database — so the machine's drift weighs on all alike; one warm-up
+round first (bytecode and built definitions cached, as after any first use). "Now" is fixed just
+after the data set's last event. The proposals the commands name are picked once, seeded: one
+in the middle of the id order, an open one that can be advanced (each run advances another).
+
+Prints a Markdown table: medians, ratios to the floor, the database's size, machine and date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+FLOOR = 'python -c "import sqlalchemy"'
+NOW = "2026-01-02T12:00"
+
+
+def console_script() -> str:
+    beside = Path(sys.executable).with_name("flowengine")
+    found = str(beside) if beside.exists() else shutil.which("flowengine")
+    if not found:
+        raise SystemExit("flowengine is not installed: pip install -e .")
+    return found
+
+
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[str, str, str]], int, int]:
+    """A proposal in the middle, a page cursor, ``runs + 1`` open proposals each with a step that
+    needs nothing more (id, trigger, role), and the numbers of proposals and events."""
+    from flowengine.clock import parse_moment
+    from flowengine.service.facade import FlowEngine
+
+    rng = random.Random(seed)
+    moment = parse_moment(NOW, what="now")
+    with FlowEngine.open(target, clock=lambda: moment) as engine, engine.database.read() as conn:
+        proposals = int(conn.exec_driver_sql("SELECT count(*) FROM proposals").scalar_one())
+        events = int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
+        prefixes = [row[0] for row in conn.exec_driver_sql("SELECT DISTINCT prefix FROM proposals ORDER BY 1")]
+        middle = prefixes[len(prefixes) // 2]
+        picked = f"{middle}-{rng.randrange(1, 30)}"
+        movable: list[tuple[str, str, str]] = []
+        for prefix in rng.sample(prefixes, len(prefixes)):
+            for standing in engine.each_proposal(workflow=None, title=None, after=f"{prefix}-1", sort="id"):
+                if standing.proposal.id.rpartition("-")[0] != prefix or len(movable) > runs:
+                    break
+                step = next((s for s in standing.next_steps if not s.missing_fields and s.roles), None)
+                if step is not None and not standing.final:
+                    movable.append((standing.proposal.id, step.trigger, step.roles[0]))
+                    break
+            if len(movable) > runs:
+                break
+    return picked, f"{prefixes[len(prefixes) // 3]}-5", movable, proposals, events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="a national database (bench/national.py): file or URL")
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    flowengine = console_script()
+    picked, cursor, movable, proposals, events = subjects(args.db, args.runs, args.seed)
+    env = {**os.environ, "FLOWENGINE_DB": args.db, "FLOWENGINE_NOW": NOW, "FLOWENGINE_PAGER": "cat",
+           "FLOWENGINE_USER": "bench"}
+    for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB"):
+        env.pop(name, None)
+    commands: dict[str, list[str]] = {
+        FLOOR: [sys.executable, "-c", "import sqlalchemy"],
+        "proposal list": [flowengine, "proposal", "list"],
+        f"proposal list --after {cursor}": [flowengine, "proposal", "list", "--after", cursor],
+        "proposal list --sort waiting --stage implementation": [flowengine, "proposal", "list", "--sort", "waiting",
+                                                                "--stage", "implementation"],
+        "proposal list --overdue --sort updated": [flowengine, "proposal", "list", "--overdue", "--sort", "updated"],
+        "proposal list --title 'recovery college'": [flowengine, "proposal", "list", "--title", "recovery college"],
+        f"proposal show {picked}": [flowengine, "proposal", "show", picked],
+        f"history {picked}": [flowengine, "history", picked],
+    }
+    advance = "advance ID TRIGGER (another open proposal each run)"
+    times: dict[str, list[float]] = {name: [] for name in [*commands, advance]}
+    for index in range(args.runs + 1):
+        for name, command in commands.items():
+            seconds = _seconds(command, env)
+            if index:
+                times[name].append(seconds)
+        if index < len(movable):
+            pid, trigger, role = movable[index]
+            seconds = _seconds([flowengine, "advance", pid, trigger, "--comment", "Benchmark step", "--role", role],
+                               env)
+            if index:
+                times[advance].append(seconds)
+    floor = statistics.median(times[FLOOR])
+    server = "://" in args.db and not args.db.startswith("sqlite")
+    backend = "PostgreSQL" if server else f"SQLite {sqlite3.sqlite_version}"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()}, {backend} — {date.today().isoformat()}; load average at the end "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"database: {proposals:,} proposals, {events:,} events; medians of {args.runs} interleaved runs; "
+          f"reproduce: python bench/interactive.py --db DB --runs {args.runs}")
+    print()
+    print("| command (whole process) | median | ratio to the floor |")
+    print("| --- | --- | --- |")
+    for name, values in times.items():
+        if values:
+            median = statistics.median(values)
+            print(f"| `{name}` | {median * 1000:.0f} ms | {median / floor:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

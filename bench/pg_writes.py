@@ -1,0 +1,246 @@
+"""Advances on PostgreSQL: statements per step, one writer's rate, and writers added one by one.
+
+    bash scripts/postgres start        # a throw-away server on loopback (prints its URL)
+    python bench/pg_writes.py --db "$(bash scripts/postgres url)" [--steps 400] [--writers 1,2,4,8]
+
+What is measured, in one run:
+
+- **statements per advance**: the SQL statements one ``FlowEngine.advance`` sends, counted with
+  SQLAlchemy's ``before_cursor_execute`` event, plus the transaction's ``BEGIN`` and ``COMMIT``
+  (each a round trip to the server too);
+- **sequential advances through the API on one connection**: ``--steps`` advances of one
+  proposal back and forth, one transaction each, in this process;
+- **the same statements with psycopg alone** (read the row, update it under its version, insert
+  an event of the same size, commit) on the same server, side by side: the floor of the
+  client's own work and the round trips;
+- **writers added one by one**: N processes (``--writers``), each advancing a proposal of its
+  own ``--steps`` times, started together; the total rate, and its ratio to one writer's. Then
+  N processes advancing *one* proposal, each with the version it read (``expected_version``):
+  every conflict has exactly one winner, counted.
+
+Prints a Markdown table with the machine, the server version and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+PING_PONG = """\
+id: ping-pong
+version: 1
+prefix: PP
+roles:
+  worker:
+states:
+  ping: {initial: true, stage: panel, owner: worker}
+  pong: {stage: council, owner: worker}
+  done: {final: true, outcome: implemented, stage: closed}
+transitions:
+  - {trigger: hit, from: ping, to: pong}
+  - {trigger: hit_back, from: pong, to: ping}
+  - {trigger: finish, from: pong, to: done}
+"""
+
+
+def _engine(url: str, folder: str) -> Any:
+    from flowengine.service.facade import FlowEngine
+
+    return FlowEngine.open(url, workflow_dirs=[folder])
+
+
+def statements_per_advance(url: str, folder: str) -> int:
+    from sqlalchemy import event
+
+    from flowengine.history.records import Actor
+
+    actor = Actor("bench", "worker")
+    with _engine(url, folder) as engine:
+        pid = engine.new_proposal("ping-pong", title="count", actor=actor).proposal.id
+        engine.advance(pid, "hit", actor=actor)  # warm: the definition cached
+        said: list[str] = []
+        event.listen(engine.database.engine, "before_cursor_execute",
+                     lambda *args: said.append(str(args[2]).split()[0]))
+        engine.advance(pid, "hit_back", actor=actor)
+    return len(said) + 2  # BEGIN and COMMIT
+
+
+def _writer(url: str, folder: str, steps: int, start: Any, out: Any) -> None:
+    from flowengine.history.records import Actor
+
+    actor = Actor("bench", "worker")
+    with _engine(url, folder) as engine:
+        pid = engine.new_proposal("ping-pong", title="writer", actor=actor).proposal.id
+        engine.advance(pid, "hit", actor=actor)
+        engine.advance(pid, "hit_back", actor=actor)
+        start.wait()
+        began = time.perf_counter()
+        for index in range(steps):
+            engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
+        out.put(time.perf_counter() - began)
+
+
+def _racer(url: str, folder: str, pid: str, rounds: int, start: Any, out: Any) -> None:
+    from flowengine.errors import ConflictError
+    from flowengine.history.records import Actor
+
+    actor = Actor("bench", "worker")
+    won = lost = 0
+    with _engine(url, folder) as engine:
+        for _ in range(rounds):
+            # Read before the barrier, write after it: every writer of a round holds the version
+            # the round began with (a round's writes start only once all have read).
+            current = engine.standing(pid)
+            trigger = "hit" if current.proposal.state == "ping" else "hit_back"
+            start.wait()
+            try:
+                engine.advance(pid, trigger, actor=actor, expected_version=current.proposal.version)
+                won += 1
+            except ConflictError:
+                lost += 1
+    out.put((won, lost))
+
+
+def parallel_rate(url: str, folder: str, writers: int, steps: int) -> float:
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(writers)
+    out = context.Queue()
+    workers = [context.Process(target=_writer, args=(url, folder, steps, start, out)) for _ in range(writers)]
+    for worker in workers:
+        worker.start()
+    seconds = [out.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return writers * steps / max(seconds)
+
+
+def conflicts(url: str, folder: str, writers: int, rounds: int) -> tuple[int, int, int]:
+    """(rounds, winners, losers) of ``writers`` processes advancing one proposal together."""
+    from flowengine.history.records import Actor
+
+    with _engine(url, folder) as engine:
+        pid = engine.new_proposal("ping-pong", title="race", actor=Actor("bench", "worker")).proposal.id
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(writers)
+    out = context.Queue()
+    workers = [context.Process(target=_racer, args=(url, folder, pid, rounds, start, out)) for _ in range(writers)]
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    with _engine(url, folder) as engine:
+        moved = engine.standing(pid).proposal.version - 1
+    won = sum(w for w, _ in results)
+    assert won == moved, (won, moved)  # every win is one event, nothing else was written
+    return rounds, won, sum(lost for _, lost in results)
+
+
+def api_rate(url: str, folder: str, steps: int) -> float:
+    from flowengine.history.records import Actor
+
+    actor = Actor("bench", "worker")
+    with _engine(url, folder) as engine:
+        pid = engine.new_proposal("ping-pong", title="sequential", actor=actor).proposal.id
+        for index in range(20):
+            engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
+        began = time.perf_counter()
+        for index in range(steps):
+            engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
+        return steps / (time.perf_counter() - began)
+
+
+def psycopg_rate(url: str, steps: int) -> float:
+    """The same round trips with psycopg alone: read the row, update it under its version,
+    insert an event of the same width, commit."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    table = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f"CREATE TABLE {table}_p (pk bigserial PRIMARY KEY, id text UNIQUE, state text, "
+                     "version int, updated_at timestamptz, head_hash text)")
+        conn.execute(f"CREATE TABLE {table}_e (pk bigserial PRIMARY KEY, proposal_pk bigint, seq int, kind text, "
+                     "trigger text, from_state text, to_state text, actor text, role text, at timestamptz, "
+                     "entered_at timestamptz, comment text, changes jsonb, details jsonb, idempotency_key text "
+                     "UNIQUE, prev_hash text, hash text, UNIQUE (proposal_pk, seq))")
+        conn.execute(f"INSERT INTO {table}_p (id, state, version, updated_at, head_hash) "
+                     "VALUES ('PP-1', 'ping', 1, now(), 'x')")
+        conn.commit()
+        try:
+            began = time.perf_counter()
+            for _ in range(steps):
+                pk, state, version = conn.execute(
+                    f"SELECT pk, state, version FROM {table}_p WHERE id = %s", ("PP-1",)).fetchone()  # type: ignore[misc]
+                target = "pong" if state == "ping" else "ping"
+                conn.execute(f"UPDATE {table}_p SET state = %s, version = %s, updated_at = now(), head_hash = %s "
+                             "WHERE pk = %s AND version = %s", (target, version + 1, "h" * 64, pk, version))
+                conn.execute(f"INSERT INTO {table}_e (proposal_pk, seq, kind, trigger, from_state, to_state, actor, "
+                             "role, at, entered_at, comment, changes, details, idempotency_key, prev_hash, hash) "
+                             "VALUES (%s, %s, 'advanced', 'hit', %s, %s, 'bench', 'worker', now(), now(), '', "
+                             "'{}', '{}', NULL, %s, %s)", (pk, version + 1, state, target, "p" * 64, "h" * 64))
+                conn.commit()
+            return steps / (time.perf_counter() - began)
+        finally:
+            conn.rollback()
+            conn.execute(f"DROP TABLE {table}_p, {table}_e")
+            conn.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="a PostgreSQL URL (postgresql+psycopg://…)")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--writers", default="1,2,4,8")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the sequential comparison (median)")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.writers.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "ping-pong.yaml").write_text(PING_PONG, encoding="utf-8")
+        per_step = statements_per_advance(args.db, folder)
+        api, raw = [], []
+        for _ in range(args.rounds):
+            api.append(api_rate(args.db, folder, args.steps))
+            raw.append(psycopg_rate(args.db, args.steps))
+        rates = {n: parallel_rate(args.db, folder, n, args.steps) for n in counts}
+        race = conflicts(args.db, folder, 8, 50)
+        from sqlalchemy import create_engine, text
+
+        probe = create_engine(args.db)
+        with probe.connect() as conn:
+            server = conn.execute(text("SHOW server_version")).scalar_one()
+        probe.dispose()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"PostgreSQL {server} on loopback — {date.today().isoformat()}; load average at the end "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"reproduce: python bench/pg_writes.py --db URL --steps {args.steps} --writers {args.writers} "
+          f"--rounds {args.rounds}")
+    print()
+    print("| what | measured | ratio |")
+    print("| --- | --- | --- |")
+    print(f"| round trips of one `advance` (statements + BEGIN + COMMIT) | {per_step} | |")
+    api_median, raw_median = statistics.median(api), statistics.median(raw)
+    print(f"| sequential API advances, one connection | {api_median:,.0f} /s | "
+          f"{api_median / raw_median:.2f}x psycopg alone |")
+    print(f"| psycopg alone: read, update, insert, commit | {raw_median:,.0f} /s | 1.00x |")
+    for n, rate in rates.items():
+        print(f"| {n} writer process(es) on their own proposals | {rate:,.0f} /s | {rate / rates[counts[0]]:.2f}x "
+              f"{counts[0]} writer |")
+    rounds, won, lost = race
+    print(f"| 8 processes advancing one proposal, {rounds} rounds | {won} won, {lost} conflicts | "
+          "exactly one winner a round: " + ("yes" if won == rounds else "no") + " |")
+
+
+if __name__ == "__main__":
+    main()
