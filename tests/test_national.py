@@ -85,6 +85,23 @@ def test_a_database_with_proposals_is_refused(db_target: str) -> None:
         national.build(db_target, scale=0.00001, municipalities=2, seed=2)
 
 
+def test_state_filters_over_many_definitions_build_each_definition_once_and_then_read_a_file(
+        db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine import engine as engines
+
+    national.build(db_target, scale=0.0001, municipalities=12, seed=2)
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
+        first = [s.proposal.id for s in engine.each_proposal(stage="implementation")]
+    built: list[str] = []
+    monkeypatch.setattr(engines, "_CACHE", {})  # a new process: nothing built in memory
+    real = engines.compiled
+    monkeypatch.setattr(engines, "compiled", lambda digest, *rest: built.append(digest) or real(digest, *rest))
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
+        again = [s.proposal.id for s in engine.each_proposal(stage="implementation", sort="id")]
+    assert again == first and first
+    assert len(set(built)) <= len({pid.rpartition("-")[0] for pid in first})  # the rows' own, not all 12
+
+
 def test_a_workflow_only_the_database_stores_is_found_without_parsing_any_workflow_file(
         db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from flowengine.definition import registry

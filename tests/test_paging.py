@@ -206,3 +206,24 @@ def test_show_history_and_advance_read_one_proposal_by_its_keys_never_a_whole_ta
         for sql in statements:
             plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert "SCAN proposals" not in plan and "SCAN events" not in plan, (sql, plan)
+
+
+def test_the_store_returns_only_rows_in_the_wanted_states_so_a_rare_stage_reads_no_others(
+        national: FlowEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    returned: list[str] = []
+    real = listing.page
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        rows = real(*args, **kwargs)
+        returned.extend(proposal.state for _, proposal, _ in rows)
+        return rows
+
+    monkeypatch.setattr(listing, "page", recorded)
+    found = list(national.each_proposal(stage="political", sort="waiting"))
+    assert found and {s.stage for s in found} == {"political"}
+    assert set(returned) == {"political_review"}
+    returned.clear()
+    overdue = list(national.each_proposal(overdue=True, sort="updated"))
+    # A state's shortest deadline has passed for every row returned: each one is overdue, but for
+    # implementations whose progress restarted the clock since.
+    assert 0 <= len(returned) - len(overdue) <= sum(1 for state in returned if state in ("implementation", "pilot"))

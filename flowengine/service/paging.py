@@ -10,10 +10,13 @@ disagree. Memory holds one batch, never the list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from itertools import islice
 
 from flowengine import engine as engines
+from flowengine.definition import statefacts
+from flowengine.definition.statefacts import StateFacts
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.i18n import t
 from flowengine.service.context import Engine
@@ -50,15 +53,17 @@ def stream(engine: Engine, *, workflow: str | None = None, state: str | None = N
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by '{sort}'; choose one of: {', '.join(SORTS)}")
     with engine.database.read() as conn:
+        facts = _Facts(conn, workflow)
         start: listing.Key | None = None
-        finals = [False, True] if sort == "waiting" else [None]  # open proposals first, then the final ones
+        finals: list[bool | None] = [False, True] if sort == "waiting" else [None]  # open ones first
         if after is not None:
-            start, final = _start(conn, after)
-            if sort == "waiting":
-                finals = [True] if final else [False, True]
-        wanted = listing.Filter(workflow=workflow, state=state, title=title,
-                                states=_states(conn, workflow, stage, owner))
+            start, digest = _start(conn, after)
+            if sort == "waiting" and facts.of(digest).get(start.state, _UNKNOWN).final:
+                finals = [True]
+        moment = engine.clock()
         for phase in finals:
+            wanted = _filter(facts, moment, workflow=workflow, state=state, title=title, stage=stage, owner=owner,
+                             overdue=overdue, final=phase)
             cursor, size = start, first_batch
             start = None  # a later phase starts at its beginning
             while True:
@@ -73,35 +78,85 @@ def stream(engine: Engine, *, workflow: str | None = None, state: str | None = N
                 cursor, size = rows[-1][0], min(size * 2, _LARGEST_BATCH)
 
 
-def _start(conn: Connection, after: str) -> tuple[listing.Key, bool]:
-    """Where the page after proposal ``after`` starts, and whether that proposal is final."""
+_UNKNOWN = StateFacts(None, None, False, None)  # a state its definition does not declare
+
+
+class _Facts:
+    """The state facts of the stored definitions (of one workflow), read once a listing needs
+    them: from the file of facts kept on disk, a definition not in it built once and added."""
+
+    def __init__(self, conn: Connection, workflow: str | None) -> None:
+        self.conn = conn
+        self.workflow = workflow
+        self._index: statefacts.Index | None = None
+        self._all: dict[str, dict[str, StateFacts]] | None = None
+
+    def _known(self) -> statefacts.Index:
+        if self._index is None:
+            self._index = statefacts.Index()
+        return self._index
+
+    def of(self, digest: str) -> dict[str, StateFacts]:
+        index = self._known()
+        if digest not in index.known:
+            compiled = engines.cached(digest)
+            if compiled is None:
+                stored = queries.definition_text(self.conn, digest)
+                if stored is None:  # missing from the database: no state is known
+                    return {}
+                compiled = engines.compiled(digest, *stored)
+            index.add(digest, statefacts.facts_of(compiled.workflow))
+        return index.known[digest]
+
+    def all(self) -> dict[str, dict[str, StateFacts]]:
+        """Every stored definition's (of the workflow), by hash."""
+        if self._all is None:
+            self._all = {digest: self.of(digest) for digest in listing.definitions_in_use(self.conn, self.workflow)}
+            self._known().save()
+        return self._all
+
+
+def _filter(facts: _Facts, moment: datetime, *, workflow: str | None, state: str | None, title: str | None,
+            stage: str | None, owner: str | None, overdue: bool, final: bool | None) -> listing.Filter:
+    """The store's part of the filters: the states of each definition that can match (a stage,
+    an owner, a deadline that may have passed, final or not), grouped so that definitions with
+    the same such states make one condition. The rows it gives are checked again one by one."""
+    def wanted(fact: StateFacts) -> bool:
+        return (not stage or fact.stage == stage) and (not owner or fact.owner == owner) \
+            and (not overdue or (not fact.final and fact.deadline_floor is not None)) \
+            and (final is not True or fact.final)  # the open ones: the final states left out below
+
+    groups = None
+    if stage or owner or overdue or final:
+        groups = _grouped(facts.all(), wanted, moment if overdue else None)
+    not_groups = _grouped(facts.all(), lambda fact: fact.final, None) if final is False else []
+    return listing.Filter(workflow=workflow, state=state, title=title, groups=groups, not_groups=not_groups)
+
+
+def _grouped(by_hash: dict[str, dict[str, StateFacts]], wanted: Callable[[StateFacts], bool],
+             moment: datetime | None) -> list[listing.Group]:
+    """Conditions for the states ``wanted`` keeps: one per set of states (and, with ``moment``,
+    per deadline: in the state since before ``moment`` less the deadline's shortest length)."""
+    together: dict[tuple[tuple[str, ...], float | None], list[str]] = {}
+    for digest, states in by_hash.items():
+        chosen: dict[float | None, list[str]] = {}
+        for name, fact in states.items():
+            if wanted(fact):
+                chosen.setdefault(fact.deadline_floor if moment is not None else None, []).append(name)
+        for floor, names in chosen.items():
+            together.setdefault((tuple(sorted(names)), floor), []).append(digest)
+    return [listing.Group(tuple(digests), names,
+                          None if moment is None or floor is None else moment - timedelta(seconds=floor))
+            for (names, floor), digests in sorted(together.items(), key=lambda item: (item[0][0], item[0][1] or 0))]
+
+
+def _start(conn: Connection, after: str) -> tuple[listing.Key, str]:
+    """Where the page after proposal ``after`` starts, and the definition it runs under."""
     wanted = after.strip().upper()
     found = listing.key_of(conn, wanted)
     if found is None:
         raise NotFound("proposal", wanted, queries.ids_near(conn, wanted)).fixed_by(Remedy("list_proposals"))
-    key, digest = found
-    compiled = engines.cached(digest)
-    if compiled is None:
-        stored = queries.definition_text(conn, digest)
-        if stored is None:
-            return key, False
-        compiled = engines.compiled(digest, *stored)
-    state = compiled.workflow.states.get(key.state)
-    return key, bool(state and state.final)
-
-
-def _states(conn: Connection, workflow: str | None, stage: str | None,
-            owner: str | None) -> dict[str, list[str]] | None:
-    """Under one workflow, the states per definition that have ``stage`` and ``owner``, for the
-    store to filter by; None (filter afterwards) without a workflow, whose definitions may be many."""
-    if not workflow or not (stage or owner):
-        return None
-    wanted: dict[str, list[str]] = {}
-    for digest, text, source in listing.definitions_in_use(conn, workflow):
-        compiled = engines.cached(digest) or engines.compiled(digest, text, source)
-        wanted[digest] = [name for name, state in compiled.workflow.states.items()
-                          if (not stage or state.stage == stage) and (not owner or state.owner == owner)]
-    return wanted
+    return found
 
 
 def slice_of(found: list[Standing], after: str | None, limit: int) -> ProposalPage:

@@ -10,12 +10,12 @@ definition's meaning the service checks on the rows it gets and asks for more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, false, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, false, not_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from flowengine.history.records import Event, Proposal
@@ -35,14 +35,31 @@ _COLUMNS = (
 
 
 @dataclass(frozen=True)
+class Group:
+    """Proposals on any of ``definitions`` in any of ``states`` (and, with ``entered_before``, in
+    that state since before that moment)."""
+
+    definitions: tuple[str, ...]
+    states: tuple[str, ...]
+    entered_before: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Filter:
-    """What the rows themselves can answer. ``states``: per definition hash, the states wanted
-    (None: any; an empty mapping: none); ``title``: a text the title contains, any case."""
+    """What the rows themselves can answer. ``title``: a text the title contains, any case;
+    ``groups``: only proposals in one of these (None: any; empty: none); ``not_groups``: none
+    in any of these."""
 
     workflow: str | None = None
     state: str | None = None
     title: str | None = None
-    states: Mapping[str, Sequence[str]] | None = None
+    groups: Sequence[Group] | None = None
+    not_groups: Sequence[Group] = ()
+
+
+def _in(group: Group) -> ColumnElement[bool]:
+    found = and_(proposals.c.definition_hash.in_(group.definitions), proposals.c.state.in_(group.states))
+    return found if group.entered_before is None else and_(found, proposals.c.state_entered_at < group.entered_before)
 
 
 @dataclass(frozen=True)
@@ -65,10 +82,10 @@ def _conditions(wanted: Filter) -> list[ColumnElement[bool]]:
         found.append(proposals.c.state == wanted.state)
     if wanted.title:
         found.append(proposals.c.title.icontains(wanted.title, autoescape=True))
-    if wanted.states is not None:
-        pairs = [and_(proposals.c.definition_hash == digest, proposals.c.state.in_(sorted(names)))
-                 for digest, names in sorted(wanted.states.items()) if names]
-        found.append(or_(*pairs) if pairs else false())
+    if wanted.groups is not None:
+        found.append(or_(*map(_in, wanted.groups)) if wanted.groups else false())
+    if wanted.not_groups:
+        found.append(not_(or_(*map(_in, wanted.not_groups))))
     return found
 
 
@@ -135,11 +152,10 @@ def key_of(conn: Connection, proposal_id: str) -> tuple[Key, str] | None:
         row.definition_hash
 
 
-def definitions_in_use(conn: Connection, workflow: str | None = None) -> list[tuple[str, str, str]]:
-    """(hash, text, source) of every stored definition (of ``workflow``): the ones the filters on
-    a state's meaning (stage, owner, deadline) are resolved against."""
-    query = select(definitions.c.content_hash, definitions.c.text, definitions.c.source) \
-        .order_by(definitions.c.content_hash)
+def definitions_in_use(conn: Connection, workflow: str | None = None) -> list[str]:
+    """The hash of every stored definition (of ``workflow``): the ones the filters on a state's
+    meaning (stage, owner, deadline) are resolved against."""
+    query = select(definitions.c.content_hash).order_by(definitions.c.content_hash)
     if workflow:
         query = query.where(definitions.c.workflow == workflow)
-    return [(row.content_hash, row.text, row.source) for row in conn.execute(query)]
+    return list(conn.execute(query).scalars())
