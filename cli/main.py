@@ -103,8 +103,13 @@ class FlowEngineGroup(Group):
         except DefinitionError as exc:
             if os.environ.get(DEBUG_ENV):
                 raise
-            for issue in exc.issues:  # each line already says "file:line:col: error CODE: …"
+            from .shown import MAX_FINDINGS
+
+            for issue in exc.issues[:MAX_FINDINGS]:  # each line already says "file:line:col: error CODE: …"
                 click.echo(issue.format(), err=True)
+            if len(exc.issues) > MAX_FINDINGS:
+                click.echo(t("… and {n} more finding(s), not listed (flowengine workflow validate --all lists "
+                             "every one)", n=len(exc.issues) - MAX_FINDINGS), err=True)
             ctx.exit(EXIT_INVALID)
         except FlowEngineError as exc:
             if os.environ.get(DEBUG_ENV):

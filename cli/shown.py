@@ -15,6 +15,9 @@ from typing import Any, cast
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+MAX_FINDINGS = 100  # lint findings listed before "… and N more": a hostile file can have tens of thousands
+
+
 def visible(text: str) -> str:
     """``text`` with every character a terminal would act on shown as an escape (``\\x1b``)."""
     if _UNSAFE.search(text) is None:

@@ -24,6 +24,7 @@ from .options import (
     quiet_option,
     workflows_option,
 )
+from .shown import MAX_FINDINGS
 from .terminal import fit, output_options, table
 from .views import to_json
 
@@ -43,8 +44,10 @@ def workflow() -> None:
 @workflow.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Treat governance warnings (FE3xx) as errors.")
+@click.option("--all", "show_all", is_flag=True,
+              help=f"List every finding; by default the first {MAX_FINDINGS} are listed, then how many more there are.")
 @json_option
-def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
+def validate(paths: tuple[str, ...], strict: bool, show_all: bool, as_json: bool) -> None:
     """Check workflow files and list every problem, each at file:line:column.
 
     PATHS are YAML files or folders (searched for *.yaml), or - for standard input. Exit code 0
@@ -58,6 +61,7 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     from flowengine.definition.loader import check_file
     from flowengine.definition.registry import read_candidate, yaml_files
     from flowengine.errors import FlowEngineError
+    from flowengine.i18n import t
 
     candidates = []
     for raw in map(Path, paths):
@@ -86,9 +90,12 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
                        "issues": [i.as_dict() for i in r.issues]} for r in results],
         }))
     else:
-        for result in results:
-            for issue in result.issues:
-                click.echo(issue.format())
+        findings = [issue for result in results for issue in result.issues]
+        for issue in findings if show_all else findings[:MAX_FINDINGS]:
+            click.echo(issue.format())
+        if len(findings) > MAX_FINDINGS and not show_all:
+            click.echo(t("… and {n} more finding(s), not listed (--all lists every one)",
+                         n=len(findings) - MAX_FINDINGS))
         errors = sum(len(r.errors) for r in results)
         warnings = sum(len(r.warnings) for r in results)
         bad = sum(1 for r in results if not r.ok)

@@ -1,11 +1,13 @@
-"""A stored definition compiled into a ``transitions`` state machine, and the rules of firing.
+"""A stored definition compiled for firing, and the rules of firing.
 
-One machine per definition hash, built once per process and cached; firing asks the machine
-for its transition out of the proposal's state and attaches no model to it (attaching and
-detaching one cost more than the rest of the step). Nothing from YAML is ever resolved as
-Python code: the machine gets state and trigger names only, no callbacks or conditions. The
-checks a user must understand (role, fields, comment) are done here in plain code, so a
-refusal can name every reason at once.
+One compiled definition per hash, built once per process and cached; firing looks up the
+transition a trigger takes out of the proposal's state in the definition's own index
+(:meth:`Workflow.leaving`), which costs the same however many states a ``from: "*"`` transition
+leaves (a state-machine library expanded each such transition into one per state: four million
+objects for a workflow of 2,000 states). Nothing from YAML is ever resolved as Python code:
+states and triggers are names only, no callbacks or conditions. The checks a user must
+understand (role, fields, comment) are done here in plain code, so a refusal can name every
+reason at once.
 
 A definition stored in the database is built once and kept by :mod:`flowengine.definition.buildcache`:
 a later process needs no YAML parser for it, which was most of what a one-step command cost.
@@ -15,8 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from transitions import Machine
 
 from flowengine import i18n
 from flowengine.definition import buildcache
@@ -51,35 +51,28 @@ class CompiledWorkflow:
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
-        self.steps: dict[str, dict[str, Transition]] = {state: {} for state in workflow.states}
-        for transition in workflow.transitions:
-            for source in transition.sources:
-                self.steps[source][transition.trigger] = transition
         initial = workflow.initial_state
         if initial is None:  # stored definitions were validated; this guards hand-edited databases
             raise InvalidInput(i18n.t("workflow {workflow} has no initial state", workflow=workflow.id))
-        self.machine = Machine(
-            model=None,
-            states=list(workflow.states),
-            initial=initial.id,
-            transitions=[{"trigger": t.trigger, "source": list(t.sources), "dest": t.target}
-                         for t in workflow.transitions],
-            auto_transitions=False,
-            ignore_invalid_triggers=False,
-        )
+        self._initial = initial.id
 
     @property
     def initial(self) -> str:
-        return str(self.machine.initial)
+        return self._initial
 
     def transition(self, state: str, trigger: str) -> Transition | None:
-        return self.steps.get(state, {}).get(trigger)
+        if state not in self.workflow.states:
+            return None
+        return self.workflow.leaving(state, trigger)
 
     def next_steps(self, state: str, fields: dict[str, Any], language: str = "en") -> list[NextStep]:
+        steps: dict[str, Transition] = {}
+        for t in self.workflow.outgoing(state) if state in self.workflow.states else ():
+            steps.setdefault(t.trigger, t)
         return [
             NextStep(t.trigger, t.target, t.roles, tuple(missing(t.requires, fields)), t.requires_comment,
                      t.label(language))
-            for t in self.steps.get(state, {}).values()
+            for t in steps.values()
         ]
 
     def refusals(self, state: str, trigger: str, actor: Actor, fields: dict[str, Any], comment: str, *,
@@ -90,12 +83,13 @@ class CompiledWorkflow:
         if transition is None:
             elsewhere = sorted({src for t in self.workflow.transitions if t.trigger == trigger for src in t.sources})
             if elsewhere:
+                shown = elsewhere if len(elsewhere) <= 10 else [*elsewhere[:10], f"… ({len(elsewhere) - 10} more)"]
                 return [i18n.t("'{trigger}' does not lead out of {state} (it leads out of {states})", trigger=trigger,
-                               state=state, states=", ".join(elsewhere))]
+                               state=state, states=", ".join(shown))]
             from flowengine.suggest import did_you_mean
 
-            close = did_you_mean(trigger, sorted(self.steps.get(state, {})) or
-                                 sorted({t.trigger for t in self.workflow.transitions}))
+            here = sorted({t.trigger for t in self.workflow.outgoing(state)}) if state in self.workflow.states else []
+            close = did_you_mean(trigger, here or sorted({t.trigger for t in self.workflow.transitions}))
             if close:
                 return [i18n.t("{workflow} has no trigger '{trigger}' (did you mean '{close}'?)",
                                workflow=self.workflow.id, trigger=trigger, close=close)]
@@ -130,11 +124,11 @@ class CompiledWorkflow:
             allowed = [(step.trigger, step.roles) for step in self.next_steps(state, fields)]
             raise TransitionRefused(proposal_id, state, trigger, reasons, allowed).fixed_by(
                 *self.remedies(state, trigger, fields, comment))
-        taken = self.machine.get_transitions(trigger, source=state)
-        if len(taken) != 1:  # the checks above make this unreachable; kept as a guard
-            raise TransitionRefused(proposal_id, state, trigger,
-                                    [i18n.t("the machine has {n} transitions for it, not one", n=len(taken))], [])
-        return str(taken[0].dest)
+        taken = self.transition(state, trigger)
+        if taken is None:  # the checks above make this unreachable; kept as a guard
+            raise TransitionRefused(proposal_id, state, trigger, [i18n.t("'{trigger}' does not lead out of {state}",
+                                                                          trigger=trigger, state=state)], [])
+        return taken.target
 
     def check_role(self, actor: Actor) -> None:
         """A role the workflow does not declare is a typo, not a new kind of participant."""

@@ -180,3 +180,11 @@ def test_a_refused_demo_leaves_no_new_folder(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert not (tmp_path / "a").exists()
     assert os.listdir(tmp_path) == ["workflows"]
+
+
+def test_a_refused_report_leaves_no_new_folder(tmp_path: Path) -> None:
+    database = tmp_path / "empty.db"
+    assert flowengine("init", "--db", str(database)).returncode == 0
+    done = flowengine("report", "--db", str(database), "--out", str(tmp_path / "new" / "deeper" / "site"))
+    assert done.returncode == 1, done.stderr
+    assert not (tmp_path / "new").exists()

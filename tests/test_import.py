@@ -391,7 +391,7 @@ def test_timestamps_with_spaces_around_them_are_read(flow: FlowEngine, tmp_path:
     ("log.csv", b"case:concept:name,concept:name,concept:name\n", "the column concept:name appears twice"),
     ("log.csv", "case:concept:name,concept:name\nc-1,Søknad\n".encode("latin-1"), "is not UTF-8 text"),
     ("log.xes", b'<?xml version="1.0"?>\n<log><trace><event></trace></log>\n',
-     "log.xes:2:21: not readable as XES (XML): mismatched tag"),
+     "log.xes:2:28: not readable as XES (XML): Opening and ending tag mismatch: event line 2 and trace"),
     # the root is judged as the file opens, before anything after it is read (here: broken XML)
     ("log.xes", b'<?xml version="1.0"?>\n<feed><trace></feed>\n', "log.xes is XML but not XES: its root element "
                                                                     "is <feed>, not <log>"),

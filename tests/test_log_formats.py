@@ -163,7 +163,7 @@ def test_an_xes_log_declaring_entities_is_refused_before_it_is_read(flow: FlowEn
 def test_an_undeclared_entity_in_an_xes_log_is_refused(flow: FlowEngine, tmp_path: Path) -> None:
     path = tmp_path / "log.xes"
     path.write_text(XES_HEAD + XES_BODY.format(activity="&secret;"), encoding="utf-8")
-    refused_whole(flow, path, "undefined entity")
+    refused_whole(flow, path, "Entity 'secret' not defined")
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -153,14 +153,18 @@ def _workflow_cells(table: CellTable, analysis: Analysis) -> None:
 def _flow_cells(table: CellTable, analysis: Analysis) -> None:
     """Steps taken, and how they tie to the states' stays; the loops back."""
     wid = analysis.workflow.id
+    by_source: dict[str, list[str]] = {}
+    by_target: dict[str, list[str]] = {}
+    by_pair: dict[tuple[str, str], list[str]] = {}
     for t in analysis.transitions:
-        table.add(cell(wid, "taken", t.source, t.trigger, t.target), t.taken)
+        name = table.add(cell(wid, "taken", t.source, t.trigger, t.target), t.taken)
+        by_source.setdefault(t.source, []).append(name)
+        by_target.setdefault(t.target, []).append(name)
+        by_pair.setdefault((t.source, t.target), []).append(name)
     initial = analysis.workflow.initial_state
     for s in analysis.states:
-        outgoing = [cell(wid, "taken", t.source, t.trigger, t.target) for t in analysis.transitions
-                    if t.source == s.state]
-        incoming = [cell(wid, "taken", t.source, t.trigger, t.target) for t in analysis.transitions
-                    if t.target == s.state]
+        outgoing = by_source.get(s.state, [])
+        incoming = by_target.get(s.state, [])
         if not s.final:
             table.equal(cell(wid, "passed", s.state), outgoing)
         entered = table.hidden_part(cell(wid, "entered", s.state), s.passed.count + s.now if not s.final else s.now)
@@ -170,8 +174,7 @@ def _flow_cells(table: CellTable, analysis: Analysis) -> None:
         table.equal(entered, [*incoming, *started])
     for loop in analysis.loops:
         times = table.add(cell(wid, "loop_times", loop.source, loop.target), loop.times)
-        table.equal(times, [cell(wid, "taken", t.source, t.trigger, t.target) for t in analysis.transitions
-                            if t.source == loop.source and t.target == loop.target])
+        table.equal(times, by_pair.get((loop.source, loop.target), []))
         proposals = table.add(cell(wid, "loop_proposals", loop.source, loop.target), loop.proposals)
         table.at_most(proposals, times, cell(wid, "loop_again", loop.source, loop.target))
 

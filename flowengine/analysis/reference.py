@@ -228,8 +228,10 @@ def answers_panel(workflow: Workflow, source: str, trigger: str | None, target: 
     declared = workflow.states.get(target)
     if declared is not None and declared.answers_panel:
         return True
-    return any(t.answers_panel and t.trigger == trigger and t.target == target and source in t.sources
-               for t in workflow.transitions)
+    if trigger is None or source not in workflow.states:
+        return False
+    declared_step = workflow.leaving(source, trigger)  # a look-up: from "*" is not searched state by state
+    return declared_step is not None and declared_step.answers_panel and declared_step.target == target
 
 
 def answering(workflows: Sequence[Workflow]) -> Callable[[str, str | None, str], bool]:
@@ -314,25 +316,65 @@ def stage_figures(workflow: Workflow, states: Sequence[StateFigures], passed: Ma
     return tuple(result)
 
 
-def declared_transitions(workflow: Workflow) -> list[tuple[str, str, str]]:
-    """(source, trigger, target) of every declared transition, once each, in the file's order."""
-    declared: list[tuple[str, str, str]] = []
+ANY_SOURCE = "*"  # the source of a transition declared from any open state, in its figures
+
+
+def transition_keys(workflow: Workflow, taken: Iterable[tuple[str, str, str]]) \
+        -> list[tuple[tuple[str, str, str], bool]]:
+    """The rows of the transition figures, each (key, declared): every declared transition once,
+    in the file's order, then the steps no transition declares, sorted. A transition from any open
+    state is one row per state it was actually taken from, and one row with source ``"*"`` while
+    some state has not used it: never one row per state (2,000 states would make four million).
+    Linear in the transitions as written and in the keys ``taken``."""
+    taken_keys = list(dict.fromkeys(taken))
+    explicit: dict[tuple[str, str, str], None] = {}
+    anywhere: dict[tuple[str, str], tuple[str, ...]] = {}  # (trigger, target) → the states it leaves
+    rows: list[tuple[str, ...]] = []  # explicit keys and (trigger, target) of those from any state
     for transition in workflow.transitions:
+        if transition.from_any:
+            pair = (transition.trigger, transition.target)
+            if pair not in anywhere:
+                anywhere[pair] = transition.sources
+                rows.append(pair)
+            continue
         for source in transition.sources:
             key = (source, transition.trigger, transition.target)
-            if key not in declared:
-                declared.append(key)
-    return declared
+            if key not in explicit:
+                explicit[key] = None
+                rows.append(key)
+    shared: dict[int, frozenset[str]] = {}  # every "from: *" leaves the same tuple of states: one set
+    open_sets = {pair: shared.get(id(sources)) or shared.setdefault(id(sources), frozenset(sources))
+                 for pair, sources in anywhere.items()}
+    used: dict[tuple[str, str], list[str]] = {}
+    jumps = []
+    for key in taken_keys:
+        if key in explicit:
+            continue
+        pair = (key[1], key[2])
+        if pair in open_sets and key[0] in open_sets[pair]:
+            used.setdefault(pair, []).append(key[0])
+        else:
+            jumps.append(key)
+    order = {sid: index for index, sid in enumerate(workflow.states)}
+    result: list[tuple[tuple[str, str, str], bool]] = []
+    for row in rows:
+        if len(row) == 3:
+            result.append(((row[0], row[1], row[2]), True))
+            continue
+        trigger, target = row[0], row[1]
+        sources = sorted(set(used.get((trigger, target), ())), key=order.__getitem__)
+        result += [((source, trigger, target), True) for source in sources]
+        if len(sources) < len(anywhere[(trigger, target)]):
+            result.append(((ANY_SOURCE, trigger, target), True))
+    result += [(key, False) for key in sorted(jumps)]
+    return result
 
 
 def _transition_figures(workflow: Workflow, tally: _Tally) -> tuple[TransitionFigures, ...]:
-    declared = declared_transitions(workflow)
-    known = set(declared)
-    jumps = sorted(key for key in tally.before if key not in known)
     return tuple(
-        TransitionFigures(source, trigger, target, key in known, len(tally.before.get(key, [])),
+        TransitionFigures(source, trigger, target, declared, len(tally.before.get(key, [])),
                           Spread.of(tally.before.get(key, [])))
-        for key in declared + jumps
+        for key, declared in transition_keys(workflow, tally.before)
         for source, trigger, target in [key]
     )
 

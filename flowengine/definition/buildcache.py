@@ -10,20 +10,29 @@ where the text came from, and on the code that builds it, so it is kept once per
 The file's name carries a stamp of the building code (the sizes and times of the modules that
 shape a Workflow, flowengine's version and Python's), so a changed loader never reads an old
 build. A file is pickled, but read with an unpickler that can make nothing but the model's own
-frozen classes: a file cannot name any other code. Anything wrong with a file (missing,
-truncated, from another stamp, for another text or source) only means the text is built again;
-a cache that cannot be written is simply not kept. Roles in a definition are self-declared by
-whoever runs the command (``--role``), so the cache protects no boundary a user could not cross
-anyway; the stored text and its hash stay the record.
+frozen classes: a file cannot name any other code.
+
+A file is also sealed: it starts with an HMAC-SHA256 over the definition's hash, its source and
+the pickled bytes, keyed with a secret kept in ``key`` beside the cache folder (created once,
+readable by its owner alone). A build edited or planted by anyone who can write the cache folder
+but cannot read that key — a shared or carelessly opened cache — fails the seal and is built
+again from the stored text, so it cannot change the rules a proposal moves by. A key that is not
+the user's own, or that others can read, disables the cache instead. Anything wrong with a file
+(missing, truncated, unsealed, from another stamp, for another text or source) only means the
+text is built again; a cache that cannot be written is simply not kept. ``audit verify`` never
+uses the cache: it holds every step to the definition built from the stored text.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import io
 import os
 import pickle
+import secrets
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +41,8 @@ from typing import Any
 from flowengine import __version__
 from flowengine.definition.model import Workflow
 
-FORMAT = 1  # bump when the file layout changes
+FORMAT = 2  # bump when the file layout changes (2: sealed with the key's HMAC)
+_KEY_BYTES = 32
 # The modules whose code decides what a built Workflow holds.
 _BUILDERS = ("definition/model.py", "definition/loader.py", "definition/yamlsafe.py", "definition/durations.py",
              "issues.py")
@@ -83,16 +93,57 @@ def _path(definition_hash: str) -> Path | None:
         return None
 
 
+def _key(create: bool) -> bytes | None:
+    """The secret that seals this user's cache files; None (no cache) when it cannot be trusted:
+    not a plain file of this user's, or readable by others."""
+    path = folder().parent / "key"
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        if not create:
+            return None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(handle, "wb") as out:
+                out.write(secrets.token_bytes(_KEY_BYTES))
+        except OSError:
+            return None
+        return _key(create=False)
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as source:
+        status = os.fstat(source.fileno())
+        owner = getattr(os, "getuid", lambda: status.st_uid)()
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != owner or status.st_mode & 0o077:
+            return None
+        key = source.read(_KEY_BYTES + 1)
+    return key if len(key) == _KEY_BYTES else None
+
+
+def _seal(key: bytes, definition_hash: str, source: str, data: bytes) -> bytes:
+    message = definition_hash.encode() + b"\0" + source.encode("utf-8", "surrogatepass") + b"\0" + data
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
 def load(definition_hash: str, source: str) -> Workflow | None:
     """The Workflow built earlier from the text with this hash read from ``source``; None when
-    there is none (or it cannot be trusted), and the caller builds it from the text."""
+    there is none (or it cannot be trusted: its seal fails), and the caller builds it from the text."""
     path = _path(definition_hash)
     if path is None:
         return None
     try:
-        data = path.read_bytes()
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NOFOLLOW", 0))) \
+                as handle:
+            sealed = handle.read()
     except OSError:
         return None
+    key = _key(create=False)
+    if key is None or len(sealed) <= 32:
+        return None
+    seal, data = sealed[:32], sealed[32:]
+    if not hmac.compare_digest(seal, _seal(key, definition_hash, source, data)):
+        return None  # edited, planted or sealed with another key: build it again from the text
     try:
         workflow = _ModelUnpickler(io.BytesIO(data)).load()
     except Exception:  # a damaged cache file is built again, whatever is wrong with it
@@ -107,12 +158,16 @@ def store(definition_hash: str, workflow: Workflow) -> None:
     path = _path(definition_hash)
     if path is None or workflow.content_hash != definition_hash or path.exists():
         return
+    key = _key(create=True)
+    if key is None:
+        return
     temp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        data = pickle.dumps(workflow, protocol=pickle.HIGHEST_PROTOCOL)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, temp_name = tempfile.mkstemp(prefix=f".{definition_hash[:12]}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(workflow, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(_seal(key, definition_hash, workflow.source, data) + data)
         os.replace(temp_name, path)
         temp_name = None
         for older in path.parent.glob(f"{definition_hash}-*.pickle"):  # builds by code since changed

@@ -100,6 +100,9 @@ def check_document(doc: LocatedDocument, *, strict: bool = False, file_stem: str
         issues.append(error("FE006", t("the top level must be a mapping of keys (id:, states:, transitions: …)"),
                             doc.value_at(()), marked(START_HINT)))
         return CheckResult(doc.source, None, _sorted(issues))
+    too_big = size_issue(doc)
+    if too_big is not None:
+        return CheckResult(doc.source, None, _sorted([*issues, too_big]))
     issues.extend(check_structure(doc))
     workflow, build_issues = build_workflow(doc)
     issues.extend(build_issues)
@@ -119,8 +122,29 @@ def _sorted(issues: list[Issue]) -> list[Issue]:
     return sorted(issues, key=Issue.sort_key)
 
 
+MAX_VERSION_CHARS = 50  # as the schema's maxLength for a version written as text, and its column
+MAX_STATES = 2_000  # a municipality's chain has tens; the limit keeps every check and view quick
+MAX_TRANSITIONS = 5_000  # as written: a transition from "*" counts once
+
+
+def size_issue(doc: LocatedDocument) -> Issue | None:
+    """FE013 when the document declares more states or transitions than flowengine handles."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    for key, limit in (("states", MAX_STATES), ("transitions", MAX_TRANSITIONS)):
+        section = data.get(key)
+        if isinstance(section, (dict, list)) and len(section) > limit:
+            return error("FE013", t("the workflow declares {count} {key}; flowengine reads at most {limit}",
+                                    count=f"{len(section):,}", key=key, limit=f"{limit:,}"),
+                         doc.value_at((key,)), t("split the chain into several workflows"))
+    return None
+
+
 def build_workflow(doc: LocatedDocument) -> tuple[Workflow, list[Issue]]:
-    """Build the model from a parsed document; returns the issues only building can see."""
+    """Build the model from a parsed document; returns the issues only building can see.
+    A document beyond the limits (:func:`size_issue`) is refused before anything is built."""
+    too_big = size_issue(doc)
+    if too_big is not None:
+        raise DefinitionError([too_big])
     builder = _ModelBuilder(doc)
     return builder.build(), builder.issues
 
@@ -151,6 +175,9 @@ class _ModelBuilder:
             and all(transition.readable for transition in transitions)
         )
         version = self.doc.raw_scalars.get(("version",), data.get("version", ""))
+        if version is not None and len(str(version)) > MAX_VERSION_CHARS:  # a number as long as any text
+            self.issues.append(error("FE105", t("the version is longer than {n} characters", n=MAX_VERSION_CHARS),
+                                     self.doc.value_at(("version",)), t("write a short version, e.g. 2 or 2024-1")))
         return Workflow(
             id=_text(data.get("id")),
             version=str(version) if version is not None else "",

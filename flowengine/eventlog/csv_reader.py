@@ -14,13 +14,36 @@ import csv
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
+from typing import TextIO
 
 from flowengine.errors import InvalidInput
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
 from flowengine.views.spreadsheet import restore
 
 _DELIMITERS = (",", ";", "\t")
-_FIELD_LIMIT = 10_000_000  # a comment or a JSON column may be long; csv's default (128 kB) is not enough
+# A comment or a JSON column may be long (csv's default, 128 kB, is not enough), but nothing in a
+# log needs more than this: a longer field or physical line is refused with its line, and no line
+# is ever read whole before it is measured (a 1 GB line of commas costs no more than a short one).
+MAX_FIELD_CHARS = 10_000_000
+MAX_LINE_CHARS = 10_000_000
+
+
+def _too_long(name: str, line: int) -> InvalidInput:
+    return InvalidInput(f"{name}:{line}: the line is longer than {MAX_LINE_CHARS:,} characters; a log's row needs "
+                        "far less: the file is not read (nothing was written)")
+
+
+def _lines(handle: TextIO, name: str, first: int) -> Iterator[str]:
+    """The physical lines of ``handle``, each read in at most :data:`MAX_LINE_CHARS` characters."""
+    line = first
+    while True:
+        text = handle.readline(MAX_LINE_CHARS + 1)
+        if not text:
+            return
+        if len(text) > MAX_LINE_CHARS and text[-1] not in "\r\n":
+            raise _too_long(name, line)
+        yield text
+        line += 1
 
 
 class CsvLog:
@@ -34,7 +57,9 @@ class CsvLog:
         self.name = path.name
         try:
             with open_text(path) as handle:
-                first = handle.readline()
+                first = handle.readline(MAX_LINE_CHARS + 1)
+                if len(first) > MAX_LINE_CHARS and first[-1] not in "\r\n":
+                    raise _too_long(path.name, 1)
         except DAMAGED as error:
             raise damaged(path, error) from error
         except OSError as error:
@@ -61,13 +86,13 @@ class CsvLog:
         width = len(self.header)
         missing = width  # every row gets one empty cell at the end, read for absent columns
         pick = itemgetter(*[index.get(name, missing) if name is not None else missing for name in wanted])
-        csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
+        csv.field_size_limit(MAX_FIELD_CHARS)
         line = 2
         nothing = MISSING
         restoring = not self.raw_cells
         try:
             with open_text(self.path) as handle:
-                reader = csv.reader(handle, delimiter=self.delimiter)
+                reader = csv.reader(_lines(handle, self.name, 1), delimiter=self.delimiter)
                 next(reader, None)
                 line = reader.line_num + 1
                 for row in reader:
@@ -82,6 +107,9 @@ class CsvLog:
                         yield line, pick(row)
                     line = reader.line_num + 1
         except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                raise InvalidInput(f"{self.name}:{line}: a field is longer than {MAX_FIELD_CHARS:,} characters; "
+                                   "the file is not read (nothing was written)") from error
             raise InvalidInput(f"{self.name}:{line}: not readable as CSV: {error}") from error
         except UnicodeDecodeError as error:
             raise InvalidInput(f"{self.name} is not UTF-8 text (near line {line}); save it as UTF-8") from error

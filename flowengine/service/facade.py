@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flowengine.clock import Clock, system_clock, windowed, within
-from flowengine.errors import StoreError
+from flowengine.errors import ConflictError, StoreError
 from flowengine.history.records import Actor, Event, Proposal
 from flowengine.i18n import N_
 from flowengine.service.results import AuditReport, Lineage, ProposalPage, Standing, StepResult
@@ -108,19 +108,28 @@ class FlowEngine:
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 return self.database.run_write(work, operation=operation)
+            except ConflictError:
+                # A retry of a keyed request racing the request itself: the proposal moved because
+                # that same request was applied meanwhile. Answer with its result (the work finds the
+                # key now), never with "nothing was written": the caller would retry under a new
+                # key and apply the request twice.
+                if key and attempt + 1 < _WRITE_ATTEMPTS and self._key_used(key):
+                    continue
+                raise
             except KeyTaken as taken:
                 last = attempt + 1 == _WRITE_ATTEMPTS
-                if key and not last:
-                    with self.database.read() as conn:
-                        repeated = queries.event_by_key(conn, key) is not None
-                    if repeated:  # the same request, applied by a concurrent retry: answer as a repeat
-                        continue
+                if key and not last and self._key_used(key):
+                    continue  # the same request, applied by a concurrent retry: answer as a repeat
                 # A proposal number, or a first use of a definition, that a concurrent writer got to
                 # first (PostgreSQL does not queue writers as SQLite does): look again and go on.
                 if taken.key in ("proposal_number", "definition") and not last:
                     continue
                 raise
         raise StoreError("could not find a free proposal number; nothing was written — try again")
+
+    def _key_used(self, key: str) -> bool:
+        with self.database.read() as conn:
+            return queries.event_by_key(conn, key) is not None
 
     # -- changing proposals (flowengine.service.steps) -------------------------------------
 

@@ -257,6 +257,10 @@ def _declared_edges(workflow: Workflow, analysis: Analysis, names: dict[str, str
                     language: str) -> tuple[list[Edge], bool]:
     """Edges of the declared transitions, and whether the "any open state" node is needed."""
     figures = {(t.source, t.trigger, t.target): t for t in analysis.transitions}
+    taken_from: dict[tuple[str, str], list[str]] = {}  # the states a step from any state was taken from
+    for step in analysis.transitions:
+        if step.taken > 0:
+            taken_from.setdefault((step.trigger, step.target), []).append(step.source)
     edges: list[Edge] = []
     drawn: set[tuple[str, str, str]] = set()
     uses_any = False
@@ -266,7 +270,15 @@ def _declared_edges(workflow: Workflow, analysis: Analysis, names: dict[str, str
         head = names[transition.target]
         label = transition.label(language)
         rest = []
-        for source in transition.sources:
+        # From any state: only the states it was taken from get an edge of their own, the rest one
+        # edge from "any open state" (never one edge per state: that would be n² edges).
+        sources = transition.sources
+        if transition.from_any:
+            used = [s for s in taken_from.get((transition.trigger, transition.target), []) if s in names]
+            if len(used) < len(sources):
+                rest.append("*")
+            sources = tuple(used)
+        for source in sources:
             key = (source, transition.trigger, transition.target)
             if source not in names or key in drawn:
                 continue

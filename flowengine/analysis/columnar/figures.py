@@ -72,11 +72,11 @@ from flowengine.analysis.reference import (
     answering,
     answers_panel,
     chain_order,
-    declared_transitions,
     funnel,
     split_quiet,
     stage_figures,
     state_figures,
+    transition_keys,
 )
 from flowengine.clock import as_utc
 from flowengine.definition.durations import Duration
@@ -370,19 +370,17 @@ class _Figures:
                              left=named(tally.left))
 
     def _transition_figures(self, step_group: Ints, step_days: Floats) -> tuple[TransitionFigures, ...]:
-        declared = declared_transitions(self.workflow)
         key_of: dict[tuple[str, str, str], int] = {}
         group_key = np.full(len(self.groups), -1, dtype=np.int64)
         for index, g in enumerate(self.groups):
             if g.kind == ADVANCED and g.source is not None:
                 group_key[index] = key_of.setdefault((g.source, g.trigger or "", g.target), len(key_of))
         spreads = spreads_by_key(group_key[step_group], step_days)
-        known = set(declared)
-        jumps = sorted(key for key, code in key_of.items() if key not in known and code in spreads)
+        taken = [key for key, code in key_of.items() if code in spreads]
         result = []
-        for key in declared + jumps:
+        for key, declared in transition_keys(self.workflow, taken):
             spread = spreads.get(key_of.get(key, -1), Spread())
-            result.append(TransitionFigures(key[0], key[1], key[2], key in known, spread.count, spread))
+            result.append(TransitionFigures(key[0], key[1], key[2], declared, spread.count, spread))
         return tuple(result)
 
     def _funnel(self, furthest: Ints, name_now: Ints, evaluated: int, count: int, in_progress: int) -> Funnel:

@@ -96,7 +96,9 @@ def step_text(event: Event, workflow: Workflow, language: str) -> str:
     if event.kind == CREATED:
         return t("registered in “{state}”", state=_state(workflow, event.to_state, language))
     if event.kind == ADVANCED:
-        declared = next((x for x in workflow.transitions if x.trigger == event.trigger), None)
+        declared = (workflow.leaving(event.from_state, event.trigger or "")
+                    if event.from_state in workflow.states else None) or next(
+            (x for x in workflow.transitions if x.trigger == event.trigger), None)
         action = declared.label(language) if declared else (event.trigger or "")
         return t("{action}: from “{source}” to “{target}”", action=action,
                  source=_state(workflow, event.from_state, language), target=_state(workflow, event.to_state, language))
