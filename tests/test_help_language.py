@@ -95,19 +95,43 @@ def test_a_group_lists_its_subcommands_in_the_reader_s_language() -> None:
 
 @pytest.mark.parametrize(("language", "words"), [
     ("nb", ["feil FE200: ingen starttilstand", "advarsel FE301: den åpne tilstanden 'draft' har ingen frist",
-            "(legg til f.eks. 'deadline: 8w')", "1 fil kontrollert: 1 ugyldig; 1 feil, 1 advarsel"]),
+            "feil FE100: ukjent nøkkel 'ownr' i tilstanden 'done' (mente du «owner»?)",
+            "(legg til f.eks. 'deadline: 8w')", "1 fil kontrollert: 1 ugyldig; 2 feil, 1 advarsel"]),
     ("sv", ["fel FE200: inget starttillstånd", "varning FE301: det öppna tillståndet 'draft' har ingen tidsfrist",
-            "(lägg till t.ex. 'deadline: 8w')", "1 fil kontrollerad: 1 ogiltig; 1 fel, 1 varning"]),
+            "fel FE100: okänd nyckel 'ownr' i tillståndet 'done' (menade du ”owner”?)",
+            "(lägg till t.ex. 'deadline: 8w')", "1 fil kontrollerad: 1 ogiltig; 2 fel, 1 varning"]),
     ("en", ["error FE200: no initial state", "warning FE301: open state 'draft' has no deadline",
-            "1 file checked: 1 invalid; 1 error, 1 warning"]),
+            "unknown key 'ownr' in state 'done' (did you mean 'owner'?)",
+            "1 file checked: 1 invalid; 2 errors, 1 warning"]),
 ])
 def test_lint_findings_are_worded_in_the_reader_s_language(tmp_path: Path, language: str, words: list[str]) -> None:
     workflow = tmp_path / "lint.yaml"
     workflow.write_text("id: lint\nversion: 1\nroles:\n  panel: {}\nstates:\n  draft:\n    stage: panel\n"
-                        "    owner: panel\n  done:\n    final: true\n    outcome: implemented\ntransitions:\n"
+                        "    owner: panel\n  done:\n    final: true\n    outcome: implemented\n    ownr: panel\n"
+                        "transitions:\n"
                         "  - {trigger: finish, from: draft, to: done, roles: [panel]}\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["workflow", "validate", str(workflow)], env={"FLOWENGINE_LANG": language},
                                 prog_name="flowengine")
     assert result.exit_code == 1
     for word in words:
         assert word in result.output, result.output
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("nb", ["feil: kan ikke registrere framdrift for INN-1: det er i panel_work (fase panel)",
+            "registrer den når INN-1 er i"]),
+    ("sv", ["fel: kan inte registrera framsteg för INN-1: det är i panel_work (fas panel)",
+            "registrera det när INN-1 är i"]),
+])
+def test_a_refused_progress_record_reads_in_the_reader_s_language(tmp_path: Path, language: str,
+                                                                  words: list[str]) -> None:
+    env = {"FLOWENGINE_DB": str(tmp_path / "flowengine.db"), "FLOWENGINE_NOW": "2026-03-01T10:00:00Z"}
+    runner = CliRunner()
+    made = runner.invoke(cli, ["proposal", "new", "innovation-chain", "--title", "Peer support", "--set",
+                               "summary=Peers", "--as", "ola", "--role", "project_leader"], env=env)
+    assert made.exit_code == 0, made.output
+    refused = runner.invoke(cli, ["progress", "INN-1", "40", "--as", "ola", "--role", "project_leader"],
+                            env={**env, "FLOWENGINE_LANG": language})
+    assert refused.exit_code == 1
+    for word in words:
+        assert word in refused.output, refused.output

@@ -109,7 +109,9 @@ def test_the_escalation_comment_is_written_in_the_workflow_s_language(language: 
 TRANSLATED = [
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "cli").glob("*.py"))), "flowengine/clock.py",
     "flowengine/suggest.py", "flowengine/errors.py", "flowengine/issues.py", "flowengine/definition/validation.py",
-    "flowengine/definition/durations.py", "flowengine/definition/loader.py", "flowengine/engine.py",
+    "flowengine/definition/durations.py", "flowengine/definition/loader.py", "flowengine/definition/fields.py",
+    "flowengine/service/migration_plan.py", "flowengine/service/migrating.py", "flowengine/definition/structure.py",
+    "flowengine/history/inputs.py", "flowengine/engine.py",
     "flowengine/demo/building.py",
     "flowengine/views/report.py", "flowengine/views/histories.py", "flowengine/views/stall_diagram.py",
     "flowengine/views/comparison_diagram.py", "flowengine/views/workflow_diagram.py",

@@ -28,7 +28,7 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InvalidInput(f"'{item}' is not field=value, e.g. cost_estimate=25000").fixed_by(
+            raise InvalidInput(t("'{item}' is not field=value, e.g. cost_estimate=25000", item=item)).fixed_by(
                 Remedy("field", "cost_estimate"))
         parsed[name.strip()] = value
     return parsed
@@ -40,8 +40,8 @@ def coerce_fields(workflow: Workflow, values: Mapping[str, Any]) -> dict[str, An
     for name, raw in values.items():
         spec = workflow.fields.get(name)
         if spec is None:
-            hint = (f"fields of {workflow.id}: run 'flowengine workflow show {workflow.id}'"
-                    if workflow.fields else f"{workflow.id} declares no fields")
+            hint = (t("fields of {workflow}: run 'flowengine workflow show {workflow}'", workflow=workflow.id)
+                    if workflow.fields else t("{workflow} declares no fields", workflow=workflow.id))
             raise NotFound("field", name, list(workflow.fields), hint=hint)
         coerced[name] = coerce_value(name, spec.type, spec.options, raw)
     return coerced
@@ -51,10 +51,11 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if isinstance(raw, bool):
-        raise InvalidInput(f"field '{name}' takes a {kind}, not true/false")
+        raise InvalidInput(t("field '{field}' takes a {kind}, not true/false", field=name, kind=kind))
     text = str(raw).strip()
     if len(text) > MAX_VALUE_CHARS:
-        raise InvalidInput(f"field '{name}' is longer than {MAX_VALUE_CHARS} characters; link to a document instead")
+        raise InvalidInput(t("field '{field}' is longer than {limit} characters; link to a document instead",
+                             field=name, limit=MAX_VALUE_CHARS))
     if kind == "number":
         return _number(name, raw, text)
     if kind == "date":
@@ -63,8 +64,8 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
                 raise ValueError(text)
             text = date.fromisoformat(text).isoformat()
         except ValueError:
-            raise InvalidInput(f"field '{name}' takes a date written YYYY-MM-DD, e.g. 2019-03-01; "
-                               f"got '{text}'") from None
+            raise InvalidInput(t("field '{field}' takes a date written YYYY-MM-DD, e.g. 2019-03-01; got '{text}'",
+                                 field=name, text=text)) from None
         if not EARLIEST_TEXT <= text < LATEST_TEXT:
             raise InvalidInput(t("field '{name}': the date {date} lies outside the range flowengine accepts "
                                  "({earliest} to {latest})", name=name, date=text, earliest=EARLIEST_TEXT,
@@ -76,15 +77,18 @@ def coerce_value(name: str, kind: str, options: tuple[str, ...], raw: Any) -> An
         from flowengine.suggest import did_you_mean
 
         close = did_you_mean(text, options)
-        guess = f"did you mean '{close}'? " if close else ""
-        raise InvalidInput(f"field '{name}' must be one of: {', '.join(options)}; got '{text}'"
-                           + (f" ({guess.strip()})" if guess else "")).fixed_by(
+        refused = t("field '{field}' must be one of: {options}; got '{text}'", field=name, options=", ".join(options),
+                    text=text)
+        if close:
+            refused += " (" + t("did you mean '{suggestion}'?", suggestion=close) + ")"
+        raise InvalidInput(refused).fixed_by(
             Remedy("field", name, options[0] if options else ""))
-    check_printable(f"field '{name}'", text)
+    check_printable(t("field '{field}'", field=name), text)
     if kind == "url":
         if _URL.match(text):
             return text
-        raise InvalidInput(f"field '{name}' takes a web address starting with https:// or http://; got '{text}'")
+        raise InvalidInput(t("field '{field}' takes a web address starting with https:// or http://; got '{text}'",
+                             field=name, text=text))
     return text
 
 
@@ -93,16 +97,17 @@ def _number(name: str, raw: Any, text: str) -> int | float:
         return raw
     compact = text.replace(" ", "").replace("\u00a0", "")
     if re.fullmatch(r"-?\d+,\d{3}", compact):  # 1,500: thousands or a decimal comma? Do not guess.
-        raise InvalidInput(f"field '{name}': '{text}' is ambiguous (thousands or decimals?); write whole numbers "
-                           "without separators (25000) and decimals with a point (12.5)")
+        raise InvalidInput(t("field '{field}': '{text}' is ambiguous (thousands or decimals?); write whole numbers "
+                             "without separators (25000) and decimals with a point (12.5)", field=name, text=text))
     if compact.count(",") == 1 and "." not in compact:  # 12,5 as written in Norway and Sweden
         compact = compact.replace(",", ".")
     try:
         value = float(compact)
     except ValueError:
-        raise InvalidInput(f"field '{name}' takes a number such as 25000 or 12.5; got '{text}'") from None
+        raise InvalidInput(t("field '{field}' takes a number such as 25000 or 12.5; got '{text}'", field=name,
+                             text=text)) from None
     if not math.isfinite(value):
-        raise InvalidInput(f"field '{name}' takes a finite number; got '{text}'")
+        raise InvalidInput(t("field '{field}' takes a finite number; got '{text}'", field=name, text=text))
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
@@ -122,6 +127,6 @@ def check_printable(what: str, text: str) -> str:
     that other people will read on their screens."""
     bad = next((c for c in text if (ord(c) < 32 or 127 <= ord(c) < 160) and c not in "\n\t"), None)
     if bad is not None:
-        raise InvalidInput(f"the {what} contains the control character U+{ord(bad):04X}; "
-                           "remove it (it is usually pasted in by accident)")
+        raise InvalidInput(t("the {what} contains the control character {character}; remove it (it is usually "
+                             "pasted in by accident)", what=what, character=f"U+{ord(bad):04X}"))
     return text

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from flowengine.errors import DefinitionError
-from flowengine.i18n import marked
+from flowengine.i18n import marked, t
 from flowengine.issues import START_HINT, Issue, Location, error
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -86,32 +86,35 @@ class LocatedDocument:
 def _explain_syntax_error(context: str, problem: str, line_text: str) -> tuple[str, str]:
     """PyYAML's parser words, said the way a person editing the file can act on."""
     if "tab" in problem or ("cannot start any token" in problem and "\t" in line_text):
-        return "a tab character in the indentation", "YAML indents with spaces only: replace the tab with spaces"
+        return t("a tab character in the indentation"), t("YAML indents with spaces only: replace the tab with spaces")
     if "scanning an alias" in context:
         if "from:" in line_text:
-            return ("'*' at the start of a value means a YAML alias",
-                    'to mean "every open state", write from: "*" with the quotes')
-        return "'*' at the start of a value means a YAML alias", "put the text in quotes"
+            return (t("'*' at the start of a value means a YAML alias"),
+                    t('to mean "every open state", write from: "*" with the quotes'))
+        return t("'*' at the start of a value means a YAML alias"), t("put the text in quotes")
     if "escape" in problem:
-        return ("a backslash inside double quotes starts an escape, and this one is unknown",
-                "use single quotes instead, or write each backslash twice")
+        return (t("a backslash inside double quotes starts an escape, and this one is unknown"),
+                t("use single quotes instead, or write each backslash twice"))
     if "mapping values are not allowed" in problem:
         if line_text.count(": ") + line_text.rstrip().endswith(":") >= 2:
-            return ("a text holds ': ', which YAML reads as a new key",
-                    "put the whole text in quotes, e.g. en: \"Parked: waits for autumn\"")
-        return ("unexpected ':' here: this line is indented deeper than the key above allows",
-                "line it up with the keys next to it: the same number of spaces")
+            return (t("a text holds ': ', which YAML reads as a new key"),
+                    t("put the whole text in quotes, e.g. en: \"Parked: waits for autumn\""))
+        return (t("unexpected ':' here: this line is indented deeper than the key above allows"),
+                t("line it up with the keys next to it: the same number of spaces"))
     if "did not find expected key" in problem or "expected <block end>" in problem:
-        return ("this line is not lined up with the lines around it",
-                "indent it with exactly as many spaces as the keys next to it")
+        return (t("this line is not lined up with the lines around it"),
+                t("indent it with exactly as many spaces as the keys next to it"))
     if "flow sequence" in context or "flow mapping" in context:
-        return "a '[' or '{' is not closed", "close the list with ']' (or '{' with '}') on the same line"
+        return (t("a '[' or '{opening}' is not closed", opening="{"),
+                t("close the list with ']' (or '{opening}' with '{closing}') on the same line", opening="{",
+                  closing="}"))
     if "quoted scalar" in context:
-        return "a quotation mark is never closed", "close the quote on the same line"
+        return t("a quotation mark is never closed"), t("close the quote on the same line")
     if "could not find expected ':'" in problem:
-        return "a line without ':'", "write it as key: value"
+        return t("a line without ':'"), t("write it as key: value")
     words = " ".join(part for part in (context, problem) if part)
-    return f"YAML syntax error: {words}", "check indentation, colons and quotes on this line and the one before"
+    return (t("YAML syntax error: {words}", words=words),
+            t("check indentation, colons and quotes on this line and the one before"))
 
 
 class _Fatal(Exception):
@@ -138,16 +141,16 @@ def read_file(path: str | Path) -> LocatedDocument:
     name = str(path)
     try:
         if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
-            raise DefinitionError([error("FE001", "not a regular file", Location(name), "name a .yaml file")])
+            raise DefinitionError([error("FE001", t("not a regular file"), Location(name), t("name a .yaml file"))])
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError as exc:
-        raise DefinitionError([error("FE001", "is a directory, not a YAML file", Location(name),
-                                     "name a .yaml file")]) from exc
+        raise DefinitionError([error("FE001", t("is a directory, not a YAML file"), Location(name),
+                                     t("name a .yaml file"))]) from exc
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise DefinitionError([error("FE001", f"cannot read the file: {reason}",
-                                     Location(name), "check the path and its permissions")]) from exc
+        raise DefinitionError([error("FE001", t("cannot read the file: {reason}", reason=reason),
+                                     Location(name), t("check the path and its permissions"))]) from exc
     return read_bytes(raw, name)
 
 
@@ -155,13 +158,13 @@ def read_bytes(raw: bytes, source: str) -> LocatedDocument:
     """Decode and parse bytes; see :func:`read_text`."""
     if len(raw) > MAX_FILE_BYTES:
         raise DefinitionError([error(
-            "FE011", f"file is larger than {MAX_FILE_BYTES // 1024} KiB", Location(source),
-            "a workflow is a few kilobytes; is this the right file?")])
+            "FE011", t("file is larger than {size} KiB", size=MAX_FILE_BYTES // 1024), Location(source),
+            t("a workflow is a few kilobytes; is this the right file?"))])
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise DefinitionError([error(
-            "FE003", "binary data (a NUL byte), not a YAML text file", Location(source, line, 1),
-            "save the workflow as plain UTF-8 text")])
+            "FE003", t("binary data (a NUL byte), not a YAML text file"), Location(source, line, 1),
+            t("save the workflow as plain UTF-8 text"))])
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -171,8 +174,8 @@ def read_bytes(raw: bytes, source: str) -> LocatedDocument:
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
         column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1  # characters, as editors count
         raise DefinitionError([error(
-            "FE002", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", Location(source, line, column),
-            "save the file as UTF-8 (in most editors: 'Save with encoding' → UTF-8)")]) from exc
+            "FE002", t("not valid UTF-8 (byte {byte})", byte=f"0x{raw[exc.start]:02x}"), Location(source, line, column),
+            t("save the file as UTF-8 (in most editors: 'Save with encoding' → UTF-8)"))]) from exc
     return read_text(text, source)
 
 
@@ -181,17 +184,20 @@ def read_text(text: str, source: str) -> LocatedDocument:
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
-        raise DefinitionError([error("FE004", "the file is empty", Location(source),
+        raise DefinitionError([error("FE004", t("the file is empty"), Location(source),
                                      marked(START_HINT))])
     if len(text) > MAX_FILE_BYTES:
-        raise DefinitionError([error("FE011", f"text is larger than {MAX_FILE_BYTES // 1024} KiB", Location(source),
-                                     "a workflow is a few kilobytes; is this the right file?")])
+        raise DefinitionError([error("FE011", t("text is larger than {size} KiB", size=MAX_FILE_BYTES // 1024),
+                                     Location(source),
+                                     t("a workflow is a few kilobytes; is this the right file?"))])
     bad = _NON_PRINTABLE.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-        raise DefinitionError([error("FE005", f"character U+{ord(bad.group()):04X} is not allowed in YAML",
-                                     Location(source, line, column), "delete it; it is usually invisible in editors")])
+        character = f"U+{ord(bad.group()):04X}"
+        raise DefinitionError([error("FE005", t("character {character} is not allowed in YAML", character=character),
+                                     Location(source, line, column),
+                                     t("delete it; it is usually invisible in editors"))])
     builder = _Builder(source)
     builder.doc.text = text
     # YAML counts U+0085/U+2028/U+2029 as line breaks, editors do not: parse them as spaces so
@@ -222,11 +228,12 @@ def read_text(text: str, source: str) -> LocatedDocument:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
-        raise DefinitionError([error("FE005", f"YAML error: {exc}".splitlines()[0], location,
-                                     "check the file is plain YAML text")]) from exc
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise DefinitionError([error("FE005", t("YAML error: {error}", error=first), location,
+                                     t("check the file is plain YAML text"))]) from exc
     except RecursionError:
-        raise DefinitionError([error("FE010", "the document is nested too deeply", Location(source),
-                                     f"a workflow needs no more than {MAX_DEPTH} levels")]) from None
+        raise DefinitionError([error("FE010", t("the document is nested too deeply"), Location(source),
+                                     t("a workflow needs no more than {depth} levels", depth=MAX_DEPTH))]) from None
     return builder.finish()
 
 
@@ -249,15 +256,16 @@ class _Builder:
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
-                raise self.fatal("FE005", "the file holds more than one YAML document", event.start_mark,
-                                 "keep one workflow per file and remove the extra '---'")
+                raise self.fatal("FE005", t("the file holds more than one YAML document"), event.start_mark,
+                                 t("keep one workflow per file and remove the extra '---'"))
         elif isinstance(event, yaml.AliasEvent):
             if self.awaiting_key():
-                raise self.fatal("FE005", f"an alias ('*{event.anchor}') cannot be a key", event.start_mark,
-                                 "write the key out as plain text")
+                raise self.fatal("FE005", t("an alias ('*{anchor}') cannot be a key", anchor=event.anchor),
+                                 event.start_mark,
+                                 t("write the key out as plain text"))
             if event.anchor not in self.anchors:
-                raise self.fatal("FE005", f"alias '*{event.anchor}' names no anchor", event.start_mark,
-                                 f"define '&{event.anchor}' before using it")
+                raise self.fatal("FE005", t("alias '*{anchor}' names no anchor", anchor=event.anchor), event.start_mark,
+                                 t("define '&{anchor}' before using it", anchor=event.anchor))
             value, size = self.anchors[event.anchor]
             self.attach(value, size, event.start_mark, raw=None)
         elif isinstance(event, yaml.ScalarEvent):
@@ -277,11 +285,11 @@ class _Builder:
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             self.check_tag(event, collection=True)
             if self.awaiting_key():
-                raise self.fatal("FE005", "a mapping key must be a plain word, not a list or mapping",
-                                 event.start_mark, "write the key as text followed by ':'")
+                raise self.fatal("FE005", t("a mapping key must be a plain word, not a list or mapping"),
+                                 event.start_mark, t("write the key as text followed by ':'"))
             if len(self.stack) >= MAX_DEPTH:
-                raise self.fatal("FE010", f"nesting deeper than {MAX_DEPTH} levels", event.start_mark,
-                                 "a workflow needs only a few levels; check the indentation")
+                raise self.fatal("FE010", t("nesting deeper than {depth} levels", depth=MAX_DEPTH), event.start_mark,
+                                 t("a workflow needs only a few levels; check the indentation"))
             container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
             path = self.child_path()
             self.doc.value_locations[path] = self.location(event.start_mark)
@@ -298,8 +306,8 @@ class _Builder:
         tag = event.tag
         if tag is None or tag == "!" or (tag == _STR_TAG and not collection):
             return
-        raise self.fatal("FE008", f"YAML tag '{tag}' is not allowed", event.start_mark,
-                         "remove the tag: workflow files hold plain text, numbers, lists and mappings")
+        raise self.fatal("FE008", t("YAML tag '{tag}' is not allowed", tag=tag), event.start_mark,
+                         t("remove the tag: workflow files hold plain text, numbers, lists and mappings"))
 
     def resolve(self, event: yaml.ScalarEvent) -> Any:
         text = event.value
@@ -337,14 +345,15 @@ class _Builder:
         location = self.location(event.start_mark)
         if key == "<<" and event.implicit[0]:  # plain "<<" only; libyaml reports plain style as ''
 
-            raise self.fatal("FE005", "merge keys ('<<') are not supported", event.start_mark,
-                             "write the entries out instead of merging them")
+            raise self.fatal("FE005", t("merge keys ('<<') are not supported"), event.start_mark,
+                             t("write the entries out instead of merging them"))
         if key in frame.key_lines:
             in_list_item = bool(frame.path) and isinstance(frame.path[-1], int)
-            hint = ("did you forget '- ' to start a new list item?" if in_list_item
-                    else "remove or rename one of them; only the first is used")
+            hint = (t("did you forget '- ' to start a new list item?") if in_list_item
+                    else t("remove or rename one of them; only the first is used"))
             self.doc.issues.append(error(
-                "FE007", f"duplicate key '{key}' (first at line {frame.key_lines[key]})", location, hint))
+                "FE007", t("duplicate key '{key}' (first at line {line})", key=key, line=frame.key_lines[key]),
+                location, hint))
             frame.skip_value = True
         else:
             frame.key_lines[key] = location.line
@@ -362,8 +371,8 @@ class _Builder:
         frame = self.stack[-1]
         frame.size += size
         if frame.size > MAX_NODES:
-            raise self.fatal("FE009", f"the document expands to more than {MAX_NODES} values", mark,
-                             "a workflow has a few hundred values; if it uses '&' and '*' aliases, write it without")
+            raise self.fatal("FE009", t("the document expands to more than {count} values", count=MAX_NODES), mark,
+                             t("a workflow has a few hundred values; if it uses '&' and '*' aliases, write it without"))
         if isinstance(frame.container, dict):
             key = frame.pending_key or ""
             entry_path = (*frame.path, key)
@@ -393,5 +402,5 @@ class _Builder:
 
 
 def _fatal_empty(source: str) -> DefinitionError:
-    return DefinitionError([error("FE004", "the file holds no workflow (the document is empty)",
+    return DefinitionError([error("FE004", t("the file holds no workflow (the document is empty)"),
                                   Location(source), marked(START_HINT))])

@@ -46,8 +46,8 @@ def migrate(engine: Engine, workflow: str, to: str | Path, *, actor: Actor | Non
     if actor is not None:
         compiled.check_role(actor)
     elif not dry_run:
-        raise InvalidInput("say who migrates: a name and a role of the new definition; only a dry run needs "
-                           "nobody").fixed_by(Remedy("actor"))
+        raise InvalidInput(t("say who migrates: a name and a role of the new definition; only a dry run needs "
+                             "nobody")).fixed_by(Remedy("actor"))
     comment = inputs.text("comment", comment)
     if not dry_run:
         with engine.database.read() as conn:
@@ -90,9 +90,9 @@ def _target(engine: Engine, workflow: str, to: str | Path) -> tuple[CompiledWork
         raise DefinitionError(result.errors)
     compiled = engines.compiled_document(candidate.document)
     if compiled.workflow.id != workflow:
-        raise InvalidInput(f"{candidate.path} declares workflow '{compiled.workflow.id}', not '{workflow}'; "
-                           f"a migration moves proposals between definitions of one workflow: give a "
-                           f"file whose id is {workflow}")
+        raise InvalidInput(t("{file} declares workflow '{declared}', not '{workflow}'; a migration moves proposals "
+                             "between definitions of one workflow: give a file whose id is {workflow}",
+                             file=candidate.path, declared=compiled.workflow.id, workflow=workflow))
     return compiled, candidate.document.text, str(candidate.path)
 
 

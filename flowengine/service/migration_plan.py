@@ -24,6 +24,7 @@ from flowengine.definition.model import Workflow
 from flowengine.definition.versions import version_label
 from flowengine.errors import InvalidInput, NotFound, Refused, Remedy
 from flowengine.history.records import Event, Proposal
+from flowengine.i18n import N_, marked, t
 from flowengine.suggest import did_you_mean
 
 
@@ -86,11 +87,12 @@ class Plan:
         """Every state that cannot move, with the proposals in it and the map that fixes it."""
         if not self.unmapped:
             return None
-        reasons = [f"'{u.state}' {u.why}; it holds {', '.join(u.proposals)}" for u in self.unmapped]
+        reasons = [t("'{state}' {why}; it holds {proposals}", state=u.state, why=marked(u.why),
+                     proposals=", ".join(u.proposals)) for u in self.unmapped]
         fixes = [Remedy("map", u.state, did_you_mean(u.state, self.open_states) or "STATE") for u in self.unmapped]
-        return Refused(f"cannot migrate {self.workflow} to {self.target}", reasons,
-                       f"map each to an open state of the new definition "
-                       f"(open states: {', '.join(self.open_states)})").fixed_by(*fixes)
+        return Refused(t("cannot migrate {workflow} to {version}", workflow=self.workflow, version=self.target),
+                       reasons, t("map each to an open state of the new definition (open states: {states})",
+                                  states=", ".join(self.open_states))).fixed_by(*fixes)
 
     def as_dict(self) -> dict[str, Any]:
         return {"workflow": self.workflow, "to_definition": self.to_definition, "to_version": self.to_version,
@@ -105,10 +107,11 @@ def parse_map(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         old, sep, new = (part.strip() for part in item.partition("="))
         if not sep or not old or not new:
-            raise InvalidInput(f"a state map is OLD=NEW, a state of the old definition and one of the new, "
-                               f"e.g. council_review=review; got '{item}'")
+            raise InvalidInput(t("a state map is OLD=NEW, a state of the old definition and one of the new, e.g. "
+                                 "council_review=review; got '{item}'", item=item))
         if mapping.get(old, new) != new:
-            raise InvalidInput(f"the state map gives '{old}' two new states ({mapping[old]} and {new}); give one")
+            raise InvalidInput(t("the state map gives '{state}' two new states ({first} and {second}); give one",
+                                 state=old, first=mapping[old], second=new))
         mapping[old] = new
     return mapping
 
@@ -133,7 +136,7 @@ def plan(target: Workflow, running: Sequence[Running], mapping: Mapping[str, str
         to_state = mapping.get(proposal.state, proposal.state)
         declared = target.states.get(to_state)
         if declared is None or declared.final:
-            why = "is final in the new definition" if declared else "is not a state of the new definition"
+            why = N_("is final in the new definition") if declared else N_("is not a state of the new definition")
             stuck.setdefault((proposal.state, why), []).append(proposal.id)
             continue
         moves.append(Move(proposal, to_state, tuple(later_needs(target, to_state, proposal.fields))))
@@ -148,15 +151,16 @@ def plan(target: Workflow, running: Sequence[Running], mapping: Mapping[str, str
 def later_needs(workflow: Workflow, state: str, fields: Mapping[str, Any]) -> list[str]:
     """What the proposal lacks for the new definition, from ``state`` on: fields required at
     creation, fields a step still ahead requires, and fields the definition no longer declares."""
-    notes = [f"field '{name}' is required at creation by the new definition and not set"
+    notes = [t("field '{field}' is required at creation by the new definition and not set", field=name)
              for name, spec in workflow.fields.items() if spec.required and fields.get(name) is None]
     needed: dict[str, list[str]] = {}
     for trigger, requires in _ahead(workflow, state):
         for name in requires:
             if fields.get(name) is None and trigger not in needed.setdefault(name, []):
                 needed[name].append(trigger)
-    notes += [f"field '{name}' is not set; {', '.join(triggers)} will need it" for name, triggers in needed.items()]
-    notes += [f"field '{name}' is not declared by the new definition (its value is kept)"
+    notes += [t("field '{field}' is not set; {triggers} will need it", field=name, triggers=", ".join(triggers))
+              for name, triggers in needed.items()]
+    notes += [t("field '{field}' is not declared by the new definition (its value is kept)", field=name)
               for name in fields if name not in workflow.fields]
     return notes
 
@@ -183,15 +187,18 @@ def _check_map(target: Workflow, mapping: Mapping[str, str], known: set[str]) ->
     for old, new in mapping.items():
         if old not in known:
             raise NotFound("state", old, sorted(known),
-                           hint=f"the left of a state map names a state of a stored definition of {target.id}")
+                           hint=t("the left of a state map names a state of a stored definition of {workflow}",
+                                  workflow=target.id))
         if new not in target.states:
             raise NotFound("state", new, list(target.states),
-                           hint=f"the right of a state map names a state of the new definition of {target.id}")
-    finals = [f"{old}={new}: '{new}' is final" for old, new in mapping.items() if target.states[new].final]
+                           hint=t("the right of a state map names a state of the new definition of {workflow}",
+                                  workflow=target.id))
+    finals = [t("{old}={new}: '{new}' is final", old=old, new=new) for old, new in mapping.items()
+              if target.states[new].final]
     if finals:
-        raise Refused(f"cannot migrate {target.id}", finals,
-                      "a migration never ends a proposal: map to an open state, then close the proposals "
-                      "with a step of the workflow (its role, comment and outcome)")
+        raise Refused(t("cannot migrate {workflow}", workflow=target.id), finals,
+                      t("a migration never ends a proposal: map to an open state, then close the proposals "
+                        "with a step of the workflow (its role, comment and outcome)"))
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,13 @@ from flowengine.history import chain, inputs
 from flowengine.history.provenance import Provenance, with_provenance
 from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, NOTED, PROGRESS, Actor, Event, Proposal
 from flowengine.history.steps import ChainBuilder, creation_details
+from flowengine.i18n import t
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, current_definition, load
 from flowengine.service.results import StepResult
 from flowengine.service.writing import commit_step, conflict, effective, next_event
 from flowengine.store import Connection, queries
+from flowengine.suggest import either
 
 
 def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, description: str = "",
@@ -158,7 +160,7 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
     name = inputs.one_line("milestone", milestone or "", longer=Remedy("note")) or None
     day = _milestone_date(milestone_date)
     if day is not None and name is None:
-        raise InvalidInput("a milestone date needs the milestone's name").fixed_by(Remedy("milestone"))
+        raise InvalidInput(t("a milestone date needs the milestone's name")).fixed_by(Remedy("milestone"))
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
@@ -246,19 +248,21 @@ def _not_implementing(workflow: Workflow, proposal: Proposal) -> Refused:
     from flowengine.service import deadlines
 
     state = workflow.states.get(proposal.state)
-    where = f"{proposal.state} (stage {state.stage})" if state is not None and state.stage else proposal.state
+    where = t("{state} (stage {stage})", state=proposal.state, stage=state.stage) if state is not None and \
+        state.stage else proposal.state
     implementing = [sid for sid, s in workflow.states.items() if s.stage == deadlines.IMPLEMENTATION and not s.final]
-    hint = (f"record it once {proposal.id} is in {' or '.join(implementing)}" if implementing
-            else f"{workflow.id} has no state of stage implementation")
-    return Refused(f"cannot record progress of {proposal.id}",
-                   [f"it is in {where}; progress is recorded only in a state of stage implementation"], hint)
+    hint = (t("record it once {proposal} is in {states}", proposal=proposal.id, states=either(implementing))
+            if implementing else t("{workflow} has no state of stage implementation", workflow=workflow.id))
+    return Refused(t("cannot record progress of {proposal}", proposal=proposal.id),
+                   [t("it is in {state}; progress is recorded only in a state of stage implementation", state=where)],
+                   hint)
 
 
 def _milestone_date(value: str | None) -> str | None:
     try:
         day: str | None = coerce_value("milestone_date", "date", (), value)
     except InvalidInput:
-        raise InvalidInput(f"the milestone date takes a date written YYYY-MM-DD, e.g. 2024-05-01; "
-                           f"got '{value}'") from None
+        raise InvalidInput(t("the milestone date takes a date written YYYY-MM-DD, e.g. 2024-05-01; got '{value}'",
+                             value=value)) from None
     return day
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowengine.analysis.disclosure import decide
-from flowengine.analysis.figures import Analysis, Privacy
+from flowengine.analysis.figures import Analysis, Privacy, long_past
 from flowengine.definition.model import Publication
 from flowengine.errors import InvalidInput, Remedy
 from flowengine.history.records import ADVANCED, CREATED
@@ -40,6 +40,7 @@ from flowengine.views.stall_diagram import stall_diagram
 from flowengine.views.workflow_diagram import workflow_diagram
 
 if TYPE_CHECKING:
+    from flowengine.proof.checkpoint import Checkpoint
     from flowengine.service.facade import FlowEngine
 
 __all__ = ["MARKER", "Part", "SiteResult", "build_site"]
@@ -65,7 +66,8 @@ class SiteResult:
 def build_site(engine: FlowEngine, out: str | Path, *, as_of: datetime | None = None, workflows: Sequence[str] = (),
                language: str = "en", internal: bool = False, min_count: int = 3, title: str | None = None,
                analyses: Sequence[Analysis] | None = None, publication: Publication | None = None,
-               intro: Sequence[Part] = (), appendix: Sequence[Part] = (), meter: Meter = no_meter) -> SiteResult:
+               intro: Sequence[Part] = (), appendix: Sequence[Part] = (), meter: Meter = no_meter,
+               checkpoint: Checkpoint | None = None) -> SiteResult:
     """Build the site of ``workflows`` (every workflow with proposals when none is named) as of a
     moment into ``out``. Published (``internal`` false): roles only, free text only where the
     workflow publishes it, counts below ``min_count`` hidden with their partners, proposal pages
@@ -73,13 +75,15 @@ def build_site(engine: FlowEngine, out: str | Path, *, as_of: datetime | None = 
 
     ``publication``, when given, replaces every workflow's own setting: for data public already
     (the demo, rebuilt from a published report whose actors are pseudonyms). ``intro`` and
-    ``appendix`` are parts of the index before and after the figures."""
+    ``appendix`` are parts of the index before and after the figures. ``checkpoint``: the latest
+    signed checkpoint the histories were found to hold, named on every page. A report asked for
+    now (no ``as_of``) of histories whose newest step is long past says so on its pages."""
     language = usable(language)
     created = _first_missing(Path(out).parent)
     target = _checked(Path(out))
     try:
         return _build(engine, target, as_of, workflows, language, internal, min_count, title, analyses,
-                      publication, intro, appendix, meter)
+                      publication, intro, appendix, meter, checkpoint)
     except BaseException:
         if created is not None:  # a refused or failed build leaves no new folder behind
             shutil.rmtree(created, ignore_errors=True)
@@ -99,7 +103,7 @@ def _first_missing(folder: Path) -> Path | None:
 def _build(engine: FlowEngine, target: Path, as_of: datetime | None, workflows: Sequence[str], language: str,
            internal: bool, min_count: int, title: str | None, analyses: Sequence[Analysis] | None,
            publication: Publication | None, intro: Sequence[Part], appendix: Sequence[Part],
-           meter: Meter) -> SiteResult:
+           meter: Meter, checkpoint: Checkpoint | None) -> SiteResult:
     with speaking(language):
         found = tuple(analyses) if analyses is not None else tuple(engine.analyse(workflows, as_of=as_of))
         if not found:
@@ -108,7 +112,11 @@ def _build(engine: FlowEngine, target: Path, as_of: datetime | None, workflows: 
                            if internal or (publication or a.workflow.publication).proposals)
         privacy = Privacy() if internal else decide(found, Privacy.publication(min_count), open_workflows=opened)
         marks = {wid: found_marks for wid, found_marks in engine.provenance_marks(found).items() if found_marks.any}
-        site = Site(title or t("Where ideas stall"), language, privacy, found, opened, internal, marks, publication)
+        # Asked for now (no moment given), of a history that ended long ago: the pages say so.
+        newest = engine.newest_step([a.workflow.id for a in found]) if as_of is None and analyses is None else None
+        past = newest if newest is not None and long_past(newest, found[0].as_of) else None
+        site = Site(title or t("Where ideas stall"), language, privacy, found, opened, internal, marks, publication,
+                    past, checkpoint)
         building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
         try:
             counts = _Writer(engine, site, building, meter, intro, appendix).write_all()

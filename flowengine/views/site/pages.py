@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from flowengine.analysis.cells import SITE, cell, done
 from flowengine.analysis.figures import CARRIED_ON, Analysis, Privacy
 from flowengine.analysis.provenance import Marks
+from flowengine.clock import iso_utc
 from flowengine.definition.model import Publication, Workflow
 from flowengine.history.provenance import ILLUSTRATIVE, INFERRED, KINDS, kind_word, legend, weakest
 from flowengine.i18n import t
@@ -31,6 +34,9 @@ from flowengine.views.report import (
 )
 from flowengine.views.site.html import diagram_figure, link, page, section_html
 from flowengine.views.stall_diagram import SEVERITY_COLOURS, SOLID_STAYS, tint
+
+if TYPE_CHECKING:
+    from flowengine.proof.checkpoint import Checkpoint
 
 __all__ = ["Part", "Site", "index_page", "proposal_href", "workflow_href", "workflow_page"]
 
@@ -61,6 +67,8 @@ class Site:
     internal: bool
     marks: Mapping[str, Marks] = field(default_factory=dict)  # by workflow, where histories record provenance
     publication: Publication | None = None  # in place of each workflow's own setting, when given
+    newest: datetime | None = None  # the newest step of the histories shown, when the report is long past it
+    checkpoint: Checkpoint | None = None  # the latest signed checkpoint the histories were found to hold
 
     @property
     def as_of(self) -> str:
@@ -71,13 +79,31 @@ class Site:
         """What a published page may show of ``workflow``'s proposals beyond its figures."""
         return self.publication if self.publication is not None else workflow.publication
 
+    def lead(self, text: str) -> str:
+        """A page's lead, with what a reader must know first when the history ended long before
+        the report's moment."""
+        if self.newest is None or not self.analyses:
+            return text
+        moment = self.analyses[0].as_of
+        return text + " " + t("The newest record is from {newest}, long before {date}: every proposal still open "
+                              "counts as waiting all that time. As of {newest}, the report shows the history as it "
+                              "stood when its records end.", date=self.as_of,
+                              newest=long_date(local_day(self.newest, moment), self.language))
+
     def footer(self) -> str:
         if self.internal:
-            return t("Internal report: names, comments and every count are shown. Do not publish it.")
-        return t("Published report: people are shown by their role only; comments and fields only where the "
-                 "workflow publishes them. Counts marked “:” are hidden to protect privacy: those below {n}, and "
-                 "as many others as it takes that none of them can be worked out from the rest.",
-                 n=self.privacy.min_count)
+            text = t("Internal report: names, comments and every count are shown. Do not publish it.")
+        else:
+            text = t("Published report: people are shown by their role only; comments and fields only where the "
+                     "workflow publishes them. Counts marked “:” are hidden to protect privacy: those below {n}, and "
+                     "as many others as it takes that none of them can be worked out from the rest.",
+                     n=self.privacy.min_count)
+        if self.checkpoint is not None:
+            taken = self.checkpoint
+            text += " " + t("Every history shown still holds what the signed checkpoint of {time} recorded: {chains} "
+                            "chains, Merkle root {root}, key {key}.", time=iso_utc(taken.time),
+                            chains=len(taken.heads), root=taken.root, key=taken.key_id)
+        return text
 
 
 def proposal_href(proposal_id: str) -> str:
@@ -213,7 +239,8 @@ def index_page(site: Site, comparison_svg: str | None, *, intro: Sequence[Part] 
     body += [_part_html(part) for part in appendix]
     if site.marks:
         body.append(provenance_legend())
-    lead = t("As of {date}: where proposals from the user panels stand, and where they stall.", date=site.as_of)
+    lead = site.lead(t("As of {date}: where proposals from the user panels stand, and where they stall.",
+                       date=site.as_of))
     return page(title=f"{site.title} — {site.as_of}", heading=site.title, body="".join(body), language=site.language,
                 depth=0, lead=lead, footer=site.footer())
 
@@ -247,8 +274,8 @@ def workflow_page(site: Site, analysis: Analysis, stall_svg: str, workflow_svg: 
         body.append(f'<h2 id="proposals">{escape(t("Every proposal"))}</h2><ul>{items}</ul>')
     if marks:
         body.append(provenance_legend())
-    lead = t("As of {date}; {proposals} proposals.", date=site.as_of,
-             proposals=site.privacy.count(analysis.proposals, cell(wf.id, "proposals")))
+    lead = site.lead(t("As of {date}; {proposals} proposals.", date=site.as_of,
+                       proposals=site.privacy.count(analysis.proposals, cell(wf.id, "proposals"))))
     return page(title=f"{wf.label(language)} — {site.title}", heading=wf.label(language), body="".join(body),
                 language=language, depth=1, crumbs=[("index.html", site.title)], lead=lead, footer=site.footer())
 

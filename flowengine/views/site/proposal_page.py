@@ -174,4 +174,4 @@ def proposal_page(site: Site, workflow: Workflow, proposal: Proposal, events: Se
     return page(title=f"{proposal.id} {proposal.title} — {site.title}", heading=f"{proposal.id}: {proposal.title}",
                 body="".join(body), language=language, depth=1,
                 crumbs=[("index.html", site.title), (f"w/{workflow.id}.html", workflow.label(language))],
-                footer=site.footer())
+                lead=site.lead("").strip(), footer=site.footer())
