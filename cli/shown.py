@@ -15,7 +15,7 @@ from typing import Any, cast
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-MAX_FINDINGS = 100  # lint findings listed before "… and N more": a hostile file can have tens of thousands
+MAX_FINDINGS = 100  # lint findings listed before "… and N more" (validate --all's help says 100 too)
 
 
 def visible(text: str) -> str:

@@ -45,7 +45,7 @@ def workflow() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Treat governance warnings (FE3xx) as errors.")
 @click.option("--all", "show_all", is_flag=True,
-              help=f"List every finding; by default the first {MAX_FINDINGS} are listed, then how many more there are.")
+              help="List every finding; by default the first 100 are listed, then how many more there are.")
 @json_option
 def validate(paths: tuple[str, ...], strict: bool, show_all: bool, as_json: bool) -> None:
     """Check workflow files and list every problem, each at file:line:column.
