@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from flowengine.service.results import AuditReport, Lineage, Standing, StepResult
     from flowengine.views.workflow_diagram import render, workflow_diagram, workflow_to_dot
 
-__version__ = "0.1.0"
+from flowengine.version import __version__
 
 _LAZY = {
     "FlowEngine": "flowengine.service.facade",

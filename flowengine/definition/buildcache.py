@@ -38,8 +38,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flowengine import __version__
 from flowengine.definition.model import Workflow
+from flowengine.version import __version__
 
 FORMAT = 2  # bump when the file layout changes (2: sealed with the key's HMAC)
 _KEY_BYTES = 32

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from flowengine import __version__
 from flowengine.analysis.figures import SUPPRESSED
 from flowengine.i18n import t
+from flowengine.version import __version__
 from flowengine.views.figure_wording import DASH
 from flowengine.views.report import Cell, Section, for_reading
 
