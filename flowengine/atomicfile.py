@@ -1,11 +1,13 @@
 """Replacing a file in one move, so readers (a browser, a process-mining tool, git) never see
-half of it: diagrams, reports and exported logs are all written this way."""
+half of it: diagrams, reports and exported logs are all written this way; and a folder a failed
+command was filling, removed if that command made it."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -85,3 +87,21 @@ def creating(output: Path, failure: str, error: type[FlowEngineError] = FlowEngi
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+
+
+@contextlib.contextmanager
+def leaving_nothing_new(folder: Path) -> Iterator[None]:
+    """Work that fills ``folder``: if it fails, or is refused, the folders it would have made
+    (the outermost of ``folder``'s path that did not exist yet, and all below it) are removed,
+    so a refused command leaves no new folder behind."""
+    created = None
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate):
+            break
+        created = candidate
+    try:
+        yield
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise

@@ -12,7 +12,6 @@ never prints and never exits.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 from flowengine.analysis.figures import Analysis, Stall
 from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
-from flowengine.atomicfile import write_text
+from flowengine.atomicfile import leaving_nothing_new, write_text
 from flowengine.clock import Clock, system_clock
 from flowengine.definition.model import Publication, Workflow
 from flowengine.demo.data import ContextItem, DemoData
@@ -134,28 +133,13 @@ def build_demo(out_dir: str | Path, *, data: Path | None = None, workflow_dirs: 
     if clock is None or clock is system_clock:  # made for a demo: recorded as of the file's day, the same each time
         as_of = demo.as_of
         clock = lambda: as_of  # noqa: E731
-    created = _first_missing(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInput(t("cannot create the output folder {path}: {reason}", path=out,
-                             reason=exc.strerror or exc)) from exc
-    try:
+    with leaving_nothing_new(out):
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(t("cannot create the output folder {path}: {reason}", path=out,
+                                 reason=exc.strerror or exc)) from exc
         return _build(out, demo, workflow_dirs, clock, language)
-    except BaseException:
-        if created is not None:  # a refused or failed build leaves no new folder behind
-            shutil.rmtree(created, ignore_errors=True)
-        raise
-
-
-def _first_missing(folder: Path) -> Path | None:
-    """The outermost folder of ``folder``'s path that does not exist yet (what mkdir would create)."""
-    missing = None
-    for candidate in (folder, *folder.parents):
-        if os.path.lexists(candidate):
-            break
-        missing = candidate
-    return missing
 
 
 def _build(out: Path, demo: DemoData, workflow_dirs: Sequence[str | Path], clock: Clock | None,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from flowengine.analysis.disclosure import decide
 from flowengine.analysis.figures import Analysis, Privacy, long_past
+from flowengine.atomicfile import leaving_nothing_new
 from flowengine.definition.model import Publication
 from flowengine.errors import InvalidInput, Remedy
 from flowengine.history.records import ADVANCED, CREATED
@@ -79,25 +80,10 @@ def build_site(engine: FlowEngine, out: str | Path, *, as_of: datetime | None = 
     signed checkpoint the histories were found to hold, named on every page. A report asked for
     now (no ``as_of``) of histories whose newest step is long past says so on its pages."""
     language = usable(language)
-    created = _first_missing(Path(out).parent)
-    target = _checked(Path(out))
-    try:
+    with leaving_nothing_new(Path(out).parent):
+        target = _checked(Path(out))
         return _build(engine, target, as_of, workflows, language, internal, min_count, title, analyses,
                       publication, intro, appendix, meter, checkpoint)
-    except BaseException:
-        if created is not None:  # a refused or failed build leaves no new folder behind
-            shutil.rmtree(created, ignore_errors=True)
-        raise
-
-
-def _first_missing(folder: Path) -> Path | None:
-    """The outermost folder of ``folder``'s path that does not exist yet (what mkdir would create)."""
-    missing = None
-    for candidate in (folder, *folder.parents):
-        if os.path.lexists(candidate):
-            break
-        missing = candidate
-    return missing
 
 
 def _build(engine: FlowEngine, target: Path, as_of: datetime | None, workflows: Sequence[str], language: str,
