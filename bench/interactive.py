@@ -20,25 +20,17 @@ import argparse
 import os
 import platform
 import random
-import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 from datetime import date
-from pathlib import Path
+
+from advance import console_script  # bench/ is on the path when a bench script runs
 
 FLOOR = 'python -c "import sqlalchemy"'
 NOW = "2026-01-02T12:00"
-
-
-def console_script() -> str:
-    beside = Path(sys.executable).with_name("flowengine")
-    found = str(beside) if beside.exists() else shutil.which("flowengine")
-    if not found:
-        raise SystemExit("flowengine is not installed: pip install -e .")
-    return found
 
 
 def _seconds(command: list[str], env: dict[str, str]) -> float:

@@ -35,21 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-PING_PONG = """\
-id: ping-pong
-version: 1
-prefix: PP
-roles:
-  worker:
-states:
-  ping: {initial: true, stage: panel, owner: worker}
-  pong: {stage: council, owner: worker}
-  done: {final: true, outcome: implemented, stage: closed}
-transitions:
-  - {trigger: hit, from: ping, to: pong}
-  - {trigger: hit_back, from: pong, to: ping}
-  - {trigger: finish, from: pong, to: done}
-"""
+from advance import PING_PONG  # the same two-state loop as the SQLite benchmark (bench/ is on the path)
 
 
 def _engine(url: str, folder: str) -> Any:
