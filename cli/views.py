@@ -70,7 +70,8 @@ def standing_text(standing: Standing) -> str:
         *([(t("progress"), progress_text(standing.progress))] if standing.progress else []),
         (t("owner"), t("{owner} must act", owner=standing.owner) if standing.owner and not standing.final else "-"),
         (t("last step"), t("{step} by {actor} ({role}) at {moment}", step=_step_name(last), actor=last.actor,
-                           role=last.role, moment=local_text(last.at))),
+                           role=last.role, moment=local_text(last.at))
+         + (t(", recorded by the login {login}", login=last.login) if last.login else "")),
         (t("fields"), fields_text(proposal.fields)),
     ]
     if standing.missing_fields:

@@ -148,7 +148,7 @@ def test_show_says_state_stage_owner_deadline_next_steps_and_missing_fields(run:
     assert info["waiting"] == ("40 d in this state, since 2019-03-01 10:00 CET; deadline P3M, "
                                "due 2019-06-01 11:00 CEST (on time)")
     assert info["owner"] == "panel must act"
-    assert info["last step"] == "created by ola (project_leader) at 2019-03-01 10:00 CET"
+    assert info["last step"] == f"created by ola (project_leader) at 2019-03-01 10:00 CET, recorded by the login {ME}"
     assert info["fields"] == "summary: Leaflet about the services"
     assert info["missing"].startswith("expected_benefit (set with: flowengine proposal set INN-2 FIELD=VALUE)")
     assert "next steps (flowengine advance INN-2 TRIGGER):" in out
@@ -166,7 +166,8 @@ def test_show_after_three_steps(run: Run) -> None:
     assert info["waiting"] == ("8 d in this state, since 2019-04-02 11:00 CEST; deadline P6M, "
                                "due 2019-10-02 11:00 CEST (on time)")
     assert info["owner"] == "service must act"
-    assert info["last step"] == "decide by anne (administration) at 2019-04-02 11:00 CEST"
+    assert info["last step"] == ("decide by anne (administration) at 2019-04-02 11:00 CEST, recorded by the login "
+                                 f"{ME}")
     assert info["fields"] == ("summary: A place to meet; expected_benefit: Less isolation; "
                               "category: meeting place; decision_reference: 2019/1234")
     assert info["missing"].startswith("implemented_on ")
@@ -337,7 +338,8 @@ def test_show_as_of_a_past_day_shows_that_days_state(run: Run) -> None:
     # six weeks of UTC, across the change to summer time
     assert after["waiting"] == ("23 h in this state, since 2019-03-05 00:30 CET; deadline 6w, "
                                 "due 2019-04-16 01:30 CEST (on time)")
-    assert after["last step"] == "send_to_council by ola (project_leader) at 2019-03-05 00:30 CET"
+    assert after["last step"] == ("send_to_council by ola (project_leader) at 2019-03-05 00:30 CET, recorded by the "
+                                  f"login {ME}")
 
 
 def test_list_as_of_a_past_day_shows_the_proposals_as_they_were(run: Run) -> None:
