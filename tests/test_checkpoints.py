@@ -18,28 +18,32 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, text
 
 from flowengine.errors import InvalidInput, Refused
 from flowengine.history import chain
-from flowengine.history.records import CREATED, Event
+from flowengine.history.records import CREATED, Event, Stamp
 from flowengine.history.steps import ChainBuilder
 from flowengine.proof import checkpoint as checkpoints
 from flowengine.proof import merkle
 from flowengine.proof.checkpoint import Checkpoint, Head
 from flowengine.proof.keyfiles import public_path, read_public, read_signer, write_key_pair
 from flowengine.service.checkpoints import CheckpointReport
+from flowengine.service.facade import FlowEngine
+from flowengine.store import access as access_store
 from flowengine.store import queries
+from flowengine.store.schema import access_log as access_log_table
 from flowengine.store.schema import events as events_table
 from flowengine.store.schema import proposals as proposals_table
 
 from . import proof_verifier
 from .cli_support import as_json, make_run, ok, one_error_line
 from .databases import stored_bytes, tampering
-from .stress_advances import WORKFLOW
+from .stress_advances import WORKFLOW, WORKFLOW_DIR
 from .test_audit import PANEL, PROPOSALS, TARGET, db, history, open_engine, verify
 
 __all__ = ["db"]  # the three-proposal database of test_audit, used here as a fixture
@@ -66,13 +70,13 @@ def held(db: str, *taken: Checkpoint, trusted: Path | None = None) -> Checkpoint
 
 # -- what an insider does -----------------------------------------------------------------------
 
-def _proposal_pk(conn: Connection) -> int:
-    return int(conn.execute(select(proposals_table.c.pk).where(proposals_table.c.id == TARGET)).scalar_one())
+def _proposal_pk(conn: Connection, proposal: str = TARGET) -> int:
+    return int(conn.execute(select(proposals_table.c.pk).where(proposals_table.c.id == proposal)).scalar_one())
 
 
-def _store(conn: Connection, rebuilt: list[Event]) -> None:
-    """Replace the target's events by ``rebuilt`` and make its row the replay of them, as flowengine would."""
-    pk = _proposal_pk(conn)
+def _store(conn: Connection, rebuilt: list[Event], proposal: str = TARGET) -> None:
+    """Replace a proposal's events by ``rebuilt`` and make its row the replay of them, as flowengine would."""
+    pk = _proposal_pk(conn, proposal)
     conn.execute(delete(events_table).where(events_table.c.proposal_pk == pk))
     for event in rebuilt:
         queries.insert_event(conn, pk, event)
@@ -82,9 +86,10 @@ def _store(conn: Connection, rebuilt: list[Event]) -> None:
         state_entered_at=replayed.state_entered_at, updated_at=replayed.updated_at))
 
 
-def _sealed_again(events: list[Event]) -> list[Event]:
-    """``events`` in this order, each dated as the event at its place was, sealed by flowengine's own builder."""
-    builder = ChainBuilder(TARGET)
+def _sealed_again(events: list[Event], proposal: str = TARGET, stamp: Stamp | None = None) -> list[Event]:
+    """``events`` in this order, each dated as the event at its place was, sealed by flowengine's own
+    builder (with ``stamp``: as recorded by that login at that time, event format 2)."""
+    builder = ChainBuilder(proposal, stamp)
     times = sorted(event.at for event in events)
     rows = []
     for event, at in zip(events, times, strict=True):
@@ -142,6 +147,54 @@ def test_an_insider_rewrite_passes_the_plain_audit_but_not_the_checkpoint(db: st
     assert problem in report.findings[0].problem
 
 
+_ACCESS_LOG_GUARDS = {"sqlite": ("DROP TRIGGER access_log_no_update", "DROP TRIGGER access_log_no_delete"),
+                      "postgresql": ("DROP TRIGGER access_log_append_only ON access_log",)}
+
+
+def test_an_access_log_replaced_and_sealed_again_is_caught_by_the_checkpoint(db: str, key: Path) -> None:
+    """The owner writes the access log anew — every grant still there, each entry now saying
+    another granted it — and seals it again: the grants match its replay, so the plain audit is
+    green; the checkpoint's head of the access log is not."""
+    before = take(db, key)
+    assert before.head(checkpoints.ACCESS_LOG) is not None
+    with tampering(db) as conn:
+        for statement in _ACCESS_LOG_GUARDS[conn.dialect.name]:
+            conn.execute(text(statement))
+        entries = access_store.log_entries(conn)
+        conn.execute(delete(access_log_table))
+        for entry in entries:
+            access_store.append_entry(conn, entry.action, entry.login, entry.workflow, entry.role, "mallory", entry.at)
+    assert verify(db).ok, verify(db).as_dict()
+    report = held(db, before, trusted=public_path(key))
+    assert [(finding.chain, finding.checkpoint) for finding in report.findings] == [
+        (checkpoints.ACCESS_LOG, before.label)]
+    assert "rewritten and sealed again" in report.findings[0].problem
+
+
+def test_a_proposal_inserted_later_with_a_backdated_time_is_named(db_target: str, key: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a database made for real use every step's recording time is sealed. A proposal written
+    after a checkpoint, its history then sealed again as if recorded a day before it, passes the
+    plain audit; the checkpoint, which does not list it, names it. The honest one recorded after
+    the checkpoint does not."""
+    monkeypatch.delenv("FLOWENGINE_FOR_TESTS")
+    with FlowEngine.open(db_target, workflow_dirs=[WORKFLOW_DIR]) as engine:
+        engine.new_proposal(WORKFLOW, title="Before", actor=PANEL)
+        before = engine.checkpoint(read_signer(key))
+        late = engine.new_proposal(WORKFLOW, title="After", actor=PANEL).proposal.id
+        engine.advance(late, "ping", actor=PANEL)
+        assert engine.verify_checkpoints([before]).ok
+        events = engine.history(late)[1]
+    backdated = Stamp.of(events[0].login or "", before.time - timedelta(days=1))
+    with tampering(db_target) as conn:
+        _store(conn, _sealed_again(events, late, backdated), late)
+    with FlowEngine.open(db_target, workflow_dirs=[WORKFLOW_DIR]) as engine:
+        assert engine.verify().ok
+        report = engine.verify_checkpoints([before])
+    assert [(finding.chain, finding.checkpoint) for finding in report.findings] == [(late, before.label)]
+    assert "backdated" in report.findings[0].problem
+
+
 def test_steps_recorded_after_a_checkpoint_are_free_to_follow_it(db: str, key: Path) -> None:
     before = take(db, key)
     with open_engine(db) as engine:
@@ -150,7 +203,7 @@ def test_steps_recorded_after_a_checkpoint_are_free_to_follow_it(db: str, key: P
     after = take(db, key)
     report = held(db, before, after, trusted=public_path(key))
     assert report.ok, report.as_dict()
-    assert report.chains == len(PROPOSALS) * 2 + 1
+    assert report.chains == (len(PROPOSALS) + 1) * 2 + 1  # the proposals and the access log, twice; the new one
 
 
 def test_a_checkpoint_signed_with_another_key_is_refused(db: str, key: Path, tmp_path: Path) -> None:
@@ -271,6 +324,8 @@ def test_every_inclusion_proof_checks_with_the_independent_verifier(db: str, key
     for head in taken.heads:
         proof = json.dumps(checkpoints.inclusion(taken, head.name))
         assert proof_verifier.checks(proof, trusted), head
+        if head.name == checkpoints.ACCESS_LOG:
+            continue
         steps = [event.as_dict() for event in history(db, head.name)]
         assert proof_verifier.history_ends_at(steps, head.length, head.head)
 

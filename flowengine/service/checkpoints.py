@@ -13,24 +13,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
+from flowengine.access import log as access_log
 from flowengine.clock import iso_utc
 from flowengine.errors import Refused
 from flowengine.history import chain
 from flowengine.i18n import t
-from flowengine.proof.checkpoint import Checkpoint, Head, sign
-from flowengine.proof.heads import chain_head, held
+from flowengine.proof.checkpoint import ACCESS_LOG, Checkpoint, Head, sign
+from flowengine.proof.heads import chain_head, held, held_links
 from flowengine.service.context import Engine
 from flowengine.store import queries
 
 if TYPE_CHECKING:
+    from flowengine.history.records import Event
     from flowengine.proof.keys import Signer
 
 __all__ = ["CheckpointFinding", "CheckpointReport", "check", "take"]
 
 _LISTED = 12
+# A proposal absent from a checkpoint whose creation was recorded more than this before the
+# checkpoint's time was inserted later with a backdated recording time (or imported from
+# elsewhere, which the auditor must hear of too). The margin covers a transaction that was still
+# open while the checkpoint read the database, and a small skew between the two clocks.
+IN_FLIGHT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,17 @@ class CheckpointReport:
 
 
 def heads(engine: Engine) -> list[Head]:
-    """Every chain's head now, from one consistent read; refused when any history is damaged."""
+    """Every chain's head now — each proposal's history and the access log —, from one consistent
+    read; refused when any of them is damaged."""
     found: list[Head] = []
     damaged: list[str] = []
     with engine.database.read() as conn:
+        _entries, access_problems = access_log.verify(conn)
+        if access_problems:
+            raise Refused(t("checkpoint"), access_problems, t("find out what happened with an audit first"))
+        length, head = access_log.head(conn)
+        if length:
+            found.append(Head(ACCESS_LOG, length, head))
         for proposal, events in queries.histories(conn):
             if chain.first_break(proposal, events):
                 damaged.append(proposal.id)
@@ -89,8 +104,11 @@ def heads(engine: Engine) -> list[Head]:
 
 
 def take(engine: Engine, signer: Signer) -> Checkpoint:
-    """A checkpoint of every chain's head now, signed by ``signer``, dated by the engine's clock."""
-    return sign(heads(engine), engine.clock(), signer)
+    """A checkpoint of every chain's head now, signed by ``signer``, dated by the engine's clock
+    read before the heads are: a step recorded before that time is either in the checkpoint or
+    was still being written (see :data:`IN_FLIGHT`)."""
+    time = engine.clock()
+    return sign(heads(engine), time, signer)
 
 
 def check(engine: Engine, checkpoints: Sequence[Checkpoint], trusted_key: bytes | None = None) -> CheckpointReport:
@@ -148,14 +166,41 @@ def _against_database(engine: Engine, checkpoints: Sequence[Checkpoint]) -> tupl
             wanted.setdefault(head.name, []).append((checkpoint, head))
     compared = sum(len(items) for items in wanted.values())
     findings: list[CheckpointFinding] = []
+    # In a database made for tests or demos the recording time is the caller's clock: it proves nothing.
+    backdating = engine.recording_clock is None
     with engine.database.read() as conn:
+        recorded = wanted.pop(ACCESS_LOG, [])
+        if recorded:
+            links = [(entry.seq, entry.prev_hash, entry.hash,
+                      access_log.entry_hash(entry.prev_hash, entry.seq, entry.action, entry.login, entry.workflow,
+                                            entry.role, entry.by, entry.at)) for entry in access_log.entries(conn)]
+            for checkpoint, head in recorded:
+                problem = held_links(head, links)
+                if problem:
+                    findings.append(CheckpointFinding(checkpoint.label, ACCESS_LOG, problem))
         for proposal, events in queries.histories(conn):
-            for checkpoint, head in wanted.pop(proposal.id, ()):
+            listed = wanted.pop(proposal.id, ())
+            for checkpoint, head in listed:
                 problem = held(head, events)
                 if problem:
                     findings.append(CheckpointFinding(checkpoint.label, proposal.id, problem))
+            if backdating and events and len(listed) < len(checkpoints):
+                findings += _backdated(proposal.id, events[0], checkpoints, {c.label for c, _h in listed})
     for name, items in sorted(wanted.items()):
         for checkpoint, _head in items:
             findings.append(CheckpointFinding(checkpoint.label, name, t(
                 "the proposal is gone from the database (it was deleted with its history)")))
     return compared, findings
+
+
+def _backdated(proposal: str, first: Event, checkpoints: Sequence[Checkpoint],
+               listing: set[str]) -> list[CheckpointFinding]:
+    """A proposal missing from a checkpoint although its creation was sealed as recorded before it."""
+    if first.recorded_at is None:  # event format 1: no sealed recording time to hold it to
+        return []
+    return [CheckpointFinding(checkpoint.label, proposal, t(
+                "the checkpoint does not list it, yet its first step is sealed as recorded at {recorded}, before "
+                "the checkpoint's time (it was inserted later with a backdated time, or imported from another "
+                "database)", recorded=iso_utc(first.recorded_at)))
+            for checkpoint in checkpoints
+            if checkpoint.label not in listing and first.recorded_at < checkpoint.time - IN_FLIGHT]
