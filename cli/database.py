@@ -116,6 +116,28 @@ def upgrade(database: str | None) -> None:
 
 
 @db.command()
+@database_option
+def erasable(database: str | None) -> None:
+    """From now on, keep personal data apart from the seals, so it can be erased (admin only).
+
+    New steps then seal a salted commitment in place of each display name, comment and field
+    marked personal (event format 3); the values are kept apart, and flowengine erase deletes
+    them. Steps recorded before keep their format and go on verifying.
+
+    \b
+    Example:
+      flowengine db erasable
+    """
+    from .session import open_engine
+
+    with open_engine(database) as engine:
+        changed = engine.keep_personal_data_apart()
+    name = engine.database.display_name
+    click.echo(t("{database}: personal data is kept apart from now on, and can be erased", database=name) if changed
+               else t("{database}: personal data was already kept apart; nothing changed", database=name))
+
+
+@db.command()
 @click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @database_option
 @json_option

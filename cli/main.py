@@ -45,6 +45,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": (".completion", "completion", N_("Print the shell completion script: bash, zsh or fish.")),
     "access": (".access", "access", N_("Who may act in which role of which workflow: grant, revoke, list, log.")),
     "whoami": (".access", "whoami", N_("Who the database says you are, and your roles per workflow.")),
+    "erase": (".erasure", "erase", N_("Erase personal data on request; the histories still verify.")),
 }
 
 

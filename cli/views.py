@@ -26,10 +26,11 @@ def fields_text(fields: dict[str, Any]) -> str:
 
 def changes_text(changes: dict[str, Any]) -> str:
     from flowengine.definition.fields import display
+    from flowengine.history.erasure import shown
     from flowengine.i18n import t
 
     cleared = t("(cleared)")
-    return ", ".join(f"{name}={cleared if value is None else display(value)}" for name, value in changes.items())
+    return ", ".join(f"{name}={cleared if value is None else shown(display(value))}" for name, value in changes.items())
 
 
 def waiting_text(standing: Standing) -> str:
@@ -206,6 +207,7 @@ def history_table(events: list[Event]) -> str:
     """The steps as a table; where steps record their provenance (a history rebuilt from a
     source), a column says which, and each step's source follows the table, with a legend."""
     from flowengine.clock import local_text
+    from flowengine.history.erasure import shown
     from flowengine.history.provenance import Provenance, kind_word
     from flowengine.i18n import t
 
@@ -221,8 +223,8 @@ def history_table(events: list[Event]) -> str:
         held = set(source.placeholders) if source else set()
         fields = ", ".join(changes_text({name: value}) + (f" {placeholder}" if name in held else "")
                            for name, value in event.changes.items())
-        rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{event.actor} ({event.role})",
-                     fields, _comment(event), _recorded(event), *mark))
+        rows.append((event.seq, local_text(event.at), _step_name(event), move, f"{shown(event.actor)} ({event.role})",
+                     fields, shown(_comment(event)), _recorded(event), *mark))
     field_column, recorded = t("fields"), t("recorded by")
     text = table([t("#"), t("when"), t("step"), t("state"), t("by"), field_column, t("comment"), recorded,
                   *((t("source"),) if marked else ())], rows, optional=(field_column, recorded))

@@ -201,7 +201,8 @@ def untouched(target: str) -> bool:
 
 
 # What someone with write access to the database removes first to rewrite history.
-_APPEND_ONLY_GUARDS = {"sqlite": ("DROP TRIGGER events_no_update", "DROP TRIGGER events_no_delete"),
+_APPEND_ONLY_GUARDS = {"sqlite": ("DROP TRIGGER events_no_update", "DROP TRIGGER events_no_delete",
+                                  "DROP TRIGGER erasable_no_update"),
                        "postgresql": ("DROP TRIGGER events_append_only ON events",)}
 
 

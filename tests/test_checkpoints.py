@@ -37,6 +37,7 @@ from flowengine.service.facade import FlowEngine
 from flowengine.store import access as access_store
 from flowengine.store import queries
 from flowengine.store.schema import access_log as access_log_table
+from flowengine.store.schema import erasable as erasable_table
 from flowengine.store.schema import events as events_table
 from flowengine.store.schema import proposals as proposals_table
 
@@ -77,6 +78,7 @@ def _proposal_pk(conn: Connection, proposal: str = TARGET) -> int:
 def _store(conn: Connection, rebuilt: list[Event], proposal: str = TARGET) -> None:
     """Replace a proposal's events by ``rebuilt`` and make its row the replay of them, as flowengine would."""
     pk = _proposal_pk(conn, proposal)
+    conn.execute(delete(erasable_table).where(erasable_table.c.proposal_pk == pk))
     conn.execute(delete(events_table).where(events_table.c.proposal_pk == pk))
     for event in rebuilt:
         queries.insert_event(conn, pk, event)
@@ -114,6 +116,7 @@ def seal_whole_chain_again(conn: Connection, events: list[Event]) -> None:
 
 def delete_proposal_with_its_events(conn: Connection, _events: list[Event]) -> None:
     pk = _proposal_pk(conn)
+    conn.execute(delete(erasable_table).where(erasable_table.c.proposal_pk == pk))
     conn.execute(delete(events_table).where(events_table.c.proposal_pk == pk))
     conn.execute(delete(proposals_table).where(proposals_table.c.pk == pk))
 

@@ -125,6 +125,8 @@ CASES: dict[str, Case] = {
     "access list": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
     "access log": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
     "whoami": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
+    "db erasable": Case((), ("--db", "{dir}/missing/x.db"), ("--bogus",), ENGINE),
+    "erase": Case(("--proposal", "OPS-1", "--yes"), ("--proposal", "OPS-99", "--yes"), ("--yes",), ENGINE),
 }
 
 

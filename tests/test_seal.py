@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowengine.clock import iso_utc
-from flowengine.history import chain
+from flowengine.history import chain, erasure
 from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, PROGRESS, Proposal
 from flowengine.history.seal import GENESIS, seal
 from flowengine.history.steps import ChainBuilder, creation_details
@@ -45,6 +45,47 @@ def test_the_seal_is_byte_for_byte_the_canonical_encodings_hash(
     assert seal(prev_hash, proposal, seq, kind, trigger, from_state, to_state, actor, role, iso_utc(at),
                 iso_utc(entered_at), comment, changes, details, idempotency_key) == oracle.event_hash(
         at=at, entered_at=entered_at, **values)
+
+
+HEX64 = st.text("0123456789abcdef", min_size=64, max_size=64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(actor=TEXT, comment=TEXT, changes=st.dictionaries(TEXT, JSON_VALUE, max_size=4),
+       personal_fields=st.lists(TEXT, max_size=3), commit_actor=st.booleans(), commit_comment=st.booleans(),
+       digest=HEX64, login=TEXT, recorded_at=MOMENT, at=MOMENT, prev_hash=HEX64)
+def test_a_format_3_seal_is_byte_for_byte_the_canonical_encodings_hash(
+        actor: str, comment: str, changes: dict[str, object], personal_fields: list[str], commit_actor: bool,
+        commit_comment: bool, digest: str, login: str, recorded_at: datetime, at: datetime, prev_hash: str) -> None:
+    personal = {f"field:{name}": digest[::-1] for name in personal_fields}
+    if commit_actor:
+        personal["actor"] = digest
+    if commit_comment:
+        personal["comment"] = digest[1:] + digest[0]
+    values: dict[str, Any] = {
+        "proposal": "INN-1", "seq": 3, "kind": FIELDS_SET, "trigger": None, "from_state": "a", "to_state": "a",
+        "actor": actor, "role": "panel", "comment": comment, "changes": changes, "details": {"k": [1]},
+        "idempotency_key": None, "prev_hash": prev_hash}
+    assert seal(prev_hash, "INN-1", 3, FIELDS_SET, None, "a", "a", actor, "panel", iso_utc(at), iso_utc(at), comment,
+                changes, {"k": [1]}, None, login, iso_utc(recorded_at), personal) == oracle.event_hash(
+        at=at, entered_at=at, login=login, recorded_at=recorded_at, personal=personal, **values)
+
+
+@given(item=TEXT, value=JSON_VALUE, salt=HEX64)
+def test_a_commitment_is_the_documented_hash_of_domain_item_salt_and_value(item: str, value: object,
+                                                                           salt: str) -> None:
+    assert erasure.commit(item, salt, value) == oracle.commitment(item, salt, value)
+
+
+def test_a_format_3_seal_differs_from_format_2_and_hides_the_value() -> None:
+    args = ("a" * 64, "INN-1", 2, FIELDS_SET, None, "a", "a", "Ola Nordmann", "panel", iso_utc(T0), iso_utc(T0),
+            "has schizophrenia", {}, {}, None, "ola", iso_utc(T0))
+    salt = erasure.new_salt()
+    personal = {"actor": erasure.commit("actor", salt, "Ola Nordmann")}
+    assert seal(*args) != seal(*args, personal)
+    # the value no longer enters the seal: another name under the same commitment seals the same
+    assert seal(*args, personal) == seal(*args[:7], "Kari", *args[8:], personal)
+    assert len(salt) == 64 and salt != erasure.new_salt()
 
 
 def built_history() -> list[Any]:

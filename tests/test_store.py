@@ -5,6 +5,7 @@ StoreError that says what to do (never a traceback)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,7 +82,8 @@ def test_the_migration_creates_exactly_the_tables_of_the_schema(database: Databa
 def test_the_events_table_is_append_only(database: Database) -> None:
     with database.read() as conn:
         triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-    assert triggers == {"events_no_update", "events_no_delete", "access_log_no_update", "access_log_no_delete"}
+    assert triggers == {"events_no_update", "events_no_delete", "access_log_no_update", "access_log_no_delete",
+                        "erasable_no_update"}
 
 
 @pytest.mark.postgresql_only
@@ -232,12 +234,15 @@ def _as_written_before_logins(target: str) -> None:
         histories = list(engine.histories())
     with tampering(target) as conn:
         for proposal, (event,) in histories:
-            values = {k: v for k, v in vars(event).items() if k not in ("hash", "login", "recorded_at")}
+            values = {k: v for k, v in vars(event).items() if k not in ("hash", "login", "recorded_at", "personal")}
             digest = oracle.event_hash(**values)
-            conn.execute(text("UPDATE events SET hash = :new, login = NULL, recorded_at = NULL WHERE hash = :old"),
-                         {"new": digest, "old": event.hash})
+            conn.execute(text("UPDATE events SET hash = :new, login = NULL, recorded_at = NULL, personal = NULL, "
+                              "actor = :actor, comment = :comment, changes = :changes WHERE hash = :old"),
+                         {"new": digest, "old": event.hash, "actor": event.actor, "comment": event.comment,
+                          "changes": json.dumps(event.changes)})
             conn.execute(text("UPDATE proposals SET head_hash = :new WHERE id = :id"),
                          {"new": digest, "id": proposal.id})
+        conn.execute(text("DELETE FROM erasable"))
 
 
 def test_an_older_database_is_really_upgraded_and_keeps_its_histories(db_target: str) -> None:

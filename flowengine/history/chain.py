@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, iso_utc
+from flowengine.history.erasure import ACTOR, COMMENT, FIELD, commit, digests
 from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import (
     CREATED,
@@ -28,8 +29,8 @@ from flowengine.history.seal import GENESIS, seal
 from flowengine.i18n import t
 from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow
 
-__all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "enters_state", "first_break", "recompute",
-           "replay", "restarts_deadline"]
+__all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "commitment_problem", "enters_state", "first_break",
+           "personal_value", "recompute", "replay", "restarts_deadline"]
 
 
 def recompute(event: Event) -> str:
@@ -37,7 +38,37 @@ def recompute(event: Event) -> str:
     return seal(event.prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
                 event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at), event.comment,
                 event.changes, event.details, event.idempotency_key, event.login,
-                iso_utc(event.recorded_at) if event.recorded_at is not None else None)
+                iso_utc(event.recorded_at) if event.recorded_at is not None else None,
+                None if event.personal is None else digests(event.personal))
+
+
+def personal_value(event: Event, item: str) -> Any:
+    """The value an event shows for one of its personal items (``erasure.ERASED`` once erased)."""
+    if item == ACTOR:
+        return event.actor
+    if item == COMMENT:
+        return event.comment
+    return event.changes.get(item.removeprefix(FIELD))
+
+
+def commitment_problem(event: Event) -> str | None:
+    """A personal value present but not the one sealed (an erased one has nothing to hold)."""
+    for item, committed in sorted((event.personal or {}).items()):
+        if committed.salt is None:
+            continue
+        if commit(item, committed.salt, personal_value(event, item)) != committed.digest:
+            return t("its {item} does not match the commitment sealed for it (the value was changed)",
+                     item=_named(item))
+    return None
+
+
+def _named(item: str) -> str:
+    if item == ACTOR:
+        return t("actor's name")
+    if item == COMMENT:
+        return t("comment")
+    return t("field '{field}'", field=item.removeprefix(FIELD))
+    return None
 
 
 @dataclass(frozen=True)
@@ -205,6 +236,8 @@ def _link_problem(event: Event, position: int, prev_hash: str, previous: Event |
                  stored=outside.stored, earliest=EARLIEST_TEXT, latest=LATEST_TEXT)
     if recompute(event) != event.hash:
         return "its content does not match its hash (the event was edited)"
+    if event.personal is not None and (problem := commitment_problem(event)):
+        return problem
     if event.kind not in EVENT_KINDS:
         return f"unknown kind '{event.kind}'"
     if previous is None:

@@ -6,12 +6,14 @@ Field values are JSON values (text, number); times are aware UTC datetimes.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, Remedy
+from flowengine.history.erasure import Committed
 
 # An event's kind: how the proposal changed.
 CREATED = "created"
@@ -30,7 +32,11 @@ MIGRATED = "migrated"
 # analysis counts a proposal over its limit as known to be waiting only when something was
 # recorded within its limit.
 NOTED = "noted"
-EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED, NOTED)
+# Personal values of earlier steps were erased (``flowengine erase``): details {"erased": the kinds
+# erased — "actor", "comments", "field:NAME" —, "values": how many, "request": on whose request}.
+# Never the values themselves. It changes no state, field or deadline clock.
+ERASED_STEP = "erased"
+EVENT_KINDS = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, MIGRATED, NOTED, ERASED_STEP)
 STATE_ENTERING = (CREATED, ADVANCED)  # kinds that start the clock of the state they lead to
 # The creation's details name the proposal this one came from (``flowengine proposal new …
 # --from BSB-1``): an audit's finding that became a proposal in a municipal chain.
@@ -101,9 +107,17 @@ class Event:
     # None in the events of format 1, written before: they verify as they were sealed.
     login: str | None = None
     recorded_at: datetime | None = None
+    # Event format 3 (migration 0008): the personal values (item "actor", "comment" or
+    # "field:NAME") sealed as salted commitments, their values kept apart and erasable; an erased
+    # value reads as ``erasure.ERASED`` in ``actor``, ``comment`` or ``changes``. None: format 1 or 2.
+    personal: Mapping[str, Committed] | None = None
+
+    @property
+    def format(self) -> int:
+        return 3 if self.personal is not None else 2 if self.login is not None else 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "proposal": self.proposal, "seq": self.seq, "kind": self.kind, "trigger": self.trigger,
             "from": self.from_state, "to": self.to_state, "actor": self.actor, "role": self.role,
             "at": iso_utc(self.at), "entered_at": iso_utc(self.entered_at), "comment": self.comment,
@@ -111,6 +125,11 @@ class Event:
             "prev_hash": self.prev_hash, "hash": self.hash, "login": self.login,
             "recorded_at": iso_utc(self.recorded_at) if self.recorded_at is not None else None,
         }
+        if self.personal is not None:
+            found["format"] = 3
+            found["erasable"] = {item: {"commitment": c.digest, "salt": c.salt}
+                                 for item, c in sorted(self.personal.items())}
+        return found
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring  # the C encoder json.dumps itself uses
 from typing import Any
 
@@ -34,20 +34,34 @@ _sha256 = hashlib.sha256
 def seal(prev_hash: str, proposal: str, seq: int, kind: str, trigger: str | None, from_state: str | None,
          to_state: str, actor: str, role: str, at: str, entered_at: str, comment: str, changes: dict[str, Any],
          details: dict[str, Any], idempotency_key: str | None, login: str | None = None,
-         recorded_at: str | None = None, /) -> str:
+         recorded_at: str | None = None, personal: Mapping[str, str] | None = None, /) -> str:
     """The hash of one event. ``at``, ``entered_at`` and ``recorded_at`` are in ``clock.iso_utc``
     form (digits and ``-:.TZ`` only, so they need no escaping). Positional, because an import
     calls it once per event.
 
     Event format 2 adds the authenticated ``login`` that recorded the step and the time it was
     ``recorded_at`` (both keys, in their sorted places); an event of format 1 (``login`` None)
-    is encoded exactly as before, so histories written before keep verifying."""
+    is encoded exactly as before, so histories written before keep verifying.
+
+    Event format 3 (``personal`` given: item → commitment, see :mod:`flowengine.history.erasure`)
+    seals each personal value as ``{"erasable":"<commitment>"}`` in its place — the ``actor``,
+    the ``comment``, ``changes[NAME]`` for the item ``field:NAME`` — and adds ``"format":3``."""
     stamped = "" if login is None else f'"login":{_string(login)},'
     recorded = "" if login is None else f'"recorded_at":"{recorded_at}",'
+    marked = ""
+    if personal is not None:
+        marked = '"format":3,'
+        actor_text = f'{{"erasable":"{personal["actor"]}"}}' if "actor" in personal else _string(actor)
+        comment_text = f'{{"erasable":"{personal["comment"]}"}}' if "comment" in personal else _string(comment)
+        fields = {item[6:]: {"erasable": digest} for item, digest in personal.items() if item.startswith("field:")}
+        if fields:
+            changes = {**changes, **fields}
+    else:
+        actor_text, comment_text = _string(actor), _string(comment)
     return _sha256((
-        f'{prev_hash}\n{{"actor":{_string(actor)},"at":"{at}",'
-        f'"changes":{_nested(changes) if changes else "{}"},"comment":{_string(comment)},'
-        f'"details":{_nested(details) if details else "{}"},"entered_at":"{entered_at}",'
+        f'{prev_hash}\n{{"actor":{actor_text},"at":"{at}",'
+        f'"changes":{_nested(changes) if changes else "{}"},"comment":{comment_text},'
+        f'"details":{_nested(details) if details else "{}"},"entered_at":"{entered_at}",{marked}'
         f'"from":{"null" if from_state is None else _string(from_state)},'
         f'"idempotency_key":{"null" if idempotency_key is None else _string(idempotency_key)},'
         f'"kind":{_string(kind)},{stamped}"proposal":{_string(proposal)},{recorded}"role":{_string(role)},'

@@ -10,12 +10,23 @@ events; :meth:`EventRow.event` gives the :class:`Event` the API hands out.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from flowengine.clock import as_utc, iso_utc
+from flowengine.history.erasure import (
+    ACTOR,
+    COMMENT,
+    Committed,
+    commit,
+    digests,
+    field_item,
+    new_salt,
+    repeatable_salt,
+)
 from flowengine.history.provenance import Provenance, with_provenance
-from flowengine.history.records import CREATED, FROM_KEY, STATE_ENTERING, Event, Proposal, Stamp
+from flowengine.history.records import CREATED, FROM_KEY, STATE_ENTERING, SYSTEM, Event, Proposal, Stamp
 from flowengine.history.seal import GENESIS, seal
 
 _NOTHING: dict[str, Any] = {}  # shared empty changes/details: never mutated
@@ -46,11 +57,12 @@ class EventRow(NamedTuple):
     login: str | None
     recorded_at: datetime | None
     recorded_iso: str | None
+    personal: dict[str, Committed] | None = None  # event format 3: the personal values' commitments
 
     def event(self) -> Event:
         return Event(self.proposal, self.seq, self.kind, self.trigger, self.from_state, self.to_state, self.actor,
                      self.role, self.at, self.entered_at, self.comment, self.changes, self.details,
-                     self.idempotency_key, self.prev_hash, self.hash, self.login, self.recorded_at)
+                     self.idempotency_key, self.prev_hash, self.hash, self.login, self.recorded_at, self.personal)
 
 
 def creation_details(*, title: str, description: str, origin: str, workflow: str, workflow_version: str,
@@ -71,14 +83,19 @@ class ChainBuilder:
     stored head it was started from), leaves the state the proposal is in, and is sealed.
 
     ``stamp``: the authenticated login recording the events and the database's time of the
-    recording, sealed into each (event format 2); None only where a test builds format 1."""
+    recording, sealed into each (event format 2); None only where a test builds format 1.
+    ``erasable``: the fields the workflow marks personal — given (with a stamp), the events are
+    of format 3: the actor's name, the comment and those fields are sealed as salted commitments
+    (:mod:`flowengine.history.erasure`), so they can be erased later."""
 
-    __slots__ = ("entered_at", "entered_iso", "head", "login", "proposal", "recorded_at", "recorded_iso", "seq",
-                 "state")
+    __slots__ = ("entered_at", "entered_iso", "erasable", "head", "login", "proposal", "recorded_at", "recorded_iso",
+                 "seq", "simulated", "state")
 
-    def __init__(self, proposal: str, stamp: Stamp | None = None) -> None:
+    def __init__(self, proposal: str, stamp: Stamp | None = None, erasable: Collection[str] | None = None) -> None:
         """A new chain: its first event must be the creation (:meth:`create`)."""
         self.proposal = proposal
+        self.erasable = frozenset(erasable) if erasable is not None and stamp is not None else None
+        self.simulated = stamp.simulated if stamp else False
         self.login = stamp.login if stamp else None
         self.recorded_at = stamp.recorded_at if stamp else None
         self.recorded_iso = stamp.recorded_iso if stamp else None
@@ -96,9 +113,10 @@ class ChainBuilder:
         self.recorded_iso = stamp.recorded_iso if stamp else None
 
     @classmethod
-    def after(cls, proposal: Proposal, stamp: Stamp | None = None) -> ChainBuilder:
+    def after(cls, proposal: Proposal, stamp: Stamp | None = None,
+              erasable: Collection[str] | None = None) -> ChainBuilder:
         """The chain of a stored proposal, continued from its head."""
-        chain = cls(proposal.id, stamp)
+        chain = cls(proposal.id, stamp, erasable)
         chain.seq = proposal.version
         chain.state = proposal.state
         chain.head = proposal.head_hash
@@ -140,13 +158,33 @@ class ChainBuilder:
         """The event after the head, sealed; the chain's head moves to it."""
         head, seq, entered_iso = self.head, self.seq + 1, self.entered_iso
         login = self.login
+        personal = None if self.erasable is None else self._committed(seq, actor, comment, changes)
         digest = seal(head, self.proposal, seq, kind, trigger, source, target, actor, role, iso, entered_iso, comment,
-                      changes, details, key, login, self.recorded_iso)
+                      changes, details, key, login, self.recorded_iso,
+                      None if personal is None else digests(personal))
         self.seq, self.state, self.head = seq, target, digest
         # tuple.__new__ directly: the named tuple's own __new__ would add a call per event of an import
         return _new_row(EventRow, (self.proposal, seq, kind, trigger, source, target, actor, role, at, iso,
                                    self.entered_at, entered_iso, comment, changes, details, key, head, digest,
-                                   login, self.recorded_at, self.recorded_iso))
+                                   login, self.recorded_at, self.recorded_iso, personal))
+
+    def _committed(self, seq: int, actor: str, comment: str, changes: dict[str, Any]) -> dict[str, Committed]:
+        """The commitments of an event's personal values: the actor's name (not the engine's own),
+        a comment, each personal field set (a field cleared holds nothing)."""
+        values: dict[str, Any] = {}
+        if actor != SYSTEM:
+            values[ACTOR] = actor
+        if comment:
+            values[COMMENT] = comment
+        for name, value in changes.items():
+            if value is not None and self.erasable is not None and name in self.erasable:
+                values[field_item(name)] = value
+        found = {}
+        for item, value in values.items():
+            salt = (repeatable_salt(self.proposal, seq, item, self.recorded_iso or "") if self.simulated
+                    else new_salt())
+            found[item] = Committed(commit(item, salt, value), salt)
+        return found
 
 
 _new_row = tuple.__new__

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what a one-step command never needs is imported where it is
     from flowengine.service.access import Grant, Identity
     from flowengine.service.checkpoints import CheckpointReport
     from flowengine.service.deadlines import TickReport
+    from flowengine.service.erasing import ErasureRequest, ErasureResult
     from flowengine.service.migration_plan import Migration
 
 _WRITE_ATTEMPTS = 5  # a new proposal number taken by a concurrent writer: try the next one
@@ -450,6 +451,18 @@ class FlowEngine:
         from flowengine.service import checkpoints
 
         return checkpoints.check(self, taken, trusted_key)
+
+    def erase(self, wanted: ErasureRequest, *, by: Actor | None = None) -> ErasureResult:
+        """Erase what ``wanted`` names (admin only), an erasure step in each proposal concerned."""
+        from flowengine.service import erasing
+
+        return erasing.erase(self, wanted, by=by or Actor(self.login, "admin"))
+
+    def keep_personal_data_apart(self) -> bool:
+        """From now on, new events keep personal data apart (event format 3), erasable; admin only."""
+        from flowengine.service import erasing
+
+        return erasing.keep_apart(self)
 
     def workflow_versions(self, workflow: str) -> list[DefinitionVersion]:
         """Every stored definition of a workflow, newest first, with how many proposals run on

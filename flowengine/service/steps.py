@@ -25,7 +25,7 @@ from flowengine.i18n import t
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, current_definition, load
 from flowengine.service.results import StepResult
-from flowengine.service.writing import commit_step, conflict, effective, next_event
+from flowengine.service.writing import commit_step, conflict, effective, next_event, personal_fields
 from flowengine.store import Connection, queries
 from flowengine.suggest import either
 
@@ -65,8 +65,9 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
         details = creation_details(title=title, description=description, origin=origin, workflow=wf.id,
                                    workflow_version=wf.version, definition=definition, came_from=came_from,
                                    provenance=provenance)
-        event = ChainBuilder(pid, stamp).create(compiled.initial, actor.name, actor.role, moment, details=details,
-                                         fields=values, key=key).event()
+        builder = ChainBuilder(pid, stamp, personal_fields(conn, wf))
+        event = builder.create(compiled.initial, actor.name, actor.role, moment, details=details, fields=values,
+                               key=key).event()
         proposal = Proposal(
             id=pid, workflow=wf.id, workflow_version=wf.version, definition_hash=definition, title=title,
             description=description, origin=origin, state=compiled.initial, fields=values, created_at=moment,
@@ -98,7 +99,8 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
         stamp = engine.stamp(conn)
         event = next_event(proposal, ADVANCED, actor, effective(stamp, at, proposal), stamp=stamp, trigger=trigger,
                            to_state=new_state,
-                           comment=comment, changes=changes, key=key, details=with_provenance({}, provenance))
+                           comment=comment, changes=changes, key=key, details=with_provenance({}, provenance),
+                           personal=personal_fields(conn, compiled.workflow))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="advance", key=key)
@@ -116,13 +118,13 @@ def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, a
     def write(conn: Connection) -> StepResult:
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, proposal_id, None, kind=FIELDS_SET)
-        pk, proposal, _, changes = _prepare(engine, conn, proposal_id, actor, fields, expected_version)
+        pk, proposal, compiled, changes = _prepare(engine, conn, proposal_id, actor, fields, expected_version)
         if not changes:
             return StepResult(proposal, None)
         stamp = engine.stamp(conn)
         event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, proposal), stamp=stamp, comment=comment,
-                           changes=changes, key=key,
-                           details=with_provenance({}, provenance))
+                           changes=changes, key=key, details=with_provenance({}, provenance),
+                           personal=personal_fields(conn, compiled.workflow))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="change of fields", key=key)
@@ -139,11 +141,11 @@ def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expect
     def write(conn: Connection) -> StepResult:
         if key and (done := queries.event_by_key(conn, key)):
             return _repeat(conn, done, proposal_id, None, kind=NOTED)
-        pk, proposal, _, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
+        pk, proposal, compiled, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
         stamp = engine.stamp(conn)
         event = next_event(proposal, NOTED, actor, effective(stamp, at, proposal), stamp=stamp, comment=text,
-                           key=key,
-                           details=with_provenance({}, provenance))
+                           key=key, details=with_provenance({}, provenance),
+                           personal=personal_fields(conn, compiled.workflow))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="note", key=key)
@@ -173,7 +175,8 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
         stamp = engine.stamp(conn)
         event = next_event(proposal, PROGRESS, actor, effective(stamp, at, proposal), stamp=stamp, key=key,
                            details=with_provenance({
-            "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance))
+            "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance),
+                           personal=personal_fields(conn, compiled.workflow))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation="progress record", key=key)

@@ -4,28 +4,39 @@ and ``migrate``."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, local_text
+from flowengine.definition.model import Workflow
 from flowengine.errors import ConflictError, InvalidInput, Remedy
 from flowengine.history import chain
 from flowengine.history.records import Actor, Event, Proposal, Stamp
 from flowengine.history.steps import ChainBuilder
 from flowengine.i18n import t
-from flowengine.store import Connection, queries
+from flowengine.store import Connection, erasable, queries
+
+
+def personal_fields(conn: Connection, workflow: Workflow) -> frozenset[str] | None:
+    """The fields a workflow marks as personal data, to be sealed as commitments (event format
+    3) — in a database that records personal data erasably; None: it does not (format 2)."""
+    if not erasable.kept_apart(conn):
+        return None
+    return frozenset(name for name, spec in workflow.fields.items() if spec.personal)
 
 
 def next_event(proposal: Proposal, kind: str, actor: Actor, at: datetime, *, stamp: Stamp,
                trigger: str | None = None, to_state: str | None = None, comment: str = "",
                changes: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
-               key: str | None = None) -> Event:
+               key: str | None = None, personal: Collection[str] | None = None) -> Event:
     """The event after the proposal's newest: out of its state (into ``to_state``, else staying),
-    taking effect ``at`` and recorded as ``stamp`` says."""
-    return ChainBuilder.after(proposal, stamp).step(kind, actor.name, actor.role, at, trigger=trigger,
-                                                    to_state=to_state, comment=comment, changes=changes,
-                                                    details=details, key=key).event()
+    taking effect ``at`` and recorded as ``stamp`` says. ``personal`` given (see
+    :func:`personal_fields`): of event format 3, its name, comment and those fields erasable."""
+    return ChainBuilder.after(proposal, stamp, personal).step(kind, actor.name, actor.role, at, trigger=trigger,
+                                                              to_state=to_state, comment=comment, changes=changes,
+                                                              details=details, key=key).event()
 
 
 def proposal_after(proposal: Proposal, event: Event) -> Proposal:

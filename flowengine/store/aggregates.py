@@ -43,9 +43,11 @@ from sqlalchemy import (
     select,
 )
 
+from flowengine.history.erasure import ACTOR
 from flowengine.history.records import ADVANCED, CREATED, MIGRATED, PROGRESS, SYSTEM
 from flowengine.meter import Meter, no_meter
-from flowengine.store.schema import events, proposals
+from flowengine.store.erasable import kept_actor
+from flowengine.store.schema import erasable, events, proposals
 
 T = TypeVar("T")
 SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
@@ -329,8 +331,10 @@ def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dic
                   .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.at <= until).scalar_subquery())
         last = case((proposals.c.updated_at <= until, proposals.c.version), else_=before)
     query = (select(proposals.c.pk, proposals.c.id, proposals.c.title, proposals.c.workflow, events.c.actor,
-                    events.c.role, events.c.at)
+                    events.c.role, events.c.at, erasable.c.value)
              .join_from(proposals, events, events.c.proposal_pk == proposals.c.pk)
+             .outerjoin(erasable, and_(erasable.c.proposal_pk == events.c.proposal_pk, erasable.c.seq == events.c.seq,
+                                       erasable.c.item == ACTOR))
              .where(_among(conn, proposals.c.pk, pks), events.c.seq == last))
-    return {int(pk): Current(id_, title, workflow, actor, role, at)
-            for pk, id_, title, workflow, actor, role, at in conn.execute(query)}
+    return {int(pk): Current(id_, title, workflow, kept_actor(actor, kept), role, at)
+            for pk, id_, title, workflow, actor, role, at, kept in conn.execute(query)}

@@ -76,6 +76,9 @@ class BulkWriter:
         created_at, updated_at and state_entered_at (what SQLite stores is derived from them)."""
         if not batch:
             return
+        if any(row.personal is not None for _, history in batch for row in history):
+            raise ValueError("the bulk path writes events of formats 1 and 2; events of format 3 go through "
+                             "queries.insert_event, which keeps their personal values apart")
         if self.sqlite:
             self._write_sqlite(batch, iso)
         else:
@@ -100,7 +103,7 @@ class BulkWriter:
              None if recorded is None else f"{recorded[:10]} {recorded[11:26]}")
             for offset, (_, history) in enumerate(batch)
             for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
-                 key, prev, digest, login, _r, recorded) in history
+                 key, prev, digest, login, _r, recorded, _personal) in history
         ])
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
@@ -115,7 +118,7 @@ class BulkWriter:
              "login": login, "recorded_at": recorded}
             for pk, (_, history) in zip(pks, batch, strict=True)
             for (_p, seq, kind, trigger, source, target, actor, role, at, _ai, entered, _ei, comment, changes,
-                 details, key, prev, digest, login, recorded, _ri) in history
+                 details, key, prev, digest, login, recorded, _ri, _personal) in history
         ])
 
 

@@ -196,6 +196,16 @@ class Database:
                         f"concurrent writers ({contention.reason}); nothing was written — try again") from contention
             time.sleep(_RETRY_PAUSE_SECONDS * 2 ** (tries - 1) * random.uniform(0.5, 1.5))
 
+    def truncate_log(self) -> bool:
+        """SQLite: copy the write-ahead log into the file and truncate it to nothing, so what was
+        erased leaves no copy in it; False when a reader still holds an older snapshot (the log
+        then keeps frames until the next checkpoint). Other databases: nothing to do (True)."""
+        if self.dialect != "sqlite":
+            return True
+        with translate_errors(self), self.engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            return busy is None or int(busy[0]) == 0
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot (one transaction, so every query sees the same moment)."""

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, func, select
 
 from flowengine.history.records import Event
-from flowengine.store.queries import EVENT_COLUMNS, event_from_row
+from flowengine.store.queries import EVENT_COLUMNS, event_from_row, personal_values
 from flowengine.store.schema import definitions, events, proposals
 
 BATCH_ROWS = 1000
@@ -68,8 +68,9 @@ def logged_events(conn: Connection, selection: Selection = Selection(), *,
             rows = result.fetchmany(size)
             if not rows:
                 return
+            kept = personal_values(conn, rows)
             for row in rows:
-                yield LoggedEvent(event_from_row(row), row.title, row.workflow, row.workflow_version,
+                yield LoggedEvent(event_from_row(row, kept), row.title, row.workflow, row.workflow_version,
                                   row.definition_hash)
             del rows  # let the batch go before the next is fetched: one batch in memory, not two
     finally:

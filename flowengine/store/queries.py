@@ -15,7 +15,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Dialect, bindparam, func, insert, select, text, update
+from sqlalchemy import JSON, Connection, Dialect, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Select
@@ -24,8 +24,12 @@ from sqlalchemy.types import TypeEngine
 from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
 from flowengine.definition.versions import StoredDefinition
+from flowengine.history.erasure import ACTOR
 from flowengine.history.records import Event, Proposal, Step, Trail
+from flowengine.store import erasable
+from flowengine.store.erasable import kept_actor
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals, read_time
+from flowengine.store.schema import erasable as erasable_table
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------
 #
@@ -277,7 +281,8 @@ _UPDATE_STEP = (
 )
 _INSERT_EVENT = insert(events)
 _EVENT_KEYS = ["proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at", "entered_at",
-               "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login", "recorded_at"]
+               "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login", "recorded_at",
+               "personal"]
 
 
 def update_proposal(conn: Connection, pk: int, expected_version: int, values: dict[str, Any]) -> bool:
@@ -292,12 +297,15 @@ def update_proposal(conn: Connection, pk: int, expected_version: int, values: di
 
 
 def insert_event(conn: Connection, proposal_pk: int, event: Event) -> None:
+    """Write one event (of format 3: its personal values first, into ``erasable``)."""
+    stored = erasable.split(event.actor, event.comment, event.changes, event.personal)
+    erasable.write(conn, proposal_pk, event.seq, stored.rows)
     params = {
         "proposal_pk": proposal_pk, "seq": event.seq, "kind": event.kind, "trigger": event.trigger,
-        "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "role": event.role,
-        "at": event.at, "entered_at": event.entered_at, "comment": event.comment, "changes": event.changes,
+        "from_state": event.from_state, "to_state": event.to_state, "actor": stored.actor, "role": event.role,
+        "at": event.at, "entered_at": event.entered_at, "comment": stored.comment, "changes": stored.changes,
         "details": event.details, "idempotency_key": event.idempotency_key, "prev_hash": event.prev_hash,
-        "hash": event.hash, "login": event.login, "recorded_at": event.recorded_at,
+        "hash": event.hash, "login": event.login, "recorded_at": event.recorded_at, "personal": stored.personal,
     }
     driver = _driver_statement(conn, "insert_event", lambda d: _DriverStatement(_INSERT_EVENT, d, _EVENT_KEYS))
     if driver is not None:
@@ -310,38 +318,55 @@ EVENT_COLUMNS = (
     proposals.c.id.label("proposal"), events.c.seq, events.c.kind, events.c.trigger, events.c.from_state,
     events.c.to_state, events.c.actor, events.c.role, events.c.at, events.c.entered_at, events.c.comment,
     events.c.changes, events.c.details, events.c.idempotency_key, events.c.prev_hash, events.c.hash,
-    events.c.login, events.c.recorded_at,
+    events.c.login, events.c.recorded_at, events.c.proposal_pk, events.c.personal,
 )
 _EVENTS = select(*EVENT_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
 
 
-def event_from_row(row: Any) -> Event:
-    """The Event of a row that starts with :data:`EVENT_COLUMNS` (the event log's rows add more)."""
+def event_from_row(row: Any, kept: erasable.Values | None = None) -> Event:
+    """The Event of a row that starts with :data:`EVENT_COLUMNS` (the event log's rows add more);
+    ``kept``: the erasable values of its proposal (:func:`personal_values`), for an event of format 3."""
+    actor, comment, changes = row.actor, row.comment, dict(row.changes)
+    personal = None
+    if row.personal is not None:
+        actor, comment, changes, personal = erasable.restore(
+            row.personal, (kept or {}).get((int(row.proposal_pk), int(row.seq)), {}), actor, comment, changes)
     return Event(
         proposal=row.proposal, seq=row.seq, kind=row.kind, trigger=row.trigger, from_state=row.from_state,
-        to_state=row.to_state, actor=row.actor, role=row.role, at=row.at, entered_at=row.entered_at,
-        comment=row.comment, changes=dict(row.changes), details=dict(row.details),
+        to_state=row.to_state, actor=actor, role=row.role, at=row.at, entered_at=row.entered_at,
+        comment=comment, changes=changes, details=dict(row.details),
         idempotency_key=row.idempotency_key, prev_hash=row.prev_hash, hash=row.hash, login=row.login,
-        recorded_at=row.recorded_at,
+        recorded_at=row.recorded_at, personal=personal,
     )
+
+
+def personal_values(conn: Connection, rows: Sequence[Any]) -> erasable.Values | None:
+    """The erasable values the rows of events of format 3 among ``rows`` need (None: none is)."""
+    pks = {int(row.proposal_pk) for row in rows if row.personal is not None}
+    return erasable.values_of(conn, pks) if pks else None
+
+
+def events_from_rows(conn: Connection, rows: Sequence[Any]) -> list[Event]:
+    kept = personal_values(conn, rows)
+    return [event_from_row(row, kept) for row in rows]
 
 
 def events_of(conn: Connection, proposal_pk: int, *, until: datetime | None = None) -> list[Event]:
     query = _EVENTS.where(events.c.proposal_pk == proposal_pk).order_by(events.c.seq)
     if until is not None:
         query = query.where(events.c.at <= until)
-    return [event_from_row(row) for row in conn.execute(query)]
+    return events_from_rows(conn, conn.execute(query).all())
 
 
 def last_event(conn: Connection, proposal_pk: int) -> Event | None:
     row = conn.execute(_EVENTS.where(events.c.proposal_pk == proposal_pk)
                        .order_by(events.c.seq.desc()).limit(1)).first()
-    return event_from_row(row) if row else None
+    return events_from_rows(conn, [row])[0] if row else None
 
 
 def event_by_key(conn: Connection, idempotency_key: str) -> Event | None:
     row = conn.execute(_EVENTS.where(events.c.idempotency_key == idempotency_key)).first()
-    return event_from_row(row) if row else None
+    return events_from_rows(conn, [row])[0] if row else None
 
 
 def histories(conn: Connection, *, until: datetime | None = None,
@@ -354,11 +379,28 @@ def histories(conn: Connection, *, until: datetime | None = None,
     if workflow:
         query = query.where(proposals.c.workflow == workflow)
     by_id = {p.id: p for p in load_proposals(conn, workflow=workflow)}
+    pending: list[tuple[str, list[Any]]] = []
+    waiting = 0
     for pid, rows in groupby(conn.execute(query), attrgetter("proposal")):
-        yield by_id.pop(pid), [event_from_row(row) for row in rows]
+        pending.append((pid, list(rows)))
+        waiting += len(pending[-1][1])
+        if waiting >= _RESTORED_TOGETHER:  # the erasable values of a batch of histories in one query
+            yield from _restored(conn, pending, by_id)
+            pending, waiting = [], 0
+    yield from _restored(conn, pending, by_id)
     if until is None:
         for proposal in by_id.values():  # proposals whose events are all gone
             yield proposal, []
+
+
+_RESTORED_TOGETHER = 2000
+
+
+def _restored(conn: Connection, pending: list[tuple[str, list[Any]]],
+              by_id: dict[str, Proposal]) -> Iterator[tuple[Proposal, list[Event]]]:
+    kept = personal_values(conn, [row for _pid, rows in pending for row in rows])
+    for pid, rows in pending:
+        yield by_id.pop(pid), [event_from_row(row, kept) for row in rows]
 
 
 def last_events(conn: Connection, *, workflow: str | None = None) -> dict[str, Event]:
@@ -366,7 +408,7 @@ def last_events(conn: Connection, *, workflow: str | None = None) -> dict[str, E
     query = _EVENTS.where(events.c.seq == proposals.c.version)
     if workflow:
         query = query.where(proposals.c.workflow == workflow)
-    return {row.proposal: event_from_row(row) for row in conn.execute(query)}
+    return {event.proposal: event for event in events_from_rows(conn, conn.execute(query).all())}
 
 
 def altered_definitions(conn: Connection) -> Iterator[str]:
@@ -379,7 +421,7 @@ def altered_definitions(conn: Connection) -> Iterator[str]:
 _TRAIL_COLUMNS = (
     proposals.c.id, proposals.c.title, proposals.c.workflow, proposals.c.definition_hash, events.c.kind,
     events.c.trigger, events.c.from_state, events.c.to_state, events.c.actor, events.c.role, events.c.at,
-    (events.c.comment != "").label("commented"),
+    (events.c.comment != "").label("commented"), erasable_table.c.value.label("actor_kept"),
 )
 
 
@@ -387,6 +429,8 @@ def trails(conn: Connection, *, until: datetime | None = None, workflow: str | N
     """Each proposal's history as the stall analysis needs it, streamed: no payload columns, so
     the scan stays cheap on large logs. Proposals with no event by ``until`` are left out."""
     query = (select(*_TRAIL_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
+             .outerjoin(erasable_table, and_(erasable_table.c.proposal_pk == events.c.proposal_pk,
+                                             erasable_table.c.seq == events.c.seq, erasable_table.c.item == ACTOR))
              .order_by(proposals.c.prefix, proposals.c.number, events.c.seq))
     if until is not None:
         query = query.where(events.c.at <= until)
@@ -396,7 +440,8 @@ def trails(conn: Connection, *, until: datetime | None = None, workflow: str | N
         rows = list(group)
         head = rows[0]
         yield Trail(head.id, head.title, head.workflow, tuple(
-            Step(row.kind, row.trigger, row.from_state, row.to_state, row.actor, row.role, row.at, bool(row.commented))
+            Step(row.kind, row.trigger, row.from_state, row.to_state, kept_actor(row.actor, row.actor_kept), row.role,
+                 row.at, bool(row.commented))
             for row in rows), head.definition_hash)
 
 

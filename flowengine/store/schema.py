@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from flowengine.clock import as_utc
 from flowengine.timewindow import from_stored, read_stored
 
-SCHEMA_HEAD = "0007_postgresql_enforcement"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0008_erasable"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -134,6 +134,11 @@ events = Table(
     # database's time of recording, both sealed; NULL in the events written before.
     Column("login", String(64), nullable=True),
     Column("recorded_at", UTCDateTime, nullable=True),
+    # Event format 3 (migration 0008): item → commitment of each personal value, whose value and
+    # salt are in ``erasable``; there ``actor`` is empty when the name is one of them, ``comment``
+    # holds the comment's commitment, and ``changes`` leaves out the personal fields set. NULL in
+    # the events of formats 1 and 2.
+    Column("personal", JSON, nullable=True),
     UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
 )
 Index("ix_events_at", events.c.at)
@@ -171,6 +176,19 @@ access_log = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# The personal values of events of format 3 (migration 0008), kept apart from the sealed events
+# so that they can be erased: the value as canonical JSON and the salt of its commitment. Written
+# before the event it belongs to; erasing deletes the row, and the event verifies as erased.
+erasable = Table(
+    "erasable", metadata,
+    Column("proposal_pk", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("proposals.pk"),
+           primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("item", String(120), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("salt", String(64), nullable=False),
 )
 
 # What the database was made for, set once when it is created: ``clock`` is ``system`` (steps

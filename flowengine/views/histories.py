@@ -12,9 +12,11 @@ from datetime import datetime
 
 from flowengine.definition.fields import display
 from flowengine.definition.model import Workflow
+from flowengine.history.erasure import shown as erased
 from flowengine.history.provenance import Provenance, kind_word, legend_lines
 from flowengine.history.records import (
     CREATED,
+    ERASED_STEP,
     FIELDS_SET,
     FROM_KEY,
     MIGRATED,
@@ -45,8 +47,8 @@ def history_section(proposal: Proposal, events: Sequence[Event], workflow: Workf
     rows: list[tuple[Cell, ...]] = []
     for event, source in zip(events, sources, strict=True):
         row: tuple[Cell, ...] = (event.seq, local_date(event.at, zone, language), step_name(event, language),
-                                 _state(workflow, event, language), f"{event.actor} ({event.role})",
-                                 _changes(event, source, language), _comment(event))
+                                 _state(workflow, event, language), f"{erased(event.actor, language)} ({event.role})",
+                                 _changes(event, source, language), erased(_comment(event), language))
         if marked:
             row += (source.basis(language) if source else "", kind_word(source.kind, language) if source else "-")
         rows.append(row)
@@ -104,6 +106,8 @@ def step_name(event: Event, language: str | None = None) -> str:
         return t("reminder", language=language)
     if event.kind == MIGRATED:
         return t("moved to a new definition", language=language)
+    if event.kind == ERASED_STEP:
+        return t("personal data erased", language=language)
     return event.trigger or event.kind
 
 
@@ -121,7 +125,7 @@ def _changes(event: Event, source: Provenance | None, language: str) -> str:
     held = set(source.placeholders) if source else set()
     cleared = t("(cleared)", language=language)
     placeholder = t("(placeholder)", language=language)
-    return ", ".join(f"{name}={cleared if value is None else display(value)}"
+    return ", ".join(f"{name}={cleared if value is None else erased(display(value), language)}"
                      + (f" {placeholder}" if name in held else "") for name, value in event.changes.items())
 
 

@@ -1,0 +1,262 @@
+"""Erasure that keeps the proof: a name, a comment or a personal field erased on request is gone
+from every table (and, on SQLite, from the file's bytes and its write-ahead log), the history
+still verifies and shows ``[erased]``, and an erasure step records who erased what kind of data
+on whose request — never the value."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flowengine_cli.main import cli
+from sqlalchemy import text
+
+from flowengine.errors import AccessDenied, ConflictError
+from flowengine.history.erasure import ERASED
+from flowengine.history.records import ERASED_STEP, Actor
+from flowengine.service.erasing import ErasureRequest
+from flowengine.store import access as store_access
+
+from .cli_support import CLEARED_ENV
+from .databases import raw_connection, tampering
+from .stress_advances import WORKFLOW, WORKFLOW_DIR, open_engine
+
+NAME = "Ola Nordmann"  # a careless user's real name, given as a display name
+SECRET = "has schizophrenia"  # what must never stay
+PANEL = Actor(NAME, "panel")
+COUNCIL = Actor("cato", "council")
+
+
+def _every_stored_text(db: str) -> str:
+    """Every value of every table, as text: what a search of the database finds."""
+    with raw_connection(db) as conn:
+        if conn.dialect.name == "sqlite":
+            tables = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars().all()
+        else:
+            tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                                  ).scalars().all()
+        return "\n".join(repr(row) for table in tables for row in conn.execute(text(f'SELECT * FROM "{table}"')))
+
+
+def _history(db: str) -> str:
+    with open_engine(db) as engine:
+        assert engine.keep_personal_data_apart()
+        pid = engine.new_proposal(WORKFLOW, title="Meeting place", actor=PANEL, fields={"note": SECRET}).proposal.id
+        engine.advance(pid, "ping", actor=PANEL, comment=f"{NAME} says: {SECRET}")
+        engine.advance(pid, "pong", actor=COUNCIL, comment="back to the panel")
+        assert engine.verify().ok
+    return pid
+
+
+def test_a_name_erased_is_gone_from_every_table_and_the_history_still_verifies(db_target: str) -> None:
+    pid = _history(db_target)
+    assert NAME in _every_stored_text(db_target)
+    with open_engine(db_target) as engine:
+        result = engine.erase(ErasureRequest(actor=NAME, request="letter 2025-17"))
+        assert result.erased == {pid: 2} and result.sealed_in == {}
+        report = engine.verify()
+        assert report.ok, report.as_dict()
+        proposal, events = engine.history(pid)
+    assert f'"{NAME}"' not in _every_stored_text(db_target)  # as a value: the comment still quotes it
+    assert [event.actor for event in events] == [ERASED, ERASED, "cato", engine.login]
+    assert proposal.created_by == ERASED
+    erasure = events[-1]
+    assert erasure.kind == ERASED_STEP and erasure.from_state == erasure.to_state == proposal.state
+    assert erasure.details == {"erased": ["actor"], "values": 2, "request": "letter 2025-17"}
+    assert NAME not in repr(erasure.details)
+
+
+def test_a_proposals_personal_data_erased_leaves_only_commitments(db_target: str) -> None:
+    pid = _history(db_target)
+    with open_engine(db_target) as engine:
+        engine.erase(ErasureRequest(proposal=pid, field="note"))
+        engine.erase(ErasureRequest(proposal=pid, comments=True))
+        assert engine.verify().ok
+        proposal, events = engine.history(pid)
+    stored = _every_stored_text(db_target)
+    assert SECRET not in stored and "back to the panel" not in stored
+    assert proposal.fields["note"] == ERASED and events[0].changes["note"] == ERASED
+    assert [event.comment for event in events[:3]] == ["", ERASED, ERASED]
+    assert [event.details["erased"] for event in events[3:]] == [["field:note"], ["comment"]]
+
+
+def test_erasing_twice_is_harmless(db_target: str) -> None:
+    pid = _history(db_target)
+    with open_engine(db_target) as engine:
+        first = engine.erase(ErasureRequest(proposal=pid))
+        again = engine.erase(ErasureRequest(proposal=pid))
+        assert first.values == 6 and (again.values, again.erased) == (0, {})  # nothing left: no second step
+        assert engine.verify().ok
+        assert [event.kind for event in engine.history(pid)[1]][-1] == ERASED_STEP
+        assert len(engine.history(pid)[1]) == 4
+
+
+@pytest.mark.sqlite_only("a second login is simulated through the OS; PostgreSQL has real ones")
+def test_an_erasure_by_a_login_without_the_admin_capability_is_refused(db_target: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    pid = _history(db_target)
+    with open_engine(db_target) as engine:
+        engine.grant("ola", ["*"], ["*"])
+    monkeypatch.setattr(store_access, "os_login", lambda: "ola")
+    with open_engine(db_target) as engine, pytest.raises(AccessDenied, match="admin capability"):
+        engine.erase(ErasureRequest(proposal=pid))
+    assert NAME in _every_stored_text(db_target)
+
+
+@pytest.mark.sqlite_only("the bytes of a SQLite file and its write-ahead log")
+def test_on_sqlite_the_erased_bytes_are_gone_from_the_file_and_its_log(db_target: str) -> None:
+    pid = _history(db_target)
+    files = [Path(db_target), Path(f"{db_target}-wal")]
+    assert any(SECRET.encode() in path.read_bytes() for path in files if path.exists())
+    with open_engine(db_target) as engine:
+        engine.erase(ErasureRequest(proposal=pid))
+        engine.erase(ErasureRequest(actor=NAME))
+    for path in files:
+        if path.exists():
+            raw = path.read_bytes()
+            assert SECRET.encode() not in raw, path
+            assert NAME.encode() not in raw, path
+
+
+def _insisting(step: Callable[[], object], attempts: int = 5) -> None:
+    """A step as a client takes it: moved meanwhile (by the erasure step), it looks again and retries."""
+    for attempt in range(attempts):
+        try:
+            step()
+            return
+        except ConflictError:
+            if attempt + 1 == attempts:
+                raise
+
+
+def test_an_erasure_while_the_proposal_is_advanced_loses_nothing(db_target: str) -> None:
+    """Two threads, each its own engine and connections: one advances the proposal back and forth
+    while the other erases its comments. Whoever comes second is told the proposal moved (the
+    optimistic lock) and tries again; every step lands, the erasure lands once, it verifies."""
+    pid = _history(db_target)
+    rounds = 6
+    start = threading.Barrier(2, timeout=60)
+    failures: list[BaseException] = []
+
+    def advance() -> None:
+        try:
+            with open_engine(db_target) as engine:
+                start.wait()
+                for n in range(rounds):
+                    said = f"round {n}"
+                    _insisting(lambda said=said: engine.advance(pid, "ping", actor=Actor("pia", "panel"), comment=said))
+                    _insisting(lambda: engine.advance(pid, "pong", actor=COUNCIL))
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    def erase() -> None:
+        try:
+            with open_engine(db_target) as engine:
+                start.wait()
+                engine.erase(ErasureRequest(proposal=pid, comments=True))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=advance), threading.Thread(target=erase)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not failures, failures
+    with open_engine(db_target) as engine:
+        report = engine.verify()
+        assert report.ok, report.as_dict()
+        events = engine.history(pid)[1]
+    assert len(events) == 3 + 2 * rounds + 1
+    assert sum(event.kind == ERASED_STEP for event in events) == 1
+    assert "back to the panel" not in _every_stored_text(db_target)
+
+
+def test_nothing_to_erase_names_nothing(db_target: str) -> None:
+    _history(db_target)
+    with open_engine(db_target) as engine:
+        assert engine.erase(ErasureRequest(actor="nobody")).erased == {}
+
+
+def test_a_database_keeps_personal_data_apart_only_from_when_it_is_told(db_target: str) -> None:
+    """Until then its events are of format 2, the name sealed in: an erasure finds it and says so."""
+    with open_engine(db_target) as engine:
+        pid = engine.new_proposal(WORKFLOW, title="Before", actor=PANEL).proposal.id
+        assert engine.history(pid)[1][0].format == 2
+        assert engine.keep_personal_data_apart() and not engine.keep_personal_data_apart()
+        later = engine.new_proposal(WORKFLOW, title="After", actor=PANEL).proposal.id
+        assert engine.history(later)[1][0].format == 3
+        result = engine.erase(ErasureRequest(actor=NAME))
+        assert (result.erased, result.sealed_in) == ({later: 1}, {pid: 1})
+        assert engine.verify().ok
+
+
+def _edit(db: str, statement: str, **params: object) -> None:
+    with tampering(db) as conn:
+        conn.execute(text(statement), params)
+
+
+_KEPT = "(SELECT pk FROM proposals WHERE id = :pid)"
+
+
+@pytest.mark.parametrize(("statement", "problem"), [
+    pytest.param(f"UPDATE erasable SET value = '\"Kari\"' WHERE item = 'actor' AND seq = 2 AND proposal_pk = {_KEPT}",
+                 "actor's name does not match the commitment", id="a-kept-name-replaced"),
+    pytest.param(f"UPDATE events SET actor = 'Kari' WHERE seq = 2 AND proposal_pk = {_KEPT}",
+                 "actor's name does not match the commitment", id="a-name-written-into-the-sealed-row"),
+    pytest.param(f"UPDATE events SET comment = 'approved' WHERE seq = 2 AND proposal_pk = {_KEPT}",
+                 "comment does not match the commitment", id="the-comment-column-edited"),
+    pytest.param(f"UPDATE erasable SET value = '\"cured\"' WHERE item = 'field:note' AND proposal_pk = {_KEPT}",
+                 "field 'note' does not match the commitment", id="a-kept-field-replaced"),
+])
+def test_a_value_kept_apart_and_changed_no_longer_matches_its_commitment(db_target: str, statement: str,
+                                                                         problem: str) -> None:
+    pid = _history(db_target)
+    _edit(db_target, statement, pid=pid)
+    with open_engine(db_target) as engine:
+        report = engine.verify()
+    assert [(b.proposal, b.seq) for b in report.breaks] == [(pid, 1 if "note" in statement else 2)]
+    assert problem in report.breaks[0].problem
+
+
+def test_an_erased_value_is_not_brought_back_by_an_insider(db_target: str) -> None:
+    """Without the salt nobody can write a value that matches the commitment again."""
+    pid = _history(db_target)
+    with open_engine(db_target) as engine:
+        engine.erase(ErasureRequest(proposal=pid, comments=True))
+    _edit(db_target, "INSERT INTO erasable (proposal_pk, seq, item, value, salt) "
+          f"VALUES ({_KEPT}, 2, 'comment', '\"approved by all\"', '{'00' * 32}')", pid=pid)
+    with open_engine(db_target) as engine:
+        report = engine.verify()
+    assert [(b.proposal, b.seq) for b in report.breaks] == [(pid, 2)]
+
+
+def _cli(db: str, *args: str, answer: str | None = None, language: str = "en") -> Result:
+    environment: dict[str, str | None] = {name: None for name in CLEARED_ENV}
+    environment |= {"FLOWENGINE_DB": db, "FLOWENGINE_NOW": "2025-03-01T12:00:00Z",
+                    "FLOWENGINE_WORKFLOWS": str(WORKFLOW_DIR), "FLOWENGINE_LANG": language}
+    return CliRunner().invoke(cli, list(args), env=environment, input=answer, catch_exceptions=False,
+                              prog_name="flowengine")
+
+
+def test_the_command_asks_first_erases_and_the_history_shows_erased_in_the_readers_language(db_target: str) -> None:
+    pid = _history(db_target)
+    refused = _cli(db_target, "erase", "--proposal", pid, "--comments", answer="n\n")
+    assert refused.exit_code == 1 and "cannot be undone" in refused.output
+    assert SECRET in _every_stored_text(db_target)
+    done = _cli(db_target, "erase", "--proposal", pid, "--request", "letter 17", answer="y\n")
+    assert done.exit_code == 0, done.output
+    assert f"{pid}: 6 values erased" in done.output
+    shown = _cli(db_target, "history", pid, language="nb")
+    assert shown.exit_code == 0, shown.output
+    assert "[slettet]" in shown.output and "personopplysninger slettet" in shown.output
+    assert SECRET not in shown.output and NAME not in shown.output
+    as_json = json.loads(_cli(db_target, "erase", "--actor", NAME, "--yes", "--json").output)
+    assert as_json == {"erased": {}, "values": 0, "sealed_in": {}}
+    assert _cli(db_target, "audit", "verify").exit_code == 0
+    usage = _cli(db_target, "erase", "--actor", NAME, "--comments", "--yes")
+    assert usage.exit_code == 2
