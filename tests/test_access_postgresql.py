@@ -238,3 +238,23 @@ def _schema(place: Place) -> str:
     schema = make_url(place.admin).query.get("application_name")
     assert isinstance(schema, str)
     return schema
+
+
+def test_erasure_is_for_administrators_and_the_database_refuses_deleting_a_kept_value(place: Place) -> None:
+    """A project leader records steps with names kept apart (event format 3), but may not erase
+    them: neither through flowengine nor by deleting the kept values directly; the administrator can."""
+    from flowengine.service.erasing import ErasureRequest
+
+    with FlowEngine.open(place.admin, workflow_dirs=[place.folder]) as admin:
+        assert admin.keep_personal_data_apart()
+    melhus = place.logins["melhus"]
+    with place.engine("melhus") as engine:
+        pid = engine.new_proposal("melhus", title="Meeting place", actor=Actor(melhus, "project_leader")).proposal.id
+        assert engine.history(pid)[1][0].format == 3
+        with pytest.raises(AccessDenied, match="admin capability"):
+            engine.erase(ErasureRequest(proposal=pid))
+    with place.sql("melhus") as conn:
+        assert conn.execute("DELETE FROM erasable").rowcount == 0  # row-level security: no row is its to delete
+    with FlowEngine.open(place.admin, workflow_dirs=[place.folder]) as admin:
+        assert admin.erase(ErasureRequest(actor=melhus)).erased == {pid: 1}
+        assert admin.verify().ok
