@@ -21,7 +21,7 @@ from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, file_hash, load
 from flowengine.service.migration_plan import Migration, Plan, Running, plan
 from flowengine.service.writing import conflict, effective, next_event
-from flowengine.store import Connection, queries
+from flowengine.store import Connection, erasable, queries
 
 ATTEMPTS = 3  # a migration planned again when a concurrent step moved a planned proposal
 
@@ -113,6 +113,7 @@ def _write(conn: Connection, *, engine: Engine, plan: Plan, text: str, actor: Ac
     raises ConflictError, which rolls the whole migration back."""
     stamp = engine.stamp(conn)
     at = effective(stamp, at)
+    apart = frozenset[str]() if erasable.kept_apart(conn) else None  # a migration sets no field: names, comment
     if not queries.has_definition(conn, plan.to_definition):
         queries.insert_definition(conn, content_hash=plan.to_definition, workflow=plan.workflow,
                                   version=plan.to_version, source=plan.source, text=text, at=at)
@@ -125,7 +126,7 @@ def _write(conn: Connection, *, engine: Engine, plan: Plan, text: str, actor: Ac
         details = {"from_definition": planned.definition_hash, "to_definition": plan.to_definition,
                    "from_version": planned.workflow_version, "to_version": plan.to_version, "map": plan.mapping}
         event = next_event(planned, MIGRATED, actor, max(at, planned.updated_at), stamp=stamp, to_state=move.to_state,
-                           comment=comment, details=details)
+                           comment=comment, details=details, personal=apart)
         if not queries.move_proposal(conn, pk, planned.version, definition_hash=plan.to_definition,
                                      state=move.to_state, updated_at=event.at, head_hash=event.hash):
             raise conflict(conn, pk, proposal)

@@ -16,7 +16,7 @@ from flowengine.history.records import ADVANCED, REMINDED, SYSTEM, SYSTEM_ACTOR,
 from flowengine.service import deadlines
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, load
-from flowengine.service.writing import commit_step, next_event, proposal_after
+from flowengine.service.writing import commit_step, next_event, personal_fields, proposal_after
 from flowengine.store import Connection, queries
 
 
@@ -102,7 +102,8 @@ def _tick_step(conn: Connection, *, engine: Engine, proposal_id: str, moment: da
     due = deadlines.next_due(compiled.workflow, proposal, events, moment, escalate=escalate)
     if due is None:
         return None
-    planned = _planned(compiled, proposal, due, moment, now, engine.stamp(conn))
+    planned = _planned(compiled, proposal, due, moment, now, engine.stamp(conn),
+                       personal_fields(conn, compiled.workflow))
     if planned.event is not None and dry_run:
         held.append((proposal_after(proposal, planned.event), [*events, planned.event]))
     elif planned.event is not None and commit:
@@ -111,7 +112,7 @@ def _tick_step(conn: Connection, *, engine: Engine, proposal_id: str, moment: da
 
 
 def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due, moment: datetime,
-             now: datetime, stamp: Stamp) -> _Planned:
+             now: datetime, stamp: Stamp, personal: frozenset[str] | None = None) -> _Planned:
     """The event that applies an escalation or hands out a reminder. Deterministic keys make a
     second tick that raced this one fail on the optimistic lock instead of writing it again."""
     state = due.state
@@ -120,7 +121,7 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
                                       state.owner, due.after, due.due, due.clock.started_at, moment)
         event = next_event(proposal, REMINDED, SYSTEM_ACTOR, moment, stamp=stamp,
                            details={"after": due.after, "due": iso_utc(due.due)},
-                           key=f"tick:remind:{proposal.id}:{due.clock.started_by}")
+                           key=f"tick:remind:{proposal.id}:{due.clock.started_by}", personal=personal)
         return _Planned(reminder, event)
     comment = deadlines.escalation_comment(due, compiled.workflow.language)
     try:  # the workflow's author declared the step: no role applies, but it must still lead out of here
@@ -132,6 +133,6 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
     event = next_event(proposal, ADVANCED, SYSTEM_ACTOR, at, stamp=stamp, trigger=due.trigger, to_state=target,
                        comment=comment, key=f"tick:escalate:{proposal.id}:{proposal.version}",
                        details={"escalation": {"after": due.after, "due": iso_utc(due.due),
-                                               "applied_at": iso_utc(now)}})
+                                               "applied_at": iso_utc(now)}}, personal=personal)
     return _Planned(deadlines.Escalated(proposal.id, proposal.title, proposal.workflow, state.id, target,
                                         due.trigger, due.after, due.due, at), event)
