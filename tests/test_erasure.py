@@ -260,3 +260,20 @@ def test_the_command_asks_first_erases_and_the_history_shows_erased_in_the_reade
     assert _cli(db_target, "audit", "verify").exit_code == 0
     usage = _cli(db_target, "erase", "--actor", NAME, "--comments", "--yes")
     assert usage.exit_code == 2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xes", "ocel"])
+def test_after_an_erasure_no_export_holds_the_value_and_each_shows_erased(db_target: str, fmt: str,
+                                                                          tmp_path: Path) -> None:
+    pid = _history(db_target)
+    with open_engine(db_target) as engine:
+        engine.erase(ErasureRequest(proposal=pid))
+        engine.erase(ErasureRequest(actor=NAME))
+    target = tmp_path / f"log.{fmt}"
+    assert _cli(db_target, "export", "--format", fmt, "-o", str(target)).exit_code == 0
+    text_ = target.read_text(encoding="utf-8")
+    assert SECRET not in text_ and NAME not in text_ and "back to the panel" not in text_
+    assert ERASED in text_
+    shown = _cli(db_target, "history", pid, "--json")
+    assert shown.exit_code == 0 and SECRET not in shown.output and NAME not in shown.output
+    assert ERASED in shown.output

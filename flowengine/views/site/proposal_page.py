@@ -19,6 +19,7 @@ from flowengine.analysis.figures import Stall
 from flowengine.definition.fields import display
 from flowengine.definition.model import Publication, Workflow
 from flowengine.definition.vocabulary import term
+from flowengine.history.erasure import shown as erased
 from flowengine.history.provenance import Provenance, kind_word
 from flowengine.history.records import ADVANCED, CREATED, FROM_KEY, NOTED, PROGRESS, SYSTEM, Event, Proposal
 from flowengine.i18n import t
@@ -48,12 +49,12 @@ class Shown:
     def actor(self, event: Event, language: str) -> str:
         role = self.workflow.roles.get(event.role)
         role_label = role.label(language) if role else (t("flowengine") if event.role == SYSTEM else event.role)
-        return role_label if not self.internal else f"{event.actor} ({role_label})"
+        return role_label if not self.internal else f"{erased(event.actor, language)} ({role_label})"
 
     def comment(self, event: Event) -> str:
         if event.actor == SYSTEM and event.role == SYSTEM:
             return event.comment  # flowengine's own words
-        return event.comment if self.free_text else ""
+        return erased(event.comment, self.workflow.language) if self.free_text else ""
 
     def note(self, event: Event) -> str:
         if not self.free_text:
@@ -76,7 +77,8 @@ class Shown:
             if value is None or not (self.internal or (declared is not None and declared.public
                                                         and not declared.personal)):
                 continue
-            shown.append((declared.label(self.workflow.language) if declared else name, display(value)))
+            shown.append((declared.label(self.workflow.language) if declared else name,
+                          erased(display(value), self.workflow.language)))
         return shown
 
 
