@@ -43,7 +43,7 @@ def _check_event(schema: str) -> str:
           IF flowengine_is_admin() THEN RETURN NEW; END IF;
           SELECT workflow INTO wf FROM proposals WHERE pk = NEW.proposal_pk;
           shown := NEW.actor;
-          IF NEW.personal IS NOT NULL AND (NEW.personal::jsonb -> 'actor') IS NOT NULL THEN
+          IF NEW.personal IS NOT NULL AND (NEW.personal::jsonb->'actor') IS NOT NULL THEN
             SELECT value::jsonb #>> '{{}}' INTO shown FROM erasable
               WHERE proposal_pk = NEW.proposal_pk AND seq = NEW.seq AND item = 'actor';
             IF shown IS NULL THEN
