@@ -43,7 +43,7 @@ scattered over the file is read again and grouped in memory.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -350,20 +350,28 @@ class _Background:
 
 def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
            ) -> Iterator[tuple[str, Any, list[tuple[Any, Sequence[str]]]]]:
-    """(case, position of its first row, its rows) in file order; finished events only."""
-    rows = log.rows(builder.columns)
-    if grouped:
-        by_case: dict[str, list[tuple[Any, Sequence[str]]]] = {}
-        for position, values in _complete(rows, builder, tally):
-            by_case.setdefault(values[CASE], []).append((position, values))
-        for case, found in by_case.items():
-            yield case, found[0][0], found
-        return
+    """(case, position of its first row, its rows) in file order; finished events only. A row
+    without a case id is a problem (and an event that does not fit); one whose lifecycle is not
+    ``complete`` is skipped and counted. Each row passes here once: one loop, no layers."""
+    complete = col.COMPLETE
+    by_case: dict[str, list[tuple[Any, Sequence[str]]]] = {}
     done: set[str] = set()
     current: str | None = None
     held: list[tuple[Any, Sequence[str]]] = []
-    for position, values in _complete(rows, builder, tally):
+    for row in log.rows(builder.columns):
+        values = row[1]
         case = values[CASE]
+        if not case:
+            builder.problem(row[0], None, f"no case id (the {builder.column('case')} column is empty)")
+            tally.events += 1
+            continue
+        lifecycle = values[LIFECYCLE]
+        if lifecycle and lifecycle.lower() != complete:
+            builder.skipped += 1
+            continue
+        if grouped:
+            by_case.setdefault(case, []).append(row)
+            continue
         if case != current:
             if current is not None:
                 yield current, held[0][0], held
@@ -371,20 +379,8 @@ def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
             if case in done:
                 raise _Scattered
             current, held = case, []
-        held.append((position, values))
+        held.append(row)
     if current is not None:
         yield current, held[0][0], held
-
-
-def _complete(rows: Iterable[tuple[Any, Sequence[str]]], builder: CaseBuilder, tally: _Tally
-              ) -> Iterator[tuple[Any, Sequence[str]]]:
-    for position, values in rows:
-        if not values[CASE]:
-            builder.problem(position, None, f"no case id (the {builder.column('case')} column is empty)")
-            tally.events += 1
-            continue
-        lifecycle = values[LIFECYCLE]
-        if lifecycle and lifecycle.lower() != col.COMPLETE:
-            builder.skipped += 1
-            continue
-        yield position, values
+    for case, found in by_case.items():
+        yield case, found[0][0], found
