@@ -246,7 +246,8 @@ class _Tally:
 
 def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportReport:
     database = engine.database
-    with database.read() if settings.dry_run else database.write() as conn, _Background() as background:
+    with (database.read() if settings.dry_run else database.write() as conn,
+          _Background(threaded=database.dialect != "sqlite") as background):
         if not settings.dry_run:
             engine.permissions(conn).check_admin(t("import an event log"))
         builder = CaseBuilder(conn, settings.compiled, settings.log.where, settings.wanted, settings.actor,
@@ -313,19 +314,29 @@ def _flush(builder: CaseBuilder, writer: bulk.BulkWriter | None, batch: list[tup
 
 
 class _Background:
-    """One batch written on another thread while this one reads and seals the next. SQLite's
-    driver lets go of the interpreter lock while it steps through a statement (index upkeep is
-    most of a bulk write), so on two cores the building and the writing overlap. At most one
+    """On PostgreSQL, one batch written on another thread while this one reads and seals the
+    next: the server upkeeps the indexes in its own process, and the driver lets go of the
+    interpreter lock while it waits for it, so the building and the writing overlap. At most one
     write is in flight, the connection is used by one thread at a time (:meth:`wait` before any
-    other use of it), and a write's error is raised here, in the importing thread."""
+    other use of it), and a write's error is raised here, in the importing thread.
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowengine-import-writer")
+    On SQLite (``threaded`` False) each batch is written here, in turn: the driver needs the
+    interpreter lock again between every two rows it steps through, and a thread waiting for the
+    lock gets it only when the importing thread gives it up (every few milliseconds, or when it
+    waits for the write), so a second thread overlapped nothing — a quiet 2-core machine showed the
+    import at one core's worth of CPU — and only added the hand-overs."""
+
+    def __init__(self, *, threaded: bool) -> None:
+        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowengine-import-writer") if threaded
+                      else None)
         self._pending: Future[None] | None = None
 
     def submit(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         self.wait()
-        self._pending = self._pool.submit(write, *args, **kwargs)
+        if self._pool is None:
+            write(*args, **kwargs)
+        else:
+            self._pending = self._pool.submit(write, *args, **kwargs)
 
     def wait(self) -> None:
         """Return when no write is in flight; the last write's error, if it failed."""
@@ -345,7 +356,8 @@ class _Background:
                 self._pending.exception()  # let it finish (the transaction rolls back after); the first error wins
                 self._pending = None
         finally:
-            self._pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally

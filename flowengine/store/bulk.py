@@ -39,7 +39,14 @@ _EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state
                 "recorded_at")
 _SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
                      f"VALUES ({', '.join('?' * (len(_PROPOSAL_NAMES) + 1))})")
-_SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_NAMES)}) VALUES ({', '.join('?' * len(_EVENT_NAMES))})"
+# The times go in as ``iso_utc`` text and SQLite cuts them to its storage format itself
+# (``YYYY-MM-DD HH:MM:SS.ffffff``, as :func:`_sqlite_time` does): in the driver's stepping, which
+# needs no interpreter, rather than in Python once per event and time.
+_SQLITE_TIME = "substr(?, 1, 10) || ' ' || substr(?, 12, 15)"
+_TIMED = ("at", "entered_at", "recorded_at")
+_SQLITE_EVENTS = "INSERT INTO events ({}) VALUES ({})".format(", ".join(_EVENT_NAMES), ", ".join(
+    _SQLITE_TIME.replace("?", f"?{number}") if name in _TIMED else f"?{number}"
+    for number, name in enumerate(_EVENT_NAMES, start=1)))
 
 
 def _sqlite_time(iso: str) -> str:
@@ -94,10 +101,9 @@ class BulkWriter:
         self.conn.exec_driver_sql(_SQLITE_PROPOSALS, rows)
         self._next_pk = first + len(rows)
         self.conn.exec_driver_sql(_SQLITE_EVENTS, [
-            (first + offset, seq, kind, trigger, source, target, actor, role, f"{at[:10]} {at[11:26]}",
-             f"{entered[:10]} {entered[11:26]}", comment, json.dumps(changes) if changes else "{}",
-             json.dumps(details) if details else "{}", key, prev, digest, login,
-             None if recorded is None else f"{recorded[:10]} {recorded[11:26]}")
+            (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
+             json.dumps(changes) if changes else "{}", json.dumps(details) if details else "{}", key, prev, digest,
+             login, recorded)
             for offset, (_, history) in enumerate(batch)
             for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
                  key, prev, digest, login, _r, recorded) in history
