@@ -26,6 +26,7 @@ This is the only module that imports ``highspy``, and only when something is to 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -304,7 +305,10 @@ def _pruned(solver: Any, table: CellTable, flags: Sequence[str], primary: Collec
     every = list(range(len(flags)))
     solver.changeColsBounds(len(flags), every, fixed, fixed)
     solver.setOptionValue("mip_rel_gap", 1.0)  # any witness will do: only whether one exists matters
+    deadline = time.monotonic() + TIME_LIMIT  # past it, the partners not yet tried stay hidden (safe)
     for i in sorted(chosen, key=lambda i: -table.values[flags[i]]):
+        if time.monotonic() > deadline:
+            break
         solver.changeColBounds(i, 0.0, 0.0)
         solver.run()
         if solver.getInfo().primal_solution_status == 2:

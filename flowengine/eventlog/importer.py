@@ -54,8 +54,9 @@ from typing import TYPE_CHECKING, Any
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as col
-from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder, Problem
+from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder
 from flowengine.eventlog.csv_reader import CsvLog
+from flowengine.eventlog.fitting import Problem
 from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
 from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
 from flowengine.eventlog.rejects import Rejects, RejectsFile

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TextIO
 
 from flowengine.atomicfile import replacing
 from flowengine.errors import InvalidInput
-from flowengine.eventlog.cases import Problem
+from flowengine.eventlog.fitting import Problem
 from flowengine.i18n import t
 from flowengine.views.spreadsheet import neutralise
 

@@ -25,7 +25,7 @@ from flowengine.history.records import (
     Proposal,
 )
 from flowengine.history.seal import GENESIS, seal
-from flowengine.i18n import t
+from flowengine.i18n import N_, marked, t
 from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow
 
 __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "enters_state", "first_break", "recompute",
@@ -144,26 +144,26 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
         return ChainBreak(pid, created.seq, problem)
     described = [
         name for name, stored, recorded in (
-            (t("title"), proposal.title, created.details.get("title")),
-            (t("description"), proposal.description, created.details.get("description")),
-            (t("origin"), proposal.origin, created.details.get("origin")),
-            (t("created by"), proposal.created_by, created.actor),
-            (t("created at"), as_utc(proposal.created_at), as_utc(created.at)),
-            (t("came from"), proposal.came_from, created.details.get(FROM_KEY)),
-            (t("provenance"), proposal.provenance, _recorded_kind(created)),
+            (N_("title"), proposal.title, created.details.get("title")),
+            (N_("description"), proposal.description, created.details.get("description")),
+            (N_("origin"), proposal.origin, created.details.get("origin")),
+            (N_("created by"), proposal.created_by, created.actor),
+            (N_("created at"), as_utc(proposal.created_at), as_utc(created.at)),
+            (N_("came from"), proposal.came_from, created.details.get(FROM_KEY)),
+            (N_("provenance"), proposal.provenance, _recorded_kind(created)),
         ) if stored != recorded
     ]
-    if described:
+    if described:  # the names are marked, translated only when something differs (audit reads every history)
         return ChainBreak(pid, created.seq, t("the proposal row's {what} differ from its creation event (the row "
-                                              "was changed)", what=", ".join(described)))
+                                              "was changed)", what=", ".join(marked(name) for name in described)))
     replayed = replay(events)
     mismatches = [
         name for name, stored, derived in (
-            (t("state"), proposal.state, replayed.state),
-            (t("version"), proposal.version, replayed.version),
-            (t("fields"), proposal.fields, replayed.fields),
-            (t("head hash"), proposal.head_hash, replayed.head_hash),
-            (t("time the state was entered"), as_utc(proposal.state_entered_at), as_utc(replayed.state_entered_at)),
+            (N_("state"), proposal.state, replayed.state),
+            (N_("version"), proposal.version, replayed.version),
+            (N_("fields"), proposal.fields, replayed.fields),
+            (N_("head hash"), proposal.head_hash, replayed.head_hash),
+            (N_("time the state was entered"), as_utc(proposal.state_entered_at), as_utc(replayed.state_entered_at)),
         ) if stored != derived
     ]
     if mismatches:
@@ -171,7 +171,8 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
         seq = min(proposal.version, replayed.version) + 1 if proposal.version != replayed.version else replayed.version
         return ChainBreak(pid, seq,
                           t("the proposal row does not match the replay of its events ({what}): the row or the "
-                            "newest events were changed or deleted", what=", ".join(mismatches)))
+                            "newest events were changed or deleted",
+                            what=", ".join(marked(name) for name in mismatches)))
     return None
 
 
