@@ -89,6 +89,7 @@ def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_libr
                                         "--as", "ola", "--role", "panel"], database)
     assert status == "0"
     assert "sqlalchemy" in loaded  # it did reach the database
+    assert "transitions" in loaded  # the step fired on a transitions machine
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
 
 
@@ -112,6 +113,8 @@ def test_progress_and_tick_import_no_graph_schema_or_migration_library(db_target
     assert status == "0"
     assert "sqlalchemy" in loaded
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
+    if command[0] == "progress":
+        assert "transitions" not in loaded  # nothing fires: the state machine library is not imported
 
 
 def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(db_target: str) -> None:
