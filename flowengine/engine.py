@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
     from flowengine.definition.yamlsafe import LocatedDocument
 
+# How many per-state machines a process keeps (least recently used dropped first): a step fires
+# from one state, a tick from a few hundred at most.
 MACHINES_KEPT = 1024
-"""How many per-state machines a process keeps (least recently used dropped first): a step
-fires from one state, a tick or an import from a few hundred at most."""
 
 _MACHINES: OrderedDict[tuple[str, str], Machine] = OrderedDict()
 _MACHINES_LOCK = threading.Lock()  # threads of one process fire steps side by side
