@@ -17,7 +17,9 @@ What is measured, precisely:
 - **logs**: files of about ``--mb`` MB each, written once into a temporary folder: a CSV field of
   that size on one line, the same field spread over short lines, a line of nothing but commas,
   a header line that long, an XES attribute value that long, an XES trace nested a million
-  elements deep, and one XES trace of ``--mb`` times 1,000 events. Each is imported once with
+  elements deep, one XES trace of ``--mb`` times 1,000 events, and OCEL 2.0 JSON: a string value
+  of that size, an event nested a million levels deep, one case of 100,001 events (``--only
+  ocel`` imports these alone). Each is imported once with
   ``flowengine import FILE --workflow trondheim`` into a fresh database: exit code, seconds and
   the process's peak resident memory (``ru_maxrss`` of the child). The baseline is the import
   of a valid log of 20,000 events (written to the database).
@@ -173,6 +175,42 @@ def write_logs(folder: Path, megabytes: int) -> dict[str, Path]:
             out.write(event * 1000)
         out.write("</trace></log>\n")
     files["long-trace.xes"] = long
+    files.update(write_ocel_logs(folder, megabytes))
+    return files
+
+
+OCEL_START = ('{"objectTypes": [{"name": "proposal", "attributes": []}], "eventTypes": [], '
+              '"objects": [{"id": "C1", "type": "proposal"}], "events": [')
+OCEL_EVENT = ('{{"id": "e{number}", "type": "panel_work", "time": "2017-10-18T11:00:00+00:00", "attributes": '
+              '[{{"name": "org:resource", "value": "lead"}}, {{"name": "org:role", "value": "prosjektleder"}}], '
+              '"relationships": [{{"objectId": "C1", "qualifier": "case"}}]}}')
+
+
+def write_ocel_logs(folder: Path, megabytes: int) -> dict[str, Path]:
+    """OCEL 2.0 JSON: a string value of ``megabytes`` MB, an event nested a million levels deep,
+    and one case of more events than one case may have (``ocel_reader.MAX_EVENTS_PER_CASE`` + 1,
+    whatever ``megabytes``: the most rows one case can be made to hold)."""
+    from flowengine.eventlog.ocel_reader import MAX_EVENTS_PER_CASE as MAX_EVENTS
+
+    files: dict[str, Path] = {}
+    value = folder / "value.jsonocel"
+    with value.open("w", encoding="utf-8") as out:
+        out.write(OCEL_START + OCEL_EVENT.format(number=1).replace('"lead"', '"'))
+        for _ in range(megabytes):
+            out.write("y" * (1 << 20))
+        out.write('"}], "relationships": []}]}\n')
+    files["an OCEL string value of that size"] = value
+    deep = folder / "deep.jsonocel"
+    deep.write_text(OCEL_START + '{"id": "e1", "attributes": ' + "[" * 1_000_000 + "]" * 1_000_000 + "}]}\n",
+                    encoding="utf-8")
+    files["an OCEL event nested a million levels deep"] = deep
+    many = folder / "many-events.jsonocel"
+    with many.open("w", encoding="utf-8") as out:
+        out.write(OCEL_START)
+        for number in range(1, MAX_EVENTS + 2):
+            out.write(("" if number == 1 else ", ") + OCEL_EVENT.format(number=number))
+        out.write("]}\n")
+    files[f"an OCEL case of {MAX_EVENTS + 1:,} events"] = many
     return files
 
 
@@ -192,7 +230,7 @@ def valid_log(folder: Path, events: int) -> Path:
 
 def logs(args: argparse.Namespace, folder: Path) -> None:
     files = {"baseline: a valid log of 20,000 events (written)": valid_log(folder, 20_000),
-             **write_logs(folder, args.mb)}
+             **(write_ocel_logs(folder, args.mb) if args.only == "ocel" else write_logs(folder, args.mb))}
     print(f"\nhostile logs of about {args.mb} MB, each imported once\n")
     print("| file | size | exit | seconds | CPU time | peak memory |\n| --- | --- | --- | --- | --- | --- |")
     for number, (name, path) in enumerate(files.items()):
@@ -209,13 +247,13 @@ def main() -> None:
     parser.add_argument("--proposals", type=int, default=200)
     parser.add_argument("--mb", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=("workflows", "logs"))
+    parser.add_argument("--only", choices=("workflows", "logs", "ocel"), help="ocel: the OCEL 2.0 logs alone")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()}; {datetime.now(UTC):%Y-%m-%d}")
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        if args.only != "logs":
+        if args.only not in ("logs", "ocel"):
             workflows(args, folder)
         if args.only != "workflows":
             logs(args, folder)
