@@ -42,9 +42,11 @@ if TYPE_CHECKING:
 # from one state, a tick from a few hundred at most.
 MACHINES_KEPT = 1024
 
-_MACHINES: OrderedDict[tuple[str, str], Machine] = OrderedDict()
+_MACHINES: OrderedDict[tuple[int, str], Machine] = OrderedDict()
 _MACHINES_LOCK = threading.Lock()  # threads of one process fire steps side by side
-_UNSTORED = itertools.count(1)  # keys for definitions without a content hash (built in memory)
+# Machines are kept per compiled definition (one per definition hash in a process, see _CACHE),
+# never by the hash alone: two builds of one hash (a cache entry replaced meanwhile) keep apart.
+_COMPILED_KEYS = itertools.count(1)
 
 
 class _Token:
@@ -78,7 +80,7 @@ class CompiledWorkflow:
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
-        self._key = workflow.content_hash or f"unstored-{next(_UNSTORED)}"
+        self._key = next(_COMPILED_KEYS)
         initial = workflow.initial_state
         if initial is None:  # stored definitions were validated; this guards hand-edited databases
             raise InvalidInput(i18n.t("workflow {workflow} has no initial state", workflow=workflow.id))
