@@ -257,8 +257,9 @@ def main() -> None:
             workflows(args, folder)
         if args.only != "workflows":
             logs(args, folder)
+    only = f" --only {args.only}" if args.only else ""
     print(f"\nreproduce: python bench/hostile.py --states {args.states} --proposals {args.proposals} "
-          f"--mb {args.mb} --runs {args.runs}")
+          f"--mb {args.mb} --runs {args.runs}{only}")
 
 
 if __name__ == "__main__":
