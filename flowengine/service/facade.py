@@ -457,13 +457,11 @@ class FlowEngine:
     def erase(self, wanted: ErasureRequest, *, by: Actor | None = None) -> ErasureResult:
         """Erase what ``wanted`` names (admin only), an erasure step in each proposal concerned."""
         from flowengine.service import erasing
-
         return erasing.erase(self, wanted, by=by or Actor(self.login, "admin"))
 
     def keep_personal_data_apart(self) -> bool:
         """From now on, new events keep personal data apart (event format 3), erasable; admin only."""
         from flowengine.service import erasing
-
         return erasing.keep_apart(self)
 
     def workflow_versions(self, workflow: str) -> list[DefinitionVersion]:

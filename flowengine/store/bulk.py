@@ -106,9 +106,8 @@ class BulkWriter:
         created_at, updated_at and state_entered_at (what SQLite stores is derived from them)."""
         if not batch:
             return
-        if any(row.personal is not None for _, history in batch for row in history):
-            raise ValueError("the bulk path writes events of formats 1 and 2; events of format 3 go through "
-                             "queries.insert_event, which keeps their personal values apart")
+        # events of format 3 go through queries.insert_event, which keeps their personal values apart
+        assert all(row.personal is None for _, history in batch for row in history)
         if self.sqlite:
             self._write_sqlite(batch, iso)
         else:
