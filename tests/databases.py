@@ -189,7 +189,7 @@ def reset(target: str) -> None:
     than a new database on a server. The append-only guards fire on UPDATE and DELETE, not on
     TRUNCATE, which only the owner of the tables may run."""
     with Database(resolve_url(target)) as database, database.write() as conn:
-        conn.execute(text("TRUNCATE events, proposals, definitions RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE erasable, events, proposals, definitions RESTART IDENTITY"))
 
 
 def untouched(target: str) -> bool:
