@@ -7,10 +7,11 @@
 What is measured: each command below started as its own process (``flowengine …``, output to
 /dev/null), ``--runs`` times, interleaved with ``python -c "import sqlalchemy"`` — the floor of
 any command that reads the database — so the machine's drift weighs on all alike; one warm-up
-round first (bytecode and built definitions cached, as after any first use). "Now" is fixed just
-after the data set's last event in a database made for tests or demos; one made for real use
-runs on its own clock. The proposals the commands name are picked once, seeded: one
-in the middle of the id order, an open one that can be advanced (each run advances another).
+round first (bytecode and built definitions cached, as after any first use). "Now" is the
+database's own clock (a database made for real use, as the national one is, takes no fixed
+"now"): every open proposal has waited at least since the data set's end. The proposals the
+commands name are picked once, seeded: one in the middle of the id order, an open one that can
+be advanced (each run advances another).
 
 On PostgreSQL the commands connect as a **member login**, as people use a shared server: a login
 in ``flowengine_users`` made for the run (``bench/members.py``) holding every role in every
@@ -38,7 +39,6 @@ from advance import console_script  # bench/ is on the path when a bench script 
 from members import default_login, drop, member
 
 FLOOR = 'python -c "import sqlalchemy"'
-NOW = "2026-01-02T12:00"
 
 
 def _seconds(command: list[str], env: dict[str, str]) -> float:
@@ -47,25 +47,13 @@ def _seconds(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def simulated(target: str) -> bool:
-    """Whether the database was made for tests or demos, whose "now" may be fixed (``NOW``); one
-    made for real use (as ``bench/national.py`` makes them now) runs on its own clock."""
-    from flowengine.service.facade import FlowEngine
-
-    with FlowEngine.open(target) as engine:
-        return engine.recording_clock is not None
-
-
 def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[str, str, str]], int, int]:
     """A proposal in the middle, a page cursor, ``runs + 1`` open proposals each with a step that
     needs nothing more (id, trigger, role), and the numbers of proposals and events."""
-    from flowengine.clock import parse_moment
     from flowengine.service.facade import FlowEngine
 
     rng = random.Random(seed)
-    moment = parse_moment(NOW, what="now")
-    clock = (lambda: moment) if simulated(target) else None
-    with FlowEngine.open(target, clock=clock) as engine, engine.database.read() as conn:
+    with FlowEngine.open(target) as engine, engine.database.read() as conn:
         proposals = int(conn.exec_driver_sql("SELECT count(*) FROM proposals").scalar_one())
         events = int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
         prefixes = [row[0] for row in conn.exec_driver_sql("SELECT DISTINCT prefix FROM proposals ORDER BY 1")]
@@ -126,10 +114,9 @@ def main() -> None:
     server = "://" in args.db and not args.db.startswith("sqlite")
     login = default_login() if server else "bench"
     target = member(args.db, login, ["*"], ["*"]) if server else args.db
-    env = {**os.environ, "FLOWENGINE_DB": target, "FLOWENGINE_NOW": NOW, "FLOWENGINE_PAGER": "cat",
-           "FLOWENGINE_USER": login}
-    for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB", "PYTHONDONTWRITEBYTECODE",
-                 *(() if simulated(args.db) else ("FLOWENGINE_NOW",))):
+    env = {**os.environ, "FLOWENGINE_DB": target, "FLOWENGINE_PAGER": "cat", "FLOWENGINE_USER": login}
+    for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB", "FLOWENGINE_NOW",
+                 "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
     try:
         times = _measure(flowengine, env, args.runs, picked, cursor, movable)

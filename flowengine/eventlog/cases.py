@@ -289,6 +289,7 @@ class CaseBuilder:
         history: list[EventRow] = []
         append = history.append
         builder = ChainBuilder(pid, self.stamp)
+        advance = builder.advance
         state: str | None = None
         started = False
         for at, iso, position, values in found:
@@ -328,8 +329,7 @@ class CaseBuilder:
                                              f"(roles that may: {', '.join(step.roles)})")
                 broken = True
             if not broken:
-                append(builder.step(ADVANCED, name, role, at, at_iso=iso, trigger=step.trigger, to_state=target,
-                                    comment=comment))
+                append(advance(name, role, at, iso, step.trigger, target, comment))
             state = target
         if broken or identity is None or not history:
             self._release(identity, case)

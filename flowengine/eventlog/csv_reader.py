@@ -101,7 +101,8 @@ class CsvLog:
                             row = (row + [""] * width)[:width]
                         if not nothing.isdisjoint(row):
                             row = ["" if value in nothing else value for value in row]
-                        if restoring and any(value[:1] == "'" for value in row):  # a cell neutralised on export
+                        if restoring and "'" in "".join(row) and any(value[:1] == "'" for value in row):
+                            # a cell neutralised on export (looked for cell by cell only where an apostrophe is)
                             row = [restore(value) for value in row]
                         row.append("")
                         yield line, pick(row)

@@ -185,16 +185,13 @@ def _count_rows(found: LogProfile, log: EventLog, rows: list[tuple[Any, Sequence
 
 def _count_case(found: LogProfile, timed: list[tuple[datetime, str, str]]) -> None:
     """One case into the profile: its events in time order, its variant, who left each activity."""
-    for earlier, later in pairwise(timed):
-        if later[0] < earlier[0]:
-            timed.sort(key=_FIRST)  # stable: events at the same moment keep the file's order
-            break
-    trace = tuple([activity for _, activity, _ in timed])
+    timed.sort(key=_FIRST)  # stable: events at the same moment keep the file's order (in order: one pass, in C)
+    _, trace, roles = zip(*timed, strict=True)
     found.variants[trace] += 1
     found.events += len(trace)
-    if timed[0][2]:
-        found.first_roles[timed[0][2]] += 1
-    if any(role for _, _, role in timed):
+    if roles[0]:
+        found.first_roles[roles[0]] += 1
+    if any(roles):
         for (_, before, _), (_, _, role) in pairwise(timed):
             if role:
                 found.leaving_roles.setdefault(before, Counter())[role] += 1

@@ -32,9 +32,32 @@ _parse = datetime.fromisoformat
 
 def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
     """(aware UTC, iso_utc text) of a timestamp, or why it is unreadable or refused: outside the
-    accepted window (:mod:`flowengine.timewindow`) a time is refused like an unreadable one."""
+    accepted window (:mod:`flowengine.timewindow`) a time is refused like an unreadable one.
+
+    An import reads one per event. A time already in UTC in one of the usual layouts (what
+    flowengine, PM4Py and pandas write: ``2019-03-01T09:30:00+00:00``, ``…:00.123456+00:00``,
+    ``…:00Z``, ``…:00.123456Z``, ``T`` or a space) is read here: ``fromisoformat`` gives it the
+    UTC zone itself, and its text is taken from its own digits, once the separators show that
+    they stand where the canonical text has them."""
+    parsed: datetime | None
     try:
-        found = _read_moment(text, assume_utc)
+        parsed = _parse(text)
+    except ValueError:
+        parsed = None
+    else:
+        if parsed.tzinfo is UTC and text[4:5] == "-" == text[7:8] and text[13:14] == ":" == text[16:17]:
+            size = len(text)
+            if (size == 32 and text[19] == "." and text[26] in "+-") or (size == 27 and text[19] == "."
+                                                                        and text[26] == "Z"):
+                iso = f"{text[:10]}T{text[11:26]}Z"  # 2019-03-01T09:30:00.123456+00:00, or …123456Z
+            elif (size == 25 and text[19] in "+-") or (size == 20 and text[19] == "Z"):
+                iso = f"{text[:10]}T{text[11:19]}.000000Z"  # 2019-03-01T09:30:00+00:00, or …:00Z
+            else:
+                iso = ""
+            if iso and EARLIEST <= parsed < LATEST:
+                return parsed, iso
+    try:
+        found = _read_moment(text, assume_utc, parsed)
     except OverflowError:
         found = (datetime.max.replace(tzinfo=UTC), "")
     if isinstance(found, str) or EARLIEST <= found[0] < LATEST:
@@ -44,30 +67,15 @@ def read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
         earliest=EARLIEST_TEXT, latest=LATEST_TEXT))
 
 
-def _read_moment(text: str, assume_utc: bool) -> tuple[datetime, str] | str:
-    """An import reads one per event: a time already in UTC in one of the usual layouts (what
-    flowengine, PM4Py and pandas write) has its text taken from its own digits, without
-    formatting the moment again."""
-    try:
-        moment = _parse(text)
-    except ValueError:
+def _read_moment(text: str, assume_utc: bool, moment: datetime | None) -> tuple[datetime, str] | str:
+    """Any other layout, zone, or spaces around it; ``moment``: ``text`` read, if it could be."""
+    if moment is None:
         try:
             text = text.strip()
             moment = _parse(text)
         except ValueError:
             return (f"bad timestamp '{text}': write ISO 8601 with a UTC offset, e.g. 2019-03-01T09:30:00+01:00 "
                     "or 2019-03-01 09:30:00Z")
-    offset = moment.utcoffset()
-    if offset is not None and not offset and moment.year >= 1000:
-        size = len(text)
-        if size == 32 and text[19] == "." and text[26] in "+-":  # 2019-03-01T09:30:00.123456+00:00
-            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:26]}Z"
-        if size == 25 and text[19] in "+-":  # 2019-03-01T09:30:00+00:00
-            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:19]}.000000Z"
-        if size == 27 and text[19] == "." and text[26] == "Z":  # 2019-03-01T09:30:00.123456Z
-            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:26]}Z"
-        if size == 20 and text[19] == "Z":  # 2019-03-01T09:30:00Z
-            return moment.replace(tzinfo=UTC), f"{text[:10]}T{text[11:19]}.000000Z"
     if moment.tzinfo is None:
         if not assume_utc:
             return (f"timestamp '{text}' has no UTC offset, so the moment is unknown; add the offset, or read "

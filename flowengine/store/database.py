@@ -36,6 +36,7 @@ WRITE_ATTEMPTS = 5  # a write rolled back by concurrent writers is run again, at
 _RETRY_PAUSE_SECONDS = 0.02  # before the second attempt; doubled before each further one, with jitter
 _WAL_RETRY_SECONDS = 0.01
 _WRITE = "flowengine_write"
+WRITE_OPTION = _WRITE  # the execution option that makes a transaction a write (BEGIN IMMEDIATE on SQLite)
 # PostgreSQL's answers that mean "nothing was written; the same transaction may well succeed now".
 _TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock"}
 
