@@ -60,6 +60,7 @@ REMEDY_KINDS = (
     "as_of",          # value: a moment to look at instead of now (a finished log's last day)
     "out",          # another output folder
     "database",     # another database
+    "create_database",  # name: the path of a database to create first (a reader creates none)
     "list_proposals",  # see which proposals there are
     "show_proposal",   # name: look at where a proposal stands now
     "grant",           # name: a login, value: "role:workflow" — what an administrator can grant it

@@ -195,6 +195,7 @@ def test_a_bad_as_of_date_is_a_usage_error(place: Place) -> None:
 
 
 def test_an_empty_database_has_nothing_to_report(db_target: str) -> None:
+    assert CliRunner().invoke(cli, ["init", "--db", db_target], env={"FLOWENGINE_NOW": "2019-06-01"}).exit_code == 0
     result = CliRunner().invoke(cli, ["stalls", "report", "--db", db_target],
                                 env={"FLOWENGINE_NOW": "2019-06-01"})
     assert result.exit_code == 1 and "no proposals yet" in result.output

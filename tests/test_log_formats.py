@@ -168,9 +168,9 @@ def test_an_undeclared_entity_in_an_xes_log_is_refused(flow: FlowEngine, tmp_pat
 
 @pytest.mark.parametrize(("content", "message"), [
     ("[" * 100_000 + "]" * 100_000, "does not start with '{'"),
-    ('{"objects": ' + "[" * 100_000 + "]" * 100_000 + "}", "near character 14: values nested too deeply"),
+    ('{"objects": ' + "[" * 100_000 + "]" * 100_000 + "}", "near character 14: values nested deeper than 32 levels"),
     ('{"objects": [[]]}', "object 1 has no string 'id' and 'type'"),
-    ('{"objects": [], "events": [' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "]}", "nested too deeply"),
+    ('{"objects": [], "events": [' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "]}", "nested deeper than 32 levels"),
     ('{"objects": [{"id": "a", "type": "t"}], "events": [{"id": "e1", "type": "x", "time": "2024-03-01T00:00:00Z"',
      "the file ends in the middle of a value (was it cut short?)"),
     ('{"objects": [{"id": "a", "type": "t"}], "events": [{"id": "e1", "type": "x"} {}]}', "expected ',' or ']'"),

@@ -16,6 +16,13 @@ some tools write them) are read as their JSON text.
 The file is read twice and never whole (:mod:`flowengine.eventlog.jsonstream`): first the
 objects (their types, and the case objects' attributes), then the events, one at a time.
 Positions are "event N (its id)", N counted from 1 in the file's order.
+
+Limits, so that a hostile file is refused early, in bounded memory, with where it went wrong:
+at most :data:`MAX_OBJECTS` objects, :data:`MAX_EVENTS` events and
+:data:`MAX_EVENTS_PER_CASE` events related to one case object, :data:`MAX_VALUE_CHARS`
+characters in any string (an id, a type, an attribute's name or value), values nested at most
+:data:`jsonstream.MAX_DEPTH` levels and :data:`jsonstream.ELEMENT_LIMIT` characters in one
+object or event (see :mod:`flowengine.eventlog.jsonstream`).
 """
 
 from __future__ import annotations
@@ -27,11 +34,17 @@ from typing import Any
 
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog.attributes import ACTIVITY, CASE, CASE_PREFIX, TIMESTAMP
-from flowengine.eventlog.jsonstream import JsonStream
+from flowengine.eventlog.jsonstream import JsonStream, oversized
 from flowengine.eventlog.meanings import CASE as CASE_INDEX
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
+from flowengine.i18n import t
 
 PROPOSAL_TYPE = "proposal"  # flowengine's own object type for proposals (see ocel_writer)
+MAX_OBJECTS = 1_000_000  # objects in one log
+MAX_EVENTS = 1_000_000  # events in one log
+MAX_EVENTS_PER_CASE = 100_000  # events related to one case object, as XES bounds a trace: what one case holds
+MAX_VALUE_CHARS = 1_000_000  # characters in one string, as in XES
+_ELEMENT_DEPTH = 2  # the top-level object and its array hold each object and event
 
 
 def _text(value: Any) -> str:
@@ -53,6 +66,22 @@ class OcelLog:
     def where(self, position: tuple[int, str]) -> str:
         number, identifier = position
         return f"{self.name}: event {number} ({identifier})" if identifier else f"{self.name}: event {number}"
+
+    def _elements(self, wanted_key: str, limit: int) -> Iterator[tuple[int, Any]]:
+        """(number, element) of the top-level array ``wanted_key``, each checked against the limits."""
+        for number, item in enumerate(self._walk(wanted_key), start=1):
+            place = f"{self.name}: {'object' if wanted_key == 'objects' else 'event'} {number}"
+            if number > limit:
+                raise InvalidInput(t("{place}: the log has more than {n} objects", place=place, n=f"{limit:,}")
+                                   if wanted_key == "objects" else
+                                   t("{place}: the log has more than {n} events", place=place, n=f"{limit:,}"))
+            problem = oversized(item, _ELEMENT_DEPTH, MAX_VALUE_CHARS)
+            if problem is not None:
+                identifier = item.get("id") if isinstance(item, dict) else None
+                if isinstance(identifier, str) and len(identifier) <= 100:
+                    place = f"{place} ({identifier})"
+                raise InvalidInput(f"{place}: {problem}")
+            yield number, item
 
     def _walk(self, wanted_key: str) -> Iterator[Any]:
         """The elements of the top-level array ``wanted_key`` (none if the log has no such key)."""
@@ -78,7 +107,7 @@ class OcelLog:
         types: dict[str, int] = {}
         cases: dict[str, dict[str, str]] = {}
         timed: dict[str, dict[str, tuple[str, str]]] = {}
-        for number, item in enumerate(self._walk("objects"), start=1):
+        for number, item in self._elements("objects", MAX_OBJECTS):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
                     or not isinstance(item.get("type"), str):
                 raise InvalidInput(f"{self.name}: object {number} has no string 'id' and 'type', as OCEL 2.0 "
@@ -112,7 +141,8 @@ class OcelLog:
         """((event number, event id), values) for every event and each case object it relates to."""
         named = wanted[CASE_INDEX]
         _, cases = self._objects(named if named and named != CASE else None)
-        for number, item in enumerate(self._walk("events"), start=1):
+        held: dict[str, int] = {}  # events per case object so far
+        for number, item in self._elements("events", MAX_EVENTS):
             if not isinstance(item, dict):
                 raise InvalidInput(f"{self.name}: event {number} is not a JSON object")
             identifier = _text(item.get("id"))
@@ -130,6 +160,11 @@ class OcelLog:
                 if not isinstance(target, str) or target not in cases or target in seen:
                     continue
                 seen.add(target)
+                held[target] = count = held.get(target, 0) + 1
+                if count > MAX_EVENTS_PER_CASE:
+                    raise InvalidInput(t("{place}: object {case} has more than {n} events", place=self.where(
+                        (number, identifier if len(identifier) <= 100 else "")), case=target,
+                        n=f"{MAX_EVENTS_PER_CASE:,}"))
                 values = {**cases[target], **own}
                 yield (number, identifier), [target if index == CASE_INDEX else values.get(name, "") if name else ""
                                              for index, name in enumerate(wanted)]

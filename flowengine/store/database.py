@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 
-from flowengine.errors import StoreError
+from flowengine.errors import Remedy, StoreError
+from flowengine.i18n import t
 
 ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -86,23 +87,51 @@ def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "flowengine" / "flowengine.db"
 
 
-def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """``--db`` or ``$FLOWENGINE_DB`` (a file path or a database URL), else the default file."""
+def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None, *, create: bool = True) -> str:
+    """``--db`` or ``$FLOWENGINE_DB`` (a file path or a database URL), else the default file.
+    ``create`` off (the caller only reads): a SQLite file that is not there is refused, and
+    neither it nor its folder is made."""
     env = os.environ if environ is None else environ
     value = (target or env.get(ENV_DB, "")).strip()
     if not value:
         path = default_database_path(env)
+        if not create:
+            _existing(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
     if "://" in value:
+        named = None if create else sqlite_file(value)
+        if named is not None:
+            _existing(named)
         return value
     path = Path(value).expanduser()
+    if path.is_dir():
+        raise StoreError(f"{value} is a folder; give a file name for the database, e.g. {path / 'flowengine.db'}")
+    if not create:
+        _existing(path)
     if not path.parent.is_dir():
         raise StoreError(f"cannot create the database {value}: the folder {path.parent} does not exist "
                          "(create it, or choose another place)")
-    if path.is_dir():
-        raise StoreError(f"{value} is a folder; give a file name for the database, e.g. {path / 'flowengine.db'}")
     return f"sqlite:///{path}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another database or an in-memory one."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        return None
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).expanduser()
+
+
+def _existing(path: Path) -> None:
+    """A database a reader names must be there: opening a missing SQLite file would create it."""
+    if not path.is_file():
+        raise StoreError(t("there is no database at {path}; a command that only reads creates none",
+                           path=str(path))).fixed_by(Remedy("create_database", str(path)), Remedy("database"))
 
 
 class _Kept:
