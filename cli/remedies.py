@@ -40,6 +40,7 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
     "grant": lambda name, value: grant_command(name, value),
     "unset_now": lambda name, value: t("unset {variable}", variable="FLOWENGINE_NOW"),
+    "upgrade_schema": lambda name, value: t("{command} (after a backup)", command="flowengine db upgrade"),
 }
 
 

@@ -65,6 +65,7 @@ REMEDY_KINDS = (
     "show_proposal",   # name: look at where a proposal stands now
     "grant",           # name: a login, value: "role:workflow" — what an administrator can grant it
     "unset_now",       # do not fix the clock (a database made for real use times its steps itself)
+    "upgrade_schema",  # bring an older shared database's schema up to date, on purpose, after a backup
 )
 
 

@@ -54,13 +54,14 @@ from typing import TYPE_CHECKING, Any
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as col
-from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder, Problem
+from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder
 from flowengine.eventlog.csv_reader import CsvLog
+from flowengine.eventlog.fitting import Problem
 from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
 from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
 from flowengine.eventlog.rejects import Rejects, RejectsFile
 from flowengine.history.steps import EventRow
-from flowengine.i18n import t
+from flowengine.i18n import t, tn
 from flowengine.meter import Meter, no_meter
 from flowengine.store import bulk, queries
 
@@ -94,8 +95,9 @@ class Fitness:
         return self.events_fit / self.events if self.events else 1.0
 
     def text(self) -> str:
-        return (f"{_percent(self.case_share)} of cases ({self.cases_fit:,} of {self.cases:,}), "
-                f"{_percent(self.event_share)} of events ({self.events_fit:,} of {self.events:,})")
+        return t("{case_share} of cases ({cases_fit} of {cases}), {event_share} of events ({events_fit} of {events})",
+                 case_share=_percent(self.case_share), cases_fit=f"{self.cases_fit:,}", cases=f"{self.cases:,}",
+                 event_share=_percent(self.event_share), events_fit=f"{self.events_fit:,}", events=f"{self.events:,}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"cases": self.cases, "cases_fit": self.cases_fit, "case_share": self.case_share,
@@ -122,12 +124,15 @@ class LogRejected(InvalidInput):
         self.problems = tuple(problems)
         self.count = count
         self.fitness = fitness
-        more = f"\n… and {count - len(self.problems)} more" if count > len(self.problems) else ""
+        more = "\n" + t("… and {n} more", n=count - len(self.problems)) if count > len(self.problems) else ""
         listed = "\n".join(problem.format() for problem in self.problems)
-        unfit = "" if fitness is None else f" in {fitness.cases - fitness.cases_fit:,} of {fitness.cases:,} cases"
-        fit = "" if fitness is None else f" — fitness: {fitness.text()}"
-        super().__init__(f"cannot import {log} under {workflow}: {count} problem{'s' if count != 1 else ''}{unfit}; "
-                         f"nothing was written{fit}\n{listed}{more}")
+        counted = tn("{n} problem", "{n} problems", count)
+        if fitness is not None:
+            counted = t("{problems} in {unfit} of {cases} cases", problems=counted,
+                        unfit=f"{fitness.cases - fitness.cases_fit:,}", cases=f"{fitness.cases:,}")
+        fit = "" if fitness is None else " — " + t("fitness: {fitness}", fitness=fitness.text())
+        super().__init__(t("cannot import {log} under {workflow}: {problems}; nothing was written", log=log,
+                           workflow=workflow, problems=counted) + f"{fit}\n{listed}{more}")
 
     @property
     def summary(self) -> str:
@@ -191,7 +196,7 @@ def import_log(engine: FlowEngine, path: str | Path, workflow: str, *, fmt: str 
     wanted = columns(log, dict(mapping or {}))
     if role is not None and compiled.workflow.roles and role not in compiled.workflow.roles:
         raise NotFound("role", role, list(compiled.workflow.roles),
-                       hint=f"the default role is one of the roles of {compiled.workflow.id}")
+                       hint=t("the default role is one of the roles of {workflow}", workflow=compiled.workflow.id))
     settings = _Settings(log, compiled, text, source, wanted, actor, role, assume_utc, dry_run, meter,
                          max(1, batch_events), keep_going, rejects)
     collecting = gc.isenabled()
@@ -374,7 +379,7 @@ def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
         values = row[1]
         case = values[CASE]
         if not case:
-            builder.problem(row[0], None, f"no case id (the {builder.column('case')} column is empty)")
+            builder.problem(row[0], None, t("no case id (the {column} column is empty)", column=builder.column("case")))
             tally.events += 1
             continue
         lifecycle = values[LIFECYCLE]

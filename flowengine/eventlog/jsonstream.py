@@ -54,7 +54,8 @@ class JsonStream:
 
     def _fail(self, what: str, at: int | None = None) -> InvalidInput:
         where = self.consumed + (self.pos if at is None else at) + 1
-        return InvalidInput(f"{self.name}: not readable as OCEL 2.0 JSON near character {where}: {what}")
+        return InvalidInput(t("{path}: not readable as OCEL 2.0 JSON near character {where}: {what}", path=self.name,
+                              where=where, what=what))
 
     def peek(self) -> str:
         """The next character after white space ("" at the end)."""
@@ -68,7 +69,7 @@ class JsonStream:
     def expect(self, char: str) -> None:
         found = self.peek()
         if found != char:
-            raise self._fail(f"expected '{char}', found {_shown(found)}")
+            raise self._fail(t("expected '{char}', found {found}", char=char, found=_shown(found)))
         self.pos += 1
 
     def value(self) -> Any:
@@ -79,11 +80,12 @@ class JsonStream:
                 value, end = _DECODER.raw_decode(self.buffer, self.pos)
             except json.JSONDecodeError as error:
                 if len(self.buffer) - self.pos > ELEMENT_LIMIT:
-                    raise self._fail(f"one value is longer than {ELEMENT_LIMIT:,} characters") from None
+                    raise self._fail(t("one value is longer than {n} characters", n=f"{ELEMENT_LIMIT:,}")) from None
                 if self._more():
                     continue
                 if error.pos >= len(self.buffer):
-                    raise self._fail("the file ends in the middle of a value (was it cut short?)", error.pos) from None
+                    raise self._fail(t("the file ends in the middle of a value (was it cut short?)"),
+                                     error.pos) from None
                 raise self._fail(error.msg, error.pos) from None
             except RecursionError:
                 raise self._fail(t("values nested deeper than {n} levels", n=MAX_DEPTH)) from None
@@ -106,7 +108,7 @@ class JsonStream:
                 return
             if following != ",":
                 self.pos -= 1
-                raise self._fail(f"expected ',' or ']' in an array, found {_shown(following)}")
+                raise self._fail(t("expected ',' or ']' in an array, found {found}", found=_shown(following)))
 
     def members(self) -> Iterator[str]:
         """The keys of the object that starts here; after each, the caller reads or skips its value."""
@@ -117,7 +119,7 @@ class JsonStream:
         while True:
             key = self.value()
             if not isinstance(key, str):
-                raise self._fail("an object's key is not a string")
+                raise self._fail(t("an object's key is not a string"))
             self.expect(":")
             yield key
             following = self.peek()
@@ -126,7 +128,7 @@ class JsonStream:
                 return
             if following != ",":
                 self.pos -= 1
-                raise self._fail(f"expected ',' or '}}' in an object, found {_shown(following)}")
+                raise self._fail(t("expected ',' or '}}' in an object, found {found}", found=_shown(following)))
 
     def skip(self) -> None:
         """Step over the next value; an array element by element, so a large one costs no memory."""
@@ -163,4 +165,4 @@ def oversized(value: Any, depth: int, max_chars: int) -> str | None:
 
 
 def _shown(char: str) -> str:
-    return repr(char) if char else "the end"
+    return repr(char) if char else t("the end")

@@ -65,7 +65,9 @@ class OcelLog:
 
     def where(self, position: tuple[int, str]) -> str:
         number, identifier = position
-        return f"{self.name}: event {number} ({identifier})" if identifier else f"{self.name}: event {number}"
+        where = t("event {number} ({id})", number=number, id=identifier) if identifier else t("event {number}",
+                                                                                             number=number)
+        return f"{self.name}: {where}"
 
     def _elements(self, wanted_key: str, limit: int) -> Iterator[tuple[int, Any]]:
         """(number, element) of the top-level array ``wanted_key``, each checked against the limits."""
@@ -89,18 +91,19 @@ class OcelLog:
             with open_text(self.path) as handle:
                 stream = JsonStream(handle, self.name)
                 if stream.peek() != "{":
-                    raise InvalidInput(f"{self.name} is not OCEL 2.0 JSON: it does not start with '{{'")
+                    raise InvalidInput(t("{path} is not OCEL 2.0 JSON: it does not start with '{{'", path=self.name))
                 for key in stream.members():
                     if key == wanted_key and stream.peek() == "[":
                         yield from stream.items()
                     else:
                         stream.skip()
         except UnicodeDecodeError as error:
-            raise InvalidInput(f"{self.name} is not UTF-8 text; save it as UTF-8") from error
+            raise InvalidInput(t("{path} is not UTF-8 text; save it as UTF-8", path=self.name)) from error
         except DAMAGED as error:
             raise damaged(self.name, error) from error
         except OSError as error:
-            raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
+            raise InvalidInput(t("cannot read {path}: {reason}", path=self.path,
+                                 reason=error.strerror or error)) from error
 
     def _objects(self, case_type: str | None) -> tuple[str, dict[str, dict[str, str]]]:
         """The case type, and each case object's attributes (the first value of each, by time)."""
@@ -110,8 +113,8 @@ class OcelLog:
         for number, item in self._elements("objects", MAX_OBJECTS):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
                     or not isinstance(item.get("type"), str):
-                raise InvalidInput(f"{self.name}: object {number} has no string 'id' and 'type', as OCEL 2.0 "
-                                   "requires")
+                raise InvalidInput(t("{path}: object {number} has no string 'id' and 'type', as OCEL 2.0 requires",
+                                     path=self.name, number=number))
             kind = item["type"]
             types[kind] = types.get(kind, 0) + 1
             if case_type is not None and kind != case_type:
@@ -127,10 +130,11 @@ class OcelLog:
         chosen = case_type or (PROPOSAL_TYPE if PROPOSAL_TYPE in types else
                                next(iter(types)) if len(types) == 1 else None)
         if chosen is None:
-            raise InvalidInput(f"{self.name} has objects of {len(types)} types ({', '.join(sorted(types))}); "
-                               "say which type's objects are the cases").fixed_by(Remedy("column", "TYPE", "case"))
+            raise InvalidInput(t("{path} has objects of {n} types ({types}); say which type's objects are the cases",
+                                 path=self.name, n=len(types), types=", ".join(sorted(types)))
+                               ).fixed_by(Remedy("column", "TYPE", "case"))
         if chosen not in types:
-            raise NotFound("object type", chosen, sorted(types), hint=f"in {self.name}")
+            raise NotFound("object type", chosen, sorted(types), hint=t("in {path}", path=self.name))
         if case_type is None and len(types) > 1:
             return self._objects(chosen)  # read again, keeping the attributes of the chosen type only
         for identifier, attributes in timed.items():
@@ -144,7 +148,7 @@ class OcelLog:
         held: dict[str, int] = {}  # events per case object so far
         for number, item in self._elements("events", MAX_EVENTS):
             if not isinstance(item, dict):
-                raise InvalidInput(f"{self.name}: event {number} is not a JSON object")
+                raise InvalidInput(t("{path}: event {number} is not a JSON object", path=self.name, number=number))
             identifier = _text(item.get("id"))
             related = item.get("relationships") or []
             own: dict[str, str] = {}

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, text
 
 from flowengine.errors import StoreError
 from flowengine.history.steps import EventRow
+from flowengine.i18n import t
 from flowengine.store.bulk import SQLITE_EVENTS, SQLITE_PROPOSALS, ProposalRow, mirrored, sqlite_rows
 from flowengine.store.database import WRITE_OPTION, Database, translate_errors
 
@@ -155,8 +156,8 @@ def loading(database: Database) -> Iterator[Loader]:
 
 def _refuse_unless_empty(conn: Connection, database: Database) -> None:
     if conn.execute(text("SELECT 1 FROM proposals LIMIT 1")).first() is not None:
-        raise StoreError(f"{database.display_name} already holds proposals; a load fills a new database only "
-                         "(an import adds to one in use)")
+        raise StoreError(t("{database} already holds proposals; a load fills a new database only (an import adds "
+                           "to one in use)", database=database.display_name))
 
 
 @contextmanager
