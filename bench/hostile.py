@@ -10,12 +10,16 @@ What is measured, precisely:
   validate``, ``workflow show``, ``workflow diagram -o x.dot`` (the diagram model and its DOT;
   Graphviz's own layout is not flowengine's), and on a database of ``--proposals`` proposals
   moved along it at random (made once, before any timing), ``stalls report`` (the analysis and
-  every section) and ``stalls diagram -o x.dot``. The baseline is the bare read of the same file
+  every section), ``stalls diagram -o x.dot`` and ``advance`` (one step along a transition
+  from ``"*"``: the engine's machine for the state it leaves); these three on the database's own
+  clock, as a database made for real use requires. The baseline is the bare read of the same file
   with PyYAML (``yaml.safe_load``), the least any check of it costs; ratios are to it.
 - **logs**: files of about ``--mb`` MB each, written once into a temporary folder: a CSV field of
   that size on one line, the same field spread over short lines, a line of nothing but commas,
   a header line that long, an XES attribute value that long, an XES trace nested a million
-  elements deep, and one XES trace of ``--mb`` times 1,000 events. Each is imported once with
+  elements deep, one XES trace of ``--mb`` times 1,000 events, and OCEL 2.0 JSON: a string value
+  of that size, an event nested a million levels deep, one case of 100,001 events (``--only
+  ocel`` imports these alone). Each is imported once with
   ``flowengine import FILE --workflow trondheim`` into a fresh database: exit code, seconds and
   the process's peak resident memory (``ru_maxrss`` of the child). The baseline is the import
   of a valid log of 20,000 events (written to the database).
@@ -54,11 +58,16 @@ def star_workflow(states: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, float]:
+def run(args: list[str], env: dict[str, str] | None = None, *,
+        fixed_clock: bool = True) -> tuple[float, float, int, float]:
     """(seconds, peak MB, exit code, CPU seconds) of one whole process, by GNU time (``%M``,
     ``%U``, ``%S``): a child forked from this process would start from this process's own peak.
-    The CPU time is what other work on a shared machine disturbs least."""
+    The CPU time is what other work on a shared machine disturbs least. ``fixed_clock`` off for a
+    command on a database made for real use, which refuses a fixed clock (a report is given its
+    date with ``--as-of`` instead)."""
     environment = {**os.environ, "FLOWENGINE_NOW": NOW, **(env or {})}
+    if not fixed_clock:
+        environment.pop("FLOWENGINE_NOW")
     with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
         started = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", measured.name, *args],
@@ -104,14 +113,17 @@ def workflows(args: argparse.Namespace, folder: Path) -> None:
         "`flowengine stalls report`": [*CLI, "stalls", "report", "--as-of", "2019-06-01", "--no-pager", "--quiet"],
         "`flowengine stalls diagram star -o x.dot`": [*CLI, "stalls", "diagram", "star", "--as-of", "2019-06-01",
                                                       "-o", str(folder / "s.dot")],
+        # One step along a transition from "*" (STAR-1 is moved to s1 and back to it each time).
+        "`flowengine advance STAR-1 go1`": [*CLI, "advance", "STAR-1", "go1", "--as", "pia", "--role", "panel"],
     }
+    on_database = {name for name, command in cases.items() if command[3:4] in (["stalls"], ["advance"])}
     times: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
     memory: dict[str, float] = {}
     codes: dict[str, int] = {}
     for _ in range(args.runs):
         for name, command in cases.items():
-            seconds, peak, code, used = run(command, env)
+            seconds, peak, code, used = run(command, env, fixed_clock=name not in on_database)
             times[name].append(seconds)
             cpu[name].append(used)
             memory[name] = max(memory.get(name, 0.0), peak)
@@ -163,6 +175,42 @@ def write_logs(folder: Path, megabytes: int) -> dict[str, Path]:
             out.write(event * 1000)
         out.write("</trace></log>\n")
     files["long-trace.xes"] = long
+    files.update(write_ocel_logs(folder, megabytes))
+    return files
+
+
+OCEL_START = ('{"objectTypes": [{"name": "proposal", "attributes": []}], "eventTypes": [], '
+              '"objects": [{"id": "C1", "type": "proposal"}], "events": [')
+OCEL_EVENT = ('{{"id": "e{number}", "type": "panel_work", "time": "2017-10-18T11:00:00+00:00", "attributes": '
+              '[{{"name": "org:resource", "value": "lead"}}, {{"name": "org:role", "value": "prosjektleder"}}], '
+              '"relationships": [{{"objectId": "C1", "qualifier": "case"}}]}}')
+
+
+def write_ocel_logs(folder: Path, megabytes: int) -> dict[str, Path]:
+    """OCEL 2.0 JSON: a string value of ``megabytes`` MB, an event nested a million levels deep,
+    and one case of more events than one case may have (``ocel_reader.MAX_EVENTS_PER_CASE`` + 1,
+    whatever ``megabytes``: the most rows one case can be made to hold)."""
+    from flowengine.eventlog.ocel_reader import MAX_EVENTS_PER_CASE as MAX_EVENTS
+
+    files: dict[str, Path] = {}
+    value = folder / "value.jsonocel"
+    with value.open("w", encoding="utf-8") as out:
+        out.write(OCEL_START + OCEL_EVENT.format(number=1).replace('"lead"', '"'))
+        for _ in range(megabytes):
+            out.write("y" * (1 << 20))
+        out.write('"}], "relationships": []}]}\n')
+    files["an OCEL string value of that size"] = value
+    deep = folder / "deep.jsonocel"
+    deep.write_text(OCEL_START + '{"id": "e1", "attributes": ' + "[" * 1_000_000 + "]" * 1_000_000 + "}]}\n",
+                    encoding="utf-8")
+    files["an OCEL event nested a million levels deep"] = deep
+    many = folder / "many-events.jsonocel"
+    with many.open("w", encoding="utf-8") as out:
+        out.write(OCEL_START)
+        for number in range(1, MAX_EVENTS + 2):
+            out.write(("" if number == 1 else ", ") + OCEL_EVENT.format(number=number))
+        out.write("]}\n")
+    files[f"an OCEL case of {MAX_EVENTS + 1:,} events"] = many
     return files
 
 
@@ -182,7 +230,7 @@ def valid_log(folder: Path, events: int) -> Path:
 
 def logs(args: argparse.Namespace, folder: Path) -> None:
     files = {"baseline: a valid log of 20,000 events (written)": valid_log(folder, 20_000),
-             **write_logs(folder, args.mb)}
+             **(write_ocel_logs(folder, args.mb) if args.only == "ocel" else write_logs(folder, args.mb))}
     print(f"\nhostile logs of about {args.mb} MB, each imported once\n")
     print("| file | size | exit | seconds | CPU time | peak memory |\n| --- | --- | --- | --- | --- | --- |")
     for number, (name, path) in enumerate(files.items()):
@@ -199,18 +247,19 @@ def main() -> None:
     parser.add_argument("--proposals", type=int, default=200)
     parser.add_argument("--mb", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=("workflows", "logs"))
+    parser.add_argument("--only", choices=("workflows", "logs", "ocel"), help="ocel: the OCEL 2.0 logs alone")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()}; {datetime.now(UTC):%Y-%m-%d}")
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        if args.only != "logs":
+        if args.only not in ("logs", "ocel"):
             workflows(args, folder)
         if args.only != "workflows":
             logs(args, folder)
+    only = f" --only {args.only}" if args.only else ""
     print(f"\nreproduce: python bench/hostile.py --states {args.states} --proposals {args.proposals} "
-          f"--mb {args.mb} --runs {args.runs}")
+          f"--mb {args.mb} --runs {args.runs}{only}")
 
 
 if __name__ == "__main__":

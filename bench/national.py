@@ -14,21 +14,28 @@ while waiting and progress records while implementing; the fields a step require
 that step and the comments it requires are written. About ten events per proposal. The same
 ``--seed`` gives the same data set, byte for byte.
 
-Every event is built and sealed by flowengine's own step builder and written by the store's own
-bulk path (the one ``flowengine import`` uses), a transaction per batch, so ``flowengine audit
-verify`` accepts the result and any change to how events are stored applies here too.
+Every event is built and sealed by flowengine's own step builder (``ChainBuilder``, the one
+sealing function), so ``flowengine audit verify`` accepts the result, and written by the store's
+bulk load (``flowengine.store.bulkload``): one transaction, SQLite's ``executemany`` with the
+indexes built at the end, or PostgreSQL's ``COPY`` as the tables' owner with keys, constraints
+and triggers set aside the way a restore does. Building and sealing cost most of the time, so
+``--workers`` processes (one per core by default) build the histories, a job of up to 2,000
+proposals of one municipality at a time, each job with its own seed, while this process writes:
+the data set is the same, byte for byte, for any number of workers.
 
 ``--scale`` multiplies the number of proposals (1,000,000 at 1.0); ``--municipalities`` the
-number of workflows. The API for tests: :func:`build` ``(target, *, scale, municipalities, seed)``.
+number of workflows. The API for tests: :func:`build` ``(target, *, scale, municipalities, seed, workers)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,7 +52,7 @@ START = datetime(2016, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)  # no event after this
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
-_BATCH = 2000  # proposals a transaction
+_CHUNK = 2000  # proposals a job: built by one process, written as one batch
 # Typical days in a state of each stage (log-normal around it); a stay is a long stall this often.
 _MEDIAN_DAYS = {"panel": 40, "council": 25, "administration": 45, "political": 60, "implementation": 120,
                 "evaluation": 60}
@@ -146,11 +153,20 @@ def _walk(workflow: Any) -> Walk:
                 first.roles[0], str(workflow.version))
 
 
-def histories(chosen: list[Variant], proposals: int, seed: int) -> Iterator[tuple[Variant, int, list[Any], int]]:
-    """(variant, number, built events, created µs) per proposal, oldest first within each variant;
-    the same arguments give the same histories."""
-    from flowengine.history.steps import ChainBuilder, creation_details
+@dataclass(frozen=True)
+class Job:
+    """Up to ``_CHUNK`` consecutive proposals of one variant, with everything needed to build them
+    alone (so any process may): their creation times, first number and key, and their own seed."""
 
+    variant: int  # index into the chosen variants
+    first_number: int
+    borns: tuple[int, ...]
+    first_pk: int
+    seed: str
+
+
+def plan(chosen: list[Variant], proposals: int, seed: int) -> list[Job]:
+    """The data set cut into jobs, in the order they are stored; the same arguments give the same jobs."""
     rng = random.Random(seed)
     first, last = _us(START), _us(END)
     share = [rng.lognormvariate(0.0, 0.8) for _ in chosen]  # municipalities differ in size
@@ -158,19 +174,95 @@ def histories(chosen: list[Variant], proposals: int, seed: int) -> Iterator[tupl
     counts = [int(proposals * s / total) for s in share]
     for index in range(proposals - sum(counts)):
         counts[index % len(counts)] += 1
-    for variant, count in zip(chosen, counts, strict=True):
-        walk = variant.walk
-        for number, born in enumerate(sorted(rng.randrange(first, last - _DAY_US) for _ in range(count)), start=1):
-            pid = f"{variant.prefix}-{number}"
-            title = f"Proposal {number} of {variant.id}: " + rng.choice(_TOPICS)
-            chain = ChainBuilder(pid)
-            at = _moment(born)
-            details = creation_details(title=title, description="", origin="User panel", workflow=variant.id,
-                                       workflow_version=walk.version, definition=variant.digest)
-            events = [chain.create(walk.initial, f"{walk.creator}-{rng.randrange(1, 9)}", walk.creator, at,
-                                   details=details, fields={}, comment="", at_iso=_iso(at))]
-            _steps(rng, walk, chain, events, born, last)
-            yield variant, number, events, born
+    jobs = []
+    pk = 1
+    for index, (variant, count) in enumerate(zip(chosen, counts, strict=True)):
+        own = random.Random(f"{seed}:{variant.id}")
+        borns = sorted(own.randrange(first, last - _DAY_US) for _ in range(count))
+        for chunk, start in enumerate(range(0, count, _CHUNK)):
+            part = tuple(borns[start:start + _CHUNK])
+            jobs.append(Job(index, start + 1, part, pk, f"{seed}:{variant.id}:{chunk}"))
+            pk += len(part)
+    return jobs
+
+
+def histories(chosen: list[Variant], proposals: int, seed: int) -> Iterator[tuple[Variant, int, list[Any], int]]:
+    """(variant, number, built events, created µs) per proposal, oldest first within each variant;
+    the same arguments give the same histories."""
+    for job in plan(chosen, proposals, seed):
+        yield from built(chosen, job)
+
+
+def built(chosen: list[Variant], job: Job) -> Iterator[tuple[Variant, int, list[Any], int]]:
+    """The histories of one job, each built and sealed by flowengine's step builder."""
+    from flowengine.history.steps import ChainBuilder, creation_details
+
+    rng = random.Random(job.seed)
+    last = _us(END)
+    variant = chosen[job.variant]
+    walk = variant.walk
+    for number, born in enumerate(job.borns, start=job.first_number):
+        pid = f"{variant.prefix}-{number}"
+        title = f"Proposal {number} of {variant.id}: " + rng.choice(_TOPICS)
+        chain = ChainBuilder(pid)
+        at = _moment(born)
+        details = creation_details(title=title, description="", origin="User panel", workflow=variant.id,
+                                   workflow_version=walk.version, definition=variant.digest)
+        events = [chain.create(walk.initial, f"{walk.creator}-{rng.randrange(1, 9)}", walk.creator, at,
+                               details=details, fields={}, comment="", at_iso=_iso(at))]
+        _steps(rng, walk, chain, events, born, last)
+        yield variant, number, events, born
+
+
+def prepared(chosen: list[Variant], job: Job, dialect: str) -> Any:
+    """One job's rows, ready for the loader of a ``dialect`` database (what a worker process returns)."""
+    from flowengine.store.bulkload import prepare
+
+    batch: list[Any] = []
+    times: list[tuple[str, str, str]] = []
+    for variant, number, events, _ in built(chosen, job):
+        head = events[-1]
+        entered = max((e for e in events if e.kind in ("created", "advanced")), key=lambda e: e.seq)
+        fields: dict[str, Any] = {}
+        for event in events:
+            fields.update(event.changes)
+        batch.append(((head.proposal, variant.prefix, number, variant.id, variant.digest, events[0].details["title"],
+                       "", "User panel", head.to_state, fields, events[0].at, events[0].actor, head.at, entered.at,
+                       head.seq, head.hash), events))
+        times.append((events[0].at_iso, head.at_iso, entered.at_iso))
+    return prepare(dialect, batch, times, job.first_pk)
+
+
+_WORKER: dict[str, Any] = {}  # a worker process's variants and dialect, set once when it starts
+
+
+def _start_worker(chosen: list[Variant], dialect: str) -> None:
+    _WORKER["chosen"] = chosen
+    _WORKER["dialect"] = dialect
+
+
+def _work(job: Job) -> Any:
+    return prepared(_WORKER["chosen"], job, _WORKER["dialect"])
+
+
+def _prepared_in_order(chosen: list[Variant], jobs: list[Job], dialect: str, workers: int) -> Iterator[Any]:
+    """Each job's rows in order: made here (``workers`` 0) or by worker processes, at most a few
+    jobs ahead of the writer so memory stays bounded."""
+    if workers <= 0:
+        for job in jobs:
+            yield prepared(chosen, job, dialect)
+        return
+    import multiprocessing
+
+    # forked: the workers start with the variants already read, and never touch the database
+    with multiprocessing.get_context("fork").Pool(workers, _start_worker, (chosen, dialect)) as pool:
+        pending: deque[Any] = deque()
+        for job in jobs:
+            pending.append(pool.apply_async(_work, (job,)))
+            if len(pending) >= 3 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def _steps(rng: random.Random, walk: Walk, chain: Any, events: list[Any], born: int, end: int) -> None:
@@ -232,17 +324,18 @@ _TOPICS = ("a meeting place in the centre", "clearer web information", "peer-sup
 
 
 def build(target: str, *, scale: float = 1.0, municipalities: int = MUNICIPALITIES, seed: int = 1,
-          report: Any = None) -> tuple[int, int]:
-    """Write the data set into a new flowengine database (a SQLite path or a URL); returns the
-    numbers of proposals and events."""
+          workers: int = 0, report: Any = None) -> tuple[int, int]:
+    """Write the data set into a new flowengine database (a SQLite path or a URL) in one bulk
+    load; returns the numbers of proposals and events. ``workers``: processes building and
+    sealing histories while this one writes (0: all here); the data set does not depend on it."""
     from flowengine.clock import system_clock
     from flowengine.store import migrate, queries
-    from flowengine.store.bulk import BulkWriter
+    from flowengine.store.bulkload import loading
     from flowengine.store.database import Database, resolve_url
 
     chosen = variants(municipalities)
+    jobs = plan(chosen, max(1, round(PROPOSALS * scale)), seed)
     database = Database(resolve_url(target))
-    proposals = events = 0
     try:
         migrate.ensure_schema(database)
         with database.write() as conn:
@@ -254,41 +347,14 @@ def build(target: str, *, scale: float = 1.0, municipalities: int = MUNICIPALITI
                     queries.insert_definition(conn, content_hash=variant.digest, workflow=variant.id,
                                               version=variant.walk.version, source=variant.source, text=variant.text,
                                               at=stamp)
-        batch: list[Any] = []
-        times: list[tuple[str, str, str]] = []
-        for variant, number, built, _ in histories(chosen, max(1, round(PROPOSALS * scale)), seed):
-            head = built[-1]
-            entered = max((e for e in built if e.kind in ("created", "advanced")), key=lambda e: e.seq)
-            fields: dict[str, Any] = {}
-            for event in built:
-                fields.update(event.changes)
-            row = (head.proposal, variant.prefix, number, variant.id, variant.digest, built[0].details["title"], "",
-                   "User panel", head.to_state, fields, built[0].at, built[0].actor, head.at, entered.at, head.seq,
-                   head.hash)
-            batch.append((row, built))
-            times.append((built[0].at_iso, head.at_iso, entered.at_iso))
-            if len(batch) == _BATCH:
-                proposals, events = _flush(database, batch, times, proposals, events, BulkWriter, report)
-        proposals, events = _flush(database, batch, times, proposals, events, BulkWriter, report)
-        with database.write() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        with loading(database) as loader:
+            for rows in _prepared_in_order(chosen, jobs, database.dialect, workers):
+                loader.write_prepared(rows)
+                if report:
+                    report(loader.proposals, loader.events)
     finally:
         database.dispose()
-    return proposals, events
-
-
-def _flush(database: Any, batch: list[Any], times: list[Any], proposals: int, events: int, writer: Any,
-           report: Any) -> tuple[int, int]:
-    if batch:
-        with database.write() as conn:
-            writer(conn).write(batch, iso=times)
-        proposals += len(batch)
-        events += sum(len(built) for _, built in batch)
-        batch.clear()
-        times.clear()
-        if report:
-            report(proposals, events)
-    return proposals, events
+    return loader.proposals, loader.events
 
 
 def _us(moment: datetime) -> int:
@@ -300,8 +366,8 @@ def _moment(us: int) -> datetime:
 
 
 def _iso(moment: datetime) -> str:
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
-            f"{moment.second:02d}.{moment.microsecond:06d}Z")
+    """``clock.iso_utc`` of an aware UTC time: ``2016-01-01T00:00:00.000000Z``."""
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,20 +376,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="share of 1,000,000 proposals (default 1)")
     parser.add_argument("--municipalities", type=int, default=MUNICIPALITIES)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes building and sealing histories while the main one writes "
+                             "(default: one per core; 0: all in one process); the data set is the same")
     args = parser.parse_args(argv)
     if "://" not in args.db and Path(args.db).exists():
         parser.error(f"{args.db} exists; remove it first")
     started = time.perf_counter()
 
+    shown = [0]
+
     def report(proposals: int, events: int) -> None:
-        if proposals % 50_000 < _BATCH:
+        if proposals - shown[0] >= 50_000:
+            shown[0] = proposals
             rate = events / (time.perf_counter() - started)
             print(f"{proposals} proposals, {events} events ({rate:,.0f} events/s)", file=sys.stderr)
 
+    cpu = time.process_time()
     proposals, events = build(args.db, scale=args.scale, municipalities=args.municipalities, seed=args.seed,
-                              report=report)
-    print(f"wrote {args.db}: {args.municipalities} workflows, {proposals} proposals, {events} events "
-          f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                              workers=args.workers, report=report)
+    took = time.perf_counter() - started
+    print(f"wrote {args.db}: {args.municipalities} workflows, {proposals} proposals, {events} events in {took:.0f} s "
+          f"({events / took:,.0f} events/s; {args.workers} worker processes; this process's CPU "
+          f"{time.process_time() - cpu:.0f} s)", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,6 @@
 """What building the published site costs: the demo and 100,000 synthetic proposals.
 
-    python bench/site.py [--proposals 100000] [--seed 1] [--runs 3] [--cache out/bench]
+    python bench/site.py [--proposals 100000] [--seed 1] [--runs 3] [--cache out/bench] [--no-internal]
 
 What is measured, precisely, in this (warm) process, each run on a freshly opened database:
 
@@ -10,6 +10,9 @@ What is measured, precisely, in this (warm) process, each run on a freshly opene
   ``bench/stalls.py`` caches it; made once, before any timing);
 - **analyse** (the baseline): ``FlowEngine.analyse()`` of every workflow, which every site build
   does first;
+- **analyse + decide which counts to hide**: the baseline, then the choice a published build makes
+  of the counts to hide (:func:`flowengine.analysis.disclosure.decide`); less the baseline, what
+  deciding costs;
 - **site, published**: :func:`flowengine.views.site.build.build_site` as ``flowengine report
   --out DIR`` runs it: the analysis, which counts to hide (complementary suppression, solved
   with HiGHS), the diagrams drawn by Graphviz, the index, a page per workflow and, for workflows
@@ -78,6 +81,20 @@ def _analyse(as_of: datetime | None) -> Callable[[object, Path], int]:
     return work
 
 
+def _deciding(as_of: datetime | None) -> Callable[[object, Path], int]:
+    """The analysis and the choice of counts to hide as a published build makes it (complementary
+    suppression, HiGHS): less the baseline, what deciding costs."""
+    from flowengine.analysis.disclosure import decide
+    from flowengine.analysis.figures import Privacy
+
+    def work(engine: object, out: Path) -> int:
+        found = engine.analyse(as_of=as_of)  # type: ignore[attr-defined]
+        opened = [a.workflow.id for a in found if a.workflow.publication.proposals]
+        decide(found, Privacy.publication(3), open_workflows=opened)
+        return 0
+    return work
+
+
 def _site(as_of: datetime | None, internal: bool) -> Callable[[object, Path], int]:
     from flowengine.views.site.build import build_site
 
@@ -99,18 +116,22 @@ def _machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--proposals", type=int, default=100_000)
+    parser.add_argument("--proposals", type=int, default=100_000, help="synthetic proposals (0: the demo alone)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path("out/bench"))
+    parser.add_argument("--no-internal", dest="internal", action="store_false",
+                        help="leave out the internal sites (no counts are hidden there; 100,000 pages take minutes)")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
-    subjects = {"demo": _demo(args.cache), f"synthetic {args.proposals:,}": _synthetic(args.cache, args.proposals,
-                                                                                          args.seed)}
+    subjects = {"demo": _demo(args.cache)}
+    if args.proposals:  # 0: the demo alone
+        subjects[f"synthetic {args.proposals:,}"] = _synthetic(args.cache, args.proposals, args.seed)
     rows = []
     for name, (database, dirs, as_of) in subjects.items():
-        kinds = {"analyse (baseline)": _analyse(as_of), "site, published": _site(as_of, False),
-                 "site, internal": _site(as_of, True)}
+        kinds = {"analyse (baseline)": _analyse(as_of), "analyse + decide which counts to hide": _deciding(as_of),
+                 "site, published": _site(as_of, False), **({"site, internal": _site(as_of, True)} if args.internal
+                                                            else {})}
         _timed(database, dirs, as_of, kinds["site, published"])  # warm-up: file cache, bytecode, Graphviz
         seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
         pages: dict[str, int] = {}
@@ -130,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| database | what | median | pages | pages per second | ratio to analyse |")
     print("| --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
-    print(f"\nReproduce: python bench/site.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs}")
+    print(f"\nReproduce: python bench/site.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs}"
+          + ("" if args.internal else " --no-internal"))
     return 0
 
 

@@ -97,7 +97,7 @@ def list_grants(login: str | None, database: str | None, as_json: bool) -> None:
     Example:
       flowengine access list --json
     """
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         found = engine.grants(login)
     if as_json:
         click.echo(to_json([g.as_dict() for g in found]))
@@ -122,7 +122,7 @@ def log(database: str | None, as_json: bool) -> None:
     Example:
       flowengine access log
     """
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         entries = engine.access_log()
     if as_json:
         click.echo(to_json([e.as_dict() for e in entries]))
@@ -145,7 +145,7 @@ def whoami(database: str | None, as_json: bool) -> None:
     Example:
       flowengine whoami --json
     """
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         me = engine.whoami()
     if as_json:
         click.echo(to_json(me.as_dict()))

@@ -93,7 +93,7 @@ def checkpoint(key: Path | None, output: str, database: str | None) -> None:
       flowengine audit checkpoint --key auditor.key -o checkpoints/2019-06-30.json
     """
     sign_with = signer(key)
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         taken = engine.checkpoint(sign_with)
     if output == "-":
         click.echo(taken.to_json(), nl=False)

@@ -23,7 +23,7 @@ def _database(ctx: click.Context) -> Any:
     from flowengine.store import Database, resolve_url
 
     chosen = ctx.params.get("database") or os.environ.get("FLOWENGINE_DB")
-    return Database(resolve_url(chosen))
+    return Database(resolve_url(chosen, create=False))  # completing a word never creates a database
 
 
 def proposal_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

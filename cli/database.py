@@ -25,8 +25,10 @@ def init(database: str | None) -> None:
     """Create the database (or bring it up to date) and say where it is.
 
     Without --db the database is ~/.local/share/flowengine/flowengine.db (or
-    $XDG_DATA_HOME/flowengine/flowengine.db); every command creates it on first use, so init
-    is only needed to see where it is or to prepare a shared server.
+    $XDG_DATA_HOME/flowengine/flowengine.db). A command that records something creates it on
+    first use; one that only reads (list, show, history, audit, stalls, export, report) refuses
+    a database that is not there and creates nothing, so init makes one to read from, says where
+    it is, or prepares a shared server.
 
     \b
     Example:
@@ -76,7 +78,7 @@ def status(database: str | None, as_json: bool) -> None:
     from flowengine.store import Database, resolve_url
     from flowengine.store.schema import SCHEMA_HEAD
 
-    with Database(resolve_url(database)) as store:
+    with Database(resolve_url(database, create=False)) as store:
         revision = store.schema_revision()
     if as_json:
         click.echo(to_json({"database": store.display_name, "revision": revision, "head": SCHEMA_HEAD,

@@ -34,7 +34,7 @@ def history(proposal_id: str, as_of: datetime | None, database: str | None, as_j
     """
     from flowengine.history.records import FROM_KEY
 
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         proposal, events = engine.history(proposal_id, as_of=as_of)
         led_to = engine.led_to(proposal.id, as_of=as_of)
     came_from = events[0].details.get(FROM_KEY) if events else None
@@ -81,7 +81,7 @@ def verify(checkpoint_files: tuple[Path, ...], public_key: Path | None, database
     Example:
       flowengine audit verify --db /srv/flowengine/flowengine.db --checkpoint checkpoints/
     """
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         report = engine.verify()
         held = checkpoints.check(engine, checkpoint_files, public_key) if checkpoint_files else None
     if as_json:

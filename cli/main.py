@@ -81,20 +81,33 @@ class FlowEngineGroup(Group):
                 formatter.write_dl(rows)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        """The whole run, parsing and ``--help`` included, in the language of ``$FLOWENGINE_LANG``."""
+        """The whole run, parsing and ``--help`` included, in the language of ``$FLOWENGINE_LANG``;
+        click's own words (its parser's errors) from the same catalogues."""
         from flowengine.i18n import speaking
 
+        from .clickwords import install
+
+        install()
         with speaking(os.environ.get(LANGUAGE_ENV)):
             return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from flowengine.i18n import speaking
+        from flowengine.i18n import active, speaking, use
 
         from .shown import guard_terminal
 
         guard_terminal()
-        with speaking(os.environ.get(LANGUAGE_ENV)):  # a command's --lang may change it (options.language_option)
-            return self._invoke(ctx)
+        spoken = None
+        try:
+            with speaking(os.environ.get(LANGUAGE_ENV)):  # a command's --lang may change it (options.language_option)
+                try:
+                    return self._invoke(ctx)
+                except click.ClickException:
+                    spoken = active()
+                    raise
+        finally:
+            if spoken is not None:  # click shows a usage error after this block: in the command's --lang too
+                use(spoken)
 
     def _invoke(self, ctx: click.Context) -> Any:
         from flowengine.errors import AccessDenied, DefinitionError, FlowEngineError

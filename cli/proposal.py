@@ -134,12 +134,12 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
     if all_rows:
         if as_of is not None:
             raise click.UsageError("--all lists proposals as they stand now; leave out --as-of")
-        with open_engine(database) as engine:
+        with open_engine(database, read_only=True) as engine:
             shown = _stream(engine.each_proposal(workflow=workflow, state=state, stage=stage, owner=owner,
                                                  overdue=overdue, title=title, sort=sort, after=after,
                                                  language=language), as_json)
     else:
-        with open_engine(database) as engine:
+        with open_engine(database, read_only=True) as engine:
             found = engine.proposal_page(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
                                          title=title, sort=sort, after=after, limit=limit, as_of=as_of,
                                          language=language)
@@ -207,7 +207,7 @@ def show(proposal_id: str, as_of: datetime | None, language: str, database: str 
     Example:
       flowengine proposal show INN-7
     """
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=True) as engine:
         standing = engine.standing(proposal_id, as_of=as_of, language=language)
     click.echo(to_json(standing.as_dict()) if as_json else standing_text(standing))
 

@@ -3,6 +3,7 @@ the library says what would fix a refusal in its own terms, the command line say
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,12 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "as_of": lambda name, value: f"--as-of {value}",
     "out": lambda name, value: t("another {option}", option="--out"),
     "database": lambda name, value: "--db PATH",
+    "create_database": lambda name, value: f"flowengine init --db {shlex.quote(name)}",
     "list_proposals": lambda name, value: "flowengine proposal list",
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
     "grant": lambda name, value: grant_command(name, value),
     "unset_now": lambda name, value: t("unset {variable}", variable="FLOWENGINE_NOW"),
+    "upgrade_schema": lambda name, value: t("{command} (after a backup)", command="flowengine db upgrade"),
 }
 
 

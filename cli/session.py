@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read_only: bool = False,
                 upgrade_existing: bool | None = None) -> FlowEngine:
-    """The engine on ``database``; for a command that only reads (``read_only``) and was given
-    ``--read-db`` (a replica of it), an engine that reads there instead."""
+    """The engine on ``database``; for a command that only reads (``read_only``), one that
+    creates no database (a SQLite file that is not there is refused), or, given ``--read-db``
+    (a replica of it), an engine that reads there instead."""
     from .options import READ_DATABASE
     from .startup import loading
 
@@ -28,7 +29,7 @@ def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read
     if replica:
         return FlowEngine.open_read_only(replica, workflow_dirs=workflow_dirs, clock=clock_from_environment())
     return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment(),
-                           upgrade_existing=upgrade_existing)
+                           upgrade_existing=upgrade_existing, create=not read_only)
 
 
 def actor(name: str | None, role: str | None) -> Actor:

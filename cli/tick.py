@@ -52,7 +52,7 @@ def tick(as_of: datetime | None, dry_run: bool, workflow: str | None, checkpoint
     """
     sign_with = signer(key) if checkpoint_dir is not None and not dry_run else None
     written: Path | None = None
-    with open_engine(database) as engine:
+    with open_engine(database, read_only=dry_run) as engine:
         report = engine.tick(as_of=as_of, dry_run=dry_run, workflow=workflow)
         if sign_with is not None and checkpoint_dir is not None:
             from flowengine.proof.checkpoint import write_in

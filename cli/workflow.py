@@ -391,7 +391,7 @@ def versions(workflow_id: str, database: str | None, workflow_dirs: tuple[str, .
 
     from .session import open_engine
 
-    with open_engine(database, workflow_dirs) as engine:
+    with open_engine(database, workflow_dirs, read_only=True) as engine:
         found = engine.workflow_versions(workflow_id)
     if as_json:
         click.echo(to_json([v.as_dict() for v in found]))

@@ -1,20 +1,28 @@
-"""A stored definition compiled for firing, and the rules of firing.
+"""A stored definition compiled for firing through a ``transitions`` state machine, and the rules of firing.
 
-One compiled definition per hash, built once per process and cached; firing looks up the
-transition a trigger takes out of the proposal's state in the definition's own index
-(:meth:`Workflow.leaving`), which costs the same however many states a ``from: "*"`` transition
-leaves (a state-machine library expanded each such transition into one per state: four million
-objects for a workflow of 2,000 states). Nothing from YAML is ever resolved as Python code:
-states and triggers are names only, no callbacks or conditions. The checks a user must
-understand (role, fields, comment) are done here in plain code, so a refusal can name every
-reason at once.
+A trigger fires on a small ``transitions.Machine`` built for the state it leaves: that state,
+the transitions leaving it (read from the definition's own index, :meth:`Workflow.outgoing`, in
+time proportional to the state's out-degree) and their targets. The machine is built per state,
+not per definition, because the library expands a transition ``from: "*"`` into one transition
+object per source state: a machine of the whole definition holds (states) x (such transitions)
+objects (four million for a workflow of 2,000 states), while one state's machine holds no more
+than what leaves it. Machines are kept per definition hash and state in a bounded
+least-recently-used cache. Nothing from YAML is ever resolved as Python code: the machine gets
+state and trigger names only, no callbacks or conditions, and no automatic ``to_<state>``
+triggers. The checks a user must understand (role, fields, comment) are done here in plain
+code before the machine fires, so a refusal can name every reason at once.
 
-A definition stored in the database is built once and kept by :mod:`flowengine.definition.buildcache`:
-a later process needs no YAML parser for it, which was most of what a one-step command cost.
+One compiled definition per hash, built once per process and cached; a definition stored in
+the database is built once and kept by :mod:`flowengine.definition.buildcache`: a later process
+needs no YAML parser for it, which was most of what a one-step command cost. ``transitions`` is
+imported on the first firing, so a command that does not fire never pays for it.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +34,28 @@ from flowengine.errors import DefinitionError, InvalidInput, NotFound, Remedy, S
 from flowengine.history.records import Actor
 
 if TYPE_CHECKING:
+    from transitions import Machine
+
     from flowengine.definition.yamlsafe import LocatedDocument
+
+# How many per-state machines a process keeps (least recently used dropped first): a step fires
+# from one state, a tick from a few hundred at most.
+MACHINES_KEPT = 1024
+
+_MACHINES: OrderedDict[tuple[int, str], Machine] = OrderedDict()
+_MACHINES_LOCK = threading.Lock()  # threads of one process fire steps side by side
+# Machines are kept per compiled definition (one per definition hash in a process, see _CACHE),
+# never by the hash alone: two builds of one hash (a cache entry replaced meanwhile) keep apart.
+_COMPILED_KEYS = itertools.count(1)
+
+
+class _Token:
+    """The model a machine fires on: the proposal's state, nothing else (no callbacks to find)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,7 @@ class CompiledWorkflow:
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
+        self._key = next(_COMPILED_KEYS)
         initial = workflow.initial_state
         if initial is None:  # stored definitions were validated; this guards hand-edited databases
             raise InvalidInput(i18n.t("workflow {workflow} has no initial state", workflow=workflow.id))
@@ -64,6 +94,30 @@ class CompiledWorkflow:
         if state not in self.workflow.states:
             return None
         return self.workflow.leaving(state, trigger)
+
+    def machine(self, state: str) -> Machine:
+        """The ``transitions`` machine for firing out of ``state``: ``state``, the first transition
+        (in file order) of each trigger leaving it and their targets; kept per definition and state."""
+        key = (self._key, state)
+        with _MACHINES_LOCK:
+            kept = _MACHINES.get(key)
+            if kept is not None:
+                _MACHINES.move_to_end(key)
+                return kept
+        from transitions import Machine
+
+        leaving: dict[str, Transition] = {}
+        for transition in self.workflow.outgoing(state) if state in self.workflow.states else ():
+            leaving.setdefault(transition.trigger, transition)  # what Workflow.leaving answers
+        built = Machine(model=None, states=sorted({state, *(t.target for t in leaving.values())}), initial=state,
+                        transitions=[{"trigger": trigger, "source": state, "dest": t.target}
+                                     for trigger, t in leaving.items()],
+                        auto_transitions=False, ignore_invalid_triggers=False)
+        with _MACHINES_LOCK:
+            _MACHINES[key] = built
+            while len(_MACHINES) > MACHINES_KEPT:
+                _MACHINES.popitem(last=False)
+        return built
 
     def next_steps(self, state: str, fields: dict[str, Any], language: str = "en") -> list[NextStep]:
         steps: dict[str, Transition] = {}
@@ -124,11 +178,13 @@ class CompiledWorkflow:
             allowed = [(step.trigger, step.roles) for step in self.next_steps(state, fields)]
             raise TransitionRefused(proposal_id, state, trigger, reasons, allowed).fixed_by(
                 *self.remedies(state, trigger, fields, comment))
-        taken = self.transition(state, trigger)
-        if taken is None:  # the checks above make this unreachable; kept as a guard
+        machine = self.machine(state)
+        event = machine.events.get(trigger)
+        token = _Token(state)
+        if event is None or not event.trigger(token):  # the checks above make this unreachable; kept as a guard
             raise TransitionRefused(proposal_id, state, trigger, [i18n.t("'{trigger}' does not lead out of {state}",
                                                                           trigger=trigger, state=state)], [])
-        return taken.target
+        return token.state
 
     def check_role(self, actor: Actor) -> None:
         """A role the workflow does not declare is a typo, not a new kind of participant."""
@@ -181,3 +237,9 @@ def _built(document: LocatedDocument) -> Workflow:
 
 def cached(content_hash: str) -> CompiledWorkflow | None:
     return _CACHE.get(content_hash)
+
+
+def any_cached() -> bool:
+    """Whether this process has built any definition yet: a first step reads its definition's
+    text along with the proposal (one round trip less where the database is a server)."""
+    return bool(_CACHE)

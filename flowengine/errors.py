@@ -60,10 +60,12 @@ REMEDY_KINDS = (
     "as_of",          # value: a moment to look at instead of now (a finished log's last day)
     "out",          # another output folder
     "database",     # another database
+    "create_database",  # name: the path of a database to create first (a reader creates none)
     "list_proposals",  # see which proposals there are
     "show_proposal",   # name: look at where a proposal stands now
     "grant",           # name: a login, value: "role:workflow" — what an administrator can grant it
     "unset_now",       # do not fix the clock (a database made for real use times its steps itself)
+    "upgrade_schema",  # bring an older shared database's schema up to date, on purpose, after a backup
 )
 
 

@@ -161,6 +161,11 @@ def test_a_backup_restores_only_into_its_own_kind_of_database(places: Places, tm
 def test_there_is_nothing_to_back_up_where_no_database_is(tmp_path: Path) -> None:
     missing = tmp_path / "never.db"
     result = flowengine("db", "backup", str(tmp_path / "b.db"), "--db", str(missing))
+    assert result.exit_code == 1 and f"there is no database at {missing}" in result.stderr
+    assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = flowengine("db", "backup", str(tmp_path / "b.db"), "--db", str(empty))
     assert result.exit_code == 1 and "there is no flowengine database at" in result.stderr
 
 

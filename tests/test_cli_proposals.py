@@ -310,6 +310,7 @@ def test_list_with_nothing_matching_says_so_on_stderr(run: Run, fresh: tuple[Run
     none = ok(run("proposal", "list", "--state", "evaluation"))
     assert (none.stdout, none.stderr) == ("", "no proposals match\n")
     assert as_json(run("proposal", "list", "--state", "evaluation", "--json")) == []
+    ok(fresh[0]("init"))
     empty = ok(fresh[0]("proposal", "list"))
     assert empty.stdout == ""
     assert empty.stderr.startswith("no proposals yet: register one with `flowengine proposal new")
@@ -578,10 +579,13 @@ def test_a_valid_workflow_file_can_be_given_by_path(run: Run, write_workflow: Wr
 @pytest.mark.sqlite_only
 def test_db_in_a_missing_folder_is_one_error_line_and_creates_nothing(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "no" / "such" / "flowengine.db"
-    for args in (("init",), ("proposal", "list"), ("advance", "INN-1", "recommend", *COUNCIL)):
+    for args in (("init",), ("advance", "INN-1", "recommend", *COUNCIL)):
         line = one_error_line(run(*args, "--db", str(target)))
         assert line == (f"error: cannot create the database {target}: the folder {target.parent} does not exist "
                         "(create it, or choose another place)")
+    line = one_error_line(run("proposal", "list", "--db", str(target)))  # a reader would create nothing anyway
+    assert line == (f"error: there is no database at {target}; a command that only reads creates none "
+                    f"(fix: flowengine init --db {target}; --db PATH)")
     assert not (tmp_path / "no").exists()
 
 
@@ -692,6 +696,8 @@ def test_set_an_empty_value_clears_an_optional_field(run: Run) -> None:
 
 def test_db_status_on_a_new_database_says_it_is_empty(fresh: tuple[Run, str]) -> None:
     run, database = fresh
+    if "://" not in database:
+        Path(database).touch()  # an empty file (one that is not there is refused: a reader creates nothing)
     assert ok(run("db", "status")).stdout == f"{database}: schema - (empty (created on first use))\n"
     assert as_json(run("db", "status", "--json")) == {"database": str(database), "revision": None,
                                                       "head": SCHEMA_HEAD, "current": False}
@@ -723,9 +729,13 @@ def test_init_and_db_on_an_existing_database_keep_its_proposals(run: Run) -> Non
     assert snapshot(run) == before
 
 
-def test_every_command_creates_a_new_database_on_first_use(fresh: tuple[Run, str]) -> None:
+def test_the_first_command_that_writes_creates_a_new_database(fresh: tuple[Run, str]) -> None:
     run, database = fresh
     assert untouched(database)
+    if "://" not in database:  # a SQLite file that is not there: a reader creates nothing
+        assert run("proposal", "list", "--json").exit_code == 1
+        assert untouched(database)
+    ok(run("init"))
     assert as_json(run("proposal", "list", "--json")) == []
     assert as_json(run("db", "status", "--json"))["current"] is True
     assert as_json(run("audit", "verify", "--json")) == {"ok": True, "proposals": 0, "events": 0, "breaks": [],

@@ -86,9 +86,9 @@ def test_min_count_can_be_set_on_its_own(place: Place) -> None:
                           "--min-count", "5").output)
     assert data["privacy"] == {"roles_only": False, "min_count": 5}
     funnel = next(s for s in data["sections"] if s["key"] == "funnel")
-    # the 3 lost stay hidden. (5 reached is no small count and was shown until the merge of the
-    # access rules; it is hidden now too — safe, but more than needed: an open question.)
-    assert funnel["rows"][0][0] == "user panel" and funnel["rows"][0][2] == ":"
+    # 5 reached is no small count and shows; the small lost stay hidden (a table with 5 lost agrees
+    # with all that shows). That no hidden count can be worked out: tests/test_disclosure.py.
+    assert funnel["rows"][0][:3] == ["user panel", 5, ":"]
     counts = [cell for s in data["sections"] if s["key"] not in ("stalls", "quiet", "transitions", "states")
               for row in s["rows"] for cell in row[1:] if isinstance(cell, int)]
     assert counts and not [n for n in counts if 0 < n < 5]
@@ -195,6 +195,7 @@ def test_a_bad_as_of_date_is_a_usage_error(place: Place) -> None:
 
 
 def test_an_empty_database_has_nothing_to_report(db_target: str) -> None:
+    assert CliRunner().invoke(cli, ["init", "--db", db_target], env={"FLOWENGINE_NOW": "2019-06-01"}).exit_code == 0
     result = CliRunner().invoke(cli, ["stalls", "report", "--db", db_target],
                                 env={"FLOWENGINE_NOW": "2019-06-01"})
     assert result.exit_code == 1 and "no proposals yet" in result.output

@@ -108,6 +108,7 @@ def test_an_unknown_format_is_a_usage_error(run: Run) -> None:
 
 def test_an_empty_database_exports_an_empty_log(db_target: str) -> None:
     run = make_run(db_target, NOW)
+    ok(run("init"))
     assert ok(run("export")).stdout.splitlines() == [",".join(a.CSV_COLUMNS)]
     assert json.loads(ok(run("export", "--format", "ocel")).stdout)["events"] == []
 

@@ -75,6 +75,61 @@ def test_lang_after_help_on_the_line_still_chooses_the_language_of_the_help() ->
     assert "Användning:" in screen.output
 
 
+@pytest.mark.parametrize(("language", "args", "words"), [
+    ("nb", ["stalls", "report", "--bogus"], ["Bruk: flowengine stalls report", "Prøv 'flowengine stalls report --help'",
+                                             "for hjelp.", "Feil: Valget '--bogus' finnes ikke."]),
+    ("sv", ["stalls", "report", "--bogus"], ["Användning: flowengine stalls report", "för hjälp.",
+                                             "Fel: Flaggan '--bogus' finns inte."]),
+    ("nb", ["advance"], ["Feil: Mangler argumentet 'ID'."]),
+    ("sv", ["advance"], ["Fel: Saknar argumentet 'ID'."]),
+    ("nb", ["stalls", "report", "--format", "xx"], ["Feil: Ugyldig verdi for '--format': 'xx' er ikke en av"]),
+    ("sv", ["stalls", "report", "--format", "xx"], ["Fel: Ogiltigt värde för '--format': 'xx' är inte en av"]),
+])
+def test_a_parser_error_at_a_terminal_is_written_in_the_language_of_the_environment(
+        language: str, args: list[str], words: list[str]) -> None:
+    screen = run_in_terminal(args, {"FLOWENGINE_LANG": language}, columns=100, timeout=60)
+    assert screen.exit_code == 2, screen.output
+    for word in words:
+        assert word in screen.output, screen.output
+    assert "Error:" not in screen.output and "Usage:" not in screen.output and "Try '" not in screen.output
+
+
+def test_lang_on_the_line_chooses_the_language_of_the_command_s_parser_error() -> None:
+    result = CliRunner().invoke(cli, ["stalls", "report", "--lang", "sv", "--format", "xx"],
+                                env={"FLOWENGINE_LANG": ""}, prog_name="flowengine")
+    assert result.exit_code == 2
+    assert "Fel: Ogiltigt värde för '--format'" in result.output, result.output
+
+
+def test_every_word_click_says_to_a_reader_is_in_the_catalogues() -> None:
+    """What click's modules wrap for gettext, less the errors only a program's own declarations
+    can cause: a newer click that says something new fails here until it is listed."""
+    import ast
+    import importlib
+
+    from flowengine_cli.clickwords import CLICK_MODULES, MESSAGES, PLURALS
+
+    declarations = {"Could not determine name for option with declarations {decls!r}", "Name '{name}' defined twice",
+                    "Boolean option {decl!r} cannot use the same flag for true/false.",
+                    "Arguments take exactly one parameter declaration, got {length}: {decls}.",
+                    "Invalid start character for option ({option})", "Choice({choices})", "Unknown color {colour!r}",
+                    "DeprecationWarning: The command {name!r} is deprecated.{extra_message}",
+                    "DeprecationWarning: The {param_type} {name!r} is deprecated.{extra_message}",
+                    "No options defined but a name was passed ({name}). Did you mean to declare an argument "
+                    "instead? Did you mean to pass '--{name}'?"}
+    wrapped = set()
+    for name in CLICK_MODULES:
+        tree = ast.parse(Path(inspect.getfile(importlib.import_module(name))).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "ngettext"):
+                texts = tuple(a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+                if texts:
+                    wrapped.add(texts[0] if node.func.id == "_" else texts[:2])
+    listed = {*MESSAGES, *PLURALS}
+    assert {text for text in wrapped if text not in declarations} - listed == set()
+    assert listed - wrapped == set()
+
+
 @pytest.mark.parametrize(("language", "heading", "line"), [
     ("nb", "Kommandoer:", "Bygg den publiserte rapporten"),
     ("sv", "Kommandon:", "Bygg den publicerade rapporten"),

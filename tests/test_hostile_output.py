@@ -137,6 +137,7 @@ def test_visible_shows_what_a_terminal_would_obey() -> None:
 
 
 def test_a_control_sequence_in_an_argument_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    assert flowengine("init", "--db", str(tmp_path / "t.db")).returncode == 0
     screen = run_in_terminal(["history", "X\x1b]0;owned\x07\x1b[2J", "--db", str(tmp_path / "t.db")],
                              {"FLOWENGINE_NOW": "2019-06-01T00:00:00Z"})
     assert screen.exit_code == 1, screen.output

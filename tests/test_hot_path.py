@@ -1,6 +1,7 @@
 """The path every step takes, made fast without changing what it does: the driver-level
-statements store and read exactly what SQLAlchemy's would, the machine fires without a model
-attached, and a thread's write connection is kept between transactions but never across a failure.
+statements store and read exactly what SQLAlchemy's would, each trigger fires on the small
+machine of the state it leaves, and a thread's write connection is kept between transactions but
+never across a failure.
 """
 
 from __future__ import annotations

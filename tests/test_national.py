@@ -29,7 +29,7 @@ def _module() -> ModuleType:
 
 
 national = _module()
-SCALE = 0.0003  # 300 proposals
+SCALE = 0.001  # 1,000 proposals, about 10,000 events
 
 
 def test_each_municipality_runs_its_own_variant_of_a_bundled_chain() -> None:
@@ -50,6 +50,19 @@ def test_the_same_seed_gives_the_same_histories_and_another_seed_others() -> Non
     assert hashes(3) != hashes(4)
 
 
+def test_the_data_set_does_not_depend_on_how_many_processes_build_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(national, "_CHUNK", 40)
+    chosen = national.variants(6)
+    jobs = national.plan(chosen, 600, 3)
+    assert len(jobs) > len(chosen)  # a big municipality's proposals are cut into several jobs
+    assert [j.first_pk for j in jobs] == [1 + sum(len(j.borns) for j in jobs[:i]) for i in range(len(jobs))]
+    for dialect in ("sqlite", "postgresql"):
+        alone = list(national._prepared_in_order(chosen, jobs, dialect, 0))
+        assert list(national._prepared_in_order(chosen, jobs, dialect, 2)) == alone
+    by_history = [e.hash for _, _, events, _ in national.histories(chosen, 600, 3) for e in events]
+    assert by_history == [e.hash for job in jobs for _, _, events, _ in national.built(chosen, job) for e in events]
+
+
 def test_histories_loop_stall_note_progress_and_end_every_way() -> None:
     chosen = national.variants(6)
     built = list(national.histories(chosen, 900, 1))
@@ -65,8 +78,8 @@ def test_histories_loop_stall_note_progress_and_end_every_way() -> None:
 
 
 def test_the_data_set_is_accepted_by_audit_and_the_service_moves_it_on(db_target: str) -> None:
-    proposals, events = national.build(db_target, scale=SCALE, municipalities=6, seed=2)
-    assert proposals == 300 and events > 2000
+    proposals, events = national.build(db_target, scale=SCALE, municipalities=6, seed=2, workers=2)
+    assert proposals == 1000 and events > 8000
     with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
         report = engine.verify()
         assert report.ok and (report.proposals, report.events) == (proposals, events)

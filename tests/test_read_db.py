@@ -91,10 +91,14 @@ def test_commands_that_write_or_list_for_a_next_step_keep_to_the_primary(
 def test_a_read_database_that_is_not_a_flowengine_database_is_one_error_line(
         primary: str, tmp_path: Path) -> None:
     run = make_run(primary, NOW.isoformat())
+    missing = tmp_path / "missing.db"
+    line = one_error_line(run("stalls", "report", "--read-db", str(missing)))
+    assert f"there is no database at {missing}" in line
+    assert not missing.exists()  # nothing created there
     empty = tmp_path / "empty.db"
+    empty.touch()
     line = one_error_line(run("stalls", "report", "--read-db", str(empty)))
     assert "holds no flowengine database" in line and str(empty) in line
-    assert not empty.exists()  # nothing created there
 
 
 @pytest.mark.postgresql_only

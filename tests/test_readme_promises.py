@@ -167,6 +167,7 @@ def test_the_library_never_prints_never_exits_and_knows_no_click() -> None:
     ("networkx", {"flowengine/definition/graph.py"}),
     ("graphviz", {"flowengine/views/drawing.py"}),
     ("lxml", {"flowengine/eventlog/xes_reader.py"}),
+    ("transitions", {"flowengine/engine.py"}),
     ("numpy", {"flowengine/analysis/columnar/arrays.py", "flowengine/analysis/columnar/figures.py"}),
 ])
 def test_each_heavy_library_has_one_importer(package: str, importers: set[str]) -> None:

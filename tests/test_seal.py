@@ -101,3 +101,29 @@ def test_a_chain_is_created_once_and_stepped_only_after_its_creation() -> None:
     fresh.create("panel_work", "kari", "panel", T0, details={})
     with pytest.raises(ValueError, match="created once"):
         fresh.create("panel_work", "kari", "panel", T0, details={})
+
+
+@pytest.mark.parametrize("stamped", [False, True])
+def test_a_bulk_advance_builds_the_very_row_a_step_builds(stamped: bool) -> None:
+    from flowengine.history.records import Stamp
+
+    stamp = Stamp.of("importer", T0 + 9 * DAY) if stamped else None
+    details = creation_details(title="Bench", description="", origin="log", workflow="w", workflow_version="1",
+                               definition="d" * 64)
+    by_step, by_advance = ChainBuilder("BL-1", stamp), ChainBuilder("BL-1", stamp)
+    rows: list[tuple[Any, Any]] = [(by_step.create("received", "kari", "clerk", T0, details=details),
+                                    by_advance.create("received", "kari", "clerk", T0, details=details))]
+    for day, (trigger, target, comment) in enumerate([("check", "checked", ""), ("adjust", "adjusted", "Once more"),
+                                                      ("check", "checked", "ÆØÅ \"quoted\"")], start=1):
+        at = T0 + day * DAY
+        rows.append((by_step.step(ADVANCED, "ola", "clerk", at, trigger=trigger, to_state=target, comment=comment),
+                     by_advance.advance("ola", "clerk", at, iso_utc(at), trigger, target, comment)))
+    for stepped, advanced in rows:
+        assert stepped == advanced
+    assert (by_step.seq, by_step.state, by_step.head, by_step.entered_at, by_step.entered_iso) == (
+        by_advance.seq, by_advance.state, by_advance.head, by_advance.entered_at, by_advance.entered_iso)
+
+
+def test_a_bulk_advance_before_the_creation_is_refused() -> None:
+    with pytest.raises(ValueError, match="no creation event"):
+        ChainBuilder("BL-1").advance("ola", "clerk", T0, iso_utc(T0), "check", "checked", "")

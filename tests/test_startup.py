@@ -89,6 +89,7 @@ def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_libr
                                         "--as", "ola", "--role", "panel"], database)
     assert status == "0"
     assert "sqlalchemy" in loaded  # it did reach the database
+    assert "transitions" in loaded  # the step fired on a transitions machine
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
 
 
@@ -112,11 +113,13 @@ def test_progress_and_tick_import_no_graph_schema_or_migration_library(db_target
     assert status == "0"
     assert "sqlalchemy" in loaded
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
+    if command[0] == "progress":
+        assert "transitions" not in loaded  # nothing fires: the state machine library is not imported
 
 
 def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(db_target: str) -> None:
     database = db_target
-    status, loaded = _exit_and_modules(["proposal", "list"], database)  # a new database: the schema is created
+    status, loaded = _exit_and_modules(["init"], database)  # a new database: the schema is created
     assert status == "0"
     assert "alembic" in loaded
     status, loaded = _exit_and_modules(["proposal", "list"], database)
@@ -160,7 +163,7 @@ def test_a_command_run_from_a_test_freezes_nothing_and_leaves_collection_on(tmp_
     import gc
 
     frozen = gc.get_freeze_count()
-    done = CliRunner().invoke(cli, ["proposal", "list"], env={"FLOWENGINE_DB": str(tmp_path / "flowengine.db")})
+    done = CliRunner().invoke(cli, ["init"], env={"FLOWENGINE_DB": str(tmp_path / "flowengine.db")})
     assert done.exit_code == 0, done.output
     assert gc.get_freeze_count() == frozen
     assert gc.isenabled()
@@ -174,8 +177,10 @@ def test_the_command_s_own_process_loads_its_modules_frozen_out_of_collection(tm
         "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
         "print(gc.get_freeze_count(), gc.isenabled(), file=sys.stderr)\n"
     )
+    database = str(tmp_path / "flowengine.db")
+    assert CliRunner().invoke(cli, ["init"], env={"FLOWENGINE_DB": database}).exit_code == 0
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
-                          env={**os.environ, "FLOWENGINE_DB": str(tmp_path / "flowengine.db")})
+                          env={**os.environ, "FLOWENGINE_DB": database})
     frozen, enabled = done.stderr.splitlines()[-1].split()
     assert int(frozen) > 20_000  # SQLAlchemy's and flowengine's modules, classes and functions
     assert enabled == "True"  # the command's own work is collected as usual

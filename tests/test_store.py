@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowengine_cli.remedies import hint
 from sqlalchemy import Table, inspect, text
 
-from flowengine.errors import StoreError
+from flowengine.errors import Remedy, StoreError
 from flowengine.service.facade import FlowEngine
 from flowengine.store import migrate
 from flowengine.store.database import Database, default_database_path, resolve_url
@@ -187,8 +188,11 @@ def test_an_older_shared_database_is_not_upgraded_behind_its_users_backs(
     with Database(resolve_url(db_target)) as store:
         migrate.ensure_schema(store)
         _one_revision_behind(monkeypatch)
-        with pytest.raises(StoreError, match=r"older than 0002_next; run `flowengine db upgrade`"):
+        with pytest.raises(StoreError, match=r"older than 0002_next; a shared database is brought up to date on "
+                                             r"purpose \(after a backup\), never by opening it$") as refused:
             migrate.ensure_schema(store, upgrade_existing=False)
+        assert refused.value.remedies == (Remedy("upgrade_schema"),)  # the command line names the command:
+        assert hint(refused.value.remedies) == " (fix: flowengine db upgrade (after a backup))"
 
 
 @pytest.mark.postgresql_only
@@ -197,7 +201,7 @@ def test_an_older_postgresql_database_is_left_for_db_upgrade_on_open(
     FlowEngine.open(db_target).close()
     _one_revision_behind(monkeypatch)
     monkeypatch.setattr(migrate, "upgrade", lambda db: pytest.fail("a shared database was upgraded on open"))
-    with pytest.raises(StoreError, match=r"older than 0002_next; run `flowengine db upgrade` \(after a backup\)"):
+    with pytest.raises(StoreError, match=r"older than 0002_next; a shared database is brought up to date"):
         FlowEngine.open(db_target)
 
 

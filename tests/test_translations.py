@@ -117,6 +117,12 @@ TRANSLATED = [
     "flowengine/views/comparison_diagram.py", "flowengine/views/workflow_diagram.py",
     "flowengine/views/figure_wording.py", "flowengine/history/provenance.py", "flowengine/i18n/formats.py",
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "flowengine" / "views" / "site").glob("*.py"))),
+    "flowengine/service/steps.py", "flowengine/history/chain.py",
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "flowengine" / "store").glob("*.py"))),
+    # eventlog/draft.py is left out: what it writes is a workflow file (its labels and the comments for
+    # whoever edits it), in the language workflow files are written in; its refusals are wrapped.
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "flowengine" / "eventlog").glob("*.py"))
+      if p.name != "draft.py"),
 ]
 # Calls whose strings are not shown as sentences: option and argument declarations (--help is
 # the command's own documentation), markup, string methods, and the wrappers themselves.

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flowengine.analysis.figures import CARRIED_ON, Analysis
+from flowengine.analysis.reference import ANY_SOURCE
 
 __all__ = ["SITE", "CellTable", "cell", "done", "done_cells", "published_cells"]
 
@@ -161,6 +162,7 @@ def _flow_cells(table: CellTable, analysis: Analysis) -> None:
         by_source.setdefault(t.source, []).append(name)
         by_target.setdefault(t.target, []).append(name)
         by_pair.setdefault((t.source, t.target), []).append(name)
+    _any_source_cells(table, analysis, by_source)
     initial = analysis.workflow.initial_state
     for s in analysis.states:
         outgoing = by_source.get(s.state, [])
@@ -177,6 +179,29 @@ def _flow_cells(table: CellTable, analysis: Analysis) -> None:
         table.equal(times, by_pair.get((loop.source, loop.target), []))
         proposals = table.add(cell(wid, "loop_proposals", loop.source, loop.target), loop.proposals)
         table.at_most(proposals, times, cell(wid, "loop_again", loop.source, loop.target))
+
+
+def _any_source_cells(table: CellTable, analysis: Analysis, by_source: dict[str, list[str]]) -> None:
+    """A transition declared from any open state has a row per state it was taken from and one
+    row, source ``"*"``, for the states that never took it (a count of 0, shown). Those steps left
+    some state all the same: each such state gets a latent count of them among its steps out, and
+    the ``"*"`` row is their sum. Without them a hidden ``"*"`` row would let a reader's table
+    send proposals into the target from nowhere — a table no reader could believe, taken as proof
+    that a cell is protected."""
+    wid = analysis.workflow.id
+    rows = {(t.source, t.trigger, t.target) for t in analysis.transitions}
+    for t in analysis.transitions:
+        if t.source != ANY_SOURCE:
+            continue
+        declared = next((d for d in analysis.workflow.transitions if d.from_any and d.trigger == t.trigger
+                         and d.target == t.target), None)
+        if declared is None:
+            continue
+        unused = [source for source in declared.sources if (source, t.trigger, t.target) not in rows]
+        parts = [table.hidden_part(cell(wid, "taken_unlisted", source, t.trigger, t.target), 0) for source in unused]
+        for source, part in zip(unused, parts, strict=True):
+            by_source.setdefault(source, []).append(part)
+        table.equal(cell(wid, "taken", t.source, t.trigger, t.target), parts)
 
 
 def _funnel_cells(table: CellTable, analysis: Analysis) -> None:

@@ -13,7 +13,10 @@ Which others to hide is decided for each connected part of the table as one inte
 too: the fewest cells such that, for every small count, some table a reader cannot tell from
 the true one (same shown counts, same sums, whole numbers) gives it at least the threshold —
 that table is the proof, so a solution cut short by the time limit is as safe as the best one.
-A partner that a reader can still work out is shown after all: it protects nothing. Should the
+The search stops within a tenth of the fewest cells, so each partner it chose, the largest count
+first, is then shown again where every witness still holds without it (a total or a stage's
+"reached" is not hidden for want of one more small partner). A partner that a reader can still
+work out is shown after all: it protects nothing. Should the
 programme find nothing in time, partners are chosen one at a time: the smallest shown count a
 hidden cell shares an identity with, or one reached through the hidden cells around it.
 
@@ -23,6 +26,7 @@ This is the only module that imports ``highspy``, and only when something is to 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -145,11 +149,12 @@ def _components(table: CellTable) -> list[list[str]]:
     return list(groups.values())
 
 
-def bounds(table: CellTable, hidden: Collection[str]) -> dict[str, Bounds]:
-    """For every hidden cell, the least and greatest value the published table allows."""
+def bounds(table: CellTable, hidden: Collection[str], of: Collection[str] | None = None) -> dict[str, Bounds]:
+    """For every hidden cell (of those in ``of``, when given), the least and greatest value the
+    published table allows."""
     found: dict[str, Bounds] = {}
     for keys in _components(table):
-        wanted = [key for key in keys if key in hidden]
+        wanted = [key for key in keys if key in hidden and (of is None or key in of)]
         if wanted:
             model = _Model(table, keys, hidden)
             found.update((key, model.bounds(key)) for key in wanted)
@@ -283,10 +288,34 @@ def _fewest(table: CellTable, keys: Sequence[str], primary: Collection[str], min
     solver.run()
     if solver.getInfo().primal_solution_status != 2:  # 2: a feasible solution was found
         return None
-    solution = solver.getSolution().col_value
+    solution = _pruned(solver, table, flags, primary, list(solver.getSolution().col_value))
     # A partner no witness moves off its true count protects nothing: shown, it changes no witness.
     return {key for key in flags if key in primary or (solution[flag[key]] > 0.5 and any(
         abs(solution[at[key]] - table.values[key]) > 0.5 for at in witnesses))}
+
+
+def _pruned(solver: Any, table: CellTable, flags: Sequence[str], primary: Collection[str],
+            solution: list[float]) -> list[float]:
+    """``solution`` with every partner shown again that the small counts can do without, the
+    largest count first. The search stops within a tenth of the fewest cells, so its choice may
+    hide a cell — a stage's "reached", the proposals — that one more smaller partner would spare;
+    with the choice of cells fixed, the witnesses are small problems of their own, solved at once."""
+    chosen = [i for i, key in enumerate(flags) if key not in primary and solution[i] > 0.5]
+    fixed = [1.0 if solution[i] > 0.5 else 0.0 for i in range(len(flags))]
+    every = list(range(len(flags)))
+    solver.changeColsBounds(len(flags), every, fixed, fixed)
+    solver.setOptionValue("mip_rel_gap", 1.0)  # any witness will do: only whether one exists matters
+    deadline = time.monotonic() + TIME_LIMIT  # past it, the partners not yet tried stay hidden (safe)
+    for i in sorted(chosen, key=lambda i: -table.values[flags[i]]):
+        if time.monotonic() > deadline:
+            break
+        solver.changeColBounds(i, 0.0, 0.0)
+        solver.run()
+        if solver.getInfo().primal_solution_status == 2:
+            solution = list(solver.getSolution().col_value)
+        else:
+            solver.changeColBounds(i, 1.0, 1.0)
+    return solution
 
 
 def _too_narrow(found: Bounds, primary: bool, min_count: int) -> bool:

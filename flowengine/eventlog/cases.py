@@ -21,6 +21,8 @@ from flowengine.clock import iso_utc
 from flowengine.errors import Remedy
 from flowengine.eventlog import attributes as col
 from flowengine.eventlog.fitting import (
+    NoOffset,
+    Problem,
     Resolved,
     actor_and_role_problem,
     foreign_definition,
@@ -64,6 +66,7 @@ from flowengine.history.records import (
     Stamp,
 )
 from flowengine.history.steps import ChainBuilder, EventRow, creation_details
+from flowengine.i18n import N_, marked, t
 from flowengine.store import bulk
 
 if TYPE_CHECKING:
@@ -81,22 +84,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Rows = list[tuple[Any, Sequence[str]]]  # (position in the file, the row's values in meanings.ORDER + EXACT)
 Built = tuple[bulk.ProposalRow, list[EventRow], tuple[str, str, str]]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One row that breaks the workflow: where it is, its case, and why."""
-
-    where: str
-    case: str | None
-    reason: str
-
-    def format(self) -> str:
-        case = f"case {self.case}: " if self.case is not None else ""
-        return f"{self.where}: {case}{self.reason}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"where": self.where, "case": self.case, "reason": self.reason}
 
 
 @dataclass
@@ -170,8 +157,8 @@ class CaseBuilder:
             self.settle()
             for key in sorted(bulk.taken_keys(self.conn, self.batch_keys)):
                 position, case = self.batch_keys[key]
-                self.problem(position, case, f"its idempotency key '{key}' is already used by a stored event "
-                                             "(this history was imported or recorded before)")
+                self.problem(position, case, t("its idempotency key '{key}' is already used by a stored event (this "
+                                               "history was imported or recorded before)", key=key))
                 refused.add(case)
             self.batch_keys = {}
         return refused
@@ -212,13 +199,15 @@ class CaseBuilder:
         assume_utc = self.assume_utc
         for position, values in rows:
             if not values[ACTIVITY] or not values[TIME]:
-                lacking = [m for m, index in (("activity", ACTIVITY), ("timestamp", TIME)) if not values[index]]
-                self.problem(position, case, " and ".join(f"no {m} (the {self.column(m)} column is empty)"
-                                                          for m in lacking))
+                lacking = [(m, word) for m, word, index in (("activity", N_("activity"), ACTIVITY),
+                                                             ("timestamp", N_("timestamp"), TIME)) if not values[index]]
+                self.problem(position, case, t(" and ").join(
+                    t("no {what} (the {column} column is empty)", what=marked(word), column=self.column(m))
+                    for m, word in lacking))
                 continue
             moment = read_moment(values[TIME], assume_utc)
             if isinstance(moment, str):
-                self.problem(position, case, moment, *([Remedy("assume_utc")] if "no UTC offset" in moment else []))
+                self.problem(position, case, moment, *([Remedy("assume_utc")] if isinstance(moment, NoOffset) else []))
                 continue
             found.append((moment[0], moment[1], position, values))
         return found
@@ -226,17 +215,18 @@ class CaseBuilder:
     def _identity(self, case: str, where: Any, origin: str | None, exact: bool) -> tuple[str, int] | None:
         """The proposal id of a case: its own when it is one and free, else the next free number."""
         if len(case) > MAX_CASE_CHARS or _CONTROL.search(case):
-            self.problem(where, case[:40], f"the case id is not usable (at most {MAX_CASE_CHARS} printable "
-                                           "characters)")
+            self.problem(where, case[:40], t("the case id is not usable (at most {n} printable characters)",
+                                             n=MAX_CASE_CHARS))
             return None
         if origin is not None and origin in self.origins:
-            self.problem(where, case, f"this case is already in the database as {self.origins[origin]} "
-                                      "(imported before); remove it from the log or import into another database")
+            self.problem(where, case, t("this case is already in the database as {proposal} (imported before); "
+                                        "remove it from the log or import into another database",
+                                        proposal=self.origins[origin]))
             return None
         match = self.id_pattern.fullmatch(case)
         if exact and match and case in self.taken:
-            self.problem(where, case, f"{case} is already in the database (imported before, or registered "
-                                      "there); remove it from the log or import into another database")
+            self.problem(where, case, t("{case} is already in the database (imported before, or registered there); "
+                                        "remove it from the log or import into another database", case=case))
             return None
         if match and case not in self.taken and case not in self.used:
             number = int(match.group(1))
@@ -255,9 +245,11 @@ class CaseBuilder:
         key = (name, role)
         if key not in self.actors:
             if not name or not role:
-                lacking = [what for what, value in (("actor", name), ("role", role)) if not value]
-                self.actors[key] = "; ".join(f"no {what} (the {self.column(what)} column is empty here; give a "
-                                             f"default {what} for rows without one)" for what in lacking)
+                lacking = [(what, word) for what, word, value in (("actor", N_("actor"), name),
+                                                                   ("role", N_("role"), role)) if not value]
+                self.actors[key] = "; ".join(t("no {what} (the {column} column is empty here; give a default {what} "
+                                               "for rows without one)", what=marked(word), column=self.column(what))
+                                             for what, word in lacking)
             else:
                 self.actors[key] = actor_and_role_problem(self.workflow, name, role)
         problem = self.actors[key]
@@ -277,7 +269,8 @@ class CaseBuilder:
         identity = self._identity(case, where, origin, exact=False)
         title = (rows[0][1][TITLE] or case).strip()
         if "\n" in title or len(title) > inputs.MAX_TITLE_CHARS:
-            self.problem(where, case, f"the title must be one line of at most {inputs.MAX_TITLE_CHARS} characters")
+            self.problem(where, case, t("the title must be one line of at most {n} characters",
+                                        n=inputs.MAX_TITLE_CHARS))
         if not found:
             return None
         pid = identity[0] if identity else ""
@@ -289,6 +282,7 @@ class CaseBuilder:
         history: list[EventRow] = []
         append = history.append
         builder = ChainBuilder(pid, self.stamp)
+        advance = builder.advance
         state: str | None = None
         started = False
         for at, iso, position, values in found:
@@ -321,15 +315,15 @@ class CaseBuilder:
                                                                           values[TRIGGER] or None)
             if step.problem is not None:
                 self.problem(position, case, step.problem,
-                             *([Remedy("column", "COLUMN", "trigger")] if "trigger column" in step.problem else []))
+                             *([Remedy("column", "COLUMN", "trigger")] if step.ambiguous else []))
                 broken = True
             elif step.roles and role not in step.roles and usable:
-                self.problem(position, case, f"role '{role}' may not {step.trigger} from {state} "
-                                             f"(roles that may: {', '.join(step.roles)})")
+                self.problem(position, case, t("role '{role}' may not {trigger} from {state} (roles that may: "
+                                               "{roles})", role=role, trigger=step.trigger, state=state,
+                                               roles=", ".join(step.roles)))
                 broken = True
             if not broken:
-                append(builder.step(ADVANCED, name, role, at, at_iso=iso, trigger=step.trigger, to_state=target,
-                                    comment=comment))
+                append(advance(name, role, at, iso, step.trigger, target, comment))
             state = target
         if broken or identity is None or not history:
             self._release(identity, case)
@@ -356,20 +350,21 @@ class CaseBuilder:
         for at, iso, position, values in found:
             text = values[SEQ]
             if not text.isdigit():
-                self.problem(position, case, f"no sequence number ({col.SEQ} is '{text}', not a whole number)")
+                self.problem(position, case, t("no sequence number ({column} is '{text}', not a whole number)",
+                                               column=col.SEQ, text=text))
                 continue
             numbered.append((int(text), at, iso, position, values))
         numbered.sort(key=itemgetter(0))
         for expected, (seq, _, _, position, _) in enumerate(numbered, start=1):
             if seq != expected:
-                self.problem(position, case, f"sequence number {seq} where {expected} was expected (an event of "
-                                             "this case is missing or doubled)")
+                self.problem(position, case, t("sequence number {seq} where {expected} was expected (an event of this "
+                                               "case is missing or doubled)", seq=seq, expected=expected))
                 return None
         if not numbered or self.count != before:
             return None
         created = json_object(numbered[0][4][DETAILS])
         if not isinstance(created, dict):
-            self.problem(numbered[0][3], case, f"{col.DETAILS} is not a JSON object")
+            self.problem(numbered[0][3], case, t("{column} is not a JSON object", column=col.DETAILS))
             return None
         definition = str(created.get("definition", ""))
         compiled = self._definition_of(definition)
@@ -400,9 +395,9 @@ class CaseBuilder:
                 row = builder.step(kind, actor, role, at, at_iso=iso, trigger=trigger, to_state=target,
                                    comment=comment, changes=changes, details=details, key=key)
             if hashed and values[HASH] and values[HASH] != row.hash:
-                self.problem(position, case, f"the event does not reproduce its {col.HASH} (the row was changed "
-                                             f"after the export; leave out the {col.HASH} column to import the "
-                                             "rows as they now read, under new hashes)")
+                self.problem(position, case, t("the event does not reproduce its {column} (the row was changed after "
+                                               "the export; leave out the {column} column to import the rows as "
+                                               "they now read, under new hashes)", column=col.HASH))
                 self._release(identity, case)
                 return None
             history.append(row)
@@ -434,12 +429,13 @@ class CaseBuilder:
         kind = values[KIND]
         if kind not in IMPORTABLE:
             if kind in EVENT_KINDS:  # a migration: its definitions do not travel in a log
-                self.problem(position, case, f"a '{kind}' event (the proposal was moved to another definition of "
-                                             "its workflow) cannot be imported: the log does not carry the "
-                                             "definitions; import the history exported before the migration, "
-                                             "and migrate again after the import")
+                self.problem(position, case, t("a '{kind}' event (the proposal was moved to another definition of "
+                                               "its workflow) cannot be imported: the log does not carry the "
+                                               "definitions; import the history exported before the migration, "
+                                               "and migrate again after the import", kind=kind))
             else:
-                self.problem(position, case, f"unknown kind '{kind}'; an import takes {', '.join(IMPORTABLE)}")
+                self.problem(position, case, t("unknown kind '{kind}'; an import takes {kinds}", kind=kind,
+                                               kinds=", ".join(IMPORTABLE)))
             return None
         target = values[ACTIVITY] or ""
         if target not in workflow.states:
@@ -453,35 +449,38 @@ class CaseBuilder:
         if isinstance(entered, str):
             reasons.append(f"{col.ENTERED_AT}: {entered}")
         elif entered[0] != (at if kind == CREATED else builder.entered_at):
-            reasons.append(f"its {col.ENTERED_AT} is not when the case entered {source or target}")
+            reasons.append(t("its {column} is not when the case entered {state}", column=col.ENTERED_AT,
+                             state=source or target))
         for name, value in ((col.CHANGES, changes), (col.DETAILS, details)):
             if not isinstance(value, dict):
-                reasons.append(f"{name} is not a JSON object")
+                reasons.append(t("{column} is not a JSON object", column=name))
         if isinstance(changes, dict):
             unknown = [name for name in changes if name not in workflow.fields]
             if unknown:
-                reasons.append(f"{workflow.id} declares no field {', '.join(unknown)}")
+                reasons.append(t("{workflow} declares no field {fields}", workflow=workflow.id,
+                                 fields=", ".join(unknown)))
         escalated = isinstance(details, dict) and "escalation" in details
         if kind == CREATED:
             if seq != 1 or source is not None or trigger is not None or target != compiled.initial:
-                reasons.append(f"a creation must be the first event and enter {compiled.initial}")
+                reasons.append(t("a creation must be the first event and enter {state}", state=compiled.initial))
         else:
             if seq == 1:
-                reasons.append("the history does not start with the proposal's creation")
+                reasons.append(t("the history does not start with the proposal's creation"))
             if source != state:
-                reasons.append(f"leaves '{source}' but the case was in '{state}'")
+                reasons.append(t("leaves '{left}' but the case was in '{state}'", left=source, state=state))
             if previous_at is not None and at < previous_at:
-                reasons.append(f"time goes backwards: {iso_utc(at)} is before the event it follows "
-                               f"({iso_utc(previous_at)})")
+                reasons.append(t("time goes backwards: {moment} is before the event it follows ({previous})",
+                                 moment=iso_utc(at), previous=iso_utc(previous_at)))
             if kind == ADVANCED:
                 step = resolve(workflow, state, target, trigger)
                 if step.problem is not None:
                     reasons.append(step.problem)
                 elif step.roles and values[ROLE] not in step.roles and not escalated:
-                    reasons.append(f"role '{values[ROLE]}' may not {trigger} (roles that may: "
-                                   f"{', '.join(step.roles)})")
+                    reasons.append(t("role '{role}' may not {trigger} (roles that may: {roles})", role=values[ROLE],
+                                     trigger=trigger, roles=", ".join(step.roles)))
             elif target != source:
-                reasons.append(f"a '{kind}' event stays in its state, but this one goes from {source} to {target}")
+                reasons.append(t("a '{kind}' event stays in its state, but this one goes from {source} to {target}",
+                                 kind=kind, source=source, target=target))
         name, role = values[ACTOR] or "", values[ROLE] or ""
         if not (role == SYSTEM and (escalated or kind in (REMINDED, PROGRESS, FIELDS_SET))):
             problem = actor_and_role_problem(workflow, name, role)
@@ -489,7 +488,8 @@ class CaseBuilder:
                 reasons.append(problem)
         if key is not None:
             if key in self.keys:
-                reasons.append(f"its idempotency key '{key}' is used again (first by case {self.keys[key]})")
+                reasons.append(t("its idempotency key '{key}' is used again (first by case {case})", key=key,
+                                 case=self.keys[key]))
             self.keys[key] = case
             self.batch_keys[key] = (position, case)
         if reasons:

@@ -18,6 +18,7 @@ from typing import TextIO
 
 from flowengine.errors import InvalidInput
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
+from flowengine.i18n import t
 from flowengine.views.spreadsheet import restore
 
 _DELIMITERS = (",", ";", "\t")
@@ -28,9 +29,11 @@ MAX_FIELD_CHARS = 10_000_000
 MAX_LINE_CHARS = 10_000_000
 
 
+_FIELD_TOO_LONG = "field larger than field limit"  # how the csv module says a field passed its limit
+
 def _too_long(name: str, line: int) -> InvalidInput:
-    return InvalidInput(f"{name}:{line}: the line is longer than {MAX_LINE_CHARS:,} characters; a log's row needs "
-                        "far less: the file is not read (nothing was written)")
+    return InvalidInput(t("{where}: the line is longer than {n} characters; a log's row needs far less: the file is "
+                          "not read (nothing was written)", where=f"{name}:{line}", n=f"{MAX_LINE_CHARS:,}"))
 
 
 def _lines(handle: TextIO, name: str, first: int) -> Iterator[str]:
@@ -63,18 +66,19 @@ class CsvLog:
         except DAMAGED as error:
             raise damaged(path, error) from error
         except OSError as error:
-            raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from error
+            raise InvalidInput(t("cannot read {path}: {reason}", path=path, reason=error.strerror or error)) from error
         except UnicodeDecodeError as error:
-            raise InvalidInput(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from error
+            raise InvalidInput(t("{path} is not UTF-8 text (byte {byte}); save it as UTF-8", path=path,
+                                 byte=error.start)) from error
         if not first.strip():
-            raise InvalidInput(f"{path} is empty: a CSV log starts with a row of column names")
+            raise InvalidInput(t("{path} is empty: a CSV log starts with a row of column names", path=path))
         self.delimiter = max(_DELIMITERS, key=first.count)
         header = next(csv.reader([first], delimiter=self.delimiter))
         self.header = [name.strip() for name in header]
         doubled = sorted({name for name in self.header if self.header.count(name) > 1})
         if doubled:
-            raise InvalidInput(f"{self.name}:1: the column {', '.join(doubled)} appears twice; "
-                               "name every column once")
+            raise InvalidInput(t("{where}: the column {columns} appears twice; name every column once",
+                                 where=f"{self.name}:1", columns=", ".join(doubled)))
 
     def where(self, position: int) -> str:
         return f"{self.name}:{position}"
@@ -101,19 +105,23 @@ class CsvLog:
                             row = (row + [""] * width)[:width]
                         if not nothing.isdisjoint(row):
                             row = ["" if value in nothing else value for value in row]
-                        if restoring and any(value[:1] == "'" for value in row):  # a cell neutralised on export
+                        if restoring and "'" in "".join(row) and any(value[:1] == "'" for value in row):
+                            # a cell neutralised on export (looked for cell by cell only where an apostrophe is)
                             row = [restore(value) for value in row]
                         row.append("")
                         yield line, pick(row)
                     line = reader.line_num + 1
         except csv.Error as error:
-            if "field larger than field limit" in str(error):
-                raise InvalidInput(f"{self.name}:{line}: a field is longer than {MAX_FIELD_CHARS:,} characters; "
-                                   "the file is not read (nothing was written)") from error
-            raise InvalidInput(f"{self.name}:{line}: not readable as CSV: {error}") from error
+            if _FIELD_TOO_LONG in str(error):
+                raise InvalidInput(t("{where}: a field is longer than {n} characters; the file is not read (nothing "
+                                     "was written)", where=f"{self.name}:{line}", n=f"{MAX_FIELD_CHARS:,}")) from error
+            raise InvalidInput(t("{where}: not readable as CSV: {reason}", where=f"{self.name}:{line}",
+                                 reason=error)) from error
         except UnicodeDecodeError as error:
-            raise InvalidInput(f"{self.name} is not UTF-8 text (near line {line}); save it as UTF-8") from error
+            raise InvalidInput(t("{path} is not UTF-8 text (near line {line}); save it as UTF-8", path=self.name,
+                                 line=line)) from error
         except DAMAGED as error:
             raise damaged(self.name, error) from error
         except OSError as error:
-            raise InvalidInput(f"cannot read {self.name} (near line {line}): {error.strerror or error}") from error
+            raise InvalidInput(t("cannot read {path} (near line {line}): {reason}", path=self.name, line=line,
+                                 reason=error.strerror or error)) from error

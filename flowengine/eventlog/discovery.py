@@ -29,6 +29,7 @@ from typing import Any
 from flowengine.eventlog import attributes as col
 from flowengine.eventlog.meanings import ACTIVITY, CASE, LIFECYCLE, ORDER, ROLE, TIME
 from flowengine.eventlog.reading import EventLog, columns, open_log
+from flowengine.i18n import t
 
 _FIRST = itemgetter(0)
 
@@ -112,7 +113,7 @@ def _read(log: EventLog, wanted: Sequence[str | None], *, grouped: bool) -> LogP
             continue
         case = values[CASE]
         if not case:
-            _left_out(found, log, position, "no case id")
+            _left_out(found, log, position, t("no case id"))
             continue
         if grouped:
             held.setdefault(case, []).append((position, values))
@@ -135,7 +136,7 @@ def _read(log: EventLog, wanted: Sequence[str | None], *, grouped: bool) -> LogP
                 continue
             moment = retried
         if not activity:
-            _left_out(found, log, position, "no activity")
+            _left_out(found, log, position, t("no activity"))
             continue
         if moment.tzinfo is None:
             found.naive_times += 1
@@ -153,8 +154,8 @@ def _moment(found: LogProfile, log: EventLog, position: Any, activity: str, text
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
-        _left_out(found, log, position, "no activity" if not activity else "no timestamp" if not text.strip()
-                  else f"bad timestamp '{text}'")
+        _left_out(found, log, position, t("no activity") if not activity else t("no timestamp") if not text.strip()
+                  else t("bad timestamp '{text}'", text=text))
         return None
 
 
@@ -173,7 +174,7 @@ def _count_rows(found: LogProfile, log: EventLog, rows: list[tuple[Any, Sequence
         if moment is None:
             continue
         if not activity:
-            _left_out(found, log, position, "no activity")
+            _left_out(found, log, position, t("no activity"))
             continue
         if moment.tzinfo is None:
             found.naive_times += 1
@@ -185,16 +186,13 @@ def _count_rows(found: LogProfile, log: EventLog, rows: list[tuple[Any, Sequence
 
 def _count_case(found: LogProfile, timed: list[tuple[datetime, str, str]]) -> None:
     """One case into the profile: its events in time order, its variant, who left each activity."""
-    for earlier, later in pairwise(timed):
-        if later[0] < earlier[0]:
-            timed.sort(key=_FIRST)  # stable: events at the same moment keep the file's order
-            break
-    trace = tuple([activity for _, activity, _ in timed])
+    timed.sort(key=_FIRST)  # stable: events at the same moment keep the file's order (in order: one pass, in C)
+    _, trace, roles = zip(*timed, strict=True)
     found.variants[trace] += 1
     found.events += len(trace)
-    if timed[0][2]:
-        found.first_roles[timed[0][2]] += 1
-    if any(role for _, _, role in timed):
+    if roles[0]:
+        found.first_roles[roles[0]] += 1
+    if any(roles):
         for (_, before, _), (_, _, role) in pairwise(timed):
             if role:
                 found.leaving_roles.setdefault(before, Counter())[role] += 1

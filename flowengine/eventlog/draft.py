@@ -36,14 +36,16 @@ from pathlib import Path
 
 from flowengine.errors import InvalidInput, Remedy
 from flowengine.eventlog.discovery import LogProfile, profile
+from flowengine.i18n import N_, marked, t
 
 DEFAULT_ROLE = "staff"
 ENDED = "ended"  # the final state added when some state cannot reach an end
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _WORKFLOW_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PREFIX = re.compile(r"^[A-Z]{2,6}$")
-_RULES = {"workflow id": "lowercase letters, digits, '-' and '_', starting with a letter",
-          "prefix": "2 to 6 capital letters"}
+_RULES = {"workflow id": (N_("'{value}' is not a usable workflow id (lowercase letters, digits, '-' and '_', "
+                             "starting with a letter)")),
+          "prefix": N_("'{value}' is not a usable prefix (2 to 6 capital letters)")}
 _RESERVED_TRIGGERS = ("trigger", "state")
 _RESERVED_PREFIXES = ("is_", "to_", "may_")
 _MAX_ID = 60
@@ -128,16 +130,17 @@ def discover_workflow(path: str | Path, *, fmt: str | None = None, mapping: Mapp
                       hint: Callable[[Remedy], str] | None = None) -> tuple[Draft, str]:
     """The workflow a log suggests, and its text: :func:`draft_workflow` of the log's profile."""
     if not 0 <= min_share <= 1:
-        raise InvalidInput(f"a share of directly-follows pairs is between 0 and 1, not {min_share}")
+        raise InvalidInput(t("a share of directly-follows pairs is between 0 and 1, not {share}", share=min_share))
     for value, what, pattern in ((workflow_id, "workflow id", _WORKFLOW_ID), (prefix, "prefix", _PREFIX)):
         if value is not None and not pattern.match(value):
-            raise InvalidInput(f"'{value}' is not a usable {what} ({_RULES[what]})")
+            raise InvalidInput(marked(_RULES[what], value=value))
     draft = draft_workflow(profile(path, fmt=fmt, mapping=mapping), min_share=min_share, workflow_id=workflow_id,
                            prefix=prefix)
     if not draft.states:
-        raise InvalidInput(f"{Path(path).name} has no case with a finished event whose activity and time can be "
-                           "read" + (f" (the first row left out: {draft.first_left_out})" if draft.first_left_out
-                                     else ""))
+        left_out = " (" + t("the first row left out: {row}", row=draft.first_left_out) + ")" \
+            if draft.first_left_out else ""
+        raise InvalidInput(t("{path} has no case with a finished event whose activity and time can be read",
+                             path=Path(path).name) + left_out)
     return draft, draft_text(draft, hint or _in_own_words)
 
 

@@ -30,6 +30,7 @@ from flowengine.eventlog.logevent import LogEvent, LogSource, Pseudonymiser, as_
 from flowengine.eventlog.ocel_writer import write_ocel
 from flowengine.eventlog.xes_writer import write_xes
 from flowengine.history.records import ADVANCED, CREATED, FROM_KEY
+from flowengine.i18n import t
 from flowengine.meter import Meter, no_meter
 from flowengine.store import Connection, Database, eventstream, queries
 
@@ -93,13 +94,13 @@ def export_to_file(database: Database, path: str | Path, fmt: str, options: Expo
     with gzip when its name ends in ``.gz``."""
     target = Path(path)
     if not target.parent.is_dir():
-        raise InvalidInput(f"cannot write the event log {target}: the folder {target.parent} does not exist; "
-                           "create it first")
+        raise InvalidInput(t("cannot write the event log {path}: the folder {folder} does not exist; create it "
+                             "first", path=target, folder=target.parent))
     if target.is_dir():
         example = target / ("events" + SUFFIXES.get(fmt, ""))
-        raise InvalidInput(f"{target} is a folder; give a file name, e.g. {example}")
+        raise InvalidInput(t("{path} is a folder; give a file name, e.g. {example}", path=target, example=example))
     compress = target.name.lower().endswith(GZIP_SUFFIX)
-    with replacing(target, f"cannot write the event log {target}", InvalidInput) as temp, \
+    with replacing(target, t("cannot write the event log {path}", path=target), InvalidInput) as temp, \
             _text_file(temp, compress) as handle:
         written = export_log(database, handle, fmt, options, meter=meter)
     return written
@@ -137,8 +138,9 @@ def _check_workflows(conn: Connection, workflows: tuple[str, ...]) -> None:
     known = queries.workflows_in_use(conn)
     for wanted in workflows:
         if wanted not in known:
-            raise NotFound("workflow", wanted, known, hint="the export knows the workflows that have proposals: "
-                           + (", ".join(known) or "none yet"))
+            raise NotFound("workflow", wanted, known,
+                           hint=t("the export knows the workflows that have proposals: {workflows}",
+                                  workflows=", ".join(known) or t("none yet")))
 
 
 def _source(conn: Connection, options: ExportOptions, meter: Meter,

@@ -43,7 +43,7 @@ scattered over the file is read again and grouped in memory.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,13 +54,14 @@ from typing import TYPE_CHECKING, Any
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog import attributes as col
-from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder, Problem
+from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder
 from flowengine.eventlog.csv_reader import CsvLog
+from flowengine.eventlog.fitting import Problem
 from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
 from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
 from flowengine.eventlog.rejects import Rejects, RejectsFile
 from flowengine.history.steps import EventRow
-from flowengine.i18n import t
+from flowengine.i18n import t, tn
 from flowengine.meter import Meter, no_meter
 from flowengine.store import bulk, queries
 
@@ -94,8 +95,9 @@ class Fitness:
         return self.events_fit / self.events if self.events else 1.0
 
     def text(self) -> str:
-        return (f"{_percent(self.case_share)} of cases ({self.cases_fit:,} of {self.cases:,}), "
-                f"{_percent(self.event_share)} of events ({self.events_fit:,} of {self.events:,})")
+        return t("{case_share} of cases ({cases_fit} of {cases}), {event_share} of events ({events_fit} of {events})",
+                 case_share=_percent(self.case_share), cases_fit=f"{self.cases_fit:,}", cases=f"{self.cases:,}",
+                 event_share=_percent(self.event_share), events_fit=f"{self.events_fit:,}", events=f"{self.events:,}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"cases": self.cases, "cases_fit": self.cases_fit, "case_share": self.case_share,
@@ -122,12 +124,15 @@ class LogRejected(InvalidInput):
         self.problems = tuple(problems)
         self.count = count
         self.fitness = fitness
-        more = f"\n… and {count - len(self.problems)} more" if count > len(self.problems) else ""
+        more = "\n" + t("… and {n} more", n=count - len(self.problems)) if count > len(self.problems) else ""
         listed = "\n".join(problem.format() for problem in self.problems)
-        unfit = "" if fitness is None else f" in {fitness.cases - fitness.cases_fit:,} of {fitness.cases:,} cases"
-        fit = "" if fitness is None else f" — fitness: {fitness.text()}"
-        super().__init__(f"cannot import {log} under {workflow}: {count} problem{'s' if count != 1 else ''}{unfit}; "
-                         f"nothing was written{fit}\n{listed}{more}")
+        counted = tn("{n} problem", "{n} problems", count)
+        if fitness is not None:
+            counted = t("{problems} in {unfit} of {cases} cases", problems=counted,
+                        unfit=f"{fitness.cases - fitness.cases_fit:,}", cases=f"{fitness.cases:,}")
+        fit = "" if fitness is None else " — " + t("fitness: {fitness}", fitness=fitness.text())
+        super().__init__(t("cannot import {log} under {workflow}: {problems}; nothing was written", log=log,
+                           workflow=workflow, problems=counted) + f"{fit}\n{listed}{more}")
 
     @property
     def summary(self) -> str:
@@ -191,7 +196,7 @@ def import_log(engine: FlowEngine, path: str | Path, workflow: str, *, fmt: str 
     wanted = columns(log, dict(mapping or {}))
     if role is not None and compiled.workflow.roles and role not in compiled.workflow.roles:
         raise NotFound("role", role, list(compiled.workflow.roles),
-                       hint=f"the default role is one of the roles of {compiled.workflow.id}")
+                       hint=t("the default role is one of the roles of {workflow}", workflow=compiled.workflow.id))
     settings = _Settings(log, compiled, text, source, wanted, actor, role, assume_utc, dry_run, meter,
                          max(1, batch_events), keep_going, rejects)
     collecting = gc.isenabled()
@@ -246,7 +251,8 @@ class _Tally:
 
 def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportReport:
     database = engine.database
-    with database.read() if settings.dry_run else database.write() as conn, _Background() as background:
+    with (database.read() if settings.dry_run else database.write() as conn,
+          _Background(threaded=database.dialect != "sqlite") as background):
         if not settings.dry_run:
             engine.permissions(conn).check_admin(t("import an event log"))
         builder = CaseBuilder(conn, settings.compiled, settings.log.where, settings.wanted, settings.actor,
@@ -313,19 +319,29 @@ def _flush(builder: CaseBuilder, writer: bulk.BulkWriter | None, batch: list[tup
 
 
 class _Background:
-    """One batch written on another thread while this one reads and seals the next. SQLite's
-    driver lets go of the interpreter lock while it steps through a statement (index upkeep is
-    most of a bulk write), so on two cores the building and the writing overlap. At most one
+    """On PostgreSQL, one batch written on another thread while this one reads and seals the
+    next: the server upkeeps the indexes in its own process, and the driver lets go of the
+    interpreter lock while it waits for it, so the building and the writing overlap. At most one
     write is in flight, the connection is used by one thread at a time (:meth:`wait` before any
-    other use of it), and a write's error is raised here, in the importing thread."""
+    other use of it), and a write's error is raised here, in the importing thread.
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowengine-import-writer")
+    On SQLite (``threaded`` False) each batch is written here, in turn: the driver needs the
+    interpreter lock again between every two rows it steps through, and a thread waiting for the
+    lock gets it only when the importing thread gives it up (every few milliseconds, or when it
+    waits for the write), so a second thread overlapped nothing — a quiet 2-core machine showed the
+    import at one core's worth of CPU — and only added the hand-overs."""
+
+    def __init__(self, *, threaded: bool) -> None:
+        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowengine-import-writer") if threaded
+                      else None)
         self._pending: Future[None] | None = None
 
     def submit(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         self.wait()
-        self._pending = self._pool.submit(write, *args, **kwargs)
+        if self._pool is None:
+            write(*args, **kwargs)
+        else:
+            self._pending = self._pool.submit(write, *args, **kwargs)
 
     def wait(self) -> None:
         """Return when no write is in flight; the last write's error, if it failed."""
@@ -345,25 +361,34 @@ class _Background:
                 self._pending.exception()  # let it finish (the transaction rolls back after); the first error wins
                 self._pending = None
         finally:
-            self._pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
            ) -> Iterator[tuple[str, Any, list[tuple[Any, Sequence[str]]]]]:
-    """(case, position of its first row, its rows) in file order; finished events only."""
-    rows = log.rows(builder.columns)
-    if grouped:
-        by_case: dict[str, list[tuple[Any, Sequence[str]]]] = {}
-        for position, values in _complete(rows, builder, tally):
-            by_case.setdefault(values[CASE], []).append((position, values))
-        for case, found in by_case.items():
-            yield case, found[0][0], found
-        return
+    """(case, position of its first row, its rows) in file order; finished events only. A row
+    without a case id is a problem (and an event that does not fit); one whose lifecycle is not
+    ``complete`` is skipped and counted. Each row passes here once: one loop, no layers."""
+    complete = col.COMPLETE
+    by_case: dict[str, list[tuple[Any, Sequence[str]]]] = {}
     done: set[str] = set()
     current: str | None = None
     held: list[tuple[Any, Sequence[str]]] = []
-    for position, values in _complete(rows, builder, tally):
+    for row in log.rows(builder.columns):
+        values = row[1]
         case = values[CASE]
+        if not case:
+            builder.problem(row[0], None, t("no case id (the {column} column is empty)", column=builder.column("case")))
+            tally.events += 1
+            continue
+        lifecycle = values[LIFECYCLE]
+        if lifecycle and lifecycle.lower() != complete:
+            builder.skipped += 1
+            continue
+        if grouped:
+            by_case.setdefault(case, []).append(row)
+            continue
         if case != current:
             if current is not None:
                 yield current, held[0][0], held
@@ -371,20 +396,8 @@ def _cases(log: EventLog, builder: CaseBuilder, grouped: bool, tally: _Tally
             if case in done:
                 raise _Scattered
             current, held = case, []
-        held.append((position, values))
+        held.append(row)
     if current is not None:
         yield current, held[0][0], held
-
-
-def _complete(rows: Iterable[tuple[Any, Sequence[str]]], builder: CaseBuilder, tally: _Tally
-              ) -> Iterator[tuple[Any, Sequence[str]]]:
-    for position, values in rows:
-        if not values[CASE]:
-            builder.problem(position, None, f"no case id (the {builder.column('case')} column is empty)")
-            tally.events += 1
-            continue
-        lifecycle = values[LIFECYCLE]
-        if lifecycle and lifecycle.lower() != col.COMPLETE:
-            builder.skipped += 1
-            continue
-        yield position, values
+    for case, found in by_case.items():
+        yield case, found[0][0], found

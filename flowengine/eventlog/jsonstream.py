@@ -5,6 +5,11 @@ with ``json.load`` a log of a million events would take gigabytes. Here the top-
 walked key by key: the wanted array's elements are decoded one at a time (by the standard
 library's own decoder, ``raw_decode``, on a sliding buffer) and every other value is stepped
 over the same way, so nothing but the current element is ever held.
+
+Limits, so that no file costs more than one bounded element at a time: an element (and any
+value outside the wanted arrays) is at most :data:`ELEMENT_LIMIT` characters, and values are
+nested at most :data:`MAX_DEPTH` levels in the document (OCEL 2.0 needs five); the decoder's own
+recursion is never reached. Strings and counts are bounded by the reader (``ocel_reader``).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from flowengine.errors import InvalidInput
+from flowengine.i18n import t
 
 ELEMENT_LIMIT = 16 << 20  # characters in one element (one event, one object): no real one comes near
+MAX_DEPTH = 32  # levels of arrays and objects in the document, the top-level object counting as one
 _CHUNK = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
@@ -47,7 +54,8 @@ class JsonStream:
 
     def _fail(self, what: str, at: int | None = None) -> InvalidInput:
         where = self.consumed + (self.pos if at is None else at) + 1
-        return InvalidInput(f"{self.name}: not readable as OCEL 2.0 JSON near character {where}: {what}")
+        return InvalidInput(t("{path}: not readable as OCEL 2.0 JSON near character {where}: {what}", path=self.name,
+                              where=where, what=what))
 
     def peek(self) -> str:
         """The next character after white space ("" at the end)."""
@@ -61,7 +69,7 @@ class JsonStream:
     def expect(self, char: str) -> None:
         found = self.peek()
         if found != char:
-            raise self._fail(f"expected '{char}', found {_shown(found)}")
+            raise self._fail(t("expected '{char}', found {found}", char=char, found=_shown(found)))
         self.pos += 1
 
     def value(self) -> Any:
@@ -72,14 +80,15 @@ class JsonStream:
                 value, end = _DECODER.raw_decode(self.buffer, self.pos)
             except json.JSONDecodeError as error:
                 if len(self.buffer) - self.pos > ELEMENT_LIMIT:
-                    raise self._fail(f"one value is longer than {ELEMENT_LIMIT:,} characters") from None
+                    raise self._fail(t("one value is longer than {n} characters", n=f"{ELEMENT_LIMIT:,}")) from None
                 if self._more():
                     continue
                 if error.pos >= len(self.buffer):
-                    raise self._fail("the file ends in the middle of a value (was it cut short?)", error.pos) from None
+                    raise self._fail(t("the file ends in the middle of a value (was it cut short?)"),
+                                     error.pos) from None
                 raise self._fail(error.msg, error.pos) from None
             except RecursionError:
-                raise self._fail("values nested too deeply") from None
+                raise self._fail(t("values nested deeper than {n} levels", n=MAX_DEPTH)) from None
             if end == len(self.buffer) and self._more():
                 continue  # a number or word cut by the chunk's end: read it whole
             self.pos = end
@@ -99,7 +108,7 @@ class JsonStream:
                 return
             if following != ",":
                 self.pos -= 1
-                raise self._fail(f"expected ',' or ']' in an array, found {_shown(following)}")
+                raise self._fail(t("expected ',' or ']' in an array, found {found}", found=_shown(following)))
 
     def members(self) -> Iterator[str]:
         """The keys of the object that starts here; after each, the caller reads or skips its value."""
@@ -110,7 +119,7 @@ class JsonStream:
         while True:
             key = self.value()
             if not isinstance(key, str):
-                raise self._fail("an object's key is not a string")
+                raise self._fail(t("an object's key is not a string"))
             self.expect(":")
             yield key
             following = self.peek()
@@ -119,7 +128,7 @@ class JsonStream:
                 return
             if following != ",":
                 self.pos -= 1
-                raise self._fail(f"expected ',' or '}}' in an object, found {_shown(following)}")
+                raise self._fail(t("expected ',' or '}}' in an object, found {found}", found=_shown(following)))
 
     def skip(self) -> None:
         """Step over the next value; an array element by element, so a large one costs no memory."""
@@ -130,5 +139,30 @@ class JsonStream:
             self.value()
 
 
+def oversized(value: Any, depth: int, max_chars: int) -> str | None:
+    """What makes ``value`` (standing ``depth`` levels deep) too large, or None: arrays and
+    objects nested beyond :data:`MAX_DEPTH`, or a string (a key too) longer than ``max_chars``.
+    One pass over it, without recursion."""
+    stack = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, str):
+            if len(item) > max_chars:
+                return t("a value is longer than {n} characters", n=f"{max_chars:,}")
+            continue
+        if isinstance(item, dict):
+            if any(len(key) > max_chars for key in item):
+                return t("a value is longer than {n} characters", n=f"{max_chars:,}")
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if level + 1 > MAX_DEPTH:
+            return t("values nested deeper than {n} levels", n=MAX_DEPTH)
+        stack.extend((child, level + 1) for child in children if isinstance(child, str | dict | list))
+    return None
+
+
 def _shown(char: str) -> str:
-    return repr(char) if char else "the end"
+    return repr(char) if char else t("the end")

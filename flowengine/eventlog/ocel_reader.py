@@ -16,6 +16,13 @@ some tools write them) are read as their JSON text.
 The file is read twice and never whole (:mod:`flowengine.eventlog.jsonstream`): first the
 objects (their types, and the case objects' attributes), then the events, one at a time.
 Positions are "event N (its id)", N counted from 1 in the file's order.
+
+Limits, so that a hostile file is refused early, in bounded memory, with where it went wrong:
+at most :data:`MAX_OBJECTS` objects, :data:`MAX_EVENTS` events and
+:data:`MAX_EVENTS_PER_CASE` events related to one case object, :data:`MAX_VALUE_CHARS`
+characters in any string (an id, a type, an attribute's name or value), values nested at most
+:data:`jsonstream.MAX_DEPTH` levels and :data:`jsonstream.ELEMENT_LIMIT` characters in one
+object or event (see :mod:`flowengine.eventlog.jsonstream`).
 """
 
 from __future__ import annotations
@@ -27,11 +34,17 @@ from typing import Any
 
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog.attributes import ACTIVITY, CASE, CASE_PREFIX, TIMESTAMP
-from flowengine.eventlog.jsonstream import JsonStream
+from flowengine.eventlog.jsonstream import JsonStream, oversized
 from flowengine.eventlog.meanings import CASE as CASE_INDEX
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
+from flowengine.i18n import t
 
 PROPOSAL_TYPE = "proposal"  # flowengine's own object type for proposals (see ocel_writer)
+MAX_OBJECTS = 1_000_000  # objects in one log
+MAX_EVENTS = 1_000_000  # events in one log
+MAX_EVENTS_PER_CASE = 100_000  # events related to one case object, as XES bounds a trace: what one case holds
+MAX_VALUE_CHARS = 1_000_000  # characters in one string, as in XES
+_ELEMENT_DEPTH = 2  # the top-level object and its array hold each object and event
 
 
 def _text(value: Any) -> str:
@@ -52,7 +65,25 @@ class OcelLog:
 
     def where(self, position: tuple[int, str]) -> str:
         number, identifier = position
-        return f"{self.name}: event {number} ({identifier})" if identifier else f"{self.name}: event {number}"
+        where = t("event {number} ({id})", number=number, id=identifier) if identifier else t("event {number}",
+                                                                                             number=number)
+        return f"{self.name}: {where}"
+
+    def _elements(self, wanted_key: str, limit: int) -> Iterator[tuple[int, Any]]:
+        """(number, element) of the top-level array ``wanted_key``, each checked against the limits."""
+        for number, item in enumerate(self._walk(wanted_key), start=1):
+            place = f"{self.name}: {'object' if wanted_key == 'objects' else 'event'} {number}"
+            if number > limit:
+                raise InvalidInput(t("{place}: the log has more than {n} objects", place=place, n=f"{limit:,}")
+                                   if wanted_key == "objects" else
+                                   t("{place}: the log has more than {n} events", place=place, n=f"{limit:,}"))
+            problem = oversized(item, _ELEMENT_DEPTH, MAX_VALUE_CHARS)
+            if problem is not None:
+                identifier = item.get("id") if isinstance(item, dict) else None
+                if isinstance(identifier, str) and len(identifier) <= 100:
+                    place = f"{place} ({identifier})"
+                raise InvalidInput(f"{place}: {problem}")
+            yield number, item
 
     def _walk(self, wanted_key: str) -> Iterator[Any]:
         """The elements of the top-level array ``wanted_key`` (none if the log has no such key)."""
@@ -60,29 +91,30 @@ class OcelLog:
             with open_text(self.path) as handle:
                 stream = JsonStream(handle, self.name)
                 if stream.peek() != "{":
-                    raise InvalidInput(f"{self.name} is not OCEL 2.0 JSON: it does not start with '{{'")
+                    raise InvalidInput(t("{path} is not OCEL 2.0 JSON: it does not start with '{{'", path=self.name))
                 for key in stream.members():
                     if key == wanted_key and stream.peek() == "[":
                         yield from stream.items()
                     else:
                         stream.skip()
         except UnicodeDecodeError as error:
-            raise InvalidInput(f"{self.name} is not UTF-8 text; save it as UTF-8") from error
+            raise InvalidInput(t("{path} is not UTF-8 text; save it as UTF-8", path=self.name)) from error
         except DAMAGED as error:
             raise damaged(self.name, error) from error
         except OSError as error:
-            raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
+            raise InvalidInput(t("cannot read {path}: {reason}", path=self.path,
+                                 reason=error.strerror or error)) from error
 
     def _objects(self, case_type: str | None) -> tuple[str, dict[str, dict[str, str]]]:
         """The case type, and each case object's attributes (the first value of each, by time)."""
         types: dict[str, int] = {}
         cases: dict[str, dict[str, str]] = {}
         timed: dict[str, dict[str, tuple[str, str]]] = {}
-        for number, item in enumerate(self._walk("objects"), start=1):
+        for number, item in self._elements("objects", MAX_OBJECTS):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
                     or not isinstance(item.get("type"), str):
-                raise InvalidInput(f"{self.name}: object {number} has no string 'id' and 'type', as OCEL 2.0 "
-                                   "requires")
+                raise InvalidInput(t("{path}: object {number} has no string 'id' and 'type', as OCEL 2.0 requires",
+                                     path=self.name, number=number))
             kind = item["type"]
             types[kind] = types.get(kind, 0) + 1
             if case_type is not None and kind != case_type:
@@ -98,10 +130,11 @@ class OcelLog:
         chosen = case_type or (PROPOSAL_TYPE if PROPOSAL_TYPE in types else
                                next(iter(types)) if len(types) == 1 else None)
         if chosen is None:
-            raise InvalidInput(f"{self.name} has objects of {len(types)} types ({', '.join(sorted(types))}); "
-                               "say which type's objects are the cases").fixed_by(Remedy("column", "TYPE", "case"))
+            raise InvalidInput(t("{path} has objects of {n} types ({types}); say which type's objects are the cases",
+                                 path=self.name, n=len(types), types=", ".join(sorted(types)))
+                               ).fixed_by(Remedy("column", "TYPE", "case"))
         if chosen not in types:
-            raise NotFound("object type", chosen, sorted(types), hint=f"in {self.name}")
+            raise NotFound("object type", chosen, sorted(types), hint=t("in {path}", path=self.name))
         if case_type is None and len(types) > 1:
             return self._objects(chosen)  # read again, keeping the attributes of the chosen type only
         for identifier, attributes in timed.items():
@@ -112,9 +145,10 @@ class OcelLog:
         """((event number, event id), values) for every event and each case object it relates to."""
         named = wanted[CASE_INDEX]
         _, cases = self._objects(named if named and named != CASE else None)
-        for number, item in enumerate(self._walk("events"), start=1):
+        held: dict[str, int] = {}  # events per case object so far
+        for number, item in self._elements("events", MAX_EVENTS):
             if not isinstance(item, dict):
-                raise InvalidInput(f"{self.name}: event {number} is not a JSON object")
+                raise InvalidInput(t("{path}: event {number} is not a JSON object", path=self.name, number=number))
             identifier = _text(item.get("id"))
             related = item.get("relationships") or []
             own: dict[str, str] = {}
@@ -130,6 +164,11 @@ class OcelLog:
                 if not isinstance(target, str) or target not in cases or target in seen:
                     continue
                 seen.add(target)
+                held[target] = count = held.get(target, 0) + 1
+                if count > MAX_EVENTS_PER_CASE:
+                    raise InvalidInput(t("{place}: object {case} has more than {n} events", place=self.where(
+                        (number, identifier if len(identifier) <= 100 else "")), case=target,
+                        n=f"{MAX_EVENTS_PER_CASE:,}"))
                 values = {**cases[target], **own}
                 yield (number, identifier), [target if index == CASE_INDEX else values.get(name, "") if name else ""
                                              for index, name in enumerate(wanted)]

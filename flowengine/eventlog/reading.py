@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog.formats import import_format_names, import_formats, suffixes
 from flowengine.eventlog.meanings import EXACT, MEANINGS, ORDER
+from flowengine.i18n import t
 
 FORMATS = import_format_names()
 
@@ -43,12 +44,13 @@ def open_log(path: str | Path, fmt: str | None = None) -> EventLog:
     source = Path(path)
     chosen = fmt or format_by_name(source.name, suffixes(import_formats()))
     if chosen is None:
-        raise InvalidInput(f"cannot tell the format of {source.name} from its name; say whether it is "
-                           f"{' or '.join(FORMATS)}").fixed_by(Remedy("log_format"))
+        raise InvalidInput(t("cannot tell the format of {path} from its name; say whether it is {formats}",
+                             path=source.name, formats=t(" or ").join(FORMATS))).fixed_by(Remedy("log_format"))
     if chosen not in FORMATS:
-        raise InvalidInput(f"unknown log format '{chosen}'; choose one of: {', '.join(FORMATS)}")
+        raise InvalidInput(t("unknown log format '{chosen}'; choose one of: {formats}", chosen=chosen,
+                             formats=", ".join(FORMATS)))
     if not source.is_file():
-        raise InvalidInput(f"cannot read {source}: no such file")
+        raise InvalidInput(t("cannot read {path}: no such file", path=source))
     return readers()[chosen](source)
 
 
@@ -68,12 +70,12 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
         column, sep, meaning = item.rpartition("=")
         column, meaning = column.strip(), meaning.strip().lower()
         if not sep or not column or not meaning:
-            raise InvalidInput(f"'{item}' is not COLUMN=MEANING, e.g. \"Case ID=case\"")
+            raise InvalidInput(t("'{item}' is not COLUMN=MEANING, e.g. \"Case ID=case\"", item=item))
         if meaning not in MEANINGS:
-            raise NotFound("meaning", meaning, list(MEANINGS), hint=f"in the column map {item}")
+            raise NotFound("meaning", meaning, list(MEANINGS), hint=t("in the column map {item}", item=item))
         if meaning in mapping and mapping[meaning] != column:
-            raise InvalidInput(f"the column map names two columns for the {meaning}: '{mapping[meaning]}' and "
-                               f"'{column}'")
+            raise InvalidInput(t("the column map names two columns for the {meaning}: '{first}' and '{second}'",
+                                 meaning=meaning, first=mapping[meaning], second=column))
         mapping[meaning] = column
     return mapping
 
@@ -86,13 +88,14 @@ def columns(log: EventLog, mapping: dict[str, str]) -> list[str | None]:
         known = set(header)
         for meaning, column in mapping.items():
             if column not in known:
-                raise NotFound("column", column, header, hint=f"in {log.name}").fixed_by(
+                raise NotFound("column", column, header, hint=t("in {path}", path=log.name)).fixed_by(
                     Remedy("column", column, meaning))
         for meaning in ("case", "activity", "timestamp"):
             column = chosen[ORDER.index(meaning)]
             if column not in known:
                 standard = MEANINGS[meaning][0]
                 listed = ", ".join(header[:20]) + (", …" if len(header) > 20 else "")
-                raise InvalidInput(f"{log.name} has no column for the {meaning} ({standard}); name the column "
-                                   f"that holds it (columns: {listed})").fixed_by(Remedy("column", "COLUMN", meaning))
+                raise InvalidInput(t("{path} has no column for the {meaning} ({standard}); name the column that "
+                                     "holds it (columns: {columns})", path=log.name, meaning=meaning,
+                                     standard=standard, columns=listed)).fixed_by(Remedy("column", "COLUMN", meaning))
     return [*chosen, *EXACT]

@@ -17,7 +17,8 @@ from typing import Any, Protocol, TextIO
 
 from flowengine.atomicfile import replacing
 from flowengine.errors import InvalidInput
-from flowengine.eventlog.cases import Problem
+from flowengine.eventlog.fitting import Problem
+from flowengine.i18n import t
 from flowengine.views.spreadsheet import neutralise
 
 REJECT_FORMATS = ("csv", "json")
@@ -38,7 +39,8 @@ class RejectsFile:
 
     def __init__(self, handle: TextIO, fmt: str, log: str) -> None:
         if fmt not in REJECT_FORMATS:
-            raise InvalidInput(f"unknown format of a rejects file '{fmt}'; choose one of: {', '.join(REJECT_FORMATS)}")
+            raise InvalidInput(t("unknown format of a rejects file '{chosen}'; choose one of: {formats}", chosen=fmt,
+                                 formats=", ".join(REJECT_FORMATS)))
         self.handle = handle
         self.fmt = fmt
         self.log = log
@@ -75,8 +77,9 @@ def rejects_file(path: Path, fmt: str, log: str) -> Iterator[RejectsFile]:
     """A :class:`RejectsFile` at ``path``, which appears (replacing any file there) only when the
     block ends without an error; the caller calls :meth:`RejectsFile.close` before that."""
     if not path.parent.is_dir():
-        raise InvalidInput(f"cannot write the rejects file {path}: the folder {path.parent} does not exist")
+        raise InvalidInput(t("cannot write the rejects file {path}: the folder {folder} does not exist", path=path,
+                             folder=path.parent))
     with ExitStack() as stack:
-        temp = stack.enter_context(replacing(path, f"cannot write the rejects file {path}", InvalidInput))
+        temp = stack.enter_context(replacing(path, t("cannot write the rejects file {path}", path=path), InvalidInput))
         handle = stack.enter_context(temp.open("w+", encoding="utf-8", newline=""))
         yield RejectsFile(handle, fmt, log)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from flowengine.errors import InvalidInput
+from flowengine.i18n import t
 
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_SUFFIX = ".gz"
@@ -32,7 +33,7 @@ def compressed(path: Path) -> bool:
         with path.open("rb") as handle:
             return handle.read(2) == GZIP_MAGIC
     except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from error
+        raise InvalidInput(t("cannot read {path}: {reason}", path=path, reason=error.strerror or error)) from error
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -60,4 +61,5 @@ def format_by_name(name: str, suffixes: Iterable[tuple[str, str]]) -> str | None
 
 def damaged(path: Path | str, error: BaseException) -> InvalidInput:
     """The error for a compressed file that ends early or is corrupt."""
-    return InvalidInput(f"cannot read {path}: the compressed data is damaged or cut short ({error})")
+    return InvalidInput(t("cannot read {path}: the compressed data is damaged or cut short ({reason})", path=path,
+                          reason=error))

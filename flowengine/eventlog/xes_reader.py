@@ -29,6 +29,7 @@ from flowengine.errors import InvalidInput
 from flowengine.eventlog.attributes import CASE_PREFIX
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_binary
 from flowengine.eventlog.xmlguard import refuse_declarations
+from flowengine.i18n import t
 
 MAX_VALUE_CHARS = 1_000_000  # one attribute's value: a comment is at most 20,000; a JSON column more
 MAX_DEPTH = 32  # log > trace > event > attribute, and lists or containers inside that
@@ -95,7 +96,7 @@ class XesLog:
 
     def where(self, position: tuple[int, int]) -> str:
         trace, event = position
-        return f"{self.name}: trace {trace}, event {event}"
+        return f"{self.name}: " + t("trace {trace}, event {event}", trace=trace, event=event)
 
     def rows(self, wanted: Sequence[str | None]) -> Iterator[tuple[tuple[int, int], list[str]]]:
         """((trace, event), values) for every event: the ``wanted`` attributes in that order,
@@ -109,7 +110,8 @@ class XesLog:
         except DAMAGED as error:
             raise damaged(self.name, error) from error
         except OSError as error:
-            raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
+            raise InvalidInput(t("cannot read {path}: {reason}", path=self.path,
+                                 reason=error.strerror or error)) from error
         keys = {name for name in wanted if name}
         case_keys = {name.removeprefix(CASE_PREFIX) for name in keys if name.startswith(CASE_PREFIX)}
         traces = 0
@@ -121,10 +123,10 @@ class XesLog:
                 if action == "start":
                     depth += 1
                     if depth == 1 and _tag(element.tag) != "log":
-                        raise InvalidInput(f"{self.name} is XML but not XES: its root element is "
-                                           f"<{_tag(element.tag)}>, not <log>")
+                        raise InvalidInput(t("{path} is XML but not XES: its root element is <{tag}>, not <log>",
+                                             path=self.name, tag=_tag(element.tag)))
                     if depth > MAX_DEPTH:
-                        raise self._refused(traces, len(events) + 1, f"elements nested deeper than {MAX_DEPTH}")
+                        raise self._refused(traces, len(events) + 1, t("elements nested deeper than {n}", n=MAX_DEPTH))
                     if depth == 2 and _tag(element.tag) == "trace":
                         traces += 1
                         events, case = [], {}
@@ -134,7 +136,7 @@ class XesLog:
                 if level == 3 and _tag(element.tag) == "event":
                     if len(events) >= MAX_EVENTS_PER_TRACE:
                         raise self._refused(traces, len(events) + 1,
-                                            f"the trace has more than {MAX_EVENTS_PER_TRACE:,} events")
+                                            t("the trace has more than {n} events", n=f"{MAX_EVENTS_PER_TRACE:,}"))
                     events.append(self._attributes(element, keys, traces, len(events) + 1))
                     element.clear()
                 elif level == 3 and (key := element.get("key")) is not None:
@@ -154,17 +156,19 @@ class XesLog:
                 elif level == 2:
                     element.clear()  # the log's own attributes, extensions, globals, classifiers
         except _Silent as silent:
-            raise InvalidInput(f"{self.name}:{silent.line}: more than {MAX_SILENT_BYTES // (1024 * 1024)} MB without "
-                               "an element starting or ending (one value, comment or section that long); the log is "
-                               "not read (nothing was written)") from None
+            raise InvalidInput(t("{where}: more than {n} MB without an element starting or ending (one value, "
+                                 "comment or section that long); the log is not read (nothing was written)",
+                                 where=f"{self.name}:{silent.line}", n=MAX_SILENT_BYTES // (1024 * 1024))) from None
         except etree.XMLSyntaxError as error:
             line, column = error.position
             reason = re.sub(r",? line \d+, column \d+\s*$", "", str(error.msg).strip())
-            raise InvalidInput(f"{self.name}:{line}:{column}: not readable as XES (XML): {reason}") from error
+            raise InvalidInput(t("{where}: not readable as XES (XML): {reason}", where=f"{self.name}:{line}:{column}",
+                                 reason=reason)) from error
         except DAMAGED as error:
             raise damaged(self.name, error) from error
         except OSError as error:
-            raise InvalidInput(f"cannot read {self.path}: {error.strerror or error}") from error
+            raise InvalidInput(t("cannot read {path}: {reason}", path=self.path,
+                                 reason=error.strerror or error)) from error
         finally:
             source.close()
 
@@ -179,10 +183,12 @@ class XesLog:
     def _value(self, attribute: Any, trace: int, number: int) -> str:
         value = attribute.get("value", "")
         if len(value) > MAX_VALUE_CHARS:
-            raise self._refused(trace, number, f"the value of '{attribute.get('key')}' is longer than "
-                                               f"{MAX_VALUE_CHARS:,} characters")
+            raise self._refused(trace, number, t("the value of '{key}' is longer than {n} characters",
+                                                 key=attribute.get("key"), n=f"{MAX_VALUE_CHARS:,}"))
         return str(value)
 
     def _refused(self, trace: int, event: int, reason: str) -> InvalidInput:
-        where = (f"trace {trace}, event {event}" if event else f"trace {trace}") if trace else "before the first trace"
-        return InvalidInput(f"{self.name}: {where}: {reason}; the log is not read (nothing was written)")
+        where = ((t("trace {trace}, event {event}", trace=trace, event=event) if event else
+                  t("trace {trace}", trace=trace)) if trace else t("before the first trace"))
+        return InvalidInput(t("{path}: {where}: {reason}; the log is not read (nothing was written)", path=self.name,
+                              where=where, reason=reason))

@@ -29,6 +29,7 @@ from flowengine.eventlog.attributes import (
     TIMESTAMP,
 )
 from flowengine.eventlog.logevent import DATE, INT, STRING, LogEvent, LogSource, case_attributes, event_attributes
+from flowengine.i18n import t
 
 XES_VERSION = "1849-2016"
 XES_NAMESPACE = "http://www.xes-standard.org/"
@@ -96,6 +97,7 @@ def _write_event(out: TextIO, event: LogEvent) -> None:
 def _escaped(text: str, event: LogEvent, key: str) -> str:
     bad = _NOT_XML.search(text)
     if bad:
-        raise InvalidInput(f"{event.case} event {event.seq}: {key} contains U+{ord(bad.group()):04X}, which XML "
-                           "cannot carry; export this history as CSV or OCEL instead")
+        raise InvalidInput(t("{case} event {seq}: {key} contains U+{code}, which XML cannot carry; export this "
+                             "history as CSV or OCEL instead", case=event.case, seq=event.seq, key=key,
+                             code=f"{ord(bad.group()):04X}"))
     return text.translate(_ESCAPES)

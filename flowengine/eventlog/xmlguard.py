@@ -14,6 +14,7 @@ import xml.parsers.expat
 from typing import BinaryIO
 
 from flowengine.errors import InvalidInput
+from flowengine.i18n import t
 
 _CHUNK = 1 << 16
 _PROLOG_LIMIT = 1 << 20  # bytes before the root element: comments and processing instructions, no more
@@ -52,10 +53,10 @@ def refuse_declarations(handle: BinaryIO, name: str) -> None:
     except _RootReached:
         return
     except _Declared:
-        raise InvalidInput(f"{name} declares a document type (<!DOCTYPE …>), which can define entities that "
-                           "read other files or expand without end; an XES log needs none, so it is not read: "
-                           "remove the declaration") from None
+        raise InvalidInput(t("{path} declares a document type (<!DOCTYPE …>), which can define entities that read "
+                             "other files or expand without end; an XES log needs none, so it is not read: remove "
+                             "the declaration", path=name)) from None
     except xml.parsers.expat.ExpatError:
         return  # not well-formed: the log's own parse reports it with its line and column
-    raise InvalidInput(f"{name} has more than {_PROLOG_LIMIT // 1024} kB before its root element; "
-                       "it is not read as XML")
+    raise InvalidInput(t("{path} has more than {n} kB before its root element; it is not read as XML", path=name,
+                         n=_PROLOG_LIMIT // 1024))

@@ -25,7 +25,7 @@ from flowengine.history.records import (
     Proposal,
 )
 from flowengine.history.seal import GENESIS, seal
-from flowengine.i18n import t
+from flowengine.i18n import N_, marked, t
 from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow
 
 __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "enters_state", "first_break", "recompute",
@@ -81,7 +81,7 @@ def apply_changes(fields: Mapping[str, Any], changes: Mapping[str, Any]) -> dict
 def replay(events: Sequence[Event]) -> Replayed:
     """Fold the events in order; the store's current row must always equal this."""
     if not events:
-        raise ValueError("a proposal has at least its creation event")
+        raise ValueError(t("a proposal has at least its creation event"))
     fields: dict[str, Any] = {}
     state = events[0].to_state
     entered = events[0].at
@@ -117,7 +117,7 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
     """Walk one chain; None when every link holds and the proposal row equals the replay."""
     pid = proposal.id
     if not events:
-        return ChainBreak(pid, None, "the proposal has no events at all (its history was deleted)")
+        return ChainBreak(pid, None, t("the proposal has no events at all (its history was deleted)"))
     prev_hash = GENESIS
     previous: Event | None = None
     entered: datetime | None = None
@@ -136,40 +136,43 @@ def first_break(proposal: Proposal, events: Sequence[Event]) -> ChainBreak | Non
         previous = event
     created = events[0]
     if proposal.definition_hash != definition:
-        recorder = "its creation event" if definition == created.details.get("definition") else "its newest migration"
-        return ChainBreak(pid, created.seq,
-                          f"the proposal row runs under definition {proposal.definition_hash[:12]} but "
-                          f"{recorder} records {definition[:12]} (the row was changed)")
+        problem = (t("the proposal row runs under definition {row} but its creation event records {recorded} "
+                     "(the row was changed)", row=proposal.definition_hash[:12], recorded=definition[:12])
+                   if definition == created.details.get("definition") else
+                   t("the proposal row runs under definition {row} but its newest migration records {recorded} "
+                     "(the row was changed)", row=proposal.definition_hash[:12], recorded=definition[:12]))
+        return ChainBreak(pid, created.seq, problem)
     described = [
         name for name, stored, recorded in (
-            ("title", proposal.title, created.details.get("title")),
-            ("description", proposal.description, created.details.get("description")),
-            ("origin", proposal.origin, created.details.get("origin")),
-            ("created by", proposal.created_by, created.actor),
-            ("created at", as_utc(proposal.created_at), as_utc(created.at)),
-            ("came from", proposal.came_from, created.details.get(FROM_KEY)),
-            ("provenance", proposal.provenance, _recorded_kind(created)),
+            (N_("title"), proposal.title, created.details.get("title")),
+            (N_("description"), proposal.description, created.details.get("description")),
+            (N_("origin"), proposal.origin, created.details.get("origin")),
+            (N_("created by"), proposal.created_by, created.actor),
+            (N_("created at"), as_utc(proposal.created_at), as_utc(created.at)),
+            (N_("came from"), proposal.came_from, created.details.get(FROM_KEY)),
+            (N_("provenance"), proposal.provenance, _recorded_kind(created)),
         ) if stored != recorded
     ]
-    if described:
-        return ChainBreak(pid, created.seq, f"the proposal row's {', '.join(described)} differ from its creation "
-                          "event (the row was changed)")
+    if described:  # the names are marked, translated only when something differs (audit reads every history)
+        return ChainBreak(pid, created.seq, t("the proposal row's {what} differ from its creation event (the row "
+                                              "was changed)", what=", ".join(marked(name) for name in described)))
     replayed = replay(events)
     mismatches = [
         name for name, stored, derived in (
-            ("state", proposal.state, replayed.state),
-            ("version", proposal.version, replayed.version),
-            ("fields", proposal.fields, replayed.fields),
-            ("head hash", proposal.head_hash, replayed.head_hash),
-            ("time the state was entered", as_utc(proposal.state_entered_at), as_utc(replayed.state_entered_at)),
+            (N_("state"), proposal.state, replayed.state),
+            (N_("version"), proposal.version, replayed.version),
+            (N_("fields"), proposal.fields, replayed.fields),
+            (N_("head hash"), proposal.head_hash, replayed.head_hash),
+            (N_("time the state was entered"), as_utc(proposal.state_entered_at), as_utc(replayed.state_entered_at)),
         ) if stored != derived
     ]
     if mismatches:
         # Where the two first differ: a row ahead of its events points at the first missing one.
         seq = min(proposal.version, replayed.version) + 1 if proposal.version != replayed.version else replayed.version
         return ChainBreak(pid, seq,
-                          f"the proposal row does not match the replay of its events ({', '.join(mismatches)}): "
-                          "the row or the newest events were changed or deleted")
+                          t("the proposal row does not match the replay of its events ({what}): the row or the "
+                            "newest events were changed or deleted",
+                            what=", ".join(marked(name) for name in mismatches)))
     return None
 
 
@@ -185,38 +188,39 @@ def _migration_problem(event: Event, definition: str) -> str | None:
     if event.kind != MIGRATED:
         return None
     if event.details.get("from_definition") != definition:
-        return (f"migrates from definition {str(event.details.get('from_definition'))[:12]} but the proposal "
-                f"was on {definition[:12]}")
+        return t("migrates from definition {moved} but the proposal was on {definition}",
+                 moved=str(event.details.get("from_definition"))[:12], definition=definition[:12])
     if not isinstance(event.details.get("to_definition"), str) or not event.details["to_definition"]:
-        return "a migration that names no definition to move to"
+        return t("a migration that names no definition to move to")
     return None
 
 
 def _link_problem(event: Event, position: int, prev_hash: str, previous: Event | None,
                   entered: datetime | None) -> str | None:
     if event.seq != position:
-        return f"sequence number {event.seq} where {position} was expected (an event was deleted, inserted or moved)"
+        return t("sequence number {seq} where {position} was expected (an event was deleted, inserted or moved)",
+                 seq=event.seq, position=position)
     if event.prev_hash != prev_hash:
-        return "does not link to the event before it (an event before it was changed, deleted or inserted)"
+        return t("does not link to the event before it (an event before it was changed, deleted or inserted)")
     outside = next((m for m in (event.at, event.entered_at) if isinstance(m, OutOfWindow)), None)
     if outside is not None:
         return t("its time '{stored}' lies outside the range flowengine accepts ({earliest} to {latest}, UTC); "
                  "it was written before that range was enforced, so its seal cannot be checked",
                  stored=outside.stored, earliest=EARLIEST_TEXT, latest=LATEST_TEXT)
     if recompute(event) != event.hash:
-        return "its content does not match its hash (the event was edited)"
+        return t("its content does not match its hash (the event was edited)")
     if event.kind not in EVENT_KINDS:
-        return f"unknown kind '{event.kind}'"
+        return t("unknown kind '{kind}'", kind=event.kind)
     if previous is None:
         if event.kind != CREATED:
-            return "the history does not start with the proposal's creation"
+            return t("the history does not start with the proposal's creation")
         return None
     if event.kind == CREATED:
-        return "a second creation event"
+        return t("a second creation event")
     if event.from_state != previous.to_state:
-        return f"leaves '{event.from_state}' but the proposal was in '{previous.to_state}'"
+        return t("leaves '{left}' but the proposal was in '{state}'", left=event.from_state, state=previous.to_state)
     if as_utc(event.at) < as_utc(previous.at):
-        return "is dated before the event it follows"
+        return t("is dated before the event it follows")
     if entered is not None and as_utc(event.entered_at) != as_utc(entered):
-        return "its 'entered at' time is not when the proposal entered that state"
+        return t("its 'entered at' time is not when the proposal entered that state")
     return None

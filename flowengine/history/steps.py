@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from flowengine.clock import as_utc, iso_utc
 from flowengine.history.provenance import Provenance, with_provenance
-from flowengine.history.records import CREATED, FROM_KEY, STATE_ENTERING, Event, Proposal, Stamp
+from flowengine.history.records import ADVANCED, CREATED, FROM_KEY, STATE_ENTERING, Event, Proposal, Stamp
 from flowengine.history.seal import GENESIS, seal
 
 _NOTHING: dict[str, Any] = {}  # shared empty changes/details: never mutated
@@ -132,6 +132,22 @@ class ChainBuilder:
                            changes or _NOTHING, details or _NOTHING, key)
         if kind in STATE_ENTERING:
             self.entered_at, self.entered_iso = at, at_iso
+        return row
+
+    def advance(self, actor: str, role: str, at: datetime, at_iso: str, trigger: str | None, to_state: str,
+                comment: str) -> EventRow:
+        """:meth:`step` of an :data:`ADVANCED` event with no changes, details or key, its time given in
+        both forms: the step of a bulk import, once per event, so the sealing is written out here
+        rather than reached through two more calls. A test holds it equal to :meth:`step`."""
+        if not self.seq:
+            raise ValueError(f"{self.proposal} has no creation event yet; create it first")
+        head, seq, source, entered_iso, login = self.head, self.seq + 1, self.state, self.entered_iso, self.login
+        digest = seal(head, self.proposal, seq, ADVANCED, trigger, source, to_state, actor, role, at_iso, entered_iso,
+                      comment, _NOTHING, _NOTHING, None, login, self.recorded_iso)
+        row = _new_row(EventRow, (self.proposal, seq, ADVANCED, trigger, source, to_state, actor, role, at, at_iso,
+                                  self.entered_at, entered_iso, comment, _NOTHING, _NOTHING, None, head, digest, login,
+                                  self.recorded_at, self.recorded_iso))
+        self.seq, self.state, self.head, self.entered_at, self.entered_iso = seq, to_state, digest, at, at_iso
         return row
 
     def _sealed(self, kind: str, trigger: str | None, source: str | None, target: str, actor: str, role: str,

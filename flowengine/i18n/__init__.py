@@ -25,7 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LANGUAGES", "N_", "active", "catalogue_path", "marked", "pt", "speaking", "t", "tn", "usable", "use"]
+__all__ = ["LANGUAGES", "N_", "Nn_", "active", "catalogue_path", "marked", "marked_plural", "pt", "speaking", "t", "tn",
+           "usable", "use"]
 
 LANGUAGES = ("en", "nb", "sv")  # English is the code's own: it has no catalogue
 _FOLDER = Path(__file__).resolve().parent
@@ -103,3 +104,14 @@ def marked(message: str, /, *, language: str | None = None, **values: Any) -> st
     """As :func:`t` for a message held in a variable; it must have been marked with :func:`N_`
     (or wrapped elsewhere), or no catalogue knows it."""
     return _fill(_translations(usable(language) if language else active()).gettext(message), values)
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a plural pair for the catalogues without translating it: :func:`marked_plural` does later."""
+    return singular, plural
+
+
+def marked_plural(singular: str, plural: str, n: int, /) -> str:
+    """The form for ``n`` of a pair marked with :func:`Nn_`, in the active language, its
+    placeholders left for the caller (as gettext's ``ngettext``: what click calls)."""
+    return _translations(active()).ngettext(singular, plural, n)

@@ -1,7 +1,7 @@
 """The messages the code wraps for translation, read from its source (as ``xgettext`` would).
 
 A wrapped message is the first argument (``t``, ``N_``), the second (``pt``: after the
-context) or the first two (``tn``: singular and plural) of a call to one of the functions of
+context) or the first two (``tn``, ``Nn_``: singular and plural) of a call to one of the functions of
 :mod:`flowengine.i18n`, written as a plain string literal; anything else in that place (an
 f-string, a variable) is listed as a mistake, since no catalogue could hold it.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 __all__ = ["Message", "messages_in"]
 
-_WRAPPERS = {"t": 1, "N_": 1, "pt": 2, "tn": 2}
+_WRAPPERS = {"t": 1, "N_": 1, "pt": 2, "tn": 2, "Nn_": 2}
 _HELP_KEYWORDS = ("help", "short_help")
 _COMMAND_DECORATORS = ("command", "group")
 
@@ -93,7 +93,7 @@ def messages_in(files: Iterable[Path], root: Path) -> tuple[list[Message], list[
             texts = [a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
             if name == "pt":
                 message = Message(texts[1], None, texts[0], where)
-            elif name == "tn":
+            elif name in ("tn", "Nn_"):
                 message = Message(texts[0], texts[1], None, where)
             else:
                 message = Message(texts[0], None, None, where)

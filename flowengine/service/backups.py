@@ -31,7 +31,7 @@ class CopyReport:
 
 def backup(target: str | None, file: Path) -> CopyReport:
     """Back up the database ``target`` (a path or URL; None: the default) into the new ``file``."""
-    with Database(resolve_url(target)) as database:
+    with Database(resolve_url(target, create=False)) as database:
         if database.schema_revision() is None:
             raise StoreError(f"there is no flowengine database at {database.display_name} to back up")
         if database.dialect == copies.SQLITE:

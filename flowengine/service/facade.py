@@ -64,13 +64,15 @@ class FlowEngine:
 
     @classmethod
     def open(cls, target: str | None = None, *, workflow_dirs: Sequence[str | Path] = (),
-             clock: Clock | None = None, upgrade_existing: bool | None = None) -> FlowEngine:
+             clock: Clock | None = None, upgrade_existing: bool | None = None, create: bool = True) -> FlowEngine:
         """``target``: a file path or database URL; None means ``$FLOWENGINE_DB`` or the default file.
         A new database is created, its creator holding every role (solo mode); an old SQLite one
         is upgraded, and with ``upgrade_existing`` any (by an administrator, once it has
         grants). ``clock``: a fixed clock, honoured only by a database it creates (one made
-        for tests or demos) and by databases made so; a database made for real use refuses it."""
-        database = Database(resolve_url(target))
+        for tests or demos) and by databases made so; a database made for real use refuses it.
+        ``create`` off (the caller only reads): a SQLite file that is not there is refused and
+        nothing is created."""
+        database = Database(resolve_url(target, create=create))
         fixed = clock is not None and clock is not system_clock
         try:
             if upgrade_existing:
@@ -164,7 +166,7 @@ class FlowEngine:
         leave the primary to the writers. Nothing is created or migrated there; its schema must be
         the one this flowengine reads. What it shows is the replica's moment, which trails the
         primary by its replay delay. Writes through it fail (the replica refuses them)."""
-        database = Database(resolve_url(target))
+        database = Database(resolve_url(target, create=False))
         try:
             migrate.check_schema(database)
         except BaseException:

@@ -21,11 +21,11 @@ from flowengine.history import chain, inputs
 from flowengine.history.provenance import Provenance, with_provenance
 from flowengine.history.records import ADVANCED, CREATED, FIELDS_SET, NOTED, PROGRESS, Actor, Event, Proposal
 from flowengine.history.steps import ChainBuilder, creation_details
-from flowengine.i18n import t
+from flowengine.i18n import N_, marked, pt, t
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, current_definition, load
 from flowengine.service.results import StepResult
-from flowengine.service.writing import commit_step, conflict, effective, next_event
+from flowengine.service.writing import Opened, commit_step, conflict, effective, next_event, open_step
 from flowengine.store import Connection, queries
 from flowengine.suggest import either
 
@@ -45,9 +45,9 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
     values = {k: v for k, v in coerce_fields(wf, fields or {}).items() if v is not None}
     lacking = missing([fid for fid, spec in wf.fields.items() if spec.required], values)
     if lacking:
-        raise Refused(f"cannot create a proposal under {wf.id}",
-                      [f"required field '{name}' is missing" for name in lacking],
-                      "give a value for each").fixed_by(*(Remedy("field", name) for name in lacking))
+        raise Refused(t("cannot create a proposal under {workflow}", workflow=wf.id),
+                      [t("required field '{field}' is missing", field=name) for name in lacking],
+                      t("give a value for each")).fixed_by(*(Remedy("field", name) for name in lacking))
     prefix = wf.proposal_prefix
 
     def write(conn: Connection) -> StepResult:
@@ -76,7 +76,7 @@ def new_proposal(engine: Engine, workflow: str, *, title: str, actor: Actor, des
         queries.insert_event(conn, pk, event)
         return StepResult(proposal, event)
 
-    return engine.transaction(write, operation="new proposal", key=key)
+    return engine.transaction(write, operation=t("new proposal"), key=key)
 
 
 def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, comment: str = "",
@@ -87,45 +87,47 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, trigger, kind=ADVANCED)
-        pk, proposal, compiled, changes = _prepare(engine, conn, proposal_id, actor, fields or {}, expected_version)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, trigger, kind=ADVANCED)
+        pk, proposal, compiled, changes = _prepare(conn, opened, actor, fields or {}, expected_version)
         merged = chain.apply_changes(proposal.fields, changes)
         try:
             new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
         except TransitionRefused as refused:
             raise _explained(conn, pk, proposal, actor, refused) from None
-        stamp = engine.stamp(conn)
+        stamp = opened.stamp()
         event = next_event(proposal, ADVANCED, actor, effective(stamp, at, proposal), stamp=stamp, trigger=trigger,
                            to_state=new_state,
                            comment=comment, changes=changes, key=key, details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
-    return engine.transaction(write, operation="advance", key=key)
+    return engine.transaction(write, operation=pt("operation", "advance"), key=key)
 
 
 def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, actor: Actor, comment: str = "",
                expected_version: int | None = None, idempotency_key: str | None = None,
                at: datetime | None = None, provenance: Provenance | None = None) -> StepResult:
     if not fields:
-        raise InvalidInput("name at least one field and its value to set, e.g. cost_estimate=25000").fixed_by(
+        raise InvalidInput(t("name at least one field and its value to set, e.g. cost_estimate=25000")).fixed_by(
             Remedy("field", "cost_estimate"))
     comment = inputs.text("comment", comment)
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, None, kind=FIELDS_SET)
-        pk, proposal, _, changes = _prepare(engine, conn, proposal_id, actor, fields, expected_version)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, None, kind=FIELDS_SET)
+        pk, proposal, _, changes = _prepare(conn, opened, actor, fields, expected_version)
         if not changes:
             return StepResult(proposal, None)
-        stamp = engine.stamp(conn)
+        stamp = opened.stamp()
         event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, proposal), stamp=stamp, comment=comment,
                            changes=changes, key=key,
                            details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
-    return engine.transaction(write, operation="change of fields", key=key)
+    return engine.transaction(write, operation=t("change of fields"), key=key)
 
 
 def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expected_version: int | None = None,
@@ -133,20 +135,21 @@ def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expect
          provenance: Provenance | None = None) -> StepResult:
     text = inputs.text("note", comment)
     if not text:
-        raise InvalidInput("a note needs its text, e.g. \"Still waiting for the committee's meeting\"")
+        raise InvalidInput(t("a note needs its text, e.g. \"Still waiting for the committee's meeting\""))
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, None, kind=NOTED)
-        pk, proposal, _, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
-        stamp = engine.stamp(conn)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, None, kind=NOTED)
+        pk, proposal, _, _ = _prepare(conn, opened, actor, {}, expected_version)
+        stamp = opened.stamp()
         event = next_event(proposal, NOTED, actor, effective(stamp, at, proposal), stamp=stamp, comment=text,
                            key=key,
                            details=with_provenance({}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
-    return engine.transaction(write, operation="note", key=key)
+    return engine.transaction(write, operation=pt("operation", "note"), key=key)
 
 
 def record_progress(engine: Engine, proposal_id: str, percent: int | str | None, *, actor: Actor, note: str = "",
@@ -164,39 +167,40 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, None, kind=PROGRESS)
-        pk, proposal, compiled, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, None, kind=PROGRESS)
+        pk, proposal, compiled, _ = _prepare(conn, opened, actor, {}, expected_version)
         state = compiled.workflow.states.get(proposal.state)
         if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
             raise _not_implementing(compiled.workflow, proposal)
-        stamp = engine.stamp(conn)
+        stamp = opened.stamp()
         event = next_event(proposal, PROGRESS, actor, effective(stamp, at, proposal), stamp=stamp, key=key,
                            details=with_provenance({
             "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
-    return engine.transaction(write, operation="progress record", key=key)
+    return engine.transaction(write, operation=t("progress record"), key=key)
 
 
 # -- inside -----------------------------------------------------------------------------------
 
 def _origin(conn: Connection, proposal_id: str, moment: datetime) -> str:
     """The id of the proposal a new one comes from: it must exist, and be older."""
-    origin = load(conn, proposal_id, kind="proposal it came from")[1]
+    origin = load(conn, proposal_id, kind=t("proposal it came from"))[1]
     if origin.created_at > moment:
-        raise InvalidInput(f"{origin.id} was registered at {local_text(origin.created_at)}, after "
-                           f"{local_text(moment)}: a proposal can only come from one registered before it")
+        raise InvalidInput(t("{proposal} was registered at {registered}, after {moment}: a proposal can only come "
+                             "from one registered before it", proposal=origin.id,
+                             registered=local_text(origin.created_at), moment=local_text(moment)))
     return origin.id
 
 
-def _prepare(engine: Engine, conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
+def _prepare(conn: Connection, opened: Opened, actor: Actor, fields: Mapping[str, Any],
              expected_version: int | None) -> tuple[int, Proposal, CompiledWorkflow, dict[str, Any]]:
-    """What every change to a proposal checks first: it exists, the login may act in that role
-    there, nobody moved it since the caller looked, the role is the workflow's, and the field
-    values are valid; returns the field changes."""
-    perms = engine.permissions(conn)
-    pk, proposal = load(conn, proposal_id)
+    """What every change to a proposal checks first (it exists, as :func:`open_step` found it):
+    the login may act in that role there, nobody moved it since the caller looked, the role is
+    the workflow's, and the field values are valid; returns the field changes."""
+    perms, pk, proposal = opened.permissions, opened.pk, opened.proposal
     if not perms.may_read(proposal.workflow):  # as if it were not there: its id is not the login's to know
         raise NotFound("proposal", proposal.id, []).fixed_by(Remedy("list_proposals"))
     if expected_version is not None and proposal.version != expected_version:
@@ -208,8 +212,9 @@ def _prepare(engine: Engine, conn: Connection, proposal_id: str, actor: Actor, f
                if proposal.fields.get(name) != value}
     cleared = [name for name, value in changes.items() if value is None and compiled.workflow.fields[name].required]
     if cleared:  # a required field stays filled: neither a correction nor a step may empty it
-        raise Refused(f"cannot clear {', '.join(cleared)} of {proposal.id}",
-                      [f"'{name}' is a required field" for name in cleared], "give a new value instead")
+        raise Refused(t("cannot clear {fields} of {proposal}", fields=", ".join(cleared), proposal=proposal.id),
+                      [t("'{field}' is a required field", field=name) for name in cleared],
+                      t("give a new value instead"))
     return pk, proposal, compiled, changes
 
 
@@ -220,7 +225,7 @@ def _explained(conn: Connection, pk: int, proposal: Proposal, actor: Actor,
     last = queries.last_event(conn, pk)
     if last is None or last.actor == actor.name:
         return refused
-    moved = f"{last.actor} ({last.role}) at {local_text(last.at)}"
+    moved = t("{actor} ({role}) at {moment}", actor=last.actor, role=last.role, moment=local_text(last.at))
     return TransitionRefused(proposal.id, proposal.state, refused.trigger, refused.reasons, refused.allowed,
                              last_change=moved).fixed_by(*refused.remedies)
 
@@ -234,13 +239,13 @@ def _repeat(conn: Connection, done: Event, proposal_id: str | None, trigger: str
         proposal_id is not None and done.proposal == proposal_id.strip().upper() and done.trigger == trigger
         and done.kind != CREATED and kind in (None, done.kind))
     if not same:
-        what = {CREATED: f"to register {done.proposal} ('{registered[1]}')",
-                FIELDS_SET: f"to set fields of {done.proposal}",
-                NOTED: f"for a note on {done.proposal}",
-                PROGRESS: f"to record progress of {done.proposal}"}.get(done.kind,
-                                                                      f"for {done.trigger} of {done.proposal}")
-        raise InvalidInput(f"idempotency key '{done.idempotency_key}' was already used {what} at "
-                           f"{local_text(done.at)}; nothing was written — use a new key for a new request")
+        what = {CREATED: N_("to register {proposal} ('{title}')"), FIELDS_SET: N_("to set fields of {proposal}"),
+                NOTED: N_("for a note on {proposal}"), PROGRESS: N_("to record progress of {proposal}")}.get(
+            done.kind, N_("for {trigger} of {proposal}"))
+        used = marked(what, proposal=done.proposal, title=registered[1], trigger=done.trigger)
+        raise InvalidInput(t("idempotency key '{key}' was already used {what} at {moment}; nothing was written — use "
+                             "a new key for a new request", key=done.idempotency_key, what=used,
+                             moment=local_text(done.at)))
     return StepResult(load(conn, done.proposal)[1], done, repeated=True)
 
 

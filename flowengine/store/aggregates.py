@@ -163,13 +163,16 @@ def _group_keys(conn: Connection) -> list[tuple[str, str | None, str | None, str
     return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
 
 
+_THREAD_NAME = "analysis reader"  # what a debugger lists the second reading thread as
+
+
 class _Beside(Generic[T]):
     """Work on another read transaction, on a thread of its own, when that sees ``snapshot``."""
 
     def __init__(self, opener: Callable[[], AbstractContextManager[Connection]], snapshot: int,
                  work: Callable[[Connection], T]) -> None:
         self._found: T | None = None
-        self._thread = threading.Thread(target=self._run, args=(opener, snapshot, work), name="analysis reader",
+        self._thread = threading.Thread(target=self._run, args=(opener, snapshot, work), name=_THREAD_NAME,
                                         daemon=True)
         self._thread.start()
 

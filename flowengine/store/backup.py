@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from flowengine.atomicfile import replacing
 from flowengine.errors import StoreError
+from flowengine.i18n import t, tn
 from flowengine.store.database import Database
 
 SQLITE = "sqlite"
@@ -51,20 +52,21 @@ def kind_of(path: Path) -> str:
         with path.open("rb") as handle:
             head = handle.read(16)
     except FileNotFoundError:
-        raise StoreError(f"there is no backup file {path}") from None
+        raise StoreError(t("there is no backup file {path}", path=path)) from None
     except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StoreError(t("cannot read {path}: {reason}", path=path, reason=exc.strerror or exc)) from None
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind
-    raise StoreError(f"{path} is not a flowengine backup: neither a SQLite file nor pg_dump's custom format")
+    raise StoreError(t("{path} is not a flowengine backup: neither a SQLite file nor pg_dump's custom format",
+                       path=path))
 
 
 def _new_file(path: Path) -> None:
     if path.exists() or path.is_symlink():
-        raise StoreError(f"{path} exists already; backups are never overwritten: give a new file name")
+        raise StoreError(t("{path} exists already; backups are never overwritten: give a new file name", path=path))
     if not path.parent.is_dir():
-        raise StoreError(f"cannot write {path}: the folder {path.parent} does not exist")
+        raise StoreError(t("cannot write {path}: the folder {folder} does not exist", path=path, folder=path.parent))
 
 
 # -- SQLite ---------------------------------------------------------------------------------------
@@ -73,7 +75,7 @@ def _new_file(path: Path) -> None:
 def _sqlite_path(database: Database) -> Path:
     name = make_url(database.url).database
     if not name or name == ":memory:":
-        raise StoreError("an in-memory database has nothing to back up")
+        raise StoreError(t("an in-memory database has nothing to back up"))
     return Path(name)
 
 
@@ -81,12 +83,12 @@ def _sqlite_path(database: Database) -> Path:
 def _copied(source: sqlite3.Connection, destination: Path, what: str) -> Iterator[Database]:
     """``source`` copied at one moment into a file beside ``destination``, yielded as a database
     (to audit); when the block ends without error the copy takes ``destination``'s place."""
-    with replacing(destination, f"cannot write {destination}", StoreError, mode=_OWNER_ONLY) as temporary:
+    with replacing(destination, t("cannot write {path}", path=destination), StoreError, mode=_OWNER_ONLY) as temporary:
         try:
             with closing(sqlite3.connect(temporary)) as copy:
                 source.backup(copy)  # every page in one step: one read transaction, one moment
         except sqlite3.Error as exc:
-            raise StoreError(f"{what} failed: {exc}") from exc
+            raise StoreError(t("{what} failed: {reason}", what=what, reason=exc)) from exc
         copied = Database(f"sqlite:///{temporary}")
         try:
             yield copied
@@ -104,7 +106,7 @@ def backing_up_sqlite(database: Database, path: Path) -> Iterator[Database]:
     raw = database.engine.raw_connection()
     try:
         source: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
-        with _copied(source, path, f"the backup of {database.display_name}") as copied:
+        with _copied(source, path, t("the backup of {database}", database=database.display_name)) as copied:
             yield copied
     finally:
         raw.close()
@@ -116,15 +118,15 @@ def restoring_sqlite(path: Path, target: Database) -> Iterator[Database]:
     audit before it takes the target's place."""
     destination = _sqlite_path(target)
     if destination.exists() and destination.stat().st_size > 0:
-        raise StoreError(f"{destination} exists and is not empty; restore into a new file")
+        raise StoreError(t("{path} exists and is not empty; restore into a new file", path=destination))
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as source:
         try:
             tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} cannot be read as a SQLite backup: {exc}") from exc
+            raise StoreError(t("{path} cannot be read as a SQLite backup: {reason}", path=path, reason=exc)) from exc
         if not {"events", "proposals", "alembic_version"} <= tables:
-            raise StoreError(f"{path} is a SQLite file but not a flowengine database")
-        with _copied(source, destination, f"restoring {path}") as copied:
+            raise StoreError(t("{path} is a SQLite file but not a flowengine database", path=path))
+        with _copied(source, destination, t("restoring {path}", path=path)) as copied:
             yield copied
 
 
@@ -134,9 +136,9 @@ def restoring_sqlite(path: Path, target: Database) -> Iterator[Database]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise StoreError(f"{name} is not installed, and a PostgreSQL backup is {name}'s work: install the "
-                         "PostgreSQL client tools of the server's major version or newer "
-                         "(Debian: apt-get install postgresql-client)")
+        raise StoreError(t("{tool} is not installed, and a PostgreSQL backup is {tool}'s work: install the PostgreSQL "
+                           "client tools of the server's major version or newer (Debian: apt-get install "
+                           "postgresql-client)", tool=name))
     return found
 
 
@@ -156,10 +158,10 @@ def _run(command: list[str], environment: dict[str, str], what: str) -> None:
         done = subprocess.run(command, env=environment, capture_output=True, text=True,
                               timeout=_TOOL_TIMEOUT_SECONDS, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StoreError(f"{what} failed: {exc}") from exc
+        raise StoreError(t("{what} failed: {reason}", what=what, reason=exc)) from exc
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        raise StoreError(f"{what} failed: {reason}")
+        reason = (done.stderr.strip().splitlines() or [t("exit code {code}", code=done.returncode)])[-1]
+        raise StoreError(t("{what} failed: {reason}", what=what, reason=reason))
 
 
 @contextmanager
@@ -189,10 +191,10 @@ def backup_postgresql(database: Database, path: Path, snapshot_id: str) -> Copy:
     _new_file(path)
     pg_dump = _tool("pg_dump")
     uri, environment = _libpq(database)
-    with replacing(path, f"cannot write the backup {path}", StoreError, mode=_OWNER_ONLY) as temporary:
+    with replacing(path, t("cannot write the backup {path}", path=path), StoreError, mode=_OWNER_ONLY) as temporary:
         # -Fc: the custom format pg_restore reads; -w: never prompt for a password
         _run([pg_dump, "-Fc", "-w", f"--snapshot={snapshot_id}", "-f", str(temporary), "-d", uri], environment,
-             f"pg_dump of {database.display_name}")
+             t("pg_dump of {database}", database=database.display_name))
     return Copy(path, POSTGRESQL, path.stat().st_size)
 
 
@@ -202,10 +204,11 @@ def restore_postgresql(path: Path, target: Database) -> None:
     with target.read() as conn:
         tables = inspect(conn).get_table_names()
     if tables:
-        raise StoreError(f"{target.display_name} is not empty (it has {len(tables)} table(s)); restore into a new, "
-                         "empty database")
+        raise StoreError(tn("{database} is not empty (it has {n} table); restore into a new, empty database",
+                            "{database} is not empty (it has {n} tables); restore into a new, empty database",
+                            len(tables), database=target.display_name))
     uri, environment = _libpq(target)
     # -O -x: the target's owner owns what is restored, and no grants are copied; -1 -e: one
     # transaction, ended at the first error; -w: never prompt for a password
     _run([pg_restore, "-O", "-x", "-1", "-e", "-w", "-d", uri, str(path)], environment,
-         f"pg_restore into {target.display_name}")
+         t("pg_restore into {database}", database=target.display_name))

@@ -37,9 +37,16 @@ _PROPOSAL_NAMES = ("id", "prefix", "number", "workflow", "definition_hash", "tit
 _EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at",
                 "entered_at", "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login",
                 "recorded_at")
-_SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
+SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
                      f"VALUES ({', '.join('?' * (len(_PROPOSAL_NAMES) + 1))})")
-_SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_NAMES)}) VALUES ({', '.join('?' * len(_EVENT_NAMES))})"
+# The events' times go in as ``iso_utc`` text and SQLite cuts them to its storage format itself
+# (``YYYY-MM-DD HH:MM:SS.ffffff``, as :func:`_sqlite_time` does): in the driver's stepping, which
+# needs no interpreter, rather than in Python once per event and time.
+_SQLITE_TIME = "substr(?, 1, 10) || ' ' || substr(?, 12, 15)"
+_TIMED = ("at", "entered_at", "recorded_at")
+SQLITE_EVENTS = "INSERT INTO events ({}) VALUES ({})".format(", ".join(_EVENT_NAMES), ", ".join(
+    _SQLITE_TIME.replace("?", f"?{number}") if name in _TIMED else f"?{number}"
+    for number, name in enumerate(_EVENT_NAMES, start=1)))
 
 
 def _sqlite_time(iso: str) -> str:
@@ -47,7 +54,7 @@ def _sqlite_time(iso: str) -> str:
     return f"{iso[:10]} {iso[11:26]}"
 
 
-def _mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
+def mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
     """What the row mirrors of the creation event: the proposal it came from, its provenance's kind."""
     details = history[0].details if history else {}
     came_from = details.get(FROM_KEY)
@@ -58,6 +65,29 @@ def _mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
 
 def _sqlite_json(value: dict[str, Any]) -> str:
     return json.dumps(value) if value else "{}"
+
+
+def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Sequence[tuple[str, str, str]],
+                first: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of proposals (primary keys from ``first`` on) and of their events, in SQLite's
+    storage format (the events' times as ``iso_utc`` text, which :data:`SQLITE_EVENTS` cuts),
+    ready for ``executemany`` of :data:`SQLITE_PROPOSALS` and :data:`SQLITE_EVENTS`; a pure
+    function, so another process may prepare them (a bulk load does)."""
+    rows = []
+    for offset, ((proposal, history), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
+        (pid, prefix, number, workflow, definition, title, description, origin, state, fields, _c, created_by,
+         _u, _s, version, head) = proposal
+        rows.append((first + offset, pid, prefix, number, workflow, definition, title, description, origin, state,
+                     _sqlite_json(fields), _sqlite_time(created), created_by, _sqlite_time(updated),
+                     _sqlite_time(entered), version, head, *mirrored(history)))
+    return rows, [
+        (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
+         json.dumps(changes) if changes else "{}", json.dumps(details) if details else "{}", key, prev, digest,
+         login, recorded)
+        for offset, (_, history) in enumerate(batch)
+        for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
+             key, prev, digest, login, _r, recorded) in history
+    ]
 
 
 class BulkWriter:
@@ -83,29 +113,14 @@ class BulkWriter:
 
     def _write_sqlite(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]],
                       iso: Sequence[tuple[str, str, str]]) -> None:
-        first = self._next_pk
-        rows = []
-        for offset, ((proposal, history), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
-            (pid, prefix, number, workflow, definition, title, description, origin, state, fields, _c, created_by,
-             _u, _s, version, head) = proposal
-            rows.append((first + offset, pid, prefix, number, workflow, definition, title, description, origin, state,
-                         _sqlite_json(fields), _sqlite_time(created), created_by, _sqlite_time(updated),
-                         _sqlite_time(entered), version, head, *_mirrored(history)))
-        self.conn.exec_driver_sql(_SQLITE_PROPOSALS, rows)
-        self._next_pk = first + len(rows)
-        self.conn.exec_driver_sql(_SQLITE_EVENTS, [
-            (first + offset, seq, kind, trigger, source, target, actor, role, f"{at[:10]} {at[11:26]}",
-             f"{entered[:10]} {entered[11:26]}", comment, json.dumps(changes) if changes else "{}",
-             json.dumps(details) if details else "{}", key, prev, digest, login,
-             None if recorded is None else f"{recorded[:10]} {recorded[11:26]}")
-            for offset, (_, history) in enumerate(batch)
-            for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
-                 key, prev, digest, login, _r, recorded) in history
-        ])
+        rows, event_rows = sqlite_rows(batch, iso, self._next_pk)
+        self.conn.exec_driver_sql(SQLITE_PROPOSALS, rows)
+        self._next_pk += len(rows)
+        self.conn.exec_driver_sql(SQLITE_EVENTS, event_rows)
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
         statement = insert(proposals).returning(proposals.c.pk, sort_by_parameter_order=True)
-        keys = self.conn.execute(statement, [dict(zip(_PROPOSAL_NAMES, (*row, *_mirrored(history)), strict=True))
+        keys = self.conn.execute(statement, [dict(zip(_PROPOSAL_NAMES, (*row, *mirrored(history)), strict=True))
                                              for row, history in batch])
         pks = [int(pk) for pk in keys.scalars()]
         self.conn.execute(insert(events), [

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from flowengine.errors import StoreError
+from flowengine.errors import Remedy, StoreError
+from flowengine.i18n import t, tn
 
 ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -36,6 +37,7 @@ WRITE_ATTEMPTS = 5  # a write rolled back by concurrent writers is run again, at
 _RETRY_PAUSE_SECONDS = 0.02  # before the second attempt; doubled before each further one, with jitter
 _WAL_RETRY_SECONDS = 0.01
 _WRITE = "flowengine_write"
+WRITE_OPTION = _WRITE  # the execution option that makes a transaction a write (BEGIN IMMEDIATE on SQLite)
 # PostgreSQL's answers that mean "nothing was written; the same transaction may well succeed now".
 _TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock"}
 
@@ -60,8 +62,8 @@ class KeyTaken(StoreError):
     def __init__(self, database: str, key: str, detail: str) -> None:
         self.key = key
         self.detail = detail
-        super().__init__(f"a concurrent write to {database} collided with this one ({detail}); nothing was "
-                         "written — try again")
+        super().__init__(t("a concurrent write to {database} collided with this one ({detail}); nothing was "
+                           "written — try again", database=database, detail=detail))
 
 
 def taken_key(message: str) -> str:
@@ -74,8 +76,8 @@ class Contention(StoreError):
 
     def __init__(self, database: str, reason: str) -> None:
         self.reason = reason
-        super().__init__(f"a write to {database} was rolled back by concurrent writers ({reason}); "
-                         "nothing was written — try again")
+        super().__init__(t("a write to {database} was rolled back by concurrent writers ({reason}); nothing was "
+                           "written — try again", database=database, reason=reason))
 
 
 def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -85,23 +87,52 @@ def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "flowengine" / "flowengine.db"
 
 
-def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """``--db`` or ``$FLOWENGINE_DB`` (a file path or a database URL), else the default file."""
+def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None, *, create: bool = True) -> str:
+    """``--db`` or ``$FLOWENGINE_DB`` (a file path or a database URL), else the default file.
+    ``create`` off (the caller only reads): a SQLite file that is not there is refused, and
+    neither it nor its folder is made."""
     env = os.environ if environ is None else environ
     value = (target or env.get(ENV_DB, "")).strip()
     if not value:
         path = default_database_path(env)
+        if not create:
+            _existing(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
     if "://" in value:
+        named = None if create else sqlite_file(value)
+        if named is not None:
+            _existing(named)
         return value
     path = Path(value).expanduser()
-    if not path.parent.is_dir():
-        raise StoreError(f"cannot create the database {value}: the folder {path.parent} does not exist "
-                         "(create it, or choose another place)")
     if path.is_dir():
-        raise StoreError(f"{value} is a folder; give a file name for the database, e.g. {path / 'flowengine.db'}")
+        raise StoreError(t("{path} is a folder; give a file name for the database, e.g. {example}", path=value,
+                           example=path / "flowengine.db"))
+    if not create:
+        _existing(path)
+    if not path.parent.is_dir():
+        raise StoreError(t("cannot create the database {database}: the folder {folder} does not exist (create it, "
+                           "or choose another place)", database=value, folder=path.parent))
     return f"sqlite:///{path}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another database or an in-memory one."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        return None
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).expanduser()
+
+
+def _existing(path: Path) -> None:
+    """A database a reader names must be there: opening a missing SQLite file would create it."""
+    if not path.is_file():
+        raise StoreError(t("there is no database at {path}; a command that only reads creates none",
+                           path=str(path))).fixed_by(Remedy("create_database", str(path)), Remedy("database"))
 
 
 class _Kept:
@@ -190,10 +221,13 @@ class Database:
             except Contention as contention:
                 spent = time.monotonic() - began
                 if tries >= attempts or spent >= BUSY_TIMEOUT_SECONDS:
-                    raise StoreError(
-                        f"the {operation} in {self.display_name} gave up after {tries} "
-                        f"attempt{'s' if tries > 1 else ''} in {spent:.1f} s, each rolled back because of "
-                        f"concurrent writers ({contention.reason}); nothing was written — try again") from contention
+                    raise StoreError(tn(
+                        "the {operation} in {database} gave up after {n} attempt in {seconds} s, rolled back because "
+                        "of concurrent writers ({reason}); nothing was written — try again",
+                        "the {operation} in {database} gave up after {n} attempts in {seconds} s, each rolled back "
+                        "because of concurrent writers ({reason}); nothing was written — try again", tries,
+                        operation=operation, database=self.display_name, seconds=f"{spent:.1f}",
+                        reason=contention.reason)) from contention
             time.sleep(_RETRY_PAUSE_SECONDS * 2 ** (tries - 1) * random.uniform(0.5, 1.5))
 
     @contextmanager
@@ -236,11 +270,11 @@ def _create_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except exc.ArgumentError as error:
-        raise StoreError(f"'{url}' is not a database URL; give a file path or e.g. "
-                         "postgresql+psycopg://user@host/flowengine") from error
+        raise StoreError(t("'{url}' is not a database URL; give a file path or e.g. "
+                           "postgresql+psycopg://user@host/flowengine", url=url)) from error
     backend = parsed.get_backend_name()
-    unknown_driver = (f"flowengine cannot use the {backend} driver '{parsed.get_driver_name()}'; "
-                      "give a file path, or a postgresql+psycopg://… URL")
+    unknown_driver = t("flowengine cannot use the {backend} driver '{driver}'; give a file path, or a "
+                       "postgresql+psycopg://… URL", backend=backend, driver=parsed.get_driver_name())
     if backend == "sqlite":
         try:
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
@@ -250,13 +284,26 @@ def _create_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         try:
-            return create_engine(url, pool_pre_ping=False)
+            return create_engine(url, pool_pre_ping=False, connect_args={"options": _session_options(parsed)})
         except exc.NoSuchModuleError as error:  # postgresql+psycopg3:// and other typos of the driver
             raise StoreError(unknown_driver) from error
         except ModuleNotFoundError as error:
-            raise StoreError("PostgreSQL needs the psycopg driver: pip install 'flowengine[postgresql]'") from error
-    raise StoreError(f"flowengine stores in SQLite or PostgreSQL, not '{backend}'; "
-                     "give a file path or a postgresql+psycopg://… URL")
+            raise StoreError(t("PostgreSQL needs the psycopg driver: pip install 'flowengine[postgresql]'")) from error
+    raise StoreError(t("flowengine stores in SQLite or PostgreSQL, not '{backend}'; give a file path or a "
+                       "postgresql+psycopg://… URL", backend=backend))
+
+
+# Set for every session as it connects (no round trip of its own): flowengine's statements read a
+# page or a row through an index. Row-level security makes the planner charge a policy's hashed
+# subquery to every index probe, and such inflated estimates start JIT compilation, which took
+# 2.9 s of a 3.5 s `proposal list --overdue --sort updated` whose execution took 0.1 s.
+_SESSION_OPTIONS = "-c jit=off"
+
+
+def _session_options(url: URL) -> str:
+    """The URL's own libpq ``options`` (a search path, say), then flowengine's."""
+    given = url.query.get("options", "")
+    return " ".join([*([given] if isinstance(given, str) and given else []), _SESSION_OPTIONS])
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -318,18 +365,20 @@ def translate_errors(database: Database, *, writing: bool = False) -> Iterator[N
             raise Contention(database.display_name, f"{_TRANSIENT_SQLSTATES[sqlstate]}: {_first_line(error)}") \
                 from error
         if not isinstance(error, exc.OperationalError):
-            raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
+            raise StoreError(t("database error in {database}: {detail}", database=database.display_name,
+                               detail=_first_line(error))) from error
         message = str(error.orig).lower() if error.orig is not None else str(error).lower()
         if database.dialect == "sqlite" and ("locked" in message or "busy" in message):
             if writing:
                 raise Contention(database.display_name, _first_line(error)) from error
-            raise StoreError(f"the database {database.display_name} stayed busy for more than "
-                             f"{BUSY_TIMEOUT_SECONDS:.0f} s (another flowengine is writing); nothing was written "
-                             "— try again") from error
+            raise StoreError(t("the database {database} stayed busy for more than {seconds} s (another flowengine is "
+                               "writing); nothing was written — try again", database=database.display_name,
+                               seconds=f"{BUSY_TIMEOUT_SECONDS:.0f}")) from error
         if "unable to open" in message:
-            raise StoreError(f"cannot open the database {database.display_name}: check the path and "
-                             "its permissions") from error
-        raise StoreError(f"database error in {database.display_name}: {_first_line(error)}") from error
+            raise StoreError(t("cannot open the database {database}: check the path and its permissions",
+                               database=database.display_name)) from error
+        raise StoreError(t("database error in {database}: {detail}", database=database.display_name,
+                           detail=_first_line(error))) from error
 
 
 def _first_line(error: exc.DBAPIError) -> str:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from flowengine.clock import Clock
-from flowengine.errors import StoreError
+from flowengine.errors import Remedy, StoreError
+from flowengine.i18n import t
 from flowengine.store.access import first_grants
 from flowengine.store.database import Database
 from flowengine.store.schema import SCHEMA_HEAD
@@ -72,19 +73,22 @@ def ensure_schema(database: Database, *, upgrade_existing: bool | None = None,
     """Create a new database, or upgrade an old one; a newer schema is refused.
 
     Shared PostgreSQL databases are only created here, never upgraded behind the back of the
-    people running them: for those, ``flowengine db upgrade`` does it on purpose.
+    people running them: for those, :func:`upgrade` does it on purpose (the refusal's remedy).
     Returns the revisions before and after.
     """
     revision = database.schema_revision()
     if revision == SCHEMA_HEAD:
         return revision, revision
     if revision is not None and revision not in known_revisions():
-        raise StoreError(f"the database {database.display_name} has schema revision {revision}, which this "
-                         "flowengine does not know: it was written by a newer flowengine; upgrade flowengine")
+        raise StoreError(t("the database {database} has schema revision {revision}, which this flowengine does not "
+                           "know: it was written by a newer flowengine; upgrade flowengine",
+                           database=database.display_name, revision=revision))
     automatic = database.dialect == "sqlite" if upgrade_existing is None else upgrade_existing
     if revision is not None and not automatic:
-        raise StoreError(f"the database {database.display_name} has schema revision {revision}, older than "
-                         f"{SCHEMA_HEAD}; run `flowengine db upgrade` (after a backup) to bring it up to date")
+        raise StoreError(t("the database {database} has schema revision {revision}, older than {head}; a shared "
+                           "database is brought up to date on purpose (after a backup), never by opening it",
+                           database=database.display_name, revision=revision, head=SCHEMA_HEAD)
+                         ).fixed_by(Remedy("upgrade_schema"))
     return upgrade(database, clock=clock)
 
 
@@ -95,10 +99,12 @@ def check_schema(database: Database) -> str:
     if revision == SCHEMA_HEAD:
         return revision
     if revision is None:
-        raise StoreError(f"{database.display_name} holds no flowengine database to read from; name a "
-                         "replica of the database the proposals are written to")
+        raise StoreError(t("{database} holds no flowengine database to read from; name a replica of the database "
+                           "the proposals are written to", database=database.display_name))
     newer = revision not in known_revisions()
-    raise StoreError(f"the database {database.display_name} has schema revision {revision}, "
-                     + ("newer than this flowengine reads; upgrade flowengine" if newer else
-                        f"older than {SCHEMA_HEAD}; upgrade the database it replicates, and let the "
-                        "replica catch up"))
+    if newer:
+        raise StoreError(t("the database {database} has schema revision {revision}, newer than this flowengine "
+                           "reads; upgrade flowengine", database=database.display_name, revision=revision))
+    raise StoreError(t("the database {database} has schema revision {revision}, older than {head}; upgrade the "
+                       "database it replicates, and let the replica catch up", database=database.display_name,
+                       revision=revision, head=SCHEMA_HEAD))

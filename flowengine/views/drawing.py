@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flowengine.atomicfile import replacing
 from flowengine.errors import FlowEngineError
+from flowengine.views.condensed import condensed
 from flowengine.views.diagram import Diagram
 from flowengine.views.dot import to_dot
 from flowengine.views.formats import diagram_format
@@ -96,5 +97,9 @@ def render_dot(dot_source: str, output: Path) -> Path:
 
 
 def draw(diagram: Diagram, output: Path) -> Path:
-    """Draw ``diagram`` to ``output`` (see :func:`render_dot`); returns ``output``."""
+    """Draw ``diagram`` to ``output`` (see :func:`render_dot`); returns ``output``. What Graphviz
+    lays out is bounded (:func:`~flowengine.views.condensed.condensed`); a ``.dot`` file keeps
+    the whole diagram."""
+    if diagram_format(Path(output)).graphviz != "dot":
+        diagram = condensed(diagram)
     return render_dot(to_dot(diagram), output)
