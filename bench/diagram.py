@@ -2,7 +2,15 @@
 
     python bench/diagram.py [--runs 31] [--proposals 400] [--seed 1]
 
-What is measured, precisely:
+Two comparisons, each in one run. **The whole command** (issue 20: "``stalls diagram`` as a whole
+command ≤ ``dot`` alone + 250 ms"): ``flowengine stalls diagram synthetic-chain -o out.svg`` as its
+own process on a SQLite database of ``--proposals`` seeded synthetic histories (``bench/synthetic.py``,
+the synthetic chain's 14 states), against ``dot -Tsvg`` of the very DOT file the same command
+writes with ``-o out.dot``, and ``python -c "import sqlalchemy"`` (the floor of any command that
+reads a database); interleaved, ``--runs`` times after two warm-up rounds, with the bytecode cache
+written and used (``PYTHONDONTWRITEBYTECODE`` dropped, as after an install); the CPU time of each
+process too (its user and system time, which other work on a shared machine disturbs far less
+than the wall clock). Then **the drawing call** in this process:
 
 - the subject: the bundled ``innovation-chain`` (12 states, 23 transitions) with a seeded,
   realistic history: ``--proposals`` proposals created over three years, each walking the
@@ -33,8 +41,10 @@ import math
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -92,12 +102,76 @@ def _seconds(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def _process(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def whole_command(runs: int, proposals: int, seed: int) -> None:
+    """``flowengine stalls diagram`` as a process against ``dot`` alone on the same DOT file."""
+    import synthetic  # bench/ is on the path when a bench script runs
+    from advance import console_script
+
+    flowengine = console_script()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        database = folder / "diagram.db"
+        events = synthetic.write_database(str(database), synthetic.generate(proposals, seed=seed))
+        env = {**os.environ, "FLOWENGINE_DB": str(database), "XDG_CACHE_HOME": str(folder / "cache")}
+        for name in ("PYTHONDONTWRITEBYTECODE", "FLOWENGINE_READ_DB", "FLOWENGINE_LANG"):
+            env.pop(name, None)
+        base = [flowengine, "stalls", "diagram", synthetic.WORKFLOW_ID,
+                "--workflows", str(synthetic.WORKFLOW_FILE.parent),
+                "--as-of", synthetic.END.date().isoformat(), "--quiet", "-o"]
+        subprocess.run([*base, str(folder / "same.dot")], check=True, env=env, stdout=subprocess.DEVNULL)
+        commands = {
+            "`dot -Tsvg same.dot -o out.svg` (the DOT file the command writes)":
+                ["dot", "-Tsvg", str(folder / "same.dot"), "-o", str(folder / "alone.svg")],
+            "`flowengine stalls diagram … -o out.svg` (whole process)": [*base, str(folder / "drawn.svg")],
+            'floor: `python -c "import sqlalchemy"`': [sys.executable, "-c", "import sqlalchemy"],
+        }
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
+        for index in range(runs + 2):
+            for name, command in commands.items():
+                wall, cpu = _process(command, env)
+                if index >= 2:
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+    dot_name, command_name = list(commands)[:2]
+    dot_wall = statistics.median(walls[dot_name])
+    print(f"subject: {synthetic.WORKFLOW_ID}, {proposals} proposals, {events} events (SQLite); medians of {runs} "
+          f"interleaved runs; load average at the end {os.getloadavg()[0]:.1f}")
+    print()
+    print("| process | wall median | beyond dot alone | CPU median |")
+    print("| --- | --- | --- | --- |")
+    for name in commands:
+        wall = statistics.median(walls[name])
+        beyond = "—" if name == dot_name else f"{(wall - dot_wall) * 1000:+.0f} ms"
+        print(f"| {name} | {wall * 1000:.0f} ms | {beyond} | {statistics.median(cpus[name]) * 1000:.0f} ms |")
+    verdict = statistics.median(walls[command_name]) - dot_wall <= 0.250
+    print(f"\ntarget: the whole command ≤ dot alone + 250 ms: {'met' if verdict else 'not met'} in this run")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=31, help="interleaved runs of each (medians reported)")
     parser.add_argument("--proposals", type=int, default=400, help="proposals in the seeded history")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-process", action="store_true", help="only the drawing call in this process")
     args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()}, {_dot_version()} — {datetime.now().date().isoformat()}")
+    print(f"reproduce: python bench/diagram.py --runs {args.runs} --proposals {args.proposals} --seed {args.seed}")
+    print()
+    if not args.skip_process:
+        whole_command(args.runs, args.proposals, args.seed)
 
     workflow, trails, as_of = history(args.proposals, args.seed)
     analysis = analyse(workflow, trails, as_of)
@@ -123,8 +197,6 @@ def main() -> None:
         same = drawn.read_bytes() == stamp_svg(alone.read_bytes(), dot_digest(source))
     dot_alone, render = statistics.median(times["dot"]), statistics.median(times["render"])
     stays = sum(len(trail.steps) for trail in trails)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()}, {_dot_version()} — {datetime.now().date().isoformat()}")
     print(f"subject: {workflow.id} ({len(workflow.states)} states, {len(workflow.transitions)} transitions), "
           f"{analysis.proposals} proposals, {stays} events, {len(analysis.stalls)} stalled now; "
           f"DOT {len(dot_text):,} bytes; both drew the same SVG (but for the stamp): {same}")

@@ -13,6 +13,12 @@ database's own clock (a database made for real use, as the national one is, take
 commands name are picked once, seeded: one in the middle of the id order, an open one that can
 be advanced (each run advances another).
 
+On PostgreSQL the commands connect as a **member login**, as people use a shared server: a login
+in ``flowengine_users`` made for the run (``bench/members.py``) holding every role in every
+workflow (``*`` in ``*``, not ``admin``), so row-level security and the event trigger apply; ``--db``
+names the administrator who made the data set (and may create roles). The bytecode cache is
+written and used (``PYTHONDONTWRITEBYTECODE`` is dropped for the commands), as after any install.
+
 Prints a Markdown table: medians, ratios to the floor, the database's size, machine and date.
 """
 
@@ -30,6 +36,7 @@ import time
 from datetime import date
 
 from advance import console_script  # bench/ is on the path when a bench script runs
+from members import default_login, drop, member
 
 FLOOR = 'python -c "import sqlalchemy"'
 
@@ -66,17 +73,9 @@ def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[st
     return picked, f"{prefixes[len(prefixes) // 3]}-5", movable, proposals, events
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", required=True, help="a national database (bench/national.py): file or URL")
-    parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    flowengine = console_script()
-    picked, cursor, movable, proposals, events = subjects(args.db, args.runs, args.seed)
-    env = {**os.environ, "FLOWENGINE_DB": args.db, "FLOWENGINE_PAGER": "cat", "FLOWENGINE_USER": "bench"}
-    for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB", "FLOWENGINE_NOW"):
-        env.pop(name, None)
+def _measure(flowengine: str, env: dict[str, str], runs: int, picked: str, cursor: str,
+             movable: list[tuple[str, str, str]]) -> dict[str, list[float]]:
+    """Each command ``runs`` times, interleaved, after one warm-up round (seconds)."""
     commands: dict[str, list[str]] = {
         FLOOR: [sys.executable, "-c", "import sqlalchemy"],
         "proposal list": [flowengine, "proposal", "list"],
@@ -90,7 +89,7 @@ def main() -> None:
     }
     advance = "advance ID TRIGGER (another open proposal each run)"
     times: dict[str, list[float]] = {name: [] for name in [*commands, advance]}
-    for index in range(args.runs + 1):
+    for index in range(runs + 1):
         for name, command in commands.items():
             seconds = _seconds(command, env)
             if index:
@@ -101,9 +100,32 @@ def main() -> None:
                                env)
             if index:
                 times[advance].append(seconds)
-    floor = statistics.median(times[FLOOR])
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="a national database (bench/national.py): file or URL")
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    flowengine = console_script()
+    picked, cursor, movable, proposals, events = subjects(args.db, args.runs, args.seed)
     server = "://" in args.db and not args.db.startswith("sqlite")
-    backend = "PostgreSQL" if server else f"SQLite {sqlite3.sqlite_version}"
+    login = default_login() if server else "bench"
+    target = member(args.db, login, ["*"], ["*"]) if server else args.db
+    env = {**os.environ, "FLOWENGINE_DB": target, "FLOWENGINE_PAGER": "cat", "FLOWENGINE_USER": login}
+    for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB", "FLOWENGINE_NOW",
+                 "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)
+    try:
+        times = _measure(flowengine, env, args.runs, picked, cursor, movable)
+    finally:
+        if server:
+            drop(args.db, login, ["*"], ["*"])
+    floor = statistics.median(times[FLOOR])
+    backend = "PostgreSQL, as a login in flowengine_users (row-level security on)" if server else \
+        f"SQLite {sqlite3.sqlite_version}"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()}, {backend} — {date.today().isoformat()}; load average at the end "
           f"{os.getloadavg()[0]:.1f}")

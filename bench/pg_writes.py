@@ -3,16 +3,23 @@
     bash scripts/postgres start        # a throw-away server on loopback (prints its URL)
     python bench/pg_writes.py --db "$(bash scripts/postgres url)" [--steps 400] [--writers 1,2,4,8]
 
+Everything flowengine does here it does as a **member login**, as people use a shared server: a
+login in ``flowengine_users`` made for the run (``bench/members.py``), holding the role ``worker``
+in the benchmark's workflow, so row-level security and the event trigger of migration 0007
+apply to every read and step. ``--db`` names the administrator (who may create roles; the
+suite's server's ``postgres``), who makes the schema and the grant.
+
 What is measured, in one run:
 
-- **statements per advance**: the SQL statements one ``FlowEngine.advance`` sends, counted with
+- **round trips per advance**: the SQL statements one ``FlowEngine.advance`` sends, counted with
   SQLAlchemy's ``before_cursor_execute`` event, plus the transaction's ``BEGIN`` and ``COMMIT``
-  (each a round trip to the server too);
+  (its ``begin`` and ``commit`` events), each a round trip to the server;
 - **sequential advances through the API on one connection**: ``--steps`` advances of one
   proposal back and forth, one transaction each, in this process;
-- **the same statements with psycopg alone** (read the row, update it under its version, insert
-  an event of the same size, commit) on the same server, side by side: the floor of the
-  client's own work and the round trips;
+- **the same statements with psycopg alone**, side by side on the same server: read the row, then
+  one ``WITH moved AS (UPDATE … RETURNING) INSERT … SELECT`` of an event of the same width, then
+  commit — flowengine's two statements without flowengine (nor row-level security): the floor of
+  the client's own work and the round trips;
 - **writers added one by one**: N processes (``--writers``), each advancing a proposal of its
   own ``--steps`` times, started together; the total rate, and its ratio to one writer's. Then
   N processes advancing *one* proposal, each with the version it read (``expected_version``):
@@ -36,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from advance import PING_PONG  # the same two-state loop as the SQLite benchmark (bench/ is on the path)
+from members import default_login, drop, member
+
+ROLE = "worker"
 
 
 def _engine(url: str, folder: str) -> Any:
@@ -44,28 +54,34 @@ def _engine(url: str, folder: str) -> Any:
     return FlowEngine.open(url, workflow_dirs=[folder])
 
 
-def statements_per_advance(url: str, folder: str) -> int:
-    from sqlalchemy import event
+def _actor(url: str) -> Any:
+    """The login of ``url`` acting under its own name (a member needs no pseudonym then)."""
+    from sqlalchemy.engine import make_url
 
     from flowengine.history.records import Actor
 
-    actor = Actor("bench", "worker")
+    return Actor(str(make_url(url).username), ROLE)
+
+
+def round_trips_per_advance(url: str, folder: str) -> int:
+    from sqlalchemy import event
+
+    actor = _actor(url)
     with _engine(url, folder) as engine:
         pid = engine.new_proposal("ping-pong", title="count", actor=actor).proposal.id
         engine.advance(pid, "hit", actor=actor)  # warm: the definition cached
         said: list[str] = []
         event.listen(engine.database.engine, "before_cursor_execute",
                      lambda *args: said.append(str(args[2]).split()[0]))
+        event.listen(engine.database.engine, "begin", lambda _conn: said.append("BEGIN"))
+        event.listen(engine.database.engine, "commit", lambda _conn: said.append("COMMIT"))
         engine.advance(pid, "hit_back", actor=actor)
-    return len(said) + 2  # BEGIN and COMMIT
+    return len(said)
 
 
-def _writer(url: str, folder: str, steps: int, start: Any, out: Any) -> None:
-    from flowengine.history.records import Actor
-
-    actor = Actor("bench", "worker")
+def _writer(url: str, folder: str, pid: str, steps: int, start: Any, out: Any) -> None:
+    actor = _actor(url)
     with _engine(url, folder) as engine:
-        pid = engine.new_proposal("ping-pong", title="writer", actor=actor).proposal.id
         engine.advance(pid, "hit", actor=actor)
         engine.advance(pid, "hit_back", actor=actor)
         start.wait()
@@ -77,9 +93,8 @@ def _writer(url: str, folder: str, steps: int, start: Any, out: Any) -> None:
 
 def _racer(url: str, folder: str, pid: str, rounds: int, start: Any, out: Any) -> None:
     from flowengine.errors import ConflictError
-    from flowengine.history.records import Actor
 
-    actor = Actor("bench", "worker")
+    actor = _actor(url)
     won = lost = 0
     with _engine(url, folder) as engine:
         for _ in range(rounds):
@@ -97,10 +112,13 @@ def _racer(url: str, folder: str, pid: str, rounds: int, start: Any, out: Any) -
 
 
 def parallel_rate(url: str, folder: str, writers: int, steps: int) -> float:
+    with _engine(url, folder) as engine:  # registered one by one: the race measured is the steps'
+        pids = [engine.new_proposal("ping-pong", title="writer", actor=_actor(url)).proposal.id
+                for _ in range(writers)]
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(writers)
     out = context.Queue()
-    workers = [context.Process(target=_writer, args=(url, folder, steps, start, out)) for _ in range(writers)]
+    workers = [context.Process(target=_writer, args=(url, folder, pid, steps, start, out)) for pid in pids]
     for worker in workers:
         worker.start()
     seconds = [out.get(timeout=600) for _ in workers]
@@ -111,10 +129,8 @@ def parallel_rate(url: str, folder: str, writers: int, steps: int) -> float:
 
 def conflicts(url: str, folder: str, writers: int, rounds: int) -> tuple[int, int, int]:
     """(rounds, winners, losers) of ``writers`` processes advancing one proposal together."""
-    from flowengine.history.records import Actor
-
     with _engine(url, folder) as engine:
-        pid = engine.new_proposal("ping-pong", title="race", actor=Actor("bench", "worker")).proposal.id
+        pid = engine.new_proposal("ping-pong", title="race", actor=_actor(url)).proposal.id
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(writers)
     out = context.Queue()
@@ -131,23 +147,22 @@ def conflicts(url: str, folder: str, writers: int, rounds: int) -> tuple[int, in
     return rounds, won, sum(lost for _, lost in results)
 
 
-def api_rate(url: str, folder: str, steps: int) -> float:
-    from flowengine.history.records import Actor
-
-    actor = Actor("bench", "worker")
+def api_rate(url: str, folder: str, steps: int) -> tuple[float, float]:
+    """(advances per second, client CPU seconds per advance)."""
+    actor = _actor(url)
     with _engine(url, folder) as engine:
         pid = engine.new_proposal("ping-pong", title="sequential", actor=actor).proposal.id
         for index in range(20):
             engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for index in range(steps):
             engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
-        return steps / (time.perf_counter() - began)
+        return steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
 
 
-def psycopg_rate(url: str, steps: int) -> float:
-    """The same round trips with psycopg alone: read the row, update it under its version,
-    insert an event of the same width, commit."""
+def psycopg_rate(url: str, steps: int) -> tuple[float, float]:
+    """The same round trips with psycopg alone: read the row; update it under its version and
+    insert an event of the same width in one statement; commit. (Per second, CPU per step.)"""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -165,19 +180,22 @@ def psycopg_rate(url: str, steps: int) -> float:
                      "VALUES ('PP-1', 'ping', 1, now(), 'x')")
         conn.commit()
         try:
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 pk, state, version = conn.execute(
                     f"SELECT pk, state, version FROM {table}_p WHERE id = %s", ("PP-1",)).fetchone()  # type: ignore[misc]
                 target = "pong" if state == "ping" else "ping"
-                conn.execute(f"UPDATE {table}_p SET state = %s, version = %s, updated_at = now(), head_hash = %s "
-                             "WHERE pk = %s AND version = %s", (target, version + 1, "h" * 64, pk, version))
-                conn.execute(f"INSERT INTO {table}_e (proposal_pk, seq, kind, trigger, from_state, to_state, actor, "
-                             "role, at, entered_at, comment, changes, details, idempotency_key, prev_hash, hash) "
-                             "VALUES (%s, %s, 'advanced', 'hit', %s, %s, 'bench', 'worker', now(), now(), '', "
-                             "'{}', '{}', NULL, %s, %s)", (pk, version + 1, state, target, "p" * 64, "h" * 64))
+                moved = conn.execute(
+                    f"WITH moved AS (UPDATE {table}_p SET state = %s, version = %s, updated_at = now(), "
+                    "head_hash = %s WHERE pk = %s AND version = %s RETURNING pk) "
+                    f"INSERT INTO {table}_e (proposal_pk, seq, kind, trigger, from_state, to_state, actor, role, at, "
+                    "entered_at, comment, changes, details, idempotency_key, prev_hash, hash) "
+                    "SELECT pk, %s, 'advanced', 'hit', %s, %s, 'bench', 'worker', now(), now(), '', '{}', '{}', "
+                    "NULL, %s, %s FROM moved RETURNING seq",
+                    (target, version + 1, "h" * 64, pk, version, version + 1, state, target, "p" * 64, "h" * 64))
+                assert moved.fetchone() is not None
                 conn.commit()
-            return steps / (time.perf_counter() - began)
+            return steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
         finally:
             conn.rollback()
             conn.execute(f"DROP TABLE {table}_p, {table}_e")
@@ -192,15 +210,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the sequential comparison (median)")
     args = parser.parse_args()
     counts = [int(n) for n in args.writers.split(",")]
+    login = default_login()
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "ping-pong.yaml").write_text(PING_PONG, encoding="utf-8")
-        per_step = statements_per_advance(args.db, folder)
-        api, raw = [], []
-        for _ in range(args.rounds):
-            api.append(api_rate(args.db, folder, args.steps))
-            raw.append(psycopg_rate(args.db, args.steps))
-        rates = {n: parallel_rate(args.db, folder, n, args.steps) for n in counts}
-        race = conflicts(args.db, folder, 8, 50)
+        _engine(args.db, folder).close()  # the schema, made by the administrator
+        url = member(args.db, login, [ROLE], ["ping-pong"], Path(folder))
+        try:
+            per_step = round_trips_per_advance(url, folder)
+            api, raw = [], []
+            for _ in range(args.rounds):
+                api.append(api_rate(url, folder, args.steps))
+                raw.append(psycopg_rate(args.db, args.steps))
+            rates = {n: parallel_rate(url, folder, n, args.steps) for n in counts}
+            race = conflicts(url, folder, 8, 50)
+        finally:
+            drop(args.db, login, [ROLE], ["ping-pong"])
         from sqlalchemy import create_engine, text
 
         probe = create_engine(args.db)
@@ -209,17 +233,20 @@ def main() -> None:
         probe.dispose()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"PostgreSQL {server} on loopback — {date.today().isoformat()}; load average at the end "
-          f"{os.getloadavg()[0]:.1f}")
+          f"{os.getloadavg()[0]:.1f}; flowengine as a login in flowengine_users (row-level security on)")
     print(f"reproduce: python bench/pg_writes.py --db URL --steps {args.steps} --writers {args.writers} "
           f"--rounds {args.rounds}")
     print()
     print("| what | measured | ratio |")
     print("| --- | --- | --- |")
     print(f"| round trips of one `advance` (statements + BEGIN + COMMIT) | {per_step} | |")
-    api_median, raw_median = statistics.median(api), statistics.median(raw)
+    api_median, raw_median = statistics.median(r for r, _ in api), statistics.median(r for r, _ in raw)
+    api_cpu, raw_cpu = statistics.median(c for _, c in api), statistics.median(c for _, c in raw)
     print(f"| sequential API advances, one connection | {api_median:,.0f} /s | "
           f"{api_median / raw_median:.2f}x psycopg alone |")
-    print(f"| psycopg alone: read, update, insert, commit | {raw_median:,.0f} /s | 1.00x |")
+    print(f"| psycopg alone: read; update + insert in one statement; commit | {raw_median:,.0f} /s | 1.00x |")
+    print(f"| client CPU per advance: API / psycopg alone | {api_cpu * 1e6:,.0f} µs / {raw_cpu * 1e6:,.0f} µs | "
+          f"{api_cpu / raw_cpu:.2f}x (at most {1 / api_cpu:,.0f} advances/s from the client's side) |")
     for n, rate in rates.items():
         print(f"| {n} writer process(es) on their own proposals | {rate:,.0f} /s | {rate / rates[counts[0]]:.2f}x "
               f"{counts[0]} writer |")

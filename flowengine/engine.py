@@ -237,3 +237,9 @@ def _built(document: LocatedDocument) -> Workflow:
 
 def cached(content_hash: str) -> CompiledWorkflow | None:
     return _CACHE.get(content_hash)
+
+
+def any_cached() -> bool:
+    """Whether this process has built any definition yet: a first step reads its definition's
+    text along with the proposal (one round trip less where the database is a server)."""
+    return bool(_CACHE)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +21,13 @@ from flowengine.errors import AccessDenied, NotFound
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
 
-from .access_support import municipal_workflows
+from .access_support import Place, member_logins, municipal_workflows
+from .access_support import server_connection as _server
 from .cli_support import CLEARED_ENV
-from .databases import server_url
 
 pytestmark = pytest.mark.postgresql_only
 
-USERS = "flowengine_users"
 SUFFIX = os.getpid()
-
-
-@dataclass(frozen=True)
-class Place:
-    admin: str  # the database as the suite's own login (the creator: admin and every role)
-    folder: Path
-    logins: dict[str, str]  # who → login name
-
-    def url(self, who: str) -> str:
-        return make_url(self.admin).set(username=self.logins[who]).render_as_string(hide_password=False)
-
-    def engine(self, who: str) -> FlowEngine:
-        return FlowEngine.open(self.url(who), workflow_dirs=[self.folder])
-
-    def sql(self, who: str) -> Any:
-        """A plain psycopg connection of that login, as psql would have (autocommit)."""
-        import psycopg
-
-        url = make_url(self.url(who))
-        options = url.query.get("options")
-        return psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database,
-                               options=options if isinstance(options, str) else "", autocommit=True)
-
-
-def _server(database: str | None = None) -> Any:
-    """The suite's own (superuser) connection, to the server's database or to ``database``."""
-    import psycopg
-
-    server = make_url(server_url() or "")
-    return psycopg.connect(host=server.host, port=server.port, user=server.username or "postgres",
-                           dbname=database or server.database or "postgres", autocommit=True)
 
 
 @pytest.fixture
@@ -73,15 +40,8 @@ def place(db_target: str, tmp_path: Path) -> Iterator[Place]:
         admin.grant(logins["melhus"], ["project_leader"], ["melhus"])
         admin.grant(logins["trondheim"], ["project_leader"], ["trondheim"])
         admin.grant(logins["auditor"], ["reader"], ["*"])
-    with _server() as server:
-        for login in logins.values():
-            server.execute(f"DROP ROLE IF EXISTS {login}")
-            server.execute(f"CREATE ROLE {login} LOGIN IN ROLE {USERS}")
-    yield Place(db_target, folder, logins)
-    with _server() as server:
-        for login in logins.values():  # end their connections, then the logins
-            server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (login,))
-            server.execute(f"DROP ROLE IF EXISTS {login}")
+    with member_logins(logins.values()):
+        yield Place(db_target, folder, logins)
 
 
 def test_the_tables_belong_to_a_role_nobody_logs_in_as(place: Place) -> None:

@@ -55,7 +55,8 @@ class Interloper:
         event.listen(flow.database.engine, "before_cursor_execute", self._before)
 
     def _before(self, _conn: Connection, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if not statement.lstrip().upper().startswith("UPDATE PROPOSALS"):
+        said = " ".join(statement.split()).upper()  # a step's write on PostgreSQL updates the row in a WITH clause
+        if not (said.startswith("UPDATE PROPOSALS") or said.startswith("WITH MOVED AS (UPDATE PROPOSALS")):
             return
         self.updates += 1
         if self.updates <= self.times:

@@ -20,6 +20,7 @@ from flowengine.definition.statefacts import StateFacts
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.i18n import t
 from flowengine.service.context import Engine
+from flowengine.service.deadlines import IMPLEMENTATION
 from flowengine.service.results import ProposalPage, Standing
 from flowengine.store import Connection, listing, queries
 
@@ -141,18 +142,22 @@ def _filter(facts: _Facts, moment: datetime, *, workflow: str | None, state: str
 def _grouped(by_hash: dict[str, dict[str, StateFacts]], wanted: Callable[[StateFacts], bool],
              moment: datetime | None) -> list[listing.Group]:
     """Conditions for the states ``wanted`` keeps: one per set of states (and, with ``moment``,
-    per deadline: in the state since before ``moment`` less the deadline's shortest length)."""
-    together: dict[tuple[tuple[str, ...], float | None], list[str]] = {}
+    per deadline: in the state since before ``moment`` less the deadline's shortest length, and
+    in an implementation no progress recorded since, as that restarts the clock)."""
+    together: dict[tuple[tuple[str, ...], float | None, bool], list[str]] = {}
     for digest, states in by_hash.items():
-        chosen: dict[float | None, list[str]] = {}
+        chosen: dict[tuple[float | None, bool], list[str]] = {}
         for name, fact in states.items():
             if wanted(fact):
-                chosen.setdefault(fact.deadline_floor if moment is not None else None, []).append(name)
-        for floor, names in chosen.items():
-            together.setdefault((tuple(sorted(names)), floor), []).append(digest)
+                timed = moment is not None and fact.deadline_floor is not None
+                clock = (fact.deadline_floor, fact.stage == IMPLEMENTATION) if timed else (None, False)
+                chosen.setdefault(clock, []).append(name)
+        for (floor, restarts), names in chosen.items():
+            together.setdefault((tuple(sorted(names)), floor, restarts), []).append(digest)
     return [listing.Group(tuple(digests), names,
-                          None if moment is None or floor is None else moment - timedelta(seconds=floor))
-            for (names, floor), digests in sorted(together.items(), key=lambda item: (item[0][0], item[0][1] or 0))]
+                          None if moment is None or floor is None else moment - timedelta(seconds=floor), restarts)
+            for (names, floor, restarts), digests in sorted(together.items(),
+                                                            key=lambda item: (item[0][0], item[0][1] or 0, item[0][2]))]
 
 
 def _start(conn: Connection, after: str) -> tuple[listing.Key, str]:

@@ -25,7 +25,7 @@ from flowengine.i18n import N_, marked, pt, t
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, current_definition, load
 from flowengine.service.results import StepResult
-from flowengine.service.writing import commit_step, conflict, effective, next_event, personal_fields
+from flowengine.service.writing import Opened, commit_step, conflict, effective, next_event, open_step, personal_fields
 from flowengine.store import Connection, queries
 from flowengine.suggest import either
 
@@ -88,19 +88,20 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, trigger, kind=ADVANCED)
-        pk, proposal, compiled, changes = _prepare(engine, conn, proposal_id, actor, fields or {}, expected_version)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, trigger, kind=ADVANCED)
+        pk, proposal, compiled, changes = _prepare(conn, opened, actor, fields or {}, expected_version)
         merged = chain.apply_changes(proposal.fields, changes)
         try:
             new_state = compiled.fire(proposal.id, proposal.state, trigger, actor, merged, comment)
         except TransitionRefused as refused:
             raise _explained(conn, pk, proposal, actor, refused) from None
-        stamp = engine.stamp(conn)
+        stamp = opened.stamp()
         event = next_event(proposal, ADVANCED, actor, effective(stamp, at, proposal), stamp=stamp, trigger=trigger,
                            to_state=new_state,
                            comment=comment, changes=changes, key=key, details=with_provenance({}, provenance),
-                           personal=personal_fields(conn, compiled.workflow))
+                           personal=personal_fields(conn, compiled.workflow, opened.erasable))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation=pt("operation", "advance"), key=key)
@@ -116,15 +117,16 @@ def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, a
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, None, kind=FIELDS_SET)
-        pk, proposal, compiled, changes = _prepare(engine, conn, proposal_id, actor, fields, expected_version)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, None, kind=FIELDS_SET)
+        pk, proposal, compiled, changes = _prepare(conn, opened, actor, fields, expected_version)
         if not changes:
             return StepResult(proposal, None)
-        stamp = engine.stamp(conn)
+        stamp = opened.stamp()
         event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, proposal), stamp=stamp, comment=comment,
                            changes=changes, key=key, details=with_provenance({}, provenance),
-                           personal=personal_fields(conn, compiled.workflow))
+                           personal=personal_fields(conn, compiled.workflow, opened.erasable))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation=t("change of fields"), key=key)
@@ -139,13 +141,14 @@ def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expect
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, None, kind=NOTED)
-        pk, proposal, compiled, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
-        stamp = engine.stamp(conn)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, None, kind=NOTED)
+        pk, proposal, compiled, _ = _prepare(conn, opened, actor, {}, expected_version)
+        stamp = opened.stamp()
         event = next_event(proposal, NOTED, actor, effective(stamp, at, proposal), stamp=stamp, comment=text,
                            key=key, details=with_provenance({}, provenance),
-                           personal=personal_fields(conn, compiled.workflow))
+                           personal=personal_fields(conn, compiled.workflow, opened.erasable))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation=pt("operation", "note"), key=key)
@@ -166,17 +169,18 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
     key = inputs.idempotency_key(idempotency_key)
 
     def write(conn: Connection) -> StepResult:
-        if key and (done := queries.event_by_key(conn, key)):
-            return _repeat(conn, done, proposal_id, None, kind=PROGRESS)
-        pk, proposal, compiled, _ = _prepare(engine, conn, proposal_id, actor, {}, expected_version)
+        opened = open_step(engine, conn, proposal_id, key)
+        if isinstance(opened, Event):
+            return _repeat(conn, opened, proposal_id, None, kind=PROGRESS)
+        pk, proposal, compiled, _ = _prepare(conn, opened, actor, {}, expected_version)
         state = compiled.workflow.states.get(proposal.state)
         if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
             raise _not_implementing(compiled.workflow, proposal)
-        stamp = engine.stamp(conn)
+        stamp = opened.stamp()
         event = next_event(proposal, PROGRESS, actor, effective(stamp, at, proposal), stamp=stamp, key=key,
                            details=with_provenance({
             "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance),
-                           personal=personal_fields(conn, compiled.workflow))
+                           personal=personal_fields(conn, compiled.workflow, opened.erasable))
         return StepResult(commit_step(conn, pk, proposal, event), event)
 
     return engine.transaction(write, operation=t("progress record"), key=key)
@@ -194,13 +198,12 @@ def _origin(conn: Connection, proposal_id: str, moment: datetime) -> str:
     return origin.id
 
 
-def _prepare(engine: Engine, conn: Connection, proposal_id: str, actor: Actor, fields: Mapping[str, Any],
+def _prepare(conn: Connection, opened: Opened, actor: Actor, fields: Mapping[str, Any],
              expected_version: int | None) -> tuple[int, Proposal, CompiledWorkflow, dict[str, Any]]:
-    """What every change to a proposal checks first: it exists, the login may act in that role
-    there, nobody moved it since the caller looked, the role is the workflow's, and the field
-    values are valid; returns the field changes."""
-    perms = engine.permissions(conn)
-    pk, proposal = load(conn, proposal_id)
+    """What every change to a proposal checks first (it exists, as :func:`open_step` found it):
+    the login may act in that role there, nobody moved it since the caller looked, the role is
+    the workflow's, and the field values are valid; returns the field changes."""
+    perms, pk, proposal = opened.permissions, opened.pk, opened.proposal
     if not perms.may_read(proposal.workflow):  # as if it were not there: its id is not the login's to know
         raise NotFound("proposal", proposal.id, []).fixed_by(Remedy("list_proposals"))
     if expected_version is not None and proposal.version != expected_version:

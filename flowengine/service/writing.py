@@ -4,11 +4,13 @@ and ``migrate``."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import replace
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from flowengine import engine as engines
+from flowengine.access.grants import Permissions
 from flowengine.clock import as_utc, local_text
 from flowengine.definition.model import Workflow
 from flowengine.errors import ConflictError, InvalidInput, Remedy
@@ -16,13 +18,56 @@ from flowengine.history import chain
 from flowengine.history.records import Actor, Event, Proposal, Stamp
 from flowengine.history.steps import ChainBuilder
 from flowengine.i18n import t
-from flowengine.store import Connection, erasable, queries
+from flowengine.service.context import Engine
+from flowengine.service.lookup import load
+from flowengine.store import Connection, erasable, queries, stepping
 
 
-def personal_fields(conn: Connection, workflow: Workflow) -> frozenset[str] | None:
+@dataclass(frozen=True)
+class Opened:
+    """A stored proposal a step starts from, with what the login may do and the step's stamp
+    (read when first asked, as :meth:`Engine.stamp` reads it, unless the first read had it)."""
+
+    pk: int
+    proposal: Proposal
+    permissions: Permissions
+    stamp: Callable[[], Stamp]
+    erasable: bool | None = None  # personal data kept apart (format 3), when the first read had it
+
+
+def open_step(engine: Engine, conn: Connection, proposal_id: str, key: str | None) -> Opened | Event:
+    """The proposal a step changes, or the event of an earlier request with the same ``key``
+    (the caller answers with its result). On PostgreSQL one statement reads it all (see
+    :mod:`flowengine.store.stepping`); elsewhere, or when the proposal is not in sight (its
+    message needs more reads anyway), the reads run one by one."""
+    if stepping.stepping(conn):
+        wanted = proposal_id.strip().upper()
+        read = stepping.read_step(conn, wanted, key=key, with_definition=not engines.any_cached())
+        if read is not None:
+            if key and read.key_used and (done := queries.event_by_key(conn, key)):
+                return done
+            if read.definition is not None:
+                engines.compiled(read.proposal.definition_hash, *read.definition)
+            now = read.now  # the transaction's time, which the event trigger holds the recording to
+
+            def stamp() -> Stamp:
+                return engine.stamp(conn) if engine.recording_clock is not None else Stamp.of(engine.login, now)
+
+            return Opened(read.pk, read.proposal, Permissions.of(engine.login, read.grants), stamp,
+                          read.erasable)
+    if key and (done := queries.event_by_key(conn, key)):
+        return done
+    perms = engine.permissions(conn)
+    pk, proposal = load(conn, proposal_id)
+    return Opened(pk, proposal, perms, lambda: engine.stamp(conn))
+
+
+
+def personal_fields(conn: Connection, workflow: Workflow, known: bool | None = None) -> frozenset[str] | None:
     """The fields a workflow marks as personal data, to be sealed as commitments (event format
-    3) — in a database that records personal data erasably; None: it does not (format 2)."""
-    if not erasable.kept_apart(conn):
+    3) — in a database that records personal data erasably; None: it does not (format 2).
+    ``known``: the setting as a step's first read found it (no further round trip)."""
+    if not (erasable.kept_apart(conn) if known is None else known):
         return None
     return frozenset(name for name, spec in workflow.fields.items() if spec.personal)
 
@@ -49,9 +94,13 @@ def proposal_after(proposal: Proposal, event: Event) -> Proposal:
 def commit_step(conn: Connection, pk: int, proposal: Proposal, event: Event) -> Proposal:
     """Write the row as the event leaves it, and the event, under the optimistic lock."""
     after = proposal_after(proposal, event)
-    if not queries.update_proposal(conn, pk, proposal.version, {
-            "state": after.state, "fields": after.fields, "updated_at": after.updated_at,
-            "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}):
+    values = {"state": after.state, "fields": after.fields, "updated_at": after.updated_at,
+              "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}
+    if stepping.stepping(conn) and event.personal is None:  # one statement: the update under the lock, the insert
+        if not stepping.write_step(conn, pk, proposal.version, values, event):
+            raise conflict(conn, pk, proposal)
+        return after
+    if not queries.update_proposal(conn, pk, proposal.version, values):
         raise conflict(conn, pk, proposal)
     queries.insert_event(conn, pk, event)
     return after

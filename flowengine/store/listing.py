@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, false, not_, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, exists, false, not_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
-from flowengine.history.records import Event, Proposal
+from flowengine.history.records import PROGRESS, Event, Proposal
 from flowengine.store.queries import EVENT_COLUMNS, proposal_from_row
 from flowengine.store.schema import definitions, events, proposals
 
@@ -37,11 +37,13 @@ _COLUMNS = (
 @dataclass(frozen=True)
 class Group:
     """Proposals on any of ``definitions`` in any of ``states`` (and, with ``entered_before``, in
-    that state since before that moment)."""
+    that state since before that moment; with ``progress_restarts`` too, and no progress recorded
+    since then: in an implementation, progress restarts the deadline clock)."""
 
     definitions: tuple[str, ...]
     states: tuple[str, ...]
     entered_before: datetime | None = None
+    progress_restarts: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,21 @@ class Filter:
     not_groups: Sequence[Group] = ()
 
 
+_PROGRESS = events.alias("progress")  # not the newest event each row is joined to
+
+
 def _in(group: Group) -> ColumnElement[bool]:
     found = and_(proposals.c.definition_hash.in_(group.definitions), proposals.c.state.in_(group.states))
-    return found if group.entered_before is None else and_(found, proposals.c.state_entered_at < group.entered_before)
+    if group.entered_before is None:
+        return found
+    found = and_(found, proposals.c.state_entered_at < group.entered_before)
+    if not group.progress_restarts:
+        return found
+    # any progress since then is in this stay (it began before) and restarted the clock: the
+    # proposal cannot be overdue yet. An index search per row (ix_events_progress), never a scan.
+    progressed = exists().where(_PROGRESS.c.kind == PROGRESS, _PROGRESS.c.proposal_pk == proposals.c.pk,
+                                _PROGRESS.c.at >= group.entered_before).correlate(proposals)
+    return and_(found, not_(progressed))
 
 
 @dataclass(frozen=True)

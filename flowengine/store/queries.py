@@ -170,19 +170,19 @@ def insert_proposal(conn: Connection, proposal: Proposal, *, prefix: str, number
     return int(result.scalar_one())
 
 
-_PROPOSAL_COLUMNS = (
+PROPOSAL_COLUMNS = (
     proposals.c.pk, proposals.c.id, proposals.c.workflow, definitions.c.version.label("workflow_version"),
     proposals.c.definition_hash, proposals.c.title, proposals.c.description, proposals.c.origin,
     proposals.c.state, proposals.c.fields, proposals.c.created_at, proposals.c.updated_at,
     proposals.c.state_entered_at, proposals.c.version, proposals.c.head_hash, proposals.c.created_by,
     proposals.c.came_from, proposals.c.provenance,
 )
-_PROPOSALS = select(*_PROPOSAL_COLUMNS).join_from(
+_PROPOSALS = select(*PROPOSAL_COLUMNS).join_from(
     proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
 
 
 def proposal_from_row(row: Any) -> Proposal:
-    """The Proposal of a row holding :data:`_PROPOSAL_COLUMNS` by their names."""
+    """The Proposal of a row holding :data:`PROPOSAL_COLUMNS` by their names."""
     return Proposal(
         id=row.id, workflow=row.workflow, workflow_version=row.workflow_version,
         definition_hash=row.definition_hash, title=row.title, description=row.description, origin=row.origin,
@@ -271,16 +271,16 @@ def proposal_ids(conn: Connection) -> list[str]:
     return list(conn.execute(select(proposals.c.id).order_by(proposals.c.prefix, proposals.c.number)).scalars())
 
 
-_STEP_COLUMNS = ("state", "fields", "updated_at", "state_entered_at", "head_hash")
+STEP_COLUMNS = ("state", "fields", "updated_at", "state_entered_at", "head_hash")
 # Built once with bound parameters: building a statement with literal values per call costs
 # more than executing it (the compiled form is cached, the per-call construction is not).
 _UPDATE_STEP = (
     update(proposals)
     .where(proposals.c.pk == bindparam("b_pk"), proposals.c.version == bindparam("b_version"))
-    .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in _STEP_COLUMNS})
+    .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in STEP_COLUMNS})
 )
 _INSERT_EVENT = insert(events)
-_EVENT_KEYS = ["proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at", "entered_at",
+EVENT_KEYS = ["proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at", "entered_at",
                "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login", "recorded_at",
                "personal"]
 
@@ -288,7 +288,7 @@ _EVENT_KEYS = ["proposal_pk", "seq", "kind", "trigger", "from_state", "to_state"
 def update_proposal(conn: Connection, pk: int, expected_version: int, values: dict[str, Any]) -> bool:
     """Optimistic lock: the row changes only if nobody moved it past ``expected_version``.
     ``values`` gives every one of state, fields, updated_at, state_entered_at and head_hash."""
-    params = {name: values[name] for name in _STEP_COLUMNS}
+    params = {name: values[name] for name in STEP_COLUMNS}
     params.update(b_pk=pk, b_version=expected_version, b_new_version=expected_version + 1)
     driver = _driver_statement(conn, "update_proposal", lambda d: _DriverStatement(_UPDATE_STEP, d))
     if driver is not None:
@@ -307,7 +307,7 @@ def insert_event(conn: Connection, proposal_pk: int, event: Event) -> None:
         "details": event.details, "idempotency_key": event.idempotency_key, "prev_hash": event.prev_hash,
         "hash": event.hash, "login": event.login, "recorded_at": event.recorded_at, "personal": stored.personal,
     }
-    driver = _driver_statement(conn, "insert_event", lambda d: _DriverStatement(_INSERT_EVENT, d, _EVENT_KEYS))
+    driver = _driver_statement(conn, "insert_event", lambda d: _DriverStatement(_INSERT_EVENT, d, EVENT_KEYS))
     if driver is not None:
         driver.run(conn, params)
     else:

@@ -1,0 +1,123 @@
+"""One step of a stored proposal on PostgreSQL in two statements: one read, one write.
+
+Over a network every statement is a round trip, and a step used to send five (the login's
+grants, the proposal row, the database's time, the row's update, the event's insert). Here:
+
+- :func:`read_step` reads in one statement what a step needs before it can be built: the
+  proposal row with its definition's version (the chain head is the row's ``head_hash`` and
+  ``version``), the database's time (``now()``, the transaction's start, which the event
+  trigger of migration 0007 holds the recorded time to), the grants of the session's login,
+  whether the request's idempotency key was used, and — when asked — the definition's text;
+- :func:`write_step` writes the row under its optimistic lock and inserts the sealed event in
+  one data-modifying statement: ``WITH moved AS (UPDATE … WHERE pk = … AND version = …
+  RETURNING pk) INSERT INTO events … SELECT … FROM moved``. When another writer moved the
+  row first, the update matches nothing and so nothing is inserted.
+
+Row-level security and the event trigger apply to both exactly as to the separate statements:
+the read sees only what the login may read, the update only rows it may write, and the insert
+goes through the trigger that checks ``session_user``, the role and ``now()``.
+
+SQLite, in process and with no round trips, keeps its separate statements (:mod:`.queries`'
+driver path), and so does any read that finds no row (a mistyped id, or one out of the
+login's sight), whose message needs more reads anyway.
+"""
+
+from __future__ import annotations
+
+import weakref
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import JSON, Connection, Dialect, bindparam, exists, func, insert, select, update
+from sqlalchemy.sql.expression import Insert, Select
+
+from flowengine.clock import as_utc
+from flowengine.history.records import Event, Proposal
+from flowengine.store.erasable import ERASABLE, PERSONAL
+from flowengine.store.queries import EVENT_KEYS, PROPOSAL_COLUMNS, STEP_COLUMNS, proposal_from_row
+from flowengine.store.schema import definitions, events, grants, proposals, settings
+
+STEPPING_DIALECTS = frozenset({"postgresql"})
+
+# Events of format 3 write their personal values into ``erasable`` first, in a statement of
+# their own (:func:`flowengine.store.queries.insert_event`), so they never take this path; the
+# events written here leave ``personal`` NULL.
+WRITTEN_KEYS = [name for name in EVENT_KEYS if name != "personal"]
+
+
+class StepRead(NamedTuple):
+    """What :func:`read_step` found: the proposal and everything about the session a step needs."""
+
+    pk: int
+    proposal: Proposal
+    now: datetime  # the database's time: the transaction's start on PostgreSQL
+    grants: tuple[tuple[str, str], ...]  # the login's (workflow, role) pairs
+    key_used: bool  # the request's idempotency key is on an event already
+    definition: tuple[str, str] | None  # (text, source) of the proposal's definition, when asked
+    erasable: bool  # the database records personal data erasably (event format 3)
+
+
+def _read_statement(with_definition: bool) -> Select[Any]:
+    held = (select(func.json_agg(func.json_build_array(grants.c.workflow, grants.c.role), type_=JSON))
+            .where(grants.c.login == func.session_user()).scalar_subquery())
+    key_used = exists().where(events.c.idempotency_key == bindparam("key"))
+    kept_apart = exists().where(settings.c.name == PERSONAL, settings.c.value == ERASABLE)
+    extra = (definitions.c.text.label("definition_text"), definitions.c.source.label("definition_source")) \
+        if with_definition else ()
+    return (select(*PROPOSAL_COLUMNS, func.now().label("now"), held.label("held"), key_used.label("key_used"),
+                   kept_apart.label("erasable"), *extra)
+            .join_from(proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
+            .where(proposals.c.id == bindparam("proposal_id")))
+
+
+def _write_statement() -> Insert:
+    moved = (update(proposals)
+             .where(proposals.c.pk == bindparam("b_pk"), proposals.c.version == bindparam("b_version"))
+             .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in STEP_COLUMNS})
+             .returning(proposals.c.pk).cte("moved"))
+    # each value typed as its column, so the driver sends it as such (JSON, times) and the
+    # server need not guess the type of a parameter in a select list
+    values = select(moved.c.pk, *(bindparam(f"e_{name}", type_=events.c[name].type) for name in WRITTEN_KEYS[1:]))
+    # RETURNING: what says whether a row went in (a statement with a data-modifying CTE returns
+    # rows, and SQLAlchemy gives no row count for one)
+    return insert(events).from_select(WRITTEN_KEYS, values).add_cte(moved).returning(events.c.seq)
+
+
+_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _statement(conn: Connection, name: str) -> Any:
+    """Built and compiled once per dialect: composing these per call costs more than running them."""
+    known = _STATEMENTS.setdefault(conn.dialect, {})
+    if name not in known:
+        built = _write_statement() if name == "write" else _read_statement(name == "read+definition")
+        known[name] = built
+    return known[name]
+
+
+def stepping(conn: Connection) -> bool:
+    """Whether this connection's database takes a step in two statements."""
+    return conn.dialect.name in STEPPING_DIALECTS
+
+
+def read_step(conn: Connection, proposal_id: str, *, key: str | None, with_definition: bool) -> StepRead | None:
+    """The proposal ``proposal_id`` (as stored: capitals) with the session's facts, in one
+    statement; None when the login sees no such proposal."""
+    name = "read+definition" if with_definition else "read"
+    row = conn.execute(_statement(conn, name), {"proposal_id": proposal_id, "key": key}).first()
+    if row is None:
+        return None
+    held = tuple((str(workflow), str(role)) for workflow, role in row.held or ())
+    definition = (row.definition_text, row.definition_source) if with_definition else None
+    return StepRead(row.pk, proposal_from_row(row), as_utc(row.now), held, bool(row.key_used), definition,
+                    bool(row.erasable))
+
+
+def write_step(conn: Connection, pk: int, expected_version: int, values: dict[str, Any], event: Event) -> bool:
+    """The row as the event leaves it and the event, in one statement, under the optimistic
+    lock; False (and nothing written) when the row is no longer at ``expected_version``.
+    ``values`` gives every one of state, fields, updated_at, state_entered_at and head_hash."""
+    params: dict[str, Any] = {name: values[name] for name in STEP_COLUMNS}
+    params.update(b_pk=pk, b_version=expected_version, b_new_version=expected_version + 1)
+    params.update({f"e_{name}": getattr(event, name) for name in WRITTEN_KEYS[1:]})
+    return conn.execute(_statement(conn, "write"), params).first() is not None

@@ -1,0 +1,113 @@
+"""A step on PostgreSQL costs two statements: one read, one write (issue 20).
+
+Counted on the real server, as a login in ``flowengine_users`` (row-level security on) in a
+database made for real use (the event trigger holds the recorded time to ``now()``): every
+statement SQLAlchemy sends to the driver (its ``before_cursor_execute`` event), plus the
+transaction's ``BEGIN`` and ``COMMIT`` (its ``begin`` and ``commit`` events), each a round trip."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from flowengine import engine as engines
+from flowengine.errors import ConflictError, NotFound
+from flowengine.history.records import Actor
+from flowengine.service.facade import FlowEngine
+
+from .access_support import Place, member_logins, municipal_workflows
+
+pytestmark = pytest.mark.postgresql_only
+
+LEADER = "project_leader"
+
+
+class RoundTrips:
+    """The round trips an engine's database is sent, by their first words."""
+
+    def __init__(self, flow: FlowEngine) -> None:
+        self.sent: list[str] = []
+        engine = flow.database.engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "begin", lambda _conn: self.sent.append("BEGIN"))
+        event.listen(engine, "commit", lambda _conn: self.sent.append("COMMIT"))
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self.sent.append(" ".join(statement.split()[:2]).upper())
+
+    def take(self) -> list[str]:
+        sent, self.sent = self.sent, []
+        return sent
+
+
+TWO_STATEMENTS = ["BEGIN", "SELECT PROPOSALS.PK,", "WITH MOVED", "COMMIT"]
+
+
+@pytest.fixture
+def place(db_target: str, tmp_path: Path) -> Iterator[Place]:
+    folder = municipal_workflows(tmp_path)
+    login = f"melhus_steps_{os.getpid()}"
+    with FlowEngine.open(db_target, workflow_dirs=[folder]) as admin:  # made for real use: the database's clock
+        for n in range(3):
+            admin.new_proposal("melhus", title=f"Proposal {n}", actor=Actor("leader", LEADER))
+        admin.new_proposal("trondheim", title="Hub at Byåsen", actor=Actor("leader", LEADER))
+        admin.grant(login, [LEADER], ["melhus"])
+    with member_logins([login]):
+        yield Place(db_target, folder, {"melhus": login})
+
+
+def test_a_step_of_a_member_login_is_one_read_and_one_write(place: Place) -> None:
+    login = place.logins["melhus"]
+    me = Actor(login, LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)  # the definition is built once per process
+        trips = RoundTrips(flow)
+        sent = flow.advance("MEL-1", "send", actor=me)
+        assert trips.take() == TWO_STATEMENTS
+        flow.note("MEL-2", "seen", actor=me)
+        assert trips.take() == TWO_STATEMENTS
+        keyed = flow.note("MEL-3", "once", actor=me, idempotency_key="note-mel-3")
+        assert trips.take() == TWO_STATEMENTS
+        assert flow.note("MEL-3", "once", actor=me, idempotency_key="note-mel-3").repeated
+        trips.take()
+        report = flow.verify()
+    # sealed with the login and the transaction's time, which the server's trigger accepted
+    assert sent.event.login == login and sent.event.recorded_at is not None
+    assert keyed.event.recorded_at is not None and report.ok
+
+
+def test_a_first_step_in_a_process_reads_its_definition_along(place: Place,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    me = Actor(place.logins["melhus"], LEADER)
+    monkeypatch.setattr(engines, "_CACHE", {})  # a new process: nothing built yet
+    with place.engine("melhus") as flow:
+        trips = RoundTrips(flow)
+        flow.advance("MEL-1", "send", actor=me)
+        assert trips.take() == TWO_STATEMENTS
+
+
+def test_a_proposal_out_of_the_logins_sight_is_not_found(place: Place) -> None:
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow, pytest.raises(NotFound):
+        flow.advance("TRD-1", "send", actor=me)
+
+
+def test_a_writer_that_moved_the_row_between_read_and_write_wins_and_the_other_writes_nothing(
+        place: Place) -> None:
+    me = Actor(place.logins["melhus"], LEADER)
+    overtaken: list[str] = []
+    with place.engine("melhus") as slow, place.engine("melhus") as quick:
+        def overtake(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+            if statement.lstrip().upper().startswith("WITH MOVED") and not overtaken:
+                overtaken.append(quick.note("MEL-1", "first", actor=me).event.kind)  # committed before it runs
+
+        event.listen(slow.database.engine, "before_cursor_execute", overtake)
+        with pytest.raises(ConflictError, match=f"MEL-1 was changed by {me.name}"):
+            slow.advance("MEL-1", "send", actor=me)
+        _, events = slow.history("MEL-1")
+    assert overtaken == ["noted"] and [e.kind for e in events] == ["created", "noted"]
