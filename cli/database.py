@@ -120,11 +120,13 @@ def upgrade(database: str | None) -> None:
 @db.command()
 @database_option
 def erasable(database: str | None) -> None:
-    """From now on, keep personal data apart from the seals, so it can be erased (admin only).
+    """Say whether personal data is kept apart from the seals, so it can be erased (admin only).
 
-    New steps then seal a salted commitment in place of each display name, comment and field
-    marked personal (event format 3); the values are kept apart, and flowengine erase deletes
-    them. Steps recorded before keep their format and go on verifying.
+    Every database does so since schema 0009: a new one from its first step, an older one from
+    flowengine db upgrade on. New steps seal a salted commitment in place of each display name,
+    comment and field marked personal (event format 3); the values are kept apart, and
+    flowengine erase deletes them. Steps recorded before keep their format and go on verifying.
+    Kept for scripts written before: it changes nothing where the setting is on already.
 
     \b
     Example:
@@ -136,7 +138,8 @@ def erasable(database: str | None) -> None:
         changed = engine.keep_personal_data_apart()
     name = engine.database.display_name
     click.echo(t("{database}: personal data is kept apart from now on, and can be erased", database=name) if changed
-               else t("{database}: personal data was already kept apart; nothing changed", database=name))
+               else t("{database}: personal data is kept apart already (every database does since schema 0009); "
+                      "nothing changed", database=name))
 
 
 @db.command()

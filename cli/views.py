@@ -20,8 +20,9 @@ def to_json(value: Any) -> str:
 
 def fields_text(fields: dict[str, Any]) -> str:
     from flowengine.definition.fields import display
+    from flowengine.history.erasure import shown
 
-    return "; ".join(f"{name}: {display(value)}" for name, value in fields.items()) or "-"
+    return "; ".join(f"{name}: {shown(display(value))}" for name, value in fields.items()) or "-"
 
 
 def changes_text(changes: dict[str, Any]) -> str:
@@ -56,6 +57,7 @@ def waiting_text(standing: Standing) -> str:
 
 def standing_text(standing: Standing) -> str:
     from flowengine.clock import local_text
+    from flowengine.history.erasure import shown
     from flowengine.i18n import t
 
     proposal = standing.proposal
@@ -70,7 +72,7 @@ def standing_text(standing: Standing) -> str:
         (t("waiting"), waiting_text(standing)),
         *([(t("progress"), progress_text(standing.progress))] if standing.progress else []),
         (t("owner"), t("{owner} must act", owner=standing.owner) if standing.owner and not standing.final else "-"),
-        (t("last step"), t("{step} by {actor} ({role}) at {moment}", step=_step_name(last), actor=last.actor,
+        (t("last step"), t("{step} by {actor} ({role}) at {moment}", step=_step_name(last), actor=shown(last.actor),
                            role=last.role, moment=local_text(last.at))
          + (t(", recorded by the login {login}", login=last.login) if last.login else "")),
         (t("fields"), fields_text(proposal.fields)),
@@ -176,10 +178,11 @@ def _step_name(event: Event) -> str:
 
 def progress_text(done: Progress) -> str:
     from flowengine.clock import local_text
+    from flowengine.history.erasure import shown
     from flowengine.i18n import t
 
-    text = t("{share} at {moment} by {actor} ({role})", share=done.share, moment=local_text(done.at), actor=done.actor,
-             role=done.role)
+    text = t("{share} at {moment} by {actor} ({role})", share=done.share, moment=local_text(done.at),
+             actor=shown(done.actor), role=done.role)
     details = _progress_text(done.note, done.milestone, done.milestone_date)
     return f"{text}: {details}" if details else text
 

@@ -213,6 +213,8 @@ def assert_log_matches(records: Sequence[Mapping[str, str]], histories: Sequence
         assert (record.get(a.IDEMPOTENCY_KEY) or None) == event.idempotency_key, where
         assert record[a.HASH] == event.hash, where
         assert (record.get(a.LOGIN) or None) == event.login, where
+        carried = _json(record[a.ERASABLE]) if record.get(a.ERASABLE) else None  # event format 3
+        assert carried == (None if event.personal is None else event.as_dict()["erasable"]), where
         if not kinds:  # the whole chain is there: rebuild each hash from the log alone
             if event.seq == 1:
                 previous_hash = chain.GENESIS
@@ -224,7 +226,8 @@ def assert_log_matches(records: Sequence[Mapping[str, str]], histories: Sequence
                 changes=_json(record[a.CHANGES]), details=_json(record[a.DETAILS]),
                 idempotency_key=record.get(a.IDEMPOTENCY_KEY) or None, prev_hash=previous_hash,
                 login=record.get(a.LOGIN) or None,
-                recorded_at=moment(record[a.RECORDED_AT]) if record.get(a.RECORDED_AT) else None)
+                recorded_at=moment(record[a.RECORDED_AT]) if record.get(a.RECORDED_AT) else None,
+                personal=None if carried is None else {item: c["commitment"] for item, c in carried.items()})
             assert rebuilt == record[a.HASH], where
             previous_hash = rebuilt
 

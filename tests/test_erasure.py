@@ -6,24 +6,25 @@ on whose request — never the value."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
+from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from flowengine_cli.main import cli
 from sqlalchemy import text
 
-from flowengine.errors import AccessDenied, ConflictError
+from flowengine.errors import AccessDenied
 from flowengine.history.erasure import ERASED
 from flowengine.history.records import ERASED_STEP, Actor
 from flowengine.service.erasing import ErasureRequest
 from flowengine.store import access as store_access
 
+from . import erasure_race as race
 from .cli_support import CLEARED_ENV
 from .databases import raw_connection, tampering
-from .stress_advances import WORKFLOW, WORKFLOW_DIR, open_engine
+from .stress_advances import WORKFLOW, WORKFLOW_DIR, open_engine, spawn
 
 NAME = "Ola Nordmann"  # a careless user's real name, given as a display name
 SECRET = "has schizophrenia"  # what must never stay
@@ -44,7 +45,6 @@ def _every_stored_text(db: str) -> str:
 
 def _history(db: str) -> str:
     with open_engine(db) as engine:
-        assert engine.keep_personal_data_apart()
         pid = engine.new_proposal(WORKFLOW, title="Meeting place", actor=PANEL, fields={"note": SECRET}).proposal.id
         engine.advance(pid, "ping", actor=PANEL, comment=f"{NAME} says: {SECRET}")
         engine.advance(pid, "pong", actor=COUNCIL, comment="back to the panel")
@@ -122,57 +122,45 @@ def test_on_sqlite_the_erased_bytes_are_gone_from_the_file_and_its_log(db_target
             assert NAME.encode() not in raw, path
 
 
-def _insisting(step: Callable[[], object], attempts: int = 5) -> None:
-    """A step as a client takes it: moved meanwhile (by the erasure step), it looks again and retries."""
-    for attempt in range(attempts):
-        try:
-            step()
-            return
-        except ConflictError:
-            if attempt + 1 == attempts:
-                raise
+def _race(db: str, pid: str, *, inside: bool) -> tuple[str, int]:
+    """The advancing and the erasing process, started fresh (spawn), their order fixed by events."""
+    context = spawn()
+    read, erased = context.Event(), context.Event()
+    reports: list[Queue[Any]] = [context.Queue(), context.Queue()]
+    processes = [context.Process(target=race.advancer, args=(db, pid, read, erased, reports[0], inside)),
+                 context.Process(target=race.eraser, args=(db, pid, read, erased, reports[1]))]
+    for process in processes:
+        process.start()
+    try:
+        found = [queue.get(timeout=race.WAIT_SECONDS * 2) for queue in reports]
+    finally:
+        for process in processes:
+            process.join(timeout=race.WAIT_SECONDS)
+            if process.is_alive():
+                process.kill()
+    assert [status for status, _ in found] == ["ok", "ok"], found
+    return found[0][1], found[1][1]
 
 
-def test_an_erasure_while_the_proposal_is_advanced_loses_nothing(db_target: str) -> None:
-    """Two threads, each its own engine and connections: one advances the proposal back and forth
-    while the other erases its comments. Whoever comes second is told the proposal moved (the
-    optimistic lock) and tries again; every step lands, the erasure lands once, it verifies."""
+@pytest.mark.parametrize("inside", [
+    pytest.param(False, id="between-a-clients-read-and-its-step"),
+    pytest.param(True, id="inside-the-steps-transaction", marks=pytest.mark.postgresql_only(
+        "on SQLite a step's transaction holds the write lock from its start: nothing comes between")),
+])
+def test_an_erasure_while_another_process_advances_the_proposal_loses_nothing(db_target: str, inside: bool) -> None:
+    """The erasure lands between the step's read and its write: the step is told the proposal
+    moved (by the erasure step), looks again and lands; the erasure lands once; it verifies."""
     pid = _history(db_target)
-    rounds = 6
-    start = threading.Barrier(2, timeout=60)
-    failures: list[BaseException] = []
-
-    def advance() -> None:
-        try:
-            with open_engine(db_target) as engine:
-                start.wait()
-                for n in range(rounds):
-                    said = f"round {n}"
-                    _insisting(lambda said=said: engine.advance(pid, "ping", actor=Actor("pia", "panel"), comment=said))
-                    _insisting(lambda: engine.advance(pid, "pong", actor=COUNCIL))
-        except BaseException as error:  # reported below
-            failures.append(error)
-
-    def erase() -> None:
-        try:
-            with open_engine(db_target) as engine:
-                start.wait()
-                engine.erase(ErasureRequest(proposal=pid, comments=True))
-        except BaseException as error:
-            failures.append(error)
-
-    threads = [threading.Thread(target=advance), threading.Thread(target=erase)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not failures, failures
+    told, erased = _race(db_target, pid, inside=inside)
+    assert erased == 2  # the two comments recorded before
+    assert f"{pid} was changed by" in told and "nothing was written" in told
     with open_engine(db_target) as engine:
         report = engine.verify()
         assert report.ok, report.as_dict()
         events = engine.history(pid)[1]
-    assert len(events) == 3 + 2 * rounds + 1
-    assert sum(event.kind == ERASED_STEP for event in events) == 1
+    assert [event.kind for event in events[3:]] == [ERASED_STEP, "advanced"]
+    assert events[-1].comment == race.AFTER and events[-1].format == 3  # said after the erasure: kept
+    assert [event.comment for event in events[1:3]] == [ERASED, ERASED]
     assert "back to the panel" not in _every_stored_text(db_target)
 
 
@@ -182,16 +170,41 @@ def test_nothing_to_erase_names_nothing(db_target: str) -> None:
         assert engine.erase(ErasureRequest(actor="nobody")).erased == {}
 
 
-def test_a_database_keeps_personal_data_apart_only_from_when_it_is_told(db_target: str) -> None:
-    """Until then its events are of format 2, the name sealed in: an erasure finds it and says so."""
+def test_a_new_database_keeps_personal_data_apart_from_its_first_step(db_target: str) -> None:
+    with open_engine(db_target) as engine:
+        pid = engine.new_proposal(WORKFLOW, title="First", actor=PANEL).proposal.id
+        assert [event.format for event in engine.history(pid)[1]] == [3]
+        assert not engine.keep_personal_data_apart()  # nothing to switch on: harmless
+        assert engine.erase(ErasureRequest(actor=NAME)).erased == {pid: 1}
+
+
+def test_an_older_database_once_upgraded_records_format_3_and_its_older_steps_keep_theirs(db_target: str) -> None:
+    """Before schema 0009 (the setting absent) steps are of format 2, the name sealed in; after the
+    upgrade new steps, in old proposals too, are of format 3; an erasure names what it cannot reach."""
+    from flowengine.store import migrate
+    from flowengine.store.database import Database, resolve_url
+
+    with open_engine(db_target) as engine:
+        engine.new_proposal(WORKFLOW, title="Made at head", actor=COUNCIL)
+    _edit(db_target, "DELETE FROM settings WHERE name = 'personal'")  # what schema 0008 held
     with open_engine(db_target) as engine:
         pid = engine.new_proposal(WORKFLOW, title="Before", actor=PANEL).proposal.id
-        assert engine.history(pid)[1][0].format == 2
-        assert engine.keep_personal_data_apart() and not engine.keep_personal_data_apart()
+    with Database(resolve_url(db_target)) as store, store.write() as conn:
+        from alembic import command
+
+        config = migrate._config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008_erasable")
+    with Database(resolve_url(db_target)) as store:
+        assert migrate.upgrade(store) == ("0008_erasable", "0009_erasable_default")
+    with open_engine(db_target) as engine:
+        engine.advance(pid, "ping", actor=PANEL)
         later = engine.new_proposal(WORKFLOW, title="After", actor=PANEL).proposal.id
-        assert engine.history(later)[1][0].format == 3
+        assert [event.format for event in engine.history(pid)[1]] == [2, 3]
+        assert [event.format for event in engine.history(later)[1]] == [3]
+        assert engine.verify().ok
         result = engine.erase(ErasureRequest(actor=NAME))
-        assert (result.erased, result.sealed_in) == ({later: 1}, {pid: 1})
+        assert (result.erased, result.sealed_in) == ({pid: 1, later: 1}, {pid: 1})
         assert engine.verify().ok
 
 
@@ -235,9 +248,10 @@ def test_an_erased_value_is_not_brought_back_by_an_insider(db_target: str) -> No
     assert [(b.proposal, b.seq) for b in report.breaks] == [(pid, 2)]
 
 
-def _cli(db: str, *args: str, answer: str | None = None, language: str = "en") -> Result:
+def _cli(db: str, *args: str, answer: str | None = None, language: str = "en",
+         now: str = "2025-03-01T12:00:00Z") -> Result:
     environment: dict[str, str | None] = {name: None for name in CLEARED_ENV}
-    environment |= {"FLOWENGINE_DB": db, "FLOWENGINE_NOW": "2025-03-01T12:00:00Z",
+    environment |= {"FLOWENGINE_DB": db, "FLOWENGINE_NOW": now,
                     "FLOWENGINE_WORKFLOWS": str(WORKFLOW_DIR), "FLOWENGINE_LANG": language}
     return CliRunner().invoke(cli, list(args), env=environment, input=answer, catch_exceptions=False,
                               prog_name="flowengine")
@@ -277,3 +291,38 @@ def test_after_an_erasure_no_export_holds_the_value_and_each_shows_erased(db_tar
     shown = _cli(db_target, "history", pid, "--json")
     assert shown.exit_code == 0 and SECRET not in shown.output and NAME not in shown.output
     assert ERASED in shown.output
+
+
+@pytest.mark.parametrize(("language", "word"), [("nb", "[slettet]"), ("sv", "[raderat]"), ("en", ERASED)])
+def test_what_people_read_says_erased_in_their_language_and_exports_say_it_literally(db_target: str, language: str,
+                                                                                    word: str) -> None:
+    """``proposal show`` and the stall report (a table, and Markdown for the published report)
+    word an erased value in the reader's language; an export is data and keeps ``[erased]``."""
+    pid = _history(db_target)
+    assert _cli(db_target, "erase", "--proposal", pid, "--yes").exit_code == 0
+    shown = _cli(db_target, "proposal", "show", pid, language=language)
+    assert shown.exit_code == 0, shown.output
+    assert f"note: {word}" in shown.output and SECRET not in shown.output
+    later = "2025-05-01T12:00:00Z"  # 60 days in a state with a 30-day deadline, not heard of since
+    for fmt in ("table", "markdown"):
+        report = _cli(db_target, "stalls", "report", "--format", fmt, language=language, now=later)
+        assert report.exit_code == 0, report.output
+        text_ = report.output.replace("\\[", "[").replace("\\]", "]")  # Markdown escapes brackets
+        assert pid in text_ and f"{word} (council)" in text_ and "cato" not in text_
+        if language != "en":
+            assert ERASED not in text_ and ERASED not in shown.output
+    exported = _cli(db_target, "export", "--format", "csv", language=language)
+    assert ERASED in exported.output and (language == "en" or word not in exported.output)
+
+
+def test_a_list_shows_each_proposals_newest_step_as_its_history_does(db_target: str) -> None:
+    """The list reads the newest step with the row (one query a page): its name, comment and
+    personal fields are put back from where they are kept, as the history puts them back."""
+    pid = _history(db_target)
+    with open_engine(db_target) as engine:
+        newest = engine.history(pid)[1][-1]
+        assert [s.last_event for s in engine.proposals() if s.proposal.id == pid] == [newest]
+        assert (newest.actor, newest.comment) == ("cato", "back to the panel")
+        engine.erase(ErasureRequest(proposal=pid, comments=True))
+        (standing,) = [s for s in engine.proposals() if s.proposal.id == pid]
+        assert standing.last_event == engine.history(pid)[1][-1]

@@ -131,12 +131,17 @@ def refused(copy: str, tmp_path: Path, rows: list[dict[str, str]]) -> list[str]:
 def test_an_export_edited_afterwards_is_refused_at_the_changed_row(original: str, copy: str, tmp_path: Path) -> None:
     rows = rows_of(exported(original, "csv", "timely"))
     third = next(index for index, row in enumerate(rows) if row[a.SEQ] == "3")
-    rows[third][a.COMMENT] = "Nothing to see here"
+    rows[third][a.DETAILS] = '{"forged":true}'
     (problem,) = refused(copy, tmp_path, rows)
     assert problem.startswith(f"timely.csv:{line_of(rows, third)}: case TML-1: the event does not reproduce its "
                               "flowengine:hash")
-    for row in rows:  # without the hashes, the rows are imported as they now read, under new hashes
-        row[a.HASH] = ""
+    rows[third][a.DETAILS] = "{}"
+    rows[third][a.COMMENT] = "Nothing to see here"  # sealed as a commitment (event format 3): held to it first
+    (problem,) = refused(copy, tmp_path, rows)
+    assert problem.startswith(f"timely.csv:{line_of(rows, third)}: case TML-1: its comment does not match the "
+                              "commitment flowengine:erasable carries for it")
+    for row in rows:  # without hashes and commitments, the rows are imported as they now read, under new hashes
+        row[a.HASH] = row[a.ERASABLE] = ""
     import_text(copy, tmp_path, csv_of(rows), "csv", "timely")
     with FlowEngine.open(copy) as flow:
         assert flow.verify().ok and flow.history("TML-1")[1][2].comment == "Nothing to see here"

@@ -96,7 +96,7 @@ def commit_step(conn: Connection, pk: int, proposal: Proposal, event: Event) -> 
     after = proposal_after(proposal, event)
     values = {"state": after.state, "fields": after.fields, "updated_at": after.updated_at,
               "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}
-    if stepping.stepping(conn) and event.personal is None:  # one statement: the update under the lock, the insert
+    if stepping.stepping(conn):  # one statement: the update under the lock, the insert (and the erasable values)
         if not stepping.write_step(conn, pk, proposal.version, values, event):
             raise conflict(conn, pk, proposal)
         return after

@@ -34,7 +34,6 @@ from sqlalchemy import (
     Text,
     and_,
     any_,
-    case,
     cast,
     func,
     literal,
@@ -44,7 +43,7 @@ from sqlalchemy import (
 )
 
 from flowengine.history.erasure import ACTOR
-from flowengine.history.records import ADVANCED, CREATED, MIGRATED, PROGRESS, SYSTEM
+from flowengine.history.records import ADVANCED, CREATED, ERASED_STEP, MIGRATED, PROGRESS, SYSTEM
 from flowengine.meter import Meter, no_meter
 from flowengine.store.erasable import kept_actor
 from flowengine.store.schema import erasable, events, proposals
@@ -326,13 +325,12 @@ def _joined_plain(conn: Connection, column: ColumnElement[Any]) -> ColumnElement
 
 
 def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dict[int, Current]:
-    """Id, title and workflow of the given proposals, and who acted last up to ``until``, when."""
-    last: ColumnElement[Any] = proposals.c.version  # the row's version is its newest event's seq
-    if until is not None:
-        earlier = events.alias("earlier")
-        before = (select(func.max(earlier.c.seq))
-                  .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.at <= until).scalar_subquery())
-        last = case((proposals.c.updated_at <= until, proposals.c.version), else_=before)
+    """Id, title and workflow of the given proposals, and who acted last up to ``until``, when. An
+    erasure step is no activity of its proposal: who acted last is who recorded its newest other step."""
+    earlier = events.alias("earlier")
+    last = (select(func.max(earlier.c.seq))
+            .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.kind != ERASED_STEP,
+                   *([earlier.c.at <= until] if until is not None else [])).scalar_subquery())
     query = (select(proposals.c.pk, proposals.c.id, proposals.c.title, proposals.c.workflow, events.c.actor,
                     events.c.role, events.c.at, erasable.c.value)
              .join_from(proposals, events, events.c.proposal_pk == proposals.c.pk)

@@ -50,7 +50,9 @@ _UNIQUE_KEYS = (
     ("definition", ("definitions_pkey", "definitions.content_hash")),
     ("idempotency_key", ("events_idempotency_key_key", "events.idempotency_key")),
     ("proposal_id", ("proposals_id_key", "proposals.id")),
-    ("event_seq", ("uq_events_proposal_seq", "events.proposal_pk, events.seq")),
+    # an event of format 3 writes its erasable values first, keyed by the event: its number is taken there
+    ("event_seq", ("uq_events_proposal_seq", "events.proposal_pk, events.seq", "erasable_pkey",
+                   "erasable.proposal_pk, erasable.seq")),
 )
 
 

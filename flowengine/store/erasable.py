@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from flowengine.history.erasure import ACTOR, COMMENT, ERASED, FIELD, Committed
 from flowengine.store.access import put_setting, setting
@@ -36,7 +36,9 @@ def _json(value: Any) -> str:
 
 def split(actor: str, comment: str, changes: dict[str, Any], personal: Mapping[str, Committed] | None) -> Stored:
     """An event's columns as stored: for format 3 the name left empty, the comment replaced by
-    its commitment and the personal fields left out of the changes, each value an erasable row."""
+    its commitment and each personal field's value in the changes by ``{"erasable": commitment}``
+    (as the seal holds it, in its place, so the changes read back in the order they were made),
+    each value an erasable row."""
     if personal is None:
         return Stored(actor, comment, changes, None, [])
     rows = []
@@ -45,10 +47,11 @@ def split(actor: str, comment: str, changes: dict[str, Any], personal: Mapping[s
             continue
         value = actor if item == ACTOR else comment if item == COMMENT else changes[item.removeprefix(FIELD)]
         rows.append((item, _json(value), committed.salt))
-    fields = {item.removeprefix(FIELD) for item in personal if item.startswith(FIELD)}
+    fields = {item.removeprefix(FIELD): committed.digest for item, committed in personal.items()
+              if item.startswith(FIELD)}
     return Stored("" if ACTOR in personal else actor, personal[COMMENT].digest if COMMENT in personal else comment,
-                  {name: value for name, value in changes.items() if name not in fields} if fields else changes,
-                  {item: committed.digest for item, committed in personal.items()}, rows)
+                  {name: {"erasable": fields[name]} if name in fields else value for name, value in changes.items()}
+                  if fields else changes, {item: committed.digest for item, committed in personal.items()}, rows)
 
 
 def write(conn: Connection, proposal_pk: int, seq: int, rows: Sequence[tuple[str, str, str]]) -> None:
@@ -59,6 +62,10 @@ def write(conn: Connection, proposal_pk: int, seq: int, rows: Sequence[tuple[str
 
 
 Values = dict[tuple[int, int], dict[str, tuple[str, str]]]  # (proposal_pk, seq) → item → (value JSON, salt)
+# Built once: an export asks for each batch's values, and a statement built per call costs (and
+# keeps) more than running it.
+_VALUES = select(erasable.c.proposal_pk, erasable.c.seq, erasable.c.item, erasable.c.value, erasable.c.salt
+                 ).where(erasable.c.proposal_pk.in_(bindparam("pks", expanding=True)))
 
 
 def values_of(conn: Connection, proposal_pks: Iterable[int]) -> Values:
@@ -66,9 +73,7 @@ def values_of(conn: Connection, proposal_pks: Iterable[int]) -> Values:
     wanted = sorted(set(proposal_pks))
     found: Values = {}
     for start in range(0, len(wanted), 500):
-        query = select(erasable.c.proposal_pk, erasable.c.seq, erasable.c.item, erasable.c.value, erasable.c.salt
-                       ).where(erasable.c.proposal_pk.in_(wanted[start:start + 500]))
-        for pk, seq, item, value, salt in conn.execute(query):
+        for pk, seq, item, value, salt in conn.execute(_VALUES, {"pks": wanted[start:start + 500]}):
             found.setdefault((int(pk), int(seq)), {})[item] = (value, salt)
     return found
 
@@ -84,7 +89,9 @@ def restore(personal: Mapping[str, str], kept: Mapping[str, tuple[str, str]], ac
         value: Any = ERASED if found is None else json.loads(found[0])
         salt = None if found is None else found[1]
         column = actor if item == ACTOR else comment if item == COMMENT else changes.get(item.removeprefix(FIELD))
-        if column != ("" if item == ACTOR else digest if item == COMMENT else None):
+        # a field's place holds its commitment (a field left out: as the first steps of format 3 stored it)
+        if column != ("" if item == ACTOR else digest if item == COMMENT else None) and not (
+                item.startswith(FIELD) and column == {"erasable": digest}):
             # the events row itself was edited where a value kept apart belongs: show what it
             # says, held to the commitment (which it cannot match), erased or not
             value, salt = column, salt or ""
@@ -139,7 +146,7 @@ def lock(conn: Connection, pk: int) -> None:
         conn.execute(select(proposals.c.pk).where(proposals.c.pk == pk).with_for_update())
 
 
-PERSONAL = "personal"  # the setting: how a database records personal data from now on
+PERSONAL = "personal"  # the setting: how a database records personal data from now on (migration 0009 sets it)
 ERASABLE = "erasable"  # kept apart from the seal (event format 3), so it can be erased
 
 

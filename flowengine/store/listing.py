@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Select, and_, exists, false, not_, or_, selec
 from sqlalchemy.sql.elements import ColumnElement
 
 from flowengine.history.records import PROGRESS, Event, Proposal
+from flowengine.store import erasable
 from flowengine.store.queries import EVENT_COLUMNS, proposal_from_row
 from flowengine.store.schema import definitions, events, proposals
 
@@ -144,13 +145,21 @@ def page(conn: Connection, wanted: Filter, *, sort: str, after: Key | None,
     """Up to ``limit`` proposals matching ``wanted`` after ``after`` in ``sort``'s order, each with
     its sort key and its newest event."""
     found = []
-    for row in conn.execute(statement(wanted, sort=sort, after=after, limit=limit)):
+    rows = conn.execute(statement(wanted, sort=sort, after=after, limit=limit)).all()
+    apart = [int(row.pk) for row in rows if row.e_personal is not None]  # event format 3: values kept apart
+    kept = erasable.values_of(conn, apart) if apart else {}
+    for row in rows:
         key = Key(row.prefix, row.number, row.updated_at, row.state_entered_at, row.workflow, row.state)
+        actor, comment, changes, personal = row.e_actor, row.e_comment, dict(row.e_changes), None
+        if row.e_personal is not None:
+            actor, comment, changes, personal = erasable.restore(
+                row.e_personal, kept.get((int(row.pk), int(row.e_seq)), {}), actor, comment, changes)
         found.append((key, proposal_from_row(row), Event(
             proposal=row.id, seq=row.e_seq, kind=row.e_kind, trigger=row.e_trigger, from_state=row.e_from_state,
-            to_state=row.e_to_state, actor=row.e_actor, role=row.e_role, at=row.e_at, entered_at=row.e_entered_at,
-            comment=row.e_comment, changes=dict(row.e_changes), details=dict(row.e_details),
-            idempotency_key=row.e_idempotency_key, prev_hash=row.e_prev_hash, hash=row.e_hash)))
+            to_state=row.e_to_state, actor=actor, role=row.e_role, at=row.e_at, entered_at=row.e_entered_at,
+            comment=comment, changes=changes, details=dict(row.e_details), idempotency_key=row.e_idempotency_key,
+            prev_hash=row.e_prev_hash, hash=row.e_hash, login=row.e_login, recorded_at=row.e_recorded_at,
+            personal=personal)))
     return found
 
 

@@ -25,7 +25,7 @@ from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
 from flowengine.definition.versions import StoredDefinition
 from flowengine.history.erasure import ACTOR
-from flowengine.history.records import Event, Proposal, Step, Trail
+from flowengine.history.records import ERASED_STEP, Event, Proposal, Step, Trail
 from flowengine.store import erasable
 from flowengine.store.erasable import kept_actor
 from flowengine.store.schema import UTCDateTime, definitions, events, proposals, read_time
@@ -427,10 +427,12 @@ _TRAIL_COLUMNS = (
 
 def trails(conn: Connection, *, until: datetime | None = None, workflow: str | None = None) -> Iterator[Trail]:
     """Each proposal's history as the stall analysis needs it, streamed: no payload columns, so
-    the scan stays cheap on large logs. Proposals with no event by ``until`` are left out."""
+    the scan stays cheap on large logs. Proposals with no event by ``until`` are left out, and so
+    are erasure steps: they record what was erased, not any activity of the proposal."""
     query = (select(*_TRAIL_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
              .outerjoin(erasable_table, and_(erasable_table.c.proposal_pk == events.c.proposal_pk,
                                              erasable_table.c.seq == events.c.seq, erasable_table.c.item == ACTOR))
+             .where(events.c.kind != ERASED_STEP)
              .order_by(proposals.c.prefix, proposals.c.number, events.c.seq))
     if until is not None:
         query = query.where(events.c.at <= until)

@@ -11,7 +11,10 @@ grants, the proposal row, the database's time, the row's update, the event's ins
 - :func:`write_step` writes the row under its optimistic lock and inserts the sealed event in
   one data-modifying statement: ``WITH moved AS (UPDATE … WHERE pk = … AND version = …
   RETURNING pk) INSERT INTO events … SELECT … FROM moved``. When another writer moved the
-  row first, the update matches nothing and so nothing is inserted.
+  row first, the update matches nothing and so nothing is inserted. An event of format 3 adds
+  its erasable values to the same statement (``kept AS (INSERT INTO erasable … SELECT … FROM
+  moved, unnest(…))``); the event trigger checks the display name there once the statement's
+  parts are done (it runs after the insert since migration 0009).
 
 Row-level security and the event trigger apply to both exactly as to the separate statements:
 the read sees only what the login may read, the update only rows it may write, and the insert
@@ -28,21 +31,20 @@ import weakref
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Connection, Dialect, bindparam, exists, func, insert, select, update
+from sqlalchemy import ARRAY, JSON, Connection, Dialect, Integer, Text, bindparam, exists, func, insert, select, update
 from sqlalchemy.sql.expression import Insert, Select
 
 from flowengine.clock import as_utc
 from flowengine.history.records import Event, Proposal
-from flowengine.store.erasable import ERASABLE, PERSONAL
+from flowengine.store.erasable import ERASABLE, PERSONAL, split
 from flowengine.store.queries import EVENT_KEYS, PROPOSAL_COLUMNS, STEP_COLUMNS, proposal_from_row
-from flowengine.store.schema import definitions, events, grants, proposals, settings
+from flowengine.store.schema import definitions, erasable, events, grants, proposals, settings
 
 STEPPING_DIALECTS = frozenset({"postgresql"})
 
-# Events of format 3 write their personal values into ``erasable`` first, in a statement of
-# their own (:func:`flowengine.store.queries.insert_event`), so they never take this path; the
-# events written here leave ``personal`` NULL.
+# An event of format 1 or 2 leaves ``personal`` NULL; one of format 3 writes it too.
 WRITTEN_KEYS = [name for name in EVENT_KEYS if name != "personal"]
+_KEPT_KEYS = ("item", "value", "salt")  # an erasable row's own columns, each bound as an array
 
 
 class StepRead(NamedTuple):
@@ -70,17 +72,25 @@ def _read_statement(with_definition: bool) -> Select[Any]:
             .where(proposals.c.id == bindparam("proposal_id")))
 
 
-def _write_statement() -> Insert:
+def _write_statement(kept_apart: bool) -> Insert:
     moved = (update(proposals)
              .where(proposals.c.pk == bindparam("b_pk"), proposals.c.version == bindparam("b_version"))
              .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in STEP_COLUMNS})
              .returning(proposals.c.pk).cte("moved"))
+    keys = EVENT_KEYS if kept_apart else WRITTEN_KEYS
     # each value typed as its column, so the driver sends it as such (JSON, times) and the
     # server need not guess the type of a parameter in a select list
-    values = select(moved.c.pk, *(bindparam(f"e_{name}", type_=events.c[name].type) for name in WRITTEN_KEYS[1:]))
+    values = select(moved.c.pk, *(bindparam(f"e_{name}", type_=events.c[name].type) for name in keys[1:]))
     # RETURNING: what says whether a row went in (a statement with a data-modifying CTE returns
     # rows, and SQLAlchemy gives no row count for one)
-    return insert(events).from_select(WRITTEN_KEYS, values).add_cte(moved).returning(events.c.seq)
+    statement = insert(events).from_select(keys, values).add_cte(moved).returning(events.c.seq)
+    if not kept_apart:
+        return statement
+    rows = select(moved.c.pk, bindparam("k_seq", type_=Integer),
+                  *(func.unnest(bindparam(f"k_{name}", type_=ARRAY(Text))) for name in _KEPT_KEYS))
+    kept = (insert(erasable).from_select(["proposal_pk", "seq", *_KEPT_KEYS], rows)
+            .returning(erasable.c.seq).cte("kept"))
+    return statement.add_cte(kept)
 
 
 _STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -90,7 +100,8 @@ def _statement(conn: Connection, name: str) -> Any:
     """Built and compiled once per dialect: composing these per call costs more than running them."""
     known = _STATEMENTS.setdefault(conn.dialect, {})
     if name not in known:
-        built = _write_statement() if name == "write" else _read_statement(name == "read+definition")
+        built = (_write_statement(name == "write+kept") if name.startswith("write")
+                 else _read_statement(name == "read+definition"))
         known[name] = built
     return known[name]
 
@@ -120,4 +131,10 @@ def write_step(conn: Connection, pk: int, expected_version: int, values: dict[st
     params: dict[str, Any] = {name: values[name] for name in STEP_COLUMNS}
     params.update(b_pk=pk, b_version=expected_version, b_new_version=expected_version + 1)
     params.update({f"e_{name}": getattr(event, name) for name in WRITTEN_KEYS[1:]})
-    return conn.execute(_statement(conn, "write"), params).first() is not None
+    if event.personal is None:
+        return conn.execute(_statement(conn, "write"), params).first() is not None
+    stored = split(event.actor, event.comment, event.changes, event.personal)
+    params.update(e_actor=stored.actor, e_comment=stored.comment, e_changes=stored.changes, e_personal=stored.personal,
+                  k_seq=event.seq)
+    params.update({f"k_{name}": [row[i] for row in stored.rows] for i, name in enumerate(_KEPT_KEYS)})
+    return conn.execute(_statement(conn, "write+kept"), params).first() is not None

@@ -23,6 +23,7 @@ from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
+from flowengine.history.erasure import shown as erased
 from flowengine.history.provenance import kind_word, weakest
 from flowengine.history.records import id_order
 from flowengine.i18n import N_, marked, t
@@ -154,7 +155,7 @@ def _marked(section: Section, kinds: Sequence[str | None] | None, language: str)
 def _last_by(workflow: Workflow, stall: Stall, privacy: Privacy, language: str) -> str | None:
     if privacy.roles_only:
         return _role_label(workflow, stall.last_role, language)
-    return privacy.actor(stall.last_actor, stall.last_role)
+    return privacy.actor(erased(stall.last_actor, language), stall.last_role)
 
 
 def _stall_kinds(stalls: Sequence[Stall], marks: Mapping[str, Marks]) -> list[str | None] | None:
