@@ -5,18 +5,19 @@ count, median, 90th percentile and longest stay, bit for bit, at the end and par
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from flowengine.errors import StoreError
 from flowengine.service.facade import FlowEngine
 from flowengine.store import spreads
 
 from .conftest import FixedClock
 from .test_national import national
 
-pytestmark = pytest.mark.postgresql_only
 
-
+@pytest.mark.postgresql_only
 @pytest.mark.parametrize("until", [national.END, datetime(2019, 7, 1, tzinfo=UTC)])
 def test_the_servers_per_state_and_transition_figures_are_the_analysis(db_target: str, until: datetime) -> None:
     national.build(db_target, scale=0.002, municipalities=12, seed=3)
@@ -38,3 +39,9 @@ def test_the_servers_per_state_and_transition_figures_are_the_analysis(db_target
     assert len(analyses) == 12 and len(rows) > 200
     assert rows == expected  # floats compared exactly: the same arithmetic on the same ranks
     assert some == [row for row in rows if row.workflow == analyses[0].workflow.id]
+
+
+def test_sqlite_leaves_the_stays_to_the_analysis(tmp_path: Path) -> None:
+    with FlowEngine.open(str(tmp_path / "f.db")) as engine, engine.database.read() as conn, \
+            pytest.raises(StoreError, match="PostgreSQL only; on sqlite the analysis computes them"):
+        spreads.spreads(conn, national.END)

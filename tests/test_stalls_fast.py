@@ -309,11 +309,17 @@ def test_many_workflows_ask_the_database_once_per_batch_and_need(
 
     target, data = demo
     asked: list[str] = []
+
+    def counting(name: str) -> Callable[..., Any]:
+        read = getattr(aggregates, name)
+
+        def counted(*args: Any) -> Any:
+            asked.append(name)
+            return read(*args)
+        return counted
+
     for name in ("current", "latest_progress", "latest_progress_seqs"):
-        def counted(*args: Any, _name: str = name, _read: Any = getattr(aggregates, name)) -> Any:
-            asked.append(_name)
-            return _read(*args)
-        monkeypatch.setattr(aggregates, name, counted)
+        monkeypatch.setattr(aggregates, name, counting(name))
     monkeypatch.setattr(batches, "BATCH_EVENTS", batch_events)
     with FlowEngine.open(target) as engine:
         with engine.database.read() as conn:

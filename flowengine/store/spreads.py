@@ -24,7 +24,9 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from flowengine.clock import as_utc
+from flowengine.errors import StoreError
 from flowengine.history.records import ADVANCED, CREATED
+from flowengine.i18n import t
 
 STATE = "state"
 TRANSITION = "transition"
@@ -71,7 +73,8 @@ def spreads(conn: Connection, until: datetime, workflows: Sequence[str] | None =
     """Every state's and transition's spread of finished stays up to ``until`` (``workflows``:
     only these; default every one the login may read), sorted by workflow, kind and key."""
     if conn.dialect.name != "postgresql":
-        raise ValueError("the stays are aggregated in SQL on PostgreSQL only")
+        raise StoreError(t("the stays are aggregated by the database on PostgreSQL only; on {dialect} the "
+                           "analysis computes them", dialect=conn.dialect.name))
     rows = conn.execute(text(_SPREADS), {"until": as_utc(until),
                                          "workflows": list(workflows) if workflows is not None else None})
     found = [SpreadRow(workflow, STATE if per_state else TRANSITION, source, None if per_state else trigger,
