@@ -90,7 +90,7 @@ def test_looking_up_an_id_answers_as_reading_every_file_does(
 
 
 def _many(ref: str, dirs: list[Path]) -> Candidate:
-    found = locate_workflows([ref, "gamma", ref], dirs)[ref]
+    found = locate_workflows([ref, ref], dirs)[ref]  # the second from what the first read
     if found is None:
         raise NotFound("workflow", ref, [e.id for e in discover(dirs) if not e.shadowed])
     return found
