@@ -38,7 +38,7 @@ from flowengine.clock import as_utc, iso_utc
 from flowengine.errors import InvalidInput
 from flowengine.i18n import t
 from flowengine.proof import merkle
-from flowengine.proof.checkpoint import _HEX64, _NAME, Checkpoint, Head, fingerprint
+from flowengine.proof.checkpoint import CHAIN_NAME, HEX64, Checkpoint, Head, fingerprint
 
 if TYPE_CHECKING:
     from flowengine.proof.keys import Signer
@@ -224,7 +224,7 @@ def _parsed(data: Any, source: str) -> Record:
         raise ValueError(t("its note is not a flowengine conversion record's"))
     size, root, before = int(lines[1]), lines[2], lines[3][7:]
     time = datetime.fromisoformat(lines[4][5:].replace("Z", "+00:00"))
-    if not _HEX64.match(root) or not _HEX64.match(before):
+    if not HEX64.match(root) or not HEX64.match(before):
         raise ValueError(t("its root is not a SHA-256 hash in hex"))
     chains = tuple(_chain(item) for item in data["chains"])
     if len(chains) != size:
@@ -240,14 +240,14 @@ def _parsed(data: Any, source: str) -> Record:
 
 def _chain(item: Any) -> Converted:
     name, events = item["chain"], item["events"]
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not CHAIN_NAME.match(name):
         raise ValueError(t("a chain's name is not text on one line"))
     if not isinstance(events, list) or not events:
         raise ValueError(t("chain {chain}: it lists no events", chain=name))
     pairs = []
     for pair in events:
         if (not isinstance(pair, list) or len(pair) != 2
-                or not all(isinstance(h, str) and _HEX64.match(h) for h in pair)):
+                or not all(isinstance(h, str) and HEX64.match(h) for h in pair)):
             raise ValueError(t("chain {chain}: an event is not a pair of SHA-256 hashes in hex", chain=name))
         pairs.append((pair[0], pair[1]))
     return Converted(name, tuple(pairs))
