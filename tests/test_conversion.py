@@ -153,6 +153,11 @@ def test_a_history_of_both_formats_keeps_its_commitments_and_an_erasure_after_it
     assert report.ok, report.findings
     # the comments erased since cannot be hashed the old way again: those steps rest on the record
     assert (report.converted, report.unchecked) == (4 + 4 + 3, 2)
+    steps = json.loads(cli_run(db, "history", TARGET, "--json").output)["events"]
+    record = conversion.read(next(out.glob("conversion-*.json")))
+    converted = record.chain(TARGET)
+    assert converted is not None
+    assert proof_verifier.converted_only_encoding(steps, converted.as_dict())
 
 
 # -- a conversion abused -------------------------------------------------------------------------
