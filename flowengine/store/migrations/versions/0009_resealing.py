@@ -60,7 +60,7 @@ def _roles() -> bool:
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
-        op.execute("DROP TRIGGER events_no_update")
+        op.execute("DROP TRIGGER IF EXISTS events_no_update")
         op.execute(_SQLITE_UPDATE.format(condition=_SQLITE_RESEAL,
                                          message="events are append-only: history cannot be changed"))
         return
@@ -78,7 +78,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
-        op.execute("DROP TRIGGER events_no_update")
+        op.execute("DROP TRIGGER IF EXISTS events_no_update")
         op.execute("""CREATE TRIGGER events_no_update BEFORE UPDATE ON events
            BEGIN SELECT RAISE(ABORT, 'events are append-only: history cannot be changed'); END""")
         return
