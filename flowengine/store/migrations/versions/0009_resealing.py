@@ -10,9 +10,10 @@ the step was — proposal, number, kind, trigger, states, role, times, details, 
 recording time — may not change, the event must come out of format 3 (``personal`` an object,
 where formats 1 and 2 hold SQL or JSON null), and one already of format 3 keeps its commitments
 and columns, taking new links alone. Everything else, and every delete, is refused as before. On
-PostgreSQL only administrators may make that update (row-level security), on the columns it
-changes alone (column privileges); the conversion's own checkpoints and signed record say what
-was re-sealed (README: "Converting old histories").
+PostgreSQL nobody holds UPDATE on events: an administrator's login re-seals through the function
+flowengine_reseal, which runs with the owner's rights, and the trigger still judges each update;
+the conversion's own checkpoints and signed record say what was re-sealed (README: "Converting
+old histories").
 """
 
 from __future__ import annotations
@@ -50,7 +51,27 @@ _APPEND_ONLY = """CREATE OR REPLACE FUNCTION flowengine_events_append_only() RET
          IF TG_OP = 'UPDATE' AND {condition} AND {admin} THEN RETURN NEW; END IF;
          RAISE EXCEPTION 'events are append-only: history cannot be changed or deleted';
        END $$"""
-_RESEALED_COLUMNS = "actor, comment, changes, prev_hash, hash, personal"
+
+def _reseal_function(schema: str) -> str:
+    """The one way a login re-seals an event on PostgreSQL: an administrator's, through this
+    function with the owner's rights (nobody holds UPDATE on events), the trigger still judging the
+    update. NULL keeps a column (an event of format 3 takes new links alone)."""
+    return f"""CREATE FUNCTION flowengine_reseal(p_pk bigint, p_seq integer, p_old text, p_actor text, p_comment text,
+          p_changes text, p_prev text, p_hash text, p_personal text) RETURNS boolean
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = "{schema}", pg_temp AS $$
+        BEGIN
+          IF NOT flowengine_is_admin() THEN
+            RAISE EXCEPTION 'flowengine: % may not seal events again', session_user USING ERRCODE = '42501';
+          END IF;
+          UPDATE events SET actor = coalesce(p_actor, actor), comment = coalesce(p_comment, comment),
+              changes = coalesce(p_changes::json, changes), prev_hash = p_prev, hash = p_hash,
+              personal = coalesce(p_personal::json, personal)
+            WHERE proposal_pk = p_pk AND seq = p_seq AND hash = p_old;
+          RETURN FOUND;
+        END $$"""
+
+
+_RESEAL_SIGNATURE = "flowengine_reseal(bigint, integer, text, text, text, text, text, text, text)"
 
 
 def _roles() -> bool:
@@ -67,12 +88,14 @@ def upgrade() -> None:
     roles = _roles()
     op.execute(_APPEND_ONLY.format(condition=_POSTGRESQL_RESEAL,
                                    admin="flowengine_is_admin()" if roles else "true"))
-    if not roles:
+    if not roles:  # no roles (migration 0007 made none): the tables' owner re-seals, as it writes everything
+        op.execute(_reseal_function(bind.exec_driver_sql("SELECT current_schema()").scalar_one()))
         return
     op.execute(f"ALTER FUNCTION flowengine_events_append_only() OWNER TO {OWNER}")
-    op.execute(f"""CREATE POLICY events_reseal ON events FOR UPDATE TO {USERS}
-                   USING (flowengine_is_admin()) WITH CHECK (flowengine_is_admin())""")
-    op.execute(f"GRANT UPDATE ({_RESEALED_COLUMNS}) ON events TO {USERS}")
+    op.execute(_reseal_function(bind.exec_driver_sql("SELECT current_schema()").scalar_one()))
+    op.execute(f"ALTER FUNCTION {_RESEAL_SIGNATURE} OWNER TO {OWNER}")
+    op.execute(f"REVOKE EXECUTE ON FUNCTION {_RESEAL_SIGNATURE} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {_RESEAL_SIGNATURE} TO {USERS}")
 
 
 def downgrade() -> None:
@@ -82,8 +105,6 @@ def downgrade() -> None:
         op.execute("""CREATE TRIGGER events_no_update BEFORE UPDATE ON events
            BEGIN SELECT RAISE(ABORT, 'events are append-only: history cannot be changed'); END""")
         return
-    if _roles():
-        op.execute(f"REVOKE UPDATE ({_RESEALED_COLUMNS}) ON events FROM {USERS}")
-        op.execute("DROP POLICY IF EXISTS events_reseal ON events")
+    op.execute(f"DROP FUNCTION IF EXISTS {_RESEAL_SIGNATURE}")
     op.execute("""CREATE OR REPLACE FUNCTION flowengine_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN RAISE EXCEPTION 'events are append-only: history cannot be changed or deleted'; END $$""")
