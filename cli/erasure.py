@@ -32,7 +32,7 @@ def erase(name: str | None, proposal: str | None, field: str | None, comments: b
     The values are deleted with the salts of their commitments, so nothing in the database can
     bring them back; the seal keeps the commitment, and each proposal concerned gets an erasure
     step saying who erased what kind of data, when and on whose request (never the value).
-    Only steps of event format 3 can be erased (every step recorded since schema 0009); steps
+    Only steps of event format 3 can be erased (every step recorded since schema 0010); steps
     recorded before hold their values sealed in and are named.
 
     \b

@@ -47,7 +47,6 @@ def _histories(db: str, *, erase: bool) -> list[str]:
     """Two proposals of format 3: one with a name, comments and a personal field kept, the other
     the same with its comments erased (``erase``) and an erasure step recorded."""
     with open_engine(db) as engine:
-        engine.keep_personal_data_apart()
         ids = []
         for title in ("Kept", "Erased"):
             pid = engine.new_proposal(WORKFLOW, title=title, actor=PANEL, fields={"note": SECRET}).proposal.id
@@ -153,7 +152,6 @@ def test_a_log_from_elsewhere_is_imported_in_the_databases_format(db_target: str
                    f"c1,a,2024-01-01T09:00:00+00:00,{NAME},panel,\n"
                    f'c1,b,2024-01-02T09:00:00+00:00,{NAME},panel,"{SECRET}"\n', encoding="utf-8")
     with open_engine(db_target) as engine:
-        engine.keep_personal_data_apart()
         pid = import_log(engine, log, WORKFLOW_ID).first_id
         assert pid is not None
         events = engine.history(pid)[1]

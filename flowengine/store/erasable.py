@@ -146,7 +146,7 @@ def lock(conn: Connection, pk: int) -> None:
         conn.execute(select(proposals.c.pk).where(proposals.c.pk == pk).with_for_update())
 
 
-PERSONAL = "personal"  # the setting: how a database records personal data from now on (migration 0009 sets it)
+PERSONAL = "personal"  # the setting: how a database records personal data from now on (migration 0010 sets it)
 ERASABLE = "erasable"  # kept apart from the seal (event format 3), so it can be erased
 
 

@@ -14,7 +14,7 @@ grants, the proposal row, the database's time, the row's update, the event's ins
   row first, the update matches nothing and so nothing is inserted. An event of format 3 adds
   its erasable values to the same statement (``kept AS (INSERT INTO erasable … SELECT … FROM
   moved, unnest(…))``); the event trigger checks the display name there once the statement's
-  parts are done (it runs after the insert since migration 0009).
+  parts are done (it runs after the insert since migration 0010).
 
 Row-level security and the event trigger apply to both exactly as to the separate statements:
 the read sees only what the login may read, the update only rows it may write, and the insert

@@ -1,7 +1,7 @@
 """Personal data kept apart by default: every database records new steps in event format 3.
 
-Revision ID: 0009_erasable_default
-Revises: 0008_erasable
+Revision ID: 0010_erasable_default
+Revises: 0009_resealing
 
 Sets ``personal = erasable`` in ``settings`` (what ``flowengine db erasable`` set by hand) where it
 is not set yet: from this migration on, every new step seals its display name, comment and
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_erasable_default"
-down_revision = "0008_erasable"
+revision = "0010_erasable_default"
+down_revision = "0009_resealing"
 branch_labels = None
 depends_on = None
 
