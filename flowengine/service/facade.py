@@ -460,8 +460,7 @@ class FlowEngine:
         return erasing.erase(self, wanted, by=by or Actor(self.login, "admin"))
 
     def keep_personal_data_apart(self) -> bool:
-        """From now on, new events keep personal data apart (event format 3), erasable; admin only.
-        False when they do already, as they do in every database since schema 0010."""
+        """New events keep personal data apart (format 3) from now on; False if they did (schema 0010 on)."""
         from flowengine.service import erasing
         return erasing.keep_apart(self)
 

@@ -136,8 +136,9 @@ events = Table(
     Column("recorded_at", UTCDateTime, nullable=True),
     # Event format 3 (migration 0008): item → commitment of each personal value, whose value and
     # salt are in ``erasable``; there ``actor`` is empty when the name is one of them, ``comment``
-    # holds the comment's commitment, and ``changes`` leaves out the personal fields set. NULL in
-    # the events of formats 1 and 2.
+    # holds the comment's commitment, and ``changes`` holds ``{"erasable": commitment}`` in each
+    # personal field's place (the first steps of format 3 left the field out). NULL in the events
+    # of formats 1 and 2.
     Column("personal", JSON(none_as_null=True), nullable=True),
     UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
 )
