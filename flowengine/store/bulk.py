@@ -9,6 +9,15 @@ in the storage format SQLAlchemy's types would produce (naive UTC times as
 primary keys from the batch itself, which is safe under the write lock every write takes. On
 PostgreSQL the same rows go through SQLAlchemy Core, whose types convert them, and the keys
 come back with ``RETURNING``.
+
+Into a SQLite database that holds no events yet (a new one: the usual first import), the
+secondary indexes of proposals and events are dropped when the writer starts and built once,
+from the stored rows, at the end (:meth:`BulkWriter.finish`), as a restore does
+(:mod:`flowengine.store.bulkload`): one sort per index instead of a B-tree insertion per row and
+index. It is all in the import's one transaction, so a failed import rolls the drop back with
+everything else, and other connections never see the tables without their indexes (they read
+the last committed state). The indexes of the unique keys stay (SQLite's own, which cannot be
+dropped): every row is checked against them as it comes, as in any other write.
 """
 
 from __future__ import annotations
@@ -90,15 +99,52 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
     ]
 
 
+_DEFERRABLE = ("proposals", "events")  # the tables whose secondary indexes a load or a first import builds last
+
+
+def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the secondary indexes of proposals and events on SQLite, by
+    name; the unique keys' own indexes (which have no statement) are not among them."""
+    return [(name, sql) for name, sql in conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({', '.join(repr(table) for table in _DEFERRABLE)}) ORDER BY name")]
+
+
+def drop_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+
+
+def build_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
+    for _, sql in indexes:
+        conn.exec_driver_sql(sql)
+
+
 class BulkWriter:
-    """Appends batches of new proposals with their histories to one open write transaction."""
+    """Appends batches of new proposals with their histories to one open write transaction;
+    :meth:`finish` before it commits."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self._next_pk = 0
+        self._deferred: list[tuple[str, str]] = []
         if self.sqlite:
             self._next_pk = int(conn.execute(select(func.max(proposals.c.pk))).scalar() or 0) + 1
+            if conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is None:
+                self._deferred = secondary_indexes(conn)
+                drop_indexes(conn, self._deferred)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the secondary indexes are set aside until :meth:`finish`."""
+        return bool(self._deferred)
+
+    def finish(self) -> None:
+        """Build the indexes set aside, once, from the stored rows: call it after the last write
+        and before the transaction commits (a rollback needs nothing: it restores them)."""
+        deferred, self._deferred = self._deferred, []
+        build_indexes(self.conn, deferred)
 
     def write(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], *, iso: Sequence[tuple[str, str, str]]
               ) -> None:
