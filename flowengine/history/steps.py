@@ -26,7 +26,16 @@ from flowengine.history.erasure import (
     repeatable_salt,
 )
 from flowengine.history.provenance import Provenance, with_provenance
-from flowengine.history.records import ADVANCED, CREATED, FROM_KEY, STATE_ENTERING, SYSTEM, Event, Proposal, Stamp
+from flowengine.history.records import (
+    ADVANCED,
+    CREATED,
+    FROM_KEY,
+    STATE_ENTERING,
+    SYSTEM,
+    Event,
+    Proposal,
+    Stamp,
+)
 from flowengine.history.seal import GENESIS, seal
 
 _NOTHING: dict[str, Any] = {}  # shared empty changes/details: never mutated
@@ -88,8 +97,8 @@ class ChainBuilder:
     of format 3: the actor's name, the comment and those fields are sealed as salted commitments
     (:mod:`flowengine.history.erasure`), so they can be erased later."""
 
-    __slots__ = ("entered_at", "entered_iso", "erasable", "head", "login", "proposal", "recorded_at", "recorded_iso",
-                 "seq", "simulated", "state")
+    __slots__ = ("carried", "carrying", "entered_at", "entered_iso", "erasable", "head", "login", "proposal",
+                 "recorded_at", "recorded_iso", "seq", "simulated", "state")
 
     def __init__(self, proposal: str, stamp: Stamp | None = None, erasable: Collection[str] | None = None) -> None:
         """A new chain: its first event must be the creation (:meth:`create`)."""
@@ -104,6 +113,8 @@ class ChainBuilder:
         self.head = GENESIS
         self.entered_at: datetime | None = None
         self.entered_iso = ""
+        self.carrying = False
+        self.carried: dict[str, Committed] | None = None
 
     def restamp(self, stamp: Stamp | None) -> None:
         """Seal the events built from now on with ``stamp`` (None: event format 1): an import of
@@ -111,6 +122,13 @@ class ChainBuilder:
         self.login = stamp.login if stamp else None
         self.recorded_at = stamp.recorded_at if stamp else None
         self.recorded_iso = stamp.recorded_iso if stamp else None
+
+    def carry(self, personal: dict[str, Committed] | None) -> None:
+        """Seal the events built from now on with exactly these commitments (None: of format 1 or
+        2), whatever the values: an import of flowengine's own export rebuilds each event as it
+        was recorded, its salts (and erased values) as they travelled in the log."""
+        self.carrying = True
+        self.carried = personal
 
     @classmethod
     def after(cls, proposal: Proposal, stamp: Stamp | None = None,
@@ -159,7 +177,7 @@ class ChainBuilder:
         rather than reached through two more calls. A test holds it equal to :meth:`step`."""
         if not self.seq:
             raise ValueError(f"{self.proposal} has no creation event yet; create it first")
-        if self.erasable is not None:  # event format 3: the general path commits to the personal values
+        if self.erasable is not None or self.carrying:  # event format 3: the general path commits to the values
             return self.step(ADVANCED, actor, role, at, trigger=trigger, to_state=to_state, comment=comment,
                              at_iso=at_iso)
         head, seq, source, entered_iso, login = self.head, self.seq + 1, self.state, self.entered_iso, self.login
@@ -171,13 +189,41 @@ class ChainBuilder:
         self.seq, self.state, self.head, self.entered_at, self.entered_iso = seq, to_state, digest, at, at_iso
         return row
 
+    def resealed(self, event: Event, personal_fields: Collection[str]) -> EventRow:
+        """A stored ``event`` sealed again after this chain's head, saying all it said — kind,
+        trigger, states, actor, role, times, login, comment, changes, details, key — in event
+        format 3: an event of format 1 or 2 has its personal values (the name, the comment, the
+        ``personal_fields`` it sets) committed afresh; one of format 3 keeps its commitments.
+        Converting an old history's personal data into the erasable form goes through here, so the
+        re-sealed chain is built and sealed as every other."""
+        stamp = None if event.login is None or event.recorded_at is None else Stamp.of(
+            event.login, event.recorded_at, simulated=self.simulated)
+        self.restamp(stamp)
+        self.erasable = frozenset(personal_fields)
+        at = as_utc(event.at)
+        if event.seq == 1:
+            if self.seq:
+                raise ValueError(f"{self.proposal} already has {self.seq} event(s); a chain is created once")
+            self.entered_at, self.entered_iso = at, iso_utc(at)
+        elif not self.seq:
+            raise ValueError(f"{self.proposal} has no creation event yet; create it first")
+        self.carrying = event.personal is not None  # of format 3 already: its commitments stay
+        self.carried = None if event.personal is None else dict(event.personal)
+        row = self._sealed(event.kind, event.trigger, self.state if self.seq else None, event.to_state,
+                           event.actor, event.role, at, iso_utc(at), event.comment, dict(event.changes),
+                           dict(event.details), event.idempotency_key)
+        if event.kind in STATE_ENTERING:
+            self.entered_at, self.entered_iso = at, iso_utc(at)
+        return row
+
     def _sealed(self, kind: str, trigger: str | None, source: str | None, target: str, actor: str, role: str,
                 at: datetime, iso: str, comment: str, changes: dict[str, Any], details: dict[str, Any],
                 key: str | None) -> EventRow:
         """The event after the head, sealed; the chain's head moves to it."""
         head, seq, entered_iso = self.head, self.seq + 1, self.entered_iso
         login = self.login
-        personal = None if self.erasable is None else self._committed(seq, actor, comment, changes)
+        personal = (self.carried if self.carrying else None if self.erasable is None
+                    else self._committed(seq, actor, comment, changes))
         digest = seal(head, self.proposal, seq, kind, trigger, source, target, actor, role, iso, entered_iso, comment,
                       changes, details, key, login, self.recorded_iso,
                       None if personal is None else digests(personal))

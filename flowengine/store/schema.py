@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from flowengine.clock import as_utc
 from flowengine.timewindow import from_stored, read_stored
 
-SCHEMA_HEAD = "0008_erasable"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0009_resealing"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -138,7 +138,7 @@ events = Table(
     # salt are in ``erasable``; there ``actor`` is empty when the name is one of them, ``comment``
     # holds the comment's commitment, and ``changes`` leaves out the personal fields set. NULL in
     # the events of formats 1 and 2.
-    Column("personal", JSON, nullable=True),
+    Column("personal", JSON(none_as_null=True), nullable=True),
     UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
 )
 Index("ix_events_at", events.c.at)
