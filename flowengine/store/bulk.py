@@ -60,6 +60,9 @@ SQLITE_EVENTS = "INSERT INTO events ({}) VALUES ({})".format(", ".join(_EVENT_NA
     for number, name in enumerate(_EVENT_NAMES, start=1)))
 
 
+SQLITE_ERASABLE = "INSERT INTO erasable (proposal_pk, seq, item, value, salt) VALUES (?, ?, ?, ?, ?)"
+
+
 def _sqlite_time(iso: str) -> str:
     """``2024-03-01T09:00:00.000000Z`` → ``2024-03-01 09:00:00.000000``, as SQLAlchemy stores it."""
     return f"{iso[:10]} {iso[11:26]}"
@@ -185,9 +188,10 @@ class BulkWriter:
         rows, event_rows = sqlite_rows(batch, iso, first)
         self.conn.exec_driver_sql(SQLITE_PROPOSALS, rows)
         self._next_pk += len(rows)
-        kept = erasable_rows(batch, range(first, first + len(batch)))
+        kept = [(row["proposal_pk"], row["seq"], row["item"], row["value"], row["salt"])
+                for row in erasable_rows(batch, range(first, first + len(batch)))]
         if kept:
-            self.conn.execute(insert(erasable), kept)
+            self.conn.exec_driver_sql(SQLITE_ERASABLE, kept)
         self.conn.exec_driver_sql(SQLITE_EVENTS, event_rows)
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
