@@ -40,8 +40,13 @@ IDEMPOTENCY_KEY = "flowengine:idempotency_key"
 HASH = "flowengine:hash"  # the event's chain hash, for checking a round trip; never trusted on import
 LOGIN = "flowengine:login"  # the authenticated login that recorded the event (event format 2)
 RECORDED_AT = "flowengine:recorded_at"  # when it was recorded, by the database's clock (event format 2)
+# Event format 3: each personal value's commitment and salt, a JSON object
+# {"<item>": {"commitment": "<64 hex>", "salt": "<64 hex>" | null}} (item: actor, comment or field:NAME;
+# salt null: the value was erased and reads "[erased]"), so an import rebuilds the same seals and
+# erasable values. Left out for events of formats 1 and 2, and when pseudonymised.
+ERASABLE = "flowengine:erasable"
 
 CSV_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, RESOURCE, ROLE, LIFECYCLE, CASE_TITLE, CASE_WORKFLOW,
                CASE_WORKFLOW_VERSION, CASE_FROM, SEQ, KIND, TRIGGER, FROM_STATE, ENTERED_AT, COMMENT, CHANGES, DETAILS,
-               IDEMPOTENCY_KEY, HASH, LOGIN, RECORDED_AT)
+               IDEMPOTENCY_KEY, HASH, LOGIN, RECORDED_AT, ERASABLE)
 COMPLETE = "complete"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flowengine.clock import iso_utc
 from flowengine.errors import Remedy
 from flowengine.eventlog import attributes as col
+from flowengine.eventlog.carrying import read_carried
 from flowengine.eventlog.fitting import (
     NoOffset,
     Problem,
@@ -32,6 +33,7 @@ from flowengine.eventlog.fitting import (
     read_stamp,
     resolve,
     state_index,
+    unimportable,
     unknown_activity,
 )
 from flowengine.eventlog.meanings import (
@@ -41,6 +43,7 @@ from flowengine.eventlog.meanings import (
     COMMENT,
     DETAILS,
     ENTERED,
+    ERASABLE,
     FROM,
     HASH,
     KEY,
@@ -56,7 +59,7 @@ from flowengine.history import chain, inputs
 from flowengine.history.records import (
     ADVANCED,
     CREATED,
-    EVENT_KINDS,
+    ERASED_STEP,
     FIELDS_SET,
     NOTED,
     PROGRESS,
@@ -77,7 +80,7 @@ if TYPE_CHECKING:
 MAX_PROBLEMS = 50  # reported one by one; the rest are counted
 ORIGIN_PREFIX = "event log case "
 MAX_CASE_CHARS = 180
-IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, NOTED)  # what an exact rebuild takes
+IMPORTABLE = (CREATED, ADVANCED, FIELDS_SET, PROGRESS, REMINDED, NOTED, ERASED_STEP)  # what an exact rebuild takes
 _FIRST = itemgetter(0)
 _UNSEEN = object()  # an actor and role not checked yet
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -101,6 +104,7 @@ class CaseBuilder:
     on_problem: Callable[[Problem], None] | None = None  # told of every problem (a rejects file), not only the first
     settle: Callable[[], None] = lambda: None  # called before reading the database: a write in flight finishes first
     stamp: Stamp | None = None  # the importing login and the time of the import, sealed into every event
+    erasable: frozenset[str] | None = None  # a foreign log's events of format 3 (these fields personal), else None
     problems: list[Problem] = field(default_factory=list)
     remedies: dict[Remedy, None] = field(default_factory=dict)  # what would fix some of the problems
     count: int = 0
@@ -281,7 +285,7 @@ class CaseBuilder:
         actors, default_actor, default_role = self.actors, self.actor, self.role
         history: list[EventRow] = []
         append = history.append
-        builder = ChainBuilder(pid, self.stamp)
+        builder = ChainBuilder(pid, self.stamp, self.erasable)
         advance = builder.advance
         state: str | None = None
         started = False
@@ -428,14 +432,7 @@ class CaseBuilder:
         workflow = compiled.workflow
         kind = values[KIND]
         if kind not in IMPORTABLE:
-            if kind in EVENT_KINDS:  # a migration: its definitions do not travel in a log
-                self.problem(position, case, t("a '{kind}' event (the proposal was moved to another definition of "
-                                               "its workflow) cannot be imported: the log does not carry the "
-                                               "definitions; import the history exported before the migration, "
-                                               "and migrate again after the import", kind=kind))
-            else:
-                self.problem(position, case, t("unknown kind '{kind}'; an import takes {kinds}", kind=kind,
-                                               kinds=", ".join(IMPORTABLE)))
+            self.problem(position, case, unimportable(kind, IMPORTABLE))
             return None
         target = values[ACTIVITY] or ""
         if target not in workflow.states:
@@ -483,7 +480,7 @@ class CaseBuilder:
                                  kind=kind, source=source, target=target))
         name, role = values[ACTOR] or "", values[ROLE] or ""
         if not (role == SYSTEM and (escalated or kind in (REMINDED, PROGRESS, FIELDS_SET))):
-            problem = actor_and_role_problem(workflow, name, role)
+            problem = actor_and_role_problem(workflow, name, role, any_role=kind == ERASED_STEP)  # an admin's
             if problem is not None:
                 reasons.append(problem)
         if key is not None:
@@ -492,9 +489,11 @@ class CaseBuilder:
                                  case=self.keys[key]))
             self.keys[key] = case
             self.batch_keys[key] = (position, case)
-        if reasons:
-            self.problem(position, case, "; ".join(reasons))
+        carried = read_carried(values[ERASABLE], name, values[COMMENT] or "", changes) if changes is not None else None
+        if reasons or isinstance(carried, str):
+            self.problem(position, case, "; ".join([*reasons, *([carried] if isinstance(carried, str) else [])]))
             return None
         assert isinstance(changes, dict) and isinstance(details, dict) and not isinstance(stamp, str)
-        builder.restamp(stamp)  # the event is sealed as it was recorded
+        builder.restamp(stamp)  # the event is sealed as it was recorded, its commitments as they travelled
+        builder.carry(carried)
         return kind, trigger, target, name, role, values[COMMENT] or "", changes, details, key

@@ -11,7 +11,7 @@ from typing import Any
 
 from flowengine.definition.model import Workflow
 from flowengine.eventlog.meanings import LOGIN, RECORDED
-from flowengine.history.records import Stamp, actor_problem
+from flowengine.history.records import MIGRATED, Stamp, actor_problem
 from flowengine.i18n import t
 from flowengine.suggest import did_you_mean
 from flowengine.timewindow import EARLIEST, EARLIEST_TEXT, LATEST, LATEST_TEXT
@@ -173,16 +173,27 @@ def resolve(workflow: Workflow, source: str, target: str, trigger: str | None) -
     return Resolved(leading[0].trigger, leading[0].roles, None)
 
 
-def actor_and_role_problem(workflow: Workflow, name: str, role: str) -> str | None:
+def actor_and_role_problem(workflow: Workflow, name: str, role: str, *, any_role: bool = False) -> str | None:
+    """Why a row's actor cannot act in ``role``; ``any_role``: its role need not be one of the
+    workflow's (an erasure step is recorded in the role of the admin who erased)."""
     problem = actor_problem("name", name)
     if problem is not None:
         return problem
-    if workflow.roles and role not in workflow.roles:
+    if workflow.roles and not any_role and role not in workflow.roles:
         close = did_you_mean(role, list(workflow.roles))
         hint = (t("did you mean '{suggestion}'?", suggestion=close) if close else
                 t("roles: {roles}", roles=", ".join(workflow.roles)))
         return t("role '{role}' is not a role of {workflow} ({hint})", role=role, workflow=workflow.id, hint=hint)
     return None
+
+
+def unimportable(kind: str, importable: Sequence[str]) -> str:
+    """Why an event of an export cannot be imported by its kind."""
+    if kind == MIGRATED:  # its definitions do not travel in a log
+        return t("a '{kind}' event (the proposal was moved to another definition of its workflow) cannot be "
+                 "imported: the log does not carry the definitions; import the history exported before the "
+                 "migration, and migrate again after the import", kind=kind)
+    return t("unknown kind '{kind}'; an import takes {kinds}", kind=kind, kinds=", ".join(importable))
 
 
 def only_role(workflow: Workflow) -> str | None:

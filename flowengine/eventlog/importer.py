@@ -21,7 +21,11 @@ export), each event is rebuilt exactly — sequence number, kind, trigger, from-
 comment, field changes, details, idempotency key — in ``flowengine:seq`` order, so that the
 import of an export reproduces every hash of every chain; a ``flowengine:hash`` that the rebuilt
 event does not reproduce is an error (the row was edited after the export; leave the column
-out to import the rows as they now read, under new hashes).
+out to import the rows as they now read, under new hashes). An event of format 3 travels with
+its commitments and salts (``flowengine:erasable``, see :mod:`flowengine.eventlog.carrying`): it
+is rebuilt under the same commitments, its kept values erasable again, its erased ones erased.
+The events of a log from elsewhere are of the database's format: of format 3 (personal data
+kept apart, erasable) where the database records so.
 
 Proposal ids: a case id that is already a proposal id of the workflow's prefix (``LOG-17``), and
 is free, is kept; every other case gets the next free number, in the order the cases come. The
@@ -63,6 +67,7 @@ from flowengine.eventlog.rejects import Rejects, RejectsFile
 from flowengine.history.steps import EventRow
 from flowengine.i18n import t, tn
 from flowengine.meter import Meter, no_meter
+from flowengine.service.writing import personal_fields
 from flowengine.store import bulk, queries
 
 if TYPE_CHECKING:
@@ -258,7 +263,8 @@ def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportRep
         builder = CaseBuilder(conn, settings.compiled, settings.log.where, settings.wanted, settings.actor,
                               settings.role, settings.assume_utc,
                               on_problem=settings.rejects.add if settings.rejects is not None else None,
-                              settle=background.wait, stamp=engine.stamp(conn))
+                              settle=background.wait, stamp=engine.stamp(conn),
+                              erasable=personal_fields(conn, settings.compiled.workflow))
         writer = None if settings.dry_run else bulk.BulkWriter(conn)
         if writer is not None:
             workflow = settings.compiled.workflow

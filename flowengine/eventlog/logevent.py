@@ -30,6 +30,7 @@ from flowengine.eventlog.attributes import (
     COMPLETE,
     DETAILS,
     ENTERED_AT,
+    ERASABLE,
     FROM_STATE,
     HASH,
     IDEMPOTENCY_KEY,
@@ -43,6 +44,7 @@ from flowengine.eventlog.attributes import (
     TIMESTAMP,
     TRIGGER,
 )
+from flowengine.history.erasure import Committed, carried
 from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import CREATED, FROM_KEY, MIGRATED, PROGRESS, REMINDED, SYSTEM
 from flowengine.store.eventstream import LoggedEvent
@@ -91,6 +93,8 @@ class LogEvent:
     came_from: str | None = None  # the proposal this case came from, when it names one
     login: str | None = None  # who recorded it (event format 2); left out when pseudonymised
     recorded_at: datetime | None = None
+    # event format 3: each personal value's commitment and salt (None once erased); left out when pseudonymised
+    personal: Mapping[str, Committed] | None = None
 
 
 def timestamp_text(moment: datetime) -> str:
@@ -111,7 +115,7 @@ def as_is(logged: LoggedEvent, came_from: str | None = None) -> LogEvent:
         kind=event.kind, trigger=event.trigger, from_state=event.from_state, entered_at=event.entered_at,
         comment=event.comment, changes=event.changes, details=event.details,
         idempotency_key=event.idempotency_key, hash=event.hash, came_from=came_from, login=event.login,
-        recorded_at=event.recorded_at,
+        recorded_at=event.recorded_at, personal=event.personal,
     )
 
 
@@ -202,6 +206,8 @@ def event_attributes(event: LogEvent) -> list[Attribute]:
         found.append((HASH, STRING, event.hash))
     if event.login is not None and event.recorded_at is not None:
         found += [(LOGIN, STRING, event.login), (RECORDED_AT, DATE, timestamp_text(event.recorded_at))]
+    if event.personal is not None:
+        found.append((ERASABLE, STRING, json_text(carried(event.personal))))
     return found
 
 

@@ -20,6 +20,6 @@ MEANINGS: dict[str, tuple[str, str]] = {
 ORDER = tuple(MEANINGS)
 # Columns read only from flowengine's own export, under their own names.
 EXACT = (col.SEQ, col.KIND, col.FROM_STATE, col.ENTERED_AT, col.CHANGES, col.DETAILS, col.IDEMPOTENCY_KEY,
-         col.HASH, col.CASE_WORKFLOW, col.LOGIN, col.RECORDED_AT)
+         col.HASH, col.CASE_WORKFLOW, col.LOGIN, col.RECORDED_AT, col.ERASABLE)
 (CASE, ACTIVITY, TIME, ACTOR, ROLE, TRIGGER, COMMENT, TITLE, LIFECYCLE, SEQ, KIND, FROM, ENTERED,
- CHANGES, DETAILS, KEY, HASH, WORKFLOW, LOGIN, RECORDED) = range(len(ORDER) + len(EXACT))
+ CHANGES, DETAILS, KEY, HASH, WORKFLOW, LOGIN, RECORDED, ERASABLE) = range(len(ORDER) + len(EXACT))

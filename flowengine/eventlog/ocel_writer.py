@@ -33,6 +33,7 @@ from flowengine.eventlog.attributes import (
     COMMENT,
     DETAILS,
     ENTERED_AT,
+    ERASABLE,
     FROM_STATE,
     HASH,
     IDEMPOTENCY_KEY,
@@ -56,8 +57,8 @@ _OCEL_TYPES = {DATE: "time", INT: "integer"}  # every other attribute is a strin
 _EVENT_ATTRIBUTES = ((RESOURCE, "string"), (ROLE, "string"), (LIFECYCLE, "string"), (SEQ, "integer"),
                      (KIND, "string"), (TRIGGER, "string"), (FROM_STATE, "string"), (ENTERED_AT, "time"),
                      (COMMENT, "string"), (CHANGES, "string"), (DETAILS, "string"), (IDEMPOTENCY_KEY, "string"),
-                     (HASH, "string"), (LOGIN, "string"), (RECORDED_AT, "time"))
-_WITHOUT_WHEN_PSEUDONYMISED = frozenset({IDEMPOTENCY_KEY, HASH, LOGIN, RECORDED_AT})
+                     (HASH, "string"), (LOGIN, "string"), (RECORDED_AT, "time"), (ERASABLE, "string"))
+_WITHOUT_WHEN_PSEUDONYMISED = frozenset({IDEMPOTENCY_KEY, HASH, LOGIN, RECORDED_AT, ERASABLE})
 _CARRIED_ELSEWHERE = frozenset({ACTIVITY, TIMESTAMP})  # the event's type and time
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode  # built once, not per value as json.dumps does
 

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ACTOR", "COMMENT", "DOMAIN", "ERASED", "FIELD", "Committed", "commit", "digests", "field_item", "new_salt",
-           "repeatable_salt", "shown"]
+__all__ = ["ACTOR", "COMMENT", "DOMAIN", "ERASED", "FIELD", "Committed", "carried", "commit", "digests", "field_item",
+           "from_carried", "new_salt", "repeatable_salt", "shown"]
 
 DOMAIN = b"flowengine erasable value 1"
 ERASED = "[erased]"  # what an erased value reads as (views translate it)
@@ -83,3 +83,32 @@ class Committed:
 def digests(personal: Mapping[str, Committed]) -> dict[str, str]:
     """item → commitment: what the seal of a format 3 event holds."""
     return {item: committed.digest for item, committed in personal.items()}
+
+
+def carried(personal: Mapping[str, Committed]) -> dict[str, dict[str, str | None]]:
+    """What an event log carries of an event's personal values so that an import rebuilds the
+    same seal and keeps the same values erasable: item → commitment and salt (None once erased)."""
+    return {item: {"commitment": committed.digest, "salt": committed.salt}
+            for item, committed in sorted(personal.items())}
+
+
+def _hex64(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def from_carried(value: Any) -> dict[str, Committed] | None:
+    """The commitments :func:`carried` wrote, read back; None when ``value`` is not such an object
+    (an item not ``actor``, ``comment`` or ``field:NAME``, a commitment or salt not 64 hex digits)."""
+    if not isinstance(value, dict):
+        return None
+    found: dict[str, Committed] = {}
+    for item, entry in value.items():
+        if not (item in (ACTOR, COMMENT) or (item.startswith(FIELD) and len(item) > len(FIELD))):
+            return None
+        if not isinstance(entry, dict) or set(entry) != {"commitment", "salt"} or not _hex64(entry["commitment"]):
+            return None
+        salt = entry["salt"]
+        if salt is not None and not _hex64(salt):
+            return None
+        found[item] = Committed(entry["commitment"], salt)
+    return found

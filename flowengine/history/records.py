@@ -13,7 +13,7 @@ from typing import Any
 
 from flowengine.clock import iso_utc
 from flowengine.errors import InvalidInput, Remedy
-from flowengine.history.erasure import Committed
+from flowengine.history.erasure import Committed, carried
 
 # An event's kind: how the proposal changed.
 CREATED = "created"
@@ -127,8 +127,7 @@ class Event:
         }
         if self.personal is not None:
             found["format"] = 3
-            found["erasable"] = {item: {"commitment": c.digest, "salt": c.salt}
-                                 for item, c in sorted(self.personal.items())}
+            found["erasable"] = carried(self.personal)
         return found
 
 

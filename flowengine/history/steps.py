@@ -88,8 +88,8 @@ class ChainBuilder:
     of format 3: the actor's name, the comment and those fields are sealed as salted commitments
     (:mod:`flowengine.history.erasure`), so they can be erased later."""
 
-    __slots__ = ("entered_at", "entered_iso", "erasable", "head", "login", "proposal", "recorded_at", "recorded_iso",
-                 "seq", "simulated", "state")
+    __slots__ = ("carried", "carrying", "entered_at", "entered_iso", "erasable", "head", "login", "proposal",
+                 "recorded_at", "recorded_iso", "seq", "simulated", "state")
 
     def __init__(self, proposal: str, stamp: Stamp | None = None, erasable: Collection[str] | None = None) -> None:
         """A new chain: its first event must be the creation (:meth:`create`)."""
@@ -104,6 +104,8 @@ class ChainBuilder:
         self.head = GENESIS
         self.entered_at: datetime | None = None
         self.entered_iso = ""
+        self.carrying = False
+        self.carried: dict[str, Committed] | None = None
 
     def restamp(self, stamp: Stamp | None) -> None:
         """Seal the events built from now on with ``stamp`` (None: event format 1): an import of
@@ -111,6 +113,13 @@ class ChainBuilder:
         self.login = stamp.login if stamp else None
         self.recorded_at = stamp.recorded_at if stamp else None
         self.recorded_iso = stamp.recorded_iso if stamp else None
+
+    def carry(self, personal: dict[str, Committed] | None) -> None:
+        """Seal the events built from now on with exactly these commitments (None: of format 1 or
+        2), whatever the values: an import of flowengine's own export rebuilds each event as it
+        was recorded, its salts (and erased values) as they travelled in the log."""
+        self.carrying = True
+        self.carried = personal
 
     @classmethod
     def after(cls, proposal: Proposal, stamp: Stamp | None = None,
@@ -159,7 +168,7 @@ class ChainBuilder:
         rather than reached through two more calls. A test holds it equal to :meth:`step`."""
         if not self.seq:
             raise ValueError(f"{self.proposal} has no creation event yet; create it first")
-        if self.erasable is not None:  # event format 3: the general path commits to the personal values
+        if self.erasable is not None or self.carrying:  # event format 3: the general path commits to the values
             return self.step(ADVANCED, actor, role, at, trigger=trigger, to_state=to_state, comment=comment,
                              at_iso=at_iso)
         head, seq, source, entered_iso, login = self.head, self.seq + 1, self.state, self.entered_iso, self.login
@@ -177,7 +186,8 @@ class ChainBuilder:
         """The event after the head, sealed; the chain's head moves to it."""
         head, seq, entered_iso = self.head, self.seq + 1, self.entered_iso
         login = self.login
-        personal = None if self.erasable is None else self._committed(seq, actor, comment, changes)
+        personal = (self.carried if self.carrying else None if self.erasable is None
+                    else self._committed(seq, actor, comment, changes))
         digest = seal(head, self.proposal, seq, kind, trigger, source, target, actor, role, iso, entered_iso, comment,
                       changes, details, key, login, self.recorded_iso,
                       None if personal is None else digests(personal))

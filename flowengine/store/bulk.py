@@ -8,7 +8,8 @@ in the storage format SQLAlchemy's types would produce (naive UTC times as
 ``YYYY-MM-DD HH:MM:SS.ffffff``, JSON as ``json.dumps`` writes it), and proposals get their
 primary keys from the batch itself, which is safe under the write lock every write takes. On
 PostgreSQL the same rows go through SQLAlchemy Core, whose types convert them, and the keys
-come back with ``RETURNING``.
+come back with ``RETURNING``. The personal values of events of format 3 go into ``erasable``
+before their events (:func:`flowengine.store.erasable.split` says how an event is stored).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sqlalchemy import Connection, func, insert, select, text
 from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import FROM_KEY
 from flowengine.history.steps import EventRow
-from flowengine.store.schema import events, proposals
+from flowengine.store.erasable import Stored, split
+from flowengine.store.schema import erasable, events, proposals
 
 # One proposal: id, prefix, number, workflow, definition_hash, title, description, origin, state,
 # fields, created_at, created_by, updated_at, state_entered_at, version, head_hash. Its row's
@@ -36,7 +38,7 @@ _PROPOSAL_NAMES = ("id", "prefix", "number", "workflow", "definition_hash", "tit
                    "head_hash", "came_from", "provenance")
 _EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at",
                 "entered_at", "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login",
-                "recorded_at")
+                "recorded_at", "personal")
 SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
                      f"VALUES ({', '.join('?' * (len(_PROPOSAL_NAMES) + 1))})")
 # The events' times go in as ``iso_utc`` text and SQLite cuts them to its storage format itself
@@ -83,11 +85,31 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
     return rows, [
         (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
          json.dumps(changes) if changes else "{}", json.dumps(details) if details else "{}", key, prev, digest,
-         login, recorded)
+         login, recorded, None) if personal is None else
+        _sqlite_kept_apart(first + offset, seq, kind, trigger, source, target, role, at, entered, details, key, prev,
+                           digest, login, recorded, split(actor, comment, changes, personal))
         for offset, (_, history) in enumerate(batch)
         for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
-             key, prev, digest, login, _r, recorded, _personal) in history
+             key, prev, digest, login, _r, recorded, personal) in history
     ]
+
+
+def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source: str | None, target: str, role: str,
+                       at: str, entered: str, details: dict[str, Any], key: str | None, prev: str, digest: str,
+                       login: str | None, recorded: str | None, stored: Stored) -> tuple[Any, ...]:
+    """The events row of an event of format 3, its personal values left out (see :func:`erasable_rows`)."""
+    return (pk, seq, kind, trigger, source, target, stored.actor, role, at, entered, stored.comment,
+            json.dumps(stored.changes) if stored.changes else "{}", json.dumps(details) if details else "{}", key,
+            prev, digest, login, recorded, json.dumps(stored.personal))
+
+
+def erasable_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], pks: Sequence[int]
+                  ) -> list[dict[str, Any]]:
+    """The ``erasable`` rows of the batch's events of format 3 (their personal values and salts),
+    each proposal keyed by its entry in ``pks``."""
+    return [{"proposal_pk": pk, "seq": row.seq, "item": item, "value": value, "salt": salt}
+            for pk, (_, history) in zip(pks, batch, strict=True) for row in history if row.personal is not None
+            for item, value, salt in split(row.actor, row.comment, row.changes, row.personal).rows]
 
 
 class BulkWriter:
@@ -106,8 +128,6 @@ class BulkWriter:
         created_at, updated_at and state_entered_at (what SQLite stores is derived from them)."""
         if not batch:
             return
-        # events of format 3 go through queries.insert_event, which keeps their personal values apart
-        assert all(row.personal is None for _, history in batch for row in history)
         if self.sqlite:
             self._write_sqlite(batch, iso)
         else:
@@ -115,9 +135,13 @@ class BulkWriter:
 
     def _write_sqlite(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]],
                       iso: Sequence[tuple[str, str, str]]) -> None:
-        rows, event_rows = sqlite_rows(batch, iso, self._next_pk)
+        first = self._next_pk
+        rows, event_rows = sqlite_rows(batch, iso, first)
         self.conn.exec_driver_sql(SQLITE_PROPOSALS, rows)
         self._next_pk += len(rows)
+        kept = erasable_rows(batch, range(first, first + len(batch)))
+        if kept:
+            self.conn.execute(insert(erasable), kept)
         self.conn.exec_driver_sql(SQLITE_EVENTS, event_rows)
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:
@@ -125,15 +149,30 @@ class BulkWriter:
         keys = self.conn.execute(statement, [dict(zip(_PROPOSAL_NAMES, (*row, *mirrored(history)), strict=True))
                                              for row, history in batch])
         pks = [int(pk) for pk in keys.scalars()]
+        kept = erasable_rows(batch, pks)
+        if kept:  # before the events: PostgreSQL's check of a step's display name reads it there
+            self.conn.execute(insert(erasable), kept)
         self.conn.execute(insert(events), [
             {"proposal_pk": pk, "seq": seq, "kind": kind, "trigger": trigger, "from_state": source,
              "to_state": target, "actor": actor, "role": role, "at": at, "entered_at": entered, "comment": comment,
              "changes": changes, "details": details, "idempotency_key": key, "prev_hash": prev, "hash": digest,
-             "login": login, "recorded_at": recorded}
+             "login": login, "recorded_at": recorded, "personal": None} if personal is None else
+            _core_kept_apart(pk, row)
             for pk, (_, history) in zip(pks, batch, strict=True)
+            for row in history
             for (_p, seq, kind, trigger, source, target, actor, role, at, _ai, entered, _ei, comment, changes,
-                 details, key, prev, digest, login, recorded, _ri, _personal) in history
+                 details, key, prev, digest, login, recorded, _ri, personal) in (row,)
         ])
+
+
+def _core_kept_apart(pk: int, row: EventRow) -> dict[str, Any]:
+    """The events row of an event of format 3 for SQLAlchemy Core, its personal values left out."""
+    stored = split(row.actor, row.comment, row.changes, row.personal)
+    return {"proposal_pk": pk, "seq": row.seq, "kind": row.kind, "trigger": row.trigger, "from_state": row.from_state,
+            "to_state": row.to_state, "actor": stored.actor, "role": row.role, "at": row.at,
+            "entered_at": row.entered_at, "comment": stored.comment, "changes": stored.changes,
+            "details": row.details, "idempotency_key": row.idempotency_key, "prev_hash": row.prev_hash,
+            "hash": row.hash, "login": row.login, "recorded_at": row.recorded_at, "personal": stored.personal}
 
 
 def taken_ids(conn: Connection) -> set[str]:

@@ -138,7 +138,7 @@ events = Table(
     # salt are in ``erasable``; there ``actor`` is empty when the name is one of them, ``comment``
     # holds the comment's commitment, and ``changes`` leaves out the personal fields set. NULL in
     # the events of formats 1 and 2.
-    Column("personal", JSON, nullable=True),
+    Column("personal", JSON(none_as_null=True), nullable=True),
     UniqueConstraint("proposal_pk", "seq", name="uq_events_proposal_seq"),
 )
 Index("ix_events_at", events.c.at)
