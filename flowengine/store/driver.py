@@ -133,6 +133,10 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
     return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
 def bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     """SQLAlchemy's conversion of a bound value; for times and JSON on SQLite (four and three
     of them a step), the same conversion written directly: SQLAlchemy's takes several layers."""
@@ -140,7 +144,9 @@ def bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], A
         if isinstance(kind, UTCDateTime):
             return _sqlite_utc_text
         if isinstance(kind, JSON) and getattr(dialect, "_json_serializer", None) is None:
-            return json.dumps  # SQLAlchemy's default serializer, called as it calls it
+            # SQLAlchemy's default serializer, called as it calls it; None as SQL NULL where the
+            # column says so (an event's ``personal``), as SQLAlchemy writes it
+            return _json_or_null if kind.none_as_null else json.dumps
     return kind.dialect_impl(dialect).bind_processor(dialect)
 
 
