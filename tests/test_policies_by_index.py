@@ -1,6 +1,6 @@
 """Row-level security costs an index look-up per proposal, not a pass over every proposal
-(migration 0009): the plans a member login gets, read from PostgreSQL's own EXPLAIN, and the
-migration's way back to 0008's policies and forward again."""
+(migration 0010): the plans a member login gets, read from PostgreSQL's own EXPLAIN, and the
+migration's way back to the policies 0008 made and forward again."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_the_policies_helpers_keep_their_plans_and_their_owner(place: Place) -> 
         ("plpgsql", "flowengine_owner", True)}
 
 
-def test_the_migration_goes_back_to_0008s_policies_and_forward_again(place: Place) -> None:
+def test_the_migration_goes_back_to_the_old_policies_and_forward_again(place: Place) -> None:
     from alembic import command
 
     def policies() -> dict[str, str]:
@@ -103,13 +103,13 @@ def test_the_migration_goes_back_to_0008s_policies_and_forward_again(place: Plac
         config = migrate._config()
         with admin.database.write() as conn:
             config.attributes["connection"] = conn
-            command.downgrade(config, "0008_erasable")
+            command.downgrade(config, "0009_resealing")
         downgraded = policies()
         assert downgraded.keys() == upgraded.keys()
         assert all("EXISTS" not in rule and "IN" in rule for rule in downgraded.values()), downgraded
         migrate.upgrade(admin.database)
     assert policies() == upgraded
     with place.engine("melhus") as flow:  # and a member acts under them as before
-        flow.note("MEL-1", "under 0009 again", actor=Actor(place.logins["melhus"], "project_leader"))
+        flow.note("MEL-1", "under 0010 again", actor=Actor(place.logins["melhus"], "project_leader"))
         assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted"]
         assert [s.proposal.id for s in flow.proposals()] == ["MEL-1"]

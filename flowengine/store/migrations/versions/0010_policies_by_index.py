@@ -1,7 +1,7 @@
 """Row-level security that costs an index look-up, not a pass over every proposal.
 
-Revision ID: 0009_policies_by_index
-Revises: 0008_erasable
+Revision ID: 0010_policies_by_index
+Revises: 0009_resealing
 
 On PostgreSQL only; the rules are migration 0007's and 0008's, unchanged. What changes is what
 they cost a login in ``flowengine_users``:
@@ -19,15 +19,16 @@ they cost a login in ``flowengine_users``:
 
 Every object here is created as ``flowengine_owner`` (``SET LOCAL ROLE``, which the administrator
 running the upgrade may do, being a member): a function replaced keeps its owner, and a policy
-belongs to its table. The downgrade restores 0008's policies and helpers.
+belongs to its table. The downgrade restores the policies and helpers as 0008 left them (0009
+changed neither).
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_policies_by_index"
-down_revision = "0008_erasable"
+revision = "0010_policies_by_index"
+down_revision = "0009_resealing"
 branch_labels = None
 depends_on = None
 
