@@ -159,10 +159,21 @@ def checkpoint_files_option(func: F) -> F:
                              "checkpoint must extend the earlier ones.")(func)
 
 
-def check(engine: Any, files: tuple[Path, ...], public_key: Path | None) -> CheckpointReport:
-    from flowengine.proof.checkpoint import read_all
+def conversion_files_option(func: F) -> F:
+    return click.option("--conversion", "conversion_files", metavar="FILE", multiple=True,
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        help="A conversion record (from `flowengine audit convert-personal`; repeatable): a chain "
+                             "it re-sealed is held to earlier checkpoints through it. Records in a --checkpoint "
+                             "folder are read too.")(func)
 
-    report: CheckpointReport = engine.verify_checkpoints(read_all(files), trusted_key=trusted(public_key))
+
+def check(engine: Any, files: tuple[Path, ...], public_key: Path | None,
+          conversions: tuple[Path, ...] = ()) -> CheckpointReport:
+    from flowengine.proof.conversion import read_all, read_series
+
+    taken, records = read_series(files)
+    records += [record for record in read_all(conversions) if record.source not in {r.source for r in records}]
+    report: CheckpointReport = engine.verify_checkpoints(taken, trusted_key=trusted(public_key), records=records)
     return report
 
 
@@ -179,5 +190,10 @@ def report_text(report: CheckpointReport) -> tuple[list[str], str]:
         keys = t("signed by key {keys} (not pinned: give the public key to be sure it is yours)",
                  keys=", ".join(report.key_ids))
     verdict = t("every chain holds its recorded head") if report.ok else t("{n} finding(s)", n=len(report.findings))
-    return findings, t("{checkpoints} checkpoint(s), {chains} recorded head(s) compared, {keys}: {verdict}",
-                       checkpoints=len(report.checkpoints), chains=report.chains, keys=keys, verdict=verdict)
+    summary = t("{checkpoints} checkpoint(s), {chains} recorded head(s) compared, {keys}: {verdict}",
+                checkpoints=len(report.checkpoints), chains=report.chains, keys=keys, verdict=verdict)
+    if report.records:
+        summary += "\n" + t("{records} conversion record(s): {derived} converted step(s) hash as before from their "
+                             "kept values; {erased} erased since rest on the signed record",
+                             records=len(report.records), derived=report.converted, erased=report.unchecked)
+    return findings, summary

@@ -9,7 +9,8 @@ import click
 
 from . import checkpoints
 from . import completion as complete
-from .checkpoints import checkpoint_files_option, public_key_option
+from .checkpoints import checkpoint_files_option, conversion_files_option, public_key_option
+from .converting import convert_personal
 from .helptext import Command, Group
 from .options import as_of_option, database_option, json_option
 from .session import open_engine
@@ -66,14 +67,18 @@ def audit() -> None:
 
 @audit.command()
 @checkpoint_files_option
+@conversion_files_option
 @public_key_option
 @database_option
 @json_option
-def verify(checkpoint_files: tuple[Path, ...], public_key: Path | None, database: str | None, as_json: bool) -> None:
+def verify(checkpoint_files: tuple[Path, ...], conversion_files: tuple[Path, ...], public_key: Path | None,
+           database: str | None, as_json: bool) -> None:
     """Walk every proposal's hash chain; report the first broken link of each damaged one.
 
     With --checkpoint, also prove against checkpoints taken before that nothing they recorded was
-    changed, removed or reordered since, by anyone, the database's owner included.
+    changed, removed or reordered since, by anyone, the database's owner included. A history
+    converted into the erasable form since is held to them through its conversion record
+    (--conversion, or found in a checkpoint folder).
 
     Exit code 0 when every chain holds, 1 when any is broken.
 
@@ -83,7 +88,8 @@ def verify(checkpoint_files: tuple[Path, ...], public_key: Path | None, database
     """
     with open_engine(database, read_only=True) as engine:
         report = engine.verify()
-        held = checkpoints.check(engine, checkpoint_files, public_key) if checkpoint_files else None
+        held = (checkpoints.check(engine, checkpoint_files, public_key, conversion_files) if checkpoint_files
+                else None)
     if as_json:
         click.echo(to_json({**report.as_dict(), **({"checkpoints": held.as_dict()} if held else {})}))
     else:
@@ -101,3 +107,4 @@ def verify(checkpoint_files: tuple[Path, ...], public_key: Path | None, database
 audit.add_command(checkpoints.keygen)
 audit.add_command(checkpoints.checkpoint)
 audit.add_command(checkpoints.prove)
+audit.add_command(convert_personal)

@@ -1,5 +1,6 @@
-"""A third party's checker of flowengine's inclusion proofs, written from the README's section
-"The file formats (for checking without flowengine)" alone: it imports nothing of flowengine,
+"""A third party's checker of flowengine's inclusion proofs and conversion records, written from
+the README's sections "The file formats (for checking without flowengine)" and "The conversion
+record" alone: it imports nothing of flowengine,
 only the standard library and an Ed25519 implementation, as anyone holding a proof and the
 auditor's public key would."""
 
@@ -68,3 +69,80 @@ def history_ends_at(steps: list[dict[str, Any]], length: int, head: str) -> bool
             return False
         previous = step["hash"]
     return previous == head
+
+
+RECORD_ORIGIN = "flowengine personal data conversion"
+
+
+def _root(leaves: list[bytes]) -> bytes:
+    """RFC 6962's Merkle tree hash over leaf hashes."""
+    if not leaves:
+        return _sha256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1
+    while split * 2 < len(leaves):
+        split *= 2
+    return _sha256(b"\x01" + _root(leaves[:split]) + _root(leaves[split:]))
+
+
+def record_checks(record_text: str, trusted_public_key: bytes) -> bool:
+    """Whether a conversion record is signed by ``trusted_public_key`` and its chains make the
+    signed root (README: "The conversion record")."""
+    record: dict[str, Any] = json.loads(record_text)
+    if record.get("format") != "flowengine conversion record 1":
+        return False
+    note: str = record["note"]
+    try:
+        Ed25519PublicKey.from_public_bytes(trusted_public_key).verify(base64.b64decode(record["signature"]),
+                                                                      note.encode("utf-8"))
+    except InvalidSignature:
+        return False
+    lines = note.split("\n")
+    if len(lines) != 6 or lines[0] != RECORD_ORIGIN or int(lines[1]) != len(record["chains"]):
+        return False
+    leaves = []
+    for chain in record["chains"]:
+        pairs = "\n".join(f"{old} {new}" for old, new in chain["events"])
+        leaves.append(_sha256(b"\x00" + f"{chain['chain']}\n{len(chain['events'])}\n{pairs}".encode()))
+    return _root(leaves).hex() == lines[2]
+
+
+def _former_hash(step: dict[str, Any], prev_hash: str) -> str:
+    """The hash a step of ``history --json`` had sealed with its personal values in (event format
+    1 or 2): SHA-256 over the previous hash, a newline and the canonical JSON of what it says."""
+    payload = {key: step[key] for key in ("proposal", "seq", "kind", "trigger", "from", "to", "actor", "role", "at",
+                                          "entered_at", "comment", "changes", "details", "idempotency_key")}
+    if step["login"] is not None:
+        payload |= {"login": step["login"], "recorded_at": step["recorded_at"]}
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(f"{prev_hash}\n{encoded}".encode()).hexdigest()
+
+
+def converted_only_encoding(steps: list[dict[str, Any]], chain: dict[str, Any]) -> bool:
+    """Whether a chain of a conversion record maps a history to ``steps`` (``history --json``'s
+    events, values kept) by its encoding alone: each step's hash is the record's new hash, each
+    kept value matches its commitment, and sealed the old way it hashes as the record's old hash."""
+    pairs = chain["events"]
+    if len(steps) < len(pairs):
+        return False
+    previous = "0" * 64
+    for step, (old, new) in zip(steps, pairs, strict=False):
+        if step["hash"] != new:
+            return False
+        erased = False
+        for item, kept in step.get("erasable", {}).items():
+            if kept["salt"] is None:  # erased since: this step's old hash rests on the signed record
+                erased = True
+                continue
+            value = (step["actor"] if item == "actor" else step["comment"] if item == "comment"
+                     else step["changes"][item.removeprefix("field:")])
+            encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+            commitment = _sha256(b"flowengine erasable value 1\x00" + item.encode() + b"\x00"
+                                 + bytes.fromhex(kept["salt"]) + encoded).hex()
+            if commitment != kept["commitment"]:
+                return False
+        if not erased and _former_hash(step, previous) != old:
+            return False
+        previous = old
+    return True

@@ -99,6 +99,8 @@ CASES: dict[str, Case] = {
                          "flowengine.proof.keyfiles.write_key_pair"),
     "audit checkpoint": Case(("--key", "{key}", "-o", "{dir}/c.json"), ("--key", "{ops}", "-o", "{dir}/c.json"),
                              ("-o", "{dir}/c.json"), ENGINE),
+    "audit convert-personal": Case(("--key", "{key}", "--out", "{dir}", "--yes"),
+                                   ("--key", "{key}", "--out", "{dir}/missing", "--yes"), ("--out", "{dir}"), ENGINE),
     "audit prove": Case(("OPS-1", "--checkpoint", "{checkpoint}"), ("OPS-99", "--checkpoint", "{checkpoint}"),
                         ("OPS-1",), "flowengine.proof.checkpoint.inclusion"),
     "stalls report": Case(("--no-pager",), ("--workflow", "nosuch"), ("--as-of", "2019-13-45"), ENGINE),

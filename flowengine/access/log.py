@@ -17,7 +17,7 @@ from flowengine.i18n import t
 from flowengine.store import Connection
 from flowengine.store import access as store
 
-GRANT, REVOKE = store.GRANT, store.REVOKE
+GRANT, REVOKE, CONVERT = store.GRANT, store.REVOKE, store.CONVERT
 entry_hash = store.entry_hash
 
 
@@ -68,7 +68,7 @@ def problems(logged: Sequence[Entry], standing: Sequence[tuple[str, str, str]]) 
         key = (entry.login, entry.workflow, entry.role)
         if entry.action == GRANT:
             replayed.add(key)
-        else:
+        elif entry.action == REVOKE:
             replayed.discard(key)
     else:
         table = set(standing)

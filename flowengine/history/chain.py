@@ -30,7 +30,7 @@ from flowengine.i18n import N_, marked, t
 from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow
 
 __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "commitment_problem", "enters_state", "first_break",
-           "personal_value", "recompute", "replay", "restarts_deadline"]
+           "former_hashes", "personal_value", "recompute", "replay", "restarts_deadline"]
 
 
 def recompute(event: Event) -> str:
@@ -40,6 +40,25 @@ def recompute(event: Event) -> str:
                 event.changes, event.details, event.idempotency_key, event.login,
                 iso_utc(event.recorded_at) if event.recorded_at is not None else None,
                 None if event.personal is None else digests(event.personal))
+
+
+def former_hashes(event: Event, prev_hash: str) -> tuple[str, ...]:
+    """What ``event`` hashed as before its history was converted to the erasable form, after the
+    former ``prev_hash``: sealed with its personal values in (formats 1 and 2) — possible only
+    while every value is kept — or, had it been of format 3 already, with its commitments. The
+    one sealing function, so an auditor can see that a conversion changed nothing but the encoding."""
+    found = []
+    recorded = iso_utc(event.recorded_at) if event.recorded_at is not None else None
+    if event.personal is None or not any(committed.erased for committed in event.personal.values()):
+        found.append(seal(prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
+                          event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at),
+                          event.comment, event.changes, event.details, event.idempotency_key, event.login, recorded))
+    if event.personal is not None:
+        found.append(seal(prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
+                          event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at),
+                          event.comment, event.changes, event.details, event.idempotency_key, event.login, recorded,
+                          digests(event.personal)))
+    return tuple(found)
 
 
 def personal_value(event: Event, item: str) -> Any:

@@ -26,7 +26,16 @@ from flowengine.history.erasure import (
     repeatable_salt,
 )
 from flowengine.history.provenance import Provenance, with_provenance
-from flowengine.history.records import ADVANCED, CREATED, FROM_KEY, STATE_ENTERING, SYSTEM, Event, Proposal, Stamp
+from flowengine.history.records import (
+    ADVANCED,
+    CREATED,
+    FROM_KEY,
+    STATE_ENTERING,
+    SYSTEM,
+    Event,
+    Proposal,
+    Stamp,
+)
 from flowengine.history.seal import GENESIS, seal
 
 _NOTHING: dict[str, Any] = {}  # shared empty changes/details: never mutated
@@ -178,6 +187,33 @@ class ChainBuilder:
                                   self.entered_at, entered_iso, comment, _NOTHING, _NOTHING, None, head, digest, login,
                                   self.recorded_at, self.recorded_iso, None))
         self.seq, self.state, self.head, self.entered_at, self.entered_iso = seq, to_state, digest, at, at_iso
+        return row
+
+    def resealed(self, event: Event, personal_fields: Collection[str]) -> EventRow:
+        """A stored ``event`` sealed again after this chain's head, saying all it said — kind,
+        trigger, states, actor, role, times, login, comment, changes, details, key — in event
+        format 3: an event of format 1 or 2 has its personal values (the name, the comment, the
+        ``personal_fields`` it sets) committed afresh; one of format 3 keeps its commitments.
+        Converting an old history's personal data into the erasable form goes through here, so the
+        re-sealed chain is built and sealed as every other."""
+        stamp = None if event.login is None or event.recorded_at is None else Stamp.of(
+            event.login, event.recorded_at, simulated=self.simulated)
+        self.restamp(stamp)
+        self.erasable = frozenset(personal_fields)
+        at = as_utc(event.at)
+        if event.seq == 1:
+            if self.seq:
+                raise ValueError(f"{self.proposal} already has {self.seq} event(s); a chain is created once")
+            self.entered_at, self.entered_iso = at, iso_utc(at)
+        elif not self.seq:
+            raise ValueError(f"{self.proposal} has no creation event yet; create it first")
+        self.carrying = event.personal is not None  # of format 3 already: its commitments stay
+        self.carried = None if event.personal is None else dict(event.personal)
+        row = self._sealed(event.kind, event.trigger, self.state if self.seq else None, event.to_state,
+                           event.actor, event.role, at, iso_utc(at), event.comment, dict(event.changes),
+                           dict(event.details), event.idempotency_key)
+        if event.kind in STATE_ENTERING:
+            self.entered_at, self.entered_iso = at, iso_utc(at)
         return row
 
     def _sealed(self, kind: str, trigger: str | None, source: str | None, target: str, actor: str, role: str,

@@ -50,8 +50,8 @@ FORMAT = "flowengine checkpoint 1"
 PROOF_FORMAT = "flowengine inclusion proof 1"
 ORIGIN = "flowengine proposal histories"
 ACCESS_LOG = "access log"  # the access log's leaf name: no proposal id has a space
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CHAIN_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def _parsed(data: Any, source: str) -> Checkpoint:
     if len(lines) != 5 or lines[0] != ORIGIN or lines[4] != "" or not lines[3].startswith("time "):
         raise ValueError(t("its note is not a flowengine checkpoint's"))
     size, root, time = int(lines[1]), lines[2], datetime.fromisoformat(lines[3][5:].replace("Z", "+00:00"))
-    if not _HEX64.match(root):
+    if not HEX64.match(root):
         raise ValueError(t("its root is not a SHA-256 hash in hex"))
     heads = tuple(_head(item) for item in data["chains"])
     if len(heads) != size:
@@ -234,10 +234,10 @@ def _parsed(data: Any, source: str) -> Checkpoint:
 
 def _head(item: Any) -> Head:
     name, length, head = item["chain"], item["length"], item["head"]
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not CHAIN_NAME.match(name):
         raise ValueError(t("a chain's name is not text on one line"))
     if not isinstance(length, int) or isinstance(length, bool) or length < 0:
         raise ValueError(t("chain {chain}: its length is not a whole number of zero or more", chain=name))
-    if not isinstance(head, str) or not _HEX64.match(head):
+    if not isinstance(head, str) or not HEX64.match(head):
         raise ValueError(t("chain {chain}: its head is not a SHA-256 hash in hex", chain=name))
     return Head(name, length, head)

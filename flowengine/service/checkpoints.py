@@ -12,7 +12,7 @@ flowengine's own code; this can, for everything recorded before the checkpoint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -21,11 +21,13 @@ from flowengine.access import log as access_log
 from flowengine.clock import iso_utc
 from flowengine.errors import Refused
 from flowengine.history import chain
+from flowengine.history.seal import GENESIS
 from flowengine.i18n import t
 from flowengine.proof.checkpoint import ACCESS_LOG, Checkpoint, Head, sign
+from flowengine.proof.conversion import Converted, Record
 from flowengine.proof.heads import chain_head, held, held_links
 from flowengine.service.context import Engine
-from flowengine.store import queries
+from flowengine.store import Connection, queries
 
 if TYPE_CHECKING:
     from flowengine.history.records import Event
@@ -62,6 +64,9 @@ class CheckpointReport:
     chains: int  # chain heads compared with the database
     findings: tuple[CheckpointFinding, ...]
     trusted_key: str | None  # the key id the checkpoints had to be signed by, when one was given
+    records: tuple[Record, ...] = ()  # conversion records the earlier checkpoints were held through
+    converted: int = 0  # converted steps whose old hash was derived again from the step and its kept values
+    unchecked: int = 0  # converted steps whose values were erased since: their old hash rests on the record
 
     @property
     def ok(self) -> bool:
@@ -75,26 +80,34 @@ class CheckpointReport:
         return {"ok": self.ok, "chains": self.chains, "trusted_key": self.trusted_key, "keys": list(self.key_ids),
                 "checkpoints": [{"file": c.source, "time": iso_utc(c.time), "size": len(c.heads), "root": c.root,
                                  "key_id": c.key_id} for c in self.checkpoints],
-                "findings": [finding.as_dict() for finding in self.findings]}
+                "findings": [finding.as_dict() for finding in self.findings],
+                "conversions": [{"file": r.source, "time": iso_utc(r.time), "size": len(r.chains), "root": r.root,
+                                 "before": r.before, "key_id": r.key_id} for r in self.records],
+                "converted_steps": {"derived_again": self.converted, "erased_since": self.unchecked}}
 
 
 def heads(engine: Engine) -> list[Head]:
     """Every chain's head now — each proposal's history and the access log —, from one consistent
     read; refused when any of them is damaged."""
+    with engine.database.read() as conn:
+        return heads_in(conn)
+
+
+def heads_in(conn: Connection) -> list[Head]:
+    """:func:`heads`, read in a transaction of the caller's (the conversion's)."""
     found: list[Head] = []
     damaged: list[str] = []
-    with engine.database.read() as conn:
-        _entries, access_problems = access_log.verify(conn)
-        if access_problems:
-            raise Refused(t("checkpoint"), access_problems, t("find out what happened with an audit first"))
-        length, head = access_log.head(conn)
-        if length:
-            found.append(Head(ACCESS_LOG, length, head))
-        for proposal, events in queries.histories(conn):
-            if chain.first_break(proposal, events):
-                damaged.append(proposal.id)
-            else:
-                found.append(chain_head(proposal.id, events))
+    _entries, access_problems = access_log.verify(conn)
+    if access_problems:
+        raise Refused(t("checkpoint"), access_problems, t("find out what happened with an audit first"))
+    length, head = access_log.head(conn)
+    if length:
+        found.append(Head(ACCESS_LOG, length, head))
+    for proposal, events in queries.histories(conn):
+        if chain.first_break(proposal, events):
+            damaged.append(proposal.id)
+        else:
+            found.append(chain_head(proposal.id, events))
     if damaged:
         shown = ", ".join(damaged[:_LISTED]) + (", …" if len(damaged) > _LISTED else "")
         raise Refused(t("checkpoint"), [t("{n} proposal(s) fail the audit ({ids}); a checkpoint would vouch for "
@@ -111,11 +124,15 @@ def take(engine: Engine, signer: Signer) -> Checkpoint:
     return sign(heads(engine), time, signer)
 
 
-def check(engine: Engine, checkpoints: Sequence[Checkpoint], trusted_key: bytes | None = None) -> CheckpointReport:
-    """The database held to ``checkpoints``; ``trusted_key``: the raw public key they must be signed by."""
+def check(engine: Engine, checkpoints: Sequence[Checkpoint], trusted_key: bytes | None = None,
+          records: Sequence[Record] = ()) -> CheckpointReport:
+    """The database held to ``checkpoints``; ``trusted_key``: the raw public key they must be
+    signed by; ``records``: conversions since, through which an earlier checkpoint's heads of a
+    converted chain stand for the new ones (see :func:`_through`)."""
     from flowengine.proof.checkpoint import fingerprint
 
-    ordered = tuple(sorted(checkpoints, key=lambda c: (c.time, c.source)))
+    # taken at the same moment (a fixed clock): the one recording fewer steps came first, as chains only grow
+    ordered = tuple(sorted(checkpoints, key=lambda c: (c.time, sum(h.length for h in c.heads), c.source)))
     findings: list[CheckpointFinding] = []
     sound: list[Checkpoint] = []
     for checkpoint in ordered:
@@ -131,10 +148,86 @@ def check(engine: Engine, checkpoints: Sequence[Checkpoint], trusted_key: bytes 
         findings.append(CheckpointFinding(ordered[-1].label, None, t(
             "the checkpoints are signed by {n} different keys ({keys}); a series is one signer's",
             n=len(keys), keys=", ".join(sorted(fingerprint(key) for key in keys)))))
+    signer = trusted_key if trusted_key is not None else (next(iter(keys)) if len(keys) == 1 else None)
+    derived, erased = 0, 0
+    if records:
+        sound, more, derived, erased = _through(engine, sound, records, signer)
+        findings += more
     findings += _extensions(sound)
     compared, against = _against_database(engine, sound)
     return CheckpointReport(ordered, compared, tuple(findings + against),
-                            fingerprint(trusted_key) if trusted_key is not None else None)
+                            fingerprint(trusted_key) if trusted_key is not None else None,
+                            tuple(sorted(records, key=lambda r: (r.time, r.source))), derived, erased)
+
+
+def _through(engine: Engine, checkpoints: list[Checkpoint], records: Sequence[Record],
+             signer: bytes | None) -> tuple[list[Checkpoint], list[CheckpointFinding], int, int]:
+    """The checkpoints with each head of a converted chain that a sound record maps (its old hash
+    at that length) replaced by the new hash, and what is wrong with the records. A record counts
+    only when signed by the checkpoints' key, taken after one of them (its before-checkpoint's
+    root), and where the database holds its new chain and every converted step, its values put
+    back the old way, hashes as the record's old hash: only the encoding changed."""
+    from flowengine.proof.checkpoint import fingerprint
+
+    findings: list[CheckpointFinding] = []
+    usable: list[Record] = []
+    derived = erased = 0
+    roots = {checkpoint.root for checkpoint in checkpoints}
+    for record in sorted(records, key=lambda r: (r.time, r.source)):
+        problems = record.problems()
+        if signer is None or record.public_key != signer:
+            problems.insert(0, t("it is signed by key {key}, not by the checkpoints' key {trusted}",
+                                 key=record.key_id, trusted=fingerprint(signer) if signer else "?"))
+        if not problems and record.before not in roots:
+            problems.append(t("the checkpoint it was taken after (root {root}) is not among those given",
+                              root=record.before[:16]))
+        findings += [CheckpointFinding(record.label, None, problem) for problem in problems]
+        if problems:
+            continue
+        kept: list[Converted] = []
+        with engine.database.read() as conn:
+            for converted in record.chains:
+                found = queries.load_proposal(conn, converted.name)
+                events = queries.events_of(conn, found[0]) if found else []
+                problem, steps, gone = _derived(converted, events)
+                derived, erased = derived + steps, erased + gone
+                if problem:
+                    findings.append(CheckpointFinding(record.label, converted.name, problem))
+                else:
+                    kept.append(converted)
+        usable.append(replace(record, chains=tuple(kept)))
+    translated = []
+    for checkpoint in checkpoints:
+        heads = []
+        for head in checkpoint.heads:
+            for record in usable:
+                head = record.translated(head)
+            heads.append(head)
+        translated.append(replace(checkpoint, heads=tuple(heads)))
+    return translated, findings, derived, erased
+
+
+def _derived(converted: Converted, events: Sequence[Event]) -> tuple[str | None, int, int]:
+    """(why the database does not show ``converted`` as a conversion of the encoding alone,
+    steps derived again, steps whose values were erased since)."""
+    if len(events) < converted.length:
+        return t("the record converts {length} step(s), the database has {now}", length=converted.length,
+                 now=len(events)), 0, 0
+    old_prev = GENESIS
+    derived = erased = 0
+    for event, (old, new) in zip(events, converted.pairs, strict=False):
+        if event.hash != new:
+            return t("step {seq} is not the one the record converted it into (its hash differs)", seq=event.seq), \
+                derived, erased
+        if old in chain.former_hashes(event, old_prev):
+            derived += 1
+        elif event.personal is not None and any(c.erased for c in event.personal.values()):
+            erased += 1  # its values are gone: the old hash rests on the signed record alone
+        else:
+            return t("step {seq} converted does not hash as the step the record replaced (more than the "
+                     "encoding changed)", seq=event.seq), derived, erased
+        old_prev = old
+    return None, derived, erased
 
 
 def _extensions(ordered: Sequence[Checkpoint]) -> list[CheckpointFinding]:

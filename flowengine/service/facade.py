@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what a one-step command never needs is imported where it is
     from flowengine.history.records import Stamp
     from flowengine.meter import Meter
     from flowengine.proof.checkpoint import Checkpoint
+    from flowengine.proof.conversion import Record
     from flowengine.proof.keys import Signer
     from flowengine.service.access import Grant, Identity
     from flowengine.service.checkpoints import CheckpointReport
@@ -439,20 +440,19 @@ class FlowEngine:
         return audit.verify(self)
 
     def checkpoint(self, signer: Signer) -> Checkpoint:
-        """Every chain's head now, with their Merkle root and the time, signed by ``signer``;
-        refused while any history fails :meth:`verify`. Keep it outside the database."""
+        """Every chain's head now, their Merkle root and the time, signed; refused while any history fails."""
         from flowengine.service import checkpoints
 
         return checkpoints.take(self, signer)
 
-    def verify_checkpoints(self, taken: Sequence[Checkpoint], *,
-                           trusted_key: bytes | None = None) -> CheckpointReport:
+    def verify_checkpoints(self, taken: Sequence[Checkpoint], *, trusted_key: bytes | None = None,
+                           records: Sequence[Record] = ()) -> CheckpointReport:
         """Hold the database to checkpoints taken before: each sound (signed by ``trusted_key``
         when given, one key for all), each extending the earlier ones, and every chain they list
-        still holding its head at its length."""
+        still holding its head at its length, or its new head through a conversion ``records`` shows."""
         from flowengine.service import checkpoints
 
-        return checkpoints.check(self, taken, trusted_key)
+        return checkpoints.check(self, taken, trusted_key, records)
 
     def erase(self, wanted: ErasureRequest, *, by: Actor | None = None) -> ErasureResult:
         """Erase what ``wanted`` names (admin only), an erasure step in each proposal concerned."""

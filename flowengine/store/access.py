@@ -18,6 +18,7 @@ from flowengine.store.schema import access_log, grants, settings
 
 GRANT = "grant"
 REVOKE = "revoke"
+CONVERT = "convert"  # old histories' personal data re-sealed erasably: the entry's role is the record's root
 ADMIN = "admin"  # the capability of administrators (see flowengine.access.grants)
 EVERY = "*"  # every workflow; every role
 CLOCK = "clock"  # the setting: how the database's steps are timed
