@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -158,15 +159,21 @@ def _diagram_path(output: str) -> Path:
     return path
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(chunks: Iterable[str], output: str | None) -> None:
+    """Write the report as it is made, a piece at a time (a national report is hundreds of MB)."""
     if output is None or output == "-":
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
         return
-    from flowengine.atomicfile import write_text
+    from flowengine.atomicfile import replacing
     from flowengine.errors import InvalidInput
 
+    failure = t("cannot write {file}", file=output)
     try:  # a fresh file moved over the target: never written through a link planted there
-        write_text(Path(output), text, t("cannot write {file}", file=output), InvalidInput)
+        with replacing(Path(output), failure, InvalidInput) as temp, \
+                temp.open("w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
     except InvalidInput as exc:
         raise InvalidInput(t("{problem}; choose another {option}", problem=str(exc), option="-o")) from None
     click.echo(t("wrote {file}", file=output))
@@ -214,12 +221,14 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
     privacy, listed = _publishable(analyses, privacy)
     if listed is not None:  # where proposals came from is shown for the listed workflows alone
         lineage = []
-    sections = rep.build_sections(analyses, language=language, privacy=privacy, marks=marks, listed=listed) + lineage
+    # Made as they are written: only the analyses are held whole.
+    sections = chain(rep.iter_sections(analyses, language=language, privacy=privacy, marks=marks, listed=listed),
+                     lineage)
     width = table_width() if output in (None, "-") else None  # a file gets whole rows
     data = writers.as_json_data(sections, analyses, privacy)
     if note is not None:
         data["note"] = note
-    _emit(writers.with_note(fmt, writers.as_format(fmt, sections, data, width=width), note), output)
+    _emit(writers.with_note_chunks(fmt, writers.format_chunks(fmt, sections, data, width=width), note), output)
 
 
 @stalls.command("diagram")

@@ -218,3 +218,26 @@ def test_report_and_compare_offer_exactly_the_report_formats_the_library_writes(
         assert "panel" in as_format(name, sections)
     with pytest.raises(NotFound, match="unknown report format 'xml'"):
         as_format("xml", sections)
+
+
+def test_a_report_written_section_by_section_reads_back_as_the_whole() -> None:
+    """Each format written piece by piece, the sections made as they are written, is the text
+    written whole; JSON, each section on a line of its own, loads back to the same data."""
+    import json
+
+    from flowengine.views.formats import report_format_names
+    from flowengine.views.report import Section
+    from flowengine.views.report_writers import as_format, format_chunks, json_chunks, with_note, with_note_chunks
+
+    sections = [Section("stages", "Stages", ("stage", "now", "days"), (("panel", 2, 1.25), ("council", 0, None))),
+                Section("loops", "Loops", ("from", "to"), ()),
+                Section("flow", "Flow «ø»", ("state", "month"), (("panel", "2019-01"),), "wf", note="a note")]
+    for name in report_format_names():
+        whole = with_note(name, as_format(name, sections, width=40), "as of then")
+        pieces = list(with_note_chunks(name, format_chunks(name, iter(sections), width=40), "as of then"))
+        assert "".join(pieces) == whole and len(pieces) > 2
+    data = {"as_of": "2019-06-30T00:00:00Z", "none": [], "sections": [s.as_dict() for s in sections],
+            "later": iter([{"a": [1, 2.5, None]}, "æ"]), "note": "x"}
+    text = "".join(json_chunks(data))
+    assert json.loads(text) == {**data, "later": [{"a": [1, 2.5, None]}, "æ"]}
+    assert text.count("\n") == 14  # a line for each field, each list item and each closing bracket

@@ -15,6 +15,7 @@ import pytest
 from flowengine.errors import NotFound
 from flowengine.history.records import ADVANCED, CREATED, NOTED, PROGRESS, Actor
 from flowengine.service.facade import FlowEngine
+from flowengine.store import queries
 
 from .conftest import REPO_ROOT, FixedClock
 
@@ -113,6 +114,28 @@ def test_state_filters_over_many_definitions_build_each_definition_once_and_then
         again = [s.proposal.id for s in engine.each_proposal(stage="implementation", sort="id")]
     assert again == first and first
     assert len(set(built)) <= len({pid.rpartition("-")[0] for pid in first})  # the rows' own, not all 12
+
+
+def test_many_workflows_are_declared_at_once_as_one_at_a_time(db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analysis of a whole national database looks its workflows up together: the same
+    definitions as one at a time, the stored ones in one statement, no workflow file parsed."""
+    from flowengine.definition import registry
+    from flowengine.service.lookup import declared_workflows
+
+    national.build(db_target, scale=0.00005, municipalities=6, seed=2)
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
+        with engine.database.read() as conn:
+            names = [*queries.workflows_in_use(conn), "trondheim"]
+        parsed: list[object] = []
+        real = registry.read_candidate
+        monkeypatch.setattr(registry, "read_candidate", lambda path: parsed.append(path) or real(path))
+        one_by_one = [engine.declared_workflow(name) for name in names]
+        of_one = list(parsed)
+        parsed.clear()
+        together = declared_workflows(engine, names)
+    assert [w.content_hash for w in together] == [w.content_hash for w in one_by_one]
+    assert [w.states for w in together] == [w.states for w in one_by_one]
+    assert sorted(map(str, parsed)) == sorted(map(str, set(of_one)))  # the same files, each read once
 
 
 def test_a_workflow_only_the_database_stores_is_found_without_parsing_any_workflow_file(

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowengine.definition.registry import Candidate, discover, locate_workflow
+from flowengine.definition.registry import Candidate, discover, locate_workflow, locate_workflows
 from flowengine.errors import AmbiguousWorkflow, NotFound
 
 from .conftest import MINIMAL_WORKFLOW
@@ -87,6 +87,26 @@ def test_looking_up_an_id_answers_as_reading_every_file_does(
             where.mkdir(parents=True, exist_ok=True)
             (where / f"{name}.yaml").write_bytes(_text(spelling, wid, kind))
         assert _outcome(locate_workflow, ref, dirs) == _outcome(_by_discovery, ref, dirs)
+
+
+def _many(ref: str, dirs: list[Path]) -> Candidate:
+    found = locate_workflows([ref, ref], dirs)[ref]  # the second from what the first read
+    if found is None:
+        raise NotFound("workflow", ref, [e.id for e in discover(dirs) if not e.shadowed])
+    return found
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files=FILES, ref=st.sampled_from([*IDS, "gamma", "delta"]))
+def test_looking_up_many_ids_at_once_answers_as_one_at_a_time(
+        files: list[tuple[int, str, str, str, str, str]], ref: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = [Path(tmp) / f"folder{n}" for n in range(3)]
+        for folder, sub, name, spelling, wid, kind in files:
+            where = dirs[folder] / sub
+            where.mkdir(parents=True, exist_ok=True)
+            (where / f"{name}.yaml").write_bytes(_text(spelling, wid, kind))
+        assert _outcome(_many, ref, dirs) == _outcome(_by_discovery, ref, dirs)
 
 
 def test_a_lookup_parses_only_the_files_that_can_declare_the_id(tmp_path: Path, monkeypatch: object) -> None:

@@ -300,6 +300,41 @@ def test_the_demo_gives_the_reference_figures(demo: tuple[str, Any]) -> None:
             assert sum(len(a.stalls) for a in found) > 0  # the demo's point: proposals stalled
 
 
+@pytest.mark.parametrize("batch_events", [1, 1_000_000])
+def test_many_workflows_ask_the_database_once_per_batch_and_need(
+        demo: tuple[str, Any], batch_events: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Who acted last and the latest progress are read for a batch of workflows at once: all of
+    the demo's in one batch, or one workflow a batch; the figures are the reference's either way."""
+    from flowengine.analysis.columnar import batches
+
+    target, data = demo
+    asked: list[str] = []
+
+    def counting(name: str) -> Callable[..., Any]:
+        read = getattr(aggregates, name)
+
+        def counted(*args: Any) -> Any:
+            asked.append(name)
+            return read(*args)
+        return counted
+
+    for name in ("current", "latest_progress", "latest_progress_seqs"):
+        monkeypatch.setattr(aggregates, name, counting(name))
+    monkeypatch.setattr(batches, "BATCH_EVENTS", batch_events)
+    with FlowEngine.open(target) as engine:
+        with engine.database.read() as conn:
+            names = queries.workflows_in_use(conn)
+        workflows = [engine.declared_workflow(name) for name in names]
+    found = compare_stored(target, workflows, data.as_of)
+    stalled = [a for a in found if a.stalls or a.quiet]
+    assert len(stalled) > 1  # several workflows have someone to name
+    if batch_events == 1:  # a batch a workflow: at most one statement each per workflow
+        assert asked.count("current") == len(stalled)
+    else:  # one batch: one statement per need, however many workflows
+        assert asked.count("current") == 1
+        assert asked.count("latest_progress") <= 1 and asked.count("latest_progress_seqs") <= 1
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_synthetic_logs_give_the_reference_figures(seed: int, db_target: str) -> None:
     synthetic.write_database(db_target, synthetic.generate(150, seed=seed))

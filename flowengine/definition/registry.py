@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from flowengine.definition.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
-from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound
+from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound, Remedy
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")
@@ -132,8 +132,31 @@ def locate_workflow(ref: str, dirs: Sequence[Path], *, suggest: bool = True) -> 
     if not suggest:
         raise NotFound("workflow", ref, [])
     entries = discover(dirs)
-    raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed],
-                   hint="run 'flowengine workflow list' to see them")
+    raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed]).fixed_by(Remedy("list_workflows"))
+
+
+def locate_workflows(refs: Sequence[str], dirs: Sequence[Path]) -> dict[str, Candidate | None]:
+    """:func:`locate_workflow` of many ids (``suggest=False``), None for an id no file declares:
+    each file's text is read once for all of them, and only files that could declare one are
+    parsed (a national database stores hundreds of workflows no file has)."""
+    facts = [[(path, _text_facts(path)) for path in yaml_files(folder)] for folder in dirs]
+    read: dict[Path, Candidate] = {}
+    found: dict[str, Candidate | None] = {}
+    for ref in refs:
+        if Path(ref).suffix in _SUFFIXES or os.sep in ref:
+            found[ref] = locate_workflow(ref, dirs)
+            continue
+        found[ref] = None
+        for in_folder in facts:
+            matches = [candidate for candidate in (read.get(p) or read.setdefault(p, read_candidate(p))
+                                                   for p, known in in_folder if _may_declare(p, known, ref))
+                       if candidate.id == ref]
+            if len(matches) > 1:
+                raise AmbiguousWorkflow(ref, [m.path for m in matches])
+            if matches:
+                found[ref] = matches[0]
+                break
+    return found
 
 
 def _could_declare(path: Path, ref: str) -> bool:
@@ -147,16 +170,35 @@ def _could_declare(path: Path, ref: str) -> bool:
     """
     if path.stem == ref or "'" in ref or any(c.isspace() for c in ref):
         return True
+    return _may_declare(path, _text_facts(path), ref)
+
+
+_TextFacts = tuple[bytes, str | None] | None  # the raw text and its one plain top-level id; None: unreadable
+
+
+def _text_facts(path: Path) -> _TextFacts:
+    """What :func:`_could_declare` reads of a file, for any id."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError:
-        return False  # unreadable: its id would be its file name, which is not ``ref``
+        return None  # unreadable: its id would be its file name
     if len(raw) > MAX_FILE_BYTES:
-        return False  # too large to read: the same
+        return None  # too large to read: the same
     plain = _PLAIN_ID.findall(raw)
     if len(plain) == 1 and len(_ANY_ID.findall(raw)) == 1 and b'"id"' not in raw and b"'id'" not in raw:
-        return bool(plain[0].decode("ascii") == ref)  # one top-level "id: name" line: the file's id
+        return raw, plain[0].decode("ascii")  # one top-level "id: name" line: the file's id
+    return raw, None
+
+
+def _may_declare(path: Path, facts: _TextFacts, ref: str) -> bool:
+    if path.stem == ref or "'" in ref or any(c.isspace() for c in ref):
+        return True
+    if facts is None:
+        return False
+    raw, plain = facts
+    if plain is not None:
+        return plain == ref
     return ref.encode("utf-8") in raw or b"\\" in raw
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from flowengine.clock import as_utc
 from flowengine.meter import Meter, no_meter
 from flowengine.service.context import Engine
-from flowengine.service.lookup import declared_workflow
+from flowengine.service.lookup import declared_workflows
 from flowengine.store import queries
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
         names = list(dict.fromkeys(workflows)) or perms.readable(queries.workflows_in_use(conn))
     if not names:
         return []
-    declared = [declared_workflow(engine, name) for name in names]
+    declared = declared_workflows(engine, names)
     numpy_ready = preload.in_background("flowengine.analysis.columnar")
     with engine.database.read() as conn:
         # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).

@@ -3,13 +3,20 @@ workflow's definition as its file reads now (or as the database last stored it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from flowengine import engine as engines
 from flowengine.definition.model import Workflow, content_hash
+from flowengine.definition.versions import StoredDefinition
 from flowengine.engine import CompiledWorkflow
 from flowengine.errors import DefinitionError, FlowEngineError, NotFound, Remedy, StoreError
 from flowengine.history.records import Proposal
 from flowengine.service.context import Engine
 from flowengine.store import Connection, queries
+
+if TYPE_CHECKING:
+    from flowengine.definition.registry import Candidate
 
 
 def load(conn: Connection, proposal_id: str, *, kind: str = "proposal") -> tuple[int, Proposal]:
@@ -40,7 +47,11 @@ def current_definition(engine: Engine, workflow: str, *, suggest: bool = True) -
     a workflow no file declares is not found without reading every file for suggestions."""
     from flowengine.definition.registry import locate_workflow, search_dirs
 
-    candidate = locate_workflow(workflow, search_dirs(engine.workflow_dirs), suggest=suggest)
+    return _current(engine, locate_workflow(workflow, search_dirs(engine.workflow_dirs), suggest=suggest))
+
+
+def _current(engine: Engine, candidate: Candidate) -> tuple[CompiledWorkflow, str, str]:
+    """:func:`current_definition` of the file found."""
     document = candidate.document
     if document is None:  # unreadable: let the loader say exactly why
         from flowengine.definition.loader import check_file
@@ -67,18 +78,52 @@ def declared_workflow(engine: Engine, workflow: str, *, spanning: bool = True) -
         current = current_definition(engine, workflow, suggest=False)[0].workflow
     except NotFound:
         with engine.database.read() as conn:
-            stored = queries.newest_definition(conn, workflow)
-        if stored is None:
+            stored = queries.definitions_of(conn, workflow)
+        if not stored:
             current_definition(engine, workflow)  # not found: again, to say what the files declare
             raise
-        current = engines.compiled(*stored).workflow
+        return _spanning(stored, None, spanning)
+    if not spanning:
+        return current
+    with engine.database.read() as conn:
+        return _spanning(queries.definitions_of(conn, workflow), current, spanning)
+
+
+def declared_workflows(engine: Engine, workflows: Sequence[str]) -> list[Workflow]:
+    """:func:`declared_workflow` of each (spanning their versions), the workflow files' text
+    read once for all and the stored definitions of the workflows no file has in one statement:
+    a national database stores hundreds that only it holds."""
+    from flowengine.definition.registry import locate_workflows, search_dirs
+
+    located = locate_workflows(workflows, search_dirs(engine.workflow_dirs))
+    stored_only = [name for name, found in located.items() if found is None]
+    with engine.database.read() as conn:
+        stored = queries.definitions_of_many(conn, stored_only)
+    found = []
+    for name in workflows:
+        candidate = located[name]
+        if candidate is None and name not in stored:
+            declared_workflow(engine, name)  # not found: says what the files declare
+        if candidate is None:
+            found.append(_spanning(stored[name], None, True))
+            continue
+        current = _current(engine, candidate)[0].workflow
+        with engine.database.read() as conn:
+            found.append(_spanning(queries.definitions_of(conn, name), current, True))
+    return found
+
+
+def _spanning(stored: Sequence[StoredDefinition], current: Workflow | None, spanning: bool) -> Workflow:
+    """``current`` (else the newest of ``stored``, newest first), with the states only the
+    other stored definitions declare when ``spanning``."""
+    if current is None:
+        current = engines.compiled(stored[0].content_hash, stored[0].text, stored[0].source).workflow
     if not spanning:
         return current
     from flowengine.definition.versions import spanning as spanning_view
 
-    with engine.database.read() as conn:
-        older = [engines.compiled(d.content_hash, d.text, d.source).workflow
-                 for d in queries.definitions_of(conn, workflow) if d.content_hash != current.content_hash]
+    older = [engines.compiled(d.content_hash, d.text, d.source).workflow
+             for d in stored if d.content_hash != current.content_hash]
     return spanning_view(current, older)
 
 

@@ -390,20 +390,19 @@ def newest_step(conn: Connection, workflows: Sequence[str] = ()) -> datetime | N
     return as_utc(newest) if newest is not None else None
 
 
-def newest_definition(conn: Connection, workflow: str) -> tuple[str, str, str] | None:
-    """The most recently stored definition of a workflow id: (hash, text, source)."""
-    row = conn.execute(select(definitions.c.content_hash, definitions.c.text, definitions.c.source)
-                       .where(definitions.c.workflow == workflow)
-                       .order_by(definitions.c.stored_at.desc(), definitions.c.content_hash).limit(1)).first()
-    return (row.content_hash, row.text, row.source) if row else None
-
-
 def definitions_of(conn: Connection, workflow: str) -> list[StoredDefinition]:
     """Every stored definition of a workflow id, newest first (by when it was first stored)."""
-    rows = conn.execute(select(definitions).where(definitions.c.workflow == workflow)
-                        .order_by(definitions.c.stored_at.desc(), definitions.c.content_hash))
-    return [StoredDefinition(row.content_hash, row.workflow, row.version, row.source, row.text, row.stored_at)
-            for row in rows]
+    return definitions_of_many(conn, [workflow]).get(workflow, [])
+
+
+def definitions_of_many(conn: Connection, workflows: Sequence[str]) -> dict[str, list[StoredDefinition]]:
+    """:func:`definitions_of` of each workflow id that has any, in one statement."""
+    found: dict[str, list[StoredDefinition]] = {}
+    for row in conn.execute(select(definitions).where(definitions.c.workflow.in_(sorted(set(workflows))))
+                            .order_by(definitions.c.stored_at.desc(), definitions.c.content_hash)):
+        found.setdefault(row.workflow, []).append(
+            StoredDefinition(row.content_hash, row.workflow, row.version, row.source, row.text, row.stored_at))
+    return found
 
 
 def states_by_definition(conn: Connection, workflow: str) -> dict[str, dict[str, int]]:

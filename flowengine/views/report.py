@@ -11,13 +11,13 @@ only the tables people read (text, Markdown, HTML) round them, to :data:`READING
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flowengine.analysis.cells import cell
-from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall
+from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall, StateFigures
 from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
 from flowengine.clock import as_utc
@@ -130,14 +130,21 @@ def build_sections(analyses: Sequence[Analysis], *, language: str = "en", privac
     rebuilt from a source, each row says which kind of step it rests on, in a "source" column.
     ``listed``: the workflows whose stalled and quiet proposals are listed one by one (default:
     all; a published report lists only those whose workflow publishes its proposals)."""
+    return list(iter_sections(analyses, language=language, privacy=privacy, marks=marks, listed=listed))
+
+
+def iter_sections(analyses: Sequence[Analysis], *, language: str = "en", privacy: Privacy | None = None,
+                  marks: Mapping[str, Marks] | None = None, listed: Collection[str] | None = None
+                  ) -> Iterator[Section]:
+    """:func:`build_sections` one at a time, each workflow's made when it is wanted: a report of
+    hundreds of workflows is written as it is made, never held whole."""
     cells = _Cells(privacy or Privacy(), language)
     shown = {wid: found for wid, found in (marks or {}).items() if found.any}
     named = [a for a in analyses if listed is None or a.workflow.id in listed]
-    sections = [stall_section(named, language, cells.privacy, shown),
-                quiet_section(named, language, cells.privacy, shown)]
+    yield stall_section(named, language, cells.privacy, shown)
+    yield quiet_section(named, language, cells.privacy, shown)
     for analysis in analyses:
-        sections += _workflow_sections(analysis, language, cells, shown.get(analysis.workflow.id))
-    return sections
+        yield from _workflow_sections(analysis, language, cells, shown.get(analysis.workflow.id))
 
 
 def _marked(section: Section, kinds: Sequence[str | None] | None, language: str) -> Section:
@@ -280,12 +287,7 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells, mark: M
                       cells.count(feedback.unanswered, cell(wid, "unanswered")),
                       cells.share(feedback.unanswered, cell(wid, "unanswered"), feedback.proposals, total_key),
                       cells.spread(feedback.unanswered_waiting, cell(wid, "unanswered"))[0]),)
-    flow_rows = tuple(
-        (s.state, month, cells.count(dict(s.entered_by_month).get(month, 0)),
-         cells.count(dict(s.left_by_month).get(month, 0)))
-        for s in analysis.states
-        for month in sorted({m for m, _ in s.entered_by_month} | {m for m, _ in s.left_by_month})
-    ) if detailed else ()
+    flow_rows = tuple(row for s in analysis.states for row in _flow_rows(s, cells)) if detailed else ()
     days = (t("median days", language=language), t("p90 days", language=language), t("max days", language=language))
     proposals = cells.privacy.count(analysis.proposals, total_key)
     sections = [
@@ -341,6 +343,13 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells, mark: M
                  and isinstance(row[1], str)],
     }
     return [_marked(section, kinds[section.key], language) for section in sections]
+
+
+def _flow_rows(state: StateFigures, cells: _Cells) -> Iterator[tuple[Cell, ...]]:
+    """A state's entries and exits per month, every month with either."""
+    entered, left = dict(state.entered_by_month), dict(state.left_by_month)
+    for month in sorted(entered.keys() | left.keys()):
+        yield state.state, month, cells.count(entered.get(month, 0)), cells.count(left.get(month, 0))
 
 
 def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",

@@ -28,7 +28,7 @@ analysed by the reference instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,20 +39,17 @@ from flowengine.analysis.columnar.arrays import (
     EPOCH,
     KIND_CODES,
     US_PER_DAY,
+    EventColumns,
     Flags,
     Floats,
     Ints,
-    Log,
     View,
     add_duration,
     by_month,
     count_keys,
     days_of,
-    event_columns,
-    event_order,
     is_member,
     month_codes,
-    parse_ints,
     run_starts,
     spreads_by_key,
 )
@@ -69,7 +66,6 @@ from flowengine.analysis.figures import (
 from flowengine.analysis.reference import (
     FUNNEL_STAGES,
     MIN_HISTORY,
-    answering,
     answers_panel,
     chain_order,
     funnel,
@@ -82,53 +78,41 @@ from flowengine.clock import as_utc
 from flowengine.definition.durations import Duration
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.history.records import ADVANCED, MIGRATED
-from flowengine.meter import Meter, no_meter
-from flowengine.store import Connection, aggregates
+from flowengine.store import aggregates
 
 _NONE = -1  # the code of "no stage" (a final or undeclared state, or one declared without a stage)
+PROGRESS_TIMES = "progress"  # what an analysis asks for: see :class:`Need`
+PROGRESS_SEQS = "progress with seqs"
+LAST_HEARD = "last heard"
 
 
-def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime, meter: Meter = no_meter, *,
-                reading: aggregates.Reading | None = None) -> list[Analysis]:
-    """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.analysis.reference.analyse`
-    gives it; ``meter`` is told one unit per phase read (:data:`aggregates.PHASES`) and one per workflow.
-    ``reading``: :func:`aggregates.read` of the same moment and workflows, when the caller has
-    read it already (its meter then told the phases)."""
-    moment = as_utc(as_of)
-    if reading is None:
-        reading = aggregates.read(conn, moment, answering(workflows), meter)
-    log = Log.of_groups(reading.steps, aggregates.time_format(conn))
-    members = {m.workflow: parse_ints(m.proposals, m.count) for m in reading.members}
-    found = []
-    for workflow in workflows:
-        pks = members.get(workflow.id, np.zeros(0, dtype=np.int64))
-        view = log.of(pks)
-        if view is None or not view.pk.size:
-            found.append(_reference(conn, workflow, moment))
-        else:
-            found.append(_Figures(conn, workflow, moment, log, view, reading.answers).analysis())
-        meter(1)
-    return found
+@dataclass(frozen=True)
+class Need:
+    """What :meth:`Figures.analysis` asks of the database part-way: for ``pks``, their latest
+    progress (:func:`aggregates.latest_progress`, or with ``PROGRESS_SEQS``
+    :func:`aggregates.latest_progress_seqs`: parsed :class:`EventColumns`), or who acted last
+    (:func:`aggregates.current`: a dict by key). Asked as a generator's yield, so that many
+    workflows' needs are met by one statement (see :mod:`flowengine.analysis.columnar.batches`)."""
+
+    kind: str
+    pks: Ints
 
 
-def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:
-    from flowengine.analysis.reference import analyse
-    from flowengine.store import queries
-
-    return analyse(workflow, queries.trails(conn, until=moment, workflow=workflow.id), moment)
+Analysing = Generator[Need, Any, Analysis]
 
 
 # -- the figures -----------------------------------------------------------------------------
 
-class _Figures:
-    """One workflow's figures from its sorted events: the reference's tally, column-wise."""
+class Figures:
+    """One workflow's figures from its sorted events: the reference's tally, column-wise.
+    ``answers``: its commented steps that may answer the panel, sorted by proposal and sequence
+    (their ``group`` indexes ``answer_groups``)."""
 
-    def __init__(self, conn: Connection, workflow: Workflow, moment: datetime, log: Log, view: View,
-                 answers: Sequence[aggregates.StepGroup]) -> None:
-        self.conn, self.workflow, self.moment, self.view = conn, workflow, moment, view
+    def __init__(self, workflow: Workflow, moment: datetime, groups: tuple[aggregates.StepGroup, ...], view: View,
+                 answer_groups: Sequence[aggregates.StepGroup], answers: View) -> None:
+        self.workflow, self.moment, self.view = workflow, moment, view
         self.now_us = (moment - EPOCH) // timedelta(microseconds=1)
-        self.groups = groups = log.groups
-        self.time_format = log.time_format
+        self.groups = groups
         self.names: list[str] = list(workflow.states)
         self.codes: dict[str, int] = {name: index for index, name in enumerate(self.names)}
         for g in groups:
@@ -154,9 +138,11 @@ class _Figures:
         self.stage_of = np.array(stage_of, dtype=np.int64)
         self.funnel_of = np.array(funnel_of, dtype=np.int64)
         self.final = np.array(final, dtype=bool)
-        self.answers = answers
+        self.answer_groups, self.answers = answer_groups, answers
 
-    def analysis(self) -> Analysis:
+    def analysis(self) -> Analysing:
+        """The analysis; a generator that yields a :class:`Need` where it must read more, and
+        is sent what was read."""
         v = self.view
         kind, target = self.kind[v.group], self.target[v.group]
         first = run_starts(v.pk)
@@ -220,8 +206,8 @@ class _Figures:
         answered = days_of(answered_at[has_answer] - created[has_answer])
         unanswered = days_of(self.now_us - created[~has_answer])
         implementing = stage_now[open_] == STAGES.index("implementation")
-        clock, under_way = self._clocks(pks[open_], since[open_], v.seq[e][e_last][open_], implementing)
-        stalls, quiet = self._stalls(pks[open_], name_now[open_], since[open_], clock, tally)
+        clock, under_way = yield from self._clocks(pks[open_], since[open_], v.seq[e][e_last][open_], implementing)
+        stalls, quiet = yield from self._stalls(pks[open_], name_now[open_], since[open_], clock, tally)
         states = self._state_figures(tally, stalls, quiet)
         return Analysis(
             workflow=self.workflow, as_of=self.moment, proposals=proposals, states=states,
@@ -238,20 +224,18 @@ class _Figures:
     def _answers(self, pks: Ints) -> Ints:
         """Per proposal (in ``pks`` order), the time of its first answering step; -1 for none."""
         found = np.full(pks.size, -1, dtype=np.int64)
-        mine = [event_columns(g.events, self.time_format) for g in self.answers
-                if g.source is not None and answers_panel(self.workflow, g.source, g.trigger, g.target)]
-        if not mine:
+        mine = np.array([g.source is not None and answers_panel(self.workflow, g.source, g.trigger, g.target)
+                         for g in self.answer_groups], dtype=bool)
+        if not mine.any() or not self.answers.pk.size:
             return found
-        pk, seq, at = (np.concatenate([getattr(rows, name) for rows in mine]) for name in ("pk", "seq", "at"))
-        take = is_member(pk, pks)
-        pk, seq, at = pk[take], seq[take], at[take]
-        order = event_order(pk, seq)
-        pk, at = pk[order], at[order]
+        take = mine[self.answers.group] & is_member(self.answers.pk, pks)
+        pk, at = self.answers.pk[take], self.answers.at[take]  # sorted by proposal and sequence already
         head = run_starts(pk)
         found[np.searchsorted(pks, pk[head])] = at[head]
         return found
 
-    def _clocks(self, pks: Ints, since: Ints, entered: Ints, implementing: Flags) -> tuple[Ints, Flags]:
+    def _clocks(self, pks: Ints, since: Ints, entered: Ints,
+                implementing: Flags) -> Generator[Need, Any, tuple[Ints, Flags]]:
         """When each proposal's deadline clock last started — its stay's start, or where
         ``implementing`` its latest progress record in the stay (one index seek each) — and
         whether it has progress recorded in the stay (``entered``: the seq that began the stay)."""
@@ -260,28 +244,18 @@ class _Figures:
         if not implementing.any():
             return clock, under_way
         wanted, began = pks[implementing], since[implementing]
-        latest = self._latest(aggregates.latest_progress, wanted)[0]
+        latest = _latest((yield Need(PROGRESS_TIMES, wanted)), wanted)[0]
         in_stay = latest > began
         tied = np.flatnonzero(latest == began)  # progress at the very moment the stay began: before or after?
         if tied.size:
-            in_stay[tied] = self._latest(aggregates.latest_progress_seqs, wanted[tied])[1] > entered[implementing][tied]
+            seqs = _latest((yield Need(PROGRESS_SEQS, wanted[tied])), wanted[tied])[1]
+            in_stay[tied] = seqs > entered[implementing][tied]
         clock[implementing] = np.where(in_stay, latest, began)
         under_way[implementing] = in_stay
         return clock, under_way
 
-    def _latest(self, read: Callable[[Connection, datetime, list[int]], aggregates.Columns],
-                wanted: Ints) -> tuple[Ints, Ints]:
-        """Each wanted proposal's latest progress: its time (the least int64 where none) and seq (-1)."""
-        progress = event_columns(read(self.conn, self.moment, wanted.tolist()), self.time_format)
-        order = np.argsort(wanted)
-        position = order[np.searchsorted(wanted, progress.pk, sorter=order)]
-        latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
-        seq = np.full(wanted.size, -1, dtype=np.int64)
-        latest[position], seq[position] = progress.at, progress.seq
-        return latest, seq
-
     def _stalls(self, pks: Ints, names: Ints, since: Ints, clock: Ints,
-                tally: _Tally) -> tuple[tuple[Stall, ...], tuple[Stall, ...]]:
+                tally: _Tally) -> Generator[Need, Any, tuple[tuple[Stall, ...], tuple[Stall, ...]]]:
         """The open proposals over their limit (as stalls._stalls and _limit): (stalled, worst
         first; gone quiet, longest silent first). A clock only ever starts at or after its stay's
         start, so only proposals over the least limit counted from there are looked at further."""
@@ -316,7 +290,7 @@ class _Figures:
         stalled = np.flatnonzero(maybe & (self.now_us > due))
         if not stalled.size:
             return (), ()
-        who = aggregates.current(self.conn, pks[stalled].tolist(), self.moment)
+        who: dict[int, aggregates.Current] = yield Need(LAST_HEARD, pks[stalled])
         waited = days_of(self.now_us - clock[stalled])
         found = []
         for pk, code, started_us, days, limit_days_of in zip(
@@ -394,6 +368,23 @@ class _Figures:
             for key, n in count_keys((furthest + 1) * span + name_now).items():
                 ends[(key // span - 1, outcome_of[key % span])] += n
         return funnel(self.workflow, ends, count, evaluated, in_progress)
+
+
+def _latest(progress: EventColumns, wanted: Ints) -> tuple[Ints, Ints]:
+    """Each wanted proposal's latest progress (``progress``: of these proposals and maybe others):
+    its time (the least int64 where none) and seq (-1)."""
+    progress = _among(progress, wanted)
+    order = np.argsort(wanted)
+    position = order[np.searchsorted(wanted, progress.pk, sorter=order)]
+    latest = np.full(wanted.size, np.iinfo(np.int64).min, dtype=np.int64)
+    seq = np.full(wanted.size, -1, dtype=np.int64)
+    latest[position], seq[position] = progress.at, progress.seq
+    return latest, seq
+
+
+def _among(rows: EventColumns, wanted: Ints) -> EventColumns:
+    keep = is_member(rows.pk, wanted)
+    return EventColumns(rows.pk[keep], rows.seq[keep], rows.at[keep])
 
 
 @dataclass(frozen=True)
