@@ -24,8 +24,9 @@ dropped): every row is checked against them as it comes, as in any other write.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
@@ -77,8 +78,23 @@ def mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
     return (came_from if isinstance(came_from, str) else None), (kind if isinstance(kind, str) else None)
 
 
+def _json_text() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults (what SQLAlchemy's JSON type stores), its C encoder built
+    once instead of on every call (an import stores a few JSON objects per event in format 3).
+    Without the circularity check, which values read from a log or built by the step builder
+    never need; without the C accelerator, ``json.dumps`` itself."""
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.dumps
+    encode = c_make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False,
+                            True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_text()
+
+
 def _sqlite_json(value: dict[str, Any]) -> str:
-    return json.dumps(value) if value else "{}"
+    return _dumps(value) if value else "{}"
 
 
 def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Sequence[tuple[str, str, str]],
@@ -99,7 +115,7 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
                      _sqlite_time(entered), version, head, *mirrored(history)))
     return rows, [
         (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
-         json.dumps(changes) if changes else "{}", json.dumps(details) if details else "{}", key, prev, digest,
+         _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
          login, recorded, None) if personal is None else
         _sqlite_kept_apart(first + offset, seq, kind, trigger, source, target, role, at, entered, details, key, prev,
                            digest, login, recorded, split(actor, comment, changes, personal), kept)
@@ -139,8 +155,8 @@ def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source
     if kept is not None:
         kept.extend((pk, seq, item, value, salt) for item, value, salt in stored.rows)
     return (pk, seq, kind, trigger, source, target, stored.actor, role, at, entered, stored.comment,
-            json.dumps(stored.changes) if stored.changes else "{}", json.dumps(details) if details else "{}", key,
-            prev, digest, login, recorded, json.dumps(stored.personal))
+            _dumps(stored.changes) if stored.changes else "{}", _dumps(details) if details else "{}", key,
+            prev, digest, login, recorded, _dumps(stored.personal))
 
 
 def erasable_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], pks: Sequence[int]
