@@ -442,3 +442,21 @@ def test_erase_points_at_the_conversion_and_after_it_reaches_the_old_steps(db: s
     assert verify(db).ok
     report = held(db, out)
     assert report.ok and report.unchecked == 2 * len(PROPOSALS)
+
+
+def test_a_stored_history_of_format_1_converts_and_verifies_through_its_record(db: str, key: Path,
+                                                                               out: Path) -> None:
+    """A history older than logins (event format 1, as written before migration 0006)."""
+    from .test_checkpoints import _sealed_again
+
+    rebuilt = _sealed_again(history(db, TARGET))
+    with tampering(db) as conn:
+        _store(conn, rebuilt)
+    assert [e.format for e in history(db, TARGET)] == [1, 1, 1, 1] and verify(db).ok
+    done = convert(db, key, out)
+    assert done.chains[TARGET] == 4
+    events = history(db, TARGET)
+    assert [(e.format, e.login) for e in events] == [(3, None)] * 4
+    report = held(db, out)
+    assert report.ok, report.findings
+    assert report.converted == 12
