@@ -122,7 +122,7 @@ def upgrade(database: str | None) -> None:
 def erasable(database: str | None) -> None:
     """Say whether personal data is kept apart from the seals, so it can be erased (admin only).
 
-    Every database does so since schema 0010: a new one from its first step, an older one from
+    Every database does so since schema 0011: a new one from its first step, an older one from
     flowengine db upgrade on. New steps seal a salted commitment in place of each display name,
     comment and field marked personal (event format 3); the values are kept apart, and
     flowengine erase deletes them. Steps recorded before keep their format and go on verifying.
@@ -138,7 +138,7 @@ def erasable(database: str | None) -> None:
         changed = engine.keep_personal_data_apart()
     name = engine.database.display_name
     click.echo(t("{database}: personal data is kept apart from now on, and can be erased", database=name) if changed
-               else t("{database}: personal data is kept apart already (every database does since schema 0010); "
+               else t("{database}: personal data is kept apart already (every database does since schema 0011); "
                       "nothing changed", database=name))
 
 

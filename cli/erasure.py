@@ -32,7 +32,7 @@ def erase(name: str | None, proposal: str | None, field: str | None, comments: b
     The values are deleted with the salts of their commitments, so nothing in the database can
     bring them back; the seal keeps the commitment, and each proposal concerned gets an erasure
     step saying who erased what kind of data, when and on whose request (never the value).
-    Only steps of event format 3 can be erased (every step recorded since schema 0010); steps
+    Only steps of event format 3 can be erased (every step recorded since schema 0011); steps
     recorded before hold their values sealed in and are named.
 
     \b
@@ -65,3 +65,6 @@ def erase(name: str | None, proposal: str | None, field: str | None, comments: b
         click.echo(tn("{proposal}: {n} step recorded before personal data was kept apart still holds it sealed in",
                       "{proposal}: {n} steps recorded before personal data was kept apart still hold it sealed in",
                       count, proposal=pid), err=True)
+    if result.sealed_in:
+        click.echo(t("convert them into the erasable form first: {command}",
+                     command="flowengine audit convert-personal --key KEYFILE --out DIR"), err=True)

@@ -202,7 +202,7 @@ def _schema(place: Place) -> str:
 
 def test_erasure_is_for_administrators_and_the_database_refuses_deleting_a_kept_value(place: Place) -> None:
     """A project leader records steps with names kept apart (event format 3, every database's
-    since schema 0010), but may not erase
+    since schema 0011), but may not erase
     them: neither through flowengine nor by deleting the kept values directly; the administrator can."""
     from flowengine.service.erasing import ErasureRequest
 

@@ -60,7 +60,7 @@ def open_engine(db: str) -> FlowEngine:
 @pytest.fixture
 def db(db_target: str) -> str:
     """Three proposals with four events each, written the honest way, of event format 2 (as a
-    database recorded them before it kept personal data apart, schema 0010): every value is
+    database recorded them before it kept personal data apart, schema 0011): every value is
     sealed in, so an edit of any column breaks a hash."""
     path = db_target
     with open_engine(path):

@@ -179,14 +179,14 @@ def test_a_new_database_keeps_personal_data_apart_from_its_first_step(db_target:
 
 
 def test_an_older_database_once_upgraded_records_format_3_and_its_older_steps_keep_theirs(db_target: str) -> None:
-    """Before schema 0010 (the setting absent) steps are of format 2, the name sealed in; after the
+    """Before schema 0011 (the setting absent) steps are of format 2, the name sealed in; after the
     upgrade new steps, in old proposals too, are of format 3; an erasure names what it cannot reach."""
     from flowengine.store import migrate
     from flowengine.store.database import Database, resolve_url
 
     with open_engine(db_target) as engine:
         engine.new_proposal(WORKFLOW, title="Made at head", actor=COUNCIL)
-    _edit(db_target, "DELETE FROM settings WHERE name = 'personal'")  # what schema 0009 held
+    _edit(db_target, "DELETE FROM settings WHERE name = 'personal'")  # what schema 0010 held
     with open_engine(db_target) as engine:
         pid = engine.new_proposal(WORKFLOW, title="Before", actor=PANEL).proposal.id
     with Database(resolve_url(db_target)) as store, store.write() as conn:
@@ -194,9 +194,9 @@ def test_an_older_database_once_upgraded_records_format_3_and_its_older_steps_ke
 
         config = migrate._config()
         config.attributes["connection"] = conn
-        command.downgrade(config, "0009_resealing")
+        command.downgrade(config, "0010_policies_by_index")
     with Database(resolve_url(db_target)) as store:
-        assert migrate.upgrade(store) == ("0009_resealing", "0010_erasable_default")
+        assert migrate.upgrade(store) == ("0010_policies_by_index", "0011_erasable_default")
     with open_engine(db_target) as engine:
         engine.advance(pid, "ping", actor=PANEL)
         later = engine.new_proposal(WORKFLOW, title="After", actor=PANEL).proposal.id

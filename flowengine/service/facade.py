@@ -460,7 +460,7 @@ class FlowEngine:
         return erasing.erase(self, wanted, by=by or Actor(self.login, "admin"))
 
     def keep_personal_data_apart(self) -> bool:
-        """New events keep personal data apart (format 3) from now on; False if they did (schema 0010 on)."""
+        """New events keep personal data apart (format 3) from now on; False if they did (schema 0011 on)."""
         from flowengine.service import erasing
         return erasing.keep_apart(self)
 

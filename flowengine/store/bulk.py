@@ -10,13 +10,23 @@ primary keys from the batch itself, which is safe under the write lock every wri
 PostgreSQL the same rows go through SQLAlchemy Core, whose types convert them, and the keys
 come back with ``RETURNING``. The personal values of events of format 3 go into ``erasable``
 before their events (:func:`flowengine.store.erasable.split` says how an event is stored).
+
+Into a SQLite database that holds no events yet (a new one: the usual first import), the
+secondary indexes of proposals and events are dropped when the writer starts and built once,
+from the stored rows, at the end (:meth:`BulkWriter.finish`), as a restore does
+(:mod:`flowengine.store.bulkload`): one sort per index instead of a B-tree insertion per row and
+index. It is all in the import's one transaction, so a failed import rolls the drop back with
+everything else, and other connections never see the tables without their indexes (they read
+the last committed state). The indexes of the unique keys stay (SQLite's own, which cannot be
+dropped): every row is checked against them as it comes, as in any other write.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
@@ -51,6 +61,9 @@ SQLITE_EVENTS = "INSERT INTO events ({}) VALUES ({})".format(", ".join(_EVENT_NA
     for number, name in enumerate(_EVENT_NAMES, start=1)))
 
 
+SQLITE_ERASABLE = "INSERT INTO erasable (proposal_pk, seq, item, value, salt) VALUES (?, ?, ?, ?, ?)"
+
+
 def _sqlite_time(iso: str) -> str:
     """``2024-03-01T09:00:00.000000Z`` → ``2024-03-01 09:00:00.000000``, as SQLAlchemy stores it."""
     return f"{iso[:10]} {iso[11:26]}"
@@ -65,16 +78,34 @@ def mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
     return (came_from if isinstance(came_from, str) else None), (kind if isinstance(kind, str) else None)
 
 
+def _json_text() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults (what SQLAlchemy's JSON type stores), its C encoder built
+    once instead of on every call (an import stores a few JSON objects per event in format 3).
+    Without the circularity check, which values read from a log or built by the step builder
+    never need; without the C accelerator, ``json.dumps`` itself."""
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.dumps
+    encode = c_make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False,
+                            True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_text()
+
+
 def _sqlite_json(value: dict[str, Any]) -> str:
-    return json.dumps(value) if value else "{}"
+    return _dumps(value) if value else "{}"
 
 
 def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Sequence[tuple[str, str, str]],
-                first: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+                first: int, kept: list[tuple[Any, ...]] | None = None
+                ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The rows of proposals (primary keys from ``first`` on) and of their events, in SQLite's
     storage format (the events' times as ``iso_utc`` text, which :data:`SQLITE_EVENTS` cuts),
     ready for ``executemany`` of :data:`SQLITE_PROPOSALS` and :data:`SQLITE_EVENTS`; a pure
-    function, so another process may prepare them (a bulk load does)."""
+    function, so another process may prepare them (a bulk load does). ``kept``: given, the
+    erasable rows of events of format 3 are added to it, for :data:`SQLITE_ERASABLE` (each event
+    split once)."""
     rows = []
     for offset, ((proposal, history), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
         (pid, prefix, number, workflow, definition, title, description, origin, state, fields, _c, created_by,
@@ -84,23 +115,48 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
                      _sqlite_time(entered), version, head, *mirrored(history)))
     return rows, [
         (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
-         json.dumps(changes) if changes else "{}", json.dumps(details) if details else "{}", key, prev, digest,
+         _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
          login, recorded, None) if personal is None else
         _sqlite_kept_apart(first + offset, seq, kind, trigger, source, target, role, at, entered, details, key, prev,
-                           digest, login, recorded, split(actor, comment, changes, personal))
+                           digest, login, recorded, split(actor, comment, changes, personal), kept)
         for offset, (_, history) in enumerate(batch)
         for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
              key, prev, digest, login, _r, recorded, personal) in history
     ]
 
 
+_DEFERRABLE = ("proposals", "events")  # the tables whose secondary indexes a load or a first import builds last
+
+
+def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the secondary indexes of proposals and events on SQLite, by
+    name; the unique keys' own indexes (which have no statement) are not among them."""
+    return [(name, sql) for name, sql in conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({', '.join(repr(table) for table in _DEFERRABLE)}) ORDER BY name")]
+
+
+def drop_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+
+
+def build_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
+    for _, sql in indexes:
+        conn.exec_driver_sql(sql)
+
+
 def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source: str | None, target: str, role: str,
                        at: str, entered: str, details: dict[str, Any], key: str | None, prev: str, digest: str,
-                       login: str | None, recorded: str | None, stored: Stored) -> tuple[Any, ...]:
-    """The events row of an event of format 3, its personal values left out (see :func:`erasable_rows`)."""
+                       login: str | None, recorded: str | None, stored: Stored,
+                       kept: list[tuple[Any, ...]] | None) -> tuple[Any, ...]:
+    """The events row of an event of format 3, its personal values left out (see :func:`erasable_rows`);
+    its erasable rows added to ``kept`` when given."""
+    if kept is not None:
+        kept.extend((pk, seq, item, value, salt) for item, value, salt in stored.rows)
     return (pk, seq, kind, trigger, source, target, stored.actor, role, at, entered, stored.comment,
-            json.dumps(stored.changes) if stored.changes else "{}", json.dumps(details) if details else "{}", key,
-            prev, digest, login, recorded, json.dumps(stored.personal))
+            _dumps(stored.changes) if stored.changes else "{}", _dumps(details) if details else "{}", key,
+            prev, digest, login, recorded, _dumps(stored.personal))
 
 
 def erasable_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], pks: Sequence[int]
@@ -113,14 +169,30 @@ def erasable_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], pks: 
 
 
 class BulkWriter:
-    """Appends batches of new proposals with their histories to one open write transaction."""
+    """Appends batches of new proposals with their histories to one open write transaction;
+    :meth:`finish` before it commits."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self._next_pk = 0
+        self._deferred: list[tuple[str, str]] = []
         if self.sqlite:
             self._next_pk = int(conn.execute(select(func.max(proposals.c.pk))).scalar() or 0) + 1
+            if conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is None:
+                self._deferred = secondary_indexes(conn)
+                drop_indexes(conn, self._deferred)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the secondary indexes are set aside until :meth:`finish`."""
+        return bool(self._deferred)
+
+    def finish(self) -> None:
+        """Build the indexes set aside, once, from the stored rows: call it after the last write
+        and before the transaction commits (a rollback needs nothing: it restores them)."""
+        deferred, self._deferred = self._deferred, []
+        build_indexes(self.conn, deferred)
 
     def write(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], *, iso: Sequence[tuple[str, str, str]]
               ) -> None:
@@ -135,13 +207,12 @@ class BulkWriter:
 
     def _write_sqlite(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]],
                       iso: Sequence[tuple[str, str, str]]) -> None:
-        first = self._next_pk
-        rows, event_rows = sqlite_rows(batch, iso, first)
+        kept: list[tuple[Any, ...]] = []
+        rows, event_rows = sqlite_rows(batch, iso, self._next_pk, kept)
         self.conn.exec_driver_sql(SQLITE_PROPOSALS, rows)
         self._next_pk += len(rows)
-        kept = erasable_rows(batch, range(first, first + len(batch)))
         if kept:
-            self.conn.execute(insert(erasable), kept)
+            self.conn.exec_driver_sql(SQLITE_ERASABLE, kept)
         self.conn.exec_driver_sql(SQLITE_EVENTS, event_rows)
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:

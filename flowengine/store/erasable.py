@@ -30,8 +30,8 @@ class Stored(NamedTuple):
     rows: list[tuple[str, str, str]]
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# json.dumps with these options builds this encoder on every call; an import stores a value per event.
+_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def split(actor: str, comment: str, changes: dict[str, Any], personal: Mapping[str, Committed] | None) -> Stored:
@@ -146,7 +146,7 @@ def lock(conn: Connection, pk: int) -> None:
         conn.execute(select(proposals.c.pk).where(proposals.c.pk == pk).with_for_update())
 
 
-PERSONAL = "personal"  # the setting: how a database records personal data from now on (migration 0010 sets it)
+PERSONAL = "personal"  # the setting: how a database records personal data from now on (migration 0011 sets it)
 ERASABLE = "erasable"  # kept apart from the seal (event format 3), so it can be erased
 
 

@@ -1,7 +1,7 @@
 """Personal data kept apart by default: every database records new steps in event format 3.
 
-Revision ID: 0010_erasable_default
-Revises: 0009_resealing
+Revision ID: 0011_erasable_default
+Revises: 0010_policies_by_index
 
 Sets ``personal = erasable`` in ``settings`` (what ``flowengine db erasable`` set by hand) where it
 is not set yet: from this migration on, every new step seals its display name, comment and
@@ -10,9 +10,9 @@ changes: the steps recorded before keep their format (1 or 2) and verify as they
 new database is made with the setting from its first step on. Downgrading removes the setting
 (new steps are then of format 2 again; those of format 3 already recorded stay and verify).
 
-On PostgreSQL the check of who recorded an event (``events_who_acted``, migrations 0007 and
-0008) runs *after* the insert, at the end of its statement, rather than before: a step of format
-3 then writes its erasable values, its row and its event in one statement (``WITH moved AS
+On PostgreSQL the check of who recorded an event (``events_who_acted``, migrations 0007, 0008
+and 0010) runs *after* the insert, at the end of its statement, rather than before: a step of
+format 3 then writes its erasable values, its row and its event in one statement (``WITH moved AS
 (UPDATE …), kept AS (INSERT INTO erasable …) INSERT INTO events …``), whose every part is done
 when the check reads the display name from ``erasable``. It checks the same things and refuses
 the same way; the refused statement writes nothing.
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010_erasable_default"
-down_revision = "0009_resealing"
+revision = "0011_erasable_default"
+down_revision = "0010_policies_by_index"
 branch_labels = None
 depends_on = None
 
