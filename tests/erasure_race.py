@@ -42,11 +42,11 @@ def advancer(db: str, pid: str, read: EventType, erased: EventType, reports: Que
 
                 real = steps.commit_step
 
-                def paused(*args: Any) -> Any:
+                def paused(*args: Any, **kwargs: Any) -> Any:
                     steps.commit_step = real
                     read.set()
                     _wait(erased, "the erasure")
-                    return real(*args)
+                    return real(*args, **kwargs)
 
                 steps.commit_step = paused
                 version = None
