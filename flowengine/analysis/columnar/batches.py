@@ -15,6 +15,7 @@ stay bounded however large the database.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,8 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.analysis.reference.analyse`
     gives it; ``meter`` is told one unit per phase read (:data:`aggregates.PHASES`) and one per workflow.
     ``reading``: :func:`aggregates.read` of the same moment and workflows, when the caller has
-    read it already (its meter then told the phases)."""
+    read it already (its meter then told the phases); its text is let go once parsed, so a caller
+    should not keep a reference of its own (``reading=found.pop()``)."""
     moment = as_utc(as_of)
     if reading is None:
         reading = aggregates.read(conn, moment, answering(workflows), meter)
@@ -54,7 +56,9 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     del members
     views = Log.of_groups(reading.steps, time_format).partitioned(wanted)
     answers = Log.of_groups(reading.answers, time_format).partitioned(wanted, check=False)
-    del wanted
+    # The columns' text is parsed: keep the groups' names only (10M events' text is some 400 MB).
+    steps, answer_groups = _names(reading.steps), _names(reading.answers)
+    del wanted, reading
     found: list[Analysis | None] = [None] * len(workflows)
     batch: list[tuple[int, Analysing]] = []
     events = 0
@@ -66,13 +70,21 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
             continue
         answered = answers[index]
         assert answered is not None  # unchecked views are never None
-        batch.append((index, Figures(workflow, moment, reading.steps, view, reading.answers, answered).analysis()))
+        batch.append((index, Figures(workflow, moment, steps, view, answer_groups, answered).analysis()))
         events += view.pk.size
         if events >= BATCH_EVENTS:
             _run(conn, moment, batch, found, meter)
             batch, events = [], 0
     _run(conn, moment, batch, found, meter)
     return [analysis for analysis in found if analysis is not None]
+
+
+def _names(groups: Sequence[aggregates.StepGroup]) -> tuple[aggregates.StepGroup, ...]:
+    """The groups without their events' text."""
+    return tuple(replace(group, events=_NO_EVENTS) for group in groups)
+
+
+_NO_EVENTS = aggregates.Columns(0, "", "")
 
 
 def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:
