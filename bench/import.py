@@ -10,7 +10,8 @@ drift weighs on both alike:
 
 - the import: ``import_log`` through the Python API into a fresh SQLite file — reading the CSV,
   checking every step against the workflow, sealing the hash chains and writing proposals and
-  events in one transaction;
+  events in one transaction (into a new database, as here, with the secondary indexes built once
+  at the end of it);
 - the floor, a raw ``sqlite3`` ``executemany`` of the same rows read by the same reader: the log
   read row by row by the import's own reader (the same columns), and after every batch of rows
   (the import's batch size) the rows the import stored for them (read back from its database
@@ -18,14 +19,18 @@ drift weighs on both alike:
   fresh database with the same schema, indexes and triggers, in one transaction, with the same
   pragmas, and with the garbage collector off as the import has it. What the floor is spared is
   exactly the import's own work: checking every row against the workflow, its roles and the time
-  window, building and sealing the events.
+  window, building and sealing the events;
+- the same floor with the secondary indexes dropped first and built at the end of its transaction,
+  as the import does into a new database: against it, the ratio is the import's own work alone,
+  with no advantage in how the rows are stored.
 
 - discovery: ``discover_workflow`` through the Python API (reading the log, counting its
   variants, drafting the workflow text), and the whole command ``flowengine workflow discover
   LOG -o draft.yaml`` in a fresh process (start-up and the draft's validation included), against
   the floor of any reading of the log: one pass of the standard library's ``csv.reader`` over it.
 
-Prints Markdown tables of medians: events per second of each, and the ratios.
+Prints Markdown tables of medians: events per second of each, the ratios, and the CPU time of each
+(user + system, of this process: less bent by other work on a shared machine than the wall time).
 """
 
 from __future__ import annotations
@@ -87,15 +92,18 @@ def write_log(path: Path, cases: int, per_case: int) -> int:
     return events
 
 
-def run_import(folder: Path, log: Path, tag: str) -> tuple[float, Path]:
+Timed = tuple[float, float]  # wall seconds, CPU seconds
+
+
+def run_import(folder: Path, log: Path, tag: str) -> tuple[Timed, Path]:
     from flowengine.eventlog.importer import import_log
     from flowengine.service.facade import FlowEngine
 
     target = folder / f"import-{tag}.db"
     with FlowEngine.open(str(target), workflow_dirs=[folder]) as engine:
-        start = time.perf_counter()
+        start, used = time.perf_counter(), time.process_time()
         import_log(engine, log, "bench-loop")
-        return time.perf_counter() - start, target
+        return (time.perf_counter() - start, time.process_time() - used), target
 
 
 Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[str], list[str], list[tuple[object, ...]]]
@@ -114,14 +122,15 @@ def stored_rows(database: Path) -> Rows:
     return proposals, events, proposal_columns, event_columns, definitions
 
 
-def run_raw(folder: Path, source: Path, log: Path, tag: str) -> float:
+def run_raw(folder: Path, source: Path, log: Path, tag: str, *, indexes_last: bool = False) -> Timed:
     """The floor: the log read by the import's own reader, and the rows the import stored written
     by the driver alone. The rows are read back from the import's database first (untimed: what
     the import computes — ids, times, hashes — is what the floor is spared), then, timed, the log
     is read row by row as the import reads it and after every batch of rows (the import's batch
     size) the stored rows of that batch go into the same (empty) schema with ``executemany``, in
     one transaction. The rows are dropped again afterwards, so that the imports never run with a
-    million of them held in memory."""
+    million of them held in memory. ``indexes_last``: the secondary indexes dropped first and built
+    at the end of the transaction, as the import does into a new database."""
     from flowengine.eventlog.importer import BATCH_EVENTS
     from flowengine.eventlog.reading import columns, open_log
     from flowengine.service.facade import FlowEngine
@@ -142,8 +151,12 @@ def run_raw(folder: Path, source: Path, log: Path, tag: str) -> float:
     reader = open_log(log)
     gc.collect()
     gc.disable()  # as the import does: the rows held here would otherwise make every pass a long one
-    start = time.perf_counter()
+    start, used = time.perf_counter(), time.process_time()
     conn.execute("BEGIN IMMEDIATE")
+    deferred = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                            "AND tbl_name IN ('proposals', 'events') ORDER BY name").fetchall() if indexes_last else []
+    for name, _ in deferred:
+        conn.execute(f'DROP INDEX "{name}"')
     read = written = proposals_written = 0
 
     def write_through(upto: int) -> None:
@@ -163,8 +176,10 @@ def run_raw(folder: Path, source: Path, log: Path, tag: str) -> float:
         if read - written >= BATCH_EVENTS:
             write_through(min(read, len(events)))
     write_through(len(events))
+    for _, sql in deferred:
+        conn.execute(sql)
     conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - used
     gc.enable()
     conn.close()
     if read != len(events):
@@ -205,11 +220,12 @@ def run_csv_pass(log: Path) -> float:
 Discovery = tuple[float, float, float, float]  # medians: API, whole command, its CPU time, csv pass
 
 
-def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, float, float, Discovery]:
+def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, Timed, Timed, Timed, Discovery]:
     log = folder / f"log-{cases}.csv"
     events = write_log(log, cases, per_case)
-    imports: list[float] = []
-    raws: list[float] = []
+    imports: list[Timed] = []
+    raws: list[Timed] = []
+    lasts: list[Timed] = []
     discovers: list[float] = []
     commands: list[float] = []
     cpu: list[float] = []
@@ -221,13 +237,15 @@ def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, fl
         wall, used = run_discover_command(folder, log)
         commands.append(wall)
         cpu.append(used)
-        seconds, database = run_import(folder, log, f"{cases}-{index}")
-        imports.append(seconds)
+        timed, database = run_import(folder, log, f"{cases}-{index}")
+        imports.append(timed)
         if source is None:
             source = database  # the rows the import stored: the raw runs write exactly these
         else:
             database.unlink()
         raws.append(run_raw(folder, source, log, f"{cases}-{index}"))
+        (folder / f"raw-{cases}-{index}.db").unlink()
+        lasts.append(run_raw(folder, source, log, f"{cases}-{index}", indexes_last=True))
         (folder / f"raw-{cases}-{index}.db").unlink()
     if source is not None:
         source.unlink()
@@ -236,7 +254,11 @@ def measure(folder: Path, cases: int, per_case: int, runs: int) -> tuple[int, fl
     log.unlink()
     discovery = (statistics.median(discovers), statistics.median(commands), statistics.median(cpu),
                  statistics.median(passes))
-    return events, statistics.median(imports), statistics.median(raws), discovery
+    return events, medians(imports), medians(raws), medians(lasts), discovery
+
+
+def medians(timed: list[Timed]) -> Timed:
+    return statistics.median(wall for wall, _ in timed), statistics.median(cpu for _, cpu in timed)
 
 
 def main() -> None:
@@ -258,16 +280,26 @@ def main() -> None:
           f"medians of {args.runs} interleaved runs; load average {load_before[0]:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
     print()
-    print("| log | flowengine import | same reader + raw sqlite3 executemany of the same rows | ratio |")
-    print("| --- | --- | --- | --- |")
-    for cases, events, imported, raw, _ in results:
-        print(f"| {events:,} events / {cases:,} cases | {events / imported:,.0f} events/s ({imported:.2f} s) "
-              f"| {events / raw:,.0f} events/s ({raw:.2f} s) | {raw / imported:.2f}x |")
+    print("| log | flowengine import | same reader + raw sqlite3 executemany of the same rows | ratio "
+          "| the same, indexes built last | ratio |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for cases, events, imported, raw, last, _ in results:
+        print(f"| {events:,} events / {cases:,} cases | {events / imported[0]:,.0f} events/s ({imported[0]:.2f} s) "
+              f"| {events / raw[0]:,.0f} events/s ({raw[0]:.2f} s) | {raw[0] / imported[0]:.2f}x "
+              f"| {events / last[0]:,.0f} events/s ({last[0]:.2f} s) | {last[0] / imported[0]:.2f}x |")
+    print()
+    print("CPU time (user + system), medians: import, the two floors, and the ratios")
+    print()
+    print("| log | import | floor | ratio | floor, indexes built last | ratio |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for cases, events, imported, raw, last, _ in results:
+        print(f"| {events:,} events / {cases:,} cases | {imported[1]:.2f} s | {raw[1]:.2f} s "
+              f"| {raw[1] / imported[1]:.2f}x | {last[1]:.2f} s | {last[1] / imported[1]:.2f}x |")
     print()
     print("| log | discover, Python API | discover, whole command (CPU time) | one csv.reader pass over the log "
           "| API / csv pass |")
     print("| --- | --- | --- | --- | --- |")
-    for cases, events, _, _, (api, command, used, reading) in results:
+    for cases, events, _, _, _, (api, command, used, reading) in results:
         print(f"| {events:,} events / {cases:,} cases | {api:.2f} s | {command:.2f} s ({used:.2f} s) "
               f"| {reading:.2f} s | {api / reading:.2f}x |")
 

@@ -58,7 +58,17 @@ def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[st
         events = int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
         prefixes = [row[0] for row in conn.exec_driver_sql("SELECT DISTINCT prefix FROM proposals ORDER BY 1")]
         middle = prefixes[len(prefixes) // 2]
-        picked = f"{middle}-{rng.randrange(1, 30)}"
+
+        def numbers(prefix: str) -> list[int]:  # a small set has few proposals a municipality
+            from sqlalchemy import text
+
+            return [row[0] for row in conn.execute(
+                text("SELECT number FROM proposals WHERE prefix = :p ORDER BY number"), {"p": prefix})]
+
+        in_middle = numbers(middle)
+        picked = f"{middle}-{in_middle[rng.randrange(0, min(29, len(in_middle)))]}"
+        third = prefixes[len(prefixes) // 3]
+        cursor = f"{third}-{numbers(third)[:5][-1]}"
         movable: list[tuple[str, str, str]] = []
         for prefix in rng.sample(prefixes, len(prefixes)):
             for standing in engine.each_proposal(workflow=None, title=None, after=f"{prefix}-1", sort="id"):
@@ -70,7 +80,7 @@ def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[st
                     break
             if len(movable) > runs:
                 break
-    return picked, f"{prefixes[len(prefixes) // 3]}-5", movable, proposals, events
+    return picked, cursor, movable, proposals, events
 
 
 def _measure(flowengine: str, env: dict[str, str], runs: int, picked: str, cursor: str,

@@ -11,9 +11,8 @@ suite's server's ``postgres``), who makes the schema and the grant.
 
 What is measured, in one run:
 
-- **round trips per advance**: the SQL statements one ``FlowEngine.advance`` sends, counted with
-  SQLAlchemy's ``before_cursor_execute`` event, plus the transaction's ``BEGIN`` and ``COMMIT``
-  (its ``begin`` and ``commit`` events), each a round trip to the server;
+- **round trips per advance**: the exchanges with the server of one ``FlowEngine.advance``, read
+  from libpq's trace of the connection (each answer ending in ``ReadyForQuery`` is one);
 - **sequential advances through the API on one connection**: ``--steps`` advances of one
   proposal back and forth, one transaction each, in this process;
 - **the same statements with psycopg alone**, side by side on the same server: read the row, then
@@ -64,19 +63,24 @@ def _actor(url: str) -> Any:
 
 
 def round_trips_per_advance(url: str, folder: str) -> int:
-    from sqlalchemy import event
+    """The round trips of one advance, read from libpq's trace of the write connection: each
+    answer the server ends with ``ReadyForQuery`` is one."""
+    from psycopg import pq
 
     actor = _actor(url)
-    with _engine(url, folder) as engine:
+    with _engine(url, folder) as engine, tempfile.TemporaryDirectory() as scratch:
         pid = engine.new_proposal("ping-pong", title="count", actor=actor).proposal.id
         engine.advance(pid, "hit", actor=actor)  # warm: the definition cached
-        said: list[str] = []
-        event.listen(engine.database.engine, "before_cursor_execute",
-                     lambda *args: said.append(str(args[2]).split()[0]))
-        event.listen(engine.database.engine, "begin", lambda _conn: said.append("BEGIN"))
-        event.listen(engine.database.engine, "commit", lambda _conn: said.append("COMMIT"))
-        engine.advance(pid, "hit_back", actor=actor)
-    return len(said)
+        with engine.database.write() as conn:  # the thread keeps this connection for its writes
+            pgconn = conn.connection.driver_connection.pgconn
+        trace = Path(scratch) / "libpq.trace"
+        with trace.open("w") as out:
+            pgconn.trace(out.fileno())
+            pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            engine.advance(pid, "hit_back", actor=actor)
+            pgconn.untrace()
+        return sum(1 for line in trace.read_text(encoding="utf-8").splitlines()
+                   if line.split("\t")[:3:2] == ["B", "ReadyForQuery"])
 
 
 def _writer(url: str, folder: str, pid: str, steps: int, start: Any, out: Any) -> None:
@@ -239,7 +243,7 @@ def main() -> None:
     print()
     print("| what | measured | ratio |")
     print("| --- | --- | --- |")
-    print(f"| round trips of one `advance` (statements + BEGIN + COMMIT) | {per_step} | |")
+    print(f"| round trips of one `advance` (libpq trace) | {per_step} | |")
     api_median, raw_median = statistics.median(r for r, _ in api), statistics.median(r for r, _ in raw)
     api_cpu, raw_cpu = statistics.median(c for _, c in api), statistics.median(c for _, c in raw)
     print(f"| sequential API advances, one connection | {api_median:,.0f} /s | "

@@ -65,3 +65,6 @@ def erase(name: str | None, proposal: str | None, field: str | None, comments: b
         click.echo(tn("{proposal}: {n} step recorded before personal data was kept apart still holds it sealed in",
                       "{proposal}: {n} steps recorded before personal data was kept apart still hold it sealed in",
                       count, proposal=pid), err=True)
+    if result.sealed_in:
+        click.echo(t("convert them into the erasable form first: {command}",
+                     command="flowengine audit convert-personal --key KEYFILE --out DIR"), err=True)

@@ -38,6 +38,8 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "create_database": lambda name, value: f"flowengine init --db {shlex.quote(name)}",
     "list_proposals": lambda name, value: "flowengine proposal list",
     "show_proposal": lambda name, value: f"flowengine proposal show {name}",
+    "list_workflows": lambda name, value: "flowengine workflow list",
+    "show_workflow": lambda name, value: f"flowengine workflow show {name}",
     "grant": lambda name, value: grant_command(name, value),
     "unset_now": lambda name, value: t("unset {variable}", variable="FLOWENGINE_NOW"),
     "upgrade_schema": lambda name, value: t("{command} (after a backup)", command="flowengine db upgrade"),

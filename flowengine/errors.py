@@ -63,6 +63,8 @@ REMEDY_KINDS = (
     "create_database",  # name: the path of a database to create first (a reader creates none)
     "list_proposals",  # see which proposals there are
     "show_proposal",   # name: look at where a proposal stands now
+    "list_workflows",  # see which workflows there are
+    "show_workflow",   # name: look at a workflow (its states, transitions, fields)
     "grant",           # name: a login, value: "role:workflow" — what an administrator can grant it
     "unset_now",       # do not fix the clock (a database made for real use times its steps itself)
     "upgrade_schema",  # bring an older shared database's schema up to date, on purpose, after a backup

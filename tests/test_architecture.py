@@ -167,6 +167,28 @@ def test_library_messages_name_no_command_line_option() -> None:
     assert found == []
 
 
+# The drafted workflow file's comments say how to check and import it: text of a file people edit
+# and run commands beside, not a message of the library.
+_NAMING_COMMANDS = ("flowengine/eventlog/draft.py",)
+
+
+def test_library_strings_name_no_command_line_command() -> None:
+    """No message, marker or comment of the library names a command ("run 'flowengine workflow
+    list'"): the library says what would help as a remedy (``Remedy("list_workflows")``), and the
+    command line writes it as the command to type."""
+    import click
+
+    from .test_readme_promises import _command, _commands
+
+    leaves = [" ".join(path) for path in _commands() if path and not isinstance(_command(path), click.Group)]
+    named = re.compile(r"\bflowengine (?:" + "|".join(map(re.escape, sorted(leaves, key=len, reverse=True)))
+                       + r")(?![\w-])")
+    found = [f"{path.relative_to(ROOT)}:{line}: {text[:80]!r}" for _, path, tree in _library_modules()
+             if str(path.relative_to(ROOT)) not in _NAMING_COMMANDS
+             for text, line in _strings(tree) if named.search(text)]
+    assert found == []
+
+
 def test_every_remedy_kind_has_a_command_line_option() -> None:
     from flowengine_cli.remedies import OPTIONS
 

@@ -141,8 +141,8 @@ def test_show_json_keeps_file_order_and_resolves_labels(runner: CliRunner, write
 def test_show_unknown_workflow_suggests_the_close_one(runner: CliRunner) -> None:
     code, _out, err = run(runner, "workflow", "show", "innovation-chian")
     assert code == 1
-    assert err.strip() == ("error: unknown workflow 'innovation-chian'; did you mean 'innovation-chain'?; "
-                           "run 'flowengine workflow list' to see them")
+    assert err.strip() == ("error: unknown workflow 'innovation-chian'; did you mean 'innovation-chain'? "
+                           "(fix: flowengine workflow list)")
 
 
 def test_show_invalid_workflow_prints_its_issues_and_exits_1(runner: CliRunner, write_workflow: WriteWorkflow) -> None:

@@ -428,3 +428,35 @@ def test_on_postgresql_an_administrators_login_converts_and_anothers_is_refused(
             conn.exec_driver_sql("UPDATE events SET comment = 'approved' WHERE seq = 2")
     assert verify(db).ok
     assert held(db, out).ok
+
+
+def test_erase_points_at_the_conversion_and_after_it_reaches_the_old_steps(db: str, key: Path, out: Path) -> None:
+    before = cli_run(db, "erase", "--actor", PANEL.name, "--yes")
+    assert before.exit_code == 0, before.output
+    assert "convert them into the erasable form first: flowengine audit convert-personal" in before.output
+    convert(db, key, out)
+    after = cli_run(db, "erase", "--actor", PANEL.name, "--yes")
+    assert after.exit_code == 0, after.output
+    assert f"{TARGET}: 2 values erased" in after.output and "convert them" not in after.output
+    assert all(e.actor == ERASED for e in history(db, TARGET) if e.seq <= 2)
+    assert verify(db).ok
+    report = held(db, out)
+    assert report.ok and report.unchecked == 2 * len(PROPOSALS)
+
+
+def test_a_stored_history_of_format_1_converts_and_verifies_through_its_record(db: str, key: Path,
+                                                                               out: Path) -> None:
+    """A history older than logins (event format 1, as written before migration 0006)."""
+    from .test_checkpoints import _sealed_again
+
+    rebuilt = _sealed_again(history(db, TARGET))
+    with tampering(db) as conn:
+        _store(conn, rebuilt)
+    assert [e.format for e in history(db, TARGET)] == [1, 1, 1, 1] and verify(db).ok
+    done = convert(db, key, out)
+    assert done.chains[TARGET] == 4
+    events = history(db, TARGET)
+    assert [(e.format, e.login) for e in events] == [(3, None)] * 4
+    report = held(db, out)
+    assert report.ok, report.findings
+    assert report.converted == 12

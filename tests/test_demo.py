@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flowengine_cli.main import cli
+from flowengine_cli.remedies import hint
 
 from flowengine.definition.registry import bundled_dir, discover, read_candidate
 from flowengine.definition.yamlsafe import read_file
@@ -680,7 +681,7 @@ def test_a_mistake_in_a_demo_file_is_one_line_at_its_place(tmp_path: Path, old: 
         assert word in message, message
     result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--data", str(data)])
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [f"error: {message}"]
+    assert result.stderr.splitlines() == [f"error: {message}{hint(raised.value.remedies)}"]  # the remedy, typed
 
 
 @BUILDS_SQLITE

@@ -1,14 +1,16 @@
 """A step on PostgreSQL costs two statements: one read, one write (issue 20).
 
 Counted on the real server, as a login in ``flowengine_users`` (row-level security on) in a
-database made for real use (the event trigger holds the recorded time to ``now()``): every
-statement SQLAlchemy sends to the driver (its ``before_cursor_execute`` event), plus the
-transaction's ``BEGIN`` and ``COMMIT`` (its ``begin`` and ``commit`` events), each a round trip."""
+database made for real use (the event trigger holds the recorded time to ``now()``), two ways:
+every statement announced to SQLAlchemy's listeners (its ``before_cursor_execute`` event, which
+the driver path fires too) with the transaction's ``BEGIN`` and ``COMMIT`` (its ``begin`` and
+``commit`` events); and the round trips themselves, read from libpq's trace of the connection's
+protocol messages: each answer that ends with the server's ``ReadyForQuery`` is one."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,32 @@ class RoundTrips:
 TWO_STATEMENTS = ["BEGIN", "SELECT PROPOSALS.PK,", "WITH MOVED", "COMMIT"]
 
 
+def exchanges(flow: FlowEngine, tmp_path: Path, step: Callable[[], object]) -> list[list[str]]:
+    """The round trips ``step`` makes on the engine's write connection (the thread keeps it
+    between transactions), each as the commands the server says it completed."""
+    from psycopg import pq
+
+    with flow.database.write() as conn:  # nothing sent: the kept connection, to trace
+        pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+        pgconn.trace(out.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            step()
+        finally:
+            pgconn.untrace()
+    trips: list[list[str]] = [[]]
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        direction, _length, message, *rest = [*line.split("\t"), "", ""]  # a statement's text runs over lines
+        if direction == "B" and message == "CommandComplete":
+            trips[-1].append(rest[0].strip().strip('"'))
+        elif direction == "B" and message == "ReadyForQuery":
+            trips.append([])
+    assert trips[-1] == []  # every message answered
+    return trips[:-1]
+
+
 @pytest.fixture
 def place(db_target: str, tmp_path: Path) -> Iterator[Place]:
     folder = municipal_workflows(tmp_path)
@@ -79,6 +107,23 @@ def test_a_step_of_a_member_login_is_one_read_and_one_write(place: Place) -> Non
     # sealed with the login and the transaction's time, which the server's trigger accepted
     assert sent.event.login == login and sent.event.recorded_at is not None
     assert keyed.event.recorded_at is not None and report.ok
+
+
+def test_a_step_of_a_member_login_goes_to_the_server_three_times(place: Place, tmp_path: Path) -> None:
+    """psycopg's BEGIN (it waits for the server's answer to it even in a pipeline), the read,
+    and the write with the COMMIT in one pipeline; the read as the engine's first of the
+    process, with the definition along, as well."""
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
+        assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-2", "seen", actor=me, idempotency_key="n-2"))
+        assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        engines._CACHE.clear()
+        trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "fresh", actor=me))
+        assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert [e.kind for e in flow.history("MEL-2")[1]] == ["created", "noted"]
 
 
 def test_a_first_step_in_a_process_reads_its_definition_along(place: Place,

@@ -40,9 +40,9 @@ def coerce_fields(workflow: Workflow, values: Mapping[str, Any]) -> dict[str, An
     for name, raw in values.items():
         spec = workflow.fields.get(name)
         if spec is None:
-            hint = (t("fields of {workflow}: run 'flowengine workflow show {workflow}'", workflow=workflow.id)
-                    if workflow.fields else t("{workflow} declares no fields", workflow=workflow.id))
-            raise NotFound("field", name, list(workflow.fields), hint=hint)
+            if not workflow.fields:
+                raise NotFound("field", name, [], hint=t("{workflow} declares no fields", workflow=workflow.id))
+            raise NotFound("field", name, list(workflow.fields)).fixed_by(Remedy("show_workflow", workflow.id))
         coerced[name] = coerce_value(name, spec.type, spec.options, raw)
     return coerced
 

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from flowengine.definition.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
-from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound
+from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound, Remedy
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")
@@ -132,8 +132,7 @@ def locate_workflow(ref: str, dirs: Sequence[Path], *, suggest: bool = True) -> 
     if not suggest:
         raise NotFound("workflow", ref, [])
     entries = discover(dirs)
-    raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed],
-                   hint="run 'flowengine workflow list' to see them")
+    raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed]).fixed_by(Remedy("list_workflows"))
 
 
 def locate_workflows(refs: Sequence[str], dirs: Sequence[Path]) -> dict[str, Candidate | None]:

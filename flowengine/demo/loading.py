@@ -29,6 +29,7 @@ from flowengine.errors import (
     InvalidInput,
     NotFound,
     Refused,
+    Remedy,
     TransitionRefused,
 )
 from flowengine.history.records import Proposal
@@ -163,8 +164,7 @@ def _workflow_files(engine: FlowEngine, data: DemoData) -> dict[str, str]:
             raise _placed(data, (*spec.path, "workflow"), AmbiguousWorkflow(wid, [m.path for m in matches]))
         if not matches:
             raise _placed(data, (*spec.path, "workflow"), NotFound(
-                "workflow", wid, [e.id for e in entries if not e.shadowed],
-                hint="run 'flowengine workflow list' to see them"))
+                "workflow", wid, [e.id for e in entries if not e.shadowed])).fixed_by(Remedy("list_workflows"))
         files[wid] = str(matches[0].path)
     return files
 

@@ -11,7 +11,9 @@ may be gzip-compressed, and ``nan``/``NaN`` cells (pandas' missing values) read 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
@@ -27,6 +29,7 @@ _DELIMITERS = (",", ";", "\t")
 # is ever read whole before it is measured (a 1 GB line of commas costs no more than a short one).
 MAX_FIELD_CHARS = 10_000_000
 MAX_LINE_CHARS = 10_000_000
+BLOCK_CHARS = 1 << 20  # characters read at once, then split into lines
 
 
 _FIELD_TOO_LONG = "field larger than field limit"  # how the csv module says a field passed its limit
@@ -37,16 +40,38 @@ def _too_long(name: str, line: int) -> InvalidInput:
 
 
 def _lines(handle: TextIO, name: str, first: int) -> Iterator[str]:
-    """The physical lines of ``handle``, each read in at most :data:`MAX_LINE_CHARS` characters."""
-    line = first
-    while True:
-        text = handle.readline(MAX_LINE_CHARS + 1)
-        if not text:
-            return
-        if len(text) > MAX_LINE_CHARS and text[-1] not in "\r\n":
+    """The physical lines of ``handle`` (each with its own ``\\n``, ``\\r\\n`` or ``\\r``),
+    read a block at a time and split in C by :class:`io.StringIO` with the file's newline rule,
+    so no Python runs per line. A line longer than :data:`MAX_LINE_CHARS` is refused with its
+    number as soon as more than that of it is read, never read whole."""
+    return chain.from_iterable(_blocks(handle, name, first))
+
+
+def _blocks(handle: TextIO, name: str, first: int) -> Iterator[Iterable[str]]:
+    """The whole lines of each block read (the last, unfinished one carried into the next)."""
+    size = min(BLOCK_CHARS, MAX_LINE_CHARS)  # so a line that starts and ends in one block is short enough
+    line = first  # the line the carried text starts on
+    carried = ""
+    while block := handle.read(size):
+        text = carried + block if carried else block
+        if carried and _first_end(text) > MAX_LINE_CHARS:
             raise _too_long(name, line)
-        yield text
-        line += 1
+        end = len(text) - 1 if text[-1] == "\r" else len(text)  # a last \r may be the first half of \r\n
+        cut = max(text.rfind("\n", 0, end), text.rfind("\r", 0, end)) + 1
+        whole, carried = text[:cut], text[cut:]
+        if whole:
+            yield io.StringIO(whole, newline="")
+            line += whole.count("\n") + whole.count("\r") - whole.count("\r\n")
+        if len(carried) - carried.endswith("\r") > MAX_LINE_CHARS:  # a \r held back ends it
+            raise _too_long(name, line)
+    if carried:
+        yield (carried,)
+
+
+def _first_end(text: str) -> int:
+    """Where the first line of ``text`` ends (its terminator's index), or its length."""
+    found = [at for at in (text.find("\n"), text.find("\r")) if at >= 0]
+    return min(found) if found else len(text)
 
 
 class CsvLog:

@@ -38,7 +38,9 @@ logs: a log records what happened, not the forms that were filled in. Roles are:
 role must be one of the workflow's and allowed to fire the step.
 
 The unit is the whole file, in one transaction: every problem found is reported (each with its
-line or trace and event, the case, and why), and if there is any, nothing is written. Cases are
+line or trace and event, the case, and why), and if there is any, nothing is written. Into a
+new SQLite database, the secondary indexes are built once at the end of that transaction rather
+than row by row (:class:`flowengine.store.bulk.BulkWriter`). Cases are
 streamed as they come when the log is grouped by case (as XES always is, and as flowengine,
 PM4Py and most tools write CSV), so memory stays that of one batch; a CSV whose cases are
 scattered over the file is read again and grouped in memory.
@@ -301,6 +303,8 @@ def _run(engine: FlowEngine, settings: _Settings, *, grouped: bool) -> ImportRep
             raise LogRejected(settings.log.name, settings.compiled.workflow.id, builder.problems, builder.count,
                               fitness).fixed_by(*builder.remedies, *([Remedy("keep_going")] if fitness.cases_fit
                                                                      else []))
+        if writer is not None:
+            writer.finish()  # the indexes a first import set aside, built once from the stored rows
         return ImportReport(settings.log.name, settings.compiled.workflow.id, tally.cases_fit, builder.events,
                             builder.skipped, builder.kept, builder.first_id, builder.last_id, builder.first_at,
                             builder.last_at, settings.dry_run, builder.exact, tally.fitness(), builder.count,

@@ -102,7 +102,7 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
                            to_state=new_state,
                            comment=comment, changes=changes, key=key, details=with_provenance({}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
-        return StepResult(commit_step(conn, pk, proposal, event), event)
+        return StepResult(commit_step(conn, pk, proposal, event, last=True), event)
 
     return engine.transaction(write, operation=pt("operation", "advance"), key=key)
 
@@ -127,7 +127,7 @@ def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, a
         event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, proposal), stamp=stamp, comment=comment,
                            changes=changes, key=key, details=with_provenance({}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
-        return StepResult(commit_step(conn, pk, proposal, event), event)
+        return StepResult(commit_step(conn, pk, proposal, event, last=True), event)
 
     return engine.transaction(write, operation=t("change of fields"), key=key)
 
@@ -149,7 +149,7 @@ def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expect
         event = next_event(proposal, NOTED, actor, effective(stamp, at, proposal), stamp=stamp, comment=text,
                            key=key, details=with_provenance({}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
-        return StepResult(commit_step(conn, pk, proposal, event), event)
+        return StepResult(commit_step(conn, pk, proposal, event, last=True), event)
 
     return engine.transaction(write, operation=pt("operation", "note"), key=key)
 
@@ -181,7 +181,7 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
                            details=with_provenance({
             "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
-        return StepResult(commit_step(conn, pk, proposal, event), event)
+        return StepResult(commit_step(conn, pk, proposal, event, last=True), event)
 
     return engine.transaction(write, operation=t("progress record"), key=key)
 

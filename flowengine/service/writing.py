@@ -91,13 +91,14 @@ def proposal_after(proposal: Proposal, event: Event) -> Proposal:
                    updated_at=event.at, state_entered_at=entered, head_hash=event.hash, version=event.seq)
 
 
-def commit_step(conn: Connection, pk: int, proposal: Proposal, event: Event) -> Proposal:
-    """Write the row as the event leaves it, and the event, under the optimistic lock."""
+def commit_step(conn: Connection, pk: int, proposal: Proposal, event: Event, *, last: bool = False) -> Proposal:
+    """Write the row as the event leaves it, and the event, under the optimistic lock. ``last``:
+    the transaction ends with it (nothing is written after it), so the store may commit it along."""
     after = proposal_after(proposal, event)
     values = {"state": after.state, "fields": after.fields, "updated_at": after.updated_at,
               "state_entered_at": after.state_entered_at, "head_hash": after.head_hash}
     if stepping.stepping(conn) and event.personal is None:  # one statement: the update under the lock, the insert
-        if not stepping.write_step(conn, pk, proposal.version, values, event):
+        if not stepping.write_step(conn, pk, proposal.version, values, event, last=last):
             raise conflict(conn, pk, proposal)
         return after
     if not queries.update_proposal(conn, pk, proposal.version, values):

@@ -10,6 +10,15 @@ primary keys from the batch itself, which is safe under the write lock every wri
 PostgreSQL the same rows go through SQLAlchemy Core, whose types convert them, and the keys
 come back with ``RETURNING``. The personal values of events of format 3 go into ``erasable``
 before their events (:func:`flowengine.store.erasable.split` says how an event is stored).
+
+Into a SQLite database that holds no events yet (a new one: the usual first import), the
+secondary indexes of proposals and events are dropped when the writer starts and built once,
+from the stored rows, at the end (:meth:`BulkWriter.finish`), as a restore does
+(:mod:`flowengine.store.bulkload`): one sort per index instead of a B-tree insertion per row and
+index. It is all in the import's one transaction, so a failed import rolls the drop back with
+everything else, and other connections never see the tables without their indexes (they read
+the last committed state). The indexes of the unique keys stay (SQLite's own, which cannot be
+dropped): every row is checked against them as it comes, as in any other write.
 """
 
 from __future__ import annotations
@@ -49,6 +58,9 @@ _TIMED = ("at", "entered_at", "recorded_at")
 SQLITE_EVENTS = "INSERT INTO events ({}) VALUES ({})".format(", ".join(_EVENT_NAMES), ", ".join(
     _SQLITE_TIME.replace("?", f"?{number}") if name in _TIMED else f"?{number}"
     for number, name in enumerate(_EVENT_NAMES, start=1)))
+
+
+SQLITE_ERASABLE = "INSERT INTO erasable (proposal_pk, seq, item, value, salt) VALUES (?, ?, ?, ?, ?)"
 
 
 def _sqlite_time(iso: str) -> str:
@@ -94,6 +106,27 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
     ]
 
 
+_DEFERRABLE = ("proposals", "events")  # the tables whose secondary indexes a load or a first import builds last
+
+
+def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the secondary indexes of proposals and events on SQLite, by
+    name; the unique keys' own indexes (which have no statement) are not among them."""
+    return [(name, sql) for name, sql in conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({', '.join(repr(table) for table in _DEFERRABLE)}) ORDER BY name")]
+
+
+def drop_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+
+
+def build_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
+    for _, sql in indexes:
+        conn.exec_driver_sql(sql)
+
+
 def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source: str | None, target: str, role: str,
                        at: str, entered: str, details: dict[str, Any], key: str | None, prev: str, digest: str,
                        login: str | None, recorded: str | None, stored: Stored) -> tuple[Any, ...]:
@@ -113,14 +146,30 @@ def erasable_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], pks: 
 
 
 class BulkWriter:
-    """Appends batches of new proposals with their histories to one open write transaction."""
+    """Appends batches of new proposals with their histories to one open write transaction;
+    :meth:`finish` before it commits."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self._next_pk = 0
+        self._deferred: list[tuple[str, str]] = []
         if self.sqlite:
             self._next_pk = int(conn.execute(select(func.max(proposals.c.pk))).scalar() or 0) + 1
+            if conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is None:
+                self._deferred = secondary_indexes(conn)
+                drop_indexes(conn, self._deferred)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the secondary indexes are set aside until :meth:`finish`."""
+        return bool(self._deferred)
+
+    def finish(self) -> None:
+        """Build the indexes set aside, once, from the stored rows: call it after the last write
+        and before the transaction commits (a rollback needs nothing: it restores them)."""
+        deferred, self._deferred = self._deferred, []
+        build_indexes(self.conn, deferred)
 
     def write(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], *, iso: Sequence[tuple[str, str, str]]
               ) -> None:
@@ -139,9 +188,10 @@ class BulkWriter:
         rows, event_rows = sqlite_rows(batch, iso, first)
         self.conn.exec_driver_sql(SQLITE_PROPOSALS, rows)
         self._next_pk += len(rows)
-        kept = erasable_rows(batch, range(first, first + len(batch)))
+        kept = [(row["proposal_pk"], row["seq"], row["item"], row["value"], row["salt"])
+                for row in erasable_rows(batch, range(first, first + len(batch)))]
         if kept:
-            self.conn.execute(insert(erasable), kept)
+            self.conn.exec_driver_sql(SQLITE_ERASABLE, kept)
         self.conn.exec_driver_sql(SQLITE_EVENTS, event_rows)
 
     def _write_core(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]]) -> None:

@@ -41,7 +41,16 @@ from sqlalchemy import Connection, text
 from flowengine.errors import StoreError
 from flowengine.history.steps import EventRow
 from flowengine.i18n import t
-from flowengine.store.bulk import SQLITE_EVENTS, SQLITE_PROPOSALS, ProposalRow, mirrored, sqlite_rows
+from flowengine.store.bulk import (
+    SQLITE_EVENTS,
+    SQLITE_PROPOSALS,
+    ProposalRow,
+    build_indexes,
+    drop_indexes,
+    mirrored,
+    secondary_indexes,
+    sqlite_rows,
+)
 from flowengine.store.database import WRITE_OPTION, Database, translate_errors
 
 OWNER = "flowengine_owner"  # migration 0007's owner of the tables
@@ -173,15 +182,11 @@ def _sqlite_load(database: Database) -> Iterator[Loader]:
             conn = plain.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 _refuse_unless_empty(conn, database)
-                indexes = [(name, sql) for name, sql in conn.exec_driver_sql(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                    f"AND tbl_name IN ({', '.join(repr(t) for t in _TABLES)}) ORDER BY name")]
-                for name, _ in indexes:
-                    conn.exec_driver_sql(f'DROP INDEX "{name}"')
+                indexes = secondary_indexes(conn)
+                drop_indexes(conn, indexes)
                 loader = Loader(conn)
                 yield loader
-                for _, sql in indexes:
-                    conn.exec_driver_sql(sql)
+                build_indexes(conn, indexes)
                 conn.exec_driver_sql("ANALYZE")
         finally:
             for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):

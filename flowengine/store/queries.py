@@ -6,20 +6,14 @@ at this boundary, so no other module sees SQLAlchemy rows.
 
 from __future__ import annotations
 
-import json
 import weakref
-from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Dialect, and_, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement, Select
-from sqlalchemy.types import TypeEngine
+from sqlalchemy import Connection, Dialect, and_, bindparam, func, insert, select, text, update
 
 from flowengine.clock import as_utc
 from flowengine.definition.model import content_hash
@@ -27,84 +21,20 @@ from flowengine.definition.versions import StoredDefinition
 from flowengine.history.erasure import ACTOR
 from flowengine.history.records import Event, Proposal, Step, Trail
 from flowengine.store import erasable
+from flowengine.store.driver import DriverStatement as _DriverStatement
 from flowengine.store.erasable import kept_actor
-from flowengine.store.schema import UTCDateTime, definitions, events, proposals, read_time
+from flowengine.store.schema import definitions, events, proposals
 from flowengine.store.schema import erasable as erasable_table
 
 # -- the hot path: one step is a read, an update and an insert ---------------------------------
 #
-# SQLAlchemy's per-execution bookkeeping (execution context, parameter processing, result
-# metadata, events) costs several times what SQLite itself spends on these small statements,
-# and a step runs three of them. On SQLite they are therefore rendered once per dialect by
-# SQLAlchemy, converted by SQLAlchemy's own type processors (but for the two bound several
-# times a step, see _bind_processor), and run on the driver's cursor inside the connection's
-# transaction. PostgreSQL, where the network round trip dominates, keeps the ordinary path.
+# SQLAlchemy's per-execution bookkeeping costs several times what SQLite itself spends on these
+# small statements, and a step runs three of them: on SQLite they run on the driver's cursor
+# (:mod:`flowengine.store.driver`). PostgreSQL takes a step in two statements of its own
+# (:mod:`flowengine.store.stepping`, on the same driver path) and keeps the ordinary path here.
 # Both store and read the very same values (tests/test_hot_path.py compares the stored bytes).
 
 _DRIVER_PATH_DIALECTS = frozenset({"sqlite"})
-
-
-class _DriverStatement:
-    """One Core statement rendered for one dialect, run on the DBAPI cursor."""
-
-    def __init__(self, statement: ClauseElement, dialect: Dialect, column_keys: list[str] | None = None) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-        assert isinstance(compiled, SQLCompiler)
-        self.sql = compiled.string
-        names = list(compiled.positiontup or ()) if dialect.positional else list(compiled.binds)
-        self.positional = dialect.positional
-        self.binds = [(name, _bind_processor(compiled.binds[name].type, dialect)) for name in names]
-        self.results: list[Callable[[Any], Any] | None] = []
-        self.record: Callable[[list[Any]], Any] = tuple
-        if isinstance(statement, Select):
-            self.results = [_result_processor(column.type, dialect) for column in statement.selected_columns]
-            # rows named as SQLAlchemy names them, so one converter serves both paths
-            keys = [str(column.key) for column in statement.selected_columns]
-            self.record = namedtuple("Row", keys)._make  # type: ignore[attr-defined]
-        self.error = dialect.loaded_dbapi.Error
-
-    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """Execute in the connection's transaction (begun as SQLAlchemy would begin it); driver
-        errors become SQLAlchemy's, as every caller expects."""
-        values = [process(params[name]) if process else params[name] for name, process in self.binds]
-        bound: Any = values if self.positional else dict(zip((name for name, _ in self.binds), values, strict=True))
-        if not conn.in_transaction():
-            conn.begin()
-        try:
-            return conn.connection.driver_connection.execute(self.sql, bound)  # type: ignore[union-attr]
-        except self.error as error:
-            raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
-
-    def row(self, raw: Any) -> Any:
-        """A fetched row converted as SQLAlchemy converts it, its columns named as in SQLAlchemy's Row."""
-        return self.record([process(value) if process else value
-                            for process, value in zip(self.results, raw, strict=True)])
-
-
-def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time: naive UTC text with
-    microseconds, "2024-03-01 09:00:00.000000"."""
-    return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """SQLAlchemy's conversion of a bound value; for times and JSON on SQLite (four and three
-    of them a step), the same conversion written directly: SQLAlchemy's takes several layers."""
-    if dialect.name == "sqlite":
-        if isinstance(kind, UTCDateTime):
-            return _sqlite_utc_text
-        if isinstance(kind, JSON) and getattr(dialect, "_json_serializer", None) is None:
-            return json.dumps  # SQLAlchemy's default serializer, called as it calls it
-    return kind.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """SQLAlchemy's conversion of a value read; a time stored as flowengine stores it on SQLite
-    (the text _sqlite_utc_text writes) is read directly, anything else as SQLAlchemy reads it."""
-    processor = kind.dialect_impl(dialect).result_processor(dialect, None)
-    if dialect.name != "sqlite" or not isinstance(kind, UTCDateTime) or processor is None:
-        return processor
-    return read_time
 
 
 _DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, _DriverStatement]] = weakref.WeakKeyDictionary()

@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from flowengine.clock import as_utc
 from flowengine.timewindow import from_stored, read_stored
 
-SCHEMA_HEAD = "0009_resealing"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0010_policies_by_index"  # the newest migration; checked on open without importing Alembic
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -17,6 +17,11 @@ Row-level security and the event trigger apply to both exactly as to the separat
 the read sees only what the login may read, the update only rows it may write, and the insert
 goes through the trigger that checks ``session_user``, the role and ``now()``.
 
+Both run on the driver's connection (:mod:`.driver`), prepared on the server once per
+connection: SQLAlchemy's execution bookkeeping was more than half of a step's client time. The
+read goes with the transaction's ``BEGIN`` in one round trip; the write of a step that ends its
+transaction (``last``) goes with its ``COMMIT``: a step is two round trips in all.
+
 SQLite, in process and with no round trips, keeps its separate statements (:mod:`.queries`'
 driver path), and so does any read that finds no row (a mistyped id, or one out of the
 login's sight), whose message needs more reads anyway.
@@ -33,6 +38,7 @@ from sqlalchemy.sql.expression import Insert, Select
 
 from flowengine.clock import as_utc
 from flowengine.history.records import Event, Proposal
+from flowengine.store.driver import DriverStatement
 from flowengine.store.erasable import ERASABLE, PERSONAL
 from flowengine.store.queries import EVENT_KEYS, PROPOSAL_COLUMNS, STEP_COLUMNS, proposal_from_row
 from flowengine.store.schema import definitions, events, grants, proposals, settings
@@ -83,15 +89,15 @@ def _write_statement() -> Insert:
     return insert(events).from_select(WRITTEN_KEYS, values).add_cte(moved).returning(events.c.seq)
 
 
-_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, Any]] = weakref.WeakKeyDictionary()
+_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, DriverStatement]] = weakref.WeakKeyDictionary()
 
 
-def _statement(conn: Connection, name: str) -> Any:
-    """Built and compiled once per dialect: composing these per call costs more than running them."""
+def _statement(conn: Connection, name: str) -> DriverStatement:
+    """Built and rendered once per dialect: composing these per call costs more than running them."""
     known = _STATEMENTS.setdefault(conn.dialect, {})
     if name not in known:
         built = _write_statement() if name == "write" else _read_statement(name == "read+definition")
-        known[name] = built
+        known[name] = DriverStatement(built, conn.dialect)
     return known[name]
 
 
@@ -103,21 +109,27 @@ def stepping(conn: Connection) -> bool:
 def read_step(conn: Connection, proposal_id: str, *, key: str | None, with_definition: bool) -> StepRead | None:
     """The proposal ``proposal_id`` (as stored: capitals) with the session's facts, in one
     statement; None when the login sees no such proposal."""
-    name = "read+definition" if with_definition else "read"
-    row = conn.execute(_statement(conn, name), {"proposal_id": proposal_id, "key": key}).first()
-    if row is None:
+    statement = _statement(conn, "read+definition" if with_definition else "read")
+    raw = statement.first(conn, {"proposal_id": proposal_id, "key": key})
+    if raw is None:
         return None
+    row = statement.row(raw)
     held = tuple((str(workflow), str(role)) for workflow, role in row.held or ())
     definition = (row.definition_text, row.definition_source) if with_definition else None
     return StepRead(row.pk, proposal_from_row(row), as_utc(row.now), held, bool(row.key_used), definition,
                     bool(row.erasable))
 
 
-def write_step(conn: Connection, pk: int, expected_version: int, values: dict[str, Any], event: Event) -> bool:
+def write_step(conn: Connection, pk: int, expected_version: int, values: dict[str, Any], event: Event, *,
+               last: bool = False) -> bool:
     """The row as the event leaves it and the event, in one statement, under the optimistic
     lock; False (and nothing written) when the row is no longer at ``expected_version``.
-    ``values`` gives every one of state, fields, updated_at, state_entered_at and head_hash."""
+    ``values`` gives every one of state, fields, updated_at, state_entered_at and head_hash.
+    ``last``: the transaction writes nothing after it, and commits in the same round trip."""
     params: dict[str, Any] = {name: values[name] for name in STEP_COLUMNS}
     params.update(b_pk=pk, b_version=expected_version, b_new_version=expected_version + 1)
     params.update({f"e_{name}": getattr(event, name) for name in WRITTEN_KEYS[1:]})
-    return conn.execute(_statement(conn, "write"), params).first() is not None
+    statement = _statement(conn, "write")
+    if last:
+        return statement.last(conn, params) is not None
+    return statement.run(conn, params).fetchone() is not None

@@ -171,7 +171,7 @@ class _Writer:
 
     def write_all(self) -> tuple[int, int, int]:
         site = self.site
-        self.write(MARKER, "This folder is a site built by flowengine report; it is replaced whole when rebuilt.\n")
+        self.write(MARKER, "This folder is a published report flowengine built; it is replaced whole when rebuilt.\n")
         self.write("style.css", STYLE)
         comparison = None
         if len(site.analyses) > 1:

@@ -1,0 +1,159 @@
+"""Statements of the hot path run on the driver's own connection, converted as SQLAlchemy converts.
+
+SQLAlchemy's per-execution bookkeeping (execution context, parameter processing, result
+metadata, events) costs several times what SQLite itself spends on a step's small statements,
+and on PostgreSQL it was more than half of a step's client time. A :class:`DriverStatement` is
+a Core statement rendered once per dialect by SQLAlchemy, its values converted by SQLAlchemy's
+own type processors (written directly for the two SQLite binds several times a step), and run on
+the DBAPI connection inside the SQLAlchemy connection's transaction. Tests compare what both
+paths store and read.
+
+On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection, so
+later runs send only its values; and :meth:`DriverStatement.first` sends the transaction's
+``BEGIN`` with its statement in one pipeline, so opening a step costs one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import namedtuple
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Select
+from sqlalchemy.types import TypeEngine
+
+from flowengine.clock import as_utc
+from flowengine.store.schema import UTCDateTime, read_time
+
+_REQUIRED = object()
+
+
+class DriverStatement:
+    """One Core statement rendered for one dialect, run on the DBAPI cursor."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, column_keys: list[str] | None = None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        names = list(compiled.positiontup or ()) if dialect.positional else list(compiled.binds)
+        self.positional = dialect.positional
+        self.binds = [(name, bind_processor(compiled.binds[name].type, dialect)) for name in names]
+        # values the statement itself carries (a constant it compares with), for a caller that omits them
+        self.defaults = {name: compiled.binds[name].value for name in names
+                         if not compiled.binds[name].required}
+        self.results: list[Callable[[Any], Any] | None] = []
+        self.record: Callable[[list[Any]], Any] = tuple
+        if isinstance(statement, Select):
+            self.results = [result_processor(column.type, dialect) for column in statement.selected_columns]
+            # rows named as SQLAlchemy names them, so one converter serves both paths
+            keys = [str(column.key) for column in statement.selected_columns]
+            self.record = namedtuple("Row", keys)._make  # type: ignore[attr-defined]
+        self.error = dialect.loaded_dbapi.Error
+        self.server_prepared = dialect.name == "postgresql"
+
+    def _bound(self, params: dict[str, Any]) -> Any:
+        if self.defaults:
+            params = self.defaults | params
+        if self.positional:
+            return [process(params[name]) if process else params[name] for name, process in self.binds]
+        return {name: process(params[name]) if process else params[name] for name, process in self.binds}
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Execute in the connection's transaction (begun as SQLAlchemy would begin it); driver
+        errors become SQLAlchemy's, as every caller expects."""
+        bound = self._bound(params)
+        if not conn.in_transaction():
+            conn.begin()
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        _announce(conn, cursor, self.sql, bound)
+        try:
+            if self.server_prepared:
+                return cursor.execute(self.sql, bound, prepare=True)
+            return cursor.execute(self.sql, bound)
+        except self.error as error:
+            raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The first row the statement returns (raw; see :meth:`row`), or None. On PostgreSQL the
+        transaction's ``BEGIN``, when it has not been sent yet, goes in the same round trip."""
+        if not self.server_prepared:
+            return self.run(conn, params).fetchone()
+        if not conn.in_transaction():
+            conn.begin()
+        return self._pipelined(conn, params, commit=False)
+
+    def last(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The first row the statement returns, or None, with the transaction committed in the same
+        round trip on PostgreSQL (elsewhere the caller's transaction commits as usual). For the
+        last statement of a transaction only: nothing may be written after it."""
+        if not self.server_prepared:
+            return self.run(conn, params).fetchone()
+        return self._pipelined(conn, params, commit=True)
+
+    def _pipelined(self, conn: Connection, params: dict[str, Any], *, commit: bool) -> Any:
+        """psycopg's pipeline: what is queued in it (the ``BEGIN`` psycopg sends first in a
+        transaction, the statement, a ``COMMIT``) goes out with one sync when the block ends, and
+        the results come back together. Nothing is fetched inside the block: a fetch there would
+        flush, a round trip of its own."""
+        bound = self._bound(params)
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        _announce(conn, cursor, self.sql, bound)
+        try:
+            with driver.pipeline():
+                cursor.execute(self.sql, bound, prepare=True)
+                if commit:  # as a statement, not commit(): that would sync at once
+                    driver.execute("COMMIT")
+            return cursor.fetchone()
+        except self.error as error:
+            raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+
+    def row(self, raw: Any) -> Any:
+        """A fetched row converted as SQLAlchemy converts it, its columns named as in SQLAlchemy's Row."""
+        return self.record([process(value) if process else value
+                            for process, value in zip(self.results, raw, strict=True)])
+
+
+def _announce(conn: Connection, cursor: Any, sql: str, bound: Any) -> None:
+    """SQLAlchemy's ``before_cursor_execute`` event, as its own execution fires it, for whoever
+    listens (statement logging, tracing, tests that step in between): a statement run here is
+    announced like any other. Nothing is done when nobody listens."""
+    if conn._has_events or conn.engine._has_events:
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time: naive UTC text with
+    microseconds, "2024-03-01 09:00:00.000000"."""
+    return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's conversion of a bound value; for times and JSON on SQLite (four and three
+    of them a step), the same conversion written directly: SQLAlchemy's takes several layers."""
+    if dialect.name == "sqlite":
+        if isinstance(kind, UTCDateTime):
+            return _sqlite_utc_text
+        if isinstance(kind, JSON) and getattr(dialect, "_json_serializer", None) is None:
+            # SQLAlchemy's default serializer, called as it calls it; None as SQL NULL where the
+            # column says so (an event's ``personal``), as SQLAlchemy writes it
+            return _json_or_null if kind.none_as_null else json.dumps
+    return kind.dialect_impl(dialect).bind_processor(dialect)
+
+
+def result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's conversion of a value read; a time stored as flowengine stores it on SQLite
+    (the text _sqlite_utc_text writes) is read directly, anything else as SQLAlchemy reads it."""
+    processor = kind.dialect_impl(dialect).result_processor(dialect, None)
+    if dialect.name != "sqlite" or not isinstance(kind, UTCDateTime) or processor is None:
+        return processor
+    return read_time
