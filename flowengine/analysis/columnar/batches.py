@@ -15,13 +15,12 @@ stay bounded however large the database.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from flowengine.analysis.columnar.arrays import EventColumns, Ints, Log, event_columns, parse_ints
+from flowengine.analysis.columnar.arrays import EventColumns, Ints, event_columns, parse_ints, split_groups
 from flowengine.analysis.columnar.figures import (
     LAST_HEARD,
     PROGRESS_SEQS,
@@ -54,11 +53,13 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     members = {m.workflow: parse_ints(m.proposals, m.count) for m in reading.members}
     wanted = [members.get(workflow.id, np.zeros(0, dtype=np.int64)) for workflow in workflows]
     del members
-    views = Log.of_groups(reading.steps, time_format).partitioned(wanted)
-    answers = Log.of_groups(reading.answers, time_format).partitioned(wanted, check=False)
-    # The columns' text is parsed: keep the groups' names only (10M events' text is some 400 MB).
-    steps, answer_groups = _names(reading.steps), _names(reading.answers)
-    del wanted, reading
+    # The groups taken out of the reading, so that each one's text is let go once parsed.
+    steps, answer_groups = list(reading.steps), list(reading.answers)
+    del reading
+    views = split_groups(steps, time_format, wanted)
+    answers = split_groups(answer_groups, time_format, wanted, check=False)
+    del wanted
+    step_names = tuple(steps)
     found: list[Analysis | None] = [None] * len(workflows)
     batch: list[tuple[int, Analysing]] = []
     events = 0
@@ -70,21 +71,13 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
             continue
         answered = answers[index]
         assert answered is not None  # unchecked views are never None
-        batch.append((index, Figures(workflow, moment, steps, view, answer_groups, answered).analysis()))
+        batch.append((index, Figures(workflow, moment, step_names, view, answer_groups, answered).analysis()))
         events += view.pk.size
         if events >= BATCH_EVENTS:
             _run(conn, moment, batch, found, meter)
             batch, events = [], 0
     _run(conn, moment, batch, found, meter)
     return [analysis for analysis in found if analysis is not None]
-
-
-def _names(groups: Sequence[aggregates.StepGroup]) -> tuple[aggregates.StepGroup, ...]:
-    """The groups without their events' text."""
-    return tuple(replace(group, events=_NO_EVENTS) for group in groups)
-
-
-_NO_EVENTS = aggregates.Columns(0, "", "")
 
 
 def _reference(conn: Connection, workflow: Workflow, moment: datetime) -> Analysis:
