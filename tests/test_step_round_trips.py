@@ -68,7 +68,9 @@ def exchanges(flow: FlowEngine, tmp_path: Path, step: Callable[[], object]) -> l
     trips: list[list[str]] = [[]]
     for line in trace.read_text(encoding="utf-8").splitlines():
         direction, _length, message, *rest = [*line.split("\t"), "", ""]  # a statement's text runs over lines
-        if direction == "B" and message == "CommandComplete":
+        if direction == "F" and message == "Parse" and not rest[0].strip().startswith('""'):
+            trips[-1].append("PREPARE")  # a named statement prepared on the server, once per connection
+        elif direction == "B" and message == "CommandComplete":
             trips[-1].append(rest[0].strip().strip('"'))
         elif direction == "B" and message == "ReadyForQuery":
             trips.append([])
@@ -110,9 +112,9 @@ def test_a_step_of_a_member_login_is_one_read_and_one_write(place: Place) -> Non
 
 
 def test_a_step_of_a_member_login_goes_to_the_server_three_times(place: Place, tmp_path: Path) -> None:
-    """psycopg's BEGIN (it waits for the server's answer to it even in a pipeline), the read,
-    and the write with the COMMIT in one pipeline; the read as the engine's first of the
-    process, with the definition along, as well."""
+    """psycopg's BEGIN, the read, and the write with the COMMIT in one pipeline; the read as the
+    engine's first of the process, with the definition along, as well (its statement prepared
+    on the connection the first time, a round trip once)."""
     me = Actor(place.logins["melhus"], LEADER)
     with place.engine("melhus") as flow:
         flow.note("MEL-1", "warming up", actor=me)
@@ -120,10 +122,15 @@ def test_a_step_of_a_member_login_goes_to_the_server_three_times(place: Place, t
         assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-2", "seen", actor=me, idempotency_key="n-2"))
         assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
-        engines._CACHE.clear()
+        engines._CACHE.clear()  # as in a new process: the read asks for the definition too
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "fresh", actor=me))
+        # that read is a statement of its own, prepared on this connection first (once)
+        assert trips == [["BEGIN"], ["PREPARE"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        engines._CACHE.clear()
+        trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "again", actor=me))
         assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         assert [e.kind for e in flow.history("MEL-2")[1]] == ["created", "noted"]
+        assert [e.comment for e in flow.history("MEL-3")[1]] == ["", "fresh", "again"]
 
 
 def test_a_first_step_in_a_process_reads_its_definition_along(place: Place,

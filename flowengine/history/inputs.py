@@ -40,7 +40,10 @@ def title(value: str) -> str:
 
 def text(what: str, value: str) -> str:
     """A free text (description, comment, note) of at most :data:`MAX_TEXT_CHARS`, stripped."""
-    checked = check_printable(_the(what), (value or "").strip())
+    checked = (value or "").strip()
+    if checked.isprintable() and len(checked) <= MAX_TEXT_CHARS:  # the usual case, with no word to translate
+        return checked
+    checked = check_printable(_the(what), checked)
     if len(checked) > MAX_TEXT_CHARS:
         raise InvalidInput(t("the {what} is longer than {limit} characters; link to a document instead",
                              what=_the(what), limit=MAX_TEXT_CHARS))

@@ -9,8 +9,8 @@ the DBAPI connection inside the SQLAlchemy connection's transaction. Tests compa
 paths store and read.
 
 On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection, so
-later runs send only its values; and :meth:`DriverStatement.first` sends the transaction's
-``BEGIN`` with its statement in one pipeline, so opening a step costs one round trip.
+later runs send only its values; and :meth:`DriverStatement.last` sends a transaction's last
+statement with its ``COMMIT`` in one pipeline, one round trip for both.
 """
 
 from __future__ import annotations
@@ -79,13 +79,10 @@ class DriverStatement:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The first row the statement returns (raw; see :meth:`row`), or None. On PostgreSQL the
-        transaction's ``BEGIN``, when it has not been sent yet, goes in the same round trip."""
-        if not self.server_prepared:
-            return self.run(conn, params).fetchone()
-        if not conn.in_transaction():
-            conn.begin()
-        return self._pipelined(conn, params, commit=False)
+        """The first row the statement returns (raw; see :meth:`row`), or None. (Not pipelined
+        with the transaction's ``BEGIN``: psycopg waits for the server's answer to its ``BEGIN``
+        even in a pipeline, so a pipeline here would save no round trip and cost its machinery.)"""
+        return self.run(conn, params).fetchone()
 
     def last(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The first row the statement returns, or None, with the transaction committed in the same
@@ -93,13 +90,9 @@ class DriverStatement:
         last statement of a transaction only: nothing may be written after it."""
         if not self.server_prepared:
             return self.run(conn, params).fetchone()
-        return self._pipelined(conn, params, commit=True)
-
-    def _pipelined(self, conn: Connection, params: dict[str, Any], *, commit: bool) -> Any:
-        """psycopg's pipeline: what is queued in it (the ``BEGIN`` psycopg sends first in a
-        transaction, the statement, a ``COMMIT``) goes out with one sync when the block ends, and
-        the results come back together. Nothing is fetched inside the block: a fetch there would
-        flush, a round trip of its own."""
+        # psycopg's pipeline: what is queued in it (the statement, the COMMIT) goes out with one
+        # sync when the block ends, and the results come back together. Nothing is fetched inside
+        # the block: a fetch there would flush, a round trip of its own.
         bound = self._bound(params)
         driver: Any = conn.connection.driver_connection
         cursor = driver.cursor()
@@ -107,8 +100,7 @@ class DriverStatement:
         try:
             with driver.pipeline():
                 cursor.execute(self.sql, bound, prepare=True)
-                if commit:  # as a statement, not commit(): that would sync at once
-                    driver.execute("COMMIT")
+                driver.execute("COMMIT")  # as a statement, not commit(): that would sync at once
             return cursor.fetchone()
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
