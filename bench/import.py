@@ -15,7 +15,8 @@ drift weighs on both alike:
 - the floor, a raw ``sqlite3`` ``executemany`` of the same rows read by the same reader: the log
   read row by row by the import's own reader (the same columns), and after every batch of rows
   (the import's batch size) the rows the import stored for them (read back from its database
-  beforehand, untimed) written with the standard library's ``sqlite3`` ``executemany`` into a
+  beforehand, untimed: proposals, events and, for events of format 3, their personal values kept
+  apart) written with the standard library's ``sqlite3`` ``executemany`` into a
   fresh database with the same schema, indexes and triggers, in one transaction, with the same
   pragmas, and with the garbage collector off as the import has it. What the floor is spared is
   exactly the import's own work: checking every row against the workflow, its roles and the time
@@ -106,7 +107,8 @@ def run_import(folder: Path, log: Path, tag: str) -> tuple[Timed, Path]:
         return (time.perf_counter() - start, time.process_time() - used), target
 
 
-Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[str], list[str], list[tuple[object, ...]]]
+Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[str], list[str], list[tuple[object, ...]],
+             list[tuple[object, ...]]]
 
 
 def stored_rows(database: Path) -> Rows:
@@ -118,8 +120,11 @@ def stored_rows(database: Path) -> Rows:
     cursor = conn.execute("SELECT * FROM events ORDER BY pk")
     event_columns = [d[0] for d in cursor.description]
     events = cursor.fetchall()
+    # event format 3: the personal values kept apart, one row per value (none in a database of format 2)
+    erasable = conn.execute("SELECT proposal_pk, seq, item, value, salt FROM erasable "
+                            "ORDER BY proposal_pk, seq, item").fetchall()
     conn.close()
-    return proposals, events, proposal_columns, event_columns, definitions
+    return proposals, events, proposal_columns, event_columns, definitions, erasable
 
 
 def run_raw(folder: Path, source: Path, log: Path, tag: str, *, indexes_last: bool = False) -> Timed:
@@ -137,7 +142,7 @@ def run_raw(folder: Path, source: Path, log: Path, tag: str, *, indexes_last: bo
 
     target = folder / f"raw-{tag}.db"
     FlowEngine.open(str(target)).close()  # the schema, its indexes and triggers, as flowengine creates them
-    proposals, events, proposal_columns, event_columns, definitions = stored_rows(source)
+    proposals, events, proposal_columns, event_columns, definitions, erasable = stored_rows(source)
     conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -157,10 +162,10 @@ def run_raw(folder: Path, source: Path, log: Path, tag: str, *, indexes_last: bo
                             "AND tbl_name IN ('proposals', 'events') ORDER BY name").fetchall() if indexes_last else []
     for name, _ in deferred:
         conn.execute(f'DROP INDEX "{name}"')
-    read = written = proposals_written = 0
+    read = written = proposals_written = erasable_written = 0
 
     def write_through(upto: int) -> None:
-        nonlocal written, proposals_written
+        nonlocal written, proposals_written, erasable_written
         if upto <= written:
             return
         last_pk = events[upto - 1][event_proposal]
@@ -168,6 +173,12 @@ def run_raw(folder: Path, source: Path, log: Path, tag: str, *, indexes_last: bo
         while upto_proposal < len(proposals) and proposals[upto_proposal][proposal_pk] <= last_pk:
             upto_proposal += 1
         conn.executemany(insert_proposals, proposals[proposals_written:upto_proposal])
+        upto_erasable = erasable_written
+        while upto_erasable < len(erasable) and erasable[upto_erasable][0] <= last_pk:  # type: ignore[operator]
+            upto_erasable += 1
+        if upto_erasable > erasable_written:  # before their events, as the import writes them
+            conn.executemany("INSERT INTO erasable VALUES (?, ?, ?, ?, ?)", erasable[erasable_written:upto_erasable])
+            erasable_written = upto_erasable
         conn.executemany(insert_events, events[written:upto])
         written, proposals_written = upto, upto_proposal
 

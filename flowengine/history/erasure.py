@@ -57,8 +57,13 @@ def repeatable_salt(proposal: str, seq: int, item: str, recorded: str) -> str:
     return hashlib.sha256(f"flowengine repeatable salt\n{proposal}\n{seq}\n{item}\n{recorded}".encode()).hexdigest()
 
 
+# The encoder json.dumps builds on every call with these options, built once: an import commits
+# to a value per event.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _CANONICAL(value).encode()
 
 
 def commit(item: str, salt: str, value: Any) -> str:

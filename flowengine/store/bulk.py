@@ -24,8 +24,9 @@ dropped): every row is checked against them as it comes, as in any other write.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
@@ -77,16 +78,34 @@ def mirrored(history: Sequence[EventRow]) -> tuple[str | None, str | None]:
     return (came_from if isinstance(came_from, str) else None), (kind if isinstance(kind, str) else None)
 
 
+def _json_text() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults (what SQLAlchemy's JSON type stores), its C encoder built
+    once instead of on every call (an import stores a few JSON objects per event in format 3).
+    Without the circularity check, which values read from a log or built by the step builder
+    never need; without the C accelerator, ``json.dumps`` itself."""
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.dumps
+    encode = c_make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False,
+                            True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_text()
+
+
 def _sqlite_json(value: dict[str, Any]) -> str:
-    return json.dumps(value) if value else "{}"
+    return _dumps(value) if value else "{}"
 
 
 def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Sequence[tuple[str, str, str]],
-                first: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+                first: int, kept: list[tuple[Any, ...]] | None = None
+                ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The rows of proposals (primary keys from ``first`` on) and of their events, in SQLite's
     storage format (the events' times as ``iso_utc`` text, which :data:`SQLITE_EVENTS` cuts),
     ready for ``executemany`` of :data:`SQLITE_PROPOSALS` and :data:`SQLITE_EVENTS`; a pure
-    function, so another process may prepare them (a bulk load does)."""
+    function, so another process may prepare them (a bulk load does). ``kept``: given, the
+    erasable rows of events of format 3 are added to it, for :data:`SQLITE_ERASABLE` (each event
+    split once)."""
     rows = []
     for offset, ((proposal, history), (created, updated, entered)) in enumerate(zip(batch, iso, strict=True)):
         (pid, prefix, number, workflow, definition, title, description, origin, state, fields, _c, created_by,
@@ -96,10 +115,10 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
                      _sqlite_time(entered), version, head, *mirrored(history)))
     return rows, [
         (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
-         json.dumps(changes) if changes else "{}", json.dumps(details) if details else "{}", key, prev, digest,
+         _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
          login, recorded, None) if personal is None else
         _sqlite_kept_apart(first + offset, seq, kind, trigger, source, target, role, at, entered, details, key, prev,
-                           digest, login, recorded, split(actor, comment, changes, personal))
+                           digest, login, recorded, split(actor, comment, changes, personal), kept)
         for offset, (_, history) in enumerate(batch)
         for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
              key, prev, digest, login, _r, recorded, personal) in history
@@ -129,11 +148,15 @@ def build_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
 
 def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source: str | None, target: str, role: str,
                        at: str, entered: str, details: dict[str, Any], key: str | None, prev: str, digest: str,
-                       login: str | None, recorded: str | None, stored: Stored) -> tuple[Any, ...]:
-    """The events row of an event of format 3, its personal values left out (see :func:`erasable_rows`)."""
+                       login: str | None, recorded: str | None, stored: Stored,
+                       kept: list[tuple[Any, ...]] | None) -> tuple[Any, ...]:
+    """The events row of an event of format 3, its personal values left out (see :func:`erasable_rows`);
+    its erasable rows added to ``kept`` when given."""
+    if kept is not None:
+        kept.extend((pk, seq, item, value, salt) for item, value, salt in stored.rows)
     return (pk, seq, kind, trigger, source, target, stored.actor, role, at, entered, stored.comment,
-            json.dumps(stored.changes) if stored.changes else "{}", json.dumps(details) if details else "{}", key,
-            prev, digest, login, recorded, json.dumps(stored.personal))
+            _dumps(stored.changes) if stored.changes else "{}", _dumps(details) if details else "{}", key,
+            prev, digest, login, recorded, _dumps(stored.personal))
 
 
 def erasable_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], pks: Sequence[int]
@@ -184,12 +207,10 @@ class BulkWriter:
 
     def _write_sqlite(self, batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]],
                       iso: Sequence[tuple[str, str, str]]) -> None:
-        first = self._next_pk
-        rows, event_rows = sqlite_rows(batch, iso, first)
+        kept: list[tuple[Any, ...]] = []
+        rows, event_rows = sqlite_rows(batch, iso, self._next_pk, kept)
         self.conn.exec_driver_sql(SQLITE_PROPOSALS, rows)
         self._next_pk += len(rows)
-        kept = [(row["proposal_pk"], row["seq"], row["item"], row["value"], row["salt"])
-                for row in erasable_rows(batch, range(first, first + len(batch)))]
         if kept:
             self.conn.exec_driver_sql(SQLITE_ERASABLE, kept)
         self.conn.exec_driver_sql(SQLITE_EVENTS, event_rows)

@@ -30,8 +30,8 @@ class Stored(NamedTuple):
     rows: list[tuple[str, str, str]]
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# json.dumps with these options builds this encoder on every call; an import stores a value per event.
+_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def split(actor: str, comment: str, changes: dict[str, Any], personal: Mapping[str, Committed] | None) -> Stored:
