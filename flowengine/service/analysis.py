@@ -38,11 +38,12 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
     with engine.database.read() as conn:
         # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).
         beside = engine.database.read if engine.database.dialect == "sqlite" else None
-        reading = aggregates.read(conn, moment, reference.answering(declared), meter, beside=beside)
+        reading = [aggregates.read(conn, moment, reference.answering(declared), meter, beside=beside)]
         numpy_ready()
         from flowengine.analysis.columnar import analyse_all
 
-        found = analyse_all(conn, declared, moment, meter, reading=reading)
+        # Handed over, not kept here: the analysis lets the read text go once it is parsed.
+        found = analyse_all(conn, declared, moment, meter, reading=reading.pop())
     # The same instant in the reader's zone, so titles name the day they asked about.
     return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
 

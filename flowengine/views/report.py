@@ -89,6 +89,8 @@ class _Cells:
         self.language = language
 
     def count(self, n: int, key: str | None = None) -> Cell:
+        if self.privacy.hidden is None and not 0 < n < self.privacy.min_count:
+            return n  # nothing hides it (the common case, worth not making its text: a report has millions)
         shown = self.privacy.count(n, key)
         return n if shown == str(n) else shown
 

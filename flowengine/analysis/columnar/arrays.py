@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -167,39 +167,12 @@ class Log:
     group: Ints
     time_format: str
 
-    @classmethod
-    def of_groups(cls, groups: tuple[aggregates.StepGroup, ...], time_format: str) -> Log:
-        parts = [event_columns(g.events, time_format) for g in groups]
-        if not parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return cls(groups, empty, empty, empty, empty, time_format)
-        pk = np.concatenate([p.pk for p in parts])
-        seq = np.concatenate([p.seq for p in parts])
-        at = np.concatenate([p.at for p in parts])
-        group = np.repeat(np.arange(len(groups), dtype=np.int64), [p.pk.size for p in parts])
-        order = event_order(pk, seq)
-        return cls(groups, pk[order], seq[order], at[order], group[order], time_format)
-
-    def of(self, members: Ints) -> View | None:
-        """The events of these proposals; None when the column-wise view cannot take them."""
-        keep = is_member(self.pk, members)
-        return self._checked(View(self.pk[keep], self.seq[keep], self.at[keep], self.group[keep]))
-
-    def partitioned(self, members: Sequence[Ints], *, check: bool = True) -> list[View | None]:
-        """The events of each set of proposals (``members[i]``: one workflow's, the sets disjoint),
-        as :meth:`of` gives them, from one pass: the log's columns are reordered workflow by
-        workflow (a stable sort on a small key keeps each one's order by proposal and sequence)
-        and each view is a slice of them, not a copy. Filtering the whole log once per
-        workflow would cost the log's length times the number of workflows. ``check``: a view
-        the column-wise analysis cannot take is None (as with :meth:`of`)."""
-        owner = owners(self.pk, members)
-        order = np.argsort(owner.astype(np.uint16) if len(members) < 65_535 else owner, kind="stable")
-        columns = [column[order] for column in (self.pk, self.seq, self.at, self.group)]
-        del order
-        ends = np.cumsum(np.bincount(owner, minlength=len(members) + 1)).tolist()
+    def _sliced(self, counts: Ints, wanted: int, check: bool) -> list[View | None]:
+        """Views of the first ``wanted`` runs of ``counts`` rows each (the log ordered by owner)."""
+        ends = np.cumsum(counts).tolist()
         starts = [0, *ends[:-1]]
-        views = [View(*(column[start:end] for column in columns))
-                  for start, end in zip(starts[:len(members)], ends[:len(members)], strict=True)]
+        views = [View(self.pk[start:end], self.seq[start:end], self.at[start:end], self.group[start:end])
+                 for start, end in zip(starts[:wanted], ends[:wanted], strict=True)]
         return [self._checked(view) for view in views] if check else list(views)
 
     def _checked(self, view: View) -> View | None:
@@ -211,6 +184,51 @@ class Log:
         if bool((kinds[first] != KIND_CODES[CREATED]).any()) or bool(sourceless[view.group].any()):
             return None
         return view
+
+
+NO_EVENTS = aggregates.Columns(0, "", "")
+
+
+def split_groups(groups: list[aggregates.StepGroup], time_format: str, members: Sequence[Ints], *,
+                 check: bool = True) -> list[View | None]:
+    """The events of each set of proposals (``members[i]``: one workflow's; the sets disjoint),
+    sorted by proposal and sequence: the columns put in order workflow by workflow (a stable
+    sort on a small key) and each view a slice of them, where filtering the whole log once per
+    workflow would cost its length times the number of workflows. ``check``: a view the
+    column-wise analysis cannot take (a history that does not start with its creation, a step
+    with no source) is None. Memory: each group's text is let go once parsed (``groups[i]``
+    becomes the group without it — the caller's list, so hold no other reference to it), the
+    parts are joined once and the columns ordered one at a time; at 10M events the text is
+    some 400 MB, a column 80 MB."""
+    parts = []
+    for index, group in enumerate(groups):
+        parts.append(event_columns(group.events, time_format))
+        groups[index] = replace(group, events=NO_EVENTS)
+    names = tuple(groups)
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Log(names, empty, empty, empty, empty, time_format)._sliced(
+            np.zeros(len(members) + 1, dtype=np.int64), len(members), check)
+    sizes = [part.pk.size for part in parts]
+    pk = np.concatenate([part.pk for part in parts])
+    seq = np.concatenate([part.seq for part in parts])
+    at = np.concatenate([part.at for part in parts])
+    del parts
+    order = event_order(pk, seq)
+    owner = owners(pk, members)[order]
+    order = order[_by_owner(owner, len(members))]
+    counts = np.bincount(owner, minlength=len(members) + 1)
+    del owner
+    pk = pk[order]
+    seq = seq[order]
+    at = at[order]
+    group_of = np.repeat(np.arange(len(names), dtype=np.int64), sizes)[order]
+    return Log(names, pk, seq, at, group_of, time_format)._sliced(counts, len(members), check)
+
+
+def _by_owner(owner: Ints, sets: int) -> Ints:
+    """The stable order by owner: a radix sort on 16 bits where there are fewer than 65,535 sets."""
+    return np.argsort(owner.astype(np.uint16) if sets < 65_535 else owner, kind="stable")
 
 
 def owners(pk: Ints, members: Sequence[Ints]) -> Ints:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from flowengine.analysis.columnar.arrays import EventColumns, Ints, Log, event_columns, parse_ints
+from flowengine.analysis.columnar.arrays import EventColumns, Ints, event_columns, parse_ints, split_groups
 from flowengine.analysis.columnar.figures import (
     LAST_HEARD,
     PROGRESS_SEQS,
@@ -44,7 +44,8 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     """The analysis of each workflow's proposals as of ``as_of``, as :func:`flowengine.analysis.reference.analyse`
     gives it; ``meter`` is told one unit per phase read (:data:`aggregates.PHASES`) and one per workflow.
     ``reading``: :func:`aggregates.read` of the same moment and workflows, when the caller has
-    read it already (its meter then told the phases)."""
+    read it already (its meter then told the phases); its text is let go once parsed, so a caller
+    should not keep a reference of its own (``reading=found.pop()``)."""
     moment = as_utc(as_of)
     if reading is None:
         reading = aggregates.read(conn, moment, answering(workflows), meter)
@@ -52,9 +53,13 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     members = {m.workflow: parse_ints(m.proposals, m.count) for m in reading.members}
     wanted = [members.get(workflow.id, np.zeros(0, dtype=np.int64)) for workflow in workflows]
     del members
-    views = Log.of_groups(reading.steps, time_format).partitioned(wanted)
-    answers = Log.of_groups(reading.answers, time_format).partitioned(wanted, check=False)
+    # The groups taken out of the reading, so that each one's text is let go once parsed.
+    steps, answer_groups = list(reading.steps), list(reading.answers)
+    del reading
+    views = split_groups(steps, time_format, wanted)
+    answers = split_groups(answer_groups, time_format, wanted, check=False)
     del wanted
+    step_names = tuple(steps)
     found: list[Analysis | None] = [None] * len(workflows)
     batch: list[tuple[int, Analysing]] = []
     events = 0
@@ -66,7 +71,7 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
             continue
         answered = answers[index]
         assert answered is not None  # unchecked views are never None
-        batch.append((index, Figures(workflow, moment, reading.steps, view, reading.answers, answered).analysis()))
+        batch.append((index, Figures(workflow, moment, step_names, view, answer_groups, answered).analysis()))
         events += view.pk.size
         if events >= BATCH_EVENTS:
             _run(conn, moment, batch, found, meter)
