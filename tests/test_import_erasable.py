@@ -28,7 +28,7 @@ ROWS = [
 ]
 
 
-DRAW = erasure.SaltPool.DRAW  # salts drawn at once
+DRAW = erasure.SALTS_DRAWN
 
 
 def counted_salts() -> list[str]:
@@ -45,8 +45,8 @@ def test_an_imported_history_of_format_3_is_sealed_as_the_reference_says_with_th
         calls.append(size)
         return b"".join(hashlib.sha256(b"%d" % next(stream)).digest() for _ in range(size // 32))
 
-    pool = erasure.SaltPool
-    monkeypatch.setattr(erasure, "SaltPool", lambda: pool(source))  # as the import makes its pool
+    pool = erasure.salt_pool
+    monkeypatch.setattr(erasure, "salt_pool", lambda: pool(source))  # as the import makes its pool
     monkeypatch.delenv("FLOWENGINE_FOR_TESTS")  # a database for real use: its salts drawn, not derived
     workflows = tmp_path / "workflows"
     workflows.mkdir()

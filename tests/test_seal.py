@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,14 +146,14 @@ def test_a_chain_is_created_once_and_stepped_only_after_its_creation() -> None:
         fresh.create("panel_work", "kari", "panel", T0, details={})
 
 
-def _counted(start: int = 0) -> erasure.SaltPool:
+def _counted(start: int = 0) -> Callable[[], str]:
     """A pool whose random bytes are a counter's hashes: the same salts for every pool made so."""
     stream = itertools.count(start)
 
     def source(size: int) -> bytes:
         return b"".join(hashlib.sha256(b"%d" % next(stream)).digest() for _ in range(size // 32))
 
-    return erasure.SaltPool(source)
+    return erasure.salt_pool(source)
 
 
 @pytest.mark.parametrize("form", ["format 1", "format 2", "format 3", "format 3, repeatable salts"])
@@ -201,16 +202,16 @@ def test_salts_from_a_pool_are_fresh_32_byte_values_drawn_many_at_a_time() -> No
         asked.append(size)
         return bytes.fromhex("".join(stream() for _ in range(size // 32)))
 
-    pool = erasure.SaltPool(source)
-    drawn = [pool() for _ in range(erasure.SaltPool.DRAW + 1)]
+    pool = erasure.salt_pool(source)
+    drawn = [pool() for _ in range(erasure.SALTS_DRAWN + 1)]
     expected = _counted()
     assert drawn == [expected() for _ in drawn]  # the source's bytes, in order, each used once
-    assert asked == [32 * erasure.SaltPool.DRAW] * 2  # one call for a block of salts, the next when it runs out
+    assert asked == [32 * erasure.SALTS_DRAWN] * 2  # one call for a block of salts, the next when it runs out
     assert all(len(salt) == 64 and int(salt, 16) >= 0 for salt in drawn) and len(set(drawn)) == len(drawn)
-    real = erasure.SaltPool()
+    real = erasure.salt_pool()
     assert len({real() for _ in range(3000)}) == 3000
     with pytest.raises(ValueError, match="gave 5 bytes"):
-        erasure.SaltPool(lambda size: b"short")()
+        erasure.salt_pool(lambda size: b"short")()
 
 
 def test_a_bulk_advance_before_the_creation_is_refused() -> None:

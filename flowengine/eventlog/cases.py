@@ -132,7 +132,7 @@ class CaseBuilder:
         self.keys: dict[str, str] = {}  # idempotency key → case, for the keys of this file
         self.batch_keys: dict[str, tuple[Any, str]] = {}
         self.states = state_index(workflow)
-        self.salts = erasure.SaltPool()  # the salts of the personal values of this import's events (format 3)
+        self.salts = erasure.salt_pool()  # the salts of the personal values of this import's events (format 3)
         self.steps: dict[tuple[str, str, str], Resolved] = {}
         self.actors: dict[tuple[str, str], str | None] = {}  # (name, role) → why it is not usable, or None
         self.actor = self.default_actor or ""

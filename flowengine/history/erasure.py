@@ -19,12 +19,14 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from itertools import chain
 from json.encoder import encode_basestring  # the C encoder json.dumps itself uses for text
 from typing import Any, NamedTuple
 
-__all__ = ["ACTOR", "COMMENT", "DOMAIN", "ERASED", "FIELD", "Committed", "SaltPool", "carried", "commit", "digests",
-           "field_item", "from_carried", "new_salt", "repeatable_salt", "shown"]
+__all__ = ["ACTOR", "COMMENT", "DOMAIN", "ERASED", "FIELD", "SALTS_DRAWN", "Committed", "carried", "commit", "digests",
+           "field_item", "from_carried", "new_salt", "repeatable_salt", "salt_pool", "shown"]
 
 DOMAIN = b"flowengine erasable value 1"
 ERASED = "[erased]"  # what an erased value reads as (views translate it)
@@ -50,32 +52,28 @@ def new_salt() -> str:
     return secrets.token_hex(SALT_BYTES)
 
 
-class SaltPool:
+SALTS_DRAWN = 1024  # salts a pool reads from the generator at once
+
+
+def salt_pool(source: Callable[[int], bytes] = os.urandom) -> Callable[[], str]:
     """Salts for many values, drawn from the operating system's generator many at a time: one
-    call for :data:`DRAW` salts instead of one per value, each salt still :data:`SALT_BYTES`
-    fresh random bytes used once, in hex like :func:`new_salt`'s. An import of a million events
-    needs a salt per personal value. One pool serves one writer (an import): it is not shared
-    between threads or kept across a fork. ``source``: where the random bytes come from
-    (``os.urandom``; a test injects its own)."""
+    call for :data:`SALTS_DRAWN` salts instead of one per value, each salt still
+    :data:`SALT_BYTES` fresh random bytes used once, in hex like :func:`new_salt`'s. An import of
+    a million events needs a salt per personal value: handing one out is a call into C, no
+    Python frame. One pool serves one writer (an import): it is not shared between threads or
+    kept across a fork. ``source``: where the random bytes come from (``os.urandom``; a test
+    injects its own)."""
+    return partial(next, chain.from_iterable(_salt_blocks(source)))
 
-    __slots__ = ("_drawn", "_end", "_next", "_source")
 
-    DRAW = 1024
-
-    def __init__(self, source: Callable[[int], bytes] = os.urandom) -> None:
-        self._source = source
-        self._drawn = ""
-        self._next = self._end = 0
-
-    def __call__(self) -> str:
-        start = self._next
-        if start == self._end:
-            block = self._source(SALT_BYTES * self.DRAW)
-            if len(block) != SALT_BYTES * self.DRAW:
-                raise ValueError(f"the salt source gave {len(block)} bytes where {SALT_BYTES * self.DRAW} were asked")
-            self._drawn, start, self._end = block.hex(), 0, 2 * SALT_BYTES * self.DRAW
-        self._next = start + 2 * SALT_BYTES
-        return self._drawn[start:self._next]
+def _salt_blocks(source: Callable[[int], bytes]) -> Iterator[list[str]]:
+    size, width = SALT_BYTES * SALTS_DRAWN, 2 * SALT_BYTES
+    while True:
+        block = source(size)
+        if len(block) != size:
+            raise ValueError(f"the salt source gave {len(block)} bytes where {size} were asked")
+        drawn = block.hex()
+        yield [drawn[at:at + width] for at in range(0, 2 * size, width)]
 
 
 def repeatable_salt(proposal: str, seq: int, item: str, recorded: str) -> str:

@@ -96,7 +96,7 @@ class ChainBuilder:
     of format 3: the actor's name, the comment and those fields are sealed as salted commitments
     (:mod:`flowengine.history.erasure`), so they can be erased later. ``salts``: where their
     salts come from (:func:`~flowengine.history.erasure.new_salt`; an import passes a
-    :class:`~flowengine.history.erasure.SaltPool`); a database made for tests or demos derives
+    :func:`~flowengine.history.erasure.salt_pool`); a database made for tests or demos derives
     them instead (:func:`~flowengine.history.erasure.repeatable_salt`)."""
 
     __slots__ = ("carried", "carrying", "entered_at", "entered_iso", "erasable", "head", "login", "proposal",
@@ -192,11 +192,11 @@ class ChainBuilder:
         else:  # event format 3
             personal, sealed = {}, {}
             if actor != SYSTEM:
-                salt = self._salt(seq, ACTOR)
+                salt = self._salt(seq, ACTOR) if self.simulated else self.salts()
                 sealed[ACTOR] = digest = commit(ACTOR, salt, actor)
                 personal[ACTOR] = _new_committed(Committed, (digest, salt))
             if comment:
-                salt = self._salt(seq, COMMENT)
+                salt = self._salt(seq, COMMENT) if self.simulated else self.salts()
                 sealed[COMMENT] = digest = commit(COMMENT, salt, comment)
                 personal[COMMENT] = _new_committed(Committed, (digest, salt))
         digest = seal(head, self.proposal, seq, ADVANCED, trigger, source, to_state, actor, role, at_iso, entered_iso,

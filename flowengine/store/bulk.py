@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
@@ -36,7 +36,6 @@ from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import FROM_KEY
 from flowengine.history.steps import EventRow
 from flowengine.store.erasable import split
-from flowengine.store.erasable import value_text as _value_text
 from flowengine.store.schema import erasable, events, proposals
 
 # One proposal: id, prefix, number, workflow, definition_hash, title, description, origin, state,
@@ -86,6 +85,7 @@ def _json_text() -> Callable[[Any], str]:
 
 
 _dumps = _json_text()
+_text: Callable[[str], str] = encode_basestring  # a text value's canonical JSON (erasable.value_text)
 
 
 def _sqlite_json(value: dict[str, Any]) -> str:
@@ -139,7 +139,7 @@ def _sqlite_event_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], 
                      login, recorded_text, None))
             elif len(personal) == 1 and (named := personal.get(ACTOR)) is not None:
                 if kept is not None and named.salt is not None:
-                    kept.append((pk, seq, ACTOR, _value_text(actor), named.salt))
+                    kept.append((pk, seq, ACTOR, _text(actor), named.salt))  # a name: text, as value_text has it
                 add((pk, seq, kind, trigger, source, target, "", role, at_text, entered_text, comment,
                      _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
                      login, recorded_text, f'{{"actor": {encode_basestring_ascii(named.digest)}}}'))
