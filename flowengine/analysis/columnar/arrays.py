@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,7 @@ from flowengine.timewindow import LAST, read_stored
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
+IntsAny = TypeVar("IntsAny", npt.NDArray[np.int64], npt.NDArray[np.int32])  # the same width out as in
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_DAY = 86_400_000_000
@@ -43,8 +45,12 @@ def parse_ints(text: str, count: int) -> Ints:
 
 _TABLE_DAYS = 1_000_000  # about 2,700 years: beyond, months are worked out per event, not per day
 _WIDTH = 27  # "YYYY-MM-DD HH:MM:SS.ffffff" and its comma
-_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
-_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord(".")}
+# Each column of a time and its comma: the least byte it may hold and how far above that it may
+# go (a digit: "0" and 9 more; a mark: itself exactly). One subtraction and one comparison of
+# the whole table check every byte (below the least, uint8 wraps around to above the span).
+_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord("."), 26: ord(",")}
+_LEAST = np.array([_MARKS.get(column, ord("0")) for column in range(_WIDTH)], dtype=np.uint8)
+_SPAN = np.array([0 if column in _MARKS else 9 for column in range(_WIDTH)], dtype=np.uint8)
 
 
 def parse_micros(text: str, count: int, time_format: str) -> Ints:
@@ -57,30 +63,31 @@ def parse_micros(text: str, count: int, time_format: str) -> Ints:
     if len(raw) != count * _WIDTH:
         return parse_micros_slowly(text)
     table = np.frombuffer(raw, dtype=np.uint8).reshape(count, _WIDTH)
-    digits = table[:, _DIGITS] - np.uint8(ord("0"))  # wraps below "0", so one bound checks both
-    marks_ok = all(bool((table[:, column] == mark).all()) for column, mark in _MARKS.items())
-    if not marks_ok or bool((digits > 9).any()):
+    if bool(((table - _LEAST) > _SPAN).any()):
         return parse_micros_slowly(text)
 
-    def number(first: int, last: int) -> Ints:
-        value = np.zeros(count, dtype=np.int64)
-        for column in range(first, last):
-            value = value * 10 + digits[:, column]
-        return value
+    def two(column: int) -> npt.NDArray[np.int32]:
+        """The two digits from ``column`` on, as a number (small: 32 bits are plenty)."""
+        tens = table[:, column].astype(np.int32) * 10
+        return tens + table[:, column + 1] - (ord("0") * 11)
 
-    days = days_from_civil(number(0, 4), number(4, 6), number(6, 8))
-    hour, minute, second, micro = number(8, 10), number(10, 12), number(12, 14), number(14, 20)
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+    year: npt.NDArray[np.int32] = two(0) * 100 + two(2)
+    days = days_from_civil(year, two(5), two(8)).astype(np.int64)
+    seconds = (two(11) * 60 + two(14)) * 60 + two(17)
+    micro = (two(20) * 100 + two(22)) * 100 + two(24)
+    found: Ints = (days * 86_400 + seconds) * 1_000_000 + micro
+    return found
 
 
-def days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised)."""
+def days_from_civil(year: IntsAny, month: IntsAny, day: IntsAny) -> IntsAny:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised);
+    in the arrays' integer type (32 bits hold any four-digit year's)."""
     year = year - (month <= 2)
     era = np.floor_divide(year, 400)
     year_of_era = year - era * 400
     day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days: Ints = era * 146097 + day_of_era - 719468
+    days: IntsAny = era * 146097 + day_of_era - 719468
     return days
 
 
@@ -289,8 +296,10 @@ def month_text(code: int) -> str:
 def spreads_by_key(keys: Ints, values: Floats) -> dict[int, Spread]:
     """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks.
 
-    One partition per key at the two lower ranks the quantiles read; the rank above each is
-    the least value to its right, and the largest the greatest right of the upper one."""
+    The values put in order of key once (a radix sort where keys span less than 16 bits), then
+    each key's run sorted (numpy's vectorised sort of doubles): the ranks the quantiles read,
+    the one above each and the largest are then read off, where a partition per key at the two
+    ranks still had to search what lies right of them."""
     if not keys.size:
         return {}
     low, high = int(keys.min()), int(keys.max())
@@ -302,19 +311,16 @@ def spreads_by_key(keys: Ints, values: Floats) -> dict[int, Spread]:
     found = {}
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         size = end - start
-        median_low, p90_low = math.floor((size - 1) * 0.5), math.floor((size - 1) * 0.9)
-        ordered = np.partition(values[start:end], [median_low, p90_low])
-        found[int(keys[start])] = Spread(size, quantile_of(ranked(ordered, median_low), size, 0.5),
-                                         quantile_of(ranked(ordered, p90_low), size, 0.9),
-                                         float(ordered[p90_low:].max()))
+        ordered = np.sort(values[start:end])
+        found[int(keys[start])] = Spread(size, quantile_of(ranked(ordered, math.floor((size - 1) * 0.5)), size, 0.5),
+                                         quantile_of(ranked(ordered, math.floor((size - 1) * 0.9)), size, 0.9),
+                                         float(ordered[-1]))
     return found
 
 
-def ranked(partitioned: Floats, rank: int) -> tuple[float, float]:
-    """The values at ``rank`` and at the rank above (the same at the top) of values partitioned
-    at ``rank``: the one above is the least of those to its right."""
-    above = partitioned[rank + 1:]
-    return float(partitioned[rank]), float(above.min()) if above.size else float(partitioned[rank])
+def ranked(ordered: Floats, rank: int) -> tuple[float, float]:
+    """The values at ``rank`` and at the rank above (the same at the top) of sorted values."""
+    return float(ordered[rank]), float(ordered[min(rank + 1, ordered.size - 1)])
 
 
 def quantile_of(pair: tuple[float, float], size: int, q: float) -> float:
