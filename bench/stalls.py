@@ -24,7 +24,9 @@ process, ``--runs`` times:
 
 ``--tools`` picks which run beside flowengine (PM4Py needs ``pip install '.[bench]'``).
 
-Each child reports its time and its peak resident memory (``getrusage``); the per-state medians
+Each child reports its time, its CPU time over the same span (``time.process_time``: every thread
+of the process; on a shared machine the figure to compare) and its peak resident memory
+(``getrusage``); the per-state medians
 of all three are checked against each other. Prints a Markdown table of medians with the
 machine and the command to reproduce. PM4Py (AGPL) is used here only: ``pip install '.[bench]'``.
 """
@@ -67,12 +69,13 @@ def child_flowengine(db: Path) -> dict[str, Any]:
     imported = time.perf_counter()
     # The database is made for real use (its clock is the system's): the analysis is asked "as of" the end.
     with FlowEngine.open(str(db), workflow_dirs=[HERE]) as engine:
-        begin = time.perf_counter()
+        begin, cpu = time.perf_counter(), time.process_time()
         (analysis,) = engine.analyse(as_of=synthetic.END)
-        seconds = time.perf_counter() - begin
+        seconds, cpu_seconds = time.perf_counter() - begin, time.process_time() - cpu
     medians = {s.state: s.passed.median for s in analysis.states if s.passed.count}
-    return {"seconds": seconds, "import_seconds": imported - started, "peak_mb": _peak_mb(), "medians": medians,
-            "stalls": len(analysis.stalls), "proposals": analysis.proposals}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "import_seconds": imported - started,
+            "peak_mb": _peak_mb(), "medians": medians, "stalls": len(analysis.stalls), "quiet": len(analysis.quiet),
+            "proposals": analysis.proposals}
 
 
 def _read_log(csv_path: Path) -> tuple[Any, float]:
@@ -144,7 +147,7 @@ def child_pandas_db(db: Path) -> dict[str, Any]:
     counted, as flowengine's is), then the same group-by as :func:`child_pandas`."""
     import pandas as pd
 
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     with sqlite3.connect(db) as conn:
         frame = pd.read_sql_query(_ENTERED, conn)
     frame["at"] = pd.to_datetime(frame["at"], format="%Y-%m-%d %H:%M:%S.%f")
@@ -157,18 +160,19 @@ def child_pandas_db(db: Path) -> dict[str, Any]:
         return float(values.quantile(0.9))
 
     states = finished.groupby("state")["days"].agg(["count", "median", p90, "max"])
-    seconds = time.perf_counter() - begin
-    return {"seconds": seconds, "read_seconds": loaded - begin, "peak_mb": _peak_mb(),
+    seconds, cpu_seconds = time.perf_counter() - begin, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "read_seconds": loaded - begin, "peak_mb": _peak_mb(),
             "medians": {str(k): float(v) for k, v in states["median"].items()}}
 
 
 def child_sql_read(db: Path) -> dict[str, Any]:
     """The floor: the columns the per-state figures need, read with the standard library's sqlite3
     and nothing computed."""
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     with sqlite3.connect(db) as conn:
         rows = conn.execute(_ENTERED).fetchall()
-    return {"seconds": time.perf_counter() - begin, "peak_mb": _peak_mb(), "rows": len(rows), "medians": {}}
+    return {"seconds": time.perf_counter() - begin, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
+            "rows": len(rows), "medians": {}}
 
 
 # -- the parent ------------------------------------------------------------------------------------
@@ -272,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     db, csv_path, events = prepare(args.cache, args.proposals, args.seed)
     tools = ["flowengine", *(t for t in TOOLS if t in args.tools.split(",") and t != "flowengine")]
     results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
+    loads = os.getloadavg()
     _run_child("flowengine", db)  # warm-up: the operating system's file cache, the bytecode
     for run in range(args.runs):
         for tool in tools:  # interleaved: the machine's drift weighs on all alike
@@ -282,14 +287,23 @@ def main(argv: list[str] | None = None) -> int:
     def median(tool: str, key: str) -> float:
         return float(statistics.median(r[key] for r in results[tool]))
 
+    def cpu(tool: str) -> str:
+        """The median CPU time and its ratio to flowengine's, where the child measured it."""
+        if not all("cpu_seconds" in r for r in results[tool]):
+            return " | "
+        seconds = median(tool, "cpu_seconds")
+        return f" {seconds:.2f} s | {seconds / median('flowengine', 'cpu_seconds'):.2f}x "
+
     ours = median("flowengine", "seconds")
     print(f"Stall analysis of {events:,} events ({args.proposals:,} proposals), medians of {args.runs} "
-          f"interleaved runs, each in a fresh process; measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n")
-    print("| what | median | ratio | peak memory |\n| --- | --- | --- | --- |")
-    print(f"| flowengine `FlowEngine.analyse()`, SQLite file, load included | {ours:.2f} s | 1.00x | "
-          f"{median('flowengine', 'peak_mb'):.0f} MB |")
+          f"interleaved runs, each in a fresh process; measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"load average {loads[0]:.1f} before and {os.getloadavg()[0]:.1f} after.\n")
+    print("| what | median | ratio | CPU time | CPU ratio | peak memory |\n| --- | --- | --- | --- | --- | --- |")
+    print(f"| flowengine `FlowEngine.analyse()`, SQLite file, load included | {ours:.2f} s | 1.00x |"
+          f"{cpu('flowengine')}| {median('flowengine', 'peak_mb'):.0f} MB |")
     whole = median("flowengine", "process_seconds")
-    print(f"| the same, whole process (Python start, imports, open, analyse) | {whole:.2f} s | {whole / ours:.2f}x | |")
+    print(f"| the same, whole process (Python start, imports, open, analyse) | {whole:.2f} s | {whole / ours:.2f}x "
+          "| | | |")
     for tool, label in (("pm4py", "PM4Py `discover_performance_dfg` on the DataFrame + per-state sojourn"),
                         ("pm4py-log", "PM4Py the same on its EventLog (`convert_to_event_log` counted)"),
                         ("pandas", "pandas group-by: per-state and per-edge durations"),
@@ -300,17 +314,18 @@ def main(argv: list[str] | None = None) -> int:
         if tool not in results:
             continue
         seconds = median(tool, "seconds")
-        print(f"| {label} | {seconds:.2f} s | {seconds / ours:.2f}x | {median(tool, 'peak_mb'):.0f} MB |")
+        print(f"| {label} | {seconds:.2f} s | {seconds / ours:.2f}x |{cpu(tool)}| {median(tool, 'peak_mb'):.0f} MB |")
     if "pandas" in results:
         print(f"| reading the CSV into a DataFrame (not counted above) | {median('pandas', 'read_seconds'):.2f} s "
-              "| | |")
+              "| | | | |")
     if "pandas-db" in results:
-        print(f"| … of which pandas' load from the database | {median('pandas-db', 'read_seconds'):.2f} s | | |")
+        print(f"| … of which pandas' load from the database | {median('pandas-db', 'read_seconds'):.2f} s | | | | |")
     print()
     for name, value in _machine():
         print(f"- {name}: {value}")
     print(f"- figures agree: {_agree(results)}")
-    print(f"- stalled proposals found: {results['flowengine'][-1]['stalls']:,}")
+    print(f"- stalled proposals found: {results['flowengine'][-1]['stalls']:,}; gone quiet: "
+          f"{results['flowengine'][-1].get('quiet', 0):,}")
     command = (f"python bench/stalls.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs} "
                f"--tools {','.join(tools)}")
     print(f"- reproduce: `pip install -e '.[bench]' && {command}`")

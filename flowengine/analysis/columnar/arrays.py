@@ -4,7 +4,7 @@ with :func:`flowengine.analysis.figures.quantile`'s arithmetic."""
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -289,6 +289,7 @@ def days_of(micros: Ints) -> Floats:
     return np.maximum(micros.astype(np.float64) / 1e6 / 86400.0, 0.0)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_text(code: int) -> str:
     return f"{1970 + code // 12:04d}-{code % 12 + 1:02d}"
 
@@ -296,38 +297,34 @@ def month_text(code: int) -> str:
 def spreads_by_key(keys: Ints, values: Floats) -> dict[int, Spread]:
     """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks.
 
-    The values put in order of key once (a radix sort where keys span less than 16 bits), then
-    each key's run sorted (numpy's vectorised sort of doubles): the ranks the quantiles read,
-    the one above each and the largest are then read off, where a partition per key at the two
-    ranks still had to search what lies right of them."""
+    The values put in order of key once (a radix sort where keys span less than 16 bits), each
+    key's run sorted in place (numpy's vectorised sort of doubles), then the ranks the quantiles
+    read, the ones above them and the largest read off for every key at once: the operations of
+    :func:`flowengine.analysis.figures.quantile` on the same doubles, elementwise."""
     if not keys.size:
         return {}
     low, high = int(keys.min()), int(keys.max())
     small = keys - low if high - low < 32_000 else keys  # 16 bits: numpy sorts them by radix
     order = np.argsort(small.astype(np.int16) if small is not keys else keys, kind="stable")
-    keys, values = keys[order], values[order]
+    keys, values = keys[order], values[order]  # copies: sorted in place below
     starts = np.flatnonzero(run_starts(keys))
     ends = np.append(starts[1:], keys.size)
-    found = {}
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        size = end - start
-        ordered = np.sort(values[start:end])
-        found[int(keys[start])] = Spread(size, quantile_of(ranked(ordered, math.floor((size - 1) * 0.5)), size, 0.5),
-                                         quantile_of(ranked(ordered, math.floor((size - 1) * 0.9)), size, 0.9),
-                                         float(ordered[-1]))
-    return found
+        values[start:end].sort()
+    sizes = ends - starts
+    last = ends - 1
 
+    def quantiles(q: float) -> Floats:
+        position = (sizes - 1) * q
+        floor = np.floor(position)
+        rank = starts + floor.astype(np.int64)
+        low_value, high_value = values[rank], values[np.minimum(rank + 1, last)]
+        found: Floats = low_value + (high_value - low_value) * (position - floor)
+        return found
 
-def ranked(ordered: Floats, rank: int) -> tuple[float, float]:
-    """The values at ``rank`` and at the rank above (the same at the top) of sorted values."""
-    return float(ordered[rank]), float(ordered[min(rank + 1, ordered.size - 1)])
-
-
-def quantile_of(pair: tuple[float, float], size: int, q: float) -> float:
-    """figures.quantile, from the values at the two ranks it reads."""
-    position = (size - 1) * q
-    low_value, high_value = pair
-    return low_value + (high_value - low_value) * (position - math.floor(position))
+    return {key: Spread(size, median, p90, top) for key, size, median, p90, top in zip(
+        keys[starts].tolist(), sizes.tolist(), quantiles(0.5).tolist(), quantiles(0.9).tolist(), values[last].tolist(),
+        strict=True)}
 
 
 def count_keys(keys: Ints) -> dict[int, int]:
@@ -336,12 +333,18 @@ def count_keys(keys: Ints) -> dict[int, int]:
 
 
 def by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:
+    """Per name, how many of each month (texts ``YYYY-MM``), months ascending."""
     found: dict[int, dict[str, int]] = {}
     if not names.size:
         return found
-    span = int(months.max()) - int(months.min()) + 1
     base = int(months.min())
+    span = int(months.max()) - base + 1
     texts = [month_text(base + offset) for offset in range(span)]  # a log spans few months, many events
-    for key, n in count_keys(names * span + (months - base)).items():
-        found.setdefault(key // span, {})[texts[key % span]] = n
+    keys, counts = np.unique(names * span + (months - base), return_counts=True)
+    owner = keys // span
+    starts = np.flatnonzero(run_starts(owner)).tolist()
+    month_texts = [texts[offset] for offset in (keys % span).tolist()]
+    counted = counts.tolist()
+    for start, end, name in zip(starts, [*starts[1:], keys.size], owner[starts].tolist(), strict=True):
+        found[name] = dict(zip(month_texts[start:end], counted[start:end], strict=True))
     return found

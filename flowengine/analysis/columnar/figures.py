@@ -293,19 +293,22 @@ class Figures:
         who: dict[int, aggregates.Current] = yield Need(LAST_HEARD, pks[stalled])
         waited = days_of(self.now_us - clock[stalled])
         found = []
+        about: dict[int, tuple[str, str | None, str | None, str]] = {}  # code → name, stage, owner, rule
+        for code in limits:
+            declared = self.workflow.states.get(self.names[code])
+            about[code] = (self.names[code], declared.stage if declared else None,
+                           declared.owner if declared else None, limits[code][1])
         for pk, code, started_us, days, limit_days_of in zip(
                 pks[stalled].tolist(), names[stalled].tolist(), clock[stalled].tolist(), waited.tolist(),
                 limit_days[stalled].tolist(), strict=True):
-            name = self.names[code]
-            declared = self.workflow.states.get(name)
+            name, stage, owner, rule = about[code]
             current = who[pk]
+            last_heard = as_utc(current.last_at)
             found.append(Stall(
-                proposal=current.id, title=current.title, workflow=current.workflow, state=name,
-                stage=declared.stage if declared else None, owner=declared.owner if declared else None,
-                since=EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
-                rule=limits[code][1], last_actor=current.last_actor, last_role=current.last_role,
-                last_heard=as_utc(current.last_at), heard_days=max(0.0, (self.moment - as_utc(current.last_at))
-                                                                   .total_seconds() / 86400),
+                proposal=current.id, title=current.title, workflow=current.workflow, state=name, stage=stage,
+                owner=owner, since=EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
+                rule=rule, last_actor=current.last_actor, last_role=current.last_role, last_heard=last_heard,
+                heard_days=max(0.0, (self.moment - last_heard).total_seconds() / 86400),
             ))
         return split_quiet(found)
 
