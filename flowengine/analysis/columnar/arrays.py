@@ -107,7 +107,8 @@ def civil(days: Ints) -> tuple[Ints, Ints, Ints]:
 
 def month_codes(micros: Ints) -> Ints:
     """Months since 1970-01 (UTC) of times in microseconds. A log spans far fewer days than it
-    has events: each day's month is worked out once, in a table looked up per event."""
+    has events: each day's month is worked out once, in a table looked up per event; the tables
+    are kept for blocks of :data:`_BLOCK_DAYS`, so the workflows of one log share them."""
     days = np.floor_divide(micros, US_PER_DAY)
     if not days.size:
         return days
@@ -115,9 +116,21 @@ def month_codes(micros: Ints) -> Ints:
     if last - first > _TABLE_DAYS:
         year, month, _ = civil(days)
         return (year - 1970) * 12 + month - 1
-    year, month, _ = civil(np.arange(first, last + 1, dtype=np.int64))
-    months: Ints = ((year - 1970) * 12 + month - 1)[days - first]
+    start = first - first % _BLOCK_DAYS
+    months: Ints = _month_table(start, last - last % _BLOCK_DAYS + _BLOCK_DAYS)[days - start]
     return months
+
+
+_BLOCK_DAYS = 8192  # about 22 years
+
+
+@functools.lru_cache(maxsize=8)
+def _month_table(start: int, end: int) -> Ints:
+    """The month code of each day from ``start`` to before ``end`` (read-only: it is shared)."""
+    year, month, _ = civil(np.arange(start, end, dtype=np.int64))
+    table: Ints = (year - 1970) * 12 + month - 1
+    table.flags.writeable = False
+    return table
 
 
 def add_duration(duration: Duration, micros: Ints) -> Ints:

@@ -281,6 +281,8 @@ class Figures:
         limit_days = np.zeros(pks.size, dtype=np.float64)
         for code, (limit, _, p90) in limits.items():
             here = np.flatnonzero(maybe & (names == code))
+            if not here.size:
+                continue
             if isinstance(limit, Duration):
                 due[here] = add_duration(limit, clock[here])
                 limit_days[here] = days_of(due[here] - clock[here])
