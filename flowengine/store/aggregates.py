@@ -59,11 +59,12 @@ PHASES = 2  # units :func:`read` tells its meter: the steps read, the answering 
 @dataclass(frozen=True)
 class Columns:
     """Events as two comma-separated columns: each event's key (its proposal's primary key and
-    sequence number in one number, :data:`SEQ_BITS`) and its time."""
+    sequence number in one number, :data:`SEQ_BITS`) and its time. Text as the driver hands it
+    over: ``str``, or from SQLite's scans ``bytes`` (no decoding to Python text and back)."""
 
     count: int
-    keys: str
-    times: str
+    keys: str | bytes
+    times: str | bytes
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ from flowengine.store.schema import events
 
 SEQ_BITS = 24  # an event's key: proposal_pk * 2**24 + seq (aggregates.SEQ_BITS)
 _KEY = f"proposal_pk * {1 << SEQ_BITS} + seq"
-_COLUMNS = f"count(*), group_concat({_KEY}), group_concat(at)"
+# As blobs: the driver hands bytes over as they are, where text is decoded to Python's and the
+# parser would encode it again.
+_COLUMNS = f"count(*), CAST(group_concat({_KEY}) AS BLOB), CAST(group_concat(at) AS BLOB)"
 _AFTER = "+at <= ?"  # the unary plus keeps the planner on the covering index, not ix_events_at
 
 GroupKey = tuple[str, str | None, str | None, str]  # kind, source, trigger, target
@@ -62,9 +64,9 @@ def _order(key: Sequence[str | None]) -> tuple[tuple[bool, str], ...]:
 
 
 def flow_groups(conn: Connection, keys: Iterable[GroupKey],
-                bound: str | None) -> list[tuple[GroupKey, int, str, str]]:
-    """Each group's count, keys and times (comma-separated), in ``GROUP BY`` order: one covering
-    seek of ``ix_events_flow`` per group."""
+                bound: str | None) -> list[tuple[GroupKey, int, bytes, bytes]]:
+    """Each group's count, keys and times (comma-separated ASCII), in ``GROUP BY`` order: one
+    covering seek of ``ix_events_flow`` per group."""
     sql = (f"SELECT {_COLUMNS} FROM events WHERE kind = ? AND from_state IS ? AND trigger IS ? AND to_state = ?"
            + (f" AND {_AFTER}" if bound is not None else ""))
     found = []
@@ -77,7 +79,7 @@ def flow_groups(conn: Connection, keys: Iterable[GroupKey],
 
 
 def commented_groups(conn: Connection, keys: Iterable[AnswerKey],
-                     bound: str | None) -> list[tuple[AnswerKey, int, str, str]]:
+                     bound: str | None) -> list[tuple[AnswerKey, int, bytes, bytes]]:
     """As :func:`flow_groups` for the steps of each (source, trigger, target) with a comment, by
     anyone but the system: one seek of the partial index ``ix_events_commented`` each (its
     ``comment <> ''`` written as the index's own WHERE, so the planner matches it)."""

@@ -48,6 +48,7 @@ from flowengine.analysis.columnar.arrays import (
     by_month,
     count_keys,
     days_of,
+    distinct,
     is_member,
     month_codes,
     run_starts,
@@ -262,7 +263,7 @@ class Figures:
         never = np.iinfo(np.int64).max
         least = np.full(pks.size, never, dtype=np.int64)  # the shortest limit each could be over
         limits: dict[int, tuple[Duration | int, str, float | None]] = {}  # code → deadline or p90 span, rule, p90
-        for code in np.unique(names).tolist():
+        for code in distinct(names).tolist():
             declared = self.workflow.states.get(self.names[code])
             here = names == code
             if declared is not None and declared.deadline is not None:
@@ -330,7 +331,7 @@ class Figures:
         looped = codes >= 0
         times = count_keys(codes[looped])
         span = int(step_pk.max()) + 1
-        proposals = count_keys(np.unique(codes[looped] * span + step_pk[looped]) // span)
+        proposals = count_keys(distinct(codes[looped] * span + step_pk[looped]) // span)
         loops = [LoopFigures(pairs[code][0], pairs[code][1], times[code], proposals[code]) for code in times]
         return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
