@@ -22,7 +22,9 @@ process, ``--runs`` times:
 - **the bare SQL read** (``sql-read``): those columns fetched with ``sqlite3``, nothing computed:
   the floor any analysis of the database stands on.
 
-``--tools`` picks which run beside flowengine (PM4Py needs ``pip install '.[bench]'``).
+``--tools`` picks which run beside flowengine (PM4Py needs ``pip install '.[bench]'``);
+``--baseline DIR`` measures flowengine as in another checkout too (the same child, its library
+imported from there), interleaved with the rest: a change's before beside its after.
 
 Each child reports its time, its CPU time over the same span (``time.process_time``: every thread
 of the process; on a shared machine the figure to compare) and its peak resident memory
@@ -51,7 +53,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TOOLS = ("flowengine", "pm4py", "pm4py-log", "pandas", "pandas-db", "sql-read")
-_FROM_DB = ("flowengine", "pandas-db", "sql-read")  # the children that read the database, not the CSV
+_FROM_DB = ("flowengine", "baseline", "pandas-db", "sql-read")  # the children that read the database, not the CSV
 
 
 def _peak_mb() -> float:
@@ -207,10 +209,14 @@ def prepare(cache: Path, proposals: int, seed: int) -> tuple[Path, Path, int]:
     return db, csv_path, events
 
 
-def _run_child(tool: str, target: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+def _run_child(tool: str, target: Path, baseline: Path | None = None) -> dict[str, Any]:
+    """One child; ``tool`` "baseline" is flowengine's child with the library imported from the
+    checkout ``baseline`` (its ``flowengine`` package first on the path)."""
+    first = [str(HERE), *([str(baseline)] if tool == "baseline" and baseline is not None else [])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*first, os.environ.get("PYTHONPATH", "")])}
     begin = time.perf_counter()
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", tool, str(target)],
+    child = "flowengine" if tool == "baseline" else tool
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", child, str(target)],
                           check=True, env=env, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_seconds"] = time.perf_counter() - begin
@@ -241,10 +247,18 @@ def _machine() -> list[tuple[str, str]]:
             ("packages", ", ".join(versions)), ("date", date.today().isoformat())]
 
 
+def _describe(checkout: Path | None) -> str:
+    """The checkout's commit, where git can say."""
+    if checkout is None:
+        return ""
+    found = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h"], capture_output=True, text=True)
+    return f"commit {found.stdout.strip()}" if found.returncode == 0 and found.stdout.strip() else "not a git checkout"
+
+
 def _agree(results: dict[str, list[dict[str, Any]]]) -> str:
     ours = results["flowengine"][-1]["medians"]
     lines = []
-    for tool in ("pm4py", "pm4py-log", "pandas", "pandas-db"):
+    for tool in ("baseline", "pm4py", "pm4py-log", "pandas", "pandas-db"):
         if tool not in results:
             continue
         theirs = results[tool][-1]["medians"]
@@ -263,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("out/bench"))
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help="which to measure beside flowengine, comma-separated (default: all)")
+    parser.add_argument("--baseline", type=Path,
+                        help="also measure flowengine as in this checkout (e.g. `git worktree add ../before main`), "
+                             "interleaved: the before beside the after")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("target", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -274,13 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sys.path.insert(0, str(HERE))
     db, csv_path, events = prepare(args.cache, args.proposals, args.seed)
-    tools = ["flowengine", *(t for t in TOOLS if t in args.tools.split(",") and t != "flowengine")]
+    tools = ["flowengine", *(["baseline"] if args.baseline else []),
+             *(t for t in TOOLS if t in args.tools.split(",") and t != "flowengine")]
     results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
     loads = os.getloadavg()
-    _run_child("flowengine", db)  # warm-up: the operating system's file cache, the bytecode
+    for warm in tools[:2] if args.baseline else tools[:1]:  # the operating system's file cache, the bytecode
+        _run_child(warm, db, args.baseline)
     for run in range(args.runs):
         for tool in tools:  # interleaved: the machine's drift weighs on all alike
-            results[tool].append(_run_child(tool, db if tool in _FROM_DB else csv_path))
+            results[tool].append(_run_child(tool, db if tool in _FROM_DB else csv_path, args.baseline))
         print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{t} {results[t][-1]['seconds']:.2f} s" for t in tools),
               file=sys.stderr)
 
@@ -304,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     whole = median("flowengine", "process_seconds")
     print(f"| the same, whole process (Python start, imports, open, analyse) | {whole:.2f} s | {whole / ours:.2f}x "
           "| | | |")
-    for tool, label in (("pm4py", "PM4Py `discover_performance_dfg` on the DataFrame + per-state sojourn"),
+    for tool, label in (("baseline", f"flowengine as in `--baseline` ({_describe(args.baseline)}), the same call"),
+                        ("pm4py", "PM4Py `discover_performance_dfg` on the DataFrame + per-state sojourn"),
                         ("pm4py-log", "PM4Py the same on its EventLog (`convert_to_event_log` counted)"),
                         ("pandas", "pandas group-by: per-state and per-edge durations"),
                         ("pandas-db", "pandas from the same database: `read_sql_query` + the per-state group-by, "
@@ -326,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- figures agree: {_agree(results)}")
     print(f"- stalled proposals found: {results['flowengine'][-1]['stalls']:,}; gone quiet: "
           f"{results['flowengine'][-1].get('quiet', 0):,}")
+    others = ",".join(t for t in tools if t != "baseline")
     command = (f"python bench/stalls.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs} "
-               f"--tools {','.join(tools)}")
+               f"--tools {others}" + (" --baseline ../before" if args.baseline else ""))
     print(f"- reproduce: `pip install -e '.[bench]' && {command}`")
     return 0
 
