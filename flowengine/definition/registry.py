@@ -16,9 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flowengine.definition.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
+from flowengine.definition.files import MAX_FILE_BYTES
 from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound, Remedy
+
+if TYPE_CHECKING:  # the YAML parser is imported only to read a file
+    from flowengine.definition.yamlsafe import LocatedDocument
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")
@@ -73,6 +77,8 @@ def read_candidate(path: Path) -> Candidate:
     A file counts as a workflow when its top level has ``states`` or ``transitions``; an
     unreadable file counts too (under its file name), so that its error is shown, not hidden.
     """
+    from flowengine.definition.yamlsafe import read_file
+
     try:
         doc = read_file(path)
     except DefinitionError:
@@ -133,6 +139,23 @@ def locate_workflow(ref: str, dirs: Sequence[Path], *, suggest: bool = True) -> 
         raise NotFound("workflow", ref, [])
     entries = discover(dirs)
     raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed]).fixed_by(Remedy("list_workflows"))
+
+
+def first_that_could_declare(ref: str, dirs: Sequence[Path]) -> list[Path] | None:
+    """The files of the first folder that has any file that could declare the workflow id
+    ``ref`` (:func:`_could_declare`: judged from their raw text, none parsed); empty when no file
+    anywhere could, so none declares it; None when ``ref`` names a file rather than an id.
+
+    :func:`locate_workflow` would find ``ref`` among them when one of them declares it (and, only
+    when none does, in a later folder): a single file there whose text is known to declare
+    ``ref`` — a definition of it stored in the database, say — is the one it would find."""
+    if Path(ref).suffix in _SUFFIXES or os.sep in ref:
+        return None
+    for folder in dirs:
+        found = [path for path in yaml_files(folder) if _could_declare(path, ref)]
+        if found:
+            return found
+    return []
 
 
 def locate_workflows(refs: Sequence[str], dirs: Sequence[Path]) -> dict[str, Candidate | None]:
