@@ -154,19 +154,22 @@ def _small_analysis(database: str | None, workflow_dirs: tuple[str, ...], workfl
     """One small workflow's analysis read through the database driver alone, without importing
     SQLAlchemy or numpy (:mod:`flowengine.service.quick`), and the note of :func:`_analyses`;
     None when the engine must do it."""
-    from flowengine.service.quick import small_analysis
-
     from .options import READ_DATABASE
     from .remedies import option
+    from .startup import loading
 
     ctx = click.get_current_context(silent=True)
     replica = ctx.meta.get(READ_DATABASE) if ctx is not None else None
-    found = small_analysis(database, workflow, workflow_dirs=workflow_dirs, as_of=as_of, replica=replica)
+    # Collection paused while the modules load and the histories are read and analysed: what is
+    # made lives as long as the command, and it is bounded (quick.SMALL_EVENTS).
+    with loading():
+        from flowengine.service.quick import small_analysis
+        from flowengine.views.figure_wording import as_of_note
+
+        found = small_analysis(database, workflow, workflow_dirs=workflow_dirs, as_of=as_of, replica=replica)
     if found is None:
         return None
     analysis, newest = found
-    from flowengine.views.figure_wording import as_of_note
-
     return [analysis], as_of_note([analysis], newest, option) if as_of is None else None
 
 
@@ -269,8 +272,11 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     path = _diagram_path(output)
     (analysis,), note = _small_analysis(database, workflow_dirs, workflow, as_of) or _analyses(
         database, workflow_dirs, (workflow,), as_of, quiet)
-    from flowengine.analysis.cells import SITE, cell
-    from flowengine.views.stall_diagram import render_stall_diagram
+    from .startup import loading
+
+    with loading():
+        from flowengine.analysis.cells import SITE, cell
+        from flowengine.views.stall_diagram import render_stall_diagram
 
     if note is not None:
         click.echo(t("note: {note}", note=note), err=True)
