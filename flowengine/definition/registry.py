@@ -71,14 +71,20 @@ def yaml_files(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+def read_file(path: Path) -> LocatedDocument:
+    """:func:`flowengine.definition.yamlsafe.read_file`: the YAML parser is imported when a file
+    is first parsed, not with this module (a command that finds a file by its text needs none)."""
+    from flowengine.definition import yamlsafe
+
+    return yamlsafe.read_file(path)
+
+
 def read_candidate(path: Path) -> Candidate:
     """Read a file once and say whether it is a workflow.
 
     A file counts as a workflow when its top level has ``states`` or ``transitions``; an
     unreadable file counts too (under its file name), so that its error is shown, not hidden.
     """
-    from flowengine.definition.yamlsafe import read_file
-
     try:
         doc = read_file(path)
     except DefinitionError:
