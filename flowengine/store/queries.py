@@ -294,6 +294,22 @@ def last_event(conn: Connection, proposal_pk: int) -> Event | None:
     return events_from_rows(conn, [row])[0] if row else None
 
 
+def newest_at(conn: Connection, proposal_pk: int, proposal: Proposal) -> datetime:
+    """When the proposal's newest event took effect (the row's version is its seq): a later step
+    may not precede it. The row's ``updated_at`` is the last real step's, which an erasure step
+    after it does not move."""
+    found = conn.execute(select(events.c.at).where(events.c.proposal_pk == proposal_pk,
+                                                   events.c.seq == proposal.version)).scalar()
+    return as_utc(found) if found is not None else as_utc(proposal.updated_at)
+
+
+def last_step(conn: Connection, proposal_pk: int) -> Event | None:
+    """The proposal's newest event that is activity of it: an erasure step is none."""
+    row = conn.execute(_EVENTS.where(events.c.proposal_pk == proposal_pk, events.c.kind != ERASED_STEP)
+                       .order_by(events.c.seq.desc()).limit(1)).first()
+    return events_from_rows(conn, [row])[0] if row else None
+
+
 def event_by_key(conn: Connection, idempotency_key: str) -> Event | None:
     row = conn.execute(_EVENTS.where(events.c.idempotency_key == idempotency_key)).first()
     return events_from_rows(conn, [row])[0] if row else None
