@@ -224,8 +224,8 @@ def _prepare(conn: Connection, opened: Opened, actor: Actor, fields: Mapping[str
 def _explained(conn: Connection, pk: int, proposal: Proposal, actor: Actor,
                refused: TransitionRefused) -> TransitionRefused:
     """Say who put the proposal where it is, when that was someone else: the usual cause of
-    a surprise refusal is a colleague who acted first."""
-    last = queries.last_event(conn, pk)
+    a surprise refusal is a colleague who acted first (an erasure since moved nothing)."""
+    last = queries.last_step(conn, pk)
     if last is None or last.actor == actor.name:
         return refused
     moved = t("{actor} ({role}) at {moment}", actor=last.actor, role=last.role, moment=local_text(last.at))
