@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 
 from flowengine.errors import Remedy, StoreError
+from flowengine.store.driver import BEGIN_OWED, owes_begin
 from flowengine.i18n import t, tn
 
 ENV_DB = "FLOWENGINE_DB"
@@ -182,6 +183,12 @@ class Database:
         of a step's client time (and the statements it prepared on the server stay with it).
         Between transactions it holds no lock; after any failure, and when the thread ends, it
         goes back to the pool.
+
+        On PostgreSQL that connection runs in autocommit, and flowengine sends ``BEGIN`` itself,
+        with the transaction's first statement: a step's read goes with it in one round trip
+        (:mod:`flowengine.store.driver`), any other statement after it (see
+        :func:`_own_transactions`). It commits or rolls back as any other: psycopg sends
+        ``COMMIT`` or ``ROLLBACK`` whenever the server says a transaction is open.
         """
         with translate_errors(self, writing=True):
             kept = self._kept_writer()
@@ -196,7 +203,13 @@ class Database:
     def _kept_writer(self) -> _Kept:
         kept: _Kept | None = getattr(self._writer, "kept", None)
         if kept is None or kept.conn.closed or kept.conn.invalidated:
-            kept = self._writer.kept = _Kept(self.engine.connect().execution_options(**{_WRITE: True}))
+            conn = self.engine.connect()
+            if self.dialect == "postgresql":
+                # SQLAlchemy sets the driver's autocommit, and sets it back when the connection
+                # returns to the pool, so a reader never gets it so
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                _own_transactions(conn)
+            kept = self._writer.kept = _Kept(conn.execution_options(**{_WRITE: True}))
             with self._kept_lock:
                 self._kept.add(kept)
         return kept
@@ -312,6 +325,36 @@ def _session_options(url: URL) -> str:
     """The URL's own libpq ``options`` (a search path, say), then flowengine's."""
     given = url.query.get("options", "")
     return " ".join([*([given] if isinstance(given, str) and given else []), _SESSION_OPTIONS])
+
+
+def _own_transactions(conn: Connection) -> None:
+    """Transactions on an autocommit PostgreSQL connection, begun by flowengine's own ``BEGIN``.
+
+    SQLAlchemy's ``begin`` only notes that a ``BEGIN`` is owed; the transaction's first statement
+    pays it: one run on the driver's path sends it in the same round trip (a step's read), any
+    other is preceded by it here — so no statement of a transaction ever runs outside it. Its
+    end (commit or rollback) clears what is still owed: a transaction that sent nothing sends
+    nothing, as before."""
+
+    def owe(_conn: Connection) -> None:
+        conn.info[BEGIN_OWED] = True
+
+    def settle(_conn: Connection) -> None:
+        conn.info.pop(BEGIN_OWED, None)
+
+    def pay(_conn: Connection, _cursor: Any, _statement: str, *_rest: Any) -> None:
+        if owes_begin(conn):
+            driver: Any = conn.connection.driver_connection
+            failure = conn.dialect.loaded_dbapi.Error
+            try:
+                driver.execute("BEGIN")
+            except failure as error:
+                raise exc.DBAPIError.instance("BEGIN", (), error, failure, dialect=conn.dialect) from error
+
+    event.listen(conn, "begin", owe)
+    event.listen(conn, "commit", settle)
+    event.listen(conn, "rollback", settle)
+    event.listen(conn, "before_cursor_execute", pay)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -9,8 +9,11 @@ the DBAPI connection inside the SQLAlchemy connection's transaction. Tests compa
 paths store and read.
 
 On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection, so
-later runs send only its values; and :meth:`DriverStatement.last` sends a transaction's last
-statement with its ``COMMIT`` in one pipeline, one round trip for both.
+later runs send only its values. The write connection runs in autocommit there and flowengine
+sends ``BEGIN`` itself (see :func:`flowengine.store.database.Database.write`): a transaction's
+first statement run here goes out with the ``BEGIN`` it is owed in one pipeline, and
+:meth:`DriverStatement.last` sends a transaction's last statement with its ``COMMIT`` in one
+pipeline — one round trip each, so a step that reads and then writes is two.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ from flowengine.clock import as_utc
 from flowengine.store.schema import UTCDateTime, read_time
 
 _REQUIRED = object()
+
+# In a connection's ``info``: the transaction began (SQLAlchemy's ``begin``) but its ``BEGIN`` was
+# not sent yet; the first statement sends it, along with itself where it can.
+BEGIN_OWED = "flowengine_begin_owed"
+
+
+def owes_begin(conn: Connection) -> bool:
+    """Whether the connection's transaction still owes the server its ``BEGIN``; it is then
+    taken as paid, by the statement about to be sent."""
+    info = conn.info
+    return bool(info.pop(BEGIN_OWED, False)) if info else False
 
 
 class DriverStatement:
@@ -69,19 +83,33 @@ class DriverStatement:
         bound = self._bound(params)
         if not conn.in_transaction():
             conn.begin()
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if not self.server_prepared:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            _announce(conn, cursor, self.sql, bound)
+            try:
+                return cursor.execute(self.sql, bound)
+            except self.error as error:
+                raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+        owed = owes_begin(conn)  # before the announcement: a listener must not send it on its own
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
         _announce(conn, cursor, self.sql, bound)
         try:
-            if self.server_prepared:
+            if not owed:
                 return cursor.execute(self.sql, bound, prepare=True)
-            return cursor.execute(self.sql, bound)
+            # the transaction's BEGIN and this statement in one round trip (the connection is in
+            # autocommit, so psycopg sends no BEGIN of its own and waits for nothing in between);
+            # the rows are fetched once the block has ended (a fetch inside would flush)
+            with driver.pipeline():
+                driver.execute("BEGIN")
+                cursor.execute(self.sql, bound, prepare=True)
+            return cursor
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The first row the statement returns (raw; see :meth:`row`), or None. (Not pipelined
-        with the transaction's ``BEGIN``: psycopg waits for the server's answer to its ``BEGIN``
-        even in a pipeline, so a pipeline here would save no round trip and cost its machinery.)"""
+        """The first row the statement returns (raw; see :meth:`row`), or None; as a
+        transaction's first statement on PostgreSQL, sent with its ``BEGIN`` in one round trip."""
         return self.run(conn, params).fetchone()
 
     def last(self, conn: Connection, params: dict[str, Any]) -> Any:
@@ -94,16 +122,25 @@ class DriverStatement:
         # sync when the block ends, and the results come back together. Nothing is fetched inside
         # the block: a fetch there would flush, a round trip of its own.
         bound = self._bound(params)
+        if not conn.in_transaction():
+            conn.begin()
+        owed = owes_begin(conn)
         driver: Any = conn.connection.driver_connection
         cursor = driver.cursor()
         _announce(conn, cursor, self.sql, bound)
         try:
             with driver.pipeline():
+                if owed:  # a transaction whose only statement this is: BEGIN, it, COMMIT at once
+                    driver.execute("BEGIN")
                 cursor.execute(self.sql, bound, prepare=True)
                 driver.execute("COMMIT")  # as a statement, not commit(): that would sync at once
-            return cursor.fetchone()
+            found = cursor.fetchone()
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+        # Committed. Whatever the caller still sends in this transaction (the reads of a conflict's
+        # message) runs in a transaction of its own again, begun as the first one was.
+        conn.info[BEGIN_OWED] = True
+        return found
 
     def row(self, raw: Any) -> Any:
         """A fetched row converted as SQLAlchemy converts it, its columns named as in SQLAlchemy's Row."""
