@@ -112,10 +112,10 @@ def test_a_step_of_a_member_login_is_one_read_and_one_write(place: Place) -> Non
 
 
 def test_a_step_of_a_member_login_goes_to_the_server_twice(place: Place, tmp_path: Path) -> None:
-    """flowengine's BEGIN with the read in one pipeline, and the write with the COMMIT in another
-    (the write connection is in autocommit: psycopg sends no BEGIN of its own); the read as the
-    engine's first of the process, with the definition along, as well (its statement prepared on
-    the connection the first time, in the same round trip)."""
+    """flowengine's BEGIN with the read in one simple query, and the write with the COMMIT in one
+    pipeline (the write connection is in autocommit: psycopg sends no BEGIN of its own); the read
+    as the engine's first of the process, with the definition along, as well (its statement
+    prepared on the connection the first time, a round trip once)."""
     me = Actor(place.logins["melhus"], LEADER)
     with place.engine("melhus") as flow:
         flow.note("MEL-1", "warming up", actor=me)
@@ -126,7 +126,7 @@ def test_a_step_of_a_member_login_goes_to_the_server_twice(place: Place, tmp_pat
         engines._CACHE.clear()  # as in a new process: the read asks for the definition too
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "fresh", actor=me))
         # that read is a statement of its own, prepared on this connection first (once)
-        assert trips == [["PREPARE", "BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["PREPARE"], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         engines._CACHE.clear()
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "again", actor=me))
         assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
@@ -216,3 +216,19 @@ def test_a_write_whose_first_statement_is_not_a_steps_read_is_still_one_transact
             assert conn.execute(text("SELECT value FROM settings WHERE name = 'probe'")).scalar_one() == "kept"
         with admin.database.write() as conn:
             conn.execute(text("DELETE FROM settings WHERE name = 'probe'"))
+
+
+def test_a_read_prepared_on_the_server_but_forgotten_here_is_taken_as_prepared(place: Place, tmp_path: Path) -> None:
+    """After a rollback flowengine forgets what it prepared (psycopg may have deallocated it);
+    where the server still holds it, preparing it again is answered "already exists", which is
+    the same statement under the same name: the step goes on."""
+    from flowengine.store.driver import PREPARED
+
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        with flow.database.write() as conn:
+            assert conn.info.pop(PREPARED)  # forgotten here; still on the server
+        trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
+        assert trips == [[], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]  # PREPARE answered with an error
+        assert flow.standing("MEL-1").proposal.state == "political_review"

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 
 from flowengine.errors import Remedy, StoreError
-from flowengine.store.driver import BEGIN_OWED, owes_begin
+from flowengine.store.driver import BEGIN_OWED, PREPARED, owes_begin
 from flowengine.i18n import t, tn
 
 ENV_DB = "FLOWENGINE_DB"
@@ -342,6 +342,10 @@ def _own_transactions(conn: Connection) -> None:
     def settle(_conn: Connection) -> None:
         conn.info.pop(BEGIN_OWED, None)
 
+    def undo(_conn: Connection) -> None:
+        settle(_conn)
+        conn.info.pop(PREPARED, None)  # psycopg deallocates every prepared statement at a rollback
+
     def pay(_conn: Connection, _cursor: Any, _statement: str, *_rest: Any) -> None:
         if owes_begin(conn):
             driver: Any = conn.connection.driver_connection
@@ -353,7 +357,7 @@ def _own_transactions(conn: Connection) -> None:
 
     event.listen(conn, "begin", owe)
     event.listen(conn, "commit", settle)
-    event.listen(conn, "rollback", settle)
+    event.listen(conn, "rollback", undo)
     event.listen(conn, "before_cursor_execute", pay)
 
 

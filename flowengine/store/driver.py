@@ -18,7 +18,9 @@ pipeline — one round trip each, so a step that reads and then writes is two.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections import namedtuple
 from collections.abc import Callable
 from datetime import datetime
@@ -38,6 +40,11 @@ _REQUIRED = object()
 # In a connection's ``info``: the transaction began (SQLAlchemy's ``begin``) but its ``BEGIN`` was
 # not sent yet; the first statement sends it, along with itself where it can.
 BEGIN_OWED = "flowengine_begin_owed"
+# In a connection's ``info``: the names of the statements prepared on it by flowengine's own
+# ``PREPARE`` (forgotten at any rollback: psycopg then deallocates every prepared statement)
+PREPARED = "flowengine_prepared"
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")  # a named parameter as psycopg's SQLAlchemy dialect writes it
+_DUPLICATE_PREPARED_STATEMENT = "42P05"
 
 
 def owes_begin(conn: Connection) -> bool:
@@ -69,6 +76,25 @@ class DriverStatement:
             self.record = namedtuple("Row", keys)._make  # type: ignore[attr-defined]
         self.error = dialect.loaded_dbapi.Error
         self.server_prepared = dialect.name == "postgresql"
+        if self.server_prepared:
+            # For a transaction's first statement: prepared once per connection by name, then run as
+            # ``BEGIN; EXECUTE name(values)`` in one simple query — one round trip, and no pipeline
+            # (whose machinery costs the client more than the round trip it saves on loopback).
+            from psycopg import ClientCursor
+
+            self.client_cursor = ClientCursor
+            order: list[str] = []
+
+            def numbered(match: re.Match[str]) -> str:
+                if match.group(1) not in order:
+                    order.append(match.group(1))
+                return f"${order.index(match.group(1)) + 1}"
+
+            text = _PLACEHOLDER.sub(numbered, self.sql).replace("%%", "%")
+            self.order = order
+            self.name = "flowengine_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+            self.prepare_sql = f"PREPARE {self.name} AS {text}"
+            self.begin_sql = f"BEGIN; EXECUTE {self.name}({', '.join(['%s'] * len(order))})"
 
     def _bound(self, params: dict[str, Any]) -> Any:
         if self.defaults:
@@ -92,20 +118,35 @@ class DriverStatement:
                 raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
         owed = owes_begin(conn)  # before the announcement: a listener must not send it on its own
         driver: Any = conn.connection.driver_connection
-        cursor = driver.cursor()
-        _announce(conn, cursor, self.sql, bound)
         try:
             if not owed:
+                cursor = driver.cursor()
+                _announce(conn, cursor, self.sql, bound)
                 return cursor.execute(self.sql, bound, prepare=True)
-            # the transaction's BEGIN and this statement in one round trip (the connection is in
-            # autocommit, so psycopg sends no BEGIN of its own and waits for nothing in between);
-            # the rows are fetched once the block has ended (a fetch inside would flush)
-            with driver.pipeline():
-                driver.execute("BEGIN")
-                cursor.execute(self.sql, bound, prepare=True)
+            # The transaction's BEGIN and this statement in one round trip: the connection is in
+            # autocommit, so psycopg sends no BEGIN of its own, and a simple query may hold both.
+            self._prepare(conn, driver)
+            cursor = self.client_cursor(driver)
+            _announce(conn, cursor, self.sql, bound)
+            cursor.execute(self.begin_sql, [bound[name] for name in self.order])
+            cursor.nextset()  # past the BEGIN's answer, to the statement's rows
             return cursor
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+
+    def _prepare(self, conn: Connection, driver: Any) -> None:
+        """The statement prepared on the connection under its name, once (outside any
+        transaction: the connection is in autocommit and its BEGIN not sent yet)."""
+        prepared = conn.info.setdefault(PREPARED, set())
+        if self.name in prepared:
+            return
+        try:
+            driver.execute(self.prepare_sql)
+        except self.error as error:
+            # prepared before on this server session, and forgotten here (a rollback): the same text
+            if getattr(error, "sqlstate", None) != _DUPLICATE_PREPARED_STATEMENT:
+                raise
+        prepared.add(self.name)
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The first row the statement returns (raw; see :meth:`row`), or None; as a
