@@ -232,3 +232,16 @@ def test_a_read_prepared_on_the_server_but_forgotten_here_is_taken_as_prepared(p
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
         assert trips == [[], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]  # PREPARE answered with an error
         assert flow.standing("MEL-1").proposal.state == "political_review"
+
+
+def test_a_read_deallocated_behind_flowengines_back_is_prepared_again(place: Place) -> None:
+    """psycopg deallocates every prepared statement of a connection once a statement there drops
+    or alters something (or says DEALLOCATE ALL): the step's first read then finds its statement
+    gone, begins again with it prepared afresh, and the step is taken once."""
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        with flow.database.write() as conn:
+            conn.exec_driver_sql("DEALLOCATE ALL")
+        assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
+        assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]

@@ -29,8 +29,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 
 from flowengine.errors import Remedy, StoreError
-from flowengine.store.driver import BEGIN_OWED, PREPARED, owes_begin
 from flowengine.i18n import t, tn
+from flowengine.store.driver import BEGIN_OWED, PREPARED, owes_begin
 
 ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -187,18 +187,26 @@ class Database:
         On PostgreSQL that connection runs in autocommit, and flowengine sends ``BEGIN`` itself,
         with the transaction's first statement: a step's read goes with it in one round trip
         (:mod:`flowengine.store.driver`), any other statement after it (see
-        :func:`_own_transactions`). It commits or rolls back as any other: psycopg sends
+        :func:`_pay_owed_begin`). It commits or rolls back as any other: psycopg sends
         ``COMMIT`` or ``ROLLBACK`` whenever the server says a transaction is open.
         """
         with translate_errors(self, writing=True):
             kept = self._kept_writer()
+            owned = self.dialect == "postgresql"
             try:
                 with kept.conn.begin():
+                    if owned:
+                        kept.conn.info[BEGIN_OWED] = True
                     yield kept.conn
             except BaseException:
+                if owned:  # rolled back: psycopg has deallocated every statement prepared
+                    kept.conn.info.pop(BEGIN_OWED, None)
+                    kept.conn.info.pop(PREPARED, None)
                 self._writer.kept = None
                 kept.close()
                 raise
+            if owned:  # a transaction that sent nothing sent no BEGIN either
+                kept.conn.info.pop(BEGIN_OWED, None)
 
     def _kept_writer(self) -> _Kept:
         kept: _Kept | None = getattr(self._writer, "kept", None)
@@ -208,7 +216,6 @@ class Database:
                 # SQLAlchemy sets the driver's autocommit, and sets it back when the connection
                 # returns to the pool, so a reader never gets it so
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                _own_transactions(conn)
             kept = self._writer.kept = _Kept(conn.execution_options(**{_WRITE: True}))
             with self._kept_lock:
                 self._kept.add(kept)
@@ -305,11 +312,13 @@ def _create_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         try:
-            return create_engine(url, pool_pre_ping=False, connect_args={"options": _session_options(parsed)})
+            engine = create_engine(url, pool_pre_ping=False, connect_args={"options": _session_options(parsed)})
         except exc.NoSuchModuleError as error:  # postgresql+psycopg3:// and other typos of the driver
             raise StoreError(unknown_driver) from error
         except ModuleNotFoundError as error:
             raise StoreError(t("PostgreSQL needs the psycopg driver: pip install 'flowengine[postgresql]'")) from error
+        _pay_owed_begin(engine)
+        return engine
     raise StoreError(t("flowengine stores in SQLite or PostgreSQL, not '{backend}'; give a file path or a "
                        "postgresql+psycopg://… URL", backend=backend))
 
@@ -327,38 +336,23 @@ def _session_options(url: URL) -> str:
     return " ".join([*([given] if isinstance(given, str) and given else []), _SESSION_OPTIONS])
 
 
-def _own_transactions(conn: Connection) -> None:
-    """Transactions on an autocommit PostgreSQL connection, begun by flowengine's own ``BEGIN``.
+def _pay_owed_begin(engine: Engine) -> None:
+    """Any statement SQLAlchemy runs on a write connection whose transaction has not sent its
+    ``BEGIN`` yet sends it first (see :meth:`Database.write`): no statement of a transaction ever
+    runs outside it. On the driver, where the statement goes: SQLAlchemy's dialect events, which
+    cost nothing to connections owing nothing and leave its connection events to whoever listens.
+    A driver error of the ``BEGIN`` reaches the caller as the statement's would."""
 
-    SQLAlchemy's ``begin`` only notes that a ``BEGIN`` is owed; the transaction's first statement
-    pays it: one run on the driver's path sends it in the same round trip (a step's read), any
-    other is preceded by it here — so no statement of a transaction ever runs outside it. Its
-    end (commit or rollback) clears what is still owed: a transaction that sent nothing sends
-    nothing, as before."""
+    def pay(context: Any) -> bool:
+        if context.execution_options.get(_WRITE):  # a write connection (no other ever owes one)
+            conn = context.root_connection
+            if owes_begin(conn):
+                conn.connection.driver_connection.execute("BEGIN")
+        return False  # the statement itself is SQLAlchemy's to run
 
-    def owe(_conn: Connection) -> None:
-        conn.info[BEGIN_OWED] = True
-
-    def settle(_conn: Connection) -> None:
-        conn.info.pop(BEGIN_OWED, None)
-
-    def undo(_conn: Connection) -> None:
-        settle(_conn)
-        conn.info.pop(PREPARED, None)  # psycopg deallocates every prepared statement at a rollback
-
-    def pay(_conn: Connection, _cursor: Any, _statement: str, *_rest: Any) -> None:
-        if owes_begin(conn):
-            driver: Any = conn.connection.driver_connection
-            failure = conn.dialect.loaded_dbapi.Error
-            try:
-                driver.execute("BEGIN")
-            except failure as error:
-                raise exc.DBAPIError.instance("BEGIN", (), error, failure, dialect=conn.dialect) from error
-
-    event.listen(conn, "begin", owe)
-    event.listen(conn, "commit", settle)
-    event.listen(conn, "rollback", undo)
-    event.listen(conn, "before_cursor_execute", pay)
+    event.listen(engine, "do_execute", lambda _cursor, _statement, _parameters, context: pay(context))
+    event.listen(engine, "do_executemany", lambda _cursor, _statement, _parameters, context: pay(context))
+    event.listen(engine, "do_execute_no_params", lambda _cursor, _statement, context: pay(context))
 
 
 def _configure_sqlite(engine: Engine) -> None:

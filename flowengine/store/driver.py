@@ -45,6 +45,7 @@ BEGIN_OWED = "flowengine_begin_owed"
 PREPARED = "flowengine_prepared"
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")  # a named parameter as psycopg's SQLAlchemy dialect writes it
 _DUPLICATE_PREPARED_STATEMENT = "42P05"
+_UNKNOWN_PREPARED_STATEMENT = "26000"
 
 
 def owes_begin(conn: Connection) -> bool:
@@ -128,7 +129,19 @@ class DriverStatement:
             self._prepare(conn, driver)
             cursor = self.client_cursor(driver)
             _announce(conn, cursor, self.sql, bound)
-            cursor.execute(self.begin_sql, [bound[name] for name in self.order])
+            values = [bound[name] for name in self.order]
+            try:
+                cursor.execute(self.begin_sql, values)
+            except self.error as error:
+                if getattr(error, "sqlstate", None) != _UNKNOWN_PREPARED_STATEMENT:
+                    raise
+                # Deallocated behind flowengine's back (psycopg deallocates everything when a
+                # statement on the connection drops or alters something): nothing was done in the
+                # transaction yet, so it is begun again with the statement prepared afresh.
+                driver.rollback()
+                conn.info.pop(PREPARED, None)
+                self._prepare(conn, driver)
+                cursor.execute(self.begin_sql, values)
             cursor.nextset()  # past the BEGIN's answer, to the statement's rows
             return cursor
         except self.error as error:
