@@ -245,3 +245,18 @@ def test_a_read_deallocated_behind_flowengines_back_is_prepared_again(place: Pla
             conn.exec_driver_sql("DEALLOCATE ALL")
         assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
         assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
+
+
+def test_a_write_transaction_of_a_held_snapshot_sees_that_snapshot(place: Place) -> None:
+    """A backup's snapshot sets every transaction of its database to it as the transaction
+    begins; on a write connection (in autocommit) that is where flowengine's BEGIN goes first."""
+    from flowengine.store.backup import snapshot
+
+    with FlowEngine.open(place.admin, workflow_dirs=[place.folder]) as admin:
+        with snapshot(admin.database) as (_exported, frozen):
+            admin.new_proposal("melhus", title="After the snapshot", actor=Actor("leader", LEADER))
+            with frozen.write() as conn:
+                assert conn.execute(text("SHOW transaction_isolation")).scalar_one() == "repeatable read"
+                assert conn.execute(text("SELECT count(*) FROM proposals")).scalar_one() == 4
+        with admin.database.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM proposals")).scalar_one() == 5

@@ -194,9 +194,9 @@ class Database:
             kept = self._kept_writer()
             owned = self.dialect == "postgresql"
             try:
+                if owned:  # owed from the start: a listener of SQLAlchemy's begin may pay it
+                    kept.conn.info[BEGIN_OWED] = True
                 with kept.conn.begin():
-                    if owned:
-                        kept.conn.info[BEGIN_OWED] = True
                     yield kept.conn
             except BaseException:
                 if owned:  # rolled back: psycopg has deallocated every statement prepared
