@@ -30,9 +30,10 @@ from sqlalchemy.engine import URL, make_url
 
 from flowengine.errors import Remedy, StoreError
 from flowengine.i18n import t, tn
+from flowengine.store.basics import ENV_DB as ENV_DB
+from flowengine.store.basics import default_database_path as default_database_path
 from flowengine.store.driver import BEGIN_OWED, PREPARED, owes_begin
 
-ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
 WRITE_ATTEMPTS = 5  # a write rolled back by concurrent writers is run again, at most this often in all
 _RETRY_PAUSE_SECONDS = 0.02  # before the second attempt; doubled before each further one, with jitter
@@ -81,13 +82,6 @@ class Contention(StoreError):
         self.reason = reason
         super().__init__(t("a write to {database} was rolled back by concurrent writers ({reason}); nothing was "
                            "written — try again", database=database, reason=reason))
-
-
-def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_DATA_HOME/flowengine/flowengine.db``, i.e. ``~/.local/share/flowengine/flowengine.db``."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "flowengine" / "flowengine.db"
 
 
 def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None, *, create: bool = True) -> str:

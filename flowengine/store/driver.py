@@ -32,7 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Select
 from sqlalchemy.types import TypeEngine
 
-from flowengine.clock import as_utc
+from flowengine.store.basics import sqlite_text
 from flowengine.store.schema import UTCDateTime, read_time
 
 _REQUIRED = object()
@@ -211,9 +211,8 @@ def _announce(conn: Connection, cursor: Any, sql: str, bound: Any) -> None:
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time: naive UTC text with
-    microseconds, "2024-03-01 09:00:00.000000"."""
-    return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time (:func:`basics.sqlite_text`)."""
+    return None if value is None else sqlite_text(value)
 
 
 def _json_or_null(value: Any) -> str | None:
