@@ -11,7 +11,8 @@ paths store and read.
 On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection, so
 later runs send only its values. The write connection runs in autocommit there and flowengine
 sends ``BEGIN`` itself (see :func:`flowengine.store.database.Database.write`): a transaction's
-first statement run here goes out with the ``BEGIN`` it is owed in one pipeline, and
+first statement run here goes out with the ``BEGIN`` it is owed in one simple query (``BEGIN;
+EXECUTE name(values)``, the statement prepared by name once per connection), and
 :meth:`DriverStatement.last` sends a transaction's last statement with its ``COMMIT`` in one
 pipeline — one round trip each, so a step that reads and then writes is two.
 """
@@ -37,7 +38,7 @@ from flowengine.store.schema import UTCDateTime, read_time
 
 _REQUIRED = object()
 
-# In a connection's ``info``: the transaction began (SQLAlchemy's ``begin``) but its ``BEGIN`` was
+# In a connection's ``info``: the write transaction began (Database.write) but its ``BEGIN`` was
 # not sent yet; the first statement sends it, along with itself where it can.
 BEGIN_OWED = "flowengine_begin_owed"
 # In a connection's ``info``: the names of the statements prepared on it by flowengine's own
