@@ -75,6 +75,7 @@ def standing_text(standing: Standing) -> str:
         (t("last step"), t("{step} by {actor} ({role}) at {moment}", step=_step_name(last), actor=shown(last.actor),
                            role=last.role, moment=local_text(last.at))
          + (t(", recorded by the login {login}", login=last.login) if last.login else "")),
+        *([(t("data erased"), erasure_text(standing.last_erasure))] if standing.last_erasure else []),
         (t("fields"), fields_text(proposal.fields)),
     ]
     if standing.missing_fields:
@@ -95,6 +96,33 @@ def standing_text(standing: Standing) -> str:
     else:
         lines.append(t("no next steps: the proposal has reached the end of its chain"))
     return fit("\n".join(lines))
+
+
+def erasure_text(event: Event) -> str:
+    """An erasure step as people read it: which kind of data, how many values, when, by whom and
+    on whose request (never the value)."""
+    from flowengine.clock import local_text
+    from flowengine.history.erasure import ACTOR, COMMENT, FIELD, shown
+    from flowengine.i18n import t, tn
+
+    def kind(item: str) -> str:
+        if item == ACTOR:
+            return t("display names")
+        if item == COMMENT:
+            return t("comments")
+        if item.startswith(FIELD):
+            return t("field '{field}'", field=item.removeprefix(FIELD))
+        return t("all personal data")
+
+    kinds = event.details.get("erased")
+    what = ", ".join(kind(str(item)) for item in kinds) if isinstance(kinds, list) and kinds else kind("all")
+    values = event.details.get("values")
+    if isinstance(values, int):
+        what += " (" + tn("{n} value", "{n} values", values) + ")"
+    text = t("{what} on {moment} by {actor} ({role})", what=what, moment=local_text(event.at),
+             actor=shown(event.actor), role=event.role)
+    request = event.details.get("request")
+    return text + (t(", on request of {request}", request=request) if request else "")
 
 
 def _needs(missing: tuple[str, ...], comment: bool) -> str:

@@ -19,7 +19,7 @@ from flowengine.errors import AccessDenied
 from flowengine.history.erasure import ERASED
 from flowengine.history.records import ERASED_STEP, Actor
 from flowengine.service.erasing import ErasureRequest
-from flowengine.store import access as store_access
+from flowengine.store import basics as store_basics
 
 from . import erasure_race as race
 from .cli_support import CLEARED_ENV
@@ -101,7 +101,7 @@ def test_an_erasure_by_a_login_without_the_admin_capability_is_refused(db_target
     pid = _history(db_target)
     with open_engine(db_target) as engine:
         engine.grant("ola", ["*"], ["*"])
-    monkeypatch.setattr(store_access, "os_login", lambda: "ola")
+    monkeypatch.setattr(store_basics, "os_login", lambda: "ola")
     with open_engine(db_target) as engine, pytest.raises(AccessDenied, match="admin capability"):
         engine.erase(ErasureRequest(proposal=pid))
     assert NAME in _every_stored_text(db_target)
@@ -315,14 +315,49 @@ def test_what_people_read_says_erased_in_their_language_and_exports_say_it_liter
     assert ERASED in exported.output and (language == "en" or word not in exported.output)
 
 
-def test_a_list_shows_each_proposals_newest_step_as_its_history_does(db_target: str) -> None:
+def test_a_list_shows_each_proposals_last_step_as_its_history_does(db_target: str) -> None:
     """The list reads the newest step with the row (one query a page): its name, comment and
-    personal fields are put back from where they are kept, as the history puts them back."""
+    personal fields are put back from where they are kept, as the history puts them back. An
+    erasure step is no step of the proposal: the list shows the step before it as the last one,
+    and the erasure as what it is, as ``proposal show`` does."""
     pid = _history(db_target)
     with open_engine(db_target) as engine:
         newest = engine.history(pid)[1][-1]
         assert [s.last_event for s in engine.proposals() if s.proposal.id == pid] == [newest]
         assert (newest.actor, newest.comment) == ("cato", "back to the panel")
+        assert engine.standing(pid).last_erasure is None
         engine.erase(ErasureRequest(proposal=pid, comments=True))
-        (standing,) = [s for s in engine.proposals() if s.proposal.id == pid]
-        assert standing.last_event == engine.history(pid)[1][-1]
+        erased = engine.history(pid)[1][-1]
+        (listed,) = [s for s in engine.proposals() if s.proposal.id == pid]
+        assert (listed.last_event.seq, listed.last_event.actor, listed.last_event.comment) == (3, "cato", ERASED)
+        assert listed.last_erasure == erased and erased.kind == ERASED_STEP
+        assert [s.last_event for s in engine.proposals(as_of=erased.at) if s.proposal.id == pid] == [listed.last_event]
+        assert (engine.standing(pid).last_event, engine.standing(pid).last_erasure) == (listed.last_event, erased)
+        engine.advance(pid, "ping", actor=PANEL)  # a step after the erasure: the erasure is still named
+        (listed,) = [s for s in engine.proposals() if s.proposal.id == pid]
+        assert (listed.last_event.seq, listed.last_erasure) == (5, erased)
+        assert engine.standing(pid).as_dict() == listed.as_dict()
+
+
+@pytest.mark.parametrize(("language", "label", "erased_line"), [
+    ("en", "data erased", "comments (2 values) on "),
+    ("nb", "data slettet", "kommentarer (2 verdier) "),
+    ("sv", "uppgifter raderade", "kommentarer (2 värden) "),
+])
+def test_proposal_show_names_the_last_real_step_and_the_erasure_as_what_it_was(db_target: str, language: str,
+                                                                               label: str, erased_line: str) -> None:
+    pid = _history(db_target)
+    assert _cli(db_target, "erase", "--proposal", pid, "--comments", "--request", "letter 17", "--yes").exit_code == 0
+    shown = _cli(db_target, "proposal", "show", pid, language=language)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    (last,) = [line for line in lines if line.startswith(("last step", "siste steg", "senaste steg"))]
+    assert "pong" in last and "cato (council)" in last
+    (erased,) = [line for line in lines if line.startswith(label)]
+    assert erased_line in erased and "letter 17" in erased and "(admin)" in erased
+    as_json = json.loads(_cli(db_target, "proposal", "show", pid, "--json").output)
+    assert (as_json["last_event"]["actor"], as_json["last_event"]["trigger"]) == ("cato", "pong")
+    assert as_json["last_erasure"]["kind"] == ERASED_STEP
+    assert as_json["last_erasure"]["details"] == {"erased": ["comment"], "values": 2, "request": "letter 17"}
+    (listed,) = [p for p in json.loads(_cli(db_target, "proposal", "list", "--json").output) if p["id"] == pid]
+    assert (listed["last_event"], listed["last_erasure"]) == (as_json["last_event"], as_json["last_erasure"])

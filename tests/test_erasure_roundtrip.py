@@ -9,22 +9,26 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from flowengine.clock import iso_utc
 from flowengine.eventlog import attributes as a
 from flowengine.eventlog.export import ExportOptions, export_log
 from flowengine.eventlog.importer import LogRejected, import_log
 from flowengine.history.erasure import ERASED
 from flowengine.history.records import ERASED_STEP, Actor
 from flowengine.service.erasing import ErasureRequest
+from flowengine.service.facade import FlowEngine
 from flowengine.store.database import Database, resolve_url
 
+from .conftest import FixedClock
 from .databases import DatabaseTargets, raw_connection
-from .stress_advances import WORKFLOW, WORKFLOW_ID, open_engine
+from .stress_advances import WORKFLOW, WORKFLOW_DIR, WORKFLOW_ID, open_engine
 
 NAME = "Ola Nordmann"
 SECRET = "has schizophrenia"
@@ -133,6 +137,23 @@ def test_an_export_holding_an_erasure_step_imports(db_target: str, copy: str, tm
     assert f'value="{ERASED_STEP}"' in log
     _import(copy, tmp_path, log, "xes")
     assert _stored(copy, ids) == _stored(db_target, ids)
+
+
+def test_an_erasure_step_imported_leaves_when_the_proposal_was_last_updated(db_target: str, copy: str,
+                                                                           tmp_path: Path) -> None:
+    """Erasing is no activity of the proposal: an imported history ending in an erasure step has
+    the row's updated_at of its last real step, as the database it came from has."""
+    clock = FixedClock(datetime(2025, 1, 1, 9, 0, tzinfo=UTC))
+    with FlowEngine.open(db_target, workflow_dirs=[WORKFLOW_DIR], clock=clock) as engine:
+        pid = engine.new_proposal(WORKFLOW, title="Erased", actor=PANEL, fields={"note": SECRET}).proposal.id
+        stepped = clock.set(days=1)
+        engine.advance(pid, "ping", actor=PANEL, comment=f"{NAME} says: {SECRET}")
+        clock.set(days=5)
+        engine.erase(ErasureRequest(proposal=pid, comments=True))
+    _import(copy, tmp_path, _exported(db_target, "csv"), "csv")
+    (imported,) = _stored(copy, [pid])
+    assert imported[1][-1]["kind"] == ERASED_STEP and imported[0]["updated_at"] == iso_utc(stepped)
+    assert imported == _stored(db_target, [pid])[0]
 
 
 def test_the_carried_commitments_are_one_json_attribute_left_out_when_pseudonymised(db_target: str) -> None:

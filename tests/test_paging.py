@@ -245,7 +245,7 @@ def test_the_store_returns_only_rows_in_the_wanted_states_so_a_rare_stage_reads_
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         rows = real(*args, **kwargs)
-        returned.extend(proposal.state for _, proposal, _ in rows)
+        returned.extend(row.proposal.state for row in rows)
         return rows
 
     monkeypatch.setattr(listing, "page", recorded)

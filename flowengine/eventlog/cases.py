@@ -339,13 +339,14 @@ class CaseBuilder:
                 history: list[EventRow], fields: dict[str, Any]) -> Built:
         first, last = history[0], history[-1]
         entered = next(event for event in reversed(history) if event.kind in STATE_ENTERING)
+        active = next(event for event in reversed(history) if event.kind != ERASED_STEP)  # erasing is no activity
         pid = first.proposal
         workflow = self.definitions[definition]
         assert workflow is not None
         proposal: bulk.ProposalRow = (pid, self.prefix, number, workflow.workflow.id, definition, title, description,
-                                      origin, last.to_state, fields, first.at, first.actor, last.at, entered.at,
+                                      origin, last.to_state, fields, first.at, first.actor, active.at, entered.at,
                                       last.seq, last.hash)
-        return proposal, history, (first.at_iso, last.at_iso, entered.at_iso)
+        return proposal, history, (first.at_iso, active.at_iso, entered.at_iso)
 
     def _exact(self, case: str, where: Any, rows: Rows) -> Built | None:
         """flowengine's own export: every event rebuilt as it was, in sequence order."""

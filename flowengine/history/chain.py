@@ -17,6 +17,7 @@ from flowengine.history.erasure import ACTOR, COMMENT, FIELD, commit, digests
 from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import (
     CREATED,
+    ERASED_STEP,
     EVENT_KINDS,
     FROM_KEY,
     MIGRATED,
@@ -30,7 +31,7 @@ from flowengine.i18n import N_, marked, t
 from flowengine.timewindow import EARLIEST_TEXT, LATEST_TEXT, OutOfWindow
 
 __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "commitment_problem", "enters_state", "first_break",
-           "former_hashes", "personal_value", "recompute", "replay", "restarts_deadline"]
+           "former_hashes", "last_activity", "personal_value", "recompute", "replay", "restarts_deadline"]
 
 
 def recompute(event: Event) -> str:
@@ -144,7 +145,13 @@ def replay(events: Sequence[Event]) -> Replayed:
         state = event.to_state
         fields = apply_changes(fields, event.changes)
     last = events[-1]
-    return Replayed(state, fields, entered, last.seq, last.hash, last.at, definition, version)
+    return Replayed(state, fields, entered, last.seq, last.hash, last_activity(events).at, definition, version)
+
+
+def last_activity(events: Sequence[Event]) -> Event:
+    """The newest event that is activity of the proposal: an erasure step records what was
+    erased, not a step of the proposal (the creation never is one)."""
+    return next(event for event in reversed(events) if event.kind != ERASED_STEP)
 
 
 def _definition(event: Event, hash_key: str, version_key: str) -> tuple[str, str]:

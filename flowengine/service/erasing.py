@@ -151,7 +151,8 @@ def _record(engine: Engine, conn: Connection, pk: int, proposal: Proposal, wante
     details: dict[str, Any] = {"erased": wanted.kinds(), "values": count}
     if wanted.request:
         details["request"] = wanted.request
-    event = next_event(current, ERASED_STEP, by, max(stamp.recorded_at, current.updated_at), stamp=stamp,
+    # dated when it was erased, after the newest event (the row's updated_at stays the last real step's)
+    event = next_event(current, ERASED_STEP, by, max(stamp.recorded_at, events[-1].at), stamp=stamp,
                        details=details, personal=frozenset())
     commit_step(conn, pk, current, event)
 

@@ -125,7 +125,8 @@ def _write(conn: Connection, *, engine: Engine, plan: Plan, text: str, actor: Ac
             raise conflict(conn, pk, proposal)
         details = {"from_definition": planned.definition_hash, "to_definition": plan.to_definition,
                    "from_version": planned.workflow_version, "to_version": plan.to_version, "map": plan.mapping}
-        event = next_event(planned, MIGRATED, actor, max(at, planned.updated_at), stamp=stamp, to_state=move.to_state,
+        newest = queries.newest_at(conn, pk, proposal)  # an erasure step after the last real step, too
+        event = next_event(planned, MIGRATED, actor, max(at, newest), stamp=stamp, to_state=move.to_state,
                            comment=comment, details=details, personal=apart)
         if not queries.move_proposal(conn, pk, planned.version, definition_hash=plan.to_definition,
                                      state=move.to_state, updated_at=event.at, head_hash=event.hash):

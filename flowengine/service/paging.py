@@ -72,16 +72,16 @@ def stream(engine: Engine, *, workflow: str | None = None, state: str | None = N
             start = None  # a later phase starts at its beginning
             while True:
                 rows = listing.page(conn, wanted, sort=sort, after=cursor, limit=size)
-                for _, proposal, last in rows:
+                for _, proposal, last, erasure in rows:
                     if not perms.may_read(proposal.workflow):
                         continue
-                    found = standing_of(engine, conn, proposal, last, language)
+                    found = standing_of(engine, conn, proposal, last, language, erasure)
                     if (phase is None or found.final == phase) and (not stage or found.stage == stage) \
                             and (not owner or found.owner == owner) and (not overdue or found.overdue):
                         yield found
                 if len(rows) < size:
                     break
-                cursor, size = rows[-1][0], min(size * 2, _LARGEST_BATCH)
+                cursor, size = rows[-1].key, min(size * 2, _LARGEST_BATCH)
 
 
 _UNKNOWN = StateFacts(None, None, False, None)  # a state its definition does not declare

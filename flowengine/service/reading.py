@@ -12,7 +12,7 @@ from flowengine.clock import as_utc, local_text
 from flowengine.definition.model import Workflow
 from flowengine.errors import AccessDenied, InvalidInput, NotFound, Remedy
 from flowengine.history import chain
-from flowengine.history.records import Event, Proposal, id_order
+from flowengine.history.records import ERASED_STEP, Event, Proposal, id_order
 from flowengine.i18n import t
 from flowengine.service import deadlines
 from flowengine.service.context import Engine
@@ -54,8 +54,8 @@ def standing(engine: Engine, proposal_id: str, *, as_of: datetime | None = None,
         events = queries.events_of(conn, pk, until=as_of)
         if not events:
             raise not_yet(proposal, as_of or engine.clock())
-        return _standing(engine, conn, as_of_events(proposal, events) if as_of else proposal, events[-1], as_of,
-                         language, events)
+        return _standing(engine, conn, as_of_events(proposal, events) if as_of else proposal,
+                         chain.last_activity(events), as_of, language, events, _last_erasure(events))
 
 
 def proposals(engine: Engine, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
@@ -76,7 +76,8 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
             past = as_of_events(current, events) if events else None
             if past is not None and (not state or past.state == state) and \
                     (not title or title.casefold() in past.title.casefold()):
-                found.append(_standing(engine, conn, past, events[-1], as_of, language, events))
+                found.append(_standing(engine, conn, past, chain.last_activity(events), as_of, language, events,
+                                       _last_erasure(events)))
     found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
              and (not overdue or s.overdue)]
     keys: dict[str, Callable[[Standing], Any]] = {
@@ -88,9 +89,14 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
     return sorted(found, key=keys[sort], reverse=sort == "updated")
 
 
-def standing_of(engine: Engine, conn: Connection, proposal: Proposal, last: Event, language: str) -> Standing:
-    """Where a proposal read with its newest event stands now (a listing's row)."""
-    return _standing(engine, conn, proposal, last, None, language)
+def standing_of(engine: Engine, conn: Connection, proposal: Proposal, last: Event, language: str,
+                erasure: Event | None = None) -> Standing:
+    """Where a proposal read with its last step (and newest erasure step) stands now (a listing's row)."""
+    return _standing(engine, conn, proposal, last, None, language, erasure=erasure)
+
+
+def _last_erasure(events: Sequence[Event]) -> Event | None:
+    return next((event for event in reversed(events) if event.kind == ERASED_STEP), None)
 
 
 def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
@@ -134,7 +140,8 @@ def not_yet(proposal: Proposal, moment: datetime) -> InvalidInput:
 
 
 def _standing(engine: Engine, conn: Connection, proposal: Proposal, last: Event, as_of: datetime | None,
-              language: str, events: Sequence[Event] | None = None) -> Standing:
+              language: str, events: Sequence[Event] | None = None, erasure: Event | None = None) -> Standing:
+    """``last``: the last step (an erasure step is none: it leaves the deadline clock as it was)."""
     compiled = compiled_of(conn, proposal)
     state = compiled.workflow.states.get(proposal.state)
     moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()  # a naive as_of is UTC, as everywhere
@@ -147,7 +154,7 @@ def _standing(engine: Engine, conn: Connection, proposal: Proposal, last: Event,
         final=bool(state and state.final), outcome=state.outcome if state else None,
         deadline=state.deadline_text if state else None, due_at=due,
         next_steps=tuple(compiled.next_steps(proposal.state, proposal.fields, language)),
-        last_event=last, progress=clock.progress, clock_started_at=clock.started_at,
+        last_event=last, progress=clock.progress, clock_started_at=clock.started_at, last_erasure=erasure,
     )
 
 

@@ -29,9 +29,10 @@ class Standing:
     deadline: str | None
     due_at: datetime | None  # the deadline counted from ``clock_started_at``
     next_steps: tuple[NextStep, ...]
-    last_event: Event
+    last_event: Event  # the last step: an erasure step is no activity of the proposal, never this
     progress: Progress | None = None  # the latest progress recorded in this stay
     clock_started_at: datetime | None = None  # entering the state, or (implementation) the latest progress
+    last_erasure: Event | None = None  # the newest erasure step, whenever it was recorded
 
     @property
     def waiting_days(self) -> float:
@@ -58,6 +59,7 @@ class Standing:
             "due_at": iso_utc(self.due_at) if self.due_at else None, "overdue": self.overdue,
             "missing_fields": list(self.missing_fields), "next_steps": [s.as_dict() for s in self.next_steps],
             "last_event": self.last_event.as_dict(),
+            "last_erasure": self.last_erasure.as_dict() if self.last_erasure else None,
             "progress": self.progress.as_dict() if self.progress else None,
             "clock_started_at": iso_utc(self.clock_started_at) if self.clock_started_at else None,
         }

@@ -98,7 +98,7 @@ def advance(engine: Engine, proposal_id: str, trigger: str, *, actor: Actor, com
         except TransitionRefused as refused:
             raise _explained(conn, pk, proposal, actor, refused) from None
         stamp = opened.stamp()
-        event = next_event(proposal, ADVANCED, actor, effective(stamp, at, proposal), stamp=stamp, trigger=trigger,
+        event = next_event(proposal, ADVANCED, actor, effective(stamp, at, opened), stamp=stamp, trigger=trigger,
                            to_state=new_state,
                            comment=comment, changes=changes, key=key, details=with_provenance({}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
@@ -124,7 +124,7 @@ def set_fields(engine: Engine, proposal_id: str, fields: Mapping[str, Any], *, a
         if not changes:
             return StepResult(proposal, None)
         stamp = opened.stamp()
-        event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, proposal), stamp=stamp, comment=comment,
+        event = next_event(proposal, FIELDS_SET, actor, effective(stamp, at, opened), stamp=stamp, comment=comment,
                            changes=changes, key=key, details=with_provenance({}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
         return StepResult(commit_step(conn, pk, proposal, event, last=True), event)
@@ -146,7 +146,7 @@ def note(engine: Engine, proposal_id: str, comment: str, *, actor: Actor, expect
             return _repeat(conn, opened, proposal_id, None, kind=NOTED)
         pk, proposal, compiled, _ = _prepare(conn, opened, actor, {}, expected_version)
         stamp = opened.stamp()
-        event = next_event(proposal, NOTED, actor, effective(stamp, at, proposal), stamp=stamp, comment=text,
+        event = next_event(proposal, NOTED, actor, effective(stamp, at, opened), stamp=stamp, comment=text,
                            key=key, details=with_provenance({}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
         return StepResult(commit_step(conn, pk, proposal, event, last=True), event)
@@ -177,7 +177,7 @@ def record_progress(engine: Engine, proposal_id: str, percent: int | str | None,
         if state is None or state.stage != deadlines.IMPLEMENTATION or state.final:
             raise _not_implementing(compiled.workflow, proposal)
         stamp = opened.stamp()
-        event = next_event(proposal, PROGRESS, actor, effective(stamp, at, proposal), stamp=stamp, key=key,
+        event = next_event(proposal, PROGRESS, actor, effective(stamp, at, opened), stamp=stamp, key=key,
                            details=with_provenance({
             "percent": value, "note": note, "milestone": name, "milestone_date": day}, provenance),
                            personal=personal_fields(conn, compiled.workflow, opened.erasable))
@@ -224,8 +224,8 @@ def _prepare(conn: Connection, opened: Opened, actor: Actor, fields: Mapping[str
 def _explained(conn: Connection, pk: int, proposal: Proposal, actor: Actor,
                refused: TransitionRefused) -> TransitionRefused:
     """Say who put the proposal where it is, when that was someone else: the usual cause of
-    a surprise refusal is a colleague who acted first."""
-    last = queries.last_event(conn, pk)
+    a surprise refusal is a colleague who acted first (an erasure since moved nothing)."""
+    last = queries.last_step(conn, pk)
     if last is None or last.actor == actor.name:
         return refused
     moved = t("{actor} ({role}) at {moment}", actor=last.actor, role=last.role, moment=local_text(last.at))

@@ -97,12 +97,12 @@ def _tick_step(conn: Connection, *, engine: Engine, proposal_id: str, moment: da
     pk, proposal = load(conn, proposal_id)
     compiled = compiled_of(conn, proposal)
     proposal, events = held[-1] if held else (proposal, queries.events_of(conn, pk))
-    if proposal.updated_at > moment:
-        return _Planned(None, None)  # it has a step after the moment asked about: left alone
+    if events[-1].at > moment:
+        return _Planned(None, None)  # it has a step (or an erasure) after the moment asked about: left alone
     due = deadlines.next_due(compiled.workflow, proposal, events, moment, escalate=escalate)
     if due is None:
         return None
-    planned = _planned(compiled, proposal, due, moment, now, engine.stamp(conn),
+    planned = _planned(compiled, proposal, due, moment, now, events[-1].at, engine.stamp(conn),
                        personal_fields(conn, compiled.workflow))
     if planned.event is not None and dry_run:
         held.append((proposal_after(proposal, planned.event), [*events, planned.event]))
@@ -112,7 +112,7 @@ def _tick_step(conn: Connection, *, engine: Engine, proposal_id: str, moment: da
 
 
 def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due, moment: datetime,
-             now: datetime, stamp: Stamp, personal: frozenset[str] | None = None) -> _Planned:
+             now: datetime, newest: datetime, stamp: Stamp, personal: frozenset[str] | None = None) -> _Planned:
     """The event that applies an escalation or hands out a reminder. Deterministic keys make a
     second tick that raced this one fail on the optimistic lock instead of writing it again."""
     state = due.state
@@ -129,7 +129,7 @@ def _planned(compiled: CompiledWorkflow, proposal: Proposal, due: deadlines.Due,
                                any_role=True)
     except TransitionRefused as refused:
         return _Planned(deadlines.Blocked(proposal.id, state.id, due.trigger, refused.reasons), None)
-    at = max(due.due, proposal.updated_at)  # when it fell due, but never before the step before it
+    at = max(due.due, newest)  # when it fell due, but never before the step (or erasure) before it
     event = next_event(proposal, ADVANCED, SYSTEM_ACTOR, at, stamp=stamp, trigger=due.trigger, to_state=target,
                        comment=comment, key=f"tick:escalate:{proposal.id}:{proposal.version}",
                        details={"escalation": {"after": due.after, "due": iso_utc(due.due),

@@ -15,7 +15,7 @@ from flowengine.clock import as_utc, local_text
 from flowengine.definition.model import Workflow
 from flowengine.errors import ConflictError, InvalidInput, Remedy
 from flowengine.history import chain
-from flowengine.history.records import Actor, Event, Proposal, Stamp
+from flowengine.history.records import ERASED_STEP, Actor, Event, Proposal, Stamp
 from flowengine.history.steps import ChainBuilder
 from flowengine.i18n import t
 from flowengine.service.context import Engine
@@ -26,12 +26,15 @@ from flowengine.store import Connection, erasable, queries, stepping
 @dataclass(frozen=True)
 class Opened:
     """A stored proposal a step starts from, with what the login may do and the step's stamp
-    (read when first asked, as :meth:`Engine.stamp` reads it, unless the first read had it)."""
+    (read when first asked, as :meth:`Engine.stamp` reads it, unless the first read had it).
+    ``newest_at``: when its newest event took effect, which a step may not precede — the row's
+    ``updated_at`` unless an erasure step came after the last real step (erasing is no activity)."""
 
     pk: int
     proposal: Proposal
     permissions: Permissions
     stamp: Callable[[], Stamp]
+    newest_at: datetime
     erasable: bool | None = None  # personal data kept apart (format 3), when the first read had it
 
 
@@ -54,12 +57,12 @@ def open_step(engine: Engine, conn: Connection, proposal_id: str, key: str | Non
                 return engine.stamp(conn) if engine.recording_clock is not None else Stamp.of(engine.login, now)
 
             return Opened(read.pk, read.proposal, Permissions.of(engine.login, read.grants), stamp,
-                          read.erasable)
+                          read.newest_at, read.erasable)
     if key and (done := queries.event_by_key(conn, key)):
         return done
     perms = engine.permissions(conn)
     pk, proposal = load(conn, proposal_id)
-    return Opened(pk, proposal, perms, lambda: engine.stamp(conn))
+    return Opened(pk, proposal, perms, lambda: engine.stamp(conn), queries.newest_at(conn, pk, proposal))
 
 
 
@@ -85,10 +88,12 @@ def next_event(proposal: Proposal, kind: str, actor: Actor, at: datetime, *, sta
 
 
 def proposal_after(proposal: Proposal, event: Event) -> Proposal:
-    """The proposal as one more event leaves it."""
+    """The proposal as one more event leaves it. An erasure step is no activity of the proposal:
+    its ``updated_at`` stays what the last real step set."""
     entered = event.at if chain.enters_state(event) else proposal.state_entered_at
+    updated = proposal.updated_at if event.kind == ERASED_STEP else event.at
     return replace(proposal, state=event.to_state, fields=chain.apply_changes(proposal.fields, event.changes),
-                   updated_at=event.at, state_entered_at=entered, head_hash=event.hash, version=event.seq)
+                   updated_at=updated, state_entered_at=entered, head_hash=event.hash, version=event.seq)
 
 
 def commit_step(conn: Connection, pk: int, proposal: Proposal, event: Event, *, last: bool = False) -> Proposal:
@@ -119,19 +124,19 @@ def conflict(conn: Connection, pk: int, proposal: Proposal) -> ConflictError:
     return error.fixed_by(Remedy("show_proposal", proposal.id))
 
 
-def effective(stamp: Stamp, at: datetime | None, proposal: Proposal | None = None) -> datetime:
+def effective(stamp: Stamp, at: datetime | None, opened: Opened | None = None) -> datetime:
     """When a step took effect: when it is recorded, unless ``at`` says earlier (a decision
     taken at last Tuesday's meeting) — never later than its recording, and never before the
-    proposal's last step, so its history stays in order. (A database made for tests or demos,
-    whose clock is simulated, may script steps ahead of its clock.)"""
+    newest event of the proposal ``opened``, so its history stays in order. (A database made for
+    tests or demos, whose clock is simulated, may script steps ahead of its clock.)"""
     if at is None:
         # a recording clock behind another writer's: keep order
-        return max(stamp.recorded_at, proposal.updated_at) if proposal is not None else stamp.recorded_at
+        return max(stamp.recorded_at, opened.newest_at) if opened is not None else stamp.recorded_at
     moment = as_utc(at)
     if moment > stamp.recorded_at and not stamp.simulated:
         raise InvalidInput(t("{moment} is in the future: a step takes effect when it is recorded ({now}) or "
                              "before", moment=local_text(moment), now=local_text(stamp.recorded_at)))
-    if proposal is not None and moment < proposal.updated_at:
-        raise InvalidInput(f"{local_text(moment)} is before the last step of {proposal.id} "
-                           f"({local_text(proposal.updated_at)}); steps are recorded in order")
+    if opened is not None and moment < opened.newest_at:
+        raise InvalidInput(f"{local_text(moment)} is before the last step of {opened.proposal.id} "
+                           f"({local_text(opened.newest_at)}); steps are recorded in order")
     return moment

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, and_, exists, false, not_, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, exists, false, func, not_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
-from flowengine.history.records import PROGRESS, Event, Proposal
+from flowengine.history.records import ERASED_STEP, PROGRESS, Event, Proposal
 from flowengine.store import erasable
-from flowengine.store.queries import EVENT_COLUMNS, proposal_from_row
+from flowengine.store.queries import EVENT_COLUMNS, last_steps, newest_erasures, proposal_from_row
 from flowengine.store.schema import definitions, events, proposals
 
 SORTS = ("id", "waiting", "updated", "state")
@@ -33,6 +33,10 @@ _COLUMNS = (
     proposals.c.created_by, proposals.c.came_from, proposals.c.provenance,
     *(column.label(f"e_{column.key}") for column in EVENT_COLUMNS[1:]),
 )
+_ERASED = events.alias("erased")  # a row's newest erasure step: an index search (ix_events_progress)
+_ERASED_SEQ = (select(func.max(_ERASED.c.seq))
+               .where(_ERASED.c.kind == ERASED_STEP, _ERASED.c.proposal_pk == proposals.c.pk)
+               .correlate(proposals).scalar_subquery().label("erased_seq"))
 
 
 @dataclass(frozen=True)
@@ -133,17 +137,29 @@ def _order(sort: str) -> list[Any]:
 
 def statement(wanted: Filter, *, sort: str, after: Key | None, limit: int) -> Select[Any]:
     """The query of one page (tests read its plan)."""
-    query = (select(*_COLUMNS)
+    query = (select(*_COLUMNS, _ERASED_SEQ)
              .join_from(proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
              .join(events, and_(events.c.proposal_pk == proposals.c.pk, events.c.seq == proposals.c.version))
              .where(*_conditions(wanted)).order_by(*_order(sort)).limit(limit))
     return query if after is None else query.where(_after(sort, after))
 
 
-def page(conn: Connection, wanted: Filter, *, sort: str, after: Key | None,
-         limit: int) -> list[tuple[Key, Proposal, Event]]:
+class Listed(NamedTuple):
+    """A proposal of a page: its sort key, its row, its last step (an erasure step is none) and
+    its newest erasure step, if it had one."""
+
+    key: Key
+    proposal: Proposal
+    last: Event
+    erasure: Event | None
+
+
+def page(conn: Connection, wanted: Filter, *, sort: str, after: Key | None, limit: int) -> list[Listed]:
     """Up to ``limit`` proposals matching ``wanted`` after ``after`` in ``sort``'s order, each with
-    its sort key and its newest event."""
+    its sort key, its last step and its newest erasure step. The newest event comes with the row,
+    and the number of its newest erasure step; the erasure steps before the newest event take one
+    more statement, and where the newest event is one, the
+    last step before it another."""
     found = []
     rows = conn.execute(statement(wanted, sort=sort, after=after, limit=limit)).all()
     apart = [int(row.pk) for row in rows if row.e_personal is not None]  # event format 3: values kept apart
@@ -154,13 +170,18 @@ def page(conn: Connection, wanted: Filter, *, sort: str, after: Key | None,
         if row.e_personal is not None:
             actor, comment, changes, personal = erasable.restore(
                 row.e_personal, kept.get((int(row.pk), int(row.e_seq)), {}), actor, comment, changes)
-        found.append((key, proposal_from_row(row), Event(
+        found.append((int(row.pk), row.erased_seq, key, proposal_from_row(row), Event(
             proposal=row.id, seq=row.e_seq, kind=row.e_kind, trigger=row.e_trigger, from_state=row.e_from_state,
             to_state=row.e_to_state, actor=actor, role=row.e_role, at=row.e_at, entered_at=row.e_entered_at,
             comment=comment, changes=changes, details=dict(row.e_details), idempotency_key=row.e_idempotency_key,
             prev_hash=row.e_prev_hash, hash=row.e_hash, login=row.e_login, recorded_at=row.e_recorded_at,
             personal=personal)))
-    return found
+    erasures = newest_erasures(conn, [pk for pk, erased, _, _, newest in found
+                                      if erased is not None and erased != newest.seq])
+    stepped = last_steps(conn, [pk for pk, erased, _, _, newest in found if erased == newest.seq])
+    return [Listed(key, proposal, stepped.get(pk, newest),
+                   newest if erased == newest.seq else erasures.get(pk) if erased is not None else None)
+            for pk, erased, key, proposal, newest in found]
 
 
 def key_of(conn: Connection, proposal_id: str) -> tuple[Key, str] | None:

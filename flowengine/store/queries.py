@@ -294,6 +294,42 @@ def last_event(conn: Connection, proposal_pk: int) -> Event | None:
     return events_from_rows(conn, [row])[0] if row else None
 
 
+def newest_at(conn: Connection, proposal_pk: int, proposal: Proposal) -> datetime:
+    """When the proposal's newest event took effect (the row's version is its seq): a later step
+    may not precede it. The row's ``updated_at`` is the last real step's, which an erasure step
+    after it does not move."""
+    found = conn.execute(select(events.c.at).where(events.c.proposal_pk == proposal_pk,
+                                                   events.c.seq == proposal.version)).scalar()
+    return as_utc(found) if found is not None else as_utc(proposal.updated_at)
+
+
+def last_step(conn: Connection, proposal_pk: int) -> Event | None:
+    """The proposal's newest event that is activity of it: an erasure step is none."""
+    return last_steps(conn, [proposal_pk]).get(proposal_pk)
+
+
+def last_steps(conn: Connection, proposal_pks: Sequence[int]) -> dict[int, Event]:
+    """Each proposal's newest event that is activity of it (an erasure step is none), by its key."""
+    if not proposal_pks:
+        return {}
+    stepped = events.alias("stepped")
+    newest = (select(func.max(stepped.c.seq))
+              .where(stepped.c.proposal_pk == events.c.proposal_pk, stepped.c.kind != ERASED_STEP).scalar_subquery())
+    rows = conn.execute(_EVENTS.where(events.c.proposal_pk.in_(sorted(set(proposal_pks))),
+                                      events.c.seq == newest)).all()
+    return {int(row.proposal_pk): event for row, event in zip(rows, events_from_rows(conn, rows), strict=True)}
+
+
+def newest_erasures(conn: Connection, proposal_pks: Sequence[int]) -> dict[int, Event]:
+    """Each proposal's newest erasure step, of those given that have one, by its key: one
+    statement, an index search per proposal (``ix_events_progress`` leads with the kind)."""
+    if not proposal_pks:
+        return {}
+    rows = conn.execute(_EVENTS.where(events.c.kind == ERASED_STEP, events.c.proposal_pk.in_(sorted(set(proposal_pks))))
+                        .order_by(events.c.proposal_pk, events.c.seq)).all()
+    return {int(row.proposal_pk): event for row, event in zip(rows, events_from_rows(conn, rows), strict=True)}
+
+
 def event_by_key(conn: Connection, idempotency_key: str) -> Event | None:
     row = conn.execute(_EVENTS.where(events.c.idempotency_key == idempotency_key)).first()
     return events_from_rows(conn, [row])[0] if row else None

@@ -5,7 +5,8 @@ grants, the proposal row, the database's time, the row's update, the event's ins
 
 - :func:`read_step` reads in one statement what a step needs before it can be built: the
   proposal row with its definition's version (the chain head is the row's ``head_hash`` and
-  ``version``), the database's time (``now()``, the transaction's start, which the event
+  ``version``), when the newest event took effect (a step may not precede it; an erasure step
+  leaves the row's ``updated_at`` as it was), the database's time (``now()``, the transaction's start, which the event
   trigger of migration 0007 holds the recorded time to), the grants of the session's login,
   whether the request's idempotency key was used, and — when asked — the definition's text;
 - :func:`write_step` writes the row under its optimistic lock and inserts the sealed event in
@@ -63,6 +64,7 @@ class StepRead(NamedTuple):
     key_used: bool  # the request's idempotency key is on an event already
     definition: tuple[str, str] | None  # (text, source) of the proposal's definition, when asked
     erasable: bool  # the database records personal data erasably (event format 3)
+    newest_at: datetime  # when the newest event took effect (an erasure step's time, too)
 
 
 def _read_statement(with_definition: bool) -> Select[Any]:
@@ -70,10 +72,13 @@ def _read_statement(with_definition: bool) -> Select[Any]:
             .where(grants.c.login == func.session_user()).scalar_subquery())
     key_used = exists().where(events.c.idempotency_key == bindparam("key"))
     kept_apart = exists().where(settings.c.name == PERSONAL, settings.c.value == ERASABLE)
+    newest = (select(events.c.at).where(events.c.proposal_pk == proposals.c.pk, events.c.seq == proposals.c.version)
+              .scalar_subquery())
     extra = (definitions.c.text.label("definition_text"), definitions.c.source.label("definition_source")) \
         if with_definition else ()
     return (select(*PROPOSAL_COLUMNS, func.now().label("now"), held.label("held"), key_used.label("key_used"),
-                   kept_apart.label("erasable"), *extra)
+                   kept_apart.label("erasable"),
+                   newest.label("newest_at"), *extra)
             .join_from(proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
             .where(proposals.c.id == bindparam("proposal_id")))
 
@@ -128,7 +133,7 @@ def read_step(conn: Connection, proposal_id: str, *, key: str | None, with_defin
     held = tuple((str(workflow), str(role)) for workflow, role in row.held or ())
     definition = (row.definition_text, row.definition_source) if with_definition else None
     return StepRead(row.pk, proposal_from_row(row), as_utc(row.now), held, bool(row.key_used), definition,
-                    bool(row.erasable))
+                    bool(row.erasable), as_utc(row.newest_at if row.newest_at is not None else row.updated_at))
 
 
 def write_step(conn: Connection, pk: int, expected_version: int, values: dict[str, Any], event: Event, *,
