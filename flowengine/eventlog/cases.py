@@ -121,8 +121,7 @@ class CaseBuilder:
     def __post_init__(self) -> None:
         workflow = self.compiled.workflow
         self.workflow: Workflow = workflow
-        self.definition = workflow.content_hash
-        self.initial = self.compiled.initial
+        self.definition, self.initial = workflow.content_hash, self.compiled.initial
         self.prefix = workflow.proposal_prefix
         self.id_pattern = re.compile(rf"{re.escape(self.prefix)}-([1-9][0-9]{{0,8}})")
         self.taken = bulk.taken_ids(self.conn)
