@@ -24,7 +24,8 @@ What is measured, in one run:
   N processes advancing *one* proposal, each with the version it read (``expected_version``):
   every conflict has exactly one winner, counted.
 
-Prints a Markdown table with the machine, the server version and the date.
+Prints a Markdown table with the machine, the server version and the date. `--profile N` instead
+profiles N sequential advances (`cProfile` on process time) and prints where the client's CPU goes.
 """
 
 from __future__ import annotations
@@ -164,6 +165,31 @@ def api_rate(url: str, folder: str, steps: int) -> tuple[float, float]:
         return steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
 
 
+def profile(url: str, folder: str, steps: int, top: int, out: str | None) -> None:
+    """``steps`` sequential advances under ``cProfile`` (on process time, so waiting on the server
+    counts nothing): where the client's own CPU goes, printed to stdout by own time."""
+    import cProfile
+    import pstats
+
+    actor = _actor(url)
+    with _engine(url, folder) as engine:
+        pid = engine.new_proposal("ping-pong", title="profiled", actor=actor).proposal.id
+        for index in range(20):
+            engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for index in range(steps):
+            engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
+        profiler.disable()
+    if out:
+        profiler.dump_stats(out)  # for pstats, snakeviz and the like
+    stats = pstats.Stats(profiler)
+    total = sum(entry[2] for entry in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"client CPU under the profiler: {total / steps * 1e6:,.0f} µs per advance")
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
 def psycopg_rate(url: str, steps: int) -> tuple[float, float]:
     """The same round trips with psycopg alone: read the row; update it under its version and
     insert an event of the same width in one statement; commit. (Per second, CPU per step.)"""
@@ -212,6 +238,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--writers", default="1,2,4,8")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the sequential comparison (median)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="instead: profile N sequential advances (cProfile on process time) and print "
+                             "where the client's CPU goes")
+    parser.add_argument("--top", type=int, default=40, help="entries of the profile printed")
+    parser.add_argument("--profile-file", help="also write the profile there (pstats format)")
     args = parser.parse_args()
     counts = [int(n) for n in args.writers.split(",")]
     login = default_login()
@@ -220,6 +251,9 @@ def main() -> None:
         _engine(args.db, folder).close()  # the schema, made by the administrator
         url = member(args.db, login, [ROLE], ["ping-pong"], Path(folder))
         try:
+            if args.profile:
+                profile(url, folder, args.profile, args.top, args.profile_file)
+                return
             per_step = round_trips_per_advance(url, folder)
             api, raw = [], []
             for _ in range(args.rounds):

@@ -8,7 +8,8 @@ process, ``--runs`` times:
 
 - **flowengine**: ``FlowEngine.analyse()`` on the SQLite file: every figure of the stall report
   (stays, stage stays, months, transitions, loops, funnel, feedback loop, stalls), the load
-  from the database included;
+  from the database included; numpy imported before the clock starts, as pandas is for the
+  pandas children (the whole process, imports included, is reported too);
 - **PM4Py**: ``pm4py.discover_performance_dfg`` on the log read from the CSV into a DataFrame,
   with every duration per edge (``perf_aggregation_key="raw_values"``), then per edge and per
   state (a state's outgoing durations pooled: its sojourn times) the count, median, p90 and
@@ -22,9 +23,13 @@ process, ``--runs`` times:
 - **the bare SQL read** (``sql-read``): those columns fetched with ``sqlite3``, nothing computed:
   the floor any analysis of the database stands on.
 
-``--tools`` picks which run beside flowengine (PM4Py needs ``pip install '.[bench]'``).
+``--tools`` picks which run beside flowengine (PM4Py needs ``pip install '.[bench]'``);
+``--baseline DIR`` measures flowengine as in another checkout too (the same child, its library
+imported from there), interleaved with the rest: a change's before beside its after.
 
-Each child reports its time and its peak resident memory (``getrusage``); the per-state medians
+Each child reports its time, its CPU time over the same span (``time.process_time``: every thread
+of the process; on a shared machine the figure to compare) and its peak resident memory
+(``getrusage``); the per-state medians
 of all three are checked against each other. Prints a Markdown table of medians with the
 machine and the command to reproduce. PM4Py (AGPL) is used here only: ``pip install '.[bench]'``.
 """
@@ -49,7 +54,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TOOLS = ("flowengine", "pm4py", "pm4py-log", "pandas", "pandas-db", "sql-read")
-_FROM_DB = ("flowengine", "pandas-db", "sql-read")  # the children that read the database, not the CSV
+_FROM_DB = ("flowengine", "baseline", "pandas-db", "sql-read")  # the children that read the database, not the CSV
 
 
 def _peak_mb() -> float:
@@ -59,7 +64,10 @@ def _peak_mb() -> float:
 # -- the children: one measurement each, in a fresh process -----------------------------------
 
 def child_flowengine(db: Path) -> dict[str, Any]:
+    """``FlowEngine.analyse()`` timed; its libraries imported before the clock starts, numpy
+    included, as pandas' child imports pandas (and numpy with it) before its clock."""
     started = time.perf_counter()
+    import numpy  # noqa: F401 - imported before the clock, as pandas is in pandas' child
     import synthetic
 
     from flowengine.service.facade import FlowEngine
@@ -67,12 +75,13 @@ def child_flowengine(db: Path) -> dict[str, Any]:
     imported = time.perf_counter()
     # The database is made for real use (its clock is the system's): the analysis is asked "as of" the end.
     with FlowEngine.open(str(db), workflow_dirs=[HERE]) as engine:
-        begin = time.perf_counter()
+        begin, cpu = time.perf_counter(), time.process_time()
         (analysis,) = engine.analyse(as_of=synthetic.END)
-        seconds = time.perf_counter() - begin
+        seconds, cpu_seconds = time.perf_counter() - begin, time.process_time() - cpu
     medians = {s.state: s.passed.median for s in analysis.states if s.passed.count}
-    return {"seconds": seconds, "import_seconds": imported - started, "peak_mb": _peak_mb(), "medians": medians,
-            "stalls": len(analysis.stalls), "proposals": analysis.proposals}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "import_seconds": imported - started,
+            "peak_mb": _peak_mb(), "medians": medians, "stalls": len(analysis.stalls), "quiet": len(analysis.quiet),
+            "proposals": analysis.proposals}
 
 
 def _read_log(csv_path: Path) -> tuple[Any, float]:
@@ -144,7 +153,7 @@ def child_pandas_db(db: Path) -> dict[str, Any]:
     counted, as flowengine's is), then the same group-by as :func:`child_pandas`."""
     import pandas as pd
 
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     with sqlite3.connect(db) as conn:
         frame = pd.read_sql_query(_ENTERED, conn)
     frame["at"] = pd.to_datetime(frame["at"], format="%Y-%m-%d %H:%M:%S.%f")
@@ -157,18 +166,19 @@ def child_pandas_db(db: Path) -> dict[str, Any]:
         return float(values.quantile(0.9))
 
     states = finished.groupby("state")["days"].agg(["count", "median", p90, "max"])
-    seconds = time.perf_counter() - begin
-    return {"seconds": seconds, "read_seconds": loaded - begin, "peak_mb": _peak_mb(),
+    seconds, cpu_seconds = time.perf_counter() - begin, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "read_seconds": loaded - begin, "peak_mb": _peak_mb(),
             "medians": {str(k): float(v) for k, v in states["median"].items()}}
 
 
 def child_sql_read(db: Path) -> dict[str, Any]:
     """The floor: the columns the per-state figures need, read with the standard library's sqlite3
     and nothing computed."""
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     with sqlite3.connect(db) as conn:
         rows = conn.execute(_ENTERED).fetchall()
-    return {"seconds": time.perf_counter() - begin, "peak_mb": _peak_mb(), "rows": len(rows), "medians": {}}
+    return {"seconds": time.perf_counter() - begin, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
+            "rows": len(rows), "medians": {}}
 
 
 # -- the parent ------------------------------------------------------------------------------------
@@ -203,10 +213,14 @@ def prepare(cache: Path, proposals: int, seed: int) -> tuple[Path, Path, int]:
     return db, csv_path, events
 
 
-def _run_child(tool: str, target: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+def _run_child(tool: str, target: Path, baseline: Path | None = None) -> dict[str, Any]:
+    """One child; ``tool`` "baseline" is flowengine's child with the library imported from the
+    checkout ``baseline`` (its ``flowengine`` package first on the path)."""
+    first = [str(HERE), *([str(baseline)] if tool == "baseline" and baseline is not None else [])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*first, os.environ.get("PYTHONPATH", "")])}
     begin = time.perf_counter()
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", tool, str(target)],
+    child = "flowengine" if tool == "baseline" else tool
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", child, str(target)],
                           check=True, env=env, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_seconds"] = time.perf_counter() - begin
@@ -237,10 +251,18 @@ def _machine() -> list[tuple[str, str]]:
             ("packages", ", ".join(versions)), ("date", date.today().isoformat())]
 
 
+def _describe(checkout: Path | None) -> str:
+    """The checkout's commit, where git can say."""
+    if checkout is None:
+        return ""
+    found = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h"], capture_output=True, text=True)
+    return f"commit {found.stdout.strip()}" if found.returncode == 0 and found.stdout.strip() else "not a git checkout"
+
+
 def _agree(results: dict[str, list[dict[str, Any]]]) -> str:
     ours = results["flowengine"][-1]["medians"]
     lines = []
-    for tool in ("pm4py", "pm4py-log", "pandas", "pandas-db"):
+    for tool in ("baseline", "pm4py", "pm4py-log", "pandas", "pandas-db"):
         if tool not in results:
             continue
         theirs = results[tool][-1]["medians"]
@@ -259,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("out/bench"))
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help="which to measure beside flowengine, comma-separated (default: all)")
+    parser.add_argument("--baseline", type=Path,
+                        help="also measure flowengine as in this checkout (e.g. `git worktree add ../before main`), "
+                             "interleaved: the before beside the after")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("target", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -270,27 +295,40 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sys.path.insert(0, str(HERE))
     db, csv_path, events = prepare(args.cache, args.proposals, args.seed)
-    tools = ["flowengine", *(t for t in TOOLS if t in args.tools.split(",") and t != "flowengine")]
+    tools = ["flowengine", *(["baseline"] if args.baseline else []),
+             *(t for t in TOOLS if t in args.tools.split(",") and t != "flowengine")]
     results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
-    _run_child("flowengine", db)  # warm-up: the operating system's file cache, the bytecode
+    loads = os.getloadavg()
+    for warm in tools[:2] if args.baseline else tools[:1]:  # the operating system's file cache, the bytecode
+        _run_child(warm, db, args.baseline)
     for run in range(args.runs):
         for tool in tools:  # interleaved: the machine's drift weighs on all alike
-            results[tool].append(_run_child(tool, db if tool in _FROM_DB else csv_path))
+            results[tool].append(_run_child(tool, db if tool in _FROM_DB else csv_path, args.baseline))
         print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{t} {results[t][-1]['seconds']:.2f} s" for t in tools),
               file=sys.stderr)
 
     def median(tool: str, key: str) -> float:
         return float(statistics.median(r[key] for r in results[tool]))
 
+    def cpu(tool: str) -> str:
+        """The median CPU time and its ratio to flowengine's, where the child measured it."""
+        if not all("cpu_seconds" in r for r in results[tool]):
+            return " | "
+        seconds = median(tool, "cpu_seconds")
+        return f" {seconds:.2f} s | {seconds / median('flowengine', 'cpu_seconds'):.2f}x "
+
     ours = median("flowengine", "seconds")
     print(f"Stall analysis of {events:,} events ({args.proposals:,} proposals), medians of {args.runs} "
-          f"interleaved runs, each in a fresh process; measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n")
-    print("| what | median | ratio | peak memory |\n| --- | --- | --- | --- |")
-    print(f"| flowengine `FlowEngine.analyse()`, SQLite file, load included | {ours:.2f} s | 1.00x | "
-          f"{median('flowengine', 'peak_mb'):.0f} MB |")
+          f"interleaved runs, each in a fresh process; measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"load average {loads[0]:.1f} before and {os.getloadavg()[0]:.1f} after.\n")
+    print("| what | median | ratio | CPU time | CPU ratio | peak memory |\n| --- | --- | --- | --- | --- | --- |")
+    print(f"| flowengine `FlowEngine.analyse()`, SQLite file, load included | {ours:.2f} s | 1.00x |"
+          f"{cpu('flowengine')}| {median('flowengine', 'peak_mb'):.0f} MB |")
     whole = median("flowengine", "process_seconds")
-    print(f"| the same, whole process (Python start, imports, open, analyse) | {whole:.2f} s | {whole / ours:.2f}x | |")
-    for tool, label in (("pm4py", "PM4Py `discover_performance_dfg` on the DataFrame + per-state sojourn"),
+    print(f"| the same, whole process (Python start, imports, open, analyse) | {whole:.2f} s | {whole / ours:.2f}x "
+          "| | | |")
+    for tool, label in (("baseline", f"flowengine as in `--baseline` ({_describe(args.baseline)}), the same call"),
+                        ("pm4py", "PM4Py `discover_performance_dfg` on the DataFrame + per-state sojourn"),
                         ("pm4py-log", "PM4Py the same on its EventLog (`convert_to_event_log` counted)"),
                         ("pandas", "pandas group-by: per-state and per-edge durations"),
                         ("pandas-db", "pandas from the same database: `read_sql_query` + the per-state group-by, "
@@ -300,19 +338,21 @@ def main(argv: list[str] | None = None) -> int:
         if tool not in results:
             continue
         seconds = median(tool, "seconds")
-        print(f"| {label} | {seconds:.2f} s | {seconds / ours:.2f}x | {median(tool, 'peak_mb'):.0f} MB |")
+        print(f"| {label} | {seconds:.2f} s | {seconds / ours:.2f}x |{cpu(tool)}| {median(tool, 'peak_mb'):.0f} MB |")
     if "pandas" in results:
         print(f"| reading the CSV into a DataFrame (not counted above) | {median('pandas', 'read_seconds'):.2f} s "
-              "| | |")
+              "| | | | |")
     if "pandas-db" in results:
-        print(f"| … of which pandas' load from the database | {median('pandas-db', 'read_seconds'):.2f} s | | |")
+        print(f"| … of which pandas' load from the database | {median('pandas-db', 'read_seconds'):.2f} s | | | | |")
     print()
     for name, value in _machine():
         print(f"- {name}: {value}")
     print(f"- figures agree: {_agree(results)}")
-    print(f"- stalled proposals found: {results['flowengine'][-1]['stalls']:,}")
+    print(f"- stalled proposals found: {results['flowengine'][-1]['stalls']:,}; gone quiet: "
+          f"{results['flowengine'][-1].get('quiet', 0):,}")
+    others = ",".join(t for t in tools if t != "baseline")
     command = (f"python bench/stalls.py --proposals {args.proposals} --seed {args.seed} --runs {args.runs} "
-               f"--tools {','.join(tools)}")
+               f"--tools {others}" + (" --baseline ../before" if args.baseline else ""))
     print(f"- reproduce: `pip install -e '.[bench]' && {command}`")
     return 0
 

@@ -149,6 +149,30 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     return analyses, found, extra, as_of_note(analyses, newest, option)
 
 
+def _small_analysis(database: str | None, workflow_dirs: tuple[str, ...], workflow: str, as_of: datetime | None
+                    ) -> tuple[list[Analysis], str | None] | None:
+    """One small workflow's analysis read through the database driver alone, without importing
+    SQLAlchemy or numpy (:mod:`flowengine.service.quick`), and the note of :func:`_analyses`;
+    None when the engine must do it."""
+    from .options import READ_DATABASE
+    from .remedies import option
+    from .startup import loading
+
+    ctx = click.get_current_context(silent=True)
+    replica = ctx.meta.get(READ_DATABASE) if ctx is not None else None
+    # Collection paused while the modules load and the histories are read and analysed: what is
+    # made lives as long as the command, and it is bounded (quick.SMALL_EVENTS).
+    with loading():
+        from flowengine.service.quick import small_analysis
+        from flowengine.views.figure_wording import as_of_note
+
+        found = small_analysis(database, workflow, workflow_dirs=workflow_dirs, as_of=as_of, replica=replica)
+    if found is None:
+        return None
+    analysis, newest = found
+    return [analysis], as_of_note([analysis], newest, option) if as_of is None else None
+
+
 def _diagram_path(output: str) -> Path:
     """Refuse a file name Graphviz cannot write before any work is done (a usage error, exit 2)."""
     path = Path(output)
@@ -245,11 +269,15 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     Example:
       flowengine stalls diagram trondheim -o trondheim-stalls.svg --lang nb
     """
-    from flowengine.analysis.cells import SITE, cell
-    from flowengine.views.stall_diagram import render_stall_diagram
-
     path = _diagram_path(output)
-    (analysis,), note = _analyses(database, workflow_dirs, (workflow,), as_of, quiet)
+    (analysis,), note = _small_analysis(database, workflow_dirs, workflow, as_of) or _analyses(
+        database, workflow_dirs, (workflow,), as_of, quiet)
+    from .startup import loading
+
+    with loading():
+        from flowengine.analysis.cells import SITE, cell
+        from flowengine.views.stall_diagram import render_stall_diagram
+
     if note is not None:
         click.echo(t("note: {note}", note=note), err=True)
     privacy, _ = _publishable([analysis], privacy)

@@ -5,7 +5,10 @@ the process: modules, classes, functions, compiled statements. Python's collecto
 again and again while they are made, and once more at exit, and finds nothing to free. A
 command therefore loads its modules with collection paused (:func:`loading`) and, when it is
 the process's own command (:func:`own_process`), freezes what was loaded out of every later
-collection (:func:`gc.freeze`); the command's own work is collected as usual.
+collection (:func:`gc.freeze`); the command's own work is collected as usual — but for work
+whose size is bounded and whose results live as long as the command, such as the small read
+of ``stalls diagram`` (at most ``flowengine.service.quick.SMALL_EVENTS`` events), which may run
+inside :func:`loading` too.
 
 Only the process that runs one command and ends may freeze: a program calling the commands
 again and again (a test run through click's CliRunner) would otherwise keep every cycle of

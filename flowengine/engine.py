@@ -34,8 +34,11 @@ from flowengine.errors import DefinitionError, InvalidInput, NotFound, Remedy, S
 from flowengine.history.records import Actor
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from transitions import Machine
 
+    from flowengine.definition.versions import StoredDefinition
     from flowengine.definition.yamlsafe import LocatedDocument
 
 # How many per-state machines a process keeps (least recently used dropped first): a step fires
@@ -233,6 +236,19 @@ def _built(document: LocatedDocument) -> Workflow:
     if issues or not workflow.complete:
         raise DefinitionError(issues)
     return workflow
+
+
+def spanning_definitions(stored: Sequence[StoredDefinition], current: Workflow | None = None) -> Workflow:
+    """A workflow as figures over every version of it read it: ``current`` (else the newest of
+    ``stored``, which are newest first) with the states only the other stored definitions declare
+    (:func:`flowengine.definition.versions.spanning`)."""
+    from flowengine.definition.versions import spanning
+
+    if current is None:
+        current = compiled(stored[0].content_hash, stored[0].text, stored[0].source).workflow
+    older = [compiled(d.content_hash, d.text, d.source).workflow
+             for d in stored if d.content_hash != current.content_hash]
+    return spanning(current, older)
 
 
 def cached(content_hash: str) -> CompiledWorkflow | None:

@@ -47,7 +47,7 @@ def login() -> str:
     """The login the test databases see acting: the server's user, or this process's OS login."""
     server = server_url()
     if server is None:
-        from flowengine.store.access import os_login
+        from flowengine.store.basics import os_login
 
         return os_login()
     return make_url(server).username or "postgres"

@@ -2,7 +2,7 @@
 enforced on every write and read path, the access log, solo mode, and the clock nobody sets.
 
 On SQLite the identity is the process's OS login; a second login is simulated by what the
-operating system would answer (``store.access.os_login``). The PostgreSQL tests with separate
+operating system would answer (``store.basics.os_login``). The PostgreSQL tests with separate
 real logins are in ``test_access_postgresql.py``."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import text
 from flowengine.errors import AccessDenied, InvalidInput, NotFound
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
-from flowengine.store import access as store_access
+from flowengine.store import basics as store_basics
 
 from .access_support import municipal_workflows
 from .cli_support import CLEARED_ENV
@@ -26,7 +26,7 @@ from .databases import count_events, raw_connection
 
 pytestmark = pytest.mark.sqlite_only("a second login is simulated through the OS; PostgreSQL has real ones")
 
-ME = store_access.os_login()
+ME = store_basics.os_login()
 LEADER = Actor(ME, "project_leader")
 
 
@@ -43,7 +43,7 @@ def as_login(monkeypatch: pytest.MonkeyPatch) -> Become:
     """``as_login("kari")``: from now on the operating system says this process is kari."""
 
     def become(login: str) -> None:
-        monkeypatch.setattr(store_access, "os_login", lambda: login)
+        monkeypatch.setattr(store_basics, "os_login", lambda: login)
 
     return become
 

@@ -33,7 +33,7 @@ from flowengine.proof.keyfiles import public_path, read_public, read_signer, wri
 from flowengine.service import converting
 from flowengine.service.checkpoints import CheckpointReport
 from flowengine.service.erasing import ErasureRequest
-from flowengine.store import access as store_access
+from flowengine.store import basics as store_basics
 from flowengine.store import resealing
 
 from . import proof_verifier
@@ -383,7 +383,7 @@ def test_a_login_without_the_admin_capability_is_refused(db: str, key: Path, out
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     with open_engine(db) as engine:
         engine.grant("ola", ["*"], ["*"])
-    monkeypatch.setattr(store_access, "os_login", lambda: "ola")
+    monkeypatch.setattr(store_basics, "os_login", lambda: "ola")
     with pytest.raises(AccessDenied, match="admin capability"):
         convert(db, key, out)
     assert {e.format for e in history(db, TARGET)} == {2}

@@ -19,7 +19,7 @@ from flowengine.errors import AccessDenied
 from flowengine.history.erasure import ERASED
 from flowengine.history.records import ERASED_STEP, Actor
 from flowengine.service.erasing import ErasureRequest
-from flowengine.store import access as store_access
+from flowengine.store import basics as store_basics
 
 from . import erasure_race as race
 from .cli_support import CLEARED_ENV
@@ -101,7 +101,7 @@ def test_an_erasure_by_a_login_without_the_admin_capability_is_refused(db_target
     pid = _history(db_target)
     with open_engine(db_target) as engine:
         engine.grant("ola", ["*"], ["*"])
-    monkeypatch.setattr(store_access, "os_login", lambda: "ola")
+    monkeypatch.setattr(store_basics, "os_login", lambda: "ola")
     with open_engine(db_target) as engine, pytest.raises(AccessDenied, match="admin capability"):
         engine.erase(ErasureRequest(proposal=pid))
     assert NAME in _every_stored_text(db_target)

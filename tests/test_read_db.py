@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from flowengine.errors import StoreError
 from flowengine.history.records import Actor
+from flowengine.service import quick
 from flowengine.service.facade import FlowEngine
 
 from .cli_support import make_run, ok, one_error_line
@@ -69,6 +70,20 @@ def test_stalls_report_from_the_read_database_is_the_primarys_and_never_opens_th
     again = json.loads(ok(run("stalls", "report", "--format", "json", "--workflows", str(BENCH), "--db", NOWHERE,
                               env={"FLOWENGINE_READ_DB": reading})).stdout)
     assert again == own
+
+
+def test_stalls_diagram_reads_the_read_database_through_the_driver_and_never_the_primary(
+        primary: str, replica: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reading = follow(primary, replica, tmp_path)
+    run = make_run(primary, NOW.isoformat())
+    own, read = tmp_path / "own.dot", tmp_path / "read.dot"
+    ok(run("stalls", "diagram", synthetic.WORKFLOW_ID, "--workflows", str(BENCH), "-o", str(own)))
+    ok(run("stalls", "diagram", synthetic.WORKFLOW_ID, "--workflows", str(BENCH), "--read-db", reading, "--db",
+           NOWHERE, "-o", str(read)))
+    assert read.read_text(encoding="utf-8") == own.read_text(encoding="utf-8")
+    monkeypatch.setenv("FLOWENGINE_NOW", NOW.isoformat())
+    found = quick.small_analysis(NOWHERE, synthetic.WORKFLOW_ID, workflow_dirs=[BENCH], replica=reading)
+    assert found is not None and found[0].proposals == 90  # the small read, on the replica alone
 
 
 def test_an_export_reads_the_read_database(primary: str, replica: Any, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
-from flowengine.store import access as store_access
+from flowengine.store import basics as store_basics
 from flowengine.views.site.build import build_site
 
 from .access_support import municipal_workflows
@@ -89,7 +89,7 @@ def test_a_site_built_by_a_login_granted_one_workflow_holds_that_workflow_alone(
     everything = _files(tmp_path / "everything")  # the words looked for are there when Trondheim may be read
     assert all(any(word in name or word in content.decode("utf-8", "replace") for name, content in everything.items())
                for word in (HIDDEN_WORDS if internal else ("trondheim",)))
-    monkeypatch.setattr(store_access, "os_login", lambda: "panel_reader")
+    monkeypatch.setattr(store_basics, "os_login", lambda: "panel_reader")
     _report(env, tmp_path / "granted", *flags)
     _same_sites(tmp_path / "granted", tmp_path / "asked", internal=internal)
 

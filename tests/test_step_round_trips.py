@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from flowengine import engine as engines
 from flowengine.errors import ConflictError, NotFound
@@ -111,24 +111,25 @@ def test_a_step_of_a_member_login_is_one_read_and_one_write(place: Place) -> Non
     assert keyed.event.recorded_at is not None and report.ok
 
 
-def test_a_step_of_a_member_login_goes_to_the_server_three_times(place: Place, tmp_path: Path) -> None:
-    """psycopg's BEGIN, the read, and the write with the COMMIT in one pipeline; the read as the
-    engine's first of the process, with the definition along, as well (its statement prepared
-    on the connection the first time, a round trip once)."""
+def test_a_step_of_a_member_login_goes_to_the_server_twice(place: Place, tmp_path: Path) -> None:
+    """flowengine's BEGIN with the read in one simple query, and the write with the COMMIT in one
+    pipeline (the write connection is in autocommit: psycopg sends no BEGIN of its own); the read
+    as the engine's first of the process, with the definition along, as well (its statement
+    prepared on the connection the first time, a round trip once)."""
     me = Actor(place.logins["melhus"], LEADER)
     with place.engine("melhus") as flow:
         flow.note("MEL-1", "warming up", actor=me)
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
-        assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-2", "seen", actor=me, idempotency_key="n-2"))
-        assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         engines._CACHE.clear()  # as in a new process: the read asks for the definition too
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "fresh", actor=me))
         # that read is a statement of its own, prepared on this connection first (once)
-        assert trips == [["BEGIN"], ["PREPARE"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["PREPARE"], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         engines._CACHE.clear()
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "again", actor=me))
-        assert trips == [["BEGIN"], ["SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
         assert [e.kind for e in flow.history("MEL-2")[1]] == ["created", "noted"]
         assert [e.comment for e in flow.history("MEL-3")[1]] == ["", "fresh", "again"]
 
@@ -163,3 +164,99 @@ def test_a_writer_that_moved_the_row_between_read_and_write_wins_and_the_other_w
             slow.advance("MEL-1", "send", actor=me)
         _, events = slow.history("MEL-1")
     assert overtaken == ["noted"] and [e.kind for e in events] == ["created", "noted"]
+
+
+def test_an_error_between_the_read_and_the_write_rolls_the_step_back(place: Place, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transaction flowengine began with the read is rolled back on the server (the write
+    connection is in autocommit: nothing else would end it), and the connection handed back to
+    the pool is out of autocommit again, so a reader that gets it reads in one transaction."""
+    from psycopg import pq
+
+    from flowengine.service import steps
+
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        with flow.database.write() as conn:
+            driver = conn.connection.driver_connection
+        assert driver is not None and driver.autocommit
+
+        def broken(*_args: Any, **_kwargs: Any) -> None:
+            raise RuntimeError("the event could not be built")
+
+        monkeypatch.setattr(steps, "next_event", broken)
+        with pytest.raises(RuntimeError, match="could not be built"):
+            exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
+        trace = (tmp_path / "libpq.trace").read_text(encoding="utf-8")
+        completed = [line.split("\t")[3].strip().strip('"') for line in trace.splitlines()
+                     if line.split("\t")[:3:2] == ["B", "CommandComplete"]]
+        # (psycopg then forgets what it prepared in the transaction: DEALLOCATE ALL)
+        assert completed[:3] == ["BEGIN", "SELECT 1", "ROLLBACK"] and "INSERT 0 1" not in completed
+        assert driver.info.transaction_status == pq.TransactionStatus.IDLE and not driver.autocommit
+        monkeypatch.undo()
+        assert flow.standing("MEL-1").proposal.state == "draft"  # nothing of it was written
+        assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
+        assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
+
+
+def test_a_write_whose_first_statement_is_not_a_steps_read_is_still_one_transaction(place: Place) -> None:
+    """Any other statement sends the owed BEGIN before itself: two statements see one
+    transaction, and an error after them leaves nothing behind."""
+    with FlowEngine.open(place.admin, workflow_dirs=[place.folder]) as admin:
+        with pytest.raises(RuntimeError), admin.database.write() as conn:
+            first = conn.execute(text("SELECT pg_current_xact_id()")).scalar_one()
+            conn.execute(text("INSERT INTO settings (name, value) VALUES ('probe', 'written')"))
+            assert conn.execute(text("SELECT pg_current_xact_id()")).scalar_one() == first
+            raise RuntimeError("given up")
+        with admin.database.write() as conn:  # a new connection of the pool, in autocommit as well
+            assert conn.execute(text("SELECT count(*) FROM settings WHERE name = 'probe'")).scalar_one() == 0
+            conn.execute(text("INSERT INTO settings (name, value) VALUES ('probe', 'kept')"))
+        with admin.database.read() as conn:
+            assert conn.execute(text("SELECT value FROM settings WHERE name = 'probe'")).scalar_one() == "kept"
+        with admin.database.write() as conn:
+            conn.execute(text("DELETE FROM settings WHERE name = 'probe'"))
+
+
+def test_a_read_prepared_on_the_server_but_forgotten_here_is_taken_as_prepared(place: Place, tmp_path: Path) -> None:
+    """After a rollback flowengine forgets what it prepared (psycopg may have deallocated it);
+    where the server still holds it, preparing it again is answered "already exists", which is
+    the same statement under the same name: the step goes on."""
+    from flowengine.store.driver import PREPARED
+
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        with flow.database.write() as conn:
+            assert conn.info.pop(PREPARED)  # forgotten here; still on the server
+        trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
+        assert trips == [[], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]  # PREPARE answered with an error
+        assert flow.standing("MEL-1").proposal.state == "political_review"
+
+
+def test_a_read_deallocated_behind_flowengines_back_is_prepared_again(place: Place) -> None:
+    """psycopg deallocates every prepared statement of a connection once a statement there drops
+    or alters something (or says DEALLOCATE ALL): the step's first read then finds its statement
+    gone, begins again with it prepared afresh, and the step is taken once."""
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        with flow.database.write() as conn:
+            conn.exec_driver_sql("DEALLOCATE ALL")
+        assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
+        assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
+
+
+def test_a_write_transaction_of_a_held_snapshot_sees_that_snapshot(place: Place) -> None:
+    """A backup's snapshot sets every transaction of its database to it as the transaction
+    begins; on a write connection (in autocommit) that is where flowengine's BEGIN goes first."""
+    from flowengine.store.backup import snapshot
+
+    with FlowEngine.open(place.admin, workflow_dirs=[place.folder]) as admin:
+        with snapshot(admin.database) as (_exported, frozen):
+            admin.new_proposal("melhus", title="After the snapshot", actor=Actor("leader", LEADER))
+            with frozen.write() as conn:
+                assert conn.execute(text("SHOW transaction_isolation")).scalar_one() == "repeatable read"
+                assert conn.execute(text("SELECT count(*) FROM proposals")).scalar_one() == 4
+        with admin.database.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM proposals")).scalar_one() == 5

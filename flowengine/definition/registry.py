@@ -16,9 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flowengine.definition.yamlsafe import MAX_FILE_BYTES, LocatedDocument, read_file
+from flowengine.definition.files import MAX_FILE_BYTES
 from flowengine.errors import AmbiguousWorkflow, DefinitionError, NotFound, Remedy
+
+if TYPE_CHECKING:  # the YAML parser is imported only to read a file
+    from flowengine.definition.yamlsafe import LocatedDocument
 
 ENV_WORKFLOWS = "FLOWENGINE_WORKFLOWS"
 _SUFFIXES = (".yaml", ".yml")
@@ -65,6 +69,14 @@ def yaml_files(folder: Path) -> list[Path]:
         return []
     return sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def read_file(path: Path) -> LocatedDocument:
+    """:func:`flowengine.definition.yamlsafe.read_file`: the YAML parser is imported when a file
+    is first parsed, not with this module (a command that finds a file by its text needs none)."""
+    from flowengine.definition import yamlsafe
+
+    return yamlsafe.read_file(path)
 
 
 def read_candidate(path: Path) -> Candidate:
@@ -133,6 +145,23 @@ def locate_workflow(ref: str, dirs: Sequence[Path], *, suggest: bool = True) -> 
         raise NotFound("workflow", ref, [])
     entries = discover(dirs)
     raise NotFound("workflow", ref, [e.id for e in entries if not e.shadowed]).fixed_by(Remedy("list_workflows"))
+
+
+def first_that_could_declare(ref: str, dirs: Sequence[Path]) -> list[Path] | None:
+    """The files of the first folder that has any file that could declare the workflow id
+    ``ref`` (:func:`_could_declare`: judged from their raw text, none parsed); empty when no file
+    anywhere could, so none declares it; None when ``ref`` names a file rather than an id.
+
+    :func:`locate_workflow` would find ``ref`` among them when one of them declares it (and, only
+    when none does, in a later folder): a single file there whose text is known to declare
+    ``ref`` — a definition of it stored in the database, say — is the one it would find."""
+    if Path(ref).suffix in _SUFFIXES or os.sep in ref:
+        return None
+    for folder in dirs:
+        found = [path for path in yaml_files(folder) if _could_declare(path, ref)]
+        if found:
+            return found
+    return []
 
 
 def locate_workflows(refs: Sequence[str], dirs: Sequence[Path]) -> dict[str, Candidate | None]:

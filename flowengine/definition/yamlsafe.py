@@ -21,11 +21,12 @@ from typing import Any
 
 import yaml
 
+from flowengine.definition.files import BOM
+from flowengine.definition.files import MAX_FILE_BYTES as MAX_FILE_BYTES
 from flowengine.errors import DefinitionError
 from flowengine.i18n import marked, t
 from flowengine.issues import START_HINT, Issue, Location, error
 
-MAX_FILE_BYTES = 1024 * 1024
 # Control characters (line breaks and tabs aside) and the bidirectional overrides that reorder what a
 # reader sees: a workflow's texts reach terminals, reports and web pages, so none may carry them.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -165,8 +166,8 @@ def read_bytes(raw: bytes, source: str) -> LocatedDocument:
         raise DefinitionError([error(
             "FE003", t("binary data (a NUL byte), not a YAML text file"), Location(source, line, 1),
             t("save the workflow as plain UTF-8 text"))])
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

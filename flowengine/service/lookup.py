@@ -116,15 +116,9 @@ def declared_workflows(engine: Engine, workflows: Sequence[str]) -> list[Workflo
 def _spanning(stored: Sequence[StoredDefinition], current: Workflow | None, spanning: bool) -> Workflow:
     """``current`` (else the newest of ``stored``, newest first), with the states only the
     other stored definitions declare when ``spanning``."""
-    if current is None:
-        current = engines.compiled(stored[0].content_hash, stored[0].text, stored[0].source).workflow
-    if not spanning:
-        return current
-    from flowengine.definition.versions import spanning as spanning_view
-
-    older = [engines.compiled(d.content_hash, d.text, d.source).workflow
-             for d in stored if d.content_hash != current.content_hash]
-    return spanning_view(current, older)
+    if spanning:
+        return engines.spanning_definitions(stored, current)
+    return current or engines.compiled(stored[0].content_hash, stored[0].text, stored[0].source).workflow
 
 
 def file_hash(engine: Engine, workflow: str) -> str | None:

@@ -5,7 +5,6 @@ grants, the access log and the database's settings. The rules about them are in
 from __future__ import annotations
 
 import os
-import pwd
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -14,6 +13,10 @@ from sqlalchemy import Connection, delete, insert, select, text
 
 from flowengine.clock import ENV_FOR_TESTS, Clock, as_utc, iso_utc, system_clock
 from flowengine.history.seal import GENESIS, seal_entry
+from flowengine.store import basics
+from flowengine.store.basics import CLOCK as CLOCK
+from flowengine.store.basics import INJECTED_CLOCK as INJECTED_CLOCK
+from flowengine.store.basics import SYSTEM_CLOCK as SYSTEM_CLOCK
 from flowengine.store.schema import access_log, grants, settings
 
 GRANT = "grant"
@@ -21,19 +24,6 @@ REVOKE = "revoke"
 CONVERT = "convert"  # old histories' personal data re-sealed erasably: the entry's role is the record's root
 ADMIN = "admin"  # the capability of administrators (see flowengine.access.grants)
 EVERY = "*"  # every workflow; every role
-CLOCK = "clock"  # the setting: how the database's steps are timed
-SYSTEM_CLOCK = "system"  # by the database's own clock (every database made for real use)
-INJECTED_CLOCK = "injected"  # by a clock the caller may fix: a database made for tests or demos
-
-
-def os_login() -> str:
-    """The operating system's login of this process: its effective user id's name, which no
-    environment variable can change (``$USER`` and ``$LOGNAME`` are the caller's to set)."""
-    uid = os.geteuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:  # a user id with no name (a container's): the id is still who it is
-        return f"uid{uid}"
 
 
 def session_login(conn: Connection) -> str:
@@ -41,7 +31,7 @@ def session_login(conn: Connection) -> str:
     authenticated, which ``SET ROLE`` does not change); on SQLite, the process's OS login."""
     if conn.dialect.name == "postgresql":
         return str(conn.execute(text("SELECT session_user")).scalar_one())
-    return os_login()
+    return basics.os_login()
 
 
 def database_now(conn: Connection) -> datetime:

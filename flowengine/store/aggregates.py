@@ -45,11 +45,12 @@ from sqlalchemy import (
 from flowengine.history.erasure import ACTOR
 from flowengine.history.records import ADVANCED, CREATED, ERASED_STEP, MIGRATED, PROGRESS, SYSTEM
 from flowengine.meter import Meter, no_meter
+from flowengine.store import sqlite_scans
 from flowengine.store.erasable import kept_actor
-from flowengine.store.schema import erasable, events, proposals
+from flowengine.store.schema import erasable, events, proposals, read_time
 
 T = TypeVar("T")
-SEQ_BITS = 24  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
+SEQ_BITS = sqlite_scans.SEQ_BITS  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
 STORED = "stored"
 MICROS = "micros"
 PHASES = 2  # units :func:`read` tells its meter: the steps read, the answering steps read
@@ -58,11 +59,12 @@ PHASES = 2  # units :func:`read` tells its meter: the steps read, the answering 
 @dataclass(frozen=True)
 class Columns:
     """Events as two comma-separated columns: each event's key (its proposal's primary key and
-    sequence number in one number, :data:`SEQ_BITS`) and its time."""
+    sequence number in one number, :data:`SEQ_BITS`) and its time. Text as the driver hands it
+    over: ``str``, or from SQLite's scans ``bytes`` (no decoding to Python text and back)."""
 
     count: int
-    keys: str
-    times: str
+    keys: str | bytes
+    times: str | bytes
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,15 @@ def read(conn: Connection, until: datetime | None, answering: Answering, meter: 
         return tuple(commented_steps(other, until, keys)), tuple(members(other))
 
     elsewhere = None
+    group_keys = None
     # Elsewhere (PostgreSQL) the order of event keys need not be that of commits: no second reader.
-    if beside is not None and conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite":
         snapshot = newest_event(conn)  # also fixes conn's snapshot: SQLite takes it at the first read
-        keys = _answer_keys(_group_keys(conn), answering)
-        elsewhere = _Beside(beside, snapshot, lambda other: answers_and_members(other, keys))
-    groups = tuple(steps(conn, until))
+        group_keys = _group_keys(conn)
+        if beside is not None:
+            keys = _answer_keys(group_keys, answering)
+            elsewhere = _Beside(beside, snapshot, lambda other: answers_and_members(other, keys))
+    groups = tuple(steps(conn, until, keys=group_keys))
     meter(1)
     rest = elsewhere.result() if elsewhere is not None else None
     if rest is None:
@@ -238,9 +243,17 @@ def _key() -> ColumnElement[Any]:
     return events.c.proposal_pk * (1 << SEQ_BITS) + events.c.seq
 
 
-def steps(conn: Connection, until: datetime | None) -> list[StepGroup]:
+def steps(conn: Connection, until: datetime | None, *,
+          keys: Iterable[tuple[str, str | None, str | None, str]] | None = None) -> list[StepGroup]:
     """Every creation, step and migration up to ``until``, grouped by kind, source, trigger and
-    target (a few dozen groups): one scan of ``ix_events_flow``."""
+    target (a few dozen groups). On SQLite a seek of ``ix_events_flow`` per group
+    (:mod:`flowengine.store.sqlite_scans`; ``keys``: :func:`_group_keys`, when the caller has
+    them); elsewhere one grouped scan of it."""
+    if conn.dialect.name == "sqlite":
+        found = sqlite_scans.flow_groups(conn, _group_keys(conn) if keys is None else keys,
+                                         sqlite_scans.time_bound(conn, until))
+        return [StepGroup(kind, source, trigger, target, Columns(count, key_text, time_text))
+                for (kind, source, trigger, target), count, key_text, time_text in found]
     query = (select(events.c.kind, events.c.from_state, events.c.trigger, events.c.to_state, func.count(),
                     _joined(conn, _key()), _joined(conn, _time(conn)))
              .where(events.c.kind.in_((CREATED, ADVANCED, MIGRATED)), *_until(conn, until))
@@ -295,9 +308,14 @@ def commented_steps(conn: Connection, until: datetime | None,
                     keys: Sequence[AnswerKey]) -> list[StepGroup]:
     """Steps of the given (source, trigger, target) with a comment, by anyone but the system, up
     to ``until``, grouped like :func:`steps`: the candidates for a proposal's first reasoned
-    answer to the panel. Reads the partial index ``ix_events_commented``."""
+    answer to the panel. Reads the partial index ``ix_events_commented``: on SQLite a seek per
+    key (:mod:`flowengine.store.sqlite_scans`), elsewhere one scan."""
     if not keys:
         return []
+    if conn.dialect.name == "sqlite":
+        found = sqlite_scans.commented_groups(conn, keys, sqlite_scans.time_bound(conn, until))
+        return [StepGroup(ADVANCED, source, trigger, target, Columns(count, key_text, time_text))
+                for (source, trigger, target), count, key_text, time_text in found]
     # A literal constant, as in the partial index's own WHERE: a planner matches it, not a parameter.
     commented = and_(events.c.kind == ADVANCED, events.c.comment != literal_column("''"))
     which = or_(*(and_(events.c.from_state == source,
@@ -327,6 +345,9 @@ def _joined_plain(conn: Connection, column: ColumnElement[Any]) -> ColumnElement
 def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dict[int, Current]:
     """Id, title and workflow of the given proposals, and who acted last up to ``until``, when. An
     erasure step is no activity of its proposal: who acted last is who recorded its newest other step."""
+    if conn.dialect.name == "sqlite":
+        return {pk: Current(id_, title, workflow, kept_actor(actor, kept), role, _read_time(at))
+                for pk, id_, title, workflow, actor, role, at, kept in sqlite_scans.last_heard(conn, pks, until)}
     earlier = events.alias("earlier")
     last = (select(func.max(earlier.c.seq))
             .where(earlier.c.proposal_pk == proposals.c.pk, earlier.c.kind != ERASED_STEP,
@@ -339,3 +360,10 @@ def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dic
              .where(_among(conn, proposals.c.pk, pks), events.c.seq == last))
     return {int(pk): Current(id_, title, workflow, kept_actor(actor, kept), role, at)
             for pk, id_, title, workflow, actor, role, at, kept in conn.execute(query)}
+
+
+def _read_time(value: Any) -> datetime:
+    """A stored time as a Core statement's result gives it."""
+    found = read_time(value)
+    assert found is not None  # events.at is NOT NULL
+    return found

@@ -29,6 +29,7 @@ from flowengine.atomicfile import replacing
 from flowengine.errors import StoreError
 from flowengine.i18n import t, tn
 from flowengine.store.database import Database
+from flowengine.store.driver import owes_begin
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -177,6 +178,8 @@ def snapshot(database: Database) -> Iterator[tuple[str, Database]]:
             @event.listens_for(frozen.engine, "begin")
             def _same_snapshot(conn: Any) -> None:
                 driver = conn.connection.driver_connection
+                if owes_begin(conn):  # a write connection, in autocommit: the transaction begins here
+                    driver.execute("BEGIN")
                 driver.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 driver.execute(f"SET TRANSACTION SNAPSHOT '{exported}'")
 

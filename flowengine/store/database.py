@@ -30,8 +30,10 @@ from sqlalchemy.engine import URL, make_url
 
 from flowengine.errors import Remedy, StoreError
 from flowengine.i18n import t, tn
+from flowengine.store.basics import ENV_DB as ENV_DB
+from flowengine.store.basics import default_database_path as default_database_path
+from flowengine.store.driver import BEGIN_OWED, PREPARED, owes_begin
 
-ENV_DB = "FLOWENGINE_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
 WRITE_ATTEMPTS = 5  # a write rolled back by concurrent writers is run again, at most this often in all
 _RETRY_PAUSE_SECONDS = 0.02  # before the second attempt; doubled before each further one, with jitter
@@ -80,13 +82,6 @@ class Contention(StoreError):
         self.reason = reason
         super().__init__(t("a write to {database} was rolled back by concurrent writers ({reason}); nothing was "
                            "written — try again", database=database, reason=reason))
-
-
-def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_DATA_HOME/flowengine/flowengine.db``, i.e. ``~/.local/share/flowengine/flowengine.db``."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "flowengine" / "flowengine.db"
 
 
 def resolve_url(target: str | None = None, environ: Mapping[str, str] | None = None, *, create: bool = True) -> str:
@@ -182,21 +177,40 @@ class Database:
         of a step's client time (and the statements it prepared on the server stay with it).
         Between transactions it holds no lock; after any failure, and when the thread ends, it
         goes back to the pool.
+
+        On PostgreSQL that connection runs in autocommit, and flowengine sends ``BEGIN`` itself,
+        with the transaction's first statement: a step's read goes with it in one round trip
+        (:mod:`flowengine.store.driver`), any other statement after it (see
+        :func:`_pay_owed_begin`). It commits or rolls back as any other: psycopg sends
+        ``COMMIT`` or ``ROLLBACK`` whenever the server says a transaction is open.
         """
         with translate_errors(self, writing=True):
             kept = self._kept_writer()
+            owned = self.dialect == "postgresql"
             try:
+                if owned:  # owed from the start: a listener of SQLAlchemy's begin may pay it
+                    kept.conn.info[BEGIN_OWED] = True
                 with kept.conn.begin():
                     yield kept.conn
             except BaseException:
+                if owned:  # rolled back: psycopg has deallocated every statement prepared
+                    kept.conn.info.pop(BEGIN_OWED, None)
+                    kept.conn.info.pop(PREPARED, None)
                 self._writer.kept = None
                 kept.close()
                 raise
+            if owned:  # a transaction that sent nothing sent no BEGIN either
+                kept.conn.info.pop(BEGIN_OWED, None)
 
     def _kept_writer(self) -> _Kept:
         kept: _Kept | None = getattr(self._writer, "kept", None)
         if kept is None or kept.conn.closed or kept.conn.invalidated:
-            kept = self._writer.kept = _Kept(self.engine.connect().execution_options(**{_WRITE: True}))
+            conn = self.engine.connect()
+            if self.dialect == "postgresql":
+                # SQLAlchemy sets the driver's autocommit, and sets it back when the connection
+                # returns to the pool, so a reader never gets it so
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            kept = self._writer.kept = _Kept(conn.execution_options(**{_WRITE: True}))
             with self._kept_lock:
                 self._kept.add(kept)
         return kept
@@ -292,11 +306,13 @@ def _create_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         try:
-            return create_engine(url, pool_pre_ping=False, connect_args={"options": _session_options(parsed)})
+            engine = create_engine(url, pool_pre_ping=False, connect_args={"options": _session_options(parsed)})
         except exc.NoSuchModuleError as error:  # postgresql+psycopg3:// and other typos of the driver
             raise StoreError(unknown_driver) from error
         except ModuleNotFoundError as error:
             raise StoreError(t("PostgreSQL needs the psycopg driver: pip install 'flowengine[postgresql]'")) from error
+        _pay_owed_begin(engine)
+        return engine
     raise StoreError(t("flowengine stores in SQLite or PostgreSQL, not '{backend}'; give a file path or a "
                        "postgresql+psycopg://… URL", backend=backend))
 
@@ -312,6 +328,25 @@ def _session_options(url: URL) -> str:
     """The URL's own libpq ``options`` (a search path, say), then flowengine's."""
     given = url.query.get("options", "")
     return " ".join([*([given] if isinstance(given, str) and given else []), _SESSION_OPTIONS])
+
+
+def _pay_owed_begin(engine: Engine) -> None:
+    """Any statement SQLAlchemy runs on a write connection whose transaction has not sent its
+    ``BEGIN`` yet sends it first (see :meth:`Database.write`): no statement of a transaction ever
+    runs outside it. On the driver, where the statement goes: SQLAlchemy's dialect events, which
+    cost nothing to connections owing nothing and leave its connection events to whoever listens.
+    A driver error of the ``BEGIN`` reaches the caller as the statement's would."""
+
+    def pay(context: Any) -> bool:
+        if context.execution_options.get(_WRITE):  # a write connection (no other ever owes one)
+            conn = context.root_connection
+            if owes_begin(conn):
+                conn.connection.driver_connection.execute("BEGIN")
+        return False  # the statement itself is SQLAlchemy's to run
+
+    event.listen(engine, "do_execute", lambda _cursor, _statement, _parameters, context: pay(context))
+    event.listen(engine, "do_executemany", lambda _cursor, _statement, _parameters, context: pay(context))
+    event.listen(engine, "do_execute_no_params", lambda _cursor, _statement, context: pay(context))
 
 
 def _configure_sqlite(engine: Engine) -> None:

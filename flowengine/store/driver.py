@@ -9,13 +9,19 @@ the DBAPI connection inside the SQLAlchemy connection's transaction. Tests compa
 paths store and read.
 
 On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection, so
-later runs send only its values; and :meth:`DriverStatement.last` sends a transaction's last
-statement with its ``COMMIT`` in one pipeline, one round trip for both.
+later runs send only its values. The write connection runs in autocommit there and flowengine
+sends ``BEGIN`` itself (see :func:`flowengine.store.database.Database.write`): a transaction's
+first statement run here goes out with the ``BEGIN`` it is owed in one simple query (``BEGIN;
+EXECUTE name(values)``, the statement prepared by name once per connection), and
+:meth:`DriverStatement.last` sends a transaction's last statement with its ``COMMIT`` in one
+pipeline — one round trip each, so a step that reads and then writes is two.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections import namedtuple
 from collections.abc import Callable
 from datetime import datetime
@@ -27,10 +33,27 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Select
 from sqlalchemy.types import TypeEngine
 
-from flowengine.clock import as_utc
+from flowengine.store.basics import sqlite_text
 from flowengine.store.schema import UTCDateTime, read_time
 
 _REQUIRED = object()
+
+# In a connection's ``info``: the write transaction began (Database.write) but its ``BEGIN`` was
+# not sent yet; the first statement sends it, along with itself where it can.
+BEGIN_OWED = "flowengine_begin_owed"
+# In a connection's ``info``: the names of the statements prepared on it by flowengine's own
+# ``PREPARE`` (forgotten at any rollback: psycopg then deallocates every prepared statement)
+PREPARED = "flowengine_prepared"
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")  # a named parameter as psycopg's SQLAlchemy dialect writes it
+_DUPLICATE_PREPARED_STATEMENT = "42P05"
+_UNKNOWN_PREPARED_STATEMENT = "26000"
+
+
+def owes_begin(conn: Connection) -> bool:
+    """Whether the connection's transaction still owes the server its ``BEGIN``; it is then
+    taken as paid, by the statement about to be sent."""
+    info = conn.info
+    return bool(info.pop(BEGIN_OWED, False)) if info else False
 
 
 class DriverStatement:
@@ -55,6 +78,25 @@ class DriverStatement:
             self.record = namedtuple("Row", keys)._make  # type: ignore[attr-defined]
         self.error = dialect.loaded_dbapi.Error
         self.server_prepared = dialect.name == "postgresql"
+        if self.server_prepared:
+            # For a transaction's first statement: prepared once per connection by name, then run as
+            # ``BEGIN; EXECUTE name(values)`` in one simple query — one round trip, and no pipeline
+            # (whose machinery costs the client more than the round trip it saves on loopback).
+            from psycopg import ClientCursor
+
+            self.client_cursor = ClientCursor
+            order: list[str] = []
+
+            def numbered(match: re.Match[str]) -> str:
+                if match.group(1) not in order:
+                    order.append(match.group(1))
+                return f"${order.index(match.group(1)) + 1}"
+
+            text = _PLACEHOLDER.sub(numbered, self.sql).replace("%%", "%")
+            self.order = order
+            self.name = "flowengine_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+            self.prepare_sql = f"PREPARE {self.name} AS {text}"
+            self.begin_sql = f"BEGIN; EXECUTE {self.name}({', '.join(['%s'] * len(order))})"
 
     def _bound(self, params: dict[str, Any]) -> Any:
         if self.defaults:
@@ -69,19 +111,60 @@ class DriverStatement:
         bound = self._bound(params)
         if not conn.in_transaction():
             conn.begin()
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        _announce(conn, cursor, self.sql, bound)
+        if not self.server_prepared:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            _announce(conn, cursor, self.sql, bound)
+            try:
+                return cursor.execute(self.sql, bound)
+            except self.error as error:
+                raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+        owed = owes_begin(conn)  # before the announcement: a listener must not send it on its own
+        driver: Any = conn.connection.driver_connection
         try:
-            if self.server_prepared:
+            if not owed:
+                cursor = driver.cursor()
+                _announce(conn, cursor, self.sql, bound)
                 return cursor.execute(self.sql, bound, prepare=True)
-            return cursor.execute(self.sql, bound)
+            # The transaction's BEGIN and this statement in one round trip: the connection is in
+            # autocommit, so psycopg sends no BEGIN of its own, and a simple query may hold both.
+            self._prepare(conn, driver)
+            cursor = self.client_cursor(driver)
+            _announce(conn, cursor, self.sql, bound)
+            values = [bound[name] for name in self.order]
+            try:
+                cursor.execute(self.begin_sql, values)
+            except self.error as error:
+                if getattr(error, "sqlstate", None) != _UNKNOWN_PREPARED_STATEMENT:
+                    raise
+                # Deallocated behind flowengine's back (psycopg deallocates everything when a
+                # statement on the connection drops or alters something): nothing was done in the
+                # transaction yet, so it is begun again with the statement prepared afresh.
+                driver.rollback()
+                conn.info.pop(PREPARED, None)
+                self._prepare(conn, driver)
+                cursor.execute(self.begin_sql, values)
+            cursor.nextset()  # past the BEGIN's answer, to the statement's rows
+            return cursor
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
 
+    def _prepare(self, conn: Connection, driver: Any) -> None:
+        """The statement prepared on the connection under its name, once (outside any
+        transaction: the connection is in autocommit and its BEGIN not sent yet)."""
+        prepared = conn.info.setdefault(PREPARED, set())
+        if self.name in prepared:
+            return
+        try:
+            driver.execute(self.prepare_sql)
+        except self.error as error:
+            # prepared before on this server session, and forgotten here (a rollback): the same text
+            if getattr(error, "sqlstate", None) != _DUPLICATE_PREPARED_STATEMENT:
+                raise
+        prepared.add(self.name)
+
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The first row the statement returns (raw; see :meth:`row`), or None. (Not pipelined
-        with the transaction's ``BEGIN``: psycopg waits for the server's answer to its ``BEGIN``
-        even in a pipeline, so a pipeline here would save no round trip and cost its machinery.)"""
+        """The first row the statement returns (raw; see :meth:`row`), or None; as a
+        transaction's first statement on PostgreSQL, sent with its ``BEGIN`` in one round trip."""
         return self.run(conn, params).fetchone()
 
     def last(self, conn: Connection, params: dict[str, Any]) -> Any:
@@ -94,16 +177,25 @@ class DriverStatement:
         # sync when the block ends, and the results come back together. Nothing is fetched inside
         # the block: a fetch there would flush, a round trip of its own.
         bound = self._bound(params)
+        if not conn.in_transaction():
+            conn.begin()
+        owed = owes_begin(conn)
         driver: Any = conn.connection.driver_connection
         cursor = driver.cursor()
         _announce(conn, cursor, self.sql, bound)
         try:
             with driver.pipeline():
+                if owed:  # a transaction whose only statement this is: BEGIN, it, COMMIT at once
+                    driver.execute("BEGIN")
                 cursor.execute(self.sql, bound, prepare=True)
                 driver.execute("COMMIT")  # as a statement, not commit(): that would sync at once
-            return cursor.fetchone()
+            found = cursor.fetchone()
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+        # Committed. Whatever the caller still sends in this transaction (the reads of a conflict's
+        # message) runs in a transaction of its own again, begun as the first one was.
+        conn.info[BEGIN_OWED] = True
+        return found
 
     def row(self, raw: Any) -> Any:
         """A fetched row converted as SQLAlchemy converts it, its columns named as in SQLAlchemy's Row."""
@@ -120,9 +212,8 @@ def _announce(conn: Connection, cursor: Any, sql: str, bound: Any) -> None:
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time: naive UTC text with
-    microseconds, "2024-03-01 09:00:00.000000"."""
-    return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    """What UTCDateTime and SQLAlchemy's SQLite DATETIME make of a time (:func:`basics.sqlite_text`)."""
+    return None if value is None else sqlite_text(value)
 
 
 def _json_or_null(value: Any) -> str | None:

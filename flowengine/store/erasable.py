@@ -13,6 +13,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from flowengine.history.erasure import ACTOR, COMMENT, ERASED, FIELD, Committed
 from flowengine.store.access import put_setting, setting
+from flowengine.store.basics import kept_actor as kept_actor
 from flowengine.store.schema import erasable, events, proposals
 
 __all__ = ["ERASABLE", "PERSONAL", "Stored", "Values", "erase", "keep_apart", "kept_actor", "kept_apart", "lock",
@@ -103,15 +104,6 @@ def restore(personal: Mapping[str, str], kept: Mapping[str, tuple[str, str]], ac
         else:
             restored_changes[item.removeprefix(FIELD)] = value
     return actor, comment, restored_changes, committed
-
-
-def kept_actor(actor: str, kept: str | None) -> str:
-    """The display name of a stored step from its ``actor`` column and, outer-joined, its
-    erasable ``actor`` value: a name kept apart (format 3), erased (the column empty and no
-    value: no name is ever empty), or the column's own (formats 1 and 2, the engine's name)."""
-    if kept is not None:
-        return str(json.loads(kept))
-    return ERASED if actor == "" else actor
 
 
 def erase(conn: Connection, proposal_pk: int, items: Sequence[tuple[int, str]]) -> int:

@@ -8,7 +8,7 @@ test keeps the two in step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,9 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from flowengine.clock import as_utc
-from flowengine.timewindow import from_stored, read_stored
-
-SCHEMA_HEAD = "0011_erasable_default"  # the newest migration; checked on open without importing Alembic
+from flowengine.store.basics import SCHEMA_HEAD as SCHEMA_HEAD
+from flowengine.store.basics import read_time as read_time
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,17 +52,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Any stored time reads: one outside the accepted window (written before it was enforced,
         or by another tool) comes back marked at the window's edge, never as an error."""
         return read_time
-
-
-def read_time(value: Any) -> datetime | None:
-    """A time as SQLite (text) or PostgreSQL (a datetime) gives it, as aware UTC within the window."""
-    if value is None:
-        return None
-    if type(value) is str:
-        if len(value) == 26 and value[10] == " " and "1900" <= value[:4] < "2200":  # "2024-03-01 09:00:00.000000"
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return read_stored(value)
-    return from_stored(as_utc(value))
 
 
 metadata = MetaData()

@@ -7,13 +7,19 @@ the same figures, and short enough for a node.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from datetime import date as day
 
-from flowengine.analysis.figures import Privacy, Spread
+from flowengine.analysis.figures import Analysis, Privacy, Spread, long_past
+from flowengine.clock import as_utc
 from flowengine.definition.vocabulary import term
-from flowengine.i18n.formats import decimal, percent
+from flowengine.errors import Remedy
+from flowengine.i18n import t
+from flowengine.i18n.formats import decimal, percent, short_date
 
-__all__ = ["DASH", "NO_PRIVACY", "TIMES", "date", "days", "median", "number", "p90", "share"]
+__all__ = ["DASH", "NO_PRIVACY", "TIMES", "as_of_note", "date", "days", "local_date", "local_day", "median", "number",
+           "p90", "share"]
 
 DASH = "\u2013"  # en dash: a figure that is hidden or does not exist
 TIMES = "\u00d7"  # multiplication sign: "12 times" as 12 and this sign
@@ -53,3 +59,27 @@ def date(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.date().isoformat()
+
+
+def local_day(moment: datetime, zone: datetime | None = None) -> day:
+    """The day of ``moment`` in ``zone``'s time zone (an analysis's as-of carries the reader's, or
+    the demo file's), else in the machine's local zone."""
+    tz = zone.tzinfo if zone is not None and zone.tzinfo is not None else None
+    return as_utc(moment).astimezone(tz).date()
+
+
+def local_date(moment: datetime, zone: datetime | None = None, language: str = "en") -> str:
+    """:func:`local_day` as the language writes a date in a table."""
+    return short_date(local_day(moment, zone), language)
+
+
+def as_of_note(analyses: Sequence[Analysis], newest: datetime | None, hint: Callable[[Remedy], str]) -> str | None:
+    """What a report as of today must say of a history whose newest event is long past (an
+    imported log): every case still open would count as waiting since then. ``hint`` writes
+    the remedy as the reader types it."""
+    if not analyses or newest is None or not long_past(newest, analyses[0].as_of):
+        return None
+    newest_day = local_date(newest, analyses[0].as_of)
+    return t("as of {date}; the newest event is {newest} — {fix} reads the history as it stood then",
+             date=local_date(analyses[0].as_of, analyses[0].as_of), newest=newest_day,
+             fix=hint(Remedy("as_of", value=newest_day)))

@@ -13,21 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from flowengine.analysis.cells import cell
 from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall, StateFigures
 from flowengine.analysis.provenance import Marks
 from flowengine.analysis.reference import worst_first
-from flowengine.clock import as_utc
 from flowengine.definition.model import STAGES, Workflow
 from flowengine.definition.vocabulary import term
 from flowengine.history.erasure import shown as erased
 from flowengine.history.provenance import kind_word, weakest
 from flowengine.history.records import id_order
 from flowengine.i18n import N_, marked, t
-from flowengine.i18n.formats import percent, short_date
+from flowengine.i18n.formats import percent
+from flowengine.views.figure_wording import local_date as local_date
+from flowengine.views.figure_wording import local_day as local_day
 
 Cell = str | int | float | None
 READING_DIGITS = 1  # decimals of days in a table read by people; JSON and CSV keep every digit
@@ -56,18 +56,6 @@ class Section:
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "workflow": self.workflow, "columns": list(self.columns),
                 "rows": [list(row) for row in self.rows], "note": self.note}
-
-
-def local_day(moment: datetime, zone: datetime | None = None) -> date:
-    """The day of ``moment`` in ``zone``'s time zone (an analysis's as-of carries the reader's, or
-    the demo file's), else in the machine's local zone."""
-    tz = zone.tzinfo if zone is not None and zone.tzinfo is not None else None
-    return as_utc(moment).astimezone(tz).date()
-
-
-def local_date(moment: datetime, zone: datetime | None = None, language: str = "en") -> str:
-    """:func:`local_day` as the language writes a date in a table."""
-    return short_date(local_day(moment, zone), language)
 
 
 def _days(value: float | None) -> float | None:

@@ -16,15 +16,15 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from flowengine.analysis.figures import Analysis, Privacy, long_past
+from flowengine.analysis.figures import Analysis, Privacy
 from flowengine.clock import iso_utc
-from flowengine.errors import NotFound, Remedy
+from flowengine.errors import NotFound
 from flowengine.i18n import t
+from flowengine.views.figure_wording import as_of_note as as_of_note
 from flowengine.views.formats import report_format_names
-from flowengine.views.report import Cell, Section, for_reading, local_date
+from flowengine.views.report import Cell, Section, for_reading
 from flowengine.views.spreadsheet import neutralise
 from flowengine.views.texttable import table, wrap
 
@@ -37,17 +37,6 @@ def _reading_rows(section: Section) -> tuple[tuple[Cell, ...], ...]:
 
 
 # -- a history that ended long ago ------------------------------------------------------------
-
-def as_of_note(analyses: Sequence[Analysis], newest: datetime | None, hint: Callable[[Remedy], str]) -> str | None:
-    """What a report as of today must say of a history whose newest event is long past (an
-    imported log): every case still open would count as waiting since then. ``hint`` writes
-    the remedy as the reader types it."""
-    if not analyses or newest is None or not long_past(newest, analyses[0].as_of):
-        return None
-    day = local_date(newest, analyses[0].as_of)
-    return t("as of {date}; the newest event is {newest} — {fix} reads the history as it stood then",
-             date=local_date(analyses[0].as_of, analyses[0].as_of), newest=day, fix=hint(Remedy("as_of", value=day)))
-
 
 def with_note(fmt: str, text: str, note: str | None) -> str:
     """``text`` in report format ``fmt`` with ``note`` stated first (JSON carries it as a field)."""

@@ -4,10 +4,11 @@ with :func:`flowengine.analysis.figures.quantile`'s arithmetic."""
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,7 @@ from flowengine.timewindow import LAST, read_stored
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
+IntsAny = TypeVar("IntsAny", npt.NDArray[np.int64], npt.NDArray[np.int32])  # the same width out as in
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_DAY = 86_400_000_000
@@ -31,7 +33,7 @@ KIND_CODES = {CREATED: 0, ADVANCED: 1, MIGRATED: 2}
 
 # -- reading the columns ---------------------------------------------------------------------
 
-def parse_ints(text: str, count: int) -> Ints:
+def parse_ints(text: str | bytes, count: int) -> Ints:
     if not count or not text:
         return np.zeros(0, dtype=np.int64)
     values = np.fromstring(text, dtype=np.int64, sep=",")  # text mode: not the deprecated binary one
@@ -43,44 +45,49 @@ def parse_ints(text: str, count: int) -> Ints:
 
 _TABLE_DAYS = 1_000_000  # about 2,700 years: beyond, months are worked out per event, not per day
 _WIDTH = 27  # "YYYY-MM-DD HH:MM:SS.ffffff" and its comma
-_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
-_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord(".")}
+# Each column of a time and its comma: the least byte it may hold and how far above that it may
+# go (a digit: "0" and 9 more; a mark: itself exactly). One subtraction and one comparison of
+# the whole table check every byte (below the least, uint8 wraps around to above the span).
+_MARKS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":"), 19: ord("."), 26: ord(",")}
+_LEAST = np.array([_MARKS.get(column, ord("0")) for column in range(_WIDTH)], dtype=np.uint8)
+_SPAN = np.array([0 if column in _MARKS else 9 for column in range(_WIDTH)], dtype=np.uint8)
 
 
-def parse_micros(text: str, count: int, time_format: str) -> Ints:
+def parse_micros(text: str | bytes, count: int, time_format: str) -> Ints:
     """Microseconds since 1970 (UTC) of the times as the database handed them over."""
     if time_format == aggregates.MICROS:
         return parse_ints(text, count)
     if not count:
         return np.zeros(0, dtype=np.int64)
-    raw = (text + ",").encode("ascii", "replace")
+    raw = (text if isinstance(text, bytes) else text.encode("ascii", "replace")) + b","
     if len(raw) != count * _WIDTH:
         return parse_micros_slowly(text)
     table = np.frombuffer(raw, dtype=np.uint8).reshape(count, _WIDTH)
-    digits = table[:, _DIGITS] - np.uint8(ord("0"))  # wraps below "0", so one bound checks both
-    marks_ok = all(bool((table[:, column] == mark).all()) for column, mark in _MARKS.items())
-    if not marks_ok or bool((digits > 9).any()):
+    if bool(((table - _LEAST) > _SPAN).any()):
         return parse_micros_slowly(text)
 
-    def number(first: int, last: int) -> Ints:
-        value = np.zeros(count, dtype=np.int64)
-        for column in range(first, last):
-            value = value * 10 + digits[:, column]
-        return value
+    def two(column: int) -> npt.NDArray[np.int32]:
+        """The two digits from ``column`` on, as a number (small: 32 bits are plenty)."""
+        tens = table[:, column].astype(np.int32) * 10
+        return tens + table[:, column + 1] - (ord("0") * 11)
 
-    days = days_from_civil(number(0, 4), number(4, 6), number(6, 8))
-    hour, minute, second, micro = number(8, 10), number(10, 12), number(12, 14), number(14, 20)
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+    year: npt.NDArray[np.int32] = two(0) * 100 + two(2)
+    days = days_from_civil(year, two(5), two(8)).astype(np.int64)
+    seconds = (two(11) * 60 + two(14)) * 60 + two(17)
+    micro = (two(20) * 100 + two(22)) * 100 + two(24)
+    found: Ints = (days * 86_400 + seconds) * 1_000_000 + micro
+    return found
 
 
-def days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised)."""
+def days_from_civil(year: IntsAny, month: IntsAny, day: IntsAny) -> IntsAny:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised);
+    in the arrays' integer type (32 bits hold any four-digit year's)."""
     year = year - (month <= 2)
     era = np.floor_divide(year, 400)
     year_of_era = year - era * 400
     day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days: Ints = era * 146097 + day_of_era - 719468
+    days: IntsAny = era * 146097 + day_of_era - 719468
     return days
 
 
@@ -100,7 +107,8 @@ def civil(days: Ints) -> tuple[Ints, Ints, Ints]:
 
 def month_codes(micros: Ints) -> Ints:
     """Months since 1970-01 (UTC) of times in microseconds. A log spans far fewer days than it
-    has events: each day's month is worked out once, in a table looked up per event."""
+    has events: each day's month is worked out once, in a table looked up per event; the tables
+    are kept for blocks of :data:`_BLOCK_DAYS`, so the workflows of one log share them."""
     days = np.floor_divide(micros, US_PER_DAY)
     if not days.size:
         return days
@@ -108,9 +116,21 @@ def month_codes(micros: Ints) -> Ints:
     if last - first > _TABLE_DAYS:
         year, month, _ = civil(days)
         return (year - 1970) * 12 + month - 1
-    year, month, _ = civil(np.arange(first, last + 1, dtype=np.int64))
-    months: Ints = ((year - 1970) * 12 + month - 1)[days - first]
+    start = first - first % _BLOCK_DAYS
+    months: Ints = _month_table(start, last - last % _BLOCK_DAYS + _BLOCK_DAYS)[days - start]
     return months
+
+
+_BLOCK_DAYS = 8192  # about 22 years
+
+
+@functools.lru_cache(maxsize=8)
+def _month_table(start: int, end: int) -> Ints:
+    """The month code of each day from ``start`` to before ``end`` (read-only: it is shared)."""
+    year, month, _ = civil(np.arange(start, end, dtype=np.int64))
+    table: Ints = (year - 1970) * 12 + month - 1
+    table.flags.writeable = False
+    return table
 
 
 def add_duration(duration: Duration, micros: Ints) -> Ints:
@@ -129,8 +149,10 @@ def add_duration(duration: Duration, micros: Ints) -> Ints:
     return np.minimum(moved, _LAST)  # as Duration.add_to: never past the accepted window
 
 
-def parse_micros_slowly(text: str) -> Ints:
+def parse_micros_slowly(text: str | bytes) -> Ints:
     """Times in any form SQLite may hold them (written by another tool): one by one."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
     values = [(read_stored(item) - EPOCH) // timedelta(microseconds=1) for item in text.split(",")]
     return np.array(values, dtype=np.int64)
 
@@ -282,6 +304,7 @@ def days_of(micros: Ints) -> Floats:
     return np.maximum(micros.astype(np.float64) / 1e6 / 86400.0, 0.0)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_text(code: int) -> str:
     return f"{1970 + code // 12:04d}-{code % 12 + 1:02d}"
 
@@ -289,39 +312,42 @@ def month_text(code: int) -> str:
 def spreads_by_key(keys: Ints, values: Floats) -> dict[int, Spread]:
     """Spread.of the values of each key, with figures.quantile's arithmetic on the same ranks.
 
-    One partition per key at the two lower ranks the quantiles read; the rank above each is
-    the least value to its right, and the largest the greatest right of the upper one."""
+    The values put in order of key once (a radix sort where keys span less than 16 bits), each
+    key's run sorted in place (numpy's vectorised sort of doubles), then the ranks the quantiles
+    read, the ones above them and the largest read off for every key at once: the operations of
+    :func:`flowengine.analysis.figures.quantile` on the same doubles, elementwise."""
     if not keys.size:
         return {}
     low, high = int(keys.min()), int(keys.max())
     small = keys - low if high - low < 32_000 else keys  # 16 bits: numpy sorts them by radix
     order = np.argsort(small.astype(np.int16) if small is not keys else keys, kind="stable")
-    keys, values = keys[order], values[order]
+    keys, values = keys[order], values[order]  # copies: sorted in place below
     starts = np.flatnonzero(run_starts(keys))
     ends = np.append(starts[1:], keys.size)
-    found = {}
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        size = end - start
-        median_low, p90_low = math.floor((size - 1) * 0.5), math.floor((size - 1) * 0.9)
-        ordered = np.partition(values[start:end], [median_low, p90_low])
-        found[int(keys[start])] = Spread(size, quantile_of(ranked(ordered, median_low), size, 0.5),
-                                         quantile_of(ranked(ordered, p90_low), size, 0.9),
-                                         float(ordered[p90_low:].max()))
+        values[start:end].sort()
+    sizes = ends - starts
+    last = ends - 1
+
+    def quantiles(q: float) -> Floats:
+        position = (sizes - 1) * q
+        floor = np.floor(position)
+        rank = starts + floor.astype(np.int64)
+        low_value, high_value = values[rank], values[np.minimum(rank + 1, last)]
+        found: Floats = low_value + (high_value - low_value) * (position - floor)
+        return found
+
+    return {key: Spread(size, median, p90, top) for key, size, median, p90, top in zip(
+        keys[starts].tolist(), sizes.tolist(), quantiles(0.5).tolist(), quantiles(0.9).tolist(), values[last].tolist(),
+        strict=True)}
+
+
+def distinct(keys: Ints) -> Ints:
+    """The distinct values, ascending: ``np.unique`` without counts asks ``np.ma`` whether its
+    input is masked, and the first such call imports numpy.ma (some 50 ms of a process's CPU)."""
+    ordered = np.sort(keys)
+    found: Ints = ordered[run_starts(ordered)]
     return found
-
-
-def ranked(partitioned: Floats, rank: int) -> tuple[float, float]:
-    """The values at ``rank`` and at the rank above (the same at the top) of values partitioned
-    at ``rank``: the one above is the least of those to its right."""
-    above = partitioned[rank + 1:]
-    return float(partitioned[rank]), float(above.min()) if above.size else float(partitioned[rank])
-
-
-def quantile_of(pair: tuple[float, float], size: int, q: float) -> float:
-    """figures.quantile, from the values at the two ranks it reads."""
-    position = (size - 1) * q
-    low_value, high_value = pair
-    return low_value + (high_value - low_value) * (position - math.floor(position))
 
 
 def count_keys(keys: Ints) -> dict[int, int]:
@@ -330,12 +356,18 @@ def count_keys(keys: Ints) -> dict[int, int]:
 
 
 def by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:
+    """Per name, how many of each month (texts ``YYYY-MM``), months ascending."""
     found: dict[int, dict[str, int]] = {}
     if not names.size:
         return found
-    span = int(months.max()) - int(months.min()) + 1
     base = int(months.min())
+    span = int(months.max()) - base + 1
     texts = [month_text(base + offset) for offset in range(span)]  # a log spans few months, many events
-    for key, n in count_keys(names * span + (months - base)).items():
-        found.setdefault(key // span, {})[texts[key % span]] = n
+    keys, counts = np.unique(names * span + (months - base), return_counts=True)
+    owner = keys // span
+    starts = np.flatnonzero(run_starts(owner)).tolist()
+    month_texts = [texts[offset] for offset in (keys % span).tolist()]
+    counted = counts.tolist()
+    for start, end, name in zip(starts, [*starts[1:], keys.size], owner[starts].tolist(), strict=True):
+        found[name] = dict(zip(month_texts[start:end], counted[start:end], strict=True))
     return found

@@ -48,6 +48,7 @@ from flowengine.analysis.columnar.arrays import (
     by_month,
     count_keys,
     days_of,
+    distinct,
     is_member,
     month_codes,
     run_starts,
@@ -262,7 +263,7 @@ class Figures:
         never = np.iinfo(np.int64).max
         least = np.full(pks.size, never, dtype=np.int64)  # the shortest limit each could be over
         limits: dict[int, tuple[Duration | int, str, float | None]] = {}  # code → deadline or p90 span, rule, p90
-        for code in np.unique(names).tolist():
+        for code in distinct(names).tolist():
             declared = self.workflow.states.get(self.names[code])
             here = names == code
             if declared is not None and declared.deadline is not None:
@@ -281,6 +282,8 @@ class Figures:
         limit_days = np.zeros(pks.size, dtype=np.float64)
         for code, (limit, _, p90) in limits.items():
             here = np.flatnonzero(maybe & (names == code))
+            if not here.size:
+                continue
             if isinstance(limit, Duration):
                 due[here] = add_duration(limit, clock[here])
                 limit_days[here] = days_of(due[here] - clock[here])
@@ -293,19 +296,22 @@ class Figures:
         who: dict[int, aggregates.Current] = yield Need(LAST_HEARD, pks[stalled])
         waited = days_of(self.now_us - clock[stalled])
         found = []
+        about: dict[int, tuple[str, str | None, str | None, str]] = {}  # code → name, stage, owner, rule
+        for code in limits:
+            declared = self.workflow.states.get(self.names[code])
+            about[code] = (self.names[code], declared.stage if declared else None,
+                           declared.owner if declared else None, limits[code][1])
         for pk, code, started_us, days, limit_days_of in zip(
                 pks[stalled].tolist(), names[stalled].tolist(), clock[stalled].tolist(), waited.tolist(),
                 limit_days[stalled].tolist(), strict=True):
-            name = self.names[code]
-            declared = self.workflow.states.get(name)
+            name, stage, owner, rule = about[code]
             current = who[pk]
+            last_heard = as_utc(current.last_at)
             found.append(Stall(
-                proposal=current.id, title=current.title, workflow=current.workflow, state=name,
-                stage=declared.stage if declared else None, owner=declared.owner if declared else None,
-                since=EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
-                rule=limits[code][1], last_actor=current.last_actor, last_role=current.last_role,
-                last_heard=as_utc(current.last_at), heard_days=max(0.0, (self.moment - as_utc(current.last_at))
-                                                                   .total_seconds() / 86400),
+                proposal=current.id, title=current.title, workflow=current.workflow, state=name, stage=stage,
+                owner=owner, since=EPOCH + timedelta(microseconds=started_us), days=days, limit_days=limit_days_of,
+                rule=rule, last_actor=current.last_actor, last_role=current.last_role, last_heard=last_heard,
+                heard_days=max(0.0, (self.moment - last_heard).total_seconds() / 86400),
             ))
         return split_quiet(found)
 
@@ -325,7 +331,7 @@ class Figures:
         looped = codes >= 0
         times = count_keys(codes[looped])
         span = int(step_pk.max()) + 1
-        proposals = count_keys(np.unique(codes[looped] * span + step_pk[looped]) // span)
+        proposals = count_keys(distinct(codes[looped] * span + step_pk[looped]) // span)
         loops = [LoopFigures(pairs[code][0], pairs[code][1], times[code], proposals[code]) for code in times]
         return tuple(sorted(loops, key=lambda loop: (-loop.times, loop.source, loop.target)))
 
