@@ -30,11 +30,12 @@ from sqlalchemy.engine import URL, make_url
 
 from flowengine.errors import Remedy, StoreError
 from flowengine.i18n import t, tn
+from flowengine.store.basics import BUSY_TIMEOUT_SECONDS as BUSY_TIMEOUT_SECONDS
 from flowengine.store.basics import ENV_DB as ENV_DB
+from flowengine.store.basics import SESSION_OPTIONS
 from flowengine.store.basics import default_database_path as default_database_path
 from flowengine.store.driver import BEGIN_OWED, PREPARED, owes_begin
 
-BUSY_TIMEOUT_SECONDS = 30.0
 WRITE_ATTEMPTS = 5  # a write rolled back by concurrent writers is run again, at most this often in all
 _RETRY_PAUSE_SECONDS = 0.02  # before the second attempt; doubled before each further one, with jitter
 _WAL_RETRY_SECONDS = 0.01
@@ -317,17 +318,12 @@ def _create_engine(url: str) -> Engine:
                        "postgresql+psycopg://… URL", backend=backend))
 
 
-# Set for every session as it connects (no round trip of its own): flowengine's statements read a
-# page or a row through an index. Row-level security makes the planner charge a policy's hashed
-# subquery to every index probe, and such inflated estimates start JIT compilation, which took
-# 2.9 s of a 3.5 s `proposal list --overdue --sort updated` whose execution took 0.1 s.
-_SESSION_OPTIONS = "-c jit=off"
 
 
 def _session_options(url: URL) -> str:
     """The URL's own libpq ``options`` (a search path, say), then flowengine's."""
     given = url.query.get("options", "")
-    return " ".join([*([given] if isinstance(given, str) and given else []), _SESSION_OPTIONS])
+    return " ".join([*([given] if isinstance(given, str) and given else []), SESSION_OPTIONS])
 
 
 def _pay_owed_begin(engine: Engine) -> None:

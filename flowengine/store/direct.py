@@ -17,6 +17,7 @@ and read as :mod:`flowengine.store.basics` says.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -34,7 +35,6 @@ from flowengine.store import basics
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
-_SESSION_OPTIONS = "-c jit=off"  # as the regular store sets for every session (see flowengine.store.database)
 _SQLITE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?#]+)$")
 _NAMED = re.compile(r":(\w+)")
 
@@ -42,8 +42,6 @@ _NAMED = re.compile(r":(\w+)")
 def target(value: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
     """``(SQLITE, file)`` or ``(POSTGRESQL, libpq URI)`` for ``--db`` or ``$FLOWENGINE_DB`` (a file
     path or a URL; neither: the default file) when it is plain enough to read here; None otherwise."""
-    import os
-
     env = os.environ if environ is None else environ
     given = (value or env.get(basics.ENV_DB, "")).strip()
     if not given:
@@ -200,7 +198,8 @@ def _sqlite(path: str) -> Direct | None:
         return None  # the regular store says there is none (it never creates one for a reader)
     # mode=rw: never creates a file; the regular store's busy timeout; no transaction of the
     # driver's own (isolation_level None): one BEGIN, one snapshot for every read.
-    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=30.0,
+    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True,
+                                 timeout=basics.BUSY_TIMEOUT_SECONDS,
                                  isolation_level=None)
     connection.execute("BEGIN")
     return Direct(SQLITE, connection)
@@ -210,7 +209,7 @@ def _postgresql(uri: str) -> Direct:
     import psycopg
 
     given = parse_qs(urlsplit(uri).query).get("options", [])
-    options = " ".join([*given[-1:], _SESSION_OPTIONS])
+    options = " ".join([*given[-1:], basics.SESSION_OPTIONS])
     connection = psycopg.connect(uri, options=options)
     connection.read_only = True
     connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
