@@ -4,7 +4,9 @@ times every event as replay and ``audit verify`` expect."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,25 +146,72 @@ def test_a_chain_is_created_once_and_stepped_only_after_its_creation() -> None:
         fresh.create("panel_work", "kari", "panel", T0, details={})
 
 
-@pytest.mark.parametrize("stamped", [False, True])
-def test_a_bulk_advance_builds_the_very_row_a_step_builds(stamped: bool) -> None:
-    from flowengine.history.records import Stamp
+def _counted(start: int = 0) -> Callable[[], str]:
+    """A pool whose random bytes are a counter's hashes: the same salts for every pool made so."""
+    stream = itertools.count(start)
 
-    stamp = Stamp.of("importer", T0 + 9 * DAY) if stamped else None
+    def source(size: int) -> bytes:
+        return b"".join(hashlib.sha256(b"%d" % next(stream)).digest() for _ in range(size // 32))
+
+    return erasure.salt_pool(source)
+
+
+@pytest.mark.parametrize("form", ["format 1", "format 2", "format 3", "format 3, repeatable salts"])
+def test_a_bulk_advance_builds_the_very_row_a_step_builds(form: str) -> None:
+    from flowengine.history.records import SYSTEM, Stamp
+
+    stamp = None if form == "format 1" else Stamp.of("importer", T0 + 9 * DAY, simulated="repeatable" in form)
+    personal = frozenset({"phone"}) if form.startswith("format 3") else None
     details = creation_details(title="Bench", description="", origin="log", workflow="w", workflow_version="1",
                                definition="d" * 64)
-    by_step, by_advance = ChainBuilder("BL-1", stamp), ChainBuilder("BL-1", stamp)
+    by_step, by_advance = ChainBuilder("BL-1", stamp, personal, _counted()), ChainBuilder("BL-1", stamp, personal,
+                                                                                          _counted())
     rows: list[tuple[Any, Any]] = [(by_step.create("received", "kari", "clerk", T0, details=details),
                                     by_advance.create("received", "kari", "clerk", T0, details=details))]
-    for day, (trigger, target, comment) in enumerate([("check", "checked", ""), ("adjust", "adjusted", "Once more"),
-                                                      ("check", "checked", "ÆØÅ \"quoted\"")], start=1):
+    for day, (actor, trigger, target, comment) in enumerate([
+            ("ola", "check", "checked", ""), ("ola", "adjust", "adjusted", "Once more"),
+            (SYSTEM, "check", "checked", "ÆØÅ \"quoted\""), (SYSTEM, "adjust", "adjusted", ""),
+            ("Åse «Å» Ørn", "check", "checked", "")], start=1):
         at = T0 + day * DAY
-        rows.append((by_step.step(ADVANCED, "ola", "clerk", at, trigger=trigger, to_state=target, comment=comment),
-                     by_advance.advance("ola", "clerk", at, iso_utc(at), trigger, target, comment)))
+        rows.append((by_step.step(ADVANCED, actor, "clerk", at, trigger=trigger, to_state=target, comment=comment),
+                     by_advance.advance(actor, "clerk", at, iso_utc(at), trigger, target, comment)))
     for stepped, advanced in rows:
         assert stepped == advanced
+        assert advanced.hash == oracle.event_hash(
+            proposal="BL-1", seq=advanced.seq, kind=advanced.kind, trigger=advanced.trigger,
+            from_state=advanced.from_state, to_state=advanced.to_state, actor=advanced.actor, role=advanced.role,
+            at=advanced.at, entered_at=advanced.entered_at, comment=advanced.comment, changes=advanced.changes,
+            details=advanced.details, idempotency_key=None, prev_hash=advanced.prev_hash, login=advanced.login,
+            recorded_at=advanced.recorded_at,
+            personal=None if advanced.personal is None else erasure.digests(advanced.personal))
+        for item, committed in (advanced.personal or {}).items():
+            assert committed.digest == oracle.commitment(item, committed.salt, chain.personal_value(advanced.event(),
+                                                                                                 item))
+    assert [sorted(row.personal or {}) for _, row in rows] == (
+        [[]] * 6 if personal is None else
+        [["actor"], ["actor"], ["actor", "comment"], ["comment"], [], ["actor"]])
     assert (by_step.seq, by_step.state, by_step.head, by_step.entered_at, by_step.entered_iso) == (
         by_advance.seq, by_advance.state, by_advance.head, by_advance.entered_at, by_advance.entered_iso)
+
+
+def test_salts_from_a_pool_are_fresh_32_byte_values_drawn_many_at_a_time() -> None:
+    asked: list[int] = []
+    stream = _counted()
+
+    def source(size: int) -> bytes:
+        asked.append(size)
+        return bytes.fromhex("".join(stream() for _ in range(size // 32)))
+
+    pool = erasure.salt_pool(source)
+    drawn = [pool() for _ in range(erasure.SALTS_DRAWN + 1)]
+    expected = _counted()
+    assert drawn == [expected() for _ in drawn]  # the source's bytes, in order, each used once
+    assert asked == [32 * erasure.SALTS_DRAWN] * 2  # one call for a block of salts, the next when it runs out
+    assert all(len(salt) == 64 and int(salt, 16) >= 0 for salt in drawn) and len(set(drawn)) == len(drawn)
+    real = erasure.salt_pool()
+    assert len({real() for _ in range(3000)}) == 3000
+    with pytest.raises(ValueError, match="gave 5 bytes"):
+        erasure.salt_pool(lambda size: b"short")()
 
 
 def test_a_bulk_advance_before_the_creation_is_refused() -> None:

@@ -55,7 +55,7 @@ from flowengine.eventlog.meanings import (
     TITLE,
     TRIGGER,
 )
-from flowengine.history import chain, inputs
+from flowengine.history import chain, erasure, inputs
 from flowengine.history.records import (
     ADVANCED,
     CREATED,
@@ -121,8 +121,7 @@ class CaseBuilder:
     def __post_init__(self) -> None:
         workflow = self.compiled.workflow
         self.workflow: Workflow = workflow
-        self.definition = workflow.content_hash
-        self.initial = self.compiled.initial
+        self.definition, self.initial = workflow.content_hash, self.compiled.initial
         self.prefix = workflow.proposal_prefix
         self.id_pattern = re.compile(rf"{re.escape(self.prefix)}-([1-9][0-9]{{0,8}})")
         self.taken = bulk.taken_ids(self.conn)
@@ -132,6 +131,7 @@ class CaseBuilder:
         self.keys: dict[str, str] = {}  # idempotency key → case, for the keys of this file
         self.batch_keys: dict[str, tuple[Any, str]] = {}
         self.states = state_index(workflow)
+        self.salts = erasure.salt_pool()  # the salts of the personal values of this import's events (format 3)
         self.steps: dict[tuple[str, str, str], Resolved] = {}
         self.actors: dict[tuple[str, str], str | None] = {}  # (name, role) → why it is not usable, or None
         self.actor = self.default_actor or ""
@@ -285,7 +285,7 @@ class CaseBuilder:
         actors, default_actor, default_role = self.actors, self.actor, self.role
         history: list[EventRow] = []
         append = history.append
-        builder = ChainBuilder(pid, self.stamp, self.erasable)
+        builder = ChainBuilder(pid, self.stamp, self.erasable, self.salts)
         advance = builder.advance
         state: str | None = None
         started = False

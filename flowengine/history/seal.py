@@ -51,11 +51,14 @@ def seal(prev_hash: str, proposal: str, seq: int, kind: str, trigger: str | None
     marked = ""
     if personal is not None:
         marked = '"format":3,'
-        actor_text = f'{{"erasable":"{personal["actor"]}"}}' if "actor" in personal else _string(actor)
-        comment_text = f'{{"erasable":"{personal["comment"]}"}}' if "comment" in personal else _string(comment)
-        fields = {item[6:]: {"erasable": digest} for item, digest in personal.items() if item.startswith("field:")}
-        if fields:
-            changes = {**changes, **fields}
+        sealed_actor, sealed_comment = personal.get("actor"), personal.get("comment")
+        actor_text = _string(actor) if sealed_actor is None else f'{{"erasable":"{sealed_actor}"}}'
+        comment_text = _string(comment) if sealed_comment is None else f'{{"erasable":"{sealed_comment}"}}'
+        if len(personal) > (sealed_actor is not None) + (sealed_comment is not None):  # fields among them
+            fields = {item[6:]: {"erasable": digest} for item, digest in personal.items()
+                      if item.startswith("field:")}
+            if fields:
+                changes = {**changes, **fields}
     else:
         actor_text, comment_text = _string(actor), _string(comment)
     return _sha256((

@@ -10,7 +10,7 @@ events; :meth:`EventRow.event` gives the :class:`Event` the API hands out.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -20,7 +20,6 @@ from flowengine.history.erasure import (
     COMMENT,
     Committed,
     commit,
-    digests,
     field_item,
     new_salt,
     repeatable_salt,
@@ -95,15 +94,20 @@ class ChainBuilder:
     recording, sealed into each (event format 2); None only where a test builds format 1.
     ``erasable``: the fields the workflow marks personal — given (with a stamp), the events are
     of format 3: the actor's name, the comment and those fields are sealed as salted commitments
-    (:mod:`flowengine.history.erasure`), so they can be erased later."""
+    (:mod:`flowengine.history.erasure`), so they can be erased later. ``salts``: where their
+    salts come from (:func:`~flowengine.history.erasure.new_salt`; an import passes a
+    :func:`~flowengine.history.erasure.salt_pool`); a database made for tests or demos derives
+    them instead (:func:`~flowengine.history.erasure.repeatable_salt`)."""
 
     __slots__ = ("carried", "carrying", "entered_at", "entered_iso", "erasable", "head", "login", "proposal",
-                 "recorded_at", "recorded_iso", "seq", "simulated", "state")
+                 "recorded_at", "recorded_iso", "salts", "seq", "simulated", "state")
 
-    def __init__(self, proposal: str, stamp: Stamp | None = None, erasable: Collection[str] | None = None) -> None:
+    def __init__(self, proposal: str, stamp: Stamp | None = None, erasable: Collection[str] | None = None,
+                 salts: Callable[[], str] = new_salt) -> None:
         """A new chain: its first event must be the creation (:meth:`create`)."""
         self.proposal = proposal
         self.erasable = frozenset(erasable) if erasable is not None and stamp is not None else None
+        self.salts = salts
         self.simulated = stamp.simulated if stamp else False
         self.login = stamp.login if stamp else None
         self.recorded_at = stamp.recorded_at if stamp else None
@@ -131,10 +135,10 @@ class ChainBuilder:
         self.carried = personal
 
     @classmethod
-    def after(cls, proposal: Proposal, stamp: Stamp | None = None,
-              erasable: Collection[str] | None = None) -> ChainBuilder:
+    def after(cls, proposal: Proposal, stamp: Stamp | None = None, erasable: Collection[str] | None = None,
+              salts: Callable[[], str] = new_salt) -> ChainBuilder:
         """The chain of a stored proposal, continued from its head."""
-        chain = cls(proposal.id, stamp, erasable)
+        chain = cls(proposal.id, stamp, erasable, salts)
         chain.seq = proposal.version
         chain.state = proposal.state
         chain.head = proposal.head_hash
@@ -173,19 +177,33 @@ class ChainBuilder:
     def advance(self, actor: str, role: str, at: datetime, at_iso: str, trigger: str | None, to_state: str,
                 comment: str) -> EventRow:
         """:meth:`step` of an :data:`ADVANCED` event with no changes, details or key, its time given in
-        both forms: the step of a bulk import, once per event, so the sealing is written out here
-        rather than reached through two more calls. A test holds it equal to :meth:`step`."""
+        both forms: the step of a bulk import, once per event, so the building and the sealing are
+        written out here rather than reached through three more calls. In event format 3 its personal
+        values are the name and the comment only (a step without changes sets no field), committed
+        as :meth:`_committed` commits them. A test holds it equal to :meth:`step` in every format."""
         if not self.seq:
             raise ValueError(f"{self.proposal} has no creation event yet; create it first")
-        if self.erasable is not None or self.carrying:  # event format 3: the general path commits to the values
+        if self.carrying:  # an exact rebuild: its commitments as they travelled
             return self.step(ADVANCED, actor, role, at, trigger=trigger, to_state=to_state, comment=comment,
                              at_iso=at_iso)
         head, seq, source, entered_iso, login = self.head, self.seq + 1, self.state, self.entered_iso, self.login
+        if self.erasable is None:
+            personal = sealed = None
+        else:  # event format 3
+            personal, sealed = {}, {}
+            if actor != SYSTEM:
+                salt = self._salt(seq, ACTOR) if self.simulated else self.salts()
+                sealed[ACTOR] = digest = commit(ACTOR, salt, actor)
+                personal[ACTOR] = _new_committed(Committed, (digest, salt))
+            if comment:
+                salt = self._salt(seq, COMMENT) if self.simulated else self.salts()
+                sealed[COMMENT] = digest = commit(COMMENT, salt, comment)
+                personal[COMMENT] = _new_committed(Committed, (digest, salt))
         digest = seal(head, self.proposal, seq, ADVANCED, trigger, source, to_state, actor, role, at_iso, entered_iso,
-                      comment, _NOTHING, _NOTHING, None, login, self.recorded_iso)
+                      comment, _NOTHING, _NOTHING, None, login, self.recorded_iso, sealed)
         row = _new_row(EventRow, (self.proposal, seq, ADVANCED, trigger, source, to_state, actor, role, at, at_iso,
                                   self.entered_at, entered_iso, comment, _NOTHING, _NOTHING, None, head, digest, login,
-                                  self.recorded_at, self.recorded_iso, None))
+                                  self.recorded_at, self.recorded_iso, personal))
         self.seq, self.state, self.head, self.entered_at, self.entered_iso = seq, to_state, digest, at, at_iso
         return row
 
@@ -222,20 +240,30 @@ class ChainBuilder:
         """The event after the head, sealed; the chain's head moves to it."""
         head, seq, entered_iso = self.head, self.seq + 1, self.entered_iso
         login = self.login
-        personal = (self.carried if self.carrying else None if self.erasable is None
-                    else self._committed(seq, actor, comment, changes))
+        if self.carrying:
+            personal = self.carried
+            sealed = None if personal is None else {item: committed.digest for item, committed in personal.items()}
+        elif self.erasable is None:
+            personal = sealed = None
+        else:
+            personal, sealed = self._committed(seq, actor, comment, changes)
         digest = seal(head, self.proposal, seq, kind, trigger, source, target, actor, role, iso, entered_iso, comment,
-                      changes, details, key, login, self.recorded_iso,
-                      None if personal is None else digests(personal))
+                      changes, details, key, login, self.recorded_iso, sealed)
         self.seq, self.state, self.head = seq, target, digest
         # tuple.__new__ directly: the named tuple's own __new__ would add a call per event of an import
         return _new_row(EventRow, (self.proposal, seq, kind, trigger, source, target, actor, role, at, iso,
                                    self.entered_at, entered_iso, comment, changes, details, key, head, digest,
                                    login, self.recorded_at, self.recorded_iso, personal))
 
-    def _committed(self, seq: int, actor: str, comment: str, changes: dict[str, Any]) -> dict[str, Committed]:
-        """The commitments of an event's personal values: the actor's name (not the engine's own),
-        a comment, each personal field set (a field cleared holds nothing)."""
+    def _salt(self, seq: int, item: str) -> str:
+        return (repeatable_salt(self.proposal, seq, item, self.recorded_iso or "") if self.simulated
+                else self.salts())
+
+    def _committed(self, seq: int, actor: str, comment: str, changes: dict[str, Any]
+                   ) -> tuple[dict[str, Committed], dict[str, str]]:
+        """The commitments of an event's personal values — the actor's name (not the engine's own),
+        a comment, each personal field set (a field cleared holds nothing) — with their salts, and
+        item → commitment (what the seal holds)."""
         values: dict[str, Any] = {}
         if actor != SYSTEM:
             values[ACTOR] = actor
@@ -244,12 +272,14 @@ class ChainBuilder:
         for name, value in changes.items():
             if value is not None and self.erasable is not None and name in self.erasable:
                 values[field_item(name)] = value
-        found = {}
+        found: dict[str, Committed] = {}
+        sealed: dict[str, str] = {}
         for item, value in values.items():
-            salt = (repeatable_salt(self.proposal, seq, item, self.recorded_iso or "") if self.simulated
-                    else new_salt())
-            found[item] = Committed(commit(item, salt, value), salt)
-        return found
+            salt = self._salt(seq, item)
+            sealed[item] = digest = commit(item, salt, value)
+            found[item] = Committed(digest, salt)
+        return found, sealed
 
 
 _new_row = tuple.__new__
+_new_committed = tuple.__new__

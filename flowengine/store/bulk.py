@@ -24,17 +24,18 @@ dropped): every row is checked against them as it comes, as in any other write.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
 
+from flowengine.history.erasure import ACTOR, Committed
 from flowengine.history.provenance import DETAILS_KEY
 from flowengine.history.records import FROM_KEY
 from flowengine.history.steps import EventRow
-from flowengine.store.erasable import Stored, split
+from flowengine.store.erasable import split
 from flowengine.store.schema import erasable, events, proposals
 
 # One proposal: id, prefix, number, workflow, definition_hash, title, description, origin, state,
@@ -51,14 +52,7 @@ _EVENT_NAMES = ("proposal_pk", "seq", "kind", "trigger", "from_state", "to_state
                 "recorded_at", "personal")
 SQLITE_PROPOSALS = (f"INSERT INTO proposals (pk, {', '.join(_PROPOSAL_NAMES)}) "
                      f"VALUES ({', '.join('?' * (len(_PROPOSAL_NAMES) + 1))})")
-# The events' times go in as ``iso_utc`` text and SQLite cuts them to its storage format itself
-# (``YYYY-MM-DD HH:MM:SS.ffffff``, as :func:`_sqlite_time` does): in the driver's stepping, which
-# needs no interpreter, rather than in Python once per event and time.
-_SQLITE_TIME = "substr(?, 1, 10) || ' ' || substr(?, 12, 15)"
-_TIMED = ("at", "entered_at", "recorded_at")
-SQLITE_EVENTS = "INSERT INTO events ({}) VALUES ({})".format(", ".join(_EVENT_NAMES), ", ".join(
-    _SQLITE_TIME.replace("?", f"?{number}") if name in _TIMED else f"?{number}"
-    for number, name in enumerate(_EVENT_NAMES, start=1)))
+SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_NAMES)}) VALUES ({', '.join('?' * len(_EVENT_NAMES))})"
 
 
 SQLITE_ERASABLE = "INSERT INTO erasable (proposal_pk, seq, item, value, salt) VALUES (?, ?, ?, ?, ?)"
@@ -91,6 +85,7 @@ def _json_text() -> Callable[[Any], str]:
 
 
 _dumps = _json_text()
+_text: Callable[[str], str] = encode_basestring  # a text value's canonical JSON (erasable.value_text)
 
 
 def _sqlite_json(value: dict[str, Any]) -> str:
@@ -101,8 +96,7 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
                 first: int, kept: list[tuple[Any, ...]] | None = None
                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The rows of proposals (primary keys from ``first`` on) and of their events, in SQLite's
-    storage format (the events' times as ``iso_utc`` text, which :data:`SQLITE_EVENTS` cuts),
-    ready for ``executemany`` of :data:`SQLITE_PROPOSALS` and :data:`SQLITE_EVENTS`; a pure
+    storage format, ready for ``executemany`` of :data:`SQLITE_PROPOSALS` and :data:`SQLITE_EVENTS`; a pure
     function, so another process may prepare them (a bulk load does). ``kept``: given, the
     erasable rows of events of format 3 are added to it, for :data:`SQLITE_ERASABLE` (each event
     split once)."""
@@ -113,16 +107,50 @@ def sqlite_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], iso: Se
         rows.append((first + offset, pid, prefix, number, workflow, definition, title, description, origin, state,
                      _sqlite_json(fields), _sqlite_time(created), created_by, _sqlite_time(updated),
                      _sqlite_time(entered), version, head, *mirrored(history)))
-    return rows, [
-        (first + offset, seq, kind, trigger, source, target, actor, role, at, entered, comment,
-         _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
-         login, recorded, None) if personal is None else
-        _sqlite_kept_apart(first + offset, seq, kind, trigger, source, target, role, at, entered, details, key, prev,
-                           digest, login, recorded, split(actor, comment, changes, personal), kept)
-        for offset, (_, history) in enumerate(batch)
+    return rows, _sqlite_event_rows(batch, first, kept)
+
+
+def _sqlite_event_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], first: int,
+                       kept: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]]:
+    """The events rows of :func:`sqlite_rows`: one loop, once per event of an import. Each time
+    is cut to SQLite's storage form once (an event's ``entered_at`` is an earlier event's
+    ``at``, and every event of an import has the same ``recorded_at``). An event of format 3
+    whose one personal value is its actor's name (an import's every step without a comment) is
+    written out here, as :func:`_sqlite_kept_apart` writes it; any other goes through it."""
+    found: list[tuple[Any, ...]] = []
+    add = found.append
+    cut: dict[str | None, str | None] = {}
+    for offset, (_, history) in enumerate(batch):
+        pk = first + offset
         for (_p, seq, kind, trigger, source, target, actor, role, _a, at, _e, entered, comment, changes, details,
-             key, prev, digest, login, _r, recorded, personal) in history
-    ]
+             key, prev, digest, login, _r, recorded, personal) in history:
+            at_text = cut.get(at)
+            if at_text is None:
+                at_text = cut[at] = f"{at[:10]} {at[11:26]}"  # as _sqlite_time cuts it
+            entered_text = cut.get(entered)
+            if entered_text is None:
+                entered_text = cut[entered] = _sqlite_time(entered)
+            recorded_text = cut.get(recorded, _UNCUT)
+            if recorded_text is _UNCUT:
+                recorded_text = cut[recorded] = None if recorded is None else _sqlite_time(recorded)
+            if personal is None:
+                add((pk, seq, kind, trigger, source, target, actor, role, at_text, entered_text, comment,
+                     _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
+                     login, recorded_text, None))
+            elif len(personal) == 1 and (named := personal.get(ACTOR)) is not None:
+                if kept is not None and named.salt is not None:
+                    kept.append((pk, seq, ACTOR, _text(actor), named.salt))  # a name: text, as value_text has it
+                add((pk, seq, kind, trigger, source, target, "", role, at_text, entered_text, comment,
+                     _dumps(changes) if changes else "{}", _dumps(details) if details else "{}", key, prev, digest,
+                     login, recorded_text, f'{{"actor": {encode_basestring_ascii(named.digest)}}}'))
+            else:
+                add(_sqlite_kept_apart(pk, seq, kind, trigger, source, target, actor, role, at_text, entered_text,
+                                       comment, changes, details, key, prev, digest, login, recorded_text, personal,
+                                       kept))
+    return found
+
+
+_UNCUT = ""  # no time is empty text: what a time not cut yet reads as
 
 
 _DEFERRABLE = ("proposals", "events")  # the tables whose secondary indexes a load or a first import builds last
@@ -146,12 +174,14 @@ def build_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
         conn.exec_driver_sql(sql)
 
 
-def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source: str | None, target: str, role: str,
-                       at: str, entered: str, details: dict[str, Any], key: str | None, prev: str, digest: str,
-                       login: str | None, recorded: str | None, stored: Stored,
+def _sqlite_kept_apart(pk: int, seq: int, kind: str, trigger: str | None, source: str | None, target: str,
+                       actor: str, role: str, at: str, entered: str, comment: str, changes: dict[str, Any],
+                       details: dict[str, Any], key: str | None, prev: str, digest: str, login: str | None,
+                       recorded: str | None, personal: Mapping[str, Committed],
                        kept: list[tuple[Any, ...]] | None) -> tuple[Any, ...]:
-    """The events row of an event of format 3, its personal values left out (see :func:`erasable_rows`);
-    its erasable rows added to ``kept`` when given."""
+    """The events row of an event of format 3, its personal values left out as
+    :func:`~flowengine.store.erasable.split` says; its erasable rows added to ``kept`` when given."""
+    stored = split(actor, comment, changes, personal)
     if kept is not None:
         kept.extend((pk, seq, item, value, salt) for item, value, salt in stored.rows)
     return (pk, seq, kind, trigger, source, target, stored.actor, role, at, entered, stored.comment,

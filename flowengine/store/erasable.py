@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -33,26 +34,43 @@ class Stored(NamedTuple):
 
 # json.dumps with these options builds this encoder on every call; an import stores a value per event.
 _json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_text = encode_basestring  # what that encoder does with text (a name, a comment), without its dispatch
+
+
+def value_text(value: Any) -> str:
+    """A personal value as its erasable row stores it: its canonical JSON."""
+    return _text(value) if type(value) is str else _json(value)
 
 
 def split(actor: str, comment: str, changes: dict[str, Any], personal: Mapping[str, Committed] | None) -> Stored:
     """An event's columns as stored: for format 3 the name left empty, the comment replaced by
     its commitment and each personal field's value in the changes by ``{"erasable": commitment}``
     (as the seal holds it, in its place, so the changes read back in the order they were made),
-    each value an erasable row."""
+    each value an erasable row (in the order of the items' names)."""
     if personal is None:
         return Stored(actor, comment, changes, None, [])
+    kept_actor, kept_comment = personal.get(ACTOR), personal.get(COMMENT)
+    digests = {item: committed.digest for item, committed in personal.items()}
+    if len(personal) == (kept_actor is not None) + (kept_comment is not None):
+        # the name and the comment only (an import's step: nearly every event), written out
+        rows = []
+        if kept_actor is not None and kept_actor.salt is not None:
+            rows.append((ACTOR, value_text(actor), kept_actor.salt))
+        if kept_comment is not None and kept_comment.salt is not None:
+            rows.append((COMMENT, value_text(comment), kept_comment.salt))
+        return Stored(actor if kept_actor is None else "", comment if kept_comment is None else kept_comment.digest,
+                      changes, digests, rows)
     rows = []
     for item, committed in sorted(personal.items()):
         if committed.salt is None:
             continue
         value = actor if item == ACTOR else comment if item == COMMENT else changes[item.removeprefix(FIELD)]
-        rows.append((item, _json(value), committed.salt))
+        rows.append((item, value_text(value), committed.salt))
     fields = {item.removeprefix(FIELD): committed.digest for item, committed in personal.items()
               if item.startswith(FIELD)}
     return Stored("" if ACTOR in personal else actor, personal[COMMENT].digest if COMMENT in personal else comment,
                   {name: {"erasable": fields[name]} if name in fields else value for name, value in changes.items()}
-                  if fields else changes, {item: committed.digest for item, committed in personal.items()}, rows)
+                  if fields else changes, digests, rows)
 
 
 def write(conn: Connection, proposal_pk: int, seq: int, rows: Sequence[tuple[str, str, str]]) -> None:
