@@ -165,6 +165,7 @@ def test_the_library_never_prints_never_exits_and_knows_no_click() -> None:
 @pytest.mark.parametrize(("package", "importers"), [
     ("jsonschema", {"flowengine/definition/structure.py"}),
     ("networkx", {"flowengine/definition/graph.py"}),
+    ("graphviz", {"flowengine/views/drawing.py"}),
     ("lxml", {"flowengine/eventlog/xes_reader.py"}),
     ("transitions", {"flowengine/engine.py"}),
     ("numpy", {"flowengine/analysis/columnar/arrays.py", "flowengine/analysis/columnar/batches.py",
