@@ -34,7 +34,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -105,18 +104,14 @@ def _site(as_of: datetime | None, internal: bool) -> Callable[[object, Path], in
 
 
 def _machine() -> str:
+    import graphviz
     import highspy  # noqa: F401
 
     from flowengine import __version__
 
     cpus = os.cpu_count()
     return (f"{platform.machine()}, {cpus} cores, Python {platform.python_version()}, "
-            f"{_dot_version()}, flowengine {__version__}")
-
-
-def _dot_version() -> str:
-    done = subprocess.run(["dot", "-V"], capture_output=True, text=True, check=False)
-    return (done.stderr or done.stdout).strip().replace("dot - graphviz version", "Graphviz") or "dot"
+            f"Graphviz {'.'.join(map(str, graphviz.version()))}, flowengine {__version__}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,8 +78,9 @@ def keygen(output: Path) -> None:
 
 @click.command(cls=Command)
 @key_option()
-@click.option("-o", "--output", "output", metavar="FILE", required=True,
-              help="The checkpoint file to write (never overwritten); - for standard output.")
+@click.option("-o", "--output", "output", metavar="FILE|DIR", required=True,
+              help="The checkpoint file to write (never overwritten), or a folder to write it into as "
+                   "checkpoint-TIME.json; - for standard output.")
 @database_option
 def checkpoint(key: Path | None, output: str, database: str | None) -> None:
     """Sign every chain's head now: proposal, length and head hash, their Merkle root and the time.
@@ -91,17 +92,19 @@ def checkpoint(key: Path | None, output: str, database: str | None) -> None:
     \b
     Example:
       flowengine audit checkpoint --key auditor.key -o checkpoints/2019-06-30.json
+      flowengine audit checkpoint --key auditor.key -o checkpoints/
     """
     sign_with = signer(key)
     with open_engine(database, read_only=True) as engine:
         taken = engine.checkpoint(sign_with)
+    written: Path | None = None
     if output == "-":
         click.echo(taken.to_json(), nl=False)
     else:
-        from flowengine.proof.checkpoint import write
+        from flowengine.proof.checkpoint import write, write_in
 
-        write(taken, Path(output))
-    click.echo(taken_text(taken, None if output == "-" else Path(output)), err=True)
+        written = write_in(taken, Path(output)) if Path(output).is_dir() else write(taken, Path(output))
+    click.echo(taken_text(taken, written), err=True)
 
 
 def taken_text(taken: Checkpoint, path: Path | None) -> str:
@@ -196,4 +199,19 @@ def report_text(report: CheckpointReport) -> tuple[list[str], str]:
         summary += "\n" + t("{records} conversion record(s): {derived} converted step(s) hash as before from their "
                              "kept values; {erased} erased since rest on the signed record",
                              records=len(report.records), derived=report.converted, erased=report.unchecked)
+    for label in report.unfollowed:
+        summary += "\n" + unfollowed_text(label)
     return findings, summary
+
+
+def unfollowed_text(label: str) -> str:
+    """A conversion record no checkpoint was taken after, and how to complete the series."""
+    from flowengine.errors import Remedy
+    from flowengine.i18n import t
+
+    from .remedies import hint
+
+    return t("{record}: no checkpoint taken after this conversion is among those given (the conversion was "
+             "interrupted before it wrote its checkpoint after, or that file was not kept); the record holds the "
+             "earlier checkpoints to the converted histories, and a checkpoint signed now completes the series",
+             record=label) + hint([Remedy("checkpoint", str(Path(label).parent))])

@@ -43,6 +43,7 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "grant": lambda name, value: grant_command(name, value),
     "unset_now": lambda name, value: t("unset {variable}", variable="FLOWENGINE_NOW"),
     "upgrade_schema": lambda name, value: t("{command} (after a backup)", command="flowengine db upgrade"),
+    "checkpoint": lambda name, value: f"flowengine audit checkpoint --key KEYFILE -o {shlex.quote(name)}",
 }
 
 

@@ -25,6 +25,7 @@ from flowengine.errors import (
     Remedy,
     StoreError,
     TransitionRefused,
+    Unfinished,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ __all__ = [
     "StepResult",
     "StoreError",
     "TransitionRefused",
+    "Unfinished",
     "Workflow",
     "__version__",
     "check_file",

@@ -9,7 +9,8 @@
      │    └── TransitionRefused   a trigger may not fire (carries every reason and what is allowed)
      ├── AccessDenied         the authenticated login may not do this (carries the grant that would allow it)
      ├── ConflictError        someone else changed the proposal first; nothing was written
-     └── StoreError           the database cannot be opened, is busy, or is not at our schema
+     ├── StoreError           the database cannot be opened, is busy, or is not at our schema
+     └── Unfinished           a change was committed, but a file that was to follow it was not written
 
 Every error builds its own message from the data it carries, so the command line only has
 to print ``str(error)``. Messages speak the library's terms, never a command-line option: where
@@ -68,6 +69,7 @@ REMEDY_KINDS = (
     "grant",           # name: a login, value: "role:workflow" — what an administrator can grant it
     "unset_now",       # do not fix the clock (a database made for real use times its steps itself)
     "upgrade_schema",  # bring an older shared database's schema up to date, on purpose, after a backup
+    "checkpoint",      # name: a folder to sign a checkpoint of every chain's head into, now
 )
 
 
@@ -198,3 +200,9 @@ class ConflictError(FlowEngineError):
 
 class StoreError(FlowEngineError):
     """The database could not do what was asked: unreachable, busy for too long, or at a foreign schema."""
+
+
+class Unfinished(FlowEngineError):
+    """A change was committed to the database, but what was to follow it outside the database (a
+    file) was not written. The message says what is done and what is left; the remedies, how to
+    finish it. Nothing is to be undone."""

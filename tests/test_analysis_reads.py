@@ -186,3 +186,13 @@ def test_spreads_by_key_are_spread_of_each_keys_values(pairs: list[tuple[int, fl
     values = np.array([value for _, value in pairs], dtype=np.float64)
     expected = {key: Spread.of([value for k, value in pairs if k == key]) for key in {key for key, _ in pairs}}
     assert arrays.spreads_by_key(keys, values) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(st.one_of(st.integers(0, 300), st.integers(-5, 5), st.integers(2**22 - 3, 2**40)), max_size=200))
+def test_counting_keys_by_a_table_is_np_unique(keys: list[int]) -> None:
+    column = np.array(keys, dtype=np.int64)
+    values, counts = arrays.counted(column)
+    expected_values, expected_counts = np.unique(column, return_counts=True)
+    assert values.tolist() == expected_values.tolist() and counts.tolist() == expected_counts.tolist()
+    assert arrays.distinct(column).tolist() == expected_values.tolist()

@@ -14,11 +14,10 @@ import pytest
 from click.testing import CliRunner, Result
 from flowengine_cli.main import cli
 
-from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
 
 from .databases import DatabaseTargets
-from .stall_histories import COMMENTED, HISTORIES, ROLE_OF, TINY, day
+from .stall_histories import TINY, record_histories
 
 AS_OF = "2019-02-09T00:00:00Z"  # day 39: TINY-3 29 days into its 10-day council deadline
 
@@ -34,14 +33,7 @@ def place(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTa
     (folder / "tiny.yaml").write_text(TINY, encoding="utf-8")
     db = database_targets.new(folder, "stalls.db")
     with FlowEngine.open(db, workflow_dirs=[folder]) as engine:
-        for pid, (created, steps) in HISTORIES.items():
-            engine.new_proposal("tiny", title=f"Idea {pid}", actor=Actor("kari", "panel"), at=day(created))
-            for when, trigger in steps:
-                if trigger == "note":
-                    engine.note(pid, "still here", actor=Actor("ola", "panel"), at=day(when))
-                elif trigger != "progress":
-                    engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
-                                   comment="because" if trigger in COMMENTED else "")
+        record_histories(engine)
     yield Place(folder, db)
     database_targets.drop(db)
 

@@ -623,9 +623,10 @@ def test_comparison_of_nothing_is_refused() -> None:
 
 @needs_dot
 def test_comparison_columns_are_aligned(tmp_path: Path) -> None:
+    import graphviz
+
     dot = comparison_dot([chain_analysis(), minimal_analysis(), chain_analysis()])
-    plain = subprocess.run(["dot", "-Tplain"], input=dot.encode("utf-8"), capture_output=True,
-                           check=True).stdout.decode("utf-8")
+    plain = graphviz.pipe("dot", "plain", dot.encode("utf-8")).decode("utf-8")
     positions = {}
     for line in plain.splitlines():
         parts = line.split()

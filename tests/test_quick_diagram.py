@@ -29,7 +29,7 @@ from flowengine.views.stall_diagram import stall_diagram_dot
 from .access_support import Place, member_logins, municipal_workflows
 from .conftest import FixedClock
 from .databases import DatabaseTargets
-from .stall_histories import COMMENTED, HISTORIES, ROLE_OF, TINY, day
+from .stall_histories import HISTORIES, TINY, day, record_histories
 from .test_national import national
 
 NOW = "2019-06-01T00:00:00Z"
@@ -58,14 +58,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTar
     (folder / "tiny.yaml").write_text(TINY, encoding="utf-8")
     db = database_targets.new(folder, "quick.db")
     with FlowEngine.open(db, workflow_dirs=[folder]) as engine:
-        for pid, (created, steps) in HISTORIES.items():
-            engine.new_proposal("tiny", title=f"Idea {pid}", actor=Actor("kari", "panel"), at=day(created))
-            for when, trigger in steps:
-                if trigger == "note":
-                    engine.note(pid, "still here", actor=Actor("ola", "panel"), at=day(when))
-                elif trigger != "progress":
-                    engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
-                                   comment="because" if trigger in COMMENTED else "")
+        record_histories(engine)
     yield folder, db
     database_targets.drop(db)
 

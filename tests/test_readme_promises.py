@@ -122,7 +122,7 @@ def test_every_error_is_a_flowengine_error() -> None:
     declared = {name for name, value in vars(errors).items()
                 if inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == errors.__name__}
     assert declared == {"FlowEngineError", "DefinitionError", "NotFound", "AmbiguousWorkflow", "InvalidInput",
-                        "Refused", "TransitionRefused", "AccessDenied", "ConflictError", "StoreError"}
+                        "Refused", "TransitionRefused", "AccessDenied", "ConflictError", "StoreError", "Unfinished"}
     assert all(issubclass(getattr(errors, name), errors.FlowEngineError) for name in declared)
     assert issubclass(errors.TransitionRefused, errors.Refused)
 
@@ -165,6 +165,7 @@ def test_the_library_never_prints_never_exits_and_knows_no_click() -> None:
 @pytest.mark.parametrize(("package", "importers"), [
     ("jsonschema", {"flowengine/definition/structure.py"}),
     ("networkx", {"flowengine/definition/graph.py"}),
+    ("graphviz", {"flowengine/views/drawing.py"}),
     ("lxml", {"flowengine/eventlog/xes_reader.py"}),
     ("transitions", {"flowengine/engine.py"}),
     ("numpy", {"flowengine/analysis/columnar/arrays.py", "flowengine/analysis/columnar/batches.py",

@@ -21,7 +21,7 @@ import pytest
 from flowengine.analysis.figures import WAITING, Analysis, Privacy, Spread, quantile
 from flowengine.analysis.reference import MIN_HISTORY, analyse
 from flowengine.definition.model import Workflow
-from flowengine.history.records import ADVANCED, CREATED, Actor, Step, Trail
+from flowengine.history.records import ADVANCED, CREATED, Step, Trail
 from flowengine.service.facade import FlowEngine
 from flowengine.views.report import build_comparison, build_sections
 from flowengine.views.report_writers import as_csv, as_markdown, as_text
@@ -29,16 +29,15 @@ from flowengine.views.report_writers import as_csv, as_markdown, as_text
 from .databases import DatabaseTargets
 from .stall_histories import (
     AS_OF,
-    COMMENTED,
     CORRECTED,
     HISTORIES,
     JUMP,
-    ROLE_OF,
     TINY,
     busy_implementation,
     day,
     open_ended,
     p90_history,
+    record_histories,
     tiny_workflow,
     trails,
     upto,
@@ -306,27 +305,13 @@ def test_a_day_before_anything_happened_shows_nothing(tiny: Workflow) -> None:
 
 # -- through the store -----------------------------------------------------------------------
 
-def _write_histories(engine: FlowEngine) -> None:
-    for pid, (created, steps) in HISTORIES.items():
-        made = engine.new_proposal("tiny", title=f"Idea {pid}", actor=Actor("kari", "panel"), at=day(created))
-        assert made.proposal.id == pid
-        for when, trigger in steps:
-            if trigger == "progress":  # a stand-in with the same effect on stays: no state change
-                continue
-            if trigger == "note":
-                engine.note(pid, "still here", actor=Actor("ola", "panel"), at=day(when))
-                continue
-            engine.advance(pid, trigger, actor=Actor("ola", ROLE_OF[trigger]), at=day(when),
-                           comment="because" if trigger in COMMENTED else "")
-
-
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory, database_targets: DatabaseTargets) -> Iterator[FlowEngine]:
     folder = tmp_path_factory.mktemp("stalls")
     (folder / "tiny.yaml").write_text(TINY, encoding="utf-8")
     db = database_targets.new(folder, "stalls.db")
     with FlowEngine.open(db, workflow_dirs=[folder], clock=lambda: day(100)) as engine:
-        _write_histories(engine)
+        record_histories(engine)
         yield engine
     database_targets.drop(db)
 

@@ -67,6 +67,10 @@ class CheckpointReport:
     records: tuple[Record, ...] = ()  # conversion records the earlier checkpoints were held through
     converted: int = 0  # converted steps whose old hash was derived again from the step and its kept values
     unchecked: int = 0  # converted steps whose values were erased since: their old hash rests on the record
+    # records (by label) that no checkpoint given was taken after: the conversion was interrupted
+    # before it wrote its checkpoint after, or that file was not kept. Not a finding: the record
+    # holds the earlier checkpoints to the converted chains; a checkpoint signed now completes it.
+    unfollowed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -82,7 +86,8 @@ class CheckpointReport:
                                  "key_id": c.key_id} for c in self.checkpoints],
                 "findings": [finding.as_dict() for finding in self.findings],
                 "conversions": [{"file": r.source, "time": iso_utc(r.time), "size": len(r.chains), "root": r.root,
-                                 "before": r.before, "key_id": r.key_id} for r in self.records],
+                                 "before": r.before, "key_id": r.key_id,
+                                 "checkpoint_after": r.label not in self.unfollowed} for r in self.records],
                 "converted_steps": {"derived_again": self.converted, "erased_since": self.unchecked}}
 
 
@@ -150,23 +155,42 @@ def check(engine: Engine, checkpoints: Sequence[Checkpoint], trusted_key: bytes 
             n=len(keys), keys=", ".join(sorted(fingerprint(key) for key in keys)))))
     signer = trusted_key if trusted_key is not None else (next(iter(keys)) if len(keys) == 1 else None)
     derived, erased = 0, 0
+    unfollowed: tuple[str, ...] = ()
     if records:
-        sound, more, derived, erased = _through(engine, sound, records, signer)
+        taken = sound
+        sound, more, derived, erased, usable = _through(engine, sound, records, signer)
         findings += more
+        unfollowed = tuple(record.label for record in usable
+                           if not any(_taken_after(checkpoint, record) for checkpoint in taken))
     findings += _extensions(sound)
     compared, against = _against_database(engine, sound)
     return CheckpointReport(ordered, compared, tuple(findings + against),
                             fingerprint(trusted_key) if trusted_key is not None else None,
-                            tuple(sorted(records, key=lambda r: (r.time, r.source))), derived, erased)
+                            tuple(sorted(records, key=lambda r: (r.time, r.source))), derived, erased, unfollowed)
+
+
+def _taken_after(checkpoint: Checkpoint, record: Record) -> bool:
+    """Whether ``checkpoint`` was taken after the conversion ``record`` records: not the one
+    before it, and listing each chain it converted at its new head or longer (checked against the
+    database like every head)."""
+    if checkpoint.root == record.before:
+        return False
+    for converted in record.chains:
+        head = checkpoint.head(converted.name)
+        if head is None or head.length < converted.length or \
+                (head.length == converted.length and head.head != converted.new_head):
+            return False
+    return True
 
 
 def _through(engine: Engine, checkpoints: list[Checkpoint], records: Sequence[Record],
-             signer: bytes | None) -> tuple[list[Checkpoint], list[CheckpointFinding], int, int]:
+             signer: bytes | None) -> tuple[list[Checkpoint], list[CheckpointFinding], int, int, list[Record]]:
     """The checkpoints with each head of a converted chain that a sound record maps (its old hash
     at that length) replaced by the new hash, and what is wrong with the records. A record counts
     only when signed by the checkpoints' key, taken after one of them (its before-checkpoint's
     root), and where the database holds its new chain and every converted step, its values put
-    back the old way, hashes as the record's old hash: only the encoding changed."""
+    back the old way, hashes as the record's old hash: only the encoding changed. Also the records
+    that count, each with the chains it holds."""
     from flowengine.proof.checkpoint import fingerprint
 
     findings: list[CheckpointFinding] = []
@@ -204,7 +228,7 @@ def _through(engine: Engine, checkpoints: list[Checkpoint], records: Sequence[Re
                 head = record.translated(head)
             heads.append(head)
         translated.append(replace(checkpoint, heads=tuple(heads)))
-    return translated, findings, derived, erased
+    return translated, findings, derived, erased, usable
 
 
 def _derived(converted: Converted, events: Sequence[Event]) -> tuple[str | None, int, int]:
@@ -213,6 +237,10 @@ def _derived(converted: Converted, events: Sequence[Event]) -> tuple[str | None,
     if len(events) < converted.length:
         return t("the record converts {length} step(s), the database has {now}", length=converted.length,
                  now=len(events)), 0, 0
+    if [event.hash for event in events[:converted.length]] == [old for old, _new in converted.pairs]:
+        return t("the database holds this history as it was before the conversion: the conversion this record was "
+                 "written for did not take effect (it was interrupted before its commit); set the record aside, "
+                 "the checkpoint before still holds"), 0, 0
     old_prev = GENESIS
     derived = erased = 0
     for event, (old, new) in zip(events, converted.pairs, strict=False):

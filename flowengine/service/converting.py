@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowengine import engine as engines
-from flowengine.errors import ConflictError, InvalidInput
+from flowengine.errors import ConflictError, InvalidInput, Remedy, Unfinished
 from flowengine.history.records import MIGRATED, SYSTEM, Event, Proposal
 from flowengine.history.steps import ChainBuilder
 from flowengine.i18n import t
@@ -130,7 +130,9 @@ def convert(engine: Engine, signer: Signer, out: Path, proposals: Sequence[str] 
     """Convert the histories (every one, or ``proposals``) whose steps hold personal data sealed
     in into event format 3, with a checkpoint before, a conversion record and a checkpoint after
     written into the folder ``out``, all signed by ``signer`` (admin only). All in one
-    transaction: interrupted, nothing is converted and no record is left. Running it again finds
+    transaction: interrupted, nothing is converted and no record is left. The checkpoint after is
+    signed once that transaction is committed: when it cannot be written, :class:`Unfinished`
+    says so (the conversion stands; a checkpoint signed now completes it). Running it again finds
     nothing to convert. Nothing to convert: nothing is written, no file either."""
     if not out.is_dir():
         raise InvalidInput(t("folder {folder} does not exist; create it first", folder=out))
@@ -150,9 +152,23 @@ def convert(engine: Engine, signer: Signer, out: Path, proposals: Sequence[str] 
             raise
         if done.record is None:
             return done
-        after = checkpoints_file.write_in(take(engine, signer), out)
+        after = _after(engine, signer, out, done)
         return Conversion(done.chains, done.holding, done.before, done.record, after, done.root, [*written, after])
     raise AssertionError("unreachable")
+
+
+def _after(engine: Engine, signer: Signer, out: Path, done: Conversion) -> Path:
+    """The checkpoint of the state after a committed conversion. Not written (a full disk, a
+    checkpoint refused), the conversion stands: its record holds the checkpoint before to the
+    converted chains, and a checkpoint signed now, in the same folder, completes the series."""
+    try:
+        return checkpoints_file.write_in(take(engine, signer), out)
+    except Exception as exc:
+        raise Unfinished(t("the conversion is committed and its checkpoint before ({before}) and conversion record "
+                           "({record}) are written, but the checkpoint after could not be: {reason}. Sign a "
+                           "checkpoint of the database now into {folder}: with it, the series verifies as if the "
+                           "conversion had written it", before=done.before, record=done.record, reason=exc,
+                           folder=out)).fixed_by(Remedy("checkpoint", str(out))) from exc
 
 
 def _remove(written: list[Path]) -> None:

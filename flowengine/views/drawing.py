@@ -1,7 +1,7 @@
 """Draw a diagram into a file: DOT text, or SVG, PNG or PDF through Graphviz's ``dot``.
 
-This is the only module that runs Graphviz's ``dot`` program, and only when a file is drawn, so
-commands that merely check a diagram's freshness never need it. SVGs carry a stamp, the SHA-256 of
+This is the only module that imports ``graphviz``, and only when a file is drawn, so commands
+that merely check a diagram's freshness never pay for it. SVGs carry a stamp, the SHA-256 of
 the DOT they were drawn from, so "is this drawing current" is answered by comparing stamps,
 whatever Graphviz version drew the file.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from pathlib import Path
 
 from flowengine.atomicfile import replacing
@@ -57,23 +56,24 @@ def svg_is_current(svg_path: Path, dot_source: str) -> bool:
 
 
 def _run_dot(dot_source: str, fmt: str) -> bytes:
-    """Run Graphviz's ``dot`` on the text; its failures become FlowEngineError, its stderr is kept quiet.
-
-    The program is run directly: the ``graphviz`` Python package does no more than this for a
-    pipe, and importing it cost a command that draws more than the drawing (about 13 ms of CPU)."""
+    """Run Graphviz's ``dot``; its failures become FlowEngineError, its stderr is kept quiet."""
     try:
-        done = subprocess.run(["dot", "-Kdot", f"-T{fmt}"], input=dot_source.encode("utf-8"), capture_output=True,
-                              check=False)
-    except FileNotFoundError as exc:
+        import graphviz
+    except ImportError as exc:
+        raise FlowEngineError(
+            "the Python package 'graphviz' is not installed; install it (pip install graphviz)"
+        ) from exc
+    try:
+        data: bytes = graphviz.pipe("dot", fmt, dot_source.encode("utf-8"), quiet=True)
+    except graphviz.ExecutableNotFound as exc:
         raise FlowEngineError(
             "Graphviz's 'dot' program is not installed; install it (Debian: apt-get install graphviz)"
         ) from exc
-    if done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", "replace")
-        detail = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {done.returncode}"
-        raise FlowEngineError(f"Graphviz's 'dot' could not draw the diagram: {detail}") from \
-            subprocess.CalledProcessError(done.returncode, "dot", done.stdout, done.stderr)
-    return done.stdout
+    except graphviz.CalledProcessError as exc:
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
+        detail = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {exc.returncode}"
+        raise FlowEngineError(f"Graphviz's 'dot' could not draw the diagram: {detail}") from exc
+    return data
 
 
 def render_dot(dot_source: str, output: Path) -> Path:

@@ -238,7 +238,8 @@ def split_groups(groups: list[aggregates.StepGroup], time_format: str, members: 
     del parts
     order = event_order(pk, seq)
     owner = owners(pk, members)[order]
-    order = order[_by_owner(owner, len(members))]
+    if owner.size and int(owner.min()) != int(owner.max()):  # one set holding them all: in order already
+        order = order[_by_owner(owner, len(members))]
     counts = np.bincount(owner, minlength=len(members) + 1)
     del owner
     pk = pk[order]
@@ -350,8 +351,22 @@ def distinct(keys: Ints) -> Ints:
     return found
 
 
-def count_keys(keys: Ints) -> dict[int, int]:
+_COUNTED = 1 << 22  # keys below this are counted by np.bincount (a table of at most 32 MB), not a sort
+
+
+def counted(keys: Ints) -> tuple[Ints, Ints]:
+    """The distinct keys, ascending, and how many of each (``np.unique(..., return_counts=True)``;
+    by a table, in one pass, where the keys are small and not negative, as codes are)."""
+    if keys.size and int(keys.min()) >= 0 and int(keys.max()) < _COUNTED:
+        table = np.bincount(keys)
+        found: Ints = np.flatnonzero(table)
+        return found, table[found]
     values, counts = np.unique(keys, return_counts=True)
+    return values, counts
+
+
+def count_keys(keys: Ints) -> dict[int, int]:
+    values, counts = counted(keys)
     return dict(zip(values.tolist(), counts.tolist(), strict=True))
 
 
@@ -363,11 +378,11 @@ def by_month(names: Ints, months: Ints) -> dict[int, dict[str, int]]:
     base = int(months.min())
     span = int(months.max()) - base + 1
     texts = [month_text(base + offset) for offset in range(span)]  # a log spans few months, many events
-    keys, counts = np.unique(names * span + (months - base), return_counts=True)
+    keys, counts = counted(names * span + (months - base))
     owner = keys // span
     starts = np.flatnonzero(run_starts(owner)).tolist()
     month_texts = [texts[offset] for offset in (keys % span).tolist()]
-    counted = counts.tolist()
+    numbers = counts.tolist()
     for start, end, name in zip(starts, [*starts[1:], keys.size], owner[starts].tolist(), strict=True):
-        found[name] = dict(zip(month_texts[start:end], counted[start:end], strict=True))
+        found[name] = dict(zip(month_texts[start:end], numbers[start:end], strict=True))
     return found

@@ -149,7 +149,9 @@ class Figures:
         first = run_starts(v.pk)
         entering = kind != KIND_CODES[MIGRATED]
         e = np.flatnonzero(entering)  # creations and steps: each starts a stay
-        e_pk, e_at, e_kind = v.pk[e], v.at[e], kind[e]
+        migrations = e.size != v.pk.size
+        # Without migrations (as a rule) every row enters a stay: the columns are taken as they are.
+        e_pk, e_at, e_kind = (v.pk[e], v.at[e], kind[e]) if migrations else (v.pk, v.at, kind)
         e_first = run_starts(e_pk)
         proposals = int(first.sum())
         # Steps: time in the source state since the creation or step before.
@@ -164,7 +166,8 @@ class Figures:
         stay_last = np.append(e[1:] - 1, v.pk.size - 1)
         entered_name = target[stay_last]
         # Stages move on creations and steps only.
-        stage = self.stage_of[target[e]]
+        e_target = target[e] if migrations else target
+        stage = self.stage_of[e_target]
         changed = e_first.copy()
         changed[1:] |= stage[1:] != stage[:-1]
         changes = np.flatnonzero(changed)
@@ -183,7 +186,7 @@ class Figures:
         name_now = target[row_last]
         final_now = self.final[name_now]
         e_starts = np.flatnonzero(e_first)
-        furthest = np.maximum.reduceat(self.funnel_of[target[e]], e_starts)
+        furthest = np.maximum.reduceat(self.funnel_of[e_target], e_starts)
         evaluation = STAGES.index("evaluation")
         evaluated = np.maximum.reduceat((stage == evaluation).astype(np.int64), e_starts)
         open_ = ~final_now
@@ -207,7 +210,8 @@ class Figures:
         answered = days_of(answered_at[has_answer] - created[has_answer])
         unanswered = days_of(self.now_us - created[~has_answer])
         implementing = stage_now[open_] == STAGES.index("implementation")
-        clock, under_way = yield from self._clocks(pks[open_], since[open_], v.seq[e][e_last][open_], implementing)
+        e_seq = v.seq[e] if migrations else v.seq
+        clock, under_way = yield from self._clocks(pks[open_], since[open_], e_seq[e_last][open_], implementing)
         stalls, quiet = yield from self._stalls(pks[open_], name_now[open_], since[open_], clock, tally)
         states = self._state_figures(tally, stalls, quiet)
         return Analysis(
