@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from flowengine_cli.main import cli
-from sqlalchemy import Connection
 
-from flowengine.clock import iso_utc
-from flowengine.errors import AccessDenied, Unfinished
+from flowengine.errors import AccessDenied
 from flowengine.history import chain
 from flowengine.history.erasure import ERASED
-from flowengine.history.records import Actor, Event, Stamp
+from flowengine.history.records import Actor, Stamp
 from flowengine.history.steps import ChainBuilder
 from flowengine.proof import checkpoint as checkpoints
 from flowengine.proof import conversion
@@ -34,13 +32,12 @@ from flowengine.service import converting
 from flowengine.service.checkpoints import CheckpointReport
 from flowengine.service.erasing import ErasureRequest
 from flowengine.store import basics as store_basics
-from flowengine.store import resealing
 
 from . import proof_verifier
 from .cli_support import CLEARED_ENV
-from .databases import ON_POSTGRESQL, raw_connection, stored_bytes, tampering
+from .databases import ON_POSTGRESQL, raw_connection, tampering
 from .stress_advances import WORKFLOW, WORKFLOW_DIR
-from .test_audit import PANEL, PROPOSALS, START, TARGET, db, history, open_engine, verify
+from .test_audit import PANEL, PROPOSALS, TARGET, db, history, open_engine, verify
 from .test_checkpoints import _store
 
 __all__ = ["db"]  # three proposals of event format 2, from test_audit
@@ -268,94 +265,6 @@ def test_a_chain_resealed_without_a_record_is_caught(db: str, key: Path, out: Pa
 
 
 # -- how it runs ---------------------------------------------------------------------------------
-
-def test_an_interrupted_conversion_leaves_the_database_as_it_was(db: str, key: Path, out: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-
-    def failing(conn: Connection, pk: int, old: Event, new: Event) -> bool:
-        calls.append(old.seq)
-        if len(calls) == 6:
-            raise RuntimeError("the machine went down")
-        return original(conn, pk, old, new)
-
-    original = resealing.reseal
-    with open_engine(db):
-        pass
-    stored = stored_bytes(db)
-    monkeypatch.setattr(resealing, "reseal", failing)
-    with pytest.raises(RuntimeError):
-        convert(db, key, out)
-    assert stored_bytes(db) == stored
-    assert list(out.iterdir()) == []
-    monkeypatch.undo()
-    assert convert(db, key, out).events == 12
-
-
-def test_a_conversion_interrupted_before_its_checkpoint_after_is_named_and_a_checkpoint_now_completes_it(
-        db: str, key: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The conversion committed, then signing the checkpoint after failed (a full disk; a killed
-    process leaves the same files and database): the command says what is done and what is left,
-    ``audit verify`` holds the series through the record and names the missing checkpoint without
-    failing, and ``audit checkpoint -o DIR`` completes the series."""
-    def crashed(*_args: object) -> checkpoints.Checkpoint:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(converting, "take", crashed)
-    with pytest.raises(Unfinished, match="the conversion is committed") as unfinished:
-        convert(db, key, out)
-    monkeypatch.undo()
-    assert [(r.kind, r.name) for r in unfinished.value.remedies] == [("checkpoint", str(out))]
-    assert sorted(path.name.split("-")[0] for path in out.iterdir()) == ["checkpoint", "conversion"]
-    assert {event.format for event in history(db, TARGET)} == {3} and verify(db).ok
-    record = next(out.glob("conversion-*.json"))
-    report = held(db, out, trusted=public_path(key))
-    assert report.ok, report.findings
-    assert (report.converted, report.unfollowed) == (12, (str(record),))
-    checked = cli_run(db, "audit", "verify", "--checkpoint", str(out), "--public-key", str(public_path(key)))
-    assert checked.exit_code == 0, checked.output
-    assert "no checkpoint taken after this conversion" in checked.output
-    assert f"flowengine audit checkpoint --key KEYFILE -o {out}" in checked.output
-    later = iso_utc(START + timedelta(days=1))  # when the operator notices
-    signed = cli_run(db, "audit", "checkpoint", "--key", str(key), "-o", str(out), now=later)
-    assert signed.exit_code == 0, signed.output
-    assert sorted(path.name.split("-")[0] for path in out.iterdir()) == ["checkpoint", "checkpoint", "conversion"]
-    report = held(db, out, trusted=public_path(key))
-    assert report.ok, report.findings
-    assert (report.converted, report.unfollowed, len(report.checkpoints)) == (12, (), 2)
-    checked = cli_run(db, "audit", "verify", "--checkpoint", str(out), "--json")
-    assert json.loads(checked.output)["checkpoints"]["conversions"][0]["checkpoint_after"] is True
-    # the series so completed catches a rewrite of a converted history as the one the command writes does
-    shortened = history(db, TARGET)[:-1]
-    with tampering(db) as conn:
-        _store(conn, shortened)
-    assert verify(db).ok
-    assert {f.chain for f in held(db, out).findings} == {TARGET}
-
-
-def test_a_record_left_by_a_conversion_killed_before_its_commit_is_named_as_one_that_never_took_effect(
-        db: str, key: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Killed after writing the checkpoint before and the record, before the commit: a killed
-    process removes nothing, the database rolls back. ``audit verify`` says the record's
-    conversion never took effect; without the record, the checkpoint before holds."""
-    def killed(record: Record, folder: Path) -> Path:
-        original(record, folder)
-        raise KeyboardInterrupt
-
-    original = conversion.write_in
-    monkeypatch.setattr(conversion, "write_in", killed)
-    monkeypatch.setattr(converting, "_remove", lambda written: None)  # a killed process cleans up nothing
-    with pytest.raises(KeyboardInterrupt):
-        convert(db, key, out)
-    monkeypatch.undo()
-    assert {event.format for event in history(db, TARGET)} == {2}
-    report = held(db, out)
-    assert sorted(f.chain for f in report.findings) == sorted(PROPOSALS)
-    assert all("did not take effect" in f.problem for f in report.findings), report.findings
-    record = next(out.glob("conversion-*.json"))
-    record.unlink()
-    assert held(db, out).ok
-
 
 def test_a_conversion_is_refused_while_a_history_fails_the_audit(db: str, key: Path, out: Path) -> None:
     from flowengine.errors import Refused

@@ -111,6 +111,19 @@ def test_the_drivers_reads_are_the_stores_queries(db_target: str) -> None:
     assert sum(len(trail.steps) for trails, _, _ in expected.values() for trail in trails) > 1000
 
 
+def test_a_driver_read_whose_connection_is_lost_closes_without_raising(db_target: str) -> None:
+    """The engine takes over from a read that failed: closing what is left of its connection (a
+    server gone, a connection already closed) must not turn into an internal error."""
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)):
+        pass
+    link = direct.connect(direct.target(db_target))
+    assert link is not None
+    link.connection.close()
+    with pytest.raises(link.errors()):
+        link.rows("SELECT 1")
+    link.close()
+
+
 def _command_modules(args: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     code = ("import sys\nfrom flowengine_cli.main import cli\nstatus = 0\n"
             f"try:\n    cli({args!r}, prog_name='flowengine')\n"

@@ -147,8 +147,14 @@ def convert(engine: Engine, signer: Signer, out: Path, proposals: Sequence[str] 
             if attempt + 1 == _ATTEMPTS:
                 raise
             continue
-        except BaseException:
-            _remove(written)
+        except BaseException as exc:
+            committed = _committed(engine, conversion.read(written[1]).root) if len(written) == 2 else False
+            if committed:
+                # Ctrl-C or a dropped connection while COMMIT was under way, the commit done: its
+                # record is what lets the converted chains verify, so it stays
+                raise _unfinished(written[0], written[1], out, exc) from exc
+            if committed is False:
+                _remove(written)
             raise
         if done.record is None:
             return done
@@ -161,14 +167,34 @@ def _after(engine: Engine, signer: Signer, out: Path, done: Conversion) -> Path:
     """The checkpoint of the state after a committed conversion. Not written (a full disk, a
     checkpoint refused), the conversion stands: its record holds the checkpoint before to the
     converted chains, and a checkpoint signed now, in the same folder, completes the series."""
+    assert done.before is not None and done.record is not None
     try:
         return checkpoints_file.write_in(take(engine, signer), out)
-    except Exception as exc:
-        raise Unfinished(t("the conversion is committed and its checkpoint before ({before}) and conversion record "
-                           "({record}) are written, but the checkpoint after could not be: {reason}. Sign a "
-                           "checkpoint of the database now into {folder}: with it, the series verifies as if the "
-                           "conversion had written it", before=done.before, record=done.record, reason=exc,
-                           folder=out)).fixed_by(Remedy("checkpoint", str(out))) from exc
+    except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C here must not pass for a rollback either
+        raise _unfinished(done.before, done.record, out, exc) from exc
+
+
+def _unfinished(before: Path, record: Path, out: Path, reason: BaseException) -> Unfinished:
+    cause = str(reason) or t("interrupted")
+    return Unfinished(t("the conversion is committed and its checkpoint before ({before}) and conversion record "
+                        "({record}) are written, but the checkpoint after could not be: {reason}. Sign a "
+                        "checkpoint of the database now into {folder}: with it, the series verifies as if the "
+                        "conversion had written it", before=before, record=record, reason=cause,
+                        folder=out)).fixed_by(Remedy("checkpoint", str(out)))
+
+
+def _committed(engine: Engine, root: str) -> bool | None:
+    """Whether the database holds the access-log entry of the conversion whose record has this
+    root: written in the conversion's own transaction, it says whether that transaction committed.
+    None when the database cannot say now (unreachable): the files are then kept, as a killed
+    process keeps them — a record of a conversion that stands must never be deleted, and ``audit
+    verify`` names one whose conversion did not take effect."""
+    try:
+        with engine.database.read() as conn:
+            return any(entry.action == store_access.CONVERT and entry.role == root
+                       for entry in store_access.log_entries(conn))
+    except Exception:
+        return None
 
 
 def _remove(written: list[Path]) -> None:

@@ -17,6 +17,7 @@ and read as :mod:`flowengine.store.basics` says.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -76,10 +77,14 @@ class Direct:
             cursor.close()
 
     def close(self) -> None:
+        """End the snapshot and the connection; a connection already lost has nothing to end, and
+        a read that failed has been answered already (the engine takes over), so nothing is raised."""
         try:
-            self.connection.rollback()  # nothing was written: end the snapshot
+            with contextlib.suppress(*self.errors()):
+                self.connection.rollback()  # nothing was written: end the snapshot
         finally:
-            self.connection.close()
+            with contextlib.suppress(*self.errors()):
+                self.connection.close()
 
     def __enter__(self) -> Direct:
         return self
@@ -201,7 +206,11 @@ def _sqlite(path: str) -> Direct | None:
     connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True,
                                  timeout=basics.BUSY_TIMEOUT_SECONDS,
                                  isolation_level=None)
-    connection.execute("BEGIN")
+    try:
+        connection.execute("BEGIN")
+    except sqlite3.Error:
+        connection.close()
+        raise
     return Direct(SQLITE, connection)
 
 
