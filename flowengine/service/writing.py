@@ -137,8 +137,8 @@ def effective(stamp: Stamp, at: datetime | None, opened: Opened | None = None) -
         raise InvalidInput(t("{moment} is in the future: a step takes effect when it is recorded ({now}) or "
                              "before", moment=local_text(moment), now=local_text(stamp.recorded_at)))
     if opened is not None and moment < opened.newest_at:
-        raise InvalidInput(t("{moment} is before the last step of {id} ({newest}): a history is kept in the order "
-                             "it happened; give a moment at or after {newest}, or none (now)", moment=local_text(moment),
-                             id=opened.proposal.id, newest=local_text(opened.newest_at))
-                           ).fixed_by(Remedy("show_proposal", opened.proposal.id))
+        refusal = t("{moment} is before the last step of {id} ({newest}): a history is kept in the order it "
+                    "happened; give a moment at or after {newest}, or none (now)", moment=local_text(moment),
+                    id=opened.proposal.id, newest=local_text(opened.newest_at))
+        raise InvalidInput(refusal).fixed_by(Remedy("show_proposal", opened.proposal.id))
     return moment
