@@ -78,6 +78,36 @@ def _note(size: int, root: str, time: datetime) -> str:
     return f"{ORIGIN}\n{size}\n{root}\ntime {iso_utc(time)}\n"
 
 
+def _root(heads: Sequence[Head]) -> str:
+    return merkle.root([merkle.leaf_hash(head.leaf()) for head in heads]).hex()
+
+
+def signed_problems(public_key: bytes, signature: bytes, note: str, root_holds: bool) -> list[str]:
+    """What makes a signed file of :mod:`flowengine.proof` untrustworthy (a checkpoint, a conversion
+    record): a signature that is not the key's over its note, or leaves that do not make its root."""
+    from flowengine.proof import keys
+
+    found = []
+    if not keys.verify(public_key, signature, note.encode()):
+        found.append(t("its signature is not one of key {key} over what it says (the file was altered or "
+                       "not signed by that key)", key=fingerprint(public_key)))
+    if not root_holds:
+        found.append(t("its chains do not make the Merkle root it signs (a chain was added, removed or changed "
+                       "in the file)"))
+    return found
+
+
+def unused_path(folder: Path, kind: str, time: datetime) -> Path:
+    """A new file's name in ``folder`` after ``kind`` and ``time`` (checkpoint-20190630T140000Z.json,
+    then …-2.json), so a folder of them lists in time order and none is ever overwritten."""
+    stem = f"{kind}-{time.strftime('%Y%m%dT%H%M%SZ')}"
+    path, number = folder / f"{stem}.json", 1
+    while path.exists() or path.is_symlink():
+        number += 1
+        path = folder / f"{stem}-{number}.json"
+    return path
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """What a checkpoint says, as read from its file or just signed."""
@@ -107,16 +137,7 @@ class Checkpoint:
     def problems(self) -> list[str]:
         """What makes the checkpoint itself untrustworthy: a signature that is not the key's, or
         leaves that do not make the signed root. Empty when it is sound."""
-        from flowengine.proof import keys
-
-        found = []
-        if not keys.verify(self.public_key, self.signature, self.note.encode()):
-            found.append(t("its signature is not one of key {key} over what it says (the file was altered or "
-                           "not signed by that key)", key=self.key_id))
-        if merkle.root([merkle.leaf_hash(head.leaf()) for head in self.heads]).hex() != self.root:
-            found.append(t("its chains do not make the Merkle root it signs (a chain was added, removed or changed "
-                           "in the file)"))
-        return found
+        return signed_problems(self.public_key, self.signature, self.note, _root(self.heads) == self.root)
 
     def as_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "note": self.note, "signature": base64.b64encode(self.signature).decode(),
@@ -131,8 +152,7 @@ class Checkpoint:
 def sign(heads: Sequence[Head], time: datetime, signer: Signer) -> Checkpoint:
     """A checkpoint of ``heads`` (sorted by name here) at ``time``, signed by ``signer``."""
     ordered = tuple(sorted(heads, key=lambda head: head.name))
-    root = merkle.root([merkle.leaf_hash(head.leaf()) for head in ordered]).hex()
-    moment = as_utc(time)
+    root, moment = _root(ordered), as_utc(time)
     return Checkpoint(moment, ordered, root, signer.public_raw, signer.sign(_note(len(ordered), root, moment).encode()))
 
 
@@ -168,12 +188,7 @@ def write_in(checkpoint: Checkpoint, folder: Path) -> Path:
     so a folder of them lists in time order."""
     if not folder.is_dir():
         raise InvalidInput(t("folder {folder} does not exist; create it first", folder=folder))
-    stem = f"checkpoint-{checkpoint.time.strftime('%Y%m%dT%H%M%SZ')}"
-    path, number = folder / f"{stem}.json", 1
-    while path.exists() or path.is_symlink():
-        number += 1
-        path = folder / f"{stem}-{number}.json"
-    return write(checkpoint, path)
+    return write(checkpoint, unused_path(folder, "checkpoint", checkpoint.time))
 
 
 def read_all(paths: Sequence[Path]) -> list[Checkpoint]:

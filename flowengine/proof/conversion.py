@@ -38,7 +38,7 @@ from flowengine.clock import as_utc, iso_utc
 from flowengine.errors import InvalidInput
 from flowengine.i18n import t
 from flowengine.proof import merkle
-from flowengine.proof.checkpoint import CHAIN_NAME, HEX64, Checkpoint, Head, fingerprint
+from flowengine.proof.checkpoint import CHAIN_NAME, HEX64, Checkpoint, Head, fingerprint, signed_problems, unused_path
 
 if TYPE_CHECKING:
     from flowengine.proof.keys import Signer
@@ -113,16 +113,7 @@ class Record:
 
     def problems(self) -> list[str]:
         """What makes the record itself untrustworthy (its signature, its root); empty when sound."""
-        from flowengine.proof import keys
-
-        found = []
-        if not keys.verify(self.public_key, self.signature, self.note.encode()):
-            found.append(t("its signature is not one of key {key} over what it says (the file was altered or "
-                           "not signed by that key)", key=self.key_id))
-        if _root(self.chains) != self.root:
-            found.append(t("its chains do not make the Merkle root it signs (a chain was added, removed or changed "
-                           "in the file)"))
-        return found
+        return signed_problems(self.public_key, self.signature, self.note, _root(self.chains) == self.root)
 
     def translated(self, head: Head) -> Head:
         """``head``, as a checkpoint taken before the conversion recorded it, in the chain's new
@@ -154,11 +145,7 @@ def sign(chains: Sequence[Converted], before: str, time: datetime, signer: Signe
 
 def write_in(record: Record, folder: Path) -> Path:
     """``record`` as a new file in ``folder`` named after its time (conversion-20190630T140000Z.json)."""
-    stem = f"conversion-{record.time.strftime('%Y%m%dT%H%M%SZ')}"
-    path, number = folder / f"{stem}.json", 1
-    while path.exists() or path.is_symlink():
-        number += 1
-        path = folder / f"{stem}-{number}.json"
+    path = unused_path(folder, "conversion", record.time)
     with creating(path, t("could not write conversion record {file}", file=path), InvalidInput) as temp:
         temp.write_text(record.to_json(), encoding="utf-8")
     return path
