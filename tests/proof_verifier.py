@@ -21,16 +21,24 @@ def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def _signed_note(document: dict[str, Any], form: str, trusted_public_key: bytes) -> str | None:
+    """The document's note when it is of format ``form`` and signed by ``trusted_public_key``."""
+    if document.get("format") != form:
+        return None
+    note: str = document["note"]
+    try:
+        Ed25519PublicKey.from_public_bytes(trusted_public_key).verify(base64.b64decode(document["signature"]),
+                                                                      note.encode("utf-8"))
+    except InvalidSignature:
+        return None
+    return note
+
+
 def checks(proof_text: str, trusted_public_key: bytes) -> bool:
     """Whether the proof shows its leaf in a tree head signed by ``trusted_public_key`` (32 raw bytes)."""
     proof: dict[str, Any] = json.loads(proof_text)
-    if proof.get("format") != "flowengine inclusion proof 1":
-        return False
-    note: str = proof["note"]
-    try:
-        Ed25519PublicKey.from_public_bytes(trusted_public_key).verify(base64.b64decode(proof["signature"]),
-                                                                      note.encode("utf-8"))
-    except InvalidSignature:
+    note = _signed_note(proof, "flowengine inclusion proof 1", trusted_public_key)
+    if note is None:
         return False
     lines = note.split("\n")
     if len(lines) < 4 or lines[0] != NOTE_ORIGIN or int(lines[1]) != proof["size"]:
@@ -90,13 +98,8 @@ def record_checks(record_text: str, trusted_public_key: bytes) -> bool:
     """Whether a conversion record is signed by ``trusted_public_key`` and its chains make the
     signed root (README: "The conversion record")."""
     record: dict[str, Any] = json.loads(record_text)
-    if record.get("format") != "flowengine conversion record 1":
-        return False
-    note: str = record["note"]
-    try:
-        Ed25519PublicKey.from_public_bytes(trusted_public_key).verify(base64.b64decode(record["signature"]),
-                                                                      note.encode("utf-8"))
-    except InvalidSignature:
+    note = _signed_note(record, "flowengine conversion record 1", trusted_public_key)
+    if note is None:
         return False
     lines = note.split("\n")
     if len(lines) != 6 or lines[0] != RECORD_ORIGIN or int(lines[1]) != len(record["chains"]):

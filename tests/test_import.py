@@ -424,8 +424,8 @@ def test_the_command_offers_exactly_the_formats_the_library_reads() -> None:
     assert tuple(offered.type.choices) == import_format_names() == FORMATS == tuple(readers())
 
 
-def test_a_batch_that_fails_on_the_writing_thread_fails_the_import_and_leaves_nothing(
-        flow: FlowEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fail_the_second_batch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The import's second batch fails with a full disk as it is written; the list counts the batches tried."""
     from flowengine.errors import StoreError
     from flowengine.store import bulk
 
@@ -439,6 +439,14 @@ def test_a_batch_that_fails_on_the_writing_thread_fails_the_import_and_leaves_no
         original(self, batch, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(bulk.BulkWriter, "write", second_batch_fails)
+    return written
+
+
+def test_a_batch_that_fails_on_the_writing_thread_fails_the_import_and_leaves_nothing(
+        flow: FlowEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine.errors import StoreError
+
+    written = fail_the_second_batch(monkeypatch)
     with pytest.raises(StoreError, match="the disk is full"):
         import_log(flow, write(tmp_path, GOOD), "review", batch_events=1)
     assert len(written) == 2  # the first batch was written, then the transaction rolled back

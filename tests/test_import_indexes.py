@@ -15,7 +15,7 @@ from flowengine.eventlog.importer import LogRejected, import_log
 from flowengine.service.facade import FlowEngine
 from flowengine.store import bulk
 
-from .test_import import GOOD, flow, folder, write  # noqa: F401  (fixtures)
+from .test_import import GOOD, fail_the_second_batch, flow, folder, write  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.usefixtures("folder"), pytest.mark.sqlite_only("the indexes are set aside on SQLite only")]
 
@@ -71,16 +71,7 @@ def test_a_failed_first_import_leaves_every_index_and_nothing_written(
         import_log(flow, write(tmp_path, [*GOOD, ("c-9", "nowhere", "2024-03-01T09:00:00Z", "kari", "clerk")]),
                    "review", batch_events=1)
     assert indexes(flow) == before and flow.proposals() == []
-    original = bulk.BulkWriter.write
-    written: list[int] = []
-
-    def second_batch_fails(self: bulk.BulkWriter, batch: Sequence[object], **kwargs: object) -> None:
-        written.append(len(batch))
-        if len(written) == 2:
-            raise StoreError("the disk is full")
-        original(self, batch, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(bulk.BulkWriter, "write", second_batch_fails)
+    fail_the_second_batch(monkeypatch)
     with pytest.raises(StoreError, match="the disk is full"):
         import_log(flow, write(tmp_path, GOOD), "review", batch_events=1)
     assert indexes(flow) == before and flow.proposals() == []

@@ -76,16 +76,22 @@ def _outcome(lookup: object, ref: str, dirs: list[Path]) -> tuple[str, object]:
     return "found", (found.path, found.id, found.document.text if found.document else None)
 
 
+def _folders(tmp: Path, files: list[tuple[int, str, str, str, str, str]]) -> list[Path]:
+    """Three workflow folders holding ``files`` (folder, subfolder, name, spelling, id, kind)."""
+    dirs = [tmp / f"folder{n}" for n in range(3)]
+    for folder, sub, name, spelling, wid, kind in files:
+        where = dirs[folder] / sub
+        where.mkdir(parents=True, exist_ok=True)
+        (where / f"{name}.yaml").write_bytes(_text(spelling, wid, kind))
+    return dirs
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=FILES, ref=st.sampled_from([*IDS, "gamma", "delta"]))
 def test_looking_up_an_id_answers_as_reading_every_file_does(
         files: list[tuple[int, str, str, str, str, str]], ref: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        dirs = [Path(tmp) / f"folder{n}" for n in range(3)]
-        for folder, sub, name, spelling, wid, kind in files:
-            where = dirs[folder] / sub
-            where.mkdir(parents=True, exist_ok=True)
-            (where / f"{name}.yaml").write_bytes(_text(spelling, wid, kind))
+        dirs = _folders(Path(tmp), files)
         assert _outcome(locate_workflow, ref, dirs) == _outcome(_by_discovery, ref, dirs)
 
 
@@ -101,11 +107,7 @@ def _many(ref: str, dirs: list[Path]) -> Candidate:
 def test_looking_up_many_ids_at_once_answers_as_one_at_a_time(
         files: list[tuple[int, str, str, str, str, str]], ref: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        dirs = [Path(tmp) / f"folder{n}" for n in range(3)]
-        for folder, sub, name, spelling, wid, kind in files:
-            where = dirs[folder] / sub
-            where.mkdir(parents=True, exist_ok=True)
-            (where / f"{name}.yaml").write_bytes(_text(spelling, wid, kind))
+        dirs = _folders(Path(tmp), files)
         assert _outcome(_many, ref, dirs) == _outcome(_by_discovery, ref, dirs)
 
 
