@@ -46,8 +46,9 @@ from flowengine.history.erasure import ACTOR
 from flowengine.history.records import ADVANCED, CREATED, ERASED_STEP, MIGRATED, PROGRESS, SYSTEM
 from flowengine.meter import Meter, no_meter
 from flowengine.store import sqlite_scans
+from flowengine.store.basics import read_moment
 from flowengine.store.erasable import kept_actor
-from flowengine.store.schema import erasable, events, proposals, read_time
+from flowengine.store.schema import erasable, events, proposals
 
 T = TypeVar("T")
 SEQ_BITS = sqlite_scans.SEQ_BITS  # key = proposal_pk * 2**24 + seq: one number (one text column) instead of two
@@ -346,7 +347,7 @@ def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dic
     """Id, title and workflow of the given proposals, and who acted last up to ``until``, when. An
     erasure step is no activity of its proposal: who acted last is who recorded its newest other step."""
     if conn.dialect.name == "sqlite":
-        return {pk: Current(id_, title, workflow, kept_actor(actor, kept), role, _read_time(at))
+        return {pk: Current(id_, title, workflow, kept_actor(actor, kept), role, read_moment(at))
                 for pk, id_, title, workflow, actor, role, at, kept in sqlite_scans.last_heard(conn, pks, until)}
     earlier = events.alias("earlier")
     last = (select(func.max(earlier.c.seq))
@@ -362,8 +363,3 @@ def current(conn: Connection, pks: Iterable[int], until: datetime | None) -> dic
             for pk, id_, title, workflow, actor, role, at, kept in conn.execute(query)}
 
 
-def _read_time(value: Any) -> datetime:
-    """A stored time as a Core statement's result gives it."""
-    found = read_time(value)
-    assert found is not None  # events.at is NOT NULL
-    return found

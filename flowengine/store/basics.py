@@ -61,6 +61,13 @@ def read_time(value: Any) -> datetime | None:
     return from_stored(as_utc(value))
 
 
+def read_moment(value: Any) -> datetime:
+    """A stored time of a NOT NULL column, as :func:`read_time` reads it."""
+    moment = read_time(value)
+    assert moment is not None  # the column is NOT NULL
+    return moment
+
+
 def sqlite_text(value: datetime) -> str:
     """How a time is stored and compared in SQLite: naive UTC text with microseconds,
     "2024-03-01 09:00:00.000000" (what SQLAlchemy's SQLite DATETIME writes)."""

@@ -153,7 +153,7 @@ def _sqlite_event_rows(batch: Sequence[tuple[ProposalRow, Sequence[EventRow]]], 
 _UNCUT = ""  # no time is empty text: what a time not cut yet reads as
 
 
-_DEFERRABLE = ("proposals", "events")  # the tables whose secondary indexes a load or a first import builds last
+DEFERRABLE = ("proposals", "events")  # the tables whose secondary indexes a load or a first import builds last
 
 
 def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
@@ -161,7 +161,7 @@ def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
     name; the unique keys' own indexes (which have no statement) are not among them."""
     return [(name, sql) for name, sql in conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        f"AND tbl_name IN ({', '.join(repr(table) for table in _DEFERRABLE)}) ORDER BY name")]
+        f"AND tbl_name IN ({', '.join(repr(table) for table in DEFERRABLE)}) ORDER BY name")]
 
 
 def drop_indexes(conn: Connection, indexes: Sequence[tuple[str, str]]) -> None:
@@ -212,11 +212,6 @@ class BulkWriter:
             if conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is None:
                 self._deferred = secondary_indexes(conn)
                 drop_indexes(conn, self._deferred)
-
-    @property
-    def deferred(self) -> bool:
-        """Whether the secondary indexes are set aside until :meth:`finish`."""
-        return bool(self._deferred)
 
     def finish(self) -> None:
         """Build the indexes set aside, once, from the stored rows: call it after the last write

@@ -42,6 +42,7 @@ from flowengine.errors import StoreError
 from flowengine.history.steps import EventRow
 from flowengine.i18n import t
 from flowengine.store.bulk import (
+    DEFERRABLE,
     SQLITE_EVENTS,
     SQLITE_PROPOSALS,
     ProposalRow,
@@ -54,7 +55,6 @@ from flowengine.store.bulk import (
 from flowengine.store.database import WRITE_OPTION, Database, translate_errors
 
 OWNER = "flowengine_owner"  # migration 0007's owner of the tables
-_TABLES = ("proposals", "events")
 _CACHE_KIB = 262_144  # SQLite's page cache during a load: 256 MiB
 _MAINTENANCE = "512MB"  # PostgreSQL's memory for building each index at the end
 _PG_PROPOSALS = ("pk", "id", "prefix", "number", "workflow", "definition_hash", "title", "description", "origin",
@@ -220,7 +220,7 @@ def _postgresql_load(database: Database) -> Iterator[Loader]:
             conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
             conn.exec_driver_sql(f"DROP INDEX {name}")
-        for table in _TABLES:
+        for table in DEFERRABLE:
             conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         loader = Loader(conn)
         yield loader
@@ -232,7 +232,7 @@ def _postgresql_load(database: Database) -> Iterator[Loader]:
         for table, name, kind, definition in constraints:
             if kind == "f":
                 conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        for table in _TABLES:
+        for table in DEFERRABLE:
             conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'pk'), "
                                  f"(SELECT coalesce(max(pk), 0) + 1 FROM {table}), false)")

@@ -33,6 +33,7 @@ from flowengine.definition.versions import StoredDefinition
 from flowengine.history.erasure import ACTOR
 from flowengine.history.records import ERASED_STEP, Step, Trail
 from flowengine.store import basics
+from flowengine.store.basics import read_moment
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -129,7 +130,7 @@ class Direct:
         """As :func:`flowengine.store.queries.definitions_of`: newest first."""
         rows = self.rows("SELECT content_hash, workflow, version, source, text, stored_at FROM definitions "
                          "WHERE workflow = :workflow ORDER BY stored_at DESC, content_hash", workflow=workflow)
-        return [StoredDefinition(h, w, v, s, t, _time(at)) for h, w, v, s, t, at in rows]
+        return [StoredDefinition(h, w, v, s, t, read_moment(at)) for h, w, v, s, t, at in rows]
 
     def size(self, workflow: str) -> tuple[int, int, datetime | None]:
         """The workflow's proposals, their events (each row's version is its last sequence
@@ -137,7 +138,7 @@ class Direct:
         (as :func:`flowengine.store.queries.newest_step`)."""
         count, events, newest = self.rows("SELECT count(*), coalesce(sum(version), 0), max(updated_at) "
                                           "FROM proposals WHERE workflow = :workflow", workflow=workflow)[0]
-        return int(count), int(events), None if newest is None else _time(newest)
+        return int(count), int(events), None if newest is None else read_moment(newest)
 
     def trails(self, workflow: str, until: datetime) -> Iterator[Trail]:
         """As :func:`flowengine.store.queries.trails` of one workflow up to ``until``."""
@@ -146,7 +147,8 @@ class Direct:
             got = list(group)
             head = got[0]
             yield Trail(head[0], head[1], head[2], tuple(
-                Step(kind, trigger, source, state, basics.kept_actor(actor, kept), role, _time(at), bool(commented))
+                Step(kind, trigger, source, state, basics.kept_actor(actor, kept), role, read_moment(at),
+                     bool(commented))
                 for _, _, _, _, kind, trigger, source, state, actor, role, at, commented, kept in got), head[3])
 
     def _bound(self, moment: datetime) -> Any:
@@ -163,10 +165,6 @@ ORDER BY p.prefix, p.number, e.seq
 """
 
 
-def _time(value: Any) -> datetime:
-    moment = basics.read_time(value)
-    assert moment is not None  # the columns read are NOT NULL
-    return moment
 
 
 def connect(where: tuple[str, str]) -> Direct | None:

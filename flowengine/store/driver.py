@@ -34,9 +34,7 @@ from sqlalchemy.sql.expression import ClauseElement, Select
 from sqlalchemy.types import TypeEngine
 
 from flowengine.store.basics import sqlite_text
-from flowengine.store.schema import UTCDateTime, read_time
-
-_REQUIRED = object()
+from flowengine.store.schema import UTCDateTime
 
 # In a connection's ``info``: the write transaction began (Database.write) but its ``BEGIN`` was
 # not sent yet; the first statement sends it, along with itself where it can.
@@ -234,9 +232,5 @@ def bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], A
 
 
 def result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """SQLAlchemy's conversion of a value read; a time stored as flowengine stores it on SQLite
-    (the text _sqlite_utc_text writes) is read directly, anything else as SQLAlchemy reads it."""
-    processor = kind.dialect_impl(dialect).result_processor(dialect, None)
-    if dialect.name != "sqlite" or not isinstance(kind, UTCDateTime) or processor is None:
-        return processor
-    return read_time
+    """SQLAlchemy's conversion of a value read (a time's is the schema's ``read_time`` already)."""
+    return kind.dialect_impl(dialect).result_processor(dialect, None)

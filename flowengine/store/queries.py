@@ -294,12 +294,16 @@ def last_event(conn: Connection, proposal_pk: int) -> Event | None:
     return events_from_rows(conn, [row])[0] if row else None
 
 
+# When a proposal's newest event took effect (the row's version is its seq): a later step may not
+# precede it. The row's ``updated_at`` is the last real step's, which an erasure step after it does
+# not move. A scalar subquery of the proposal row, for a step's own read to carry.
+NEWEST_AT = (select(events.c.at).where(events.c.proposal_pk == proposals.c.pk, events.c.seq == proposals.c.version)
+             .scalar_subquery())
+
+
 def newest_at(conn: Connection, proposal_pk: int, proposal: Proposal) -> datetime:
-    """When the proposal's newest event took effect (the row's version is its seq): a later step
-    may not precede it. The row's ``updated_at`` is the last real step's, which an erasure step
-    after it does not move."""
-    found = conn.execute(select(events.c.at).where(events.c.proposal_pk == proposal_pk,
-                                                   events.c.seq == proposal.version)).scalar()
+    """:data:`NEWEST_AT` of one proposal."""
+    found = conn.execute(select(NEWEST_AT).where(proposals.c.pk == proposal_pk)).scalar()
     return as_utc(found) if found is not None else as_utc(proposal.updated_at)
 
 

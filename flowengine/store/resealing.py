@@ -6,20 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, text, update
 
 from flowengine.history.records import Event
 from flowengine.store import erasable
+from flowengine.store.erasable import lock  # the row held until the conversion commits, as an erasure holds it
 from flowengine.store.schema import events, proposals
 
 __all__ = ["lock", "move_head", "reseal"]
-
-
-def lock(conn: Connection, pk: int) -> None:
-    """Hold the proposal's row until the conversion commits, so no step is appended to the old
-    chain meanwhile (PostgreSQL; SQLite's writers take turns anyway)."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(select(proposals.c.pk).where(proposals.c.pk == pk).with_for_update())
 
 
 def move_head(conn: Connection, pk: int, version: int, old_head: str, new_head: str) -> bool:

@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 
 from flowengine.history.erasure import ACTOR
 from flowengine.history.records import ADVANCED, ERASED_STEP, SYSTEM
-from flowengine.store.schema import events
+from flowengine.store.basics import sqlite_text
 
 SEQ_BITS = 24  # an event's key: proposal_pk * 2**24 + seq (aggregates.SEQ_BITS)
 _KEY = f"proposal_pk * {1 << SEQ_BITS} + seq"
@@ -43,8 +43,7 @@ AnswerKey = tuple[str, str | None, str]  # source, trigger, target
 
 def stored_time(conn: Connection, moment: datetime) -> str:
     """``moment`` as a statement binds it to ``events.at``: the text SQLite compares."""
-    process = events.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return str(process(moment) if process is not None else moment)
+    return sqlite_text(moment)
 
 
 def time_bound(conn: Connection, until: datetime | None) -> str | None:

@@ -44,7 +44,7 @@ from flowengine.clock import as_utc
 from flowengine.history.records import Event, Proposal
 from flowengine.store.driver import DriverStatement
 from flowengine.store.erasable import ERASABLE, PERSONAL, split
-from flowengine.store.queries import EVENT_KEYS, PROPOSAL_COLUMNS, STEP_COLUMNS, proposal_from_row
+from flowengine.store.queries import EVENT_KEYS, NEWEST_AT, PROPOSAL_COLUMNS, STEP_COLUMNS, proposal_from_row
 from flowengine.store.schema import definitions, erasable, events, grants, proposals, settings
 
 STEPPING_DIALECTS = frozenset({"postgresql"})
@@ -72,13 +72,11 @@ def _read_statement(with_definition: bool) -> Select[Any]:
             .where(grants.c.login == func.session_user()).scalar_subquery())
     key_used = exists().where(events.c.idempotency_key == bindparam("key"))
     kept_apart = exists().where(settings.c.name == PERSONAL, settings.c.value == ERASABLE)
-    newest = (select(events.c.at).where(events.c.proposal_pk == proposals.c.pk, events.c.seq == proposals.c.version)
-              .scalar_subquery())
     extra = (definitions.c.text.label("definition_text"), definitions.c.source.label("definition_source")) \
         if with_definition else ()
     return (select(*PROPOSAL_COLUMNS, func.now().label("now"), held.label("held"), key_used.label("key_used"),
                    kept_apart.label("erasable"),
-                   newest.label("newest_at"), *extra)
+                   NEWEST_AT.label("newest_at"), *extra)
             .join_from(proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
             .where(proposals.c.id == bindparam("proposal_id")))
 
