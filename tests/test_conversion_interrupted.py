@@ -100,12 +100,12 @@ def test_a_record_left_by_a_conversion_killed_before_its_commit_is_named_as_one_
     """Killed after writing the checkpoint before and the record, before the commit: a killed
     process removes nothing, the database rolls back. ``audit verify`` says the record's
     conversion never took effect; without the record, the checkpoint before holds."""
-    def killed(record: Record, folder: Path) -> Path:
-        original(record, folder)
+    def killed(record: Record, path: Path) -> Path:
+        original(record, path)
         raise KeyboardInterrupt
 
-    original = conversion.write_in
-    monkeypatch.setattr(conversion, "write_in", killed)
+    original = conversion.write
+    monkeypatch.setattr(conversion, "write", killed)
     monkeypatch.setattr(converting, "_remove", lambda written: None)  # a killed process cleans up nothing
     with pytest.raises(KeyboardInterrupt):
         convert(db, key, out)
@@ -153,3 +153,72 @@ def test_ctrl_c_while_the_checkpoint_after_is_signed_says_the_conversion_stands(
     monkeypatch.undo()
     assert sorted(path.name.split("-")[0] for path in out.iterdir()) == ["checkpoint", "conversion"]
     assert held(db, out, trusted=public_path(key)).ok
+
+
+def test_an_interruption_as_the_commit_fails_removes_the_files_of_a_conversion_that_did_not_commit(
+        db: str, key: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C as a record's file is written, before the commit: the database rolled back, its
+    access log holds no entry of the record, so the files of what did not happen go."""
+    def interrupted(record: Record, path: Path) -> Path:
+        original(record, path)
+        raise KeyboardInterrupt
+
+    original = conversion.write
+    monkeypatch.setattr(conversion, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        convert(db, key, out)
+    monkeypatch.undo()
+    assert list(out.iterdir()) == [] and {event.format for event in history(db, TARGET)} == {2}
+
+
+def test_files_are_kept_when_the_database_cannot_say_whether_the_conversion_committed(
+        db: str, key: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit's outcome unknown (the access log unreadable now): both files stay, as a killed
+    process leaves them, and the original error is raised; ``audit verify`` then names the record
+    as one that never took effect."""
+    def interrupted(record: Record, path: Path) -> Path:
+        original(record, path)
+        monkeypatch.setattr(converting.store_access, "log_entries", unreachable)  # from now on
+        raise KeyboardInterrupt
+
+    def unreachable(_conn: Connection) -> list[object]:
+        raise ConnectionError("the server went away")
+
+    original = conversion.write
+    monkeypatch.setattr(conversion, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        convert(db, key, out)
+    monkeypatch.undo()
+    assert sorted(path.name.split("-")[0] for path in out.iterdir()) == ["checkpoint", "conversion"]
+    assert all("did not take effect" in f.problem for f in held(db, out).findings)
+
+
+def test_a_history_stepped_meanwhile_makes_the_conversion_start_again_with_fresh_files(
+        db: str, key: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer moved a proposal between the read and the re-seal (its head not what was
+    read): the attempt rolls back, its files go, and the conversion runs again from a fresh read."""
+    moves: list[int] = []
+
+    def raced(conn: Connection, pk: int, version: int, old_head: str, new_head: str) -> bool:
+        moves.append(pk)
+        return len(moves) > 1 and original(conn, pk, version, old_head, new_head)
+
+    original = resealing.move_head
+    monkeypatch.setattr(resealing, "move_head", raced)
+    done = convert(db, key, out)
+    monkeypatch.undo()
+    assert done.events == 12 and len(moves) == 1 + len(PROPOSALS)
+    assert sorted(path.name.split("-")[0] for path in out.iterdir()) == ["checkpoint", "checkpoint", "conversion"]
+    assert held(db, out, trusted=public_path(key)).ok
+
+
+def test_the_command_with_yes_and_json_converts_without_asking_and_says_what_it_wrote(
+        db: str, key: Path, out: Path) -> None:
+    done = cli_run(db, "audit", "convert-personal", "--key", str(key), "--out", str(out), "--yes", "--json")
+    assert done.exit_code == 0, done.output
+    said = json.loads(done.output)
+    assert (said["events"], sorted(said["chains"]), said["root"] is not None) == (12, sorted(PROPOSALS), True)
+    assert {Path(said[name]).parent for name in ("before", "record", "after")} == {out}
+    again = cli_run(db, "audit", "convert-personal", "--key", str(key), "--out", str(out), "--yes", "--json")
+    assert json.loads(again.output) == {"chains": {}, "events": 0, "holding_personal_data": 0, "before": None,
+                                        "record": None, "after": None, "root": None}

@@ -43,7 +43,7 @@ from flowengine.proof.checkpoint import CHAIN_NAME, HEX64, Checkpoint, Head, fin
 if TYPE_CHECKING:
     from flowengine.proof.keys import Signer
 
-__all__ = ["FORMAT", "ORIGIN", "Converted", "Record", "read", "read_all", "read_series", "sign", "write_in"]
+__all__ = ["FORMAT", "ORIGIN", "Converted", "Record", "read", "read_all", "read_series", "sign", "write", "write_in"]
 
 FORMAT = "flowengine conversion record 1"
 ORIGIN = "flowengine personal data conversion"
@@ -145,7 +145,11 @@ def sign(chains: Sequence[Converted], before: str, time: datetime, signer: Signe
 
 def write_in(record: Record, folder: Path) -> Path:
     """``record`` as a new file in ``folder`` named after its time (conversion-20190630T140000Z.json)."""
-    path = unused_path(folder, "conversion", record.time)
+    return write(record, unused_path(folder, "conversion", record.time))
+
+
+def write(record: Record, path: Path) -> Path:
+    """``record`` as the new file ``path``."""
     with creating(path, t("could not write conversion record {file}", file=path), InvalidInput) as temp:
         temp.write_text(record.to_json(), encoding="utf-8")
     return path

@@ -16,7 +16,7 @@ and its kept values, that nothing but the encoding changed.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,6 @@ class Conversion:
     record: Path | None = None
     after: Path | None = None
     root: str | None = None  # the record's Merkle root, as the access log names it
-    files: list[Path] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -159,7 +158,7 @@ def convert(engine: Engine, signer: Signer, out: Path, proposals: Sequence[str] 
         if done.record is None:
             return done
         after = _after(engine, signer, out, done)
-        return Conversion(done.chains, done.holding, done.before, done.record, after, done.root, [*written, after])
+        return Conversion(done.chains, done.holding, done.before, done.record, after, done.root)
     raise AssertionError("unreachable")
 
 
@@ -235,8 +234,11 @@ def _convert(engine: Engine, conn: Connection, signer: Signer, out: Path, wanted
     record = conversion.sign(converted, before.root, time, signer)
     store_access.append_entry(conn, store_access.CONVERT, engine.login, store_access.EVERY, record.root,
                               engine.login, stamp.recorded_at)
-    written.append(checkpoints_file.write_in(before, out))
-    written.append(conversion.write_in(record, out))
+    # each path noted before its file is written: an interruption at any moment removes what is there
+    written.append(checkpoints_file.unused_path(out, "checkpoint", before.time))
+    checkpoints_file.write(before, written[-1])
+    written.append(checkpoints_file.unused_path(out, "conversion", record.time))
+    conversion.write(record, written[-1])
     return Conversion({p.id: len(events) for p, events, _n in found}, sum(n for _p, _e, n in found),
                       written[0], written[1], None, record.root)
 
