@@ -50,11 +50,11 @@ def convert_personal(key: Path | None, out: Path, proposals: tuple[str, ...], ye
 
         raise InvalidInput(t("folder {folder} does not exist; create it first", folder=out))
     with open_engine(database) as engine:
-        planned = converting.plan(engine, proposals)
-        if not planned.chains:
-            _nothing(as_json)
-            return
-        if not yes:
+        if not yes:  # asked with what it would do; with --yes, convert reads the histories once
+            planned = converting.plan(engine, proposals)
+            if not planned.chains:
+                _nothing(as_json)
+                return
             click.confirm(tn("Re-seal {n} history ({steps} steps, {holding} holding personal data sealed in) and "
                              "write its conversion record into {folder}?",
                              "Re-seal {n} histories ({steps} steps, {holding} holding personal data sealed in) and "
@@ -76,7 +76,8 @@ def convert_personal(key: Path | None, out: Path, proposals: tuple[str, ...], ye
 
 def _nothing(as_json: bool) -> None:
     if as_json:
-        click.echo(to_json({"chains": {}, "events": 0, "holding_personal_data": 0, "before": None, "record": None,
-                            "after": None, "root": None}))
+        from flowengine.service.converting import Conversion
+
+        click.echo(to_json(Conversion({}, 0).as_dict()))
         return
     click.echo(t("no history holds personal data sealed in: nothing to convert, nothing written"))
