@@ -439,6 +439,8 @@ def test_the_stalls_commands_draw_a_bar_on_a_terminal_and_not_with_quiet(
         db_target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from flowengine_cli import meter
 
+    from flowengine.service import quick
+
     from .cli_support import make_run, ok
 
     store(db_target, trails())
@@ -451,6 +453,12 @@ def test_the_stalls_commands_draw_a_bar_on_a_terminal_and_not_with_quiet(
         drawn = ok(run(*args, env={"FLOWENGINE_WORKFLOWS": str(tmp_path)}))
         if args[1] == "diagram":  # a small workflow is read in a fraction of a second: no bar
             assert drawn.stderr == "", args
+            with monkeypatch.context() as larger:  # a larger one goes through the engine, with its bar
+                larger.setattr(quick, "SMALL_EVENTS", 0)
+                drawn = ok(run(*args, env={"FLOWENGINE_WORKFLOWS": str(tmp_path)}))
+                assert drawn.stderr.startswith("analysing"), args
+                quiet = ok(run(*args, "--quiet", env={"FLOWENGINE_WORKFLOWS": str(tmp_path)}))
+                assert quiet.stderr == "" and quiet.stdout == drawn.stdout, args
         else:
             assert drawn.stderr.startswith("analysing"), args
         quiet = ok(run(*args, "--quiet", env={"FLOWENGINE_WORKFLOWS": str(tmp_path)}))
