@@ -122,7 +122,7 @@ def _marked_analyses(database: str | None, workflow_dirs: tuple[str, ...], workf
     on; where proposals came from others (an audit's findings), that lineage as a section; and
     what a report must say when it defaulted to today but the history ended long ago."""
     from flowengine.store.aggregates import PHASES
-    from flowengine.views.report_writers import as_of_note
+    from flowengine.views.figure_wording import as_of_note
 
     from .meter import terminal_meter
     from .remedies import option
@@ -189,15 +189,11 @@ def _emit(chunks: Iterable[str], output: str | None) -> None:
         for chunk in chunks:
             click.echo(chunk, nl=False)
         return
-    from flowengine.atomicfile import replacing
+    from flowengine.atomicfile import write_chunks
     from flowengine.errors import InvalidInput
 
-    failure = t("cannot write {file}", file=output)
     try:  # a fresh file moved over the target: never written through a link planted there
-        with replacing(Path(output), failure, InvalidInput) as temp, \
-                temp.open("w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+        write_chunks(Path(output), chunks, t("cannot write {file}", file=output), InvalidInput)
     except InvalidInput as exc:
         raise InvalidInput(t("{problem}; choose another {option}", problem=str(exc), option="-o")) from None
     click.echo(t("wrote {file}", file=output))

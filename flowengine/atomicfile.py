@@ -10,7 +10,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from flowengine.errors import FlowEngineError
@@ -60,8 +60,15 @@ def _mode_of(output: Path) -> int:
 
 def write_text(output: Path, text: str, failure: str, error: type[FlowEngineError] = FlowEngineError) -> Path:
     """Write ``text`` (UTF-8) to ``output`` by :func:`replacing`: a fresh file moved over the target."""
+    return write_chunks(output, (text,), failure, error)
+
+
+def write_chunks(output: Path, chunks: Iterable[str], failure: str,
+                 error: type[FlowEngineError] = FlowEngineError) -> Path:
+    """:func:`write_text` of text made as it is written, a piece at a time (never held whole)."""
     with replacing(output, failure, error) as temp, temp.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+        for chunk in chunks:
+            handle.write(chunk)
     return output
 
 

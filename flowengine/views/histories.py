@@ -27,7 +27,8 @@ from flowengine.history.records import (
     Proposal,
 )
 from flowengine.i18n import t
-from flowengine.views.report import Cell, Section, local_date
+from flowengine.views.figure_wording import local_date
+from flowengine.views.report import Cell, Section
 
 __all__ = ["history_section", "legend_note", "lineage_section", "step_name"]
 

@@ -26,8 +26,7 @@ from flowengine.history.provenance import kind_word, weakest
 from flowengine.history.records import id_order
 from flowengine.i18n import N_, marked, t
 from flowengine.i18n.formats import percent
-from flowengine.views.figure_wording import local_date as local_date
-from flowengine.views.figure_wording import local_day as local_day
+from flowengine.views.figure_wording import local_date
 
 Cell = str | int | float | None
 READING_DIGITS = 1  # decimals of days in a table read by people; JSON and CSV keep every digit

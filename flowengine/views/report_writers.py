@@ -22,13 +22,12 @@ from flowengine.analysis.figures import Analysis, Privacy
 from flowengine.clock import iso_utc
 from flowengine.errors import NotFound
 from flowengine.i18n import t
-from flowengine.views.figure_wording import as_of_note as as_of_note
 from flowengine.views.formats import report_format_names
 from flowengine.views.report import Cell, Section, for_reading
 from flowengine.views.spreadsheet import neutralise
 from flowengine.views.texttable import table, wrap
 
-__all__ = ["as_csv", "as_format", "as_json_data", "as_markdown", "as_of_note", "as_text", "format_chunks",
+__all__ = ["as_csv", "as_format", "as_json_data", "as_markdown", "as_text", "format_chunks",
            "json_chunks", "markdown_text", "with_note", "with_note_chunks"]
 
 
@@ -179,7 +178,7 @@ def format_chunks(name: str, sections: Iterable[Section], data: Mapping[str, Any
 
 
 _CHUNK_WRITERS: dict[str, Callable[[Iterable[Section]], Iterator[str]]] = {
-    "table": _text_chunks, "csv": _csv_chunks, "markdown": _markdown_chunks}
+    "csv": _csv_chunks, "markdown": _markdown_chunks}  # json and the table take arguments of their own
 
 
 def _text(value: Cell) -> str:

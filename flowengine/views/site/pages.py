@@ -23,12 +23,11 @@ from flowengine.definition.model import Publication, Workflow
 from flowengine.history.provenance import ILLUSTRATIVE, INFERRED, KINDS, kind_word, legend, weakest
 from flowengine.i18n import t
 from flowengine.i18n.formats import long_date
-from flowengine.views.figure_wording import DASH
+from flowengine.views.figure_wording import DASH, local_day
 from flowengine.views.report import (
     Section,
     build_comparison,
     build_sections,
-    local_day,
     quiet_section,
     stall_section,
 )

@@ -24,9 +24,9 @@ from flowengine.history.provenance import Provenance, kind_word
 from flowengine.history.records import ADVANCED, CREATED, FROM_KEY, NOTED, PROGRESS, SYSTEM, Event, Proposal
 from flowengine.i18n import t
 from flowengine.i18n.formats import decimal, long_date
-from flowengine.views.figure_wording import DASH
+from flowengine.views.figure_wording import DASH, local_day
 from flowengine.views.histories import step_name
-from flowengine.views.report import local_day, rule_text
+from flowengine.views.report import rule_text
 from flowengine.views.site.html import facts, link, page, source_mark
 from flowengine.views.site.pages import Site, proposal_href, provenance_legend
 
