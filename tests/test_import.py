@@ -473,3 +473,25 @@ def test_batches_are_written_on_another_thread_on_postgresql_and_in_turn_on_sqli
     assert report.events == 6 and flow.verify().ok
     assert threads
     assert (threading.current_thread().name not in threads) == (flow.database.dialect == "postgresql")
+
+
+def test_the_collector_is_paused_while_a_log_is_read_and_on_again_after_an_import_or_a_discovery(
+        flow: FlowEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from flowengine.eventlog import discovery
+
+    seen: list[bool] = []
+    assert gc.isenabled()
+    log = write(tmp_path, GOOD)
+    discovery.profile(log)
+    assert gc.isenabled()
+    with pytest.raises(LogRejected):
+        import_log(flow, write(tmp_path, [*GOOD, ("c-9", "nowhere", "2024-03-01T09:00:00Z", "kari", "clerk")],
+                               name="bad.csv"), "review")
+    assert gc.isenabled()
+    import_log(flow, log, "review")
+    assert gc.isenabled()
+    monkeypatch.setattr(discovery, "_read", lambda *args, **kwargs: seen.append(gc.isenabled()))
+    discovery.profile(log)
+    assert seen == [False] and gc.isenabled()

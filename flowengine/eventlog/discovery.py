@@ -17,7 +17,6 @@ and grouped in memory.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 
 from flowengine.eventlog import attributes as col
 from flowengine.eventlog.meanings import ACTIVITY, CASE, LIFECYCLE, ORDER, ROLE, TIME
-from flowengine.eventlog.reading import EventLog, columns, open_log
+from flowengine.eventlog.reading import EventLog, collection_paused, columns, open_log
 from flowengine.i18n import t
 
 _FIRST = itemgetter(0)
@@ -91,16 +90,11 @@ def profile(path: str | Path, *, fmt: str | None = None, mapping: Mapping[str, s
     """Read the log at ``path`` (any format the import reads) into its :class:`LogProfile`."""
     log = open_log(path, fmt)
     wanted = columns(log, dict(mapping or {}))[:len(ORDER)]  # flowengine's own columns say nothing here
-    collecting = gc.isenabled()
-    gc.disable()  # a row's short-lived tuples and no cycles: the collector's passes would only cost time
-    try:
+    with collection_paused():
         try:
             return _read(log, wanted, grouped=False)
         except _Scattered:
             return _read(log, wanted, grouped=True)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _read(log: EventLog, wanted: Sequence[str | None], *, grouped: bool) -> LogProfile:

@@ -48,7 +48,6 @@ scattered over the file is read again and grouped in memory.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ from flowengine.eventlog.cases import MAX_PROBLEMS, CaseBuilder
 from flowengine.eventlog.csv_reader import CsvLog
 from flowengine.eventlog.fitting import Problem
 from flowengine.eventlog.meanings import CASE, LIFECYCLE, MEANINGS
-from flowengine.eventlog.reading import FORMATS, EventLog, columns, open_log, parse_mapping, readers
+from flowengine.eventlog.reading import FORMATS, EventLog, collection_paused, columns, open_log, parse_mapping, readers
 from flowengine.eventlog.rejects import Rejects, RejectsFile
 from flowengine.history.steps import EventRow
 from flowengine.i18n import t, tn
@@ -206,18 +205,13 @@ def import_log(engine: FlowEngine, path: str | Path, workflow: str, *, fmt: str 
                        hint=t("the default role is one of the roles of {workflow}", workflow=compiled.workflow.id))
     settings = _Settings(log, compiled, text, source, wanted, actor, role, assume_utc, dry_run, meter,
                          max(1, batch_events), keep_going, rejects)
-    collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived tuples and no cycles: the collector's passes would only cost time
-    try:
+    with collection_paused():
         try:
             return _run(engine, settings, grouped=False)
         except _Scattered:
             if rejects is not None:
                 rejects.restart()  # read again from the start: what the first pass found comes again
             return _run(engine, settings, grouped=True)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 # -- inside -----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ event 2``, ``log.json: event 9 (e9)``).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +21,20 @@ from flowengine.i18n import t
 
 FORMATS = import_format_names()
 
-__all__ = ["FORMATS", "EventLog", "columns", "open_log", "parse_mapping", "readers"]
+__all__ = ["FORMATS", "EventLog", "collection_paused", "columns", "open_log", "parse_mapping", "readers"]
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """The garbage collector off while a log is read: millions of short-lived tuples and no
+    cycles, so its passes would only cost time; on again afterwards if it was on."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class EventLog(Protocol):

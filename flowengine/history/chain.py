@@ -36,11 +36,7 @@ __all__ = ["GENESIS", "ChainBreak", "Replayed", "apply_changes", "commitment_pro
 
 def recompute(event: Event) -> str:
     """What the event's hash must be, by the one sealing function."""
-    return seal(event.prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
-                event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at), event.comment,
-                event.changes, event.details, event.idempotency_key, event.login,
-                iso_utc(event.recorded_at) if event.recorded_at is not None else None,
-                None if event.personal is None else digests(event.personal))
+    return _sealed(event, event.prev_hash, None if event.personal is None else digests(event.personal))
 
 
 def former_hashes(event: Event, prev_hash: str) -> tuple[str, ...]:
@@ -49,17 +45,20 @@ def former_hashes(event: Event, prev_hash: str) -> tuple[str, ...]:
     while every value is kept — or, had it been of format 3 already, with its commitments. The
     one sealing function, so an auditor can see that a conversion changed nothing but the encoding."""
     found = []
-    recorded = iso_utc(event.recorded_at) if event.recorded_at is not None else None
     if event.personal is None or not any(committed.erased for committed in event.personal.values()):
-        found.append(seal(prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
-                          event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at),
-                          event.comment, event.changes, event.details, event.idempotency_key, event.login, recorded))
+        found.append(_sealed(event, prev_hash, None))
     if event.personal is not None:
-        found.append(seal(prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state,
-                          event.to_state, event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at),
-                          event.comment, event.changes, event.details, event.idempotency_key, event.login, recorded,
-                          digests(event.personal)))
+        found.append(_sealed(event, prev_hash, digests(event.personal)))
     return tuple(found)
+
+
+def _sealed(event: Event, prev_hash: str, commitments: dict[str, str] | None) -> str:
+    """The event's hash after ``prev_hash``, its personal values sealed in (``commitments`` None)
+    or as these commitments."""
+    return seal(prev_hash, event.proposal, event.seq, event.kind, event.trigger, event.from_state, event.to_state,
+                event.actor, event.role, iso_utc(event.at), iso_utc(event.entered_at), event.comment, event.changes,
+                event.details, event.idempotency_key, event.login,
+                iso_utc(event.recorded_at) if event.recorded_at is not None else None, commitments)
 
 
 def personal_value(event: Event, item: str) -> Any:

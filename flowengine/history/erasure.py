@@ -25,8 +25,25 @@ from itertools import chain
 from json.encoder import encode_basestring  # the C encoder json.dumps itself uses for text
 from typing import Any, NamedTuple
 
-__all__ = ["ACTOR", "COMMENT", "DOMAIN", "ERASED", "FIELD", "SALTS_DRAWN", "Committed", "carried", "commit", "digests",
-           "field_item", "from_carried", "new_salt", "repeatable_salt", "salt_pool", "shown"]
+__all__ = [
+    "ACTOR",
+    "COMMENT",
+    "DOMAIN",
+    "ERASED",
+    "FIELD",
+    "SALTS_DRAWN",
+    "Committed",
+    "canonical_text",
+    "carried",
+    "commit",
+    "digests",
+    "field_item",
+    "from_carried",
+    "new_salt",
+    "repeatable_salt",
+    "salt_pool",
+    "shown",
+]
 
 DOMAIN = b"flowengine erasable value 1"
 ERASED = "[erased]"  # what an erased value reads as (views translate it)
@@ -89,10 +106,11 @@ def repeatable_salt(proposal: str, seq: int, item: str, recorded: str) -> str:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
-def canonical(value: Any) -> bytes:
-    """A value's canonical JSON; text (a name, a comment: nearly every personal value) straight
-    from the C encoder that ``json.dumps`` uses for it, the same bytes without the dispatch."""
-    return (encode_basestring(value) if type(value) is str else _CANONICAL(value)).encode()
+def canonical_text(value: Any) -> str:
+    """A value's canonical JSON, which its commitment hashes and its erasable row stores; text (a
+    name, a comment: nearly every personal value) straight from the C encoder that ``json.dumps``
+    uses for it, the same text without the dispatch."""
+    return encode_basestring(value) if type(value) is str else _CANONICAL(value)
 
 
 # DOMAIN, a zero byte, the item's name and a zero byte: what every commitment to an item starts with
@@ -107,8 +125,7 @@ def commit(item: str, salt: str, value: Any) -> str:
     prefix = _PREFIXES.get(item)
     if prefix is None:
         prefix = DOMAIN + b"\x00" + item.encode() + b"\x00"
-    return _sha256(prefix + _fromhex(salt)
-                   + (encode_basestring(value) if type(value) is str else _CANONICAL(value)).encode()).hexdigest()
+    return _sha256(prefix + _fromhex(salt) + canonical_text(value).encode()).hexdigest()
 
 
 class Committed(NamedTuple):

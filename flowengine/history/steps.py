@@ -20,6 +20,7 @@ from flowengine.history.erasure import (
     COMMENT,
     Committed,
     commit,
+    digests,
     field_item,
     new_salt,
     repeatable_salt,
@@ -242,7 +243,7 @@ class ChainBuilder:
         login = self.login
         if self.carrying:
             personal = self.carried
-            sealed = None if personal is None else {item: committed.digest for item, committed in personal.items()}
+            sealed = None if personal is None else digests(personal)
         elif self.erasable is None:
             personal = sealed = None
         else:

@@ -85,7 +85,7 @@ def _json_text() -> Callable[[Any], str]:
 
 
 _dumps = _json_text()
-_text: Callable[[str], str] = encode_basestring  # a text value's canonical JSON (erasable.value_text)
+_text: Callable[[str], str] = encode_basestring  # erasure.canonical_text of a text, without its type check
 
 
 def _sqlite_json(value: dict[str, Any]) -> str:

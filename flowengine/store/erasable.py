@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from flowengine.history.erasure import ACTOR, COMMENT, ERASED, FIELD, Committed
+from flowengine.history.erasure import ACTOR, COMMENT, ERASED, FIELD, Committed, canonical_text
 from flowengine.store.access import put_setting, setting
 from flowengine.store.basics import kept_actor as kept_actor
 from flowengine.store.schema import erasable, events, proposals
@@ -32,15 +31,7 @@ class Stored(NamedTuple):
     rows: list[tuple[str, str, str]]
 
 
-# json.dumps with these options builds this encoder on every call; an import stores a value per event.
-_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_text = encode_basestring  # what that encoder does with text (a name, a comment), without its dispatch
-
-
-def value_text(value: Any) -> str:
-    """A personal value as its erasable row stores it: its canonical JSON."""
-    return _text(value) if type(value) is str else _json(value)
-
+value_text = canonical_text  # a personal value as its erasable row stores it: what its commitment hashes
 
 def split(actor: str, comment: str, changes: dict[str, Any], personal: Mapping[str, Committed] | None) -> Stored:
     """An event's columns as stored: for format 3 the name left empty, the comment replaced by
@@ -135,7 +126,7 @@ def erase(conn: Connection, proposal_pk: int, items: Sequence[tuple[int, str]]) 
 
 def naming(conn: Connection, name: str) -> list[str]:
     """The ids of the proposals whose history names ``name`` as who acted, kept apart or sealed in."""
-    kept = select(erasable.c.proposal_pk).where(erasable.c.item == ACTOR, erasable.c.value == _json(name))
+    kept = select(erasable.c.proposal_pk).where(erasable.c.item == ACTOR, erasable.c.value == value_text(name))
     sealed = select(events.c.proposal_pk).where(events.c.actor == name)
     query = select(proposals.c.id).where(proposals.c.pk.in_(kept.union(sealed).scalar_subquery()))
     return sorted(conn.execute(query).scalars())
