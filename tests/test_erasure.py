@@ -176,6 +176,9 @@ def test_a_new_database_keeps_personal_data_apart_from_its_first_step(db_target:
         assert [event.format for event in engine.history(pid)[1]] == [3]
         assert not engine.keep_personal_data_apart()  # nothing to switch on: harmless
         assert engine.erase(ErasureRequest(actor=NAME)).erased == {pid: 1}
+    said = _cli(db_target, "db", "erasable")  # kept for scripts: it says so and changes nothing
+    assert said.exit_code == 0 and "personal data is kept apart already" in said.output
+    assert "nothing changed" in said.output
 
 
 def test_an_older_database_once_upgraded_records_format_3_and_its_older_steps_keep_theirs(db_target: str) -> None:
@@ -347,6 +350,10 @@ def test_a_list_shows_each_proposals_last_step_as_its_history_does(db_target: st
 def test_proposal_show_names_the_last_real_step_and_the_erasure_as_what_it_was(db_target: str, language: str,
                                                                                label: str, erased_line: str) -> None:
     pid = _history(db_target)
+    before = json.loads(_cli(db_target, "proposal", "show", pid, "--json").output)
+    assert before["last_erasure"] is None  # the README: null when there is none
+    assert [p["last_erasure"] for p in json.loads(_cli(db_target, "proposal", "list", "--json").output)
+            if p["id"] == pid] == [None]
     assert _cli(db_target, "erase", "--proposal", pid, "--comments", "--request", "letter 17", "--yes").exit_code == 0
     shown = _cli(db_target, "proposal", "show", pid, language=language)
     assert shown.exit_code == 0, shown.output
