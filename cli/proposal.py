@@ -23,7 +23,7 @@ from .options import (
     set_option,
     workflows_option,
 )
-from .session import actor, open_engine
+from .session import actor, open_engine, read_quickly
 from .terminal import output_options, streamed
 from .views import standing_row, standing_text, standings_headers, standings_table, tab_line, to_json
 
@@ -207,8 +207,13 @@ def show(proposal_id: str, as_of: datetime | None, language: str, database: str 
     Example:
       flowengine proposal show INN-7
     """
-    with open_engine(database, read_only=True) as engine:
-        standing = engine.standing(proposal_id, as_of=as_of, language=language)
+    from flowengine.service import quick_reads
+
+    standing = read_quickly(lambda replica: quick_reads.standing(database, proposal_id, as_of=as_of,
+                                                                 language=language, replica=replica))
+    if standing is None:
+        with open_engine(database, read_only=True) as engine:
+            standing = engine.standing(proposal_id, as_of=as_of, language=language)
     click.echo(to_json(standing.as_dict()) if as_json else standing_text(standing))
 
 
