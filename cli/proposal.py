@@ -139,10 +139,16 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
                                                  overdue=overdue, title=title, sort=sort, after=after,
                                                  language=language), as_json)
     else:
-        with open_engine(database, read_only=True) as engine:
-            found = engine.proposal_page(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                         title=title, sort=sort, after=after, limit=limit, as_of=as_of,
-                                         language=language)
+        from flowengine.service import quick_reads
+
+        found = read_quickly(lambda replica: quick_reads.page(
+            database, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue, title=title,
+            sort=sort, after=after, limit=limit, language=language, replica=replica)) if as_of is None else None
+        if found is None:
+            with open_engine(database, read_only=True) as engine:
+                found = engine.proposal_page(workflow=workflow, state=state, stage=stage, owner=owner,
+                                             overdue=overdue, title=title, sort=sort, after=after, limit=limit,
+                                             as_of=as_of, language=language)
         shown = len(found.standings)
         if as_json:
             click.echo(to_json([s.as_dict() for s in found.standings]))

@@ -1,4 +1,4 @@
-"""``proposal show`` and ``history`` read through the database driver alone
+"""``proposal show``, ``history`` and ``proposal list`` read through the database driver alone
 (flowengine.service.quick_reads): the same records as the façade's, hence the same output, human
 and JSON, erasure lines and all; the façade takes over wherever that read is off the straight
 path (a proposal not there or not readable, a moment before it existed, another schema, a fixed
@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from flowengine_cli.main import cli
 
 from flowengine.clock import clock_from_environment
+from flowengine.errors import AccessDenied
 from flowengine.history.records import FROM_KEY, Actor
 from flowengine.service import quick_reads
 from flowengine.service.erasing import ErasureRequest
@@ -199,12 +200,15 @@ def _modules(args: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     return int(status), set(modules)
 
 
-def test_show_and_history_import_neither_sqlalchemy_nor_the_definition_language(place: tuple[str, list[str]]) -> None:
+def test_show_history_and_list_import_neither_sqlalchemy_nor_the_definition_language(
+        place: tuple[str, list[str]]) -> None:
     db, ids = place
     env = {"FLOWENGINE_DB": db, "FLOWENGINE_NOW": NOW.isoformat(), "FLOWENGINE_PAGER": "cat"}
     heavy = {"sqlalchemy", "numpy", "yaml", "jsonschema", "alembic"}
     for args in (["proposal", "show", ids[-1]], ["proposal", "show", ids[0], "--json"], ["history", ids[-1]],
-                 ["history", ids[0], "--json"]):
+                 ["history", ids[0], "--json"], ["proposal", "list"], ["proposal", "list", "--json", "--after", ids[1]],
+                 ["proposal", "list", "--overdue", "--sort", "updated"],
+                 ["proposal", "list", "--sort", "waiting", "--stage", "implementation"]):
         _modules(args, env)  # the first may build the definition from its YAML, and keep it
         status, loaded = _modules(args, env)
         assert status == 0, args
@@ -235,3 +239,66 @@ def test_a_member_login_reads_only_its_own_workflows_under_row_level_security(
         assert quick_reads.history(url, theirs.proposal.id) is None
         seen = quick_reads.history(where.url("trondheim"), theirs.proposal.id)
         assert seen is not None and seen[1][0].details.get(FROM_KEY) == mine.proposal.id
+        listed = quick_reads.page(url)
+        assert listed is not None and [s.proposal.id for s in listed.standings] == [mine.proposal.id]
+        with FlowEngine.open(url, workflow_dirs=[folder], clock=clock_from_environment(), create=False) as engine:
+            assert listed == engine.proposal_page()
+        with pytest.raises(AccessDenied, match="may not read trondheim"):
+            quick_reads.page(url, workflow="trondheim")
+
+
+LISTS = [
+    {}, {"limit": 7}, {"sort": "waiting"}, {"sort": "updated", "limit": 9}, {"sort": "state"},
+    {"stage": "implementation", "sort": "waiting"}, {"overdue": True, "sort": "updated"}, {"overdue": True},
+    {"owner": "panel"}, {"state": "a"}, {"title": "meeting"}, {"title": "50%_/"}, {"workflow": "ping-pong"},
+    {"stage": "panel", "sort": "waiting", "limit": 3}, {"stage": "closed"},
+]
+
+
+@pytest.mark.parametrize("options", LISTS, ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()) or
+                         "first-page")
+def test_a_page_read_by_the_driver_is_the_facades_and_so_is_the_next(
+        place: tuple[str, list[str]], options: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _ = place
+    monkeypatch.setenv("FLOWENGINE_NOW", NOW.isoformat())
+    with FlowEngine.open(db, clock=FixedClock(NOW), create=False) as engine:
+        after = None
+        for _ in range(3):  # the first page, and the next two after it
+            found = quick_reads.page(db, after=after, language="nb", **options)  # type: ignore[arg-type]
+            expected = engine.proposal_page(after=after, language="nb", **options)  # type: ignore[arg-type]
+            assert found == expected
+            after = expected.next_after
+            if after is None:
+                break
+
+
+@pytest.mark.parametrize("args", [(), ("--json",), ("--sort", "waiting", "--stage", "implementation"),
+                                  ("--overdue", "--sort", "updated", "--json"), ("--title", "MEETING", "--limit", "2"),
+                                  ("--workflow", "ping-pong", "--sort", "updated")],
+                         ids=["page", "json", "waiting-stage", "overdue-json", "title", "workflow"])
+def test_the_list_prints_the_same_through_either_read(place: tuple[str, list[str]], args: tuple[str, ...],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _ = place
+    quick, engine = _both(db, monkeypatch, "proposal", "list", *args)
+    assert quick.exit_code == 0, quick.stderr
+    assert (quick.exit_code, quick.stdout, quick.stderr) == (engine.exit_code, engine.stdout, engine.stderr)
+    if "--json" not in args:
+        following = quick.stderr.split("next: ")[-1].strip().split()[1:] if "next: " in quick.stderr else []
+        if following:  # the page the "next" line names, through either read
+            quick, engine = _both(db, monkeypatch, *following)
+            assert quick.exit_code == 0 and quick.stdout == engine.stdout
+
+
+def test_a_list_the_driver_cannot_page_is_left_to_the_facade(place: tuple[str, list[str]],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _ = place
+    monkeypatch.setenv("FLOWENGINE_NOW", NOW.isoformat())
+    assert quick_reads.page(db) is not None
+    assert quick_reads.page(db, after="NOPE-404") is None  # the façade says so, with the ids near it
+    assert quick_reads.page(db, sort="colour") is None and quick_reads.page(db, limit=0) is None
+    missing = CliRunner().invoke(cli, ["proposal", "list", "--after", "NOPE-404"], env=_env(db), prog_name="flowengine")
+    assert missing.exit_code == 1 and "NOPE-404" in missing.stderr
+    quick, engine = _both(db, monkeypatch, "proposal", "list", "--as-of", "2019-07-01", "--json")  # replayed
+    assert quick.exit_code == 0 and quick.stdout == engine.stdout
+    monkeypatch.setattr(basics, "SCHEMA_HEAD", "0099_not_yet")
+    assert quick_reads.page(db) is None

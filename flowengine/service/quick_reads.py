@@ -1,4 +1,4 @@
-"""``proposal show``, ``history`` and ``proposal list`` read through the database driver alone
+"""``proposal show``, ``history`` and ``proposal list`` (a page) read through the database driver alone
 (:mod:`flowengine.store.direct`): a command that reads one proposal or one page costs, as a whole
 process, about what starting Python and importing what it reads with costs; importing SQLAlchemy
 (and on PostgreSQL its dialect beside psycopg) would cost more than the reading.
@@ -30,7 +30,7 @@ from flowengine.store import basics, direct
 if TYPE_CHECKING:
     from flowengine.access.grants import Permissions
     from flowengine.history.records import Event, Proposal
-    from flowengine.service.results import Standing
+    from flowengine.service.results import ProposalPage, Standing
 
 T = TypeVar("T")
 
@@ -128,3 +128,34 @@ def history(database: str | None, proposal_id: str, *, as_of: datetime | None = 
         return as_of_events(proposal, events), events, led_to
 
     return read(database, replica, moment, work)
+
+
+def page(database: str | None, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
+         owner: str | None = None, overdue: bool = False, title: str | None = None, sort: str = "id",
+         after: str | None = None, limit: int = 50, language: str = "en", replica: str | None = None
+         ) -> ProposalPage | None:
+    """As ``FlowEngine.proposal_page`` now (no as-of moment: a past moment's list is replayed by
+    the façade); None when the façade must do it (an ``after`` that is not there, among others)."""
+    from flowengine.service import listings
+
+    if sort not in listings.SORTS or limit < 1:
+        return None  # the façade refuses it, and says why
+
+    def work(reader: Reader) -> ProposalPage | None:
+        from itertools import islice
+
+        from flowengine.service.results import ProposalPage
+
+        if workflow:
+            reader.permissions.check_read(workflow)  # refused as by the façade
+        try:
+            found = list(islice(listings.matching(
+                reader.link, reader.permissions, reader.now, workflow=workflow, state=state, stage=stage, owner=owner,
+                overdue=overdue, title=title, sort=sort, after=after, language=language, first_batch=limit + 1),
+                limit + 1))
+        except listings.NoSuchStart:
+            return None  # the façade says so, with the ids near it
+        shown = tuple(found[:limit])
+        return ProposalPage(shown, shown[-1].proposal.id if len(found) > limit else None)
+
+    return read(database, replica, None, work)

@@ -88,12 +88,6 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
     return sorted(found, key=keys[sort], reverse=sort == "updated")
 
 
-def standing_of(engine: Engine, conn: Connection, proposal: Proposal, last: Event, language: str,
-                erasure: Event | None = None) -> Standing:
-    """Where a proposal read with its last step (and newest erasure step) stands now (a listing's row)."""
-    return _standing(engine, conn, proposal, last, None, language, erasure=erasure)
-
-
 def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
     with engine.database.read() as conn:
         pk, proposal = readable(engine, conn, proposal_id)

@@ -18,12 +18,10 @@ and read as :mod:`flowengine.store.basics` says.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sqlite3
-from collections import namedtuple
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -34,12 +32,11 @@ from urllib.parse import parse_qs, urlsplit
 from flowengine.definition.versions import StoredDefinition
 from flowengine.history.erasure import ACTOR
 from flowengine.history.records import ERASED_STEP, Event, Proposal, Step, Trail
-from flowengine.store import basics
-from flowengine.store.basics import read_moment, read_time
-from flowengine.store.rows import Values, event_from_row, proposal_from_row
+from flowengine.store import basics, rows
+from flowengine.store.basics import read_moment
+from flowengine.store.rows import POSTGRESQL as POSTGRESQL
+from flowengine.store.rows import SQLITE as SQLITE
 
-SQLITE = "sqlite"
-POSTGRESQL = "postgresql"
 _SQLITE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?#]+)$")
 _NAMED = re.compile(r":(\w+)")
 
@@ -72,7 +69,7 @@ class Direct:
     def rows(self, sql: str, **params: Any) -> list[Any]:
         """All rows of ``sql``, its parameters named ``:name`` (as SQLite writes them)."""
         if self.dialect == POSTGRESQL:
-            sql = _NAMED.sub(r"%(\1)s", sql)
+            sql = _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
         cursor = self.connection.cursor()
         try:
             cursor.execute(sql, params)
@@ -158,71 +155,37 @@ class Direct:
 
     def proposal(self, proposal_id: str) -> tuple[int, Proposal] | None:
         """As :func:`flowengine.store.queries.load_proposal`: the proposal (and its row's key)."""
-        found = self._proposals(_PROPOSALS + "WHERE p.id = :proposal_id", proposal_id=proposal_id)
+        found = rows.proposals_from(self, self.rows(rows.PROPOSALS + "WHERE proposals.id = :proposal_id",
+                                                    proposal_id=proposal_id))
         return found[0] if found else None
 
     def events_of(self, proposal_pk: int, *, until: datetime | None = None) -> list[Event]:
         """As :func:`flowengine.store.queries.events_of`: the proposal's events in order, up to ``until``."""
         if until is None:
-            rows = self.rows(_EVENTS + "WHERE e.proposal_pk = :pk ORDER BY e.seq", pk=proposal_pk)
+            raw = self.rows(rows.EVENTS + "WHERE events.proposal_pk = :pk ORDER BY events.seq", pk=proposal_pk)
         else:
-            rows = self.rows(_EVENTS + "WHERE e.proposal_pk = :pk AND e.at <= :until ORDER BY e.seq",
-                             pk=proposal_pk, until=self._bound(until))
-        return self.events(rows)
+            raw = self.rows(rows.EVENTS + "WHERE events.proposal_pk = :pk AND events.at <= :until ORDER BY events.seq",
+                            pk=proposal_pk, until=self._bound(until))
+        return rows.events_from(self, raw)
 
     def derived_from(self, source: str, *, until: datetime | None = None) -> list[Proposal]:
         """As :func:`flowengine.store.queries.derived_from` of one source: the proposals registered
         as coming from it (by ``until``), in id order."""
-        where = "WHERE p.came_from IS NOT NULL AND p.came_from = :source "
-        order = "ORDER BY origin.prefix, origin.number, p.prefix, p.number"
-        if until is None:
-            found = self._proposals(_PROPOSALS + _ORIGIN + where + order, source=source)
-        else:
-            found = self._proposals(_PROPOSALS + _ORIGIN + where + "AND p.created_at <= :until " + order,
-                                    source=source, until=self._bound(until))
-        return [proposal for _, proposal in found]
+        sql = (rows.PROPOSALS + "JOIN proposals origin ON origin.id = proposals.came_from "
+               "WHERE proposals.came_from IS NOT NULL AND proposals.came_from = :source "
+               + ("AND proposals.created_at <= :until " if until is not None else "")
+               + "ORDER BY origin.prefix, origin.number, proposals.prefix, proposals.number")
+        params: dict[str, Any] = {"source": source}
+        if until is not None:
+            params["until"] = self._bound(until)
+        return [proposal for _, proposal in rows.proposals_from(self, self.rows(sql, **params))]
 
     def definition_text(self, content_hash: str) -> tuple[str, str] | None:
         """As :func:`flowengine.store.queries.definition_text`: (YAML text, source name)."""
-        found = self.rows("SELECT text, source FROM definitions WHERE content_hash = :content_hash",
-                          content_hash=content_hash)
-        return (str(found[0][0]), str(found[0][1])) if found else None
-
-    def kept_values(self, proposal_pks: Iterable[int]) -> Values:
-        """As :func:`flowengine.store.erasable.values_of`: every erasable value of these proposals' events."""
-        wanted = sorted(set(proposal_pks))
-        found: Values = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            names = {f"pk{index}": pk for index, pk in enumerate(chunk)}
-            for pk, seq, item, value, salt in self.rows(
-                    "SELECT proposal_pk, seq, item, value, salt FROM erasable WHERE proposal_pk IN ("
-                    + ", ".join(f":{name}" for name in names) + ")", **names):
-                found.setdefault((int(pk), int(seq)), {})[item] = (value, salt)
-        return found
-
-    def events(self, rows: Sequence[Any]) -> list[Event]:
-        """Rows of :data:`_EVENTS`' columns as :func:`flowengine.store.queries.events_from_rows` makes them."""
-        made = [self._record(_EventRow, row, _EVENT_JSON) for row in rows]
-        apart = {int(row.proposal_pk) for row in made if row.personal is not None}
-        kept = self.kept_values(apart) if apart else None
-        return [event_from_row(row, kept) for row in made]
-
-    def _proposals(self, sql: str, **params: Any) -> list[tuple[int, Proposal]]:
-        made = [self._record(_ProposalRow, row, _PROPOSAL_JSON) for row in self.rows(sql, **params)]
-        return [(int(row.pk), proposal_from_row(row)) for row in made]
-
-    def _record(self, kind: Any, row: Sequence[Any], json_columns: frozenset[int]) -> Any:
-        """A row with its values as the store's column types give them: times aware UTC, JSON
-        parsed (SQLite hands over its text; psycopg parses JSON itself)."""
-        parse = self.dialect == SQLITE
-        return kind._make(
-            read_time(value) if index in _TIME_COLUMNS[kind] else
-            (json.loads(value) if parse and value is not None else value) if index in json_columns else value
-            for index, value in enumerate(row))
+        return rows.definition_text(self, content_hash)
 
     def _bound(self, moment: datetime) -> Any:
-        return basics.sqlite_text(moment) if self.dialect == SQLITE else moment
+        return rows.bound(self, moment)
 
 
 _TRAILS = """
@@ -233,35 +196,6 @@ LEFT OUTER JOIN erasable x ON x.proposal_pk = e.proposal_pk AND x.seq = e.seq AN
 WHERE e.kind != :erased AND e.at <= :until AND p.workflow = :workflow
 ORDER BY p.prefix, p.number, e.seq
 """
-
-# The store's reads of one proposal (flowengine.store.queries: PROPOSAL_COLUMNS, EVENT_COLUMNS),
-# column for column; tests/test_quick_reads.py holds what they give equal to the store's.
-_PROPOSAL_NAMES = ("pk", "id", "workflow", "workflow_version", "definition_hash", "title", "description", "origin",
-                   "state", "fields", "created_at", "updated_at", "state_entered_at", "version", "head_hash",
-                   "created_by", "came_from", "provenance")
-_PROPOSALS = """
-SELECT p.pk, p.id, p.workflow, d.version, p.definition_hash, p.title, p.description, p.origin, p.state, p.fields,
-       p.created_at, p.updated_at, p.state_entered_at, p.version, p.head_hash, p.created_by, p.came_from, p.provenance
-FROM proposals p JOIN definitions d ON p.definition_hash = d.content_hash
-"""
-_ORIGIN = "JOIN proposals origin ON origin.id = p.came_from "
-_EVENT_NAMES = ("proposal", "seq", "kind", "trigger", "from_state", "to_state", "actor", "role", "at", "entered_at",
-                "comment", "changes", "details", "idempotency_key", "prev_hash", "hash", "login", "recorded_at",
-                "proposal_pk", "personal")
-_EVENTS = """
-SELECT p.id, e.seq, e.kind, e."trigger", e.from_state, e.to_state, e.actor, e.role, e.at, e.entered_at, e.comment,
-       e.changes, e.details, e.idempotency_key, e.prev_hash, e.hash, e.login, e.recorded_at, e.proposal_pk, e.personal
-FROM events e JOIN proposals p ON e.proposal_pk = p.pk
-"""
-_ProposalRow = namedtuple("_ProposalRow", _PROPOSAL_NAMES)  # type: ignore[misc]
-_EventRow = namedtuple("_EventRow", _EVENT_NAMES)  # type: ignore[misc]
-_PROPOSAL_JSON = frozenset({_PROPOSAL_NAMES.index("fields")})
-_EVENT_JSON = frozenset(_EVENT_NAMES.index(name) for name in ("changes", "details", "personal"))
-_TIME_COLUMNS = {
-    _ProposalRow: frozenset(_PROPOSAL_NAMES.index(name) for name in ("created_at", "updated_at", "state_entered_at")),
-    _EventRow: frozenset(_EVENT_NAMES.index(name) for name in ("at", "entered_at", "recorded_at")),
-}
-
 
 def connect(where: tuple[str, str]) -> Direct | None:
     """A read-only transaction on the database ``where`` names (see :func:`target`), when it is
