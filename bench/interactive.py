@@ -39,6 +39,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 
@@ -97,7 +98,11 @@ def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[st
 def _measure(sides: dict[str, str], env: dict[str, str], runs: int, picked: str, cursor: str,
              movable: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """Each command of each side (name → console script) ``runs`` times, interleaved, after one
-    warm-up round: (wall, CPU) seconds by (command, side)."""
+    warm-up round: (wall, CPU) seconds by (command, side). With two sides each has a cache folder
+    of its own: the build cache keeps one build per definition, stamped by the building code, so
+    two checkouts on one cache would rebuild each other's."""
+    caches = {side: tempfile.mkdtemp(prefix=f"interactive-{side}-") for side in sides} if len(sides) > 1 else {}
+    envs = {side: {**env, "XDG_CACHE_HOME": caches[side]} if side in caches else env for side in sides}
     def commands(flowengine: str) -> dict[str, list[str]]:
         return {
             "proposal list": [flowengine, "proposal", "list"],
@@ -125,7 +130,7 @@ def _measure(sides: dict[str, str], env: dict[str, str], runs: int, picked: str,
             times[(FLOOR, "")].append(measured)
         for name in commands(next(iter(sides.values()))):
             for side, flowengine in sides.items():
-                measured = _seconds(commands(flowengine)[name], env)
+                measured = _seconds(commands(flowengine)[name], envs[side])
                 if index:
                     times[(name, side)].append(measured)
         for side, flowengine in sides.items():
@@ -134,7 +139,7 @@ def _measure(sides: dict[str, str], env: dict[str, str], runs: int, picked: str,
                 continue
             pid, trigger, role = step
             measured = _seconds([flowengine, "advance", pid, trigger, "--comment", "Benchmark step", "--role", role],
-                                env)
+                                envs[side])
             if index:
                 times[(advance, side)].append(measured)
     return times

@@ -302,3 +302,30 @@ def test_a_list_the_driver_cannot_page_is_left_to_the_facade(place: tuple[str, l
     assert quick.exit_code == 0 and quick.stdout == engine.stdout
     monkeypatch.setattr(basics, "SCHEMA_HEAD", "0099_not_yet")
     assert quick_reads.page(db) is None
+
+
+@pytest.mark.sqlite_only("SQLite's plans")
+def test_every_statement_the_driver_runs_searches_an_index(place: tuple[str, list[str]],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each costs the same on 1,000 and on 1,000,000 proposals: no statement of show, history or
+    the first page of a list scans the proposals or the events."""
+    db, ids = place
+    monkeypatch.setenv("FLOWENGINE_NOW", NOW.isoformat())
+    ran: list[tuple[str, dict[str, object]]] = []
+    real = direct.Direct.rows
+
+    def recorded(self: direct.Direct, sql: str, **params: object) -> list[object]:
+        ran.append((sql, params))
+        return real(self, sql, **params)
+
+    monkeypatch.setattr(direct.Direct, "rows", recorded)
+    erased = next(pid for pid in ids if pid.startswith("PING"))
+    assert quick_reads.standing(db, erased) is not None and quick_reads.history(db, erased) is not None
+    assert quick_reads.page(db, after=ids[1]) is not None
+    monkeypatch.undo()
+    link = direct.connect(direct.target(db))
+    assert link is not None and len(ran) > 8
+    with link:
+        for sql, params in ran:
+            plan = " | ".join(str(row[-1]) for row in link.rows("EXPLAIN QUERY PLAN " + sql, **params))
+            assert "SCAN proposals" not in plan and "SCAN events" not in plan, (sql, plan)

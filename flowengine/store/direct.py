@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flowengine.definition.versions import StoredDefinition
 from flowengine.history.erasure import ACTOR
-from flowengine.history.records import ERASED_STEP, Event, Proposal, Step, Trail
+from flowengine.history.records import ERASED_STEP, Event, Proposal, Step, Trail, id_order
 from flowengine.store import basics, rows
 from flowengine.store.basics import read_moment
 from flowengine.store.rows import POSTGRESQL as POSTGRESQL
@@ -39,6 +39,7 @@ from flowengine.store.rows import SQLITE as SQLITE
 
 _SQLITE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?#]+)$")
 _NAMED = re.compile(r":(\w+)")
+CAME_FROM_INDEX = "ix_proposals_came_from"  # migration 0004
 
 
 def target(value: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
@@ -169,16 +170,19 @@ class Direct:
         return rows.events_from(self, raw)
 
     def derived_from(self, source: str, *, until: datetime | None = None) -> list[Proposal]:
-        """As :func:`flowengine.store.queries.derived_from` of one source: the proposals registered
-        as coming from it (by ``until``), in id order."""
-        sql = (rows.PROPOSALS + "JOIN proposals origin ON origin.id = proposals.came_from "
-               "WHERE proposals.came_from IS NOT NULL AND proposals.came_from = :source "
-               + ("AND proposals.created_at <= :until " if until is not None else "")
-               + "ORDER BY origin.prefix, origin.number, proposals.prefix, proposals.number")
+        """As :func:`flowengine.store.queries.derived_from` of one source (read before, so it is
+        there): the proposals registered as coming from it (by ``until``), in id order — put in
+        order here, so that the statement is a search of ``ix_proposals_came_from`` (ordered by
+        id in SQL, SQLite's planner would rather walk every proposal in id order)."""
+        sql = rows.PROPOSALS + "WHERE proposals.came_from = :source"
+        if self.dialect == SQLITE:  # its statistics count the NULLs (nearly every row) as one value
+            sql = sql.replace("FROM proposals ", f"FROM proposals INDEXED BY {CAME_FROM_INDEX} ", 1)
         params: dict[str, Any] = {"source": source}
         if until is not None:
+            sql += " AND proposals.created_at <= :until"
             params["until"] = self._bound(until)
-        return [proposal for _, proposal in rows.proposals_from(self, self.rows(sql, **params))]
+        found = [proposal for _, proposal in rows.proposals_from(self, self.rows(sql, **params))]
+        return sorted(found, key=lambda proposal: id_order(proposal.id))
 
     def definition_text(self, content_hash: str) -> tuple[str, str] | None:
         """As :func:`flowengine.store.queries.definition_text`: (YAML text, source name)."""
