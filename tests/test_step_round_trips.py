@@ -120,16 +120,16 @@ def test_a_step_of_a_member_login_goes_to_the_server_twice(place: Place, tmp_pat
     with place.engine("melhus") as flow:
         flow.note("MEL-1", "warming up", actor=me)
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
-        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-2", "seen", actor=me, idempotency_key="n-2"))
-        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         engines._CACHE.clear()  # as in a new process: the read asks for the definition too
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "fresh", actor=me))
         # that read is a statement of its own, prepared on this connection first (once)
-        assert trips == [["PREPARE"], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["PREPARE"], ["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         engines._CACHE.clear()
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "again", actor=me))
-        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         assert [e.kind for e in flow.history("MEL-2")[1]] == ["created", "noted"]
         assert [e.comment for e in flow.history("MEL-3")[1]] == ["", "fresh", "again"]
 
@@ -192,7 +192,7 @@ def test_an_error_between_the_read_and_the_write_rolls_the_step_back(place: Plac
         completed = [line.split("\t")[3].strip().strip('"') for line in trace.splitlines()
                      if line.split("\t")[:3:2] == ["B", "CommandComplete"]]
         # (psycopg then forgets what it prepared in the transaction: DEALLOCATE ALL)
-        assert completed[:3] == ["BEGIN", "SELECT 1", "ROLLBACK"] and "INSERT 0 1" not in completed
+        assert completed[:3] == ["BEGIN", "SELECT 1", "ROLLBACK"] and completed.count("SELECT 1") == 1  # no write
         assert driver.info.transaction_status == pq.TransactionStatus.IDLE and not driver.autocommit
         monkeypatch.undo()
         assert flow.standing("MEL-1").proposal.state == "draft"  # nothing of it was written
@@ -230,7 +230,7 @@ def test_a_read_prepared_on_the_server_but_forgotten_here_is_taken_as_prepared(p
         with flow.database.write() as conn:
             assert conn.info.pop(PREPARED)  # forgotten here; still on the server
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
-        assert trips == [[], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]  # PREPARE answered with an error
+        assert trips == [[], ["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]  # PREPARE answered with an error
         assert flow.standing("MEL-1").proposal.state == "political_review"
 
 
