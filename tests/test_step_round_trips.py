@@ -200,6 +200,40 @@ def test_an_error_between_the_read_and_the_write_rolls_the_step_back(place: Plac
         assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
 
 
+def test_a_write_the_server_refuses_ends_its_round_trip_and_leaves_the_connection_usable(
+        place: Place, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write and its COMMIT go out together; when the server refuses the write (here the event
+    trigger: an event recorded under another login), it skips the COMMIT, the step fails with the
+    server's reason, nothing is written, and the connection is out of libpq's pipeline mode, out of
+    the failed transaction, and takes the next step."""
+    import dataclasses
+
+    from psycopg import pq
+
+    from flowengine.errors import StoreError
+    from flowengine.service import steps
+
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        real = steps.next_event
+
+        def forged(*args: Any, **kwargs: Any) -> Any:
+            return dataclasses.replace(real(*args, **kwargs), login="postgres")
+
+        monkeypatch.setattr(steps, "next_event", forged)
+        with pytest.raises(StoreError, match="may not record a step as login postgres"):
+            flow.advance("MEL-1", "send", actor=me)
+        monkeypatch.undo()
+        with flow.database.write() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None and driver.pgconn.pipeline_status == pq.PipelineStatus.OFF
+        assert driver.info.transaction_status == pq.TransactionStatus.IDLE
+        assert flow.standing("MEL-1").proposal.state == "draft"
+        assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
+        assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
+
+
 def test_a_write_whose_first_statement_is_not_a_steps_read_is_still_one_transaction(place: Place) -> None:
     """Any other statement sends the owed BEGIN before itself: two statements see one
     transaction, and an error after them leaves nothing behind."""
@@ -230,7 +264,9 @@ def test_a_read_prepared_on_the_server_but_forgotten_here_is_taken_as_prepared(p
         with flow.database.write() as conn:
             assert conn.info.pop(PREPARED)  # forgotten here; still on the server
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
-        assert trips == [[], ["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]  # PREPARE answered with an error
+        # the PREPAREs (the read's, and the writes' along) answered with an error; which of them
+        # the server holds (all three); then the step
+        assert trips == [[], ["SELECT 3"], ["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         assert flow.standing("MEL-1").proposal.state == "political_review"
 
 

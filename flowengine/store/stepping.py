@@ -113,9 +113,13 @@ def _statement(conn: Connection, name: str) -> DriverStatement:
     """Built and rendered once per dialect: composing these per call costs more than running them."""
     known = _STATEMENTS.setdefault(conn.dialect, {})
     if name not in known:
-        built = (_write_statement(name == "write+kept") if name.startswith("write")
-                 else _read_statement(name == "read+definition"))
-        known[name] = DriverStatement(built, conn.dialect)
+        if name.startswith("write"):
+            known[name] = DriverStatement(_write_statement(name == "write+kept"), conn.dialect)
+        else:
+            read = DriverStatement(_read_statement(name == "read+definition"), conn.dialect)
+            # the writes prepared on the server along with the read, before its transaction begins
+            read.companions = (_statement(conn, "write"), _statement(conn, "write+kept"))
+            known[name] = read
     return known[name]
 
 
