@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from flowengine import jsontext
+from flowengine.errors import InvalidInput
+from flowengine.proof.conversion import read_series
 
 from .test_hostile_time import digest, flowengine
 
@@ -55,27 +57,61 @@ def test_a_checkpoint_into_a_folder_not_made_yet_is_refused_not_written_as_a_fil
     assert not missing.exists()
 
 
-def test_a_checkpoint_nested_too_deeply_is_refused_as_not_json(tmp_path: Path,
-                                                               audited: tuple[Path, Path, Path]) -> None:
-    db, _, folder = audited
+@pytest.mark.parametrize(("text", "reason"), [
+    (DEEP, "expected '{', found '[' near character 1"),
+    ('{"format": 1, "chains": [' + DEEP, f"values nested deeper than {jsontext.MAX_DEPTH} levels near character 26"),
+    ('{"chains": ["' + "x" * 2000, "one value is longer than 1,000 characters near character 13"),
+    ('{"format": 1} {}', "more follows the document's end near character 15"),
+])
+def test_a_checkpoint_that_is_no_json_object_is_refused_as_not_json(
+        tmp_path: Path, audited: tuple[Path, Path, Path], text: str, reason: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsontext, "ELEMENT_LIMIT", 1000)
+    monkeypatch.setattr(jsontext, "_CHUNK", 256)
+    _, _, folder = audited
     deep = tmp_path / "deep.json"
-    deep.write_text(DEEP, encoding="utf-8")
-    (folder / "deep.json").write_text(DEEP, encoding="utf-8")
+    deep.write_text(text, encoding="utf-8")
+    (folder / "deep.json").write_text(text, encoding="utf-8")
     for given, named in ((deep, deep), (folder, folder / "deep.json")):
-        result = flowengine("audit", "verify", "--checkpoint", str(given), "--db", str(db))
+        with pytest.raises(InvalidInput) as refused:
+            read_series([given])
+        assert str(refused.value) == f"{named} is not a checkpoint: it is not JSON ({reason})"
+
+
+def test_a_checkpoint_file_that_never_ends_is_refused_at_its_first_character(
+        audited: tuple[Path, Path, Path]) -> None:
+    """``/dev/zero`` given by mistake: refused at once, never read whole (which never ends)."""
+    db, _, _ = audited
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    for option in ("--checkpoint", "--public-key"):
+        args = [option, "/dev/zero"] + (["--checkpoint", str(audited[2])] if option == "--public-key" else [])
+        result = flowengine("audit", "verify", *args, "--db", str(db))
         assert result.returncode == 1, result.stderr
-        assert f"{named} is not a checkpoint: it is not JSON (the document is nested too deeply)" in result.stderr
+        expected = ("/dev/zero is not a checkpoint: it is not JSON (expected '{', found '\\x00' near character 1)"
+                    if option == "--checkpoint" else "/dev/zero is not a key file: it is larger than 64 KiB")
+        assert expected in result.stderr
         _clean(result.stderr)
+
+
+def test_a_checkpoint_nested_too_deeply_is_refused_on_the_command_line(tmp_path: Path,
+                                                                       audited: tuple[Path, Path, Path]) -> None:
+    db, _, folder = audited
+    (folder / "deep.json").write_text('{"chains": [' + DEEP, encoding="utf-8")
+    result = flowengine("audit", "verify", "--checkpoint", str(folder), "--db", str(db))
+    assert result.returncode == 1, result.stderr
+    assert f"{folder / 'deep.json'} is not a checkpoint: it is not JSON (values nested deeper than" in result.stderr
+    _clean(result.stderr)
 
 
 def test_a_conversion_record_nested_too_deeply_is_refused_as_not_json(tmp_path: Path,
                                                                       audited: tuple[Path, Path, Path]) -> None:
     db, _, folder = audited
     deep = tmp_path / "record.json"
-    deep.write_text(DEEP, encoding="utf-8")
+    deep.write_text('{"chains": [' + DEEP, encoding="utf-8")
     result = flowengine("audit", "verify", "--checkpoint", str(folder), "--conversion", str(deep), "--db", str(db))
     assert result.returncode == 1, result.stderr
-    assert f"{deep} is not a conversion record: it is not JSON (the document is nested too deeply)" in result.stderr
+    assert f"{deep} is not a conversion record: it is not JSON (values nested deeper than" in result.stderr
     _clean(result.stderr)
 
 

@@ -209,7 +209,7 @@ def read_all(paths: Sequence[Path]) -> list[Checkpoint]:
 def read(path: Path) -> Checkpoint:
     """A checkpoint file, its shape checked (not yet its signature: see :meth:`Checkpoint.problems`)."""
     try:
-        data = jsontext.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.read_file(path, arrays=frozenset({"chains"}))
     except OSError as exc:
         raise InvalidInput(t("cannot read checkpoint {file}: {reason}", file=path,
                              reason=exc.strerror or exc)) from exc
