@@ -8,6 +8,7 @@ Subcommand modules are imported only when their command runs, so ``flowengine --
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 from typing import Any
@@ -24,6 +25,7 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 DEBUG_ENV = "FLOWENGINE_DEBUG"
+_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # the machine's to fix, not a bug
 LANGUAGE_ENV = "FLOWENGINE_LANG"
 
 # name → (module relative to this package, attribute, short help); help is here so listing commands
@@ -150,6 +152,14 @@ class FlowEngineGroup(Group):
         except BrokenPipeError:  # `flowengine … | head` closed the pipe: nothing more to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
             ctx.exit(0)
+        except OSError as exc:
+            if exc.errno not in _WRITE_FAILURES or os.environ.get(DEBUG_ENV):
+                raise
+            # what escapes the library as such is a write to standard output (`> /dev/full`, a full disk)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nor again at exit, where Python flushes what is left
+            click.echo(t("error: could not write {where}: {reason}", where=exc.filename or t("standard output"),
+                         reason=exc.strerror or exc), err=True)
+            ctx.exit(EXIT_INVALID)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (startup.Terminated): cleaned up on the way here
             from .startup import Terminated
 
