@@ -89,7 +89,7 @@ CASES: dict[str, Case] = {
     "proposal new": Case(("ops", "--title", "T", *SERVICE), ("nosuch", "--title", "T", *SERVICE),
                          ("ops", "--title", "T", "--set", "note", *SERVICE), ENGINE),
     "proposal list": Case((), ("--db", "{dir}/missing/x.db"),
-                          ("--as-of", "2019-13-45"), ENGINE),
+                          ("--as-of", "2019-13-45"), QUICK_READ),
     "proposal show": Case(("OPS-1",), ("OPS-99",), ("OPS-1", "--as-of", "2019-13-45"), QUICK_READ),
     "proposal set": Case(("OPS-1", "note=x", *SERVICE), ("OPS-1", "nosuch=1", *SERVICE), ("OPS-1", "note", *SERVICE),
                          ENGINE),
