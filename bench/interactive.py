@@ -23,9 +23,10 @@ written and used (``PYTHONDONTWRITEBYTECODE`` is dropped for the commands), as a
 own install, e.g. the main branch before a change), each right after this one's, so both are
 measured under the same load; the table then has both sides and their ratios.
 
-Prints a Markdown table: medians of wall time and of CPU time (the process and its children, user
-plus system: on a shared machine the steadier figure), ratios to the floor, the database's size,
-machine and date.
+Prints a Markdown table: medians of wall time and of the CPU time each process used itself (user
+and system, from the children's resource usage; on PostgreSQL the server's share is not in it:
+on a shared machine the steadier figure), ratios to the floor's, the database's size, machine,
+date and load average.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ def main() -> None:
     for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB", "FLOWENGINE_NOW",
                  "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
+    load = os.getloadavg()[0]
     try:
         times = _measure(sides, env, args.runs, picked, cursor, movable)
     finally:
@@ -171,8 +173,8 @@ def main() -> None:
     backend = "PostgreSQL, as a login in flowengine_users (row-level security on)" if server else \
         f"SQLite {sqlite3.sqlite_version}"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()}, {backend} — {date.today().isoformat()}; load average at the end "
-          f"{os.getloadavg()[0]:.1f}")
+          f"{platform.system()}, {backend} — {date.today().isoformat()}; load average {load:.1f} at the "
+          f"start, {os.getloadavg()[0]:.1f} at the end")
     print(f"database: {proposals:,} proposals, {events:,} events; medians of {args.runs} interleaved runs; "
           f"reproduce: python bench/interactive.py --db DB --runs {args.runs}"
           + (" --baseline FLOWENGINE" if args.baseline else ""))

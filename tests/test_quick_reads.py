@@ -251,7 +251,8 @@ LISTS = [
     {}, {"limit": 7}, {"sort": "waiting"}, {"sort": "updated", "limit": 9}, {"sort": "state"},
     {"stage": "implementation", "sort": "waiting"}, {"overdue": True, "sort": "updated"}, {"overdue": True},
     {"owner": "panel"}, {"state": "a"}, {"title": "meeting"}, {"title": "50%_/"}, {"workflow": "ping-pong"},
-    {"stage": "panel", "sort": "waiting", "limit": 3}, {"stage": "closed"},
+    {"stage": "panel", "sort": "waiting", "limit": 3}, {"stage": "closed"}, {"title": "Ø"},
+    {"title": "e", "sort": "waiting", "stage": "implementation"},
 ]
 
 

@@ -15,13 +15,13 @@ which a short ``proposal list`` takes so as not to import SQLAlchemy. No SQLAlch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import count
 from typing import Any, NamedTuple
 
 from flowengine.history.records import ERASED_STEP, PROGRESS, Event, Proposal
-from flowengine.store import basics, rows
+from flowengine.store import basics, rows, titles
 from flowengine.store.rows import Reads
 
 SORTS = ("id", "waiting", "updated", "state")
@@ -41,7 +41,9 @@ class Group:
 
 @dataclass(frozen=True)
 class Filter:
-    """What the rows themselves can answer. ``title``: a text the title contains, any case;
+    """What the rows themselves can answer. ``title``: a text the title contains, any case
+    (:mod:`titles`); ``titled``: on PostgreSQL, the keys of the readable proposals whose title
+    holds it, as :func:`titles.titled` found them (None: not asked, or too many to name);
     ``groups``: only proposals in one of these (None: any; empty: none); ``not_groups``: none
     in any of these."""
 
@@ -50,6 +52,7 @@ class Filter:
     title: str | None = None
     groups: Sequence[Group] | None = None
     not_groups: Sequence[Group] = ()
+    titled: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,6 @@ def _in(group: Group, param: _Params) -> str:
             f"{param(group.entered_before)}))")
 
 
-def _escaped(text: str) -> str:
-    """A text to look for with LIKE, its wildcards taken literally (``ESCAPE '/'``)."""
-    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-
-
 def _conditions(wanted: Filter, param: _Params) -> list[str]:
     found: list[str] = []
     if wanted.workflow:
@@ -118,11 +116,7 @@ def _conditions(wanted: Filter, param: _Params) -> list[str]:
     if wanted.state:
         found.append(f"proposals.state = {param(wanted.state)}")
     if wanted.title:
-        if param.reads.dialect == rows.POSTGRESQL:
-            found.append(f"(proposals.title ILIKE '%' || {param(_escaped(wanted.title))} || '%' ESCAPE '/')")
-        else:
-            found.append(f"(lower(proposals.title) LIKE '%' || lower({param(_escaped(wanted.title))}) || '%' "
-                         "ESCAPE '/')")
+        found.append(titles.contains(param.reads.dialect, wanted.title, wanted.titled, param))
     if wanted.groups is not None:
         found.append("(" + " OR ".join(_in(group, param) for group in wanted.groups) + ")" if wanted.groups
                      else "1 = 0")
@@ -157,20 +151,62 @@ _ORDER = {
 _PAGE_NAMES = ("prefix", "number", "erased_seq")
 
 
+_MOST_STATES = 16  # a filter on more states than this walks the whole order once instead
+
+
+def _states(wanted: Filter, sort: str) -> list[str]:
+    """The states whose own walks of the ``waiting`` order make the page (none: walk the order
+    as a whole): those of the groups a stage, owner or deadline filter chose."""
+    if sort != "waiting" or not wanted.groups:
+        return []
+    states = sorted({state for group in wanted.groups for state in group.states})
+    if wanted.state:
+        states = [state for state in states if state == wanted.state]
+    return states if len(states) <= _MOST_STATES else []
+
+
+def _in_state(wanted: Filter, state: str) -> Filter:
+    """``wanted`` for the proposals in ``state``: each group kept only where it names the state."""
+    def narrowed(groups: Sequence[Group]) -> list[Group]:
+        return [replace(group, states=(state,)) for group in groups if state in group.states]
+
+    return replace(wanted, state=None, groups=narrowed(wanted.groups or ()), not_groups=narrowed(wanted.not_groups))
+
+
+def _where(conditions: list[str]) -> str:
+    return "WHERE " + " AND ".join(conditions) + " " if conditions else ""
+
+
 def statement(reads: Reads, wanted: Filter, *, sort: str, after: Key | None, limit: int) -> tuple[str, dict[str, Any]]:
-    """The query of one page and its parameters (tests read its plan)."""
+    """The query of one page and its parameters (tests read its plan).
+
+    A filter on a few states in the ``waiting`` order (a stage's, an owner's) reads each state's
+    proposals apart, longest waiting first, by the index on (state, state_entered_at, prefix,
+    number) of migration 0013, at most a page from each: the page is the first of those. Walking
+    the order as a whole passed every proposal waiting longer than the page's, in any state —
+    the finished ones first, so more the larger the database."""
     param = _Params(reads)
     erased = param(ERASED_STEP)
-    conditions = _conditions(wanted, param)
-    if after is not None:
-        conditions.append(_after(sort, after, param))
+    states = _states(wanted, sort)
+    if not states:
+        conditions = _conditions(wanted, param)
+        if after is not None:
+            conditions.append(_after(sort, after, param))
+    else:
+        each = []
+        for number, state in enumerate(states):
+            inner = [*_conditions(_in_state(wanted, state), param), f"proposals.state = {param(state)}"]
+            if after is not None:
+                inner.append(_after(sort, after, param))
+            each.append(f"SELECT in_state_{number}.pk AS pk FROM (SELECT proposals.pk AS pk FROM proposals "
+                        f"{_where(inner)}ORDER BY {_ORDER[sort]} LIMIT {param(limit)}) AS in_state_{number}")
+        conditions = [f"proposals.pk IN (SELECT picked.pk FROM ({' UNION ALL '.join(each)}) AS picked)"]
     sql = (f"SELECT {rows.PROPOSAL_COLUMNS}, proposals.id, {rows.EVENT_COLUMNS}, proposals.prefix, proposals.number, "
            f"(SELECT max(erased.seq) FROM events AS erased WHERE erased.kind = {erased} "
            "AND erased.proposal_pk = proposals.pk) AS erased_seq "
            "FROM proposals JOIN definitions ON proposals.definition_hash = definitions.content_hash "
            "JOIN events ON events.proposal_pk = proposals.pk AND events.seq = proposals.version "
-           + ("WHERE " + " AND ".join(conditions) + " " if conditions else "")
-           + f"ORDER BY {_ORDER[sort]} LIMIT {param(limit)}")
+           + _where(conditions) + f"ORDER BY {_ORDER[sort]} LIMIT {param(limit)}")
     return sql, param.given
 
 
@@ -179,6 +215,8 @@ def page(reads: Reads, wanted: Filter, *, sort: str, after: Key | None, limit: i
     its sort key, its last step and its newest erasure step. The newest event comes with the row,
     and the number of its newest erasure step; the erasure steps before the newest event take one
     more statement, and where the newest event is one, the last step before it another."""
+    if wanted.title and wanted.titled is None and reads.dialect == rows.POSTGRESQL:
+        wanted = replace(wanted, titled=titles.titled(reads, wanted.title))  # one statement, by the index
     sql, params = statement(reads, wanted, sort=sort, after=after, limit=limit)
     raw = reads.rows(sql, **params)
     width = len(rows.PROPOSAL_NAMES)
