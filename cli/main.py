@@ -7,16 +7,25 @@ their command runs, so ``flowengine --help`` stays fast.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 from typing import Any
 
-import click
+# click and flowengine's first modules are loaded with collection paused, as every later import
+# of a command is (startup.py): what they make lives as long as the process.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import click
 
-from flowengine import __version__
-from flowengine.i18n import N_
+    from flowengine import __version__
+    from flowengine.i18n import N_
 
-from .helptext import Group
+    from .helptext import Group
+finally:
+    if _collecting:
+        gc.enable()
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 3
