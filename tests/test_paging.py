@@ -153,6 +153,9 @@ def test_the_overdue_list_asks_the_progress_index_never_scanning_the_events(nati
     assert "SEARCH progress USING INDEX ix_events_progress (kind=? AND proposal_pk=? AND at>?)" in plan, plan
     assert "SCAN events" not in plan, plan
     assert "SCAN progress" not in plan, plan
+    # the page's own order, walked until the page is full: never every overdue proposal by its
+    # state (migration 0013's index) and then sorted
+    assert "SCAN proposals USING INDEX ix_proposals_updated" in plan and "ix_proposals_state_waiting" not in plan, plan
 
 
 @pytest.mark.postgresql_only

@@ -95,8 +95,13 @@ class _Params:
 
 
 def _in(group: Group, param: _Params) -> str:
+    # A group's states are a column SQLite must not search an index by (``+column``, its idiom):
+    # with migration 0013's index SQLite read every overdue proposal by (state, state_entered_at)
+    # and sorted them, where walking the page's own order stops after a page (25 ms → 905 ms at
+    # 100,000 proposals); the waiting list asks for each state by a condition of its own.
+    state = "+proposals.state" if param.reads.dialect == rows.SQLITE else "proposals.state"
     found = (f"proposals.definition_hash IN ({param.each(group.definitions)}) "
-             f"AND proposals.state IN ({param.each(group.states)})")
+             f"AND {state} IN ({param.each(group.states)})")
     if group.entered_before is None:
         return found
     found += f" AND proposals.state_entered_at < {param(group.entered_before)}"
