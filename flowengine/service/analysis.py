@@ -17,13 +17,11 @@ from flowengine.store import queries
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis
     from flowengine.analysis.provenance import Marks
+    from flowengine.definition.model import Workflow
 
 
 def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
             meter: Meter | None = None) -> list[Analysis]:
-    from flowengine.analysis import preload, reference
-    from flowengine.store import aggregates
-
     meter = meter or no_meter
     moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()
     with engine.database.read() as conn:
@@ -34,6 +32,20 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
     if not names:
         return []
     declared = declared_workflows(engine, names)
+    if engine.database.dialect == "postgresql":
+        found = _on_the_server(engine, declared, moment, meter)
+    else:
+        found = _columnar(engine, declared, moment, meter)
+    # The same instant in the reader's zone, so titles name the day they asked about.
+    return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
+
+
+def _columnar(engine: Engine, declared: Sequence[Workflow], moment: datetime, meter: Meter) -> list[Analysis]:
+    """The events read into the client and analysed column-wise (SQLite, where the client reads
+    the file itself; on PostgreSQL the workflows whose histories have migrations)."""
+    from flowengine.analysis import preload, reference
+    from flowengine.store import aggregates
+
     numpy_ready = preload.in_background("flowengine.analysis.columnar")
     with engine.database.read() as conn:
         # SQLite: a second reader on the second core (see aggregates.read; not on PostgreSQL).
@@ -43,9 +55,24 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
         from flowengine.analysis.columnar import analyse_all
 
         # Handed over, not kept here: the analysis lets the read text go once it is parsed.
-        found = analyse_all(conn, declared, moment, meter, reading=reading.pop())
-    # The same instant in the reader's zone, so titles name the day they asked about.
-    return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
+        return analyse_all(conn, declared, moment, meter, reading=reading.pop())
+
+
+def _on_the_server(engine: Engine, declared: Sequence[Workflow], moment: datetime, meter: Meter) -> list[Analysis]:
+    """PostgreSQL aggregates the figures itself (:mod:`flowengine.analysis.server`): a few rows
+    per state come to the client, not every event. Histories with migrations are analysed
+    column-wise (the statement does not follow a renamed stay), as are histories with a step
+    recorded before the one it follows."""
+    from flowengine.analysis import server
+    from flowengine.store import aggregates
+
+    with engine.database.read() as conn:
+        found = server.analyse_all(conn, declared, moment)
+    meter(aggregates.PHASES + len(found))
+    rest = [w for w in declared if w.id not in found]
+    if rest:
+        found.update((a.workflow.id, a) for a in _columnar(engine, rest, moment, meter))
+    return [found[w.id] for w in declared]
 
 
 def newest_step(engine: Engine, workflows: Sequence[str] = ()) -> datetime | None:
