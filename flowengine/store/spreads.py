@@ -286,7 +286,8 @@ def figures(conn: Connection, until: datetime, now_us: int, workflows: Sequence[
     found = ServerFigures()
     walk = {
         **common, "now_us": now_us,
-        "s_name": [s.workflow for s in states], "s_workflow": [index[s.workflow] for s in states], "s_state": [s.state for s in states],
+        "s_name": [s.workflow for s in states], "s_workflow": [index[s.workflow] for s in states],
+        "s_state": [s.state for s in states],
         "s_stage": [s.stage for s in states], "s_funnel": [s.funnel for s in states],
         "s_final": [s.final for s in states], "s_answers": [s.answers for s in states],
         "s_least": [s.least_us for s in states],
