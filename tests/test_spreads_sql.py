@@ -2,13 +2,15 @@
 flowengine.analysis.server) equals the reference analysis on a generated national database —
 every state's, stage's and transition's spread, the months, loops, funnel, feedback loop and
 stalled proposals, floats bit for bit —, at the end and part-way; under row-level security a
-member's analysis is its own workflows' and nothing else; and the stall report and comparison
-read from PostgreSQL are the very bytes the Python path writes from SQLite."""
+member's analysis is its own workflows' and nothing else; the server walks a few workflows and
+leaves the whole log to the client; and the stall report and comparison read from PostgreSQL
+are the very bytes the Python path writes from SQLite."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +18,13 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from flowengine.analysis import reference, server
+from flowengine.analysis.figures import Analysis
+from flowengine.definition.model import Workflow
 from flowengine.errors import StoreError
+from flowengine.service import analysis as service_analysis
 from flowengine.service.facade import FlowEngine
 from flowengine.service.lookup import declared_workflows
-from flowengine.store import queries, spreads
+from flowengine.store import Connection, queries, spreads
 
 from .cli_support import make_run
 from .conftest import FixedClock
@@ -90,7 +95,30 @@ def test_a_member_login_walks_only_the_workflows_granted_to_it(db_target: str) -
 
 
 @pytest.mark.postgresql_only
-def test_the_report_and_comparison_from_postgresql_are_the_python_paths(db_target: str, tmp_path: Path) -> None:
+def test_postgresql_walks_a_few_workflows_itself_and_hands_the_whole_log_to_the_client(
+        db_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    national.build(db_target, scale=0.002, municipalities=12, seed=3)
+    walked: list[list[str]] = []
+    walk = server.analyse_all
+
+    def spy(conn: Connection, workflows: Sequence[Workflow], as_of: datetime) -> dict[str, Analysis]:
+        walked.append([w.id for w in workflows])
+        return walk(conn, workflows, as_of)
+
+    monkeypatch.setattr(server, "analyse_all", spy)
+    with FlowEngine.open(db_target, clock=FixedClock(national.END)) as engine:
+        everything = engine.analyse(as_of=PART_WAY)
+        named = engine.analyse([a.workflow.id for a in everything], as_of=PART_WAY)
+        one = engine.analyse([everything[0].workflow.id], as_of=PART_WAY)
+    assert walked == [[everything[0].workflow.id]]  # the whole log (asked for, or named) read by the client
+    assert [a.as_dict() for a in named] == [a.as_dict() for a in everything]
+    assert one[0].as_dict() == everything[0].as_dict()
+
+
+@pytest.mark.postgresql_only
+def test_the_report_and_comparison_from_postgresql_are_the_python_paths(
+        db_target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_analysis, "WALK_SHARE", 2.0)  # walked by the server, however many are named
     file = str(tmp_path / "national.db")
     for target in (db_target, file):
         national.build(target, scale=0.002, municipalities=10, seed=7)
@@ -100,14 +128,18 @@ def test_the_report_and_comparison_from_postgresql_are_the_python_paths(db_targe
         assert result.exit_code == 0, result.output
         return result.output
 
+    with FlowEngine.open(file) as engine, engine.database.read() as conn:
+        names = queries.workflows_in_use(conn)
+    every = [arg for name in names for arg in ("--workflow", name)]
     for as_of in ("2026-01-01", "2019-07-01"):
         written = {}
         for name, target in (("postgresql", db_target), ("sqlite", file)):
             for fmt in ("json", "markdown"):
                 out = tmp_path / f"{name}-{as_of}.{fmt}"
-                run(target, "stalls", "report", "--as-of", as_of, "--format", fmt, "-o", str(out))
+                run(target, "stalls", "report", *every, "--as-of", as_of, "--format", fmt, "-o", str(out))
                 written[(name, fmt)] = out.read_bytes()
-            written[(name, "compare")] = run(target, "stalls", "compare", "--as-of", as_of, "--format", "json").encode()
+            written[(name, "compare")] = run(target, "stalls", "compare", *names, "--as-of", as_of,
+                                             "--format", "json").encode()
         for kind in ("json", "markdown", "compare"):
             assert written[("postgresql", kind)] == written[("sqlite", kind)], (as_of, kind)
         assert len(json.loads(written[("postgresql", "compare")])) > 0

@@ -12,12 +12,22 @@ from flowengine.clock import as_utc
 from flowengine.meter import Meter, no_meter
 from flowengine.service.context import Engine
 from flowengine.service.lookup import declared_workflows
-from flowengine.store import queries
+from flowengine.store import queries, spreads
 
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis
     from flowengine.analysis.provenance import Marks
     from flowengine.definition.model import Workflow
+
+
+# The share of the readable proposals below which PostgreSQL walks the histories itself
+# (flowengine.analysis.server) rather than hand the log to the client (flowengine.analysis.columnar).
+# Measured on the national set (10M events, 650 workflows): walking all of it cost the server
+# 112 s of CPU against 32 s for the reads of the column-wise path, the client's share the same
+# (about 21 s, mostly per-workflow work); the reads are of the whole log whatever is asked, the
+# walk's cost grows with what it walks — for one workflow of 2 % of the proposals 15 s wall and
+# 64 MB against 28 s and 540 MB. A quarter leaves the walk the cases it wins by a margin.
+WALK_SHARE = 0.25
 
 
 def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
@@ -29,13 +39,14 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
         for workflow in workflows:
             perms.check_read(workflow)
         names = list(dict.fromkeys(workflows)) or perms.readable(queries.workflows_in_use(conn))
+        # Asked for some workflows, PostgreSQL walks just theirs; asked for (nearly) all, the
+        # client reads the log, which costs the server less than walking it (see WALK_SHARE).
+        walk = bool(workflows) and engine.database.dialect == "postgresql" and (
+            spreads.share(conn, names) < WALK_SHARE)
     if not names:
         return []
     declared = declared_workflows(engine, names)
-    if engine.database.dialect == "postgresql":
-        found = _on_the_server(engine, declared, moment, meter)
-    else:
-        found = _columnar(engine, declared, moment, meter)
+    found = (_on_the_server if walk else _columnar)(engine, declared, moment, meter)
     # The same instant in the reader's zone, so titles name the day they asked about.
     return [replace(analysis, as_of=analysis.as_of.astimezone()) for analysis in found]
 

@@ -345,3 +345,16 @@ def migrated(conn: Connection, until: datetime, workflows: Sequence[str]) -> set
     does not follow."""
     _postgresql_only(conn)
     return {row[0] for row in conn.execute(text(_MIGRATED), {"until": as_utc(until), "workflows": list(workflows)})}
+
+
+_SHARE = """
+SELECT count(*) FILTER (WHERE workflow = ANY(CAST(:workflows AS text[]))), count(*) FROM proposals
+"""
+
+
+def share(conn: Connection, workflows: Sequence[str]) -> float:
+    """The share of the proposals the login may read that belong to ``workflows`` (1 when it may
+    read none): how much of the log a walk of theirs covers."""
+    _postgresql_only(conn)
+    mine, readable = conn.execute(text(_SHARE), {"workflows": list(workflows)}).one()
+    return int(mine) / int(readable) if readable else 1.0
