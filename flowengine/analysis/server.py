@@ -90,8 +90,8 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     parts = {w.id: _Parts(w) for w in walked}
     for group in found.groups:
         parts[group.workflow].add(group)
-    for monthly in found.monthly:
-        parts[monthly.workflow].months[monthly.cat][monthly.state] = monthly.months
+    for (workflow, cat, state), months in found.monthly.items():
+        parts[workflow].months[cat][state] = months
     for loop in found.loops:
         parts[loop.workflow].loops.append(LoopFigures(loop.source, loop.target, loop.times, loop.proposals))
     del found

@@ -24,6 +24,11 @@ can be over its limit — it is handed as arrays (:class:`Shape`); the store kno
 Histories with migrations (a renamed stay) are not walked here: :func:`migrated` names their
 workflows, which the Python analysis takes.
 
+The walk costs the server about a microsecond of CPU per event and operator (the sort into each
+proposal's order, two window passes, the grouped sorts of the percentiles): more than the
+column-wise path's reads of the same log, less than those reads when only a few workflows are
+asked, which that path reads the whole log for. ``flowengine.service.analysis`` decides.
+
 PostgreSQL only: SQLite has no ordered-set aggregates. Row-level security applies as to any
 read: a member sees the workflows it may read.
 """
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
@@ -51,7 +56,9 @@ ENTERED = "entered"
 LEFT = "left"
 EVALUATED = "e"  # flags of an END row: reached the evaluation stage
 IN_PROGRESS = "p"  # open, in the implementation stage, progress recorded in this stay
-_CATS = (STATE, STAGE, ANSWER, END, OPEN, UNFOLLOWED)  # as the statement numbers them, from 1
+LOOP = "loop"  # in detail: steps back from a state (k1) to an earlier one (k3)
+LOOPED = "looped"  # in detail: proposals that took such a step
+_CATS = (STATE, STAGE, ANSWER, END, OPEN, UNFOLLOWED, LOOP, LOOPED, ENTERED, LEFT)  # numbered from 1
 _STAGE_SPAN = 16  # a stage key is the workflow's index times this, plus the stage code plus one
 
 Stats = tuple[int, float | None, float | None, float | None]  # count, median, 90th percentile, max
@@ -87,15 +94,6 @@ class Shape:
     implementation: int
     evaluation: int
 
-    def loop_pairs(self) -> list[tuple[str, str, str]]:
-        """(workflow, source, target) of every step that would go back in the chain."""
-        ranked: dict[str, list[tuple[int, str]]] = {}
-        for s in self.states:
-            if s.rank is not None:
-                ranked.setdefault(s.workflow, []).append((s.rank, s.state))
-        return [(workflow, source, target) for workflow, states in ranked.items()
-                for high, source in states for low, target in states if low < high]
-
 
 @dataclass(frozen=True)
 class Group:
@@ -117,17 +115,6 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Monthly:
-    """How many stays each state had entered (``cat`` :data:`ENTERED`) or left (:data:`LEFT`)
-    per month ("YYYY-MM", UTC)."""
-
-    workflow: str
-    cat: str
-    state: str
-    months: dict[str, int]
-
-
-@dataclass(frozen=True)
 class Loop:
     workflow: str
     source: str
@@ -139,7 +126,8 @@ class Loop:
 @dataclass
 class ServerFigures:
     groups: list[Group] = field(default_factory=list)
-    monthly: list[Monthly] = field(default_factory=list)
+    # (workflow, ENTERED or LEFT, state) → month ("YYYY-MM", UTC) → stays entered or left in it
+    monthly: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)
     loops: list[Loop] = field(default_factory=list)
 
 
@@ -149,8 +137,8 @@ _SHAPE = """
 shape AS (
     SELECT * FROM unnest(CAST(:s_name AS text[]), CAST(:s_workflow AS int[]), CAST(:s_state AS text[]),
                          CAST(:s_stage AS int[]), CAST(:s_funnel AS int[]), CAST(:s_final AS bool[]),
-                         CAST(:s_answers AS bool[]), CAST(:s_least AS bigint[])) WITH ORDINALITY
-        AS s(workflow, wid, state, stage, funnel, final, answers, least_us, sid)
+                         CAST(:s_answers AS bool[]), CAST(:s_least AS bigint[]), CAST(:s_rank AS int[]))
+        WITH ORDINALITY AS s(workflow, wid, state, stage, funnel, final, answers, least_us, rank, sid)
 )"""
 _SPREADS = "count(v.days){f}, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v.days){f}, max(v.days){f}"
 
@@ -165,13 +153,14 @@ WITH {_SHAPE}, answering AS (
     SELECT e.proposal_pk AS pk, e.seq, e.kind = '{ADVANCED}' AS step, e.from_state, e.trigger, e.to_state,
            {_MICROS.format('e.at')} AS at_us, t.sid, t.wid, coalesce(t.stage, -1) AS stage,
            coalesce(t.funnel, -1) AS funnel, coalesce(t.final, false) AS final, t.least_us,
-           t.least_us IS NULL AS p90_limit, coalesce(t.answers, false) AS answers,
+           t.least_us IS NULL AS p90_limit, coalesce(t.answers, false) AS answers, t.rank,
+           extract(epoch FROM date_trunc('month', e.at AT TIME ZONE 'UTC'))::bigint AS month_s,
            e.kind = '{ADVANCED}' AND e.comment <> '' AND e.role <> '{SYSTEM}' AS commented
     FROM events e JOIN proposals p ON p.pk = e.proposal_pk
          LEFT JOIN shape t ON t.workflow = p.workflow AND t.state = e.to_state
     WHERE e.kind IN ('{CREATED}', '{ADVANCED}') AND e.at <= :until AND p.workflow = ANY(CAST(:workflows AS text[]))
 ), stepped AS (
-    SELECT n.*, lag(n.sid) OVER w AS from_sid, lag(n.at_us) OVER w AS before_us,
+    SELECT n.*, lag(n.sid) OVER w AS from_sid, lag(n.rank) OVER w AS from_rank, lag(n.at_us) OVER w AS before_us,
            lag(n.stage) OVER w AS stage_before, lead(n.seq) OVER w IS NULL AS last,
            first_value(n.at_us) OVER w AS created_us,
            n.sid IS NULL OR (n.step AND n.from_state IS DISTINCT FROM lag(n.to_state) OVER w) AS unfollowed,
@@ -180,7 +169,8 @@ WITH {_SHAPE}, answering AS (
     FROM entering n WINDOW w AS (PARTITION BY n.pk ORDER BY n.seq)
 ), walked AS MATERIALIZED (
     SELECT s.pk, s.seq, s.step, s.trigger, s.at_us, s.sid, s.wid, s.stage, s.final, s.least_us, s.p90_limit,
-           s.from_sid, s.before_us, s.stage_before, s.last, s.created_us, s.unfollowed,
+           s.from_sid, s.before_us, s.stage_before, s.last, s.created_us, s.unfollowed, s.month_s,
+           s.step AND s.rank < s.from_rank AS back,
            s.stage_before IS DISTINCT FROM s.stage AS changed,
            max(CASE WHEN s.stage_before IS DISTINCT FROM s.stage THEN s.at_us END) OVER w AS run_began,
            greatest(s.funnel, max(s.funnel) OVER w) AS furthest,
@@ -199,6 +189,15 @@ FROM (
     UNION ALL  -- each change of stage: the stage stay it ends
     SELECT 2, x.wid * {_STAGE_SPAN} + x.stage_before + 1, NULL, NULL, {_DAYS.format('x.at_us', 'x.run_began')}, false
     FROM walked x WHERE x.changed AND x.stage_before <> -1
+    UNION ALL  -- each step back in the chain, and once per proposal and pair of states
+    SELECT 7, x.from_sid, NULL, x.sid, NULL, false FROM walked x WHERE x.back
+    UNION ALL
+    SELECT 8, d.from_sid, NULL, d.sid, NULL, false
+    FROM (SELECT DISTINCT x.pk, x.from_sid, x.sid FROM walked x WHERE x.back) AS d
+    UNION ALL  -- stays entered and left, by month (its first second, since 1970)
+    SELECT 9, x.sid, NULL, x.month_s, NULL, false FROM walked x
+    UNION ALL
+    SELECT 10, x.from_sid, NULL, x.month_s, NULL, false FROM walked x WHERE x.step
     UNION ALL  -- a step recorded before the one it follows, or one the walk cannot place
     SELECT 6, array_position(CAST(:workflows AS text[]), p.workflow::text), NULL, NULL, NULL, false
     FROM walked x JOIN proposals p ON p.pk = x.pk WHERE x.at_us < x.before_us OR x.unfollowed
@@ -225,29 +224,6 @@ FROM (
 ) AS v
 GROUP BY GROUPING SETS ((v.cat, v.k1), (v.cat, v.k1, v.k2, v.k3))
 """
-
-_COUNTS = f"""
-WITH loops AS (
-    SELECT * FROM unnest(CAST(:l_workflow AS text[]), CAST(:l_source AS text[]), CAST(:l_target AS text[]))
-        AS l(workflow, source, target)
-), per_month AS (
-    SELECT p.workflow, grouping(e.to_state) = 1 AS leaving, coalesce(e.to_state, e.from_state) AS state,
-           date_trunc('month', e.at AT TIME ZONE 'UTC') AS month, count(*) AS n
-    FROM events e JOIN proposals p ON p.pk = e.proposal_pk
-    WHERE e.kind IN ('{CREATED}', '{ADVANCED}') AND e.at <= :until AND p.workflow = ANY(CAST(:workflows AS text[]))
-    GROUP BY GROUPING SETS ((p.workflow, e.to_state, month), (p.workflow, e.from_state, month))
-)
-SELECT workflow, CASE WHEN leaving THEN '{LEFT}' ELSE '{ENTERED}' END, state, NULL,
-       string_agg(to_char(month, 'YYYY-MM') || ' ' || n, ',')
-FROM per_month WHERE state IS NOT NULL GROUP BY workflow, leaving, state
-UNION ALL
-SELECT p.workflow, 'loop', e.from_state, e.to_state, count(*) || ' ' || count(DISTINCT e.proposal_pk)
-FROM events e JOIN proposals p ON p.pk = e.proposal_pk
-WHERE e.kind = '{ADVANCED}' AND e.at <= :until AND p.workflow = ANY(CAST(:workflows AS text[]))
-  AND (p.workflow, e.from_state, e.to_state) IN (SELECT workflow, source, target FROM loops)
-GROUP BY p.workflow, e.from_state, e.to_state
-"""
-
 
 # For the walk's transaction alone (SET LOCAL ends with it): the sorts of a national database
 # held in memory rather than spilled to disk, and the shape looked up by hash, not by a sort of
@@ -282,15 +258,15 @@ def figures(conn: Connection, until: datetime, now_us: int, workflows: Sequence[
     sid = {(s.workflow, s.state): position for position, s in enumerate(states, 1)}  # WITH ORDINALITY
     answering = [(sid[(w, source)], trigger, sid[(w, target)]) for w, source, trigger, target in shape.answering
                  if (w, source) in sid and (w, target) in sid]
-    common = {"until": as_utc(until), "workflows": names}
     found = ServerFigures()
+    extra: dict[tuple[str, int, int], int] = {}  # loops and months: (kind, state's sid, target's sid or month)
     walk = {
-        **common, "now_us": now_us,
+        "until": as_utc(until), "workflows": names, "now_us": now_us,
         "s_name": [s.workflow for s in states], "s_workflow": [index[s.workflow] for s in states],
         "s_state": [s.state for s in states],
         "s_stage": [s.stage for s in states], "s_funnel": [s.funnel for s in states],
         "s_final": [s.final for s in states], "s_answers": [s.answers for s in states],
-        "s_least": [s.least_us for s in states],
+        "s_least": [s.least_us for s in states], "s_rank": [s.rank for s in states],
         "a_source": [a[0] for a in answering], "a_trigger": [a[1] for a in answering],
         "a_target": [a[2] for a in answering],
         "implementation": shape.implementation, "evaluation": shape.evaluation,
@@ -310,6 +286,10 @@ def figures(conn: Connection, until: datetime, now_us: int, workflows: Sequence[
         elif cat == OPEN:
             state = states[k1 - 1]
             key = (state.workflow, state.state, str(k3) if k3 is not None else None, k2)
+        elif cat in (LOOP, LOOPED, ENTERED, LEFT):
+            if detail and k1 is not None and k3 is not None:
+                extra[(cat, k1, k3)] = int(rows)
+            continue
         elif k1 is None:  # the first event of a history (no source): never a step
             continue
         else:
@@ -317,19 +297,13 @@ def figures(conn: Connection, until: datetime, now_us: int, workflows: Sequence[
             key = (state.workflow, state.state, k2, states[k3 - 1].state if k3 is not None else None)
         found.groups.append(Group(key[0], cat, key[1], key[2], key[3], bool(detail), int(rows),
                                   _stats(*stats[0:3]), _stats(*stats[3:6]), _stats(*stats[6:9])))
-    pairs = shape.loop_pairs()
-    counts = {**common, "l_workflow": [p[0] for p in pairs], "l_source": [p[1] for p in pairs],
-              "l_target": [p[2] for p in pairs]}
-    for workflow, cat, first, second, joined in conn.execute(text(_COUNTS), counts):
-        if cat == "loop":
-            times, proposals = joined.split(" ")
-            found.loops.append(Loop(workflow, first, second, int(times), int(proposals)))
-            continue
-        months = {}
-        for item in joined.split(","):
-            month, n = item.split(" ")
-            months[month] = int(n)
-        found.monthly.append(Monthly(workflow, cat, first, months))
+    for (cat, k1, k3), n in extra.items():
+        state = states[k1 - 1]
+        if cat == LOOP:
+            found.loops.append(Loop(state.workflow, state.state, states[k3 - 1].state, n, extra[(LOOPED, k1, k3)]))
+        elif cat in (ENTERED, LEFT):
+            month = datetime.fromtimestamp(k3, UTC)
+            found.monthly.setdefault((state.workflow, cat, state.state), {})[f"{month.year:04d}-{month.month:02d}"] = n
     return found
 
 
