@@ -225,10 +225,12 @@ FROM (
 GROUP BY GROUPING SETS ((v.cat, v.k1), (v.cat, v.k1, v.k2, v.k3))
 """
 
-# For the walk's transaction alone (SET LOCAL ends with it): the sorts of a national database
-# held in memory rather than spilled to disk, and the shape looked up by hash, not by a sort of
-# every event on its workflow and state names (which the planner would otherwise pick).
-_SETTINGS = ("SET LOCAL work_mem = '256MB'", "SET LOCAL enable_mergejoin = off")
+# For the walk's transaction alone (both end with it): at least 256 MB for each sort — a DBA's
+# larger work_mem for the login stands —, and the shape looked up by hash, not by a sort of every
+# event on its workflow and state names (which the planner would otherwise pick).
+_SETTINGS = ("SELECT set_config('work_mem', '256MB', true) "
+             "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('256MB')",
+             "SET LOCAL enable_mergejoin = off")
 
 
 def _postgresql_only(conn: Connection) -> None:
