@@ -19,7 +19,9 @@ workflow (``*`` in ``*``, not ``admin``), so row-level security and the event tr
 names the administrator who made the data set (and may create roles). The bytecode cache is
 written and used (``PYTHONDONTWRITEBYTECODE`` is dropped for the commands), as after any install.
 
-Prints a Markdown table: medians, ratios to the floor, the database's size, machine and date.
+Prints a Markdown table: medians of wall time and of the CPU time each process used itself (user
+and system, from the children's resource usage; on PostgreSQL the server's share is not in it),
+ratios to the floor's, the database's size, machine, date and load average.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import argparse
 import os
 import platform
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -41,10 +44,14 @@ from members import default_login, drop, member
 FLOOR = 'python -c "import sqlalchemy"'
 
 
-def _seconds(command: list[str], env: dict[str, str]) -> float:
+def _seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """The command's wall time and the CPU time (user + system) its process used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[str, str, str]], int, int]:
@@ -84,8 +91,8 @@ def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[st
 
 
 def _measure(flowengine: str, env: dict[str, str], runs: int, picked: str, cursor: str,
-             movable: list[tuple[str, str, str]]) -> dict[str, list[float]]:
-    """Each command ``runs`` times, interleaved, after one warm-up round (seconds)."""
+             movable: list[tuple[str, str, str]]) -> dict[str, list[tuple[float, float]]]:
+    """Each command ``runs`` times, interleaved, after one warm-up round (wall and CPU seconds)."""
     commands: dict[str, list[str]] = {
         FLOOR: [sys.executable, "-c", "import sqlalchemy"],
         "proposal list": [flowengine, "proposal", "list"],
@@ -98,7 +105,7 @@ def _measure(flowengine: str, env: dict[str, str], runs: int, picked: str, curso
         f"history {picked}": [flowengine, "history", picked],
     }
     advance = "advance ID TRIGGER (another open proposal each run)"
-    times: dict[str, list[float]] = {name: [] for name in [*commands, advance]}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in [*commands, advance]}
     for index in range(runs + 1):
         for name, command in commands.items():
             seconds = _seconds(command, env)
@@ -128,26 +135,30 @@ def main() -> None:
     for name in ("FLOWENGINE_WORKFLOWS", "FLOWENGINE_ROLE", "FLOWENGINE_READ_DB", "FLOWENGINE_NOW",
                  "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
+    load = os.getloadavg()[0]
     try:
         times = _measure(flowengine, env, args.runs, picked, cursor, movable)
     finally:
         if server:
             drop(args.db, login, ["*"], ["*"])
-    floor = statistics.median(times[FLOOR])
+    floor = statistics.median(wall for wall, _ in times[FLOOR])
+    floor_cpu = statistics.median(cpu for _, cpu in times[FLOOR])
     backend = "PostgreSQL, as a login in flowengine_users (row-level security on)" if server else \
         f"SQLite {sqlite3.sqlite_version}"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()}, {backend} — {date.today().isoformat()}; load average at the end "
-          f"{os.getloadavg()[0]:.1f}")
+          f"{platform.system()}, {backend} — {date.today().isoformat()}; load average {load:.1f} at the "
+          f"start, {os.getloadavg()[0]:.1f} at the end")
     print(f"database: {proposals:,} proposals, {events:,} events; medians of {args.runs} interleaved runs; "
           f"reproduce: python bench/interactive.py --db DB --runs {args.runs}")
     print()
-    print("| command (whole process) | median | ratio to the floor |")
-    print("| --- | --- | --- |")
+    print("| command (whole process) | median | ratio to the floor | CPU (the process's own) | CPU ratio |")
+    print("| --- | --- | --- | --- | --- |")
     for name, values in times.items():
         if values:
-            median = statistics.median(values)
-            print(f"| `{name}` | {median * 1000:.0f} ms | {median / floor:.2f}x |")
+            median = statistics.median(wall for wall, _ in values)
+            cpu = statistics.median(cpu for _, cpu in values)
+            print(f"| `{name}` | {median * 1000:.0f} ms | {median / floor:.2f}x | {cpu * 1000:.0f} ms | "
+                  f"{cpu / floor_cpu:.2f}x |")
 
 
 if __name__ == "__main__":

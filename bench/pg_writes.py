@@ -152,17 +152,38 @@ def conflicts(url: str, folder: str, writers: int, rounds: int) -> tuple[int, in
     return rounds, won, sum(lost for _, lost in results)
 
 
-def api_rate(url: str, folder: str, steps: int) -> tuple[float, float]:
-    """(advances per second, client CPU seconds per advance)."""
+def server_cpu(backend: int) -> float | None:
+    """CPU seconds the server process ``backend`` has used (user and system), read from
+    ``/proc`` — when the server runs on this machine, as the suite's does; None otherwise."""
+    try:
+        fields = Path(f"/proc/{backend}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_backend(engine: Any) -> int:
+    """The server process of the thread's write connection (the one its steps use)."""
+    with engine.database.write() as conn:
+        return int(conn.connection.driver_connection.info.backend_pid)
+
+
+def api_rate(url: str, folder: str, steps: int) -> tuple[float, float, float | None]:
+    """(advances per second, client CPU seconds per advance, the server's CPU seconds per
+    advance — None when the server is not on this machine)."""
     actor = _actor(url)
     with _engine(url, folder) as engine:
         pid = engine.new_proposal("ping-pong", title="sequential", actor=actor).proposal.id
         for index in range(20):
             engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
+        backend = write_backend(engine)
+        served = server_cpu(backend)
         began, cpu = time.perf_counter(), time.process_time()
         for index in range(steps):
             engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
-        return steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
+        rate, client = steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
+        after = server_cpu(backend)
+        return rate, client, None if served is None or after is None else (after - served) / steps
 
 
 def profile(url: str, folder: str, steps: int, top: int, out: str | None) -> None:
@@ -190,9 +211,10 @@ def profile(url: str, folder: str, steps: int, top: int, out: str | None) -> Non
     stats.sort_stats("cumulative").print_stats(top)
 
 
-def psycopg_rate(url: str, steps: int) -> tuple[float, float]:
+def psycopg_rate(url: str, steps: int) -> tuple[float, float, float | None]:
     """The same round trips with psycopg alone: read the row; update it under its version and
-    insert an event of the same width in one statement; commit. (Per second, CPU per step.)"""
+    insert an event of the same width in one statement; commit. (Per second, CPU per step, the
+    server's CPU per step as in :func:`api_rate`.)"""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -210,6 +232,7 @@ def psycopg_rate(url: str, steps: int) -> tuple[float, float]:
                      "VALUES ('PP-1', 'ping', 1, now(), 'x')")
         conn.commit()
         try:
+            served = server_cpu(conn.info.backend_pid)
             began, cpu = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 pk, state, version = conn.execute(
@@ -225,7 +248,9 @@ def psycopg_rate(url: str, steps: int) -> tuple[float, float]:
                     (target, version + 1, "h" * 64, pk, version, version + 1, state, target, "p" * 64, "h" * 64))
                 assert moved.fetchone() is not None
                 conn.commit()
-            return steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
+            rate, client = steps / (time.perf_counter() - began), (time.process_time() - cpu) / steps
+            after = server_cpu(conn.info.backend_pid)
+            return rate, client, None if served is None or after is None else (after - served) / steps
         finally:
             conn.rollback()
             conn.execute(f"DROP TABLE {table}_p, {table}_e")
@@ -278,13 +303,19 @@ def main() -> None:
     print("| what | measured | ratio |")
     print("| --- | --- | --- |")
     print(f"| round trips of one `advance` (libpq trace) | {per_step} | |")
-    api_median, raw_median = statistics.median(r for r, _ in api), statistics.median(r for r, _ in raw)
-    api_cpu, raw_cpu = statistics.median(c for _, c in api), statistics.median(c for _, c in raw)
+    api_median, raw_median = statistics.median(r for r, _, _ in api), statistics.median(r for r, _, _ in raw)
+    api_cpu, raw_cpu = statistics.median(c for _, c, _ in api), statistics.median(c for _, c, _ in raw)
     print(f"| sequential API advances, one connection | {api_median:,.0f} /s | "
           f"{api_median / raw_median:.2f}x psycopg alone |")
     print(f"| psycopg alone: read; update + insert in one statement; commit | {raw_median:,.0f} /s | 1.00x |")
     print(f"| client CPU per advance: API / psycopg alone | {api_cpu * 1e6:,.0f} µs / {raw_cpu * 1e6:,.0f} µs | "
           f"{api_cpu / raw_cpu:.2f}x (at most {1 / api_cpu:,.0f} advances/s from the client's side) |")
+    if all(s is not None for _, _, s in [*api, *raw]):
+        api_server = statistics.median(s for _, _, s in api if s is not None)
+        raw_server = statistics.median(s for _, _, s in raw if s is not None)
+        print(f"| server CPU per advance (its process, from /proc): API / psycopg alone | {api_server * 1e6:,.0f} µs / "
+              f"{raw_server * 1e6:,.0f} µs | {api_server / raw_server:.2f}x (client and server together: at most "
+              f"{1 / (api_cpu + api_server):,.0f} advances/s on one core, {2 / (api_cpu + api_server):,.0f} on two) |")
     for n, rate in rates.items():
         print(f"| {n} writer process(es) on their own proposals | {rate:,.0f} /s | {rate / rates[counts[0]]:.2f}x "
               f"{counts[0]} writer |")

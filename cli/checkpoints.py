@@ -4,6 +4,7 @@ share of them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -103,7 +104,9 @@ def checkpoint(key: Path | None, output: str, database: str | None) -> None:
     else:
         from flowengine.proof.checkpoint import write, write_in
 
-        written = write_in(taken, Path(output)) if Path(output).is_dir() else write(taken, Path(output))
+        # "checkpoints/" names a folder even before it exists: refused as missing, never a file "checkpoints"
+        as_folder = output.endswith(("/", os.sep)) or Path(output).is_dir()
+        written = write_in(taken, Path(output)) if as_folder else write(taken, Path(output))
     click.echo(taken_text(taken, written), err=True)
 
 

@@ -86,6 +86,12 @@ def verify(checkpoint_files: tuple[Path, ...], conversion_files: tuple[Path, ...
     Example:
       flowengine audit verify --db /srv/flowengine/flowengine.db --checkpoint checkpoints/
     """
+    from flowengine.i18n import t
+
+    if (conversion_files or public_key) and not checkpoint_files:
+        given = "--conversion" if conversion_files else "--public-key"
+        raise click.UsageError(t("{option} is read against checkpoints; give --checkpoint FILE|DIR too",
+                                 option=given))
     with open_engine(database, read_only=True) as engine:
         report = engine.verify()
         held = (checkpoints.check(engine, checkpoint_files, public_key, conversion_files) if checkpoint_files

@@ -1,26 +1,40 @@
 """The ``flowengine`` command: the one place where library errors become messages and exit codes.
 
 Exit codes: 0 done, 1 refused or invalid, 2 usage error (click's: an unknown option, a missing
-argument, a malformed option value), 3 internal error. Subcommand modules are imported only when
-their command runs, so ``flowengine --help`` stays fast.
+argument, a malformed option value), 3 internal error; 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM), each once what the command had begun is rolled back and its temporary files removed.
+Subcommand modules are imported only when their command runs, so ``flowengine --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import errno
+import gc
 import importlib
 import os
 from typing import Any
 
-import click
+# click and flowengine's first modules are loaded with collection paused, as every later import
+# of a command is (startup.py): what they make lives as long as the process.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import click
 
-from flowengine import __version__
-from flowengine.i18n import N_
+    from flowengine import __version__
+    from flowengine.i18n import N_
 
-from .helptext import Group
+    from .helptext import Group
+finally:
+    if _collecting:
+        gc.enable()
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 DEBUG_ENV = "FLOWENGINE_DEBUG"
+_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # the machine's to fix, not a bug
 LANGUAGE_ENV = "FLOWENGINE_LANG"
 
 # name → (module relative to this package, attribute, short help); help is here so listing commands
@@ -147,9 +161,20 @@ class FlowEngineGroup(Group):
         except BrokenPipeError:  # `flowengine … | head` closed the pipe: nothing more to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
             ctx.exit(0)
-        except KeyboardInterrupt:
-            click.echo(t("interrupted"), err=True)
-            ctx.exit(130)
+        except OSError as exc:
+            if exc.errno not in _WRITE_FAILURES or os.environ.get(DEBUG_ENV):
+                raise
+            # what escapes the library as such is a write to standard output (`> /dev/full`, a full disk)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nor again at exit, where Python flushes what is left
+            click.echo(t("error: could not write {where}: {reason}", where=exc.filename or t("standard output"),
+                         reason=exc.strerror or exc), err=True)
+            ctx.exit(EXIT_INVALID)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (startup.Terminated): cleaned up on the way here
+            from .startup import Terminated
+
+            stopped = isinstance(exc, Terminated)
+            click.echo(t("terminated") if stopped else t("interrupted"), err=True)
+            ctx.exit(EXIT_TERMINATED if stopped else EXIT_INTERRUPTED)
         except Exception as exc:  # last line of defence: never a traceback for users
             if os.environ.get(DEBUG_ENV):
                 raise

@@ -12,22 +12,38 @@ inside :func:`loading` too.
 
 Only the process that runs one command and ends may freeze: a program calling the commands
 again and again (a test run through click's CliRunner) would otherwise keep every cycle of
-garbage it had made before each call.
+garbage it had made before each call. That process also takes SIGTERM as Ctrl-C
+(:class:`Terminated`), so that what a command cleans up on the way out is cleaned up then too.
 """
 
 from __future__ import annotations
 
 import gc
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 _own_process = False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a service manager stopping a job), handled as Ctrl-C is:
+    transactions roll back and temporary files — an import's spooled standard input, a file
+    being replaced — are removed on the way out, where Python's default would end the process
+    on the spot and leave them behind."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def own_process() -> None:
-    """This process ends when its one command does (the console script, ``python -m``)."""
+    """This process ends when its one command does (the console script, ``python -m``): SIGTERM
+    ends it as Ctrl-C does (:class:`Terminated`)."""
     global _own_process
     _own_process = True
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
 
 
 @contextmanager

@@ -89,14 +89,32 @@ def standard_input_bytes(limit: int) -> bytes:
     return sys.stdin.buffer.read(limit)
 
 
+KEEP_FREE = 1 << 30  # bytes a spooled standard input leaves free on its disk
+_SPOOL_CHUNK = 1 << 20
+
 def spooled_standard_input(folder: Path) -> Path:
     """Standard input copied into ``folder`` as a file named :data:`STDIN_NAME`, for readers that
-    need a file (they read it more than once); bounded by the disk, not by memory."""
+    need a file (they read it more than once); bounded by the disk, not by memory — and never
+    the whole disk: a pipe that does not end (``< /dev/zero``) is refused while :data:`KEEP_FREE`
+    bytes are still free there, as is a disk that runs full, with one line and nothing written."""
+    from flowengine.errors import InvalidInput
+    from flowengine.i18n import t
+
     if sys.stdin.isatty():
         raise click.UsageError("'-' reads standard input, which is a terminal here; pipe the file in: … < FILE")
     path = folder / STDIN_NAME
-    with path.open("wb") as spool:
-        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    fix = t("pass the log as a file, or set TMPDIR to a folder with more room")
+    try:
+        with path.open("wb") as spool:
+            while chunk := sys.stdin.buffer.read(_SPOOL_CHUNK):
+                if shutil.disk_usage(folder).free - len(chunk) < KEEP_FREE:
+                    raise InvalidInput(t("standard input is larger than {folder} has room for (it keeps {size} "
+                                         "free); {fix}", folder=folder.parent, size=f"{KEEP_FREE >> 20:,} MiB",
+                                         fix=fix))
+                spool.write(chunk)
+    except OSError as exc:
+        raise InvalidInput(t("could not keep standard input in {folder}: {reason}; {fix}", folder=folder.parent,
+                             reason=exc.strerror or exc, fix=fix)) from exc
     return path
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from flowengine.errors import FlowEngineError
+from flowengine.i18n import t
 
 
 @contextlib.contextmanager
@@ -26,7 +27,17 @@ def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEng
     ``output`` stays as it was; an OSError becomes ``error(f"{failure}: {reason}")``.
     The file gets an existing ``output``'s mode, else the usual 0644 (mkstemp makes it 0600),
     so a diagram committed or served from ``diagrams/`` stays readable; ``mode`` chooses another
-    (a backup is its owner's alone)."""
+    (a backup is its owner's alone).
+
+    A stream is written as it is, never replaced: a character device (``/dev/null``, a terminal),
+    a named pipe, or a path through ``/proc`` (``/dev/stdout``) — replacing one would, for root,
+    put a plain file where the device was. A block device is refused."""
+    try:
+        if _written_through(output):
+            yield output
+            return
+    except OSError as exc:
+        raise error(f"{failure}: {exc.strerror or exc}") from exc
     try:
         if mode is None:
             mode = _mode_of(output)
@@ -44,6 +55,26 @@ def replacing(output: Path, failure: str, error: type[FlowEngineError] = FlowEng
         if isinstance(exc, OSError):
             raise error(f"{failure}: {exc.strerror or exc}") from exc
         raise
+
+
+def _written_through(output: Path) -> bool:
+    """Whether ``output`` is a stream to write into rather than a file to replace (see :func:`replacing`)."""
+    try:
+        found = os.stat(output)  # what a link leads to
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # nothing there yet, or a dangling link: a new file
+    if stat.S_ISBLK(found.st_mode):
+        raise OSError(errno.EINVAL, t("it is a block device; name a file"), str(output))
+    if stat.S_ISCHR(found.st_mode) or stat.S_ISFIFO(found.st_mode) or stat.S_ISSOCK(found.st_mode):
+        return True
+    hop, hops = str(output), 0
+    while os.path.islink(hop) and hops < 40:  # /dev/stdout → /proc/self/fd/1 → wherever standard output goes
+        target = os.readlink(hop)
+        hop = target if os.path.isabs(target) else os.path.join(os.path.dirname(hop), target)
+        if os.path.normpath(hop).startswith("/proc/"):
+            return True
+        hops += 1
+    return False
 
 
 def _mode_of(output: Path) -> int:

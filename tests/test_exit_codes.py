@@ -117,7 +117,7 @@ CASES: dict[str, Case] = {
                  "flowengine.demo.build_demo"),
     "import": Case((ROAD, "-w", "road-traffic-fines", "--workflows", EVENTLOG_WORKFLOWS, "--actor", "police"),
                    (ROAD, "-w", "ops"), (ROAD, "-w", "ops", "--map", "nonsense"), ENGINE),
-    "completion": Case(("bash",), None, ("tcsh",), "flowengine_cli.completion.get_completion_class"),
+    "completion": Case(("bash",), None, ("tcsh",), "click.shell_completion.get_completion_class"),
     "report": Case(("--out", "{dir}/site"), ("--out", "{dir}/site", "--workflow", "nosuch"),
                    ("--out", "{dir}/site", "--min-count", "1"), ENGINE),
     "export": Case(("-o", "{dir}/log.csv"), ("--workflow", "nosuch"), ("--format", "nope"), ENGINE),

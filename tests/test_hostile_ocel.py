@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from flowengine import jsontext
 from flowengine.errors import InvalidInput
-from flowengine.eventlog import jsonstream, ocel_reader
+from flowengine.eventlog import ocel_reader
 from flowengine.eventlog.ocel_reader import OcelLog
 
 from .test_hostile_limits import import_refused
@@ -60,8 +61,8 @@ def test_an_attribute_name_longer_than_the_limit_is_refused_too(tmp_path: Path,
 
 def test_an_element_longer_than_the_stream_may_hold_is_refused_at_its_character(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jsonstream, "ELEMENT_LIMIT", 1000)
-    monkeypatch.setattr(jsonstream, "_CHUNK", 256)
+    monkeypatch.setattr(jsontext, "ELEMENT_LIMIT", 1000)
+    monkeypatch.setattr(jsontext, "_CHUNK", 256)
     log = tmp_path / "element.jsonocel"
     log.write_text('{"objects": [{"id": "C1", "type": "proposal", "note": "' + "y" * 5000 + '"}], "events": []}',
                    encoding="utf-8")
@@ -72,7 +73,7 @@ def test_an_element_longer_than_the_stream_may_hold_is_refused_at_its_character(
 
 def test_nesting_deeper_than_the_limit_is_refused_with_its_event(tmp_path: Path) -> None:
     deep: Any = "x"
-    for _ in range(jsonstream.MAX_DEPTH):
+    for _ in range(jsontext.MAX_DEPTH):
         deep = [deep]
     log = _log(tmp_path / "deep.jsonocel", [_event(1), _event(2, extra=deep)])
     import_refused(tmp_path, log, "deep.jsonocel: event 2 (e2): values nested deeper than 32 levels")
@@ -80,7 +81,7 @@ def test_nesting_deeper_than_the_limit_is_refused_with_its_event(tmp_path: Path)
 
 def test_nesting_as_deep_as_the_limit_reads(tmp_path: Path) -> None:
     deep: Any = "x"
-    for _ in range(jsonstream.MAX_DEPTH - 4):  # the document, the array, the event, its member: 32 in all
+    for _ in range(jsontext.MAX_DEPTH - 4):  # the document, the array, the event, its member: 32 in all
         deep = [deep]
     log = _log(tmp_path / "deep.jsonocel", [_event(1, extra=deep)])
     assert len(_rows(log)) == 1

@@ -257,3 +257,21 @@ def test_the_store_returns_only_rows_in_the_wanted_states_so_a_rare_stage_reads_
     # A state's shortest deadline has passed for every row returned, and no progress restarted an
     # implementation's clock since: each row the store returns is overdue.
     assert overdue and len(returned) == len(overdue)
+
+
+@pytest.mark.sqlite_only
+def test_a_stage_in_the_waiting_order_reads_each_of_its_states_apart_by_index(national: FlowEngine) -> None:
+    """Each state's proposals longest waiting first (migration 0013), a page from each: never the
+    waiting order of every proposal, which passes the finished ones first."""
+    from flowengine.service import paging
+
+    with national.database.read() as conn:
+        wanted = paging._filter(paging._Facts(conn, None), NOW, workflow=None, state=None, title=None,
+                                stage="implementation", owner=None, overdue=False, final=False)
+        compiled = listing.statement(wanted, sort="waiting", after=None, limit=50).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + str(compiled), tuple(_sqlite(p) for p in params)))
+    assert "USING INDEX ix_proposals_state_waiting (state=?)" in plan, plan
+    assert "ix_proposals_waiting" not in plan and "SCAN proposals" not in plan, plan

@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from flowengine_cli import terminal
 from flowengine_cli.main import cli
 
 from flowengine.history.records import Actor
@@ -104,3 +112,47 @@ def test_dash_on_a_terminal_is_a_usage_error_not_a_wait(place: Place, command: l
     screen = run_in_terminal(command, place.env(), timeout=60)
     assert screen.exit_code == 2, screen.output
     assert "'-' reads standard input, which is a terminal here; pipe the file in" in screen.output
+
+
+def test_standard_input_larger_than_the_disk_has_room_for_is_refused_and_its_spool_removed(
+        place: Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import - < /dev/zero`` once filled the disk: the spool keeps :data:`KEEP_FREE` free."""
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    monkeypatch.setattr(terminal, "KEEP_FREE", shutil.disk_usage(spools).total)  # no chunk fits
+    result = place.run("import", "-", "--format", "csv", "-w", "minimal",
+                       stdin=b"case:concept:name,concept:name,time:timestamp\n" * 1000)
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith(f"error: standard input is larger than {spools} has room for (it keeps ")
+    assert "pass the log as a file, or set TMPDIR to a folder with more room" in result.stderr
+    assert list(spools.iterdir()) == []
+
+
+def test_a_terminated_import_from_standard_input_removes_its_spool_and_says_so(place: Place, tmp_path: Path) -> None:
+    """SIGTERM (``kill``, ``timeout``) is taken as Ctrl-C: the spooled standard input is removed
+    (Python's default would end the process on the spot and leave it behind), exit 143."""
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    environment = {name: value for name, value in os.environ.items() if name not in CLEARED_ENV}
+    environment |= place.env() | {"TMPDIR": str(spools)}
+    process = subprocess.Popen([sys.executable, "-m", "flowengine_cli", "import", "-", "--format", "csv", "-w",
+                                "minimal"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment)
+    assert process.stdin is not None
+    try:
+        process.stdin.write(b"case:concept:name,concept:name,time:timestamp\n")
+        process.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not list(spools.glob(f"*/{terminal.STDIN_NAME}")):  # spooling: waiting for more input
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate(timeout=60)
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)  # closes standard input only once it has ended
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+    assert process.returncode == 143, stderr
+    assert stderr.decode().strip() == "terminated"
+    assert list(spools.iterdir()) == []

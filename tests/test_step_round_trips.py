@@ -120,16 +120,16 @@ def test_a_step_of_a_member_login_goes_to_the_server_twice(place: Place, tmp_pat
     with place.engine("melhus") as flow:
         flow.note("MEL-1", "warming up", actor=me)
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
-        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-2", "seen", actor=me, idempotency_key="n-2"))
-        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         engines._CACHE.clear()  # as in a new process: the read asks for the definition too
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "fresh", actor=me))
         # that read is a statement of its own, prepared on this connection first (once)
-        assert trips == [["PREPARE"], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["PREPARE"], ["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         engines._CACHE.clear()
         trips = exchanges(flow, tmp_path, lambda: flow.note("MEL-3", "again", actor=me))
-        assert trips == [["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]
+        assert trips == [["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         assert [e.kind for e in flow.history("MEL-2")[1]] == ["created", "noted"]
         assert [e.comment for e in flow.history("MEL-3")[1]] == ["", "fresh", "again"]
 
@@ -192,10 +192,44 @@ def test_an_error_between_the_read_and_the_write_rolls_the_step_back(place: Plac
         completed = [line.split("\t")[3].strip().strip('"') for line in trace.splitlines()
                      if line.split("\t")[:3:2] == ["B", "CommandComplete"]]
         # (psycopg then forgets what it prepared in the transaction: DEALLOCATE ALL)
-        assert completed[:3] == ["BEGIN", "SELECT 1", "ROLLBACK"] and "INSERT 0 1" not in completed
+        assert completed[:3] == ["BEGIN", "SELECT 1", "ROLLBACK"] and completed.count("SELECT 1") == 1  # no write
         assert driver.info.transaction_status == pq.TransactionStatus.IDLE and not driver.autocommit
         monkeypatch.undo()
         assert flow.standing("MEL-1").proposal.state == "draft"  # nothing of it was written
+        assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
+        assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
+
+
+def test_a_write_the_server_refuses_ends_its_round_trip_and_leaves_the_connection_usable(
+        place: Place, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write and its COMMIT go out together; when the server refuses the write (here the event
+    trigger: an event recorded under another login), it skips the COMMIT, the step fails with the
+    server's reason, nothing is written, and the connection is out of libpq's pipeline mode, out of
+    the failed transaction, and takes the next step."""
+    import dataclasses
+
+    from psycopg import pq
+
+    from flowengine.errors import StoreError
+    from flowengine.service import steps
+
+    me = Actor(place.logins["melhus"], LEADER)
+    with place.engine("melhus") as flow:
+        flow.note("MEL-1", "warming up", actor=me)
+        real = steps.next_event
+
+        def forged(*args: Any, **kwargs: Any) -> Any:
+            return dataclasses.replace(real(*args, **kwargs), login="postgres")
+
+        monkeypatch.setattr(steps, "next_event", forged)
+        with pytest.raises(StoreError, match="may not record a step as login postgres"):
+            flow.advance("MEL-1", "send", actor=me)
+        monkeypatch.undo()
+        with flow.database.write() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None and driver.pgconn.pipeline_status == pq.PipelineStatus.OFF
+        assert driver.info.transaction_status == pq.TransactionStatus.IDLE
+        assert flow.standing("MEL-1").proposal.state == "draft"
         assert flow.advance("MEL-1", "send", actor=me).proposal.state == "political_review"
         assert [e.kind for e in flow.history("MEL-1")[1]] == ["created", "noted", "advanced"]
 
@@ -230,7 +264,9 @@ def test_a_read_prepared_on_the_server_but_forgotten_here_is_taken_as_prepared(p
         with flow.database.write() as conn:
             assert conn.info.pop(PREPARED)  # forgotten here; still on the server
         trips = exchanges(flow, tmp_path, lambda: flow.advance("MEL-1", "send", actor=me))
-        assert trips == [[], ["BEGIN", "SELECT 1"], ["INSERT 0 1", "COMMIT"]]  # PREPARE answered with an error
+        # the PREPAREs (the read's, and the writes' along) answered with an error; which of them
+        # the server holds (all three); then the step
+        assert trips == [[], ["SELECT 3"], ["BEGIN", "SELECT 1"], ["SELECT 1", "COMMIT"]]
         assert flow.standing("MEL-1").proposal.state == "political_review"
 
 

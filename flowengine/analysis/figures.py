@@ -187,6 +187,8 @@ class FunnelStage:
 
 @dataclass(frozen=True)
 class Funnel:
+    """How many proposals reached each stage, and how many were implemented, evaluated or carried on."""
+
     proposals: int
     stages: tuple[FunnelStage, ...]
     implemented: int  # ended with outcome "implemented"

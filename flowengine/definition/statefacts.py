@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowengine import jsontext
 from flowengine.definition import buildcache
 from flowengine.definition.model import Workflow
 
@@ -65,7 +66,7 @@ class Index:
         if path is None:
             return
         with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            raw: Any = json.loads(path.read_text(encoding="utf-8"))
+            raw: Any = jsontext.loads(path.read_text(encoding="utf-8"))
             for digest, states in raw.items():
                 self.known[str(digest)] = {str(name): StateFacts(stage, owner, bool(final), floor)
                                            for name, (stage, owner, final, floor) in states.items()}

@@ -10,9 +10,9 @@ export is refused, never sealed under a commitment it does not match.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from flowengine import jsontext
 from flowengine.eventlog.attributes import ERASABLE
 from flowengine.history.erasure import ACTOR, COMMENT, ERASED, FIELD, Committed, commit, from_carried
 from flowengine.i18n import t
@@ -27,7 +27,7 @@ def read_carried(text: str, actor: str, comment: str, changes: dict[str, Any]) -
     if not text:
         return None
     try:
-        parsed = json.loads(text)
+        parsed = jsontext.loads(text)
     except ValueError:
         parsed = None
     found = from_carried(parsed)

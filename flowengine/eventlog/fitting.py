@@ -3,12 +3,12 @@ declared transition a step takes, who may take it, and times with their zone. Pu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flowengine import jsontext
 from flowengine.definition.model import Workflow
 from flowengine.eventlog.meanings import LOGIN, RECORDED
 from flowengine.history.records import MIGRATED, Stamp, actor_problem
@@ -124,7 +124,7 @@ def json_object(text: str) -> dict[str, Any] | None:
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

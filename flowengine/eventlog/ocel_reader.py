@@ -13,7 +13,7 @@ attribute of that name — so flowengine's export, whose events carry every ``fl
 attribute, is rebuilt exactly, as from CSV and XES. Values that are not strings (numbers, as
 some tools write them) are read as their JSON text.
 
-The file is read twice and never whole (:mod:`flowengine.eventlog.jsonstream`): first the
+The file is read twice and never whole (:mod:`flowengine.jsontext`): first the
 objects (their types, and the case objects' attributes), then the events, one at a time.
 Positions are "event N (its id)", N counted from 1 in the file's order.
 
@@ -21,8 +21,8 @@ Limits, so that a hostile file is refused early, in bounded memory, with where i
 at most :data:`MAX_OBJECTS` objects, :data:`MAX_EVENTS` events and
 :data:`MAX_EVENTS_PER_CASE` events related to one case object, :data:`MAX_VALUE_CHARS`
 characters in any string (an id, a type, an attribute's name or value), values nested at most
-:data:`jsonstream.MAX_DEPTH` levels and :data:`jsonstream.ELEMENT_LIMIT` characters in one
-object or event (see :mod:`flowengine.eventlog.jsonstream`).
+:data:`jsontext.MAX_DEPTH` levels and :data:`jsontext.ELEMENT_LIMIT` characters in one
+object or event (see :mod:`flowengine.jsontext`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from typing import Any
 
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog.attributes import ACTIVITY, CASE, CASE_PREFIX, TIMESTAMP
-from flowengine.eventlog.jsonstream import JsonStream, oversized
 from flowengine.eventlog.meanings import CASE as CASE_INDEX
 from flowengine.eventlog.sources import DAMAGED, MISSING, damaged, open_text
 from flowengine.i18n import t
+from flowengine.jsontext import JsonStream, oversized
 
 PROPOSAL_TYPE = "proposal"  # flowengine's own object type for proposals (see ocel_writer)
 MAX_OBJECTS = 1_000_000  # objects in one log

@@ -64,8 +64,9 @@ def open_log(path: str | Path, fmt: str | None = None) -> EventLog:
     if chosen not in FORMATS:
         raise InvalidInput(t("unknown log format '{chosen}'; choose one of: {formats}", chosen=chosen,
                              formats=", ".join(FORMATS)))
-    if not source.is_file():
-        raise InvalidInput(t("cannot read {path}: no such file", path=source))
+    if not source.is_file():  # a log is read more than once: a device or a pipe cannot be (use "-" for a pipe)
+        raise InvalidInput(t("cannot read {path}: not a file (a pipe goes through standard input: … - < LOG)",
+                             path=source) if source.exists() else t("cannot read {path}: no such file", path=source))
     return readers()[chosen](source)
 
 

@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowengine import jsontext
 from flowengine.atomicfile import creating
 from flowengine.clock import as_utc, iso_utc
 from flowengine.errors import InvalidInput, NotFound
@@ -208,7 +209,7 @@ def read_all(paths: Sequence[Path]) -> list[Checkpoint]:
 def read(path: Path) -> Checkpoint:
     """A checkpoint file, its shape checked (not yet its signature: see :meth:`Checkpoint.problems`)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.read_file(path, arrays=frozenset({"chains"}))
     except OSError as exc:
         raise InvalidInput(t("cannot read checkpoint {file}: {reason}", file=path,
                              reason=exc.strerror or exc)) from exc

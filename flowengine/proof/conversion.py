@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowengine import jsontext
 from flowengine.atomicfile import creating
 from flowengine.clock import as_utc, iso_utc
 from flowengine.errors import InvalidInput
@@ -182,16 +183,15 @@ def _is_record(path: Path) -> bool:
     """Whether a file in a checkpoint folder is a conversion record (by its ``format``); anything
     else is read as a checkpoint, and refused as one when it is not."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return bool(jsontext.file_member(path, "format") == FORMAT)
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 def read(path: Path) -> Record:
     """A conversion record file, its shape checked (not yet its signature: :meth:`Record.problems`)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.read_file(path, arrays=frozenset({"chains"}))
     except OSError as exc:
         raise InvalidInput(t("cannot read conversion record {file}: {reason}", file=path,
                              reason=exc.strerror or exc)) from exc

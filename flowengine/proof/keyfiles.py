@@ -24,6 +24,8 @@ PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
 
 
+MAX_KEY_BYTES = 64 * 1024  # a PEM Ed25519 key is about 120 bytes
+
 def public_path(private: Path) -> Path:
     return private.with_name(private.name + ".pub")
 
@@ -52,11 +54,18 @@ def write_key_pair(private: Path) -> tuple[Path, bytes]:
 
 
 def _read(path: Path) -> bytes:
+    """The key file's bytes; at most :data:`MAX_KEY_BYTES`, so a wrong path (a log, ``/dev/zero``)
+    is refused at once instead of read whole."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_KEY_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(t("cannot read key file {file}: {reason}", file=path,
                              reason=exc.strerror or exc)) from exc
+    if len(raw) > MAX_KEY_BYTES:
+        raise InvalidInput(t("{file} is not a key file: it is larger than {size} KiB, and a key is a few hundred "
+                             "bytes", file=path, size=MAX_KEY_BYTES // 1024))
+    return raw
 
 
 def read_signer(private: Path) -> Signer:

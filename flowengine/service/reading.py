@@ -74,8 +74,10 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
             if not perms.may_read(current.workflow):
                 continue
             past = as_of_events(current, events) if events else None
+            # a title holds the text in any case, letter by letter as the databases compare
+            # (lower(), not casefold(): "ß" is not "ss"; store.titles)
             if past is not None and (not state or past.state == state) and \
-                    (not title or title.casefold() in past.title.casefold()):
+                    (not title or title.lower() in past.title.lower()):
                 found.append(_standing(engine, conn, past, chain.last_activity(events), as_of, language, events,
                                        _last_erasure(events)))
     found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)

@@ -8,13 +8,13 @@ own type processors (written directly for the two SQLite binds several times a s
 the DBAPI connection inside the SQLAlchemy connection's transaction. Tests compare what both
 paths store and read.
 
-On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection, so
-later runs send only its values. The write connection runs in autocommit there and flowengine
-sends ``BEGIN`` itself (see :func:`flowengine.store.database.Database.write`): a transaction's
-first statement run here goes out with the ``BEGIN`` it is owed in one simple query (``BEGIN;
-EXECUTE name(values)``, the statement prepared by name once per connection), and
-:meth:`DriverStatement.last` sends a transaction's last statement with its ``COMMIT`` in one
-pipeline — one round trip each, so a step that reads and then writes is two.
+On PostgreSQL (psycopg 3) a statement is also prepared on the server once per connection
+(``PREPARE name AS …``, along with the statements that follow it in a step), so later runs send
+only its name and values. The write connection runs in autocommit there and flowengine sends
+``BEGIN`` itself (see :func:`flowengine.store.database.Database.write`): a transaction's first
+statement run here (:meth:`DriverStatement.first`) goes out with the ``BEGIN`` it is owed, and
+its last (:meth:`DriverStatement.last`) with its ``COMMIT``, each in one round trip of libpq's
+pipeline mode — so a step that reads and then writes is two.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ BEGIN_OWED = "flowengine_begin_owed"
 # In a connection's ``info``: the names of the statements prepared on it by flowengine's own
 # ``PREPARE`` (forgotten at any rollback: psycopg then deallocates every prepared statement)
 PREPARED = "flowengine_prepared"
+# In a connection's ``info``: psycopg's converter of values for the statements run by name there
+# (it keeps what it learnt of converting each type of value; a new one would learn it again)
+_TRANSFORMER = "flowengine_transformer"
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")  # a named parameter as psycopg's SQLAlchemy dialect writes it
 _DUPLICATE_PREPARED_STATEMENT = "42P05"
 _UNKNOWN_PREPARED_STATEMENT = "26000"
@@ -76,13 +79,13 @@ class DriverStatement:
             self.record = namedtuple("Row", keys)._make  # type: ignore[attr-defined]
         self.error = dialect.loaded_dbapi.Error
         self.server_prepared = dialect.name == "postgresql"
+        # statements prepared along with this one, outside the transaction (see _prepare)
+        self.companions: tuple[DriverStatement, ...] = ()
         if self.server_prepared:
-            # For a transaction's first statement: prepared once per connection by name, then run as
-            # ``BEGIN; EXECUTE name(values)`` in one simple query — one round trip, and no pipeline
-            # (whose machinery costs the client more than the round trip it saves on loopback).
-            from psycopg import ClientCursor
+            # Prepared once per connection by name (``PREPARE``), then run by that name with
+            # libpq's own calls (see _exchange).
+            from psycopg.adapt import PyFormat
 
-            self.client_cursor = ClientCursor
             order: list[str] = []
 
             def numbered(match: re.Match[str]) -> str:
@@ -94,7 +97,9 @@ class DriverStatement:
             self.order = order
             self.name = "flowengine_" + hashlib.sha256(text.encode()).hexdigest()[:16]
             self.prepare_sql = f"PREPARE {self.name} AS {text}"
-            self.begin_sql = f"BEGIN; EXECUTE {self.name}({', '.join(['%s'] * len(order))})"
+            self.name_bytes = self.name.encode()
+            # every value sent as text, to the type the PREPARE gave its parameter
+            self.formats = [PyFormat.TEXT] * len(order)
 
     def _bound(self, params: dict[str, Any]) -> Any:
         if self.defaults:
@@ -104,66 +109,58 @@ class DriverStatement:
         return {name: process(params[name]) if process else params[name] for name, process in self.binds}
 
     def run(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """Execute in the connection's transaction (begun as SQLAlchemy would begin it); driver
-        errors become SQLAlchemy's, as every caller expects."""
+        """Execute in the connection's transaction (begun as SQLAlchemy would begin it) and hand
+        back the driver's cursor; driver errors become SQLAlchemy's, as every caller expects."""
         bound = self._bound(params)
         if not conn.in_transaction():
             conn.begin()
+        driver: Any = conn.connection.driver_connection
         if not self.server_prepared:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor = driver.cursor()
             _announce(conn, cursor, self.sql, bound)
             try:
                 return cursor.execute(self.sql, bound)
             except self.error as error:
                 raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
         owed = owes_begin(conn)  # before the announcement: a listener must not send it on its own
-        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        _announce(conn, cursor, self.sql, bound)
         try:
-            if not owed:
-                cursor = driver.cursor()
-                _announce(conn, cursor, self.sql, bound)
-                return cursor.execute(self.sql, bound, prepare=True)
-            # The transaction's BEGIN and this statement in one round trip: the connection is in
-            # autocommit, so psycopg sends no BEGIN of its own, and a simple query may hold both.
+            if owed:  # a round trip of its own here; first() sends it along with the statement
+                driver.execute("BEGIN")
+            return cursor.execute(self.sql, bound, prepare=True)
+        except self.error as error:
+            raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The first row the statement returns (raw; see :meth:`row`), or None; as a
+        transaction's first statement on PostgreSQL, sent with its ``BEGIN`` in one round trip."""
+        if not self.server_prepared or not (conn.info and conn.info.get(BEGIN_OWED)):
+            return self.run(conn, params).fetchone()
+        bound = self._bound(params)
+        if not conn.in_transaction():
+            conn.begin()
+        owes_begin(conn)  # paid by this round trip
+        driver: Any = conn.connection.driver_connection
+        _announce(conn, None, self.sql, bound)
+        try:
+            # the connection is in autocommit (psycopg sends no BEGIN of its own), and nothing
+            # was sent in the transaction yet: the statements can be prepared now if need be
             self._prepare(conn, driver)
-            cursor = self.client_cursor(driver)
-            _announce(conn, cursor, self.sql, bound)
-            values = [bound[name] for name in self.order]
             try:
-                cursor.execute(self.begin_sql, values)
+                return self._exchange(conn, driver, bound, begin=True, commit=False)
             except self.error as error:
                 if getattr(error, "sqlstate", None) != _UNKNOWN_PREPARED_STATEMENT:
                     raise
                 # Deallocated behind flowengine's back (psycopg deallocates everything when a
                 # statement on the connection drops or alters something): nothing was done in the
-                # transaction yet, so it is begun again with the statement prepared afresh.
+                # transaction yet, so it is begun again with the statements prepared afresh.
                 driver.rollback()
                 conn.info.pop(PREPARED, None)
                 self._prepare(conn, driver)
-                cursor.execute(self.begin_sql, values)
-            cursor.nextset()  # past the BEGIN's answer, to the statement's rows
-            return cursor
+                return self._exchange(conn, driver, bound, begin=True, commit=False)
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
-
-    def _prepare(self, conn: Connection, driver: Any) -> None:
-        """The statement prepared on the connection under its name, once (outside any
-        transaction: the connection is in autocommit and its BEGIN not sent yet)."""
-        prepared = conn.info.setdefault(PREPARED, set())
-        if self.name in prepared:
-            return
-        try:
-            driver.execute(self.prepare_sql)
-        except self.error as error:
-            # prepared before on this server session, and forgotten here (a rollback): the same text
-            if getattr(error, "sqlstate", None) != _DUPLICATE_PREPARED_STATEMENT:
-                raise
-        prepared.add(self.name)
-
-    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The first row the statement returns (raw; see :meth:`row`), or None; as a
-        transaction's first statement on PostgreSQL, sent with its ``BEGIN`` in one round trip."""
-        return self.run(conn, params).fetchone()
 
     def last(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The first row the statement returns, or None, with the transaction committed in the same
@@ -171,29 +168,107 @@ class DriverStatement:
         last statement of a transaction only: nothing may be written after it."""
         if not self.server_prepared:
             return self.run(conn, params).fetchone()
-        # psycopg's pipeline: what is queued in it (the statement, the COMMIT) goes out with one
-        # sync when the block ends, and the results come back together. Nothing is fetched inside
-        # the block: a fetch there would flush, a round trip of its own.
         bound = self._bound(params)
         if not conn.in_transaction():
             conn.begin()
         owed = owes_begin(conn)
         driver: Any = conn.connection.driver_connection
-        cursor = driver.cursor()
-        _announce(conn, cursor, self.sql, bound)
+        _announce(conn, None, self.sql, bound)
         try:
-            with driver.pipeline():
-                if owed:  # a transaction whose only statement this is: BEGIN, it, COMMIT at once
-                    driver.execute("BEGIN")
-                cursor.execute(self.sql, bound, prepare=True)
-                driver.execute("COMMIT")  # as a statement, not commit(): that would sync at once
-            found = cursor.fetchone()
+            if owed:  # a transaction whose only statement this is: BEGIN, it, COMMIT at once
+                self._prepare(conn, driver)
+            else:
+                self._prepare_within(conn, driver)
+            # Should the statement fail, the server skips the COMMIT, and the transaction is
+            # rolled back as after any error.
+            found = self._exchange(conn, driver, bound, begin=owed, commit=True)
         except self.error as error:
             raise DBAPIError.instance(self.sql, bound, error, self.error, dialect=conn.dialect) from error
         # Committed. Whatever the caller still sends in this transaction (the reads of a conflict's
         # message) runs in a transaction of its own again, begun as the first one was.
         conn.info[BEGIN_OWED] = True
         return found
+
+    def _exchange(self, conn: Connection, driver: Any, bound: Any, *, begin: bool, commit: bool) -> Any:
+        """``BEGIN`` (``begin``), the statement by its prepared name, ``COMMIT`` (``commit``), in
+        one round trip: libpq's pipeline mode, driven by psycopg's own compiled calls — the values
+        converted by psycopg's adapters (a transformer kept per connection), the answers read as
+        psycopg reads them — without its cursor and pipeline objects, whose Python bookkeeping
+        cost the client more than the server spent on the statement. The statement's first row
+        (raw, as a cursor would fetch it), or None; the first error the server answered is raised
+        as psycopg raises it."""
+        from psycopg import errors, pq
+        from psycopg.generators import fetch_many, send
+
+        info = conn.info
+        converter = info.get(_TRANSFORMER)
+        if converter is None or converter.connection is not driver:
+            from psycopg.adapt import Transformer
+
+            converter = info[_TRANSFORMER] = Transformer(driver)
+        values = converter.dump_sequence([bound[name] for name in self.order], self.formats)
+        pgconn = driver.pgconn
+        answers: list[Any] = []
+        with driver.lock:
+            pgconn.enter_pipeline_mode()
+            try:
+                if begin:
+                    pgconn.send_query_params(b"BEGIN", None)
+                pgconn.send_query_prepared(self.name_bytes, values)
+                if commit:
+                    pgconn.send_query_params(b"COMMIT", None)
+                pgconn.pipeline_sync()
+                driver.wait(send(pgconn))
+                while True:
+                    got = driver.wait(fetch_many(pgconn))
+                    if got and got[-1].status == pq.ExecStatus.PIPELINE_SYNC:
+                        break
+                    answers.extend(got)
+            finally:
+                _leave_pipeline(driver)
+        for answer in answers:
+            if answer.status == pq.ExecStatus.FATAL_ERROR:
+                raise errors.error_from_result(answer, encoding=driver.info.encoding)
+        result = answers[1 if begin else 0]
+        if result.ntuples == 0:
+            return None
+        converter.set_pgresult(result)
+        return converter.load_row(0, tuple)
+
+    def _prepare(self, conn: Connection, driver: Any) -> None:
+        """The statement and its companions prepared on the connection under their names, once
+        (outside any transaction: the connection is in autocommit and its BEGIN not sent yet), in
+        one round trip unless one of them is there already."""
+        prepared = conn.info.setdefault(PREPARED, set())
+        wanted = [one for one in (self, *self.companions) if one.name not in prepared]
+        if not wanted:
+            return
+        try:
+            driver.execute("; ".join(one.prepare_sql for one in wanted))
+        except self.error as error:
+            # prepared before on this server session, and forgotten here (a rollback): the same
+            # text under the same name. Nothing of that query was done; the ones the server does
+            # not hold are prepared now.
+            if getattr(error, "sqlstate", None) != _DUPLICATE_PREPARED_STATEMENT:
+                raise
+            held = {name for name, in driver.execute("SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)",
+                                                     ([one.name for one in wanted],))}
+            missing = [one.prepare_sql for one in wanted if one.name not in held]
+            if missing:
+                driver.execute("; ".join(missing))
+        prepared.update(one.name for one in wanted)
+
+    def _prepare_within(self, conn: Connection, driver: Any) -> None:
+        """The statement prepared under its name inside an open transaction, where a failed
+        ``PREPARE`` would end it: asked first whether the server holds it (rare: a statement
+        usually comes prepared along with the step's read, see :attr:`companions`)."""
+        prepared = conn.info.setdefault(PREPARED, set())
+        if self.name in prepared:
+            return
+        held = driver.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (self.name,)).fetchone()
+        if held is None:
+            driver.execute(self.prepare_sql)
+        prepared.add(self.name)
 
     def row(self, raw: Any) -> Any:
         """A fetched row converted as SQLAlchemy converts it, its columns named as in SQLAlchemy's Row."""
@@ -204,9 +279,27 @@ class DriverStatement:
 def _announce(conn: Connection, cursor: Any, sql: str, bound: Any) -> None:
     """SQLAlchemy's ``before_cursor_execute`` event, as its own execution fires it, for whoever
     listens (statement logging, tracing, tests that step in between): a statement run here is
-    announced like any other. Nothing is done when nobody listens."""
+    announced like any other, with a cursor of the connection when it runs on none. Nothing is
+    done when nobody listens."""
     if conn._has_events or conn.engine._has_events:
+        if cursor is None:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         conn.dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)
+
+
+def _leave_pipeline(driver: Any) -> None:
+    """Out of libpq's pipeline mode, as psycopg expects its connection; one that cannot leave it
+    (an answer not read: the wait was interrupted) is closed, so that nothing uses it half-way
+    and the pool replaces it."""
+    from psycopg import OperationalError, pq
+
+    pgconn = driver.pgconn
+    if pgconn.pipeline_status == pq.PipelineStatus.OFF:
+        return
+    try:
+        pgconn.exit_pipeline_mode()
+    except OperationalError:
+        driver.close()
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:

@@ -11,15 +11,15 @@ definition's meaning the service checks on the rows it gets and asks for more.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, and_, exists, false, func, not_, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, exists, false, func, not_, or_, select, tuple_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from flowengine.history.records import ERASED_STEP, PROGRESS, Event, Proposal
-from flowengine.store import erasable
+from flowengine.store import erasable, titles
 from flowengine.store.queries import EVENT_COLUMNS, last_steps, newest_erasures, proposal_from_row
 from flowengine.store.schema import definitions, events, proposals
 
@@ -53,7 +53,9 @@ class Group:
 
 @dataclass(frozen=True)
 class Filter:
-    """What the rows themselves can answer. ``title``: a text the title contains, any case;
+    """What the rows themselves can answer. ``title``: a text the title contains, any case
+    (:mod:`titles`); ``titled``: on PostgreSQL, the keys of the readable proposals whose title
+    holds it, as :func:`titles.titled` found them (None: not asked, or too many to name);
     ``groups``: only proposals in one of these (None: any; empty: none); ``not_groups``: none
     in any of these."""
 
@@ -62,6 +64,7 @@ class Filter:
     title: str | None = None
     groups: Sequence[Group] | None = None
     not_groups: Sequence[Group] = ()
+    titled: Sequence[int] | None = None
 
 
 _PROGRESS = events.alias("progress")  # not the newest event each row is joined to
@@ -100,7 +103,7 @@ def _conditions(wanted: Filter) -> list[ColumnElement[bool]]:
     if wanted.state:
         found.append(proposals.c.state == wanted.state)
     if wanted.title:
-        found.append(proposals.c.title.icontains(wanted.title, autoescape=True))
+        found.append(titles.TitleContains(wanted.title, wanted.titled))
     if wanted.groups is not None:
         found.append(or_(*map(_in, wanted.groups)) if wanted.groups else false())
     if wanted.not_groups:
@@ -135,13 +138,49 @@ def _order(sort: str) -> list[Any]:
     return by_id
 
 
+_MOST_STATES = 16  # a filter on more states than this walks the whole order once instead
+
+
+def _states(wanted: Filter, sort: str) -> list[str]:
+    """The states whose own walks of the ``waiting`` order make the page (none: walk the order
+    as a whole): those of the groups a stage, owner or deadline filter chose."""
+    if sort != "waiting" or not wanted.groups:
+        return []
+    states = sorted({state for group in wanted.groups for state in group.states})
+    if wanted.state:
+        states = [state for state in states if state == wanted.state]
+    return states if len(states) <= _MOST_STATES else []
+
+
+def _in_state(wanted: Filter, state: str) -> Filter:
+    """``wanted`` for the proposals in ``state``: each group kept only where it names the state."""
+    def narrowed(groups: Sequence[Group]) -> list[Group]:
+        return [replace(group, states=(state,)) for group in groups if state in group.states]
+
+    return replace(wanted, state=None, groups=narrowed(wanted.groups or ()), not_groups=narrowed(wanted.not_groups))
+
+
 def statement(wanted: Filter, *, sort: str, after: Key | None, limit: int) -> Select[Any]:
-    """The query of one page (tests read its plan)."""
+    """The query of one page (tests read its plan).
+
+    A filter on a few states in the ``waiting`` order (a stage's, an owner's) reads each state's
+    proposals apart, longest waiting first, by the index on (state, state_entered_at, prefix,
+    number) of migration 0013, at most a page from each: the page is the first of those. Walking
+    the order as a whole passed every proposal waiting longer than the page's, in any state —
+    the finished ones first, so more the larger the database."""
     query = (select(*_COLUMNS, _ERASED_SEQ)
              .join_from(proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
              .join(events, and_(events.c.proposal_pk == proposals.c.pk, events.c.seq == proposals.c.version))
-             .where(*_conditions(wanted)).order_by(*_order(sort)).limit(limit))
-    return query if after is None else query.where(_after(sort, after))
+             .order_by(*_order(sort)).limit(limit))
+    states = _states(wanted, sort)
+    if not states:
+        return query.where(*_conditions(wanted), *([] if after is None else [_after(sort, after)]))
+    each = [select(proposals.c.pk).where(*_conditions(_in_state(wanted, state)), proposals.c.state == state,
+                                         *([] if after is None else [_after(sort, after)]))
+            .order_by(*_order(sort)).limit(limit).subquery(f"in_state_{number}")
+            for number, state in enumerate(states)]
+    picked = union_all(*(select(one.c.pk) for one in each)).subquery("picked")
+    return query.where(proposals.c.pk.in_(select(picked.c.pk)))
 
 
 class Listed(NamedTuple):
@@ -161,6 +200,8 @@ def page(conn: Connection, wanted: Filter, *, sort: str, after: Key | None, limi
     more statement, and where the newest event is one, the
     last step before it another."""
     found = []
+    if wanted.title and wanted.titled is None and conn.dialect.name == "postgresql":
+        wanted = replace(wanted, titled=titles.titled(conn, wanted.title))  # one statement, by the index
     rows = conn.execute(statement(wanted, sort=sort, after=after, limit=limit)).all()
     apart = [int(row.pk) for row in rows if row.e_personal is not None]  # event format 3: values kept apart
     kept = erasable.values_of(conn, apart) if apart else {}

@@ -11,11 +11,12 @@ grants, the proposal row, the database's time, the row's update, the event's ins
   whether the request's idempotency key was used, and — when asked — the definition's text;
 - :func:`write_step` writes the row under its optimistic lock and inserts the sealed event in
   one data-modifying statement: ``WITH moved AS (UPDATE … WHERE pk = … AND version = …
-  RETURNING pk) INSERT INTO events … SELECT … FROM moved``. When another writer moved the
-  row first, the update matches nothing and so nothing is inserted. An event of format 3 adds
-  its erasable values to the same statement (``kept AS (INSERT INTO erasable … SELECT … FROM
-  moved, unnest(…))``); the event trigger checks the display name there once the statement's
-  parts are done (it runs after the insert since migration 0011).
+  RETURNING pk), written AS (INSERT INTO events … SELECT … FROM moved) SELECT pk FROM moved``.
+  When another writer moved the row first, the update matches nothing, so nothing is inserted
+  and no row comes back. An event of format 3 adds its erasable values to the same statement
+  (``kept AS (INSERT INTO erasable … SELECT … FROM moved, unnest(…))``); the event trigger
+  checks the display name there once the statement's parts are done (it runs after the insert
+  since migration 0011).
 
 Row-level security and the event trigger apply to both exactly as to the separate statements:
 the read sees only what the login may read, the update only rows it may write, and the insert
@@ -38,7 +39,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, JSON, Connection, Dialect, Integer, Text, bindparam, exists, func, insert, select, update
-from sqlalchemy.sql.expression import Insert, Select
+from sqlalchemy.sql.expression import Select
 
 from flowengine.clock import as_utc
 from flowengine.history.records import Event, Proposal
@@ -81,7 +82,7 @@ def _read_statement(with_definition: bool) -> Select[Any]:
             .where(proposals.c.id == bindparam("proposal_id")))
 
 
-def _write_statement(kept_apart: bool) -> Insert:
+def _write_statement(kept_apart: bool) -> Select[Any]:
     moved = (update(proposals)
              .where(proposals.c.pk == bindparam("b_pk"), proposals.c.version == bindparam("b_version"))
              .values(version=bindparam("b_new_version"), **{name: bindparam(name) for name in STEP_COLUMNS})
@@ -90,16 +91,19 @@ def _write_statement(kept_apart: bool) -> Insert:
     # each value typed as its column, so the driver sends it as such (JSON, times) and the
     # server need not guess the type of a parameter in a select list
     values = select(moved.c.pk, *(bindparam(f"e_{name}", type_=events.c[name].type) for name in keys[1:]))
-    # RETURNING: what says whether a row went in (a statement with a data-modifying CTE returns
-    # rows, and SQLAlchemy gives no row count for one)
-    statement = insert(events).from_select(keys, values).add_cte(moved).returning(events.c.seq)
-    if not kept_apart:
-        return statement
-    rows = select(moved.c.pk, bindparam("k_seq", type_=Integer),
-                  *(func.unnest(bindparam(f"k_{name}", type_=ARRAY(Text))) for name in _KEPT_KEYS))
-    kept = (insert(erasable).from_select(["proposal_pk", "seq", *_KEPT_KEYS], rows)
-            .returning(erasable.c.seq).cte("kept"))
-    return statement.add_cte(kept)
+    written = insert(events).from_select(keys, values).cte("written")
+    # What says whether the row moved (and so the event went in, or the statement failed): the
+    # updated row's key, selected from the CTE. The inserts return nothing: an INSERT … RETURNING
+    # also checks every new row against its table's read policy, a second probe of the proposal
+    # (and two more calls of the policies' helpers) per table and step, for rows the insert
+    # policy has checked already.
+    statement = select(moved.c.pk)
+    if kept_apart:  # the erasable values first, as before: a taken event number is met there
+        rows = select(moved.c.pk, bindparam("k_seq", type_=Integer),
+                      *(func.unnest(bindparam(f"k_{name}", type_=ARRAY(Text))) for name in _KEPT_KEYS))
+        statement = statement.add_cte(insert(erasable).from_select(["proposal_pk", "seq", *_KEPT_KEYS], rows)
+                                      .cte("kept"))
+    return statement.add_cte(written)
 
 
 _STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[str, DriverStatement]] = weakref.WeakKeyDictionary()
@@ -109,9 +113,13 @@ def _statement(conn: Connection, name: str) -> DriverStatement:
     """Built and rendered once per dialect: composing these per call costs more than running them."""
     known = _STATEMENTS.setdefault(conn.dialect, {})
     if name not in known:
-        built = (_write_statement(name == "write+kept") if name.startswith("write")
-                 else _read_statement(name == "read+definition"))
-        known[name] = DriverStatement(built, conn.dialect)
+        if name.startswith("write"):
+            known[name] = DriverStatement(_write_statement(name == "write+kept"), conn.dialect)
+        else:
+            read = DriverStatement(_read_statement(name == "read+definition"), conn.dialect)
+            # the writes prepared on the server along with the read, before its transaction begins
+            read.companions = (_statement(conn, "write"), _statement(conn, "write+kept"))
+            known[name] = read
     return known[name]
 
 

@@ -1,22 +1,32 @@
-"""The arrays of one large JSON document, element by element, in the memory of one element.
+"""JSON from outside — an OCEL 2.0 log, a checkpoint or conversion record an auditor hands over,
+a log's JSON column — read so that no size or shape of it becomes an internal error or holds
+more than one bounded element in memory.
 
-OCEL 2.0 JSON is one object whose ``objects`` and ``events`` arrays hold the whole log; read
-with ``json.load`` a log of a million events would take gigabytes. Here the top-level object is
-walked key by key: the wanted array's elements are decoded one at a time (by the standard
-library's own decoder, ``raw_decode``, on a sliding buffer) and every other value is stepped
-over the same way, so nothing but the current element is ever held.
+:func:`loads` decodes a short text (a log's field): the standard library's decoder recurses once
+per level of nesting and raises ``RecursionError``, not ``ValueError``, a few thousand levels
+down (``[[[[…``); here that is one more malformed text.
+
+:class:`JsonStream` walks a large document: OCEL 2.0 JSON is one object whose ``objects`` and
+``events`` arrays hold the whole log, and read with ``json.load`` a log of a million events would
+take gigabytes. The top-level object is walked key by key: the wanted array's elements are
+decoded one at a time (by the standard library's own decoder, ``raw_decode``, on a sliding
+buffer) and every other value is stepped over the same way, so nothing but the current element
+is ever held. A file that is not JSON at all (``/dev/zero``, a log given by mistake) fails at its
+first character.
 
 Limits, so that no file costs more than one bounded element at a time: an element (and any
 value outside the wanted arrays) is at most :data:`ELEMENT_LIMIT` characters, and values are
-nested at most :data:`MAX_DEPTH` levels in the document (OCEL 2.0 needs five); the decoder's own
-recursion is never reached. Strings and counts are bounded by the reader (``ocel_reader``).
+nested at most :data:`MAX_DEPTH` levels in the document (OCEL 2.0 needs five; checked by
+:func:`oversized`); the decoder's own recursion is never reached. Strings and counts are bounded
+by each reader (``ocel_reader``, ``proof.checkpoint``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from flowengine.errors import InvalidInput
@@ -29,12 +39,20 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
-class JsonStream:
-    """A cursor over a JSON text read in chunks; ``name`` places its errors."""
+def ocel_failure(name: str, what: str, where: int) -> Exception:
+    return InvalidInput(t("{path}: not readable as OCEL 2.0 JSON near character {where}: {what}", path=name,
+                          where=where, what=what))
 
-    def __init__(self, handle: TextIO, name: str) -> None:
+
+class JsonStream:
+    """A cursor over a JSON text read in chunks; ``name`` places its errors, which ``failure``
+    makes (from the name, what is wrong and the character's number, counted from 1)."""
+
+    def __init__(self, handle: TextIO, name: str,
+                 failure: Callable[[str, str, int], Exception] = ocel_failure) -> None:
         self.handle = handle
         self.name = name
+        self.failure = failure
         self.buffer = ""
         self.pos = 0
         self.ended = False
@@ -52,10 +70,8 @@ class JsonStream:
         self.pos = 0
         return True
 
-    def _fail(self, what: str, at: int | None = None) -> InvalidInput:
-        where = self.consumed + (self.pos if at is None else at) + 1
-        return InvalidInput(t("{path}: not readable as OCEL 2.0 JSON near character {where}: {what}", path=self.name,
-                              where=where, what=what))
+    def _fail(self, what: str, at: int | None = None) -> Exception:
+        return self.failure(self.name, what, self.consumed + (self.pos if at is None else at) + 1)
 
     def peek(self) -> str:
         """The next character after white space ("" at the end)."""
@@ -137,6 +153,57 @@ class JsonStream:
                 pass
         else:
             self.value()
+
+
+def read_object(stream: JsonStream, arrays: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The document's top-level object, each member decoded whole (at most :data:`ELEMENT_LIMIT`
+    characters) but the members named in ``arrays``, listed element by element (each at most that)."""
+    if stream.peek() != "{":
+        raise stream._fail(t("expected '{char}', found {found}", char="{", found=_shown(stream.peek())))
+    found: dict[str, Any] = {}
+    for key in stream.members():
+        found[key] = list(stream.items()) if key in arrays and stream.peek() == "[" else stream.value()
+    if stream.peek() != "":
+        raise stream._fail(t("more follows the document's end"))
+    return found
+
+
+def member(stream: JsonStream, key: str) -> Any:
+    """The value of one member of the top-level object (None when there is none), the others
+    stepped over: what kind of document a file is, read without reading it whole."""
+    if stream.peek() != "{":
+        return None
+    for found in stream.members():
+        if found == key:
+            return stream.value()
+        stream.skip()
+    return None
+
+
+def malformed(name: str, what: str, where: int) -> Exception:
+    """The failure of a document whose reader words its own message around the reason."""
+    return ValueError(t("{what} near character {where}", what=what, where=where))
+
+
+def read_file(path: Path, arrays: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A JSON file's top-level object as :func:`read_object` reads it. ``ValueError`` when it is not
+    JSON or not an object; ``OSError`` and ``UnicodeDecodeError`` as reading raises them."""
+    with path.open(encoding="utf-8") as handle:
+        return read_object(JsonStream(handle, str(path), malformed), arrays)
+
+
+def file_member(path: Path, key: str) -> Any:
+    """One member of a JSON file's top-level object (:func:`member`), the file read no further."""
+    with path.open(encoding="utf-8") as handle:
+        return member(JsonStream(handle, str(path), malformed), key)
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads``, with nesting too deep to decode refused as ``ValueError``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(t("the document is nested too deeply")) from None
 
 
 def oversized(value: Any, depth: int, max_chars: int) -> str | None:
