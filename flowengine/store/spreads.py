@@ -278,6 +278,8 @@ def figures(conn: Connection, until: datetime, now_us: int, workflows: Sequence[
     for (cat_code, k1, k2, k3, detail, rows, *stats) in conn.execute(text(_WALK), walk):
         cat = _CATS[cat_code - 1]
         key: tuple[str, str | None, str | None, str | None]
+        if k1 is None:  # no state, workflow or source: a creation, or a workflow marked UNFOLLOWED
+            continue
         if cat in (STAGE,):
             key = (names[k1 // _STAGE_SPAN - 1], str(k1 % _STAGE_SPAN - 1), None, None)
         elif cat in (ANSWER, UNFOLLOWED):
@@ -289,10 +291,8 @@ def figures(conn: Connection, until: datetime, now_us: int, workflows: Sequence[
             state = states[k1 - 1]
             key = (state.workflow, state.state, str(k3) if k3 is not None else None, k2)
         elif cat in (LOOP, LOOPED, ENTERED, LEFT):
-            if detail and k1 is not None and k3 is not None:
+            if detail and k3 is not None:
                 extra[(cat, k1, k3)] = int(rows)
-            continue
-        elif k1 is None:  # the first event of a history (no source): never a step
             continue
         else:
             state = states[k1 - 1]
