@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # Measured on the national set (10M events, 650 workflows): walking all of it cost the server
 # 112 s of CPU against 32 s for the reads of the column-wise path, the client's share the same
 # (about 21 s, mostly per-workflow work); the reads are of the whole log whatever is asked, the
-# walk's cost grows with what it walks — for one workflow of 2 % of the proposals 15 s wall and
+# walk's cost grows with what it walks — for one workflow of 2 % of the proposals 16 s wall and
 # 64 MB against 28 s and 540 MB. A quarter leaves the walk the cases it wins by a margin.
 WALK_SHARE = 0.25
 
