@@ -80,7 +80,8 @@ def shape(workflows: Sequence[Workflow]) -> Shape:
 def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime) -> dict[str, Analysis]:
     """The analysis of each workflow's proposals as of ``as_of`` (PostgreSQL), by workflow id.
     Missing are those whose histories the walk does not follow — a migration (a renamed stay),
-    a step recorded earlier than the one before it —, which the column-wise analysis takes."""
+    a step recorded earlier than the one before it, a state the definition does not declare, a
+    step from another state than the one it left —, which the column-wise analysis takes."""
     moment = as_utc(as_of)
     migrated = spreads.migrated(conn, moment, [w.id for w in workflows])
     walked = [w for w in workflows if w.id not in migrated]
@@ -95,7 +96,7 @@ def analyse_all(conn: Connection, workflows: Sequence[Workflow], as_of: datetime
     for loop in found.loops:
         parts[loop.workflow].loops.append(LoopFigures(loop.source, loop.target, loop.times, loop.proposals))
     del found
-    kept = [part for part in parts.values() if not part.backwards]
+    kept = [part for part in parts.values() if not part.unfollowed]
     over = {part.workflow.id: part.over_limit(moment) for part in kept}
     who = aggregates.current(conn, [pk for rows in over.values() for pk, *_ in rows], moment)
     return {part.workflow.id: part.analysis(moment, over[part.workflow.id], who) for part in kept}
@@ -122,7 +123,7 @@ class _Parts:
         self.open: list[tuple[int, str, int]] = []  # pk, state, clock (µs)
         self.months: dict[str, dict[str, dict[str, int]]] = {spreads.ENTERED: {}, spreads.LEFT: {}}
         self.loops: list[LoopFigures] = []
-        self.backwards = False
+        self.unfollowed = False  # a history the walk does not follow: the client analyses the workflow
 
     def add(self, g: Group) -> None:
         if g.cat == spreads.STATE and not g.detail and g.k1 is not None:
@@ -140,7 +141,7 @@ class _Parts:
         elif g.cat == spreads.OPEN and g.detail:
             self.open.append((int(g.k2 or 0), g.k1 or "", int(g.k3 or 0)))
         elif g.cat == spreads.UNFOLLOWED:
-            self.backwards = True
+            self.unfollowed = True
 
     def over_limit(self, moment: datetime) -> list[tuple[int, str, datetime, float, str]]:
         """The open proposals over their limit (as the reference's ``_limit``): each with its
