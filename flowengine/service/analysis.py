@@ -50,13 +50,10 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
     # or is let go without cycles (the read text, the arrays): the collector's passes would only
     # cost time — a fifth of a national report's.
     with collector.paused():
-        return _analysed(engine, names, moment, meter)
+        return _analysed(engine, names, moment, meter, walk=walk)
 
 
-def _analysed(engine: Engine, names: Sequence[str], moment: datetime, meter: Meter) -> list[Analysis]:
-    from flowengine.analysis import preload, reference
-    from flowengine.store import aggregates
-
+def _analysed(engine: Engine, names: Sequence[str], moment: datetime, meter: Meter, *, walk: bool) -> list[Analysis]:
     declared = declared_workflows(engine, names)
     found = (_on_the_server if walk else _columnar)(engine, declared, moment, meter)
     # The same instant in the reader's zone, so titles name the day they asked about.
@@ -64,8 +61,9 @@ def _analysed(engine: Engine, names: Sequence[str], moment: datetime, meter: Met
 
 
 def _columnar(engine: Engine, declared: Sequence[Workflow], moment: datetime, meter: Meter) -> list[Analysis]:
-    """The events read into the client and analysed column-wise (SQLite, where the client reads
-    the file itself; on PostgreSQL the workflows whose histories have migrations)."""
+    """The events read into the client and analysed column-wise: on SQLite always; on
+    PostgreSQL when most of the log is asked for, and for histories the server's walk does not
+    follow (see :func:`_on_the_server`)."""
     from flowengine.analysis import preload, reference
     from flowengine.store import aggregates
 
@@ -83,9 +81,9 @@ def _columnar(engine: Engine, declared: Sequence[Workflow], moment: datetime, me
 
 def _on_the_server(engine: Engine, declared: Sequence[Workflow], moment: datetime, meter: Meter) -> list[Analysis]:
     """PostgreSQL aggregates the figures itself (:mod:`flowengine.analysis.server`): a few rows
-    per state come to the client, not every event. Histories with migrations are analysed
-    column-wise (the statement does not follow a renamed stay), as are histories with a step
-    recorded before the one it follows."""
+    per state come to the client, not every event. A workflow whose histories the walk does not
+    follow (a migration's renamed stay, a step recorded before the one it follows, an undeclared
+    state) is analysed column-wise."""
     from flowengine.analysis import server
     from flowengine.store import aggregates
 
