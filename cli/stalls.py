@@ -251,7 +251,10 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
     data = writers.as_json_data(sections, analyses, privacy)
     if note is not None:
         data["note"] = note
-    _emit(writers.with_note_chunks(fmt, writers.format_chunks(fmt, sections, data, width=width), note), output)
+    from flowengine import collector
+
+    with collector.paused():  # rows made and written, none kept and no cycles: nothing for it to find
+        _emit(writers.with_note_chunks(fmt, writers.format_chunks(fmt, sections, data, width=width), note), output)
 
 
 @stalls.command("diagram")

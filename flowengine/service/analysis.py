@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flowengine import collector
 from flowengine.clock import as_utc
 from flowengine.meter import Meter, no_meter
 from flowengine.service.context import Engine
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
 
 def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | None = None,
             meter: Meter | None = None) -> list[Analysis]:
-    from flowengine.analysis import preload, reference
-    from flowengine.store import aggregates
-
     meter = meter or no_meter
     moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()
     with engine.database.read() as conn:
@@ -33,6 +31,17 @@ def analyse(engine: Engine, workflows: Sequence[str] = (), *, as_of: datetime | 
         names = list(dict.fromkeys(workflows)) or perms.readable(queries.workflows_in_use(conn))
     if not names:
         return []
+    # Everything made from here on lasts as long as the analyses (the definitions, the figures)
+    # or is let go without cycles (the read text, the arrays): the collector's passes would only
+    # cost time — a fifth of a national report's.
+    with collector.paused():
+        return _analysed(engine, names, moment, meter)
+
+
+def _analysed(engine: Engine, names: Sequence[str], moment: datetime, meter: Meter) -> list[Analysis]:
+    from flowengine.analysis import preload, reference
+    from flowengine.store import aggregates
+
     declared = declared_workflows(engine, names)
     numpy_ready = preload.in_background("flowengine.analysis.columnar")
     with engine.database.read() as conn:
