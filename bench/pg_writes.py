@@ -23,7 +23,8 @@ What is measured, in one run:
   process, read from ``/proc`` (the server is on this machine, as the suite's is);
 - **writers added one by one**: N processes (``--writers``), each advancing a proposal of its
   own ``--steps`` times, started together; the total rate, and its ratio to one writer's; the
-  CPU per advance of the writers and of their server processes, and what those were seen doing
+  CPU per advance of the writers and of their server processes, the time either spent waiting
+  for a CPU (``/proc/PID/schedstat``), and what the server processes were seen doing
   meanwhile (``pg_stat_activity``'s state and wait event, and any lock waited for in
   ``pg_locks``, sampled every 10 ms by the administrator). Then 8 processes advancing *one*
   proposal, each with the version it read (``expected_version``): every conflict has exactly
@@ -92,18 +93,22 @@ def round_trips_per_advance(url: str, folder: str) -> int:
 
 def _writer(url: str, folder: str, pid: str, steps: int, start: Any, out: Any) -> None:
     """Advance ``pid`` ``steps`` times once all writers are ready; put (seconds, own CPU seconds,
-    its server process's CPU seconds or None)."""
+    its server process's CPU seconds, the seconds either waited for a CPU — each None where the
+    server's process cannot be read)."""
     actor = _actor(url)
     with _engine(url, folder) as engine:
         engine.advance(pid, "hit", actor=actor)
         engine.advance(pid, "hit_back", actor=actor)
         backend = write_backend(engine)
         start.wait()
+        queued = (run_queue_wait("self"), run_queue_wait(backend))
         served, cpu, began = server_cpu(backend), time.process_time(), time.perf_counter()
         for index in range(steps):
             engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
         seconds, client, after = time.perf_counter() - began, time.process_time() - cpu, server_cpu(backend)
-        out.put((seconds, client, None if served is None or after is None else after - served))
+        waited = [None if a is None or b is None else b - a
+                  for a, b in zip(queued, (run_queue_wait("self"), run_queue_wait(backend)), strict=True)]
+        out.put((seconds, client, None if served is None or after is None else after - served, *waited))
 
 
 class Writers(NamedTuple):
@@ -116,6 +121,8 @@ class Writers(NamedTuple):
     seconds: float  # the slowest writer's time
     seen: dict[str, int]  # samples of the writers' server processes, by what each was doing
     load: float  # the 1-minute load average once they were done
+    queued: tuple[float, float] | None  # seconds per advance the writers, and their server processes,
+    # spent runnable but waiting for a CPU (None: not readable)
 
 
 def _watch(admin_url: str, login: str, stop: threading.Event, seen: dict[str, int]) -> None:
@@ -173,9 +180,12 @@ def parallel_rate(url: str, folder: str, writers: int, steps: int, admin_url: st
     seconds = max(r[0] for r in results)
     served = [r[2] for r in results]
     total = writers * steps
+    waits = [r[3:] for r in results]
+    queued = None if any(None in w for w in waits) else (sum(w[0] for w in waits) / total,
+                                                           sum(w[1] for w in waits) / total)
     return Writers(total / seconds, sum(r[1] for r in results) / total,
                    None if None in served else sum(s for s in served if s is not None) / total, seconds, seen,
-                   os.getloadavg()[0])
+                   os.getloadavg()[0], queued)
 
 
 def _racer(url: str, folder: str, pid: str, rounds: int, start: Any, out: Any) -> None:
@@ -226,6 +236,15 @@ def server_cpu(backend: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_wait(process: int | str) -> float | None:
+    """Seconds the process ``process`` (``"self"``: this one) has spent runnable but waiting for a
+    CPU (the scheduler's run queue; ``/proc/PID/schedstat``); None where that is not readable."""
+    try:
+        return int(Path(f"/proc/{process}/schedstat").read_text(encoding="ascii").split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def write_backend(engine: Any) -> int:
@@ -390,20 +409,23 @@ def main() -> None:
     print(f"| 8 processes advancing one proposal, {rounds} rounds | {won} won, {lost} conflicts | "
           "exactly one winner a round: " + ("yes" if won == rounds else "no") + " |")
     print()
-    print("Writers: CPU per advance (client: the writers' processes; server: theirs), CPU-seconds used per second "
-          "(cores kept busy, of the machine's), and what their server processes were seen doing (pg_stat_activity "
-          "and pg_locks, sampled every 10 ms):")
+    print("Writers: CPU per advance (client: the writers' processes; server: theirs), the time they spent runnable "
+          "but waiting for a CPU (the run queue, /proc/PID/schedstat), CPU-seconds used per second (cores kept busy, "
+          "of the machine's), and what their server processes were seen doing (pg_stat_activity and pg_locks, "
+          "sampled every 10 ms):")
     print()
-    print("| writers | advances/s | client CPU / advance | server CPU / advance | cores busy | load | server "
-          "processes seen |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| writers | advances/s | client CPU / advance | server CPU / advance | waiting for a CPU / advance: "
+          "client, server | cores busy | load | server processes seen |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for n, found in rates.items():
         total = sum(found.seen.values()) or 1
         seen = "; ".join(f"{what} {count / total:.0%}" for what, count in
                          sorted(found.seen.items(), key=lambda item: -item[1])[:4])
         server = "n/a" if found.server is None else f"{found.server * 1e6:,.0f} µs"
         busy = found.rate * (found.client + (found.server or 0.0))
-        print(f"| {n} | {found.rate:,.0f} | {found.client * 1e6:,.0f} µs | {server} | {busy:.2f} of "
+        queued = "n/a" if found.queued is None else \
+            f"{found.queued[0] * 1e6:,.0f} µs, {found.queued[1] * 1e6:,.0f} µs"
+        print(f"| {n} | {found.rate:,.0f} | {found.client * 1e6:,.0f} µs | {server} | {queued} | {busy:.2f} of "
               f"{os.cpu_count()} | {found.load:.1f} | {seen} |")
 
 
