@@ -157,7 +157,10 @@ def whole_command(runs: int, proposals: int, seed: int, before: str | None = Non
             'floor: `python -c "import sqlalchemy"`': ([sys.executable, "-c", "import sqlalchemy"], env),
         }
         if before is not None:
-            old = {**env, "PYTHONPATH": _code_of(before, folder / "before")}
+            # Its own cache folder: a definition built by one code is kept under that code's stamp, and
+            # keeping it drops those of other code, so a shared folder would make both rebuild every run.
+            old = {**env, "PYTHONPATH": _code_of(before, folder / "before"),
+                   "XDG_CACHE_HOME": str(folder / "before-cache")}
             commands[f"the same command at {before} (same loop)"] = ([*base, str(folder / "before.svg")], old)
         load_before = os.getloadavg()[0]
         walls: dict[str, list[float]] = {name: [] for name in commands}

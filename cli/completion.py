@@ -8,12 +8,14 @@ reach) completes nothing.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
 
 from .helptext import Command
+
+if TYPE_CHECKING:  # click's completion module is imported when a word is completed
+    from click.shell_completion import CompletionItem
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_FLOWENGINE_COMPLETE"
@@ -27,6 +29,8 @@ def _database(ctx: click.Context) -> Any:
 
 
 def proposal_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from click.shell_completion import CompletionItem
+
     try:
         from flowengine.store.lookup import proposal_ids as stored_ids
 
@@ -37,6 +41,8 @@ def proposal_ids(ctx: click.Context, param: click.Parameter, incomplete: str) ->
 
 
 def workflow_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from click.shell_completion import CompletionItem
+
     try:
         from flowengine.definition.registry import discover, search_dirs
 
@@ -50,6 +56,8 @@ def workflow_ids(ctx: click.Context, param: click.Parameter, incomplete: str) ->
 def triggers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The triggers that lead out of the proposal's state now, those of your role first (all of
     them when no role is known), each with where it leads."""
+    from click.shell_completion import CompletionItem
+
     proposal = ctx.params.get("proposal_id")
     if not proposal:
         return []
@@ -86,6 +94,8 @@ def completion(shell: str) -> None:
     Example:
       flowengine completion bash > ~/.local/share/bash-completion/completions/flowengine
     """
+    from click.shell_completion import get_completion_class
+
     from .main import cli
 
     script = get_completion_class(shell)

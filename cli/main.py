@@ -9,16 +9,25 @@ Subcommand modules are imported only when their command runs, so ``flowengine --
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 import os
 from typing import Any
 
-import click
+# click and flowengine's first modules are loaded with collection paused, as every later import
+# of a command is (startup.py): what they make lives as long as the process.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import click
 
-from flowengine import __version__
-from flowengine.i18n import N_
+    from flowengine import __version__
+    from flowengine.i18n import N_
 
-from .helptext import Group
+    from .helptext import Group
+finally:
+    if _collecting:
+        gc.enable()
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 3

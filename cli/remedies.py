@@ -7,7 +7,6 @@ import shlex
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from flowengine.eventlog.formats import import_format_names
 from flowengine.i18n import t
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "map": lambda name, value: f"--map {name}={value}",
     "column": lambda name, value: f'--map "{name}={value}"',
     "assume_utc": lambda name, value: "--assume-utc",
-    "log_format": lambda name, value: f"--format {'|'.join(import_format_names())}",
+    "log_format": lambda name, value: f"--format {'|'.join(_log_formats())}",
     "workflow": lambda name, value: f"--workflow {name}",
     "default_actor": lambda name, value: "--actor NAME",
     "default_role": lambda name, value: "--role ROLE",
@@ -45,6 +44,13 @@ OPTIONS: dict[str, Callable[[str, str], str]] = {
     "upgrade_schema": lambda name, value: t("{command} (after a backup)", command="flowengine db upgrade"),
     "checkpoint": lambda name, value: f"flowengine audit checkpoint --key KEYFILE -o {shlex.quote(name)}",
 }
+
+
+def _log_formats() -> tuple[str, ...]:
+    """The event log formats an import reads (their table is imported when a remedy names them)."""
+    from flowengine.eventlog.formats import import_format_names
+
+    return import_format_names()
 
 
 def grant_command(login: str, value: str) -> str:

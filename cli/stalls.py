@@ -43,7 +43,10 @@ def privacy_options(func: F) -> F:
     def with_privacy(*args: Any, publish: bool, roles_only: bool, min_count: int | None, **kwargs: Any) -> Any:
         from dataclasses import replace
 
-        from flowengine.analysis.figures import Privacy
+        from .startup import loading
+
+        with loading():  # the definition model and the figures, the first of the analysis modules
+            from flowengine.analysis.figures import Privacy
 
         chosen = Privacy.publication() if publish else Privacy(roles_only=roles_only)
         if min_count is not None:
@@ -248,7 +251,10 @@ def report(workflows: tuple[str, ...], as_of: datetime | None, fmt: str, output:
     data = writers.as_json_data(sections, analyses, privacy)
     if note is not None:
         data["note"] = note
-    _emit(writers.with_note_chunks(fmt, writers.format_chunks(fmt, sections, data, width=width), note), output)
+    from flowengine import collector
+
+    with collector.paused():  # rows made and written, none kept and no cycles: nothing for it to find
+        _emit(writers.with_note_chunks(fmt, writers.format_chunks(fmt, sections, data, width=width), note), output)
 
 
 @stalls.command("diagram")
@@ -277,7 +283,8 @@ def diagram(workflow: str, output: str, as_of: datetime | None, privacy: Privacy
     if note is not None:
         click.echo(t("note: {note}", note=note), err=True)
     privacy, _ = _publishable([analysis], privacy)
-    render_stall_diagram(analysis, path, language, privacy)
+    with loading():  # the drawing imports graphviz; the rest of its work is one bounded diagram
+        render_stall_diagram(analysis, path, language, privacy)
     count = privacy.count
     click.echo(t("wrote {file} ({workflow}, {proposals} proposals, {stalled} stalled, {quiet} gone quiet)", file=path,
                  workflow=analysis.workflow.id, proposals=count(analysis.proposals, cell(analysis.workflow.id,

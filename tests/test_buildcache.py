@@ -149,3 +149,42 @@ def test_the_stamp_changes_with_every_module_that_builds_a_workflow(tmp_path: Pa
         seen.append(stamp())
     assert len(set(seen)) == len(buildcache._BUILDERS) + 1
     assert set(buildcache._BUILDERS) >= {"definition/model.py", "definition/loader.py"}
+
+
+def _distinct_objects(value: object, seen: dict[int, object]) -> int:
+    if id(value) in seen:
+        return len(seen)
+    seen[id(value)] = value
+    if isinstance(value, tuple | list):
+        for item in value:
+            _distinct_objects(item, seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _distinct_objects(key, seen)
+            _distinct_objects(item, seen)
+    elif hasattr(value, "__dict__") and not isinstance(value, type):
+        for item in vars(value).values():
+            _distinct_objects(item, seen)
+    return len(seen)
+
+
+@pytest.mark.parametrize("path", BUNDLED[:3], ids=[p.stem for p in BUNDLED[:3]])
+def test_a_cached_definition_is_read_back_with_its_equal_parts_shared(path: Path) -> None:
+    workflow = load_workflow(path)
+    text = path.read_text(encoding="utf-8")
+    buildcache.store(content_hash(text), workflow)
+    cached = buildcache.load(content_hash(text), workflow.source)
+    assert cached == workflow
+    assert _distinct_objects(cached, {}) < _distinct_objects(workflow, {}) * 0.8
+    files = {id(state.at.location.file) for state in cached.states.values()}
+    assert len(files) == 1
+    first = next(iter(cached.states))
+    assert all(t.sources[0] is first for t in cached.transitions if t.sources and t.sources[0] == first)
+
+
+def test_sharing_never_merges_values_that_are_equal_but_not_the_same() -> None:
+    made: dict[tuple[object, ...], object] = {}
+    shared = buildcache._shared(((0.0, 1), (-0.0, 1), (1, True), (1, 1), (True, 1)), made)
+    assert str(shared[1][0]) == "-0.0" and str(shared[0][0]) == "0.0"
+    assert shared[2][1] is True and type(shared[3][1]) is int
+    assert shared[3] is not shared[4] and shared[4][0] is True

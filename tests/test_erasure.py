@@ -20,6 +20,7 @@ from flowengine.history.erasure import ERASED
 from flowengine.history.records import ERASED_STEP, Actor
 from flowengine.service.erasing import ErasureRequest
 from flowengine.store import basics as store_basics
+from flowengine.store.basics import SCHEMA_HEAD
 
 from . import erasure_race as race
 from .cli_support import CLEARED_ENV
@@ -199,7 +200,7 @@ def test_an_older_database_once_upgraded_records_format_3_and_its_older_steps_ke
         config.attributes["connection"] = conn
         command.downgrade(config, "0010_policies_by_index")
     with Database(resolve_url(db_target)) as store:
-        assert migrate.upgrade(store) == ("0010_policies_by_index", "0011_erasable_default")
+        assert migrate.upgrade(store) == ("0010_policies_by_index", SCHEMA_HEAD)
     with open_engine(db_target) as engine:
         engine.advance(pid, "ping", actor=PANEL)
         later = engine.new_proposal(WORKFLOW, title="After", actor=PANEL).proposal.id

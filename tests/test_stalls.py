@@ -396,3 +396,31 @@ def test_json_report_figures_are_plain_numbers(figures: Analysis) -> None:
     assert data["stalls"][0]["proposal"] == "TINY-3"
     assert data["feedback"]["answered"]["median_days"] == 16.0
     assert data["undeclared_jumps"] == []
+
+
+def test_a_stall_as_json_keeps_every_field_in_order_with_times_as_text(figures: Analysis) -> None:
+    from dataclasses import asdict, fields
+
+    from flowengine.clock import iso_utc
+
+    stall = figures.stalls[0]
+    data = stall.as_dict()
+    assert list(data) == [f.name for f in fields(stall)] + ["gone_quiet"]
+    expected = {**asdict(stall), "since": iso_utc(stall.since), "last_heard": iso_utc(stall.last_heard),
+                "gone_quiet": stall.gone_quiet}
+    assert data == expected
+
+
+@pytest.mark.parametrize(("privacy", "small"), [(Privacy(), None), (Privacy(min_count=1), None),
+                                                (Privacy(min_count=3), "<3")])
+def test_the_monthly_flow_shows_counts_as_they_are_unless_a_threshold_hides_them(
+        figures: Analysis, privacy: Privacy, small: str | None) -> None:
+    flow = next(s for s in build_sections([figures], privacy=privacy) if s.key == "flow")
+    expected = []
+    for s in figures.states:
+        entered, left = dict(s.entered_by_month), dict(s.left_by_month)
+        for month in sorted(entered.keys() | left.keys()):
+            counts = (entered.get(month, 0), left.get(month, 0))
+            expected.append((s.state, month, *(small if small and 0 < n < 3 else n for n in counts)))
+    assert flow.rows == tuple(expected)
+    assert any(0 < n < 3 for row in expected for n in row[2:] if isinstance(n, int)) == (small is None)

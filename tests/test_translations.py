@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.i18n import LANGUAGES, catalogue_path, speaking, t, tn
-from flowengine.i18n.catalogue import Entry, mo_bytes, read_po
+from flowengine.i18n.catalogue import Entry, _unquote, mo_bytes, read_po
 from flowengine.i18n.extraction import messages_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +83,41 @@ def test_the_compiled_catalogue_leaves_out_fuzzy_and_empty_translations(tmp_path
     assert catalogue.gettext("kept") == "beholdt"
     assert catalogue.gettext("rough") == "rough" and catalogue.gettext("empty") == "empty"
     assert catalogue.pgettext("clock", "now") == "nå"
+
+
+def _read_as_python(text: str) -> object:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except SyntaxError:
+        return SyntaxError
+
+
+def _read_by_the_catalogue(text: str) -> object:
+    try:
+        return _unquote(text, "x")
+    except SyntaxError:
+        return SyntaxError
+
+
+def test_a_catalogue_s_strings_are_read_as_python_reads_them(tmp_path: Path) -> None:
+    """The reader's own unquoting (a command that speaks Norwegian or Swedish parses its
+    catalogue first) gives what Python's parser gives: for every string the catalogues hold,
+    for escapes they do not use, and for what is not one plain string."""
+    written = [raw.strip().partition(" ")[2] if raw.startswith("msg") else raw.strip()
+               for language in LANGUAGES if language != "en"
+               for raw in catalogue_path(language).read_text(encoding="utf-8").splitlines()
+               if raw.startswith(("msg", '"'))]
+    odd = [r'"a\"b"', r'"ends in \\"', r'"tab\tand\nline"', r'"\x41\u00e5\N{BULLET}"', r'"\'"', r'"\\n"',
+           r'"\b"', r'"\r\a\101"', r'"a" "b"', r'"a"b"', r'"unended\"']
+    assert len(written) > 5000
+    for text in [*written, *odd]:
+        assert _read_by_the_catalogue(text) == _read_as_python(text), text
+    po = tmp_path / "xx.po"
+    po.write_text('msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                  'msgid "say \\"hi\\"\\tnow"\nmsgstr "si \\"hei\\"\\tnå"\n', encoding="utf-8")
+    assert read_po(po)[1].msgstr == ['si "hei"\tnå']
 
 
 @pytest.mark.parametrize(("language", "expected"), [

@@ -75,6 +75,8 @@ class _Open:
 
 @dataclass
 class _Tally:
+    """The days and counts gathered per state, stage, transition and loop while walking the trails."""
+
     passed: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     waiting: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     stage_passed: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))

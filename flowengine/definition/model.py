@@ -72,6 +72,8 @@ class _Placed:
 
 @dataclass(frozen=True)
 class Role(_Placed):
+    """A role people act in (``kind``: one of :data:`ROLE_KINDS`)."""
+
     id: str
     kind: str
     labels: Labels
@@ -84,6 +86,8 @@ class Role(_Placed):
 
 @dataclass(frozen=True)
 class Field(_Placed):
+    """A field a proposal carries; ``type`` says what values it takes, ``options`` those of a choice."""
+
     id: str
     type: str
     options: tuple[str, ...]
@@ -122,6 +126,8 @@ class Escalation(_Placed):
 
 @dataclass(frozen=True)
 class State(_Placed):
+    """A state a proposal can be in: its stage, who owns it, its deadline, how it ends (``outcome``)."""
+
     id: str
     initial: bool
     final: bool

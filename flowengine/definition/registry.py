@@ -14,7 +14,6 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +51,17 @@ class WorkflowFile:
 
 
 def bundled_dir() -> Path:
-    return Path(str(resources.files("flowengine_workflows")))
+    """The bundled workflows' folder: the ``flowengine_workflows`` package's own (what
+    ``importlib.resources.files`` answers for a package installed as files, without importing
+    its readers)."""
+    import importlib
+
+    found = importlib.import_module("flowengine_workflows").__file__
+    if found is None:  # not a package of files
+        from importlib import resources
+
+        return Path(str(resources.files("flowengine_workflows")))
+    return Path(found).parent
 
 
 def search_dirs(extra: Iterable[str | Path] = (), environ: dict[str, str] | None = None) -> list[Path]:

@@ -8,12 +8,11 @@ event 2``, ``log.json: event 9 (e9)``).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from flowengine.collector import paused as collection_paused  # a log read: many rows, no cycles
 from flowengine.errors import InvalidInput, NotFound, Remedy
 from flowengine.eventlog.formats import import_format_names, import_formats, suffixes
 from flowengine.eventlog.meanings import EXACT, MEANINGS, ORDER
@@ -22,19 +21,6 @@ from flowengine.i18n import t
 FORMATS = import_format_names()
 
 __all__ = ["FORMATS", "EventLog", "collection_paused", "columns", "open_log", "parse_mapping", "readers"]
-
-
-@contextlib.contextmanager
-def collection_paused() -> Iterator[None]:
-    """The garbage collector off while a log is read: millions of short-lived tuples and no
-    cycles, so its passes would only cost time; on again afterwards if it was on."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class EventLog(Protocol):

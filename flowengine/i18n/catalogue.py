@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +39,24 @@ class Entry:
         return not self.fuzzy and all(text for text in self.msgstr)
 
 
+# A string as :func:`_quoted` writes it: no bare quote, and a backslash only before one of the
+# characters it escapes. Most of a catalogue is such strings, and reading them here is some twenty
+# times cheaper than Python's parser; anything else is read as Python reads it.
+_PLAIN = re.compile(r'(?:[^"\\]|\\[\\"ntb])*')
+_ESCAPED = re.compile(r"\\(.)")
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "b": "\b"}
+
+
 def _unquote(text: str, where: str) -> str:
     text = text.strip()
     if not (len(text) >= 2 and text[0] == text[-1] == '"'):
         raise ValueError(f"{where}: expected a quoted string, got {text[:40]!r}")
+    inner = text[1:-1]
+    if "\\" not in inner:
+        if '"' not in inner:
+            return inner
+    elif _PLAIN.fullmatch(inner):
+        return _ESCAPED.sub(lambda escape: _ESCAPES[escape.group(1)], inner)
     value = ast.literal_eval(text)
     assert isinstance(value, str)
     return value
@@ -61,9 +76,10 @@ def read_po(path: Path) -> list[Entry]:
             entries.append(current)
         current = None
 
+    name = path.name
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
-        where = f"{path.name}:{number}"
+        where = f"{name}:{number}"
         if not line:
             continue
         if line.startswith("#"):

@@ -170,11 +170,15 @@ Element = Node | Edge | Cluster | SameRank
 
 @dataclass(frozen=True)
 class LegendHeading:
+    """A heading in the legend."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class LegendNote:
+    """A line of text in the legend."""
+
     text: str
 
 

@@ -74,6 +74,8 @@ class _Cells:
     def __init__(self, privacy: Privacy, language: str) -> None:
         self.privacy = privacy
         self.language = language
+        # No decision and no threshold above 1: :meth:`count` gives every count back as it is.
+        self.shows_every_count = privacy.hidden is None and privacy.min_count <= 1
 
     def count(self, n: int, key: str | None = None) -> Cell:
         if self.privacy.hidden is None and not 0 < n < self.privacy.min_count:
@@ -335,11 +337,15 @@ def _workflow_sections(analysis: Analysis, language: str, cells: _Cells, mark: M
     return [_marked(section, kinds[section.key], language) for section in sections]
 
 
-def _flow_rows(state: StateFigures, cells: _Cells) -> Iterator[tuple[Cell, ...]]:
+def _flow_rows(state: StateFigures, cells: _Cells) -> list[tuple[Cell, ...]]:
     """A state's entries and exits per month, every month with either."""
     entered, left = dict(state.entered_by_month), dict(state.left_by_month)
-    for month in sorted(entered.keys() | left.keys()):
-        yield state.state, month, cells.count(entered.get(month, 0)), cells.count(left.get(month, 0))
+    months = sorted(entered.keys() | left.keys())
+    sid = state.state
+    if cells.shows_every_count:  # the common case, a national report's most rows: no count to look at
+        return [(sid, month, entered.get(month, 0), left.get(month, 0)) for month in months]
+    count = cells.count
+    return [(sid, month, count(entered.get(month, 0)), count(left.get(month, 0))) for month in months]
 
 
 def build_comparison(analyses: Sequence[Analysis], *, language: str = "en",
