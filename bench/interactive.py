@@ -19,9 +19,14 @@ workflow (``*`` in ``*``, not ``admin``), so row-level security and the event tr
 names the administrator who made the data set (and may create roles). The bytecode cache is
 written and used (``PYTHONDONTWRITEBYTECODE`` is dropped for the commands), as after any install.
 
+``--baseline FLOWENGINE`` runs the same commands with another checkout's console script too (its
+own install, e.g. the main branch before a change), each right after this one's, so both are
+measured under the same load; the table then has both sides and their ratios.
+
 Prints a Markdown table: medians of wall time and of the CPU time each process used itself (user
-and system, from the children's resource usage; on PostgreSQL the server's share is not in it),
-ratios to the floor's, the database's size, machine, date and load average.
+and system, from the children's resource usage; on PostgreSQL the server's share is not in it:
+on a shared machine the steadier figure), ratios to the floor's, the database's size, machine,
+date and load average.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 
@@ -45,7 +51,7 @@ FLOOR = 'python -c "import sqlalchemy"'
 
 
 def _seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """The command's wall time and the CPU time (user + system) its process used."""
+    """Wall time and CPU time (user + system) of one whole process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,33 +96,53 @@ def subjects(target: str, runs: int, seed: int) -> tuple[str, str, list[tuple[st
     return picked, cursor, movable, proposals, events
 
 
-def _measure(flowengine: str, env: dict[str, str], runs: int, picked: str, cursor: str,
-             movable: list[tuple[str, str, str]]) -> dict[str, list[tuple[float, float]]]:
-    """Each command ``runs`` times, interleaved, after one warm-up round (wall and CPU seconds)."""
-    commands: dict[str, list[str]] = {
-        FLOOR: [sys.executable, "-c", "import sqlalchemy"],
-        "proposal list": [flowengine, "proposal", "list"],
-        f"proposal list --after {cursor}": [flowengine, "proposal", "list", "--after", cursor],
-        "proposal list --sort waiting --stage implementation": [flowengine, "proposal", "list", "--sort", "waiting",
-                                                                "--stage", "implementation"],
-        "proposal list --overdue --sort updated": [flowengine, "proposal", "list", "--overdue", "--sort", "updated"],
-        "proposal list --title 'recovery college'": [flowengine, "proposal", "list", "--title", "recovery college"],
-        f"proposal show {picked}": [flowengine, "proposal", "show", picked],
-        f"history {picked}": [flowengine, "history", picked],
-    }
+def _measure(sides: dict[str, str], env: dict[str, str], runs: int, picked: str, cursor: str,
+             movable: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Each command of each side (name → console script) ``runs`` times, interleaved, after one
+    warm-up round: (wall, CPU) seconds by (command, side). With two sides each has a cache folder
+    of its own: the build cache keeps one build per definition, stamped by the building code, so
+    two checkouts on one cache would rebuild each other's."""
+    caches = {side: tempfile.mkdtemp(prefix=f"interactive-{side}-") for side in sides} if len(sides) > 1 else {}
+    envs = {side: {**env, "XDG_CACHE_HOME": caches[side]} if side in caches else env for side in sides}
+    def commands(flowengine: str) -> dict[str, list[str]]:
+        return {
+            "proposal list": [flowengine, "proposal", "list"],
+            f"proposal list --after {cursor}": [flowengine, "proposal", "list", "--after", cursor],
+            "proposal list --sort waiting --stage implementation": [flowengine, "proposal", "list", "--sort",
+                                                                    "waiting", "--stage", "implementation"],
+            "proposal list --overdue --sort updated": [flowengine, "proposal", "list", "--overdue", "--sort",
+                                                       "updated"],
+            "proposal list --title 'recovery college'": [flowengine, "proposal", "list", "--title",
+                                                         "recovery college"],
+            "proposal list --json": [flowengine, "proposal", "list", "--json"],
+            f"proposal show {picked}": [flowengine, "proposal", "show", picked],
+            f"proposal show {picked} --json": [flowengine, "proposal", "show", picked, "--json"],
+            f"history {picked}": [flowengine, "history", picked],
+        }
+
     advance = "advance ID TRIGGER (another open proposal each run)"
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in [*commands, advance]}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {(FLOOR, ""): []}
+    for side, flowengine in sides.items():
+        times |= {(name, side): [] for name in [*commands(flowengine), advance]}
+    steps = iter(movable)
     for index in range(runs + 1):
-        for name, command in commands.items():
-            seconds = _seconds(command, env)
+        measured = _seconds([sys.executable, "-c", "import sqlalchemy"], env)
+        if index:
+            times[(FLOOR, "")].append(measured)
+        for name in commands(next(iter(sides.values()))):
+            for side, flowengine in sides.items():
+                measured = _seconds(commands(flowengine)[name], envs[side])
+                if index:
+                    times[(name, side)].append(measured)
+        for side, flowengine in sides.items():
+            step = next(steps, None)
+            if step is None:
+                continue
+            pid, trigger, role = step
+            measured = _seconds([flowengine, "advance", pid, trigger, "--comment", "Benchmark step", "--role", role],
+                                envs[side])
             if index:
-                times[name].append(seconds)
-        if index < len(movable):
-            pid, trigger, role = movable[index]
-            seconds = _seconds([flowengine, "advance", pid, trigger, "--comment", "Benchmark step", "--role", role],
-                               env)
-            if index:
-                times[advance].append(seconds)
+                times[(advance, side)].append(measured)
     return times
 
 
@@ -125,9 +151,11 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="a national database (bench/national.py): file or URL")
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", metavar="FLOWENGINE",
+                        help="another checkout's console script (its own install), run beside this one")
     args = parser.parse_args()
-    flowengine = console_script()
-    picked, cursor, movable, proposals, events = subjects(args.db, args.runs, args.seed)
+    sides = {"this": console_script(), **({"baseline": args.baseline} if args.baseline else {})}
+    picked, cursor, movable, proposals, events = subjects(args.db, len(sides) * (args.runs + 1), args.seed)
     server = "://" in args.db and not args.db.startswith("sqlite")
     login = default_login() if server else "bench"
     target = member(args.db, login, ["*"], ["*"]) if server else args.db
@@ -137,28 +165,35 @@ def main() -> None:
         env.pop(name, None)
     load = os.getloadavg()[0]
     try:
-        times = _measure(flowengine, env, args.runs, picked, cursor, movable)
+        times = _measure(sides, env, args.runs, picked, cursor, movable)
     finally:
         if server:
             drop(args.db, login, ["*"], ["*"])
-    floor = statistics.median(wall for wall, _ in times[FLOOR])
-    floor_cpu = statistics.median(cpu for _, cpu in times[FLOOR])
+    floor = [statistics.median(values) for values in zip(*times[(FLOOR, "")], strict=True)]
     backend = "PostgreSQL, as a login in flowengine_users (row-level security on)" if server else \
         f"SQLite {sqlite3.sqlite_version}"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()}, {backend} — {date.today().isoformat()}; load average {load:.1f} at the "
           f"start, {os.getloadavg()[0]:.1f} at the end")
     print(f"database: {proposals:,} proposals, {events:,} events; medians of {args.runs} interleaved runs; "
-          f"reproduce: python bench/interactive.py --db DB --runs {args.runs}")
+          f"reproduce: python bench/interactive.py --db DB --runs {args.runs}"
+          + (" --baseline FLOWENGINE" if args.baseline else ""))
     print()
-    print("| command (whole process) | median | ratio to the floor | CPU (the process's own) | CPU ratio |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, values in times.items():
-        if values:
-            median = statistics.median(wall for wall, _ in values)
-            cpu = statistics.median(cpu for _, cpu in values)
-            print(f"| `{name}` | {median * 1000:.0f} ms | {median / floor:.2f}x | {cpu * 1000:.0f} ms | "
-                  f"{cpu / floor_cpu:.2f}x |")
+    header = " | ".join(f"{side}: wall | ratio | CPU | ratio" for side in sides)
+    print(f"| command (whole process) | {header} |")
+    print("| --- |" + " --- | --- | --- | --- |" * len(sides))
+    names = list(dict.fromkeys(name for name, _ in times))
+    for name in names:
+        cells = []
+        for side in sides if name != FLOOR else [""]:
+            values = times.get((name, side), [])
+            if not values:
+                cells.append("| | | ")
+                continue
+            wall, cpu = (statistics.median(column) for column in zip(*values, strict=True))
+            cells.append(f"{wall * 1000:,.0f} ms | {wall / floor[0]:.2f}x | "
+                         f"{cpu * 1000:,.0f} ms | {cpu / floor[1]:.2f}x")
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ LISTS: dict[str, dict[str, Any]] = {
 
 
 def _explain(conn: Any, statement: str, parameters: Any, server: bool) -> tuple[str, float]:
+    if isinstance(parameters, list):  # as the driver's own connection takes them
+        parameters = tuple(parameters)
     start = time.perf_counter()
     if server:
         rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()

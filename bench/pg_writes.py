@@ -19,10 +19,16 @@ What is measured, in one run:
   one ``WITH moved AS (UPDATE … RETURNING) INSERT … SELECT`` of an event of the same width, then
   commit — flowengine's two statements without flowengine (nor row-level security): the floor of
   the client's own work and the round trips;
+- **the server's CPU** beside the client's, for both: the CPU time of the connection's server
+  process, read from ``/proc`` (the server is on this machine, as the suite's is);
 - **writers added one by one**: N processes (``--writers``), each advancing a proposal of its
-  own ``--steps`` times, started together; the total rate, and its ratio to one writer's. Then
-  N processes advancing *one* proposal, each with the version it read (``expected_version``):
-  every conflict has exactly one winner, counted.
+  own ``--steps`` times, started together; the total rate, and its ratio to one writer's; the
+  CPU per advance of the writers and of their server processes, the time either spent waiting
+  for a CPU (``/proc/PID/schedstat``), and what the server processes were seen doing
+  meanwhile (``pg_stat_activity``'s state and wait event, and any lock waited for in
+  ``pg_locks``, sampled every 10 ms by the administrator). Then 8 processes advancing *one*
+  proposal, each with the version it read (``expected_version``): every conflict has exactly
+  one winner, counted.
 
 Prints a Markdown table with the machine, the server version and the date. `--profile N` instead
 profiles N sequential advances (`cProfile` on process time) and prints where the client's CPU goes.
@@ -36,11 +42,12 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from advance import PING_PONG  # the same two-state loop as the SQLite benchmark (bench/ is on the path)
 from members import default_login, drop, member
@@ -85,15 +92,100 @@ def round_trips_per_advance(url: str, folder: str) -> int:
 
 
 def _writer(url: str, folder: str, pid: str, steps: int, start: Any, out: Any) -> None:
+    """Advance ``pid`` ``steps`` times once all writers are ready; put (seconds, own CPU seconds,
+    its server process's CPU seconds, the seconds either waited for a CPU — each None where the
+    server's process cannot be read)."""
     actor = _actor(url)
     with _engine(url, folder) as engine:
         engine.advance(pid, "hit", actor=actor)
         engine.advance(pid, "hit_back", actor=actor)
+        backend = write_backend(engine)
         start.wait()
-        began = time.perf_counter()
+        queued = (run_queue_wait("self"), run_queue_wait(backend))
+        served, cpu, began = server_cpu(backend), time.process_time(), time.perf_counter()
         for index in range(steps):
             engine.advance(pid, "hit" if index % 2 == 0 else "hit_back", actor=actor)
-        out.put(time.perf_counter() - began)
+        seconds, client, after = time.perf_counter() - began, time.process_time() - cpu, server_cpu(backend)
+        waited = [None if a is None or b is None else b - a
+                  for a, b in zip(queued, (run_queue_wait("self"), run_queue_wait(backend)), strict=True)]
+        out.put((seconds, client, None if served is None or after is None else after - served, *waited))
+
+
+class Writers(NamedTuple):
+    """N writers on their own proposals: the total rate, CPU per advance on either side, and
+    what their server processes were seen doing (see :func:`_watch`)."""
+
+    rate: float
+    client: float  # CPU seconds per advance, all writers' processes together
+    server: float | None  # the same for their server processes (None: the server is elsewhere)
+    seconds: float  # the slowest writer's time
+    seen: dict[str, int]  # samples of the writers' server processes, by what each was doing
+    load: float  # the 1-minute load average once they were done
+    queued: tuple[float, float] | None  # seconds per advance the writers, and their server processes,
+    # spent runnable but waiting for a CPU (None: not readable)
+
+
+def _watch(admin_url: str, login: str, stop: threading.Event, seen: dict[str, int]) -> None:
+    """Every 10 ms until ``stop``: what each server process of ``login`` is doing —
+    ``pg_stat_activity``'s state and wait event (``CPU`` when active and waiting on nothing,
+    ``idle`` when waiting for its client) — and any lock it waits for (``pg_locks``, not granted)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            for state, kind, name, waiting in conn.execute(
+                    "SELECT a.state, a.wait_event_type, a.wait_event, "
+                    "EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) "
+                    "FROM pg_stat_activity a WHERE a.usename = %s", (login,)):
+                if state == "active":
+                    what = "CPU (active, no wait event)" if kind is None else f"{kind}: {name}"
+                else:
+                    what = f"{state} ({kind}: {name})" if kind else str(state)
+                if waiting:
+                    what += " — waiting for a lock"
+                seen[what] = seen.get(what, 0) + 1
+            stop.wait(0.01)
+
+
+def parallel_rate(url: str, folder: str, writers: int, steps: int, admin_url: str | None = None) -> Writers:
+    """``writers`` processes, each advancing a proposal of its own ``steps`` times, started together;
+    with ``admin_url`` (who may read every session's activity), their server processes are watched."""
+    from sqlalchemy.engine import make_url
+
+    with _engine(url, folder) as engine:  # registered one by one: the race measured is the steps'
+        pids = [engine.new_proposal("ping-pong", title="writer", actor=_actor(url)).proposal.id
+                for _ in range(writers)]
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(writers)
+    out = context.Queue()
+    workers = [context.Process(target=_writer, args=(url, folder, pid, steps, start, out)) for pid in pids]
+    seen: dict[str, int] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(admin_url, str(make_url(url).username), stop, seen)) \
+        if admin_url else None
+    for worker in workers:
+        worker.start()
+    if watcher is not None:
+        watcher.start()
+    try:
+        results = [out.get(timeout=600) for _ in workers]
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+    for worker in workers:
+        worker.join()
+    seconds = max(r[0] for r in results)
+    served = [r[2] for r in results]
+    total = writers * steps
+    waits = [r[3:] for r in results]
+    queued = None if any(None in w for w in waits) else (sum(w[0] for w in waits) / total,
+                                                           sum(w[1] for w in waits) / total)
+    return Writers(total / seconds, sum(r[1] for r in results) / total,
+                   None if None in served else sum(s for s in served if s is not None) / total, seconds, seen,
+                   os.getloadavg()[0], queued)
 
 
 def _racer(url: str, folder: str, pid: str, rounds: int, start: Any, out: Any) -> None:
@@ -114,22 +206,6 @@ def _racer(url: str, folder: str, pid: str, rounds: int, start: Any, out: Any) -
             except ConflictError:
                 lost += 1
     out.put((won, lost))
-
-
-def parallel_rate(url: str, folder: str, writers: int, steps: int) -> float:
-    with _engine(url, folder) as engine:  # registered one by one: the race measured is the steps'
-        pids = [engine.new_proposal("ping-pong", title="writer", actor=_actor(url)).proposal.id
-                for _ in range(writers)]
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(writers)
-    out = context.Queue()
-    workers = [context.Process(target=_writer, args=(url, folder, pid, steps, start, out)) for pid in pids]
-    for worker in workers:
-        worker.start()
-    seconds = [out.get(timeout=600) for _ in workers]
-    for worker in workers:
-        worker.join()
-    return writers * steps / max(seconds)
 
 
 def conflicts(url: str, folder: str, writers: int, rounds: int) -> tuple[int, int, int]:
@@ -160,6 +236,15 @@ def server_cpu(backend: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_wait(process: int | str) -> float | None:
+    """Seconds the process ``process`` (``"self"``: this one) has spent runnable but waiting for a
+    CPU (the scheduler's run queue; ``/proc/PID/schedstat``); None where that is not readable."""
+    try:
+        return int(Path(f"/proc/{process}/schedstat").read_text(encoding="ascii").split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def write_backend(engine: Any) -> int:
@@ -284,7 +369,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 api.append(api_rate(url, folder, args.steps))
                 raw.append(psycopg_rate(args.db, args.steps))
-            rates = {n: parallel_rate(url, folder, n, args.steps) for n in counts}
+            rates = {n: parallel_rate(url, folder, n, args.steps, args.db) for n in counts}
             race = conflicts(url, folder, 8, 50)
         finally:
             drop(args.db, login, [ROLE], ["ping-pong"])
@@ -316,12 +401,32 @@ def main() -> None:
         print(f"| server CPU per advance (its process, from /proc): API / psycopg alone | {api_server * 1e6:,.0f} µs / "
               f"{raw_server * 1e6:,.0f} µs | {api_server / raw_server:.2f}x (client and server together: at most "
               f"{1 / (api_cpu + api_server):,.0f} advances/s on one core, {2 / (api_cpu + api_server):,.0f} on two) |")
-    for n, rate in rates.items():
-        print(f"| {n} writer process(es) on their own proposals | {rate:,.0f} /s | {rate / rates[counts[0]]:.2f}x "
+    first = rates[counts[0]].rate
+    for n, found in rates.items():
+        print(f"| {n} writer process(es) on their own proposals | {found.rate:,.0f} /s | {found.rate / first:.2f}x "
               f"{counts[0]} writer |")
     rounds, won, lost = race
     print(f"| 8 processes advancing one proposal, {rounds} rounds | {won} won, {lost} conflicts | "
           "exactly one winner a round: " + ("yes" if won == rounds else "no") + " |")
+    print()
+    print("Writers: CPU per advance (client: the writers' processes; server: theirs), the time they spent runnable "
+          "but waiting for a CPU (the run queue, /proc/PID/schedstat), CPU-seconds used per second (cores kept busy, "
+          "of the machine's), and what their server processes were seen doing (pg_stat_activity and pg_locks, "
+          "sampled every 10 ms):")
+    print()
+    print("| writers | advances/s | client CPU / advance | server CPU / advance | waiting for a CPU / advance: "
+          "client, server | cores busy | load | server processes seen |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for n, found in rates.items():
+        total = sum(found.seen.values()) or 1
+        seen = "; ".join(f"{what} {count / total:.0%}" for what, count in
+                         sorted(found.seen.items(), key=lambda item: -item[1])[:4])
+        server = "n/a" if found.server is None else f"{found.server * 1e6:,.0f} µs"
+        busy = found.rate * (found.client + (found.server or 0.0))
+        queued = "n/a" if found.queued is None else \
+            f"{found.queued[0] * 1e6:,.0f} µs, {found.queued[1] * 1e6:,.0f} µs"
+        print(f"| {n} | {found.rate:,.0f} | {found.client * 1e6:,.0f} µs | {server} | {queued} | {busy:.2f} of "
+              f"{os.cpu_count()} | {found.load:.1f} | {seen} |")
 
 
 if __name__ == "__main__":

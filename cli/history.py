@@ -13,7 +13,7 @@ from .checkpoints import checkpoint_files_option, conversion_files_option, publi
 from .converting import convert_personal
 from .helptext import Command, Group
 from .options import as_of_option, database_option, json_option
-from .session import open_engine
+from .session import open_engine, read_quickly
 from .terminal import fit, output_options
 from .views import audit_text, history_table, to_json
 
@@ -34,10 +34,15 @@ def history(proposal_id: str, as_of: datetime | None, database: str | None, as_j
       flowengine history INN-7 --as-of 2019-06-30
     """
     from flowengine.history.records import FROM_KEY
+    from flowengine.service import quick_reads
 
-    with open_engine(database, read_only=True) as engine:
-        proposal, events = engine.history(proposal_id, as_of=as_of)
-        led_to = engine.led_to(proposal.id, as_of=as_of)
+    found = read_quickly(lambda replica: quick_reads.history(database, proposal_id, as_of=as_of, replica=replica))
+    if found is None:
+        with open_engine(database, read_only=True) as engine:
+            proposal, events = engine.history(proposal_id, as_of=as_of)
+            led_to = engine.led_to(proposal.id, as_of=as_of)
+    else:
+        proposal, events, led_to = found
     came_from = events[0].details.get(FROM_KEY) if events else None
     if as_json:
         click.echo(to_json({"proposal": proposal.id, "title": proposal.title, "from": came_from,

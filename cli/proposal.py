@@ -23,7 +23,7 @@ from .options import (
     set_option,
     workflows_option,
 )
-from .session import actor, open_engine
+from .session import actor, open_engine, read_quickly
 from .terminal import output_options, streamed
 from .views import standing_row, standing_text, standings_headers, standings_table, tab_line, to_json
 
@@ -139,10 +139,16 @@ def list_proposals(workflow: str | None, state: str | None, stage: str | None, o
                                                  overdue=overdue, title=title, sort=sort, after=after,
                                                  language=language), as_json)
     else:
-        with open_engine(database, read_only=True) as engine:
-            found = engine.proposal_page(workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue,
-                                         title=title, sort=sort, after=after, limit=limit, as_of=as_of,
-                                         language=language)
+        from flowengine.service import quick_reads
+
+        found = read_quickly(lambda replica: quick_reads.page(
+            database, workflow=workflow, state=state, stage=stage, owner=owner, overdue=overdue, title=title,
+            sort=sort, after=after, limit=limit, language=language, replica=replica)) if as_of is None else None
+        if found is None:
+            with open_engine(database, read_only=True) as engine:
+                found = engine.proposal_page(workflow=workflow, state=state, stage=stage, owner=owner,
+                                             overdue=overdue, title=title, sort=sort, after=after, limit=limit,
+                                             as_of=as_of, language=language)
         shown = len(found.standings)
         if as_json:
             click.echo(to_json([s.as_dict() for s in found.standings]))
@@ -207,8 +213,13 @@ def show(proposal_id: str, as_of: datetime | None, language: str, database: str 
     Example:
       flowengine proposal show INN-7
     """
-    with open_engine(database, read_only=True) as engine:
-        standing = engine.standing(proposal_id, as_of=as_of, language=language)
+    from flowengine.service import quick_reads
+
+    standing = read_quickly(lambda replica: quick_reads.standing(database, proposal_id, as_of=as_of,
+                                                                 language=language, replica=replica))
+    if standing is None:
+        with open_engine(database, read_only=True) as engine:
+            standing = engine.standing(proposal_id, as_of=as_of, language=language)
     click.echo(to_json(standing.as_dict()) if as_json else standing_text(standing))
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from flowengine.history.records import Actor
     from flowengine.service.facade import FlowEngine
+
+T = TypeVar("T")
 
 
 def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read_only: bool = False,
@@ -30,6 +32,20 @@ def open_engine(database: str | None, workflow_dirs: Sequence[str] = (), *, read
         return FlowEngine.open_read_only(replica, workflow_dirs=workflow_dirs, clock=clock_from_environment())
     return FlowEngine.open(database, workflow_dirs=workflow_dirs, clock=clock_from_environment(),
                            upgrade_existing=upgrade_existing, create=not read_only)
+
+
+def read_quickly(read: Callable[[str | None], T | None]) -> T | None:
+    """What a command that only reads gets through the database driver alone
+    (:mod:`flowengine.service.quick_reads`), ``read`` given the replica ``--read-db`` names (or
+    None); None when the engine must do it (:func:`open_engine`). Collection is paused meanwhile,
+    as while the engine loads: what is read is bounded (a proposal, a page) and lives as long as
+    the command."""
+    from .options import READ_DATABASE
+    from .startup import loading
+
+    ctx = click.get_current_context(silent=True)
+    with loading():
+        return read(ctx.meta.get(READ_DATABASE) if ctx is not None else None)
 
 
 def actor(name: str | None, role: str | None) -> Actor:

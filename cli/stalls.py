@@ -30,7 +30,7 @@ from .terminal import output_options, table_width
 if TYPE_CHECKING:
     from flowengine.analysis.figures import Analysis, Privacy
     from flowengine.analysis.provenance import Marks
-    from flowengine.views.report import Section
+    from flowengine.views.sections import Section
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -199,8 +199,8 @@ def test_report_and_compare_offer_exactly_the_report_formats_the_library_writes(
 
     from flowengine.errors import NotFound
     from flowengine.views.formats import report_format_names
-    from flowengine.views.report import Section
     from flowengine.views.report_writers import as_format
+    from flowengine.views.sections import Section
 
     for offering in (command.report, command.compare):
         (chosen,) = [p for p in offering.params if p.name == "fmt"]
@@ -218,8 +218,8 @@ def test_a_report_written_section_by_section_reads_back_as_the_whole() -> None:
     import json
 
     from flowengine.views.formats import report_format_names
-    from flowengine.views.report import Section
     from flowengine.views.report_writers import as_format, format_chunks, json_chunks, with_note, with_note_chunks
+    from flowengine.views.sections import Section
 
     sections = [Section("stages", "Stages", ("stage", "now", "days"), (("panel", 2, 1.25), ("council", 0, None))),
                 Section("loops", "Loops", ("from", "to"), ()),

@@ -14,7 +14,7 @@ import pytest
 
 from flowengine.errors import InvalidInput, NotFound
 from flowengine.service.facade import FlowEngine, Standing
-from flowengine.store import listing
+from flowengine.store import listing, pages
 
 from .cli_support import make_run, ok, one_error_line
 from .conftest import FixedClock
@@ -114,13 +114,13 @@ def test_a_past_moment_pages_the_replayed_list(national: FlowEngine) -> None:
 def test_streaming_reads_one_batch_before_the_first_proposal_comes_out(
         national: FlowEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[int] = []
-    real = listing.page
+    real = pages.page
 
     def counted(*args: Any, limit: int, **kwargs: Any) -> Any:
         asked.append(limit)
         return real(*args, limit=limit, **kwargs)
 
-    monkeypatch.setattr(listing, "page", counted)
+    monkeypatch.setattr(pages, "page", counted)
     first: list[Standing] = list(islice(national.each_proposal(), 1))
     assert len(first) == 1 and asked == [64]
     assert len(list(national.each_proposal())) == 240
@@ -134,30 +134,28 @@ def test_every_order_pages_off_an_index_without_sorting_the_table(national: Flow
         key = listing.key_of(conn, "SYN-100")
         assert key is not None
         for after in (None, key[0]):
-            statement = listing.statement(listing.Filter(), sort=sort, after=after, limit=50)
-            compiled = statement.compile(dialect=conn.dialect)
-            params = [compiled.params[name] for name in compiled.positiontup or ()]
-            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + str(compiled), tuple(_sqlite(p) for p in params)))
+            sql, params = pages.statement(listing.reads(conn), listing.Filter(), sort=sort, after=after, limit=50)
+            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
             assert "TEMP B-TREE" not in plan and "USING INDEX" in plan, plan
 
 
 @pytest.mark.sqlite_only
 def test_the_overdue_list_asks_the_progress_index_never_scanning_the_events(national: FlowEngine) -> None:
-    from flowengine.service import paging
+    from flowengine.service import listings
 
     with national.database.read() as conn:
-        wanted = paging._filter(paging._Facts(conn, None), NOW, workflow=None, state=None, title=None, stage=None,
-                                owner=None, overdue=True, final=None)
+        reads = listing.reads(conn)
+        wanted = listings._filter(listings._Facts(reads, None), NOW, workflow=None, state=None, title=None,
+                                  stage=None, owner=None, overdue=True, final=None)
         assert wanted.groups and any(group.progress_restarts for group in wanted.groups)
-        compiled = listing.statement(wanted, sort="updated", after=None, limit=50).compile(
-            dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup or ()]
-        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + str(compiled), tuple(_sqlite(p) for p in params)))
+        sql, params = pages.statement(reads, wanted, sort="updated", after=None, limit=50)
+        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
     assert "SEARCH progress USING INDEX ix_events_progress (kind=? AND proposal_pk=? AND at>?)" in plan, plan
     assert "SCAN events" not in plan, plan
     assert "SCAN progress" not in plan, plan
+    # the page's own order, walked until the page is full: never every overdue proposal by its
+    # state (migration 0013's index) and then sorted
+    assert "SCAN proposals USING INDEX ix_proposals_updated" in plan and "ix_proposals_state_waiting" not in plan, plan
 
 
 @pytest.mark.postgresql_only
@@ -170,10 +168,6 @@ def test_sessions_on_postgresql_plan_without_jit_compilation(national: FlowEngin
     with national.database.read() as conn:
         assert conn.execute(text("SHOW jit")).scalar() == "off"
         assert conn.execute(text("SELECT count(*) FROM proposals")).scalar() == 240  # its own search path still
-
-
-def _sqlite(value: Any) -> Any:
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds") if hasattr(value, "isoformat") else value
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -241,14 +235,14 @@ def test_show_history_and_advance_read_one_proposal_by_its_keys_never_a_whole_ta
 def test_the_store_returns_only_rows_in_the_wanted_states_so_a_rare_stage_reads_no_others(
         national: FlowEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     returned: list[str] = []
-    real = listing.page
+    real = pages.page
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         rows = real(*args, **kwargs)
         returned.extend(row.proposal.state for row in rows)
         return rows
 
-    monkeypatch.setattr(listing, "page", recorded)
+    monkeypatch.setattr(pages, "page", recorded)
     found = list(national.each_proposal(stage="political", sort="waiting"))
     assert found and {s.stage for s in found} == {"political"}
     assert set(returned) == {"political_review"}
@@ -263,15 +257,13 @@ def test_the_store_returns_only_rows_in_the_wanted_states_so_a_rare_stage_reads_
 def test_a_stage_in_the_waiting_order_reads_each_of_its_states_apart_by_index(national: FlowEngine) -> None:
     """Each state's proposals longest waiting first (migration 0013), a page from each: never the
     waiting order of every proposal, which passes the finished ones first."""
-    from flowengine.service import paging
+    from flowengine.service import listings
 
     with national.database.read() as conn:
-        wanted = paging._filter(paging._Facts(conn, None), NOW, workflow=None, state=None, title=None,
-                                stage="implementation", owner=None, overdue=False, final=False)
-        compiled = listing.statement(wanted, sort="waiting", after=None, limit=50).compile(
-            dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup or ()]
-        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + str(compiled), tuple(_sqlite(p) for p in params)))
+        reads = listing.reads(conn)
+        wanted = listings._filter(listings._Facts(reads, None), NOW, workflow=None, state=None, title=None,
+                                  stage="implementation", owner=None, overdue=False, final=False)
+        sql, params = pages.statement(reads, wanted, sort="waiting", after=None, limit=50)
+        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
     assert "USING INDEX ix_proposals_state_waiting (state=?)" in plan, plan
     assert "ix_proposals_waiting" not in plan and "SCAN proposals" not in plan, plan

@@ -463,3 +463,20 @@ def test_the_stalls_commands_draw_a_bar_on_a_terminal_and_not_with_quiet(
             assert drawn.stderr.startswith("analysing"), args
         quiet = ok(run(*args, "--quiet", env={"FLOWENGINE_WORKFLOWS": str(tmp_path)}))
         assert quiet.stderr == "" and quiet.stdout == drawn.stdout, args
+
+
+def test_a_workflow_without_a_step_yet_beside_a_variant_that_sent_one_back_gives_the_reference_figures(
+        db_target: str) -> None:
+    """A batch's step groups are read for all its workflows at once: a workflow whose proposals had
+    taken no step by the moment, beside a variant of the same chain that had sent one back, once
+    ended in an internal error (the largest key of no steps) — at these moments of this data set."""
+    from .test_national import national
+
+    national.build(db_target, scale=0.0001, municipalities=6, seed=2, workers=0)
+    with FlowEngine.open(db_target) as engine:
+        with engine.database.read() as conn:
+            names = queries.workflows_in_use(conn)
+        workflows = [engine.declared_workflow(name) for name in names]
+    for moment in (datetime(2017, 4, 1, tzinfo=UTC), datetime(2017, 10, 1, tzinfo=UTC)):
+        found = compare_stored(db_target, workflows, moment)
+        assert any(not a.loops for a in found) and any(a.loops for a in found)

@@ -117,6 +117,41 @@ def test_progress_and_tick_import_no_graph_schema_or_migration_library(db_target
         assert "transitions" not in loaded  # nothing fires: the state machine library is not imported
 
 
+def _all_modules_after(args: list[str], database: str) -> tuple[object, set[str]]:
+    """As :func:`_exit_and_modules`, every module (submodules too)."""
+    code = (
+        "import sys\n"
+        "from flowengine_cli.main import cli\n"
+        "status = 0\n"
+        f"try:\n    cli({args!r}, prog_name='flowengine')\n"
+        "except SystemExit as exc:\n    status = exc.code\n"
+        "print(status, ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-05T10:00:00Z"}
+    env.pop("FLOWENGINE_DEBUG", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                          env=env)
+    status, *modules = done.stderr.splitlines()[-1].split()
+    return status, set(modules)
+
+
+@pytest.mark.parametrize("command", [["proposal", "show", "INN-1"], ["history", "INN-1"]], ids=["show", "history"])
+def test_one_proposal_s_history_loads_neither_the_stall_report_nor_the_analysis(db_target: str,
+                                                                                 command: list[str]) -> None:
+    """A history is written as the report's tables are (views.sections), without the stall
+    report, its figures or the analysis that makes them."""
+    env = {"FLOWENGINE_DB": db_target, "FLOWENGINE_NOW": "2019-03-01T10:00:00Z"}
+    registered = CliRunner().invoke(cli, ["proposal", "new", "innovation-chain", "--title", "Meeting place",
+                                          "--set", "summary=A place to meet", "--as", "ola", "--role", "panel"],
+                                    env=env)
+    assert registered.exit_code == 0, registered.stderr
+    status, loaded = _all_modules_after(command, db_target)
+    assert status == "0"
+    assert "flowengine.views.histories" in loaded  # the history was written
+    assert not loaded & {"flowengine.views.report", "flowengine.analysis.figures", "flowengine.analysis.reference",
+                         "flowengine.analysis.cells", "flowengine.analysis.provenance"}
+
+
 def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(db_target: str) -> None:
     database = db_target
     status, loaded = _exit_and_modules(["init"], database)  # a new database: the schema is created

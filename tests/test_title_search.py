@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
-from flowengine.store import listing, titles
+from flowengine.store import listing, pages, titles
 
 from .access_support import Place, member_logins, municipal_workflows, server_connection
 from .conftest import MINIMAL_WORKFLOW, FixedClock
@@ -156,10 +157,9 @@ def test_a_members_title_search_reads_the_trigram_index_and_its_rows_by_key(plac
                                  "WHERE relname = 'proposals' AND schemaname = current_schema()").fetchone()
             assert scans is not None and scans[0] == 0 and scans[1] >= 1, scans
     with place.engine("melhus") as flow, flow.database.read() as conn:
-        statement = listing.statement(listing.Filter(title="øyås", titled=key), sort="id", after=None, limit=51)
-        compiled = statement.compile(dialect=conn.dialect)
-        (document,) = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled),
-                                           compiled.params).fetchone()
+        sql, params = pages.statement(listing.reads(conn), listing.Filter(title="øyås", titled=key), sort="id",
+                                      after=None, limit=51)
+        (document,) = conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql), params).fetchone()
         on_proposals = [node for node in _nodes(document[0]["Plan"]) if node.get("Relation Name") == "proposals"
                         and node.get("Alias") == "proposals"]
         assert on_proposals and all(node["Node Type"] == "Index Scan" and node["Index Name"] == "proposals_pkey"
@@ -182,14 +182,16 @@ def test_a_text_in_more_titles_than_the_function_names_walks_the_order_instead(
         # the first 51 by id whose title holds a longer text (20,000 do), as a page asks: taken for one
         # row in two, the title test lets the planner walk the id order and stop; ``LIKE`` alone
         # (estimated at one row in all, statistics being closed to a member) read every row and sorted
-        from sqlalchemy import select
+        given: dict[str, Any] = {}
 
-        from flowengine.store.schema import proposals
+        def param(value: Any) -> str:
+            given[f"v{len(given)}"] = value
+            return f":v{len(given) - 1}"
 
-        walk = (select(proposals.c.pk).where(titles.TitleContains("a hub at byåsen"))
-                .order_by(proposals.c.prefix, proposals.c.number).limit(51))
-        compiled = walk.compile(dialect=conn.dialect)
-        (document,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).fetchone()
+        condition = titles.contains("postgresql", "a hub at byåsen", None, param)
+        walk = (f"SELECT proposals.pk FROM proposals WHERE {condition} "
+                "ORDER BY proposals.prefix, proposals.number LIMIT 51")
+        (document,) = conn.execute(text("EXPLAIN (FORMAT JSON) " + walk), given).fetchone()
         nodes = list(_nodes(document[0]["Plan"]))
         assert [(node["Node Type"], node.get("Index Name")) for node in nodes if node.get("Alias") == "proposals"] \
             == [("Index Scan", "uq_proposals_prefix_number")], nodes

@@ -352,3 +352,6 @@ class Privacy:
 
     def actor(self, name: str, role: str) -> str:
         return role if self.roles_only else f"{name} ({role})"
+
+
+NO_PRIVACY = Privacy()  # every count and spread shown, as for internal use

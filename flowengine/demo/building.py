@@ -31,7 +31,7 @@ from flowengine.history.provenance import KINDS, STATED, kind_word, legend
 from flowengine.history.records import Event, Proposal
 from flowengine.i18n import t
 from flowengine.service.facade import AuditReport, FlowEngine, Lineage
-from flowengine.views.report import Cell, Section
+from flowengine.views.sections import Cell, Section
 
 DATABASE_NAME = "flowengine.db"
 SITE_FOLDER = "site"

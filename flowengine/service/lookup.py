@@ -10,7 +10,7 @@ from flowengine import engine as engines
 from flowengine.definition.model import Workflow, content_hash
 from flowengine.definition.versions import StoredDefinition
 from flowengine.engine import CompiledWorkflow
-from flowengine.errors import DefinitionError, FlowEngineError, NotFound, Remedy, StoreError
+from flowengine.errors import DefinitionError, FlowEngineError, NotFound, Remedy
 from flowengine.history.records import Proposal
 from flowengine.service.context import Engine
 from flowengine.store import Connection, queries
@@ -31,14 +31,9 @@ def load(conn: Connection, proposal_id: str, *, kind: str = "proposal") -> tuple
 
 def compiled_of(conn: Connection, proposal: Proposal) -> CompiledWorkflow:
     """The definition a proposal runs under (not the file as it reads today)."""
-    cached = engines.cached(proposal.definition_hash)
-    if cached is not None:
-        return cached
-    stored = queries.definition_text(conn, proposal.definition_hash)
-    if stored is None:
-        raise StoreError(f"the definition {proposal.definition_hash[:12]} of {proposal.id} is missing "
-                         "from the database; restore it from a backup")
-    return engines.compiled(proposal.definition_hash, *stored)
+    from flowengine.service.standings import definition_of
+
+    return definition_of(proposal, lambda digest: queries.definition_text(conn, digest))
 
 
 def current_definition(engine: Engine, workflow: str, *, suggest: bool = True) -> tuple[CompiledWorkflow, str, str]:

@@ -4,20 +4,19 @@ past moment, by replaying the event chain (the truth the row is checked against)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flowengine.clock import as_utc, local_text
-from flowengine.definition.model import Workflow
 from flowengine.errors import AccessDenied, InvalidInput, NotFound, Remedy
 from flowengine.history import chain
-from flowengine.history.records import ERASED_STEP, Event, Proposal, id_order
+from flowengine.history.records import Event, Proposal, id_order
 from flowengine.i18n import t
-from flowengine.service import deadlines
+from flowengine.service import standings
 from flowengine.service.context import Engine
 from flowengine.service.lookup import compiled_of, load
 from flowengine.service.results import Lineage, Standing
+from flowengine.service.standings import as_of_events, last_erasure
 from flowengine.store import Connection, queries
 
 SORTS = ("id", "waiting", "updated", "state")
@@ -55,7 +54,7 @@ def standing(engine: Engine, proposal_id: str, *, as_of: datetime | None = None,
         if not events:
             raise not_yet(proposal, as_of or engine.clock())
         return _standing(engine, conn, as_of_events(proposal, events) if as_of else proposal,
-                         chain.last_activity(events), as_of, language, events, _last_erasure(events))
+                         chain.last_activity(events), as_of, language, events, last_erasure(events))
 
 
 def proposals(engine: Engine, *, workflow: str | None = None, state: str | None = None, stage: str | None = None,
@@ -79,7 +78,7 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
             if past is not None and (not state or past.state == state) and \
                     (not title or title.lower() in past.title.lower()):
                 found.append(_standing(engine, conn, past, chain.last_activity(events), as_of, language, events,
-                                       _last_erasure(events)))
+                                       last_erasure(events)))
     found = [s for s in found if (not stage or s.stage == stage) and (not owner or s.owner == owner)
              and (not overdue or s.overdue)]
     keys: dict[str, Callable[[Standing], Any]] = {
@@ -89,16 +88,6 @@ def proposals(engine: Engine, *, workflow: str | None = None, state: str | None 
         "state": lambda s: (s.proposal.workflow, s.proposal.state, id_order(s.proposal.id)),
     }
     return sorted(found, key=keys[sort], reverse=sort == "updated")
-
-
-def standing_of(engine: Engine, conn: Connection, proposal: Proposal, last: Event, language: str,
-                erasure: Event | None = None) -> Standing:
-    """Where a proposal read with its last step (and newest erasure step) stands now (a listing's row)."""
-    return _standing(engine, conn, proposal, last, None, language, erasure=erasure)
-
-
-def _last_erasure(events: Sequence[Event]) -> Event | None:
-    return next((event for event in reversed(events) if event.kind == ERASED_STEP), None)
 
 
 def history(engine: Engine, proposal_id: str, *, as_of: datetime | None = None) -> tuple[Proposal, list[Event]]:
@@ -125,16 +114,6 @@ def histories(engine: Engine, *, workflow: str | None = None,
                 yield (as_of_events(proposal, events) if as_of else proposal), events
 
 
-def as_of_events(proposal: Proposal, events: Sequence[Event]) -> Proposal:
-    """The proposal as its events up to a moment leave it, on the definition it ran under then
-    (a later migration moved it to another)."""
-    replayed = chain.replay(events)
-    return replace(proposal, state=replayed.state, fields=replayed.fields, version=replayed.version,
-                   updated_at=replayed.updated_at, state_entered_at=replayed.state_entered_at,
-                   head_hash=replayed.head_hash, definition_hash=replayed.definition or proposal.definition_hash,
-                   workflow_version=replayed.workflow_version or proposal.workflow_version)
-
-
 def not_yet(proposal: Proposal, moment: datetime) -> InvalidInput:
     return InvalidInput(f"{proposal.id} did not exist yet at {local_text(moment)} "
                         f"(created {local_text(proposal.created_at)})").fixed_by(
@@ -145,34 +124,10 @@ def _standing(engine: Engine, conn: Connection, proposal: Proposal, last: Event,
               language: str, events: Sequence[Event] | None = None, erasure: Event | None = None) -> Standing:
     """``last``: the last step (an erasure step is none: it leaves the deadline clock as it was)."""
     compiled = compiled_of(conn, proposal)
-    state = compiled.workflow.states.get(proposal.state)
     moment = min(as_utc(as_of), engine.clock()) if as_of else engine.clock()  # a naive as_of is UTC, as everywhere
-    clock = _deadline_clock(conn, compiled.workflow, proposal, last, events)
-    due = state.deadline.add_to(clock.started_at) if state and state.deadline else None
-    return Standing(
-        proposal=proposal, moment=moment,
-        state_label=state.label(language) if state else proposal.state,
-        stage=state.stage if state else None, owner=state.owner if state else None,
-        final=bool(state and state.final), outcome=state.outcome if state else None,
-        deadline=state.deadline_text if state else None, due_at=due,
-        next_steps=tuple(compiled.next_steps(proposal.state, proposal.fields, language)),
-        last_event=last, progress=clock.progress, clock_started_at=clock.started_at, last_erasure=erasure,
-    )
-
-
-def _deadline_clock(conn: Connection, workflow: Workflow, proposal: Proposal, last: Event,
-                    events: Sequence[Event] | None) -> deadlines.DeadlineClock:
-    """The current stay's deadline clock; the history is read only for an implementation whose
-    newest event does not settle it (progress followed by a correction or a reminder)."""
-    if events is not None:
-        return deadlines.deadline_clock(events, workflow)
-    quick = deadlines.quick_clock(proposal, last)
-    if quick is not None:
-        return quick
-    state = workflow.states.get(proposal.state)
-    if state is not None and state.stage == deadlines.IMPLEMENTATION:
-        return deadlines.deadline_clock(queries.events_of(conn, load(conn, proposal.id)[0]), workflow)
-    return deadlines.DeadlineClock(as_utc(proposal.state_entered_at), 0, None, False)
+    clock = standings.deadline_clock(compiled.workflow, proposal, last, events,
+                                     lambda: queries.events_of(conn, load(conn, proposal.id)[0]))
+    return standings.standing(compiled, proposal, last, clock, moment, language, erasure)
 
 
 # -- where proposals came from --------------------------------------------------------------

@@ -31,14 +31,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from flowengine.definition.versions import StoredDefinition
 from flowengine.history.erasure import ACTOR
-from flowengine.history.records import ERASED_STEP, Step, Trail
-from flowengine.store import basics
+from flowengine.history.records import ERASED_STEP, Event, Proposal, Step, Trail, id_order
+from flowengine.store import basics, rows
 from flowengine.store.basics import read_moment
+from flowengine.store.rows import POSTGRESQL as POSTGRESQL
+from flowengine.store.rows import SQLITE as SQLITE
 
-SQLITE = "sqlite"
-POSTGRESQL = "postgresql"
 _SQLITE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?#]+)$")
 _NAMED = re.compile(r":(\w+)")
+CAME_FROM_INDEX = "ix_proposals_came_from"  # migration 0004
 
 
 def target(value: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
@@ -69,7 +70,7 @@ class Direct:
     def rows(self, sql: str, **params: Any) -> list[Any]:
         """All rows of ``sql``, its parameters named ``:name`` (as SQLite writes them)."""
         if self.dialect == POSTGRESQL:
-            sql = _NAMED.sub(r"%(\1)s", sql)
+            sql = _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
         cursor = self.connection.cursor()
         try:
             cursor.execute(sql, params)
@@ -151,8 +152,44 @@ class Direct:
                      bool(commented))
                 for _, _, _, _, kind, trigger, source, state, actor, role, at, commented, kept in got), head[3])
 
+    # -- one proposal (as flowengine.store.queries reads it) -----------------------------------
+
+    def proposal(self, proposal_id: str) -> tuple[int, Proposal] | None:
+        """As :func:`flowengine.store.queries.load_proposal`: the proposal (and its row's key)."""
+        found = rows.proposals_from(self, self.rows(rows.PROPOSALS + "WHERE proposals.id = :proposal_id",
+                                                    proposal_id=proposal_id))
+        return found[0] if found else None
+
+    def events_of(self, proposal_pk: int, *, until: datetime | None = None) -> list[Event]:
+        """As :func:`flowengine.store.queries.events_of`: the proposal's events in order, up to ``until``."""
+        if until is None:
+            raw = self.rows(rows.EVENTS + "WHERE events.proposal_pk = :pk ORDER BY events.seq", pk=proposal_pk)
+        else:
+            raw = self.rows(rows.EVENTS + "WHERE events.proposal_pk = :pk AND events.at <= :until ORDER BY events.seq",
+                            pk=proposal_pk, until=self._bound(until))
+        return rows.events_from(self, raw)
+
+    def derived_from(self, source: str, *, until: datetime | None = None) -> list[Proposal]:
+        """As :func:`flowengine.store.queries.derived_from` of one source (read before, so it is
+        there): the proposals registered as coming from it (by ``until``), in id order — put in
+        order here, so that the statement is a search of ``ix_proposals_came_from`` (ordered by
+        id in SQL, SQLite's planner would rather walk every proposal in id order)."""
+        sql = rows.PROPOSALS + "WHERE proposals.came_from = :source"
+        if self.dialect == SQLITE:  # its statistics count the NULLs (nearly every row) as one value
+            sql = sql.replace("FROM proposals ", f"FROM proposals INDEXED BY {CAME_FROM_INDEX} ", 1)
+        params: dict[str, Any] = {"source": source}
+        if until is not None:
+            sql += " AND proposals.created_at <= :until"
+            params["until"] = self._bound(until)
+        found = [proposal for _, proposal in rows.proposals_from(self, self.rows(sql, **params))]
+        return sorted(found, key=lambda proposal: id_order(proposal.id))
+
+    def definition_text(self, content_hash: str) -> tuple[str, str] | None:
+        """As :func:`flowengine.store.queries.definition_text`: (YAML text, source name)."""
+        return rows.definition_text(self, content_hash)
+
     def _bound(self, moment: datetime) -> Any:
-        return basics.sqlite_text(moment) if self.dialect == SQLITE else moment
+        return rows.bound(self, moment)
 
 
 _TRAILS = """
@@ -163,9 +200,6 @@ LEFT OUTER JOIN erasable x ON x.proposal_pk = e.proposal_pk AND x.seq = e.seq AN
 WHERE e.kind != :erased AND e.at <= :until AND p.workflow = :workflow
 ORDER BY p.prefix, p.number, e.seq
 """
-
-
-
 
 def connect(where: tuple[str, str]) -> Direct | None:
     """A read-only transaction on the database ``where`` names (see :func:`target`), when it is

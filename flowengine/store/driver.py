@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any
 
@@ -84,8 +84,13 @@ class DriverStatement:
         if self.server_prepared:
             # Prepared once per connection by name (``PREPARE``), then run by that name with
             # libpq's own calls (see _exchange).
-            from psycopg.adapt import PyFormat
+            from psycopg import errors, pq
+            from psycopg.adapt import PyFormat, Transformer
+            from psycopg.waiting import Ready, Wait
 
+            self._transformer = Transformer
+            self._fatal, self._error_of = pq.ExecStatus.FATAL_ERROR, errors.error_from_result
+            self._signals = (Wait.R, Wait.RW, Ready.R, pq.ExecStatus.PIPELINE_SYNC)
             order: list[str] = []
 
             def numbered(match: re.Match[str]) -> str:
@@ -197,18 +202,12 @@ class DriverStatement:
         cost the client more than the server spent on the statement. The statement's first row
         (raw, as a cursor would fetch it), or None; the first error the server answered is raised
         as psycopg raises it."""
-        from psycopg import errors, pq
-        from psycopg.generators import fetch_many, send
-
         info = conn.info
         converter = info.get(_TRANSFORMER)
         if converter is None or converter.connection is not driver:
-            from psycopg.adapt import Transformer
-
-            converter = info[_TRANSFORMER] = Transformer(driver)
+            converter = info[_TRANSFORMER] = self._transformer(driver)
         values = converter.dump_sequence([bound[name] for name in self.order], self.formats)
         pgconn = driver.pgconn
-        answers: list[Any] = []
         with driver.lock:
             pgconn.enter_pipeline_mode()
             try:
@@ -218,17 +217,12 @@ class DriverStatement:
                 if commit:
                     pgconn.send_query_params(b"COMMIT", None)
                 pgconn.pipeline_sync()
-                driver.wait(send(pgconn))
-                while True:
-                    got = driver.wait(fetch_many(pgconn))
-                    if got and got[-1].status == pq.ExecStatus.PIPELINE_SYNC:
-                        break
-                    answers.extend(got)
+                answers: list[Any] = driver.wait(_answers(pgconn, *self._signals))
             finally:
                 _leave_pipeline(driver)
         for answer in answers:
-            if answer.status == pq.ExecStatus.FATAL_ERROR:
-                raise errors.error_from_result(answer, encoding=driver.info.encoding)
+            if answer.status == self._fatal:
+                raise self._error_of(answer, encoding=driver.info.encoding)
         result = answers[1 if begin else 0]
         if result.ntuples == 0:
             return None
@@ -287,15 +281,39 @@ def _announce(conn: Connection, cursor: Any, sql: str, bound: Any) -> None:
         conn.dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)
 
 
+def _answers(pgconn: Any, wait_r: Any, wait_rw: Any, ready_r: Any, sync: Any) -> Generator[Any, Any, list[Any]]:
+    """What was sent in pipeline mode flushed, then every answer up to the pipeline's ``sync``,
+    as a generator for psycopg's ``wait`` (which gets ``wait_r``: to read, or ``wait_rw``, and
+    sends back what is ready): one wait for a round trip's answers, which psycopg's own
+    generators would take one statement at a time."""
+    while pgconn.flush():  # what the socket did not take at once
+        while not (ready := (yield wait_rw)):
+            continue
+        if ready & ready_r:
+            pgconn.consume_input()
+    answers: list[Any] = []
+    while True:
+        while pgconn.is_busy():
+            while not (yield wait_r):
+                continue
+            pgconn.consume_input()
+        answer = pgconn.get_result()
+        if answer is None:  # between one statement's answers and the next's
+            continue
+        if answer.status == sync:
+            return answers
+        answers.append(answer)
+
+
 def _leave_pipeline(driver: Any) -> None:
     """Out of libpq's pipeline mode, as psycopg expects its connection; one that cannot leave it
     (an answer not read: the wait was interrupted) is closed, so that nothing uses it half-way
     and the pool replaces it."""
-    from psycopg import OperationalError, pq
-
     pgconn = driver.pgconn
-    if pgconn.pipeline_status == pq.PipelineStatus.OFF:
+    if not pgconn.pipeline_status:  # PipelineStatus.OFF
         return
+    from psycopg import OperationalError
+
     try:
         pgconn.exit_pipeline_mode()
     except OperationalError:

@@ -5,15 +5,16 @@ as ``ERASED``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from flowengine.history.erasure import ACTOR, COMMENT, ERASED, FIELD, Committed, canonical_text
+from flowengine.history.erasure import ACTOR, COMMENT, FIELD, Committed, canonical_text
 from flowengine.store.access import put_setting, setting
 from flowengine.store.basics import kept_actor as kept_actor
+from flowengine.store.rows import Values as Values
+from flowengine.store.rows import restore as restore
 from flowengine.store.schema import erasable, events, proposals
 
 __all__ = ["ERASABLE", "PERSONAL", "Stored", "Values", "erase", "keep_apart", "kept_actor", "kept_apart", "lock",
@@ -71,7 +72,6 @@ def write(conn: Connection, proposal_pk: int, seq: int, rows: Sequence[tuple[str
                                          "salt": salt} for item, value, salt in rows])
 
 
-Values = dict[tuple[int, int], dict[str, tuple[str, str]]]  # (proposal_pk, seq) → item → (value JSON, salt)
 # Built once: an export asks for each batch's values, and a statement built per call costs (and
 # keeps) more than running it.
 _VALUES = select(erasable.c.proposal_pk, erasable.c.seq, erasable.c.item, erasable.c.value, erasable.c.salt
@@ -86,33 +86,6 @@ def values_of(conn: Connection, proposal_pks: Iterable[int]) -> Values:
         for pk, seq, item, value, salt in conn.execute(_VALUES, {"pks": wanted[start:start + 500]}):
             found.setdefault((int(pk), int(seq)), {})[item] = (value, salt)
     return found
-
-
-def restore(personal: Mapping[str, str], kept: Mapping[str, tuple[str, str]], actor: str, comment: str,
-            changes: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[str, Committed]]:
-    """An event's actor, comment and changes with its personal values put back (``ERASED``
-    where they were erased), and the commitments with the salts still kept."""
-    committed: dict[str, Committed] = {}
-    restored_changes = dict(changes)
-    for item, digest in personal.items():
-        found = kept.get(item)
-        value: Any = ERASED if found is None else json.loads(found[0])
-        salt = None if found is None else found[1]
-        column = actor if item == ACTOR else comment if item == COMMENT else changes.get(item.removeprefix(FIELD))
-        # a field's place holds its commitment (a field left out: as the first steps of format 3 stored it)
-        if column != ("" if item == ACTOR else digest if item == COMMENT else None) and not (
-                item.startswith(FIELD) and column == {"erasable": digest}):
-            # the events row itself was edited where a value kept apart belongs: show what it
-            # says, held to the commitment (which it cannot match), erased or not
-            value, salt = column, salt or ""
-        committed[item] = Committed(digest, salt)
-        if item == ACTOR:
-            actor = value
-        elif item == COMMENT:
-            comment = value
-        else:
-            restored_changes[item.removeprefix(FIELD)] = value
-    return actor, comment, restored_changes, committed
 
 
 def erase(conn: Connection, proposal_pk: int, items: Sequence[tuple[int, str]]) -> int:

@@ -23,6 +23,8 @@ from flowengine.history.records import ERASED_STEP, Event, Proposal, Step, Trail
 from flowengine.store import erasable
 from flowengine.store.driver import DriverStatement as _DriverStatement
 from flowengine.store.erasable import kept_actor
+from flowengine.store.rows import event_from_row as event_from_row
+from flowengine.store.rows import proposal_from_row as proposal_from_row
 from flowengine.store.schema import definitions, events, proposals
 from flowengine.store.schema import erasable as erasable_table
 
@@ -109,17 +111,6 @@ PROPOSAL_COLUMNS = (
 )
 _PROPOSALS = select(*PROPOSAL_COLUMNS).join_from(
     proposals, definitions, proposals.c.definition_hash == definitions.c.content_hash)
-
-
-def proposal_from_row(row: Any) -> Proposal:
-    """The Proposal of a row holding :data:`PROPOSAL_COLUMNS` by their names."""
-    return Proposal(
-        id=row.id, workflow=row.workflow, workflow_version=row.workflow_version,
-        definition_hash=row.definition_hash, title=row.title, description=row.description, origin=row.origin,
-        state=row.state, fields=dict(row.fields), created_at=row.created_at, updated_at=row.updated_at,
-        state_entered_at=row.state_entered_at, version=row.version, head_hash=row.head_hash,
-        created_by=row.created_by, came_from=row.came_from, provenance=row.provenance,
-    )
 
 
 _PROPOSAL_BY_ID = _PROPOSALS.where(proposals.c.id == bindparam("proposal_id"))
@@ -251,23 +242,6 @@ EVENT_COLUMNS = (
     events.c.login, events.c.recorded_at, events.c.proposal_pk, events.c.personal,
 )
 _EVENTS = select(*EVENT_COLUMNS).join_from(events, proposals, events.c.proposal_pk == proposals.c.pk)
-
-
-def event_from_row(row: Any, kept: erasable.Values | None = None) -> Event:
-    """The Event of a row that starts with :data:`EVENT_COLUMNS` (the event log's rows add more);
-    ``kept``: the erasable values of its proposal (:func:`personal_values`), for an event of format 3."""
-    actor, comment, changes = row.actor, row.comment, dict(row.changes)
-    personal = None
-    if row.personal is not None:
-        actor, comment, changes, personal = erasable.restore(
-            row.personal, (kept or {}).get((int(row.proposal_pk), int(row.seq)), {}), actor, comment, changes)
-    return Event(
-        proposal=row.proposal, seq=row.seq, kind=row.kind, trigger=row.trigger, from_state=row.from_state,
-        to_state=row.to_state, actor=actor, role=row.role, at=row.at, entered_at=row.entered_at,
-        comment=comment, changes=changes, details=dict(row.details),
-        idempotency_key=row.idempotency_key, prev_hash=row.prev_hash, hash=row.hash, login=row.login,
-        recorded_at=row.recorded_at, personal=personal,
-    )
 
 
 def personal_values(conn: Connection, rows: Sequence[Any]) -> erasable.Values | None:

@@ -25,19 +25,17 @@ two letters is found as well as a longer one. Each backend is asked in its own w
 A letter is compared with its one-letter cases only (``lower()``, not ``casefold()``: German ß is
 not "ss", in the reference list either); titles are not normalised (a title stored decomposed,
 with combining accents, matches a text typed decomposed).
+
+The conditions are SQL text (no SQLAlchemy here), part of a page's statement
+(:mod:`flowengine.store.pages`), which both the SQLAlchemy store and the driver's own reads run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, Connection, Integer, bindparam, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
-from sqlalchemy.sql.visitors import InternalTraversal
-
-from flowengine.store.schema import proposals
+from flowengine.store.rows import POSTGRESQL, Reads
 
 MOST = 2000  # more titles than this hold the text: the page's order is walked instead (PostgreSQL)
 
@@ -63,63 +61,36 @@ def glob_pattern(text: str) -> str:
     return "".join(parts)
 
 
-def _server_pattern(text: str) -> Any:
-    """The text as PostgreSQL's LIKE takes it (backslash, its default escape), lowered there."""
-    return func.lower(bindparam("title_pattern", like_pattern(text, "\\"), unique=True))
+def _server_pattern(text: str) -> str:
+    """The text as PostgreSQL's LIKE takes it (backslash, its default escape), to be lowered there."""
+    return like_pattern(text, "\\")
 
 
-def titled(conn: Connection, text: str) -> list[int] | None:
+def titled(reads: Reads, text: str) -> list[int] | None:
     """PostgreSQL: the keys of the proposals the login may read whose title holds ``text``, by
     migration 0012's function (its index); None when more than :data:`MOST` do."""
-    found = conn.execute(select(func.flowengine_titled(_server_pattern(text), bindparam("most", MOST, Integer)))
-                         ).scalar()
+    found = reads.rows("SELECT flowengine_titled(lower(:pattern), CAST(:most AS INTEGER))",
+                       pattern=_server_pattern(text), most=MOST)[0][0]
     return None if found is None else [int(pk) for pk in found]
 
 
-class TitleContains(ColumnElement[bool]):
-    """``proposals.title`` contains ``text`` in any case (rendered per backend, see the module).
-    ``keys``: on PostgreSQL, what :func:`titled` found (None: too many to name)."""
+def contains(dialect: str, text: str, keys: Sequence[int] | None, param: Callable[[Any], str]) -> str:
+    """The condition: ``proposals.title`` contains ``text`` in any case; ``keys``: on PostgreSQL,
+    what :func:`titled` found (None: too many to name); ``param`` names a parameter's value.
 
-    inherit_cache = True
-    type = Boolean()
-    _is_implicitly_boolean = True
-    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's own declaration (its cache key)("ascii_like", InternalTraversal.dp_clauseelement),
-                           ("cased_glob", InternalTraversal.dp_clauseelement),
-                           ("server_pattern", InternalTraversal.dp_clauseelement),
-                           ("named_keys", InternalTraversal.dp_clauseelement),
-                           ("is_ascii", InternalTraversal.dp_boolean),
-                           ("has_keys", InternalTraversal.dp_boolean)]
-
-    def __init__(self, text: str, keys: Sequence[int] | None = None) -> None:
-        self.is_ascii: bool = text.isascii()
-        # any other letter as LIKE's one-letter wildcard: a cheap first test before GLOB's exact one
-        loose = "".join(letter if letter.isascii() else "_" for letter in like_pattern(text, "/"))
-        self.ascii_like: BindParameter[str] = bindparam("title_like", loose, unique=True)
-        self.cased_glob: BindParameter[str] = bindparam("title_glob", glob_pattern(text), unique=True)
-        self.server_pattern = _server_pattern(text)
-        self.has_keys = keys is not None
-        self.named_keys = bindparam("title_keys", list(keys or ()), ARRAY(BigInteger), unique=True)
-
-
-@compiles(TitleContains)
-def _elsewhere(element: TitleContains, compiler: Any, **kw: Any) -> str:
-    """PostgreSQL (and any other). The title is tested as a whole expression (``coalesce``) that
-    the planner, kept from the column's statistics by row-level security, estimates at one row in
-    two, not at one in all: it walks the page's order until the page is full rather than reading
-    every row. With the keys :func:`titled` found, only those are read, by primary key."""
-    found = (f"coalesce({compiler.process(func.lower(proposals.c.title), **kw)} LIKE "
-             f"{compiler.process(element.server_pattern, **kw)}, false)")
-    if not element.has_keys:
+    On PostgreSQL the title is tested as a whole expression (``coalesce``) that the planner, kept
+    from the column's statistics by row-level security, estimates at one row in two, not at one
+    in all: it walks the page's order until the page is full rather than reading every row. With
+    the keys :func:`titled` found, only those are read, by primary key."""
+    if dialect == POSTGRESQL:
+        found = f"coalesce(lower(proposals.title) LIKE lower({param(_server_pattern(text))}), false)"
+        if keys is None:
+            return found
+        return f"(proposals.pk = ANY (CAST({param(list(keys))} AS BIGINT[])) AND {found})"
+    # SQLite's LIKE ignores the case of ASCII letters, and of no others: any other letter as LIKE's
+    # one-letter wildcard, a cheap first test before GLOB's exact one
+    loose = "".join(letter if letter.isascii() else "_" for letter in like_pattern(text, "/"))
+    found = f"proposals.title LIKE {param(loose)} ESCAPE '/'"
+    if text.isascii():
         return found
-    keys = compiler.process(element.named_keys, **kw)
-    return f"({compiler.process(proposals.c.pk, **kw)} = ANY ({keys}) AND {found})"
-
-
-@compiles(TitleContains, "sqlite")
-def _sqlite(element: TitleContains, compiler: Any, **kw: Any) -> str:
-    title = compiler.process(proposals.c.title, **kw)
-    # SQLite's LIKE ignores the case of ASCII letters, and of no others
-    found = f"{title} LIKE {compiler.process(element.ascii_like, **kw)} ESCAPE '/'"
-    if element.is_ascii:
-        return found
-    return f"({found} AND {title} GLOB {compiler.process(element.cased_glob, **kw)})"
+    return f"({found} AND proposals.title GLOB {param(glob_pattern(text))})"

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from flowengine.analysis.cells import cell
-from flowengine.analysis.figures import Analysis, Privacy, StageFigures, quarter
+from flowengine.analysis.figures import NO_PRIVACY, Analysis, Privacy, StageFigures, quarter
 from flowengine.definition.model import STAGES
 from flowengine.definition.vocabulary import term
 from flowengine.errors import InvalidInput
@@ -38,7 +38,7 @@ from flowengine.views.diagram import (
 )
 from flowengine.views.dot import to_dot
 from flowengine.views.drawing import draw
-from flowengine.views.figure_wording import NO_PRIVACY, date, median, p90, share
+from flowengine.views.figure_wording import date, median, p90, share
 from flowengine.views.formats import diagram_format
 from flowengine.views.stall_diagram import (
     FLAG_COLOUR,

@@ -10,20 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from datetime import date as day
+from typing import TYPE_CHECKING
 
-from flowengine.analysis.figures import Analysis, Privacy, Spread, long_past
 from flowengine.clock import as_utc
 from flowengine.definition.vocabulary import term
 from flowengine.errors import Remedy
 from flowengine.i18n import t
 from flowengine.i18n.formats import decimal, percent, short_date
 
-__all__ = ["DASH", "NO_PRIVACY", "TIMES", "as_of_note", "date", "days", "local_date", "local_day", "median", "number",
-           "p90", "share"]
+if TYPE_CHECKING:  # the figures are the caller's: a proposal's history uses the dates alone
+    from flowengine.analysis.figures import Analysis, Privacy, Spread
+
+__all__ = ["DASH", "TIMES", "as_of_note", "date", "days", "local_date", "local_day", "median", "number", "p90",
+           "share"]
 
 DASH = "\u2013"  # en dash: a figure that is hidden or does not exist
 TIMES = "\u00d7"  # multiplication sign: "12 times" as 12 and this sign
-NO_PRIVACY = Privacy()  # every count and spread shown, as for internal use
 
 
 def number(value: float, language: str) -> str:
@@ -77,6 +79,8 @@ def as_of_note(analyses: Sequence[Analysis], newest: datetime | None, hint: Call
     """What a report as of today must say of a history whose newest event is long past (an
     imported log): every case still open would count as waiting since then. ``hint`` writes
     the remedy as the reader types it."""
+    from flowengine.analysis.figures import long_past
+
     if not analyses or newest is None or not long_past(newest, analyses[0].as_of):
         return None
     newest_day = local_date(newest, analyses[0].as_of)

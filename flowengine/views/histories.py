@@ -1,7 +1,7 @@
 """Histories as tables: every step of each proposal, and where it comes from when the history
 was rebuilt from a source; and the proposals that came from others (an audit's findings).
 
-Built as :class:`~flowengine.views.report.Section` objects, so Markdown and the site write them
+Built as :class:`~flowengine.views.sections.Section` objects, so Markdown and the site write them
 as they write the stall report.
 """
 
@@ -28,7 +28,7 @@ from flowengine.history.records import (
 )
 from flowengine.i18n import t
 from flowengine.views.figure_wording import local_date
-from flowengine.views.report import Cell, Section
+from flowengine.views.sections import Cell, Section
 
 __all__ = ["history_section", "legend_note", "lineage_section", "step_name"]
 

@@ -1,8 +1,8 @@
-"""The stall report: the analysis laid out as titled tables (:class:`Section`), which
+"""The stall report: the analysis laid out as titled tables (:class:`~flowengine.views.sections.Section`), which
 :mod:`flowengine.views.report_writers` writes as text, Markdown, CSV or JSON (the report formats of
 :mod:`flowengine.views.formats`) and :mod:`flowengine.views.site` as the published site.
 
-Every format is built from the same :class:`Section` list, so they cannot disagree. Privacy
+Every format is built from the same list of sections, so they cannot disagree. Privacy
 is applied once, here, while cells are made: a suppressed count is the text "<3" in every
 format, and a spread resting on fewer stays is left empty. Cells carry figures at full
 precision (days as floats, named so in the column): JSON and CSV write them as they are, and
@@ -12,8 +12,6 @@ only the tables people read (text, Markdown, HTML) round them, to :data:`READING
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from flowengine.analysis.cells import cell
 from flowengine.analysis.figures import CARRIED_ON, WAITING, Analysis, Privacy, Spread, Stall, StateFigures
@@ -27,8 +25,8 @@ from flowengine.history.records import id_order
 from flowengine.i18n import N_, marked, t
 from flowengine.i18n.formats import percent
 from flowengine.views.figure_wording import local_date
+from flowengine.views.sections import Cell, Section
 
-Cell = str | int | float | None
 READING_DIGITS = 1  # decimals of days in a table read by people; JSON and CSV keep every digit
 
 
@@ -36,25 +34,6 @@ def source_note(language: str) -> str:
     """What the source column means."""
     return t("source: the weakest step the row rests on — stated (the source says so), inferred (read from it) "
              "or illustrative (invented so the chain can run); '-': no recorded step", language=language)
-
-
-@dataclass(frozen=True)
-class Section:
-    """One titled table. ``key`` is stable for machines; ``title`` is for people. ``sources``:
-    where the rows rest on rebuilt histories, the kind of step each rests on (stated, inferred,
-    illustrative or None), written in words in the last column."""
-
-    key: str
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[Cell, ...], ...]
-    workflow: str | None = None
-    note: str = ""
-    sources: tuple[str | None, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title, "workflow": self.workflow, "columns": list(self.columns),
-                "rows": [list(row) for row in self.rows], "note": self.note}
 
 
 def _days(value: float | None) -> float | None:

@@ -23,7 +23,8 @@ from flowengine.clock import iso_utc
 from flowengine.errors import NotFound
 from flowengine.i18n import t
 from flowengine.views.formats import report_format_names
-from flowengine.views.report import Cell, Section, for_reading
+from flowengine.views.report import for_reading
+from flowengine.views.sections import Cell, Section
 from flowengine.views.spreadsheet import neutralise
 from flowengine.views.texttable import table, wrap
 

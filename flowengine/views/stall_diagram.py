@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flowengine.analysis.cells import cell
-from flowengine.analysis.figures import Analysis, Privacy, Spread, StateFigures, TransitionFigures
+from flowengine.analysis.figures import NO_PRIVACY, Analysis, Privacy, Spread, StateFigures, TransitionFigures
 from flowengine.definition.model import State, Transition, Workflow
 from flowengine.definition.vocabulary import term
 from flowengine.i18n import t
@@ -58,7 +58,7 @@ from flowengine.views.diagram import (
 )
 from flowengine.views.dot import to_dot
 from flowengine.views.drawing import draw
-from flowengine.views.figure_wording import DASH, NO_PRIVACY, TIMES, date, median
+from flowengine.views.figure_wording import DASH, TIMES, date, median
 from flowengine.views.formats import diagram_format
 from flowengine.views.workflow_diagram import (
     ANY_STATE,

@@ -333,6 +333,8 @@ class Figures:
             pair_code[index] = pairs.index(pair)
         codes = pair_code[step_group]
         looped = codes >= 0
+        if not looped.any():  # sent back only later than the moment (groups are read for the whole log)
+            return ()
         times = count_keys(codes[looped])
         span = int(step_pk.max()) + 1
         proposals = count_keys(distinct(codes[looped] * span + step_pk[looped]) // span)

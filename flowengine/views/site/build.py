@@ -31,7 +31,7 @@ from flowengine.meter import Meter, no_meter
 from flowengine.views.comparison_diagram import comparison_diagram
 from flowengine.views.drawing import draw
 from flowengine.views.histories import lineage_section
-from flowengine.views.report import Section
+from flowengine.views.sections import Section
 from flowengine.views.site.feeds import Feed, atom, origin_slug
 from flowengine.views.site.html import link, page
 from flowengine.views.site.pages import Part, Site, index_page, proposal_href, workflow_page

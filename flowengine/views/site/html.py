@@ -15,7 +15,8 @@ from flowengine.analysis.figures import SUPPRESSED
 from flowengine.i18n import t
 from flowengine.version import __version__
 from flowengine.views.figure_wording import DASH
-from flowengine.views.report import Cell, Section, for_reading
+from flowengine.views.report import for_reading
+from flowengine.views.sections import Cell, Section
 
 __all__ = ["SCALE", "cell_html", "diagram_figure", "facts", "link", "page", "section_html", "source_mark", "up"]
 

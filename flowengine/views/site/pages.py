@@ -24,13 +24,8 @@ from flowengine.history.provenance import ILLUSTRATIVE, INFERRED, KINDS, kind_wo
 from flowengine.i18n import t
 from flowengine.i18n.formats import long_date
 from flowengine.views.figure_wording import DASH, local_day
-from flowengine.views.report import (
-    Section,
-    build_comparison,
-    build_sections,
-    quiet_section,
-    stall_section,
-)
+from flowengine.views.report import build_comparison, build_sections, quiet_section, stall_section
+from flowengine.views.sections import Section
 from flowengine.views.site.html import diagram_figure, link, page, section_html
 from flowengine.views.stall_diagram import SEVERITY_COLOURS, SOLID_STAYS, tint
 
