@@ -12,10 +12,11 @@ delete, an update of the title), and built here from the rows there are. The pag
 the candidates of a text of three letters or more (:mod:`flowengine.store.titles`).
 
 Where this process's SQLite lacks FTS5 or the ``trigram`` tokenizer (before 3.34), nothing is
-made and the search reads every title as before; running ``db upgrade`` again does not add it
-later (the revision is recorded): ``python -c`` with the statements of
-:mod:`flowengine.store.titles` (``FTS_TABLE``, ``FTS_TRIGGERS``, ``FTS_REBUILD``) does. A file
-made here needs an SQLite with FTS5 to be written to (the triggers write the table).
+made and the search reads every title as before. A newer SQLite later does not add it by itself
+(the revision is recorded); :data:`~flowengine.store.titles.FTS_TABLE`, a ``CREATE TRIGGER`` for
+each of :data:`~flowengine.store.titles.FTS_TRIGGERS` and :data:`~flowengine.store.titles.FTS_REBUILD`,
+run in one transaction, do. A file made here needs an SQLite with FTS5 to be written to (the
+triggers write the table).
 
 The downgrade drops the triggers and the table.
 """
