@@ -14,8 +14,6 @@ import contextlib
 import io
 import os
 import re
-import shlex
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -42,6 +40,8 @@ def terminal_width() -> int | None:
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
     if sys.stdout.isatty():
+        import shutil  # with its archive modules: for a terminal only
+
         return shutil.get_terminal_size().columns
     return None
 
@@ -102,6 +102,8 @@ def spooled_standard_input(folder: Path) -> Path:
 
     if sys.stdin.isatty():
         raise click.UsageError("'-' reads standard input, which is a terminal here; pipe the file in: … < FILE")
+    import shutil
+
     path = folder / STDIN_NAME
     fix = t("pass the log as a file, or set TMPDIR to a folder with more room")
     try:
@@ -122,6 +124,9 @@ def pager_command() -> list[str] | None:
     """The pager to run, or None: standard output is not a terminal, or no pager is wanted."""
     if not sys.stdout.isatty():
         return None
+    import shlex
+    import shutil
+
     chosen = os.environ.get(PAGER_ENV)
     if chosen is None:
         chosen = os.environ.get("PAGER")

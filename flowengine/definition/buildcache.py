@@ -32,10 +32,8 @@ import hmac
 import io
 import os
 import pickle
-import secrets
 import stat
 import sys
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -108,7 +106,7 @@ def _key(create: bool) -> bytes | None:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(handle, "wb") as out:
-                out.write(secrets.token_bytes(_KEY_BYTES))
+                out.write(os.urandom(_KEY_BYTES))
         except OSError:
             return None
         return _key(create=False)
@@ -198,6 +196,8 @@ def store(definition_hash: str, workflow: Workflow) -> None:
     try:
         data = pickle.dumps(_shared(workflow, {}), protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import tempfile  # only to keep a new build: a read of a kept one needs none
+
         fd, temp_name = tempfile.mkstemp(prefix=f".{definition_hash[:12]}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(_seal(key, definition_hash, workflow.source, data) + data)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +82,8 @@ class Index:
         temp_name = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # only to keep new facts: a read of kept ones needs none
+
             fd, temp_name = tempfile.mkstemp(prefix=".state-facts.", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump({digest: {name: [f.stage, f.owner, f.final, f.deadline_floor] for name, f in states.items()}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import chain
@@ -66,6 +65,8 @@ def field_item(name: str) -> str:
 
 def new_salt() -> str:
     """32 random bytes from the operating system's generator, in hex."""
+    import secrets  # (and random with it) for a write only: a read of histories makes no salt
+
     return secrets.token_hex(SALT_BYTES)
 
 
