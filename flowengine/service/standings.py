@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flowengine import engine as engines
 from flowengine.clock import as_utc
@@ -16,8 +17,10 @@ from flowengine.engine import CompiledWorkflow
 from flowengine.errors import StoreError
 from flowengine.history import chain
 from flowengine.history.records import ERASED_STEP, Event, Proposal
-from flowengine.service import deadlines
 from flowengine.service.results import Standing
+
+if TYPE_CHECKING:
+    from flowengine.service.deadlines import DeadlineClock
 
 
 def as_of_events(proposal: Proposal, events: Sequence[Event]) -> Proposal:
@@ -49,10 +52,12 @@ def definition_of(proposal: Proposal, text_of: Callable[[str], tuple[str, str] |
 
 
 def deadline_clock(workflow: Workflow, proposal: Proposal, last: Event, events: Sequence[Event] | None,
-                   history: Callable[[], Sequence[Event]]) -> deadlines.DeadlineClock:
+                   history: Callable[[], Sequence[Event]]) -> DeadlineClock:
     """The current stay's deadline clock; the history (``history()`` when ``events`` were not
     read) is read only for an implementation whose newest event does not settle it (progress
     followed by a correction or a reminder)."""
+    from flowengine.service import deadlines  # not for a step, which reaches this module for definition_of
+
     if events is not None:
         return deadlines.deadline_clock(events, workflow)
     quick = deadlines.quick_clock(proposal, last)
@@ -64,7 +69,7 @@ def deadline_clock(workflow: Workflow, proposal: Proposal, last: Event, events: 
     return deadlines.DeadlineClock(as_utc(proposal.state_entered_at), 0, None, False)
 
 
-def standing(compiled: CompiledWorkflow, proposal: Proposal, last: Event, clock: deadlines.DeadlineClock,
+def standing(compiled: CompiledWorkflow, proposal: Proposal, last: Event, clock: DeadlineClock,
              moment: datetime, language: str, erasure: Event | None = None) -> Standing:
     """Where ``proposal`` stands at ``moment``: ``last`` its last step (an erasure step is none: it
     leaves the deadline clock as it was), ``erasure`` its newest erasure step."""

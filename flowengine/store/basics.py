@@ -26,7 +26,7 @@ BUSY_TIMEOUT_SECONDS = 30.0  # how long a SQLite connection waits for another's 
 # which took 2.9 s of a 3.5 s `proposal list --overdue --sort updated` whose execution took 0.1 s.
 SESSION_OPTIONS = "-c jit=off"
 
-SCHEMA_HEAD = "0013_waiting_by_state"  # the newest migration; checked on open without importing Alembic
+SCHEMA_HEAD = "0014_title_trigrams"  # the newest migration; checked on open without importing Alembic
 
 CLOCK = "clock"  # the setting: how the database's steps are timed
 SYSTEM_CLOCK = "system"  # by the database's own clock (every database made for real use)

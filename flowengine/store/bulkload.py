@@ -10,7 +10,8 @@ inside it
   journal holds almost nothing, while the log would hold every page twice), no syncing and no
   foreign-key checks per row, a large page cache, the rows through ``executemany`` in
   SQLite's own storage format (the bulk writer's), and the secondary indexes dropped first and
-  built once at the end;
+  built once at the end, as is migration 0014's trigram table of the titles (its triggers set
+  aside during the load, the table filled once from the rows);
 - on PostgreSQL: the rows through ``COPY … FROM STDIN`` (psycopg's copy API); the tables'
   secondary indexes and their primary-key, unique and foreign-key constraints dropped first and
   added back at the end, as ``pg_restore`` orders a restore (data, then constraints and
@@ -53,6 +54,7 @@ from flowengine.store.bulk import (
     sqlite_rows,
 )
 from flowengine.store.database import WRITE_OPTION, Database, translate_errors
+from flowengine.store.titles import FTS_REBUILD, FTS_TRIGGERS
 
 OWNER = "flowengine_owner"  # migration 0007's owner of the tables
 _CACHE_KIB = 262_144  # SQLite's page cache during a load: 256 MiB
@@ -184,14 +186,36 @@ def _sqlite_load(database: Database) -> Iterator[Loader]:
                 _refuse_unless_empty(conn, database)
                 indexes = secondary_indexes(conn)
                 drop_indexes(conn, indexes)
+                triggers = _title_triggers(conn)
                 loader = Loader(conn)
                 yield loader
                 build_indexes(conn, indexes)
+                _rebuild_titles(conn, triggers)
                 conn.exec_driver_sql("ANALYZE")
         finally:
             for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
                 raw.execute(f"PRAGMA {pragma}")
             plain.invalidate()  # its cache size and pragmas were the load's: not for the pool
+
+
+def _title_triggers(conn: Connection) -> list[str]:
+    """Migration 0014's triggers, dropped: their CREATE statements, to make again after the load
+    (none where the table was not made)."""
+    found = [str(sql) for (sql,) in conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'proposals' AND name IN "
+        f"({', '.join(repr(name) for name in FTS_TRIGGERS)}) ORDER BY name")]
+    for name in FTS_TRIGGERS:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    return found
+
+
+def _rebuild_titles(conn: Connection, triggers: Sequence[str]) -> None:
+    """The trigram table filled once from the loaded titles, and its triggers back."""
+    if not triggers:
+        return
+    conn.exec_driver_sql(FTS_REBUILD)
+    for sql in triggers:
+        conn.exec_driver_sql(sql)
 
 
 _PG_CONSTRAINTS = """

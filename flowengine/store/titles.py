@@ -11,6 +11,14 @@ two letters is found as well as a longer one. Each backend is asked in its own w
   letter given as the class of its cases (``[Ææ]rlig``), so Norwegian and Swedish letters (æøå,
   äö) match in any case without a function written in Python per row. (``GLOB`` alone, its classes
   parsed at every position, read a million titles in five times ``LIKE``'s time);
+  Where SQLite has FTS5 and its ``trigram`` tokenizer (SQLite 3.34 and later), migration 0014's
+  ``proposals_title_fts`` (external content on ``proposals``, kept by triggers) names the
+  candidates for a text of three letters or more (Latin, Greek and Cyrillic letters, or letters
+  without cases): the proposals whose title holds the text, both folded by FTS5
+  (``case_sensitive 0``). Those are read by primary key with the
+  test above on top, so the result is the test's exactly; when more than :data:`MOST` titles are
+  candidates, the page's order is walked instead (a common text finds its page early). A text of
+  one or two letters, or a build without the table, reads the titles in order as before;
 - **PostgreSQL**: ``lower(title) LIKE`` the text lowered there too, ``lower`` folding by the
   database's ``LC_CTYPE`` (any UTF-8 locale folds æøå and äö; ``C`` folds ASCII only — the
   README's DBA steps say so). Under row-level security a member's own query may neither search an
@@ -32,12 +40,56 @@ The conditions are SQL text (no SQLAlchemy here), part of a page's statement
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from flowengine.store.rows import POSTGRESQL, Reads
 
-MOST = 2000  # more titles than this hold the text: the page's order is walked instead (PostgreSQL)
+MOST = 2000  # more titles than this hold the text: the page's order is walked instead
+FTS = "proposals_title_fts"  # SQLite: migration 0014's trigram table of the titles
+FTS_SHORTEST = 3  # a trigram index finds texts of three letters or more
+FTS_TRIGGERS = {  # what keeps the table current: name → body, on proposals
+    f"{FTS}_insert": (f"AFTER INSERT ON proposals BEGIN INSERT INTO {FTS} (rowid, title) "
+                      "VALUES (new.pk, new.title); END"),
+    f"{FTS}_delete": (f"AFTER DELETE ON proposals BEGIN INSERT INTO {FTS} ({FTS}, rowid, title) "
+                      "VALUES ('delete', old.pk, old.title); END"),
+    f"{FTS}_update": (f"AFTER UPDATE OF title ON proposals BEGIN INSERT INTO {FTS} ({FTS}, rowid, title) "
+                      f"VALUES ('delete', old.pk, old.title); INSERT INTO {FTS} (rowid, title) "
+                      "VALUES (new.pk, new.title); END"),
+}
+FTS_TABLE = (f"CREATE VIRTUAL TABLE {FTS} USING fts5(title, content='proposals', content_rowid='pk', "
+             "tokenize='trigram case_sensitive 0')")
+FTS_REBUILD = f"INSERT INTO {FTS} ({FTS}) VALUES ('rebuild')"  # the table made anew from every title
+
+
+def trigrams_available() -> bool:
+    """Whether this process's SQLite has FTS5 with the ``trigram`` tokenizer (3.34 and later)."""
+    try:
+        with sqlite3.connect(":memory:") as probe:
+            probe.execute("CREATE VIRTUAL TABLE probe USING fts5(title, tokenize='trigram case_sensitive 0')")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+# FTS5 folds a letter's cases by Unicode tables of its own; these letters of the first 1,280 code
+# points (Latin, IPA, Greek, Cyrillic) it folds apart from a case Python gives them (dotless i,
+# U+0131, from I; IPA letters whose capitals came to Unicode later than FTS5's tables)
+_FOLDED_APART = frozenset("ıɜɡɪɬʂʇʝʞͿϳ")
+_FOLDED_BELOW = 0x500  # beyond: the letters FTS5's folding was not checked against (tests)
+
+
+def fts_finds(text: str) -> bool:
+    """Whether the trigram table finds every title the page's test would for ``text``: three
+    letters or more, each with no other case, or one whose cases FTS5 folds together."""
+    return len(text) >= FTS_SHORTEST and all(
+        len(_cases(letter)) == 1 or (ord(letter) < _FOLDED_BELOW and letter not in _FOLDED_APART) for letter in text)
+
+
+def fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase: in double quotes, each of its own doubled."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 def like_pattern(text: str, escape: str) -> str:
@@ -46,13 +98,17 @@ def like_pattern(text: str, escape: str) -> str:
     return f"%{escaped}%"
 
 
+def _cases(letter: str) -> list[str]:
+    folded = (letter.lower(), letter.upper(), letter.casefold())
+    return sorted({letter, *(other for other in folded if len(other) == 1)})
+
+
 def glob_pattern(text: str) -> str:
     """``*text*`` for GLOB: each letter as the class of its one-letter cases, GLOB's own
     wildcards (``*``, ``?``, ``[``) as classes of themselves."""
     parts = ["*"]
     for letter in text:
-        cases = sorted({letter, *(other for other in (letter.lower(), letter.upper(), letter.casefold())
-                                  if len(other) == 1)})
+        cases = _cases(letter)
         if len(cases) > 1 or letter in "*?[":
             parts.append("[" + "".join(cases) + "]")
         else:
@@ -68,15 +124,28 @@ def _server_pattern(text: str) -> str:
 
 def titled(reads: Reads, text: str) -> list[int] | None:
     """PostgreSQL: the keys of the proposals the login may read whose title holds ``text``, by
-    migration 0012's function (its index); None when more than :data:`MOST` do."""
+    migration 0012's function (its index); None when more than :data:`MOST` do. SQLite: the keys
+    of the candidates migration 0014's table names (a superset: the page tests each title); None
+    when more than :data:`MOST`, the text is shorter than three letters, or there is no table."""
+    if reads.dialect != POSTGRESQL:
+        return _candidates(reads, text)
     found = reads.rows("SELECT flowengine_titled(lower(:pattern), CAST(:most AS INTEGER))",
                        pattern=_server_pattern(text), most=MOST)[0][0]
     return None if found is None else [int(pk) for pk in found]
 
 
+def _candidates(reads: Reads, text: str) -> list[int] | None:
+    if not fts_finds(text) or not reads.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name",
+                                                  name=FTS):
+        return None
+    found = reads.rows(f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH :phrase LIMIT :most",
+                       phrase=fts_phrase(text), most=MOST + 1)
+    return None if len(found) > MOST else [int(row[0]) for row in found]
+
+
 def contains(dialect: str, text: str, keys: Sequence[int] | None, param: Callable[[Any], str]) -> str:
-    """The condition: ``proposals.title`` contains ``text`` in any case; ``keys``: on PostgreSQL,
-    what :func:`titled` found (None: too many to name); ``param`` names a parameter's value.
+    """The condition: ``proposals.title`` contains ``text`` in any case; ``keys``: what
+    :func:`titled` found (None: too many to name, or no index); ``param`` names a parameter's value.
 
     On PostgreSQL the title is tested as a whole expression (``coalesce``) that the planner, kept
     from the column's statistics by row-level security, estimates at one row in two, not at one
@@ -91,6 +160,9 @@ def contains(dialect: str, text: str, keys: Sequence[int] | None, param: Callabl
     # one-letter wildcard, a cheap first test before GLOB's exact one
     loose = "".join(letter if letter.isascii() else "_" for letter in like_pattern(text, "/"))
     found = f"proposals.title LIKE {param(loose)} ESCAPE '/'"
-    if text.isascii():
+    if not text.isascii():
+        found = f"({found} AND proposals.title GLOB {param(glob_pattern(text))})"
+    if keys is None:
         return found
-    return f"({found} AND proposals.title GLOB {param(glob_pattern(text))})"
+    # the candidates by primary key (an empty list: none), each tested as above
+    return f"(proposals.pk IN ({', '.join(param(pk) for pk in keys) or 'NULL'}) AND {found})"

@@ -3,7 +3,7 @@
 Revision ID: 0012_title_search
 Revises: 0011_erasable_default
 
-On PostgreSQL only (SQLite reads its titles in order until a page is found; README, "A national
+On PostgreSQL only (SQLite: migration 0014's FTS5 trigram table; README, "A national
 programme"). ``proposal list --title TEXT`` asks for titles containing a text in any case,
 ``lower(title) LIKE '%text%'``, which no B-tree index serves. Two things are made here:
 
