@@ -40,6 +40,7 @@ The conditions are SQL text (no SQLAlchemy here), part of a page's statement
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,14 +61,15 @@ FTS_TRIGGERS = {  # what keeps the table current: name → body, on proposals
 }
 FTS_TABLE = (f"CREATE VIRTUAL TABLE {FTS} USING fts5(title, content='proposals', content_rowid='pk', "
              "tokenize='trigram case_sensitive 0')")
+FTS_PROBE = "CREATE VIRTUAL TABLE probe USING fts5(title, tokenize='trigram case_sensitive 0')"
 FTS_REBUILD = f"INSERT INTO {FTS} ({FTS}) VALUES ('rebuild')"  # the table made anew from every title
 
 
 def trigrams_available() -> bool:
     """Whether this process's SQLite has FTS5 with the ``trigram`` tokenizer (3.34 and later)."""
     try:
-        with sqlite3.connect(":memory:") as probe:
-            probe.execute("CREATE VIRTUAL TABLE probe USING fts5(title, tokenize='trigram case_sensitive 0')")
+        with contextlib.closing(sqlite3.connect(":memory:")) as probe:
+            probe.execute(FTS_PROBE)
     except sqlite3.Error:
         return False
     return True
