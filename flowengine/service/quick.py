@@ -26,11 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowengine.clock import as_utc, clock_from_environment, system_clock, windowed
-from flowengine.store import basics, direct
+from flowengine.clock import as_utc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from flowengine.analysis.figures import Analysis
     from flowengine.definition.model import Workflow
@@ -49,44 +48,27 @@ def small_analysis(database: str | None, workflow: str, *, workflow_dirs: Sequen
     """``workflow``'s analysis as of ``as_of`` (default: now) as ``FlowEngine.analyse`` gives it,
     and when the workflow's newest step happened (None: no proposal); None when the façade must
     do it (see the module's docstring). ``database`` as ``FlowEngine.open`` takes it; ``replica``:
-    read there instead, as ``FlowEngine.open_read_only`` does."""
-    from flowengine.timewindow import in_window
+    read there instead, as ``FlowEngine.open_read_only`` does. The snapshot, the clock and the
+    login's rights are :func:`flowengine.service.quick_reads.read`'s, as for the other quick reads."""
+    from flowengine.service.quick_reads import Reader, read
 
-    where = direct.target(replica or database)
-    clock = clock_from_environment()  # a malformed FLOWENGINE_NOW is refused here as by the façade
-    if where is None or (as_of is not None and not in_window(as_utc(as_of))):
-        return None
-    link = direct.connect(where)
-    if link is None:
-        return None
-    with link:
-        try:
-            return _analysis(link, workflow, workflow_dirs, as_of, fixed=clock is not system_clock and not replica,
-                             now=windowed(clock))
-        except link.errors():
+    def work(reader: Reader) -> tuple[Analysis, datetime | None] | None:
+        reader.permissions.check_read(workflow)
+        _, events, newest = reader.link.size(workflow)
+        if events > SMALL_EVENTS:
             return None
+        declared = declared_workflow(workflow, reader.link.definitions(workflow), workflow_dirs)
+        if declared is None:
+            return None
+        from flowengine.analysis.reference import analyse
 
+        now = reader.now()
+        moment = min(as_utc(as_of), now) if as_of else now
+        analysis = analyse(declared, reader.link.trails(workflow, moment), moment)
+        # The same instant in the reader's zone, as the façade gives it: titles name the day asked about.
+        return replace(analysis, as_of=analysis.as_of.astimezone()), newest
 
-def _analysis(link: direct.Direct, workflow: str, workflow_dirs: Sequence[str | Path], as_of: datetime | None, *,
-              fixed: bool, now: Callable[[], datetime]) -> tuple[Analysis, datetime | None] | None:
-    from flowengine.access.grants import Permissions
-
-    if fixed and (link.setting(basics.CLOCK) or basics.SYSTEM_CLOCK) != basics.INJECTED_CLOCK:
-        return None  # the façade refuses a fixed clock here
-    login = link.login()
-    Permissions.of(login, link.grants(login)).check_read(workflow)
-    _, events, newest = link.size(workflow)
-    if events > SMALL_EVENTS:
-        return None
-    declared = declared_workflow(workflow, link.definitions(workflow), workflow_dirs)
-    if declared is None:
-        return None
-    from flowengine.analysis.reference import analyse
-
-    moment = min(as_utc(as_of), now()) if as_of else now()
-    analysis = analyse(declared, link.trails(workflow, moment), moment)
-    # The same instant in the reader's zone, as the façade gives it: titles name the day asked about.
-    return replace(analysis, as_of=analysis.as_of.astimezone()), newest
+    return read(database, replica, as_of, work)
 
 
 def declared_workflow(workflow: str, stored: Sequence[StoredDefinition],
