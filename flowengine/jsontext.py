@@ -158,10 +158,8 @@ class JsonStream:
 def read_object(stream: JsonStream, arrays: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The document's top-level object, each member decoded whole (at most :data:`ELEMENT_LIMIT`
     characters) but the members named in ``arrays``, listed element by element (each at most that)."""
-    if stream.peek() != "{":
-        raise stream._fail(t("expected '{char}', found {found}", char="{", found=_shown(stream.peek())))
     found: dict[str, Any] = {}
-    for key in stream.members():
+    for key in stream.members():  # anything but an object is refused at its first character
         found[key] = list(stream.items()) if key in arrays and stream.peek() == "[" else stream.value()
     if stream.peek() != "":
         raise stream._fail(t("more follows the document's end"))
