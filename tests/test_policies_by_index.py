@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
 from flowengine.store import migrate
 
-from .access_support import Place, member_logins, municipal_workflows
+from .access_support import Place, copy_proposal, member_logins, municipal_workflows, plan_nodes
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -32,37 +31,16 @@ def place(db_target: str, tmp_path: Path) -> Iterator[Place]:
         admin.new_proposal("melhus", title="Service hub at Potten", actor=LEADER)
         admin.new_proposal("trondheim", title="Hub at Byåsen", actor=LEADER)
         admin.grant(login, ["project_leader"], ["melhus"])
-    with _administrator(db_target) as server, server.cursor() as cursor:  # more of them, quickly: copies of TRD-1
-        columns = [name for (name,) in cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'proposals' "
-            "AND table_schema = current_schema() AND column_name NOT IN ('pk', 'id', 'number')")]
-        listed = ", ".join(columns)
-        cursor.execute(f"INSERT INTO proposals (id, number, {listed}) SELECT 'TRD-' || n, n, {listed} "
-                       f"FROM proposals, generate_series(2, %s) AS n WHERE id = 'TRD-1'", (OTHERS,))
-        cursor.execute("ANALYZE proposals")
+    copy_proposal(db_target, "TRD-1", "TRD", OTHERS)  # many more of Trondheim's, quickly
     with member_logins([login]):
         yield Place(db_target, folder, {"melhus": login})
 
 
-def _administrator(target: str) -> Any:
-    """The suite's own login on the test database, with its connection options (the schema)."""
-    import psycopg
-
-    url = make_url(target)
-    options = url.query.get("options")
-    return psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database,
-                           options=options if isinstance(options, str) else "", autocommit=True)
-
-
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _nodes(child)
 
 
 def _plan(conn: Any, sql: str, *params: object) -> list[dict[str, Any]]:
     (document,) = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()
-    return list(_nodes(document[0]["Plan"]))
+    return list(plan_nodes(document[0]["Plan"]))
 
 
 def test_a_members_read_of_one_proposals_events_looks_its_proposal_up_by_key(place: Place) -> None:

@@ -18,7 +18,15 @@ from flowengine.history.records import Actor
 from flowengine.service.facade import FlowEngine
 from flowengine.store import listing, pages, titles
 
-from .access_support import Place, member_logins, municipal_workflows, server_connection
+from .access_support import (
+    Place,
+    administrator,
+    copy_proposal,
+    member_logins,
+    municipal_workflows,
+    plan_nodes,
+    server_connection,
+)
 from .conftest import MINIMAL_WORKFLOW, FixedClock
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -107,38 +115,16 @@ def place(db_target: str, tmp_path: Path) -> Iterator[Place]:
         admin.new_proposal("melhus", title="Hub for Øyås skole", actor=Actor("leader", "project_leader"))
         admin.new_proposal("trondheim", title="A hub at Byåsen", actor=Actor("leader", "project_leader"))
         admin.grant(login, ["project_leader"], ["melhus"])
-    with _administrator(db_target) as server:  # many more of Trondheim's, quickly: copies of TRD-1
-        columns = [name for (name,) in server.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'proposals' "
-            "AND table_schema = current_schema() AND column_name NOT IN ('pk', 'id', 'number')")]
-        listed_columns = ", ".join(columns)
-        server.execute(f"INSERT INTO proposals (id, number, {listed_columns}) SELECT 'TRD-' || n, n, "
-                       f"{listed_columns} FROM proposals, generate_series(2, %s) AS n WHERE id = 'TRD-1'", (OTHERS,))
-        server.execute("ANALYZE proposals")
+    copy_proposal(db_target, "TRD-1", "TRD", OTHERS)  # many more of Trondheim's, quickly
     with member_logins([login]):
         yield Place(db_target, folder, {"melhus": login})
 
 
-def _administrator(target: str) -> Any:
-    """The suite's own login on the test database, in the test's schema."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(target)
-    options = url.query.get("options")
-    return psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database,
-                           options=options if isinstance(options, str) else "", autocommit=True)
-
-
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _nodes(child)
 
 
 @pytest.mark.postgresql_only
 def test_the_trigram_index_is_made_where_pg_trgm_can_be_had(place: Place) -> None:
-    with _administrator(place.admin) as server:
+    with administrator(place.admin) as server:
         (definition,) = server.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
                                        "AND indexname = 'ix_proposals_title_trgm'").fetchone()
     assert "USING gin (lower(title)" in definition and "gin_trgm_ops" in definition, definition
@@ -160,7 +146,7 @@ def test_a_members_title_search_reads_the_trigram_index_and_its_rows_by_key(plac
         sql, params = pages.statement(listing.reads(conn), listing.Filter(title="øyås", titled=key), sort="id",
                                       after=None, limit=51)
         (document,) = conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql), params).fetchone()
-        on_proposals = [node for node in _nodes(document[0]["Plan"]) if node.get("Relation Name") == "proposals"
+        on_proposals = [node for node in plan_nodes(document[0]["Plan"]) if node.get("Relation Name") == "proposals"
                         and node.get("Alias") == "proposals"]
         assert on_proposals and all(node["Node Type"] == "Index Scan" and node["Index Name"] == "proposals_pkey"
                                     for node in on_proposals), on_proposals
@@ -192,7 +178,7 @@ def test_a_text_in_more_titles_than_the_function_names_walks_the_order_instead(
         walk = (f"SELECT proposals.pk FROM proposals WHERE {condition} "
                 "ORDER BY proposals.prefix, proposals.number LIMIT 51")
         (document,) = conn.execute(text("EXPLAIN (FORMAT JSON) " + walk), given).fetchone()
-        nodes = list(_nodes(document[0]["Plan"]))
+        nodes = list(plan_nodes(document[0]["Plan"]))
         assert [(node["Node Type"], node.get("Index Name")) for node in nodes if node.get("Alias") == "proposals"] \
             == [("Index Scan", "uq_proposals_prefix_number")], nodes
         assert not [node for node in nodes if node["Node Type"] == "Sort"], nodes
@@ -202,7 +188,7 @@ def test_a_text_in_more_titles_than_the_function_names_walks_the_order_instead(
 def test_without_pg_trgm_the_search_is_the_same_and_reads_the_table(place: Place) -> None:
     """Where the DBA could not provide the extension the migration leaves the index out; the
     function then reads the table as the owner, with the same answers."""
-    with _administrator(place.admin) as server:
+    with administrator(place.admin) as server:
         server.execute("DROP INDEX ix_proposals_title_trgm")
     with place.engine("melhus") as flow:
         assert [s.proposal.id for s in flow.proposal_page(title="øyÅS").standings] == ["MEL-2"]
