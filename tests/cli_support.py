@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,3 +75,18 @@ def one_error_line(result: Result, code: int = 1) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
+
+
+def command_modules(args: list[str], env: dict[str, str], *, submodules: bool = False) -> tuple[int, set[str]]:
+    """Run one command in a fresh interpreter, ``env`` over this process's environment: its exit
+    code and the modules it imported — the top-level ones, or every one (``submodules``)."""
+    wanted = "sys.modules" if submodules else "(m for m in sys.modules if '.' not in m)"
+    code = ("import sys\nfrom flowengine_cli.main import cli\nstatus = 0\n"
+            f"try:\n    cli({args!r}, prog_name='flowengine')\n"
+            "except SystemExit as exc:\n    status = exc.code\n"
+            f"print(status, ' '.join(sorted({wanted})), file=sys.stderr)\n")
+    inherited = {name: value for name, value in os.environ.items() if name != "FLOWENGINE_DEBUG"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                          env={**inherited, **env})
+    status, *modules = done.stderr.splitlines()[-1].split()
+    return int(status), set(modules)

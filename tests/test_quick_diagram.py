@@ -6,8 +6,6 @@ sure of giving the same (another schema, a file not stored yet, a large workflow
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ from flowengine.store import basics, direct, queries
 from flowengine.views.stall_diagram import stall_diagram_dot
 
 from .access_support import Place, member_logins, municipal_workflows
+from .cli_support import command_modules
 from .conftest import FixedClock
 from .databases import DatabaseTargets
 from .stall_histories import HISTORIES, TINY, day, record_histories
@@ -124,15 +123,6 @@ def test_a_driver_read_whose_connection_is_lost_closes_without_raising(db_target
     link.close()
 
 
-def _command_modules(args: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
-    code = ("import sys\nfrom flowengine_cli.main import cli\nstatus = 0\n"
-            f"try:\n    cli({args!r}, prog_name='flowengine')\n"
-            "except SystemExit as exc:\n    status = exc.code\n"
-            "print(status, ' '.join(sorted(sys.modules)), file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
-                          env={**os.environ, **env})
-    status, *modules = done.stderr.splitlines()[-1].split()
-    return int(status), set(modules)
 
 
 @pytest.mark.sqlite_only("the command on the default SQLite file")
@@ -146,7 +136,7 @@ def test_the_command_imports_nothing_of_imports_completion_or_package_resources(
     args = ["stalls", "diagram", "tiny", "--workflows", str(folder), "--as-of", "2019-02-09", "-o",
             str(tmp_path / "tiny.svg")]
     for _ in range(2):  # the first builds the definition from its YAML and keeps it
-        status, loaded = _command_modules(args, env)
+        status, loaded = command_modules(args, env, submodules=True)
         assert status == 0
     assert "flowengine.service.quick" in loaded and "graphviz" in loaded  # the straight path, drawn
     assert not loaded & {"flowengine.eventlog", "flowengine.eventlog.formats", "click.shell_completion",
@@ -161,16 +151,17 @@ def test_the_command_draws_the_same_diagram_without_sqlalchemy_or_numpy(tiny: tu
     env = {"FLOWENGINE_DB": db, "FLOWENGINE_NOW": NOW, "FLOWENGINE_LANG": "nb", "TZ": "UTC"}
     out = tmp_path / "tiny.dot"
     args = ["stalls", "diagram", "tiny", "--workflows", str(folder), "--as-of", "2019-02-09", "-o", str(out)]
-    status, loaded = _command_modules(args, env)  # the first may build the definition from its YAML, and keep it
+    # the first may build the definition from its YAML, and keep it
+    status, loaded = command_modules(args, env, submodules=True)
     assert status == 0
     assert not loaded & {"sqlalchemy", "numpy", "jsonschema", "alembic", "psycopg"}
-    status, loaded = _command_modules(args, env)
+    status, loaded = command_modules(args, env, submodules=True)
     assert status == 0
     assert not loaded & {"sqlalchemy", "numpy", "yaml", "jsonschema", "alembic", "psycopg"}
     analysis, _ = _engine_analysis(db, "tiny", folder, datetime(2019, 2, 9, tzinfo=UTC))
     assert out.read_text(encoding="utf-8") == stall_diagram_dot(analysis, "nb")
     # For publication, the counts to hide are decided over the same figures (by a solver that needs numpy).
-    status, loaded = _command_modules([*args, "--publish"], env)
+    status, loaded = command_modules([*args, "--publish"], env, submodules=True)
     assert status == 0 and "sqlalchemy" not in loaded
     assert out.read_text(encoding="utf-8") == stall_diagram_dot(analysis, "nb",
                                                                 for_publication([analysis], Privacy.publication())[0])

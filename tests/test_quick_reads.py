@@ -8,8 +8,6 @@ only."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +25,7 @@ from flowengine.service.facade import FlowEngine
 from flowengine.store import basics, direct, queries
 
 from .access_support import Place, member_logins, municipal_workflows
-from .cli_support import CLEARED_ENV
+from .cli_support import CLEARED_ENV, command_modules
 from .conftest import FixedClock
 from .databases import DatabaseTargets
 from .stress_advances import WORKFLOW, WORKFLOW_DIR
@@ -189,15 +187,6 @@ def test_a_fixed_clock_and_a_login_without_a_grant_are_left_to_the_facade(
     assert quick_reads.history(db, pid) is None
 
 
-def _modules(args: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
-    code = ("import sys\nfrom flowengine_cli.main import cli\nstatus = 0\n"
-            f"try:\n    cli({args!r}, prog_name='flowengine')\n"
-            "except SystemExit as exc:\n    status = exc.code\n"
-            "print(status, ' '.join(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
-                          env={**os.environ, **env})
-    status, *modules = done.stderr.splitlines()[-1].split()
-    return int(status), set(modules)
 
 
 def test_show_history_and_list_import_neither_sqlalchemy_nor_the_definition_language(
@@ -209,8 +198,8 @@ def test_show_history_and_list_import_neither_sqlalchemy_nor_the_definition_lang
                  ["history", ids[0], "--json"], ["proposal", "list"], ["proposal", "list", "--json", "--after", ids[1]],
                  ["proposal", "list", "--overdue", "--sort", "updated"],
                  ["proposal", "list", "--sort", "waiting", "--stage", "implementation"]):
-        _modules(args, env)  # the first may build the definition from its YAML, and keep it
-        status, loaded = _modules(args, env)
+        command_modules(args, env)  # the first may build the definition from its YAML, and keep it
+        status, loaded = command_modules(args, env)
         assert status == 0, args
         assert not loaded & heavy, (args, loaded & heavy)
         assert ("psycopg" in loaded) == ("://" in db and not db.startswith("sqlite")), args

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from flowengine_cli.main import cli
 
+from .cli_support import command_modules
 from .conftest import REPO_ROOT
 
 HEAVY = ("jsonschema", "networkx", "graphviz", "sqlalchemy", "transitions", "yaml")
@@ -60,22 +61,12 @@ def test_advance_and_proposal_help_import_no_database_graph_or_schema_library() 
     assert not set(done.stderr.split()) & {"sqlalchemy", "networkx", "graphviz", "jsonschema"}
 
 
-def _exit_and_modules(args: list[str], database: str) -> tuple[object, set[str]]:
-    """Run one command in a fresh interpreter against ``database``: its exit code and top-level modules."""
-    code = (
-        "import sys\n"
-        "from flowengine_cli.main import cli\n"
-        "status = 0\n"
-        f"try:\n    cli({args!r}, prog_name='flowengine')\n"
-        "except SystemExit as exc:\n    status = exc.code\n"
-        "print(status, ' '.join(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n"
-    )
-    env = {**os.environ, "FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-05T10:00:00Z"}
-    env.pop("FLOWENGINE_DEBUG", None)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
-                          env=env)
-    status, *modules = done.stderr.splitlines()[-1].split()
-    return status, set(modules)
+def _exit_and_modules(args: list[str], database: str, *, submodules: bool = False,
+                      cache: Path | None = None) -> tuple[int, set[str]]:
+    """:func:`command_modules` against ``database`` at a fixed moment; ``cache``: the build cache's folder."""
+    env = {"FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-05T10:00:00Z",
+           **({"XDG_CACHE_HOME": str(cache)} if cache is not None else {})}
+    return command_modules(args, env, submodules=submodules)
 
 
 def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_library(db_target: str) -> None:
@@ -87,7 +78,7 @@ def test_advance_on_a_current_database_imports_no_graph_schema_or_migration_libr
     assert registered.exit_code == 0, registered.stderr
     status, loaded = _exit_and_modules(["advance", "INN-1", "send_to_council", "--set", "expected_benefit=Company",
                                         "--as", "ola", "--role", "panel"], database)
-    assert status == "0"
+    assert status == 0
     assert "sqlalchemy" in loaded  # it did reach the database
     assert "transitions" in loaded  # the step fired on a transitions machine
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
@@ -110,30 +101,11 @@ def test_progress_and_tick_import_no_graph_schema_or_migration_library(db_target
         done = CliRunner().invoke(cli, args, env=env)
         assert done.exit_code == 0, done.stderr
     status, loaded = _exit_and_modules(command, database)
-    assert status == "0"
+    assert status == 0
     assert "sqlalchemy" in loaded
     assert not loaded & {"networkx", "graphviz", "jsonschema", "alembic"}
     if command[0] == "progress":
         assert "transitions" not in loaded  # nothing fires: the state machine library is not imported
-
-
-def _all_modules_after(args: list[str], database: str, cache: Path) -> tuple[object, set[str]]:
-    """As :func:`_exit_and_modules`, every module (submodules too)."""
-    code = (
-        "import sys\n"
-        "from flowengine_cli.main import cli\n"
-        "status = 0\n"
-        f"try:\n    cli({args!r}, prog_name='flowengine')\n"
-        "except SystemExit as exc:\n    status = exc.code\n"
-        "print(status, ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
-    )
-    env = {**os.environ, "FLOWENGINE_DB": database, "FLOWENGINE_NOW": "2019-03-05T10:00:00Z",
-           "XDG_CACHE_HOME": str(cache)}
-    env.pop("FLOWENGINE_DEBUG", None)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
-                          env=env)
-    status, *modules = done.stderr.splitlines()[-1].split()
-    return status, set(modules)
 
 
 @pytest.mark.parametrize("command", [["proposal", "show", "INN-1"], ["history", "INN-1"]], ids=["show", "history"])
@@ -147,8 +119,8 @@ def test_one_proposal_s_history_loads_neither_the_stall_report_nor_the_analysis(
                                     env=env)
     assert registered.exit_code == 0, registered.stderr
     for _ in range(2):  # the first may keep the definition it built (a write to the cache)
-        status, loaded = _all_modules_after(command, db_target, tmp_path / "cache")
-        assert status == "0"
+        status, loaded = _exit_and_modules(command, db_target, submodules=True, cache=tmp_path / "cache")
+        assert status == 0
     assert "flowengine.views.histories" in loaded  # the history was written
     assert not loaded & {"flowengine.views.report", "flowengine.analysis.figures", "flowengine.analysis.reference",
                          "flowengine.analysis.cells", "flowengine.analysis.provenance"}
@@ -165,10 +137,10 @@ def test_one_proposal_s_history_loads_neither_the_stall_report_nor_the_analysis(
 def test_alembic_is_imported_only_to_create_or_upgrade_the_schema(db_target: str) -> None:
     database = db_target
     status, loaded = _exit_and_modules(["init"], database)  # a new database: the schema is created
-    assert status == "0"
+    assert status == 0
     assert "alembic" in loaded
     status, loaded = _exit_and_modules(["proposal", "list"], database)
-    assert status == "0"
+    assert status == 0
     assert "alembic" not in loaded
 
 
