@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import shutil
 import signal
@@ -12,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -126,6 +129,33 @@ def test_standard_input_larger_than_the_disk_has_room_for_is_refused_and_its_spo
     assert result.exit_code == 1, result.stderr
     assert result.stderr.startswith(f"error: standard input is larger than {spools} has room for (it keeps ")
     assert "pass the log as a file, or set TMPDIR to a folder with more room" in result.stderr
+    assert list(spools.iterdir()) == []
+
+
+def test_a_disk_that_runs_full_while_spooling_is_one_line_and_its_spool_removed(
+        place: Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    real_open = Path.open
+
+    def full_when_spooling(path: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(path, *args, **kwargs)
+        if path.name != terminal.STDIN_NAME:
+            return handle
+
+        class Full(io.BufferedWriter):
+            def write(self, data: Any) -> int:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        handle.close()
+        return Full(io.FileIO(str(path), "wb"))
+
+    monkeypatch.setattr(Path, "open", full_when_spooling)
+    result = place.run("import", "-", "--format", "csv", "-w", "minimal",
+                       stdin=b"case:concept:name,concept:name,time:timestamp\n")
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr == (f"error: could not keep standard input in {spools}: No space left on device; "
+                             "pass the log as a file, or set TMPDIR to a folder with more room\n")
     assert list(spools.iterdir()) == []
 
 

@@ -83,3 +83,20 @@ def test_a_device_given_as_the_log_is_refused_as_not_a_file(tmp_path: Path) -> N
     assert result.returncode == 1, result.stderr
     assert result.stderr == ("error: cannot read /dev/zero: not a file (a pipe goes through standard input: "
                              "… - < LOG)\n")
+
+
+def test_a_block_device_as_output_is_refused_and_nothing_is_written(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk named by mistake (``-o /dev/sda``) is neither replaced nor written into."""
+    disk = tmp_path / "sda"
+    real_stat = os.stat
+
+    def as_a_disk(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if Path(str(path)) == disk:
+            return os.stat_result((stat.S_IFBLK | 0o660, 0, 0, 1, 0, 0, 0, 0, 0, 0))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", as_a_disk)
+    with pytest.raises(FlowEngineError, match=r"^cannot write: it is a block device; name a file$"):
+        write_text(disk, "report\n", "cannot write")
+    assert list(tmp_path.iterdir()) == []
