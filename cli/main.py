@@ -9,25 +9,21 @@ Subcommand modules are imported only when their command runs, so ``flowengine --
 from __future__ import annotations
 
 import errno
-import gc
 import importlib
 import os
 from typing import Any
 
+from .startup import Terminated, loading, own_process
+
 # click and flowengine's first modules are loaded with collection paused, as every later import
-# of a command is (startup.py): what they make lives as long as the process.
-_collecting = gc.isenabled()
-gc.disable()
-try:
+# of a command is: what they make lives as long as the process.
+with loading():
     import click
 
     from flowengine import __version__
     from flowengine.i18n import N_
 
     from .helptext import Group
-finally:
-    if _collecting:
-        gc.enable()
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 3
@@ -72,15 +68,11 @@ class FlowEngineGroup(Group):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """The console script's call: this process ends with the command (see startup.py)."""
-        from .startup import own_process
-
         own_process()
         return super().__call__(*args, **kwargs)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in _COMMANDS:
-            from .startup import loading
-
             module_name, attribute, _ = _COMMANDS[cmd_name]
             with loading():
                 command: click.Command = getattr(importlib.import_module(module_name, __package__), attribute)
@@ -170,8 +162,6 @@ class FlowEngineGroup(Group):
                          reason=exc.strerror or exc), err=True)
             ctx.exit(EXIT_INVALID)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (startup.Terminated): cleaned up on the way here
-            from .startup import Terminated
-
             stopped = isinstance(exc, Terminated)
             click.echo(t("terminated") if stopped else t("interrupted"), err=True)
             ctx.exit(EXIT_TERMINATED if stopped else EXIT_INTERRUPTED)
